@@ -1,0 +1,236 @@
+"""Coordinate systems: EPSG CRSs, China's GCJ-02 and BD-09, and the metric work CRS.
+
+GCJ-02 ("Mars coordinates", used by Amap/Gaode, Tencent and most Chinese geocoders) and BD-09
+(Baidu) are obfuscated offsets of WGS 84 that PROJ does not implement. Forward transforms follow the
+published formula; inverses are solved iteratively to well under 0.5 m. Outside China both are the
+identity, as the published formula defines. Every function is vectorised over numpy arrays.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+import geopandas as gpd
+import numpy as np
+import shapely
+from pyproj import CRS
+from pyproj.exceptions import CRSError as _ProjCRSError
+
+from geodata.errors import CRSError
+
+CHINA_CRS: Final = ("gcj02", "bd09")
+"""Names of the Chinese obfuscated systems accepted wherever a CRS is asked for."""
+
+_A: Final = 6378245.0
+_EE: Final = 0.00669342162296594323
+_X_PI: Final = np.pi * 3000.0 / 180.0
+
+
+def in_china(lon: np.ndarray, lat: np.ndarray) -> np.ndarray:
+    """Return a boolean mask of points inside the rough bounding box where GCJ-02 applies."""
+    lon = np.asarray(lon, dtype=float)
+    lat = np.asarray(lat, dtype=float)
+    return (lon >= 72.004) & (lon <= 137.8347) & (lat >= 0.8293) & (lat <= 55.8271)
+
+
+def _delta(lon: np.ndarray, lat: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    x = lon - 105.0
+    y = lat - 35.0
+    sx = np.sqrt(np.abs(x))
+    common = (20.0 * np.sin(6.0 * x * np.pi) + 20.0 * np.sin(2.0 * x * np.pi)) * 2.0 / 3.0
+    dlat = -100.0 + 2.0 * x + 3.0 * y + 0.2 * y * y + 0.1 * x * y + 0.2 * sx + common
+    dlat += (20.0 * np.sin(y * np.pi) + 40.0 * np.sin(y / 3.0 * np.pi)) * 2.0 / 3.0
+    dlat += (160.0 * np.sin(y / 12.0 * np.pi) + 320.0 * np.sin(y * np.pi / 30.0)) * 2.0 / 3.0
+    dlon = 300.0 + x + 2.0 * y + 0.1 * x * x + 0.1 * x * y + 0.1 * sx + common
+    dlon += (20.0 * np.sin(x * np.pi) + 40.0 * np.sin(x / 3.0 * np.pi)) * 2.0 / 3.0
+    dlon += (150.0 * np.sin(x / 12.0 * np.pi) + 300.0 * np.sin(x / 30.0 * np.pi)) * 2.0 / 3.0
+    radlat = lat / 180.0 * np.pi
+    magic = 1.0 - _EE * np.sin(radlat) ** 2
+    sqrtmagic = np.sqrt(magic)
+    dlat = dlat * 180.0 / ((_A * (1.0 - _EE)) / (magic * sqrtmagic) * np.pi)
+    dlon = dlon * 180.0 / (_A / sqrtmagic * np.cos(radlat) * np.pi)
+    return dlon, dlat
+
+
+def wgs84_to_gcj02(lon: np.ndarray, lat: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Convert WGS 84 lon/lat arrays to GCJ-02 (identity outside China)."""
+    lon = np.asarray(lon, dtype=float)
+    lat = np.asarray(lat, dtype=float)
+    dlon, dlat = _delta(lon, lat)
+    mask = in_china(lon, lat)
+    return np.where(mask, lon + dlon, lon), np.where(mask, lat + dlat, lat)
+
+
+def gcj02_to_bd09(lon: np.ndarray, lat: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Convert GCJ-02 lon/lat arrays to BD-09 (Baidu)."""
+    x = np.asarray(lon, dtype=float)
+    y = np.asarray(lat, dtype=float)
+    z = np.sqrt(x * x + y * y) + 0.00002 * np.sin(y * _X_PI)
+    theta = np.arctan2(y, x) + 0.000003 * np.cos(x * _X_PI)
+    return z * np.cos(theta) + 0.0065, z * np.sin(theta) + 0.006
+
+
+def wgs84_to_bd09(lon: np.ndarray, lat: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Convert WGS 84 lon/lat arrays to BD-09."""
+    return gcj02_to_bd09(*wgs84_to_gcj02(lon, lat))
+
+
+def _invert(forward, lon, lat, *, tol_deg: float = 1e-9, max_iter: int = 30):
+    """Solve forward(x) = (lon, lat) by fixed-point iteration, vectorised over all points."""
+    lon = np.asarray(lon, dtype=float)
+    lat = np.asarray(lat, dtype=float)
+    x, y = lon.copy(), lat.copy()
+    for _ in range(max_iter):
+        fx, fy = forward(x, y)
+        ex, ey = fx - lon, fy - lat
+        x = x - ex
+        y = y - ey
+        if np.all(np.abs(ex) < tol_deg) and np.all(np.abs(ey) < tol_deg):
+            break
+    return x, y
+
+
+def gcj02_to_wgs84(lon: np.ndarray, lat: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Convert GCJ-02 lon/lat arrays to WGS 84 (iterative inverse, error far below 0.5 m)."""
+    return _invert(wgs84_to_gcj02, lon, lat)
+
+
+def bd09_to_gcj02(lon: np.ndarray, lat: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Convert BD-09 lon/lat arrays to GCJ-02 (iterative inverse)."""
+    return _invert(gcj02_to_bd09, lon, lat)
+
+
+def bd09_to_wgs84(lon: np.ndarray, lat: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Convert BD-09 lon/lat arrays to WGS 84 (iterative inverse of the combined transform)."""
+    return _invert(wgs84_to_bd09, lon, lat)
+
+
+_TO_WGS84 = {"gcj02": gcj02_to_wgs84, "bd09": bd09_to_wgs84}
+_FROM_WGS84 = {"gcj02": wgs84_to_gcj02, "bd09": wgs84_to_bd09}
+
+
+def _apply(geoms: np.ndarray, func) -> np.ndarray:
+    def coords(xy: np.ndarray) -> np.ndarray:
+        x, y = func(xy[:, 0], xy[:, 1])
+        return np.column_stack([x, y])
+
+    return shapely.transform(geoms, coords)
+
+
+def is_china_crs(name: str | None) -> bool:
+    """Return whether `name` names GCJ-02 or BD-09."""
+    return name is not None and str(name).lower() in CHINA_CRS
+
+
+def china_to_wgs84(gdf: gpd.GeoDataFrame, *, source: str) -> gpd.GeoDataFrame:
+    """Return a copy of `gdf` whose GCJ-02 or BD-09 lon/lat coordinates are converted to WGS 84.
+
+    Parameters
+    ----------
+    gdf
+        Layer whose coordinates are GCJ-02 or BD-09 longitudes and latitudes, whatever its CRS tag
+        says (files cannot declare GCJ-02; they are usually tagged EPSG:4326).
+    source
+        ``"gcj02"`` or ``"bd09"``.
+
+    Returns
+    -------
+    gdf_wgs84
+        The converted layer, tagged EPSG:4326.
+    """
+    func = _TO_WGS84[source.lower()]
+    out = gdf.copy()
+    out.geometry = gpd.GeoSeries(_apply(gdf.geometry.values, func), index=gdf.index)
+    return out.set_crs("EPSG:4326", allow_override=True)
+
+
+def wgs84_to_china(gdf: gpd.GeoDataFrame, *, target: str) -> gpd.GeoDataFrame:
+    """Return a copy of `gdf` (any CRS) in GCJ-02 or BD-09 lon/lat, tagged EPSG:4326.
+
+    Used for the display copy on Gaode/Baidu basemaps and for ``--output-crs gcj02|bd09``.
+    """
+    func = _FROM_WGS84[target.lower()]
+    wgs = gdf.to_crs("EPSG:4326") if gdf.crs is not None else gdf
+    out = wgs.copy()
+    out.geometry = gpd.GeoSeries(_apply(wgs.geometry.values, func), index=wgs.index)
+    return out.set_crs("EPSG:4326", allow_override=True)
+
+
+def parse_crs(value: str, *, option: str = "--input-crs") -> CRS:
+    """Return the pyproj CRS for an EPSG code or any PROJ-understood string, with a clear error."""
+    try:
+        return CRS.from_user_input(value)
+    except _ProjCRSError as exc:
+        msg = (
+            f"`{option}` got '{value}', which is not a known coordinate system. Use an EPSG code "
+            "such as EPSG:4326 (WGS 84) or EPSG:4490 (CGCS2000), or gcj02 / bd09 for Amap or "
+            "Baidu coordinates."
+        )
+        raise CRSError(msg) from exc
+
+
+def assign_input_crs(gdf: gpd.GeoDataFrame, *, input_crs: str | None, file: str) -> gpd.GeoDataFrame:
+    """Return `gdf` with its true CRS: GCJ-02/BD-09 converted to WGS 84, an EPSG override applied.
+
+    Parameters
+    ----------
+    gdf
+        Layer as read from disk (its CRS tag may be missing or wrong).
+    input_crs
+        ``None`` to trust the file, ``"gcj02"``/``"bd09"``, or any EPSG/PROJ string that overrides
+        the file's tag.
+    file
+        Name of the file, for error messages.
+
+    Returns
+    -------
+    gdf_crs
+        The layer with a correct CRS.
+
+    Raises
+    ------
+    CRSError
+        When the file has no CRS and none was given.
+    """
+    if is_china_crs(input_crs):
+        return china_to_wgs84(gdf, source=str(input_crs))
+    if input_crs:
+        return gdf.set_crs(parse_crs(input_crs), allow_override=True)
+    if gdf.crs is None:
+        msg = (
+            f"{file}: the file does not say which coordinate system it is in. Fix: pass "
+            "--input-crs EPSG:4326 (WGS 84 lon/lat), EPSG:4490 (CGCS2000), gcj02 (Amap/Gaode, "
+            "Tencent) or bd09 (Baidu), or add a .prj file."
+        )
+        raise CRSError(msg)
+    return gdf
+
+
+def metric_crs(gdf: gpd.GeoDataFrame, *, work_crs: str | None = None) -> CRS:
+    """Return the projected CRS used for geometry work: `work_crs` or the UTM zone of the centre.
+
+    Raises
+    ------
+    CRSError
+        When `work_crs` is geographic (degrees cannot measure areas).
+    """
+    if work_crs:
+        crs = parse_crs(work_crs, option="--work-crs")
+        if not crs.is_projected:
+            msg = f"`--work-crs` got '{work_crs}', a geographic CRS; give a projected (metric) one."
+            raise CRSError(msg)
+        return crs
+    if gdf.crs is not None and gdf.crs.is_projected:
+        return gdf.crs
+    return gdf.estimate_utm_crs()
+
+
+def to_output_crs(
+    gdf: gpd.GeoDataFrame, *, output_crs: str | None, input_crs: CRS | None
+) -> gpd.GeoDataFrame:
+    """Return `gdf` in the CRS outputs are written in (the input CRS unless asked otherwise)."""
+    if is_china_crs(output_crs):
+        return wgs84_to_china(gdf, target=str(output_crs))
+    if output_crs:
+        return gdf.to_crs(parse_crs(output_crs, option="--output-crs"))
+    return gdf.to_crs(input_crs) if input_crs is not None else gdf

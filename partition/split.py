@@ -1,0 +1,500 @@
+"""Split a community's cell graph into contiguous, compact grids inside a household band.
+
+The algorithm, in order (every step is deterministic: same graph, same parts):
+
+1. **Contract compounds.** Cells of one compound (小区) whose households fit in ``max`` are merged
+   into one node, so the compound is never split. Bigger compounds stay as their buildings.
+2. **Carve oversize units.** A node that alone holds more than ``max`` households (one building of
+   620 households) becomes its own grid, flagged ``over_max`` with the reason.
+3. **Barrier groups.** Each connected component is cut into pieces connected without crossing a
+   barrier edge. A piece whose household count admits no feasible number of grids
+   (``ceil(H/max) > floor(H/min)``, e.g. 550 households for 300-500) or that has no households is
+   merged with the neighbouring piece it shares the longest border with, until every group is
+   feasible. Grids then cross a barrier only where the households force it.
+4. **Recursive multi-angle bisection.** A group of H households gets k grids, k in
+   ``[ceil(H/max), floor(H/min)]`` closest to ``H / ((min+max)/2)``. It is cut in two (k//2 and
+   k - k//2 grids) by a straight sweep line: for 8 directions, nodes are sorted by their
+   projection and every cut whose left household sum keeps both sides feasible is a candidate;
+   each candidate is made contiguous (stray components change sides) and scored by the length of
+   border it cuts (barrier borders count one tenth: cutting along a road is cheap). The shortest
+   feasible cut wins, and both halves are split again. Short cuts at every level give compact
+   grids, the feasibility window gives grids inside the band.
+5. **Local refinement.** Boundary nodes move to a neighbouring grid when the move reduces the
+   total band violation, or keeps it and shortens the total internal border (so grids get more
+   compact). A move is allowed only if the grid it leaves stays connected and the node touches the
+   new grid across a non-barrier border.
+6. If a grid is still out of band, the neighbouring k values are tried and the best kept; what
+   cannot be fixed is flagged with a note saying why.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import networkx as nx
+import numpy as np
+from scipy.sparse import coo_matrix
+from scipy.sparse.csgraph import connected_components
+
+BARRIER_COST = 0.1
+"""Cost of cutting one metre of border that follows a barrier, relative to an ordinary border."""
+ANGLES = 8
+"""Number of sweep directions tried at every bisection."""
+REFINE_PASSES = 12
+"""Maximum passes of local refinement."""
+
+
+@dataclass(frozen=True)
+class Part:
+    """One grid made by the splitter: its graph nodes, status and the reason for a flag."""
+
+    nodes: tuple[int, ...]
+    households: float
+    status: str = "ok"
+    note: str = ""
+
+
+@dataclass
+class _Arrays:
+    w: np.ndarray
+    x: np.ndarray
+    y: np.ndarray
+    eu: np.ndarray
+    ev: np.ndarray
+    cost: np.ndarray
+    barrier: np.ndarray
+    members: list[list[int]]
+    label: list[str]
+    indptr: np.ndarray = field(init=False)
+    nbr: np.ndarray = field(init=False)
+    ncost: np.ndarray = field(init=False)
+    nbar: np.ndarray = field(init=False)
+
+    def __post_init__(self) -> None:
+        n = len(self.w)
+        src = np.concatenate([self.eu, self.ev])
+        dst = np.concatenate([self.ev, self.eu])
+        cost = np.concatenate([self.cost, self.cost])
+        bar = np.concatenate([self.barrier, self.barrier])
+        order = np.lexsort((dst, src))
+        self.nbr, self.ncost, self.nbar = dst[order], cost[order], bar[order]
+        self.indptr = np.searchsorted(src[order], np.arange(n + 1))
+
+
+def feasible_k(households: float, *, min_households: float, max_households: float) -> range:
+    """Return the numbers of grids k with ``k*min <= households <= k*max`` (empty if none)."""
+    if households <= 0:
+        return range(0)
+    return range(math.ceil(households / max_households), math.floor(households / min_households) + 1)
+
+
+def choose_k(households: float, *, min_households: float, max_households: float) -> int:
+    """Return the number of grids for a group: feasible and nearest the band's middle.
+
+    When no k is feasible, the k with the smallest total violation (fewer grids on a tie).
+    """
+    ks = feasible_k(households, min_households=min_households, max_households=max_households)
+    target = households / ((min_households + max_households) / 2)
+    if len(ks):
+        return min(max(round(target), ks.start), ks.stop - 1)
+    lo = max(1, math.floor(households / min_households))
+    hi = max(1, math.ceil(households / max_households))
+    def violation(k: int) -> float:
+        each = households / k
+        return k * (max(0.0, min_households - each) + max(0.0, each - max_households))
+    return min(sorted({lo, hi}), key=lambda k: (round(violation(k), 6), k))
+
+
+def _violation(weight: float, mn: float, mx: float) -> float:
+    return max(0.0, mn - weight) + max(0.0, weight - mx)
+
+
+def _arrays(graph: nx.Graph, max_households: float) -> tuple[_Arrays, np.ndarray]:
+    nodes = sorted(graph.nodes)
+    pos = {v: i for i, v in enumerate(nodes)}
+    n = len(nodes)
+    w = np.array([graph.nodes[v].get("households", 0.0) for v in nodes], float)
+    area = np.array([max(graph.nodes[v].get("area", 1.0), 1e-9) for v in nodes], float)
+    x = np.array([graph.nodes[v]["x"] for v in nodes], float)
+    y = np.array([graph.nodes[v]["y"] for v in nodes], float)
+    compound = [graph.nodes[v].get("compound") for v in nodes]
+    label = [str(graph.nodes[v].get("label", v)) for v in nodes]
+    if graph.number_of_edges():
+        eu, ev, length, bar = map(
+            np.array,
+            zip(
+                *((pos[a], pos[b], d.get("length", 1.0), d.get("barrier", False)) for a, b, d in graph.edges(data=True)),
+                strict=True,
+            ),
+        )
+    else:
+        eu = ev = np.zeros(0, int)
+        length = np.zeros(0)
+        bar = np.zeros(0, bool)
+    # contract compounds that fit: connected pieces of one compound become one node
+    group = np.arange(n)
+    comp_ids = {}
+    for i, c in enumerate(compound):
+        if c is not None and c == c and str(c) != "":
+            comp_ids.setdefault(str(c), []).append(i)
+    for name, members in comp_ids.items():
+        total = w[members].sum()
+        if total > max_households or len(members) < 2:
+            continue
+        inside = np.zeros(n, bool)
+        inside[members] = True
+        m = inside[eu] & inside[ev]
+        sub = coo_matrix((np.ones(m.sum()), (eu[m], ev[m])), shape=(n, n))
+        _, lab = connected_components(sub, directed=False)
+        for comp in np.unique(lab[members]):
+            piece = [i for i in members if lab[i] == comp]
+            group[piece] = min(piece)
+            label[min(piece)] = f"compound {name}"
+    new, inv = np.unique(group, return_inverse=True)
+    inv = inv.ravel()
+    m = len(new)
+    W = np.bincount(inv, weights=w, minlength=m)
+    A = np.bincount(inv, weights=area, minlength=m)
+    X = np.bincount(inv, weights=x * area, minlength=m) / A
+    Y = np.bincount(inv, weights=y * area, minlength=m) / A
+    members: list[list[int]] = [[] for _ in range(m)]
+    for i, g in enumerate(inv):
+        members[g].append(nodes[i])
+    cu, cv = inv[eu], inv[ev]
+    keep = cu != cv
+    a, b = np.minimum(cu[keep], cv[keep]), np.maximum(cu[keep], cv[keep])
+    cost = np.where(bar[keep], BARRIER_COST, 1.0) * length[keep]
+    key = a * m + b
+    uniq, first, back = np.unique(key, return_index=True, return_inverse=True)
+    cost_sum = np.bincount(back.ravel(), weights=cost, minlength=len(uniq))
+    bar_all = np.bincount(back.ravel(), weights=(~bar[keep]).astype(float), minlength=len(uniq)) == 0
+    arr = _Arrays(
+        w=W, x=X, y=Y, eu=a[first], ev=b[first], cost=cost_sum, barrier=bar_all,
+        members=members, label=[label[new[g]] for g in range(m)],
+    )
+    return arr, inv
+
+
+def _components(n: int, idx: np.ndarray, g: _Arrays, *, skip_barrier: bool = False) -> np.ndarray:
+    """Component label of each node in `idx` within the subgraph induced by `idx`."""
+    inset = np.zeros(n, bool)
+    inset[idx] = True
+    m = inset[g.eu] & inset[g.ev]
+    if skip_barrier:
+        m &= ~g.barrier
+    pos = np.full(n, -1)
+    pos[idx] = np.arange(len(idx))
+    sub = coo_matrix((np.ones(m.sum()), (pos[g.eu[m]], pos[g.ev[m]])), shape=(len(idx), len(idx)))
+    return connected_components(sub, directed=False)[1]
+
+
+def _local(idx: np.ndarray, g: _Arrays) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    n = len(g.w)
+    inset = np.zeros(n, bool)
+    inset[idx] = True
+    m = inset[g.eu] & inset[g.ev]
+    pos = np.full(n, -1)
+    pos[idx] = np.arange(len(idx))
+    return pos[g.eu[m]], pos[g.ev[m]], g.cost[m]
+
+
+def _side_components(side: np.ndarray, lu: np.ndarray, lv: np.ndarray) -> np.ndarray:
+    n = len(side)
+    same = side[lu] == side[lv]
+    sub = coo_matrix((np.ones(same.sum()), (lu[same], lv[same])), shape=(n, n))
+    return connected_components(sub, directed=False)[1]
+
+
+def _make_contiguous(left: np.ndarray, w: np.ndarray, lu: np.ndarray, lv: np.ndarray) -> np.ndarray:
+    left = left.copy()
+    for flip_side in (True, False):
+        lab = _side_components(left, lu, lv)
+        on = left == flip_side
+        comps = np.unique(lab[on])
+        if len(comps) <= 1:
+            continue
+        weight = np.bincount(lab[on], weights=w[on] + 1e-9, minlength=lab.max() + 1)
+        keep = comps[np.argmax(weight[comps])]
+        left[on & (lab != keep)] = not flip_side
+    return left
+
+
+def _bisect(idx: np.ndarray, k: int, g: _Arrays, mn: float, mx: float) -> list[np.ndarray]:
+    if k <= 1 or len(idx) <= 1:
+        return [idx]
+    w = g.w[idx]
+    x, y = g.x[idx], g.y[idx]
+    H = w.sum()
+    lu, lv, lc = _local(idx, g)
+    splits = {(k // 2, k - k // 2), (k - k // 2, k // 2)}
+    best = None
+    for k1, k2 in sorted(splits):
+        lo, hi = max(k1 * mn, H - k2 * mx), min(k1 * mx, H - k2 * mn)
+        target = H * k1 / k
+        if lo > hi:
+            lo = hi = target
+        for a in range(ANGLES):
+            theta = math.pi * a / ANGLES
+            proj = x * math.cos(theta) + y * math.sin(theta)
+            order = np.lexsort((idx, proj))
+            sums = np.cumsum(w[order])[:-1]
+            ok = np.flatnonzero((sums >= lo - 1e-9) & (sums <= hi + 1e-9))
+            if len(ok):
+                near = ok[np.argmin(np.abs(sums[ok] - target))]
+                cands = sorted({int(near), int(ok[len(ok) // 4]), int(ok[(3 * len(ok)) // 4])})
+            else:
+                cands = [int(np.argmin(np.abs(sums - target)))]
+            for p in cands:
+                left = np.zeros(len(idx), bool)
+                left[order[: p + 1]] = True
+                left = _make_contiguous(left, w, lu, lv)
+                if left.all() or not left.any():
+                    continue
+                L = w[left].sum()
+                feasible = lo - 1e-9 <= L <= hi + 1e-9
+                cut = lc[left[lu] != left[lv]].sum()
+                score = (not feasible, abs(L - target) if not feasible else 0.0, cut * (1 + abs(L - target) / max(H, 1)))
+                if best is None or score < best[0]:
+                    best = (score, left, k1, k2)
+    if best is None:
+        return [idx]
+    _, left, k1, k2 = best
+    return _bisect(idx[left], k1, g, mn, mx) + _bisect(idx[~left], k2, g, mn, mx)
+
+
+def _refine(label: np.ndarray, idx: np.ndarray, g: _Arrays, mn: float, mx: float) -> None:
+    """Move boundary nodes between parts to fix the band, then to shorten internal borders."""
+    parts = {}
+    for v in idx:
+        parts.setdefault(int(label[v]), set()).add(int(v))
+    weight = {p: float(g.w[list(s)].sum()) for p, s in parts.items()}
+    order = idx[np.lexsort((idx,))]
+    for _ in range(REFINE_PASSES):
+        moved = 0
+        for v in order:
+            v = int(v)
+            a = int(label[v])
+            if len(parts[a]) <= 1:
+                continue
+            lo, hi = g.indptr[v], g.indptr[v + 1]
+            nb, nc, nbar = g.nbr[lo:hi], g.ncost[lo:hi], g.nbar[lo:hi]
+            nlab = label[nb]
+            inside = nlab == a
+            to_a = nc[inside].sum()
+            options = []
+            for b in np.unique(nlab[~inside]):
+                b = int(b)
+                if b not in parts:
+                    continue
+                m = nlab == b
+                if (nbar[m]).all():
+                    continue
+                gain = nc[m].sum() - to_a
+                wv = g.w[v]
+                dviol = (
+                    _violation(weight[a] - wv, mn, mx) + _violation(weight[b] + wv, mn, mx)
+                    - _violation(weight[a], mn, mx) - _violation(weight[b], mn, mx)
+                )
+                if dviol < -1e-9 or (abs(dviol) <= 1e-9 and gain > 1e-9):
+                    options.append((dviol, -gain, b))
+            if not options:
+                continue
+            options.sort()
+            if not _stays_connected(v, parts[a], g):
+                continue
+            b = options[0][2]
+            parts[a].discard(v)
+            parts[b].add(v)
+            weight[a] -= g.w[v]
+            weight[b] += g.w[v]
+            label[v] = b
+            moved += 1
+        if not moved:
+            break
+
+
+def _stays_connected(v: int, part: set[int], g: _Arrays) -> bool:
+    rest = part - {v}
+    start = next((int(u) for u in g.nbr[g.indptr[v]:g.indptr[v + 1]] if int(u) in rest), None)
+    if start is None:
+        return False
+    seen = {start}
+    stack = [start]
+    while stack:
+        u = stack.pop()
+        for t in g.nbr[g.indptr[u]:g.indptr[u + 1]]:
+            t = int(t)
+            if t in rest and t not in seen:
+                seen.add(t)
+                stack.append(t)
+    return len(seen) == len(rest)
+
+
+def _groups(idx: np.ndarray, g: _Arrays, mn: float, mx: float) -> list[np.ndarray]:
+    """Pieces connected without crossing barriers, merged until each admits a feasible k."""
+    n = len(g.w)
+    lab = _components(n, idx, g, skip_barrier=True)
+    group = {int(c): set(map(int, idx[lab == c])) for c in np.unique(lab)}
+    owner = np.full(n, -1)
+    for c, s in group.items():
+        owner[list(s)] = c
+    def bad(c: int) -> bool:
+        H = g.w[list(group[c])].sum()
+        return len(feasible_k(H, min_households=mn, max_households=mx)) == 0
+    while len(group) > 1:
+        todo = sorted((g.w[list(s)].sum(), c) for c, s in group.items() if bad(c))
+        if not todo:
+            break
+        merged = False
+        for _, c in todo:
+            members = np.fromiter(group[c], int)
+            border: dict[int, float] = {}
+            for v in members:
+                for u, cost in zip(g.nbr[g.indptr[v]:g.indptr[v + 1]], g.ncost[g.indptr[v]:g.indptr[v + 1]], strict=True):
+                    o = int(owner[u])
+                    if o != c and o in group:
+                        border[o] = border.get(o, 0.0) + float(cost)
+            if not border:
+                continue
+            target = max(sorted(border), key=lambda o: border[o])
+            group[target] |= group.pop(c)
+            owner[members] = target
+            merged = True
+            break
+        if not merged:
+            break
+    return [np.array(sorted(s)) for _, s in sorted(group.items())]
+
+
+def _split_group(idx: np.ndarray, g: _Arrays, mn: float, mx: float, label: np.ndarray, next_id: int) -> int:
+    H = g.w[idx].sum()
+    k0 = choose_k(H, min_households=mn, max_households=mx)
+    ks = feasible_k(H, min_households=mn, max_households=mx)
+    tries = [k0] + sorted((k for k in ks if k != k0), key=lambda k: (abs(k - k0), k))[:2]
+    best = None
+    for k in tries:
+        trial = label.copy()
+        for j, part in enumerate(_bisect(idx, k, g, mn, mx)):
+            trial[part] = next_id + j
+        _refine(trial, idx, g, mn, mx)
+        used = np.unique(trial[idx])
+        viol = sum(_violation(g.w[idx][trial[idx] == p].sum(), mn, mx) for p in used)
+        if best is None or viol < best[0] - 1e-9:
+            best = (viol, trial, len(used))
+        if viol <= 1e-9:
+            break
+    trial = best[1]
+    label[idx] = trial[idx]
+    return next_id + max(tries)
+
+
+def split_graph(
+    graph: nx.Graph, *, min_households: float = 300, max_households: float = 500
+) -> list[Part]:
+    """Split a community's cell graph into contiguous grids within ``[min, max]`` households.
+
+    Parameters
+    ----------
+    graph
+        Rook adjacency of the community's cells (:func:`partition.adjacency.graph_from_cells`):
+        nodes with ``households``, ``x``, ``y``, ``area`` and optionally ``compound`` and
+        ``label``; edges with ``length`` and ``barrier``.
+    min_households, max_households
+        The household band.
+
+    Returns
+    -------
+    parts
+        One :class:`Part` per grid, in a deterministic order; every node in exactly one part.
+        Parts out of band carry status ``under_min``/``over_max`` and a note with the reason;
+        parts that are not connected in `graph` (only where the community itself is in pieces)
+        carry ``enclave``.
+    """
+    if graph.number_of_nodes() == 0:
+        return []
+    mn, mx = float(min_households), float(max_households)
+    g, _ = _arrays(graph, mx)
+    n = len(g.w)
+    label = np.full(n, -1)
+    notes: dict[int, tuple[str, str]] = {}
+    next_id = 0
+    oversize = np.flatnonzero(g.w > mx)
+    for v in oversize:
+        label[v] = next_id
+        notes[next_id] = (
+            "over_max",
+            f"{g.label[v]} alone has {g.w[v]:.0f} households, above the maximum {mx:.0f}; "
+            "it is indivisible, so it is its own grid.",
+        )
+        next_id += 1
+    rest = np.setdiff1d(np.arange(n), oversize)
+    if len(rest):
+        comp = _components(n, rest, g)
+        for c in np.unique(comp):
+            cidx = rest[comp == c]
+            H = g.w[cidx].sum()
+            if H <= 0:
+                continue  # attached below
+            for grp in _groups(cidx, g, mn, mx):
+                next_id = _split_group(grp, g, mn, mx, label, next_id)
+                Hg = g.w[grp].sum()
+                if not len(feasible_k(Hg, min_households=mn, max_households=mx)):
+                    for p in np.unique(label[grp]):
+                        notes[int(p)] = (
+                            "",
+                            f"the connected area holds {Hg:.0f} households: no number of grids "
+                            f"puts every grid within {mn:.0f}-{mx:.0f}.",
+                        )
+    _attach_empty(label, g)
+    parts = []
+    for p in np.unique(label):
+        nodes_ = np.flatnonzero(label == p)
+        hh = float(g.w[nodes_].sum())
+        status, note = notes.get(int(p), ("", ""))
+        if not status:
+            if hh < mn - 1e-9:
+                status = "under_min"
+            elif hh > mx + 1e-9:
+                status = "over_max"
+            else:
+                status = "ok"
+            if status != "ok" and not note:
+                big = nodes_[np.argmax(g.w[nodes_])]
+                note = (
+                    f"{hh:.0f} households could not be balanced within {mn:.0f}-{mx:.0f} "
+                    f"without splitting an indivisible unit (largest here: {g.label[big]}, "
+                    f"{g.w[big]:.0f} households)."
+                )
+        if len(nodes_) > 1 and len(np.unique(_components(n, nodes_, g))) > 1:
+            status = "enclave" if status == "ok" else status
+            note = (note + " " if note else "") + "The grid is in several pieces: its area is cut by water, an exclusive area or the boundary."
+        members = sorted(m for v in nodes_ for m in g.members[v])
+        parts.append(Part(nodes=tuple(members), households=hh, status=status, note=note))
+    parts.sort(key=lambda p: p.nodes[0])
+    return parts
+
+
+def _attach_empty(label: np.ndarray, g: _Arrays) -> None:
+    """Give unlabelled nodes (no households) to the labelled neighbour with the longest border."""
+    while (label < 0).any():
+        changed = False
+        for v in np.flatnonzero(label < 0):
+            lo, hi = g.indptr[v], g.indptr[v + 1]
+            nb = g.nbr[lo:hi]
+            has = label[nb] >= 0
+            if not has.any():
+                continue
+            border = np.bincount(label[nb[has]], weights=g.ncost[lo:hi][has] + 1e-12)
+            label[v] = int(np.argmax(border))
+            changed = True
+        if not changed:
+            todo = np.flatnonzero(label < 0)
+            done = np.flatnonzero(label >= 0)
+            if len(done) == 0:
+                label[todo] = 0
+                return
+            # detached empty pieces: nearest labelled node
+            v = todo[0]
+            d = (g.x[done] - g.x[v]) ** 2 + (g.y[done] - g.y[v]) ** 2
+            label[v] = label[done[np.argmin(d)]]

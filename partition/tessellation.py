@@ -1,0 +1,141 @@
+"""Tile a village/community with unit cells: user polygons, or Voronoi cells cut by barriers."""
+
+from __future__ import annotations
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+from shapely.geometry.base import BaseGeometry
+
+EMPTY = -1
+"""Unit number of cells that hold no household (parks, water, empty blocks)."""
+
+
+def blocks_from_barriers(boundary: BaseGeometry, barriers: np.ndarray | None) -> np.ndarray:
+    """Cut `boundary` by barrier lines into blocks (faces); lines that cut nothing are ignored.
+
+    Returns
+    -------
+    blocks
+        Polygons that tile `boundary` exactly, in a deterministic order.
+    """
+    if barriers is None or len(barriers) == 0:
+        return np.array(shapely.get_parts(boundary))
+    lines = shapely.intersection(barriers, boundary)
+    lines = lines[~shapely.is_empty(lines)]
+    if len(lines) == 0:
+        return np.array(shapely.get_parts(boundary))
+    noded = shapely.node(shapely.union_all([shapely.boundary(boundary), *lines]))
+    faces = shapely.get_parts(shapely.polygonize(shapely.get_parts(noded)))
+    keep = shapely.contains_properly(boundary, shapely.point_on_surface(faces))
+    faces = faces[keep]
+    # faces miss slivers where floating-point noding moved the outline: give them back
+    rest = shapely.difference(boundary, shapely.union_all(faces))
+    parts = shapely.get_parts(rest)
+    parts = parts[shapely.area(parts) > 0]
+    return np.concatenate([faces, parts]) if len(parts) else faces
+
+
+def _pieces(cells: np.ndarray, blocks: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    tree = shapely.STRtree(blocks)
+    ci, bj = tree.query(cells, predicate="intersects")
+    geoms = shapely.intersection(cells[ci], blocks[bj])
+    parts, idx = shapely.get_parts(geoms, return_index=True)
+    poly = (shapely.get_type_id(parts) == 3) & (shapely.area(parts) > 0)
+    return parts[poly], ci[idx[poly]], bj[idx[poly]]
+
+
+def cells_from_points(
+    points: np.ndarray,
+    unit: np.ndarray,
+    boundary: BaseGeometry,
+    *,
+    barriers: np.ndarray | None = None,
+) -> gpd.GeoDataFrame:
+    """Tile `boundary` with Voronoi cells of the points, cut by barriers, dissolved per unit.
+
+    Every point's Voronoi cell is clipped to the block (area between barriers) the point lies in,
+    so no unit cell straddles a road or river. Pieces of a cell that fall in another block become
+    empty cells (unit :data:`EMPTY`), as do blocks with no points.
+
+    Parameters
+    ----------
+    points
+        Shapely points (metric CRS), one per address.
+    unit
+        Unit number of each point.
+    boundary
+        The village/community polygon, minus any exclusive areas.
+    barriers
+        Lines that cells must not straddle.
+
+    Returns
+    -------
+    cells
+        Columns ``unit`` (or :data:`EMPTY`), ``block``; geometry. Cells tile `boundary`.
+    """
+    blocks = blocks_from_barriers(boundary, barriers)
+    if len(points) == 0:
+        return gpd.GeoDataFrame({"unit": EMPTY, "block": np.arange(len(blocks))}, geometry=blocks)
+    xy = shapely.get_coordinates(points)
+    uniq, first, inverse = np.unique(xy, axis=0, return_index=True, return_inverse=True)
+    inverse = inverse.ravel()
+    site_unit = unit[first]
+    sites = shapely.points(uniq)
+    if len(uniq) == 1:
+        vor = np.array([boundary])
+    else:
+        vor = shapely.get_parts(
+            shapely.voronoi_polygons(shapely.multipoints(sites), extend_to=boundary, ordered=True)
+        )
+    pieces, site, block = _pieces(vor, blocks)
+    btree = shapely.STRtree(blocks)
+    si, bi = btree.query(sites, predicate="intersects")
+    site_block = np.full(len(sites), -1)
+    site_block[si[::-1]] = bi[::-1]  # first block wins for a point on a barrier
+    own = block == site_block[site]
+    labelled = pd.DataFrame({"unit": site_unit[site[own]], "block": block[own]})
+    unit_cells = (
+        gpd.GeoDataFrame(labelled, geometry=pieces[own]).dissolve(by=["unit", "block"]).reset_index()
+    )
+    empty = gpd.GeoDataFrame({"unit": EMPTY, "block": block[~own]}, geometry=pieces[~own])
+    # blocks that no piece touches at all (rare: tiny faces between sites) stay as empty cells
+    covered = np.zeros(len(blocks), bool)
+    covered[block] = True
+    extra = gpd.GeoDataFrame({"unit": EMPTY, "block": np.flatnonzero(~covered)}, geometry=blocks[~covered])
+    cells = pd.concat([unit_cells, empty, extra], ignore_index=True)
+    return gpd.GeoDataFrame(cells, geometry="geometry")
+
+
+def cells_from_polygons(
+    polygons: np.ndarray, unit: np.ndarray, boundary: BaseGeometry, *, min_share: float = 0.98
+) -> gpd.GeoDataFrame | None:
+    """Use the user's unit polygons (buildings, parcels, blocks) as cells where they tile `boundary`.
+
+    Returns ``None`` when the polygons cover less than `min_share` of the boundary's area (for
+    example building footprints with streets between them): the caller then uses Voronoi cells.
+    Uncovered remainders become empty cells.
+    """
+    clipped = shapely.intersection(polygons, boundary)
+    area = shapely.area(clipped)
+    total = shapely.area(boundary)
+    if total == 0 or area.sum() < min_share * total:
+        return None
+    cells = gpd.GeoDataFrame({"unit": unit, "block": 0}, geometry=clipped)
+    cells = cells[area > 0].dissolve(by="unit").reset_index()
+    # overlaps are removed in order so that cells stay disjoint
+    geoms = cells.geometry.values
+    tree = shapely.STRtree(geoms)
+    left, right = tree.query(geoms, predicate="overlaps")
+    later = right > left
+    if later.any():
+        fixed = geoms.copy()
+        for j in np.unique(right[later]):
+            earlier = left[later][right[later] == j]
+            fixed[j] = shapely.difference(fixed[j], shapely.union_all(geoms[earlier]))
+        cells = cells.set_geometry(fixed)
+    rest = shapely.get_parts(shapely.difference(boundary, shapely.union_all(cells.geometry.values)))
+    rest = rest[shapely.area(rest) > 0]
+    empty = gpd.GeoDataFrame({"unit": EMPTY, "block": 0}, geometry=rest)
+    return gpd.GeoDataFrame(pd.concat([cells, empty], ignore_index=True), geometry="geometry")
