@@ -279,3 +279,20 @@ def write_geojson(path: str | os.PathLike, gdf: gpd.GeoDataFrame) -> None:
 def write_csv(path: str | os.PathLike, df: pd.DataFrame) -> None:
     """Write a CSV in UTF-8 with BOM, so Excel shows Chinese text correctly."""
     df.to_csv(path, index=False, encoding="utf-8-sig")
+
+
+def read_table(path: str | os.PathLike, *, layer: str) -> pd.DataFrame:
+    """Read an attribute-only table (e.g. ``code_history``) from a GeoPackage."""
+    path = Path(path)
+    try:
+        names = [str(n) for n in pyogrio.list_layers(path)[:, 0]]
+    except Exception as exc:  # noqa: BLE001
+        raise InputError(Problem(str(path), f"cannot be opened ({exc}).", "check the path.")) from exc
+    if layer not in names:
+        raise InputError(Problem(str(path), f"has no table '{layer}'.", "pass the output of a gridmap run."))
+    return pyogrio.read_dataframe(path, layer=layer, read_geometry=False)
+
+
+def write_table(path: str | os.PathLike, df: pd.DataFrame, *, layer: str) -> None:
+    """Append an attribute-only table to a GeoPackage."""
+    pyogrio.write_dataframe(df, path, layer=layer, driver="GPKG", append=Path(path).exists())

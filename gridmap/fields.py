@@ -1,0 +1,53 @@
+"""Names of output fields in Chinese and English, used by maps, reports, rosters and exports."""
+
+from __future__ import annotations
+
+FIELDS: dict[str, tuple[str, str]] = {
+    "grid_code": ("网格编码", "grid code"),
+    "village_code": ("村/社区代码", "village/community code"),
+    "village_name": ("村/社区名称", "village/community name"),
+    "seq": ("网格序号", "sequence"),
+    "grid_type": ("网格类型", "grid type"),
+    "rule": ("划分规则", "rule"),
+    "households": ("户数", "households"),
+    "population": ("人口", "population"),
+    "units": ("楼栋/单元数", "units (buildings)"),
+    "area_m2": ("面积(平方米)", "area (m²)"),
+    "compactness": ("紧凑度", "compactness (Polsby-Popper)"),
+    "status": ("状态", "status"),
+    "note": ("说明", "note"),
+    "min_households": ("户数下限", "minimum households"),
+    "max_households": ("户数上限", "maximum households"),
+    "liaison_code": ("联户编码", "liaison group code"),
+    "address_id": ("地址序号", "address id"),
+    "group": ("村民小组", "village group"),
+    "building": ("楼栋", "building"),
+    "compound": ("小区", "compound"),
+}
+"""Field name → (Chinese label, English label)."""
+
+STATUS: dict[str, tuple[str, str]] = {
+    "ok": ("正常", "within rules"),
+    "under_min": ("户数不足", "below minimum households"),
+    "over_max": ("户数超限", "above maximum households"),
+    "enclave": ("飞地", "in several pieces"),
+}
+
+GRID_TYPES: dict[str, str] = {
+    "base": "基础网格",
+    "exclusive/school": "专属网格·学校",
+    "exclusive/hospital": "专属网格·医院",
+    "exclusive/enterprise": "专属网格·企业",
+    "exclusive/park": "专属网格·园区",
+    "exclusive/market": "专属网格·市场",
+    "exclusive/agency": "专属网格·机关",
+    "exclusive/compound": "专属网格·小区",
+    "exclusive/rental": "专属网格·出租房",
+    "exclusive/other": "专属网格·其他",
+}
+
+
+def bilingual(name: str) -> str:
+    """Return ``"中文 (English)"`` for a field name, or the name itself when unknown."""
+    zh, en = FIELDS.get(name, (name, name))
+    return f"{zh} ({en})" if zh != en else name

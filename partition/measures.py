@@ -1,0 +1,76 @@
+"""Balance, compactness and tiling measures of design.md §5, as plain functions of arrays."""
+
+from __future__ import annotations
+
+import numpy as np
+import shapely
+from shapely.geometry.base import BaseGeometry
+
+
+def cv(values: np.ndarray) -> float:
+    """Coefficient of variation: standard deviation / mean (population std)."""
+    v = np.asarray(values, float)
+    return float(v.std() / v.mean()) if len(v) and v.mean() > 0 else 0.0
+
+
+def gini(values: np.ndarray) -> float:
+    """Gini coefficient of non-negative values (0 = all equal)."""
+    v = np.sort(np.asarray(values, float))
+    n = len(v)
+    if n == 0 or v.sum() == 0:
+        return 0.0
+    return float((2 * np.arange(1, n + 1) - n - 1) @ v / (n * v.sum()))
+
+
+def max_min_ratio(values: np.ndarray) -> float:
+    """Largest value over smallest (infinite when the smallest is 0)."""
+    v = np.asarray(values, float)
+    if len(v) == 0:
+        return 0.0
+    return float(v.max() / v.min()) if v.min() > 0 else float("inf")
+
+
+def parity(values: np.ndarray) -> float:
+    """Redistricting-style parity: max |x - mean| / mean."""
+    v = np.asarray(values, float)
+    return float(np.abs(v - v.mean()).max() / v.mean()) if len(v) and v.mean() > 0 else 0.0
+
+
+def polsby_popper(geoms: np.ndarray) -> np.ndarray:
+    """Polsby-Popper compactness 4πA/P² of each geometry (1 for a circle)."""
+    perim = shapely.length(geoms)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(perim > 0, 4 * np.pi * shapely.area(geoms) / perim**2, 0.0)
+
+
+def coverage_ratio(geoms: np.ndarray, boundary: BaseGeometry) -> float:
+    """|union(geoms) △ boundary| / |boundary| (0 for an exact tiling)."""
+    union = shapely.union_all(geoms)
+    return float(shapely.area(shapely.symmetric_difference(union, boundary)) / shapely.area(boundary))
+
+
+def overlap_area(geoms: np.ndarray) -> float:
+    """Sum of pairwise intersection areas."""
+    tree = shapely.STRtree(geoms)
+    i, j = tree.query(geoms, predicate="intersects")
+    keep = i < j
+    return float(shapely.area(shapely.intersection(geoms[i[keep]], geoms[j[keep]])).sum())
+
+
+def summary(households: np.ndarray, *, min_households: float | None = None, max_households: float | None = None) -> dict[str, float]:
+    """Return the balance figures of a set of grids (or workers) in one dict."""
+    h = np.asarray(households, float)
+    out = {
+        "n": int(len(h)),
+        "total": float(h.sum()),
+        "mean": float(h.mean()) if len(h) else 0.0,
+        "min": float(h.min()) if len(h) else 0.0,
+        "max": float(h.max()) if len(h) else 0.0,
+        "cv": cv(h),
+        "gini": gini(h),
+        "max_min_ratio": max_min_ratio(h),
+        "parity": parity(h),
+    }
+    if min_households is not None and max_households is not None and len(h):
+        out["share_in_band"] = float(((h >= min_households) & (h <= max_households)).mean())
+    return out
