@@ -1,0 +1,120 @@
+"""GCJ-02 / BD-09 conversions against an independent implementation and against real data."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import prcoords
+import pyogrio
+import pytest
+import shapely
+from pyproj import Geod
+
+from geodata import crs as gcrs
+from geodata.errors import CRSError
+
+GEOD = Geod(ellps="WGS84")
+DATA = Path(__file__).resolve().parents[1] / "data" / "hangzhou_gcj02_check.gpkg"
+
+
+@pytest.fixture(scope="module")
+def china_points():
+    rng = np.random.default_rng(0)
+    lon = rng.uniform(73.5, 134.5, 10_000)
+    lat = rng.uniform(18.5, 53.0, 10_000)
+    return lon, lat
+
+
+def metres(lon1, lat1, lon2, lat2):
+    return GEOD.inv(lon1, lat1, lon2, lat2)[2]
+
+
+def test_wgs84_to_gcj02_matches_prcoords(china_points):
+    lon, lat = china_points
+    glon, glat = gcrs.wgs84_to_gcj02(lon, lat)
+    ref = np.array([prcoords.wgs_gcj((la, lo)) for lo, la in zip(lon, lat, strict=True)])
+    assert np.abs(glat - ref[:, 0]).max() < 1e-9
+    assert np.abs(glon - ref[:, 1]).max() < 1e-9
+    # the shift is real (hundreds of metres), not a no-op
+    assert np.median(metres(lon, lat, glon, glat)) > 100
+
+
+def test_gcj02_inverse_round_trips_below_half_a_metre(china_points):
+    lon, lat = china_points
+    glon, glat = gcrs.wgs84_to_gcj02(lon, lat)
+    back = gcrs.gcj02_to_wgs84(glon, glat)
+    assert metres(lon, lat, *back).max() < 0.5
+    ref = np.array([prcoords.gcj_wgs_bored((la, lo)) for lo, la in zip(glon[:2000], glat[:2000], strict=True)])
+    assert metres(back[0][:2000], back[1][:2000], ref[:, 1], ref[:, 0]).max() < 0.5
+
+
+def test_bd09_forward_matches_prcoords_and_inverts(china_points):
+    lon, lat = china_points
+    blon, blat = gcrs.wgs84_to_bd09(lon, lat)
+    ref = np.array([prcoords.wgs_bd((la, lo)) for lo, la in zip(lon, lat, strict=True)])
+    assert metres(blon, blat, ref[:, 1], ref[:, 0]).max() < 0.01
+    back = gcrs.bd09_to_wgs84(blon, blat)
+    assert metres(lon, lat, *back).max() < 0.5
+
+
+def test_identity_outside_china():
+    lon = np.array([-105.0, 2.35, 151.2, 24.94])
+    lat = np.array([39.7, 48.86, -33.87, 60.17])
+    assert np.array_equal(np.column_stack(gcrs.wgs84_to_gcj02(lon, lat)), np.column_stack([lon, lat]))
+    assert np.allclose(np.column_stack(gcrs.gcj02_to_wgs84(lon, lat)), np.column_stack([lon, lat]))
+
+
+def test_geometries_convert_vectorised_keeping_shape():
+    poly = shapely.Polygon([(121.50, 31.23), (121.52, 31.23), (121.52, 31.24), (121.50, 31.24)])
+    gdf = gpd.GeoDataFrame(geometry=[poly, shapely.Point(121.5, 31.2)], crs="EPSG:4326")
+    out = gcrs.china_to_wgs84(gdf, source="gcj02")
+    assert out.crs.to_epsg() == 4326
+    assert len(shapely.get_coordinates(out.geometry.values)) == len(shapely.get_coordinates(gdf.geometry.values))
+    back = gcrs.wgs84_to_china(out, target="gcj02")
+    assert shapely.get_coordinates(back.geometry.values) == pytest.approx(shapely.get_coordinates(gdf.geometry.values), abs=1e-8)
+
+
+def _registration_offset(fences: gpd.GeoDataFrame, water: gpd.GeoDataFrame) -> tuple[int, int]:
+    """Shift (m) that puts the most of the district borders inside OSM water (rivers, lakes)."""
+    utm = "EPSG:32651"
+    lines = shapely.union_all(shapely.boundary(fences.to_crs(utm).geometry.values))
+    pts = shapely.get_coordinates(shapely.segmentize(lines, 40))
+    wu = shapely.union_all(water.to_crs(utm).geometry.values)
+    shapely.prepare(wu)
+    best = max(
+        ((dx, dy) for dx in range(-800, 801, 50) for dy in range(-800, 801, 50)),
+        key=lambda d: (shapely.contains_xy(wu, pts[:, 0] + d[0], pts[:, 1] + d[1]).sum(), -abs(d[0]) - abs(d[1])),
+    )
+    return best
+
+
+def test_real_gcj02_county_borders_line_up_with_wgs84_osm_after_conversion():
+    """Real Amap (GCJ-02) Hangzhou district borders vs real OSM (WGS 84) rivers and lakes."""
+    fences = pyogrio.read_dataframe(DATA, layer="fences_gcj02")  # tagged 4326, really GCJ-02
+    water = pyogrio.read_dataframe(DATA, layer="water_wgs84")
+    dx, dy = _registration_offset(fences, water)
+    assert np.hypot(dx, dy) > 400  # the ~500 m GCJ-02 shift is there before conversion
+    fixed = gcrs.assign_input_crs(fences, input_crs="gcj02", file="fences")
+    dx, dy = _registration_offset(fixed, water)
+    assert np.hypot(dx, dy) <= 75  # and gone after it
+
+
+def test_missing_crs_is_a_clear_error():
+    gdf = gpd.GeoDataFrame(geometry=[shapely.Point(0, 0)])
+    with pytest.raises(CRSError, match=r"addr\.csv: .*--input-crs EPSG:4326"):
+        gcrs.assign_input_crs(gdf, input_crs=None, file="addr.csv")
+
+
+def test_unknown_crs_name_is_a_clear_error():
+    with pytest.raises(CRSError, match="`--input-crs` got 'mars'"):
+        gcrs.parse_crs("mars")
+
+
+def test_metric_crs_is_utm_of_the_centre_or_the_override():
+    gdf = gpd.GeoDataFrame(geometry=[shapely.Point(121.5, 31.23)], crs="EPSG:4490")
+    assert gcrs.metric_crs(gdf).to_epsg() == 32651
+    assert gcrs.metric_crs(gdf, work_crs="EPSG:4549").to_epsg() == 4549
+    with pytest.raises(CRSError, match="geographic"):
+        gcrs.metric_crs(gdf, work_crs="EPSG:4326")
