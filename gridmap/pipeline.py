@@ -451,7 +451,8 @@ def write_run(result: RunResult, out: str | Path, *, overwrite: bool = False, ma
     OutputExistsError
         When `out` exists and `overwrite` is false.
     """
-    from gridmap import export, maps as gmaps, report
+    from gridmap import export, report
+    from gridmap import maps as gmaps
 
     out = Path(out)
     t = time.perf_counter()

@@ -2,10 +2,11 @@
 
 Reading order. Within a village/community, grids are ordered like text: rows from north to south,
 west to east within a row. A grid's position is its label point (``point_on_surface``, always
-inside the grid). The row band height is the square root of the median grid area of that
-village (one typical grid side), so a row holds grids of about one grid's height; row
-``r = floor((y_top - y) / band)`` where ``y_top`` is the northernmost label point. Ties in x
-are broken by y, then by input order, so the order is fully deterministic.
+inside the grid). Let ``s`` be the square root of the median grid area of that village (one
+typical grid side). Rows are formed from the north: the northernmost grid not yet in a row opens a
+new row, and every other grid whose label point lies less than ``s / 2`` below that grid's joins it.
+Within a row grids run west to east (ties: north first, then input order), so the order is fully
+deterministic and a reader finds 001 at the top left.
 
 Sequences. ``000`` when the village/community is one grid; ``001-799`` base grids; ``800-999``
 exclusive grids (专属网格).
@@ -47,8 +48,14 @@ def reading_order(x: np.ndarray, y: np.ndarray, area: np.ndarray) -> np.ndarray:
     y = np.asarray(y, float)
     if len(x) == 0:
         return np.zeros(0, int)
-    band = max(float(np.sqrt(np.median(area))), 1e-9)
-    row = np.floor((y.max() - y) / band)
+    half = max(float(np.sqrt(np.median(area))), 1e-9) / 2
+    by_y = np.lexsort((x, -y))
+    row = np.empty(len(x), int)
+    r, top = -1, np.inf
+    for i in by_y:
+        if y[i] <= top - half:
+            r, top = r + 1, y[i]
+        row[i] = r
     return np.lexsort((np.arange(len(x)), -y, x, row))
 
 
@@ -158,8 +165,9 @@ def assign_codes(
                 new = codes[by_new.idxmax()]
             change_rows.append(dict(old_code=code, new_code=new, households_moved=float(old_total[code]), reason=reason))
     new_codes = set(codes)
-    for gid, code in codes.items():
-        if overlap is not None and code not in set(old_total.index):
+    old_codes = set(old_total.index)
+    for code in codes:
+        if overlap is not None and code not in old_codes:
             change_rows.append(dict(old_code="", new_code=code, households_moved=0.0, reason="new grid"))
     history_out = sorted(used_all | new_codes)
     changes = pd.DataFrame(change_rows, columns=["old_code", "new_code", "households_moved", "reason"])

@@ -371,7 +371,7 @@ def _split_group(idx: np.ndarray, g: _Arrays, mn: float, mx: float, label: np.nd
     H = g.w[idx].sum()
     k0 = choose_k(H, min_households=mn, max_households=mx)
     ks = feasible_k(H, min_households=mn, max_households=mx)
-    tries = [k0] + sorted((k for k in ks if k != k0), key=lambda k: (abs(k - k0), k))[:2]
+    tries = [k0, *sorted((k for k in ks if k != k0), key=lambda k: (abs(k - k0), k))[:2]]
     best = None
     for k in tries:
         trial = label.copy()

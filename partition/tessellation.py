@@ -137,5 +137,5 @@ def cells_from_polygons(
         cells = cells.set_geometry(fixed)
     rest = shapely.get_parts(shapely.difference(boundary, shapely.union_all(cells.geometry.values)))
     rest = rest[shapely.area(rest) > 0]
-    empty = gpd.GeoDataFrame({"unit": EMPTY, "block": 0}, geometry=rest)
+    empty = gpd.GeoDataFrame({"unit": np.full(len(rest), EMPTY), "block": np.zeros(len(rest), int)}, geometry=rest)
     return gpd.GeoDataFrame(pd.concat([cells, empty], ignore_index=True), geometry="geometry")

@@ -31,8 +31,9 @@ def grid_points(nx: int, ny: int, *, spacing: float = 20.0, households: int = 10
     """Points on a regular nx × ny lattice (row-major from the south-west), each with `households`."""
     xs, ys = np.meshgrid(np.arange(nx) * spacing + spacing / 2, np.arange(ny) * spacing + spacing / 2)
     pts = shapely.points(xs.ravel() + origin[0], ys.ravel() + origin[1])
+    n = len(pts)
     return gpd.GeoDataFrame(
-        {"households": float(households), "population": float(households) * 2.5}, geometry=pts, crs=UTM
+        {"households": np.full(n, float(households)), "population": np.full(n, households * 2.5)}, geometry=pts, crs=UTM
     )
 
 

@@ -83,7 +83,7 @@ def main(data: Path) -> None:
     res = res[res.area > 500].reset_index(drop=True)
     res["compound"] = np.where(res["name"].notna(), res["name"], "小区" + res.index.astype(str))
     pts, attrs = [], []
-    for i, row in res.iterrows():
+    for _i, row in res.iterrows():
         g = row.geometry
         x0, y0, x1, y1 = g.bounds
         xs = np.arange(x0 + BLOCK_SPACING / 2, x1, BLOCK_SPACING)

@@ -1,0 +1,105 @@
+"""Grids of one village/community: exact tiling, households inside their grid, rules applied."""
+
+from __future__ import annotations
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pytest
+import shapely
+
+from partition.grids import Village, partition_village
+from partition.measures import coverage_ratio, overlap_area
+from partition.rules import Rule
+from partition.tessellation import cells_from_points
+from partition.units import units_from_points
+from tests.conftest import ORIGIN, grid_points, square
+
+
+def assert_tiles(grids, boundary):
+    assert coverage_ratio(grids.geometry.values, boundary) < 1e-9
+    assert overlap_area(grids.geometry.values) < 1e-6 * boundary.area
+
+
+def assert_points_in_own_grid(result, points):
+    pg = result.point_grid.to_numpy()
+    assert (pg >= 0).all()
+    geoms = result.grids.geometry.values[pg]
+    assert shapely.intersects(geoms, points.geometry.values).all()
+
+
+def test_units_by_building_and_identical_coordinates():
+    pts = grid_points(3, 1)
+    pts = gpd.GeoDataFrame(pd.concat([pts, pts.iloc[[0]]], ignore_index=True), crs=pts.crs)  # same spot twice
+    pts["building"] = [None, "B", "B", None]
+    unit, units = units_from_points(pts)
+    assert unit.iloc[0] == unit.iloc[3]
+    assert unit.iloc[1] == unit.iloc[2]
+    assert len(units) == 2
+    assert units["households"].sum() == pts["households"].sum()
+
+
+def test_voronoi_cells_tile_and_do_not_straddle_the_barrier():
+    pts = grid_points(10, 10)
+    boundary = square(200, 200)
+    road = np.array([shapely.LineString([(ORIGIN[0] + 95, ORIGIN[1] - 10), (ORIGIN[0] + 105, ORIGIN[1] + 210)])])
+    unit, _ = units_from_points(pts)
+    cells = cells_from_points(pts.geometry.values, unit.to_numpy(), boundary, barriers=road)
+    assert coverage_ratio(cells.geometry.values, boundary) < 1e-9
+    inter = shapely.intersection(cells.geometry.values, shapely.buffer(road[0], 1e-6))
+    assert (shapely.area(inter) < 1e-3).all(), "a cell has area on both sides of the road"
+
+
+def test_household_band_tiles_the_community_exactly():
+    pts = grid_points(30, 20, households=5)  # 3,000 households
+    boundary = square(600, 400)
+    res = partition_village(Village(code="310115005001", boundary=boundary, rule=Rule(), points=pts))
+    assert_tiles(res.grids, boundary)
+    assert_points_in_own_grid(res, pts)
+    assert res.grids["households"].sum() == 3000
+    assert res.grids["households"].between(300, 500).all()
+    assert (shapely.get_num_geometries(res.grids.geometry.values) == 1).all()
+
+
+def test_exclusive_area_is_carved_out_first():
+    pts = grid_points(30, 20, households=5)
+    boundary = square(600, 400)
+    school = shapely.box(ORIGIN[0] + 200, ORIGIN[1] + 100, ORIGIN[0] + 300, ORIGIN[1] + 200)
+    ex = gpd.GeoDataFrame({"name": ["第一小学"], "type": ["school"]}, geometry=[school], crs=pts.crs)
+    res = partition_village(Village(code="310115005001", boundary=boundary, rule=Rule(), points=pts, exclusive=ex))
+    assert_tiles(res.grids, boundary)
+    ex_grid = res.grids[res.grids["grid_type"].eq("exclusive/school")]
+    assert len(ex_grid) == 1
+    assert ex_grid.geometry.iloc[0].equals(school)
+    inside = shapely.intersects(school, pts.geometry.values)
+    assert ex_grid["households"].iloc[0] == pts["households"][inside].sum()
+    assert_points_in_own_grid(res, pts)
+
+
+def test_village_group_rule_one_grid_per_group_and_enclaves_reported():
+    pts = grid_points(12, 6, households=2)
+    x = pts.geometry.x - ORIGIN[0]
+    pts["group"] = np.where(x < 80, "一组", np.where(x < 160, "二组", "三组"))
+    # an isolated household of 一组 far east makes 一组 an enclave
+    far = pts.index[(x > 200) & (pts.geometry.y - ORIGIN[1] > 100)][0]
+    pts.loc[far, "group"] = "一组"
+    boundary = square(240, 120)
+    res = partition_village(Village(code="310115103269", boundary=boundary, rule=Rule("village_group"), points=pts))
+    assert_tiles(res.grids, boundary)
+    assert_points_in_own_grid(res, pts)
+    assert len(res.grids) == 3
+    assert res.grids["status"].tolist().count("enclave") == 1
+    assert "separate pieces" in res.grids.loc[res.grids["status"].eq("enclave"), "note"].iloc[0]
+
+
+def test_unit_polygons_that_tile_are_used_as_cells():
+    blocks = [shapely.box(ORIGIN[0] + i * 50, ORIGIN[1], ORIGIN[0] + (i + 1) * 50, ORIGIN[1] + 100) for i in range(8)]
+    polys = gpd.GeoDataFrame({"building": [f"b{i}" for i in range(8)]}, geometry=blocks, crs="EPSG:32651")
+    pts = gpd.GeoDataFrame({"households": [100.0] * 8, "population": [np.nan] * 8}, geometry=[b.centroid for b in blocks], crs="EPSG:32651")
+    boundary = square(400, 100)
+    res = partition_village(Village(code="310115005001", boundary=boundary, rule=Rule(), points=pts, unit_polygons=polys))
+    assert_tiles(res.grids, boundary)
+    # grids are unions of whole blocks: every grid edge lies on a block edge
+    for g in res.grids.geometry:
+        assert shapely.get_coordinates(g)[:, 0] % 50 == pytest.approx(0, abs=1e-6)
+    assert sorted(res.grids["households"]) == [400, 400]
