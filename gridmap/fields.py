@@ -15,6 +15,7 @@ FIELDS: dict[str, tuple[str, str]] = {
     "area_m2": ("面积(平方米)", "area (m²)"),
     "compactness": ("紧凑度", "compactness (Polsby-Popper)"),
     "status": ("状态", "status"),
+    "flag": ("标记原因", "flag reason"),
     "note": ("说明", "note"),
     "min_households": ("户数下限", "minimum households"),
     "max_households": ("户数上限", "maximum households"),
@@ -32,6 +33,14 @@ STATUS: dict[str, tuple[str, str]] = {
     "over_max": ("户数超限", "above maximum households"),
     "enclave": ("飞地", "in several pieces"),
 }
+
+FLAGS: dict[str, tuple[str, str]] = {
+    "unit_over_max": ("单体超限", "one indivisible unit exceeds the maximum"),
+    "no_feasible_k": ("总户数无法成格", "the area's households fit no number of grids"),
+    "unbalanced": ("无法均衡", "indivisible units prevented balancing"),
+    "enclave": ("飞地", "in several pieces"),
+}
+"""Flag reason → (Chinese, English) explanation."""
 
 GRID_TYPES: dict[str, str] = {
     "base": "基础网格",

@@ -23,7 +23,7 @@ EXCLUSIVE_COLOR = "#f58518"
 LABEL_MIN_ZOOM = 15
 """Grid-code labels show from this zoom level (street level) up."""
 MAX_ADDRESS_MARKERS = 50_000
-POPUP_FIELDS = ("grid_code", "village_name", "grid_type", "rule", "households", "population", "area_m2", "compactness", "status", "note")
+POPUP_FIELDS = ("grid_code", "village_name", "grid_type", "rule", "households", "population", "area_m2", "compactness", "status", "flag", "note")
 
 
 def _display(gdf: gpd.GeoDataFrame, *, basemap: str, tolerance_m: float) -> gpd.GeoDataFrame:

@@ -299,7 +299,7 @@ def run_partition(config: GridConfig, *, progress: Progress | None = None) -> Ru
 
     order = [
         "grid_code", "village_code", "village_name", "seq", "grid_type", "rule", "households",
-        "population", "units", "area_m2", "compactness", "status", "note", "min_households", "max_households",
+        "population", "units", "area_m2", "compactness", "status", "flag", "note", "min_households", "max_households",
     ]
     grids = grids.sort_values("grid_code", kind="stable").reset_index(drop=True)[[*order, "geometry"]]
     grids["households"] = grids["households"].round().astype("int64")
@@ -405,9 +405,9 @@ def _violations(addresses: gpd.GeoDataFrame, notes: list[Problem], grids: gpd.Ge
             geoms.append(None)
     flagged = grids["status"].ne("ok").to_numpy()
     for i in np.flatnonzero(flagged):
-        rows.append({"kind": f"grid_{grids['status'].iloc[i]}", "ref": grids["grid_code"].iloc[i], "message": grids["note"].iloc[i]})
+        rows.append({"kind": f"grid_{grids['status'].iloc[i]}", "flag": grids["flag"].iloc[i], "ref": grids["grid_code"].iloc[i], "message": grids["note"].iloc[i]})
         geoms.append(grids.geometry.values[i])
-    return gpd.GeoDataFrame(rows, columns=["kind", "ref", "message"], geometry=geoms, crs=addresses.crs)
+    return gpd.GeoDataFrame(rows, columns=["kind", "flag", "ref", "message"], geometry=geoms, crs=addresses.crs)
 
 
 def _version() -> str:

@@ -26,6 +26,7 @@ GRID_COLUMNS = (
     "population",
     "units",
     "status",
+    "flag",
     "note",
 )
 
@@ -208,6 +209,7 @@ def partition_village(village: Village) -> VillageGrids:
                     population=float(np.nansum(pts["population"].to_numpy()[members])),
                     units=len(members),
                     status="ok",
+                    flag="",
                     note=f"exclusive area (专属网格): {piece.name}",
                     name=piece.name,
                 )
@@ -219,23 +221,23 @@ def partition_village(village: Village) -> VillageGrids:
     if not shapely.is_empty(base_area) and shapely.area(base_area) > 0:
         cells = _cells(village, base_area, base_pts)
         cell_of_point = cells.attrs["cell_of_point"]
-        statuses: list[tuple[str, str]] = []
+        statuses: list[tuple[str, str, str]] = []
         if rule.name == "household_band":
             graph = graph_from_cells(cells)
             parts = split_graph(graph, min_households=rule.min_households, max_households=rule.max_households)
             label = np.full(len(cells), -1)
             for j, part in enumerate(parts):
                 label[list(part.nodes)] = j
-                statuses.append((part.status, part.note))
+                statuses.append((part.status, part.note, part.flag))
         elif rule.name == "village_group":
             label, notes = _labels_village_group(cells)
             names = pd.factorize(cells["group"], sort=True)[1]
             for j in range(label.max() + 1):
                 note = notes[0] if notes else f"村民小组 {names[j]}" if j < len(names) else ""
-                statuses.append(("ok", note))
+                statuses.append(("ok", note, ""))
         else:
             label = np.zeros(len(cells), int)
-            statuses.append(("ok", "whole village/community as one grid (rule: single)"))
+            statuses.append(("ok", "whole village/community as one grid (rule: single)", ""))
         base_start = len(rows)
         frame = pd.DataFrame(
             {
@@ -254,10 +256,10 @@ def partition_village(village: Village) -> VillageGrids:
             gpd.GeoDataFrame({"label": label}, geometry=cells.geometry.values).dissolve(by="label").geometry
         )
         for j in agg.index:
-            status, note = statuses[j] if j < len(statuses) else ("ok", "")
+            status, note, flag = statuses[j] if j < len(statuses) else ("ok", "", "")
             geom = dissolved.loc[j]
             if status == "ok" and shapely.get_num_geometries(geom) > 1:
-                status = "enclave"
+                status, flag = "enclave", "enclave"
                 note = (note + " " if note else "") + f"in {shapely.get_num_geometries(geom)} separate pieces."
             rows.append(
                 dict(
@@ -267,6 +269,7 @@ def partition_village(village: Village) -> VillageGrids:
                     population=float(agg.at[j, "population"]),
                     units=int(agg.at[j, "units"]),
                     status=status,
+                    flag=flag,
                     note=note,
                     name="",
                 )
@@ -287,6 +290,7 @@ def partition_village(village: Village) -> VillageGrids:
         band = grids["rule"].eq("household_band")
         under = band & (hh < rule.min_households) & grids["status"].eq("ok")
         grids.loc[under, "status"] = "under_min"
+        grids.loc[under, "flag"] = "no_feasible_k"
         grids.loc[under, "note"] = (
             f"the community has {hh.sum():.0f} households in its base area, fewer than the minimum {rule.min_households}."
         )

@@ -34,6 +34,7 @@ from dataclasses import dataclass, field
 
 import networkx as nx
 import numpy as np
+import shapely
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
@@ -53,6 +54,10 @@ class Part:
     households: float
     status: str = "ok"
     note: str = ""
+    flag: str = ""
+    """Why a part is out of band: ``unit_over_max`` (one indivisible unit exceeds max),
+    ``no_feasible_k`` (its connected area's households fit no number of grids), ``unbalanced``
+    (a k exists but indivisible units prevented balancing), or ``""``."""
 
 
 @dataclass
@@ -110,6 +115,55 @@ def _violation(weight: float, mn: float, mx: float) -> float:
     return max(0.0, mn - weight) + max(0.0, weight - mx)
 
 
+def _piece_labels(members: list[int], n: int, eu: np.ndarray, ev: np.ndarray) -> np.ndarray:
+    """Connected-component label of every node in the subgraph induced by `members`."""
+    inside = np.zeros(n, bool)
+    inside[members] = True
+    m = inside[eu] & inside[ev]
+    sub = coo_matrix((np.ones(m.sum()), (eu[m], ev[m])), shape=(n, n))
+    return connected_components(sub, directed=False)[1]
+
+
+def _bridge(
+    members: list[int], n: int, x: np.ndarray, y: np.ndarray, w: np.ndarray, area: np.ndarray,
+    eu: np.ndarray, ev: np.ndarray, *, free: np.ndarray,
+) -> list[int] | None:
+    """Join the pieces of a compound through the fewest households of free cells inside its outline.
+
+    A compound's cells can be separated by stray cells (a kiosk, a house in a gap). Within the
+    compound's convex hull (padded by one cell size) the lightest paths through free cells link
+    every piece to the first; returns the joined node list, or None when no such path exists.
+    """
+    pad = float(np.sqrt(np.median(area[members])))
+    hull = shapely.buffer(shapely.convex_hull(shapely.multipoints(np.column_stack([x[members], y[members]]))), pad)
+    allowed = np.zeros(n, bool)
+    allowed[np.flatnonzero(free & shapely.contains_xy(hull, x, y))] = True
+    allowed[members] = True
+    m = allowed[eu] & allowed[ev]
+    sub = nx.Graph()
+    sub.add_nodes_from(np.flatnonzero(allowed).tolist())
+    # entering a cell costs its households (plus a little, so shorter paths win ties)
+    sub.add_weighted_edges_from(
+        (int(a), int(b), float(w[a] + w[b]) / 2 + 1e-3) for a, b in zip(eu[m], ev[m], strict=True)
+    )
+    joined = set(members)
+    while True:
+        pieces = [c for c in nx.connected_components(sub.subgraph(joined)) if c & set(members)]
+        if len(pieces) <= 1:
+            return sorted(joined)
+        first = min(pieces, key=min)
+        others = set().union(*(c for c in pieces if c is not first))
+        try:
+            dist, path = nx.multi_source_dijkstra(sub, first)
+        except nx.NetworkXNoPath:
+            return None
+        reach = [t for t in others if t in path]
+        if not reach:
+            return None
+        t = min(reach, key=lambda t: (dist[t], t))
+        joined.update(path[t])
+
+
 def _arrays(graph: nx.Graph, max_households: float) -> tuple[_Arrays, np.ndarray]:
     nodes = sorted(graph.nodes)
     pos = {v: i for i, v in enumerate(nodes)}
@@ -138,15 +192,20 @@ def _arrays(graph: nx.Graph, max_households: float) -> tuple[_Arrays, np.ndarray
     for i, c in enumerate(compound):
         if c is not None and c == c and str(c) != "":
             comp_ids.setdefault(str(c), []).append(i)
+    in_compound = np.zeros(n, bool)
+    for members in comp_ids.values():
+        in_compound[members] = True
     for name, members in comp_ids.items():
         total = w[members].sum()
         if total > max_households or len(members) < 2:
             continue
-        inside = np.zeros(n, bool)
-        inside[members] = True
-        m = inside[eu] & inside[ev]
-        sub = coo_matrix((np.ones(m.sum()), (eu[m], ev[m])), shape=(n, n))
-        _, lab = connected_components(sub, directed=False)
+        lab = _piece_labels(members, n, eu, ev)
+        if len(np.unique(lab[members])) > 1:
+            # stray cells inside the compound's outline (a kiosk, a house in the gap) join it
+            # when that makes it one piece and it still fits
+            wider = _bridge(members, n, x, y, w, area, eu, ev, free=~in_compound & (group == np.arange(n)))
+            if wider is not None and w[wider].sum() <= max_households:
+                members, lab = wider, _piece_labels(wider, n, eu, ev)
         for comp in np.unique(lab[members]):
             piece = [i for i in members if lab[i] == comp]
             group[piece] = min(piece)
@@ -417,13 +476,14 @@ def split_graph(
     g, _ = _arrays(graph, mx)
     n = len(g.w)
     label = np.full(n, -1)
-    notes: dict[int, tuple[str, str]] = {}
+    notes: dict[int, tuple[str, str, str]] = {}
     next_id = 0
     oversize = np.flatnonzero(g.w > mx)
     for v in oversize:
         label[v] = next_id
         notes[next_id] = (
             "over_max",
+            "unit_over_max",
             f"{g.label[v]} alone has {g.w[v]:.0f} households, above the maximum {mx:.0f}; "
             "it is indivisible, so it is its own grid.",
         )
@@ -443,6 +503,7 @@ def split_graph(
                     for p in np.unique(label[grp]):
                         notes[int(p)] = (
                             "",
+                            "no_feasible_k",
                             f"the connected area holds {Hg:.0f} households: no number of grids "
                             f"puts every grid within {mn:.0f}-{mx:.0f}.",
                         )
@@ -451,7 +512,7 @@ def split_graph(
     for p in np.unique(label):
         nodes_ = np.flatnonzero(label == p)
         hh = float(g.w[nodes_].sum())
-        status, note = notes.get(int(p), ("", ""))
+        status, flag, note = notes.get(int(p), ("", "", ""))
         if not status:
             if hh < mn - 1e-9:
                 status = "under_min"
@@ -459,7 +520,8 @@ def split_graph(
                 status = "over_max"
             else:
                 status = "ok"
-            if status != "ok" and not note:
+            if status != "ok" and not flag:
+                flag = "unbalanced"
                 big = nodes_[np.argmax(g.w[nodes_])]
                 note = (
                     f"{hh:.0f} households could not be balanced within {mn:.0f}-{mx:.0f} "
@@ -467,10 +529,11 @@ def split_graph(
                     f"{g.w[big]:.0f} households)."
                 )
         if len(nodes_) > 1 and len(np.unique(_components(n, nodes_, g))) > 1:
-            status = "enclave" if status == "ok" else status
+            if status == "ok":
+                status, flag = "enclave", "enclave"
             note = (note + " " if note else "") + "The grid is in several pieces: its area is cut by water, an exclusive area or the boundary."
         members = sorted(m for v in nodes_ for m in g.members[v])
-        parts.append(Part(nodes=tuple(members), households=hh, status=status, note=note))
+        parts.append(Part(nodes=tuple(members), households=hh, status=status, note=note, flag=flag if status != "ok" else ""))
     parts.sort(key=lambda p: p.nodes[0])
     return parts
 

@@ -78,6 +78,22 @@ def test_compound_that_fits_is_never_split():
     assert len(holders) == 1 and compound <= set(holders[0].nodes)
 
 
+def test_compound_cut_by_a_stray_cell_is_joined_through_it():
+    # compound "C" owns columns 4 and 7 of rows 1-4; houses in columns 5-6 between them
+    # (not in the compound) cut it into two pieces, so joining it needs those houses
+    def comp(i, j):
+        inside = 4 <= i < 8 and 1 <= j < 5
+        gap = i in (5, 6)
+        return "C" if inside and not gap else None
+
+    g = lattice(12, 6, households=10, compound=comp)
+    parts = split_graph(g, min_households=300, max_households=500)
+    compound = {j * 12 + i for i in (4, 7) for j in range(1, 5)}
+    holders = [p for p in parts if compound & set(p.nodes)]
+    assert len(holders) == 1 and compound <= set(holders[0].nodes)
+    assert connected(g, holders[0].nodes)
+
+
 def test_oversize_unit_is_its_own_flagged_grid():
     g = lattice(6, 4, households=lambda i, j: 620 if (i, j) == (0, 0) else 30)
     parts = split_graph(g, min_households=300, max_households=500)
@@ -85,12 +101,14 @@ def test_oversize_unit_is_its_own_flagged_grid():
     assert big[0].nodes == (0,)
     assert big[0].status == "over_max"
     assert "cell 0,0 alone has 620 households" in big[0].note
+    assert big[0].flag == "unit_over_max"
 
 
 def test_too_few_households_gives_one_flagged_grid():
     parts = split_graph(lattice(4, 4, households=10), min_households=300, max_households=500)
     assert len(parts) == 1 and parts[0].status == "under_min"
     assert "160 households" in parts[0].note
+    assert parts[0].flag == "no_feasible_k"
 
 
 def test_grids_do_not_cross_a_barrier_when_both_sides_are_feasible():
