@@ -41,11 +41,12 @@ SHARED = ROOT.parent / "shared"
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(Path(__file__).parent))
 
+from synthetic import denver, make_town, write_inputs  # noqa: E402
+
 from gridmap.pipeline import GridConfig, LayerSpec, RunResult, run_partition  # noqa: E402
 from partition.measures import cv  # noqa: E402
 from partition.split import feasible_k  # noqa: E402
 from partition.tessellation import blocks_from_barriers  # noqa: E402
-from synthetic import denver, make_town, write_inputs  # noqa: E402
 
 
 def evaluate(result: RunResult, *, barriers: np.ndarray | None, seconds: float) -> dict[str, float]:
