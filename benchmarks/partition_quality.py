@@ -44,7 +44,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 from synthetic import denver, make_town, write_inputs  # noqa: E402
 
 from gridmap.pipeline import GridConfig, LayerSpec, RunResult, run_partition  # noqa: E402
-from partition.measures import cv  # noqa: E402
+from partition.measures import cv, pieces  # noqa: E402
 from partition.split import feasible_k  # noqa: E402
 from partition.tessellation import blocks_from_barriers  # noqa: E402
 
@@ -62,7 +62,7 @@ def evaluate(result: RunResult, *, barriers: np.ndarray | None, seconds: float) 
     fb = g[band & base & ~forced]
     inside = fb["households"].between(fb["min_households"], fb["max_households"])
     out_band = g[band & ~g["households"].between(g["min_households"], g["max_households"])]
-    parts = shapely.get_num_geometries(g.geometry.values)
+    parts = pieces(g.geometry.values)
     noncontig = int(((parts > 1) & g["status"].ne("enclave").to_numpy()).sum())
     crossing = avoidable = 0
     if barriers is not None and len(barriers):
@@ -180,6 +180,7 @@ def peers(tmp: Path) -> None:
         result, s = _run(config)
         ours = tmp / f"{size}_ours.gpkg"
         pts = result.addresses[["households", "compound", "grid_code", "geometry"]].rename(columns={"compound": "compound_id"})
+        pts["compound_id"] = pd.to_numeric(pts["compound_id"], errors="coerce").fillna(-1).astype(int)
         pts.to_file(ours, layer="units")
         result.grids.to_file(ours, layer="grids")
         cmd = [
@@ -188,7 +189,9 @@ def peers(tmp: Path) -> None:
             "--score-labels", "grid_code", "--grids", str(ours), "--grids-layer", "grids",
             "--out", str(tmp), "--name", f"{size}_ours",
         ]
-        subprocess.run(cmd, cwd=bench, check=True, capture_output=True)
+        done = subprocess.run(cmd, cwd=bench, capture_output=True, text=True)
+        if done.returncode:
+            raise SystemExit(f"peers.py failed:\n{done.stderr[-3000:]}")
         m = json.loads((tmp / f"{size}_ours.json").read_text())
         m = m.get("results", [m])[0] if "results" in m else m
         rows.append((size, s, m))

@@ -228,9 +228,29 @@ def metric_crs(gdf: gpd.GeoDataFrame, *, work_crs: str | None = None) -> CRS:
 def to_output_crs(
     gdf: gpd.GeoDataFrame, *, output_crs: str | None, input_crs: CRS | None
 ) -> gpd.GeoDataFrame:
-    """Return `gdf` in the CRS outputs are written in (the input CRS unless asked otherwise)."""
+    """Return `gdf` in the CRS outputs are written in (the input CRS unless asked otherwise).
+
+    Reprojection can fold a near-degenerate vertex of a valid polygon into a self-intersection;
+    such polygons are repaired (``make_valid``, polygonal parts kept) so outputs open cleanly.
+    """
     if is_china_crs(output_crs):
-        return wgs84_to_china(gdf, target=str(output_crs))
-    if output_crs:
-        return gdf.to_crs(parse_crs(output_crs, option="--output-crs"))
-    return gdf.to_crs(input_crs) if input_crs is not None else gdf
+        out = wgs84_to_china(gdf, target=str(output_crs))
+    elif output_crs:
+        out = gdf.to_crs(parse_crs(output_crs, option="--output-crs"))
+    else:
+        out = gdf.to_crs(input_crs) if input_crs is not None else gdf
+    return valid_polygons(out)
+
+
+def valid_polygons(gdf: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    """Repair invalid polygons of `gdf` in place of a copy (points and lines are left alone)."""
+    geoms = gdf.geometry.values
+    bad = ~shapely.is_valid(geoms) & np.isin(shapely.get_type_id(geoms), (3, 6))
+    if not bad.any():
+        return gdf
+    # area-preserving: a folded pinch becomes two parts touching at a point, so tiling holds
+    fixed = shapely.make_valid(geoms[bad], method="structure", keep_collapsed=False)
+    out = gdf.copy()
+    g = np.asarray(out.geometry.values, dtype=object).copy()
+    g[bad] = fixed
+    return out.set_geometry(gpd.GeoSeries(g, index=out.index, crs=out.crs))

@@ -231,6 +231,14 @@ def rename_fields(
     return gdf.rename(columns=renames)
 
 
+def check_output(out: str | os.PathLike, *, overwrite: bool = False) -> None:
+    """Raise :class:`OutputExistsError` when `out` exists and may not be replaced."""
+    out = Path(out)
+    if out.exists() and not overwrite:
+        msg = f"{out} already exists. Fix: choose another --out folder or pass --overwrite."
+        raise OutputExistsError(msg)
+
+
 @contextlib.contextmanager
 def atomic_dir(out: str | os.PathLike, *, overwrite: bool = False) -> Iterator[Path]:
     """Yield a temporary folder beside `out` that replaces `out` only if the block succeeds.
@@ -243,9 +251,7 @@ def atomic_dir(out: str | os.PathLike, *, overwrite: bool = False) -> Iterator[P
         When `out` exists and `overwrite` is false.
     """
     out = Path(out)
-    if out.exists() and not overwrite:
-        msg = f"{out} already exists. Fix: choose another --out folder or pass --overwrite."
-        raise OutputExistsError(msg)
+    check_output(out, overwrite=overwrite)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent))
     try:
@@ -277,8 +283,11 @@ def write_geojson(path: str | os.PathLike, gdf: gpd.GeoDataFrame) -> None:
 
 
 def write_csv(path: str | os.PathLike, df: pd.DataFrame) -> None:
-    """Write a CSV in UTF-8 with BOM, so Excel shows Chinese text correctly."""
-    df.to_csv(path, index=False, encoding="utf-8-sig")
+    """Write a CSV in UTF-8 with BOM, so Excel shows Chinese text correctly (atomically)."""
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.tmp")
+    df.to_csv(tmp, index=False, encoding="utf-8-sig")
+    os.replace(tmp, path)
 
 
 def read_table(path: str | os.PathLike, *, layer: str) -> pd.DataFrame:

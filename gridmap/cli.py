@@ -98,13 +98,21 @@ def field_options(func):
     return func
 
 
-def _run(ctx, config, out: Path, overwrite: bool, basemap: str = "osm") -> None:
+def _run(ctx, config, out: Path, overwrite: bool, *, resume: bool = False) -> None:
+    import shutil
+
+    from geodata.io import check_output
     from gridmap.pipeline import run_partition, write_run
 
+    check_output(out, overwrite=overwrite)  # fail before the work, not after it
+    parts = out.with_name(f".{out.name}.parts")
+    if parts.exists() and not resume:
+        shutil.rmtree(parts)
     progress = _Progress(ctx.obj.get("quiet", False))
-    result = run_partition(config, progress=progress)
+    result = run_partition(config, progress=progress, resume_dir=parts)
     progress("write", 0, 1)
     write_run(result, out, overwrite=overwrite)
+    shutil.rmtree(parts, ignore_errors=True)
     g = result.grids
     band = g[g["rule"].eq("household_band")]
     in_band = band["households"].between(band["min_households"], band["max_households"]).mean() if len(band) else float("nan")
@@ -132,6 +140,8 @@ def _run(ctx, config, out: Path, overwrite: bool, basemap: str = "osm") -> None:
 @click.option("--min-households", type=int, help="Lower end of the household band [300].")
 @click.option("--max-households", type=int, help="Upper end of the household band [500].")
 @click.option("--previous", type=click.Path(exists=True, dir_okay=False), help="Grids of an earlier run: their codes are inherited.")
+@click.option("--keep-valid", is_flag=True, help="With --previous: keep grids that still follow the rules exactly; regrid only the rest.")
+@click.option("--keep-tolerance", type=float, default=0.1, show_default=True, help="Largest change of a kept grid's households (share).")
 @click.option("--liaison", metavar="MIN-MAX", help="Also make household-liaison groups (联户), e.g. 10-15.")
 @click.option("--input-crs", help="CRS of the inputs: EPSG code, or gcj02 / bd09 [from the files].")
 @click.option("--output-crs", help="CRS of the outputs (gcj02/bd09 allowed) [input CRS; WGS 84 for gcj02/bd09 inputs].")
@@ -143,6 +153,10 @@ def _run(ctx, config, out: Path, overwrite: bool, basemap: str = "osm") -> None:
 @click.option("--name", help="Run name [the --out folder name].")
 @click.option("--out", required=True, type=click.Path(file_okay=False), help="Run folder to create.")
 @click.option("--overwrite", is_flag=True, help="Replace an existing run folder.")
+@click.option("--workers", type=int, help="Processes for the per-village work [all cores].")
+@click.option("--scheduler", metavar="ADDRESS", help="Run on Dask: 'local' or a scheduler address such as tcp://10.0.0.5:8786.")
+@click.option("--dask", "dask_mode", type=click.Choice(["local"]), help="Same as --scheduler local.")
+@click.option("--resume", is_flag=True, help="Reuse the villages an interrupted run of the same inputs already finished.")
 @click.pass_context
 def partition(ctx, **kw) -> None:
     """Make coded grids from address points and village/community boundaries.
@@ -153,6 +167,7 @@ def partition(ctx, **kw) -> None:
           --boundaries hh.gpkg --boundaries-layer boundaries \\
           --barriers roads.shp --exclusive schools.geojson --out outputs/town
     """
+    from gridmap.execute import default_workers
     from gridmap.pipeline import GridConfig, read_rules
     from partition.rules import RuleSet
 
@@ -187,8 +202,14 @@ def partition(ctx, **kw) -> None:
         encoding=kw["encoding"],
         liaison=liaison,
         name=kw["name"] or out.name,
+        keep_valid=kw["keep_valid"],
+        keep_tolerance=kw["keep_tolerance"],
+        workers=kw["workers"] or default_workers(),
+        scheduler=kw["scheduler"] or kw["dask_mode"],
     )
-    _run(ctx, config, out, kw["overwrite"])
+    if kw["keep_valid"] and not kw["previous"]:
+        raise click.UsageError("--keep-valid needs --previous (the grids to keep).")
+    _run(ctx, config, out, kw["overwrite"], resume=kw["resume"])
 
 
 @main.command()
@@ -214,6 +235,47 @@ def demo(ctx, out: str, liaison: str) -> None:
     if out_path.exists() and not ctx.obj.get("quiet"):
         click.echo(f"Replacing the earlier demo run in {out_path} (demo output is regenerated each time).", err=True)
     _run(ctx, config, out_path, overwrite=True)
+
+
+@main.command("check-codes")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False))
+@click.option("--layer", default=None, help="Layer of FILE [grids when present].")
+@click.option("--grid-code-col", default="grid_code", show_default=True, help="Column holding the grid codes.")
+@click.option("--village-code-col", default="village_code", show_default=True, help="Column of the owning village's code (optional).")
+@click.option("--type-col", default="grid_type", show_default=True, help="Column of the grid type (optional).")
+@click.option("--out", type=click.Path(dir_okay=False), help="Also write the findings to this CSV.")
+@click.pass_context
+def check_codes_cmd(ctx, file, layer, grid_code_col, village_code_col, type_col, out) -> None:
+    """Check grid codes: format, uniqueness, village prefix, sequence ranges, gaps.
+
+    Exit code 0 when there are no errors (gaps are warnings), 1 otherwise.
+
+    \b
+    Example:
+      gridmap check-codes outputs/town/grids.gpkg
+      gridmap check-codes old_grids.shp --grid-code-col WGBM --village-code-col CJBM
+    """
+    import pyogrio
+
+    from geodata.io import read_layer, write_csv
+    from partition.coding import check_codes
+
+    if layer is None and file.lower().endswith(".gpkg"):
+        layers = [name for name, _ in pyogrio.list_layers(file)]
+        layer = "grids" if "grids" in layers else None
+    gdf = read_layer(Path(file), layer=layer)
+    if grid_code_col not in gdf.columns:
+        raise click.BadParameter(f"{file} has no column '{grid_code_col}' (columns: {', '.join(map(str, gdf.columns))}).", param_hint="--grid-code-col")
+    frame = gdf.rename(columns={grid_code_col: "grid_code"})
+    frame = frame.rename(columns={c: n for c, n in ((village_code_col, "village_code"), (type_col, "grid_type")) if c in frame.columns})
+    found = check_codes(frame)
+    errors = found[found["severity"].eq("error")]
+    click.echo(f"{len(frame)} grids checked: {len(errors)} errors, {len(found) - len(errors)} warnings.")
+    for row in found.itertuples():
+        click.echo(f"  {row.severity:7} {row.check:7} {row.message}")
+    if out:
+        write_csv(Path(out), found)
+    ctx.exit(1 if len(errors) else 0)
 
 
 def run() -> None:

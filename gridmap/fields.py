@@ -20,6 +20,7 @@ FIELDS: dict[str, tuple[str, str]] = {
     "min_households": ("户数下限", "minimum households"),
     "max_households": ("户数上限", "maximum households"),
     "liaison_code": ("联户编码", "liaison group code"),
+    "kept": ("沿用上次", "kept from the previous run"),
     "address_id": ("地址序号", "address id"),
     "group": ("村民小组", "village group"),
     "building": ("楼栋", "building"),

@@ -22,8 +22,9 @@ from geodata import crs as gcrs
 from geodata import io as gio
 from geodata import validate as gval
 from geodata.errors import InputError, Problem, RulesError
+from gridmap.execute import VillageTask, execute
 from partition.coding import assign_codes
-from partition.grids import Village, partition_village
+from partition.grids import Village
 from partition.measures import polsby_popper
 from partition.rules import RuleSet
 
@@ -81,6 +82,16 @@ class GridConfig:
         Make household-liaison groups (联户) of this size inside every grid.
     name : str ["run"]
         Run name shown in the map and report titles.
+    keep_valid : bool [False]
+        With `previous`: keep previous grids that still follow the rules (geometry and code) and
+        regrid only the rest (:mod:`partition.incremental`).
+    keep_tolerance : float [0.1]
+        Largest change of a kept grid's households, as a share of its previous count.
+    workers : int [1]
+        Processes for the per-village work (the CLI defaults to all cores).
+    scheduler : str or None [None]
+        Run the per-village work on Dask: ``"local"`` (a LocalCluster on this machine) or the
+        address of a running scheduler (``tcp://host:8786``). Results equal the in-process run.
     """
 
     addresses: LayerSpec
@@ -99,12 +110,20 @@ class GridConfig:
     encoding: str | None = None
     liaison: tuple[int, int] | None = None
     name: str = "run"
+    keep_valid: bool = False
+    keep_tolerance: float = 0.1
+    workers: int = 1
+    scheduler: str | None = None
 
     def __post_init__(self) -> None:
         unknown = sorted(set(self.fields) - set(FIELD_OPTIONS))
         if unknown:
             msg = f"unknown field(s) {', '.join(unknown)}; remappable fields are {', '.join(FIELD_OPTIONS)}."
             raise ValueError(msg)
+        if self.keep_valid and self.previous is None:
+            raise ValueError("`keep_valid` needs `previous` (the grids to keep).")
+        if self.workers < 1:
+            raise ValueError(f"`workers` must be at least 1, got {self.workers}.")
         if self.liaison is not None and not 0 < self.liaison[0] <= self.liaison[1]:
             msg = f"`liaison` must be (min, max) with 0 < min <= max, got {self.liaison}."
             raise ValueError(msg)
@@ -168,7 +187,7 @@ def _check_remaps(config: GridConfig, frames: list[gpd.GeoDataFrame]) -> None:
         raise InputError(problems)
 
 
-def run_partition(config: GridConfig, *, progress: Progress | None = None) -> RunResult:
+def run_partition(config: GridConfig, *, progress: Progress | None = None, resume_dir: str | Path | None = None) -> RunResult:
     """Read, check and grid every village/community of the inputs, then code the grids.
 
     Parameters
@@ -177,6 +196,9 @@ def run_partition(config: GridConfig, *, progress: Progress | None = None) -> Ru
         Inputs and options.
     progress
         Optional callback ``progress(stage, done, total)``.
+    resume_dir
+        Folder where each village's result is saved as it finishes; villages already saved there
+        by an interrupted run with the same inputs and options are not computed again.
 
     Returns
     -------
@@ -224,31 +246,16 @@ def run_partition(config: GridConfig, *, progress: Progress | None = None) -> Ru
     village_code, v_report = gval.assign_villages(addresses, boundaries, file=str(config.addresses.path), csv_like=csv_like)
     notes += v_report.notes
     addresses["village_code"] = village_code
-    rules = config.rules
-    results = []
-    n_v = len(boundaries)
-    codes = boundaries["code"].to_numpy()
-    by_village = {c: np.flatnonzero(village_code.to_numpy() == c) for c in codes}
-    bar_tree = shapely.STRtree(barriers) if barriers is not None else None
-    ex_tree = shapely.STRtree(exclusive.geometry.values) if exclusive is not None else None
-    up_tree = shapely.STRtree(unit_polys.geometry.values) if unit_polys is not None else None
-    for i, row in enumerate(boundaries.itertuples()):
-        progress("partition", i, n_v)
-        rule = rules.rule_for(
-            code=row.code,
-            urban_rural=getattr(row, "urban_rural", None) or None,
-            kind=getattr(row, "kind", None) or None,
-        )
-        geom = row.geometry
-        idx = by_village[row.code]
-        pts = addresses.iloc[idx]
-        bars = barriers[bar_tree.query(geom, predicate="intersects")] if bar_tree is not None else None
-        ex = exclusive.iloc[np.sort(ex_tree.query(geom, predicate="intersects"))] if ex_tree is not None else None
-        up = unit_polys.iloc[np.sort(up_tree.query(geom, predicate="intersects"))] if up_tree is not None else None
-        village = Village(code=row.code, boundary=geom, rule=rule, points=pts, exclusive=ex, barriers=bars, unit_polygons=up)
-        vg = partition_village(village)
-        vg.grids["village_name"] = row.name
-        results.append((idx, vg))
+    previous = _read_previous(config.previous, work) if config.previous else None
+    tasks = list(_village_tasks(config, boundaries, addresses, village_code, exclusive, barriers, unit_polys, previous))
+    n_v = len(tasks)
+    vgs = execute(
+        tasks, workers=config.workers, scheduler=config.scheduler, progress=progress,
+        resume_dir=resume_dir, fingerprint=_fingerprint(config),
+    )
+    results = [(task.index, vg) for task, vg in zip(tasks, vgs, strict=True)]
+    for (_, vg), name in zip(results, boundaries["name"], strict=True):
+        vg.grids["village_name"] = name
     progress("partition", n_v, n_v)
     timings["partition"] = time.perf_counter() - t
 
@@ -275,9 +282,11 @@ def run_partition(config: GridConfig, *, progress: Progress | None = None) -> Ru
     )
     overlap = None
     history: list[str] = []
-    if config.previous:
-        overlap, history = _previous_overlap(config.previous, addresses, addr_grid, work)
-    assignment = assign_codes(table, overlap=overlap, history=history)
+    if previous is not None:
+        overlap, history = _previous_overlap(previous, addresses, addr_grid, grids.geometry.values)
+    fixed = grids["kept_code"] if "kept_code" in grids else None
+    assignment = assign_codes(table, overlap=overlap, history=history, fixed=fixed)
+    grids["kept"] = grids["kept_code"].notna() if "kept_code" in grids else False
     grids["grid_code"] = assignment.codes
     grids["seq"] = grids["grid_code"].str[12:]
     timings["code"] = time.perf_counter() - t
@@ -299,7 +308,7 @@ def run_partition(config: GridConfig, *, progress: Progress | None = None) -> Ru
 
     order = [
         "grid_code", "village_code", "village_name", "seq", "grid_type", "rule", "households",
-        "population", "units", "area_m2", "compactness", "status", "flag", "note", "min_households", "max_households",
+        "population", "units", "area_m2", "compactness", "status", "flag", "note", "min_households", "max_households", "kept",
     ]
     grids = grids.sort_values("grid_code", kind="stable").reset_index(drop=True)[[*order, "geometry"]]
     grids["households"] = grids["households"].round().astype("int64")
@@ -317,7 +326,7 @@ def run_partition(config: GridConfig, *, progress: Progress | None = None) -> Ru
             role: {"path": str(spec.path), "layer": spec.layer, "sha256": _sha256(Path(spec.path))}
             for role, spec in _specs(config)
         },
-        "rules": _rules_dict(rules),
+        "rules": _rules_dict(config.rules),
         "crs": {
             "input": config.input_crs or str(out_crs_in),
             "work": work.to_string(),
@@ -329,6 +338,7 @@ def run_partition(config: GridConfig, *, progress: Progress | None = None) -> Ru
             "addresses": int(len(addresses)),
             "households": float(addresses["households"].sum()),
             "addresses_without_grid": int((addr_grid < 0).sum()),
+            "kept_grids": int(grids["kept"].sum()),
         },
         "retired_codes": assignment.retired,
         "timings_s": {k: round(v, 3) for k, v in timings.items()},
@@ -346,6 +356,46 @@ def run_partition(config: GridConfig, *, progress: Progress | None = None) -> Ru
         work_crs=work.to_string(),
     )
     return result
+
+
+def _village_tasks(config, boundaries, addresses, village_code, exclusive, barriers, unit_polys, previous):
+    """One :class:`VillageTask` per boundary, with only the inputs that touch that village."""
+    by_village = pd.Series(np.arange(len(addresses))).groupby(village_code.to_numpy()).indices
+    bar_tree = shapely.STRtree(barriers) if barriers is not None else None
+    ex_tree = shapely.STRtree(exclusive.geometry.values) if exclusive is not None else None
+    up_tree = shapely.STRtree(unit_polys.geometry.values) if unit_polys is not None else None
+    prev_by = previous[0].groupby("village_code").indices if previous is not None else {}
+    has_ur = "urban_rural" in boundaries.columns
+    has_kind = "kind" in boundaries.columns
+    for row in boundaries.itertuples():
+        rule = config.rules.rule_for(
+            code=row.code,
+            urban_rural=(row.urban_rural or None) if has_ur else None,
+            kind=(row.kind or None) if has_kind else None,
+        )
+        geom = row.geometry
+        idx = by_village.get(row.code, np.zeros(0, int))
+        village = Village(
+            code=row.code,
+            boundary=geom,
+            rule=rule,
+            points=addresses.iloc[idx],
+            exclusive=exclusive.iloc[np.sort(ex_tree.query(geom, predicate="intersects"))] if ex_tree is not None else None,
+            barriers=barriers[bar_tree.query(geom, predicate="intersects")] if bar_tree is not None else None,
+            unit_polygons=unit_polys.iloc[np.sort(up_tree.query(geom, predicate="intersects"))] if up_tree is not None else None,
+        )
+        prev = previous[0].iloc[prev_by[row.code]] if row.code in prev_by else None
+        yield VillageTask(index=idx, village=village, previous=prev, keep_valid=config.keep_valid, tolerance=config.keep_tolerance)
+
+
+def _fingerprint(config: GridConfig) -> str:
+    """Digest of the inputs' contents and every option that changes the grids."""
+    h = hashlib.sha256()
+    for role, spec in _specs(config):
+        h.update(f"{role}:{spec.layer}:{_sha256(Path(spec.path))}".encode())
+    opts = {k: v for k, v in asdict(config).items() if k not in ("workers", "scheduler", "name")}
+    h.update(json.dumps(opts, default=str, sort_keys=True).encode())
+    return h.hexdigest()
 
 
 def _specs(config: GridConfig):
@@ -366,30 +416,49 @@ def _rules_dict(rules: RuleSet) -> dict[str, Any]:
     }
 
 
-def _previous_overlap(spec: LayerSpec, addresses: gpd.GeoDataFrame, addr_grid: np.ndarray, work) -> tuple[pd.DataFrame, list[str]]:
+def _read_previous(spec: LayerSpec, work) -> tuple[gpd.GeoDataFrame, list[str]]:
+    """Previous grids (work CRS) and every code issued before (``code_history`` table, if any)."""
     prev = gio.read_layer(spec.path, layer=spec.layer or "grids")
     if "grid_code" not in prev.columns:
         raise InputError(Problem(str(spec.path), "has no 'grid_code' column.", "pass the grids layer of an earlier run.", column="grid_code"))
-    prev = prev.to_crs(work)
-    history = []
+    prev["grid_code"] = prev["grid_code"].astype(str)
+    if "village_code" not in prev.columns:
+        prev["village_code"] = prev["grid_code"].str[:12]
     try:
         hist = gio.read_table(spec.path, layer="code_history")
         history = [str(c) for c in hist["grid_code"]]
     except InputError:
         history = []
+    return gcrs.valid_polygons(prev.to_crs(work)), history
+
+
+def _previous_overlap(
+    previous: tuple[gpd.GeoDataFrame, list[str]], addresses: gpd.GeoDataFrame, addr_grid: np.ndarray, new_geoms: np.ndarray
+) -> tuple[pd.DataFrame, list[str]]:
+    """Households shared by every (new grid, old code) pair; old grids without households (a
+    school, a park) are matched by their share of area instead, so their codes can be inherited."""
+    prev, history = previous
     tree = shapely.STRtree(prev.geometry.values)
     pi, gi = tree.query(addresses.geometry.values, predicate="intersects")
     first = pd.Series(gi).groupby(pi).min()
-    old_code = prev["grid_code"].astype(str).to_numpy()[first.to_numpy()]
+    old_code = prev["grid_code"].to_numpy()[first.to_numpy()]
     hh = addresses["households"].to_numpy(float)[first.index.to_numpy()]
     new = addr_grid[first.index.to_numpy()]
     df = pd.DataFrame({"grid": np.where(new >= 0, new, np.nan), "old_code": old_code, "households": hh})
     df = df.groupby(["grid", "old_code"], dropna=False, as_index=False)["households"].sum()
-    # old grids with no current households still count, so their codes are retired, not lost
-    missing = sorted(set(prev["grid_code"].astype(str)) - set(df["old_code"]))
+    empty = ~prev["grid_code"].isin(df["old_code"]).to_numpy()
+    if empty.any():
+        old = prev.geometry.values[empty]
+        oi, ni = shapely.STRtree(new_geoms).query(old, predicate="intersects")
+        share = shapely.area(shapely.intersection(old[oi], new_geoms[ni])) / np.maximum(shapely.area(old[oi]), 1e-9)
+        keep = share > 1e-6
+        area_rows = pd.DataFrame({"grid": ni[keep].astype(float), "old_code": prev["grid_code"].to_numpy()[empty][oi[keep]], "households": share[keep]})
+        df = pd.concat([df, area_rows], ignore_index=True)
+    # old grids that share nothing with the new ones still count, so their codes are retired, not lost
+    missing = sorted(set(prev["grid_code"]) - set(df["old_code"]))
     if missing:
         df = pd.concat([df, pd.DataFrame({"grid": np.nan, "old_code": missing, "households": 0.0})], ignore_index=True)
-    return df, sorted(set(history) | set(prev["grid_code"].astype(str)))
+    return df, sorted(set(history) | set(prev["grid_code"]))
 
 
 def _violations(addresses: gpd.GeoDataFrame, notes: list[Problem], grids: gpd.GeoDataFrame, boundaries: gpd.GeoDataFrame) -> gpd.GeoDataFrame:

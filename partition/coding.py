@@ -74,6 +74,7 @@ def assign_codes(
     *,
     overlap: pd.DataFrame | None = None,
     history: Iterable[str] = (),
+    fixed: pd.Series | None = None,
 ) -> CodeAssignment:
     """Give every grid its 15-digit ``grid_code``.
 
@@ -88,6 +89,9 @@ def assign_codes(
         missing (NaN) so households that left the area count too. ``None`` for a fresh run.
     history
         Every code issued by earlier runs (retired ones included); never reused.
+    fixed
+        Codes that must not change (grids kept by ``--keep-valid``), indexed like `grids`;
+        missing/None where the grid is to be coded as usual.
 
     Returns
     -------
@@ -96,7 +100,9 @@ def assign_codes(
         reason), the updated ``history`` and the ``retired`` codes.
     """
     codes = pd.Series("", index=grids.index, dtype=object)
-    used_all = set(history)
+    fixed = fixed.reindex(grids.index) if fixed is not None else pd.Series(None, index=grids.index, dtype=object)
+    fixed = fixed.where(fixed.notna() & fixed.astype(str).ne("") & fixed.astype(str).ne("None"))
+    used_all = set(history) | set(fixed.dropna())
     change_rows: list[dict] = []
     retired: list[str] = []
     old_total = pd.Series(dtype=float)
@@ -110,12 +116,14 @@ def assign_codes(
         exclusive = g["exclusive"].to_numpy(bool)[order]
         if len(g) == 1 and not exclusive[0]:
             codes[ordered[0]] = village + "000"
-        inherited: dict[object, str] = {}
+        inherited: dict[object, str] = {gid: str(fixed[gid]) for gid in ordered if pd.notna(fixed[gid])}
         old_here = [c for c in old_total.index if c[:12] == village]
-        if old_here and not (len(g) == 1 and not exclusive[0]):
-            ov = overlap[overlap["old_code"].isin(old_here) & overlap["grid"].isin(g.index)]
-            rows = list(ordered)
-            cols = old_here
+        free_old = [c for c in old_here if c not in set(inherited.values())]
+        if free_old and not (len(g) == 1 and not exclusive[0]):
+            ov = overlap[overlap["old_code"].isin(free_old) & overlap["grid"].isin(g.index)]
+            rows = [gid for gid in ordered if gid not in inherited]
+            cols = free_old
+            ex_of = dict(zip(ordered, exclusive, strict=True))
             mat = np.zeros((len(rows), len(cols)))
             ri = {r: i for i, r in enumerate(rows)}
             ci = {c: j for j, c in enumerate(cols)}
@@ -126,7 +134,7 @@ def assign_codes(
                 code = cols[j]
                 seq = int(code[12:])
                 kind = _seq_kind(seq)
-                if kind is None or kind != bool(exclusive[i]):
+                if kind is None or kind != bool(ex_of[rows[i]]):
                     continue
                 if mat[i, j] > 0.5 * old_total[code]:
                     inherited[rows[i]] = code
@@ -146,6 +154,9 @@ def assign_codes(
                 nxt += 1
         for code in old_here:
             heirs = [gid for gid, c in inherited.items() if c == code]
+            if heirs and pd.notna(fixed[heirs[0]]):
+                change_rows.append(dict(old_code=code, new_code=code, households_moved=0.0, reason="kept unchanged (--keep-valid)"))
+                continue
             if heirs:
                 kept = overlap[(overlap["old_code"] == code) & (overlap["grid"] == heirs[0])]["households"].sum()
                 moved = float(old_total[code] - kept)
@@ -180,3 +191,59 @@ def liaison_order_codes(grid_code: str, n: int) -> list[str]:
         msg = f"grid {grid_code} would need {n} liaison groups; at most 99 fit in two digits."
         raise ValueError(msg)
     return [f"{grid_code}{i:02d}" for i in range(1, n + 1)]
+
+
+def check_codes(grids: pd.DataFrame) -> pd.DataFrame:
+    """Check the grid codes of a layer (made by gridmap or not).
+
+    Parameters
+    ----------
+    grids
+        One row per grid with ``grid_code`` and, when known, ``village_code`` and ``grid_type``
+        (``base`` or ``exclusive/...``).
+
+    Returns
+    -------
+    problems
+        One row per finding: ``grid_code``, ``check`` (``format``, ``unique``, ``prefix``,
+        ``range``, ``single``, ``gap``), ``severity`` (``error``; ``warning`` for gaps, which are
+        normal after grids were retired) and ``message``. Empty when every code is right.
+    """
+    rows: list[dict] = []
+
+    def add(code, check, message, severity="error"):
+        rows.append(dict(grid_code=code, check=check, severity=severity, message=message))
+
+    codes = grids["grid_code"].astype(str).str.strip()
+    fmt = codes.str.fullmatch(r"\d{15}")
+    for code in codes[~fmt]:
+        add(code, "format", f"'{code}' is not 15 digits (12-digit village/community code + 3-digit sequence).")
+    for code in codes[codes.duplicated(keep="first") & fmt]:
+        add(code, "unique", f"{code} is used by more than one grid.")
+    ok = grids[fmt.to_numpy()].assign(grid_code=codes[fmt])
+    if "village_code" in ok:
+        vc = ok["village_code"].astype(str).str.strip()
+        for code, v in zip(ok["grid_code"][ok["grid_code"].str[:12] != vc], vc[ok["grid_code"].str[:12] != vc], strict=True):
+            add(code, "prefix", f"{code} starts with {code[:12]}, but its village/community is {v}.")
+    seq = ok["grid_code"].str[12:].astype(int)
+    village = ok["grid_code"].str[:12]
+    if "grid_type" in ok:
+        ex = ok["grid_type"].astype(str).str.startswith("exclusive")
+        bad_ex = ex & ~seq.between(*EXCLUSIVE_RANGE)
+        bad_base = ~ex & ~seq.between(*BASE_RANGE) & seq.ne(0)
+        for code in ok["grid_code"][bad_ex]:
+            add(code, "range", f"{code} is an exclusive grid: its sequence must be 800-999.")
+        for code in ok["grid_code"][bad_base]:
+            add(code, "range", f"{code} is a base grid: its sequence must be 001-799 (000 for an undivided village).")
+    n_per = village.map(village.value_counts())
+    for code in ok["grid_code"][seq.eq(0) & n_per.gt(1)]:
+        add(code, "single", f"{code} uses 000 (undivided village) but its village has {int(n_per[ok['grid_code'] == code].iloc[0])} grids.")
+    for v, s in seq.groupby(village):
+        for lo, hi in (BASE_RANGE, EXCLUSIVE_RANGE):
+            used = sorted(x for x in s if lo <= x <= hi)
+            if used:
+                missing = sorted(set(range(lo, used[-1] + 1)) - set(used))
+                if missing:
+                    shown = ", ".join(f"{m:03d}" for m in missing[:10]) + (" …" if len(missing) > 10 else "")
+                    add(f"{v}{used[-1]:03d}", "gap", f"village {v}: sequence numbers {shown} are not in use (retired or skipped).", "warning")
+    return pd.DataFrame(rows, columns=["grid_code", "check", "severity", "message"])

@@ -218,7 +218,19 @@ def partition_village(village: Village) -> VillageGrids:
         base_area = shapely.difference(village.boundary, shapely.union_all(pieces.geometry.values))
     base_pts = pts[~in_excl]
     base_idx = np.flatnonzero(~in_excl)
-    if not shapely.is_empty(base_area) and shapely.area(base_area) > 0:
+    if not shapely.is_empty(base_area) and shapely.area(base_area) > 0 and len(base_pts) == 0:
+        # no household at all in the base area (new development, a park-only boundary): one grid
+        rows.append(
+            dict(
+                grid_type="base", rule=rule.name, households=0.0, population=0.0, units=0,
+                status="under_min" if rule.name == "household_band" else "ok",
+                flag="no_feasible_k" if rule.name == "household_band" else "",
+                note="no households in this area: it is one grid until people live here.",
+                name="",
+            )
+        )
+        geoms.append(base_area)
+    elif not shapely.is_empty(base_area) and shapely.area(base_area) > 0:
         cells = _cells(village, base_area, base_pts)
         cell_of_point = cells.attrs["cell_of_point"]
         statuses: list[tuple[str, str, str]] = []

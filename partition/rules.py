@@ -25,9 +25,9 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 import pandas as pd
-import shapely
 
 from geodata.errors import RulesError
+from partition.measures import pieces
 
 RULES = ("household_band", "village_group", "single")
 """Rule names accepted in a rules file and on the command line."""
@@ -143,8 +143,7 @@ def in_band(grids: pd.DataFrame) -> pd.Series:
 
 def contiguous(grids: pd.DataFrame) -> pd.Series:
     """A grid is one polygon (``enclave`` grids are flagged, so they are allowed)."""
-    parts = shapely.get_num_geometries(grids.geometry.values)
-    return pd.Series(parts == 1, index=grids.index) | grids["status"].eq("enclave")
+    return pd.Series(pieces(grids.geometry.values) == 1, index=grids.index) | grids["status"].eq("enclave")
 
 
 def code_prefix(grids: pd.DataFrame) -> pd.Series:

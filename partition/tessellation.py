@@ -8,8 +8,31 @@ import pandas as pd
 import shapely
 from shapely.geometry.base import BaseGeometry
 
+SNAP_M = 0.5
+"""Barrier ends closer than this (metres) to the village border are snapped onto it."""
+
+SLIVER_M2 = 1e-3
+"""Noding slivers smaller than this (m²) are merged into the block they touch."""
+
 EMPTY = -1
 """Unit number of cells that hold no household (parks, water, empty blocks)."""
+
+
+def _extend_ends(lines: np.ndarray, by: float) -> np.ndarray:
+    """Lengthen every line string by `by` metres at both ends, along its end segments."""
+    parts = shapely.get_parts(shapely.line_merge(lines[shapely.get_type_id(lines) != 0]) if len(lines) else lines)
+    parts = parts[shapely.get_type_id(parts) == 1]
+    if len(parts) == 0:
+        return parts
+    xy, idx = shapely.get_coordinates(parts, return_index=True)
+    starts = np.flatnonzero(np.r_[True, idx[1:] != idx[:-1]])
+    ends = np.r_[starts[1:], len(idx)] - 1
+    xy = xy.copy()
+    for end, nxt in ((starts, starts + 1), (ends, ends - 1)):
+        d = xy[end] - xy[nxt]
+        norm = np.hypot(d[:, 0], d[:, 1])[:, None]
+        xy[end] += np.divide(d, norm, out=np.zeros_like(d), where=norm > 0) * by
+    return shapely.linestrings(xy, indices=idx)
 
 
 def blocks_from_barriers(boundary: BaseGeometry, barriers: np.ndarray | None) -> np.ndarray:
@@ -22,11 +45,14 @@ def blocks_from_barriers(boundary: BaseGeometry, barriers: np.ndarray | None) ->
     """
     if barriers is None or len(barriers) == 0:
         return np.array(shapely.get_parts(boundary))
-    lines = shapely.intersection(barriers, boundary)
+    ring = shapely.boundary(boundary)
+    # digitised roads often stop a hair short of the border or road they meet: extend their ends
+    # clip with a margin so lines overshoot the ring: noding then splits it exactly where they cross
+    lines = shapely.intersection(_extend_ends(np.asarray(barriers), SNAP_M), shapely.buffer(boundary, 2 * SNAP_M))
     lines = lines[~shapely.is_empty(lines)]
     if len(lines) == 0:
         return np.array(shapely.get_parts(boundary))
-    noded = shapely.node(shapely.union_all([shapely.boundary(boundary), *lines]))
+    noded = shapely.node(shapely.union_all([ring, *lines]))
     faces = shapely.get_parts(shapely.polygonize(shapely.get_parts(noded)))
     keep = shapely.contains_properly(boundary, shapely.point_on_surface(faces))
     faces = faces[keep]
@@ -34,6 +60,14 @@ def blocks_from_barriers(boundary: BaseGeometry, barriers: np.ndarray | None) ->
     rest = shapely.difference(boundary, shapely.union_all(faces))
     parts = shapely.get_parts(rest)
     parts = parts[shapely.area(parts) > 0]
+    tiny = shapely.area(parts) < SLIVER_M2
+    if tiny.any() and len(faces):
+        # noding slivers join the face they touch rather than become blocks of their own
+        fi, si = shapely.STRtree(parts[tiny]).query(faces, predicate="dwithin", distance=1e-6)
+        first = pd.Series(fi).groupby(si).min()
+        for s_, f in first.items():
+            faces[f] = shapely.union(faces[f], parts[tiny][s_])
+        parts = np.concatenate([parts[~tiny], parts[tiny][np.setdiff1d(np.arange(tiny.sum()), first.index)]])
     return np.concatenate([faces, parts]) if len(parts) else faces
 
 

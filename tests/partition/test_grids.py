@@ -11,7 +11,7 @@ import shapely
 from partition.grids import Village, partition_village
 from partition.measures import coverage_ratio, overlap_area
 from partition.rules import Rule
-from partition.tessellation import cells_from_points
+from partition.tessellation import blocks_from_barriers, cells_from_points
 from partition.units import units_from_points
 from tests.conftest import ORIGIN, grid_points, square
 
@@ -48,6 +48,17 @@ def test_voronoi_cells_tile_and_do_not_straddle_the_barrier():
     assert coverage_ratio(cells.geometry.values, boundary) < 1e-9
     inter = shapely.intersection(cells.geometry.values, shapely.buffer(road[0], 1e-6))
     assert (shapely.area(inter) < 1e-3).all(), "a cell has area on both sides of the road"
+
+
+@pytest.mark.parametrize("short", [0.0, 1e-9, 0.3])
+def test_a_road_that_stops_just_short_of_the_border_still_cuts(short):
+    # digitised roads often end a hair (or a few decimetres) inside the border they meet
+    boundary = square(200, 200)
+    x0, y0 = ORIGIN
+    road = np.array([shapely.LineString([(x0 + 95, y0 + short), (x0 + 105, y0 + 200 - short)])])
+    blocks = blocks_from_barriers(boundary, road)
+    assert len(blocks) == 2
+    assert coverage_ratio(blocks, boundary) < 1e-9 and overlap_area(blocks) < 1e-6
 
 
 def test_household_band_tiles_the_community_exactly():
