@@ -40,7 +40,9 @@ def graph_from_cells(cells: gpd.GeoDataFrame) -> nx.Graph:
         and ``barrier`` (True when the border separates two blocks, i.e. follows a barrier).
     """
     geoms = cells.geometry.values
-    centroid = shapely.get_coordinates(shapely.centroid(geoms))
+    xy, at = shapely.get_coordinates(shapely.centroid(geoms), return_index=True)
+    centroid = np.full((len(geoms), 2), np.nan)  # an empty cell has no centroid: NaN, never a shift
+    centroid[at] = xy
     area = shapely.area(geoms)
     block = cells["block"].to_numpy()
     graph = nx.Graph()

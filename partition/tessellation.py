@@ -139,7 +139,8 @@ def cells_from_points(
     covered[block] = True
     extra = gpd.GeoDataFrame({"unit": EMPTY, "block": np.flatnonzero(~covered)}, geometry=blocks[~covered])
     cells = pd.concat([unit_cells, empty, extra], ignore_index=True)
-    return gpd.GeoDataFrame(cells, geometry="geometry")
+    cells = cells[~shapely.is_empty(cells.geometry.values) & (shapely.area(cells.geometry.values) > 0)]
+    return gpd.GeoDataFrame(cells.reset_index(drop=True), geometry="geometry")
 
 
 def cells_from_polygons(
