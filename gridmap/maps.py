@@ -37,7 +37,8 @@ def _display(gdf: gpd.GeoDataFrame, *, basemap: str, tolerance_m: float) -> gpd.
     out = gdf.to_crs("EPSG:4326")
     if basemap == "gaode":
         out = wgs84_to_china(out, target="gcj02")
-    out.geometry = shapely.set_precision(out.geometry.values, 1e-6)
+    # rounding to ~0.1 m shrinks the page; pointwise, as display needs no topology repair
+    out.geometry = shapely.set_precision(out.geometry.values, 1e-6, mode="pointwise")
     return out
 
 
