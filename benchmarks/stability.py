@@ -26,8 +26,9 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(Path(__file__).parent))
 
-from gridmap.pipeline import GridConfig, LayerSpec, run_partition, write_run  # noqa: E402
 from synthetic import denver, write_inputs  # noqa: E402
+
+from gridmap.pipeline import GridConfig, LayerSpec, run_partition, write_run  # noqa: E402
 
 SHARED = ROOT.parent / "shared" / "data"
 

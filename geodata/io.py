@@ -305,3 +305,11 @@ def read_table(path: str | os.PathLike, *, layer: str) -> pd.DataFrame:
 def write_table(path: str | os.PathLike, df: pd.DataFrame, *, layer: str) -> None:
     """Append an attribute-only table to a GeoPackage."""
     pyogrio.write_dataframe(df, path, layer=layer, driver="GPKG", append=Path(path).exists())
+
+
+def layer_names(path: str | os.PathLike) -> list[str]:
+    """Names of the layers (and attribute tables) of a multi-layer file."""
+    try:
+        return [str(n) for n in pyogrio.list_layers(path)[:, 0]]
+    except Exception as exc:  # noqa: BLE001 - any GDAL failure means: cannot be opened
+        raise InputError(Problem(str(path), f"cannot be opened ({exc}).", "check the path and that the file is complete.")) from exc

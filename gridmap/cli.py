@@ -237,6 +237,93 @@ def demo(ctx, out: str, liaison: str) -> None:
     _run(ctx, config, out_path, overwrite=True)
 
 
+@main.command("map")
+@click.argument("run_dir", type=click.Path(exists=True, file_okay=False))
+@click.option("--basemap", type=click.Choice(["osm", "gaode", "tianditu"]), default="osm", show_default=True,
+              help="Base map; gaode shifts the display copy to GCJ-02 so grids sit on Gaode's streets.")
+@click.option("--tianditu-key", envvar="TIANDITU_KEY", help="Tianditu key [env TIANDITU_KEY].")
+@click.option("--simplify", type=float, default=1.0, show_default=True, help="Display simplification in metres (0: none).")
+@click.option("--offline", is_flag=True, help="Inline every script/style from installed packages (run `gridmap assets` once).")
+@click.option("--out", "out_file", type=click.Path(dir_okay=False), help="HTML file [RUN_DIR/map.html, or map_<basemap>.html].")
+@click.option("--overwrite", is_flag=True, help="Replace an existing HTML file.")
+@click.pass_context
+def map_cmd(ctx, run_dir, basemap, tianditu_key, simplify, offline, out_file, overwrite) -> None:
+    """Re-render the interactive map of a run folder.
+
+    \b
+    Examples:
+      gridmap map outputs/demo --basemap gaode
+      gridmap map outputs/demo --offline --out outputs/demo/map_offline.html
+    """
+    from geodata.io import check_output
+    from gridmap.maps import write_map
+    from gridmap.pipeline import load_run
+
+    run_path = Path(run_dir)
+    default = "map.html" if basemap == "osm" and not offline else f"map_{basemap}{'_offline' if offline else ''}.html"
+    out = Path(out_file) if out_file else run_path / default
+    if out.name != "map.html" or out_file:
+        check_output(out, overwrite=overwrite)
+    result = load_run(run_path)
+    write_map(result, out, basemap=basemap, tianditu_key=tianditu_key, tolerance_m=simplify, offline=offline)
+    size = out.stat().st_size / 1e6
+    if not ctx.obj.get("quiet"):
+        click.echo(f"Map: {out} ({size:.1f} MB, {len(result.grids)} grids)")
+
+
+@main.command()
+@click.argument("run_dir", type=click.Path(exists=True, file_okay=False))
+@click.option("--format", "formats", multiple=True, type=click.Choice(["gpkg", "geojson", "shp", "kml", "xlsx", "csv"]),
+              required=True, help="Format to write (repeatable).")
+@click.option("--encoding", default="UTF-8", show_default=True, help="Shapefile text encoding (GBK for older Chinese GIS).")
+@click.option("--out", "out_dir", type=click.Path(file_okay=False), help="Folder [RUN_DIR/export].")
+@click.option("--overwrite", is_flag=True, help="Replace an existing export folder.")
+@click.pass_context
+def export(ctx, run_dir, formats, encoding, out_dir, overwrite) -> None:
+    """Export a run's grids and rosters for other GIS and for grid workers.
+
+    \b
+    Formats: gpkg, geojson, shp (zipped, fields ≤ 10 characters, .cpg), kml, xlsx (one sheet
+    per village/community), csv (UTF-8 with BOM).
+    Example:
+      gridmap export outputs/demo --format shp --format xlsx --encoding gbk
+    """
+    from geodata.io import atomic_dir
+    from gridmap.export import write_export
+    from gridmap.pipeline import load_run
+
+    try:
+        "".encode(encoding)
+    except LookupError as exc:
+        raise click.BadParameter(f"unknown encoding '{encoding}'", param_hint="--encoding") from exc
+    result = load_run(Path(run_dir))
+    out = Path(out_dir) if out_dir else Path(run_dir) / "export"
+    files = []
+    with atomic_dir(out, overwrite=overwrite) as tmp:
+        for fmt in formats:
+            files += [out / f.name for f in write_export(result, tmp, fmt=fmt, encoding=encoding)]
+    if not ctx.obj.get("quiet"):
+        click.echo("\n".join(str(f) for f in files))
+
+
+@main.command()
+@click.option("--folder", type=click.Path(file_okay=False), help="Asset folder [$GRIDMAP_ASSETS or ~/.cache/gridmap/web].")
+@click.pass_context
+def assets(ctx, folder) -> None:
+    """Install the map's JavaScript/CSS packages (npm) for `gridmap map --offline`.
+
+    Needs npm and the npm registry once; copy the folder to offline machines and point
+    GRIDMAP_ASSETS at it.
+    """
+    from gridmap.maps import sample_page
+    from gridmap.offline import asset_dir, install_assets, needed_packages
+
+    specs = needed_packages(sample_page())
+    where = install_assets(specs, folder=Path(folder) if folder else asset_dir())
+    if not ctx.obj.get("quiet"):
+        click.echo(f"Installed {', '.join(specs)} into {where}")
+
+
 @main.command("check-codes")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False))
 @click.option("--layer", default=None, help="Layer of FILE [grids when present].")

@@ -74,13 +74,24 @@ def _tiles(m, basemap: str, tianditu_key: str | None) -> None:
     folium.TileLayer("OpenStreetMap", name="OpenStreetMap", show=basemap == "osm").add_to(m)
 
 
+class _Script:
+    """Factory for a branca element whose JavaScript is emitted where the element sits in the page."""
+
+    def __new__(cls, code: str):
+        from branca.element import MacroElement
+        from jinja2 import Template
+
+        el = MacroElement()
+        el._template = Template("{% macro script(this, kwargs) %}{% raw %}" + code + "{% endraw %}{% endmacro %}")
+        return el
+
+
 def build_map(
     result: RunResult,
     *,
     basemap: str = "osm",
     tianditu_key: str | None = None,
     tolerance_m: float = 1.0,
-    offline: bool = False,
 ):
     """Build the interactive map of a run.
 
@@ -95,8 +106,6 @@ def build_map(
         Tianditu key (else the ``TIANDITU_KEY`` environment variable).
     tolerance_m
         Display simplification in metres (topology-preserving; 0 keeps every vertex).
-    offline
-        Inline the map's JavaScript and CSS from installed packages so the page needs no internet.
 
     Returns
     -------
@@ -125,6 +134,7 @@ def build_map(
             "color": "#333",
             "weight": 1,
             "fillOpacity": 0.45,
+            "className": "gridmap-grid",
         }
 
     popup = folium.GeoJsonPopup(
@@ -200,6 +210,14 @@ def build_map(
         search_zoom=17,
         position="topleft",
     ).add_to(m)
+    # a found grid opens its popup (the popup is bound to the layer group, so the click must propagate)
+    m.add_child(
+        _Script(
+            f"{status_layer.get_name()}searchControl.on('search:locationfound', function(e){{"
+            "var c = e.layer.getBounds ? e.layer.getBounds().getCenter() : e.latlng;"
+            "e.layer.fire('click', {latlng: c, layer: e.layer}, true);});"
+        )
+    )
     boundary_search = folium.GeoJson(
         bnd.to_json(drop_id=True), name="search-communities", style_function=lambda f: {"opacity": 0, "fillOpacity": 0}, control=False
     ).add_to(m)
@@ -232,29 +250,35 @@ def build_map(
         )
     )
     name = m.get_name()
-    m.get_root().script.add_child(
-        folium.Element(
+    # grid-code labels only at street zoom; a child of the map, so it runs after the map exists
+    m.add_child(
+        _Script(
             f"function gridmapLabels(){{var s={name}.getZoom()>={LABEL_MIN_ZOOM};"
             "document.querySelectorAll('.grid-label').forEach(function(e){e.style.display=s?'':'none';});}"
             f"{name}.on('zoomend',gridmapLabels);{name}.whenReady(gridmapLabels);"
         )
     )
     m.fit_bounds([[miny, minx], [maxy, maxx]])
-    if offline:
-        from gridmap.offline import inline_assets
-
-        m = inline_assets(m)
     return m
 
 
-def write_map(result: RunResult, path, **kwargs) -> None:
-    """Build the interactive map and save it as one HTML file."""
-    m = build_map(result, **kwargs)
-    if isinstance(m, str):
-        with open(path, "w", encoding="utf-8") as f:
-            f.write(m)
-    else:
-        m.save(str(path))
+def write_map(result: RunResult, path, *, offline: bool = False, asset_folder=None, **kwargs) -> None:
+    """Build the interactive map and save it as one HTML file (atomically).
+
+    With `offline`, every script and style sheet is inlined from installed packages
+    (:mod:`gridmap.offline`), so the page needs no internet except for base-map tiles.
+    """
+    from pathlib import Path
+
+    html = build_map(result, **kwargs).get_root().render()
+    if offline:
+        from gridmap.offline import inline_html
+
+        html = inline_html(html, folder=asset_folder)
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(html, encoding="utf-8")
+    os.replace(tmp, path)
 
 
 def plot_text(text: str) -> str:
@@ -293,3 +317,16 @@ def write_static_map(result: RunResult, path, *, dpi: int = 150) -> None:
     ax.set_title(plot_text(f"gridmap · {result.manifest.get('name', '')} · {len(grids)} grids"))
     fig.savefig(path, dpi=dpi, bbox_inches="tight")
     plt.close(fig)
+
+
+def sample_page() -> str:
+    """HTML of an empty map with every plugin the grid map uses (to list the files it loads)."""
+    import folium
+    from folium import plugins
+
+    m = folium.Map(tiles=None)
+    plugins.MarkerCluster().add_to(m)
+    feature = {"type": "Feature", "properties": {"name": ""}, "geometry": {"type": "Point", "coordinates": [0, 0]}}
+    gj = folium.GeoJson({"type": "FeatureCollection", "features": [feature]}).add_to(m)
+    plugins.Search(layer=gj, search_label="name").add_to(m)
+    return m.get_root().render()

@@ -508,6 +508,35 @@ def _versions() -> dict[str, str]:
     }
 
 
+def load_run(folder: str | Path) -> RunResult:
+    """Read a run folder written by :func:`write_run` back into a :class:`RunResult`."""
+    folder = Path(folder)
+    gpkg = folder / "grids.gpkg"
+    if not gpkg.exists():
+        raise InputError(Problem(str(folder), "is not a gridmap run folder (no grids.gpkg).", "pass the --out folder of `gridmap partition`."))
+    names = set(gio.layer_names(gpkg))
+
+    def layer(name):
+        return gio.read_layer(gpkg, layer=name) if name in names else None
+
+    manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8")) if (folder / "manifest.json").exists() else {}
+    changes = pd.read_csv(folder / "code_changes.csv", dtype=str) if (folder / "code_changes.csv").exists() else pd.DataFrame()
+    history = [str(c) for c in gio.read_table(gpkg, layer="code_history")["grid_code"]] if "code_history" in names else []
+    grids = layer("grids")
+    for col in ("grid_code", "village_code", "seq"):
+        if col in grids:
+            grids[col] = grids[col].astype(str)
+    addresses = layer("addresses")
+    for col in ("grid_code", "village_code", "liaison_code"):
+        if addresses is not None and col in addresses:
+            addresses[col] = addresses[col].astype("string").astype(object)
+    work = manifest.get("crs", {}).get("work") or grids.estimate_utm_crs().to_string()
+    return RunResult(
+        grids=grids, addresses=addresses, violations=layer("violations"), boundaries=layer("boundaries"),
+        changes=changes, history=history, manifest=manifest, liaison=layer("liaison"), work_crs=work,
+    )
+
+
 def write_run(result: RunResult, out: str | Path, *, overwrite: bool = False, maps: bool = True) -> Path:
     """Write the run folder atomically: nothing appears unless every file was written.
 
