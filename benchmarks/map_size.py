@@ -21,11 +21,12 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(Path(__file__).parent))
 
+from synthetic import make_town, write_inputs  # noqa: E402
+
 from gridmap.maps import write_map  # noqa: E402
 from gridmap.offline import asset_dir  # noqa: E402
 from gridmap.pipeline import GridConfig, LayerSpec, run_partition  # noqa: E402
 from partition.rules import RuleSet  # noqa: E402
-from synthetic import make_town, write_inputs  # noqa: E402
 
 
 def main() -> None:

@@ -324,6 +324,105 @@ def assets(ctx, folder) -> None:
         click.echo(f"Installed {', '.join(specs)} into {where}")
 
 
+@main.command("report")
+@click.argument("run_dir", type=click.Path(exists=True, file_okay=False))
+@click.option("--workers", "workers_csv", type=click.Path(exists=True, dir_okay=False), help="CSV/XLSX of grid_code → worker, for worker loads.")
+@click.option("--grid-code-col", default="grid_code", show_default=True, help="Grid code column of --workers.")
+@click.option("--worker-col", default="worker", show_default=True, help="Worker column of --workers.")
+@click.option("--out", "out_file", type=click.Path(dir_okay=False), help="HTML file [RUN_DIR/report.html].")
+@click.pass_context
+def report_cmd(ctx, run_dir, workers_csv, grid_code_col, worker_col, out_file) -> None:
+    """Write the workload report of a run (summary, histogram, flagged grids, villages, workers).
+
+    \b
+    Example:
+      gridmap report outputs/demo --workers workers.csv
+    """
+    from gridmap.analysis import read_workers, write_report
+    from gridmap.pipeline import load_run
+
+    result = load_run(Path(run_dir))
+    workers = read_workers(workers_csv, grid_code_col=grid_code_col, worker_col=worker_col) if workers_csv else None
+    out = Path(out_file) if out_file else Path(run_dir) / "report.html"
+    write_report(result, out, workers=workers)
+    if not ctx.obj.get("quiet"):
+        click.echo(f"Report: {out}")
+
+
+@main.command()
+@click.option("--grids", "grids_path", required=True, type=click.Path(exists=True, dir_okay=False), help="The existing grid layer.")
+@click.option("--grids-layer", help="Layer of --grids.")
+@click.option("--addresses", required=True, type=click.Path(exists=True, dir_okay=False), help="Household address points.")
+@click.option("--addresses-layer", help="Layer of --addresses.")
+@click.option("--boundaries", type=click.Path(exists=True, dir_okay=False), help="Village/community polygons (finds gaps and border crossings).")
+@click.option("--boundaries-layer", help="Layer of --boundaries.")
+@click.option("--workers", "workers_csv", type=click.Path(exists=True, dir_okay=False), help="CSV/XLSX of grid_code → worker.")
+@click.option("--grid-code-col", default="grid_code", show_default=True, help="Grid code column of --grids (and --workers).")
+@click.option("--households-col", default="households", show_default=True, help="Households column of --addresses.")
+@click.option("--min-households", type=int, default=300, show_default=True)
+@click.option("--max-households", type=int, default=500, show_default=True)
+@click.option("--input-crs", help="CRS of the inputs when the files do not say (gcj02/bd09 allowed).")
+@click.option("--out", required=True, type=click.Path(file_okay=False), help="Audit folder to create.")
+@click.option("--overwrite", is_flag=True, help="Replace an existing folder.")
+@click.pass_context
+def audit(ctx, grids_path, grids_layer, addresses, addresses_layer, boundaries, boundaries_layer, workers_csv,
+          grid_code_col, households_col, min_households, max_households, input_crs, out, overwrite) -> None:
+    """Audit grids not made by gridmap: households per grid, gaps, overlaps, border crossings, codes.
+
+    \b
+    Example:
+      gridmap audit --grids old_grids.shp --grid-code-col WGBM --addresses hh.csv \\
+          --boundaries villages.gpkg --workers workers.csv --out outputs/audit
+    """
+    from geodata.io import check_output
+    from gridmap.analysis import read_workers, run_audit, write_audit
+
+    check_output(Path(out), overwrite=overwrite)
+    result = run_audit(
+        grids=_layer_spec(grids_path, grids_layer), addresses=_layer_spec(addresses, addresses_layer),
+        boundaries=_layer_spec(boundaries, boundaries_layer), grid_code_col=grid_code_col, households_col=households_col,
+        min_households=min_households, max_households=max_households, input_crs=input_crs,
+    )
+    workers = read_workers(workers_csv, grid_code_col=grid_code_col) if workers_csv else None
+    write_audit(result, out, overwrite=overwrite, workers=workers)
+    if not ctx.obj.get("quiet"):
+        found = ", ".join(f"{k} {v}" for k, v in result.manifest["findings"].items()) or "nothing"
+        click.echo(f"{len(result.grids)} grids audited; findings: {found}.\nReport: {Path(out) / 'report.html'}")
+
+
+@main.command()
+@click.argument("old", type=click.Path(exists=True, dir_okay=False))
+@click.argument("new", type=click.Path(exists=True, dir_okay=False))
+@click.option("--addresses", required=True, type=click.Path(exists=True, dir_okay=False), help="Household address points.")
+@click.option("--addresses-layer", help="Layer of --addresses.")
+@click.option("--layer", default=None, help="Layer of OLD and NEW [grids when present].")
+@click.option("--grid-code-col", default="grid_code", show_default=True)
+@click.option("--out", required=True, type=click.Path(file_okay=False), help="Folder to create.")
+@click.option("--overwrite", is_flag=True)
+@click.pass_context
+def diff(ctx, old, new, addresses, addresses_layer, layer, grid_code_col, out, overwrite) -> None:
+    """Compare two grid layers: which households change grid, what each grid gains and loses.
+
+    \b
+    Example:
+      gridmap diff outputs/2025/grids.gpkg outputs/2026/grids.gpkg --addresses hh.gpkg --out outputs/diff
+    """
+    from geodata.io import check_output, layer_names
+    from gridmap.analysis import run_diff
+
+    check_output(Path(out), overwrite=overwrite)
+
+    def spec(path):
+        lyr = layer
+        if lyr is None and path.lower().endswith(".gpkg") and "grids" in layer_names(path):
+            lyr = "grids"
+        return _layer_spec(path, lyr)
+
+    d = run_diff(spec(old), spec(new), _layer_spec(addresses, addresses_layer), out, overwrite=overwrite, grid_code_col=grid_code_col)
+    if not ctx.obj.get("quiet"):
+        click.echo(f"{d.share_changed:.1%} of households change grid. Report: {Path(out) / 'report.html'}")
+
+
 @main.command("check-codes")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False))
 @click.option("--layer", default=None, help="Layer of FILE [grids when present].")

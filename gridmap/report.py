@@ -115,9 +115,14 @@ def thumbnail(grids) -> str:
     return uri
 
 
-def report_html(result: RunResult, *, title: str | None = None, workers: pd.DataFrame | None = None) -> str:
+def report_html(
+    result: RunResult, *, title: str | None = None, workers: pd.DataFrame | None = None, worker_figures: dict | None = None
+) -> str:
     """Return the self-contained HTML report of a run (or of an audited layer)."""
-    grids = result.grids
+    grids = result.grids.copy()
+    if "village_name" not in grids:
+        grids["village_name"] = ""
+    grids["village_name"] = grids["village_name"].fillna("")
     s = band_summary(grids)
     title = title or f"gridmap report · 网格工作量报告 — {result.manifest.get('name', '')}"
     kpis = [
@@ -131,8 +136,11 @@ def report_html(result: RunResult, *, title: str | None = None, workers: pd.Data
         ("偏离度 parity max|x−mean|/mean", f"{s['parity']:.3f}"),
         ("标记网格 flagged grids", f"{s['flagged']:,}"),
     ]
-    kpi_html = "<table class='kpi'>" + "".join(
-        f"<tr><td class='t'>{html.escape(k)}</td><td>{html.escape(v)}</td></tr>" for k, v in kpis
+    keys = ("n", "total", "population", "share_in_band", "cv", "gini", "max_min_ratio", "parity", "flagged")
+    # each figure also carries its exact value (data-value) so tools and tests can read it back
+    kpi_html = "<table class='kpi' id='summary'>" + "".join(
+        f"<tr data-key='{key}' data-value='{s.get(key, float('nan'))!r}'><td class='t'>{html.escape(k)}</td><td>{html.escape(v)}</td></tr>"
+        for key, (k, v) in zip(keys, kpis, strict=True)
     ) + "</table>"
     flagged = grids[grids["status"].ne("ok")]
     flag_df = pd.DataFrame(
@@ -171,7 +179,29 @@ def report_html(result: RunResult, *, title: str | None = None, workers: pd.Data
         _table(type_df),
     ]
     if workers is not None and len(workers):
-        parts += ["<h2>网格员工作量 Worker load</h2>", _table(workers)]
+        f = worker_figures or {}
+        wk = [
+            ("网格员 workers", f"{f.get('n', len(workers)):,}"),
+            ("最多 most loaded", f"{workers.iloc[0, 0]} · {f.get('max', 0):,.0f}"),
+            ("最少 least loaded", f"{workers.iloc[-1, 0]} · {f.get('min', 0):,.0f}"),
+            ("变异系数 CV", f"{f.get('cv', 0):.3f}"),
+            ("基尼系数 Gini", f"{f.get('gini', 0):.3f}"),
+            ("最大/最小 max/min", f"{f.get('max_min_ratio', 0):.2f}"),
+            ("偏离度 parity", f"{f.get('parity', 0):.3f}"),
+        ]
+        unknown = f.get("unknown_grid_codes") or []
+        parts += [
+            "<h2>网格员工作量 Worker load (户数 households)</h2>",
+            "<table class='kpi' id='worker-summary'>" + "".join(f"<tr><td class='t'>{html.escape(k)}</td><td>{html.escape(v)}</td></tr>" for k, v in wk) + "</table>",
+            f"<p class='small'>worker table codes not in the layer: {html.escape(', '.join(unknown))}</p>" if unknown else "",
+            _table(workers),
+        ]
+    if len(result.violations) and "area_m2" in result.violations:
+        v = result.violations
+        parts += [
+            f"<h2>审计发现 Audit findings ({len(v)})</h2>",
+            _table(pd.DataFrame({"kind 类型": v["kind"], "ref 对象": v["ref"], "message 说明": v["message"], "area m² 面积": v["area_m2"].astype(float)})),
+        ]
     parts += [
         f"<h2>户数分布图 Households map</h2><img alt='map' src='{thumbnail(grids)}'>",
         f"<p class='small'>gridmap {html.escape(str(result.manifest.get('gridmap_version', '')))} · "
