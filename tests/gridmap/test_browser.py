@@ -122,8 +122,9 @@ def check_page(driver, url: str, run, shot: Path) -> None:
     assert target["grid_code"] in tip.text
     tip.click()
     popup = wait.until(ec.visibility_of_element_located((By.CSS_SELECTOR, ".leaflet-popup-content")))
-    assert target["grid_code"] in popup.text
-    assert f"{int(target['households']):,}" in popup.text or str(int(target["households"])) in popup.text
+    text = popup.get_attribute("textContent")  # the whole popup, also rows scrolled out of view
+    assert target["grid_code"] in text
+    assert f"{int(target['households']):,}" in text or str(int(target["households"])) in text
     driver.save_screenshot(str(shot))
     assert shot.stat().st_size > 10_000
     assert js_errors(driver) == []
