@@ -18,6 +18,7 @@ from geodata.errors import InputError, Problem
 from gridmap import report
 from gridmap.pipeline import LayerSpec, RunResult, _version
 from partition.audit import audit_grids, diff_layers, worker_loads
+from partition.rules import RuleSet
 
 
 def read_workers(path: str | Path, *, grid_code_col: str = "grid_code", worker_col: str = "worker") -> pd.DataFrame:
@@ -97,7 +98,17 @@ def run_audit(
     if boundaries is not None:
         b, _ = gval.validate_boundaries(gcrs.assign_input_crs(gio.read_layer(boundaries.path, layer=boundaries.layer), input_crs=input_crs, file=str(boundaries.path)), file=str(boundaries.path))
         b = b.to_crs(work)
-    audit = audit_grids(g.to_crs(work), a.to_crs(work), boundaries=b, min_households=min_households, max_households=max_households)
+    band_villages = None
+    if b is not None:
+        # rural villages (urban_rural 2xx / kind village) have one grid per 村民小组: no band to meet
+        rules = RuleSet()
+        band_villages = {
+            str(row.code) for row in b.itertuples()
+            if rules.rule_for(code=str(row.code), urban_rural=getattr(row, "urban_rural", None) or None,
+                              kind=getattr(row, "kind", None) or None).name == "household_band"
+        }
+    audit = audit_grids(g.to_crs(work), a.to_crs(work), boundaries=b, min_households=min_households,
+                        max_households=max_households, band_villages=band_villages)
     ag = audit.grids
     names = dict(zip(b["code"], b["name"], strict=True)) if b is not None and "name" in b else {}
     ag["village_name"] = ag["village_code"].map(names).fillna("") if names else ag.get("village_name", "")

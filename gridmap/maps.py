@@ -199,9 +199,9 @@ def build_map(
         if len(a) > MAX_ADDRESS_MARKERS:
             a = a.iloc[np.linspace(0, len(a) - 1, MAX_ADDRESS_MARKERS).astype(int)]
         xy = a.geometry.get_coordinates()
-        plugins.FastMarkerCluster(
-            np.column_stack([xy["y"], xy["x"]]).round(6).tolist(), name="地址 Addresses", show=False
-        ).add_to(m)
+        # FastMarkerCluster ignores `show`; a hidden group around it starts the layer switched off
+        group = folium.FeatureGroup(name="地址 Addresses", show=False).add_to(m)
+        plugins.FastMarkerCluster(np.column_stack([xy["y"], xy["x"]]).round(6).tolist(), control=False).add_to(group)
     plugins.Search(
         layer=status_layer,
         search_label="grid_code",

@@ -44,6 +44,7 @@ def audit_grids(
     boundaries: gpd.GeoDataFrame | None = None,
     min_households: float = 300,
     max_households: float = 500,
+    band_villages: set[str] | None = None,
 ) -> Audit:
     """Check an existing grid layer against its addresses and village/community boundaries.
 
@@ -57,6 +58,9 @@ def audit_grids(
         Village/community polygons with ``code``: grids crossing them and gaps inside them are found.
     min_households, max_households
         The band each grid is measured against.
+    band_villages
+        Codes of the villages/communities whose grids follow the household band; grids of other
+        villages (rural, one grid per 村民小组) are not measured against it. None: every grid.
 
     Returns
     -------
@@ -93,17 +97,10 @@ def audit_grids(
     g["population"] = np.bincount(address_grid[ok], weights=np.nan_to_num(pop[ok]), minlength=len(g))
     g["area_m2"] = shapely.area(geoms)
     g["compactness"] = polsby_popper(geoms)
-    g["rule"] = "household_band"
     g["min_households"] = min_households
     g["max_households"] = max_households
     if "grid_type" not in g:
         g["grid_type"] = "base"
-    inside = g["households"].between(min_households, max_households)
-    g["status"] = np.where(inside, "ok", np.where(g["households"] < min_households, "under_min", "over_max"))
-    g["flag"] = ""
-    g["note"] = np.where(inside, "", "households outside the band " + f"{min_households:.0f}-{max_households:.0f}")
-    for r in g[~inside].itertuples():
-        add("out_of_band", r.grid_code, f"grid {r.grid_code} has {r.households:.0f} households (band {min_households:.0f}-{max_households:.0f}).", r.geometry)
     n_pieces = pieces(geoms)
     for i in np.flatnonzero(n_pieces > 1):
         add("multipart", g["grid_code"].iloc[i], f"grid {g['grid_code'].iloc[i]} is in {n_pieces[i]} separate pieces.", geoms[i])
@@ -137,6 +134,15 @@ def audit_grids(
             add("crosses_boundary", g["grid_code"].iloc[i], f"grid {g['grid_code'].iloc[i]} lies in {spans[i]} villages/communities: {codes}.", geoms[i])
     if "village_code" not in g:
         g["village_code"] = g["grid_code"].astype(str).str[:12]
+    banded = g["village_code"].isin(band_villages) if band_villages is not None else pd.Series(True, index=g.index)
+    banded &= ~g["grid_type"].astype(str).str.startswith("exclusive")  # 专属网格 have no household band
+    g["rule"] = np.where(banded, "household_band", "village_group")
+    inside = g["households"].between(min_households, max_households) | ~banded
+    g["status"] = np.where(inside, "ok", np.where(g["households"] < min_households, "under_min", "over_max"))
+    g["flag"] = ""
+    g["note"] = np.where(inside, "", f"households outside the band {min_households:.0f}-{max_households:.0f}")
+    for r in g[~inside].itertuples():
+        add("out_of_band", r.grid_code, f"grid {r.grid_code} has {r.households:.0f} households (band {min_households:.0f}-{max_households:.0f}).", r.geometry)
     for r in check_codes(g).itertuples():
         if r.severity == "error":
             add("code", r.grid_code, r.message)

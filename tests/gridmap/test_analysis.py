@@ -144,3 +144,21 @@ def test_diff_counts_households_that_change_grid(hand_drawn, tmp_path):
     row = d.grids.set_index("grid_code")
     assert row.loc[A + "001", "gained"] == 100 and row.loc[A + "002", "lost"] == 100
     assert d.changed_areas["area_m2"].sum() == pytest.approx(20 * 200)
+
+
+def test_audit_of_a_gridmap_run_flags_only_what_breaks_the_rules(tmp_path):
+    # rural village-group grids and exclusive grids have no household band; a clean run has no gaps
+    res = CliRunner().invoke(main, ["demo", "--out", str(tmp_path / "demo")])
+    assert res.exit_code == 0, res.output
+    gpkg = str(tmp_path / "demo" / "grids.gpkg")
+    out = tmp_path / "audit"
+    res = CliRunner().invoke(main, [
+        "audit", "--grids", gpkg, "--grids-layer", "grids", "--addresses", gpkg, "--addresses-layer", "addresses",
+        "--boundaries", gpkg, "--boundaries-layer", "boundaries", "--out", str(out),
+    ])
+    assert res.exit_code == 0, res.output
+    found = gpd.read_file(out / "audit.gpkg", layer="violations")
+    grids = gpd.read_file(gpkg, layer="grids")
+    out_of_band = grids[grids["rule"].eq("household_band") & ~grids["households"].between(grids["min_households"], grids["max_households"])]
+    assert sorted(found.loc[found["kind"].eq("out_of_band"), "ref"]) == sorted(out_of_band["grid_code"])
+    assert not found["kind"].isin(["gap", "overlap", "crosses_boundary", "address_in_no_grid", "code"]).any()
