@@ -235,7 +235,7 @@ def check_output(out: str | os.PathLike, *, overwrite: bool = False) -> None:
     """Raise :class:`OutputExistsError` when `out` exists and may not be replaced."""
     out = Path(out)
     if out.exists() and not overwrite:
-        msg = f"{out} already exists. Fix: choose another --out folder or pass --overwrite."
+        msg = f"{out} already exists. Fix: choose another --out or pass --overwrite."
         raise OutputExistsError(msg)
 
 

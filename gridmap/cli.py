@@ -244,7 +244,7 @@ def demo(ctx, out: str, liaison: str) -> None:
 @click.option("--tianditu-key", envvar="TIANDITU_KEY", help="Tianditu key [env TIANDITU_KEY].")
 @click.option("--simplify", type=float, default=1.0, show_default=True, help="Display simplification in metres (0: none).")
 @click.option("--offline", is_flag=True, help="Inline every script/style from installed packages (run `gridmap assets` once).")
-@click.option("--out", "out_file", type=click.Path(dir_okay=False), help="HTML file [RUN_DIR/map.html, or map_<basemap>.html].")
+@click.option("--out", "out_file", type=click.Path(dir_okay=False), help="HTML file [RUN_DIR/map_<basemap>[_offline].html].")
 @click.option("--overwrite", is_flag=True, help="Replace an existing HTML file.")
 @click.pass_context
 def map_cmd(ctx, run_dir, basemap, tianditu_key, simplify, offline, out_file, overwrite) -> None:
@@ -260,10 +260,9 @@ def map_cmd(ctx, run_dir, basemap, tianditu_key, simplify, offline, out_file, ov
     from gridmap.pipeline import load_run
 
     run_path = Path(run_dir)
-    default = "map.html" if basemap == "osm" and not offline else f"map_{basemap}{'_offline' if offline else ''}.html"
+    default = f"map_{basemap}{'_offline' if offline else ''}.html"
     out = Path(out_file) if out_file else run_path / default
-    if out.name != "map.html" or out_file:
-        check_output(out, overwrite=overwrite)
+    check_output(out, overwrite=overwrite)
     result = load_run(run_path)
     write_map(result, out, basemap=basemap, tianditu_key=tianditu_key, tolerance_m=simplify, offline=offline)
     size = out.stat().st_size / 1e6

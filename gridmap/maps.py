@@ -74,16 +74,14 @@ def _tiles(m, basemap: str, tianditu_key: str | None) -> None:
     folium.TileLayer("OpenStreetMap", name="OpenStreetMap", show=basemap == "osm").add_to(m)
 
 
-class _Script:
-    """Factory for a branca element whose JavaScript is emitted where the element sits in the page."""
+def _script(code: str):
+    """A branca element whose JavaScript is emitted where the element sits (after its parent map)."""
+    from branca.element import MacroElement
+    from jinja2 import Template
 
-    def __new__(cls, code: str):
-        from branca.element import MacroElement
-        from jinja2 import Template
-
-        el = MacroElement()
-        el._template = Template("{% macro script(this, kwargs) %}{% raw %}" + code + "{% endraw %}{% endmacro %}")
-        return el
+    el = MacroElement()
+    el._template = Template("{% macro script(this, kwargs) %}{% raw %}" + code + "{% endraw %}{% endmacro %}")
+    return el
 
 
 def build_map(
@@ -212,7 +210,7 @@ def build_map(
     ).add_to(m)
     # a found grid opens its popup (the popup is bound to the layer group, so the click must propagate)
     m.add_child(
-        _Script(
+        _script(
             f"{status_layer.get_name()}searchControl.on('search:locationfound', function(e){{"
             "var c = e.layer.getBounds ? e.layer.getBounds().getCenter() : e.latlng;"
             "e.layer.fire('click', {latlng: c, layer: e.layer}, true);});"
@@ -252,7 +250,7 @@ def build_map(
     name = m.get_name()
     # grid-code labels only at street zoom; a child of the map, so it runs after the map exists
     m.add_child(
-        _Script(
+        _script(
             f"function gridmapLabels(){{var s={name}.getZoom()>={LABEL_MIN_ZOOM};"
             "document.querySelectorAll('.grid-label').forEach(function(e){e.style.display=s?'':'none';});}"
             f"{name}.on('zoomend',gridmapLabels);{name}.whenReady(gridmapLabels);"

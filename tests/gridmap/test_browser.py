@@ -17,7 +17,7 @@ import pytest
 
 from geodata.sample import sample_path
 from gridmap.maps import write_map
-from gridmap.offline import TAG, _file, install_assets, needed_packages
+from gridmap.offline import TAG, _file, _unused, install_assets, needed_packages
 from gridmap.pipeline import GridConfig, LayerSpec, run_partition
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
@@ -46,8 +46,8 @@ def assets(request, run, tmp_path_factory):
     page = tmp_path_factory.mktemp("probe") / "map.html"
     write_map(run, page)
     html = page.read_text(encoding="utf-8")
-    if any(_file(m["js"] or m["css"], folder) is None for m in TAG.finditer(html) if "glyphicons" not in (m["js"] or m["css"] or "")
-           and "rotate" not in (m["js"] or m["css"] or "") and "fontawesome" not in (m["js"] or m["css"] or "")):
+    urls = [m["js"] or m["css"] for m in TAG.finditer(html)]
+    if any(_file(u, folder) is None for u in urls if not _unused(u)):
         install_assets(needed_packages(html), folder=folder)
     return folder
 

@@ -96,3 +96,22 @@ def test_export_never_replaces_an_existing_folder_silently(run_dir, tmp_path):
     export(run_dir, tmp_path, "--format", "csv")
     res = CliRunner().invoke(main, ["export", str(run_dir), "--out", str(tmp_path / "export"), "--format", "csv"])
     assert res.exit_code != 0 and "already exists" in str(res.exception or res.output)
+
+
+def test_map_command_renders_gaode_copy_shifted_and_never_overwrites_silently(run_dir):
+    import re
+
+    res = CliRunner().invoke(main, ["map", str(run_dir), "--basemap", "gaode"])
+    assert res.exit_code == 0, res.output
+    html = (run_dir / "map_gaode.html").read_text(encoding="utf-8")
+    assert "autonavi.com" in html
+    res = CliRunner().invoke(main, ["map", str(run_dir), "--basemap", "osm"])
+    assert res.exit_code == 0, res.output
+    osm = (run_dir / "map_osm.html").read_text(encoding="utf-8")
+    # the first grid's first vertex: GCJ-02 display copy is shifted by the GCJ-02 offset (~500 m in Shanghai)
+    pick = re.compile(r'"coordinates": \[\[\[\[?([0-9.]+), ([0-9.]+)\]')
+    (gx, gy), (ox, oy) = (tuple(map(float, pick.search(t).groups())) for t in (html, osm))
+    shift_m = np.hypot((gx - ox) * 95_000, (gy - oy) * 111_000)
+    assert 300 < shift_m < 800
+    again = CliRunner().invoke(main, ["map", str(run_dir), "--basemap", "gaode"])
+    assert again.exit_code != 0 and "already exists" in str(again.exception or again.output)
