@@ -27,6 +27,7 @@ from partition.coding import assign_codes
 from partition.grids import Village
 from partition.measures import polsby_popper
 from partition.rules import RuleSet
+from partition.tessellation import point_owner
 
 log = logging.getLogger("gridmap")
 
@@ -438,12 +439,11 @@ def _previous_overlap(
     """Households shared by every (new grid, old code) pair; old grids without households (a
     school, a park) are matched by their share of area instead, so their codes can be inherited."""
     prev, history = previous
-    tree = shapely.STRtree(prev.geometry.values)
-    pi, gi = tree.query(addresses.geometry.values, predicate="intersects")
-    first = pd.Series(gi).groupby(pi).min()
-    old_code = prev["grid_code"].to_numpy()[first.to_numpy()]
-    hh = addresses["households"].to_numpy(float)[first.index.to_numpy()]
-    new = addr_grid[first.index.to_numpy()]
+    owner = point_owner(prev.geometry.values, addresses.geometry.values)
+    inside = owner >= 0
+    old_code = prev["grid_code"].to_numpy()[owner[inside]]
+    hh = addresses["households"].to_numpy(float)[inside]
+    new = addr_grid[inside]
     df = pd.DataFrame({"grid": np.where(new >= 0, new, np.nan), "old_code": old_code, "households": hh})
     df = df.groupby(["grid", "old_code"], dropna=False, as_index=False)["households"].sum()
     empty = ~prev["grid_code"].isin(df["old_code"]).to_numpy()

@@ -15,6 +15,7 @@ import shapely
 
 from partition.coding import check_codes
 from partition.measures import pieces, polsby_popper, summary
+from partition.tessellation import point_owner
 
 MIN_AREA_M2 = 1.0
 """Gaps and overlaps smaller than this are digitising noise, not findings."""
@@ -30,11 +31,6 @@ class Audit:
     """One row per finding: kind, ref, message, area_m2, geometry."""
     address_grid: np.ndarray
     """Row of `grids` of every address (-1: in no grid; the first when in several)."""
-
-
-def _owners(polys: np.ndarray, points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    pi, gi = shapely.STRtree(polys).query(points, predicate="intersects")
-    return pi, gi
 
 
 def audit_grids(
@@ -82,11 +78,9 @@ def audit_grids(
         rows.append(dict(kind=kind, ref=ref, message=message, area_m2=area))
         vgeoms.append(geom)
 
-    pi, gi = _owners(geoms, pts)
+    pi, gi = shapely.STRtree(geoms).query(pts, predicate="intersects")
     count = np.bincount(pi, minlength=len(pts))
-    first = pd.Series(gi).groupby(pi).min()
-    address_grid = np.full(len(pts), -1)
-    address_grid[first.index.to_numpy()] = first.to_numpy()
+    address_grid = point_owner(geoms, pts)
     for i in np.flatnonzero(count == 0):
         add("address_in_no_grid", f"address {i}", f"address {i} ({hh[i]:.0f} households) lies in no grid.", pts[i])
     for i in np.flatnonzero(count > 1):
@@ -199,11 +193,8 @@ def diff_layers(old: gpd.GeoDataFrame, new: gpd.GeoDataFrame, addresses: gpd.Geo
     hh = addresses["households"].to_numpy(float)
 
     def code_of(layer):
-        pi, gi = _owners(layer.geometry.values, pts)
-        first = pd.Series(gi).groupby(pi).min()
-        out = np.full(len(pts), None, dtype=object)
-        out[first.index.to_numpy()] = layer["grid_code"].astype(str).to_numpy()[first.to_numpy()]
-        return out
+        owner = point_owner(layer.geometry.values, pts)
+        return np.where(owner >= 0, layer["grid_code"].astype(str).to_numpy()[np.maximum(owner, 0)], None)
 
     oc, nc = code_of(old), code_of(new)
     per = pd.DataFrame({"address": np.arange(len(pts)), "households": hh, "old_code": oc, "new_code": nc})

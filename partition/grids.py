@@ -13,7 +13,7 @@ from shapely.geometry.base import BaseGeometry
 from partition.adjacency import graph_from_cells
 from partition.rules import Rule
 from partition.split import split_graph
-from partition.tessellation import EMPTY, cells_from_points, cells_from_polygons
+from partition.tessellation import EMPTY, cells_from_points, cells_from_polygons, point_owner
 from partition.units import units_from_points
 
 GRID_COLUMNS = (
@@ -83,11 +83,7 @@ def _cells(village: Village, area: BaseGeometry, points: gpd.GeoDataFrame) -> gp
         cells = cells_from_polygons(polys.geometry.values, np.arange(len(polys)), area)
         if cells is not None:
             # in polygon mode a point belongs to the cell that contains it
-            tree = shapely.STRtree(cells.geometry.values)
-            pi, ci = tree.query(points.geometry.values, predicate="intersects")
-            first = pd.Series(ci).groupby(pi).min()
-            cell_of_point = np.full(len(points), -1)
-            cell_of_point[first.index.to_numpy()] = first.to_numpy()
+            cell_of_point = point_owner(cells.geometry.values, points.geometry.values)
             cells = cells.assign(unit=np.arange(len(cells)))
             per = pd.DataFrame(
                 {
@@ -193,11 +189,9 @@ def partition_village(village: Village) -> VillageGrids:
     base_area = village.boundary
     in_excl = np.zeros(len(pts), bool)
     if len(pieces):
-        tree = shapely.STRtree(pieces.geometry.values)
-        pi, ei = tree.query(pts.geometry.values, predicate="intersects")
-        first = pd.Series(ei).groupby(pi).min()
+        owner = point_owner(pieces.geometry.values, pts.geometry.values)
         for e, piece in enumerate(pieces.itertuples()):
-            members = first.index[first.to_numpy() == e].to_numpy()
+            members = np.flatnonzero(owner == e)
             in_excl[members] = True
             point_grid[members] = len(rows)
             hh = float(pts["households"].to_numpy()[members].sum())

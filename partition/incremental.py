@@ -26,19 +26,9 @@ import shapely
 
 from partition.grids import Village, VillageGrids, partition_village
 from partition.split import feasible_k
+from partition.tessellation import point_owner
 
 KEPT_NOTE = "kept unchanged from the previous run (--keep-valid)"
-
-
-def _point_owner(polys: np.ndarray, points: np.ndarray) -> np.ndarray:
-    """Index into `polys` of the first polygon covering each point (-1: none)."""
-    owner = np.full(len(points), -1)
-    if len(polys) == 0 or len(points) == 0:
-        return owner
-    pi, gi = shapely.STRtree(polys).query(points, predicate="intersects")
-    first = pd.Series(gi).groupby(pi).min()
-    owner[first.index.to_numpy()] = first.to_numpy()
-    return owner
 
 
 def valid_previous(village: Village, previous: gpd.GeoDataFrame, *, tolerance: float = 0.1) -> np.ndarray:
@@ -53,7 +43,7 @@ def valid_previous(village: Village, previous: gpd.GeoDataFrame, *, tolerance: f
     if village.exclusive is not None and len(village.exclusive):
         ex = shapely.union_all(village.exclusive.geometry.values)
         inside &= shapely.area(shapely.intersection(geoms, ex)) < 1.0
-    owner = _point_owner(geoms, village.points.geometry.values)
+    owner = point_owner(geoms, village.points.geometry.values)
     hh_now = np.bincount(owner[owner >= 0], weights=village.points["households"].to_numpy(float)[owner >= 0], minlength=len(geoms))
     hh_before = previous["households"].to_numpy(float) if "households" in previous else np.full(len(geoms), np.nan)
     in_band = (hh_now >= rule.min_households) & (hh_now <= rule.max_households)
@@ -71,7 +61,7 @@ def _release_for_feasibility(village: Village, kept: np.ndarray, geoms: np.ndarr
         rest = shapely.difference(village.boundary, shapely.union_all(geoms[kept]))
         pieces = shapely.get_parts(rest)
         pieces = pieces[shapely.area(pieces) > 1e-6]
-        owner = _point_owner(pieces, pts)
+        owner = point_owner(pieces, pts)
         per_piece = np.bincount(owner[owner >= 0], weights=hh[owner >= 0], minlength=len(pieces))
         bad = [
             p for p in range(len(pieces))
@@ -119,7 +109,7 @@ def _absorb_empty(grids: pd.DataFrame, point_grid: np.ndarray, points: np.ndarra
     lost = (point_grid >= 0) & empty[np.maximum(point_grid, 0)]
     out = out[~empty].reset_index(drop=True)
     if lost.any():
-        remapped[lost] = _point_owner(out.geometry.values, points[lost])
+        remapped[lost] = point_owner(out.geometry.values, points[lost])
     return out, remapped
 
 
@@ -150,7 +140,7 @@ def partition_incremental(village: Village, previous: gpd.GeoDataFrame, *, toler
         out = partition_village(village)
         out.grids["kept_code"] = None
         return out
-    owner = _point_owner(geoms[kept], pts.geometry.values)
+    owner = point_owner(geoms[kept], pts.geometry.values)
     kept_prev = previous[kept]
     hh = pts["households"].to_numpy(float)
     pop = pts["population"].to_numpy(float)

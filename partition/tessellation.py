@@ -18,6 +18,20 @@ EMPTY = -1
 """Unit number of cells that hold no household (parks, water, empty blocks)."""
 
 
+def point_owner(polys: np.ndarray, points: np.ndarray) -> np.ndarray:
+    """Index into `polys` of the first polygon covering each point (-1 where none does).
+
+    A point on a shared border belongs to the first polygon, so every point has at most one owner.
+    """
+    owner = np.full(len(points), -1)
+    if len(polys) == 0 or len(points) == 0:
+        return owner
+    pi, gi = shapely.STRtree(polys).query(points, predicate="intersects")
+    first = pd.Series(gi).groupby(pi).min()
+    owner[first.index.to_numpy()] = first.to_numpy()
+    return owner
+
+
 def _extend_ends(lines: np.ndarray, by: float) -> np.ndarray:
     """Lengthen every line string by `by` metres at both ends, along its end segments."""
     parts = shapely.get_parts(shapely.line_merge(lines[shapely.get_type_id(lines) != 0]) if len(lines) else lines)
