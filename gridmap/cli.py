@@ -243,28 +243,29 @@ def demo(ctx, out: str, liaison: str) -> None:
               help="Base map; gaode shifts the display copy to GCJ-02 so grids sit on Gaode's streets.")
 @click.option("--tianditu-key", envvar="TIANDITU_KEY", help="Tianditu key [env TIANDITU_KEY].")
 @click.option("--simplify", type=float, default=1.0, show_default=True, help="Display simplification in metres (0: none).")
-@click.option("--offline", is_flag=True, help="Inline every script/style from installed packages (run `gridmap assets` once).")
-@click.option("--out", "out_file", type=click.Path(dir_okay=False), help="HTML file [RUN_DIR/map_<basemap>[_offline].html].")
+@click.option("--lang", type=click.Choice(["zh", "en"]), default="zh", show_default=True, help="Language shown first (labels are bilingual).")
+@click.option("--cdn", is_flag=True, help="Link Leaflet from a CDN instead of inlining it (the default page works offline).")
+@click.option("--out", "out_file", type=click.Path(dir_okay=False), help="HTML file [RUN_DIR/map_<basemap>[_<lang>][_cdn].html].")
 @click.option("--overwrite", is_flag=True, help="Replace an existing HTML file.")
 @click.pass_context
-def map_cmd(ctx, run_dir, basemap, tianditu_key, simplify, offline, out_file, overwrite) -> None:
+def map_cmd(ctx, run_dir, basemap, tianditu_key, simplify, lang, cdn, out_file, overwrite) -> None:
     """Re-render the interactive map of a run folder.
 
     \b
     Examples:
       gridmap map outputs/demo --basemap gaode
-      gridmap map outputs/demo --offline --out outputs/demo/map_offline.html
+      gridmap map outputs/demo --lang en --out outputs/demo/map_en.html
     """
     from geodata.io import check_output
     from gridmap.maps import write_map
     from gridmap.pipeline import load_run
 
     run_path = Path(run_dir)
-    default = f"map_{basemap}{'_offline' if offline else ''}.html"
+    default = f"map_{basemap}{'_en' if lang == 'en' else ''}{'_cdn' if cdn else ''}.html"
     out = Path(out_file) if out_file else run_path / default
     check_output(out, overwrite=overwrite)
     result = load_run(run_path)
-    write_map(result, out, basemap=basemap, tianditu_key=tianditu_key, tolerance_m=simplify, offline=offline)
+    write_map(result, out, basemap=basemap, tianditu_key=tianditu_key, tolerance_m=simplify, lang=lang, cdn=cdn)
     size = out.stat().st_size / 1e6
     if not ctx.obj.get("quiet"):
         click.echo(f"Map: {out} ({size:.1f} MB, {len(result.grids)} grids)")
@@ -303,24 +304,6 @@ def export(ctx, run_dir, formats, encoding, out_dir, overwrite) -> None:
             files += [out / f.name for f in write_export(result, tmp, fmt=fmt, encoding=encoding)]
     if not ctx.obj.get("quiet"):
         click.echo("\n".join(str(f) for f in files))
-
-
-@main.command()
-@click.option("--folder", type=click.Path(file_okay=False), help="Asset folder [$GRIDMAP_ASSETS or ~/.cache/gridmap/web].")
-@click.pass_context
-def assets(ctx, folder) -> None:
-    """Install the map's JavaScript/CSS packages (npm) for `gridmap map --offline`.
-
-    Needs npm and the npm registry once; copy the folder to offline machines and point
-    GRIDMAP_ASSETS at it.
-    """
-    from gridmap.maps import sample_page
-    from gridmap.offline import asset_dir, install_assets, needed_packages
-
-    specs = needed_packages(sample_page())
-    where = install_assets(specs, folder=Path(folder) if folder else asset_dir())
-    if not ctx.obj.get("quiet"):
-        click.echo(f"Installed {', '.join(specs)} into {where}")
 
 
 @main.command("report")
