@@ -278,8 +278,10 @@ def map_cmd(ctx, run_dir, basemap, tianditu_key, simplify, lang, cdn, out_file, 
 @click.option("--encoding", default="UTF-8", show_default=True, help="Shapefile text encoding (GBK for older Chinese GIS).")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False), help="Folder [RUN_DIR/export].")
 @click.option("--overwrite", is_flag=True, help="Replace an existing export folder.")
+@click.option("--workers", "workers_csv", type=click.Path(exists=True, dir_okay=False),
+              help="CSV/XLSX of grid_code → worker: adds a worker column to rosters and grid layers.")
 @click.pass_context
-def export(ctx, run_dir, formats, encoding, out_dir, overwrite) -> None:
+def export(ctx, run_dir, formats, encoding, out_dir, overwrite, workers_csv) -> None:
     """Export a run's grids and rosters for other GIS and for grid workers.
 
     \b
@@ -289,6 +291,7 @@ def export(ctx, run_dir, formats, encoding, out_dir, overwrite) -> None:
       gridmap export outputs/demo --format shp --format xlsx --encoding gbk
     """
     from geodata.io import atomic_dir
+    from gridmap.analysis import read_workers
     from gridmap.export import write_export
     from gridmap.pipeline import load_run
 
@@ -297,11 +300,12 @@ def export(ctx, run_dir, formats, encoding, out_dir, overwrite) -> None:
     except LookupError as exc:
         raise click.BadParameter(f"unknown encoding '{encoding}'", param_hint="--encoding") from exc
     result = load_run(Path(run_dir))
+    workers = read_workers(workers_csv) if workers_csv else None
     out = Path(out_dir) if out_dir else Path(run_dir) / "export"
     files = []
     with atomic_dir(out, overwrite=overwrite) as tmp:
         for fmt in formats:
-            files += [out / f.name for f in write_export(result, tmp, fmt=fmt, encoding=encoding)]
+            files += [out / f.name for f in write_export(result, tmp, fmt=fmt, encoding=encoding, workers=workers)]
     if not ctx.obj.get("quiet"):
         click.echo("\n".join(str(f) for f in files))
 
