@@ -267,7 +267,7 @@
         li.addEventListener('click', function () { r.go(); list.style.display = 'none'; });
         list.appendChild(li);
       });
-      list.style.display = list.firstChild ? '' : 'none';
+      list.style.display = list.firstChild ? 'block' : 'none';
     }
     input.addEventListener('input', show);
     input.addEventListener('keydown', function (e) {
