@@ -219,8 +219,8 @@ def make_grids(
     if liaison:
         from partition.liaison import liaison_groups as make_liaison
 
-        liaison_groups = make_liaison(grids, addresses, addr_grid, min_households=liaison[0], max_households=liaison[1])
-        addresses["liaison_code"] = liaison_groups.attrs.pop("address_codes")
+        liaison_groups, addresses["liaison_code"] = make_liaison(
+            grids, addresses, addr_grid, min_households=liaison[0], max_households=liaison[1])
     grids = _tidy(grids)
 
     def out(g: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
