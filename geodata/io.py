@@ -282,6 +282,35 @@ def write_geojson(path: str | os.PathLike, gdf: gpd.GeoDataFrame) -> None:
     pyogrio.write_dataframe(gdf.to_crs("EPSG:4326"), path, driver="GeoJSON")
 
 
+@contextlib.contextmanager
+def atomic_file(path: str | os.PathLike) -> Iterator[Path]:
+    """Yield a temporary path beside `path` that replaces `path` only if the block succeeds.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> target = pathlib.Path(tempfile.mkdtemp()) / "a.txt"
+    >>> with atomic_file(target) as tmp:
+    ...     _ = tmp.write_text("done")
+    >>> target.read_text()
+    'done'
+    """
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.tmp")
+    try:
+        yield tmp
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    os.replace(tmp, path)
+
+
+def write_text(path: str | os.PathLike, text: str) -> None:
+    """Write UTF-8 text atomically (HTML pages, JSON manifests)."""
+    with atomic_file(path) as tmp:
+        tmp.write_text(text, encoding="utf-8")
+
+
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 """Cell starts that spreadsheets may run as a formula (OWASP CSV injection guidance)."""
 
@@ -304,7 +333,6 @@ def write_csv(path: str | os.PathLike, df: pd.DataFrame, *, text_cols: tuple[str
     leading tab, the convention that makes Excel and LibreOffice keep them as text instead of
     rounding them to 15 significant digits; strip whitespace when reading them back.
     """
-    path = Path(path)
     out = df.copy()
     for c in out.columns:
         if out[c].dtype == object or isinstance(out[c].dtype, pd.StringDtype):
@@ -312,9 +340,8 @@ def write_csv(path: str | os.PathLike, df: pd.DataFrame, *, text_cols: tuple[str
     for c in text_cols:
         if c in out.columns:
             out[c] = out[c].map(lambda v: v if v is None or v != v or v == "" else "\t" + str(v))
-    tmp = path.with_name(f".{path.name}.tmp")
-    out.to_csv(tmp, index=False, encoding="utf-8-sig")
-    os.replace(tmp, path)
+    with atomic_file(path) as tmp:
+        out.to_csv(tmp, index=False, encoding="utf-8-sig")
 
 
 def read_table(path: str | os.PathLike, *, layer: str) -> pd.DataFrame:

@@ -23,7 +23,7 @@ from gridmap.fields import (
 )
 
 if TYPE_CHECKING:
-    from gridmap.pipeline import RunResult
+    from gridmap.result import GridResult
 
 ROSTER_COLUMNS = (
     "address_id",
@@ -97,7 +97,7 @@ def grid_texts(grids: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def roster_frame(result: RunResult, *, workers: pd.DataFrame | None = None) -> pd.DataFrame:
+def roster_frame(result: GridResult, *, workers: pd.DataFrame | None = None) -> pd.DataFrame:
     """Every address with its grid (canonical column names), integers as integers, worker when given."""
     a = result.addresses
     cols = [c for c in ROSTER_COLUMNS if c in a.columns]
@@ -114,20 +114,20 @@ def roster_frame(result: RunResult, *, workers: pd.DataFrame | None = None) -> p
     return df
 
 
-def roster(result: RunResult, *, workers: pd.DataFrame | None = None) -> pd.DataFrame:
+def roster(result: GridResult, *, workers: pd.DataFrame | None = None) -> pd.DataFrame:
     """Return the household roster: every address with its grid, bilingual column headers."""
     df = roster_frame(result, workers=workers)
     return df.rename(columns={c: _label(c) for c in df.columns if c in FIELDS or c in TEXT_LABELS})
 
 
-def write_roster_csv(result: RunResult, path, *, workers: pd.DataFrame | None = None) -> None:
+def write_roster_csv(result: GridResult, path, *, workers: pd.DataFrame | None = None) -> None:
     """Write the roster CSV: UTF-8 with BOM, formulas neutralised, codes kept as text (leading tab)."""
     from geodata import io as gio
 
     gio.write_csv(path, roster(result, workers=workers), text_cols=tuple(_label(c) for c in CODE_COLUMNS))
 
 
-def grid_table(result: RunResult, *, workers: pd.DataFrame | None = None) -> pd.DataFrame:
+def grid_table(result: GridResult, *, workers: pd.DataFrame | None = None) -> pd.DataFrame:
     """Attribute table of the grids for people: bilingual texts, integers, rounded measures, worker."""
     g = pd.DataFrame(result.grids.drop(columns="geometry")).reset_index(drop=True)
     g = _integers(g)
@@ -214,7 +214,7 @@ def _with_texts(gdf, workers: pd.DataFrame | None = None):
     return gpd.GeoDataFrame(out, geometry="geometry", crs=gdf.crs)
 
 
-def write_export(result: RunResult, folder, *, fmt: str, encoding: str = "UTF-8", workers: pd.DataFrame | None = None) -> list:
+def write_export(result: GridResult, folder, *, fmt: str, encoding: str = "UTF-8", workers: pd.DataFrame | None = None) -> list:
     """Write the run's grids and addresses in one GIS format into `folder`; return the files.
 
     Formats: ``gpkg`` (grids, addresses, liaison, violations layers), ``geojson`` (grids and
@@ -317,7 +317,7 @@ def _sheet(ws, df: pd.DataFrame, *, code_labels: set[str]) -> None:
         ws.auto_filter.ref = ws.dimensions
 
 
-def write_xlsx(result: RunResult, path, *, workers: pd.DataFrame | None = None) -> None:
+def write_xlsx(result: GridResult, path, *, workers: pd.DataFrame | None = None) -> None:
     """Roster workbook: a sheet of grids, then one sheet of households per village/community.
 
     Codes are text cells, text that looks like a formula stays text, the header row is frozen
@@ -379,7 +379,7 @@ def _kml_geometry(geojson: dict) -> str:
     return "<MultiGeometry>" + "".join(polygon(p) for p in geojson["coordinates"]) + "</MultiGeometry>"
 
 
-def kml_document(result: RunResult, *, workers: pd.DataFrame | None = None) -> str:
+def kml_document(result: GridResult, *, workers: pd.DataFrame | None = None) -> str:
     """KML of the grids: filled and outlined by status colour, one folder per village/community,
     a label point per grid, a description table in Chinese (English beside)."""
     import json

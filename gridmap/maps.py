@@ -18,7 +18,7 @@ from geodata.crs import wgs84_to_china
 from gridmap.fields import FLAGS, GRID_TYPES, GRID_TYPES_EN, RULES, STATUS, note_en, note_zh
 
 if TYPE_CHECKING:
-    from gridmap.pipeline import RunResult
+    from gridmap.result import GridResult
 
 BASEMAPS = ("osm", "gaode", "tianditu")
 """Basemaps of the interactive map. Gaode tiles are GCJ-02: the display copy is shifted to match."""
@@ -220,7 +220,7 @@ def _village_features(bnd: gpd.GeoDataFrame) -> dict:
     return fc
 
 
-def _addresses(result: RunResult, basemap: str) -> dict:
+def _addresses(result: GridResult, basemap: str) -> dict:
     addr = result.addresses
     if addr is None or not len(addr):
         return {"lat": [], "lon": [], "h": [], "b": [], "gr": [], "g": []}
@@ -270,7 +270,7 @@ class MapPage:
 
 
 def build_map(
-    result: RunResult,
+    result: GridResult,
     *,
     basemap: str = "osm",
     tianditu_key: str | None = None,
@@ -347,7 +347,7 @@ def build_map(
     return MapPage(page)
 
 
-def write_map(result: RunResult, path, **kwargs) -> None:
+def write_map(result: GridResult, path, **kwargs) -> None:
     """Build the interactive map (:func:`build_map` options) and save it as one HTML file, atomically.
 
     By default Leaflet is inlined from the copy installed with gridmap, so the page needs no
@@ -369,7 +369,7 @@ def plot_text(text: str) -> str:
     return "".join(ch for ch in text if ord(ch) < 0x2E80).replace("  ", " ").strip()
 
 
-def write_static_map(result: RunResult, path, *, dpi: int = 150) -> None:
+def write_static_map(result: GridResult, path, *, dpi: int = 150) -> None:
     """Save a static PNG of the grids coloured by status, with their codes, for print."""
     import matplotlib
 

@@ -6,7 +6,8 @@ import pyogrio
 import pytest
 
 from geodata.sample import sample_path
-from gridmap.pipeline import GridConfig, LayerSpec, run_partition, write_run
+from gridmap import LayerSpec, write_run
+from tests.helpers import run_files
 
 PAYLOADS = (
     "崂山{{ 6*7 }}二村",
@@ -47,12 +48,10 @@ def hostile_run(tmp_path_factory):
     """(result, run folder) of the hostile sample, written with maps and report."""
     folder = tmp_path_factory.mktemp("hostile")
     spec = hostile_sample(folder)
-    result = run_partition(
-        GridConfig(
-            addresses=LayerSpec(spec.path, "addresses"), boundaries=LayerSpec(spec.path, "boundaries"),
-            exclusive=LayerSpec(spec.path, "exclusive"), barriers=(LayerSpec(spec.path, "barriers"),),
-            liaison=(10, 15), name=PAYLOADS[0],
-        )
+    result = run_files(
+        LayerSpec(spec.path, "addresses"), LayerSpec(spec.path, "boundaries"),
+        exclusive=LayerSpec(spec.path, "exclusive"), barriers=(LayerSpec(spec.path, "barriers"),),
+        liaison=(10, 15), name=PAYLOADS[0],
     )
     out = folder / "run"
     write_run(result, out)
