@@ -378,9 +378,7 @@ def write_static_map(result: GridResult, path, *, dpi: int = 150) -> None:
 
     grids = result.grids.to_crs(result.grids.estimate_utm_crs()) if len(result.grids) else result.grids
     fig, ax = plt.subplots(figsize=(10, 10))
-    colors = np.where(
-        grids["grid_type"].ne("base"), EXCLUSIVE_COLOR, grids["status"].map(STATUS_COLORS).fillna("#999")
-    )
+    colors = status_colors(grids)
     grids.plot(ax=ax, color=colors, edgecolor="#333", linewidth=0.4, alpha=0.7)
     bnd = result.boundaries.to_crs(grids.crs)
     bnd.boundary.plot(ax=ax, color="#111", linewidth=1.5)
@@ -388,6 +386,17 @@ def write_static_map(result: GridResult, path, *, dpi: int = 150) -> None:
         pts = shapely.point_on_surface(grids.geometry.values)
         for code, p in zip(grids["grid_code"], pts, strict=True):
             ax.annotate(code[-3:], (p.x, p.y), ha="center", va="center", fontsize=6)
+    if "name" in bnd and len(bnd) <= 200:
+        vpts = shapely.point_on_surface(bnd.geometry.values)
+        for name, p in zip(bnd["name"].fillna("").astype(str), vpts, strict=True):
+            ax.annotate(plot_text(name), (p.x, p.y), ha="center", va="bottom", fontsize=9, fontweight="bold",
+                        xytext=(0, 6), textcoords="offset points", color="#111")
+    from matplotlib.patches import Patch
+
+    handles = [Patch(facecolor=e["color"], edgecolor="#333", alpha=0.7, label=plot_text(f"{e['label'][0]} {e['label'][1]}"))
+               for e in _status_legend(grids)]
+    if handles:
+        ax.legend(handles=handles, loc="lower left", fontsize=7, framealpha=0.9)
     ax.set_axis_off()
     ax.set_title(plot_text(f"gridmap · {result.manifest.get('name', '')} · {len(grids)} grids"))
     fig.savefig(path, dpi=dpi, bbox_inches="tight")

@@ -211,3 +211,48 @@ def test_english_page_and_address_popups(browser, hostile_run, tmp_path):
     browser.save_screenshot(str(SHOTS / "address_popup_en.png"))
     assert browser.execute_script("return typeof window.__pwned") == "undefined"
     assert js_errors(browser) == []
+
+
+def test_report_tables_sort_filter_download_and_link_to_the_grid_on_the_map(browser, hostile_run, tmp_path):
+    import csv
+
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions as ec
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    result, folder = hostile_run
+    downloads = tmp_path / "downloads"
+    downloads.mkdir()
+    browser.execute_cdp_cmd("Page.setDownloadBehavior", {"behavior": "allow", "downloadPath": str(downloads)})
+    browser.get((folder / "report.html").as_uri())
+    table = browser.find_element(By.ID, "grids")
+    # sort by households: click the header twice (ascending, then descending)
+    header = [th for th in table.find_elements(By.CSS_SELECTOR, "thead th") if "households" in th.text][0]
+    col = [th.text for th in table.find_elements(By.CSS_SELECTOR, "thead th")].index(header.text)
+    header.click()
+    header.click()
+    shown = [int(r.find_elements(By.TAG_NAME, "td")[col].text.replace(",", "")) for r in table.find_elements(By.CSS_SELECTOR, "tbody tr")]
+    assert shown == sorted(result.grids["households"], reverse=True)
+    # filter by a (hostile) village name: only its grids stay visible
+    name = result.boundaries["name"].iloc[1]
+    box = browser.find_element(By.CSS_SELECTOR, "input.filter[data-table='grids']")
+    box.send_keys(name)
+    visible = [r for r in table.find_elements(By.CSS_SELECTOR, "tbody tr") if r.is_displayed()]
+    assert len(visible) == int(result.grids["village_name"].eq(name).sum()) > 0
+    browser.save_screenshot(str(SHOTS / "report_filtered.png"))
+    # download the filtered table as CSV: the rows shown, names neutralised for spreadsheets
+    browser.find_element(By.CSS_SELECTOR, "button.csv[data-table='grids']").click()
+    WebDriverWait(browser, 10).until(lambda d: (downloads / "grids.csv").exists())
+    with open(downloads / "grids.csv", encoding="utf-8-sig", newline="") as f:
+        rows = list(csv.reader(f))
+    assert len(rows) == len(visible) + 1
+    assert all(r[1] in (name, "'" + name) for r in rows[1:])
+    # a grid code in the report opens that grid on the map
+    code = visible[0].find_element(By.TAG_NAME, "a")
+    target = code.text
+    code.click()
+    popup = WebDriverWait(browser, 10).until(ec.visibility_of_element_located((By.CSS_SELECTOR, ".leaflet-popup-content")))
+    assert popup.get_attribute("textContent").startswith(target)
+    browser.save_screenshot(str(SHOTS / "report_link_to_map.png"))
+    assert browser.execute_script("return typeof window.__pwned") == "undefined"
+    assert js_errors(browser) == []
