@@ -15,6 +15,7 @@ import pandas as pd
 import shapely
 
 from geodata.crs import wgs84_to_china
+from geodata.errors import GridmapError
 from gridmap.fields import FLAGS, GRID_TYPES, GRID_TYPES_EN, RULES, STATUS, note_en, note_zh
 
 if TYPE_CHECKING:
@@ -63,7 +64,7 @@ UI: dict[str, tuple[str, str]] = {
 """Labels of the page, (Chinese, English); `--lang` picks which comes first."""
 
 
-class MapError(ValueError):
+class MapError(GridmapError, ValueError):
     """A map option is not usable (unknown basemap or language, Tianditu without a key)."""
 
 
