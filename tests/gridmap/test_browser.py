@@ -58,6 +58,12 @@ def js_errors(driver) -> list[str]:
     return out
 
 
+def shot(driver, name: str) -> None:
+    """Screenshot into outputs/browser once popups have finished fading in."""
+    time.sleep(0.4)
+    driver.save_screenshot(str(SHOTS / name))
+
+
 def open_page(driver, page: Path, n_grids: int):
     from selenium.webdriver.support.ui import WebDriverWait
 
@@ -100,7 +106,7 @@ def test_every_grid_opens_on_hover_and_click_and_nothing_injected_runs(browser, 
     page = tmp_path / "map.html"
     write_map(result, page)
     open_page(browser, page, len(result.grids))
-    browser.save_screenshot(str(SHOTS / "hostile_overview.png"))
+    shot(browser, "hostile_overview.png")
     props = grid_props(browser)
     assert len(props) == len(result.grids)
     for p in props:
@@ -110,7 +116,7 @@ def test_every_grid_opens_on_hover_and_click_and_nothing_injected_runs(browser, 
         assert popup.startswith(p["c"]), (p["c"], popup)
         assert p["vn"] in popup  # the literal (hostile) village name, as text
         assert f"户数 households{p['h']:,}" in popup
-    browser.save_screenshot(str(SHOTS / "hostile_popup.png"))
+    shot(browser, "hostile_popup.png")
     assert browser.execute_script("return typeof window.__pwned") == "undefined"
     assert browser.execute_script("return document.querySelectorAll('.leaflet-popup-content img, .leaflet-tooltip img').length") == 0
     assert js_errors(browser) == []
@@ -144,7 +150,7 @@ def test_search_layers_legend_and_language_like_a_user(browser, hostile_run, tmp
     popup = wait.until(ec.visibility_of_element_located((By.CSS_SELECTOR, ".leaflet-popup-content")))
     assert popup.get_attribute("textContent").startswith(target["grid_code"])
     assert browser.execute_script("return gridmap.map.getZoom()") >= 15
-    browser.save_screenshot(str(SHOTS / "search_grid.png"))
+    shot(browser, "search_grid.png")
 
     # search a village by (part of) its hostile name: the map fits it and outlines it
     village = result.boundaries.iloc[0]
@@ -161,7 +167,7 @@ def test_search_layers_legend_and_language_like_a_user(browser, hostile_run, tmp
         "var b=gridmap.map.getBounds(); return b.contains([arguments[1],arguments[0]]) && b.contains([arguments[3],arguments[2]]);", *b
     )
     assert inside and browser.execute_script("return gridmap.map.getZoom()") > z_before - 3
-    browser.save_screenshot(str(SHOTS / "search_village.png"))
+    shot(browser, "search_village.png")
 
     # open the layer control by hovering, switch the status layer off and the choropleth on
     control = browser.find_element(By.CSS_SELECTOR, ".leaflet-control-layers")
@@ -181,7 +187,7 @@ def test_search_layers_legend_and_language_like_a_user(browser, hostile_run, tmp
     centre_on(browser, p["lp"], 16)
     tip, popup = hover_and_click_centre(browser)
     assert popup.startswith(p["c"]) and p["c"] in tip
-    browser.save_screenshot(str(SHOTS / "choropleth_popup.png"))
+    shot(browser, "choropleth_popup.png")
     assert js_errors(browser) == []
 
 
@@ -208,7 +214,7 @@ def test_english_page_and_address_popups(browser, hostile_run, tmp_path):
     assert browser.execute_script("return document.querySelectorAll('path.gridmap-address').length") > 0
     _, popup = hover_and_click_centre(browser)
     assert a["grid_code"] in popup and a["building"] in popup
-    browser.save_screenshot(str(SHOTS / "address_popup_en.png"))
+    shot(browser, "address_popup_en.png")
     assert browser.execute_script("return typeof window.__pwned") == "undefined"
     assert js_errors(browser) == []
 
@@ -239,7 +245,7 @@ def test_report_tables_sort_filter_download_and_link_to_the_grid_on_the_map(brow
     box.send_keys(name)
     visible = [r for r in table.find_elements(By.CSS_SELECTOR, "tbody tr") if r.is_displayed()]
     assert len(visible) == int(result.grids["village_name"].eq(name).sum()) > 0
-    browser.save_screenshot(str(SHOTS / "report_filtered.png"))
+    shot(browser, "report_filtered.png")
     # download the filtered table as CSV: the rows shown, names neutralised for spreadsheets
     browser.find_element(By.CSS_SELECTOR, "button.csv[data-table='grids']").click()
     WebDriverWait(browser, 10).until(lambda d: (downloads / "grids.csv").exists())
@@ -253,6 +259,6 @@ def test_report_tables_sort_filter_download_and_link_to_the_grid_on_the_map(brow
     code.click()
     popup = WebDriverWait(browser, 10).until(ec.visibility_of_element_located((By.CSS_SELECTOR, ".leaflet-popup-content")))
     assert popup.get_attribute("textContent").startswith(target)
-    browser.save_screenshot(str(SHOTS / "report_link_to_map.png"))
+    shot(browser, "report_link_to_map.png")
     assert browser.execute_script("return typeof window.__pwned") == "undefined"
     assert js_errors(browser) == []
