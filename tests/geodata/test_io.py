@@ -36,7 +36,7 @@ def test_csv_in_utf8_and_gbk_with_lon_lat_found(tmp_path, encoding):
 def test_csv_x_y_columns_and_overrides(tmp_path):
     path = tmp_path / "a.csv"
     pd.DataFrame({"E": [1.0, 2.0], "N": [3.0, 4.0]}).to_csv(path, index=False)
-    with pytest.raises(InputError, match=r"a\.csv.*no longitude/x column.*--x-col"):
+    with pytest.raises(InputError, match=r"a\.csv.*no longitude/x column.*`x_col`"):
         gio.read_layer(path)
     gdf = gio.read_layer(path, x_col="E", y_col="N")
     assert gdf.geometry.x.tolist() == [1.0, 2.0]
@@ -130,7 +130,7 @@ def test_atomic_dir_never_overwrites_without_permission(tmp_path):
     assert (out / "a.txt").read_text() == "first"
     with gio.atomic_dir(out, overwrite=True) as tmp:
         (tmp / "b.txt").write_text("second")
-    assert sorted(p.name for p in out.iterdir()) == ["b.txt"]
+    assert sorted(p.name for p in out.iterdir()) == ["b.txt", "manifest.json"]
     # a failed overwrite keeps the old run
     with pytest.raises(RuntimeError), gio.atomic_dir(out, overwrite=True) as tmp:
         raise RuntimeError("boom")

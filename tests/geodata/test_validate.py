@@ -6,13 +6,18 @@ import geopandas as gpd
 import numpy as np
 import pytest
 import shapely
+import shapely.affinity
 
 from geodata import validate as gval
 from geodata.errors import InputError
 
 
+X0, Y0 = 350_000.0, 3_460_000.0  # a real place in UTM 51N: tiny numbers would look like degrees
+
+
 def boundaries(codes, geoms=None):
     geoms = geoms or [shapely.box(i, 0, i + 1, 1) for i in range(len(codes))]
+    geoms = [shapely.affinity.translate(g, X0, Y0) for g in geoms]
     return gpd.GeoDataFrame({"code": codes, "name": [f"v{i}" for i in range(len(codes))]}, geometry=geoms, crs="EPSG:32651")
 
 
@@ -94,13 +99,13 @@ def test_address_geometry_must_be_points():
 
 def test_addresses_outside_are_kept_and_listed_in_two_are_errors():
     b, _ = gval.validate_boundaries(boundaries(["310115005001", "310115005003"]), file="b.gpkg")
-    pts = gpd.GeoDataFrame(geometry=[shapely.Point(0.5, 0.5), shapely.Point(5, 5)], crs="EPSG:32651")
+    pts = gpd.GeoDataFrame(geometry=[shapely.Point(X0 + 0.5, Y0 + 0.5), shapely.Point(X0 + 5, Y0 + 5)], crs="EPSG:32651")
     codes, report = gval.assign_villages(pts, b, file="a.gpkg")
     assert codes.iloc[0] == "310115005001"
     assert codes.isna().tolist() == [False, True]
     assert "feature 1" in str(report.notes[0]) and "outside every" in str(report.notes[0])
     overlapping = boundaries(["310115005001", "310115005003"], [shapely.box(0, 0, 2, 1), shapely.box(1, 0, 3, 1)])
-    pts = gpd.GeoDataFrame(geometry=[shapely.Point(1.5, 0.5)], crs="EPSG:32651")
+    pts = gpd.GeoDataFrame(geometry=[shapely.Point(X0 + 1.5, Y0 + 0.5)], crs="EPSG:32651")
     with pytest.raises(InputError, match=r"a\.gpkg, feature 0: the point lies in two boundaries \(310115005001, 310115005003\).*overlap"):
         gval.assign_villages(pts, overlapping, file="a.gpkg")
 
