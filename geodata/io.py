@@ -420,7 +420,7 @@ def rename_fields(
 
 MADE_BY: Final = "gridmap"
 """Value of ``made_by`` in the ``manifest.json`` of every folder gridmap writes; only such a folder may be replaced."""
-_STALE = re.compile(r"^\.(?P<name>.+)\.(?:(?P<pid>\d+)\.)?[^.]*\.tmp$|^\.(?P<pname>.+)\.parts$|^\.(?P<oname>.+)\.old-(?P<opid>\d+)$")
+_STALE = re.compile(r"^\.(?P<name>.+?)\.(?:(?P<pid>\d+)\.)?[^.]*\.tmp$|^\.(?P<pname>.+)\.parts$|^\.(?P<oname>.+)\.old-(?P<opid>\d+)$")
 
 
 def is_gridmap_folder(path: str | os.PathLike) -> bool:

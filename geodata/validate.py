@@ -89,6 +89,7 @@ def _numeric(
     report: Report,
     default: float,
     whole: bool = True,
+    blank_ok: bool = False,
 ) -> pd.Series:
     if col not in gdf.columns:
         return pd.Series(default, index=gdf.index, dtype=float)
@@ -101,6 +102,8 @@ def _numeric(
     v = values.to_numpy(dtype=float, na_value=np.nan)
     with np.errstate(invalid="ignore"):
         bad_mask = ~np.isfinite(v) | (v < 0)
+        if blank_ok and raw.dtype.kind not in "iufb":
+            bad_mask &= ~text.eq("").to_numpy()
         if whole:
             bad_mask |= np.isfinite(v) & (v != np.floor(v))
     bad = np.flatnonzero(bad_mask)
@@ -241,7 +244,7 @@ def _repair_polygons(gdf: gpd.GeoDataFrame, *, file: str, report: Report) -> gpd
         for i in empty[:MAX_LISTED]
     )
     types = shapely.get_type_id(geoms)
-    not_poly = np.flatnonzero(~np.isin(types, [3, 6]) & ~shapely.is_empty(geoms))
+    not_poly = np.flatnonzero(~np.isin(types, [3, 6]) & ~shapely.is_empty(geoms) & ~pd.isna(geoms))
     report.errors.extend(
         Problem(
             file,
@@ -405,7 +408,7 @@ def validate_addresses(
     gdf["households"] = _numeric(gdf, "households", file=file, csv_like=csv_like, report=report, default=1.0)
     if "population" in gdf.columns:
         gdf["population"] = _numeric(
-            gdf, "population", file=file, csv_like=csv_like, report=report, default=np.nan, whole=False
+            gdf, "population", file=file, csv_like=csv_like, report=report, default=np.nan, whole=False, blank_ok=True
         )
     else:
         gdf["population"] = np.nan
