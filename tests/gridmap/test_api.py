@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import folium
 import geopandas as gpd
 import numpy as np
 import pandas as pd
@@ -10,6 +9,7 @@ import pytest
 
 import gridmap
 from geodata.errors import GridmapError, InputError
+from gridmap.maps import MapPage
 from partition.measures import coverage_ratio, overlap_area
 
 
@@ -89,7 +89,8 @@ def test_save_writes_what_the_cli_writes_and_read_run_reads_it_back(sample_run, 
 
 def test_explore_report_and_summary(sample_run):
     m = sample_run.explore()
-    assert isinstance(m, folium.Map)
+    assert isinstance(m, MapPage) and sample_run.grids["grid_code"].iloc[0] in m.html
+    assert "<iframe srcdoc=" in m._repr_html_()  # shows itself in Jupyter
     page = sample_run.report_html()
     assert page.lstrip().lower().startswith("<!doctype html")
     summary = sample_run.summary()
