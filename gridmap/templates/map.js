@@ -163,12 +163,29 @@
     }
   }
 
+  /* ---- addresses outside every boundary: shown by default, so they are not missed ---- */
+  var O = D.outside, outsideLayer = L.layerGroup();
+  for (var oi = 0; oi < O.lat.length; oi++) {
+    (function (k) {
+      L.circleMarker([O.lat[k], O.lon[k]], {radius: 6, color: '#b10026', weight: 2, fillColor: '#fff', fillOpacity: 0.6, className: 'gridmap-outside'})
+        .bindPopup(function () {
+          var box = el('div', 'gm-popup');
+          box.appendChild(el('div', 'gm-popup-title', O.ref[k]));
+          box.appendChild(el('div', null, both(UI.outside_note)));
+          return box;
+        })
+        .addTo(outsideLayer);
+    })(oi);
+  }
+  if (O.lat.length) outsideLayer.addTo(map);
+
   overlays[both(UI.layer_status)] = statusLayer;
   overlays[both(UI.layer_choro)] = choroLayer;
   overlays[both(UI.layer_villages)] = villageLayer;
   overlays[both(UI.layer_village_names)] = villageLabels;
   overlays[both(UI.layer_codes)] = gridLabels;
   overlays[both(UI.layer_addresses)] = addrLayer;
+  if (O.lat.length) overlays[both(UI.layer_outside) + ' (' + O.lat.length + ')'] = outsideLayer;
   L.control.layers(bases, overlays, {collapsed: true}).addTo(map);
   L.control.scale({imperial: false, metric: true}).addTo(map);
 
@@ -199,6 +216,12 @@
     if (map.hasLayer(choroLayer)) {
       div.appendChild(el('b', null, both(UI.legend_choro)));
       D.legend.choro.forEach(function (c) { div.appendChild(swatch(c.color, c.label)); });
+    }
+    if (map.hasLayer(outsideLayer)) {
+      var row = swatch('#fff', both(UI.layer_outside) + ': ' + O.lat.length);
+      row.firstChild.style.border = '2px solid #b10026';
+      row.firstChild.style.borderRadius = '50%';
+      div.appendChild(row);
     }
     if (map.hasLayer(addrLayer) && map.getZoom() < D.zoom.addresses) {
       div.appendChild(el('div', 'gm-legend-sub', both(UI.zoom_for_addresses)));

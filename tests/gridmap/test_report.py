@@ -66,3 +66,25 @@ def test_notes_are_bilingual_and_name_the_users_ids():
     empty = "no households in this area: it is one grid until people live here."
     assert note_zh(empty) == "该区域暂无住户：先作为一个网格，有住户后再划分。"
     assert note_text("村民小组 第1组") == "村民小组 第1组 / village group 第1组"
+
+
+def test_addresses_outside_every_boundary_are_in_the_report_and_on_the_map(hostile_run):
+    import dataclasses
+    import json
+
+    import geopandas as gpd
+    import shapely
+
+    from gridmap.maps import build_map
+
+    result, _ = hostile_run
+    far = result.addresses.iloc[[0]].to_crs(result.grids.crs)
+    x, y = far.geometry.x.iloc[0] + 0.05, far.geometry.y.iloc[0]
+    extra = gpd.GeoDataFrame({"kind": ["address_outside_boundaries"], "flag": [None], "ref": ["address <b>7</b>"],
+                              "message": ["address lies outside every village/community boundary"]},
+                             geometry=[shapely.Point(x, y)], crs=result.grids.crs)
+    hurt = dataclasses.replace(result, violations=gpd.GeoDataFrame(pd.concat([result.violations, extra], ignore_index=True), crs=result.grids.crs))
+    page = report_html(hurt)
+    assert "边界外的地址 / address outside every boundary: 1" in page and "address &lt;b&gt;7&lt;/b&gt;" in page
+    data = json.loads(re.search(r"id='gridmap-data'>(.*?)</script>", build_map(hurt).html, re.S).group(1))
+    assert data["outside"]["ref"] == ["address <b>7</b>"] and data["outside"]["lon"] == [round(x, 6)]
