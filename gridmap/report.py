@@ -54,6 +54,7 @@ TABLE_JS = """
   function csvCell(s){
     s = String(s);
     if (/^[=+\\-@\\t\\r]/.test(s)) s = "'" + s;
+    else if (/^\\d{12,}$/.test(s)) s = '\\t' + s;  // long codes stay text in spreadsheets, as in roster.csv
     return /[",\\n\\r]/.test(s) ? '"' + s.replace(/"/g, '""') + '"' : s; }
   document.querySelectorAll('button.csv').forEach(function(btn){
     btn.addEventListener('click', function(){

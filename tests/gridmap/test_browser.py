@@ -253,6 +253,7 @@ def test_report_tables_sort_filter_download_and_link_to_the_grid_on_the_map(brow
         rows = list(csv.reader(f))
     assert len(rows) == len(visible) + 1
     assert all(r[1] in (name, "'" + name) for r in rows[1:])
+    assert all(r[0].startswith("\t") and r[0].strip() in set(result.grids["grid_code"]) for r in rows[1:])  # codes kept as text
     # a grid code in the report opens that grid on the map
     code = visible[0].find_element(By.TAG_NAME, "a")
     target = code.text
