@@ -83,6 +83,7 @@ def _cells(village: Village, area: BaseGeometry, points: gpd.GeoDataFrame) -> tu
         if cells is not None:
             # in polygon mode a point belongs to the cell that contains it
             cell_of_point = point_owner(cells.geometry.values, points.geometry.values)
+            src = cells["unit"].to_numpy()  # row of the user's polygon (EMPTY for uncovered remainders)
             cells = cells.assign(unit=np.arange(len(cells)))
             per = pd.DataFrame(
                 {
@@ -107,7 +108,14 @@ def _cells(village: Village, area: BaseGeometry, points: gpd.GeoDataFrame) -> tu
             cells = cells.drop(columns=["unit"]).join(agg)
             cells["households"] = cells["households"].fillna(0.0)
             cells["n_units"] = cells["n_units"].fillna(0).astype(int)
-            cells["label"] = "unit " + pd.Series(np.arange(len(cells))).astype(str)
+            # notes name the user's own unit: its building id, else its feature number in the units layer
+            ids = polys["building"].to_numpy(object) if "building" in polys else np.full(len(polys), None, object)
+            row = np.clip(src, 0, max(len(polys) - 1, 0))
+            feature = polys.index.to_numpy()[row] + 1 if len(polys) else np.zeros(len(cells), int)
+            cells["label"] = [
+                f"building {ids[r]}" if s >= 0 and pd.notna(ids[r]) else f"units feature {f}" if s >= 0 else "uncovered area"
+                for s, r, f in zip(src, row, feature, strict=True)
+            ]
             return cells, cell_of_point
     cells = cells_from_points(points.geometry.values, unit.to_numpy(), area, barriers=village.barriers)
     u = cells["unit"].to_numpy()
