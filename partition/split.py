@@ -520,7 +520,10 @@ def split_graph(
                 status = "over_max"
             else:
                 status = "ok"
-            if status != "ok" and not flag:
+            if status != "ok" and not flag and hh <= 0:
+                flag = "unbalanced"
+                note = "no households in this area: it is one grid until people live here."
+            elif status != "ok" and not flag:
                 flag = "unbalanced"
                 big = nodes_[np.argmax(g.w[nodes_])]
                 note = (

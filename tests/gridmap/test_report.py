@@ -112,3 +112,12 @@ def test_notes_name_the_users_unit_polygon_ids_not_internal_numbers():
     assert "unit 0" not in notes and "unit 1 " not in notes
     over = result.grids.loc[result.grids["flag"].eq("unit_over_max"), "note"].iloc[0]
     assert note_text(over).startswith("楼栋 =楼A-1 单独有 600 户")
+
+
+def test_an_area_without_households_gets_a_note_that_makes_sense():
+    from partition.split import split_graph
+    from tests.partition.test_split import lattice
+
+    (part,) = split_graph(lattice(3, 3, households=0.0), min_households=300, max_households=500)
+    assert part.note == "no households in this area: it is one grid until people live here."
+    assert note_zh(part.note) == "该区域暂无住户：先作为一个网格，有住户后再划分。"
