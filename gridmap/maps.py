@@ -206,7 +206,7 @@ def _grid_features(disp: gpd.GeoDataFrame) -> dict:
     props["sl"] = [list(STATUS.get(s, (s, s))) for s in status]
     props["fl"] = [list(FLAGS[f]) if f in FLAGS else ([f, f] if f else None) for f in flag]
     props["n"] = [[note_zh(x), note_en(x)] if x else None for x in notes]
-    props["lp"] = np.column_stack([lat, lon]).tolist()
+    props["lp"] = [None if np.isnan(y) or np.isnan(x) else [float(y), float(x)] for y, x in zip(lat, lon, strict=True)]
     geoms = json.loads(gpd.GeoSeries(disp.geometry.values, crs=disp.crs).to_json(drop_id=True))["features"]
     records = props.to_dict("records")
     return {"type": "FeatureCollection", "features": [
@@ -220,7 +220,8 @@ def _village_features(bnd: gpd.GeoDataFrame) -> dict:
     codes = _text(bnd["code"]) if "code" in bnd else [""] * len(bnd)
     names = _text(bnd["name"]) if "name" in bnd else [""] * len(bnd)
     for f, c, nm, y, x in zip(fc["features"], codes, names, shapely.get_y(lp), shapely.get_x(lp), strict=True):
-        f["properties"] = {"code": c or "", "name": nm or "", "lp": [round(float(y), 6), round(float(x), 6)]}
+        lp_ = None if np.isnan(y) or np.isnan(x) else [round(float(y), 6), round(float(x), 6)]
+        f["properties"] = {"code": c or "", "name": nm or "", "lp": lp_}
     return fc
 
 

@@ -127,7 +127,7 @@
       var full = z >= D.zoom.full;
       D.order.forEach(function (i) {
         var p = D.grids.features[i].properties;
-        place(p.lp, full ? p.c : p.c.slice(-3), 14, gridLabels, 'gm-label');
+        if (p.lp) place(p.lp, full ? p.c : p.c.slice(-3), 14, gridLabels, 'gm-label');
       });
     }
   }
@@ -244,7 +244,7 @@
     highlight.clearLayers();
     map.fitBounds(layer.getBounds(), {maxZoom: 17, padding: [40, 40], animate: false});
     var p = layer.feature.properties;
-    layer.openPopup(L.latLng(p.lp[0], p.lp[1]));
+    layer.openPopup(p.lp ? L.latLng(p.lp[0], p.lp[1]) : layer.getBounds().getCenter());
     return true;
   }
   function selectVillage(f) {
