@@ -277,12 +277,9 @@ class MapPage:
 
     def save(self, path) -> None:
         """Write the page to `path` (UTF-8, atomically)."""
-        from pathlib import Path
+        from geodata.io import write_text
 
-        path = Path(path)
-        tmp = path.with_name(f".{path.name}.tmp")
-        tmp.write_text(self.html, encoding="utf-8")
-        os.replace(tmp, path)
+        write_text(path, self.html)
 
     def _repr_html_(self) -> str:
         return (f'<iframe srcdoc="{html.escape(self.html, quote=True)}" style="width:100%;height:600px;border:0" '
