@@ -125,7 +125,8 @@ def html_table(df: pd.DataFrame, *, table_id: str | None = None, sortable: bool 
     """
     digits = digits or {}
     head = "".join(
-        f"<th class='t'>{html.escape(str(c))}</th>" if c in text_cols or df[c].dtype == object else f"<th>{html.escape(str(c))}</th>"
+        f"<th class='t'>{html.escape(str(c))}</th>" if c in text_cols or c in html_cols or not pd.api.types.is_numeric_dtype(df[c])
+        else f"<th>{html.escape(str(c))}</th>"
         for c in df.columns
     )
     body = []
