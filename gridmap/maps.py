@@ -59,6 +59,7 @@ UI: dict[str, tuple[str, str]] = {
     "layer_outside": ("边界外的地址", "addresses outside every boundary"),
     "outside_note": ("该地址不在任何村/社区边界内，未划入网格", "this address lies outside every village/community boundary and is in no grid"),
     "address": ("地址", "address"),
+    "legend": ("图例", "legend"),
     "legend_status": ("网格状态", "grid status"),
     "legend_choro": ("户数 (每格)", "households per grid"),
     "zoom_for_addresses": ("放大到街道级别显示地址", "zoom in to street level to see addresses"),

@@ -195,6 +195,7 @@
     this._div = el('div', 'gm-legend');
     this._div.id = 'gridmap-legend';
     L.DomEvent.disableScrollPropagation(this._div);
+    L.DomEvent.disableClickPropagation(this._div);
     return this._div;
   };
   function swatch(color, text, sub) {
@@ -206,9 +207,14 @@
     if (sub) row.appendChild(el('div', 'gm-legend-sub', sub));
     return row;
   }
+  var legendOpen = true;
   function drawLegend() {
     var div = legend._div;
     while (div.firstChild) div.removeChild(div.firstChild);
+    var toggle = el('div', 'gm-legend-toggle', (legendOpen ? '▾ ' : '▸ ') + both(UI.legend));
+    toggle.addEventListener('click', function () { legendOpen = !legendOpen; drawLegend(); });
+    div.appendChild(toggle);
+    if (!legendOpen) return;
     if (map.hasLayer(statusLayer)) {
       div.appendChild(el('b', null, both(UI.legend_status)));
       D.legend.status.forEach(function (s) { div.appendChild(swatch(s.color, both(s.label), pick(s.rule))); });
@@ -226,7 +232,7 @@
     if (map.hasLayer(addrLayer) && map.getZoom() < D.zoom.addresses) {
       div.appendChild(el('div', 'gm-legend-sub', both(UI.zoom_for_addresses)));
     }
-    div.style.display = div.firstChild ? '' : 'none';
+    div.style.display = div.childNodes.length > 1 ? '' : 'none';
   }
   legend.addTo(map);
 

@@ -135,6 +135,11 @@ def test_search_layers_legend_and_language_like_a_user(browser, hostile_run, tmp
     wait = WebDriverWait(browser, 10)
     legend = browser.find_element(By.ID, "gridmap-legend").text
     assert "户数区间规则" in legend and "村民小组网格" in legend and "专属网格" in legend
+    # the legend folds away (it may cover grids on a small screen) and opens again
+    browser.find_element(By.CSS_SELECTOR, ".gm-legend-toggle").click()
+    assert "户数区间规则" not in browser.find_element(By.ID, "gridmap-legend").text
+    browser.find_element(By.CSS_SELECTOR, ".gm-legend-toggle").click()
+    assert "户数区间规则" in browser.find_element(By.ID, "gridmap-legend").text
     # layer control starts collapsed; the scale is metric
     assert browser.find_elements(By.CSS_SELECTOR, ".leaflet-control-layers-expanded") == []
     scale = browser.find_element(By.CSS_SELECTOR, ".leaflet-control-scale-line").text
