@@ -50,3 +50,7 @@ class OutputExistsError(GridmapError, FileExistsError):
 
 class RulesError(GridmapError, ValueError):
     """A rules file or rule option is invalid."""
+
+
+class DatabaseError(GridmapError, RuntimeError):
+    """A database refused or failed an operation (e.g. a publish); nothing was written."""

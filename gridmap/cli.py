@@ -26,10 +26,30 @@ FIELD_OPTS = (
 )
 
 
-def _layer_spec(value: str | None, layer: str | None):
+def _layer_spec(value: str | None, layer: str | None, sql: str | None = None, *, option: str = "input"):
+    """A file path, or a PostGIS URL with a layer (SCHEMA.TABLE) or a query (geodata/postgis.py)."""
+    from geodata.postgis import DbSource, is_db_url
     from gridmap.pipeline import LayerSpec
 
-    return None if value is None else LayerSpec(Path(value), layer)
+    if value is None:
+        return None
+    if is_db_url(value):
+        if (layer is None) == (sql is None):
+            raise click.UsageError(f"{option} is a database: give {option}-layer SCHEMA.TABLE or {option}-sql \"SELECT …\" (one of them).")
+        return LayerSpec(DbSource(value, layer, sql), layer)
+    if sql is not None:
+        raise click.UsageError(f"{option}-sql needs {option} postgresql://USER@HOST:PORT/DB.")
+    if not Path(value).exists():
+        raise click.BadParameter(f"file '{value}' does not exist (or pass a postgresql:// URL).", param_hint=option)
+    return LayerSpec(Path(value), layer)
+
+
+def _previous_spec(value: str | None, layer: str | None, sql: str | None):
+    from geodata.postgis import is_db_url
+
+    if value is not None and is_db_url(value) and layer is None and sql is None:
+        layer = "gridmap.grids_current"
+    return _layer_spec(value, layer or ("grids" if value else None), sql, option="--previous")
 
 
 class _Progress:
@@ -126,20 +146,27 @@ def _run(ctx, config, out: Path, overwrite: bool, *, resume: bool = False) -> No
 
 
 @main.command()
-@click.option("--addresses", required=True, type=click.Path(exists=True, dir_okay=False), help="Household address points (CSV, GeoJSON, GPKG, SHP, zipped SHP).")
+@click.option("--addresses", required=True, metavar="FILE|URL", help="Household address points (CSV, GeoJSON, GPKG, SHP, zipped SHP).")
 @click.option("--addresses-layer", help="Layer of --addresses in a multi-layer file.")
-@click.option("--boundaries", required=True, type=click.Path(exists=True, dir_okay=False), help="Village/community polygons with a 12-digit code.")
+@click.option("--addresses-sql", metavar="SELECT", help="Query giving --addresses when it is a postgresql:// URL.")
+@click.option("--boundaries", required=True, metavar="FILE|URL", help="Village/community polygons with a 12-digit code.")
 @click.option("--boundaries-layer", help="Layer of --boundaries.")
-@click.option("--units", type=click.Path(exists=True, dir_okay=False), help="Unit polygons (buildings, parcels, blocks) that tile the area.")
+@click.option("--boundaries-sql", metavar="SELECT", help="Query giving --boundaries when it is a postgresql:// URL.")
+@click.option("--units", metavar="FILE|URL", help="Unit polygons (buildings, parcels, blocks) that tile the area.")
 @click.option("--units-layer", help="Layer of --units.")
-@click.option("--exclusive", type=click.Path(exists=True, dir_okay=False), help="Exclusive areas (专属网格): schools, hospitals, ...")
+@click.option("--units-sql", metavar="SELECT", help="Query giving --units when it is a postgresql:// URL.")
+@click.option("--exclusive", metavar="FILE|URL", help="Exclusive areas (专属网格): schools, hospitals, ...")
 @click.option("--exclusive-layer", help="Layer of --exclusive.")
-@click.option("--barriers", multiple=True, type=click.Path(exists=True, dir_okay=False), help="Roads/rivers/railways grids should not cross (repeatable).")
-@click.option("--barriers-layer", help="Layer of every --barriers file.")
+@click.option("--exclusive-sql", metavar="SELECT", help="Query giving --exclusive when it is a postgresql:// URL.")
+@click.option("--barriers", multiple=True, metavar="FILE|URL", help="Roads/rivers/railways grids should not cross (repeatable).")
+@click.option("--barriers-layer", help="Layer of every --barriers file (or table of a --barriers URL).")
+@click.option("--barriers-sql", metavar="SELECT", help="Query giving --barriers when it is a postgresql:// URL.")
 @click.option("--rules", "rules_path", type=click.Path(exists=True, dir_okay=False), help="TOML rules file.")
 @click.option("--min-households", type=int, help="Lower end of the household band [300].")
 @click.option("--max-households", type=int, help="Upper end of the household band [500].")
-@click.option("--previous", type=click.Path(exists=True, dir_okay=False), help="Grids of an earlier run: their codes are inherited.")
+@click.option("--previous", metavar="FILE|URL", help="Grids of an earlier run (or a published schema's grids_current + code ledger): codes are inherited.")
+@click.option("--previous-layer", help="Layer of --previous [grids; gridmap.grids_current for a URL].")
+@click.option("--previous-sql", metavar="SELECT", help="Query giving --previous when it is a postgresql:// URL.")
 @click.option("--keep-valid", is_flag=True, help="With --previous: keep grids that still follow the rules exactly; regrid only the rest.")
 @click.option("--keep-tolerance", type=float, default=0.1, show_default=True, help="Largest change of a kept grid's households (share).")
 @click.option("--liaison", metavar="MIN-MAX", help="Also make household-liaison groups (联户), e.g. 10-15.")
@@ -186,12 +213,12 @@ def partition(ctx, **kw) -> None:
         liaison = (lo, hi)
     out = Path(kw["out"])
     config = GridConfig(
-        addresses=_layer_spec(kw["addresses"], kw["addresses_layer"]),
-        boundaries=_layer_spec(kw["boundaries"], kw["boundaries_layer"]),
-        units=_layer_spec(kw["units"], kw["units_layer"]),
-        exclusive=_layer_spec(kw["exclusive"], kw["exclusive_layer"]),
-        barriers=tuple(_layer_spec(b, kw["barriers_layer"]) for b in kw["barriers"]),
-        previous=_layer_spec(kw["previous"], "grids" if kw["previous"] else None),
+        addresses=_layer_spec(kw["addresses"], kw["addresses_layer"], kw["addresses_sql"], option="--addresses"),
+        boundaries=_layer_spec(kw["boundaries"], kw["boundaries_layer"], kw["boundaries_sql"], option="--boundaries"),
+        units=_layer_spec(kw["units"], kw["units_layer"], kw["units_sql"], option="--units"),
+        exclusive=_layer_spec(kw["exclusive"], kw["exclusive_layer"], kw["exclusive_sql"], option="--exclusive"),
+        barriers=tuple(_layer_spec(b, kw["barriers_layer"], kw["barriers_sql"], option="--barriers") for b in kw["barriers"]),
+        previous=_previous_spec(kw["previous"], kw["previous_layer"], kw["previous_sql"]),
         rules=rules,
         fields=fields,
         input_crs=kw["input_crs"],
@@ -349,12 +376,15 @@ def report_cmd(ctx, run_dir, workers_csv, grid_code_col, worker_col, out_file) -
 
 
 @main.command()
-@click.option("--grids", "grids_path", required=True, type=click.Path(exists=True, dir_okay=False), help="The existing grid layer.")
-@click.option("--grids-layer", help="Layer of --grids.")
-@click.option("--addresses", required=True, type=click.Path(exists=True, dir_okay=False), help="Household address points.")
+@click.option("--grids", "grids_path", required=True, metavar="FILE|URL", help="The existing grid layer.")
+@click.option("--grids-layer", help="Layer of --grids (SCHEMA.TABLE for a URL).")
+@click.option("--grids-sql", metavar="SELECT", help="Query giving --grids when it is a postgresql:// URL.")
+@click.option("--addresses", required=True, metavar="FILE|URL", help="Household address points.")
 @click.option("--addresses-layer", help="Layer of --addresses.")
-@click.option("--boundaries", type=click.Path(exists=True, dir_okay=False), help="Village/community polygons (finds gaps and border crossings).")
+@click.option("--addresses-sql", metavar="SELECT", help="Query giving --addresses when it is a postgresql:// URL.")
+@click.option("--boundaries", metavar="FILE|URL", help="Village/community polygons (finds gaps and border crossings).")
 @click.option("--boundaries-layer", help="Layer of --boundaries.")
+@click.option("--boundaries-sql", metavar="SELECT", help="Query giving --boundaries when it is a postgresql:// URL.")
 @click.option("--workers", "workers_csv", type=click.Path(exists=True, dir_okay=False), help="CSV/XLSX of grid_code → worker.")
 @click.option("--grid-code-col", default="grid_code", show_default=True, help="Grid code column of --grids (and --workers).")
 @click.option("--households-col", default="households", show_default=True, help="Households column of --addresses.")
@@ -364,8 +394,8 @@ def report_cmd(ctx, run_dir, workers_csv, grid_code_col, worker_col, out_file) -
 @click.option("--out", required=True, type=click.Path(file_okay=False), help="Audit folder to create.")
 @click.option("--overwrite", is_flag=True, help="Replace an existing folder.")
 @click.pass_context
-def audit(ctx, grids_path, grids_layer, addresses, addresses_layer, boundaries, boundaries_layer, workers_csv,
-          grid_code_col, households_col, min_households, max_households, input_crs, out, overwrite) -> None:
+def audit(ctx, grids_path, grids_layer, grids_sql, addresses, addresses_layer, addresses_sql, boundaries, boundaries_layer,
+          boundaries_sql, workers_csv, grid_code_col, households_col, min_households, max_households, input_crs, out, overwrite) -> None:
     """Audit grids not made by gridmap: households per grid, gaps, overlaps, border crossings, codes.
 
     \b
@@ -378,8 +408,9 @@ def audit(ctx, grids_path, grids_layer, addresses, addresses_layer, boundaries, 
 
     check_output(Path(out), overwrite=overwrite)
     result = run_audit(
-        grids=_layer_spec(grids_path, grids_layer), addresses=_layer_spec(addresses, addresses_layer),
-        boundaries=_layer_spec(boundaries, boundaries_layer), grid_code_col=grid_code_col, households_col=households_col,
+        grids=_layer_spec(grids_path, grids_layer, grids_sql, option="--grids"),
+        addresses=_layer_spec(addresses, addresses_layer, addresses_sql, option="--addresses"),
+        boundaries=_layer_spec(boundaries, boundaries_layer, boundaries_sql, option="--boundaries"), grid_code_col=grid_code_col, households_col=households_col,
         min_households=min_households, max_households=max_households, input_crs=input_crs,
     )
     workers = read_workers(workers_csv, grid_code_col=grid_code_col) if workers_csv else None
@@ -390,36 +421,73 @@ def audit(ctx, grids_path, grids_layer, addresses, addresses_layer, boundaries, 
 
 
 @main.command()
-@click.argument("old", type=click.Path(exists=True, dir_okay=False))
-@click.argument("new", type=click.Path(exists=True, dir_okay=False))
-@click.option("--addresses", required=True, type=click.Path(exists=True, dir_okay=False), help="Household address points.")
+@click.argument("old")
+@click.argument("new")
+@click.option("--addresses", required=True, metavar="FILE|URL", help="Household address points.")
 @click.option("--addresses-layer", help="Layer of --addresses.")
-@click.option("--layer", default=None, help="Layer of OLD and NEW [grids when present].")
+@click.option("--addresses-sql", metavar="SELECT", help="Query giving --addresses when it is a postgresql:// URL.")
+@click.option("--layer", default=None, help="Layer of OLD and NEW [grids when present; gridmap.grids_current for a URL].")
+@click.option("--old-sql", metavar="SELECT", help="Query giving OLD when it is a postgresql:// URL (e.g. the grids of one published run).")
+@click.option("--new-sql", metavar="SELECT", help="Query giving NEW when it is a postgresql:// URL.")
 @click.option("--grid-code-col", default="grid_code", show_default=True)
 @click.option("--out", required=True, type=click.Path(file_okay=False), help="Folder to create.")
 @click.option("--overwrite", is_flag=True)
 @click.pass_context
-def diff(ctx, old, new, addresses, addresses_layer, layer, grid_code_col, out, overwrite) -> None:
+def diff(ctx, old, new, addresses, addresses_layer, addresses_sql, layer, old_sql, new_sql, grid_code_col, out, overwrite) -> None:
     """Compare two grid layers: which households change grid, what each grid gains and loses.
 
     \b
-    Example:
+    Examples:
       gridmap diff outputs/2025/grids.gpkg outputs/2026/grids.gpkg --addresses hh.gpkg --out outputs/diff
+      gridmap diff outputs/2025/grids.gpkg postgresql://gis@db/county --addresses hh.gpkg --out outputs/diff
     """
     from geodata.io import check_output, layer_names
+    from geodata.postgis import is_db_url
     from gridmap.analysis import run_diff
 
     check_output(Path(out), overwrite=overwrite)
 
-    def spec(path):
+    def spec(path, sql, name):
         lyr = layer
-        if lyr is None and path.lower().endswith(".gpkg") and "grids" in layer_names(path):
+        if is_db_url(path):
+            return _layer_spec(path, None if sql else (lyr or "gridmap.grids_current"), sql, option=name)
+        if lyr is None and path.lower().endswith(".gpkg") and Path(path).exists() and "grids" in layer_names(path):
             lyr = "grids"
-        return _layer_spec(path, lyr)
+        return _layer_spec(path, lyr, sql, option=name)
 
-    d = run_diff(spec(old), spec(new), _layer_spec(addresses, addresses_layer), out, overwrite=overwrite, grid_code_col=grid_code_col)
+    d = run_diff(spec(old, old_sql, "OLD"), spec(new, new_sql, "NEW"),
+                 _layer_spec(addresses, addresses_layer, addresses_sql, option="--addresses"), out,
+                 overwrite=overwrite, grid_code_col=grid_code_col)
     if not ctx.obj.get("quiet"):
         click.echo(f"{d.share_changed:.1%} of households change grid. Report: {Path(out) / 'report.html'}")
+
+
+@main.command()
+@click.argument("run_dir", type=click.Path(exists=True, file_okay=False))
+@click.option("--db", "url", required=True, envvar="GRIDMAP_DB", metavar="URL",
+              help="postgresql://USER@HOST:PORT/DB [env GRIDMAP_DB]; password from the URL, PGPASSWORD, ~/.pgpass or a service file.")
+@click.option("--schema", default="gridmap", show_default=True, help="Schema holding grids, grids_current, code_ledger, runs, ...")
+@click.pass_context
+def publish(ctx, run_dir, url, schema) -> None:
+    """Publish a run folder into PostgreSQL/PostGIS in one transaction (all or nothing).
+
+    Grids are versioned (valid_from_run/valid_to_run; view grids_current), every code ever
+    issued is kept in code_ledger, and the database refuses a retired code. Only the run's
+    villages/communities are replaced.
+
+    \b
+    Examples:
+      gridmap publish outputs/town --db postgresql://gis@db.example.cn:5432/county
+      gridmap partition ... --previous postgresql://gis@db.example.cn/county --out outputs/town-2026
+      gridmap publish outputs/town-2026 --db postgresql://gis@db.example.cn/county
+    """
+    from gridmap.pipeline import load_run
+    from gridmap.publish import publish_run
+
+    result = load_run(Path(run_dir))
+    done = publish_run(result, url, schema=schema)
+    if not ctx.obj.get("quiet"):
+        click.echo(done.summary())
 
 
 @main.command("check-codes")

@@ -22,6 +22,7 @@ from geodata import crs as gcrs
 from geodata import io as gio
 from geodata import validate as gval
 from geodata.errors import InputError, Problem, RulesError
+from geodata.postgis import DbSource
 from gridmap.execute import VillageTask, execute
 from partition.coding import assign_codes
 from partition.grids import Village
@@ -54,7 +55,7 @@ FIELD_OPTIONS = (
 class LayerSpec:
     """Where one input layer is: a path, and the layer name inside multi-layer files."""
 
-    path: Path
+    path: Path | DbSource
     layer: str | None = None
 
 
@@ -157,7 +158,9 @@ def read_rules(path: str | Path, *, min_households: int | None = None, max_house
     return RuleSet.from_dict(data, min_households=min_households, max_households=max_households, source=str(path))
 
 
-def _sha256(path: Path) -> str:
+def _sha256(path: Path | DbSource) -> str:
+    if isinstance(path, DbSource):
+        return path.digest()
     h = hashlib.sha256()
     with open(path, "rb") as f:
         for chunk in iter(lambda: f.read(1 << 20), b""):
@@ -217,7 +220,7 @@ def run_partition(config: GridConfig, *, progress: Progress | None = None, resum
     progress("read", 0, 1)
     bnd_raw = _read(config.boundaries, config)
     addr_raw = _read(config.addresses, config)
-    csv_like = config.addresses.path.suffix.lower() in (".csv", ".txt")
+    csv_like = str(config.addresses.path.suffix).lower() in (".csv", ".txt")
     _check_remaps(config, [bnd_raw, addr_raw])
     boundaries, b_report = gval.validate_boundaries(bnd_raw, file=str(config.boundaries.path))
     addresses, a_report = gval.validate_addresses(addr_raw, file=str(config.addresses.path), csv_like=csv_like)
@@ -324,7 +327,7 @@ def run_partition(config: GridConfig, *, progress: Progress | None = None, resum
         "name": config.name,
         "created": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
         "inputs": {
-            role: {"path": str(spec.path), "layer": spec.layer, "sha256": _sha256(Path(spec.path))}
+            role: {"path": str(spec.path), "layer": spec.layer, "sha256": _sha256(spec.path)}
             for role, spec in _specs(config)
         },
         "rules": _rules_dict(config.rules),
@@ -393,7 +396,7 @@ def _fingerprint(config: GridConfig) -> str:
     """Digest of the inputs' contents and every option that changes the grids."""
     h = hashlib.sha256()
     for role, spec in _specs(config):
-        h.update(f"{role}:{spec.layer}:{_sha256(Path(spec.path))}".encode())
+        h.update(f"{role}:{spec.layer}:{_sha256(spec.path)}".encode())
     opts = {k: v for k, v in asdict(config).items() if k not in ("workers", "scheduler", "name")}
     h.update(json.dumps(opts, default=str, sort_keys=True).encode())
     return h.hexdigest()
@@ -425,11 +428,16 @@ def _read_previous(spec: LayerSpec, work) -> tuple[gpd.GeoDataFrame, list[str]]:
     prev["grid_code"] = prev["grid_code"].astype(str)
     if "village_code" not in prev.columns:
         prev["village_code"] = prev["grid_code"].str[:12]
-    try:
-        hist = gio.read_table(spec.path, layer="code_history")
-        history = [str(c) for c in hist["grid_code"]]
-    except InputError:
-        history = []
+    if isinstance(spec.path, DbSource):  # grids_current of a published schema: its code ledger
+        from gridmap.publish import ledger_codes
+
+        history = ledger_codes(spec.path)
+    else:
+        try:
+            hist = gio.read_table(spec.path, layer="code_history")
+            history = [str(c) for c in hist["grid_code"]]
+        except InputError:
+            history = []
     return gcrs.valid_polygons(prev.to_crs(work)), history
 
 
