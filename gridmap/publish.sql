@@ -151,7 +151,7 @@ BEGIN
 END $$;
 
 CREATE OR REPLACE TRIGGER grids_issue_code
-    BEFORE INSERT OR UPDATE OF grid_code, valid_to_run ON @schema@.grids
+    AFTER INSERT OR UPDATE OF grid_code, valid_to_run ON @schema@.grids
     FOR EACH ROW EXECUTE FUNCTION @schema@.issue_code();
 
 -- The ledger is append-only: codes are never deleted or renamed, and a retired code stays retired.

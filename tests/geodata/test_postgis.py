@@ -15,7 +15,11 @@ from geodata import postgis
 from geodata.errors import InputError
 from geodata.sample import sample_path
 from gridmap.pipeline import GridConfig, LayerSpec, run_partition
-from tests.pgfixtures import cli, db, pg_server  # noqa: F401 - fixtures
+from tests import pgfixtures
+from tests.pgfixtures import cli
+
+pg_server = pgfixtures.pg_server  # fixtures: a real PostgreSQL/PostGIS server, a fresh database per test
+db = pgfixtures.db
 
 DENVER = Path(__file__).resolve().parents[1] / "data" / "denver_tracts.gpkg"
 
