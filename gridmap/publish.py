@@ -142,9 +142,22 @@ def _stage(conn: sqlalchemy.Connection, gdf: gpd.GeoDataFrame | None, schema: st
     return f'"{schema}"."{name}"'
 
 
-def _jsonb_rest(alias: str, known: tuple[str, ...]) -> str:
-    drop = ", ".join(f"'{c}'" for c in (*known, "geometry", "address_id"))
-    return f"to_jsonb({alias}) - ARRAY[{drop}]"
+def _jsonb_rest(conn, alias: str, columns, known: tuple[str, ...]) -> tuple[str, dict[str, str]]:
+    """SQL building a jsonb object of the user's other columns (names bound as parameters), and its parameters.
+
+    Columns are listed explicitly: ``to_jsonb(row)`` would also turn each geometry into GeoJSON,
+    which is ten times slower for a million points.
+    """
+    rest = [c for c in columns if c not in (*known, "geometry", "address_id")]
+    if not rest:
+        return "NULL", {}
+    quote = conn.dialect.identifier_preparer.quote
+    params = {f"k{i}": str(c) for i, c in enumerate(rest)}
+    parts = []
+    for start in range(0, len(rest), 40):  # jsonb_build_object takes at most 100 arguments
+        pairs = ", ".join(f"CAST(:k{i} AS text), {alias}.{quote(str(rest[i]))}" for i in range(start, min(start + 40, len(rest))))
+        parts.append(f"jsonb_build_object({pairs})")
+    return f"jsonb_strip_nulls({' || '.join(parts)})", params
 
 
 def _run_digest(result: RunResult) -> str:
@@ -326,10 +339,11 @@ def _publish_addresses(conn, q: str, schema: str, tag: str, run_id: int, address
     num = {"households", "population"}
     cols = [c for c in ADDRESS_COLUMNS if c in present]
     select = ", ".join(f"CAST(s.{c} AS double precision)" if c in num else f"CAST(s.{c} AS text)" for c in cols)
+    attrs, params = _jsonb_rest(conn, "s", a.columns, tuple(cols))
     return int(conn.execute(sa.text(
         f"INSERT INTO {q}.addresses (run_id, address_id, {', '.join(cols)}, attributes, geom) "
-        f"SELECT :run, CAST(s.address_id AS integer), {select}, {_jsonb_rest('s', tuple(cols))}, s.geometry FROM {stage} s"),
-        {"run": run_id}).rowcount)
+        f"SELECT :run, CAST(s.address_id AS integer), {select}, {attrs}, s.geometry FROM {stage} s"),
+        {"run": run_id, **params}).rowcount)
 
 
 def _publish_liaison(conn, q: str, schema: str, tag: str, run_id: int, liaison: gpd.GeoDataFrame | None) -> None:
@@ -338,10 +352,11 @@ def _publish_liaison(conn, q: str, schema: str, tag: str, run_id: int, liaison: 
     if liaison is None or len(liaison) == 0 or "liaison_code" not in liaison.columns:
         return
     stage = _stage(conn, liaison, schema, f"{tag}_liaison")
+    attrs, params = _jsonb_rest(conn, "s", liaison.columns, ("liaison_code", "grid_code", liaison.geometry.name))
     conn.execute(sa.text(
         f"INSERT INTO {q}.liaison (run_id, liaison_code, grid_code, attributes, geom) "
         f"SELECT :run, CAST(s.liaison_code AS text), CAST(s.grid_code AS text), "
-        f"{_jsonb_rest('s', ('liaison_code', 'grid_code'))}, ST_Multi(s.geometry) FROM {stage} s"), {"run": run_id})
+        f"{attrs}, ST_Multi(s.geometry) FROM {stage} s"), {"run": run_id, **params})
 
 
 def _publish_violations(conn, q: str, schema: str, tag: str, run_id: int, violations: gpd.GeoDataFrame | None) -> None:
