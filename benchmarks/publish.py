@@ -40,7 +40,7 @@ from synthetic import denver, make_town, write_inputs  # noqa: E402
 
 from geodata import io as gio  # noqa: E402
 from geodata.postgis import read_db_layer  # noqa: E402
-from gridmap.pipeline import GridConfig, LayerSpec, load_run, run_partition, write_run  # noqa: E402
+from gridmap import LayerSpec, make_grids, read_inputs, read_run  # noqa: E402
 from gridmap.publish import publish_run  # noqa: E402
 
 
@@ -62,18 +62,16 @@ def make_inputs(name: str, path: Path, seed: int) -> dict[str, str]:
 def case(name: str, tmp: Path, url: str, *, seed: int, workers: int) -> dict:
     path = tmp / f"{name}.gpkg"
     layers = make_inputs(name, path, seed)
-    config = GridConfig(
-        addresses=LayerSpec(path, layers["addresses"]),
-        boundaries=LayerSpec(path, layers["boundaries"]),
+    inputs = read_inputs(
+        LayerSpec(path, layers["addresses"]), LayerSpec(path, layers["boundaries"]),
         units=LayerSpec(path, layers["units"]) if "units" in layers else None,
-        barriers=(LayerSpec(path, layers["roads"]),) if "roads" in layers else (),
-        workers=workers,
+        barriers=[LayerSpec(path, layers["roads"])] if "roads" in layers else (),
     )
     t = time.perf_counter()
     run = tmp / f"run_{name}"
-    write_run(run_partition(config), run, maps=False)
+    make_grids(**inputs.frames(), workers=workers).save(run, maps=False)
     t_make = time.perf_counter() - t
-    result = load_run(run)
+    result = read_run(run)
     schema = f"bench_{name.lower().replace('-', '_')}"
     first = publish_run(result, url, schema=schema)
     result.manifest["name"] = f"{result.manifest.get('name')} (again)"  # a new run with the same grids

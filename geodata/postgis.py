@@ -68,10 +68,6 @@ class DbSource:
         """Read the layer or query (:func:`read_db_layer`)."""
         return read_db_layer(self.url, layer=self.layer, sql=self.sql)
 
-    def digest(self) -> str:
-        """Fingerprint of the rows (:func:`content_digest`)."""
-        return content_digest(self.url, layer=self.layer, sql=self.sql)
-
 
 def is_db_url(value: str | os.PathLike | None) -> bool:
     """Say whether an input value is a PostgreSQL URL rather than a file path."""
@@ -294,26 +290,5 @@ def read_db_table(url: str, *, table: str) -> pd.DataFrame | None:
             return pd.read_sql(sa.text(f"SELECT * FROM {q.quote(schema)}.{q.quote(name)}"), conn)
     except sa.exc.SQLAlchemyError as exc:
         raise db_error(exc, url, what=f"table {table} could not be read") from exc
-    finally:
-        engine.dispose()
-
-
-def content_digest(url: str, *, layer: str | None = None, sql: str | None = None) -> str:
-    """SHA-256 over the rows of a layer or query, computed in the database (the input's fingerprint).
-
-    Each row's text form is hashed (md5) and the row hashes are hashed together in row order, so
-    any change of geometry or attribute changes the digest.
-    """
-    import sqlalchemy as sa
-
-    engine = connect(url)
-    try:
-        with engine.connect() as conn:
-            body, _, _ = _query_of(conn, url, layer=layer, sql=sql)
-            q = ("SELECT encode(sha256(convert_to(coalesce(string_agg(md5(CAST(t AS text)), ''), ''), 'UTF8')), 'hex') "
-                 f"FROM ({body}) AS t")
-            return str(conn.exec_driver_sql(q).scalar())
-    except sa.exc.SQLAlchemyError as exc:
-        raise db_error(exc, url, what="the input could not be fingerprinted") from exc
     finally:
         engine.dispose()

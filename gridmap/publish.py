@@ -48,7 +48,7 @@ from geodata.postgis import DbSource, connect, db_error, mask_url
 if TYPE_CHECKING:
     import sqlalchemy
 
-    from gridmap.pipeline import RunResult
+    from gridmap.result import GridResult
 
 log = logging.getLogger("gridmap")
 
@@ -99,7 +99,7 @@ def layout_sql(schema: str, srid: int) -> str:
     return text.replace("@schema@", f'"{_check_schema(schema)}"').replace("@srid@", str(int(srid)))
 
 
-def _srid(result: RunResult) -> int:
+def _srid(result: GridResult) -> int:
     crs = result.grids.crs
     epsg = crs.to_epsg() if crs is not None else None
     if epsg is None:
@@ -160,17 +160,17 @@ def _jsonb_rest(conn, alias: str, columns, known: tuple[str, ...]) -> tuple[str,
     return f"jsonb_strip_nulls({' || '.join(parts)})", params
 
 
-def _run_digest(result: RunResult) -> str:
+def _run_digest(result: GridResult) -> str:
     return hashlib.sha256(json.dumps(result.manifest, sort_keys=True, default=str).encode()).hexdigest()
 
 
-def publish_run(result: RunResult, url: str, *, schema: str = "gridmap") -> PublishResult:
+def publish_run(result: GridResult, url: str, *, schema: str = "gridmap") -> PublishResult:
     """Write a run into the database in one transaction (all or nothing).
 
     Parameters
     ----------
     result
-        A run (:func:`gridmap.pipeline.run_partition` or read back with ``load_run``).
+        A run (:func:`gridmap.make_grids`, or a run folder read back with :func:`gridmap.read_run`).
     url
         ``postgresql://USER[:PASSWORD]@HOST[:PORT]/DATABASE`` (password also from PGPASSWORD,
         ~/.pgpass or a service file). The database needs PostGIS.
@@ -246,7 +246,7 @@ def publish_run(result: RunResult, url: str, *, schema: str = "gridmap") -> Publ
     return out
 
 
-def _boundary_codes(result: RunResult) -> list[str]:
+def _boundary_codes(result: GridResult) -> list[str]:
     b = result.boundaries
     return [str(c) for c in b["code"]] if b is not None and "code" in b.columns else []
 
@@ -301,11 +301,11 @@ def _publish_grids(conn, q: str, stage: str, run_id: int, villages: list[str], c
     return {"grids_new": int(new), "grids_closed": int(closed), "grids_unchanged": int(total - new), "codes_issued": int(issued)}
 
 
-def _retire_codes(conn, q: str, run_id: int, villages: list[str], result: RunResult) -> int:
+def _retire_codes(conn, q: str, run_id: int, villages: list[str], result: GridResult) -> int:
     """Retire the ledger codes of the run's villages no current grid uses; record the run's own history."""
     import sqlalchemy as sa
 
-    changes = result.changes if result.changes is not None else pd.DataFrame()
+    changes = result.code_changes if result.code_changes is not None else pd.DataFrame()
     old, new = [], []
     if len(changes) and {"old_code", "new_code", "reason"} <= set(changes.columns):
         ret = changes[changes["reason"].astype(str).str.startswith("retired")]

@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from geodata import postgis
 from geodata.errors import InputError
 from geodata.sample import sample_path
-from gridmap.pipeline import GridConfig, LayerSpec, run_partition
+from gridmap import LayerSpec, make_grids, read_inputs
 from tests import pgfixtures
 from tests.pgfixtures import cli
 
@@ -51,17 +51,16 @@ def test_the_sample_read_from_postgis_gives_the_same_grids_as_from_the_file(db):
     def src(**kw):
         return LayerSpec(postgis.DbSource(db, **kw), kw.get("layer"))
 
-    from_db = run_partition(GridConfig(
-        addresses=src(layer="inputs.addresses"),
-        boundaries=src(sql="SELECT code, name, urban_rural, kind, geometry AS geom FROM inputs.boundaries ORDER BY code"),
+    from_db = make_grids(**read_inputs(
+        src(layer="inputs.addresses"),
+        src(sql="SELECT code, name, urban_rural, kind, geometry AS geom FROM inputs.boundaries ORDER BY code"),
         exclusive=src(layer="inputs.exclusive"),
-        barriers=(src(layer="inputs.barriers"),),
-    ))
+        barriers=[src(layer="inputs.barriers")],
+    ).frames())
     p = sample_path()
-    from_file = run_partition(GridConfig(
-        addresses=LayerSpec(p, "addresses"), boundaries=LayerSpec(p, "boundaries"),
-        exclusive=LayerSpec(p, "exclusive"), barriers=(LayerSpec(p, "barriers"),),
-    ))
+    from_file = make_grids(**read_inputs(
+        LayerSpec(p, "addresses"), LayerSpec(p, "boundaries"), exclusive=LayerSpec(p, "exclusive"), barriers=[LayerSpec(p, "barriers")],
+    ).frames())
     assert from_db.grids.crs.to_epsg() == 4490  # from the geometry column's SRID
     pd.testing.assert_frame_equal(
         from_db.grids[["grid_code", "households", "grid_type"]], from_file.grids[["grid_code", "households", "grid_type"]]
@@ -80,8 +79,8 @@ def test_units_and_previous_grids_read_from_postgis(db, tmp_path, monkeypatch, c
                           "--boundaries-layer", "boundaries", "--units", db, "--units-sql", "SELECT building, geometry FROM units",
                           "--out", str(tmp_path / "r1")], monkeypatch, capsys)
     assert code == 0, err
-    by_file = run_partition(GridConfig(addresses=LayerSpec(DENVER, "addresses"), boundaries=LayerSpec(DENVER, "boundaries"),
-                                       units=LayerSpec(DENVER, "units")))
+    by_file = make_grids(**read_inputs(LayerSpec(DENVER, "addresses"), LayerSpec(DENVER, "boundaries"),
+                                       units=LayerSpec(DENVER, "units")).frames())
     r1 = gpd.read_file(tmp_path / "r1" / "grids.gpkg", layer="grids")
     assert list(r1["grid_code"]) == list(by_file.grids["grid_code"])
     assert list(r1["units"]) == list(by_file.grids["units"])

@@ -17,7 +17,7 @@ import sqlalchemy as sa
 
 from geodata.postgis import DbSource
 from geodata.sample import sample_path
-from gridmap.pipeline import GridConfig, LayerSpec, run_partition, write_run
+from gridmap import LayerSpec, make_grids, read_inputs
 from gridmap.publish import layout_sql
 from partition.rules import RuleSet
 from tests import pgfixtures
@@ -44,16 +44,14 @@ def make_run(url: str, out: Path, *, previous: bool = False, boundaries_sql: str
     def src(**s):
         return LayerSpec(DbSource(url, **s), s.get("layer"))
 
-    config = GridConfig(
-        addresses=src(layer="inputs.addresses"),
-        boundaries=src(sql=boundaries_sql) if boundaries_sql else src(layer="inputs.boundaries"),
+    inputs = read_inputs(
+        src(layer="inputs.addresses"),
+        src(sql=boundaries_sql) if boundaries_sql else src(layer="inputs.boundaries"),
         exclusive=src(layer="inputs.exclusive"),
-        barriers=(src(layer="inputs.barriers"),),
+        barriers=[src(layer="inputs.barriers")],
         previous=src(layer="gridmap.grids_current") if previous else None,
-        liaison=(10, 15),
-        **kw,
     )
-    write_run(run_partition(config), out, maps=False)
+    make_grids(**inputs.frames(), liaison=(10, 15), **kw).save(out, maps=False)
     return out
 
 
