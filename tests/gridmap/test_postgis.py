@@ -256,3 +256,31 @@ def test_a_run_in_another_crs_is_refused_by_a_schema_with_other_srid(db, tmp_pat
     assert "holds grids in EPSG:4490, this run is in EPSG:4326" in err
     code, out, err = cli(["publish", str(other), "--db", db, "--schema", "gridmap_wgs84"], monkeypatch, capsys)
     assert code == 0, err
+
+
+def test_a_clean_run_publishes_and_bad_connections_give_clear_errors(db, tmp_path, monkeypatch, capsys):
+    import numpy as np
+    import shapely
+
+    # one community, 40 points, no violations, no liaison groups, in a UTM CRS
+    xy = np.c_[350_010 + np.arange(40) % 8 * 20, 3_460_010 + np.arange(40) // 8 * 20]
+    pts = gpd.GeoDataFrame({"households": [10] * 40}, geometry=shapely.points(xy), crs=32651)
+    b = gpd.GeoDataFrame({"code": ["310115005001"], "name": ["社区A"], "urban_rural": ["111"]},
+                         geometry=[shapely.box(350_000, 3_460_000, 350_160, 3_460_100)], crs=32651)
+    run = make_grids(pts, b).save(tmp_path / "clean", maps=False)
+    u = urlsplit(db)
+    wrong = db.replace(f":{u.password}@", ":not-it@")
+    for args, expected in (
+        (["--db", wrong], "password authentication failed"),
+        (["--db", f"postgresql://{u.username}:{u.password}@{u.hostname}:port{u.path}"], "is not a valid PostgreSQL URL"),
+        (["--db", db, "--schema", "grids; DROP TABLE x"], "is not a plain schema name"),
+    ):
+        code, out, err = cli(["publish", str(run), *args], monkeypatch, capsys)
+        assert code == 2, (out, err)
+        assert expected in err and "Fix:" in err and "Traceback" not in err
+        assert u.password not in out + err
+    code, out, err = cli(["publish", str(run), "--db", db], monkeypatch, capsys)
+    assert code == 0, err
+    assert sql(db, "SELECT srid, grids FROM gridmap.runs") == [(32651, 1)]
+    assert sql(db, "SELECT grid_code FROM gridmap.grids_current") == [("310115005001000",)]
+    assert sql(db, "SELECT count(*) FROM gridmap.violations") == [(0,)]
