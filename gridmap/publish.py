@@ -137,7 +137,7 @@ def _stage(conn: sqlalchemy.Connection, gdf: gpd.GeoDataFrame | None, schema: st
         frame = frame.rename_geometry("geometry")
     for col in frame.columns:
         if col != "geometry" and frame[col].dtype == object:
-            frame[col] = frame[col].map(lambda v: None if v is None or (isinstance(v, float) and np.isnan(v)) else str(v))
+            frame[col] = frame[col].astype("string")
     frame.to_postgis(name, conn, schema=schema, if_exists="fail", index=False)
     return f'"{schema}"."{name}"'
 
@@ -226,7 +226,7 @@ def publish_run(result: GridResult, url: str, *, schema: str = "gridmap") -> Pub
             s_grids = _stage(conn, g, schema, f"{tag}_grids")
             counts = _publish_grids(conn, q, s_grids, run_id, villages, [c for c in GRID_COLUMNS if c in grids.columns])
             counts["codes_retired"] = _retire_codes(conn, q, run_id, villages, result)
-            n_addr = _publish_addresses(conn, q, schema, tag, run_id, result.addresses)
+            n_addr = _publish_addresses(conn, schema, run_id, result.addresses)
             _publish_liaison(conn, q, schema, tag, run_id, result.liaison)
             _publish_violations(conn, q, schema, tag, run_id, result.violations)
             for (name,) in conn.execute(sa.text("SELECT tablename FROM pg_tables WHERE schemaname = :s AND tablename LIKE :t"),
@@ -326,24 +326,28 @@ def _retire_codes(conn, q: str, run_id: int, villages: list[str], result: GridRe
         {"run": run_id, "old": old, "new": new, "v": villages, "h": history}).rowcount)
 
 
-def _publish_addresses(conn, q: str, schema: str, tag: str, run_id: int, addresses: gpd.GeoDataFrame | None) -> int:
-    import sqlalchemy as sa
-
+def _publish_addresses(conn, schema: str, run_id: int, addresses: gpd.GeoDataFrame | None) -> int:
+    """COPY the run's addresses straight into the addresses table; the user's other columns go into ``attributes``."""
     if addresses is None or len(addresses) == 0:
         return 0
-    a = addresses.copy()
-    if "address_id" not in a.columns:
-        a["address_id"] = np.arange(len(a))
-    stage = _stage(conn, a, schema, f"{tag}_addresses")
-    present = set(a.columns)
-    num = {"households", "population"}
-    cols = [c for c in ADDRESS_COLUMNS if c in present]
-    select = ", ".join(f"CAST(s.{c} AS double precision)" if c in num else f"CAST(s.{c} AS text)" for c in cols)
-    attrs, params = _jsonb_rest(conn, "s", a.columns, tuple(cols))
-    return int(conn.execute(sa.text(
-        f"INSERT INTO {q}.addresses (run_id, address_id, {', '.join(cols)}, attributes, geom) "
-        f"SELECT :run, CAST(s.address_id AS integer), {select}, {attrs}, s.geometry FROM {stage} s"),
-        {"run": run_id, **params}).rowcount)
+    a = addresses
+    geom = a.geometry.name
+    frame = pd.DataFrame({"run_id": run_id, "address_id": a["address_id"] if "address_id" in a else np.arange(len(a))},
+                         index=a.index)
+    for c in ADDRESS_COLUMNS:
+        if c in ("households", "population"):
+            frame[c] = pd.to_numeric(a[c], errors="coerce") if c in a else np.nan
+        else:
+            frame[c] = a[c].astype("string") if c in a else pd.Series(pd.NA, index=a.index, dtype="string")
+    rest = [c for c in a.columns if c not in (*ADDRESS_COLUMNS, geom, "address_id")]
+    if rest:
+        text = a[rest].to_json(orient="records", lines=True, force_ascii=False, default_handler=str)
+        frame["attributes"] = text.rstrip("\n").split("\n")  # JSON escapes newlines inside values
+    else:
+        frame["attributes"] = None
+    rows = gpd.GeoDataFrame(frame, geometry=a.geometry.values, crs=a.crs).rename_geometry("geom")
+    rows.to_postgis("addresses", conn, schema=schema, if_exists="append", index=False)
+    return len(rows)
 
 
 def _publish_liaison(conn, q: str, schema: str, tag: str, run_id: int, liaison: gpd.GeoDataFrame | None) -> None:
