@@ -25,6 +25,10 @@ class LayerSpec:
     path: Path | DbSource
     layer: str | None = None
 
+    def __post_init__(self) -> None:
+        if is_db_url(self.path):  # a URL given as text becomes a DbSource, whose text form hides the password
+            object.__setattr__(self, "path", DbSource(str(self.path), self.layer))
+
     @classmethod
     def of(cls, value: PathLike | DbSource | LayerSpec, layer: str | None = None) -> LayerSpec:
         """Return `value` as a LayerSpec (a path becomes one, with `layer`; a ``postgresql://`` URL

@@ -42,6 +42,8 @@ def test_mask_url_hides_every_form_of_password():
     for text in (str(src), repr(src), os.fspath(src), src.name, str(Path(src))):
         assert "hunter2" not in text
     assert src.suffix == "" and src.schema == "public"
+    spec = LayerSpec("postgresql://gis:hunter2@db/county", "public.addresses")
+    assert isinstance(spec.path, postgis.DbSource) and "hunter2" not in str(spec) + str(spec.path)
 
 
 def test_the_sample_read_from_postgis_gives_the_same_grids_as_from_the_file(db):
