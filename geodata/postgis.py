@@ -214,13 +214,20 @@ def _query_of(conn: sqlalchemy.Connection, url: str, *, layer: str | None, sql: 
     return f"SELECT * FROM {q.quote(schema)}.{q.quote(table)}", cols[0][0], cols[0][1] or None
 
 
+def _text(query: str):
+    """The user's SQL as a SQLAlchemy text clause taken literally: ``:name`` is not a parameter, ``%`` stays ``%``."""
+    import sqlalchemy as sa
+
+    return sa.text(re.sub(r"(?<![:\w\\]):(\w+)(?!:)", r"\\:\1", query))
+
+
 def _find_geometry_column(conn: sqlalchemy.Connection, body: str, where: str) -> str:
     import sqlalchemy as sa
 
     oids = set(conn.execute(sa.text("SELECT oid FROM pg_type WHERE typname IN ('geometry', 'geography')")).scalars())
     if not oids:
         raise InputError(Problem(where, "the database has no PostGIS.", "CREATE EXTENSION postgis; in that database."))
-    cur = conn.exec_driver_sql(f"SELECT * FROM ({body}) AS gridmap_q LIMIT 0")
+    cur = conn.execute(_text(f"SELECT * FROM ({body}) AS gridmap_q LIMIT 0"))
     desc = cur.cursor.description
     cur.close()
     geoms = [d.name for d in desc if d.type_code in oids]
@@ -262,7 +269,7 @@ def read_db_layer(url: str, *, layer: str | None = None, sql: str | None = None)
             body, geom_col, srid = _query_of(conn, url, layer=layer, sql=sql)
             if geom_col is None:
                 geom_col = _find_geometry_column(conn, body, where)
-            gdf = gpd.read_postgis(sa.text(body), conn, geom_col=geom_col, crs=f"EPSG:{srid}" if srid else None)
+            gdf = gpd.read_postgis(_text(body), conn, geom_col=geom_col, crs=f"EPSG:{srid}" if srid else None)
     except InputError:
         raise
     except sa.exc.SQLAlchemyError as exc:
