@@ -1,4 +1,4 @@
-"""Read input files into GeoDataFrames with their true CRS, remembering where each came from."""
+"""Read input files or PostGIS layers into GeoDataFrames with their true CRS, remembering where each came from."""
 
 from __future__ import annotations
 
@@ -28,6 +28,8 @@ class LayerSpec:
     def __post_init__(self) -> None:
         if is_db_url(self.path):  # a URL given as text becomes a DbSource, whose text form hides the password
             object.__setattr__(self, "path", DbSource(str(self.path), self.layer))
+        elif not isinstance(self.path, Path | DbSource):
+            object.__setattr__(self, "path", Path(self.path))
 
     @classmethod
     def of(cls, value: PathLike | DbSource | LayerSpec, layer: str | None = None) -> LayerSpec:

@@ -42,7 +42,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
-from geodata.errors import DatabaseError, InputError, Problem
+from geodata.errors import DatabaseError, InputError, OptionError, Problem
 from geodata.postgis import DbSource, connect, db_error, mask_url
 
 if TYPE_CHECKING:
@@ -88,8 +88,8 @@ class PublishResult:
 
 def _check_schema(schema: str) -> str:
     if not _SCHEMA_NAME.match(schema):
-        raise InputError(Problem("--schema", f"'{schema}' is not a plain schema name.",
-                                 "use letters, digits and underscores, starting with a letter (e.g. gridmap)."))
+        msg = f"--schema: '{schema}' is not a plain schema name. Fix: use letters, digits and underscores, starting with a letter (e.g. gridmap)."
+        raise OptionError(msg)
     return schema
 
 

@@ -127,6 +127,24 @@ def _cells(village: Village, area: BaseGeometry, points: gpd.GeoDataFrame) -> tu
     return cells, unit_cell.reindex(unit.to_numpy()).to_numpy()
 
 
+def _note_blank_groups(rows: list[dict], points: gpd.GeoDataFrame, grid_of_point: np.ndarray) -> None:
+    """Name, in the note of each grid, the addresses with a blank 村民小组 that it took in."""
+    blank = np.flatnonzero(points["group"].isna().to_numpy() & (grid_of_point >= 0))
+    if not len(blank):
+        return
+    g_of = grid_of_point[blank]
+    hh = points["households"].to_numpy(float)[blank]
+    ids = points.index.to_numpy()[blank]
+    for g in np.unique(g_of):
+        sel = g_of == g
+        listed = ", ".join(map(str, ids[sel][:20])) + (" …" if sel.sum() > 20 else "")
+        text = (
+            f"takes {int(sel.sum())} addresses ({hh[sel].sum():.0f} households) whose 村民小组 is blank, "
+            f"joined to the neighbouring group: address_id {listed}."
+        )
+        rows[g]["note"] = f"{rows[g]['note']}; {text}" if rows[g]["note"] else text
+
+
 def partition_village(village: Village) -> VillageGrids:
     """Make the grids of one village/community.
 
@@ -232,6 +250,8 @@ def partition_village(village: Village) -> VillageGrids:
             geoms.append(geom)
         ok = cell_of_point >= 0
         point_grid[base_idx[ok]] = base_start + label[cell_of_point[ok].astype(int)]
+        if rule.name == "village_group" and "group" in base_pts and base_pts["group"].notna().any():
+            _note_blank_groups(rows, base_pts, point_grid[base_idx])
     grids = gpd.GeoDataFrame(rows, geometry=geoms, crs=crs)
     if len(grids) == 0:
         grids = gpd.GeoDataFrame(

@@ -113,7 +113,7 @@ def village_group(cells: gpd.GeoDataFrame, rule: Rule) -> tuple[np.ndarray, list
                 if label[u] >= 0:
                     border[label[u]] = border.get(label[u], 0.0) + d["length"]
             if border:
-                label[v] = max(sorted(border), key=border.get)
+                label[v] = max(sorted(border), key=lambda g: border[g])
                 changed = True
         if not changed:  # a cell cut off from every group: the nearest group takes it
             todo = np.flatnonzero(label < 0)
@@ -147,8 +147,8 @@ class Rule:
             raise RulesError(msg)
         if not 0 < self.min_households <= self.max_households:
             msg = (
-                f"the household band must satisfy 0 < min <= max, got min={self.min_households}, "
-                f"max={self.max_households}."
+                f"the household band must satisfy 0 < `min_households` <= `max_households`, got "
+                f"min={self.min_households}, max={self.max_households}."
             )
             raise RulesError(msg)
 
@@ -183,15 +183,15 @@ class RuleSet:
         if unknown:
             msg = f"{source}: unknown key(s) {', '.join(unknown)}; allowed: {', '.join(sorted(allowed))}."
             raise RulesError(msg)
-        mn = int(min_households or data.get("min_households", 300))
-        mx = int(max_households or data.get("max_households", 500))
+        mn = _whole(min_households if min_households is not None else data.get("min_households", 300), "min_households", source)
+        mx = _whole(max_households if max_households is not None else data.get("max_households", 500), "max_households", source)
 
         def make(name: str, extra: Mapping[str, Any] | None = None) -> Rule:
             extra = extra or {}
             return Rule(
                 name,
-                int(extra.get("min_households", mn)),
-                int(extra.get("max_households", mx)),
+                _whole(extra.get("min_households", mn), "min_households", source),
+                _whole(extra.get("max_households", mx), "max_households", source),
             )
 
         overrides = {}
@@ -231,6 +231,21 @@ class RuleSet:
         return self.unknown
 
 
+def _whole(value: Any, key: str, source: str) -> int:
+    """`value` as an int, or a :class:`RulesError` naming `key` (``True``, ``2.5`` and ``"x"`` are refused)."""
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        msg = f"{source}: `{key}` got {value!r}, expected a whole number."
+        raise RulesError(msg)
+    try:
+        number = float(value)
+    except ValueError:
+        number = float("nan")
+    if not number.is_integer():
+        msg = f"{source}: `{key}` got {value!r}, expected a whole number."
+        raise RulesError(msg)
+    return int(number)
+
+
 Check = Callable[[pd.DataFrame], pd.Series]
 
 
@@ -241,7 +256,7 @@ def in_band(grids: pd.DataFrame) -> pd.Series:
 
 def contiguous(grids: pd.DataFrame) -> pd.Series:
     """A grid is one polygon (``enclave`` grids are flagged, so they are allowed)."""
-    return pd.Series(pieces(grids.geometry.values) == 1, index=grids.index) | grids["status"].eq("enclave")
+    return pd.Series(pieces(np.asarray(grids.geometry.values)) == 1, index=grids.index) | grids["status"].eq("enclave")
 
 
 def code_prefix(grids: pd.DataFrame) -> pd.Series:
