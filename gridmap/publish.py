@@ -161,7 +161,11 @@ def _jsonb_rest(conn, alias: str, columns, known: tuple[str, ...]) -> tuple[str,
 
 
 def _run_digest(result: GridResult) -> str:
-    return hashlib.sha256(json.dumps(result.manifest, sort_keys=True, default=str).encode()).hexdigest()
+    """Identity of a run: when and from what it was made, and the codes it gave (not its write timings)."""
+    m = result.manifest
+    ident = {k: m.get(k) for k in ("name", "created", "inputs", "rules", "crs", "counts")}
+    ident["codes"] = sorted(result.grids["grid_code"].astype(str))
+    return hashlib.sha256(json.dumps(ident, sort_keys=True, default=str).encode()).hexdigest()
 
 
 def publish_run(result: GridResult, url: str, *, schema: str = "gridmap") -> PublishResult:
@@ -186,6 +190,8 @@ def publish_run(result: GridResult, url: str, *, schema: str = "gridmap") -> Pub
     ------
     InputError
         Bad URL, failed connection, a run without an EPSG CRS.
+    OptionError
+        A `schema` that is not a plain name.
     DatabaseError
         The database refused the run (a retired code, a code outside its village, the run already
         published, another SRID); nothing was written.
