@@ -50,3 +50,18 @@ class OutputExistsError(GridmapError, FileExistsError):
 
 class RulesError(GridmapError, ValueError):
     """A rules file or rule option is invalid."""
+
+
+class EditError(GridmapError, ValueError):
+    """An edit request is invalid or not allowed; nothing was changed.
+
+    ``field`` names the request field at fault; ``status`` is the HTTP status the editor's API
+    answers with (400 malformed, 404 unknown grid/unit, 409 refused: locked grid, or a warning
+    that needs ``confirm``); ``warnings`` lists what a confirmed edit would break.
+    """
+
+    def __init__(self, message: str, *, field: str = "", status: int = 400, warnings: list[str] | None = None) -> None:
+        super().__init__(message)
+        self.field = field
+        self.status = status
+        self.warnings = list(warnings or [])
