@@ -48,6 +48,7 @@ from geodata.errors import EditError
 from gridmap.edit.units import adjacency_from_cells, blocks_of_cells, units_from_run
 from partition.measures import pieces, polsby_popper
 from partition.split import split_graph
+from partition.tessellation import SLIVER_M2
 
 OPS = ("move", "merge", "split", "lock", "regenerate", "undo", "redo")
 """Operations an edit session accepts (see the module docstring)."""
@@ -85,6 +86,26 @@ class EditResult:
     grids: list[int]
     village: str
     warnings: list[str] = field(default_factory=list)
+
+
+def clean_union(cells: np.ndarray):
+    """Union of unit cells as one (Multi)Polygon, without the zero-width gaps of floating-point noding.
+
+    Cells rebuilt in different grids meet along the same border with vertices a hair apart; their
+    union can hold holes of ~0 m², repeated points and touching parts, which GEOS's coverage tools
+    reject. Holes and parts smaller than :data:`partition.tessellation.SLIVER_M2` are dropped.
+    """
+    geom = shapely.make_valid(shapely.remove_repeated_points(shapely.union_all(cells), 1e-7))
+    polys = shapely.get_parts(geom)
+    polys = polys[(shapely.get_type_id(polys) == 3) & (shapely.area(polys) >= SLIVER_M2)]
+    shells = []
+    for poly in polys:  # a grid has a few parts
+        holes = [r for r in poly.interiors if shapely.area(shapely.Polygon(r)) >= SLIVER_M2]
+        shells.append(shapely.Polygon(poly.exterior, holes))
+    if not shells:
+        return geom
+    out = shells[0] if len(shells) == 1 else shapely.union_all(shells)
+    return shapely.make_valid(shapely.remove_repeated_points(out, 1e-7))
 
 
 class EditSession:
@@ -207,7 +228,7 @@ class EditSession:
         """Grid `gid` as one geometry (union of its cells; cached until the grid changes)."""
         geom = self._geom.get(gid)
         if geom is None:
-            geom = shapely.union_all(self.geoms[self.members(gid)])
+            geom = clean_union(self.geoms[self.members(gid)])
             self._geom[gid] = geom
         return geom
 
