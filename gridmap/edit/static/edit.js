@@ -7,6 +7,7 @@
   const state = {
     colors: {}, exclusiveColor: "#f58518", village: null, grids: new Map(), gridLayers: new Map(),
     units: new Map(), unitLayers: new Map(), selUnits: new Set(), selGrids: new Set(), box: false, pendingMove: null,
+    lastChanged: [],
   };
 
   const map = L.map("map", { boxZoom: false, preferCanvas: false }).setView([31.2, 121.5], 13);
@@ -91,17 +92,18 @@
   }
 
   function selectUnit(id, add) {
-    if (!add) { state.selUnits.clear(); state.selGrids.clear(); }
+    if (!add) { state.selUnits.clear(); state.selGrids.clear(); state.lastChanged = []; }
     if (state.selUnits.has(id) && add) state.selUnits.delete(id); else state.selUnits.add(id);
     refreshSelection();
   }
   function selectGrid(code, add) {
-    if (!add) { state.selGrids.clear(); state.selUnits.clear(); }
+    if (!add) { state.selGrids.clear(); state.selUnits.clear(); state.lastChanged = []; }
     if (state.selGrids.has(code) && add) state.selGrids.delete(code); else state.selGrids.add(code);
     refreshSelection();
   }
   function focusGrids() {
     const codes = new Set(state.selGrids);
+    state.lastChanged.forEach((c) => codes.add(c));
     state.selUnits.forEach((id) => { const u = state.units.get(id); if (u) codes.add(u.grid_code); });
     const target = $("move-to").value;
     if (state.selUnits.size && target) codes.add(target);
@@ -227,6 +229,7 @@
       if (data.village && data.village !== state.village) await setVillage(data.village, false);
       else await loadUnits();
       state.selUnits = new Set([...state.selUnits].filter((id) => state.units.has(id)));
+      state.lastChanged = data.changed.features.map((f) => f.properties.grid_code);
       renderGridList();
       refreshSelection();
       say(`${op}: ${data.changed.features.map((f) => f.properties.grid_code).join(", ")}` +
@@ -276,7 +279,7 @@
   $("regenerate").addEventListener("click", () => edit("regenerate", { village: state.village }));
   $("undo").addEventListener("click", () => edit("undo", {}));
   $("redo").addEventListener("click", () => edit("redo", {}));
-  $("clear").addEventListener("click", () => { state.selUnits.clear(); state.selGrids.clear(); refreshSelection(); });
+  $("clear").addEventListener("click", () => { state.selUnits.clear(); state.selGrids.clear(); state.lastChanged = []; refreshSelection(); });
   $("move-to").addEventListener("change", renderFigures);
   $("village").addEventListener("change", (e) => setVillage(e.target.value, true));
   $("save").addEventListener("click", async () => {
