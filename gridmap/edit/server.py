@@ -74,7 +74,7 @@ def leaflet_assets(folder: str | Path | None = None) -> dict[str, Any]:
     """
     from gridmap.offline import asset_dir
 
-    dist = Path(folder or asset_dir()) / "node_modules" / "leaflet" / "dist"
+    dist = (Path(folder or asset_dir()) / "node_modules" / "leaflet" / "dist").resolve()
     if (dist / "leaflet.js").exists():
         return {"js": "/vendor/leaflet/leaflet.js", "css": "/vendor/leaflet/leaflet.css", "dir": dist}
     cdn = f"https://cdn.jsdelivr.net/npm/leaflet@{LEAFLET_VERSION}/dist"
