@@ -310,12 +310,13 @@ def serve(
     write, so another web page cannot post edits); on any other address the token also guards
     reads, and the printed URL carries it.
     """
+    import getpass
     import secrets
     import webbrowser
 
     from werkzeug.serving import make_server
 
-    session = EditSession.from_folder(folder)
+    session = EditSession.from_folder(folder, user=getpass.getuser())
     token = token or secrets.token_urlsafe(16)
     app = create_app(session, token=token, protect_reads=host not in LOOPBACK)
     try:

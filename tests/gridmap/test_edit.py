@@ -269,3 +269,51 @@ def test_saved_run_opens_in_map_report_and_export(client, session, tmp_path):
 def test_edit_command_help():
     res = CliRunner().invoke(main, ["edit", "--help"])
     assert res.exit_code == 0 and "--no-browser" in res.output and "--token" in res.output
+
+
+def test_a_retired_code_is_never_given_again_in_a_later_edit(client, session, tmp_path):
+    pair = ["310115005039002", "310115005039003"]
+    gone = min(pair, key=lambda c: session.g_hh[session.by_code[c]])
+    assert post(client, "merge", {"grids": pair}).status_code == 200
+    first = tmp_path / "first"
+    assert post(client, "save", {"out": str(first)}).status_code == 200
+    assert gone in load_run(first).manifest["retired_codes"]
+    # a second session on the saved run splits the merged grid: the new grid takes a fresh number
+    later = EditSession.from_folder(first)
+    heir = next(c for c in later.code if c in pair)
+    later.apply("split", grid=heir, k=2)
+    second = later.save(tmp_path / "second")
+    saved = load_run(second)
+    codes = set(saved.grids["grid_code"])
+    assert gone not in codes
+    assert len(codes & {f"310115005039{n:03d}" for n in range(4, 10)}) == 1
+    assert gone in set(saved.history)
+
+
+def test_edit_command_serves_the_api(run_folder):
+    import re
+    import subprocess
+    import sys
+    import urllib.error
+    import urllib.request
+
+    proc = subprocess.Popen(
+        [sys.executable, "-c", "from gridmap.cli import run; run()", "edit", str(run_folder), "--no-browser", "--port", "0", "--token", "tok"],
+        stderr=subprocess.PIPE, text=True,
+    )
+    try:
+        line = proc.stderr.readline()
+        url = re.search(r"http://\S+", line).group(0)
+        assert url.endswith("?token=tok")
+        base = url.split("/?")[0]
+        with urllib.request.urlopen(f"{base}/api/villages", timeout=10) as resp:
+            assert json.load(resp)["villages"][0]["code"] == "310115005001"
+        req = urllib.request.Request(f"{base}/api/undo", data=b"{}", method="POST")
+        with pytest.raises(urllib.error.HTTPError) as err:
+            urllib.request.urlopen(req, timeout=10)
+        assert err.value.code == 401
+        err.value.close()
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+        proc.stderr.close()
