@@ -81,21 +81,21 @@ def leaflet_assets(folder: str | Path | None = None) -> dict[str, Any]:
     return {"js": f"{cdn}/leaflet.js", "css": f"{cdn}/leaflet.css", "dir": None}
 
 
-def _features(session: EditSession, gids: list[int]) -> dict[str, Any]:
-    """GeoJSON FeatureCollection (WGS 84) of grids `gids` with their figures."""
+def _features(session: EditSession, gids: list[int]) -> str:
+    """GeoJSON FeatureCollection (WGS 84, as text) of grids `gids` with their figures."""
     if not gids:
-        return {"type": "FeatureCollection", "features": []}
-    props = [session.figures(g) for g in gids]
+        return json.dumps({"type": "FeatureCollection", "features": []})
+    props = session.figures(gids)
     geoms = gpd.GeoSeries([session.geometry(g) for g in gids], crs=session.work_crs).to_crs("EPSG:4326")
     frame = gpd.GeoDataFrame(pd.DataFrame(props), geometry=geoms.values, crs="EPSG:4326")
-    return json.loads(frame.to_json(drop_id=True))
+    return frame.to_json(drop_id=True)
 
 
 def _text(values: pd.Series) -> list[str | None]:
     return [None if v is None or v != v else str(v) for v in values]
 
 
-def _units(session: EditSession, village: str) -> dict[str, Any]:
+def _units(session: EditSession, village: str) -> str:
     cells = session.village_cells.get(village)
     if cells is None:
         raise EditError(f"`village`: no village/community {village} in this run.", field="village", status=404)
@@ -115,7 +115,7 @@ def _units(session: EditSession, village: str) -> dict[str, Any]:
         geometry=session._wgs84[cells],
         crs="EPSG:4326",
     )
-    return json.loads(frame.to_json(drop_id=True))
+    return frame.to_json(drop_id=True)
 
 
 def create_app(session: EditSession, *, token: str, protect_reads: bool = False, assets: str | Path | None = None):
@@ -211,14 +211,14 @@ def create_app(session: EditSession, *, token: str, protect_reads: bool = False,
                 gids = session.grids_of(village)
             else:
                 gids = [g for g in range(len(session.code)) if session.alive(g)]
-            return jsonify(_features(session, gids))
+            return Response(_features(session, gids), mimetype="application/json")
 
     @app.get("/api/units")
     def units():
         check_token(reads=True)
         village = village_arg()
         with lock:
-            return jsonify(_units(session, village))
+            return Response(_units(session, village), mimetype="application/json")
 
     @app.get("/api/problems")
     def problems():
@@ -252,7 +252,7 @@ def create_app(session: EditSession, *, token: str, protect_reads: bool = False,
                 {
                     "op": op,
                     "village": village,
-                    "changed": _features(session, live),
+                    "changed": json.loads(_features(session, live)),
                     "removed": gone,
                     "problems": session.problems(village) if village else [],
                     "warnings": result.warnings,

@@ -232,11 +232,12 @@ class EditSession:
             self._geom[gid] = geom
         return geom
 
-    def status(self, gid: int, geom=None) -> tuple[str, str]:
+    def status(self, gid: int, geom=None, *, n_pieces: int | None = None) -> tuple[str, str]:
         """Status (``ok``, ``under_min``, ``over_max``, ``enclave``) and a bilingual note of grid `gid`."""
         hh = self.g_hh[gid]
-        geom = self.geometry(gid) if geom is None else geom
-        n_pieces = int(pieces(np.array([geom], dtype=object))[0])
+        if n_pieces is None:
+            geom = self.geometry(gid) if geom is None else geom
+            n_pieces = int(pieces(np.array([geom], dtype=object))[0])
         if self.g_type[gid] == "base" and self.g_rule[gid] == "household_band":
             mn, mx = self.g_min[gid], self.g_max[gid]
             if hh < mn:
@@ -247,27 +248,35 @@ class EditSession:
             return "enclave", f"网格分为 {n_pieces} 块 (the grid is in {n_pieces} separate pieces)."
         return "ok", ""
 
-    def figures(self, gid: int) -> dict[str, Any]:
-        """Figures of grid `gid` as shown in the editor's panel (work-CRS geometry not included)."""
-        geom = self.geometry(gid)
-        status, note = self.status(gid, geom)
-        return {
-            "grid_code": self.code[gid],
-            "village_code": self.g_village[gid],
-            "village_name": self.village_name.get(self.g_village[gid], ""),
-            "grid_type": self.g_type[gid],
-            "rule": self.g_rule[gid],
-            "households": int(round(self.g_hh[gid])),
-            "population": float(self.g_pop[gid]),
-            "units": int(self.g_units[gid]),
-            "area_m2": float(shapely.area(geom)),
-            "compactness": float(polsby_popper(np.array([geom], dtype=object))[0]),
-            "min_households": self.g_min[gid],
-            "max_households": self.g_max[gid],
-            "status": status,
-            "note": note,
-            "locked": bool(self.locked[gid]),
-        }
+    def figures(self, gids: list[int]) -> list[dict[str, Any]]:
+        """Figures of grids `gids` as shown in the editor's panel (geometry not included)."""
+        geoms = np.array([self.geometry(g) for g in gids], dtype=object)
+        n_pieces = pieces(geoms)
+        pp = polsby_popper(geoms)
+        area = shapely.area(geoms)
+        out = []
+        for k, gid in enumerate(gids):
+            status, note = self.status(gid, n_pieces=int(n_pieces[k]))
+            out.append(
+                {
+                    "grid_code": self.code[gid],
+                    "village_code": self.g_village[gid],
+                    "village_name": self.village_name.get(self.g_village[gid], ""),
+                    "grid_type": self.g_type[gid],
+                    "rule": self.g_rule[gid],
+                    "households": int(round(self.g_hh[gid])),
+                    "population": float(self.g_pop[gid]),
+                    "units": int(self.g_units[gid]),
+                    "area_m2": float(area[k]),
+                    "compactness": float(pp[k]),
+                    "min_households": self.g_min[gid],
+                    "max_households": self.g_max[gid],
+                    "status": status,
+                    "note": note,
+                    "locked": bool(self.locked[gid]),
+                }
+            )
+        return out
 
     # ---- problems --------------------------------------------------------------------------
     def problems(self, village: str) -> list[dict[str, Any]]:
