@@ -34,11 +34,11 @@ SHARED = ROOT.parent / "shared"
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(Path(__file__).parent))
 
-from synthetic import denver, write_inputs  # noqa: E402
+from synthetic import denver, run_files, write_inputs  # noqa: E402
 
+from gridmap import LayerSpec  # noqa: E402
 from gridmap.edit.server import create_app  # noqa: E402
 from gridmap.edit.session import EditSession  # noqa: E402
-from gridmap.pipeline import GridConfig, LayerSpec, run_partition, write_run  # noqa: E402
 
 TOKEN = "bench"
 WEIGHTS = {"move": 0.45, "merge": 0.12, "split": 0.12, "lock": 0.13, "undo": 0.1, "redo": 0.08}
@@ -48,12 +48,8 @@ def denver_run(tmp: Path) -> Path:
     addresses, tracts, units = denver(SHARED / "data")
     path = tmp / "denver.gpkg"
     write_inputs(path, addresses=addresses, boundaries=tracts, units=units)
-    config = GridConfig(
-        addresses=LayerSpec(path, "addresses"), boundaries=LayerSpec(path, "boundaries"), units=LayerSpec(path, "units")
-    )
-    out = tmp / "run"
-    write_run(run_partition(config), out, maps=False)
-    return out
+    result = run_files(LayerSpec(path, "addresses"), LayerSpec(path, "boundaries"), units=LayerSpec(path, "units"))
+    return result.save(tmp / "run", maps=False)
 
 
 def propose(session: EditSession, op: str, rng: np.random.Generator) -> dict | None:

@@ -114,7 +114,7 @@ class EditSession:
     Parameters
     ----------
     run
-        A run (``gridmap.pipeline.load_run``), any CRS.
+        A run (:class:`gridmap.GridResult`, e.g. from :func:`gridmap.read_run`), any CRS.
     barriers
         Barrier lines (roads, rivers) in the run's work CRS, for the "crossing a barrier" problem
         and for the splitter's barrier-aware cuts; None when the run had none or they are gone.
@@ -185,9 +185,9 @@ class EditSession:
     def from_folder(cls, folder: str | Path, *, user: str = "") -> EditSession:
         """Open a run folder (``gridmap partition --out``) for editing; barriers are re-read if still there."""
         from geodata import io as gio
-        from gridmap.pipeline import load_run
+        from gridmap.runfolder import read_run
 
-        run = load_run(folder)
+        run = read_run(folder)
         barriers = []
         for role, spec in run.manifest.get("inputs", {}).items():
             if role.startswith("barriers") and spec.get("path") and Path(spec["path"]).exists():
@@ -593,7 +593,8 @@ class EditSession:
         households each grid shares with the grids the session started from); the code history
         carries every code ever issued, so a retired code is never given again.
         """
-        from gridmap.pipeline import RunResult, _previous_overlap, _violations
+        from gridmap.make import GRID_ORDER, previous_overlap, violations_frame
+        from gridmap.result import GridResult
         from partition.coding import assign_codes
 
         t = time.perf_counter()
@@ -633,8 +634,8 @@ class EditSession:
         addresses = self._addresses.copy()
         cell = self.address_cell
         addr_grid = np.where(cell >= 0, pos[self.cell_grid[np.maximum(cell, 0)]], -1)
-        previous = (self._grids0[["grid_code", "village_code", "geometry"]], list(self.run.history))
-        overlap, history = _previous_overlap(previous, addresses, addr_grid, geoms_arr)
+        previous = self._grids0[["grid_code", "village_code", "geometry"]]
+        overlap, history = previous_overlap(previous, list(self.run.history), addresses, addr_grid, geoms_arr)
         assignment = assign_codes(table, overlap=overlap, history=history)
         grids["grid_code"] = assignment.codes
         grids["seq"] = grids["grid_code"].str[12:]
@@ -643,15 +644,11 @@ class EditSession:
         addresses["grid_code"] = np.where(addr_grid >= 0, codes[np.maximum(addr_grid, 0)], None)
         addresses["grid_type"] = np.where(addr_grid >= 0, types[np.maximum(addr_grid, 0)], None)
         addresses = addresses.drop(columns=[c for c in ("liaison_code",) if c in addresses])
-        order = [
-            "grid_code", "village_code", "village_name", "seq", "grid_type", "rule", "households", "population", "units",
-            "area_m2", "compactness", "status", "flag", "note", "min_households", "max_households", "kept",
-        ]
-        grids = grids.sort_values("grid_code", kind="stable").reset_index(drop=True)[[*order, "geometry"]]
+        grids = grids.sort_values("grid_code", kind="stable").reset_index(drop=True)[[*GRID_ORDER, "geometry"]]
         grids["households"] = grids["households"].round().astype("int64")
         grids["units"] = grids["units"].astype("int64")
         grids["population"] = grids["population"].where(grids["population"] > 0)
-        violations = _violations(addresses, [], grids, self._boundaries)
+        violations = violations_frame(addresses, [], grids)
         manifest = copy.deepcopy(self.run.manifest)
         manifest["created"] = _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds")
         manifest.setdefault("counts", {}).update(
@@ -661,9 +658,9 @@ class EditSession:
         manifest["edited"] = {"from": self.source, "edits": len(self.log), "ops": self.log}
         manifest["timings_s"] = {"edit_save": round(time.perf_counter() - t, 3)}
         out_crs = self.run.grids.crs
-        return RunResult(
+        return GridResult(
             grids=grids.to_crs(out_crs), addresses=addresses.to_crs(out_crs), violations=violations.to_crs(out_crs),
-            boundaries=self.run.boundaries, changes=assignment.changes, history=assignment.history,
+            boundaries=self.run.boundaries, code_changes=assignment.changes, history=assignment.history,
             manifest=manifest, liaison=None, work_crs=self.work_crs,
         )
 
@@ -676,13 +673,12 @@ class EditSession:
             When `out` exists and `overwrite` is false.
         """
         from geodata import io as gio
-        from gridmap.pipeline import write_run
 
         out = Path(out)
         if self.source and out.resolve() == Path(self.source).resolve():
             raise EditError("`out`: saving over the run being edited is refused; give a new folder.", field="out", status=409)
         result = self.to_result()
-        write_run(result, out, overwrite=overwrite)
+        result.save(out, overwrite=overwrite)
         gio.write_table(out / "grids.gpkg", self.edits_table(), layer="edits")
         return out
 

@@ -13,10 +13,10 @@ from click.testing import CliRunner
 
 from geodata import io as gio
 from geodata.sample import sample_path
+from gridmap import LayerSpec, make_grids, read_inputs, read_run
 from gridmap.cli import main
 from gridmap.edit.server import create_app
 from gridmap.edit.session import EditSession, replay
-from gridmap.pipeline import GridConfig, LayerSpec, load_run, run_partition, write_run
 from partition.coding import check_codes
 from partition.measures import coverage_ratio, overlap_area
 from partition.tessellation import point_owner
@@ -28,13 +28,11 @@ VILLAGE = "310115005001"  # 梅园一村: six household-band grids, one over max
 @pytest.fixture(scope="module")
 def run_folder(tmp_path_factory) -> Path:
     p = sample_path()
-    config = GridConfig(
-        addresses=LayerSpec(p, "addresses"), boundaries=LayerSpec(p, "boundaries"),
-        exclusive=LayerSpec(p, "exclusive"), barriers=(LayerSpec(p, "barriers"),),
+    inputs = read_inputs(
+        LayerSpec(p, "addresses"), LayerSpec(p, "boundaries"),
+        exclusive=LayerSpec(p, "exclusive"), barriers=[LayerSpec(p, "barriers")],
     )
-    out = tmp_path_factory.mktemp("edit") / "run"
-    write_run(run_partition(config), out, maps=False)
-    return out
+    return make_grids(**inputs.frames()).save(tmp_path_factory.mktemp("edit") / "run", maps=False)
 
 
 @pytest.fixture
@@ -71,7 +69,7 @@ def figures(resp) -> dict[str, dict]:
 
 def test_grids_units_villages_problems_answer_geojson(client, session, run_folder):
     grids = client.get("/api/grids").get_json()
-    run = load_run(run_folder)
+    run = read_run(run_folder)
     assert len(grids["features"]) == len(run.grids)
     props = {f["properties"]["grid_code"]: f["properties"] for f in grids["features"]}
     expected = run.grids.set_index("grid_code")["households"]
@@ -200,7 +198,7 @@ def test_merge_split_lock_regenerate(client, session):
 
 
 def test_saved_run_passes_the_geometric_checks_and_keeps_codes(client, session, run_folder, tmp_path):
-    original = load_run(run_folder)
+    original = read_run(run_folder)
     unit, a, b = border_move(session)
     assert post(client, "move", {"units": [unit], "to": b}).status_code == 200
     pair = ["310115005039002", "310115005039003"]
@@ -212,7 +210,7 @@ def test_saved_run_passes_the_geometric_checks_and_keeps_codes(client, session, 
     resp = post(client, "save", {"out": str(out)})
     assert resp.status_code == 200, resp.get_json()
     assert post(client, "save", {"out": str(out)}).status_code == 409  # never replaces without overwrite
-    saved = load_run(out)
+    saved = read_run(out)
     work = saved.work_crs
     g = saved.grids.to_crs(work)
     bnd = saved.boundaries.to_crs(work)
@@ -238,7 +236,7 @@ def test_saved_run_passes_the_geometric_checks_and_keeps_codes(client, session, 
     retired = set(saved.manifest["retired_codes"])
     assert gone in retired and not retired & set(g["grid_code"])
     assert set(g["grid_code"]) <= set(saved.history)
-    changes = saved.changes
+    changes = saved.code_changes
     assert gone in set(changes.loc[changes["reason"].str.startswith("retired"), "old_code"])
     # status re-validated on edited grids
     merged = g[g["grid_code"].eq(heir)].iloc[0]
@@ -277,13 +275,13 @@ def test_a_retired_code_is_never_given_again_in_a_later_edit(client, session, tm
     assert post(client, "merge", {"grids": pair}).status_code == 200
     first = tmp_path / "first"
     assert post(client, "save", {"out": str(first)}).status_code == 200
-    assert gone in load_run(first).manifest["retired_codes"]
+    assert gone in read_run(first).manifest["retired_codes"]
     # a second session on the saved run splits the merged grid: the new grid takes a fresh number
     later = EditSession.from_folder(first)
     heir = next(c for c in later.code if c in pair)
     later.apply("split", grid=heir, k=2)
     second = later.save(tmp_path / "second")
-    saved = load_run(second)
+    saved = read_run(second)
     codes = set(saved.grids["grid_code"])
     assert gone not in codes
     assert len(codes & {f"310115005039{n:03d}" for n in range(4, 10)}) == 1

@@ -17,10 +17,10 @@ import pytest
 import shapely
 
 from geodata.sample import sample_path
+from gridmap import LayerSpec, make_grids, read_inputs, read_run
 from gridmap.edit.server import LEAFLET_VERSION, create_app, leaflet_assets
 from gridmap.edit.session import EditSession
 from gridmap.offline import install_assets
-from gridmap.pipeline import GridConfig, LayerSpec, load_run, run_partition, write_run
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 DRIVER = shutil.which("chromedriver") or "/usr/bin/chromedriver"
@@ -39,13 +39,11 @@ TILE_HOSTS = ("tile.openstreetmap.org",)
 @pytest.fixture(scope="module")
 def run_folder(tmp_path_factory) -> Path:
     p = sample_path()
-    config = GridConfig(
-        addresses=LayerSpec(p, "addresses"), boundaries=LayerSpec(p, "boundaries"),
-        exclusive=LayerSpec(p, "exclusive"), barriers=(LayerSpec(p, "barriers"),),
+    inputs = read_inputs(
+        LayerSpec(p, "addresses"), LayerSpec(p, "boundaries"),
+        exclusive=LayerSpec(p, "exclusive"), barriers=[LayerSpec(p, "barriers")],
     )
-    out = tmp_path_factory.mktemp("edit") / "run"
-    write_run(run_partition(config), out, maps=False)
-    return out
+    return make_grids(**inputs.frames()).save(tmp_path_factory.mktemp("edit") / "run", maps=False)
 
 
 @pytest.fixture(scope="module")
@@ -149,7 +147,7 @@ def test_planner_moves_a_unit_undoes_redoes_saves_and_reopens(browser, run_folde
     finally:
         server.shutdown()
         server.server_close()
-    saved = load_run(out)
+    saved = read_run(out)
     counts = saved.grids.set_index("grid_code")["households"]
     assert counts[a] == hh_a - hh_unit and counts[b] == hh_b + hh_unit
     # the saved run opens in the editor again, with the moved unit in its new grid
