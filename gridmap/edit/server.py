@@ -41,7 +41,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
-from geodata.errors import EditError, GridmapError, OutputExistsError
+from geodata.errors import EditError, GridmapError, OutputExistsError, UnsafeOutputError
 from gridmap.edit.session import EditSession
 
 STATIC = Path(__file__).parent / "static"
@@ -280,7 +280,7 @@ def create_app(session: EditSession, *, token: str, protect_reads: bool = False,
         with lock:
             try:
                 path = session.save(Path(out).expanduser(), overwrite=overwrite)
-            except OutputExistsError as exc:
+            except (OutputExistsError, UnsafeOutputError) as exc:
                 raise EditError(str(exc), field="out", status=409) from exc
             except EditError:
                 raise

@@ -667,19 +667,25 @@ class EditSession:
     def save(self, out: str | Path, *, overwrite: bool = False) -> Path:
         """Write the edited run as a complete run folder (see :meth:`to_result`) plus the ``edits`` table.
 
+        The folder appears only when every file, the ``edits`` table included, was written.
+
         Raises
         ------
         OutputExistsError
             When `out` exists and `overwrite` is false.
+        UnsafeOutputError
+            When `out` is the run being edited, or not a folder gridmap made.
         """
         from geodata import io as gio
 
         out = Path(out)
-        if self.source and out.resolve() == Path(self.source).resolve():
-            raise EditError("`out`: saving over the run being edited is refused; give a new folder.", field="out", status=409)
         result = self.to_result()
-        result.save(out, overwrite=overwrite)
-        gio.write_table(out / "grids.gpkg", self.edits_table(), layer="edits")
+        with gio.atomic_dir(out, overwrite=overwrite, inputs=[self.source] if self.source else ()) as tmp:
+            staged = result.save(tmp / "run")
+            gio.write_table(staged / "grids.gpkg", self.edits_table(), layer="edits")
+            for f in staged.iterdir():
+                f.rename(tmp / f.name)
+            staged.rmdir()
         return out
 
 

@@ -315,3 +315,47 @@ def test_edit_command_serves_the_api(run_folder):
         proc.terminate()
         proc.wait(timeout=10)
         proc.stderr.close()
+
+
+def test_problems_list_compound_split_exclusive_violated_empty_grid_and_barrier_crossing(client, session):
+    assert session.has_barriers  # re-read from the paths in the run's manifest
+    crossing = [p for p in session.problems("310115005035") if p["kind"] == "barrier_crossing"]
+    assert crossing and crossing[0]["grid_code"].startswith("310115005035")
+    # a compound kept whole: moving one of its units warns, and once confirmed it is listed
+    comp = pd.DataFrame({"c": session.compound, "g": session.cell_grid, "hh": session.hh}).dropna()
+    per = comp.groupby("c").agg(n=("g", "nunique"), size=("g", "size"), hh=("hh", "sum"))
+    whole = per[(per["n"] == 1) & (per["size"] > 1) & (per["hh"] <= 500)].index
+    for cell in np.flatnonzero(np.isin(session.compound.astype(object), list(whole))):
+        others = [g for g in session.cell_grid[session.adj[cell].indices] if g != session.cell_grid[cell] and session.g_type[g] == "base"]
+        if others:
+            break
+    body = {"units": [int(cell)], "to": session.code[others[0]]}
+    resp = post(client, "move", body)
+    assert resp.status_code == 409 and any("compound" in w for w in resp.get_json()["warnings"])
+    resp = post(client, "move", {**body, "confirm": True})
+    kinds = {p["kind"] for p in resp.get_json()["problems"]}
+    assert "compound_split" in kinds
+    # an exclusive grid (专属网格) that receives a base unit is no longer its exclusive area
+    ex = int(np.flatnonzero(session.exclusive)[0])
+    base = next(int(j) for j in session.adj[ex].indices if not session.exclusive[j] and session.hh[j] > 0)
+    body = {"units": [base], "to": session.code[session.cell_grid[ex]]}
+    assert post(client, "move", body).status_code == 409
+    resp = post(client, "move", {**body, "confirm": True})
+    assert "exclusive_violated" in {p["kind"] for p in resp.get_json()["problems"]}
+    # a grid left with only cells without households is an empty grid
+    empty = np.flatnonzero((session.hh == 0) & ~session.exclusive & (session.area > 1))
+    gid = next(g for g in session.cell_grid[empty] if session.g_type[g] == "base" and not session.locked[g])
+    cells = session.members(gid)
+    full = [int(c) for c in cells if session.hh[c] > 0]
+    target = next(g for c in full for g in session.cell_grid[session.adj[c].indices] if g != gid and session.g_type[g] == "base")
+    resp = post(client, "move", {"units": full, "to": session.code[target], "confirm": True})
+    assert resp.status_code == 200
+    assert {"kind": "empty_grid", "grid_code": session.code[gid]}.items() <= next(
+        p for p in resp.get_json()["problems"] if p["kind"] == "empty_grid"
+    ).items()
+
+
+def test_saving_over_the_run_being_edited_is_refused(client, run_folder):
+    resp = post(client, "save", {"out": str(run_folder), "overwrite": True})
+    assert resp.status_code == 409 and resp.get_json()["field"] == "out"
+    assert (run_folder / "grids.gpkg").exists() and "edits" not in gio.layer_names(run_folder / "grids.gpkg")
