@@ -220,6 +220,7 @@
   }
 
   async function edit(op, body) {
+    document.body.dataset.busy = "1";
     try {
       const data = await api("POST", "/api/" + op, body);
       removeGrids(data.removed);
@@ -245,6 +246,8 @@
         say(err.message, true);
       }
       return null;
+    } finally {
+      document.body.dataset.busy = "0";
     }
   }
 
