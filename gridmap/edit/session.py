@@ -644,6 +644,15 @@ class EditSession:
         addresses["grid_code"] = np.where(addr_grid >= 0, codes[np.maximum(addr_grid, 0)], None)
         addresses["grid_type"] = np.where(addr_grid >= 0, types[np.maximum(addr_grid, 0)], None)
         addresses = addresses.drop(columns=[c for c in ("liaison_code",) if c in addresses])
+        # household-liaison groups (联户) are made again inside every grid, with the run's band
+        band = self.run.manifest.get("liaison")
+        liaison = None
+        if band and self.run.liaison is not None:
+            from partition.liaison import liaison_groups
+
+            liaison, addresses["liaison_code"] = liaison_groups(
+                grids, addresses, addr_grid, min_households=band[0], max_households=band[1]
+            )
         grids = grids.sort_values("grid_code", kind="stable").reset_index(drop=True)[[*GRID_ORDER, "geometry"]]
         grids["households"] = grids["households"].round().astype("int64")
         grids["units"] = grids["units"].astype("int64")
@@ -661,7 +670,7 @@ class EditSession:
         return GridResult(
             grids=grids.to_crs(out_crs), addresses=addresses.to_crs(out_crs), violations=violations.to_crs(out_crs),
             boundaries=self.run.boundaries, code_changes=assignment.changes, history=assignment.history,
-            manifest=manifest, liaison=None, work_crs=self.work_crs,
+            manifest=manifest, liaison=liaison.to_crs(out_crs) if liaison is not None else None, work_crs=self.work_crs,
         )
 
     def save(self, out: str | Path, *, overwrite: bool = False) -> Path:

@@ -359,3 +359,15 @@ def test_saving_over_the_run_being_edited_is_refused(client, run_folder):
     resp = post(client, "save", {"out": str(run_folder), "overwrite": True})
     assert resp.status_code == 409 and resp.get_json()["field"] == "out"
     assert (run_folder / "grids.gpkg").exists() and "edits" not in gio.layer_names(run_folder / "grids.gpkg")
+
+
+def test_liaison_groups_are_made_again_in_the_saved_run(sample_run_dir, tmp_path):
+    session = EditSession.from_folder(sample_run_dir)
+    unit, _, b = border_move(session)
+    session.apply("move", units=[unit], to=b)
+    saved = read_run(session.save(tmp_path / "edited"))
+    assert saved.liaison is not None and saved.manifest["liaison"] == [10, 15]
+    groups = saved.liaison
+    assert (groups["liaison_code"].str[:15].isin(saved.grids["grid_code"])).all()
+    has = saved.addresses["grid_code"].notna()
+    assert (saved.addresses.loc[has, "liaison_code"].str[:15] == saved.addresses.loc[has, "grid_code"]).all()
