@@ -99,8 +99,6 @@ def _units(session: EditSession, village: str) -> str:
     cells = session.village_cells.get(village)
     if cells is None:
         raise EditError(f"`village`: no village/community {village} in this run.", field="village", status=404)
-    if not hasattr(session, "_wgs84"):
-        session._wgs84 = gpd.GeoSeries(session.geoms, crs=session.work_crs).to_crs("EPSG:4326").values
     c = session.cells.iloc[cells]
     frame = gpd.GeoDataFrame(
         {
@@ -112,7 +110,7 @@ def _units(session: EditSession, village: str) -> str:
             "label": c["label"].astype(str).to_numpy(),
             "exclusive": session.exclusive[cells],
         },
-        geometry=session._wgs84[cells],
+        geometry=session.cells_wgs84()[cells],
         crs="EPSG:4326",
     )
     return frame.to_json(drop_id=True)

@@ -179,6 +179,7 @@ class EditSession:
         self.redo_stack: list[tuple[dict, Delta]] = []
         self.log: list[dict] = []
         self._new = 0
+        self._wgs84: np.ndarray | None = None
 
     # ---- construction ----------------------------------------------------------------------
     @classmethod
@@ -219,6 +220,12 @@ class EditSession:
         """Live grid ids of a village/community."""
         cells = self.village_cells.get(village, np.zeros(0, int))
         return [int(g) for g in np.unique(self.cell_grid[cells])]
+
+    def cells_wgs84(self) -> np.ndarray:
+        """The unit cells in WGS 84 (for the page), computed once."""
+        if self._wgs84 is None:
+            self._wgs84 = gpd.GeoSeries(self.geoms, crs=self.work_crs).to_crs("EPSG:4326").values
+        return self._wgs84
 
     def villages(self) -> list[str]:
         """Codes of the villages/communities in the run, sorted."""
@@ -302,7 +309,6 @@ class EditSession:
             if hh == 0 and self.g_type[gid] == "base":
                 add("empty_grid", gid, f"{self.code[gid]}: 0 户 households")
         # contiguity: components of the village's cells joined only across same-grid borders
-        local = {int(c): k for k, c in enumerate(cells)}
         sub = self.adj[cells][:, cells].tocoo()
         same = grid[sub.row] == grid[sub.col]
         m = coo_matrix((np.ones(same.sum()), (sub.row[same], sub.col[same])), shape=(len(cells), len(cells)))
@@ -311,7 +317,6 @@ class EditSession:
         for gid, k in n_comp.items():
             if k > 1:
                 add("non_contiguous", int(gid), f"{self.code[gid]}: {k} 块 separate pieces")
-        del local
         comp_hh = pd.DataFrame({"compound": self.compound[cells], "grid": grid, "hh": self.hh[cells]})
         comp_hh = comp_hh[comp_hh["compound"].notna()]
         if len(comp_hh):

@@ -147,6 +147,14 @@ def test_planner_moves_a_unit_undoes_redoes_saves_and_reopens(browser, run_folde
         ActionChains(browser).move_to_element_with_offset(cell, -4, -4).click_and_hold().move_by_offset(8, 8).release().perform()
         wait.until(lambda d: int(d.find_element(By.ID, "sel-units").text) >= 1)
         ActionChains(browser).click(browser.find_element(By.ID, "box")).perform()
+        # lasso: draw a triangle around the unit
+        ActionChains(browser).click(browser.find_element(By.ID, "clear")).perform()
+        ActionChains(browser).click(browser.find_element(By.ID, "lasso")).perform()
+        cell = browser.find_element(By.CSS_SELECTOR, f"path.unit-{unit}")
+        (ActionChains(browser).move_to_element_with_offset(cell, 0, -6).click_and_hold()
+         .move_by_offset(6, 10).move_by_offset(-12, 0).move_by_offset(6, -10).release().perform())
+        wait.until(lambda d: int(d.find_element(By.ID, "sel-units").text) >= 1)
+        ActionChains(browser).click(browser.find_element(By.ID, "lasso")).perform()
         out = tmp_path / "edited"
         box = browser.find_element(By.ID, "out")
         ActionChains(browser).click(box).send_keys(str(out)).perform()

@@ -6,7 +6,7 @@
   const $ = (id) => document.getElementById(id);
   const state = {
     colors: {}, exclusiveColor: "#f58518", village: null, grids: new Map(), gridLayers: new Map(),
-    units: new Map(), unitLayers: new Map(), selUnits: new Set(), selGrids: new Set(), box: false, pendingMove: null,
+    units: new Map(), unitLayers: new Map(), selUnits: new Set(), selGrids: new Set(), box: false, mode: null, pendingMove: null,
     lastChanged: [],
   };
 
@@ -296,22 +296,50 @@
     }
   });
 
-  // box select: drag a rectangle; units whose centre falls inside join the selection
-  let boxStart = null, boxRect = null;
-  $("box").addEventListener("click", () => {
-    state.box = !state.box;
+  // box and lasso select: drag on the map; units whose centre falls inside join the selection
+  let dragStart = null, dragShape = null, lassoPts = [];
+  const modeButtons = { box: ["框选 Box select", "框选中 Box on"], lasso: ["套索 Lasso", "套索中 Lasso on"] };
+  function setMode(mode) {
+    state.mode = state.mode === mode ? null : mode;
+    state.box = state.mode !== null;
     document.body.classList.toggle("box-active", state.box);
-    $("box").textContent = state.box ? "框选中 Box on" : "框选 Box select";
+    for (const [id, [off, on]] of Object.entries(modeButtons)) $(id).textContent = state.mode === id ? on : off;
     if (state.box) map.dragging.disable(); else map.dragging.enable();
+  }
+  $("box").addEventListener("click", () => setMode("box"));
+  $("lasso").addEventListener("click", () => setMode("lasso"));
+  function inside(pt, ring) {  // ray casting in lat/lng (small areas: plane is fine)
+    let hit = false;
+    for (let i = 0, j = ring.length - 1; i < ring.length; j = i++) {
+      const a = ring[i], b = ring[j];
+      if ((a.lat > pt.lat) !== (b.lat > pt.lat) && pt.lng < ((b.lng - a.lng) * (pt.lat - a.lat)) / (b.lat - a.lat) + a.lng) hit = !hit;
+    }
+    return hit;
+  }
+  map.on("mousedown", (e) => {
+    if (!state.mode) return;
+    dragStart = e.latlng;
+    lassoPts = [e.latlng];
+    dragShape = state.mode === "box"
+      ? L.rectangle([e.latlng, e.latlng], { color: "#d00", weight: 1, fill: false, interactive: false }).addTo(map)
+      : L.polyline([e.latlng], { color: "#d00", weight: 1, interactive: false }).addTo(map);
   });
-  map.on("mousedown", (e) => { if (state.box) { boxStart = e.latlng; boxRect = L.rectangle([e.latlng, e.latlng], { color: "#d00", weight: 1, fill: false }).addTo(map); } });
-  map.on("mousemove", (e) => { if (boxStart && boxRect) boxRect.setBounds(L.latLngBounds(boxStart, e.latlng)); });
+  map.on("mousemove", (e) => {
+    if (!dragStart || !dragShape) return;
+    if (state.mode === "box") dragShape.setBounds(L.latLngBounds(dragStart, e.latlng));
+    else { lassoPts.push(e.latlng); dragShape.setLatLngs(lassoPts); }
+  });
   map.on("mouseup", (e) => {
-    if (!boxStart) return;
-    const bounds = L.latLngBounds(boxStart, e.latlng);
-    boxStart = null;
-    if (boxRect) { map.removeLayer(boxRect); boxRect = null; }
-    state.unitLayers.forEach((layer, id) => { if (bounds.contains(layer.getBounds().getCenter())) state.selUnits.add(id); });
+    if (!dragStart) return;
+    const bounds = L.latLngBounds(dragStart, e.latlng);
+    const ring = lassoPts.concat([e.latlng]);
+    const lasso = state.mode === "lasso";
+    dragStart = null;
+    if (dragShape) { map.removeLayer(dragShape); dragShape = null; }
+    state.unitLayers.forEach((layer, id) => {
+      const c = layer.getBounds().getCenter();
+      if (lasso ? ring.length > 2 && inside(c, ring) : bounds.contains(c)) state.selUnits.add(id);
+    });
     refreshSelection();
   });
   map.on("zoomend", showUnits);
