@@ -23,6 +23,10 @@ class LayerSpec:
     path: Path
     layer: str | None = None
 
+    def __post_init__(self) -> None:
+        if not isinstance(self.path, Path):
+            object.__setattr__(self, "path", Path(self.path))
+
     @classmethod
     def of(cls, value: PathLike | LayerSpec, layer: str | None = None) -> LayerSpec:
         """Return `value` as a LayerSpec (a path becomes one, with `layer`)."""

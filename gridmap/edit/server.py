@@ -45,9 +45,6 @@ from geodata.errors import EditError, GridmapError, OutputExistsError, UnsafeOut
 from gridmap.edit.session import EditSession
 
 STATIC = Path(__file__).parent / "static"
-LEAFLET_VERSION = "1.9.3"
-"""Leaflet version of the page: the one folium's map.html uses."""
-
 ALLOWED = {
     "move": {"units", "to", "confirm"},
     "merge": {"grids"},
@@ -59,35 +56,37 @@ ALLOWED = {
 }
 
 
-def leaflet_assets(folder: str | Path | None = None) -> dict[str, Any]:
-    """Where the page loads Leaflet from: the installed npm package if present, else the CDN.
+def leaflet_assets(web: str | Path | None = None) -> dict[str, Any]:
+    """Where the page loads Leaflet from: the copy installed with gridmap, else the CDN.
 
-    The one place the editor decides this, so it can follow the map's own offline mechanism
-    (:mod:`gridmap.offline`, ``gridmap assets``): the package is looked up in `folder` (default the
-    map's asset folder, ``$GRIDMAP_ASSETS`` or ``~/.cache/gridmap/web``) and served by the editor
-    itself under ``/vendor/leaflet/``.
+    The one place the editor decides this. It follows the map's mechanism (:mod:`gridmap.offline`):
+    the pinned, checksum-verified Leaflet that the package build puts in ``gridmap/web/`` is served
+    by the editor itself under ``/vendor/leaflet/``, so no internet is needed; only a source tree
+    built without those files falls back to the same pinned version on jsDelivr.
 
     Returns
     -------
     assets
         ``js`` and ``css`` URLs for the page, and ``dir`` (the local ``dist`` folder, or None).
     """
-    from gridmap.offline import asset_dir
+    from gridmap import offline
 
-    dist = (Path(folder or asset_dir()) / "node_modules" / "leaflet" / "dist").resolve()
+    dist = (offline.package_dir("leaflet", web=Path(web) if web else offline.WEB) / "dist").resolve()
     if (dist / "leaflet.js").exists():
         return {"js": "/vendor/leaflet/leaflet.js", "css": "/vendor/leaflet/leaflet.css", "dir": dist}
-    cdn = f"https://cdn.jsdelivr.net/npm/leaflet@{LEAFLET_VERSION}/dist"
-    return {"js": f"{cdn}/leaflet.js", "css": f"{cdn}/leaflet.css", "dir": None}
+    return {"js": offline.cdn_url("leaflet", "dist/leaflet.js"), "css": offline.cdn_url("leaflet", "dist/leaflet.css"), "dir": None}
 
 
 def _features(session: EditSession, gids: list[int]) -> str:
     """GeoJSON FeatureCollection (WGS 84, as text) of grids `gids` with their figures."""
     if not gids:
         return json.dumps({"type": "FeatureCollection", "features": []})
-    props = session.figures(gids)
+    from gridmap.maps import status_colors
+
+    props = pd.DataFrame(session.figures(gids))
+    props["color"] = status_colors(props)  # the fill colour map.html gives the grid
     geoms = gpd.GeoSeries([session.geometry(g) for g in gids], crs=session.work_crs).to_crs("EPSG:4326")
-    frame = gpd.GeoDataFrame(pd.DataFrame(props), geometry=geoms.values, crs="EPSG:4326")
+    frame = gpd.GeoDataFrame(props, geometry=geoms.values, crs="EPSG:4326")
     return frame.to_json(drop_id=True)
 
 
@@ -116,7 +115,7 @@ def _units(session: EditSession, village: str) -> str:
     return frame.to_json(drop_id=True)
 
 
-def create_app(session: EditSession, *, token: str, protect_reads: bool = False, assets: str | Path | None = None):
+def create_app(session: EditSession, *, token: str, protect_reads: bool = False, web: str | Path | None = None):
     """Build the Flask app of the editor.
 
     Parameters
@@ -128,8 +127,8 @@ def create_app(session: EditSession, *, token: str, protect_reads: bool = False,
     protect_reads
         Also require the token (header or ``?token=``) on GET requests: set when the server listens
         on another address than the loopback one.
-    assets
-        Folder holding the npm ``leaflet`` package (see :func:`leaflet_assets`).
+    web
+        Folder of the map's web assets (default ``gridmap/web``; see :func:`leaflet_assets`).
 
     Returns
     -------
@@ -140,7 +139,7 @@ def create_app(session: EditSession, *, token: str, protect_reads: bool = False,
 
     app = Flask("gridmap.edit", static_folder=None)
     lock = threading.Lock()
-    leaflet = leaflet_assets(assets)
+    leaflet = leaflet_assets(web)
 
     def fail(exc: EditError):
         return jsonify({"error": str(exc), "field": exc.field, "warnings": exc.warnings}), exc.status
@@ -194,9 +193,7 @@ def create_app(session: EditSession, *, token: str, protect_reads: bool = False,
                 {"code": v, "name": session.village_name.get(v, ""), "grids": len(session.grids_of(v))}
                 for v in session.villages()
             ]
-        from gridmap.maps import EXCLUSIVE_COLOR, STATUS_COLORS
-
-        return jsonify({"villages": rows, "colors": STATUS_COLORS, "exclusive_color": EXCLUSIVE_COLOR, "can_undo": bool(session.undo_stack), "can_redo": bool(session.redo_stack)})
+        return jsonify({"villages": rows, "can_undo": bool(session.undo_stack), "can_redo": bool(session.redo_stack)})
 
     @app.get("/api/grids")
     def grids():

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import folium
 import geopandas as gpd
 import numpy as np
 import pandas as pd
@@ -89,7 +88,8 @@ def test_save_writes_what_the_cli_writes_and_read_run_reads_it_back(sample_run, 
 
 def test_explore_report_and_summary(sample_run):
     m = sample_run.explore()
-    assert isinstance(m, folium.Map)
+    assert "<iframe" in m._repr_html_()  # shows inline in Jupyter
+    assert all(code in m.html for code in sample_run.grids["grid_code"])
     page = sample_run.report_html()
     assert page.lstrip().lower().startswith("<!doctype html")
     summary = sample_run.summary()
@@ -139,3 +139,16 @@ def test_progress_callback_reports_every_stage(sample_layers):
     assert list(stages)[:2] == ["read", "partition"]
     done = [(d, t) for st, d, t in seen if st == "partition"]
     assert done[-1][0] == done[-1][1] == len(s["boundaries"])
+
+
+def test_done_when_one_liner_on_the_denver_subset():
+    """The issue's acceptance line: read two files with geopandas, make_grids, print the summary."""
+    from pathlib import Path
+
+    data = Path(__file__).resolve().parents[1] / "data" / "denver_tracts.gpkg"
+    r = gridmap.make_grids(gpd.read_file(data, layer="addresses"), gpd.read_file(data, layer="boundaries"),
+                           units=gpd.read_file(data, layer="units"))
+    summary = r.summary()
+    assert len(summary) == 12 and summary["households"].sum() == r.grids["households"].sum()
+    spec = gridmap.LayerSpec(str(data), "addresses")  # a plain string path is accepted too
+    assert spec.path == data

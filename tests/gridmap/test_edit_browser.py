@@ -2,8 +2,8 @@
 
 A planner's round trip: pick the village, click a unit on the map, move it to the next grid, see
 the panel's household counts change, undo, redo, save, and open the saved run in the editor again.
-Needs Debian's ``chromium`` and ``chromium-driver`` (``.ci/run`` installs them) and npm (Leaflet is
-installed once into pytest's cache and served by the editor itself; no internet at run time).
+Needs Debian's ``chromium`` and ``chromium-driver`` (``.ci/run`` installs them); Leaflet is the copy
+installed with gridmap (``gridmap/web``), served by the editor itself: no internet at run time.
 """
 
 from __future__ import annotations
@@ -18,17 +18,16 @@ import shapely
 
 from geodata.sample import sample_path
 from gridmap import LayerSpec, make_grids, read_inputs, read_run
-from gridmap.edit.server import LEAFLET_VERSION, create_app, leaflet_assets
+from gridmap.edit.server import create_app, leaflet_assets
 from gridmap.edit.session import EditSession
-from gridmap.offline import install_assets
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 DRIVER = shutil.which("chromedriver") or "/usr/bin/chromedriver"
 pytestmark = [
     pytest.mark.slow,
     pytest.mark.skipif(
-        not (Path(CHROMIUM).exists() and Path(DRIVER).exists() and shutil.which("npm")),
-        reason="needs chromium, chromium-driver and npm (.ci/run installs them)",
+        not (Path(CHROMIUM).exists() and Path(DRIVER).exists()),
+        reason="needs chromium and chromium-driver (.ci/run installs them)",
     ),
 ]
 TOKEN = "browser-token"
@@ -47,14 +46,6 @@ def run_folder(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def assets(request) -> Path:
-    folder = Path(request.config.cache.mkdir("gridmap-web"))
-    if leaflet_assets(folder)["dir"] is None:
-        install_assets([f"leaflet@{LEAFLET_VERSION}"], folder=folder)
-    return folder
-
-
-@pytest.fixture(scope="module")
 def browser():
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
@@ -69,11 +60,11 @@ def browser():
     driver.quit()
 
 
-def serve(session: EditSession, assets: Path):
+def serve(session: EditSession):
     """Run the editor on a free loopback port in a thread; returns (url, server)."""
     from werkzeug.serving import make_server
 
-    server = make_server("127.0.0.1", 0, create_app(session, token=TOKEN, assets=assets), threaded=True)
+    server = make_server("127.0.0.1", 0, create_app(session, token=TOKEN), threaded=True)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     return f"http://127.0.0.1:{server.server_port}/?token={TOKEN}", server
 
@@ -107,16 +98,17 @@ def errors(browser) -> list[str]:
     return [e["message"] for e in logs if e["level"] == "SEVERE" and not any(h in e["message"] for h in TILE_HOSTS)]
 
 
-def test_planner_moves_a_unit_undoes_redoes_saves_and_reopens(browser, run_folder, assets, tmp_path):
+def test_planner_moves_a_unit_undoes_redoes_saves_and_reopens(browser, run_folder, tmp_path):
     from selenium.webdriver.common.action_chains import ActionChains
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import Select, WebDriverWait
 
+    assert leaflet_assets()["dir"] is not None  # the installed copy: the page needs no internet
     session = EditSession.from_folder(run_folder)
     unit, a, b = clickable_unit(session)
     hh_unit = int(session.hh[unit])
     hh_a, hh_b = int(session.g_hh[session.by_code[a]]), int(session.g_hh[session.by_code[b]])
-    url, server = serve(session, assets)
+    url, server = serve(session)
     try:
         open_page(browser, url)
         wait = WebDriverWait(browser, 20)
@@ -169,7 +161,7 @@ def test_planner_moves_a_unit_undoes_redoes_saves_and_reopens(browser, run_folde
     assert counts[a] == hh_a - hh_unit and counts[b] == hh_b + hh_unit
     # the saved run opens in the editor again, with the moved unit in its new grid
     reopened = EditSession.from_folder(out)
-    url, server = serve(reopened, assets)
+    url, server = serve(reopened)
     try:
         open_page(browser, url)
         items = browser.find_elements(By.CSS_SELECTOR, "#grid-list li")

@@ -5,7 +5,7 @@
   const UNIT_ZOOM = 14;
   const $ = (id) => document.getElementById(id);
   const state = {
-    colors: {}, exclusiveColor: "#f58518", village: null, grids: new Map(), gridLayers: new Map(),
+    village: null, grids: new Map(), gridLayers: new Map(),
     units: new Map(), unitLayers: new Map(), selUnits: new Set(), selGrids: new Set(), box: false, mode: null, pendingMove: null,
     lastChanged: [],
   };
@@ -46,8 +46,7 @@
   }
 
   function gridColor(p) {
-    if (p.grid_type && p.grid_type !== "base") return state.exclusiveColor;
-    return state.colors[p.status] || "#999";
+    return p.color || "#999";  // the server colours grids exactly as map.html does
   }
   function gridStyle(f) {
     const sel = state.selGrids.has(f.properties.grid_code);
@@ -347,8 +346,6 @@
   async function start() {
     try {
       const info = await api("GET", "/api/villages");
-      state.colors = info.colors;
-      state.exclusiveColor = info.exclusive_color;
       setHistory(info);
       const sel = $("village");
       info.villages.forEach((v) => {
