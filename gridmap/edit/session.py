@@ -184,15 +184,28 @@ class EditSession:
     # ---- construction ----------------------------------------------------------------------
     @classmethod
     def from_folder(cls, folder: str | Path, *, user: str = "") -> EditSession:
-        """Open a run folder (``gridmap partition --out``) for editing; barriers are re-read if still there."""
-        from geodata import io as gio
+        """Open a run folder (``gridmap partition --out``) for editing.
+
+        The run's barrier files (roads, rivers) are read again from the paths in its manifest when
+        they are still there unchanged (same sha256); otherwise barrier crossings are not checked.
+        """
+        from geodata.errors import GridmapError
+        from gridmap.inputs import LayerSpec, read_input
         from gridmap.runfolder import read_run
 
         run = read_run(folder)
+        given = str(run.manifest.get("crs", {}).get("input", "")).lower()
+        china = given if given in ("gcj02", "bd09") else None  # the --input-crs the run was made with
         barriers = []
         for role, spec in run.manifest.get("inputs", {}).items():
-            if role.startswith("barriers") and spec.get("path") and Path(spec["path"]).exists():
-                lines = gio.read_layer(spec["path"], layer=spec.get("layer"))
+            path = Path(spec.get("path") or "")
+            if not role.startswith("barriers") or not path.is_file():
+                continue
+            try:
+                lines, src = read_input(LayerSpec(path, spec.get("layer")), role="barriers", input_crs=china)
+            except (GridmapError, OSError):
+                continue
+            if spec.get("sha256") in (None, src.sha256):
                 barriers.append(lines.to_crs(run.work_crs).geometry.values)
         bars = np.concatenate(barriers) if barriers else None
         return cls(run, barriers=bars, source=str(folder), user=user)
