@@ -371,3 +371,26 @@ def test_liaison_groups_are_made_again_in_the_saved_run(sample_run_dir, tmp_path
     assert (groups["liaison_code"].str[:15].isin(saved.grids["grid_code"])).all()
     has = saved.addresses["grid_code"].notna()
     assert (saved.addresses.loc[has, "liaison_code"].str[:15] == saved.addresses.loc[has, "grid_code"]).all()
+
+
+@pytest.mark.parametrize(
+    ("path", "status", "field"),
+    [
+        ("/api/units", 400, "village"),
+        ("/api/units?village=999999999999", 404, "village"),
+        ("/api/problems", 400, "village"),
+        ("/api/grids?village=999999999999", 404, "village"),
+    ],
+)
+def test_bad_reads_name_the_field(client, path, status, field):
+    resp = client.get(path)
+    assert resp.status_code == status and resp.get_json()["field"] == field
+
+
+def test_the_page_and_its_scripts_are_served(client):
+    html = client.get("/").get_data(as_text=True)
+    assert "/static/edit.js" in html and "{{" not in html
+    with client.get("/static/edit.js") as resp:
+        assert resp.status_code == 200
+        js = resp.get_data(as_text=True)
+    assert "innerHTML" not in js  # run text is set with textContent only
