@@ -108,10 +108,16 @@ def test_planner_moves_a_unit_undoes_redoes_saves_and_reopens(browser, run_folde
     unit, a, b = clickable_unit(session)
     hh_unit = int(session.hh[unit])
     hh_a, hh_b = int(session.g_hh[session.by_code[a]]), int(session.g_hh[session.by_code[b]])
+    # text from the run is data: a village name written as HTML must show as text and run nothing
+    payload = '<img src=x onerror="document.title=\'pwned\'">梅园'
+    session.village_name[VILLAGE] = payload
     url, server = serve(session)
     try:
         open_page(browser, url)
         wait = WebDriverWait(browser, 20)
+        option = browser.find_element(By.CSS_SELECTOR, f'#village option[value="{VILLAGE}"]')
+        assert payload in option.text and browser.title != "pwned"
+        assert not browser.find_elements(By.CSS_SELECTOR, "#panel img")
         Select(browser.find_element(By.ID, "village")).select_by_value(VILLAGE)
         cell = wait.until(lambda d: d.find_element(By.CSS_SELECTOR, f"path.unit-{unit}"))
         ActionChains(browser).move_to_element(cell).click().perform()
