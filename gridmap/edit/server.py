@@ -151,9 +151,22 @@ def create_app(session: EditSession, *, token: str, protect_reads: bool = False,
         if not hmac.compare_digest(given.encode(), token.encode()):
             raise EditError("missing or wrong token: open the URL `gridmap edit` printed.", field="token", status=401)
 
+    @app.before_request
+    def _loopback_host():
+        # on loopback, reads need no token: refuse other Host names so a web page cannot reach the
+        # API by pointing its own domain at 127.0.0.1 (DNS rebinding)
+        host = (request.host or "").rsplit(":", 1)[0].strip("[]")
+        if not protect_reads and host not in LOOPBACK:
+            return jsonify({"error": f"host '{host}' is not served; open the URL `gridmap edit` printed.", "field": "host", "warnings": []}), 403
+        return None
+
     @app.errorhandler(EditError)
     def _edit_error(exc: EditError):
         return fail(exc)
+
+    @app.errorhandler(500)
+    def _internal(exc):
+        return jsonify({"error": "internal error in gridmap edit (a bug): see the server's log.", "field": "", "warnings": []}), 500
 
     @app.errorhandler(404)
     def _not_found(exc):

@@ -394,3 +394,8 @@ def test_the_page_and_its_scripts_are_served(client):
         assert resp.status_code == 200
         js = resp.get_data(as_text=True)
     assert "innerHTML" not in js  # run text is set with textContent only
+
+
+def test_loopback_server_refuses_other_host_names(client):
+    assert client.get("/api/villages", headers={"Host": "evil.example:8765"}).status_code == 403
+    assert client.get("/api/villages", headers={"Host": "127.0.0.1:8765"}).status_code == 200
