@@ -313,7 +313,8 @@ def read_layer(
     ----------
     path
         ``.csv``/``.txt``/``.tsv``, ``.xlsx``/``.xls``, ``.geojson``/``.json``, ``.gpkg``,
-        ``.shp``, ``.zip`` (zipped Shapefile) or any other GDAL vector format.
+        ``.shp``, ``.zip`` (zipped Shapefile) or any other GDAL vector format; or a PostGIS source
+        (:class:`geodata.postgis.DbSource`, or a ``postgresql://`` URL with `layer` ``SCHEMA.TABLE``).
     layer
         Layer name for multi-layer formats such as GeoPackage; required when there are several.
     encoding
@@ -334,6 +335,12 @@ def read_layer(
     InputError
         When the file is missing, empty, has several layers and none was chosen, or cannot be read.
     """
+    from geodata import postgis
+
+    if isinstance(path, postgis.DbSource):  # a PostGIS table/view/query (see geodata/postgis.py)
+        return path.read()
+    if postgis.is_db_url(path):
+        return postgis.read_db_layer(str(path), layer=layer)
     path = Path(path)
     if not path.exists():
         raise InputError(Problem(str(path), "the file does not exist.", "check the path."))
