@@ -283,7 +283,9 @@ def read_csv_points(
         Points without a CRS (a table cannot carry one); other columns kept as text.
     """
     path = Path(path)
-    return points_from_table(read_tabular(path, sheet=sheet, encoding=encoding), file=str(path), x_col=x_col, y_col=y_col)
+    gdf = points_from_table(read_tabular(path, sheet=sheet, encoding=encoding), file=str(path), x_col=x_col, y_col=y_col)
+    gdf.attrs["file"] = str(path)
+    return gdf
 
 
 def _shapefile_cpg(path: Path) -> str | None:
@@ -303,6 +305,7 @@ def read_layer(
     x_col: str | None = None,
     y_col: str | None = None,
     sheet: str | int | None = None,
+    allow_empty: bool = False,
 ) -> gpd.GeoDataFrame:
     """Read one layer of any supported format with pyogrio (tables through :func:`read_csv_points`).
 
@@ -322,6 +325,8 @@ def read_layer(
         Coordinate columns of a table.
     sheet
         Sheet of a workbook [the first].
+    allow_empty
+        Return a layer without features instead of raising (for gridmap's own outputs).
 
     Returns
     -------
@@ -377,12 +382,12 @@ def read_layer(
         raise InputError(
             Problem(str(path), f"cannot be read ({type(exc).__name__}: {exc}).", "check the file is complete, or export it again.")
         ) from exc
-    if len(gdf) == 0:
+    if len(gdf) == 0 and not allow_empty:
         raise InputError(Problem(str(path), "the layer has no features.", "export it again."))
     if "geometry" not in gdf or not isinstance(gdf, gpd.GeoDataFrame):
         raise InputError(Problem(str(path), "has no geometry column.", "pass a layer with points or polygons."))
     gdf = gdf.reset_index(drop=True)
-    gdf.attrs["rows"] = "feature"
+    gdf.attrs.update(rows="feature", file=str(path))
     return gdf
 
 
@@ -494,9 +499,19 @@ def check_output(
     if not parent.is_dir():
         msg = f"cannot create {out}: {parent} is a file."
         raise OutputError(msg, fix="choose another --out.")
+    _probe(parent, out)
+
+
+def _probe(parent: Path, out: Path) -> None:
+    """Raise :class:`OutputError` unless a folder can really be made in `parent` (made and removed at once)."""
     if not os.access(parent, os.W_OK | os.X_OK):
         msg = f"cannot write {out}: no permission to write in {parent}."
         raise OutputError(msg, fix="choose an --out in a folder you can write to.")
+    try:
+        os.rmdir(tempfile.mkdtemp(prefix=".gridmap-probe.", dir=parent))
+    except OSError as exc:
+        msg = f"cannot create {out}: {exc.strerror or exc} in {parent}."
+        raise OutputError(msg, fix="choose an --out in a folder you can write to.") from exc
 
 
 def check_output_file(
@@ -530,9 +545,10 @@ def check_output_file(
             msg = f"{path} already exists."
             raise OutputExistsError(msg, fix="choose another --out or pass --overwrite.")
     parent = _first_existing(real.parent)
-    if not parent.is_dir() or not os.access(parent, os.W_OK | os.X_OK):
-        msg = f"cannot write {path}: no permission to write in {parent}."
-        raise OutputError(msg, fix="choose an --out in a folder you can write to.")
+    if not parent.is_dir():
+        msg = f"cannot write {path}: {parent} is a file."
+        raise OutputError(msg, fix="choose another --out.")
+    _probe(parent, path)
 
 
 def _pid_alive(pid: int) -> bool:

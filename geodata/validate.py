@@ -268,6 +268,8 @@ def _repair_polygons(gdf: gpd.GeoDataFrame, *, file: str, report: Report) -> gpd
                     f"{before:.6g} → {geom.area:.6g} (layer units).",
                     "check the repaired shape in the violations layer, or fix it at source.",
                     row=f"feature {i}",
+                    kind="repaired_polygon",
+                    ids=(int(i),),
                 )
             )
         geoms = geoms.copy()

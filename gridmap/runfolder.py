@@ -98,7 +98,7 @@ def read_run(folder: str | Path) -> GridResult:
     def layer(name: str):
         if name not in names:
             return None
-        gdf = gio.read_layer(gpkg, layer=name)
+        gdf = gio.read_layer(gpkg, layer=name, allow_empty=True)
         for col in CODE_COLUMNS:
             if col in gdf.columns:
                 gdf[col] = gdf[col].astype("string").astype(object)
