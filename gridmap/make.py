@@ -486,9 +486,11 @@ def _log_notes(notes: list[Problem]) -> None:
         if counts.get(kind):
             log.warning("%d addresses lie %s: kept without a grid, listed in the violations layer (`strict` refuses them).",
                         counts[kind], text)
-    for p in notes:
-        if p.kind == "duplicate_row":
-            log.warning("%s", p)
+    dups = [p for p in notes if p.kind == "duplicate_row"]
+    for p in dups[:10]:
+        log.warning("%s", p)
+    if len(dups) > 10:
+        log.warning("... and %d more groups of repeated rows (%d repeated rows in all).", len(dups) - 10, counts["duplicate_row"])
     if counts.get("repaired_polygon"):
         log.warning("%d invalid polygons were repaired with make_valid (listed in the violations layer).", counts["repaired_polygon"])
 

@@ -519,3 +519,15 @@ def test_zip_of_garbage_is_an_input_error(ws):
     code, text = _cli(_partition(ws, boundaries=ws / "z.zip"))
     assert code == 2 and "z.zip: cannot be opened" in text and "Traceback" not in text
 
+
+
+def test_addresses_from_a_semicolon_gbk_csv_and_an_xlsx_sheet_give_the_same_grids(ws):
+    base = _cli(_partition(ws, out=ws / "a"))
+    df = pd.read_csv(ws / "hh.csv", dtype=str, keep_default_na=False)
+    df.to_csv(ws / "gbk.csv", sep=";", index=False, encoding="gbk")
+    _xlsx(ws, {"说明": pd.DataFrame({"x": ["readme"]}), "户": df.astype({"lon": float, "lat": float, "households": int})})
+    semi = _cli(_partition(ws, addresses=ws / "gbk.csv", out=ws / "b"))
+    xlsx = _cli(_partition(ws, "--addresses-sheet", "户", addresses=ws / "hh.xlsx", out=ws / "c"))
+    assert base[0] == semi[0] == xlsx[0] == 0, (semi, xlsx)
+    codes = [sorted(gpd.read_file(ws / o / "grids.gpkg", layer="grids")["grid_code"]) for o in "abc"]
+    assert codes[0] == codes[1] == codes[2]
