@@ -194,10 +194,14 @@ def _pick_column(columns: list[str], wanted: str | None, names: tuple[str, ...])
 
 
 def _to_number(values: pd.Series, sep: str | None) -> pd.Series:
+    try:  # the common case, fast: every cell already a plain number
+        return pd.to_numeric(values, errors="raise").astype(float)
+    except (ValueError, TypeError):
+        pass
     text = values.astype(str).str.strip()
-    if sep and sep != ",":  # decimal commas come with ';'-separated files from European locales
+    if sep and sep != "," and text.str.contains(",", regex=False).any():  # decimal commas (European ';' files)
         text = text.str.replace(r"^(-?\d+),(\d+)$", r"\1.\2", regex=True)
-    return pd.to_numeric(text.replace({"": np.nan}), errors="coerce")
+    return pd.to_numeric(text.where(text.ne(""), None), errors="coerce")
 
 
 def points_from_table(

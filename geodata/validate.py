@@ -97,8 +97,8 @@ def _numeric(
     if raw.dtype.kind in "iufb":
         values = raw.astype(float)
     else:
-        text = raw.map(lambda v: "" if v is None or (isinstance(v, float) and np.isnan(v)) else str(v).strip())
-        values = pd.to_numeric(text.replace({"": np.nan}), errors="coerce")
+        text = _text(raw)
+        values = pd.to_numeric(text.where(text.ne(""), None), errors="coerce")
     v = values.to_numpy(dtype=float, na_value=np.nan)
     with np.errstate(invalid="ignore"):
         bad_mask = ~np.isfinite(v) | (v < 0)
@@ -123,6 +123,13 @@ def _numeric(
             Problem(file, f"{len(bad) - MAX_LISTED} more rows are not {expected}.", "correct them.", column=col)
         )
     return pd.Series(v, index=gdf.index)
+
+
+def _text(values: pd.Series) -> pd.Series:
+    """`values` as stripped text, ``""`` where missing (vectorised)."""
+    missing = values.isna().to_numpy()
+    text = values.astype(str).str.strip()
+    return text.where(~missing, "")
 
 
 def check_coordinates(
@@ -208,12 +215,20 @@ def find_duplicates(
     """
     if len(gdf) < 2:
         return np.zeros(0, int)
-    frame = pd.DataFrame(gdf.drop(columns=gdf.geometry.name)).astype(str)
-    frame["__wkb"] = shapely.to_wkb(gdf.geometry.values, hex=True)
-    dup = frame.duplicated(keep="first").to_numpy()
+    frame = pd.DataFrame(gdf.drop(columns=gdf.geometry.name))
+    geoms = gdf.geometry.values
+    if (shapely.get_type_id(geoms) == 0).all():  # points: their coordinates are the geometry
+        xy = shapely.get_coordinates(geoms)
+        frame["__x"], frame["__y"] = xy[:, 0], xy[:, 1]
+    else:
+        frame["__wkb"] = shapely.to_wkb(geoms, hex=True)
+    try:
+        key = pd.util.hash_pandas_object(frame, index=False).to_numpy()
+    except TypeError:  # unhashable cells (lists from JSON properties): compare their text
+        key = pd.util.hash_pandas_object(frame.astype(str), index=False).to_numpy()
+    dup = pd.Series(key).duplicated(keep="first").to_numpy()
     if not dup.any():
         return np.zeros(0, int)
-    key = pd.util.hash_pandas_object(frame, index=False).to_numpy()
     first = pd.Series(np.arange(len(gdf))).groupby(key).transform("min").to_numpy()
     repeats = np.flatnonzero(dup)
     action = "dropped (`dedupe`)" if dedupe else "counted again"
@@ -221,7 +236,9 @@ def find_duplicates(
     groups = pd.Series(repeats).groupby(first[repeats]).agg(list)
     for n, (orig, rows) in enumerate(groups.items()):
         if n >= MAX_LISTED:
-            report.notes.append(Problem(file, f"{len(groups) - MAX_LISTED} more rows are repeated.", fix, kind="duplicate_row"))
+            rest = tuple(int(r) for rows_ in groups.iloc[MAX_LISTED:] for r in rows_)
+            report.notes.append(Problem(file, f"{len(rest)} more rows repeat earlier rows exactly; {action}.", fix,
+                                        kind="duplicate_row", ids=rest))
             break
         report.notes.append(
             Problem(
@@ -416,7 +433,9 @@ def validate_addresses(
         gdf["population"] = np.nan
     for col in ("building", "compound", "group", "village_code"):
         if col in gdf.columns:
-            gdf[col] = gdf[col].map(lambda v: None if pd.isna(v) or str(v).strip() == "" else str(v).strip())
+            text = _text(gdf[col]).astype(object)
+            text[text.eq("")] = None
+            gdf[col] = text
     report.raise_if_errors()
     repeats = find_duplicates(gdf, file=file, report=report, csv_like=csv_like, dedupe=dedupe)
     if dedupe and len(repeats):
@@ -490,10 +509,16 @@ def assign_villages(
     pts = addresses.geometry.values
     tree = shapely.STRtree(boundaries.geometry.values)
     pi, bi = tree.query(pts, predicate="intersects")
+    order = np.lexsort((bi, pi))  # per point, boundaries in layer order: a point on a shared border goes to the first
+    pi, bi = pi[order], bi[order]
     codes = boundaries["code"].to_numpy()
     counts = np.bincount(pi, minlength=len(addresses))
-    for i in np.flatnonzero(counts > 1)[:MAX_LISTED]:
-        inside = ", ".join(codes[bi[pi == i]])
+    multi = np.isin(pi, np.flatnonzero(counts > 1))
+    inner = np.zeros(len(pi), bool)  # only points inside two interiors mean the boundaries overlap
+    inner[multi] = shapely.contains_properly(boundaries.geometry.values[bi[multi]], pts[pi[multi]])
+    overlap = np.flatnonzero(np.bincount(pi[inner], minlength=len(addresses)) > 1)
+    for i in overlap[:MAX_LISTED]:
+        inside = ", ".join(codes[bi[(pi == i) & inner]])
         report.errors.append(
             Problem(
                 file,
@@ -503,7 +528,8 @@ def assign_villages(
             )
         )
     result = np.full(len(addresses), None, dtype=object)
-    result[pi] = codes[bi]
+    first = np.r_[True, pi[1:] != pi[:-1]]
+    result[pi[first]] = codes[bi[first]]
     outside = np.flatnonzero(counts == 0)
     in_hole = np.zeros(len(outside), bool)
     if len(outside):

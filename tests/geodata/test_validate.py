@@ -205,3 +205,10 @@ def test_addresses_in_a_hole_are_told_apart_and_strict_makes_them_errors():
     with pytest.raises(InputError) as info:
         gval.assign_villages(pts, b, file="a.gpkg", strict=True)
     assert {p.kind for p in info.value.problems} == {"address_in_hole", "address_outside_boundaries"}
+
+
+def test_a_point_on_a_shared_border_goes_to_the_first_boundary_not_an_overlap_error():
+    b, _ = gval.validate_boundaries(boundaries(["310115005001", "310115005003"]), file="b.gpkg")
+    pts = gpd.GeoDataFrame(geometry=[shapely.Point(X0 + 1, Y0 + 0.5), shapely.Point(X0 + 1.5, Y0 + 0.5)], crs="EPSG:32651")
+    codes, report = gval.assign_villages(pts, b, file="a.gpkg")
+    assert codes.tolist() == ["310115005001", "310115005003"] and not report.notes
