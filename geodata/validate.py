@@ -205,6 +205,33 @@ def check_coordinates(
                 report.errors.append(Problem(file, msg, fix, kind="degrees_as_metres"))
 
 
+def check_swapped_against(
+    points: gpd.GeoDataFrame, boundaries: gpd.GeoDataFrame, *, file: str, report: Report
+) -> None:
+    """Add an error when most points miss the boundaries but would fall among them with x and y swapped.
+
+    Catches swaps the range check cannot see (a point at 31° E, 80° N is a valid place, but it is
+    80° E, 31° N swapped). Both layers must be in one geographic CRS; compared by extent only.
+    """
+    if points.crs is None or not points.crs.is_geographic or len(points) == 0 or len(boundaries) == 0:
+        return
+    minx, miny, maxx, maxy = boundaries.total_bounds
+    xy = shapely.get_coordinates(points.geometry.values)
+    if len(xy) != len(points) or not np.isfinite([minx, miny, maxx, maxy]).all():
+        return
+    x, y = xy[:, 0], xy[:, 1]
+    inside = ((x >= minx) & (x <= maxx) & (y >= miny) & (y <= maxy)).mean()
+    swapped = ((y >= minx) & (y <= maxx) & (x >= miny) & (x <= maxy)).mean()
+    if inside < 0.5 and swapped > 0.9:
+        cols = points.attrs.get("coordinate_columns")
+        fix = f"swap the columns: pass `x_col` {cols[1]} `y_col` {cols[0]}." if cols else "swap x and y in the file."
+        msg = (
+            f"longitude and latitude look swapped: {swapped:.0%} of the points fall among the boundaries only with x and "
+            f"y exchanged (e.g. x={x[0]:.6g}, y={y[0]:.6g}), {inside:.0%} as given."
+        )
+        report.errors.append(Problem(file, msg, fix, kind="swapped_lon_lat"))
+
+
 def find_duplicates(
     gdf: gpd.GeoDataFrame, *, file: str, report: Report, csv_like: bool = False, dedupe: bool = False
 ) -> np.ndarray:

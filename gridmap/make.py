@@ -169,6 +169,9 @@ def make_grids(
     boundaries, b_report = gval.validate_boundaries(boundaries, file=src("boundaries").label)
     addresses, a_report = gval.validate_addresses(addresses, file=src("addresses").label, csv_like=src("addresses").csv,
                                                   dedupe=dedupe)
+    swap = gval.Report()
+    gval.check_swapped_against(addresses, boundaries.to_crs(addresses.crs), file=src("addresses").label, report=swap)
+    swap.raise_if_errors()
     out_crs_in = boundaries.crs
     work = gcrs.metric_crs(boundaries, work_crs=work_crs)
     boundaries = boundaries.to_crs(work)
