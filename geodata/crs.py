@@ -188,7 +188,8 @@ def assign_input_crs(
         Layer as read from disk (its CRS tag may be missing).
     input_crs
         CRS for files that **do not declare one** (a CSV, a Shapefile without ``.prj``); a file that
-        declares its CRS keeps it. ``"gcj02"``/``"bd09"`` or any EPSG/PROJ string.
+        declares its CRS keeps it, except that ``"gcj02"``/``"bd09"`` also apply to files tagged
+        EPSG:4326 (the only tag GCJ-02/BD-09 data can carry). Any EPSG/PROJ string.
     crs
         CRS of this file, applied **whatever the file declares** (files cannot declare GCJ-02, so
         an Amap GeoJSON tagged EPSG:4326 needs ``crs="gcj02"``).
@@ -209,6 +210,9 @@ def assign_input_crs(
     """
     chosen = crs
     if chosen is None and gdf.crs is None:
+        chosen = input_crs
+    elif chosen is None and is_china_crs(input_crs) and gdf.crs.equals("EPSG:4326"):
+        # a file cannot declare GCJ-02/BD-09: such data is tagged WGS 84 lon/lat, so the option applies
         chosen = input_crs
     elif chosen is None and input_crs and not _same_crs(gdf.crs, input_crs):
         log.info(

@@ -696,10 +696,37 @@ def write_text(path: str | os.PathLike, text: str) -> None:
         tmp.write_text(text, encoding="utf-8")
 
 
-def write_csv(path: str | os.PathLike, df: pd.DataFrame) -> None:
-    """Write a CSV in UTF-8 with BOM, so Excel shows Chinese text correctly (atomically)."""
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+"""Cell starts that spreadsheets may run as a formula (OWASP CSV injection guidance)."""
+
+
+def spreadsheet_safe(values: pd.Series) -> pd.Series:
+    """Text cells that start like a formula (``= + - @``, tab, CR) get a leading ``'``, as OWASP advises.
+
+    Non-text values (numbers, missing) are returned unchanged.
+    """
+    is_text = values.map(lambda v: isinstance(v, str))
+    risky = is_text & values.where(is_text, "").astype(str).str.startswith(FORMULA_START)
+    return values.mask(risky, "'" + values.where(risky, "").astype(str))
+
+
+def write_csv(path: str | os.PathLike, df: pd.DataFrame, *, text_cols: tuple[str, ...] = ()) -> None:
+    """Write a CSV in UTF-8 with BOM, so Excel shows Chinese text correctly (atomically).
+
+    Every text cell that a spreadsheet could run as a formula is neutralised with a leading ``'``
+    (:func:`spreadsheet_safe`). Columns in `text_cols` (long digit codes) are written with a
+    leading tab, the convention that makes Excel and LibreOffice keep them as text instead of
+    rounding them to 15 significant digits; strip whitespace when reading them back.
+    """
+    out = df.copy()
+    for c in out.columns:
+        if out[c].dtype == object or isinstance(out[c].dtype, pd.StringDtype):
+            out[c] = spreadsheet_safe(out[c].astype(object))
+    for c in text_cols:
+        if c in out.columns:
+            out[c] = out[c].map(lambda v: v if v is None or v != v or v == "" else "\t" + str(v))
     with atomic_file(path) as tmp:
-        df.to_csv(tmp, index=False, encoding="utf-8-sig")
+        out.to_csv(tmp, index=False, encoding="utf-8-sig")
 
 
 def read_table(path: str | os.PathLike, *, layer: str) -> pd.DataFrame:

@@ -260,31 +260,30 @@ def demo(ctx: click.Context, out: str, liaison: str) -> None:
               help="Base map; gaode shifts the display copy to GCJ-02 so grids sit on Gaode's streets.")
 @click.option("--tianditu-key", envvar="TIANDITU_KEY", help="Tianditu key [env TIANDITU_KEY].")
 @click.option("--simplify", type=float, default=1.0, show_default=True, help="Display simplification in metres (0: none).")
-@click.option("--offline", is_flag=True, help="Inline every script/style from installed packages (run `gridmap assets` once).")
-@click.option("--out", "out_file", type=click.Path(dir_okay=False), help="HTML file [RUN_DIR/map_<basemap>[_offline].html].")
+@click.option("--lang", type=click.Choice(["zh", "en"]), default="zh", show_default=True,
+              help="Language shown first (labels are bilingual).")
+@click.option("--cdn", is_flag=True, help="Link Leaflet from a CDN instead of inlining it (the default page works offline).")
+@click.option("--out", "out_file", type=click.Path(dir_okay=False), help="HTML file [RUN_DIR/map_<basemap>[_en][_cdn].html].")
 @overwrite_option
 @click.pass_context
-def map_cmd(ctx: click.Context, run_dir: str, basemap: str, tianditu_key: str | None, simplify: float, offline: bool,
-            out_file: str | None, overwrite: bool) -> None:
+def map_cmd(ctx: click.Context, run_dir: str, basemap: str, tianditu_key: str | None, simplify: float, lang: str,
+            cdn: bool, out_file: str | None, overwrite: bool) -> None:
     """Re-render the interactive map of a run folder.
 
     \b
     Examples:
       gridmap map outputs/demo --basemap gaode
-      gridmap map outputs/demo --offline --out outputs/demo/map_offline.html
+      gridmap map outputs/demo --lang en --out outputs/demo/map_en.html
     """
-    from geodata.errors import OptionError
     from geodata.io import check_output_file
     from gridmap.maps import write_map
     from gridmap.runfolder import read_run
 
     run_path = Path(run_dir)
-    out = Path(out_file) if out_file else run_path / f"map_{basemap}{'_offline' if offline else ''}.html"
+    out = Path(out_file) if out_file else run_path / f"map_{basemap}{'_en' if lang == 'en' else ''}{'_cdn' if cdn else ''}.html"
     check_output_file(out, overwrite=overwrite, protected=RUN_FILES)
-    if basemap == "tianditu" and not tianditu_key:
-        raise OptionError("the Tianditu basemap needs a key.", fix="pass --tianditu-key KEY or set TIANDITU_KEY.")
     result = read_run(run_path)
-    write_map(result, out, basemap=basemap, tianditu_key=tianditu_key, tolerance_m=simplify, offline=offline)
+    write_map(result, out, basemap=basemap, tianditu_key=tianditu_key, tolerance_m=simplify, lang=lang, cdn=cdn)
     _echo(ctx, f"Map: {out} ({out.stat().st_size / 1e6:.1f} MB, {len(result.grids)} grids)")
 
 
@@ -295,9 +294,11 @@ def map_cmd(ctx: click.Context, run_dir: str, basemap: str, tianditu_key: str | 
 @click.option("--encoding", default="UTF-8", show_default=True, help="Shapefile text encoding (GBK for older Chinese GIS).")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False), help="Folder [RUN_DIR/export].")
 @overwrite_option
+@click.option("--workers", "workers_csv", type=click.Path(exists=True, dir_okay=False),
+              help="CSV/XLSX of grid_code → worker: adds a worker column to rosters and grid layers.")
 @click.pass_context
 def export(ctx: click.Context, run_dir: str, formats: tuple[str, ...], encoding: str, out_dir: str | None,
-           overwrite: bool) -> None:
+           overwrite: bool, workers_csv: str | None) -> None:
     """Export a run's grids and rosters for other GIS and for grid workers.
 
     \b
@@ -307,6 +308,7 @@ def export(ctx: click.Context, run_dir: str, formats: tuple[str, ...], encoding:
       gridmap export outputs/demo --format shp --format xlsx --encoding gbk
     """
     from geodata.io import atomic_dir
+    from gridmap.analysis import read_workers
     from gridmap.export import write_export
     from gridmap.runfolder import read_run
 
@@ -315,29 +317,13 @@ def export(ctx: click.Context, run_dir: str, formats: tuple[str, ...], encoding:
     except LookupError as exc:
         raise click.BadParameter(f"unknown encoding '{encoding}'", param_hint="--encoding") from exc
     result = read_run(Path(run_dir))
+    workers = read_workers(workers_csv) if workers_csv else None
     out = Path(out_dir) if out_dir else Path(run_dir) / "export"
     files: list[Path] = []
     with atomic_dir(out, overwrite=overwrite, inputs=[run_dir]) as tmp:
         for fmt in formats:
-            files += [out / f.name for f in write_export(result, tmp, fmt=fmt, encoding=encoding)]
+            files += [out / f.name for f in write_export(result, tmp, fmt=fmt, encoding=encoding, workers=workers)]
     _echo(ctx, "\n".join(str(f) for f in files))
-
-
-@main.command()
-@click.option("--folder", type=click.Path(file_okay=False), help="Asset folder [$GRIDMAP_ASSETS or ~/.cache/gridmap/web].")
-@click.pass_context
-def assets(ctx: click.Context, folder: str | None) -> None:
-    """Install the map's JavaScript/CSS packages (npm) for `gridmap map --offline`.
-
-    Needs npm and the npm registry once; copy the folder to offline machines and point
-    GRIDMAP_ASSETS at it.
-    """
-    from gridmap.maps import sample_page
-    from gridmap.offline import asset_dir, install_assets, needed_packages
-
-    specs = needed_packages(sample_page())
-    where = install_assets(specs, folder=Path(folder) if folder else asset_dir())
-    _echo(ctx, f"Installed {', '.join(specs)} into {where}")
 
 
 workers_option = _compose(

@@ -58,7 +58,7 @@ def write_run(result: GridResult, out: str | Path, *, overwrite: bool = False, m
         gio.write_layers(tmp / "grids.gpkg", layers)
         gio.write_table(tmp / "grids.gpkg", pd.DataFrame({"grid_code": result.history}), layer="code_history")
         gio.write_geojson(tmp / "grids.geojson", result.grids)
-        gio.write_csv(tmp / "roster.csv", export.roster(result))
+        export.write_roster_csv(result, tmp / "roster.csv")
         if len(result.code_changes):
             gio.write_csv(tmp / "code_changes.csv", result.code_changes)
         if maps:

@@ -113,7 +113,7 @@ def village_group(cells: gpd.GeoDataFrame, rule: Rule) -> tuple[np.ndarray, list
                 if label[u] >= 0:
                     border[label[u]] = border.get(label[u], 0.0) + d["length"]
             if border:
-                label[v] = max(sorted(border), key=border.get)
+                label[v] = max(sorted(border), key=lambda g: border[g])
                 changed = True
         if not changed:  # a cell cut off from every group: the nearest group takes it
             todo = np.flatnonzero(label < 0)
@@ -256,7 +256,7 @@ def in_band(grids: pd.DataFrame) -> pd.Series:
 
 def contiguous(grids: pd.DataFrame) -> pd.Series:
     """A grid is one polygon (``enclave`` grids are flagged, so they are allowed)."""
-    return pd.Series(pieces(grids.geometry.values) == 1, index=grids.index) | grids["status"].eq("enclave")
+    return pd.Series(pieces(np.asarray(grids.geometry.values)) == 1, index=grids.index) | grids["status"].eq("enclave")
 
 
 def code_prefix(grids: pd.DataFrame) -> pd.Series:

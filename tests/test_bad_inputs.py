@@ -434,23 +434,21 @@ PAYLOADS = ["崂山{{ 6*7 }}二村", "<img src=x onerror=alert(1)>", "=HYPERLINK
 
 
 def test_hostile_text_is_read_and_stored_verbatim(ws):
-    """Names and groups with template, markup and formula payloads are data: read, gridded and stored as given.
+    """Names and groups with template, markup and formula payloads are data: read, gridded and stored as
+    given, and the whole run (map and report included) completes.
 
-    (The map page, report and exports that show them are issue 14's tests/gridmap/test_injection.py.)
+    (How the map page, report and exports show them is tests/gridmap/test_injection.py.)
     """
-    import gridmap
-
     bnd = _bnd(ws, lambda g: g.assign(name=PAYLOADS[:3]), "names.geojson")
     hh = _edit_csv(ws, lambda df: df.assign(group=np.where(df["group"] == "", "", np.where(df["group"] == "第1组", PAYLOADS[3], PAYLOADS[4]))),
                    "names.csv")
-    inputs = gridmap.read_inputs(hh, bnd, input_crs="EPSG:4326")
-    result = gridmap.make_grids(**inputs.frames())
-    result.save(ws / "out", maps=False)
+    code, text = _cli(_partition(ws, addresses=hh, boundaries=bnd))
+    assert code == 0, text
     grids = gpd.read_file(ws / "out" / "grids.gpkg", layer="grids")
     assert set(grids["village_name"]) == set(PAYLOADS[:3])
     assert {f"村民小组 {p}" for p in PAYLOADS[3:]} <= set(grids["note"])
-    roster = pd.read_csv(ws / "out" / "roster.csv", dtype=str, encoding="utf-8-sig")
-    assert "42" not in "".join(grids["village_name"]) and len(roster)
+    assert "崂山42二村" not in (ws / "out" / "map.html").read_text(encoding="utf-8")
+    assert "崂山42二村" not in (ws / "out" / "report.html").read_text(encoding="utf-8")
 
 
 def test_killed_run_leaves_nothing_that_the_next_run_does_not_clean(ws):
@@ -508,9 +506,9 @@ def test_nothing_raises_bare_valueerror_or_runtimeerror():
     assert set(offenders) <= OWNED_ELSEWHERE, offenders
 
 
-OWNED_ELSEWHERE = {"gridmap/maps.py", "gridmap/export.py"}
-"""Files of the map/export work (issue 14) that still raise ValueError for a bad basemap, key or
-format; the CLI refuses those values first (click choices, the Tianditu key check)."""
+OWNED_ELSEWHERE = {"gridmap/offline.py"}
+"""offline.py raises RuntimeError only while the package is built (a downloaded Leaflet tarball whose
+checksum or contents are wrong): a broken build, not something a user's input can cause."""
 
 
 def test_zip_of_garbage_is_an_input_error(ws):
