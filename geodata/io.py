@@ -491,7 +491,8 @@ def check_output(
             raise UnsafeOutputError(msg, fix="give --out a new folder, e.g. --out outputs/run1.")
         held = [s for s in srcs if _inside(s, real)]
         if held:
-            msg = f"{out} holds the input {held[0]}; --overwrite would delete it."
+            what = "is the input being read" if held[0] == real else f"holds the input {held[0]}"
+            msg = f"{out} {what}; --overwrite would delete it."
             raise UnsafeOutputError(msg, fix="write the output somewhere else.")
         if not is_gridmap_folder(out):
             msg = (

@@ -160,7 +160,7 @@ def check_coordinates(
             if not len(bad):
                 return
             i0 = int(bad[0])
-            example = f"x={minx[i0]:.6g}, y={miny[i0]:.6g} ({_row(gdf, i0, csv_like=csv_like)})"
+            example = f"x={minx[i0]:.10g}, y={miny[i0]:.10g} in {_row(gdf, i0, csv_like=csv_like)}"
             metres = (np.abs(b[bad]) > 1000).any(axis=1)
             swappable = (np.abs(b[bad][:, [1, 3]]) <= 180).all(axis=1) & (np.abs(b[bad][:, [0, 2]]) <= 90).all(axis=1)
             if metres.mean() > 0.5:
@@ -186,7 +186,7 @@ def check_coordinates(
                 report.errors.extend(
                     Problem(
                         file,
-                        f"x={minx[i]:.6g}, y={miny[i]:.6g} is not a longitude within ±180 and a latitude within ±90.",
+                        f"x={minx[i]:.10g}, y={miny[i]:.10g} is not a longitude within ±180 and a latitude within ±90.",
                         "correct or delete the row.",
                         row=_row(gdf, int(i), csv_like=csv_like),
                         kind="out_of_range",
@@ -198,7 +198,7 @@ def check_coordinates(
             if small and len(gdf) >= 1:
                 i0 = int(np.flatnonzero(ok)[0])
                 msg = (
-                    f"every coordinate is within ±180/±90 (e.g. x={minx[i0]:.6g}, y={miny[i0]:.6g}): they look like "
+                    f"every coordinate is within ±180/±90 (e.g. x={minx[i0]:.10g}, y={miny[i0]:.10g}): they look like "
                     f"degrees, but the layer is read as {gdf.crs.name}, in metres."
                 )
                 fix = f"pass `{option}` EPSG:4326 (WGS 84), EPSG:4490 (CGCS2000), gcj02 or bd09."
@@ -227,7 +227,7 @@ def check_swapped_against(
         fix = f"swap the columns: pass `x_col` {cols[1]} `y_col` {cols[0]}." if cols else "swap x and y in the file."
         msg = (
             f"longitude and latitude look swapped: {swapped:.0%} of the points fall among the boundaries only with x and "
-            f"y exchanged (e.g. x={x[0]:.6g}, y={y[0]:.6g}), {inside:.0%} as given."
+            f"y exchanged (e.g. x={x[0]:.10g}, y={y[0]:.10g}), {inside:.0%} as given."
         )
         report.errors.append(Problem(file, msg, fix, kind="swapped_lon_lat"))
 

@@ -214,7 +214,7 @@ CASES = [
     Case("lon-lat-swapped", lambda ws: _partition(ws, addresses=_edit_csv(ws, _swap, "a.csv")),
          r"a\.csv: longitude and latitude look swapped.*Fix: swap the columns: pass --x-col lat --y-col lon"),
     Case("metres-declared-as-degrees", lambda ws: _partition(ws, addresses=_metres(ws)),
-         r"m\.csv: \d+ of \d+ rows have coordinates such as x=3\d+, .*look like metres.*--addresses-crs"),
+         r"m\.csv: \d+ of \d+ rows have coordinates such as x=3\d+(\.\d+)?, y=34\d+(\.\d+)? in row 1 \(line 2\) that look like metres.*--addresses-crs"),
     Case("degrees-declared-as-metres", lambda ws: _partition(ws, "--addresses-crs", "EPSG:32651"),
          r"hh\.csv: every coordinate is within ±180/±90.*look like degrees.*--addresses-crs EPSG:4326"),
     Case("csv-without-crs", lambda ws: _partition(ws, crs=False),
@@ -328,7 +328,7 @@ CASES = [
          r"map\.html is one of the run folder's own files"),
     # --- export
     Case("export-over-the-run", lambda ws: ["export", str(ws / RUN), "--format", "csv", "--out", str(ws / RUN), "--overwrite"],
-         r"run holds the input .*run; --overwrite would delete it"),
+         r"run is the input being read; --overwrite would delete it"),
     Case("export-over-users-folder", lambda ws: ["export", str(ws / RUN), "--format", "csv", "--out", str(_manifest(ws / "mine", None)),
                                                  "--overwrite"], r"mine was not made by gridmap"),
     Case("export-unknown-encoding", lambda ws: ["export", str(ws / RUN), "--format", "shp", "--encoding", "klingon"],

@@ -148,7 +148,7 @@ def test_metres_declared_as_degrees_get_one_message_naming_the_crs_option():
     with pytest.raises(InputError) as info:
         gval.validate_addresses(pts, file="a.gpkg")
     assert len(info.value.problems) == 1
-    assert "100 of 100 rows have coordinates such as x=350000, y=3.46e+06 (feature 0) that look like metres" in str(info.value)
+    assert "100 of 100 rows have coordinates such as x=350000, y=3460000 in feature 0 that look like metres" in str(info.value)
     assert "pass `addresses_crs` with the projected CRS" in str(info.value)
     bnd = gpd.GeoDataFrame({"code": ["310115005001"]}, geometry=[shapely.box(350_000, 3_460_000, 351_000, 3_461_000)], crs="EPSG:4490")
     with pytest.raises(InputError, match="`boundaries_crs`"):
