@@ -309,7 +309,6 @@ def read_layer(
     x_col: str | None = None,
     y_col: str | None = None,
     sheet: str | int | None = None,
-    allow_empty: bool = False,
 ) -> gpd.GeoDataFrame:
     """Read one layer of any supported format with pyogrio (tables through :func:`read_csv_points`).
 
@@ -320,7 +319,8 @@ def read_layer(
     ----------
     path
         ``.csv``/``.txt``/``.tsv``, ``.xlsx``/``.xls``, ``.geojson``/``.json``, ``.gpkg``,
-        ``.shp``, ``.zip`` (zipped Shapefile) or any other GDAL vector format.
+        ``.shp``, ``.zip`` (zipped Shapefile) or any other GDAL vector format; or a PostGIS source
+        (:class:`geodata.postgis.DbSource`, or a ``postgresql://`` URL with `layer` ``SCHEMA.TABLE``).
     layer
         Layer name for multi-layer formats such as GeoPackage; required when there are several.
     encoding
@@ -329,8 +329,6 @@ def read_layer(
         Coordinate columns of a table.
     sheet
         Sheet of a workbook [the first].
-    allow_empty
-        Return a layer without features instead of raising (for gridmap's own outputs).
 
     Returns
     -------
@@ -343,6 +341,12 @@ def read_layer(
     InputError
         When the file is missing, empty, has several layers and none was chosen, or cannot be read.
     """
+    from geodata import postgis
+
+    if isinstance(path, postgis.DbSource):  # a PostGIS table/view/query (see geodata/postgis.py)
+        return path.read()
+    if postgis.is_db_url(path):
+        return postgis.read_db_layer(str(path), layer=layer)
     path = Path(path)
     if not path.exists():
         raise InputError(Problem(str(path), "the file does not exist.", "check the path."))
@@ -386,7 +390,7 @@ def read_layer(
         raise InputError(
             Problem(str(path), f"cannot be read ({type(exc).__name__}: {exc}).", "check the file is complete, or export it again.")
         ) from exc
-    if len(gdf) == 0 and not allow_empty:
+    if len(gdf) == 0:
         raise InputError(Problem(str(path), "the layer has no features.", "export it again."))
     if "geometry" not in gdf or not isinstance(gdf, gpd.GeoDataFrame):
         raise InputError(Problem(str(path), "has no geometry column.", "pass a layer with points or polygons."))

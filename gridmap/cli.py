@@ -11,7 +11,9 @@ from typing import Any
 import click
 
 from geodata.errors import GridmapError
+from gridmap.export import FORMATS
 from gridmap.fields import INPUT_FIELDS
+from gridmap.maps import BASEMAPS, LANGS
 
 F = Callable[..., Any]
 _state = {"verbose": 0}
@@ -29,13 +31,16 @@ def _compose(*decorators: F) -> Callable[[F], F]:
 
 
 def input_option(role: str, help: str, *, required: bool = False, multiple: bool = False, sheet: bool = False) -> Callable[[F], F]:
-    """``--ROLE PATH``, ``--ROLE-layer NAME`` and ``--ROLE-crs CRS`` (and ``--ROLE-sheet``) for one input layer."""
+    """``--ROLE PATH|URL``, ``--ROLE-layer NAME``, ``--ROLE-sql SELECT`` and ``--ROLE-crs CRS`` (and ``--ROLE-sheet``)
+    for one input layer (file or PostGIS)."""
     every = "every " if multiple else ""
     options = [
-        click.option(f"--{role}", required=required, multiple=multiple, type=click.Path(exists=True, dir_okay=False), help=help),
-        click.option(f"--{role}-layer", help=f"Layer of {every}--{role} in a multi-layer file."),
+        click.option(f"--{role}", required=required, multiple=multiple, metavar="FILE|URL",
+                     help=f"{help} A file, or postgresql://USER@HOST:PORT/DB with --{role}-layer or --{role}-sql."),
+        click.option(f"--{role}-layer", help=f"Layer of {every}--{role} in a multi-layer file (SCHEMA.TABLE for a URL)."),
+        click.option(f"--{role}-sql", metavar="SELECT", help=f"Query giving --{role} when it is a postgresql:// URL."),
         click.option(f"--{role}-crs", metavar="CRS",
-                     help=f"CRS of {every}--{role} whatever the file says, e.g. gcj02 for an Amap GeoJSON [the file's; else --input-crs]."),
+                     help=f"CRS of {every}--{role} whatever the file says, e.g. EPSG:4490 when its .prj is wrong [the file's; else --input-crs]."),
     ]
     if sheet:
         options.append(click.option(f"--{role}-sheet", metavar="NAME", help=f"Sheet of an .xlsx/.xls --{role} [the first]."))
@@ -63,10 +68,31 @@ csv_options = _compose(
 run_dir_argument = click.argument("run_dir", type=click.Path(exists=True, file_okay=False))
 
 
-def _spec(path: str | None, layer: str | None):
+def _spec(path: str | None, layer: str | None, sql: str | None = None, *, option: str = "input"):
+    """A file path, or a PostGIS URL with a layer (SCHEMA.TABLE) or a query (geodata/postgis.py)."""
+    from geodata.postgis import DbSource, is_db_url
     from gridmap.inputs import LayerSpec
 
-    return None if path is None else LayerSpec(Path(path), layer)
+    if path is None:
+        return None
+    if is_db_url(path):
+        if (layer is None) == (sql is None):
+            raise click.UsageError(f"{option} is a database: give {option}-layer SCHEMA.TABLE or {option}-sql \"SELECT …\" (one of them).")
+        return LayerSpec(DbSource(path, layer, sql), layer)
+    if sql is not None:
+        raise click.UsageError(f"{option}-sql needs {option} postgresql://USER@HOST:PORT/DB.")
+    if not Path(path).is_file():
+        raise click.BadParameter(f"file '{path}' does not exist (or pass a postgresql:// URL).", param_hint=f"'{option}'")
+    return LayerSpec(Path(path), layer)
+
+
+def _previous_spec(path: str | None, layer: str | None, sql: str | None):
+    """--previous: a file, or a published schema's grids (default gridmap.grids_current) and its code ledger."""
+    from geodata.postgis import is_db_url
+
+    if path is not None and is_db_url(path) and layer is None and sql is None:
+        layer = "gridmap.grids_current"
+    return _spec(path, layer, sql, option="--previous")
 
 
 RUN_FILES = ("grids.gpkg", "grids.geojson", "roster.csv", "code_changes.csv", "manifest.json", "map.html", "map.png",
@@ -177,7 +203,9 @@ def _input_paths(inputs) -> list[Path]:
 @input_option("units", "Unit polygons (buildings, parcels, blocks) that tile the area.")
 @input_option("exclusive", "Exclusive areas (专属网格): schools, hospitals, ...")
 @input_option("barriers", "Roads/rivers/railways grids should not cross (repeatable).", multiple=True)
-@click.option("--previous", type=click.Path(exists=True, dir_okay=False), help="Grids of an earlier run: their codes are inherited.")
+@click.option("--previous", metavar="FILE|URL", help="Grids of an earlier run, or a database where runs were published (its grids_current and code ledger): codes are inherited.")
+@click.option("--previous-layer", help="Layer of --previous [grids; gridmap.grids_current for a URL].")
+@click.option("--previous-sql", metavar="SELECT", help="Query giving --previous when it is a postgresql:// URL.")
 @click.option("--rules", "rules_path", type=click.Path(exists=True, dir_okay=False), help="TOML rules file.")
 @click.option("--min-households", type=int, help="Lower end of the household band [300].")
 @click.option("--max-households", type=int, help="Upper end of the household band [500].")
@@ -218,9 +246,11 @@ def partition(ctx: click.Context, **kw: Any) -> None:
     rules = read_rules(kw["rules_path"], min_households=kw["min_households"], max_households=kw["max_households"])
     liaison = parse_range(kw["liaison"], option="--liaison") if kw["liaison"] else None
     inputs = read_inputs(
-        _spec(kw["addresses"], kw["addresses_layer"]), _spec(kw["boundaries"], kw["boundaries_layer"]),
-        units=_spec(kw["units"], kw["units_layer"]), exclusive=_spec(kw["exclusive"], kw["exclusive_layer"]),
-        barriers=[_spec(b, kw["barriers_layer"]) for b in kw["barriers"]], previous=_spec(kw["previous"], None),
+        *(_spec(kw[r], kw[f"{r}_layer"], kw[f"{r}_sql"], option=f"--{r}") for r in ("addresses", "boundaries")),
+        units=_spec(kw["units"], kw["units_layer"], kw["units_sql"], option="--units"),
+        exclusive=_spec(kw["exclusive"], kw["exclusive_layer"], kw["exclusive_sql"], option="--exclusive"),
+        barriers=[_spec(b, kw["barriers_layer"], kw["barriers_sql"], option="--barriers") for b in kw["barriers"]],
+        previous=_previous_spec(kw["previous"], kw["previous_layer"], kw["previous_sql"]),
         input_crs=kw["input_crs"], x_col=kw["x_col"], y_col=kw["y_col"], encoding=kw["encoding"],
         addresses_crs=kw["addresses_crs"], boundaries_crs=kw["boundaries_crs"], units_crs=kw["units_crs"],
         exclusive_crs=kw["exclusive_crs"], barriers_crs=kw["barriers_crs"], addresses_sheet=kw["addresses_sheet"],
@@ -256,11 +286,11 @@ def demo(ctx: click.Context, out: str, liaison: str) -> None:
 
 @main.command("map")
 @run_dir_argument
-@click.option("--basemap", type=click.Choice(["osm", "gaode", "tianditu"]), default="osm", show_default=True,
+@click.option("--basemap", type=click.Choice(BASEMAPS), default="osm", show_default=True,
               help="Base map; gaode shifts the display copy to GCJ-02 so grids sit on Gaode's streets.")
 @click.option("--tianditu-key", envvar="TIANDITU_KEY", help="Tianditu key [env TIANDITU_KEY].")
 @click.option("--simplify", type=float, default=1.0, show_default=True, help="Display simplification in metres (0: none).")
-@click.option("--lang", type=click.Choice(["zh", "en"]), default="zh", show_default=True,
+@click.option("--lang", type=click.Choice(LANGS), default="zh", show_default=True,
               help="Language shown first (labels are bilingual).")
 @click.option("--cdn", is_flag=True, help="Link Leaflet from a CDN instead of inlining it (the default page works offline).")
 @click.option("--out", "out_file", type=click.Path(dir_okay=False), help="HTML file [RUN_DIR/map_<basemap>[_en][_cdn].html].")
@@ -290,7 +320,7 @@ def map_cmd(ctx: click.Context, run_dir: str, basemap: str, tianditu_key: str | 
 @main.command()
 @run_dir_argument
 @click.option("--format", "formats", multiple=True, required=True, help="Format to write (repeatable).",
-              type=click.Choice(["gpkg", "geojson", "shp", "kml", "xlsx", "csv"]))
+              type=click.Choice(FORMATS))
 @click.option("--encoding", default="UTF-8", show_default=True, help="Shapefile text encoding (GBK for older Chinese GIS).")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False), help="Folder [RUN_DIR/export].")
 @overwrite_option
@@ -384,23 +414,24 @@ def audit(ctx: click.Context, **kw: Any) -> None:
           --boundaries villages.gpkg --workers workers.csv --out outputs/audit
     """
     from geodata.io import check_output
+    from geodata.postgis import is_db_url
     from gridmap.analysis import audit as audit_layer
     from gridmap.analysis import read_workers, write_audit
     from gridmap.inputs import read_input
 
     out = Path(kw["out"])
-    paths = [p for p in (kw["grids"], kw["addresses"], kw["boundaries"], kw["workers_csv"]) if p]
+    paths = [p for p in (kw["grids"], kw["addresses"], kw["boundaries"], kw["workers_csv"]) if p and not is_db_url(p)]
     check_output(out, overwrite=kw["overwrite"], inputs=paths)
-    grids, _ = read_input(_spec(kw["grids"], kw["grids_layer"]), role="grids", input_crs=kw["input_crs"], crs=kw["grids_crs"])
-    addresses, _ = read_input(_spec(kw["addresses"], kw["addresses_layer"]), role="addresses", input_crs=kw["input_crs"],
-                              crs=kw["addresses_crs"], sheet=kw["addresses_sheet"])
+    specs = {r: _spec(kw[r], kw[f"{r}_layer"], kw[f"{r}_sql"], option=f"--{r}") for r in ("grids", "addresses", "boundaries")}
+    grids, _ = read_input(specs["grids"], role="grids", input_crs=kw["input_crs"], crs=kw["grids_crs"])
+    addresses, _ = read_input(specs["addresses"], role="addresses", input_crs=kw["input_crs"], crs=kw["addresses_crs"],
+                              sheet=kw["addresses_sheet"])
     boundaries = None
     if kw["boundaries"]:
-        boundaries, _ = read_input(_spec(kw["boundaries"], kw["boundaries_layer"]), role="boundaries", input_crs=kw["input_crs"],
-                                   crs=kw["boundaries_crs"])
+        boundaries, _ = read_input(specs["boundaries"], role="boundaries", input_crs=kw["input_crs"], crs=kw["boundaries_crs"])
     result = audit_layer(grids, addresses, boundaries, grid_code_col=kw["grid_code_col"], households_col=kw["households_col"],
                          min_households=kw["min_households"], max_households=kw["max_households"],
-                         name=f"audit of {Path(kw['grids']).name}")
+                         name=f"audit of {specs['grids'].path.name}")
     workers = read_workers(kw["workers_csv"], grid_code_col=kw["grid_code_col"], sheet=kw["workers_sheet"]) if kw["workers_csv"] else None
     write_audit(result, out, overwrite=kw["overwrite"], workers=workers)
     found = ", ".join(f"{k} {v}" for k, v in result.manifest["findings"].items()) or "nothing"
@@ -408,44 +439,78 @@ def audit(ctx: click.Context, **kw: Any) -> None:
 
 
 @main.command()
-@click.argument("old", type=click.Path(exists=True, dir_okay=False))
-@click.argument("new", type=click.Path(exists=True, dir_okay=False))
+@click.argument("old")
+@click.argument("new")
 @input_option("addresses", "Household address points.", required=True, sheet=True)
-@click.option("--layer", default=None, help="Layer of OLD and NEW [grids when present].")
+@click.option("--layer", default=None, help="Layer of OLD and NEW [grids when present; gridmap.grids_current for a URL].")
+@click.option("--old-sql", metavar="SELECT", help="Query giving OLD when it is a postgresql:// URL (e.g. the grids of one published run).")
+@click.option("--new-sql", metavar="SELECT", help="Query giving NEW when it is a postgresql:// URL.")
 @click.option("--grids-crs", metavar="CRS", help="CRS of OLD and NEW whatever the files say [the files'; else --input-crs].")
 @click.option("--grid-code-col", default="grid_code", show_default=True, help="Grid code column of OLD and NEW.")
 @input_crs_option
 @out_dir_option
 @overwrite_option
 @click.pass_context
-def diff(ctx: click.Context, old: str, new: str, addresses: str, addresses_layer: str | None, addresses_crs: str | None,
-         addresses_sheet: str | None, layer: str | None, grids_crs: str | None, grid_code_col: str, input_crs: str | None,
-         out: str, overwrite: bool) -> None:
+def diff(ctx: click.Context, old: str, new: str, addresses: str, addresses_layer: str | None, addresses_sql: str | None,
+         addresses_crs: str | None, addresses_sheet: str | None, layer: str | None, old_sql: str | None, new_sql: str | None,
+         grids_crs: str | None, grid_code_col: str, input_crs: str | None, out: str, overwrite: bool) -> None:
     """Compare two grid layers: which households change grid, what each grid gains and loses.
 
     \b
-    Example:
+    Examples:
       gridmap diff outputs/2025/grids.gpkg outputs/2026/grids.gpkg --addresses hh.gpkg --out outputs/diff
+      gridmap diff outputs/2025/grids.gpkg postgresql://gis@db/county --addresses hh.gpkg --out outputs/diff
     """
     from geodata.io import check_output, layer_names
+    from geodata.postgis import is_db_url
     from gridmap.analysis import diff as diff_layers
     from gridmap.analysis import write_diff
     from gridmap.inputs import read_input
 
-    check_output(Path(out), overwrite=overwrite, inputs=[old, new, addresses])
+    check_output(Path(out), overwrite=overwrite, inputs=[p for p in (old, new, addresses) if not is_db_url(p)])
 
-    def grids(path: str):
+    def spec(path: str, sql: str | None, name: str):
         lyr = layer
-        if lyr is None and path.lower().endswith(".gpkg") and "grids" in layer_names(path):
+        if is_db_url(path):
+            return _spec(path, None if sql else (lyr or "gridmap.grids_current"), sql, option=name)
+        if lyr is None and path.lower().endswith(".gpkg") and Path(path).is_file() and "grids" in layer_names(path):
             lyr = "grids"
-        return read_input(_spec(path, lyr), role="grids", input_crs=input_crs, crs=grids_crs)[0]
+        return _spec(path, lyr, sql, option=name)
 
-    a, b = grids(old), grids(new)
-    points, _ = read_input(_spec(addresses, addresses_layer), role="addresses", input_crs=input_crs, crs=addresses_crs,
-                           sheet=addresses_sheet)
+    old_spec, new_spec = spec(old, old_sql, "OLD"), spec(new, new_sql, "NEW")
+    a = read_input(old_spec, role="grids", input_crs=input_crs, crs=grids_crs)[0]
+    b = read_input(new_spec, role="grids", input_crs=input_crs, crs=grids_crs)[0]
+    points, _ = read_input(_spec(addresses, addresses_layer, addresses_sql, option="--addresses"), role="addresses",
+                           input_crs=input_crs, crs=addresses_crs, sheet=addresses_sheet)
     d = diff_layers(a, b, points, grid_code_col=grid_code_col)
-    write_diff(d, out, crs=a.crs, old=old, new=new, overwrite=overwrite)
+    write_diff(d, out, crs=a.crs, old=str(old_spec.path), new=str(new_spec.path), overwrite=overwrite)
     _echo(ctx, f"{d.share_changed:.1%} of households change grid. Report: {Path(out) / 'report.html'}")
+
+
+@main.command()
+@run_dir_argument
+@click.option("--db", "url", required=True, envvar="GRIDMAP_DB", metavar="URL",
+              help="postgresql://USER@HOST:PORT/DB [env GRIDMAP_DB]; password from the URL, PGPASSWORD, ~/.pgpass or a service file.")
+@click.option("--schema", default="gridmap", show_default=True, help="Schema holding grids, grids_current, code_ledger, runs, ...")
+@click.pass_context
+def publish(ctx: click.Context, run_dir: str, url: str, schema: str) -> None:
+    """Publish a run folder into PostgreSQL/PostGIS in one transaction (all or nothing).
+
+    Grids are versioned (valid_from_run/valid_to_run; view grids_current), every code ever
+    issued is kept in code_ledger, and the database refuses a retired code. Only the run's
+    villages/communities are replaced.
+
+    \b
+    Examples:
+      gridmap publish outputs/town --db postgresql://gis@db.example.cn:5432/county
+      gridmap partition ... --previous postgresql://gis@db.example.cn/county --out outputs/town-2026
+      gridmap publish outputs/town-2026 --db postgresql://gis@db.example.cn/county
+    """
+    from gridmap.publish import publish_run
+    from gridmap.runfolder import read_run
+
+    done = publish_run(read_run(Path(run_dir)), url, schema=schema)
+    _echo(ctx, done.summary())
 
 
 @main.command("check-codes")
@@ -489,6 +554,24 @@ def check_codes_cmd(ctx: click.Context, file: str, layer: str | None, grid_code_
     if out:
         write_csv(Path(out), found)
     ctx.exit(1 if len(errors) else 0)
+
+
+@main.command()
+@run_dir_argument
+@click.option("--port", type=int, default=8765, show_default=True, help="Port to listen on (0: any free port).")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on; off loopback every request needs the token.")
+@click.option("--token", help="Secret that every edit (and, off loopback, every read) must carry [default: generated].")
+@click.option("--no-browser", is_flag=True, help="Only print the URL; do not open a browser.")
+def edit(run_dir, port, host, token, no_browser) -> None:
+    """Adjust the grids of RUN_DIR by hand in the browser; save writes a new run folder.
+
+    \b
+    Example:
+      gridmap edit outputs/demo                # opens http://127.0.0.1:8765/?token=...
+    """
+    from gridmap.edit.server import serve
+
+    serve(run_dir, host=host, port=port, token=token, open_browser=not no_browser, echo=lambda m: click.echo(m, err=True))
 
 
 def _flags(text: str) -> str:

@@ -7,6 +7,7 @@ import time
 from pathlib import Path
 
 import pandas as pd
+import pyogrio
 
 from geodata import io as gio
 from geodata.errors import InputError, Problem
@@ -99,7 +100,10 @@ def read_run(folder: str | Path) -> GridResult:
     def layer(name: str):
         if name not in names:
             return None
-        gdf = gio.read_layer(gpkg, layer=name, allow_empty=True)
+        if pyogrio.read_info(gpkg, layer=name)["features"] == 0:  # e.g. a run without violations
+            gdf = pyogrio.read_dataframe(gpkg, layer=name)
+        else:
+            gdf = gio.read_layer(gpkg, layer=name)
         for col in CODE_COLUMNS:
             if col in gdf.columns:
                 gdf[col] = gdf[col].astype("string").astype(object)

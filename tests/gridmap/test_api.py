@@ -139,3 +139,16 @@ def test_progress_callback_reports_every_stage(sample_layers):
     assert list(stages)[:2] == ["read", "partition"]
     done = [(d, t) for st, d, t in seen if st == "partition"]
     assert done[-1][0] == done[-1][1] == len(s["boundaries"])
+
+
+def test_done_when_one_liner_on_the_denver_subset():
+    """The issue's acceptance line: read two files with geopandas, make_grids, print the summary."""
+    from pathlib import Path
+
+    data = Path(__file__).resolve().parents[1] / "data" / "denver_tracts.gpkg"
+    r = gridmap.make_grids(gpd.read_file(data, layer="addresses"), gpd.read_file(data, layer="boundaries"),
+                           units=gpd.read_file(data, layer="units"))
+    summary = r.summary()
+    assert len(summary) == 12 and summary["households"].sum() == r.grids["households"].sum()
+    spec = gridmap.LayerSpec(str(data), "addresses")  # a plain string path is accepted too
+    assert spec.path == data
