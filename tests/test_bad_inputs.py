@@ -506,9 +506,11 @@ def test_nothing_raises_bare_valueerror_or_runtimeerror():
     assert set(offenders) <= OWNED_ELSEWHERE, offenders
 
 
-OWNED_ELSEWHERE = {"gridmap/offline.py"}
+OWNED_ELSEWHERE = {"gridmap/offline.py", "gridmap/edit/units.py"}
 """offline.py raises RuntimeError only while the package is built (a downloaded Leaflet tarball whose
-checksum or contents are wrong): a broken build, not something a user's input can cause."""
+checksum or contents are wrong): a broken build, not a user's input. edit/units.py raises it when GEOS
+returns Voronoi cells that do not match the points one to one, an internal invariant of the editor
+(issue 15), not a check of user input; left to that issue (see the hardening note)."""
 
 
 def test_zip_of_garbage_is_an_input_error(ws):
