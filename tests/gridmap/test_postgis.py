@@ -284,3 +284,34 @@ def test_a_clean_run_publishes_and_bad_connections_give_clear_errors(db, tmp_pat
     assert sql(db, "SELECT srid, grids FROM gridmap.runs") == [(32651, 1)]
     assert sql(db, "SELECT grid_code FROM gridmap.grids_current") == [("310115005001000",)]
     assert sql(db, "SELECT count(*) FROM gridmap.violations") == [(0,)]
+
+
+@pytest.mark.slow
+def test_a_second_publish_of_the_same_village_waits_and_is_checked_against_the_first(db, tmp_path, monkeypatch, capsys):
+    load_sample(db)
+    r1 = make_run(db, tmp_path / "r1")
+    assert cli(["publish", str(r1), "--db", db], monkeypatch, capsys)[0] == 0
+    # two regenerations of the same villages from the same published state
+    a = make_run(db, tmp_path / "a", previous=True, rules=NARROW)
+    b = make_run(db, tmp_path / "b", previous=True, rules=RuleSet.from_dict({}, min_households=250, max_households=420))
+    with psycopg.connect(db) as blocker:
+        blocker.execute("LOCK TABLE gridmap.addresses IN ACCESS EXCLUSIVE MODE")
+        first = publish_process(a, db)
+        wait_until(lambda: waiting_publishers(db), what="the first publish to be mid-transaction")
+        second = publish_process(b, db)
+        wait_until(lambda: sql(db, "SELECT 1 FROM pg_stat_activity WHERE application_name = 'gridmap' AND wait_event = 'advisory'"),
+                   what="the second publish to wait for the villages' locks")
+        blocker.rollback()
+    out_a, out_b = first.communicate(timeout=120), second.communicate(timeout=120)
+    assert first.returncode == 0, out_a
+    retired_by_a = codes(r1) - codes(a)
+    current = {r[0] for r in sql(db, "SELECT grid_code FROM gridmap.grids_current")}
+    if codes(b) & retired_by_a:  # b would bring back a code a retired: the database refuses b whole
+        assert second.returncode == 2 and "can never be issued again" in out_b[1]
+        assert current == codes(a)
+    else:
+        assert second.returncode == 0, out_b
+        assert current == codes(b)
+    # either way: every current code is in the ledger and none of them is retired
+    ledger = dict(sql(db, "SELECT grid_code, retired_in_run FROM gridmap.code_ledger"))
+    assert all(c in ledger and ledger[c] is None for c in current)
