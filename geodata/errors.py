@@ -18,6 +18,8 @@ UnsafeOutputError      PermissionError      the output may not be replaced (not 
 OutputError            OSError              the output cannot be written (permissions, disk)
 DependencyError        ImportError          an optional package is missing
 DatabaseError          RuntimeError         the database refused a publish (nothing written)
+EditError              ValueError           an editor request is invalid or refused (names the
+                                            request field; carries the HTTP status)
 =====================  ===================  ================================================
 """
 
@@ -114,3 +116,18 @@ class DependencyError(GridmapError, ImportError):
 
 class DatabaseError(GridmapError, RuntimeError):
     """A database refused or failed an operation (e.g. a publish); nothing was written."""
+
+
+class EditError(GridmapError, ValueError):
+    """An edit request is invalid or not allowed; nothing was changed.
+
+    ``field`` names the request field at fault; ``status`` is the HTTP status the editor's API
+    answers with (400 malformed, 404 unknown grid/unit, 409 refused: locked grid, or a warning
+    that needs ``confirm``); ``warnings`` lists what a confirmed edit would break.
+    """
+
+    def __init__(self, message: str, *, field: str = "", status: int = 400, warnings: list[str] | None = None) -> None:
+        super().__init__(message)
+        self.field = field
+        self.status = status
+        self.warnings = list(warnings or [])

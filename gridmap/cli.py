@@ -11,7 +11,9 @@ from typing import Any
 import click
 
 from geodata.errors import GridmapError
+from gridmap.export import FORMATS
 from gridmap.fields import INPUT_FIELDS
+from gridmap.maps import BASEMAPS, LANGS
 
 F = Callable[..., Any]
 _state = {"verbose": 0}
@@ -259,11 +261,11 @@ def demo(ctx: click.Context, out: str, liaison: str) -> None:
 
 @main.command("map")
 @run_dir_argument
-@click.option("--basemap", type=click.Choice(["osm", "gaode", "tianditu"]), default="osm", show_default=True,
+@click.option("--basemap", type=click.Choice(BASEMAPS), default="osm", show_default=True,
               help="Base map; gaode shifts the display copy to GCJ-02 so grids sit on Gaode's streets.")
 @click.option("--tianditu-key", envvar="TIANDITU_KEY", help="Tianditu key [env TIANDITU_KEY].")
 @click.option("--simplify", type=float, default=1.0, show_default=True, help="Display simplification in metres (0: none).")
-@click.option("--lang", type=click.Choice(["zh", "en"]), default="zh", show_default=True,
+@click.option("--lang", type=click.Choice(LANGS), default="zh", show_default=True,
               help="Language shown first (labels are bilingual).")
 @click.option("--cdn", is_flag=True, help="Link Leaflet from a CDN instead of inlining it (the default page works offline).")
 @click.option("--out", "out_file", type=click.Path(dir_okay=False), help="HTML file [RUN_DIR/map_<basemap>[_en][_cdn].html].")
@@ -293,7 +295,7 @@ def map_cmd(ctx: click.Context, run_dir: str, basemap: str, tianditu_key: str | 
 @main.command()
 @run_dir_argument
 @click.option("--format", "formats", multiple=True, required=True, help="Format to write (repeatable).",
-              type=click.Choice(["gpkg", "geojson", "shp", "kml", "xlsx", "csv"]))
+              type=click.Choice(FORMATS))
 @click.option("--encoding", default="UTF-8", show_default=True, help="Shapefile text encoding (GBK for older Chinese GIS).")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False), help="Folder [RUN_DIR/export].")
 @overwrite_option
@@ -513,6 +515,24 @@ def check_codes_cmd(ctx: click.Context, file: str, layer: str | None, grid_code_
     if out:
         write_csv(Path(out), found)
     ctx.exit(1 if len(errors) else 0)
+
+
+@main.command()
+@run_dir_argument
+@click.option("--port", type=int, default=8765, show_default=True, help="Port to listen on (0: any free port).")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on; off loopback every request needs the token.")
+@click.option("--token", help="Secret that every edit (and, off loopback, every read) must carry [default: generated].")
+@click.option("--no-browser", is_flag=True, help="Only print the URL; do not open a browser.")
+def edit(run_dir, port, host, token, no_browser) -> None:
+    """Adjust the grids of RUN_DIR by hand in the browser; save writes a new run folder.
+
+    \b
+    Example:
+      gridmap edit outputs/demo                # opens http://127.0.0.1:8765/?token=...
+    """
+    from gridmap.edit.server import serve
+
+    serve(run_dir, host=host, port=port, token=token, open_browser=not no_browser, echo=lambda m: click.echo(m, err=True))
 
 
 def run() -> None:

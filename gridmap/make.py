@@ -233,6 +233,7 @@ def make_grids(
         "created": now_iso(),
         "inputs": {role: {"path": s.label, "layer": s.layer, "sha256": s.sha256} for role, s in sources.items()},
         "rules": rules_dict(rules),
+        "liaison": list(liaison) if liaison else None,
         "crs": {
             "input": sources_crs(sources, out_crs_in),
             "work": work.to_string(),
