@@ -142,8 +142,8 @@ def connect(url: str) -> sqlalchemy.Engine:
     return sa.create_engine(u.set(query=query), poolclass=NullPool)
 
 
-def db_error(exc: BaseException, url: str, *, what: str) -> InputError:
-    """Turn a driver/SQLAlchemy error into one clear :class:`InputError` without secrets."""
+def db_error(exc: BaseException, url: str, *, what: str, fix: str = "check the layer name or the query.") -> InputError:
+    """Turn a driver/SQLAlchemy error into one clear :class:`InputError` without secrets (`fix` when no better one is known)."""
     orig = getattr(exc, "orig", None) or exc
     text = _scrub(str(orig).splitlines()[0] if str(orig) else type(orig).__name__, url)
     low = text.lower()
@@ -155,8 +155,8 @@ def db_error(exc: BaseException, url: str, *, what: str) -> InputError:
         fix = "check host and port, and that PostgreSQL is running and accepts connections."
     elif "type \"geometry\" does not exist" in low or "function st_" in low:
         fix = "install PostGIS in that database: CREATE EXTENSION postgis;"
-    else:
-        fix = "check the layer name or the query."
+    elif "permission denied" in low:
+        fix = "ask the database owner for the rights needed (e.g. GRANT SELECT, or GRANT CREATE ON DATABASE to publish)."
     return InputError(Problem(mask_url(url), f"{what}: {text}", fix))
 
 
@@ -195,8 +195,13 @@ def _geometry_layers(conn: sqlalchemy.Connection) -> list[str]:
 
 def _query_of(conn: sqlalchemy.Connection, url: str, *, layer: str | None, sql: str | None) -> tuple[str, str | None, int | None]:
     """The SELECT to run, its geometry column (None: find it) and the declared SRID (None: from data)."""
+    import sqlalchemy as sa
+
     if (layer is None) == (sql is None):
         raise InputError(Problem(mask_url(url), "needs a layer or a query.", "pass --X-layer SCHEMA.TABLE or --X-sql \"SELECT …\"."))
+    if not conn.execute(sa.text("SELECT to_regclass('geometry_columns') IS NOT NULL")).scalar():
+        raise InputError(Problem(label(url, layer=layer, sql=sql), "the database has no PostGIS.",
+                                 "read from a database with PostGIS, or run CREATE EXTENSION postgis; in it."))
     if sql is not None:
         body = sql.strip().rstrip(";").strip()
         if not re.match(r"(?is)^\s*(select|with|table|values)\b", body):

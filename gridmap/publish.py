@@ -243,7 +243,8 @@ def publish_run(result: GridResult, url: str, *, schema: str = "gridmap") -> Pub
     except sa.exc.IntegrityError as exc:
         raise _refused(exc, url) from exc
     except sa.exc.SQLAlchemyError as exc:
-        raise db_error(exc, url, what="publishing failed (nothing was written)") from exc
+        raise db_error(exc, url, what="publishing failed (nothing was written)",
+                       fix="check that the user may create a schema and tables in this database, and retry.") from exc
     finally:
         engine.dispose()
     out = PublishResult(run_id=run_id, schema=schema, villages=len(villages), addresses=n_addr,

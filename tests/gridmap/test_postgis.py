@@ -25,6 +25,7 @@ from tests.pgfixtures import cli, sql
 
 pg_server = pgfixtures.pg_server  # fixtures: a real PostgreSQL/PostGIS server, a fresh database per test
 db = pgfixtures.db
+plain_db = pgfixtures.plain_db
 
 NARROW = RuleSet.from_dict({}, min_households=200, max_households=320)
 TABLES = ("runs", "grids", "code_ledger", "addresses", "liaison", "violations")
@@ -258,16 +259,30 @@ def test_a_run_in_another_crs_is_refused_by_a_schema_with_other_srid(db, tmp_pat
     assert code == 0, err
 
 
-def test_a_clean_run_publishes_and_bad_connections_give_clear_errors(db, tmp_path, monkeypatch, capsys):
+def clean_run(folder: Path) -> Path:
+    """One community, 40 points, no violations, no liaison groups, in a UTM CRS."""
     import numpy as np
     import shapely
 
-    # one community, 40 points, no violations, no liaison groups, in a UTM CRS
     xy = np.c_[350_010 + np.arange(40) % 8 * 20, 3_460_010 + np.arange(40) // 8 * 20]
     pts = gpd.GeoDataFrame({"households": [10] * 40}, geometry=shapely.points(xy), crs=32651)
     b = gpd.GeoDataFrame({"code": ["310115005001"], "name": ["社区A"], "urban_rural": ["111"]},
                          geometry=[shapely.box(350_000, 3_460_000, 350_160, 3_460_100)], crs=32651)
-    run = make_grids(pts, b).save(tmp_path / "clean", maps=False)
+    return make_grids(pts, b).save(folder, maps=False)
+
+
+def test_a_database_without_postgis_is_named_as_the_problem(plain_db, tmp_path, monkeypatch, capsys):
+    run = clean_run(tmp_path / "clean")
+    code, out, err = cli(["publish", str(run), "--db", plain_db], monkeypatch, capsys)
+    assert code == 2 and "has no PostGIS" in err and "CREATE EXTENSION postgis" in err and "Traceback" not in err
+    code, out, err = cli(["partition", "--addresses", plain_db, "--addresses-layer", "a", "--boundaries", plain_db,
+                          "--boundaries-layer", "b", "--out", str(tmp_path / "o")], monkeypatch, capsys)
+    assert code == 2 and "the database has no PostGIS" in err and "Traceback" not in err
+    assert urlsplit(plain_db).password not in out + err
+
+
+def test_a_clean_run_publishes_and_bad_connections_give_clear_errors(db, tmp_path, monkeypatch, capsys):
+    run = clean_run(tmp_path / "clean")
     u = urlsplit(db)
     wrong = db.replace(f":{u.password}@", ":not-it@")
     for args, expected in (
