@@ -330,3 +330,24 @@ def test_a_second_publish_of_the_same_village_waits_and_is_checked_against_the_f
     # either way: every current code is in the ledger and none of them is retired
     ledger = dict(sql(db, "SELECT grid_code, retired_in_run FROM gridmap.code_ledger"))
     assert all(c in ledger and ledger[c] is None for c in current)
+
+
+def test_a_user_without_the_right_to_create_gets_a_clear_refusal_and_nothing_changes(db, tmp_path, monkeypatch, capsys):
+    import secrets
+
+    role, password = f"reader_{secrets.token_hex(4)}", secrets.token_hex(8)
+    u = urlsplit(db)
+    name = u.path.lstrip("/")
+    sql(db, f"CREATE ROLE {role} LOGIN PASSWORD '{password}'")
+    try:
+        sql(db, f'REVOKE CREATE ON DATABASE "{name}" FROM PUBLIC')
+        sql(db, f'GRANT CONNECT ON DATABASE "{name}" TO {role}')
+        reader = f"postgresql://{role}:{password}@{u.hostname}:{u.port}/{name}"
+        code, out, err = cli(["publish", str(clean_run(tmp_path / "clean")), "--db", reader], monkeypatch, capsys)
+        assert code == 2, out
+        assert "permission denied" in err and "GRANT CREATE ON DATABASE" in err and "Traceback" not in err
+        assert password not in out + err
+        assert sql(db, "SELECT count(*) FROM pg_namespace WHERE nspname = 'gridmap'") == [(0,)]
+    finally:
+        sql(db, f"DROP OWNED BY {role}")
+        sql(db, f"DROP ROLE {role}")
