@@ -12,6 +12,7 @@ import shapely
 UTM = "EPSG:32651"  # Shanghai's UTM zone: every constructed case lives here
 ORIGIN = (350_000.0, 3_460_000.0)
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
+collect_ignore = ["data"]  # scripts that make the test data; doctest collection must not run them
 
 
 def pytest_addoption(parser):

@@ -9,18 +9,25 @@ per block, ``households`` = round(pop / 2.5) — an ESTIMATE, not a census count
 import sys
 from pathlib import Path
 
-sys.path.insert(0, "benchmarks")
-from synthetic import denver, write_inputs  # noqa: E402
-
 SHARED = Path(__file__).resolve().parents[3] / "shared" / "data"
 OUT = Path(__file__).with_name("denver_tracts.gpkg")
 
-addresses, tracts, units = denver(SHARED)
-keep = tracts.iloc[40:52]
-from geopandas import sjoin  # noqa: E402
 
-inside = sjoin(addresses, keep[["code", "geometry"]], predicate="within")
-addresses = addresses.loc[inside.index.unique()]
-units = units[units["building"].isin(addresses["building"])]
-write_inputs(OUT, addresses=addresses.reset_index(drop=True), boundaries=keep.reset_index(drop=True), units=units.reset_index(drop=True))
-print(OUT, len(addresses), int(addresses["households"].sum()), len(keep))
+def main() -> None:
+    """Write the subset (the tests only read it; importing this module writes nothing)."""
+    sys.path.insert(0, "benchmarks")
+    from geopandas import sjoin
+    from synthetic import denver, write_inputs
+
+    addresses, tracts, units = denver(SHARED)
+    keep = tracts.iloc[40:52]
+
+    inside = sjoin(addresses, keep[["code", "geometry"]], predicate="within")
+    addresses = addresses.loc[inside.index.unique()]
+    units = units[units["building"].isin(addresses["building"])]
+    write_inputs(OUT, addresses=addresses.reset_index(drop=True), boundaries=keep.reset_index(drop=True), units=units.reset_index(drop=True))
+    print(OUT, len(addresses), int(addresses["households"].sum()), len(keep))
+
+
+if __name__ == "__main__":
+    main()
