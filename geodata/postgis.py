@@ -6,8 +6,9 @@ URL or, when the URL has no password, from libpq itself: ``PGPASSWORD``, ``~/.pg
 ``PGPASSFILE``) and service files (``postgresql:///?service=NAME``). Passwords are never shown:
 every URL in a message goes through :func:`mask_url`, and driver messages are scrubbed too.
 
-Geometry is decoded by geopandas (:func:`geopandas.read_postgis`); the CRS is the SRID of the
-geometry column (``geometry_columns``) or, for queries, of the geometries themselves.
+Rows are read with pandas/SQLAlchemy and the geometry decoded by shapely in one vectorised call
+(``shapely.from_wkb``; geopandas' ``read_postgis`` decodes row by row); the CRS is the
+SRID of the geometry column (``geometry_columns``) or, for queries, of the geometries themselves.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from typing import TYPE_CHECKING
 
 import geopandas as gpd
 import pandas as pd
+import shapely
 
 from geodata.errors import InputError, Problem
 
@@ -140,8 +142,8 @@ def connect(url: str) -> sqlalchemy.Engine:
     return sa.create_engine(u.set(query=query), poolclass=NullPool)
 
 
-def db_error(exc: BaseException, url: str, *, what: str) -> InputError:
-    """Turn a driver/SQLAlchemy error into one clear :class:`InputError` without secrets."""
+def db_error(exc: BaseException, url: str, *, what: str, fix: str = "check the layer name or the query.") -> InputError:
+    """Turn a driver/SQLAlchemy error into one clear :class:`InputError` without secrets (`fix` when no better one is known)."""
     orig = getattr(exc, "orig", None) or exc
     text = _scrub(str(orig).splitlines()[0] if str(orig) else type(orig).__name__, url)
     low = text.lower()
@@ -153,8 +155,8 @@ def db_error(exc: BaseException, url: str, *, what: str) -> InputError:
         fix = "check host and port, and that PostgreSQL is running and accepts connections."
     elif "type \"geometry\" does not exist" in low or "function st_" in low:
         fix = "install PostGIS in that database: CREATE EXTENSION postgis;"
-    else:
-        fix = "check the layer name or the query."
+    elif "permission denied" in low:
+        fix = "ask the database owner for the rights needed (e.g. GRANT SELECT, or GRANT CREATE ON DATABASE to publish)."
     return InputError(Problem(mask_url(url), f"{what}: {text}", fix))
 
 
@@ -193,8 +195,13 @@ def _geometry_layers(conn: sqlalchemy.Connection) -> list[str]:
 
 def _query_of(conn: sqlalchemy.Connection, url: str, *, layer: str | None, sql: str | None) -> tuple[str, str | None, int | None]:
     """The SELECT to run, its geometry column (None: find it) and the declared SRID (None: from data)."""
+    import sqlalchemy as sa
+
     if (layer is None) == (sql is None):
         raise InputError(Problem(mask_url(url), "needs a layer or a query.", "pass --X-layer SCHEMA.TABLE or --X-sql \"SELECT …\"."))
+    if not conn.execute(sa.text("SELECT to_regclass('geometry_columns') IS NOT NULL")).scalar():
+        raise InputError(Problem(label(url, layer=layer, sql=sql), "the database has no PostGIS.",
+                                 "read from a database with PostGIS, or run CREATE EXTENSION postgis; in it."))
     if sql is not None:
         body = sql.strip().rstrip(";").strip()
         if not re.match(r"(?is)^\s*(select|with|table|values)\b", body):
@@ -269,18 +276,33 @@ def read_db_layer(url: str, *, layer: str | None = None, sql: str | None = None)
             body, geom_col, srid = _query_of(conn, url, layer=layer, sql=sql)
             if geom_col is None:
                 geom_col = _find_geometry_column(conn, body, where)
-            gdf = gpd.read_postgis(_text(body), conn, geom_col=geom_col, crs=f"EPSG:{srid}" if srid else None)
+            df = pd.read_sql(_text(body), conn)
+            geoms = shapely.from_wkb(df[geom_col].to_numpy())  # PostGIS's (E)WKB, decoded in one vectorised call
+            if srid is None:
+                found = shapely.get_srid(geoms[~shapely.is_missing(geoms)][:1])
+                srid = int(found[0]) if len(found) else None
+            crs = _crs_of(conn, srid)
     except InputError:
         raise
     except sa.exc.SQLAlchemyError as exc:
         raise db_error(exc, url, what=f"{'layer ' + layer if layer else 'the query'} could not be read") from exc
     finally:
         engine.dispose()
-    if len(gdf) == 0:
+    if len(df) == 0:
         raise InputError(Problem(where, "returned no rows.", "check the layer or the query's WHERE clause."))
-    if geom_col != "geometry":
-        gdf = gdf.rename_geometry("geometry") if "geometry" not in gdf.columns else gdf
+    name = "geometry" if geom_col == "geometry" or "geometry" not in df.columns else geom_col
+    gdf = gpd.GeoDataFrame(df.drop(columns=[geom_col]), geometry=gpd.GeoSeries(geoms, name=name), crs=crs)
     return gdf.reset_index(drop=True)
+
+
+def _crs_of(conn: sqlalchemy.Connection, srid: int | None) -> str | None:
+    """The CRS of a PostGIS SRID (its authority code in ``spatial_ref_sys``; None for SRID 0)."""
+    import sqlalchemy as sa
+
+    if not srid:
+        return None
+    row = conn.execute(sa.text("SELECT auth_name, auth_srid FROM spatial_ref_sys WHERE srid = :s"), {"s": srid}).first()
+    return f"{row[0]}:{row[1]}" if row and row[0] and row[1] else f"EPSG:{srid}"
 
 
 def read_db_table(url: str, *, table: str) -> pd.DataFrame | None:

@@ -196,6 +196,7 @@ def publish_run(result: GridResult, url: str, *, schema: str = "gridmap") -> Pub
         The database refused the run (a retired code, a code outside its village, the run already
         published, another SRID); nothing was written.
     """
+    import psycopg
     import sqlalchemy as sa
 
     t0 = time.perf_counter()
@@ -242,8 +243,9 @@ def publish_run(result: GridResult, url: str, *, schema: str = "gridmap") -> Pub
         raise
     except sa.exc.IntegrityError as exc:
         raise _refused(exc, url) from exc
-    except sa.exc.SQLAlchemyError as exc:
-        raise db_error(exc, url, what="publishing failed (nothing was written)") from exc
+    except (sa.exc.SQLAlchemyError, psycopg.Error) as exc:  # psycopg's own errors come from the DDL's raw cursor
+        raise db_error(exc, url, what="publishing failed (nothing was written)",
+                       fix="check that the user may create a schema and tables in this database, and retry.") from exc
     finally:
         engine.dispose()
     out = PublishResult(run_id=run_id, schema=schema, villages=len(villages), addresses=n_addr,

@@ -75,6 +75,19 @@ def db(pg_server: str) -> Iterator[str]:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
+@pytest.fixture
+def plain_db(pg_server: str) -> Iterator[str]:
+    """URL of a new database without PostGIS (from ``template0``), dropped afterwards."""
+    name = f"t_{secrets.token_hex(6)}"
+    with admin(pg_server) as conn:
+        conn.execute(f'CREATE DATABASE "{name}" TEMPLATE template0')
+    try:
+        yield _with_database(pg_server, name)
+    finally:
+        with admin(pg_server) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
 def sql(url: str, query: str, params=None) -> list[tuple]:
     """Run one statement (autocommit) and return its rows (empty for statements without rows)."""
     import psycopg

@@ -25,6 +25,7 @@ from tests.pgfixtures import cli, sql
 
 pg_server = pgfixtures.pg_server  # fixtures: a real PostgreSQL/PostGIS server, a fresh database per test
 db = pgfixtures.db
+plain_db = pgfixtures.plain_db
 
 NARROW = RuleSet.from_dict({}, min_households=200, max_households=320)
 TABLES = ("runs", "grids", "code_ledger", "addresses", "liaison", "violations")
@@ -258,16 +259,30 @@ def test_a_run_in_another_crs_is_refused_by_a_schema_with_other_srid(db, tmp_pat
     assert code == 0, err
 
 
-def test_a_clean_run_publishes_and_bad_connections_give_clear_errors(db, tmp_path, monkeypatch, capsys):
+def clean_run(folder: Path) -> Path:
+    """One community, 40 points, no violations, no liaison groups, in a UTM CRS."""
     import numpy as np
     import shapely
 
-    # one community, 40 points, no violations, no liaison groups, in a UTM CRS
     xy = np.c_[350_010 + np.arange(40) % 8 * 20, 3_460_010 + np.arange(40) // 8 * 20]
     pts = gpd.GeoDataFrame({"households": [10] * 40}, geometry=shapely.points(xy), crs=32651)
     b = gpd.GeoDataFrame({"code": ["310115005001"], "name": ["社区A"], "urban_rural": ["111"]},
                          geometry=[shapely.box(350_000, 3_460_000, 350_160, 3_460_100)], crs=32651)
-    run = make_grids(pts, b).save(tmp_path / "clean", maps=False)
+    return make_grids(pts, b).save(folder, maps=False)
+
+
+def test_a_database_without_postgis_is_named_as_the_problem(plain_db, tmp_path, monkeypatch, capsys):
+    run = clean_run(tmp_path / "clean")
+    code, out, err = cli(["publish", str(run), "--db", plain_db], monkeypatch, capsys)
+    assert code == 2 and "has no PostGIS" in err and "CREATE EXTENSION postgis" in err and "Traceback" not in err
+    code, out, err = cli(["partition", "--addresses", plain_db, "--addresses-layer", "a", "--boundaries", plain_db,
+                          "--boundaries-layer", "b", "--out", str(tmp_path / "o")], monkeypatch, capsys)
+    assert code == 2 and "the database has no PostGIS" in err and "Traceback" not in err
+    assert urlsplit(plain_db).password not in out + err
+
+
+def test_a_clean_run_publishes_and_bad_connections_give_clear_errors(db, tmp_path, monkeypatch, capsys):
+    run = clean_run(tmp_path / "clean")
     u = urlsplit(db)
     wrong = db.replace(f":{u.password}@", ":not-it@")
     for args, expected in (
@@ -284,3 +299,55 @@ def test_a_clean_run_publishes_and_bad_connections_give_clear_errors(db, tmp_pat
     assert sql(db, "SELECT srid, grids FROM gridmap.runs") == [(32651, 1)]
     assert sql(db, "SELECT grid_code FROM gridmap.grids_current") == [("310115005001000",)]
     assert sql(db, "SELECT count(*) FROM gridmap.violations") == [(0,)]
+
+
+@pytest.mark.slow
+def test_a_second_publish_of_the_same_village_waits_and_is_checked_against_the_first(db, tmp_path, monkeypatch, capsys):
+    load_sample(db)
+    r1 = make_run(db, tmp_path / "r1")
+    assert cli(["publish", str(r1), "--db", db], monkeypatch, capsys)[0] == 0
+    # two regenerations of the same villages from the same published state
+    a = make_run(db, tmp_path / "a", previous=True, rules=NARROW)
+    b = make_run(db, tmp_path / "b", previous=True, rules=RuleSet.from_dict({}, min_households=250, max_households=420))
+    with psycopg.connect(db) as blocker:
+        blocker.execute("LOCK TABLE gridmap.addresses IN ACCESS EXCLUSIVE MODE")
+        first = publish_process(a, db)
+        wait_until(lambda: waiting_publishers(db), what="the first publish to be mid-transaction")
+        second = publish_process(b, db)
+        wait_until(lambda: sql(db, "SELECT 1 FROM pg_stat_activity WHERE application_name = 'gridmap' AND wait_event = 'advisory'"),
+                   what="the second publish to wait for the villages' locks")
+        blocker.rollback()
+    out_a, out_b = first.communicate(timeout=120), second.communicate(timeout=120)
+    assert first.returncode == 0, out_a
+    retired_by_a = codes(r1) - codes(a)
+    current = {r[0] for r in sql(db, "SELECT grid_code FROM gridmap.grids_current")}
+    if codes(b) & retired_by_a:  # b would bring back a code a retired: the database refuses b whole
+        assert second.returncode == 2 and "can never be issued again" in out_b[1]
+        assert current == codes(a)
+    else:
+        assert second.returncode == 0, out_b
+        assert current == codes(b)
+    # either way: every current code is in the ledger and none of them is retired
+    ledger = dict(sql(db, "SELECT grid_code, retired_in_run FROM gridmap.code_ledger"))
+    assert all(c in ledger and ledger[c] is None for c in current)
+
+
+def test_a_user_without_the_right_to_create_gets_a_clear_refusal_and_nothing_changes(db, tmp_path, monkeypatch, capsys):
+    import secrets
+
+    role, password = f"reader_{secrets.token_hex(4)}", secrets.token_hex(8)
+    u = urlsplit(db)
+    name = u.path.lstrip("/")
+    sql(db, f"CREATE ROLE {role} LOGIN PASSWORD '{password}'")
+    try:
+        sql(db, f'REVOKE CREATE ON DATABASE "{name}" FROM PUBLIC')
+        sql(db, f'GRANT CONNECT ON DATABASE "{name}" TO {role}')
+        reader = f"postgresql://{role}:{password}@{u.hostname}:{u.port}/{name}"
+        code, out, err = cli(["publish", str(clean_run(tmp_path / "clean")), "--db", reader], monkeypatch, capsys)
+        assert code == 2, out
+        assert "permission denied" in err and "GRANT CREATE ON DATABASE" in err and "Traceback" not in err
+        assert password not in out + err
+        assert sql(db, "SELECT count(*) FROM pg_namespace WHERE nspname = 'gridmap'") == [(0,)]
+    finally:
+        sql(db, f"DROP OWNED BY {role}")
+        sql(db, f"DROP ROLE {role}")
