@@ -21,11 +21,11 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(Path(__file__).parent))
 
-from synthetic import make_town, write_inputs  # noqa: E402
+from synthetic import make_town, run_files, write_inputs  # noqa: E402
 
+from gridmap import LayerSpec  # noqa: E402
 from gridmap.maps import write_map  # noqa: E402
 from gridmap.offline import asset_dir  # noqa: E402
-from gridmap.pipeline import GridConfig, LayerSpec, run_partition  # noqa: E402
 from partition.rules import RuleSet  # noqa: E402
 
 
@@ -41,12 +41,12 @@ def main() -> None:
         town = make_town(args.households, seed=0)
         path = tmp / "city.gpkg"
         write_inputs(path, addresses=town.addresses, boundaries=town.boundaries, roads=town.roads)
-        config = GridConfig(
+        config = dict(
             addresses=LayerSpec(path, "addresses"), boundaries=LayerSpec(path, "boundaries"),
             barriers=(LayerSpec(path, "roads"),), rules=RuleSet.from_dict({}, min_households=args.min, max_households=args.max),
             workers=args.workers,
         )
-        result = run_partition(config)
+        result = run_files(**config)
         print(f"{len(result.grids)} grids, {len(result.addresses):,} address points, {int(result.addresses['households'].sum()):,} households")
         for label, kw in (
             ("online, 1 m simplification", {}),

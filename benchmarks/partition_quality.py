@@ -41,15 +41,15 @@ SHARED = ROOT.parent / "shared"
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(Path(__file__).parent))
 
-from synthetic import denver, make_town, write_inputs  # noqa: E402
+from synthetic import denver, make_town, run_files, write_inputs  # noqa: E402
 
-from gridmap.pipeline import GridConfig, LayerSpec, RunResult, run_partition  # noqa: E402
+from gridmap import GridResult, LayerSpec  # noqa: E402
 from partition.measures import cv, pieces  # noqa: E402
 from partition.split import feasible_k  # noqa: E402
 from partition.tessellation import blocks_from_barriers  # noqa: E402
 
 
-def evaluate(result: RunResult, *, barriers: np.ndarray | None, seconds: float) -> dict[str, float]:
+def evaluate(result: GridResult, *, barriers: np.ndarray | None, seconds: float) -> dict[str, float]:
     """Quality figures of a run (in its work CRS), as printed by the benchmark."""
     work = result.work_crs
     g = result.grids.to_crs(work)
@@ -93,7 +93,7 @@ def evaluate(result: RunResult, *, barriers: np.ndarray | None, seconds: float) 
     }
 
 
-def _crossings(result: RunResult, barriers: np.ndarray) -> tuple[int, int]:
+def _crossings(result: GridResult, barriers: np.ndarray) -> tuple[int, int]:
     """Base grids with households on both sides of a barrier, and how many of them were avoidable.
 
     A crossing is avoidable when every barrier block of the community holds a household count
@@ -120,17 +120,17 @@ def _crossings(result: RunResult, barriers: np.ndarray) -> tuple[int, int]:
     return crossing, avoidable
 
 
-def _run(config: GridConfig) -> tuple[RunResult, float]:
+def _run(config: dict) -> tuple[GridResult, float]:
     t = time.perf_counter()
-    result = run_partition(config)
+    result = run_files(**config)
     return result, time.perf_counter() - t
 
 
-def sample() -> tuple[RunResult, np.ndarray | None, float]:
+def sample() -> tuple[GridResult, np.ndarray | None, float]:
     from geodata.sample import sample_path
 
     p = sample_path()
-    config = GridConfig(
+    config = dict(
         addresses=LayerSpec(p, "addresses"),
         boundaries=LayerSpec(p, "boundaries"),
         exclusive=LayerSpec(p, "exclusive"),
@@ -141,22 +141,22 @@ def sample() -> tuple[RunResult, np.ndarray | None, float]:
     return result, bars, s
 
 
-def denver_case(tmp: Path) -> tuple[RunResult, None, float]:
+def denver_case(tmp: Path) -> tuple[GridResult, None, float]:
     addresses, tracts, units = denver(SHARED / "data")
     path = tmp / "denver.gpkg"
     write_inputs(path, addresses=addresses, boundaries=tracts, units=units)
-    config = GridConfig(
+    config = dict(
         addresses=LayerSpec(path, "addresses"), boundaries=LayerSpec(path, "boundaries"), units=LayerSpec(path, "units")
     )
     result, s = _run(config)
     return result, None, s
 
 
-def synthetic_case(tmp: Path, households: int, seed: int) -> tuple[RunResult, np.ndarray, float]:
+def synthetic_case(tmp: Path, households: int, seed: int) -> tuple[GridResult, np.ndarray, float]:
     town = make_town(households, seed=seed)
     path = tmp / f"synth{households}.gpkg"
     write_inputs(path, addresses=town.addresses, boundaries=town.boundaries, roads=town.roads)
-    config = GridConfig(
+    config = dict(
         addresses=LayerSpec(path, "addresses"),
         boundaries=LayerSpec(path, "boundaries"),
         barriers=(LayerSpec(path, "roads"),) if len(town.roads) else (),
@@ -171,7 +171,7 @@ def peers(tmp: Path) -> None:
     rows = []
     for size in ("small", "medium", "large"):
         src = bench / "data" / f"synthetic_{size}.gpkg"
-        config = GridConfig(
+        config = dict(
             addresses=LayerSpec(src, "units"),
             boundaries=LayerSpec(src, "boundary"),
             barriers=(LayerSpec(src, "roads"),),

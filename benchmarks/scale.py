@@ -37,9 +37,9 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(Path(__file__).parent))
 
-from synthetic import denver, make_town, write_inputs  # noqa: E402
+from synthetic import denver, make_town, run_files, write_inputs  # noqa: E402
 
-from gridmap.pipeline import GridConfig, LayerSpec, run_partition, write_run  # noqa: E402
+from gridmap import LayerSpec, write_run  # noqa: E402
 
 SHARED = ROOT.parent / "shared" / "data"
 
@@ -95,14 +95,14 @@ def peak_gib() -> float:
 
 
 def run_case(name: str, inputs: Path, *, layers: dict[str, str], workers: int, draw_map: bool) -> dict:
-    config = GridConfig(
+    config = dict(
         addresses=LayerSpec(inputs, layers["addresses"]),
         boundaries=LayerSpec(inputs, layers["boundaries"]),
         barriers=(LayerSpec(inputs, layers["roads"]),) if "roads" in layers else (),
         workers=workers,
     )
     t0 = time.perf_counter()
-    result = run_partition(config)
+    result = run_files(**config)
     t_run = time.perf_counter() - t0
     out = inputs.parent / f"run_{name}"
     t = time.perf_counter()

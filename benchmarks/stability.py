@@ -26,9 +26,9 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(Path(__file__).parent))
 
-from synthetic import denver, write_inputs  # noqa: E402
+from synthetic import denver, run_files, write_inputs  # noqa: E402
 
-from gridmap.pipeline import GridConfig, LayerSpec, run_partition, write_run  # noqa: E402
+from gridmap import LayerSpec, write_run  # noqa: E402
 
 SHARED = ROOT.parent / "shared" / "data"
 
@@ -78,21 +78,21 @@ def main() -> None:
         write_inputs(tmp / "after.gpkg", addresses=changed, boundaries=tracts, units=units)
 
         def cfg(path, **kw):
-            return GridConfig(
+            return dict(
                 addresses=LayerSpec(path, "addresses"), boundaries=LayerSpec(path, "boundaries"),
                 units=LayerSpec(path, "units"), workers=args.workers, **kw,
             )
 
         t = time.perf_counter()
-        base = run_partition(cfg(tmp / "before.gpkg"))
+        base = run_files(**cfg(tmp / "before.gpkg"))
         t_base = time.perf_counter() - t
         write_run(base, tmp / "base", maps=False)
         prev = LayerSpec(tmp / "base" / "grids.gpkg", "grids")
-        same = run_partition(cfg(tmp / "before.gpkg", previous=prev))
+        same = run_files(**cfg(tmp / "before.gpkg", previous=prev))
         rows = [("same input again, --previous", kept_share(base.addresses, same.addresses), len(same.grids), 0, t_base)]
         for label, kw in (("5% changed, --previous", {}), ("5% changed, --previous --keep-valid", {"keep_valid": True})):
             t = time.perf_counter()
-            res = run_partition(cfg(tmp / "after.gpkg", previous=prev, **kw))
+            res = run_files(**cfg(tmp / "after.gpkg", previous=prev, **kw))
             secs = time.perf_counter() - t
             rows.append((label.replace("5%", f"{args.share:.0%}"), kept_share(base.addresses, res.addresses), len(res.grids), int(res.grids["kept"].sum()), secs))
         moved = int(abs(changed["households"] - addresses["households"]).sum())

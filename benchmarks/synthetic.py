@@ -163,3 +163,12 @@ def write_inputs(path, **layers: gpd.GeoDataFrame) -> None:
 
 
 __all__ = ["Town", "make_town", "denver", "write_inputs", "pd"]
+
+
+def run_files(addresses, boundaries, **kw):
+    """Read input files and grid them through the public API, as ``gridmap partition`` does."""
+    import gridmap
+
+    read_keys = ("units", "exclusive", "barriers", "previous", "input_crs")
+    inputs = gridmap.read_inputs(addresses, boundaries, **{k: kw.pop(k) for k in read_keys if k in kw})
+    return gridmap.make_grids(**inputs.frames(), **kw)

@@ -282,12 +282,39 @@ def write_geojson(path: str | os.PathLike, gdf: gpd.GeoDataFrame) -> None:
     pyogrio.write_dataframe(gdf.to_crs("EPSG:4326"), path, driver="GeoJSON")
 
 
-def write_csv(path: str | os.PathLike, df: pd.DataFrame) -> None:
-    """Write a CSV in UTF-8 with BOM, so Excel shows Chinese text correctly (atomically)."""
+@contextlib.contextmanager
+def atomic_file(path: str | os.PathLike) -> Iterator[Path]:
+    """Yield a temporary path beside `path` that replaces `path` only if the block succeeds.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> target = pathlib.Path(tempfile.mkdtemp()) / "a.txt"
+    >>> with atomic_file(target) as tmp:
+    ...     _ = tmp.write_text("done")
+    >>> target.read_text()
+    'done'
+    """
     path = Path(path)
     tmp = path.with_name(f".{path.name}.tmp")
-    df.to_csv(tmp, index=False, encoding="utf-8-sig")
+    try:
+        yield tmp
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
     os.replace(tmp, path)
+
+
+def write_text(path: str | os.PathLike, text: str) -> None:
+    """Write UTF-8 text atomically (HTML pages, JSON manifests)."""
+    with atomic_file(path) as tmp:
+        tmp.write_text(text, encoding="utf-8")
+
+
+def write_csv(path: str | os.PathLike, df: pd.DataFrame) -> None:
+    """Write a CSV in UTF-8 with BOM, so Excel shows Chinese text correctly (atomically)."""
+    with atomic_file(path) as tmp:
+        df.to_csv(tmp, index=False, encoding="utf-8-sig")
 
 
 def read_table(path: str | os.PathLike, *, layer: str) -> pd.DataFrame:

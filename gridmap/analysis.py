@@ -1,10 +1,8 @@
-"""Workload analysis for analysts: report a run, audit an existing layer, diff two layers, load workers."""
+"""Workload analysis on GeoDataFrames: audit a grid layer gridmap did not make, diff two layers, worker loads."""
 
 from __future__ import annotations
 
-import datetime as _dt
 import html
-import json
 from pathlib import Path
 
 import geopandas as gpd
@@ -16,13 +14,14 @@ from geodata import io as gio
 from geodata import validate as gval
 from geodata.errors import InputError, Problem
 from gridmap import report
-from gridmap.pipeline import LayerSpec, RunResult, _version
-from partition.audit import audit_grids, diff_layers, worker_loads
+from gridmap.provenance import MADE_BY, gridmap_version, now_iso
+from gridmap.result import GridResult
+from partition.audit import Diff, audit_grids, diff_layers, worker_loads
 from partition.rules import RuleSet
 
 
 def read_workers(path: str | Path, *, grid_code_col: str = "grid_code", worker_col: str = "worker") -> pd.DataFrame:
-    """Read a worker table (CSV/XLSX): one row per (grid code, worker) pair."""
+    """Read a worker table (CSV/XLSX): one row per (grid code, worker) pair, as text."""
     path = Path(path)
     if path.suffix.lower() in (".xlsx", ".xls"):
         df = pd.read_excel(path, dtype=str)
@@ -38,148 +37,208 @@ def read_workers(path: str | Path, *, grid_code_col: str = "grid_code", worker_c
             raise InputError(Problem(str(path), "is neither UTF-8 nor GBK text.", "save it as UTF-8 CSV."))
     missing = [c for c in (grid_code_col, worker_col) if c not in df.columns]
     if missing:
-        raise InputError(Problem(str(path), f"has no column {', '.join(missing)} (columns: {', '.join(df.columns)}).",
+        raise InputError(Problem(str(path), f"has no column {', '.join(missing)} (columns: {', '.join(map(str, df.columns))}).",
                                  "name the columns grid_code and worker, or pass --grid-code-col/--worker-col.", column=missing[0]))
     df = df.rename(columns={grid_code_col: "grid_code", worker_col: "worker"})
     blank = df["grid_code"].isna() | df["worker"].isna()
     if blank.any():
-        i = int(np.flatnonzero(blank.to_numpy())[0])
-        raise InputError(Problem(str(path), "has a row without grid code or worker.", "fill in or delete the row.", row=i + 2))
+        rows = np.flatnonzero(blank.to_numpy())
+        raise InputError([Problem(str(path), "has a row without grid code or worker.", "fill in or delete the row.",
+                                  row=f"row {i + 1} (line {i + 2})") for i in rows])
     return df[["grid_code", "worker"]]
 
 
 def worker_table(grids: pd.DataFrame, workers: pd.DataFrame) -> tuple[pd.DataFrame, dict]:
-    """Bilingual worker-load table (heaviest first) and the balance figures over workers."""
+    """Return the bilingual worker-load table (heaviest first) and the balance figures over workers."""
     loads, figures = worker_loads(grids, workers)
-    unknown = sorted(set(workers["grid_code"]) - set(grids["grid_code"].astype(str)))
-    figures["unknown_grid_codes"] = unknown
-    table = loads.rename(columns={"worker": "网格员 worker", "grids": "网格数 grids", "households": "户数 households", "population": "人口 population"})
+    figures["unknown_grid_codes"] = sorted(set(workers["grid_code"]) - set(grids["grid_code"].astype(str)))
+    table = loads.rename(columns={"worker": "网格员 worker", "grids": "网格数 grids", "households": "户数 households",
+                                  "population": "人口 population"})
     return table, figures
 
 
-def write_report(result: RunResult, path: str | Path, *, workers: pd.DataFrame | None = None, title: str | None = None) -> None:
-    """Write report.html of a run or an audit (atomically), with worker loads when given."""
-    path = Path(path)
-    table = extra = None
+def report_page(result: GridResult, *, workers: pd.DataFrame | None = None, title: str | None = None) -> str:
+    """Return the workload report of a run or an audit as HTML, with worker loads when given."""
+    table = figures = None
     if workers is not None:
         table, figures = worker_table(result.grids, workers)
-        extra = figures
-    html_text = report.report_html(result, title=title, workers=table, worker_figures=extra)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(html_text, encoding="utf-8")
-    tmp.replace(path)
+    return report.report_html(result, title=title, workers=table, worker_figures=figures)
 
 
-def run_audit(
+def _band_villages(boundaries: gpd.GeoDataFrame) -> set[str]:
+    """Codes of the villages/communities whose grids follow the household band (not rural 村民小组)."""
+    rules = RuleSet()
+    return {
+        str(row.code) for row in boundaries.itertuples()
+        if rules.rule_for(code=str(row.code), urban_rural=getattr(row, "urban_rural", None) or None,
+                          kind=getattr(row, "kind", None) or None).name == "household_band"
+    }
+
+
+def audit(
+    grids: gpd.GeoDataFrame,
+    addresses: gpd.GeoDataFrame,
+    boundaries: gpd.GeoDataFrame | None = None,
     *,
-    grids: LayerSpec,
-    addresses: LayerSpec,
-    boundaries: LayerSpec | None = None,
     grid_code_col: str = "grid_code",
     households_col: str = "households",
     min_households: int = 300,
     max_households: int = 500,
-    input_crs: str | None = None,
-) -> RunResult:
-    """Audit a grid layer not made by gridmap; returns a run-like result for the report and map."""
-    g = gio.read_layer(grids.path, layer=grids.layer)
-    if grid_code_col not in g.columns:
-        raise InputError(Problem(str(grids.path), f"has no column '{grid_code_col}'.", "pass --grid-code-col with the column of the grid codes.", column=grid_code_col))
-    g = g.rename(columns={grid_code_col: "grid_code"})
+    name: str | None = None,
+) -> GridResult:
+    """Audit a grid layer gridmap did not make: households per grid, gaps, overlaps, crossings, codes.
+
+    Parameters
+    ----------
+    grids
+        The existing grid polygons with their codes (any declared CRS).
+    addresses
+        Household address points (``households``; 1 per point when absent).
+    boundaries
+        Village/community polygons with ``code``: gaps inside them and grids crossing them are found,
+        and the band is measured only for urban communities.
+    grid_code_col, households_col
+        Columns of `grids` and `addresses` holding the code and the households.
+    min_households, max_households
+        The household band.
+    name
+        Title of the audit.
+
+    Returns
+    -------
+    result
+        A run-like result: grids with households and status, addresses with their grid, findings
+        as ``violations``; ``manifest["findings"]`` counts them by kind.
+
+    Examples
+    --------
+    >>> import gridmap, geopandas as gpd
+    >>> from geodata.sample import sample_path
+    >>> p = sample_path()
+    >>> addresses = gpd.read_file(p, layer="addresses")
+    >>> run = gridmap.make_grids(addresses, gpd.read_file(p, layer="boundaries"))
+    >>> found = gridmap.audit(run.grids, addresses, run.boundaries)
+    >>> found.manifest["findings"].get("gap", 0)
+    0
+    """
+    if grid_code_col not in grids.columns:
+        raise InputError(Problem("grids", f"has no column '{grid_code_col}'.", "pass the column of the grid codes (--grid-code-col).",
+                                 column=grid_code_col))
+    g = grids.rename(columns={grid_code_col: "grid_code"})
     g["grid_code"] = g["grid_code"].astype(str)
-    g = gcrs.assign_input_crs(g, input_crs=input_crs, file=str(grids.path))
-    a = gio.read_layer(addresses.path, layer=addresses.layer)
-    a = gio.rename_fields(a, {"households": households_col} if households_col in a.columns and households_col != "households" else {}, file=str(addresses.path))
-    a = gcrs.assign_input_crs(a, input_crs=input_crs, file=str(addresses.path))
-    a, _ = gval.validate_addresses(a, file=str(addresses.path), csv_like=str(addresses.path.suffix).lower() == ".csv")
+    a = addresses
+    if households_col != "households" and households_col in a.columns:
+        a = gio.rename_fields(a, {"households": households_col}, file="addresses")
+    a, _ = gval.validate_addresses(a, file="addresses")
     out_crs = g.crs
     work = gcrs.metric_crs(g)
     b = None
     if boundaries is not None:
-        b, _ = gval.validate_boundaries(gcrs.assign_input_crs(gio.read_layer(boundaries.path, layer=boundaries.layer), input_crs=input_crs, file=str(boundaries.path)), file=str(boundaries.path))
+        b, _ = gval.validate_boundaries(boundaries, file="boundaries")
         b = b.to_crs(work)
-    band_villages = None
-    if b is not None:
-        # rural villages (urban_rural 2xx / kind village) have one grid per 村民小组: no band to meet
-        rules = RuleSet()
-        band_villages = {
-            str(row.code) for row in b.itertuples()
-            if rules.rule_for(code=str(row.code), urban_rural=getattr(row, "urban_rural", None) or None,
-                              kind=getattr(row, "kind", None) or None).name == "household_band"
-        }
-    audit = audit_grids(g.to_crs(work), a.to_crs(work), boundaries=b, min_households=min_households,
-                        max_households=max_households, band_villages=band_villages)
-    ag = audit.grids
+    found = audit_grids(g.to_crs(work), a.to_crs(work), boundaries=b, min_households=min_households,
+                        max_households=max_households, band_villages=_band_villages(b) if b is not None else None)
+    ag = found.grids
     names = dict(zip(b["code"], b["name"], strict=True)) if b is not None and "name" in b else {}
     ag["village_name"] = ag["village_code"].map(names).fillna("") if names else ag.get("village_name", "")
     a = a.to_crs(work)
-    a["grid_code"] = np.where(audit.address_grid >= 0, ag["grid_code"].to_numpy()[np.maximum(audit.address_grid, 0)], None)
-    a["village_code"] = np.where(audit.address_grid >= 0, ag["village_code"].to_numpy()[np.maximum(audit.address_grid, 0)], None)
+    at = np.maximum(found.address_grid, 0)
+    a["grid_code"] = np.where(found.address_grid >= 0, ag["grid_code"].to_numpy()[at], None)
+    a["village_code"] = np.where(found.address_grid >= 0, ag["village_code"].to_numpy()[at], None)
     a["address_id"] = np.arange(len(a))
-    counts = audit.violations["kind"].value_counts().to_dict()
     manifest = {
-        "gridmap_version": _version(),
-        "name": f"audit of {Path(grids.path).name}",
-        "created": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
+        "made_by": MADE_BY,
+        "gridmap_version": gridmap_version(),
+        "name": name or "audit",
+        "created": now_iso(),
         "kind": "audit",
-        "inputs": {"grids": str(grids.path), "addresses": str(addresses.path), "boundaries": str(boundaries.path) if boundaries else None},
-        "findings": {k: int(v) for k, v in counts.items()},
-        "counts": {"villages": int(len(b)) if b is not None else int(ag["village_code"].nunique()), "grids": int(len(ag)), "addresses": int(len(a))},
+        "findings": {k: int(v) for k, v in found.violations["kind"].value_counts().items()},
+        "counts": {"villages": int(len(b)) if b is not None else int(ag["village_code"].nunique()), "grids": int(len(ag)),
+                   "addresses": int(len(a))},
         "timings_s": {},
         "crs": {"work": work.to_string()},
     }
     bnd = b if b is not None else gpd.GeoDataFrame({"code": [], "name": []}, geometry=[], crs=work)
-    return RunResult(
-        grids=gcrs.to_output_crs(ag, output_crs=None, input_crs=out_crs),
-        addresses=gcrs.to_output_crs(a, output_crs=None, input_crs=out_crs),
-        violations=gcrs.to_output_crs(audit.violations, output_crs=None, input_crs=out_crs),
-        boundaries=gcrs.to_output_crs(bnd, output_crs=None, input_crs=out_crs),
-        changes=pd.DataFrame(), history=[], manifest=manifest, work_crs=work.to_string(),
-    )
+
+    def out(frame: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+        return gcrs.to_output_crs(frame, output_crs=None, input_crs=out_crs)
+
+    return GridResult(grids=out(ag), addresses=out(a), violations=out(found.violations), boundaries=out(bnd),
+                      manifest=manifest, work_crs=work.to_string())
 
 
-def write_audit(result: RunResult, out: str | Path, *, overwrite: bool = False, workers: pd.DataFrame | None = None, maps: bool = True) -> Path:
-    """Write an audit folder: audit.gpkg (grids, violations, addresses), report.html, map.html, manifest."""
+def write_audit(result: GridResult, out: str | Path, *, overwrite: bool = False, workers: pd.DataFrame | None = None,
+                maps: bool = True) -> Path:
+    """Write an audit folder: audit.gpkg (grids, violations, addresses), findings.csv, report, map, manifest."""
+    import json
+
     from gridmap import maps as gmaps
 
     out = Path(out)
     with gio.atomic_dir(out, overwrite=overwrite) as tmp:
         gio.write_layers(tmp / "audit.gpkg", {"grids": result.grids, "violations": result.violations, "addresses": result.addresses})
         gio.write_csv(tmp / "findings.csv", pd.DataFrame(result.violations.drop(columns="geometry")))
-        write_report(result, tmp / "report.html", workers=workers, title=f"网格审计 Audit — {result.manifest['name']}")
+        gio.write_text(tmp / "report.html", report_page(result, workers=workers, title=f"网格审计 Audit — {result.manifest['name']}"))
         if maps:
             gmaps.write_map(result, tmp / "map.html")
-        (tmp / "manifest.json").write_text(json.dumps(result.manifest, ensure_ascii=False, indent=2), encoding="utf-8")
+        gio.write_text(tmp / "manifest.json", json.dumps(result.manifest, ensure_ascii=False, indent=2))
     return out
 
 
-def run_diff(old: LayerSpec, new: LayerSpec, addresses: LayerSpec, out: str | Path, *, overwrite: bool = False, grid_code_col: str = "grid_code"):
-    """Compare two grid layers over the same addresses and write diff.gpkg, CSVs and report.html."""
+def diff(
+    old: gpd.GeoDataFrame | GridResult,
+    new: gpd.GeoDataFrame | GridResult,
+    addresses: gpd.GeoDataFrame | None = None,
+    *,
+    grid_code_col: str = "grid_code",
+) -> Diff:
+    """Compare two grid layers over the same households: who changes grid, what each grid gains and loses.
+
+    Parameters
+    ----------
+    old, new
+        Grid layers (any declared CRS) or two run results.
+    addresses
+        Household points; default: the addresses of `new` when it is a run result.
+    grid_code_col
+        Column of the grid codes in both layers.
+
+    Returns
+    -------
+    d
+        ``households`` (per address: old, new, changed), ``grids`` (before, after, gained, lost),
+        ``changed_areas`` and ``share_changed``.
+    """
+    if addresses is None:
+        if not isinstance(new, GridResult):
+            raise InputError(Problem("addresses", "is needed to compare two grid layers.",
+                                     "pass the household points (CLI: --addresses)."))
+        addresses = new.addresses
     layers = []
-    for spec in (old, new):
-        g = gio.read_layer(spec.path, layer=spec.layer)
+    for label, layer in (("old", old), ("new", new)):
+        g = layer.grids if isinstance(layer, GridResult) else layer
         if grid_code_col not in g.columns:
-            raise InputError(Problem(str(spec.path), f"has no column '{grid_code_col}'.", "pass --grid-code-col.", column=grid_code_col))
+            raise InputError(Problem(label, f"has no column '{grid_code_col}'.", "pass --grid-code-col.", column=grid_code_col))
         layers.append(g.rename(columns={grid_code_col: "grid_code"}))
-    a = gio.read_layer(addresses.path, layer=addresses.layer)
-    a, _ = gval.validate_addresses(a, file=str(addresses.path), csv_like=str(addresses.path.suffix).lower() == ".csv")
+    a, _ = gval.validate_addresses(addresses[[c for c in addresses.columns if c in ("households", "population", addresses.geometry.name)]],
+                                   file="addresses")
     work = gcrs.metric_crs(layers[0])
-    d = diff_layers(layers[0].to_crs(work), layers[1].to_crs(work), a.to_crs(work))
-    pts = a.to_crs(work)[["geometry"]].assign(**d.households.drop(columns="address").to_dict("series"))
+    return diff_layers(layers[0].to_crs(work), layers[1].to_crs(work), a.to_crs(work))
+
+
+def write_diff(d: Diff, out: str | Path, *, crs: object, old: str = "old", new: str = "new", overwrite: bool = False) -> Path:
+    """Write a diff folder: diff.gpkg (changed areas, households), households.csv, grids.csv, report.html."""
     out = Path(out)
     with gio.atomic_dir(out, overwrite=overwrite) as tmp:
-        gio.write_layers(tmp / "diff.gpkg", {
-            "changed_areas": d.changed_areas.to_crs(layers[0].crs),
-            "households": gpd.GeoDataFrame(pts, geometry="geometry", crs=work).to_crs(layers[0].crs),
-        })
+        gio.write_layers(tmp / "diff.gpkg", {"changed_areas": d.changed_areas.to_crs(crs), "households": d.points.to_crs(crs)})
         gio.write_csv(tmp / "households.csv", d.households)
         gio.write_csv(tmp / "grids.csv", d.grids)
-        (tmp / "report.html").write_text(diff_html(d, old=str(old.path), new=str(new.path)), encoding="utf-8")
-    return d
+        gio.write_text(tmp / "report.html", diff_html(d, old=old, new=new))
+    return out
 
 
-def diff_html(d, *, old: str, new: str) -> str:
-    """Self-contained report of a diff."""
+def diff_html(d: Diff, *, old: str, new: str) -> str:
+    """Return a self-contained HTML report of a diff."""
     changed = d.grids[(d.grids["gained"] > 0) | (d.grids["lost"] > 0)]
     kpis = [
         ("户数 households", f"{d.households['households'].sum():,.0f}"),
@@ -195,6 +254,6 @@ def diff_html(d, *, old: str, new: str) -> str:
         f"<!doctype html><html lang='zh-CN'><head><meta charset='utf-8'><title>gridmap diff</title><style>{report.CSS}</style></head><body>"
         f"<h1>网格对比 Diff</h1><p class='small'>old: {html.escape(old)}<br>new: {html.escape(new)}</p>"
         f"<h2>概况 Summary</h2><table class='kpi'>{rows}</table>"
-        f"<h2>户数变化的网格 Grids that gained or lost households ({len(changed)})</h2>{report._table(table)}"
+        f"<h2>户数变化的网格 Grids that gained or lost households ({len(changed)})</h2>{report.html_table(table)}"
         f"<script>{report.SORT_JS}</script></body></html>"
     )

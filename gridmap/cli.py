@@ -1,35 +1,73 @@
-"""The `gridmap` command line: thin wrappers that parse options and call the library."""
+"""The `gridmap` command line: one thin function per command (read → library → write)."""
 
 from __future__ import annotations
 
 import logging
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import click
 
 from geodata.errors import GridmapError
+from gridmap.fields import INPUT_FIELDS
 
-FIELD_OPTS = (
-    ("households", "Households per address point [default: 1 per point]."),
-    ("population", "Population per address point (optional)."),
-    ("group", "村民小组 (village group) of each household, for rural villages."),
-    ("building", "Building id: points with the same id stay in one grid."),
-    ("compound", "Compound (小区) id: kept whole when it fits in the band."),
-    ("village-code", "12-digit code of each point's village (else found by location)."),
-    ("code", "12-digit code (统计用区划代码) of each boundary."),
-    ("name", "Name of each boundary."),
-    ("urban-rural", "3-digit 城乡分类代码 of each boundary (1xx urban, 2xx rural)."),
-    ("kind", "'community' or 'village' of each boundary."),
-    ("grid-code", "Grid code column of a previous/existing grid layer."),
-    ("type", "Type of each exclusive area (school, hospital, ...)."),
+F = Callable[..., Any]
+_state = {"verbose": 0}
+
+
+# ---------------------------------------------------------------- shared options
+
+def _compose(*decorators: F) -> Callable[[F], F]:
+    def wrap(func: F) -> F:
+        for dec in reversed(decorators):
+            func = dec(func)
+        return func
+
+    return wrap
+
+
+def input_option(role: str, help: str, *, required: bool = False, multiple: bool = False) -> Callable[[F], F]:
+    """``--ROLE PATH`` and ``--ROLE-layer NAME`` for one input layer."""
+    return _compose(
+        click.option(f"--{role}", required=required, multiple=multiple, type=click.Path(exists=True, dir_okay=False), help=help),
+        click.option(f"--{role}-layer", help=f"Layer of {'every ' if multiple else ''}--{role} in a multi-layer file."),
+    )
+
+
+def field_options(func: F) -> F:
+    """``--<field>-col NAME`` for every remappable input field (:data:`gridmap.INPUT_FIELDS`)."""
+    for name, helptext in reversed(INPUT_FIELDS.items()):
+        func = click.option(f"--{name.replace('_', '-')}-col", f"{name}_col", metavar="NAME", help=helptext)(func)
+    return func
+
+
+input_crs_option = click.option("--input-crs", help="CRS of the inputs when the files do not say: EPSG code, or gcj02 / bd09.")
+out_dir_option = click.option("--out", required=True, type=click.Path(file_okay=False), help="Folder to create.")
+overwrite_option = click.option("--overwrite", is_flag=True, help="Replace an existing output that gridmap made.")
+csv_options = _compose(
+    click.option("--x-col", help="CSV longitude/x column [lon, lng, longitude, x, 经度]."),
+    click.option("--y-col", help="CSV latitude/y column [lat, latitude, y, 纬度]."),
+    click.option("--encoding", help="Text encoding of CSV/Shapefile attributes [auto: UTF-8, then GBK]."),
 )
+run_dir_argument = click.argument("run_dir", type=click.Path(exists=True, file_okay=False))
 
 
-def _layer_spec(value: str | None, layer: str | None):
-    from gridmap.pipeline import LayerSpec
+def _spec(path: str | None, layer: str | None):
+    from gridmap.inputs import LayerSpec
 
-    return None if value is None else LayerSpec(Path(value), layer)
+    return None if path is None else LayerSpec(Path(path), layer)
+
+
+def _fields(kw: dict[str, Any]) -> dict[str, str]:
+    """Pop the ``--<field>-col`` options out of `kw`; return the ones given."""
+    return {name: value for name in INPUT_FIELDS if (value := kw.pop(f"{name}_col", None))}
+
+
+def _echo(ctx: click.Context, text: str) -> None:
+    if not ctx.obj.get("quiet"):
+        click.echo(text)
 
 
 class _Progress:
@@ -37,8 +75,8 @@ class _Progress:
 
     def __init__(self, quiet: bool) -> None:
         self.quiet = quiet
-        self.bar = None
-        self.last = None
+        self.bar: Any = None
+        self.last: str | None = None
 
     def __call__(self, stage: str, done: int, total: int) -> None:
         if self.quiet:
@@ -60,9 +98,11 @@ class _Progress:
                 self.bar = None
 
 
+# ---------------------------------------------------------------- the group
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.version_option(package_name="gridmap")
-@click.option("-v", "--verbose", count=True, help="More log output (repeat for debug).")
+@click.option("-v", "--verbose", count=True, help="More log output (repeat for debug); errors show their traceback.")
 @click.option("-q", "--quiet", is_flag=True, help="Only errors.")
 @click.pass_context
 def main(ctx: click.Context, verbose: int, quiet: bool) -> None:
@@ -80,85 +120,64 @@ def main(ctx: click.Context, verbose: int, quiet: bool) -> None:
     logging.basicConfig(level=level, format="%(levelname)s: %(message)s", stream=sys.stderr)
     ctx.ensure_object(dict)
     ctx.obj["quiet"] = quiet
+    _state["verbose"] = verbose
 
 
-def _fields(kwargs: dict) -> dict[str, str]:
-    out = {}
-    for opt, _ in FIELD_OPTS:
-        key = opt.replace("-", "_") + "_col"
-        value = kwargs.pop(key, None)
-        if value:
-            out[opt.replace("-", "_")] = value
-    return out
-
-
-def field_options(func):
-    for opt, helptext in reversed(FIELD_OPTS):
-        func = click.option(f"--{opt}-col", metavar="NAME", help=helptext)(func)
-    return func
-
-
-def _run(ctx, config, out: Path, overwrite: bool, *, resume: bool = False) -> None:
+def _grid(ctx: click.Context, inputs, out: Path, *, overwrite: bool, resume: bool = False, **options: Any) -> None:
+    """Make the grids of `inputs` with `options` and write the run folder `out` (shared by partition/demo)."""
     import shutil
 
     from geodata.io import check_output
-    from gridmap.pipeline import run_partition, write_run
+    from gridmap.make import make_grids
+    from partition.measures import band_share
 
     check_output(out, overwrite=overwrite)  # fail before the work, not after it
     parts = out.with_name(f".{out.name}.parts")
     if parts.exists() and not resume:
         shutil.rmtree(parts)
     progress = _Progress(ctx.obj.get("quiet", False))
-    result = run_partition(config, progress=progress, resume_dir=parts)
+    result = make_grids(**inputs.frames(), progress=progress, resume_dir=parts, **options)
     progress("write", 0, 1)
-    write_run(result, out, overwrite=overwrite)
+    result.save(out, overwrite=overwrite)
     shutil.rmtree(parts, ignore_errors=True)
     g = result.grids
-    band = g[g["rule"].eq("household_band")]
-    in_band = band["households"].between(band["min_households"], band["max_households"]).mean() if len(band) else float("nan")
-    if not ctx.obj.get("quiet"):
-        click.echo(
-            f"{len(g)} grids for {result.manifest['counts']['villages']} villages/communities, "
-            f"{int(g['households'].sum()):,} households; in band {in_band:.1%}; "
-            f"flagged {int(g['status'].ne('ok').sum())}."
-        )
-        click.echo(f"Run folder: {out}\nMap: {out / 'map.html'}\nReport: {out / 'report.html'}")
+    _echo(ctx, (
+        f"{len(g)} grids for {result.manifest['counts']['villages']} villages/communities, "
+        f"{int(g['households'].sum()):,} households; household-band grids in band {band_share(g):.1%}; "
+        f"flagged {int(g['status'].ne('ok').sum())}.\n"
+        f"Run folder: {out}\nMap: {out / 'map.html'}\nReport: {out / 'report.html'}"
+    ))
 
+
+# ---------------------------------------------------------------- commands
 
 @main.command()
-@click.option("--addresses", required=True, type=click.Path(exists=True, dir_okay=False), help="Household address points (CSV, GeoJSON, GPKG, SHP, zipped SHP).")
-@click.option("--addresses-layer", help="Layer of --addresses in a multi-layer file.")
-@click.option("--boundaries", required=True, type=click.Path(exists=True, dir_okay=False), help="Village/community polygons with a 12-digit code.")
-@click.option("--boundaries-layer", help="Layer of --boundaries.")
-@click.option("--units", type=click.Path(exists=True, dir_okay=False), help="Unit polygons (buildings, parcels, blocks) that tile the area.")
-@click.option("--units-layer", help="Layer of --units.")
-@click.option("--exclusive", type=click.Path(exists=True, dir_okay=False), help="Exclusive areas (专属网格): schools, hospitals, ...")
-@click.option("--exclusive-layer", help="Layer of --exclusive.")
-@click.option("--barriers", multiple=True, type=click.Path(exists=True, dir_okay=False), help="Roads/rivers/railways grids should not cross (repeatable).")
-@click.option("--barriers-layer", help="Layer of every --barriers file.")
+@input_option("addresses", "Household address points (CSV, GeoJSON, GPKG, SHP, zipped SHP).", required=True)
+@input_option("boundaries", "Village/community polygons with a 12-digit code.", required=True)
+@input_option("units", "Unit polygons (buildings, parcels, blocks) that tile the area.")
+@input_option("exclusive", "Exclusive areas (专属网格): schools, hospitals, ...")
+@input_option("barriers", "Roads/rivers/railways grids should not cross (repeatable).", multiple=True)
+@click.option("--previous", type=click.Path(exists=True, dir_okay=False), help="Grids of an earlier run: their codes are inherited.")
 @click.option("--rules", "rules_path", type=click.Path(exists=True, dir_okay=False), help="TOML rules file.")
 @click.option("--min-households", type=int, help="Lower end of the household band [300].")
 @click.option("--max-households", type=int, help="Upper end of the household band [500].")
-@click.option("--previous", type=click.Path(exists=True, dir_okay=False), help="Grids of an earlier run: their codes are inherited.")
 @click.option("--keep-valid", is_flag=True, help="With --previous: keep grids that still follow the rules exactly; regrid only the rest.")
 @click.option("--keep-tolerance", type=float, default=0.1, show_default=True, help="Largest change of a kept grid's households (share).")
 @click.option("--liaison", metavar="MIN-MAX", help="Also make household-liaison groups (联户), e.g. 10-15.")
-@click.option("--input-crs", help="CRS of the inputs: EPSG code, or gcj02 / bd09 [from the files].")
+@input_crs_option
 @click.option("--output-crs", help="CRS of the outputs (gcj02/bd09 allowed) [input CRS; WGS 84 for gcj02/bd09 inputs].")
 @click.option("--work-crs", help="Metric CRS for geometry work [UTM zone of the data].")
-@click.option("--x-col", help="CSV longitude/x column [lon, lng, longitude, x, 经度].")
-@click.option("--y-col", help="CSV latitude/y column [lat, latitude, y, 纬度].")
-@click.option("--encoding", help="Text encoding of CSV/Shapefile attributes [auto: UTF-8, then GBK].")
+@csv_options
 @field_options
 @click.option("--name", help="Run name [the --out folder name].")
 @click.option("--out", required=True, type=click.Path(file_okay=False), help="Run folder to create.")
-@click.option("--overwrite", is_flag=True, help="Replace an existing run folder.")
+@overwrite_option
 @click.option("--workers", type=int, help="Processes for the per-village work [all cores].")
 @click.option("--scheduler", metavar="ADDRESS", help="Run on Dask: 'local' or a scheduler address such as tcp://10.0.0.5:8786.")
 @click.option("--dask", "dask_mode", type=click.Choice(["local"]), help="Same as --scheduler local.")
 @click.option("--resume", is_flag=True, help="Reuse the villages an interrupted run of the same inputs already finished.")
 @click.pass_context
-def partition(ctx, **kw) -> None:
+def partition(ctx: click.Context, **kw: Any) -> None:
     """Make coded grids from address points and village/community boundaries.
 
     \b
@@ -167,87 +186,62 @@ def partition(ctx, **kw) -> None:
           --boundaries hh.gpkg --boundaries-layer boundaries \\
           --barriers roads.shp --exclusive schools.geojson --out outputs/town
     """
+    from gridmap.config import parse_range, read_rules
     from gridmap.execute import default_workers
-    from gridmap.pipeline import GridConfig, read_rules
-    from partition.rules import RuleSet
+    from gridmap.inputs import read_inputs
 
     fields = _fields(kw)
-    mn, mx = kw["min_households"], kw["max_households"]
-    if kw["rules_path"]:
-        rules = read_rules(kw["rules_path"], min_households=mn, max_households=mx)
-    else:
-        rules = RuleSet.from_dict({}, min_households=mn, max_households=mx)
-    liaison = None
-    if kw["liaison"]:
-        try:
-            lo, hi = (int(v) for v in kw["liaison"].split("-"))
-        except ValueError as exc:
-            raise click.BadParameter("expected MIN-MAX, e.g. 10-15", param_hint="--liaison") from exc
-        liaison = (lo, hi)
-    out = Path(kw["out"])
-    config = GridConfig(
-        addresses=_layer_spec(kw["addresses"], kw["addresses_layer"]),
-        boundaries=_layer_spec(kw["boundaries"], kw["boundaries_layer"]),
-        units=_layer_spec(kw["units"], kw["units_layer"]),
-        exclusive=_layer_spec(kw["exclusive"], kw["exclusive_layer"]),
-        barriers=tuple(_layer_spec(b, kw["barriers_layer"]) for b in kw["barriers"]),
-        previous=_layer_spec(kw["previous"], "grids" if kw["previous"] else None),
-        rules=rules,
-        fields=fields,
-        input_crs=kw["input_crs"],
-        output_crs=kw["output_crs"],
-        work_crs=kw["work_crs"],
-        x_col=kw["x_col"],
-        y_col=kw["y_col"],
-        encoding=kw["encoding"],
-        liaison=liaison,
-        name=kw["name"] or out.name,
-        keep_valid=kw["keep_valid"],
-        keep_tolerance=kw["keep_tolerance"],
-        workers=kw["workers"] or default_workers(),
-        scheduler=kw["scheduler"] or kw["dask_mode"],
-    )
     if kw["keep_valid"] and not kw["previous"]:
         raise click.UsageError("--keep-valid needs --previous (the grids to keep).")
-    _run(ctx, config, out, kw["overwrite"], resume=kw["resume"])
+    rules = read_rules(kw["rules_path"], min_households=kw["min_households"], max_households=kw["max_households"])
+    liaison = parse_range(kw["liaison"], option="--liaison") if kw["liaison"] else None
+    inputs = read_inputs(
+        _spec(kw["addresses"], kw["addresses_layer"]), _spec(kw["boundaries"], kw["boundaries_layer"]),
+        units=_spec(kw["units"], kw["units_layer"]), exclusive=_spec(kw["exclusive"], kw["exclusive_layer"]),
+        barriers=[_spec(b, kw["barriers_layer"]) for b in kw["barriers"]], previous=_spec(kw["previous"], None),
+        input_crs=kw["input_crs"], x_col=kw["x_col"], y_col=kw["y_col"], encoding=kw["encoding"],
+    )
+    out = Path(kw["out"])
+    _grid(
+        ctx, inputs, out, overwrite=kw["overwrite"], resume=kw["resume"], rules=rules, fields=fields,
+        keep_valid=kw["keep_valid"], keep_tolerance=kw["keep_tolerance"], liaison=liaison,
+        output_crs=kw["output_crs"], work_crs=kw["work_crs"], name=kw["name"] or out.name,
+        workers=kw["workers"] or default_workers(), scheduler=kw["scheduler"] or kw["dask_mode"],
+    )
 
 
 @main.command()
 @click.option("--out", default="outputs/demo", show_default=True, type=click.Path(file_okay=False), help="Run folder.")
-@click.option("--liaison", default="10-15", show_default=True, help="Household-liaison group size (联户).")
+@click.option("--liaison", default="10-15", show_default=True, metavar="MIN-MAX", help="Household-liaison group size (联户).")
 @click.pass_context
-def demo(ctx, out: str, liaison: str) -> None:
+def demo(ctx: click.Context, out: str, liaison: str) -> None:
     """Run the whole pipeline on the bundled sample township (always regenerates the demo folder)."""
     from geodata.sample import sample_path
-    from gridmap.pipeline import GridConfig, LayerSpec
+    from gridmap.config import parse_range
+    from gridmap.inputs import LayerSpec, read_inputs
 
     p = sample_path()
-    lo, hi = (int(v) for v in liaison.split("-"))
-    config = GridConfig(
-        addresses=LayerSpec(p, "addresses"),
-        boundaries=LayerSpec(p, "boundaries"),
-        exclusive=LayerSpec(p, "exclusive"),
-        barriers=(LayerSpec(p, "barriers"),),
-        liaison=(lo, hi),
-        name="demo · 示例街镇",
-    )
+    size = parse_range(liaison, option="--liaison")
+    inputs = read_inputs(LayerSpec(p, "addresses"), LayerSpec(p, "boundaries"), exclusive=LayerSpec(p, "exclusive"),
+                         barriers=[LayerSpec(p, "barriers")])
     out_path = Path(out)
     if out_path.exists() and not ctx.obj.get("quiet"):
         click.echo(f"Replacing the earlier demo run in {out_path} (demo output is regenerated each time).", err=True)
-    _run(ctx, config, out_path, overwrite=True)
+    _grid(ctx, inputs, out_path, overwrite=True, liaison=size, name="demo · 示例街镇")
 
 
 @main.command("map")
-@click.argument("run_dir", type=click.Path(exists=True, file_okay=False))
+@run_dir_argument
 @click.option("--basemap", type=click.Choice(["osm", "gaode", "tianditu"]), default="osm", show_default=True,
               help="Base map; gaode shifts the display copy to GCJ-02 so grids sit on Gaode's streets.")
 @click.option("--tianditu-key", envvar="TIANDITU_KEY", help="Tianditu key [env TIANDITU_KEY].")
 @click.option("--simplify", type=float, default=1.0, show_default=True, help="Display simplification in metres (0: none).")
 @click.option("--offline", is_flag=True, help="Inline every script/style from installed packages (run `gridmap assets` once).")
 @click.option("--out", "out_file", type=click.Path(dir_okay=False), help="HTML file [RUN_DIR/map_<basemap>[_offline].html].")
-@click.option("--overwrite", is_flag=True, help="Replace an existing HTML file.")
+@overwrite_option
 @click.pass_context
-def map_cmd(ctx, run_dir, basemap, tianditu_key, simplify, offline, out_file, overwrite) -> None:
+def map_cmd(ctx: click.Context, run_dir: str, basemap: str, tianditu_key: str | None, simplify: float, offline: bool,
+            out_file: str | None, overwrite: bool) -> None:
     """Re-render the interactive map of a run folder.
 
     \b
@@ -257,28 +251,26 @@ def map_cmd(ctx, run_dir, basemap, tianditu_key, simplify, offline, out_file, ov
     """
     from geodata.io import check_output
     from gridmap.maps import write_map
-    from gridmap.pipeline import load_run
+    from gridmap.runfolder import read_run
 
     run_path = Path(run_dir)
-    default = f"map_{basemap}{'_offline' if offline else ''}.html"
-    out = Path(out_file) if out_file else run_path / default
+    out = Path(out_file) if out_file else run_path / f"map_{basemap}{'_offline' if offline else ''}.html"
     check_output(out, overwrite=overwrite)
-    result = load_run(run_path)
+    result = read_run(run_path)
     write_map(result, out, basemap=basemap, tianditu_key=tianditu_key, tolerance_m=simplify, offline=offline)
-    size = out.stat().st_size / 1e6
-    if not ctx.obj.get("quiet"):
-        click.echo(f"Map: {out} ({size:.1f} MB, {len(result.grids)} grids)")
+    _echo(ctx, f"Map: {out} ({out.stat().st_size / 1e6:.1f} MB, {len(result.grids)} grids)")
 
 
 @main.command()
-@click.argument("run_dir", type=click.Path(exists=True, file_okay=False))
-@click.option("--format", "formats", multiple=True, type=click.Choice(["gpkg", "geojson", "shp", "kml", "xlsx", "csv"]),
-              required=True, help="Format to write (repeatable).")
+@run_dir_argument
+@click.option("--format", "formats", multiple=True, required=True, help="Format to write (repeatable).",
+              type=click.Choice(["gpkg", "geojson", "shp", "kml", "xlsx", "csv"]))
 @click.option("--encoding", default="UTF-8", show_default=True, help="Shapefile text encoding (GBK for older Chinese GIS).")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False), help="Folder [RUN_DIR/export].")
-@click.option("--overwrite", is_flag=True, help="Replace an existing export folder.")
+@overwrite_option
 @click.pass_context
-def export(ctx, run_dir, formats, encoding, out_dir, overwrite) -> None:
+def export(ctx: click.Context, run_dir: str, formats: tuple[str, ...], encoding: str, out_dir: str | None,
+           overwrite: bool) -> None:
     """Export a run's grids and rosters for other GIS and for grid workers.
 
     \b
@@ -289,26 +281,25 @@ def export(ctx, run_dir, formats, encoding, out_dir, overwrite) -> None:
     """
     from geodata.io import atomic_dir
     from gridmap.export import write_export
-    from gridmap.pipeline import load_run
+    from gridmap.runfolder import read_run
 
     try:
         "".encode(encoding)
     except LookupError as exc:
         raise click.BadParameter(f"unknown encoding '{encoding}'", param_hint="--encoding") from exc
-    result = load_run(Path(run_dir))
+    result = read_run(Path(run_dir))
     out = Path(out_dir) if out_dir else Path(run_dir) / "export"
-    files = []
+    files: list[Path] = []
     with atomic_dir(out, overwrite=overwrite) as tmp:
         for fmt in formats:
             files += [out / f.name for f in write_export(result, tmp, fmt=fmt, encoding=encoding)]
-    if not ctx.obj.get("quiet"):
-        click.echo("\n".join(str(f) for f in files))
+    _echo(ctx, "\n".join(str(f) for f in files))
 
 
 @main.command()
 @click.option("--folder", type=click.Path(file_okay=False), help="Asset folder [$GRIDMAP_ASSETS or ~/.cache/gridmap/web].")
 @click.pass_context
-def assets(ctx, folder) -> None:
+def assets(ctx: click.Context, folder: str | None) -> None:
     """Install the map's JavaScript/CSS packages (npm) for `gridmap map --offline`.
 
     Needs npm and the npm registry once; copy the folder to offline machines and point
@@ -319,53 +310,53 @@ def assets(ctx, folder) -> None:
 
     specs = needed_packages(sample_page())
     where = install_assets(specs, folder=Path(folder) if folder else asset_dir())
-    if not ctx.obj.get("quiet"):
-        click.echo(f"Installed {', '.join(specs)} into {where}")
+    _echo(ctx, f"Installed {', '.join(specs)} into {where}")
+
+
+workers_option = click.option("--workers", "workers_csv", type=click.Path(exists=True, dir_okay=False),
+                              help="CSV/XLSX of grid_code → worker, for worker loads.")
 
 
 @main.command("report")
-@click.argument("run_dir", type=click.Path(exists=True, file_okay=False))
-@click.option("--workers", "workers_csv", type=click.Path(exists=True, dir_okay=False), help="CSV/XLSX of grid_code → worker, for worker loads.")
+@run_dir_argument
+@workers_option
 @click.option("--grid-code-col", default="grid_code", show_default=True, help="Grid code column of --workers.")
 @click.option("--worker-col", default="worker", show_default=True, help="Worker column of --workers.")
 @click.option("--out", "out_file", type=click.Path(dir_okay=False), help="HTML file [RUN_DIR/report.html].")
 @click.pass_context
-def report_cmd(ctx, run_dir, workers_csv, grid_code_col, worker_col, out_file) -> None:
+def report_cmd(ctx: click.Context, run_dir: str, workers_csv: str | None, grid_code_col: str, worker_col: str,
+               out_file: str | None) -> None:
     """Write the workload report of a run (summary, histogram, flagged grids, villages, workers).
 
     \b
     Example:
       gridmap report outputs/demo --workers workers.csv
     """
-    from gridmap.analysis import read_workers, write_report
-    from gridmap.pipeline import load_run
+    from geodata.io import write_text
+    from gridmap.analysis import read_workers, report_page
+    from gridmap.runfolder import read_run
 
-    result = load_run(Path(run_dir))
+    result = read_run(Path(run_dir))
     workers = read_workers(workers_csv, grid_code_col=grid_code_col, worker_col=worker_col) if workers_csv else None
     out = Path(out_file) if out_file else Path(run_dir) / "report.html"
-    write_report(result, out, workers=workers)
-    if not ctx.obj.get("quiet"):
-        click.echo(f"Report: {out}")
+    write_text(out, report_page(result, workers=workers))
+    _echo(ctx, f"Report: {out}")
 
 
 @main.command()
-@click.option("--grids", "grids_path", required=True, type=click.Path(exists=True, dir_okay=False), help="The existing grid layer.")
-@click.option("--grids-layer", help="Layer of --grids.")
-@click.option("--addresses", required=True, type=click.Path(exists=True, dir_okay=False), help="Household address points.")
-@click.option("--addresses-layer", help="Layer of --addresses.")
-@click.option("--boundaries", type=click.Path(exists=True, dir_okay=False), help="Village/community polygons (finds gaps and border crossings).")
-@click.option("--boundaries-layer", help="Layer of --boundaries.")
-@click.option("--workers", "workers_csv", type=click.Path(exists=True, dir_okay=False), help="CSV/XLSX of grid_code → worker.")
+@input_option("grids", "The existing grid layer.", required=True)
+@input_option("addresses", "Household address points.", required=True)
+@input_option("boundaries", "Village/community polygons (finds gaps and border crossings).")
+@workers_option
 @click.option("--grid-code-col", default="grid_code", show_default=True, help="Grid code column of --grids (and --workers).")
 @click.option("--households-col", default="households", show_default=True, help="Households column of --addresses.")
-@click.option("--min-households", type=int, default=300, show_default=True)
-@click.option("--max-households", type=int, default=500, show_default=True)
-@click.option("--input-crs", help="CRS of the inputs when the files do not say (gcj02/bd09 allowed).")
-@click.option("--out", required=True, type=click.Path(file_okay=False), help="Audit folder to create.")
-@click.option("--overwrite", is_flag=True, help="Replace an existing folder.")
+@click.option("--min-households", type=int, default=300, show_default=True, help="Lower end of the household band.")
+@click.option("--max-households", type=int, default=500, show_default=True, help="Upper end of the household band.")
+@input_crs_option
+@out_dir_option
+@overwrite_option
 @click.pass_context
-def audit(ctx, grids_path, grids_layer, addresses, addresses_layer, boundaries, boundaries_layer, workers_csv,
-          grid_code_col, households_col, min_households, max_households, input_crs, out, overwrite) -> None:
+def audit(ctx: click.Context, **kw: Any) -> None:
     """Audit grids not made by gridmap: households per grid, gaps, overlaps, border crossings, codes.
 
     \b
@@ -374,32 +365,38 @@ def audit(ctx, grids_path, grids_layer, addresses, addresses_layer, boundaries, 
           --boundaries villages.gpkg --workers workers.csv --out outputs/audit
     """
     from geodata.io import check_output
-    from gridmap.analysis import read_workers, run_audit, write_audit
+    from gridmap.analysis import audit as audit_layer
+    from gridmap.analysis import read_workers, write_audit
+    from gridmap.inputs import read_input
 
-    check_output(Path(out), overwrite=overwrite)
-    result = run_audit(
-        grids=_layer_spec(grids_path, grids_layer), addresses=_layer_spec(addresses, addresses_layer),
-        boundaries=_layer_spec(boundaries, boundaries_layer), grid_code_col=grid_code_col, households_col=households_col,
-        min_households=min_households, max_households=max_households, input_crs=input_crs,
-    )
-    workers = read_workers(workers_csv, grid_code_col=grid_code_col) if workers_csv else None
-    write_audit(result, out, overwrite=overwrite, workers=workers)
-    if not ctx.obj.get("quiet"):
-        found = ", ".join(f"{k} {v}" for k, v in result.manifest["findings"].items()) or "nothing"
-        click.echo(f"{len(result.grids)} grids audited; findings: {found}.\nReport: {Path(out) / 'report.html'}")
+    out = Path(kw["out"])
+    check_output(out, overwrite=kw["overwrite"])
+    grids, _ = read_input(_spec(kw["grids"], kw["grids_layer"]), role="grids", input_crs=kw["input_crs"])
+    addresses, _ = read_input(_spec(kw["addresses"], kw["addresses_layer"]), role="addresses", input_crs=kw["input_crs"])
+    boundaries = None
+    if kw["boundaries"]:
+        boundaries, _ = read_input(_spec(kw["boundaries"], kw["boundaries_layer"]), role="boundaries", input_crs=kw["input_crs"])
+    result = audit_layer(grids, addresses, boundaries, grid_code_col=kw["grid_code_col"], households_col=kw["households_col"],
+                         min_households=kw["min_households"], max_households=kw["max_households"],
+                         name=f"audit of {Path(kw['grids']).name}")
+    workers = read_workers(kw["workers_csv"], grid_code_col=kw["grid_code_col"]) if kw["workers_csv"] else None
+    write_audit(result, out, overwrite=kw["overwrite"], workers=workers)
+    found = ", ".join(f"{k} {v}" for k, v in result.manifest["findings"].items()) or "nothing"
+    _echo(ctx, f"{len(result.grids)} grids audited; findings: {found}.\nReport: {out / 'report.html'}")
 
 
 @main.command()
 @click.argument("old", type=click.Path(exists=True, dir_okay=False))
 @click.argument("new", type=click.Path(exists=True, dir_okay=False))
-@click.option("--addresses", required=True, type=click.Path(exists=True, dir_okay=False), help="Household address points.")
-@click.option("--addresses-layer", help="Layer of --addresses.")
+@input_option("addresses", "Household address points.", required=True)
 @click.option("--layer", default=None, help="Layer of OLD and NEW [grids when present].")
-@click.option("--grid-code-col", default="grid_code", show_default=True)
-@click.option("--out", required=True, type=click.Path(file_okay=False), help="Folder to create.")
-@click.option("--overwrite", is_flag=True)
+@click.option("--grid-code-col", default="grid_code", show_default=True, help="Grid code column of OLD and NEW.")
+@input_crs_option
+@out_dir_option
+@overwrite_option
 @click.pass_context
-def diff(ctx, old, new, addresses, addresses_layer, layer, grid_code_col, out, overwrite) -> None:
+def diff(ctx: click.Context, old: str, new: str, addresses: str, addresses_layer: str | None, layer: str | None,
+         grid_code_col: str, input_crs: str | None, out: str, overwrite: bool) -> None:
     """Compare two grid layers: which households change grid, what each grid gains and loses.
 
     \b
@@ -407,19 +404,23 @@ def diff(ctx, old, new, addresses, addresses_layer, layer, grid_code_col, out, o
       gridmap diff outputs/2025/grids.gpkg outputs/2026/grids.gpkg --addresses hh.gpkg --out outputs/diff
     """
     from geodata.io import check_output, layer_names
-    from gridmap.analysis import run_diff
+    from gridmap.analysis import diff as diff_layers
+    from gridmap.analysis import write_diff
+    from gridmap.inputs import read_input
 
     check_output(Path(out), overwrite=overwrite)
 
-    def spec(path):
+    def grids(path: str):
         lyr = layer
         if lyr is None and path.lower().endswith(".gpkg") and "grids" in layer_names(path):
             lyr = "grids"
-        return _layer_spec(path, lyr)
+        return read_input(_spec(path, lyr), role="grids", input_crs=input_crs)[0]
 
-    d = run_diff(spec(old), spec(new), _layer_spec(addresses, addresses_layer), out, overwrite=overwrite, grid_code_col=grid_code_col)
-    if not ctx.obj.get("quiet"):
-        click.echo(f"{d.share_changed:.1%} of households change grid. Report: {Path(out) / 'report.html'}")
+    a, b = grids(old), grids(new)
+    points, _ = read_input(_spec(addresses, addresses_layer), role="addresses", input_crs=input_crs)
+    d = diff_layers(a, b, points, grid_code_col=grid_code_col)
+    write_diff(d, out, crs=a.crs, old=old, new=new, overwrite=overwrite)
+    _echo(ctx, f"{d.share_changed:.1%} of households change grid. Report: {Path(out) / 'report.html'}")
 
 
 @main.command("check-codes")
@@ -430,7 +431,8 @@ def diff(ctx, old, new, addresses, addresses_layer, layer, grid_code_col, out, o
 @click.option("--type-col", default="grid_type", show_default=True, help="Column of the grid type (optional).")
 @click.option("--out", type=click.Path(dir_okay=False), help="Also write the findings to this CSV.")
 @click.pass_context
-def check_codes_cmd(ctx, file, layer, grid_code_col, village_code_col, type_col, out) -> None:
+def check_codes_cmd(ctx: click.Context, file: str, layer: str | None, grid_code_col: str, village_code_col: str,
+                    type_col: str, out: str | None) -> None:
     """Check grid codes: format, uniqueness, village prefix, sequence ranges, gaps.
 
     Exit code 0 when there are no errors (gaps are warnings), 1 otherwise.
@@ -440,17 +442,15 @@ def check_codes_cmd(ctx, file, layer, grid_code_col, village_code_col, type_col,
       gridmap check-codes outputs/town/grids.gpkg
       gridmap check-codes old_grids.shp --grid-code-col WGBM --village-code-col CJBM
     """
-    import pyogrio
-
-    from geodata.io import read_layer, write_csv
+    from geodata.io import layer_names, read_layer, write_csv
     from partition.coding import check_codes
 
     if layer is None and file.lower().endswith(".gpkg"):
-        layers = [name for name, _ in pyogrio.list_layers(file)]
-        layer = "grids" if "grids" in layers else None
+        layer = "grids" if "grids" in layer_names(file) else None
     gdf = read_layer(Path(file), layer=layer)
     if grid_code_col not in gdf.columns:
-        raise click.BadParameter(f"{file} has no column '{grid_code_col}' (columns: {', '.join(map(str, gdf.columns))}).", param_hint="--grid-code-col")
+        raise click.BadParameter(f"{file} has no column '{grid_code_col}' (columns: {', '.join(map(str, gdf.columns))}).",
+                                 param_hint="--grid-code-col")
     frame = gdf.rename(columns={grid_code_col: "grid_code"})
     frame = frame.rename(columns={c: n for c, n in ((village_code_col, "village_code"), (type_col, "grid_type")) if c in frame.columns})
     found = check_codes(frame)
@@ -464,7 +464,7 @@ def check_codes_cmd(ctx, file, layer, grid_code_col, village_code_col, type_col,
 
 
 def run() -> None:
-    """Entry point that turns gridmap's own errors into a clear message and exit code 2."""
+    """Entry point: gridmap's own errors become a clear message and exit code 2 (``-v``: with traceback)."""
     try:
         main(standalone_mode=False)
     except click.exceptions.Abort:
@@ -474,6 +474,10 @@ def run() -> None:
         exc.show()
         sys.exit(exc.exit_code)
     except GridmapError as exc:
+        if _state["verbose"]:
+            import traceback
+
+            traceback.print_exc()
         click.echo(f"Error: {exc}", err=True)
         sys.exit(2)
     except click.exceptions.Exit as exc:

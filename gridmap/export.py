@@ -9,7 +9,7 @@ import pandas as pd
 from gridmap.fields import bilingual
 
 if TYPE_CHECKING:
-    from gridmap.pipeline import RunResult
+    from gridmap.result import GridResult
 
 ROSTER_COLUMNS = (
     "address_id",
@@ -26,7 +26,7 @@ ROSTER_COLUMNS = (
 )
 
 
-def roster(result: RunResult) -> pd.DataFrame:
+def roster(result: GridResult) -> pd.DataFrame:
     """Return the household roster: every address with its grid, bilingual column headers."""
     a = result.addresses
     cols = [c for c in ROSTER_COLUMNS if c in a.columns]
@@ -91,7 +91,7 @@ def _shp_frame(gdf):
     return gpd.GeoDataFrame(out, geometry="geometry", crs=gdf.crs), names
 
 
-def write_export(result: RunResult, folder, *, fmt: str, encoding: str = "UTF-8") -> list:
+def write_export(result: GridResult, folder, *, fmt: str, encoding: str = "UTF-8") -> list:
     """Write the run's grids and addresses in one GIS format into `folder`; return the files.
 
     Formats: ``gpkg`` (grids, addresses, liaison, violations layers), ``geojson`` (grids and
@@ -161,7 +161,7 @@ def write_export(result: RunResult, folder, *, fmt: str, encoding: str = "UTF-8"
     return files
 
 
-def write_xlsx(result: RunResult, path) -> None:
+def write_xlsx(result: GridResult, path) -> None:
     """Roster workbook: a summary sheet of grids, then one sheet of households per village/community."""
     from pathlib import Path
 

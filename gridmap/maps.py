@@ -13,7 +13,7 @@ from geodata.crs import wgs84_to_china
 from gridmap.fields import FIELDS, STATUS
 
 if TYPE_CHECKING:
-    from gridmap.pipeline import RunResult
+    from gridmap.result import GridResult
 
 BASEMAPS = ("osm", "gaode", "tianditu")
 """Basemaps of the interactive map. Gaode tiles are GCJ-02: the display copy is shifted to match."""
@@ -85,7 +85,7 @@ def _script(code: str):
 
 
 def build_map(
-    result: RunResult,
+    result: GridResult,
     *,
     basemap: str = "osm",
     tianditu_key: str | None = None,
@@ -260,7 +260,7 @@ def build_map(
     return m
 
 
-def write_map(result: RunResult, path, *, offline: bool = False, asset_folder=None, **kwargs) -> None:
+def write_map(result: GridResult, path, *, offline: bool = False, asset_folder=None, **kwargs) -> None:
     """Build the interactive map and save it as one HTML file (atomically).
 
     With `offline`, every script and style sheet is inlined from installed packages
@@ -273,10 +273,9 @@ def write_map(result: RunResult, path, *, offline: bool = False, asset_folder=No
         from gridmap.offline import inline_html
 
         html = inline_html(html, folder=asset_folder)
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(html, encoding="utf-8")
-    os.replace(tmp, path)
+    from geodata.io import write_text
+
+    write_text(Path(path), html)
 
 
 def plot_text(text: str) -> str:
@@ -292,7 +291,7 @@ def plot_text(text: str) -> str:
     return "".join(ch for ch in text if ord(ch) < 0x2E80).replace("  ", " ").strip()
 
 
-def write_static_map(result: RunResult, path, *, dpi: int = 150) -> None:
+def write_static_map(result: GridResult, path, *, dpi: int = 150) -> None:
     """Save a static PNG of the grids coloured by status, with their codes, for print."""
     import matplotlib
 

@@ -14,7 +14,7 @@ from gridmap.fields import FIELDS, GRID_TYPES, STATUS
 from partition.measures import summary
 
 if TYPE_CHECKING:
-    from gridmap.pipeline import RunResult
+    from gridmap.result import GridResult
 
 CSS = """
 body{font-family:"Noto Sans CJK SC","Microsoft YaHei",Arial,sans-serif;margin:24px;color:#222}
@@ -43,7 +43,7 @@ def _png(fig) -> str:
     return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
 
 
-def _table(df: pd.DataFrame, *, sortable: bool = True, text_cols: tuple[str, ...] = ()) -> str:
+def html_table(df: pd.DataFrame, *, sortable: bool = True, text_cols: tuple[str, ...] = ()) -> str:
     head = "".join(f"<th>{html.escape(str(c))}</th>" for c in df.columns)
     body = []
     for row in df.itertuples(index=False):
@@ -116,7 +116,7 @@ def thumbnail(grids) -> str:
 
 
 def report_html(
-    result: RunResult, *, title: str | None = None, workers: pd.DataFrame | None = None, worker_figures: dict | None = None
+    result: GridResult, *, title: str | None = None, workers: pd.DataFrame | None = None, worker_figures: dict | None = None
 ) -> str:
     """Return the self-contained HTML report of a run (or of an audited layer)."""
     grids = result.grids.copy()
@@ -172,11 +172,11 @@ def report_html(
         kpi_html,
         f"<h2>户数分布 Households per grid</h2><img alt='histogram' src='{histogram(grids)}'>",
         f"<h2>超出范围或标记的网格 Grids out of band or flagged ({len(flagged)})</h2>",
-        _table(flag_df) if len(flagged) else "<p>None 无</p>",
+        html_table(flag_df) if len(flagged) else "<p>None 无</p>",
         "<h2>各村/社区 Per village/community</h2>",
-        _table(per_v),
+        html_table(per_v),
         "<h2>网格类型 Grid types</h2>",
-        _table(type_df),
+        html_table(type_df),
     ]
     if workers is not None and len(workers):
         f = worker_figures or {}
@@ -194,13 +194,13 @@ def report_html(
             "<h2>网格员工作量 Worker load (户数 households)</h2>",
             "<table class='kpi' id='worker-summary'>" + "".join(f"<tr><td class='t'>{html.escape(k)}</td><td>{html.escape(v)}</td></tr>" for k, v in wk) + "</table>",
             f"<p class='small'>worker table codes not in the layer: {html.escape(', '.join(unknown))}</p>" if unknown else "",
-            _table(workers),
+            html_table(workers),
         ]
     if len(result.violations) and "area_m2" in result.violations:
         v = result.violations
         parts += [
             f"<h2>审计发现 Audit findings ({len(v)})</h2>",
-            _table(pd.DataFrame({"kind 类型": v["kind"], "ref 对象": v["ref"], "message 说明": v["message"], "area m² 面积": v["area_m2"].astype(float)})),
+            html_table(pd.DataFrame({"kind 类型": v["kind"], "ref 对象": v["ref"], "message 说明": v["message"], "area m² 面积": v["area_m2"].astype(float)})),
         ]
     parts += [
         f"<h2>户数分布图 Households map</h2><img alt='map' src='{thumbnail(grids)}'>",
@@ -209,9 +209,3 @@ def report_html(
         f"<script>{SORT_JS}</script></body></html>",
     ]
     return "\n".join(parts)
-
-
-def write_report(result: RunResult, path, **kwargs) -> None:
-    """Write :func:`report_html` to `path` (UTF-8)."""
-    with open(path, "w", encoding="utf-8") as f:
-        f.write(report_html(result, **kwargs))

@@ -185,6 +185,8 @@ class Diff:
     """Polygons where the grid code differs between the layers, with both codes and the area."""
     share_changed: float
     """Share of households whose grid code changed."""
+    points: gpd.GeoDataFrame
+    """The address points with the columns of `households`."""
 
 
 def diff_layers(old: gpd.GeoDataFrame, new: gpd.GeoDataFrame, addresses: gpd.GeoDataFrame) -> Diff:
@@ -221,4 +223,6 @@ def diff_layers(old: gpd.GeoDataFrame, new: gpd.GeoDataFrame, addresses: gpd.Geo
     ov = ov[ov["area_m2"] >= MIN_AREA_M2].reset_index(drop=True)
     total = hh.sum()
     share = float(per.loc[per["changed"], "households"].sum() / total) if total else 0.0
-    return Diff(households=per, grids=grids, changed_areas=gpd.GeoDataFrame(ov, geometry="geometry", crs=old.crs), share_changed=share)
+    points = gpd.GeoDataFrame(per.drop(columns="address"), geometry=pts, crs=addresses.crs)
+    return Diff(households=per, grids=grids, changed_areas=gpd.GeoDataFrame(ov, geometry="geometry", crs=old.crs),
+                share_changed=share, points=points)

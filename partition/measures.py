@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import shapely
 from shapely.geometry.base import BaseGeometry
 
@@ -89,3 +90,24 @@ def summary(households: np.ndarray, *, min_households: float | None = None, max_
     if min_households is not None and max_households is not None and len(h):
         out["share_in_band"] = float(((h >= min_households) & (h <= max_households)).mean())
     return out
+
+
+def within_band(grids: pd.DataFrame) -> pd.Series:
+    """Return, per grid, whether it is a household-band grid inside its own ``min..max`` band."""
+    band = grids["rule"].eq("household_band")
+    return band & grids["households"].between(grids["min_households"], grids["max_households"])
+
+
+def band_share(grids: pd.DataFrame) -> float:
+    """Return the share of household-band grids inside their band (NaN when there are none).
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> g = pd.DataFrame({"rule": ["household_band"] * 2 + ["village_group"],
+    ...                   "households": [350, 520, 40], "min_households": 300, "max_households": 500})
+    >>> band_share(g)
+    0.5
+    """
+    band = grids["rule"].eq("household_band")
+    return float(within_band(grids)[band].mean()) if band.any() else float("nan")

@@ -27,7 +27,7 @@ from typing import Any
 import pandas as pd
 
 from geodata.errors import RulesError
-from partition.measures import pieces
+from partition.measures import pieces, within_band
 
 RULES = ("household_band", "village_group", "single")
 """Rule names accepted in a rules file and on the command line."""
@@ -136,9 +136,7 @@ Check = Callable[[pd.DataFrame], pd.Series]
 
 def in_band(grids: pd.DataFrame) -> pd.Series:
     """Household-band grids hold ``min..max`` households (other rules always pass)."""
-    band = grids["rule"].eq("household_band")
-    inside = grids["households"].between(grids["min_households"], grids["max_households"])
-    return ~band | inside
+    return grids["rule"].ne("household_band") | within_band(grids)
 
 
 def contiguous(grids: pd.DataFrame) -> pd.Series:

@@ -110,11 +110,11 @@ def test_worker_loads_share_a_grid_between_its_workers():
 
 
 def test_report_figures_equal_an_independent_computation(tmp_path):
-    from gridmap.pipeline import load_run
+    from gridmap import read_run
 
     res = CliRunner().invoke(main, ["demo", "--out", str(tmp_path / "demo")])
     assert res.exit_code == 0, res.output
-    run = load_run(tmp_path / "demo")
+    run = read_run(tmp_path / "demo")
     html = (tmp_path / "demo" / "report.html").read_text(encoding="utf-8")
     shown = {k: float(v) for k, v in re.findall(r"data-key='(\w+)' data-value='([^']+)'", html)}
     g = gpd.read_file(tmp_path / "demo" / "grids.gpkg", layer="grids")

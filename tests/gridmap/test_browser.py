@@ -16,9 +16,10 @@ from pathlib import Path
 import pytest
 
 from geodata.sample import sample_path
+from gridmap import LayerSpec
 from gridmap.maps import write_map
 from gridmap.offline import TAG, _file, _unused, install_assets, needed_packages
-from gridmap.pipeline import GridConfig, LayerSpec, run_partition
+from tests.helpers import run_files
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 DRIVER = shutil.which("chromedriver") or "/usr/bin/chromedriver"
@@ -32,8 +33,8 @@ TILE_HOSTS = ("tile.openstreetmap.org", "autonavi.com", "tianditu.gov.cn")
 @pytest.fixture(scope="module")
 def run():
     p = sample_path()
-    return run_partition(
-        GridConfig(
+    return run_files(**
+        dict(
             addresses=LayerSpec(p, "addresses"), boundaries=LayerSpec(p, "boundaries"),
             exclusive=LayerSpec(p, "exclusive"), barriers=(LayerSpec(p, "barriers"),),
         )

@@ -13,17 +13,18 @@ import shapely
 from click.testing import CliRunner
 
 from geodata.sample import sample_path
+from gridmap import LayerSpec, read_run, write_run
 from gridmap.cli import main
 from gridmap.export import SHP_FIELDS
 from gridmap.fields import bilingual
-from gridmap.pipeline import GridConfig, LayerSpec, load_run, run_partition, write_run
+from tests.helpers import run_files
 
 
 @pytest.fixture(scope="module")
 def run_dir(tmp_path_factory):
     p = sample_path()
-    result = run_partition(
-        GridConfig(
+    result = run_files(**
+        dict(
             addresses=LayerSpec(p, "addresses"), boundaries=LayerSpec(p, "boundaries"),
             exclusive=LayerSpec(p, "exclusive"), barriers=(LayerSpec(p, "barriers"),), liaison=(10, 15),
         )
@@ -47,7 +48,7 @@ def export(run_dir, tmp_path, *args):
 @pytest.mark.parametrize("encoding", ["UTF-8", "GBK"])
 def test_zipped_shapefile_keeps_geometry_attributes_and_chinese_text(run_dir, tmp_path, encoding):
     out = export(run_dir, tmp_path, "--format", "shp", "--encoding", encoding)
-    run = load_run(run_dir)
+    run = read_run(run_dir)
     z = out / "grids_shp.zip"
     names = zipfile.ZipFile(z).namelist()
     assert {"grids.shp", "grids.dbf", "grids.shx", "grids.prj", "grids.cpg", "fields.csv"} <= set(names)
@@ -66,7 +67,7 @@ def test_zipped_shapefile_keeps_geometry_attributes_and_chinese_text(run_dir, tm
 
 def test_geopackage_geojson_and_kml_round_trip(run_dir, tmp_path):
     out = export(run_dir, tmp_path, "--format", "gpkg", "--format", "geojson", "--format", "kml")
-    run = load_run(run_dir)
+    run = read_run(run_dir)
     layers = {n for n, _ in pyogrio.list_layers(out / "grids.gpkg")}
     assert {"grids", "addresses", "liaison", "violations"} <= layers
     g = gpd.read_file(out / "grids.gpkg", layer="grids")
@@ -81,7 +82,7 @@ def test_geopackage_geojson_and_kml_round_trip(run_dir, tmp_path):
 
 def test_xlsx_roster_has_a_sheet_per_village_with_every_household(run_dir, tmp_path):
     out = export(run_dir, tmp_path, "--format", "xlsx", "--format", "csv")
-    run = load_run(run_dir)
+    run = read_run(run_dir)
     sheets = pd.read_excel(out / "roster.xlsx", sheet_name=None, dtype=str)
     villages = [s for s in sheets if s != "网格 grids"]
     assert len(villages) == run.boundaries["code"].nunique()

@@ -14,13 +14,14 @@ import shapely
 from geodata.errors import InputError
 from geodata.sample import sample_path
 from geodata.validate import code_problem
-from gridmap.pipeline import GridConfig, LayerSpec, run_partition, write_run
+from gridmap import LayerSpec, write_run
 from partition.measures import coverage_ratio, overlap_area
 from partition.rules import failing_checks
+from tests.helpers import run_files
 
 
 def town_config(town, **kw):
-    return GridConfig(addresses=LayerSpec(town["gpkg"], "addresses"), boundaries=LayerSpec(town["gpkg"], "boundaries"), **kw)
+    return dict(addresses=LayerSpec(town["gpkg"], "addresses"), boundaries=LayerSpec(town["gpkg"], "boundaries"), **kw)
 
 
 def assert_grids_are_correct(result):
@@ -46,7 +47,7 @@ def assert_grids_are_correct(result):
 
 
 def test_town_end_to_end(town, tmp_path):
-    result = run_partition(town_config(town))
+    result = run_files(**town_config(town))
     assert_grids_are_correct(result)
     g = result.grids
     band = g[g["rule"] == "household_band"]
@@ -72,15 +73,15 @@ def test_town_end_to_end(town, tmp_path):
 
 
 def test_deterministic_byte_identical_grids(town, tmp_path):
-    a = run_partition(town_config(town))
-    b = run_partition(town_config(town))
+    a = run_files(**town_config(town))
+    b = run_files(**town_config(town))
     assert a.grids.to_json() == b.grids.to_json()
 
 
 def test_sample_run(tmp_path):
     p = sample_path()
-    result = run_partition(
-        GridConfig(
+    result = run_files(**
+        dict(
             addresses=LayerSpec(p, "addresses"),
             boundaries=LayerSpec(p, "boundaries"),
             exclusive=LayerSpec(p, "exclusive"),
@@ -102,7 +103,7 @@ def test_address_outside_every_boundary_is_kept_in_violations(town):
     far.geometry = far.geometry.translate(5000, 5000)
     addr = gpd.GeoDataFrame(pd.concat([addr, far], ignore_index=True), crs=addr.crs)
     addr.to_file(town["gpkg"], layer="addresses", mode="w")
-    result = run_partition(town_config(town))
+    result = run_files(**town_config(town))
     v = result.violations
     assert (v["kind"] == "address_outside_boundaries").sum() == 1
     assert result.addresses["grid_code"].isna().sum() == 1
@@ -118,13 +119,13 @@ def test_gcj02_input_is_written_in_wgs84(town, tmp_path):
     path = tmp_path / "gcj.gpkg"
     gcj_a.set_crs(4326, allow_override=True).to_file(path, layer="addresses")
     gcj_b.to_file(path, layer="boundaries")
-    result = run_partition(GridConfig(addresses=LayerSpec(path, "addresses"), boundaries=LayerSpec(path, "boundaries"), input_crs="gcj02"))
+    result = run_files(**dict(addresses=LayerSpec(path, "addresses"), boundaries=LayerSpec(path, "boundaries"), input_crs="gcj02"))
     assert result.grids.crs.to_epsg() == 4326
     # converted back onto the true WGS 84 position (within 0.5 m)
     a = result.boundaries.to_crs(32651).geometry.values
     b = town["boundaries"].to_crs(32651).geometry.values
     assert shapely.hausdorff_distance(a, b).max() < 0.5
-    gcj_out = run_partition(GridConfig(addresses=LayerSpec(path, "addresses"), boundaries=LayerSpec(path, "boundaries"), input_crs="gcj02", output_crs="gcj02"))
+    gcj_out = run_files(**dict(addresses=LayerSpec(path, "addresses"), boundaries=LayerSpec(path, "boundaries"), input_crs="gcj02", output_crs="gcj02"))
     assert np.allclose(shapely.get_coordinates(gcj_out.boundaries.geometry.values), shapely.get_coordinates(gcj_b.geometry.values), atol=1e-7)
 
 
@@ -135,9 +136,9 @@ def test_bad_household_values_name_file_row_column(town, tmp_path):
     path = tmp_path / "bad.gpkg"
     addr.to_file(path, layer="addresses")
     town["boundaries"].to_file(path, layer="boundaries")
-    cfg = GridConfig(addresses=LayerSpec(path, "addresses"), boundaries=LayerSpec(path, "boundaries"))
+    cfg = dict(addresses=LayerSpec(path, "addresses"), boundaries=LayerSpec(path, "boundaries"))
     with pytest.raises(InputError, match=r"bad\.gpkg, feature 7, column 'households': got 'many'"):
-        run_partition(cfg)
+        run_files(**cfg)
 
 
 def test_field_remapping(town, tmp_path):
@@ -145,9 +146,9 @@ def test_field_remapping(town, tmp_path):
     path = tmp_path / "remap.gpkg"
     addr.to_file(path, layer="addresses")
     town["boundaries"].rename(columns={"code": "DM"}).to_file(path, layer="boundaries")
-    cfg = GridConfig(addresses=LayerSpec(path, "addresses"), boundaries=LayerSpec(path, "boundaries"), fields={"households": "户数", "code": "DM"})
-    result = run_partition(cfg)
+    cfg = dict(addresses=LayerSpec(path, "addresses"), boundaries=LayerSpec(path, "boundaries"), fields={"households": "户数", "code": "DM"})
+    result = run_files(**cfg)
     assert result.grids["households"].sum() == town["addresses"]["households"].sum()
-    bad = GridConfig(addresses=LayerSpec(path, "addresses"), boundaries=LayerSpec(path, "boundaries"), fields={"households": "hh"})
+    bad = dict(addresses=LayerSpec(path, "addresses"), boundaries=LayerSpec(path, "boundaries"), fields={"households": "hh"})
     with pytest.raises(InputError, match="column 'hh'"):
-        run_partition(bad)
+        run_files(**bad)

@@ -8,18 +8,19 @@ import numpy as np
 import pytest
 import shapely
 
-from gridmap.pipeline import GridConfig, LayerSpec, run_partition
+from gridmap import LayerSpec
 from partition.measures import coverage_ratio, overlap_area, pieces
+from tests.helpers import run_files
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "denver_tracts.gpkg"
 
 
 @pytest.fixture(scope="module")
 def denver():
-    config = GridConfig(
+    config = dict(
         addresses=LayerSpec(DATA, "addresses"), boundaries=LayerSpec(DATA, "boundaries"), units=LayerSpec(DATA, "units")
     )
-    result = run_partition(config)
+    result = run_files(**config)
     work = result.work_crs
     return result, result.grids.to_crs(work), result.addresses.to_crs(work), result.boundaries.to_crs(work)
 

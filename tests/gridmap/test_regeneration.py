@@ -11,17 +11,18 @@ import shapely
 from click.testing import CliRunner
 
 from geodata.sample import sample_path
+from gridmap import LayerSpec, write_run
 from gridmap.cli import main
-from gridmap.pipeline import GridConfig, LayerSpec, run_partition, write_run
 from partition.measures import coverage_ratio
 from partition.rules import RuleSet
+from tests.helpers import run_files
 
 CHANGED = "310115005039"  # the community whose households grow by half in the "later" inputs
 
 
-def sample_config(addresses: Path | None = None, **kw) -> GridConfig:
+def sample_config(addresses: Path | None = None, **kw) -> dict:
     p = sample_path()
-    return GridConfig(
+    return dict(
         addresses=LayerSpec(addresses or p, "addresses"),
         boundaries=LayerSpec(p, "boundaries"),
         exclusive=LayerSpec(p, "exclusive"),
@@ -33,7 +34,7 @@ def sample_config(addresses: Path | None = None, **kw) -> GridConfig:
 @pytest.fixture(scope="module")
 def first(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("runs") / "first"
-    write_run(run_partition(sample_config()), out, maps=False)
+    write_run(run_files(**sample_config()), out, maps=False)
     return out
 
 
@@ -54,15 +55,15 @@ def grids_of(run: Path) -> gpd.GeoDataFrame:
 
 
 def test_same_input_gives_identical_codes_and_geometry(first):
-    again = run_partition(sample_config(previous=LayerSpec(first / "grids.gpkg", "grids")))
+    again = run_files(**sample_config(previous=LayerSpec(first / "grids.gpkg", "grids")))
     old = grids_of(first)
     assert list(again.grids["grid_code"]) == list(old["grid_code"])
-    assert again.changes["reason"].eq("kept").all()
+    assert again.code_changes["reason"].eq("kept").all()
 
 
 def test_keep_valid_keeps_untouched_grids_exactly_and_regrids_the_grown_community(first, grown):
     old = grids_of(first).set_index("grid_code")
-    result = run_partition(sample_config(grown, previous=LayerSpec(first / "grids.gpkg", "grids"), keep_valid=True))
+    result = run_files(**sample_config(grown, previous=LayerSpec(first / "grids.gpkg", "grids"), keep_valid=True))
     g = result.grids.set_index("grid_code")
     kept = g[g["kept"]]
     # every kept grid is the previous grid under the previous code; the only change allowed is a
@@ -92,8 +93,8 @@ def test_keep_valid_keeps_more_households_under_their_code_than_plain_regenerati
         m = new.merge(old, on="address_id", suffixes=("", "_old"))
         return float(m.loc[m["grid_code"] == m["grid_code_old"], "households"].sum() / m["households"].sum())
 
-    plain = run_partition(sample_config(grown, previous=LayerSpec(first / "grids.gpkg", "grids")))
-    incremental = run_partition(sample_config(grown, previous=LayerSpec(first / "grids.gpkg", "grids"), keep_valid=True))
+    plain = run_files(**sample_config(grown, previous=LayerSpec(first / "grids.gpkg", "grids")))
+    incremental = run_files(**sample_config(grown, previous=LayerSpec(first / "grids.gpkg", "grids"), keep_valid=True))
     assert share_kept(incremental) >= share_kept(plain)
     assert share_kept(incremental) > 0.8
 
@@ -102,8 +103,8 @@ def test_three_successive_runs_never_reissue_a_retired_code(tmp_path, first):
     # run 2 narrows the band (many grids split: codes retired, new ones issued); run 3 widens it
     narrow = RuleSet.from_dict({}, min_households=200, max_households=320)
     second = tmp_path / "second"
-    write_run(run_partition(sample_config(previous=LayerSpec(first / "grids.gpkg", "grids"), rules=narrow)), second, maps=False)
-    third = run_partition(sample_config(previous=LayerSpec(second / "grids.gpkg", "grids")))
+    write_run(run_files(**sample_config(previous=LayerSpec(first / "grids.gpkg", "grids"), rules=narrow)), second, maps=False)
+    third = run_files(**sample_config(previous=LayerSpec(second / "grids.gpkg", "grids")))
     c1, c2, c3 = set(grids_of(first)["grid_code"]), set(grids_of(second)["grid_code"]), set(third.grids["grid_code"])
     retired_in_2 = c1 - c2
     assert retired_in_2, "the narrower band should retire some codes"
@@ -131,7 +132,7 @@ def test_check_codes_cli_passes_our_output_and_names_each_bad_code(tmp_path, fir
 
 
 def test_liaison_groups_are_coded_under_their_grid_and_cover_its_households(tmp_path):
-    result = run_partition(sample_config(liaison=(10, 15)))
+    result = run_files(**sample_config(liaison=(10, 15)))
     lia = result.liaison
     assert lia["liaison_code"].str[:15].isin(result.grids["grid_code"]).all()
     assert lia["liaison_code"].str.len().eq(17).all() and lia["liaison_code"].is_unique

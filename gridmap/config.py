@@ -1,0 +1,71 @@
+"""Run options that come from text: the TOML rules file and ``MIN-MAX`` size ranges."""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+
+from geodata.errors import RulesError
+from partition.rules import RuleSet
+
+
+def read_rules(
+    path: str | Path | None = None, *, min_households: int | None = None, max_households: int | None = None
+) -> RuleSet:
+    """Read a TOML rules file (keys in :mod:`partition.rules`); band options override the file.
+
+    Parameters
+    ----------
+    path
+        The rules file, or ``None`` for the built-in defaults (urban 300–500 households, rural one
+        grid per 村民小组).
+    min_households, max_households
+        Household band that overrides the file's (and the defaults').
+
+    Returns
+    -------
+    rules
+        The rule set.
+
+    Raises
+    ------
+    RulesError
+        When the file is missing, not TOML, or has unknown keys or an impossible band.
+
+    Examples
+    --------
+    >>> read_rules(min_households=200, max_households=400).urban.max_households
+    400
+    """
+    if path is None:
+        return RuleSet.from_dict({}, min_households=min_households, max_households=max_households)
+    path = Path(path)
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError as exc:
+        raise RulesError(f"{path}: the rules file does not exist.") from exc
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise RulesError(f"{path}: not valid UTF-8 TOML ({exc}).") from exc
+    return RuleSet.from_dict(data, min_households=min_households, max_households=max_households, source=str(path))
+
+
+def parse_range(text: str, *, option: str = "liaison") -> tuple[int, int]:
+    """Parse ``"MIN-MAX"`` (e.g. ``"10-15"``) into a pair of whole numbers with 0 < MIN <= MAX.
+
+    Raises
+    ------
+    RulesError
+        When `text` is not two whole numbers in order; the message names `option`.
+
+    Examples
+    --------
+    >>> parse_range("10-15")
+    (10, 15)
+    """
+    try:
+        lo, hi = (int(v) for v in str(text).split("-"))
+    except ValueError as exc:
+        raise RulesError(f"`{option}` expects MIN-MAX such as 10-15, got '{text}'.") from exc
+    if not 0 < lo <= hi:
+        raise RulesError(f"`{option}` needs 0 < MIN <= MAX, got '{text}'.")
+    return lo, hi

@@ -1,0 +1,469 @@
+"""Make coded grids from address points and village/community polygons held in memory."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+from pyproj import CRS
+
+from geodata import crs as gcrs
+from geodata import io as gio
+from geodata import validate as gval
+from geodata.errors import InputError, Problem
+from gridmap.execute import VillageTask, execute
+from gridmap.fields import INPUT_FIELDS
+from gridmap.inputs import Source
+from gridmap.provenance import MADE_BY, fingerprint, gridmap_version, library_versions, now_iso
+from gridmap.result import GridResult
+from partition.coding import assign_codes
+from partition.grids import Village
+from partition.measures import polsby_popper
+from partition.rules import RuleSet
+from partition.tessellation import point_owner
+
+Progress = Callable[[str, int, int], None]
+"""Callback ``progress(stage, done, total)`` called as work advances."""
+
+GRID_ORDER = (
+    "grid_code", "village_code", "village_name", "seq", "grid_type", "rule", "households",
+    "population", "units", "area_m2", "compactness", "status", "flag", "note", "min_households",
+    "max_households", "kept",
+)
+"""Columns of the grids table, in order (geometry last)."""
+
+
+def make_grids(
+    addresses: gpd.GeoDataFrame,
+    boundaries: gpd.GeoDataFrame,
+    *,
+    units: gpd.GeoDataFrame | None = None,
+    exclusive: gpd.GeoDataFrame | None = None,
+    barriers: gpd.GeoDataFrame | Sequence[gpd.GeoDataFrame] | None = None,
+    previous: gpd.GeoDataFrame | None = None,
+    history: Sequence[str] | None = None,
+    rules: RuleSet | None = None,
+    households_col: str = "households",
+    group_col: str | None = None,
+    building_col: str | None = None,
+    compound_col: str | None = None,
+    fields: Mapping[str, str] | None = None,
+    keep_valid: bool = False,
+    keep_tolerance: float = 0.1,
+    liaison: tuple[int, int] | None = None,
+    output_crs: str | None = None,
+    work_crs: str | None = None,
+    workers: int = 1,
+    scheduler: str | None = None,
+    resume_dir: str | Path | None = None,
+    name: str = "run",
+    sources: Mapping[str, Source] | None = None,
+    progress: Progress | None = None,
+) -> GridResult:
+    """Grid every village/community and give every grid its 15-digit code.
+
+    Every frame must declare its CRS (any CRS; each is transformed on its own). Geometry work
+    happens in the UTM zone of the boundaries (or `work_crs`); outputs are in the boundaries' CRS
+    (or `output_crs`). No file is read or written.
+
+    Parameters
+    ----------
+    addresses
+        Household address points: ``households`` (whole number ≥ 0; 1 per point when absent) and
+        optionally ``population``, ``group`` (村民小组), ``building``, ``compound``, ``village_code``.
+    boundaries
+        Village/community polygons: ``code`` (12-digit 统计用区划代码), ``name`` and optionally
+        ``urban_rural`` (1xx urban, 2xx rural) or ``kind`` (``community``/``village``).
+    units
+        Unit polygons (buildings, parcels, blocks); grids are unions of whole units.
+    exclusive
+        Exclusive areas (专属网格) with ``name`` and ``type``; each becomes its own grid first.
+    barriers
+        Lines (roads, rivers, railways) that base grids avoid crossing: one frame or several.
+    previous
+        Grids of an earlier run (``grid_code``): codes are inherited, retired ones never reused.
+    history
+        Every code issued before (the earlier run's ``code_history``), so none is reissued.
+    rules
+        Which rule governs which village/community (default: :func:`gridmap.read_rules`).
+    households_col, group_col, building_col, compound_col
+        Columns of `addresses` holding households, 村民小组, building id and compound id.
+    fields
+        Other remapped columns, canonical name → your column (keys in :data:`gridmap.INPUT_FIELDS`).
+    keep_valid
+        With `previous`: keep previous grids that still follow the rules; regrid only the rest.
+    keep_tolerance
+        Largest change of a kept grid's households, as a share of its previous count.
+    liaison
+        ``(min, max)`` households of the liaison groups (联户) to make inside every grid.
+    output_crs, work_crs
+        CRS of the outputs (``gcj02``/``bd09`` allowed) and metric CRS of the geometry work.
+    workers, scheduler
+        Processes for the per-village work, or a Dask scheduler (``"local"`` or an address).
+    resume_dir
+        Folder where every finished village is saved; a rerun with the same inputs reuses them.
+    name
+        Run name shown in the map and report titles.
+    sources
+        Where each frame came from (set by :func:`gridmap.read_inputs`), for messages and manifest.
+    progress
+        Callback ``progress(stage, done, total)``.
+
+    Returns
+    -------
+    result
+        Coded grids, addresses with their grid, violations, liaison groups and the manifest.
+
+    Raises
+    ------
+    InputError, CRSError, RulesError
+        When an input or option is unusable; the message says where and how to fix it.
+
+    Examples
+    --------
+    >>> import geopandas as gpd, gridmap
+    >>> from geodata.sample import sample_path
+    >>> p = sample_path()
+    >>> result = gridmap.make_grids(gpd.read_file(p, layer="addresses"), gpd.read_file(p, layer="boundaries"))
+    >>> result.grids["grid_code"].str.len().eq(15).all()
+    np.True_
+    >>> int(result.grids["households"].sum()) == int(result.addresses["households"].sum())
+    True
+    """
+    progress = progress or (lambda stage, done, total: None)
+    rules = rules or RuleSet()
+    remaps = _remaps(fields, households_col=households_col, group_col=group_col, building_col=building_col,
+                     compound_col=compound_col)
+    if keep_valid and previous is None:
+        raise InputError(Problem("keep_valid", "keeping valid grids needs the previous grids.",
+                                 "pass `previous` (CLI: --previous) or drop `keep_valid` (--keep-valid)."))
+    if workers < 1:
+        raise InputError(Problem("workers", f"must be at least 1, got {workers}.", "pass 1 or more."))
+    sources = dict(sources or {})
+    src = _source_of(sources)
+    timings: dict[str, float] = {}
+    t0 = time.perf_counter()
+    progress("read", 0, 1)
+    bar_frames = [barriers] if isinstance(barriers, gpd.GeoDataFrame) else list(barriers or [])
+    _check_remaps(remaps, [f for f in (addresses, boundaries, exclusive, units, previous) if f is not None],
+                  file=src("addresses").label)
+    addresses = _declared(gio.rename_fields(addresses, _present(remaps, addresses), file=src("addresses").label), src("addresses"))
+    boundaries = _declared(gio.rename_fields(boundaries, _present(remaps, boundaries), file=src("boundaries").label), src("boundaries"))
+    boundaries, b_report = gval.validate_boundaries(boundaries, file=src("boundaries").label)
+    addresses, a_report = gval.validate_addresses(addresses, file=src("addresses").label, csv_like=src("addresses").csv)
+    out_crs_in = boundaries.crs
+    work = gcrs.metric_crs(boundaries, work_crs=work_crs)
+    boundaries = boundaries.to_crs(work)
+    addresses = addresses.to_crs(work)
+    notes = [*b_report.notes, *a_report.notes]
+    if exclusive is not None:
+        ex = _declared(gio.rename_fields(exclusive, _present(remaps, exclusive), file=src("exclusive").label), src("exclusive"))
+        exclusive, e_report = gval.validate_exclusive(ex, file=src("exclusive").label)
+        exclusive = exclusive.to_crs(work)
+        notes += e_report.notes
+    bar_lines = []
+    for i, frame in enumerate(bar_frames):
+        s = src(f"barriers[{i}]") if f"barriers[{i}]" in sources else Source(f"barriers[{i}]")
+        bar_lines.append(gval.validate_barriers(_declared(frame, s), file=s.label).to_crs(work).geometry.values)
+    bar = np.concatenate(bar_lines) if bar_lines else None
+    unit_polys = None
+    if units is not None:
+        unit_polys = _declared(gio.rename_fields(units, _present(remaps, units), file=src("units").label), src("units")).to_crs(work)
+    prev = None
+    if previous is not None:
+        prev = _previous_frame(previous, remaps.get("grid_code"), src("previous"), work)
+    timings["read_validate"] = time.perf_counter() - t0
+    progress("read", 1, 1)
+
+    t = time.perf_counter()
+    village_code, v_report = gval.assign_villages(addresses, boundaries, file=src("addresses").label, csv_like=src("addresses").csv)
+    notes += v_report.notes
+    addresses["village_code"] = village_code
+    tasks = list(_village_tasks(rules, boundaries, addresses, village_code, exclusive, bar, unit_polys, prev,
+                                keep_valid=keep_valid, keep_tolerance=keep_tolerance))
+    options = {"rules": rules_dict(rules), "keep_valid": keep_valid, "keep_tolerance": keep_tolerance,
+               "remaps": remaps, "work_crs": work.to_string()}
+    digest = fingerprint([addresses, boundaries, exclusive, unit_polys, prev, *bar_frames], options) if resume_dir else ""
+    vgs = execute(tasks, workers=workers, scheduler=scheduler, progress=progress, resume_dir=resume_dir, fingerprint=digest)
+    for vg, vname in zip(vgs, boundaries["name"], strict=True):
+        vg.grids["village_name"] = vname
+    progress("partition", len(tasks), len(tasks))
+    timings["partition"] = time.perf_counter() - t
+
+    t = time.perf_counter()
+    grids = gpd.GeoDataFrame(pd.concat([vg.grids for vg in vgs], ignore_index=True), crs=work)
+    addr_grid = _address_grid(len(addresses), tasks, vgs)
+    grids["area_m2"] = shapely.area(grids.geometry.values)
+    grids["compactness"] = polsby_popper(grids.geometry.values)
+    overlap = None
+    old_history = list(history or [])
+    if prev is not None:
+        overlap, old_history = previous_overlap(prev, old_history, addresses, addr_grid, grids.geometry.values)
+    assignment = assign_codes(_code_table(grids), overlap=overlap, history=old_history,
+                              fixed=grids["kept_code"] if "kept_code" in grids else None)
+    grids["kept"] = grids["kept_code"].notna() if "kept_code" in grids else False
+    grids["grid_code"] = assignment.codes
+    grids["seq"] = grids["grid_code"].str[12:]
+    timings["code"] = time.perf_counter() - t
+
+    _label_addresses(addresses, grids, addr_grid, boundaries)
+    violations = violations_frame(addresses, notes, grids)
+    liaison_groups = None
+    if liaison:
+        from partition.liaison import liaison_groups as make_liaison
+
+        liaison_groups = make_liaison(grids, addresses, addr_grid, min_households=liaison[0], max_households=liaison[1])
+        addresses["liaison_code"] = liaison_groups.attrs.pop("address_codes")
+    grids = _tidy(grids)
+
+    def out(g: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+        return gcrs.to_output_crs(g, output_crs=output_crs, input_crs=out_crs_in)
+
+    manifest = {
+        "made_by": MADE_BY,
+        "gridmap_version": gridmap_version(),
+        "name": name,
+        "created": now_iso(),
+        "inputs": {role: {"path": s.label, "layer": s.layer, "sha256": s.sha256} for role, s in sources.items()},
+        "rules": rules_dict(rules),
+        "crs": {
+            "input": sources_crs(sources, out_crs_in),
+            "work": work.to_string(),
+            "output": output_crs or str(out_crs_in),
+        },
+        "counts": {
+            "villages": len(tasks),
+            "grids": len(grids),
+            "addresses": len(addresses),
+            "households": float(addresses["households"].sum()),
+            "addresses_without_grid": int((addr_grid < 0).sum()),
+            "kept_grids": int(grids["kept"].sum()),
+        },
+        "retired_codes": assignment.retired,
+        "timings_s": {k: round(v, 3) for k, v in timings.items()},
+        "versions": library_versions(),
+    }
+    return GridResult(
+        grids=out(grids),
+        addresses=out(addresses),
+        violations=out(violations),
+        boundaries=out(boundaries),
+        code_changes=assignment.changes,
+        history=assignment.history,
+        manifest=manifest,
+        liaison=out(liaison_groups) if liaison_groups is not None else None,
+        work_crs=work.to_string(),
+    )
+
+
+def sources_crs(sources: Mapping[str, Source], crs: CRS) -> str:
+    """Return how the manifest names the input CRS (the option given, else the boundaries' CRS)."""
+    given = {s.input_crs for s in sources.values() if s.input_crs}
+    return ", ".join(sorted(given)) if given else str(crs)
+
+
+def _remaps(fields: Mapping[str, str] | None, **cols: str | None) -> dict[str, str]:
+    """Canonical field → user column, from `fields` and the named ``*_col`` arguments."""
+    remaps = dict(fields or {})
+    for key, value in cols.items():
+        canonical = key.removesuffix("_col")
+        if value and value != canonical:
+            remaps[canonical] = value
+    unknown = sorted(set(remaps) - set(INPUT_FIELDS))
+    if unknown:
+        raise InputError(Problem("fields", f"unknown field(s) {', '.join(unknown)}.",
+                                 f"remappable fields are {', '.join(INPUT_FIELDS)}."))
+    return remaps
+
+
+def _present(remaps: Mapping[str, str], gdf: pd.DataFrame) -> dict[str, str]:
+    return {k: v for k, v in remaps.items() if v in gdf.columns}
+
+
+def _check_remaps(remaps: Mapping[str, str], frames: list[pd.DataFrame], *, file: str) -> None:
+    problems = [
+        Problem(file, f"the column '{user}' given for '{canonical}' is in none of the inputs.",
+                "check the spelling of the column option.", column=user)
+        for canonical, user in remaps.items()
+        if not any(user in f.columns or canonical in f.columns for f in frames)
+    ]
+    if problems:
+        raise InputError(problems)
+
+
+def _source_of(sources: Mapping[str, Source]) -> Callable[[str], Source]:
+    return lambda role: sources.get(role) or Source(role)
+
+
+def _declared(gdf: gpd.GeoDataFrame, source: Source) -> gpd.GeoDataFrame:
+    """Return `gdf` when it declares a CRS; otherwise say how to declare one."""
+    if not isinstance(gdf, gpd.GeoDataFrame):
+        raise InputError(Problem(source.label, f"is a {type(gdf).__name__}, not a GeoDataFrame.",
+                                 "pass a geopandas.GeoDataFrame (e.g. from geopandas.read_file)."))
+    if gdf.crs is None:
+        raise InputError(Problem(source.label, "has no CRS.", "declare it, e.g. gdf.set_crs('EPSG:4326'), "
+                                 "or convert GCJ-02/BD-09 first with gridmap.read_inputs(..., input_crs='gcj02')."))
+    return gdf
+
+
+def _previous_frame(previous: gpd.GeoDataFrame, grid_code_col: str | None, source: Source, work: CRS) -> gpd.GeoDataFrame:
+    prev = _declared(previous, source)
+    if grid_code_col and grid_code_col in prev.columns:
+        prev = prev.rename(columns={grid_code_col: "grid_code"})
+    if "grid_code" not in prev.columns:
+        raise InputError(Problem(source.label, "has no 'grid_code' column.", "pass the grids layer of an earlier run.",
+                                 column="grid_code"))
+    prev = prev.copy()
+    prev["grid_code"] = prev["grid_code"].astype(str)
+    if "village_code" not in prev.columns:
+        prev["village_code"] = prev["grid_code"].str[:12]
+    prev["village_code"] = prev["village_code"].astype(str)
+    return gcrs.valid_polygons(prev.to_crs(work))
+
+
+def _village_tasks(
+    rules: RuleSet, boundaries: gpd.GeoDataFrame, addresses: gpd.GeoDataFrame, village_code: pd.Series,
+    exclusive: gpd.GeoDataFrame | None, barriers: np.ndarray | None, unit_polys: gpd.GeoDataFrame | None,
+    previous: gpd.GeoDataFrame | None, *, keep_valid: bool, keep_tolerance: float,
+) -> Iterator[VillageTask]:
+    """One :class:`VillageTask` per boundary, with only the inputs that touch that village."""
+    by_village = pd.Series(np.arange(len(addresses))).groupby(village_code.to_numpy()).indices
+    bar_tree = shapely.STRtree(barriers) if barriers is not None else None
+    ex_tree = shapely.STRtree(exclusive.geometry.values) if exclusive is not None else None
+    up_tree = shapely.STRtree(unit_polys.geometry.values) if unit_polys is not None else None
+    prev_by = previous.groupby("village_code").indices if previous is not None else {}
+    has_ur = "urban_rural" in boundaries.columns
+    has_kind = "kind" in boundaries.columns
+    for row in boundaries.itertuples():
+        rule = rules.rule_for(
+            code=row.code,
+            urban_rural=(row.urban_rural or None) if has_ur else None,
+            kind=(row.kind or None) if has_kind else None,
+        )
+        geom = row.geometry
+        idx = by_village.get(row.code, np.zeros(0, int))
+        village = Village(
+            code=row.code,
+            boundary=geom,
+            rule=rule,
+            points=addresses.iloc[idx],
+            exclusive=exclusive.iloc[np.sort(ex_tree.query(geom, predicate="intersects"))] if ex_tree is not None else None,
+            barriers=barriers[bar_tree.query(geom, predicate="intersects")] if bar_tree is not None else None,
+            unit_polygons=unit_polys.iloc[np.sort(up_tree.query(geom, predicate="intersects"))] if up_tree is not None else None,
+        )
+        prev = previous.iloc[prev_by[row.code]] if row.code in prev_by else None
+        yield VillageTask(index=idx, village=village, previous=prev, keep_valid=keep_valid, tolerance=keep_tolerance)
+
+
+def _address_grid(n: int, tasks: list[VillageTask], vgs: list) -> np.ndarray:
+    """Row of the run's grids table for every address (-1: no grid)."""
+    offsets = np.cumsum([0] + [len(vg.grids) for vg in vgs])
+    addr_grid = np.full(n, -1)
+    for task, vg, off in zip(tasks, vgs, offsets[:-1], strict=False):
+        pg = vg.point_grid.to_numpy()
+        addr_grid[task.index] = np.where(pg >= 0, pg + off, -1)
+    return addr_grid
+
+
+def _code_table(grids: gpd.GeoDataFrame) -> pd.DataFrame:
+    """What :func:`partition.coding.assign_codes` orders grids by: village, kind, label point, area."""
+    xy = shapely.get_coordinates(shapely.point_on_surface(grids.geometry.values))
+    return pd.DataFrame({
+        "village_code": grids["village_code"],
+        "exclusive": grids["grid_type"].ne("base"),
+        "x": xy[:, 0],
+        "y": xy[:, 1],
+        "area": grids["area_m2"],
+    })
+
+
+def _label_addresses(addresses: gpd.GeoDataFrame, grids: gpd.GeoDataFrame, addr_grid: np.ndarray,
+                     boundaries: gpd.GeoDataFrame) -> None:
+    """Add grid code, village name, grid type and a running id to every address (in place)."""
+    has = addr_grid >= 0
+    at = np.maximum(addr_grid, 0)
+    addresses["grid_code"] = np.where(has, grids["grid_code"].to_numpy()[at], None)
+    names = dict(zip(boundaries["code"], boundaries["name"], strict=True))
+    addresses["village_name"] = addresses["village_code"].map(names)
+    addresses["grid_type"] = np.where(has, grids["grid_type"].to_numpy()[at], None)
+    addresses["address_id"] = np.arange(len(addresses))
+
+
+def _tidy(grids: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    """Order rows by code and columns as :data:`GRID_ORDER`; counts as integers."""
+    grids = grids.sort_values("grid_code", kind="stable").reset_index(drop=True)[[*GRID_ORDER, "geometry"]]
+    grids["households"] = grids["households"].round().astype("int64")
+    grids["units"] = grids["units"].astype("int64")
+    grids["population"] = grids["population"].where(grids["population"] > 0)
+    return grids
+
+
+def rules_dict(rules: RuleSet) -> dict[str, Any]:
+    """Return the rule set as plain data for the manifest."""
+    return {
+        "urban": asdict(rules.urban),
+        "rural": asdict(rules.rural),
+        "unknown": asdict(rules.unknown),
+        "overrides": {k: asdict(v) for k, v in rules.overrides.items()},
+    }
+
+
+def previous_overlap(
+    prev: gpd.GeoDataFrame, history: Sequence[str], addresses: gpd.GeoDataFrame, addr_grid: np.ndarray,
+    new_geoms: np.ndarray,
+) -> tuple[pd.DataFrame, list[str]]:
+    """Return households shared by every (new grid, old code) pair, and every code issued so far.
+
+    Old grids without households (a school, a park) are matched by their share of area instead,
+    so their codes can be inherited; old grids sharing nothing are listed so they are retired.
+    """
+    owner = point_owner(prev.geometry.values, addresses.geometry.values)
+    inside = owner >= 0
+    old_code = prev["grid_code"].to_numpy()[owner[inside]]
+    hh = addresses["households"].to_numpy(float)[inside]
+    new = addr_grid[inside]
+    df = pd.DataFrame({"grid": np.where(new >= 0, new, np.nan), "old_code": old_code, "households": hh})
+    df = df.groupby(["grid", "old_code"], dropna=False, as_index=False)["households"].sum()
+    empty = ~prev["grid_code"].isin(df["old_code"]).to_numpy()
+    if empty.any():
+        old = prev.geometry.values[empty]
+        oi, ni = shapely.STRtree(new_geoms).query(old, predicate="intersects")
+        share = shapely.area(shapely.intersection(old[oi], new_geoms[ni])) / np.maximum(shapely.area(old[oi]), 1e-9)
+        keep = share > 1e-6
+        area_rows = pd.DataFrame({"grid": ni[keep].astype(float), "old_code": prev["grid_code"].to_numpy()[empty][oi[keep]],
+                                  "households": share[keep]})
+        df = pd.concat([df, area_rows], ignore_index=True)
+    missing = sorted(set(prev["grid_code"]) - set(df["old_code"]))
+    if missing:
+        df = pd.concat([df, pd.DataFrame({"grid": np.nan, "old_code": missing, "households": 0.0})], ignore_index=True)
+    return df, sorted(set(history) | set(prev["grid_code"]))
+
+
+def violations_frame(addresses: gpd.GeoDataFrame, notes: list[Problem], grids: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    """Return the violations layer: addresses outside every boundary, repaired polygons, flagged grids."""
+    outside = np.flatnonzero(addresses["village_code"].isna().to_numpy())
+    parts = [gpd.GeoDataFrame({
+        "kind": "address_outside_boundaries", "flag": None, "ref": [f"address {i}" for i in outside],
+        "message": "address lies outside every village/community boundary",
+    }, geometry=addresses.geometry.values[outside], crs=addresses.crs)]
+    repaired = [p for p in notes if "repaired" in p.message]
+    parts.append(gpd.GeoDataFrame({
+        "kind": "repaired_polygon", "flag": None, "ref": [f"{p.file} {p.row}" for p in repaired],
+        "message": [p.message for p in repaired],
+    }, geometry=[None] * len(repaired), crs=addresses.crs))
+    flagged = grids[grids["status"].ne("ok")]
+    parts.append(gpd.GeoDataFrame({
+        "kind": "grid_" + flagged["status"].astype(str), "flag": flagged["flag"], "ref": flagged["grid_code"],
+        "message": flagged["note"],
+    }, geometry=flagged.geometry.values, crs=addresses.crs))
+    parts = [p for p in parts if len(p)]
+    if not parts:
+        return gpd.GeoDataFrame(columns=["kind", "flag", "ref", "message"], geometry=[], crs=addresses.crs)
+    return gpd.GeoDataFrame(pd.concat(parts, ignore_index=True), geometry="geometry", crs=addresses.crs)

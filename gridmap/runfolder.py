@@ -1,0 +1,117 @@
+"""Write a run folder atomically and read one back into a :class:`~gridmap.result.GridResult`."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import pandas as pd
+
+from geodata import io as gio
+from geodata.errors import InputError, Problem
+from gridmap.result import GridResult
+
+CODE_COLUMNS = ("grid_code", "village_code", "seq", "liaison_code")
+"""Columns that hold codes: always read back as text (a 15-digit code is not a number)."""
+
+
+def write_run(result: GridResult, out: str | Path, *, overwrite: bool = False, maps: bool = True) -> Path:
+    """Write the run folder atomically: nothing appears unless every file was written.
+
+    Files: ``grids.gpkg`` (layers grids, addresses, violations, boundaries, liaison when made,
+    code_history), ``grids.geojson``, ``roster.csv``, ``code_changes.csv`` (with previous grids),
+    ``map.html``, ``map.png``, ``report.html`` and ``manifest.json``.
+
+    Parameters
+    ----------
+    result
+        What :func:`gridmap.make_grids` returned.
+    out
+        The run folder to create.
+    overwrite
+        Replace `out` when it is a run folder gridmap made.
+    maps
+        Also draw ``map.html`` and ``map.png`` (the slowest files).
+
+    Returns
+    -------
+    out
+        The folder written.
+
+    Raises
+    ------
+    OutputExistsError
+        When `out` exists and `overwrite` is false.
+    """
+    from gridmap import export, report
+    from gridmap import maps as gmaps
+
+    out = Path(out)
+    t = time.perf_counter()
+    with gio.atomic_dir(out, overwrite=overwrite) as tmp:
+        layers = {"grids": result.grids, "addresses": result.addresses, "violations": result.violations,
+                  "boundaries": result.boundaries}
+        if result.liaison is not None:
+            layers["liaison"] = result.liaison
+        gio.write_layers(tmp / "grids.gpkg", layers)
+        gio.write_table(tmp / "grids.gpkg", pd.DataFrame({"grid_code": result.history}), layer="code_history")
+        gio.write_geojson(tmp / "grids.geojson", result.grids)
+        gio.write_csv(tmp / "roster.csv", export.roster(result))
+        if len(result.code_changes):
+            gio.write_csv(tmp / "code_changes.csv", result.code_changes)
+        if maps:
+            gmaps.write_map(result, tmp / "map.html")
+            gmaps.write_static_map(result, tmp / "map.png")
+        gio.write_text(tmp / "report.html", report.report_html(result))
+        result.manifest.setdefault("timings_s", {})["write"] = round(time.perf_counter() - t, 3)
+        gio.write_text(tmp / "manifest.json", json.dumps(result.manifest, ensure_ascii=False, indent=2))
+    return out
+
+
+def read_run(folder: str | Path) -> GridResult:
+    """Read a run folder written by :func:`write_run` (or ``gridmap partition``).
+
+    Parameters
+    ----------
+    folder
+        The run folder.
+
+    Returns
+    -------
+    result
+        Grids, addresses, violations, boundaries, liaison groups, code changes, code history and
+        manifest; codes as text.
+
+    Raises
+    ------
+    InputError
+        When `folder` is not a run folder.
+    """
+    folder = Path(folder)
+    gpkg = folder / "grids.gpkg"
+    if not gpkg.exists():
+        raise InputError(Problem(str(folder), "is not a gridmap run folder (no grids.gpkg).",
+                                 "pass the --out folder of `gridmap partition`."))
+    names = set(gio.layer_names(gpkg))
+
+    def layer(name: str):
+        if name not in names:
+            return None
+        gdf = gio.read_layer(gpkg, layer=name)
+        for col in CODE_COLUMNS:
+            if col in gdf.columns:
+                gdf[col] = gdf[col].astype("string").astype(object)
+        return gdf
+
+    manifest_path = folder / "manifest.json"
+    manifest = json.loads(manifest_path.read_text(encoding="utf-8")) if manifest_path.exists() else {}
+    changes_path = folder / "code_changes.csv"
+    changes = pd.read_csv(changes_path, dtype=str) if changes_path.exists() else pd.DataFrame()
+    history = [str(c) for c in gio.read_table(gpkg, layer="code_history")["grid_code"]] if "code_history" in names else []
+    grids = layer("grids")
+    work = manifest.get("crs", {}).get("work") or grids.estimate_utm_crs().to_string()
+    return GridResult(
+        grids=grids, addresses=layer("addresses"), violations=layer("violations"), boundaries=layer("boundaries"),
+        code_changes=changes, history=history, manifest=manifest, liaison=layer("liaison"), work_crs=work,
+    )
