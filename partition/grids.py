@@ -161,7 +161,19 @@ def _labels_village_group(cells: gpd.GeoDataFrame) -> tuple[np.ndarray, list[str
     return label, notes
 
 
-def partition_village(village: Village) -> VillageGrids:
+def _previous_of_cells(cells: gpd.GeoDataFrame, points: gpd.GeoDataFrame, previous: np.ndarray) -> np.ndarray:
+    """Previous grid (position in `previous`, -1 if none) of each cell: where its households were, else its area."""
+    warm = point_owner(previous, shapely.point_on_surface(cells.geometry.values))
+    cell_of_point = np.asarray(cells.attrs["cell_of_point"], float)
+    ok = cell_of_point >= 0
+    if ok.any():
+        owner = point_owner(previous, points.geometry.values[ok])
+        first = pd.Series(owner).groupby(cell_of_point[ok].astype(int)).first()
+        warm[first.index.to_numpy()] = first.to_numpy()
+    return warm
+
+
+def partition_village(village: Village, *, previous: np.ndarray | None = None) -> VillageGrids:
     """Make the grids of one village/community.
 
     Exclusive areas are carved out first, each its own grid of type ``exclusive/<type>``; the
@@ -171,6 +183,10 @@ def partition_village(village: Village) -> VillageGrids:
     ----------
     village
         The village/community, its rule and its inputs in a metric CRS.
+    previous
+        Base-grid polygons of an earlier run of this village (same CRS), or None. Household-band
+        grids then start from them and change only as far as the band requires, so households
+        keep their grid (and code) across regenerations.
 
     Returns
     -------
@@ -230,7 +246,10 @@ def partition_village(village: Village) -> VillageGrids:
         statuses: list[tuple[str, str, str]] = []
         if rule.name == "household_band":
             graph = graph_from_cells(cells)
-            parts = split_graph(graph, min_households=rule.min_households, max_households=rule.max_households)
+            warm = _previous_of_cells(cells, base_pts, previous) if previous is not None and len(previous) else None
+            parts = split_graph(
+                graph, min_households=rule.min_households, max_households=rule.max_households, previous=warm
+            )
             label = np.full(len(cells), -1)
             for j, part in enumerate(parts):
                 label[list(part.nodes)] = j

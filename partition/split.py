@@ -330,8 +330,10 @@ def _bisect(idx: np.ndarray, k: int, g: _Arrays, mn: float, mx: float) -> list[n
     return _bisect(idx[left], k1, g, mn, mx) + _bisect(idx[~left], k2, g, mn, mx)
 
 
-def _refine(label: np.ndarray, idx: np.ndarray, g: _Arrays, mn: float, mx: float) -> None:
-    """Move boundary nodes between parts to fix the band, then to shorten internal borders."""
+def _refine(
+    label: np.ndarray, idx: np.ndarray, g: _Arrays, mn: float, mx: float, *, polish: bool = True
+) -> None:
+    """Move boundary nodes between parts to fix the band, then (with `polish`) to shorten internal borders."""
     parts = {}
     for v in idx:
         parts.setdefault(int(label[v]), set()).add(int(v))
@@ -363,7 +365,7 @@ def _refine(label: np.ndarray, idx: np.ndarray, g: _Arrays, mn: float, mx: float
                     _violation(weight[a] - wv, mn, mx) + _violation(weight[b] + wv, mn, mx)
                     - _violation(weight[a], mn, mx) - _violation(weight[b], mn, mx)
                 )
-                if dviol < -1e-9 or (abs(dviol) <= 1e-9 and gain > 1e-9):
+                if dviol < -1e-9 or (polish and abs(dviol) <= 1e-9 and gain > 1e-9):
                     options.append((dviol, -gain, b))
             if not options:
                 continue
@@ -684,6 +686,72 @@ def _groups(idx: np.ndarray, g: _Arrays, mn: float, mx: float) -> list[np.ndarra
     return [np.array(sorted(s)) for _, s in sorted(group.items())]
 
 
+def _group_violation(label: np.ndarray, idx: np.ndarray, g: _Arrays, mn: float, mx: float) -> float:
+    return sum(_violation(g.w[idx][label[idx] == p].sum(), mn, mx) for p in np.unique(label[idx]))
+
+
+def _fill(label: np.ndarray, idx: np.ndarray, g: _Arrays) -> None:
+    """Give unlabelled nodes of `idx` the neighbouring label (within `idx`) with the longest border."""
+    inset = np.zeros(len(g.w), bool)
+    inset[idx] = True
+    while True:
+        todo = idx[label[idx] < 0]
+        if len(todo) == 0:
+            return
+        changed = False
+        for v in todo:
+            s, e = g.indptr[v], g.indptr[v + 1]
+            nb = g.nbr[s:e]
+            ok = inset[nb] & (label[nb] >= 0)
+            if ok.any():
+                labs, back = np.unique(label[nb[ok]], return_inverse=True)
+                border = np.bincount(back.ravel(), weights=g.ncost[s:e][ok] + 1e-12)
+                label[v] = labs[np.argmax(border)]
+                changed = True
+        if not changed:
+            return
+
+
+def _warm_group(
+    idx: np.ndarray, g: _Arrays, mn: float, mx: float, label: np.ndarray, next_id: int, warm: np.ndarray
+) -> tuple[float, np.ndarray, int] | None:
+    """Start from the previous grids (`warm`: previous grid of each node, -1 if none) and repair.
+
+    Each previous grid keeps its largest connected piece in this group; new or orphaned nodes
+    join the neighbouring grid they share the longest border with; grids left without households
+    are dissolved into their neighbours. Then only moves that lower the band violation are made
+    (refinement without polishing, chains), so households stay under their old grid wherever the
+    rules allow. Returns ``(violation, labels, grids used)`` or None when no node has a previous grid.
+    """
+    w0 = warm[idx]
+    if not (w0 >= 0).any():
+        return None
+    n = len(g.w)
+    trial = label.copy()
+    ids = np.unique(w0[w0 >= 0])
+    trial[idx] = np.where(w0 >= 0, next_id + np.searchsorted(ids, w0), -1)
+    for _ in range(3):
+        for p in np.unique(trial[idx]):
+            if p < 0:
+                continue
+            nodes_ = idx[trial[idx] == p]
+            if g.w[nodes_].sum() <= 0:
+                trial[nodes_] = -1  # nobody lives there now: its cells join the neighbours
+                continue
+            comp = _components(n, nodes_, g)
+            if comp.max() > 0:
+                weight = np.bincount(comp, weights=g.w[nodes_] + 1e-9)
+                trial[nodes_[comp != np.argmax(weight)]] = -1
+        _fill(trial, idx, g)
+        if (trial[idx] >= 0).all():
+            break
+    if (trial[idx] < 0).any():
+        return None
+    _refine(trial, idx, g, mn, mx, polish=False)
+    _rebalance(trial, idx, g, mn, mx)
+    return _group_violation(trial, idx, g, mn, mx), trial, len(ids)
+
+
 def _split_group(idx: np.ndarray, g: _Arrays, mn: float, mx: float, label: np.ndarray, next_id: int) -> int:
     H = g.w[idx].sum()
     k0 = choose_k(H, min_households=mn, max_households=mx)
@@ -716,7 +784,11 @@ def _split_group(idx: np.ndarray, g: _Arrays, mn: float, mx: float, label: np.nd
 
 
 def split_graph(
-    graph: nx.Graph, *, min_households: float = 300, max_households: float = 500
+    graph: nx.Graph,
+    *,
+    min_households: float = 300,
+    max_households: float = 500,
+    previous: np.ndarray | None = None,
 ) -> list[Part]:
     """Split a community's cell graph into contiguous grids within ``[min, max]`` households.
 
@@ -728,6 +800,10 @@ def split_graph(
         ``label``; edges with ``length`` and ``barrier``.
     min_households, max_households
         The household band.
+    previous
+        Optional grid of each node in an earlier run (any integer id, -1 where none): the split
+        then starts from those grids and changes them only as far as the band requires
+        (stable regeneration), falling back to a fresh split where that is clearly better.
 
     Returns
     -------
@@ -740,7 +816,14 @@ def split_graph(
     if graph.number_of_nodes() == 0:
         return []
     mn, mx = float(min_households), float(max_households)
-    g, _ = _arrays(graph, mx)
+    g, inv = _arrays(graph, mx)
+    warm = None
+    if previous is not None:
+        prev = np.asarray(previous, int)
+        # a contracted node (a compound) takes the previous grid of its first member that had one
+        order = np.lexsort((prev < 0, inv))
+        first = np.unique(inv[order], return_index=True)[1]
+        warm = prev[order][first]
     n = len(g.w)
     label = np.full(n, -1)
     notes: dict[int, tuple[str, str, str]] = {}
@@ -764,7 +847,19 @@ def split_graph(
             if H <= 0:
                 continue  # attached below
             for grp in _groups(cidx, g, mn, mx):
-                next_id = _split_group(grp, g, mn, mx, label, next_id)
+                used_cold = False
+                start = _warm_group(grp, g, mn, mx, label, next_id, warm) if warm is not None else None
+                if start is not None and start[0] > 1e-9:
+                    cold = label.copy()
+                    cold_next = _split_group(grp, g, mn, mx, cold, next_id + start[2])
+                    if _group_violation(cold, grp, g, mn, mx) < start[0] - 1e-9:
+                        start, label[grp], next_id = None, cold[grp], cold_next
+                        used_cold = True
+                if start is not None:
+                    label[grp] = start[1][grp]
+                    next_id += start[2]
+                elif not used_cold:
+                    next_id = _split_group(grp, g, mn, mx, label, next_id)
                 Hg = g.w[grp].sum()
                 if not len(feasible_k(Hg, min_households=mn, max_households=mx)):
                     for p in np.unique(label[grp]):

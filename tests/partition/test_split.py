@@ -253,3 +253,28 @@ def test_rebalancing_passes_households_along_a_chain_of_grids():
     weights = np.bincount(label, weights=arrays.w)
     assert ((weights >= 300) & (weights <= 500)).all()
     assert all(connected(g, np.flatnonzero(label == p).tolist()) for p in range(3))
+
+
+def test_warm_start_keeps_grids_after_a_small_change():
+    # 24 × 18 lattice gridded once; then 12 cells gain households and 12 lose them (about 5 %):
+    # starting from the old grids keeps almost every household where it was, in band
+    g = patterned(2, 5)
+    before = split_graph(g, min_households=300, max_households=500)
+    old = np.full(g.number_of_nodes(), -1)
+    for k, p in enumerate(before):
+        old[list(p.nodes)] = k
+    for n in range(0, 432, 36):
+        g.nodes[n]["households"] += 20
+        g.nodes[n + 17]["households"] = 0
+    after = split_graph(g, min_households=300, max_households=500, previous=old)
+    assert all(p.status == "ok" for p in after)
+    new = np.full(g.number_of_nodes(), -1)
+    for k, p in enumerate(after):
+        new[list(p.nodes)] = k
+    w = np.array([g.nodes[n]["households"] for n in range(g.number_of_nodes())])
+    # same grid = the new grid holding most of an old grid's households
+    same = sum(w[(old == k) & (new == np.bincount(new[old == k], weights=w[old == k] + 1e-9).argmax())].sum()
+               for k in range(len(before)))
+    assert same / w.sum() >= 0.95
+    cold = split_graph(g, min_households=300, max_households=500)
+    assert [p.nodes for p in cold] != [p.nodes for p in after]  # a fresh split would redraw them
