@@ -49,8 +49,11 @@ def liaison_groups(
     rows = []
     geoms = []
     codes_out = np.full(len(addresses), None, dtype=object)
-    for gi in np.unique(address_grid[address_grid >= 0]):
-        members = np.flatnonzero(address_grid == gi)
+    # the addresses of every grid in one sort, not one scan of all addresses per grid
+    located = np.flatnonzero(address_grid >= 0)
+    located = located[np.argsort(address_grid[located], kind="stable")]
+    grid_ids, starts = np.unique(address_grid[located], return_index=True)
+    for gi, members in zip(grid_ids, np.split(located, starts[1:]), strict=True):
         pts = addresses.iloc[members]
         grid = grids.iloc[int(gi)]
         poly = grid.geometry
