@@ -275,8 +275,8 @@ def _side_components(side: np.ndarray, lu: np.ndarray, lv: np.ndarray) -> np.nda
 
 def _make_contiguous(left: np.ndarray, w: np.ndarray, lu: np.ndarray, lv: np.ndarray) -> np.ndarray:
     left = left.copy()
+    lab = _side_components(left, lu, lv)
     for flip_side in (True, False):
-        lab = _side_components(left, lu, lv)
         on = left == flip_side
         comps = np.unique(lab[on])
         if len(comps) <= 1:
@@ -284,6 +284,7 @@ def _make_contiguous(left: np.ndarray, w: np.ndarray, lu: np.ndarray, lv: np.nda
         weight = np.bincount(lab[on], weights=w[on] + 1e-9, minlength=lab.max() + 1)
         keep = comps[np.argmax(weight[comps])]
         left[on & (lab != keep)] = not flip_side
+        lab = _side_components(left, lu, lv)  # the flipped pieces joined the other side
     return left
 
 
@@ -338,11 +339,17 @@ def _refine(
     for v in idx:
         parts.setdefault(int(label[v]), set()).add(int(v))
     weight = {p: float(g.w[list(s)].sum()) for p, s in parts.items()}
-    order = idx[np.lexsort((idx,))]
+    order = idx[np.lexsort((idx,))].tolist()
+    # only nodes next to another part can move: mark them once, and the neighbours of every move
+    edge = label[g.eu] != label[g.ev]
+    boundary = np.zeros(len(g.w), bool)
+    boundary[g.eu[edge]] = True
+    boundary[g.ev[edge]] = True
     for _ in range(REFINE_PASSES):
         moved = 0
         for v in order:
-            v = int(v)
+            if not boundary[v]:
+                continue
             a = int(label[v])
             if len(parts[a]) <= 1:
                 continue
@@ -378,6 +385,7 @@ def _refine(
             weight[a] -= g.w[v]
             weight[b] += g.w[v]
             label[v] = b
+            boundary[g.nbr[lo:hi]] = True
             moved += 1
         if not moved:
             break
@@ -634,6 +642,26 @@ def _unit_fits(u: int, allowed: np.ndarray, g: _Arrays, mn: float, mx: float) ->
 
 
 def _stays_connected(v: int, part: set[int], g: _Arrays) -> bool:
+    """Whether `part` without `v` is still connected (a local check first, the whole part if needed)."""
+    mine = [int(u) for u in g.nbr[g.indptr[v]:g.indptr[v + 1]] if int(u) in part]
+    if len(mine) <= 1:
+        return len(mine) == 1 and len(part) > 1
+    # the neighbours of v in the part joined within two steps of v: removal cannot disconnect
+    near = set(mine)
+    for u in mine:
+        near.update(int(t) for t in g.nbr[g.indptr[u]:g.indptr[u + 1]] if int(t) in part)
+    near.discard(v)
+    seen = {mine[0]}
+    stack = [mine[0]]
+    while stack:
+        u = stack.pop()
+        for t in g.nbr[g.indptr[u]:g.indptr[u + 1]]:
+            t = int(t)
+            if t in near and t not in seen:
+                seen.add(t)
+                stack.append(t)
+    if all(u in seen for u in mine):
+        return True
     rest = part - {v}
     start = next((int(u) for u in g.nbr[g.indptr[v]:g.indptr[v + 1]] if int(u) in rest), None)
     if start is None:
