@@ -173,10 +173,17 @@ def _union_by_label(geoms: np.ndarray, label: np.ndarray) -> dict[int, BaseGeome
     out: dict[int, BaseGeometry] = {}
     for lab, members in zip(labels, np.split(order, starts[1:]), strict=True):
         parts = geoms[members]
-        merged = shapely.coverage_union_all(parts)
+        try:
+            merged = shapely.coverage_union_all(parts)
+        except shapely.errors.GEOSException:  # cells cut at different vertices (along a barrier)
+            merged = None
         area = float(shapely.area(parts).sum())
-        single = shapely.get_type_id(merged) == 3 and shapely.get_num_interior_rings(merged) == 0
-        if not (single and shapely.is_valid(merged) and abs(shapely.area(merged) - area) <= 1e-9 * max(area, 1.0)):
+        if merged is None or not (
+            shapely.get_type_id(merged) == 3
+            and shapely.get_num_interior_rings(merged) == 0
+            and shapely.is_valid(merged)
+            and abs(shapely.area(merged) - area) <= 1e-9 * max(area, 1.0)
+        ):
             merged = shapely.union_all(parts)
         out[int(lab)] = merged
     return out
