@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import geopandas as gpd
 import networkx as nx
 import numpy as np
@@ -78,8 +80,28 @@ def edges_from_cells(geoms: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndar
     return i[keep], j[keep], length[keep]
 
 
-def graph_from_cells(cells: gpd.GeoDataFrame) -> nx.Graph:
-    """Build the rook adjacency graph of `cells`.
+@dataclass(frozen=True)
+class CellGraph:
+    """Rook adjacency of cells as arrays: one entry per cell (0..n-1), one per edge ``i < j``."""
+
+    households: np.ndarray
+    x: np.ndarray
+    y: np.ndarray
+    area: np.ndarray
+    block: np.ndarray
+    compound: np.ndarray
+    label: np.ndarray
+    i: np.ndarray
+    j: np.ndarray
+    length: np.ndarray
+    barrier: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.households)
+
+
+def cell_graph(cells: gpd.GeoDataFrame) -> CellGraph:
+    """Build the rook adjacency of `cells` as arrays (what :func:`partition.split.split_graph` works on).
 
     Parameters
     ----------
@@ -90,38 +112,61 @@ def graph_from_cells(cells: gpd.GeoDataFrame) -> nx.Graph:
     Returns
     -------
     graph
-        Nodes are the positions 0..n-1 of `cells` with ``households``, ``x``, ``y`` (centroid),
-        ``area``, ``block``, ``compound`` and ``label``; edges carry the shared border ``length``
-        and ``barrier`` (True when the border separates two blocks, i.e. follows a barrier).
+        Per cell ``households``, centroid ``x``/``y``, ``area``, ``block``, ``compound`` and
+        ``label``; per edge the cells ``i < j``, the shared border ``length`` and ``barrier``
+        (True when the border separates two blocks, i.e. follows a barrier).
     """
     geoms = cells.geometry.values
     xy, at = shapely.get_coordinates(shapely.centroid(geoms), return_index=True)
     centroid = np.full((len(geoms), 2), np.nan)  # an empty cell has no centroid: NaN, never a shift
     centroid[at] = xy
-    area = shapely.area(geoms)
     block = cells["block"].to_numpy()
+    n = len(cells)
+    i, j, length = edges_from_cells(geoms)
+    return CellGraph(
+        households=cells["households"].to_numpy(float),
+        x=centroid[:, 0],
+        y=centroid[:, 1],
+        area=shapely.area(geoms),
+        block=block,
+        compound=cells["compound"].to_numpy(object) if "compound" in cells else np.full(n, None, dtype=object),
+        label=cells["label"].to_numpy(object) if "label" in cells else np.arange(n).astype(str).astype(object),
+        i=i,
+        j=j,
+        length=length,
+        barrier=block[i] != block[j],
+    )
+
+
+def graph_from_cells(cells: gpd.GeoDataFrame) -> nx.Graph:
+    """Build the rook adjacency graph of `cells` as a networkx graph (:func:`cell_graph` as nodes and edges).
+
+    Returns
+    -------
+    graph
+        Nodes are the positions 0..n-1 of `cells` with ``households``, ``x``, ``y`` (centroid),
+        ``area``, ``block``, ``compound`` and ``label``; edges carry the shared border ``length``
+        and ``barrier``.
+    """
+    cg = cell_graph(cells)
     graph = nx.Graph()
-    hh = cells["households"].to_numpy(float)
-    compound = cells["compound"].to_numpy() if "compound" in cells else [None] * len(cells)
-    label = cells["label"].to_numpy() if "label" in cells else [str(k) for k in range(len(cells))]
     graph.add_nodes_from(
         (
             k,
             {
-                "households": hh[k],
-                "x": centroid[k, 0],
-                "y": centroid[k, 1],
-                "area": area[k],
-                "block": block[k],
-                "compound": compound[k],
-                "label": label[k],
+                "households": cg.households[k],
+                "x": cg.x[k],
+                "y": cg.y[k],
+                "area": cg.area[k],
+                "block": cg.block[k],
+                "compound": cg.compound[k],
+                "label": cg.label[k],
             },
         )
-        for k in range(len(cells))
+        for k in range(len(cg))
     )
-    i, j, length = edges_from_cells(geoms)
     graph.add_edges_from(
-        (int(a), int(b), {"length": float(s), "barrier": bool(block[a] != block[b])})
-        for a, b, s in zip(i, j, length, strict=True)
+        (int(a), int(b), {"length": float(s), "barrier": bool(r)})
+        for a, b, s, r in zip(cg.i, cg.j, cg.length, cg.barrier, strict=True)
     )
     return graph

@@ -10,7 +10,7 @@ import pandas as pd
 import shapely
 from shapely.geometry.base import BaseGeometry
 
-from partition.adjacency import graph_from_cells
+from partition.adjacency import cell_graph, graph_from_cells
 from partition.rules import Rule
 from partition.split import split_graph
 from partition.tessellation import EMPTY, cells_from_points, cells_from_polygons, point_owner
@@ -273,7 +273,7 @@ def partition_village(village: Village, *, previous: np.ndarray | None = None) -
         cell_of_point = cells.attrs["cell_of_point"]
         statuses: list[tuple[str, str, str]] = []
         if rule.name == "household_band":
-            graph = graph_from_cells(cells)
+            graph = cell_graph(cells)
             warm = _previous_of_cells(cells, base_pts, previous) if previous is not None and len(previous) else None
             parts = split_graph(
                 graph, min_households=rule.min_households, max_households=rule.max_households, previous=warm

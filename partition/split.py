@@ -46,6 +46,8 @@ import shapely
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
+from partition.adjacency import CellGraph
+
 BARRIER_COST = 0.1
 """Cost of cutting one metre of border that follows a barrier, relative to an ordinary border."""
 ANGLES = 8
@@ -172,7 +174,18 @@ def _bridge(
         joined.update(path[t])
 
 
-def _arrays(graph: nx.Graph, max_households: float) -> tuple[_Arrays, np.ndarray]:
+def _arrays(graph: nx.Graph | CellGraph, max_households: float) -> tuple[_Arrays, np.ndarray]:
+    if isinstance(graph, CellGraph):
+        n = len(graph)
+        nodes = list(range(n))
+        w = graph.households.astype(float)
+        area = np.maximum(graph.area.astype(float), 1e-9)
+        x, y = graph.x.astype(float), graph.y.astype(float)
+        compound = graph.compound.tolist()
+        label = [str(v) for v in graph.label]
+        eu, ev = graph.i.astype(int), graph.j.astype(int)
+        length, bar = graph.length.astype(float), graph.barrier.astype(bool)
+        return _contract(n, nodes, w, area, x, y, compound, label, eu, ev, length, bar, max_households)
     nodes = sorted(graph.nodes)
     pos = {v: i for i, v in enumerate(nodes)}
     n = len(nodes)
@@ -194,6 +207,14 @@ def _arrays(graph: nx.Graph, max_households: float) -> tuple[_Arrays, np.ndarray
         eu = ev = np.zeros(0, int)
         length = np.zeros(0)
         bar = np.zeros(0, bool)
+    return _contract(n, nodes, w, area, x, y, compound, label, eu, ev, length, bar, max_households)
+
+
+def _contract(
+    n: int, nodes: list, w: np.ndarray, area: np.ndarray, x: np.ndarray, y: np.ndarray, compound: list,
+    label: list[str], eu: np.ndarray, ev: np.ndarray, length: np.ndarray, bar: np.ndarray, max_households: float,
+) -> tuple[_Arrays, np.ndarray]:
+    """Working arrays with every compound that fits contracted into one node; `inv` maps node → row."""
     # contract compounds that fit: connected pieces of one compound become one node
     group = np.arange(n)
     comp_ids = {}
@@ -225,9 +246,9 @@ def _arrays(graph: nx.Graph, max_households: float) -> tuple[_Arrays, np.ndarray
     A = np.bincount(inv, weights=area, minlength=m)
     X = np.bincount(inv, weights=x * area, minlength=m) / A
     Y = np.bincount(inv, weights=y * area, minlength=m) / A
-    members: list[list[int]] = [[] for _ in range(m)]
-    for i, g in enumerate(inv):
-        members[g].append(nodes[i])
+    by_row = np.argsort(inv, kind="stable")
+    node_ids = np.asarray(nodes, dtype=object)[by_row] if not isinstance(nodes, range) else by_row
+    members = [list(part) for part in np.split(node_ids, np.cumsum(np.bincount(inv, minlength=m))[:-1])]
     cu, cv = inv[eu], inv[ev]
     keep = cu != cv
     a, b = np.minimum(cu[keep], cv[keep]), np.maximum(cu[keep], cv[keep])
@@ -812,7 +833,7 @@ def _split_group(idx: np.ndarray, g: _Arrays, mn: float, mx: float, label: np.nd
 
 
 def split_graph(
-    graph: nx.Graph,
+    graph: nx.Graph | CellGraph,
     *,
     min_households: float = 300,
     max_households: float = 500,
@@ -823,9 +844,9 @@ def split_graph(
     Parameters
     ----------
     graph
-        Rook adjacency of the community's cells (:func:`partition.adjacency.graph_from_cells`):
-        nodes with ``households``, ``x``, ``y``, ``area`` and optionally ``compound`` and
-        ``label``; edges with ``length`` and ``barrier``.
+        Rook adjacency of the community's cells: arrays from :func:`partition.adjacency.cell_graph`
+        (what the pipeline passes), or a networkx graph with nodes carrying ``households``, ``x``,
+        ``y``, ``area`` and optionally ``compound`` and ``label``, edges ``length`` and ``barrier``.
     min_households, max_households
         The household band.
     previous
@@ -841,7 +862,7 @@ def split_graph(
         parts that are not connected in `graph` (only where the community itself is in pieces)
         carry ``enclave``.
     """
-    if graph.number_of_nodes() == 0:
+    if len(graph) == 0:
         return []
     mn, mx = float(min_households), float(max_households)
     g, inv = _arrays(graph, mx)
