@@ -8,6 +8,7 @@ identity, as the published formula defines. Every function is vectorised over nu
 
 from __future__ import annotations
 
+import logging
 from typing import Final
 
 import geopandas as gpd
@@ -17,6 +18,8 @@ from pyproj import CRS
 from pyproj.exceptions import CRSError as _ProjCRSError
 
 from geodata.errors import CRSError
+
+log = logging.getLogger("gridmap")
 
 CHINA_CRS: Final = ("gcj02", "bd09")
 """Names of the Chinese obfuscated systems accepted wherever a CRS is asked for."""
@@ -156,7 +159,7 @@ def wgs84_to_china(gdf: gpd.GeoDataFrame, *, target: str) -> gpd.GeoDataFrame:
     return out.set_crs("EPSG:4326", allow_override=True)
 
 
-def parse_crs(value: str, *, option: str = "--input-crs") -> CRS:
+def parse_crs(value: str, *, option: str = "input_crs") -> CRS:
     """Return the pyproj CRS for an EPSG code or any PROJ-understood string, with a clear error."""
     try:
         return CRS.from_user_input(value)
@@ -169,18 +172,31 @@ def parse_crs(value: str, *, option: str = "--input-crs") -> CRS:
         raise CRSError(msg) from exc
 
 
-def assign_input_crs(gdf: gpd.GeoDataFrame, *, input_crs: str | None, file: str) -> gpd.GeoDataFrame:
-    """Return `gdf` with its true CRS: GCJ-02/BD-09 converted to WGS 84, an EPSG override applied.
+def assign_input_crs(
+    gdf: gpd.GeoDataFrame,
+    *,
+    input_crs: str | None = None,
+    crs: str | None = None,
+    file: str,
+    option: str = "crs",
+) -> gpd.GeoDataFrame:
+    """Return `gdf` with its true CRS: GCJ-02/BD-09 converted to WGS 84, a missing CRS supplied.
 
     Parameters
     ----------
     gdf
-        Layer as read from disk (its CRS tag may be missing or wrong).
+        Layer as read from disk (its CRS tag may be missing).
     input_crs
-        ``None`` to trust the file, ``"gcj02"``/``"bd09"``, or any EPSG/PROJ string that overrides
-        the file's tag.
+        CRS for files that **do not declare one** (a CSV, a Shapefile without ``.prj``); a file that
+        declares its CRS keeps it, except that ``"gcj02"``/``"bd09"`` also apply to files tagged
+        EPSG:4326 (the only tag GCJ-02/BD-09 data can carry). Any EPSG/PROJ string.
+    crs
+        CRS of this file, applied **whatever the file declares** (files cannot declare GCJ-02, so
+        an Amap GeoJSON tagged EPSG:4326 needs ``crs="gcj02"``).
     file
         Name of the file, for error messages.
+    option
+        Name of the parameter that sets `crs` for this file (e.g. ``addresses_crs``), for messages.
 
     Returns
     -------
@@ -190,39 +206,85 @@ def assign_input_crs(gdf: gpd.GeoDataFrame, *, input_crs: str | None, file: str)
     Raises
     ------
     CRSError
-        When the file has no CRS and none was given.
+        When the file has no CRS and none was given, or a given CRS is unknown.
     """
-    if is_china_crs(input_crs):
-        return china_to_wgs84(gdf, source=str(input_crs))
-    if input_crs:
-        return gdf.set_crs(parse_crs(input_crs), allow_override=True)
+    chosen = crs
+    if chosen is None and gdf.crs is None:
+        chosen = input_crs
+    elif chosen is None and is_china_crs(input_crs) and gdf.crs.equals("EPSG:4326"):
+        # a file cannot declare GCJ-02/BD-09: such data is tagged WGS 84 lon/lat, so the option applies
+        chosen = input_crs
+    elif chosen is None and input_crs and not _same_crs(gdf.crs, input_crs):
+        log.info(
+            "%s declares %s; `input_crs` %s applies only to files without a CRS (pass `%s` to override).",
+            file, gdf.crs.to_string(), input_crs, option,
+        )
+    if is_china_crs(chosen):
+        return china_to_wgs84(gdf, source=str(chosen))
+    if chosen:
+        return gdf.set_crs(parse_crs(chosen, option=option if crs else "input_crs"), allow_override=True)
     if gdf.crs is None:
         msg = (
             f"{file}: the file does not say which coordinate system it is in. Fix: pass "
-            "--input-crs EPSG:4326 (WGS 84 lon/lat), EPSG:4490 (CGCS2000), gcj02 (Amap/Gaode, "
-            "Tencent) or bd09 (Baidu), or add a .prj file."
+            f"`{option}` (or `input_crs` for every such file): EPSG:4326 (WGS 84 lon/lat), "
+            "EPSG:4490 (CGCS2000), gcj02 (Amap/Gaode, Tencent) or bd09 (Baidu), or add a .prj file."
         )
         raise CRSError(msg)
     return gdf
 
 
+def _same_crs(declared: CRS, given: str) -> bool:
+    if is_china_crs(given):
+        return False
+    try:
+        return declared == CRS.from_user_input(given)
+    except _ProjCRSError:
+        return False
+
+
+def is_mercator(crs: CRS) -> bool:
+    """Return whether `crs` is a (Web or plain) Mercator projection, whose scale grows with latitude."""
+    op = crs.coordinate_operation
+    method = (op.method_name if op is not None else "").lower()
+    return "mercator" in method and "transverse" not in method
+
+
 def metric_crs(gdf: gpd.GeoDataFrame, *, work_crs: str | None = None) -> CRS:
-    """Return the projected CRS used for geometry work: `work_crs` or the UTM zone of the centre.
+    """Return the projected CRS used for geometry work: `work_crs` or the UTM zone of the data's centre.
+
+    The input's own projected CRS is never used as is: Web Mercator (EPSG:3857) inflates areas by
+    ~1.37 at 30° N, so work always happens in UTM (transverse Mercator, scale error < 0.1 %) unless
+    a metric, non-Mercator `work_crs` is given.
 
     Raises
     ------
     CRSError
-        When `work_crs` is geographic (degrees cannot measure areas).
+        When `work_crs` is geographic, not in metres or a Mercator projection, or the data's
+        coordinates are not valid longitudes/latitudes in their CRS.
     """
     if work_crs:
-        crs = parse_crs(work_crs, option="--work-crs")
+        crs = parse_crs(work_crs, option="work_crs")
+        unit = crs.axis_info[0].unit_name.lower() if crs.axis_info else ""
         if not crs.is_projected:
-            msg = f"`--work-crs` got '{work_crs}', a geographic CRS; give a projected (metric) one."
+            msg = f"`work_crs` got '{work_crs}', a geographic CRS; give a projected (metric) one, e.g. a UTM zone EPSG:326xx."
+            raise CRSError(msg)
+        if unit not in ("metre", "meter"):
+            msg = f"`work_crs` got '{work_crs}', whose unit is {unit or 'unknown'}; give one in metres."
+            raise CRSError(msg)
+        if is_mercator(crs):
+            msg = f"`work_crs` got '{work_crs}', a Mercator projection that distorts areas with latitude; give a UTM zone (EPSG:326xx) or a Gauss-Krüger CRS."
             raise CRSError(msg)
         return crs
-    if gdf.crs is not None and gdf.crs.is_projected:
-        return gdf.crs
-    return gdf.estimate_utm_crs()
+    if gdf.crs is None:
+        raise CRSError("the data has no CRS, so no UTM zone can be chosen. Fix: pass `input_crs`.")
+    try:
+        return gdf.estimate_utm_crs()
+    except (RuntimeError, ValueError, _ProjCRSError) as exc:
+        msg = (
+            f"cannot choose a UTM zone for the data (bounds {tuple(round(v, 3) for v in gdf.total_bounds)} in "
+            f"{gdf.crs.to_string()}): the coordinates do not fit their CRS."
+        )
+        raise CRSError(msg, fix="check the CRS of each input (`addresses_crs`, `boundaries_crs`), or pass `work_crs`.") from exc
 
 
 def to_output_crs(
@@ -236,7 +298,7 @@ def to_output_crs(
     if is_china_crs(output_crs):
         out = wgs84_to_china(gdf, target=str(output_crs))
     elif output_crs:
-        out = gdf.to_crs(parse_crs(output_crs, option="--output-crs"))
+        out = gdf.to_crs(parse_crs(output_crs, option="output_crs"))
     else:
         out = gdf.to_crs(input_crs) if input_crs is not None else gdf
     return valid_polygons(out)

@@ -1,4 +1,27 @@
-"""Exceptions shared by every gridmap layer (geodata, partition, gridmap)."""
+"""Exceptions shared by every gridmap layer (geodata, partition, gridmap).
+
+Every error a user can cause is a :class:`GridmapError` and also the matching builtin, so callers
+may catch either. The command line prints ``Error: <message>`` for these and exits with code 2
+(``-v`` adds the traceback); anything else is a bug in gridmap.
+
+=====================  ===================  ================================================
+class                  builtin              raised when
+=====================  ===================  ================================================
+InputError             ValueError           an input file is unusable (every problem listed)
+CRSError               ValueError           a coordinate system is missing, unknown, unsuitable
+RulesError             ValueError           a rules file or band option is invalid
+OptionError            ValueError           an option or parameter value is invalid
+CodeSpaceError         ValueError           a village runs out of grid/liaison numbers
+OutputExistsError      FileExistsError      the output exists and ``overwrite`` was not given
+UnsafeOutputError      PermissionError      the output may not be replaced (not gridmap's,
+                                            holds an input, is the working folder, ...)
+OutputError            OSError              the output cannot be written (permissions, disk)
+DependencyError        ImportError          an optional package is missing
+DatabaseError          RuntimeError         the database refused a publish (nothing written)
+EditError              ValueError           an editor request is invalid or refused (names the
+                                            request field; carries the HTTP status)
+=====================  ===================  ================================================
+"""
 
 from __future__ import annotations
 
@@ -7,18 +30,24 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True)
 class Problem:
-    """One problem found in an input: where it is, what is wrong, how to fix it."""
+    """One problem found in an input: where it is, what is wrong, how to fix it.
+
+    ``kind`` names the problem for machines (e.g. ``address_outside_boundaries``) and ``ids``
+    holds the 0-based positions of the rows concerned, so a caller can map them back.
+    """
 
     file: str
     message: str
     fix: str = ""
     row: str | None = None
     column: str | None = None
+    kind: str | None = None
+    ids: tuple[int, ...] = ()
 
     def __str__(self) -> str:
         where = [self.file]
         if self.row is not None:
-            where.append(self.row)
+            where.append(str(self.row))
         if self.column is not None:
             where.append(f"column '{self.column}'")
         text = f"{', '.join(where)}: {self.message}"
@@ -26,7 +55,20 @@ class Problem:
 
 
 class GridmapError(Exception):
-    """Base class of every error gridmap raises on purpose."""
+    """Base class of every error gridmap raises on purpose (user-causable, never a bug).
+
+    Parameters
+    ----------
+    message
+        What is wrong (and where, when the caller knows).
+    fix
+        How to put it right; appended as ``Fix: ...`` unless the message already says it.
+    """
+
+    def __init__(self, message: str = "", *, fix: str = "") -> None:
+        self.fix = fix
+        text = f"{message} Fix: {fix}" if fix and "Fix:" not in message else message
+        super().__init__(text)
 
 
 class InputError(GridmapError, ValueError):
@@ -44,9 +86,48 @@ class CRSError(GridmapError, ValueError):
     """A coordinate reference system is missing, unknown or unsuitable."""
 
 
+class RulesError(GridmapError, ValueError):
+    """A rules file or rule option is invalid."""
+
+
+class OptionError(GridmapError, ValueError):
+    """An option or parameter has a value gridmap cannot use."""
+
+
+class CodeSpaceError(GridmapError, ValueError):
+    """A village/community or grid has run out of code numbers."""
+
+
 class OutputExistsError(GridmapError, FileExistsError):
     """The output folder exists and overwriting was not asked for."""
 
 
-class RulesError(GridmapError, ValueError):
-    """A rules file or rule option is invalid."""
+class UnsafeOutputError(GridmapError, PermissionError):
+    """Writing the output would replace something gridmap must not touch."""
+
+
+class OutputError(GridmapError, OSError):
+    """The output cannot be written (no permission, disk full, a file in the way)."""
+
+
+class DependencyError(GridmapError, ImportError):
+    """An optional package needed for this is not installed."""
+
+
+class DatabaseError(GridmapError, RuntimeError):
+    """A database refused or failed an operation (e.g. a publish); nothing was written."""
+
+
+class EditError(GridmapError, ValueError):
+    """An edit request is invalid or not allowed; nothing was changed.
+
+    ``field`` names the request field at fault; ``status`` is the HTTP status the editor's API
+    answers with (400 malformed, 404 unknown grid/unit, 409 refused: locked grid, or a warning
+    that needs ``confirm``); ``warnings`` lists what a confirmed edit would break.
+    """
+
+    def __init__(self, message: str, *, field: str = "", status: int = 400, warnings: list[str] | None = None) -> None:
+        super().__init__(message)
+        self.field = field
+        self.status = status
+        self.warnings = list(warnings or [])

@@ -1,46 +1,186 @@
-"""Read input layers (CSV, GeoJSON, GeoPackage, Shapefile, zipped Shapefile) and write outputs atomically."""
+"""Read input layers (CSV, Excel, GeoJSON, GeoPackage, Shapefile, zipped Shapefile) and write outputs safely."""
 
 from __future__ import annotations
 
 import contextlib
+import csv
+import io
+import json
 import os
+import re
 import shutil
 import tempfile
 import zipfile
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
+from typing import Final
 
 import geopandas as gpd
 import numpy as np
 import pandas as pd
 import pyogrio
 
-from geodata.errors import InputError, OutputExistsError, Problem
+from geodata.errors import (
+    DependencyError,
+    InputError,
+    OutputError,
+    OutputExistsError,
+    Problem,
+    UnsafeOutputError,
+)
 
 LON_NAMES = ("lon", "lng", "longitude", "x", "经度", "point_x", "easting")
 LAT_NAMES = ("lat", "latitude", "y", "纬度", "point_y", "northing")
 TEXT_ENCODINGS = ("utf-8-sig", "gb18030")
-"""CSV encodings tried in order (GB 18030 is a superset of GBK and GB 2312)."""
+"""Text encodings tried in order (GB 18030 is a superset of GBK and GB 2312); a UTF-16 BOM wins."""
+SEPARATORS = (",", ";", "\t", "|")
+"""Column separators a CSV may use; the one found most often in the header line is taken."""
+TABLE_SUFFIXES = (".csv", ".txt", ".tsv", ".xlsx", ".xlsm", ".xls")
+"""Suffixes read as tables (points from coordinate columns) rather than as GDAL vector files."""
+_SEP_NAMES = {",": "comma", ";": "semicolon", "\t": "tab", "|": "pipe"}
 
 
-def _csv_text(path: Path, encoding: str | None) -> tuple[pd.DataFrame, str]:
-    tried = [encoding] if encoding else list(TEXT_ENCODINGS)
+def _decode(path: Path, encoding: str | None) -> tuple[str, str]:
+    """Return the text of `path` and the encoding that decoded it."""
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise InputError(Problem(str(path), f"cannot be read ({exc.strerror}).", "check the path and its permissions.")) from exc
+    if data.startswith((b"PK\x03\x04", b"\xd0\xcf\x11\xe0")):
+        raise InputError(
+            Problem(str(path), "is a spreadsheet (Excel) file, not CSV text.", "rename it to .xlsx (or .xls), or save it as CSV.")
+        )
+    if encoding:
+        tried = [encoding]
+    elif data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        tried = ["utf-16"]  # Excel's "Unicode text"
+    else:
+        tried = list(TEXT_ENCODINGS)
     for enc in tried:
         try:
-            return pd.read_csv(path, dtype=str, encoding=enc, keep_default_na=False), enc
+            text = data.decode(enc)
         except UnicodeDecodeError:
             continue
-        except pd.errors.EmptyDataError as exc:
-            raise InputError(
-                Problem(str(path), "the file is empty.", "export the layer again with a header row.")
-            ) from exc
+        except LookupError as exc:
+            raise InputError(Problem(str(path), f"unknown text encoding '{enc}'.", "pass `encoding` as e.g. utf-8 or gbk.")) from exc
+        if "\x00" in text:
+            raise InputError(Problem(str(path), "contains NUL bytes: it is not a text file.", "export the table again as CSV."))
+        return text, enc
     raise InputError(
         Problem(
             str(path),
             f"the text is neither {' nor '.join(tried)}.",
-            "save it as UTF-8 or GBK, or pass --encoding.",
+            "save it as UTF-8 or GBK, or pass `encoding`.",
         )
     )
+
+
+def sniff_separator(text: str) -> str:
+    """Return the column separator of CSV `text`: the one of :data:`SEPARATORS` most frequent in its header line."""
+    header = next((line for line in text.splitlines() if line.strip()), "")
+    counts = {sep: header.count(sep) for sep in SEPARATORS}
+    best = max(SEPARATORS, key=lambda s: counts[s])  # ties keep the order of SEPARATORS
+    return best if counts[best] else ","
+
+
+def _parse_csv(text: str, sep: str, path: Path) -> pd.DataFrame:
+    try:
+        df = pd.read_csv(io.StringIO(text), sep=sep, dtype=str, keep_default_na=False, skip_blank_lines=True)
+    except pd.errors.EmptyDataError as exc:
+        raise InputError(Problem(str(path), "the file is empty.", "export the layer again with a header row.")) from exc
+    except (pd.errors.ParserError, ValueError, csv.Error) as exc:
+        found = re.search(r"Expected (\d+) fields in line (\d+), saw (\d+)", str(exc))
+        if found:
+            want, line, saw = found.groups()
+            msg = f"line {line} has {saw} values but the header has {want} ({_SEP_NAMES[sep]}-separated)."
+            fix = f"quote values that contain a {_SEP_NAMES[sep]}, or remove the extra separators on that line."
+            raise InputError(Problem(str(path), msg, fix, row=f"line {line}")) from exc
+        msg = f"cannot be read as {_SEP_NAMES[sep]}-separated text ({str(exc).strip()})."
+        raise InputError(Problem(str(path), msg, "check the file is a CSV with a header row.")) from exc
+    df.columns = [str(c).strip() for c in df.columns]
+    df.attrs["separator"] = sep
+    df.attrs["rows"] = "csv"
+    return df.fillna("")
+
+
+def _read_excel(path: Path, sheet: str | int | None) -> pd.DataFrame:
+    engine = "xlrd" if path.suffix.lower() == ".xls" else "openpyxl"
+    try:
+        import importlib
+
+        importlib.import_module(engine)
+    except ImportError as exc:
+        msg = f"{path}: reading {path.suffix} files needs the '{engine}' package."
+        raise DependencyError(msg, fix=f"pip install {engine}, or save the sheet as .xlsx or CSV.") from exc
+    try:
+        book = pd.ExcelFile(path, engine=engine)
+    except Exception as exc:  # noqa: BLE001 - zip, xml and BIFF readers raise many kinds
+        raise InputError(
+            Problem(str(path), f"cannot be opened as a spreadsheet ({type(exc).__name__}: {exc}).", "save it again from Excel/WPS.")
+        ) from exc
+    with book:
+        names = [str(n) for n in book.sheet_names]
+        if sheet is None:
+            sheet = names[0]
+        elif str(sheet) not in names:
+            raise InputError(
+                Problem(str(path), f"has no sheet '{sheet}' (sheets: {', '.join(names)}).", "pass one of these names as the sheet.")
+            )
+        try:
+            df = book.parse(str(sheet), dtype=str, keep_default_na=False)
+        except Exception as exc:  # noqa: BLE001
+            raise InputError(Problem(str(path), f"sheet '{sheet}' cannot be read ({exc}).", "save it again from Excel/WPS.")) from exc
+    df.columns = [str(c).strip() for c in df.columns]
+    df.attrs["rows"] = f"sheet:{sheet}"
+    return df.fillna("")
+
+
+def read_tabular(path: str | os.PathLike, *, sheet: str | int | None = None, encoding: str | None = None) -> pd.DataFrame:
+    """Read an attribute table: CSV (separator and encoding found) or a sheet of an .xlsx/.xls workbook.
+
+    Parameters
+    ----------
+    path
+        ``.csv``/``.txt``/``.tsv`` text in UTF-8 (with or without BOM), GBK/GB 18030 or UTF-16
+        with BOM, separated by ``,`` ``;`` tab or ``|``; or an ``.xlsx``/``.xls`` workbook.
+    sheet
+        Sheet name of a workbook [the first sheet].
+    encoding
+        Force a text encoding instead of trying UTF-8 then GB 18030.
+
+    Returns
+    -------
+    df
+        Every cell as text (blank cells are ``""``); ``df.attrs["rows"]`` says how rows are
+        numbered in messages (``csv`` or ``sheet:<name>``).
+
+    Raises
+    ------
+    InputError
+        When the file is missing, empty, not text or a workbook, or its lines do not parse.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(Problem(str(path), "the file does not exist.", "check the path."))
+    if path.suffix.lower() in (".xlsx", ".xlsm", ".xls"):
+        df = _read_excel(path, sheet)
+    else:
+        text, _ = _decode(path, encoding)
+        if not text.strip():
+            raise InputError(Problem(str(path), "the file is empty.", "export the layer again with a header row."))
+        df = _parse_csv(text, sniff_separator(text), path)
+    if df.empty:
+        raise InputError(Problem(str(path), "the file has a header but no rows.", "add data rows."))
+    return df
+
+
+def row_label(rows: str | None, i: int) -> str:
+    """Name data row `i` (0-based) as a user finds it: CSV line, spreadsheet row, or feature number."""
+    if rows == "csv":
+        return f"row {i + 1} (line {i + 2})"
+    if rows and rows.startswith("sheet:"):
+        return f"sheet '{rows[6:]}', row {i + 2}"
+    return f"feature {i}"
 
 
 def _pick_column(columns: list[str], wanted: str | None, names: tuple[str, ...]) -> str | None:
@@ -53,69 +193,97 @@ def _pick_column(columns: list[str], wanted: str | None, names: tuple[str, ...])
     return None
 
 
-def read_csv_points(
-    path: str | os.PathLike,
-    *,
-    x_col: str | None = None,
-    y_col: str | None = None,
-    encoding: str | None = None,
+def _to_number(values: pd.Series, sep: str | None) -> pd.Series:
+    text = values.astype(str).str.strip()
+    if sep and sep != ",":  # decimal commas come with ';'-separated files from European locales
+        text = text.str.replace(r"^(-?\d+),(\d+)$", r"\1.\2", regex=True)
+    return pd.to_numeric(text.replace({"": np.nan}), errors="coerce")
+
+
+def points_from_table(
+    df: pd.DataFrame, *, file: str, x_col: str | None = None, y_col: str | None = None
 ) -> gpd.GeoDataFrame:
-    """Read a CSV of points; lon/lat or x/y columns are found by name unless given.
+    """Make points from the coordinate columns of a table read by :func:`read_tabular`.
 
-    Parameters
-    ----------
-    path
-        CSV file in UTF-8 (with or without BOM) or GBK/GB 18030.
-    x_col, y_col
-        Coordinate columns; by default the first of ``lon, lng, longitude, x, 经度`` and
-        ``lat, latitude, y, 纬度`` (case-insensitive).
-    encoding
-        Force a text encoding instead of trying UTF-8 then GB 18030.
-
-    Returns
-    -------
-    gdf
-        Points without a CRS (a CSV cannot carry one); other columns kept as text.
+    Raises
+    ------
+    InputError
+        When a coordinate column is missing or holds a value that is not a finite number; every
+        bad row is named (up to 50 per column).
     """
-    path = Path(path)
-    df, _ = _csv_text(path, encoding)
-    if df.empty:
-        raise InputError(Problem(str(path), "the file has a header but no rows.", "add data rows."))
     cols = list(df.columns)
     xc = _pick_column(cols, x_col, LON_NAMES)
     yc = _pick_column(cols, y_col, LAT_NAMES)
+    sep = df.attrs.get("separator")
+    seen = f" (read as {_SEP_NAMES[sep]}-separated)" if sep else ""
     problems = []
-    for col, opt, role in ((xc, "--x-col", "longitude/x"), (yc, "--y-col", "latitude/y")):
+    for col, opt, role in ((xc, "x_col", "longitude/x"), (yc, "y_col", "latitude/y")):
         if col is None or col not in df.columns:
             problems.append(
                 Problem(
-                    str(path),
-                    f"no {role} column found (columns are: {', '.join(cols)}).",
-                    f"name it lon/lat or x/y, or pass {opt} NAME.",
+                    file,
+                    f"no {role} column found; columns are: {', '.join(cols)}{seen}.",
+                    f"name it lon/lat or x/y, or pass `{opt}` NAME.",
                     column=col,
                 )
             )
     if problems:
         raise InputError(problems)
     xy = {}
+    rows = df.attrs.get("rows")
     for col in (xc, yc):
-        values = pd.to_numeric(df[col].str.strip(), errors="coerce")
-        bad = np.flatnonzero(values.isna().to_numpy() | ~np.isfinite(values.to_numpy()))
+        values = _to_number(df[col], sep)
+        bad = np.flatnonzero(values.isna().to_numpy() | ~np.isfinite(values.to_numpy(dtype=float, na_value=np.nan)))
         problems.extend(
             Problem(
-                str(path),
+                file,
                 f"got '{df[col].iloc[i]}', expected a number.",
                 "correct or delete the row.",
-                row=f"row {i + 1} (line {i + 2})",
+                row=row_label(rows, int(i)),
                 column=col,
             )
             for i in bad[:50]
         )
-        xy[col] = values
+        if len(bad) > 50:
+            problems.append(Problem(file, f"{len(bad) - 50} more rows are not numbers.", "correct or delete them.", column=col))
+        xy[col] = values.to_numpy(dtype=float, na_value=np.nan)
     if problems:
         raise InputError(problems)
-    geometry = gpd.points_from_xy(xy[xc], xy[yc])
-    return gpd.GeoDataFrame(df.drop(columns=[xc, yc]), geometry=geometry, crs=None)
+    gdf = gpd.GeoDataFrame(df.drop(columns=[xc, yc]), geometry=gpd.points_from_xy(xy[xc], xy[yc]), crs=None)
+    gdf.attrs["rows"] = rows
+    gdf.attrs["coordinate_columns"] = (xc, yc)
+    return gdf
+
+
+def read_csv_points(
+    path: str | os.PathLike,
+    *,
+    x_col: str | None = None,
+    y_col: str | None = None,
+    encoding: str | None = None,
+    sheet: str | int | None = None,
+) -> gpd.GeoDataFrame:
+    """Read a CSV or spreadsheet of points; lon/lat or x/y columns are found by name unless given.
+
+    Parameters
+    ----------
+    path
+        CSV (see :func:`read_tabular` for encodings and separators) or ``.xlsx``/``.xls``.
+    x_col, y_col
+        Coordinate columns; by default the first of ``lon, lng, longitude, x, 经度`` and
+        ``lat, latitude, y, 纬度`` (case-insensitive).
+    encoding
+        Force a text encoding instead of trying UTF-8 then GB 18030.
+    sheet
+        Sheet of a workbook [the first].
+
+    Returns
+    -------
+    gdf
+        Points without a CRS (a table cannot carry one); other columns kept as text.
+    """
+    path = Path(path)
+    return points_from_table(read_tabular(path, sheet=sheet, encoding=encoding), file=str(path), x_col=x_col, y_col=y_col)
 
 
 def _shapefile_cpg(path: Path) -> str | None:
@@ -134,8 +302,9 @@ def read_layer(
     encoding: str | None = None,
     x_col: str | None = None,
     y_col: str | None = None,
+    sheet: str | int | None = None,
 ) -> gpd.GeoDataFrame:
-    """Read one layer of any supported format with pyogrio (CSV through :func:`read_csv_points`).
+    """Read one layer of any supported format with pyogrio (tables through :func:`read_csv_points`).
 
     Shapefiles use the encoding of their ``.cpg``; without one they are tried as UTF-8, then GBK
     (older Chinese GIS exports). A zipped Shapefile is read directly.
@@ -143,37 +312,51 @@ def read_layer(
     Parameters
     ----------
     path
-        ``.csv``, ``.geojson``/``.json``, ``.gpkg``, ``.shp``, ``.zip`` (zipped Shapefile) or any
-        other GDAL vector format.
+        ``.csv``/``.txt``/``.tsv``, ``.xlsx``/``.xls``, ``.geojson``/``.json``, ``.gpkg``,
+        ``.shp``, ``.zip`` (zipped Shapefile) or any other GDAL vector format; or a PostGIS source
+        (:class:`geodata.postgis.DbSource`, or a ``postgresql://`` URL with `layer` ``SCHEMA.TABLE``).
     layer
         Layer name for multi-layer formats such as GeoPackage; required when there are several.
     encoding
         Force the attribute encoding.
     x_col, y_col
-        Coordinate columns of a CSV.
+        Coordinate columns of a table.
+    sheet
+        Sheet of a workbook [the first].
 
     Returns
     -------
     gdf
-        The layer, with a 0-based index equal to the feature's position in the file.
+        The layer, with a 0-based index equal to the feature's position in the file;
+        ``gdf.attrs["rows"]`` says how its rows are named in messages.
 
     Raises
     ------
     InputError
         When the file is missing, empty, has several layers and none was chosen, or cannot be read.
     """
+    from geodata import postgis
+
+    if isinstance(path, postgis.DbSource):  # a PostGIS table/view/query (see geodata/postgis.py)
+        return path.read()
+    if postgis.is_db_url(path):
+        return postgis.read_db_layer(str(path), layer=layer)
     path = Path(path)
     if not path.exists():
         raise InputError(Problem(str(path), "the file does not exist.", "check the path."))
-    if path.suffix.lower() in (".csv", ".txt"):
-        return read_csv_points(path, x_col=x_col, y_col=y_col, encoding=encoding)
+    if path.is_dir() and path.suffix.lower() != ".gdb":
+        raise InputError(Problem(str(path), "is a folder, not a file.", "pass the file inside it."))
+    if path.suffix.lower() in TABLE_SUFFIXES:
+        return read_csv_points(path, x_col=x_col, y_col=y_col, encoding=encoding, sheet=sheet)
     try:
         layers = pyogrio.list_layers(path)
-    except Exception as exc:  # pyogrio raises DataSourceError and friends
+    except Exception as exc:  # noqa: BLE001 - pyogrio raises DataSourceError and friends
         raise InputError(
             Problem(str(path), f"cannot be opened as a vector file ({exc}).", "check the format.")
         ) from exc
     names = [str(n) for n in layers[:, 0]]
+    if not names:
+        raise InputError(Problem(str(path), "has no layers.", "export the layer again."))
     if layer is None and len(names) > 1:
         raise InputError(
             Problem(
@@ -187,16 +370,27 @@ def read_layer(
             Problem(str(path), f"has no layer '{layer}' (it has {', '.join(names)}).", "check the name.")
         )
     is_shp = path.suffix.lower() in (".shp", ".zip")
-    if encoding is None and is_shp and not _shapefile_cpg(path):
-        try:
-            gdf = pyogrio.read_dataframe(path, layer=layer, encoding="utf-8")
-        except UnicodeDecodeError:
-            gdf = pyogrio.read_dataframe(path, layer=layer, encoding="gbk")
-    else:
-        gdf = pyogrio.read_dataframe(path, layer=layer, encoding=encoding)
+    try:
+        if encoding is None and is_shp and not _shapefile_cpg(path):
+            try:
+                gdf = pyogrio.read_dataframe(path, layer=layer, encoding="utf-8")
+            except UnicodeDecodeError:
+                gdf = pyogrio.read_dataframe(path, layer=layer, encoding="gbk")
+        else:
+            gdf = pyogrio.read_dataframe(path, layer=layer, encoding=encoding)
+    except (InputError, KeyboardInterrupt):
+        raise
+    except Exception as exc:  # noqa: BLE001 - GDAL read failures of a damaged file
+        raise InputError(
+            Problem(str(path), f"cannot be read ({type(exc).__name__}: {exc}).", "check the file is complete, or export it again.")
+        ) from exc
     if len(gdf) == 0:
         raise InputError(Problem(str(path), "the layer has no features.", "export it again."))
-    return gdf.reset_index(drop=True)
+    if "geometry" not in gdf or not isinstance(gdf, gpd.GeoDataFrame):
+        raise InputError(Problem(str(path), "has no geometry column.", "pass a layer with points or polygons."))
+    gdf = gdf.reset_index(drop=True)
+    gdf.attrs["rows"] = "feature"
+    return gdf
 
 
 def rename_fields(
@@ -231,33 +425,211 @@ def rename_fields(
     return gdf.rename(columns=renames)
 
 
-def check_output(out: str | os.PathLike, *, overwrite: bool = False) -> None:
-    """Raise :class:`OutputExistsError` when `out` exists and may not be replaced."""
-    out = Path(out)
-    if out.exists() and not overwrite:
-        msg = f"{out} already exists. Fix: choose another --out or pass --overwrite."
-        raise OutputExistsError(msg)
+MADE_BY: Final = "gridmap"
+"""Value of ``made_by`` in the ``manifest.json`` of every folder gridmap writes; only such a folder may be replaced."""
+_STALE = re.compile(r"^\.(?P<name>.+?)\.(?:(?P<pid>\d+)\.)?[^.]*\.tmp$|^\.(?P<pname>.+)\.parts$|^\.(?P<oname>.+)\.old-(?P<opid>\d+)$")
 
 
-@contextlib.contextmanager
-def atomic_dir(out: str | os.PathLike, *, overwrite: bool = False) -> Iterator[Path]:
-    """Yield a temporary folder beside `out` that replaces `out` only if the block succeeds.
+def is_gridmap_folder(path: str | os.PathLike) -> bool:
+    """Return whether `path` is a folder written by gridmap (its manifest says ``"made_by": "gridmap"``)."""
+    manifest = Path(path) / "manifest.json"
+    try:
+        data = json.loads(manifest.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    return isinstance(data, dict) and data.get("made_by") == MADE_BY
 
-    Nothing is half written: on any error the temporary folder is removed and `out` is untouched.
+
+def _inside(path: Path, folder: Path) -> bool:
+    return path == folder or folder in path.parents
+
+
+def _first_existing(path: Path) -> Path:
+    while not path.exists() and path != path.parent:
+        path = path.parent
+    return path
+
+
+def check_output(
+    out: str | os.PathLike, *, overwrite: bool = False, inputs: Iterable[str | os.PathLike] = ()
+) -> None:
+    """Refuse, before any work, an output folder that cannot be written or may not be replaced.
+
+    An existing `out` is replaced only when `overwrite` is true **and** gridmap made it (see
+    :func:`is_gridmap_folder`) **and** it is not the working folder or one of its ancestors
+    **and** it holds none of `inputs`. Nothing is ever written inside an input.
 
     Raises
     ------
     OutputExistsError
         When `out` exists and `overwrite` is false.
+    UnsafeOutputError
+        When `out` exists but is not a gridmap folder, is the working folder or an ancestor of it,
+        holds an input, or is a file.
+    OutputError
+        When the folder that would hold `out` is not writable.
     """
     out = Path(out)
-    check_output(out, overwrite=overwrite)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent))
+    real = out.resolve()
+    srcs = [Path(p).resolve() for p in inputs]
+    for src in srcs:
+        if _inside(real, src) and src.is_file():
+            msg = f"{out} is an input file, or inside one."
+            raise UnsafeOutputError(msg, fix="choose another --out.")
+    if out.exists():
+        if not overwrite:
+            msg = f"{out} already exists."
+            raise OutputExistsError(msg, fix="choose another --out or pass --overwrite.")
+        if not out.is_dir():
+            msg = f"{out} is a file, not a folder gridmap made; it will not be replaced."
+            raise UnsafeOutputError(msg, fix="choose another --out.")
+        cwd = Path.cwd().resolve()
+        if _inside(cwd, real) or real == Path.home().resolve():
+            msg = f"{out} is the working folder, your home folder or one that contains it; --overwrite would delete it."
+            raise UnsafeOutputError(msg, fix="give --out a new folder, e.g. --out outputs/run1.")
+        held = [s for s in srcs if _inside(s, real)]
+        if held:
+            msg = f"{out} holds the input {held[0]}; --overwrite would delete it."
+            raise UnsafeOutputError(msg, fix="write the output somewhere else.")
+        if not is_gridmap_folder(out):
+            msg = (
+                f"{out} was not made by gridmap (it has no manifest.json saying \"made_by\": \"gridmap\"), "
+                "so --overwrite will not replace it."
+            )
+            raise UnsafeOutputError(msg, fix="choose a new --out, or move or delete that folder yourself.")
+    parent = _first_existing(real.parent)
+    if not parent.is_dir():
+        msg = f"cannot create {out}: {parent} is a file."
+        raise OutputError(msg, fix="choose another --out.")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        msg = f"cannot write {out}: no permission to write in {parent}."
+        raise OutputError(msg, fix="choose an --out in a folder you can write to.")
+
+
+def check_output_file(
+    path: str | os.PathLike, *, overwrite: bool = False, inputs: Iterable[str | os.PathLike] = (), protected: Iterable[str] = ()
+) -> None:
+    """Refuse, before any work, an output file that may not be written or replaced.
+
+    An input is never replaced, nor is a file named in `protected` inside a gridmap folder (a run
+    folder's own data: ``grids.gpkg``, ``manifest.json``, ...); other existing files only with
+    `overwrite`.
+
+    Raises
+    ------
+    OutputExistsError, UnsafeOutputError, OutputError
+        As for :func:`check_output`.
+    """
+    path = Path(path)
+    real = path.resolve()
+    srcs = [Path(p).resolve() for p in inputs]
+    if any(real == s for s in srcs):
+        msg = f"{path} is an input; it will not be replaced."
+        raise UnsafeOutputError(msg, fix="choose another --out.")
+    if path.is_dir():
+        msg = f"{path} is a folder; expected a file name."
+        raise UnsafeOutputError(msg, fix="pass a file name, e.g. --out map.html.")
+    if path.exists():
+        if path.name in set(protected) and is_gridmap_folder(path.parent):
+            msg = f"{path} is one of the run folder's own files; it will not be replaced."
+            raise UnsafeOutputError(msg, fix="choose another --out file name.")
+        if not overwrite:
+            msg = f"{path} already exists."
+            raise OutputExistsError(msg, fix="choose another --out or pass --overwrite.")
+    parent = _first_existing(real.parent)
+    if not parent.is_dir() or not os.access(parent, os.W_OK | os.X_OK):
+        msg = f"cannot write {path}: no permission to write in {parent}."
+        raise OutputError(msg, fix="choose an --out in a folder you can write to.")
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def clean_stale(out: str | os.PathLike) -> list[Path]:
+    """Remove the hidden work folders that killed runs left beside `out`; return what was removed.
+
+    Only folders with gridmap's own names are touched: ``.<out>.<pid>.<random>.tmp`` (a run being
+    written), ``.<out>.parts`` (per-village results kept for ``--resume``) is left to the caller,
+    and ``.<out>.old-<pid>`` (a replaced run being deleted). A folder whose process still runs is
+    left alone.
+    """
+    out = Path(out)
+    if not out.parent.is_dir():
+        return []
+    removed = []
+    for p in out.parent.iterdir():
+        m = _STALE.match(p.name)
+        if not m or not p.is_dir() or p.is_symlink():
+            continue
+        name = m["name"] or m["oname"]
+        pid = m["pid"] or m["opid"]
+        if name != out.name or (pid and _pid_alive(int(pid)) and int(pid) != os.getpid()):
+            continue
+        if m["oname"] and not out.exists():
+            continue  # killed between the two renames: this is the only complete copy
+        shutil.rmtree(p, ignore_errors=True)
+        removed.append(p)
+    return removed
+
+
+def _mark_made_by(folder: Path) -> None:
+    manifest = folder / "manifest.json"
+    data: dict = {}
+    if manifest.exists():
+        try:
+            data = json.loads(manifest.read_text(encoding="utf-8"))
+        except ValueError:
+            data = {}
+        if not isinstance(data, dict) or data.get("made_by") == MADE_BY:
+            return
+    manifest.write_text(json.dumps({"made_by": MADE_BY, **data}, ensure_ascii=False, indent=2), encoding="utf-8")
+
+
+@contextlib.contextmanager
+def atomic_dir(
+    out: str | os.PathLike, *, overwrite: bool = False, inputs: Iterable[str | os.PathLike] = ()
+) -> Iterator[Path]:
+    """Yield a temporary folder beside `out` that replaces `out` only if the block succeeds.
+
+    Nothing is half written: on any error the temporary folder is removed and `out` is untouched.
+    :func:`check_output` decides whether `out` may be replaced; work folders of killed runs are
+    cleaned first (:func:`clean_stale`). The folder gets normal permissions (as the umask says)
+    and a ``manifest.json`` with ``"made_by": "gridmap"``, so a later ``--overwrite`` knows it.
+
+    Raises
+    ------
+    OutputExistsError, UnsafeOutputError
+        When `out` may not be replaced (see :func:`check_output`).
+    OutputError
+        When the folder cannot be written (permissions, disk full).
+    """
+    out = Path(out)
+    check_output(out, overwrite=overwrite, inputs=inputs)
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        clean_stale(out)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.{os.getpid()}.", suffix=".tmp", dir=out.parent))
+        umask = os.umask(0)
+        os.umask(umask)
+        tmp.chmod(0o777 & ~umask)
+    except OSError as exc:
+        msg = f"cannot create {out}: {exc.strerror or exc}."
+        raise OutputError(msg, fix="choose an --out in a folder you can write to.") from exc
     try:
         yield tmp
-    except BaseException:
+        _mark_made_by(tmp)
+    except BaseException as exc:
         shutil.rmtree(tmp, ignore_errors=True)
+        if isinstance(exc, OSError) and not isinstance(exc, OutputError | UnsafeOutputError | OutputExistsError | InputError):
+            msg = f"could not write {out}: {exc.strerror or exc}; nothing was changed."
+            raise OutputError(msg, fix="free disk space or choose another --out.") from exc
         raise
     old = None
     if out.exists():
@@ -311,10 +683,37 @@ def write_text(path: str | os.PathLike, text: str) -> None:
         tmp.write_text(text, encoding="utf-8")
 
 
-def write_csv(path: str | os.PathLike, df: pd.DataFrame) -> None:
-    """Write a CSV in UTF-8 with BOM, so Excel shows Chinese text correctly (atomically)."""
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+"""Cell starts that spreadsheets may run as a formula (OWASP CSV injection guidance)."""
+
+
+def spreadsheet_safe(values: pd.Series) -> pd.Series:
+    """Text cells that start like a formula (``= + - @``, tab, CR) get a leading ``'``, as OWASP advises.
+
+    Non-text values (numbers, missing) are returned unchanged.
+    """
+    is_text = values.map(lambda v: isinstance(v, str))
+    risky = is_text & values.where(is_text, "").astype(str).str.startswith(FORMULA_START)
+    return values.mask(risky, "'" + values.where(risky, "").astype(str))
+
+
+def write_csv(path: str | os.PathLike, df: pd.DataFrame, *, text_cols: tuple[str, ...] = ()) -> None:
+    """Write a CSV in UTF-8 with BOM, so Excel shows Chinese text correctly (atomically).
+
+    Every text cell that a spreadsheet could run as a formula is neutralised with a leading ``'``
+    (:func:`spreadsheet_safe`). Columns in `text_cols` (long digit codes) are written with a
+    leading tab, the convention that makes Excel and LibreOffice keep them as text instead of
+    rounding them to 15 significant digits; strip whitespace when reading them back.
+    """
+    out = df.copy()
+    for c in out.columns:
+        if out[c].dtype == object or isinstance(out[c].dtype, pd.StringDtype):
+            out[c] = spreadsheet_safe(out[c].astype(object))
+    for c in text_cols:
+        if c in out.columns:
+            out[c] = out[c].map(lambda v: v if v is None or v != v or v == "" else "\t" + str(v))
     with atomic_file(path) as tmp:
-        df.to_csv(tmp, index=False, encoding="utf-8-sig")
+        out.to_csv(tmp, index=False, encoding="utf-8-sig")
 
 
 def read_table(path: str | os.PathLike, *, layer: str) -> pd.DataFrame:

@@ -13,6 +13,7 @@ import pandas as pd
 import shapely
 
 from geodata.errors import InputError, Problem
+from geodata.io import row_label
 
 EXCLUSIVE_TYPES = (
     "school",
@@ -55,7 +56,15 @@ def code_problem(code: object) -> str | None:
 
 
 def _row(gdf: gpd.GeoDataFrame, i: int, *, csv_like: bool) -> str:
-    return f"row {i + 1} (line {i + 2})" if csv_like else f"feature {i}"
+    rows = gdf.attrs.get("rows") or ("csv" if csv_like else "feature")
+    label = gdf.index[int(i)] if 0 <= int(i) < len(gdf) else i
+    return row_label(rows, int(label) if isinstance(label, int | np.integer) else int(i))
+
+
+def _rows_text(gdf: gpd.GeoDataFrame, ids, *, csv_like: bool) -> str:
+    ids = list(ids)
+    text = ", ".join(_row(gdf, int(i), csv_like=csv_like) for i in ids[:10])
+    return text + (f" and {len(ids) - 10} more" if len(ids) > 10 else "")
 
 
 @dataclass
@@ -72,26 +81,159 @@ class Report:
 
 
 def _numeric(
-    gdf: gpd.GeoDataFrame, col: str, *, file: str, csv_like: bool, report: Report, default: float
+    gdf: gpd.GeoDataFrame,
+    col: str,
+    *,
+    file: str,
+    csv_like: bool,
+    report: Report,
+    default: float,
+    whole: bool = True,
+    blank_ok: bool = False,
 ) -> pd.Series:
     if col not in gdf.columns:
         return pd.Series(default, index=gdf.index, dtype=float)
     raw = gdf[col]
-    values = pd.to_numeric(raw.astype(str).str.strip().replace({"": np.nan}), errors="coerce")
-    if raw.dtype.kind in "iuf":
+    if raw.dtype.kind in "iufb":
         values = raw.astype(float)
-    bad = np.flatnonzero(values.isna().to_numpy() | (values.to_numpy() < 0))
+    else:
+        text = raw.map(lambda v: "" if v is None or (isinstance(v, float) and np.isnan(v)) else str(v).strip())
+        values = pd.to_numeric(text.replace({"": np.nan}), errors="coerce")
+    v = values.to_numpy(dtype=float, na_value=np.nan)
+    with np.errstate(invalid="ignore"):
+        bad_mask = ~np.isfinite(v) | (v < 0)
+        if blank_ok and raw.dtype.kind not in "iufb":
+            bad_mask &= ~text.eq("").to_numpy()
+        if whole:
+            bad_mask |= np.isfinite(v) & (v != np.floor(v))
+    bad = np.flatnonzero(bad_mask)
+    expected = "a whole number ≥ 0" if whole else "a number ≥ 0"
     report.errors.extend(
         Problem(
             file,
-            f"got '{raw.iloc[i]}', expected a whole number ≥ 0.",
+            f"got '{raw.iloc[i]}', expected {expected}.",
             "correct the value (0 for a non-residential point) or delete the row.",
             row=_row(gdf, i, csv_like=csv_like),
             column=col,
         )
         for i in bad[:MAX_LISTED]
     )
-    return values
+    if len(bad) > MAX_LISTED:
+        report.errors.append(
+            Problem(file, f"{len(bad) - MAX_LISTED} more rows are not {expected}.", "correct them.", column=col)
+        )
+    return pd.Series(v, index=gdf.index)
+
+
+def check_coordinates(
+    gdf: gpd.GeoDataFrame, *, file: str, report: Report, csv_like: bool = False, option: str = "crs"
+) -> None:
+    """Add an error to `report` when coordinates cannot be what the layer's CRS says they are.
+
+    In a geographic CRS: longitudes beyond ±180 or latitudes beyond ±90, with the likely cause
+    named: longitude and latitude swapped (every bad row fits when swapped), or projected metres
+    declared as degrees. In a projected CRS: every coordinate within ±180/±90, i.e. degrees
+    declared as metres. `option` names the parameter that sets this file's CRS.
+    """
+    if gdf.crs is None or len(gdf) == 0:
+        return
+    geoms = gdf.geometry.values
+    ok = ~(pd.isna(geoms) | shapely.is_empty(geoms))
+    if not ok.any():
+        return
+    b = np.full((len(gdf), 4), np.nan)
+    b[ok] = shapely.bounds(geoms[ok])
+    minx, miny, maxx, maxy = b.T
+    cols = gdf.attrs.get("coordinate_columns")
+    with np.errstate(invalid="ignore"):
+        if gdf.crs.is_geographic:
+            bad_lon = (minx < -180) | (maxx > 180)
+            bad_lat = (miny < -90) | (maxy > 90)
+            bad = np.flatnonzero(bad_lon | bad_lat)
+            if not len(bad):
+                return
+            i0 = int(bad[0])
+            example = f"x={minx[i0]:.6g}, y={miny[i0]:.6g} ({_row(gdf, i0, csv_like=csv_like)})"
+            metres = (np.abs(b[bad]) > 1000).any(axis=1)
+            swappable = (np.abs(b[bad][:, [1, 3]]) <= 180).all(axis=1) & (np.abs(b[bad][:, [0, 2]]) <= 90).all(axis=1)
+            if metres.mean() > 0.5:
+                fix = (
+                    f"pass `{option}` with the projected CRS the numbers are in (e.g. EPSG:4547 for "
+                    "CGCS2000 Gauss-Krüger 114°E, EPSG:32650 for UTM 50N, EPSG:3857 for Web Mercator)."
+                )
+                msg = (
+                    f"{len(bad)} of {len(gdf)} rows have coordinates such as {example} that look like "
+                    f"metres, but the layer is read as longitude/latitude ({gdf.crs.name})."
+                )
+                report.errors.append(Problem(file, msg, fix, kind="metres_as_degrees", ids=tuple(map(int, bad))))
+            elif swappable.all() and bad_lat[bad].all():
+                fix = (
+                    f"swap the columns: pass `x_col` {cols[1]} `y_col` {cols[0]}." if cols else "swap x and y in the file."
+                )
+                msg = (
+                    f"longitude and latitude look swapped: {len(bad)} rows have a latitude beyond ±90 "
+                    f"that fits as a longitude, e.g. {example}."
+                )
+                report.errors.append(Problem(file, msg, fix, kind="swapped_lon_lat", ids=tuple(map(int, bad))))
+            else:
+                report.errors.extend(
+                    Problem(
+                        file,
+                        f"x={minx[i]:.6g}, y={miny[i]:.6g} is not a longitude within ±180 and a latitude within ±90.",
+                        "correct or delete the row.",
+                        row=_row(gdf, int(i), csv_like=csv_like),
+                        kind="out_of_range",
+                    )
+                    for i in bad[:MAX_LISTED]
+                )
+        elif gdf.crs.is_projected:
+            small = (np.abs(b[ok][:, [0, 2]]) <= 180).all() and (np.abs(b[ok][:, [1, 3]]) <= 90).all()
+            if small and len(gdf) >= 1:
+                i0 = int(np.flatnonzero(ok)[0])
+                msg = (
+                    f"every coordinate is within ±180/±90 (e.g. x={minx[i0]:.6g}, y={miny[i0]:.6g}): they look like "
+                    f"degrees, but the layer is read as {gdf.crs.name}, in metres."
+                )
+                fix = f"pass `{option}` EPSG:4326 (WGS 84), EPSG:4490 (CGCS2000), gcj02 or bd09."
+                report.errors.append(Problem(file, msg, fix, kind="degrees_as_metres"))
+
+
+def find_duplicates(
+    gdf: gpd.GeoDataFrame, *, file: str, report: Report, csv_like: bool = False, dedupe: bool = False
+) -> np.ndarray:
+    """Note rows that repeat an earlier row exactly (same geometry and values); return their positions.
+
+    One note per repeated row group names the rows. With `dedupe` the notes say the repeats are
+    dropped (the caller drops them); otherwise they say the households are counted twice.
+    """
+    if len(gdf) < 2:
+        return np.zeros(0, int)
+    frame = pd.DataFrame(gdf.drop(columns=gdf.geometry.name)).astype(str)
+    frame["__wkb"] = shapely.to_wkb(gdf.geometry.values, hex=True)
+    dup = frame.duplicated(keep="first").to_numpy()
+    if not dup.any():
+        return np.zeros(0, int)
+    key = pd.util.hash_pandas_object(frame, index=False).to_numpy()
+    first = pd.Series(np.arange(len(gdf))).groupby(key).transform("min").to_numpy()
+    repeats = np.flatnonzero(dup)
+    action = "dropped (`dedupe`)" if dedupe else "counted again"
+    fix = "nothing to do." if dedupe else "delete the repeated rows, or pass `dedupe` to drop them."
+    groups = pd.Series(repeats).groupby(first[repeats]).agg(list)
+    for n, (orig, rows) in enumerate(groups.items()):
+        if n >= MAX_LISTED:
+            report.notes.append(Problem(file, f"{len(groups) - MAX_LISTED} more rows are repeated.", fix, kind="duplicate_row"))
+            break
+        report.notes.append(
+            Problem(
+                file,
+                f"{_rows_text(gdf, rows, csv_like=csv_like)} repeat {_row(gdf, int(orig), csv_like=csv_like)} exactly "
+                f"(same place and values); {action}.",
+                fix,
+                kind="duplicate_row",
+                ids=tuple(int(r) for r in rows),
+            )
+        )
+    return repeats
 
 
 def _repair_polygons(gdf: gpd.GeoDataFrame, *, file: str, report: Report) -> gpd.GeoDataFrame:
@@ -102,7 +244,7 @@ def _repair_polygons(gdf: gpd.GeoDataFrame, *, file: str, report: Report) -> gpd
         for i in empty[:MAX_LISTED]
     )
     types = shapely.get_type_id(geoms)
-    not_poly = np.flatnonzero(~np.isin(types, [3, 6]) & ~shapely.is_empty(geoms))
+    not_poly = np.flatnonzero(~np.isin(types, [3, 6]) & ~shapely.is_empty(geoms) & ~pd.isna(geoms))
     report.errors.extend(
         Problem(
             file,
@@ -134,7 +276,9 @@ def _repair_polygons(gdf: gpd.GeoDataFrame, *, file: str, report: Report) -> gpd
     return gdf
 
 
-def validate_boundaries(gdf: gpd.GeoDataFrame, *, file: str) -> tuple[gpd.GeoDataFrame, Report]:
+def validate_boundaries(
+    gdf: gpd.GeoDataFrame, *, file: str, option: str = "boundaries_crs"
+) -> tuple[gpd.GeoDataFrame, Report]:
     """Check and normalise village/community boundaries.
 
     Checks the ``code`` column (12-digit valid statistical code, unique), ``urban_rural``
@@ -206,24 +350,46 @@ def validate_boundaries(gdf: gpd.GeoDataFrame, *, file: str) -> tuple[gpd.GeoDat
             for i in np.flatnonzero(bad.to_numpy())[:MAX_LISTED]
         )
         gdf["kind"] = kind
+    check_coordinates(gdf, file=file, report=report, option=option)
     gdf = _repair_polygons(gdf, file=file, report=report)
     report.raise_if_errors()
     return gdf, report
 
 
 def validate_addresses(
-    gdf: gpd.GeoDataFrame, *, file: str, csv_like: bool = False
+    gdf: gpd.GeoDataFrame,
+    *,
+    file: str,
+    csv_like: bool = False,
+    dedupe: bool = False,
+    option: str = "addresses_crs",
 ) -> tuple[gpd.GeoDataFrame, Report]:
     """Check and normalise address points (households).
 
-    ``households`` defaults to 1 per point when the column is absent; non-numeric or negative values
-    are errors naming the row. ``population`` is optional. Id columns (``building``, ``compound``,
-    ``group``, ``village_code``) are normalised to text.
+    ``households`` defaults to 1 per point when the column is absent; values that are not whole
+    numbers ≥ 0 are errors naming the row. ``population`` is optional. Coordinates must fit the
+    layer's CRS (:func:`check_coordinates`). Rows that repeat an earlier row exactly are noted
+    (:func:`find_duplicates`) and, with `dedupe`, dropped. Id columns (``building``,
+    ``compound``, ``group``, ``village_code``) are normalised to text.
+
+    Parameters
+    ----------
+    gdf
+        Points as read, with their CRS assigned.
+    file
+        Name of the file, for messages.
+    csv_like
+        Name rows as CSV lines (when the reader did not record how).
+    dedupe
+        Drop rows that repeat an earlier row exactly.
+    option
+        Parameter that sets this file's CRS, named in messages.
 
     Returns
     -------
     addresses, report
-        Points with float ``households`` and ``population`` (NaN when unknown), and what was found.
+        Points with float ``households`` and ``population`` (NaN when unknown), indexed by their
+        position in the file, and what was found.
     """
     report = Report()
     gdf = gdf.copy()
@@ -238,10 +404,11 @@ def validate_addresses(
         )
         for i in bad_geom[:MAX_LISTED]
     )
+    check_coordinates(gdf, file=file, report=report, csv_like=csv_like, option=option)
     gdf["households"] = _numeric(gdf, "households", file=file, csv_like=csv_like, report=report, default=1.0)
     if "population" in gdf.columns:
         gdf["population"] = _numeric(
-            gdf, "population", file=file, csv_like=csv_like, report=report, default=np.nan
+            gdf, "population", file=file, csv_like=csv_like, report=report, default=np.nan, whole=False, blank_ok=True
         )
     else:
         gdf["population"] = np.nan
@@ -249,6 +416,11 @@ def validate_addresses(
         if col in gdf.columns:
             gdf[col] = gdf[col].map(lambda v: None if pd.isna(v) or str(v).strip() == "" else str(v).strip())
     report.raise_if_errors()
+    repeats = find_duplicates(gdf, file=file, report=report, csv_like=csv_like, dedupe=dedupe)
+    if dedupe and len(repeats):
+        attrs = dict(gdf.attrs)
+        gdf = gdf.drop(index=gdf.index[repeats])
+        gdf.attrs.update(attrs)
     return gdf, report
 
 
@@ -293,13 +465,19 @@ def validate_barriers(gdf: gpd.GeoDataFrame, *, file: str) -> gpd.GeoDataFrame:
 
 
 def assign_villages(
-    addresses: gpd.GeoDataFrame, boundaries: gpd.GeoDataFrame, *, file: str, csv_like: bool = False
+    addresses: gpd.GeoDataFrame,
+    boundaries: gpd.GeoDataFrame,
+    *,
+    file: str,
+    csv_like: bool = False,
+    strict: bool = False,
 ) -> tuple[pd.Series, Report]:
     """Return the village/community code of every address from where it lies.
 
-    Addresses outside every boundary get ``None`` and a note (they are kept and listed in the
-    ``violations`` layer, never silently dropped). Addresses inside two boundaries are errors: the
-    boundaries overlap there.
+    Addresses outside every boundary, or inside a hole of one, get ``None`` and a note of kind
+    ``address_outside_boundaries`` / ``address_in_hole`` (they are kept and listed in the
+    ``violations`` layer, never silently dropped); with `strict` they are errors instead.
+    Addresses inside two boundaries are errors: the boundaries overlap there.
 
     Returns
     -------
@@ -325,14 +503,29 @@ def assign_villages(
     result = np.full(len(addresses), None, dtype=object)
     result[pi] = codes[bi]
     outside = np.flatnonzero(counts == 0)
-    report.notes.extend(
-        Problem(
-            file,
-            "the point lies outside every village/community boundary; kept in the violations layer.",
-            "move the point or extend the boundary layer.",
-            row=_row(addresses, int(i), csv_like=csv_like),
+    in_hole = np.zeros(len(outside), bool)
+    if len(outside):
+        parts, owner = shapely.get_parts(boundaries.geometry.values, return_index=True)
+        filled = shapely.polygons(shapely.get_exterior_ring(parts))
+        hit, _ = shapely.STRtree(filled).query(pts[outside], predicate="intersects")
+        in_hole[np.unique(hit)] = True
+    target = report.errors if strict else report.notes
+    kept = "" if strict else "; kept in the violations layer"
+    for kind, where, ids in (
+        ("address_outside_boundaries", "outside every village/community boundary", outside[~in_hole]),
+        ("address_in_hole", "inside a hole of a village/community boundary", outside[in_hole]),
+    ):
+        if not len(ids):
+            continue
+        fix = "move the points or extend the boundary layer" + ("; without `strict` they are listed and kept." if strict else ".")
+        target.append(
+            Problem(
+                file,
+                f"{len(ids)} of {len(addresses)} addresses lie {where}{kept}: {_rows_text(addresses, ids, csv_like=csv_like)}.",
+                fix,
+                kind=kind,
+                ids=tuple(int(i) for i in ids),
+            )
         )
-        for i in outside
-    )
     report.raise_if_errors()
     return pd.Series(result, index=addresses.index, name="village_code"), report

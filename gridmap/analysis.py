@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import html
 from pathlib import Path
+from typing import Any
 
 import geopandas as gpd
 import numpy as np
@@ -48,9 +49,10 @@ def read_workers(path: str | Path, *, grid_code_col: str = "grid_code", worker_c
     return df[["grid_code", "worker"]]
 
 
-def worker_table(grids: pd.DataFrame, workers: pd.DataFrame) -> tuple[pd.DataFrame, dict]:
+def worker_table(grids: pd.DataFrame, workers: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, Any]]:
     """Return the bilingual worker-load table (heaviest first) and the balance figures over workers."""
-    loads, figures = worker_loads(grids, workers)
+    loads, balance = worker_loads(grids, workers)
+    figures: dict[str, Any] = dict(balance)
     figures["unknown_grid_codes"] = sorted(set(workers["grid_code"]) - set(grids["grid_code"].astype(str)))
     table = loads.rename(columns={"worker": "网格员 worker", "grids": "网格数 grids", "households": "户数 households",
                                   "population": "人口 population"})

@@ -11,7 +11,9 @@ from typing import Any
 import click
 
 from geodata.errors import GridmapError
+from gridmap.export import FORMATS
 from gridmap.fields import INPUT_FIELDS
+from gridmap.maps import BASEMAPS, LANGS
 
 F = Callable[..., Any]
 _state = {"verbose": 0}
@@ -29,10 +31,12 @@ def _compose(*decorators: F) -> Callable[[F], F]:
 
 
 def input_option(role: str, help: str, *, required: bool = False, multiple: bool = False) -> Callable[[F], F]:
-    """``--ROLE PATH`` and ``--ROLE-layer NAME`` for one input layer."""
+    """``--ROLE PATH|URL``, ``--ROLE-layer NAME`` and ``--ROLE-sql SELECT`` for one input layer (file or PostGIS)."""
     return _compose(
-        click.option(f"--{role}", required=required, multiple=multiple, type=click.Path(exists=True, dir_okay=False), help=help),
-        click.option(f"--{role}-layer", help=f"Layer of {'every ' if multiple else ''}--{role} in a multi-layer file."),
+        click.option(f"--{role}", required=required, multiple=multiple, metavar="FILE|URL",
+                     help=f"{help} A file, or postgresql://USER@HOST:PORT/DB with --{role}-layer or --{role}-sql."),
+        click.option(f"--{role}-layer", help=f"Layer of {'every ' if multiple else ''}--{role} in a multi-layer file (SCHEMA.TABLE for a URL)."),
+        click.option(f"--{role}-sql", metavar="SELECT", help=f"Query giving --{role} when it is a postgresql:// URL."),
     )
 
 
@@ -54,10 +58,31 @@ csv_options = _compose(
 run_dir_argument = click.argument("run_dir", type=click.Path(exists=True, file_okay=False))
 
 
-def _spec(path: str | None, layer: str | None):
+def _spec(path: str | None, layer: str | None, sql: str | None = None, *, option: str = "input"):
+    """A file path, or a PostGIS URL with a layer (SCHEMA.TABLE) or a query (geodata/postgis.py)."""
+    from geodata.postgis import DbSource, is_db_url
     from gridmap.inputs import LayerSpec
 
-    return None if path is None else LayerSpec(Path(path), layer)
+    if path is None:
+        return None
+    if is_db_url(path):
+        if (layer is None) == (sql is None):
+            raise click.UsageError(f"{option} is a database: give {option}-layer SCHEMA.TABLE or {option}-sql \"SELECT …\" (one of them).")
+        return LayerSpec(DbSource(path, layer, sql), layer)
+    if sql is not None:
+        raise click.UsageError(f"{option}-sql needs {option} postgresql://USER@HOST:PORT/DB.")
+    if not Path(path).is_file():
+        raise click.BadParameter(f"file '{path}' does not exist (or pass a postgresql:// URL).", param_hint=f"'{option}'")
+    return LayerSpec(Path(path), layer)
+
+
+def _previous_spec(path: str | None, layer: str | None, sql: str | None):
+    """--previous: a file, or a published schema's grids (default gridmap.grids_current) and its code ledger."""
+    from geodata.postgis import is_db_url
+
+    if path is not None and is_db_url(path) and layer is None and sql is None:
+        layer = "gridmap.grids_current"
+    return _spec(path, layer, sql, option="--previous")
 
 
 def _fields(kw: dict[str, Any]) -> dict[str, str]:
@@ -157,7 +182,9 @@ def _grid(ctx: click.Context, inputs, out: Path, *, overwrite: bool, resume: boo
 @input_option("units", "Unit polygons (buildings, parcels, blocks) that tile the area.")
 @input_option("exclusive", "Exclusive areas (专属网格): schools, hospitals, ...")
 @input_option("barriers", "Roads/rivers/railways grids should not cross (repeatable).", multiple=True)
-@click.option("--previous", type=click.Path(exists=True, dir_okay=False), help="Grids of an earlier run: their codes are inherited.")
+@click.option("--previous", metavar="FILE|URL", help="Grids of an earlier run, or a database where runs were published (its grids_current and code ledger): codes are inherited.")
+@click.option("--previous-layer", help="Layer of --previous [grids; gridmap.grids_current for a URL].")
+@click.option("--previous-sql", metavar="SELECT", help="Query giving --previous when it is a postgresql:// URL.")
 @click.option("--rules", "rules_path", type=click.Path(exists=True, dir_okay=False), help="TOML rules file.")
 @click.option("--min-households", type=int, help="Lower end of the household band [300].")
 @click.option("--max-households", type=int, help="Upper end of the household band [500].")
@@ -196,9 +223,11 @@ def partition(ctx: click.Context, **kw: Any) -> None:
     rules = read_rules(kw["rules_path"], min_households=kw["min_households"], max_households=kw["max_households"])
     liaison = parse_range(kw["liaison"], option="--liaison") if kw["liaison"] else None
     inputs = read_inputs(
-        _spec(kw["addresses"], kw["addresses_layer"]), _spec(kw["boundaries"], kw["boundaries_layer"]),
-        units=_spec(kw["units"], kw["units_layer"]), exclusive=_spec(kw["exclusive"], kw["exclusive_layer"]),
-        barriers=[_spec(b, kw["barriers_layer"]) for b in kw["barriers"]], previous=_spec(kw["previous"], None),
+        *(_spec(kw[r], kw[f"{r}_layer"], kw[f"{r}_sql"], option=f"--{r}") for r in ("addresses", "boundaries")),
+        units=_spec(kw["units"], kw["units_layer"], kw["units_sql"], option="--units"),
+        exclusive=_spec(kw["exclusive"], kw["exclusive_layer"], kw["exclusive_sql"], option="--exclusive"),
+        barriers=[_spec(b, kw["barriers_layer"], kw["barriers_sql"], option="--barriers") for b in kw["barriers"]],
+        previous=_previous_spec(kw["previous"], kw["previous_layer"], kw["previous_sql"]),
         input_crs=kw["input_crs"], x_col=kw["x_col"], y_col=kw["y_col"], encoding=kw["encoding"],
     )
     out = Path(kw["out"])
@@ -232,45 +261,49 @@ def demo(ctx: click.Context, out: str, liaison: str) -> None:
 
 @main.command("map")
 @run_dir_argument
-@click.option("--basemap", type=click.Choice(["osm", "gaode", "tianditu"]), default="osm", show_default=True,
+@click.option("--basemap", type=click.Choice(BASEMAPS), default="osm", show_default=True,
               help="Base map; gaode shifts the display copy to GCJ-02 so grids sit on Gaode's streets.")
 @click.option("--tianditu-key", envvar="TIANDITU_KEY", help="Tianditu key [env TIANDITU_KEY].")
 @click.option("--simplify", type=float, default=1.0, show_default=True, help="Display simplification in metres (0: none).")
-@click.option("--offline", is_flag=True, help="Inline every script/style from installed packages (run `gridmap assets` once).")
-@click.option("--out", "out_file", type=click.Path(dir_okay=False), help="HTML file [RUN_DIR/map_<basemap>[_offline].html].")
+@click.option("--lang", type=click.Choice(LANGS), default="zh", show_default=True,
+              help="Language shown first (labels are bilingual).")
+@click.option("--cdn", is_flag=True, help="Link Leaflet from a CDN instead of inlining it (the default page works offline).")
+@click.option("--out", "out_file", type=click.Path(dir_okay=False), help="HTML file [RUN_DIR/map_<basemap>[_en][_cdn].html].")
 @overwrite_option
 @click.pass_context
-def map_cmd(ctx: click.Context, run_dir: str, basemap: str, tianditu_key: str | None, simplify: float, offline: bool,
-            out_file: str | None, overwrite: bool) -> None:
+def map_cmd(ctx: click.Context, run_dir: str, basemap: str, tianditu_key: str | None, simplify: float, lang: str,
+            cdn: bool, out_file: str | None, overwrite: bool) -> None:
     """Re-render the interactive map of a run folder.
 
     \b
     Examples:
       gridmap map outputs/demo --basemap gaode
-      gridmap map outputs/demo --offline --out outputs/demo/map_offline.html
+      gridmap map outputs/demo --lang en --out outputs/demo/map_en.html
     """
     from geodata.io import check_output
     from gridmap.maps import write_map
     from gridmap.runfolder import read_run
 
     run_path = Path(run_dir)
-    out = Path(out_file) if out_file else run_path / f"map_{basemap}{'_offline' if offline else ''}.html"
+    out = Path(out_file) if out_file else run_path / f"map_{basemap}{'_en' if lang == 'en' else ''}{'_cdn' if cdn else ''}.html"
     check_output(out, overwrite=overwrite)
     result = read_run(run_path)
-    write_map(result, out, basemap=basemap, tianditu_key=tianditu_key, tolerance_m=simplify, offline=offline)
+    write_map(result, out, basemap=basemap, tianditu_key=tianditu_key, tolerance_m=simplify, lang=lang, cdn=cdn)
     _echo(ctx, f"Map: {out} ({out.stat().st_size / 1e6:.1f} MB, {len(result.grids)} grids)")
 
 
 @main.command()
 @run_dir_argument
 @click.option("--format", "formats", multiple=True, required=True, help="Format to write (repeatable).",
-              type=click.Choice(["gpkg", "geojson", "shp", "kml", "xlsx", "csv"]))
+              type=click.Choice(FORMATS))
 @click.option("--encoding", default="UTF-8", show_default=True, help="Shapefile text encoding (GBK for older Chinese GIS).")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False), help="Folder [RUN_DIR/export].")
 @overwrite_option
+@click.option("--workers", "workers_csv", type=click.Path(exists=True, dir_okay=False),
+              help="CSV/XLSX of grid_code → worker: adds a worker column to rosters and grid layers.")
 @click.pass_context
 def export(ctx: click.Context, run_dir: str, formats: tuple[str, ...], encoding: str, out_dir: str | None,
-           overwrite: bool) -> None:
+           overwrite: bool, workers_csv: str | None) -> None:
     """Export a run's grids and rosters for other GIS and for grid workers.
 
     \b
@@ -280,6 +313,7 @@ def export(ctx: click.Context, run_dir: str, formats: tuple[str, ...], encoding:
       gridmap export outputs/demo --format shp --format xlsx --encoding gbk
     """
     from geodata.io import atomic_dir
+    from gridmap.analysis import read_workers
     from gridmap.export import write_export
     from gridmap.runfolder import read_run
 
@@ -288,29 +322,13 @@ def export(ctx: click.Context, run_dir: str, formats: tuple[str, ...], encoding:
     except LookupError as exc:
         raise click.BadParameter(f"unknown encoding '{encoding}'", param_hint="--encoding") from exc
     result = read_run(Path(run_dir))
+    workers = read_workers(workers_csv) if workers_csv else None
     out = Path(out_dir) if out_dir else Path(run_dir) / "export"
     files: list[Path] = []
     with atomic_dir(out, overwrite=overwrite) as tmp:
         for fmt in formats:
-            files += [out / f.name for f in write_export(result, tmp, fmt=fmt, encoding=encoding)]
+            files += [out / f.name for f in write_export(result, tmp, fmt=fmt, encoding=encoding, workers=workers)]
     _echo(ctx, "\n".join(str(f) for f in files))
-
-
-@main.command()
-@click.option("--folder", type=click.Path(file_okay=False), help="Asset folder [$GRIDMAP_ASSETS or ~/.cache/gridmap/web].")
-@click.pass_context
-def assets(ctx: click.Context, folder: str | None) -> None:
-    """Install the map's JavaScript/CSS packages (npm) for `gridmap map --offline`.
-
-    Needs npm and the npm registry once; copy the folder to offline machines and point
-    GRIDMAP_ASSETS at it.
-    """
-    from gridmap.maps import sample_page
-    from gridmap.offline import asset_dir, install_assets, needed_packages
-
-    specs = needed_packages(sample_page())
-    where = install_assets(specs, folder=Path(folder) if folder else asset_dir())
-    _echo(ctx, f"Installed {', '.join(specs)} into {where}")
 
 
 workers_option = click.option("--workers", "workers_csv", type=click.Path(exists=True, dir_okay=False),
@@ -371,14 +389,15 @@ def audit(ctx: click.Context, **kw: Any) -> None:
 
     out = Path(kw["out"])
     check_output(out, overwrite=kw["overwrite"])
-    grids, _ = read_input(_spec(kw["grids"], kw["grids_layer"]), role="grids", input_crs=kw["input_crs"])
-    addresses, _ = read_input(_spec(kw["addresses"], kw["addresses_layer"]), role="addresses", input_crs=kw["input_crs"])
+    specs = {r: _spec(kw[r], kw[f"{r}_layer"], kw[f"{r}_sql"], option=f"--{r}") for r in ("grids", "addresses", "boundaries")}
+    grids, _ = read_input(specs["grids"], role="grids", input_crs=kw["input_crs"])
+    addresses, _ = read_input(specs["addresses"], role="addresses", input_crs=kw["input_crs"])
     boundaries = None
     if kw["boundaries"]:
-        boundaries, _ = read_input(_spec(kw["boundaries"], kw["boundaries_layer"]), role="boundaries", input_crs=kw["input_crs"])
+        boundaries, _ = read_input(specs["boundaries"], role="boundaries", input_crs=kw["input_crs"])
     result = audit_layer(grids, addresses, boundaries, grid_code_col=kw["grid_code_col"], households_col=kw["households_col"],
                          min_households=kw["min_households"], max_households=kw["max_households"],
-                         name=f"audit of {Path(kw['grids']).name}")
+                         name=f"audit of {specs['grids'].path.name}")
     workers = read_workers(kw["workers_csv"], grid_code_col=kw["grid_code_col"]) if kw["workers_csv"] else None
     write_audit(result, out, overwrite=kw["overwrite"], workers=workers)
     found = ", ".join(f"{k} {v}" for k, v in result.manifest["findings"].items()) or "nothing"
@@ -386,41 +405,76 @@ def audit(ctx: click.Context, **kw: Any) -> None:
 
 
 @main.command()
-@click.argument("old", type=click.Path(exists=True, dir_okay=False))
-@click.argument("new", type=click.Path(exists=True, dir_okay=False))
+@click.argument("old")
+@click.argument("new")
 @input_option("addresses", "Household address points.", required=True)
-@click.option("--layer", default=None, help="Layer of OLD and NEW [grids when present].")
+@click.option("--layer", default=None, help="Layer of OLD and NEW [grids when present; gridmap.grids_current for a URL].")
+@click.option("--old-sql", metavar="SELECT", help="Query giving OLD when it is a postgresql:// URL (e.g. the grids of one published run).")
+@click.option("--new-sql", metavar="SELECT", help="Query giving NEW when it is a postgresql:// URL.")
 @click.option("--grid-code-col", default="grid_code", show_default=True, help="Grid code column of OLD and NEW.")
 @input_crs_option
 @out_dir_option
 @overwrite_option
 @click.pass_context
-def diff(ctx: click.Context, old: str, new: str, addresses: str, addresses_layer: str | None, layer: str | None,
-         grid_code_col: str, input_crs: str | None, out: str, overwrite: bool) -> None:
+def diff(ctx: click.Context, old: str, new: str, addresses: str, addresses_layer: str | None, addresses_sql: str | None,
+         layer: str | None, old_sql: str | None, new_sql: str | None, grid_code_col: str, input_crs: str | None, out: str,
+         overwrite: bool) -> None:
     """Compare two grid layers: which households change grid, what each grid gains and loses.
 
     \b
-    Example:
+    Examples:
       gridmap diff outputs/2025/grids.gpkg outputs/2026/grids.gpkg --addresses hh.gpkg --out outputs/diff
+      gridmap diff outputs/2025/grids.gpkg postgresql://gis@db/county --addresses hh.gpkg --out outputs/diff
     """
     from geodata.io import check_output, layer_names
+    from geodata.postgis import is_db_url
     from gridmap.analysis import diff as diff_layers
     from gridmap.analysis import write_diff
     from gridmap.inputs import read_input
 
     check_output(Path(out), overwrite=overwrite)
 
-    def grids(path: str):
+    def spec(path: str, sql: str | None, name: str):
         lyr = layer
-        if lyr is None and path.lower().endswith(".gpkg") and "grids" in layer_names(path):
+        if is_db_url(path):
+            return _spec(path, None if sql else (lyr or "gridmap.grids_current"), sql, option=name)
+        if lyr is None and path.lower().endswith(".gpkg") and Path(path).is_file() and "grids" in layer_names(path):
             lyr = "grids"
-        return read_input(_spec(path, lyr), role="grids", input_crs=input_crs)[0]
+        return _spec(path, lyr, sql, option=name)
 
-    a, b = grids(old), grids(new)
-    points, _ = read_input(_spec(addresses, addresses_layer), role="addresses", input_crs=input_crs)
+    old_spec, new_spec = spec(old, old_sql, "OLD"), spec(new, new_sql, "NEW")
+    a = read_input(old_spec, role="grids", input_crs=input_crs)[0]
+    b = read_input(new_spec, role="grids", input_crs=input_crs)[0]
+    points, _ = read_input(_spec(addresses, addresses_layer, addresses_sql, option="--addresses"), role="addresses", input_crs=input_crs)
     d = diff_layers(a, b, points, grid_code_col=grid_code_col)
-    write_diff(d, out, crs=a.crs, old=old, new=new, overwrite=overwrite)
+    write_diff(d, out, crs=a.crs, old=str(old_spec.path), new=str(new_spec.path), overwrite=overwrite)
     _echo(ctx, f"{d.share_changed:.1%} of households change grid. Report: {Path(out) / 'report.html'}")
+
+
+@main.command()
+@run_dir_argument
+@click.option("--db", "url", required=True, envvar="GRIDMAP_DB", metavar="URL",
+              help="postgresql://USER@HOST:PORT/DB [env GRIDMAP_DB]; password from the URL, PGPASSWORD, ~/.pgpass or a service file.")
+@click.option("--schema", default="gridmap", show_default=True, help="Schema holding grids, grids_current, code_ledger, runs, ...")
+@click.pass_context
+def publish(ctx: click.Context, run_dir: str, url: str, schema: str) -> None:
+    """Publish a run folder into PostgreSQL/PostGIS in one transaction (all or nothing).
+
+    Grids are versioned (valid_from_run/valid_to_run; view grids_current), every code ever
+    issued is kept in code_ledger, and the database refuses a retired code. Only the run's
+    villages/communities are replaced.
+
+    \b
+    Examples:
+      gridmap publish outputs/town --db postgresql://gis@db.example.cn:5432/county
+      gridmap partition ... --previous postgresql://gis@db.example.cn/county --out outputs/town-2026
+      gridmap publish outputs/town-2026 --db postgresql://gis@db.example.cn/county
+    """
+    from gridmap.publish import publish_run
+    from gridmap.runfolder import read_run
+
+    done = publish_run(read_run(Path(run_dir)), url, schema=schema)
+    _echo(ctx, done.summary())
 
 
 @main.command("check-codes")
@@ -461,6 +515,24 @@ def check_codes_cmd(ctx: click.Context, file: str, layer: str | None, grid_code_
     if out:
         write_csv(Path(out), found)
     ctx.exit(1 if len(errors) else 0)
+
+
+@main.command()
+@run_dir_argument
+@click.option("--port", type=int, default=8765, show_default=True, help="Port to listen on (0: any free port).")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on; off loopback every request needs the token.")
+@click.option("--token", help="Secret that every edit (and, off loopback, every read) must carry [default: generated].")
+@click.option("--no-browser", is_flag=True, help="Only print the URL; do not open a browser.")
+def edit(run_dir, port, host, token, no_browser) -> None:
+    """Adjust the grids of RUN_DIR by hand in the browser; save writes a new run folder.
+
+    \b
+    Example:
+      gridmap edit outputs/demo                # opens http://127.0.0.1:8765/?token=...
+    """
+    from gridmap.edit.server import serve
+
+    serve(run_dir, host=host, port=port, token=token, open_browser=not no_browser, echo=lambda m: click.echo(m, err=True))
 
 
 def run() -> None:

@@ -24,6 +24,7 @@ from pathlib import Path
 import geopandas as gpd
 import numpy as np
 
+from geodata.errors import DependencyError
 from partition.grids import Village, VillageGrids, partition_village
 from partition.incremental import partition_incremental
 
@@ -160,7 +161,7 @@ def _run_dask(tasks, todo, scheduler, workers, finished) -> None:
         from dask.distributed import Client, LocalCluster, as_completed
     except ImportError as exc:  # pragma: no cover - depends on the install
         msg = "Dask is not installed: pip install 'gridmap[dask]' (or dask[distributed])."
-        raise RuntimeError(msg) from exc
+        raise DependencyError(msg) from exc
     cluster = None
     if scheduler == "local":
         cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None)

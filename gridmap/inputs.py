@@ -1,4 +1,4 @@
-"""Read input files into GeoDataFrames with their true CRS, remembering where each came from."""
+"""Read input files or PostGIS layers into GeoDataFrames with their true CRS, remembering where each came from."""
 
 from __future__ import annotations
 
@@ -11,22 +11,42 @@ import geopandas as gpd
 from geodata import crs as gcrs
 from geodata import io as gio
 from geodata.errors import InputError, Problem
-from gridmap.provenance import file_sha256
+from geodata.postgis import DbSource, is_db_url
+from gridmap.provenance import file_sha256, frame_sha256
 
 PathLike = str | Path
 
 
 @dataclass(frozen=True)
 class LayerSpec:
-    """Where one input layer is: a path, and the layer name inside multi-layer files."""
+    """Where one input layer is: a path and the layer inside multi-layer files, or a PostGIS
+    table/view/query (:class:`geodata.postgis.DbSource`; its text form masks the password)."""
 
-    path: Path
+    path: Path | DbSource
     layer: str | None = None
 
+    def __post_init__(self) -> None:
+        if is_db_url(self.path):  # a URL given as text becomes a DbSource, whose text form hides the password
+            object.__setattr__(self, "path", DbSource(str(self.path), self.layer))
+        elif not isinstance(self.path, Path | DbSource):
+            object.__setattr__(self, "path", Path(self.path))
+
     @classmethod
-    def of(cls, value: PathLike | LayerSpec, layer: str | None = None) -> LayerSpec:
-        """Return `value` as a LayerSpec (a path becomes one, with `layer`)."""
-        return value if isinstance(value, LayerSpec) else cls(Path(value), layer)
+    def of(cls, value: PathLike | DbSource | LayerSpec, layer: str | None = None) -> LayerSpec:
+        """Return `value` as a LayerSpec (a path becomes one, with `layer`; a ``postgresql://`` URL
+        becomes a database source with `layer` as its ``SCHEMA.TABLE``)."""
+        if isinstance(value, LayerSpec):
+            return value
+        if isinstance(value, DbSource):
+            return cls(value, value.layer)
+        if is_db_url(value):
+            return cls(DbSource(str(value), layer), layer)
+        return cls(Path(value), layer)
+
+
+def _sha256(path: Path | DbSource, gdf: gpd.GeoDataFrame) -> str:
+    """The file's checksum; for a database source, the checksum of the rows as read."""
+    return frame_sha256(gdf) if isinstance(path, DbSource) else file_sha256(path)
 
 
 @dataclass(frozen=True)
@@ -83,13 +103,19 @@ def read_input(
     label = str(spec.path)
     gdf = gio.read_layer(spec.path, layer=spec.layer, encoding=encoding, x_col=x_col, y_col=y_col)
     gdf = gcrs.assign_input_crs(gdf, input_crs=input_crs, file=label)
-    csv = spec.path.suffix.lower() in (".csv", ".txt")
-    return gdf, Source(label, spec.layer, file_sha256(spec.path), csv, input_crs)
+    csv = str(spec.path.suffix).lower() in (".csv", ".txt")
+    return gdf, Source(label, spec.layer, _sha256(spec.path, gdf), csv, input_crs)
 
 
 def read_previous(spec: PathLike | LayerSpec) -> tuple[gpd.GeoDataFrame, list[str], Source]:
-    """Read the grids of an earlier run and every code it ever issued (its ``code_history``)."""
+    """Read the grids of an earlier run and every code it ever issued (its ``code_history``).
+
+    From a database (``postgresql://…``, default layer ``gridmap.grids_current``): the current
+    grids published by ``gridmap publish`` and every code in the schema's ``code_ledger``.
+    """
     spec = LayerSpec.of(spec)
+    if isinstance(spec.path, DbSource):
+        return _read_previous_db(spec.path)
     layer = spec.layer
     if layer is None and spec.path.suffix.lower() == ".gpkg" and "grids" in gio.layer_names(spec.path):
         layer = "grids"
@@ -101,6 +127,17 @@ def read_previous(spec: PathLike | LayerSpec) -> tuple[gpd.GeoDataFrame, list[st
         raise InputError(Problem(str(spec.path), "does not say which coordinate system it is in.",
                                  "pass the grids.gpkg of an earlier gridmap run, or a layer with a CRS."))
     return prev, history, Source(str(spec.path), layer, file_sha256(spec.path))
+
+
+def _read_previous_db(source: DbSource) -> tuple[gpd.GeoDataFrame, list[str], Source]:
+    from gridmap.publish import ledger_codes
+
+    if source.layer is None and source.sql is None:
+        source = DbSource(source.url, "gridmap.grids_current")
+    prev = source.read()
+    if prev.crs is None:
+        raise InputError(Problem(str(source), "has SRID 0 (no coordinate system).", "give the geometry column an SRID."))
+    return prev, ledger_codes(source), Source(str(source), source.layer, frame_sha256(prev))
 
 
 def read_inputs(

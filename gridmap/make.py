@@ -132,8 +132,8 @@ def make_grids(
     >>> from geodata.sample import sample_path
     >>> p = sample_path()
     >>> result = gridmap.make_grids(gpd.read_file(p, layer="addresses"), gpd.read_file(p, layer="boundaries"))
-    >>> result.grids["grid_code"].str.len().eq(15).all()
-    np.True_
+    >>> bool(result.grids["grid_code"].str.len().eq(15).all())
+    True
     >>> int(result.grids["households"].sum()) == int(result.addresses["households"].sum())
     True
     """
@@ -219,8 +219,8 @@ def make_grids(
     if liaison:
         from partition.liaison import liaison_groups as make_liaison
 
-        liaison_groups = make_liaison(grids, addresses, addr_grid, min_households=liaison[0], max_households=liaison[1])
-        addresses["liaison_code"] = liaison_groups.attrs.pop("address_codes")
+        liaison_groups, addresses["liaison_code"] = make_liaison(
+            grids, addresses, addr_grid, min_households=liaison[0], max_households=liaison[1])
     grids = _tidy(grids)
 
     def out(g: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
@@ -233,6 +233,7 @@ def make_grids(
         "created": now_iso(),
         "inputs": {role: {"path": s.label, "layer": s.layer, "sha256": s.sha256} for role, s in sources.items()},
         "rules": rules_dict(rules),
+        "liaison": list(liaison) if liaison else None,
         "crs": {
             "input": sources_crs(sources, out_crs_in),
             "work": work.to_string(),
@@ -335,12 +336,10 @@ def _village_tasks(
 ) -> Iterator[VillageTask]:
     """One :class:`VillageTask` per boundary, with only the inputs that touch that village."""
     by_village = pd.Series(np.arange(len(addresses))).groupby(village_code.to_numpy()).indices
-    bar_tree = shapely.STRtree(barriers) if barriers is not None else None
-    ex_tree = shapely.STRtree(exclusive.geometry.values) if exclusive is not None else None
-    up_tree = shapely.STRtree(unit_polys.geometry.values) if unit_polys is not None else None
-    prev_by = previous.groupby("village_code").indices if previous is not None else {}
     has_ur = "urban_rural" in boundaries.columns
     has_kind = "kind" in boundaries.columns
+    prev_by = previous.groupby("village_code").indices if previous is not None else {}
+    near_exclusive, near_barriers, near_units = _near(exclusive), _near(barriers), _near(unit_polys)
     for row in boundaries.itertuples():
         rule = rules.rule_for(
             code=row.code,
@@ -348,18 +347,24 @@ def _village_tasks(
             kind=(row.kind or None) if has_kind else None,
         )
         geom = row.geometry
-        idx = by_village.get(row.code, np.zeros(0, int))
+        idx = np.asarray(by_village.get(row.code, np.zeros(0, int)))
         village = Village(
-            code=row.code,
-            boundary=geom,
-            rule=rule,
-            points=addresses.iloc[idx],
-            exclusive=exclusive.iloc[np.sort(ex_tree.query(geom, predicate="intersects"))] if ex_tree is not None else None,
-            barriers=barriers[bar_tree.query(geom, predicate="intersects")] if bar_tree is not None else None,
-            unit_polygons=unit_polys.iloc[np.sort(up_tree.query(geom, predicate="intersects"))] if up_tree is not None else None,
+            code=row.code, boundary=geom, rule=rule, points=addresses.iloc[idx],
+            exclusive=near_exclusive(geom), barriers=near_barriers(geom), unit_polygons=near_units(geom),
         )
-        prev = previous.iloc[prev_by[row.code]] if row.code in prev_by else None
+        prev = previous.iloc[prev_by[row.code]] if previous is not None and row.code in prev_by else None
         yield VillageTask(index=idx, village=village, previous=prev, keep_valid=keep_valid, tolerance=keep_tolerance)
+
+
+def _near(layer: Any) -> Callable[[Any], Any]:
+    """Return ``f(geom)``: the rows (or lines) of `layer` that intersect `geom`, in input order."""
+    if layer is None:
+        return lambda geom: None
+    geoms = layer if isinstance(layer, np.ndarray) else layer.geometry.values
+    tree = shapely.STRtree(geoms)
+    if isinstance(layer, np.ndarray):
+        return lambda geom: layer[tree.query(geom, predicate="intersects")]
+    return lambda geom: layer.iloc[np.sort(tree.query(geom, predicate="intersects"))]
 
 
 def _address_grid(n: int, tasks: list[VillageTask], vgs: list) -> np.ndarray:

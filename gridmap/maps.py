@@ -1,16 +1,22 @@
-"""Maps of a run: the interactive folium map (map.html) and a static PNG for print."""
+"""Maps of a run: the interactive map page (map.html, Leaflet, offline by default) and a static PNG."""
 
 from __future__ import annotations
 
+import html
+import json
 import os
+from dataclasses import dataclass
+from importlib import resources
 from typing import TYPE_CHECKING
 
 import geopandas as gpd
 import numpy as np
+import pandas as pd
 import shapely
 
 from geodata.crs import wgs84_to_china
-from gridmap.fields import FIELDS, STATUS
+from geodata.errors import GridmapError
+from gridmap.fields import FLAGS, GRID_TYPES, GRID_TYPES_EN, RULES, STATUS, note_en, note_zh
 
 if TYPE_CHECKING:
     from gridmap.result import GridResult
@@ -18,12 +24,48 @@ if TYPE_CHECKING:
 BASEMAPS = ("osm", "gaode", "tianditu")
 """Basemaps of the interactive map. Gaode tiles are GCJ-02: the display copy is shifted to match."""
 
+LANGS = ("zh", "en")
 STATUS_COLORS = {"ok": "#54a24b", "under_min": "#4c9bd6", "over_max": "#e45756", "enclave": "#b279a2"}
+GROUP_COLOR = "#72b7b2"
+"""Village-group (rural) grids: one per 村民小组, no household band, so not coloured as 'in band'."""
+SINGLE_COLOR = "#bab0ac"
 EXCLUSIVE_COLOR = "#f58518"
-LABEL_MIN_ZOOM = 15
-"""Grid-code labels show from this zoom level (street level) up."""
-MAX_ADDRESS_MARKERS = 50_000
-POPUP_FIELDS = ("grid_code", "village_name", "grid_type", "rule", "households", "population", "area_m2", "compactness", "status", "flag", "note")
+CHORO_COLORS = ("#ffffcc", "#fed976", "#feb24c", "#fd8d3c", "#f03b20", "#bd0026")
+ZOOM = {"village_min": 12, "village_max": 16, "seq": 15, "full": 17, "addresses": 16, "max_address_markers": 3000}
+"""Label and marker zoom levels: village names 12–16, grid sequence from 15, full grid code from 17,
+address markers (one per address, in view) from 16."""
+MAX_ADDRESSES = 200_000
+UI: dict[str, tuple[str, str]] = {
+    "village": ("村/社区", "village/community"),
+    "type": ("网格类型", "grid type"),
+    "rule": ("划分规则", "rule"),
+    "households": ("户数", "households"),
+    "population": ("人口", "population"),
+    "area": ("面积", "area"),
+    "compactness": ("紧凑度", "compactness"),
+    "status": ("状态", "status"),
+    "flag": ("标记原因", "flag reason"),
+    "note": ("说明", "note"),
+    "note_other": ("", ""),
+    "building": ("楼栋", "building"),
+    "group": ("村民小组", "village group"),
+    "grid_code": ("网格编码", "grid code"),
+    "layer_status": ("网格·工作量状态", "grids by workload status"),
+    "layer_choro": ("户数分级", "households per grid"),
+    "layer_villages": ("村/社区边界", "village/community boundaries"),
+    "layer_village_names": ("村/社区名称", "village/community names"),
+    "layer_codes": ("网格编码标注", "grid code labels"),
+    "layer_addresses": ("地址", "addresses"),
+    "legend_status": ("网格状态", "grid status"),
+    "legend_choro": ("户数 (每格)", "households per grid"),
+    "zoom_for_addresses": ("放大到街道级别显示地址", "zoom in to street level to see addresses"),
+    "search": ("搜索网格编码或村/社区", "search grid code or village"),
+}
+"""Labels of the page, (Chinese, English); `--lang` picks which comes first."""
+
+
+class MapError(GridmapError, ValueError):
+    """A map option is not usable (unknown basemap or language, Tianditu without a key)."""
 
 
 def _display(gdf: gpd.GeoDataFrame, *, basemap: str, tolerance_m: float) -> gpd.GeoDataFrame:
@@ -42,46 +84,187 @@ def _display(gdf: gpd.GeoDataFrame, *, basemap: str, tolerance_m: float) -> gpd.
     return out
 
 
-def _tiles(m, basemap: str, tianditu_key: str | None) -> None:
-    import folium
 
+def _tiles(basemap: str, tianditu_key: str | None) -> list[dict]:
+    """Tile layers of the page (the basemap shown, OpenStreetMap as the alternative)."""
+    out = []
     if basemap == "gaode":
-        folium.TileLayer(
-            tiles="https://webrd0{s}.is.autonavi.com/appmaptile?lang=zh_cn&size=1&scale=1&style=8&x={x}&y={y}&z={z}",
-            attr="© 高德地图 AutoNavi",
-            name="高德地图 Gaode",
-            subdomains="1234",
-            max_zoom=19,
-        ).add_to(m)
+        out.append({
+            "name": "高德地图 Gaode", "attr": "© 高德地图 AutoNavi", "subdomains": "1234", "maxZoom": 18,
+            "url": "https://webrd0{s}.is.autonavi.com/appmaptile?lang=zh_cn&size=1&scale=1&style=8&x={x}&y={y}&z={z}",
+            "overlay": False, "show": True,
+        })
     elif basemap == "tianditu":
         key = tianditu_key or os.environ.get("TIANDITU_KEY", "")
         if not key:
             msg = "the Tianditu basemap needs a key: pass --tianditu-key KEY or set TIANDITU_KEY."
-            raise ValueError(msg)
-        for layer, name in (("vec", "天地图 Tianditu"), ("cva", "天地图注记 labels")):
-            folium.TileLayer(
-                tiles=(
-                    f"https://t{{s}}.tianditu.gov.cn/{layer}_w/wmts?SERVICE=WMTS&REQUEST=GetTile&VERSION=1.0.0"
-                    f"&LAYER={layer}&STYLE=default&TILEMATRIXSET=w&FORMAT=tiles&TILEMATRIX={{z}}"
-                    f"&TILEROW={{y}}&TILECOL={{x}}&tk={key}"
-                ),
-                attr="© 天地图 Tianditu",
-                name=name,
-                subdomains="01234567",
-                overlay=layer == "cva",
-                max_zoom=18,
-            ).add_to(m)
-    folium.TileLayer("OpenStreetMap", name="OpenStreetMap", show=basemap == "osm").add_to(m)
+            raise MapError(msg)
+        for layer, name in (("vec", "天地图 Tianditu"), ("cva", "天地图注记 Tianditu labels")):
+            out.append({
+                "name": name, "attr": "© 天地图 Tianditu", "subdomains": "01234567", "maxZoom": 18,
+                "url": (f"https://t{{s}}.tianditu.gov.cn/{layer}_w/wmts?SERVICE=WMTS&REQUEST=GetTile&VERSION=1.0.0"
+                        f"&LAYER={layer}&STYLE=default&TILEMATRIXSET=w&FORMAT=tiles&TILEMATRIX={{z}}"
+                        f"&TILEROW={{y}}&TILECOL={{x}}&tk={key}"),
+                "overlay": layer == "cva", "show": True,
+            })
+    out.append({
+        "name": "OpenStreetMap", "attr": "© OpenStreetMap contributors", "subdomains": "abc", "maxZoom": 19,
+        "url": "https://tile.openstreetmap.org/{z}/{x}/{y}.png", "overlay": False, "show": basemap == "osm",
+    })
+    return out
 
 
-def _script(code: str):
-    """A branca element whose JavaScript is emitted where the element sits (after its parent map)."""
-    from branca.element import MacroElement
-    from jinja2 import Template
+def status_colors(grids: pd.DataFrame) -> np.ndarray:
+    """Fill colour of each grid: exclusive, village-group and single-grid rules have their own colour;
+    household-band grids are coloured by status; any grid in pieces is 'enclave'."""
+    status = grids["status"].astype(str)
+    rule = grids["rule"].astype(str) if "rule" in grids else pd.Series("household_band", index=grids.index)
+    exclusive = grids["grid_type"].astype(str).ne("base") if "grid_type" in grids else rule.eq("exclusive")
+    return np.select(
+        [exclusive, status.eq("enclave"), rule.eq("village_group") & status.eq("ok"), rule.eq("single") & status.eq("ok")],
+        [EXCLUSIVE_COLOR, STATUS_COLORS["enclave"], GROUP_COLOR, SINGLE_COLOR],
+        default=status.map(STATUS_COLORS).fillna("#999999").to_numpy(),
+    )
 
-    el = MacroElement()
-    el._template = Template("{% macro script(this, kwargs) %}{% raw %}" + code + "{% endraw %}{% endmacro %}")
-    return el
+
+def _status_legend(grids: pd.DataFrame) -> list[dict]:
+    band = grids[grids["rule"].eq("household_band")] if "rule" in grids else grids
+    lo = int(band["min_households"].min()) if len(band) and "min_households" in band else 300
+    hi = int(band["max_households"].max()) if len(band) and "max_households" in band else 500
+    rows = [
+        (STATUS_COLORS["ok"], STATUS["ok"], (f"社区户数区间规则：{lo}–{hi} 户", f"household-band rule (communities): {lo}–{hi}")),
+        (STATUS_COLORS["under_min"], STATUS["under_min"], (f"户数区间规则：少于 {lo} 户", f"household-band rule: below {lo}")),
+        (STATUS_COLORS["over_max"], STATUS["over_max"], (f"户数区间规则：多于 {hi} 户", f"household-band rule: above {hi}")),
+        (GROUP_COLOR, ("村民小组网格", "village-group grid"), ("村：一村民小组一格，不设户数区间", "villages: one grid per group, no band")),
+        (SINGLE_COLOR, ("整村一格", "single grid"), ("按规则整村/社区为一格", "whole village as one grid by rule")),
+        (EXCLUSIVE_COLOR, ("专属网格", "exclusive grid"), ("学校、医院等专属区域", "schools, hospitals and other exclusive areas")),
+        (STATUS_COLORS["enclave"], STATUS["enclave"], ("任何规则：网格由几块组成", "any rule: grid in several pieces")),
+    ]
+    colors = set(status_colors(grids)) if len(grids) else set()
+    return [{"color": c, "label": list(lab), "rule": list(r)} for c, lab, r in rows if c in colors]
+
+
+def choropleth_breaks(households: np.ndarray, *, lo: int = 300, hi: int = 500) -> np.ndarray:
+    """Upper class breaks of the households choropleth: around the band, widened to the data."""
+    top = float(households.max()) if len(households) else hi
+    breaks = np.array([lo / 2, lo, (lo + hi) / 2, hi, hi * 1.5], dtype=float)
+    return np.append(breaks, max(top, breaks[-1] + 1))
+
+
+def _choropleth(grids: pd.DataFrame) -> tuple[np.ndarray, list[dict]]:
+    hh = grids["households"].to_numpy(float)
+    band = grids[grids["rule"].eq("household_band")] if "rule" in grids else grids
+    lo = int(band["min_households"].min()) if len(band) and "min_households" in band else 300
+    hi = int(band["max_households"].max()) if len(band) and "max_households" in band else 500
+    breaks = choropleth_breaks(hh, lo=lo, hi=hi)
+    cls = np.searchsorted(breaks[:-1], hh, side="left")
+    colors = np.asarray(CHORO_COLORS)[cls]
+    lower = np.concatenate([[0], np.floor(breaks[:-1]) + 1])
+    legend = [
+        {"color": c, "label": f"{int(a):,}–{int(b):,}" if i < len(breaks) - 1 else f"≥ {int(a):,}"}
+        for i, (c, a, b) in enumerate(zip(CHORO_COLORS, lower, np.floor(breaks), strict=True))
+    ]
+    return colors, legend
+
+
+def _none(values: np.ndarray) -> list:
+    return [None if (v is None or (isinstance(v, float) and np.isnan(v))) else float(v) for v in values]
+
+
+def _text(s: pd.Series) -> list:
+    return [None if v is None or (isinstance(v, float) and np.isnan(v)) else str(v) for v in s.astype(object)]
+
+
+def _grid_features(disp: gpd.GeoDataFrame) -> dict:
+    """GeoJSON of the grids with short property names; every user text stays a JSON string."""
+    n = len(disp)
+    col = lambda c, default=None: disp[c] if c in disp else pd.Series([default] * n, index=disp.index)  # noqa: E731
+    status = col("status", "ok").astype(str)
+    flag = col("flag", "").fillna("").astype(str)
+    gtype = col("grid_type", "base").fillna("base").astype(str)
+    rule = col("rule", "household_band").fillna("").astype(str)
+    notes = col("note", "").fillna("").astype(str)
+    lp = shapely.point_on_surface(disp.geometry.values)
+    lat, lon = np.round(shapely.get_y(lp), 6), np.round(shapely.get_x(lp), 6)
+    hh = col("households", 0).fillna(0).to_numpy(float)
+    pop = col("population").to_numpy(float) if "population" in disp else np.full(n, np.nan)
+    area = col("area_m2").to_numpy(float) if "area_m2" in disp else np.full(n, np.nan)
+    comp = col("compactness").to_numpy(float) if "compactness" in disp else np.full(n, np.nan)
+    choro, _ = _choropleth(disp)
+    props = pd.DataFrame({
+        "c": _text(disp["grid_code"]), "v": _text(col("village_code", "")), "vn": _text(col("village_name", "")),
+        "t": list(gtype), "r": list(rule), "s": list(status), "f": list(flag),
+        "h": np.rint(hh).astype(int).tolist(),
+        "p": _none(np.round(pop, 0)), "a": _none(np.round(area, 1)), "k": _none(np.round(comp, 3)),
+        "sc": list(status_colors(disp)), "cc": list(choro),
+    }, dtype=object)
+    props["tl"] = [[GRID_TYPES.get(t, t), GRID_TYPES_EN.get(t, t)] for t in gtype]
+    props["rl"] = [list(RULES.get(r, (r, r))) for r in rule]
+    props["sl"] = [list(STATUS.get(s, (s, s))) for s in status]
+    props["fl"] = [list(FLAGS[f]) if f in FLAGS else ([f, f] if f else None) for f in flag]
+    props["n"] = [[note_zh(x), note_en(x)] if x else None for x in notes]
+    props["lp"] = np.column_stack([lat, lon]).tolist()
+    geoms = json.loads(gpd.GeoSeries(disp.geometry.values, crs=disp.crs).to_json(drop_id=True))["features"]
+    records = props.to_dict("records")
+    return {"type": "FeatureCollection", "features": [
+        {"type": "Feature", "properties": p, "geometry": g["geometry"]} for p, g in zip(records, geoms, strict=True)
+    ]}
+
+
+def _village_features(bnd: gpd.GeoDataFrame) -> dict:
+    lp = shapely.point_on_surface(bnd.geometry.values) if len(bnd) else np.array([])
+    fc = json.loads(gpd.GeoSeries(bnd.geometry.values, crs=bnd.crs).to_json(drop_id=True))
+    codes = _text(bnd["code"]) if "code" in bnd else [""] * len(bnd)
+    names = _text(bnd["name"]) if "name" in bnd else [""] * len(bnd)
+    for f, c, nm, y, x in zip(fc["features"], codes, names, shapely.get_y(lp), shapely.get_x(lp), strict=True):
+        f["properties"] = {"code": c or "", "name": nm or "", "lp": [round(float(y), 6), round(float(x), 6)]}
+    return fc
+
+
+def _addresses(result: GridResult, basemap: str) -> dict:
+    addr = result.addresses
+    if addr is None or not len(addr):
+        return {"lat": [], "lon": [], "h": [], "b": [], "gr": [], "g": []}
+    a = addr.to_crs("EPSG:4326")
+    if basemap == "gaode":
+        a = wgs84_to_china(a, target="gcj02")
+    if len(a) > MAX_ADDRESSES:
+        a = a.iloc[np.linspace(0, len(a) - 1, MAX_ADDRESSES).astype(int)]
+    xy = a.geometry.get_coordinates()
+
+    def txt(c):
+        return _text(a[c]) if c in a else [None] * len(a)
+
+    hh = a["households"].to_numpy(float) if "households" in a else np.full(len(a), np.nan)
+    return {"lat": np.round(xy["y"].to_numpy(), 6).tolist(), "lon": np.round(xy["x"].to_numpy(), 6).tolist(),
+            "h": _none(np.round(hh, 0)), "b": txt("building"), "gr": txt("group"), "g": txt("grid_code")}
+
+
+def _json_for_script(data: dict) -> str:
+    """JSON that is safe inside a ``<script type="application/json">`` element (no ``<``, ``>``, ``&``)."""
+    text = json.dumps(data, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+    return text.replace("&", "\\u0026").replace("<", "\\u003c").replace(">", "\\u003e")
+
+
+def _asset(name: str) -> str:
+    return resources.files("gridmap").joinpath("templates", name).read_text(encoding="utf-8")
+
+
+@dataclass(frozen=True)
+class MapPage:
+    """The interactive map as one HTML document (shows itself in Jupyter)."""
+
+    html: str
+
+    def save(self, path) -> None:
+        """Write the page to `path` (UTF-8, atomically)."""
+        from geodata.io import write_text
+
+        write_text(path, self.html)
+
+    def _repr_html_(self) -> str:
+        return (f'<iframe srcdoc="{html.escape(self.html, quote=True)}" style="width:100%;height:600px;border:0" '
+                'sandbox="allow-scripts allow-popups"></iframe>')
 
 
 def build_map(
@@ -90,8 +273,10 @@ def build_map(
     basemap: str = "osm",
     tianditu_key: str | None = None,
     tolerance_m: float = 1.0,
-):
-    """Build the interactive map of a run.
+    lang: str = "zh",
+    cdn: bool = False,
+) -> MapPage:
+    """Build the interactive map page of a run.
 
     Parameters
     ----------
@@ -104,178 +289,69 @@ def build_map(
         Tianditu key (else the ``TIANDITU_KEY`` environment variable).
     tolerance_m
         Display simplification in metres (topology-preserving; 0 keeps every vertex).
+    lang
+        ``zh`` (default) shows Chinese first, ``en`` English first; labels are always bilingual.
+    cdn
+        Link Leaflet from jsDelivr (with integrity hashes) instead of inlining the installed copy.
 
     Returns
     -------
-    m
-        A ``folium.Map``.
+    page
+        A :class:`MapPage`; user text travels only as JSON data, inserted with ``textContent``.
     """
-    import folium
-    from folium import plugins
-
     if basemap not in BASEMAPS:
         msg = f"`basemap` should be one of {', '.join(BASEMAPS)}, got '{basemap}'."
-        raise ValueError(msg)
-    grids = result.grids.copy()
-    grids["status_zh"] = grids["status"].map(lambda s: STATUS.get(s, (s, s))[0])
-    disp = _display(grids, basemap=basemap, tolerance_m=tolerance_m)
-    bnd = _display(result.boundaries[["code", "name", "geometry"]], basemap=basemap, tolerance_m=tolerance_m)
+        raise MapError(msg)
+    if lang not in LANGS:
+        msg = f"`lang` should be one of {', '.join(LANGS)}, got '{lang}'."
+        raise MapError(msg)
+    from gridmap.offline import head_tags
+
+    tiles = _tiles(basemap, tianditu_key)
+    disp = _display(result.grids, basemap=basemap, tolerance_m=tolerance_m)
+    bnd_cols = [c for c in ("code", "name") if c in result.boundaries]
+    bnd = _display(result.boundaries[[*bnd_cols, "geometry"]], basemap=basemap, tolerance_m=tolerance_m)
     minx, miny, maxx, maxy = disp.total_bounds if len(disp) else bnd.total_bounds
-    m = folium.Map(location=[(miny + maxy) / 2, (minx + maxx) / 2], zoom_start=14, tiles=None, control_scale=True)
-    _tiles(m, basemap, tianditu_key)
-
-    def style(feature):
-        p = feature["properties"]
-        exclusive = p.get("grid_type", "base") != "base"
-        return {
-            "fillColor": EXCLUSIVE_COLOR if exclusive else STATUS_COLORS.get(p.get("status"), "#999"),
-            "color": "#333",
-            "weight": 1,
-            "fillOpacity": 0.45,
-            "className": "gridmap-grid",
-        }
-
-    popup = folium.GeoJsonPopup(
-        fields=[f for f in POPUP_FIELDS if f in disp.columns],
-        aliases=[f"{FIELDS[f][0]} {FIELDS[f][1]}" for f in POPUP_FIELDS if f in disp.columns],
-        localize=True,
-        labels=True,
-        max_width=420,
-    )
-    tooltip = folium.GeoJsonTooltip(fields=["grid_code", "households"], aliases=["网格 grid", "户数 households"])
-    cols = [*POPUP_FIELDS, "status_zh", "geometry"]
-    status_layer = folium.GeoJson(
-        disp[[c for c in cols if c in disp.columns]].to_json(drop_id=True),
-        name="网格·工作量状态 Grids by workload status",
-        style_function=style,
-        highlight_function=lambda f: {"weight": 3, "color": "#000"},
-        popup=popup,
-        tooltip=tooltip,
-    ).add_to(m)
-    hh = disp["households"].to_numpy(float)
-    if len(hh):
-        import branca.colormap as cm
-
-        vmax = float(max(hh.max(), 1))
-        scale = cm.linear.YlOrRd_09.scale(0, vmax)
-        scale.caption = "户数 households per grid"
-        folium.GeoJson(
-            disp[["grid_code", "households", "geometry"]].to_json(drop_id=True),
-            name="户数分级 Households choropleth",
-            style_function=lambda f: {
-                "fillColor": scale(f["properties"]["households"]),
-                "color": "#555",
-                "weight": 0.5,
-                "fillOpacity": 0.7,
-            },
-            show=False,
-        ).add_to(m)
-    folium.GeoJson(
-        bnd.to_json(drop_id=True),
-        name="村/社区边界 Villages & communities",
-        style_function=lambda f: {"fill": False, "color": "#222", "weight": 3, "dashArray": "6 4"},
-        tooltip=folium.GeoJsonTooltip(fields=["name", "code"], aliases=["名称 name", "代码 code"]),
-    ).add_to(m)
-    labels = folium.FeatureGroup(name="网格编码 Grid codes")
-    pts = shapely.point_on_surface(disp.geometry.values)
-    for code, p in zip(disp["grid_code"], pts, strict=True):
-        folium.Marker(
-            [p.y, p.x],
-            icon=folium.DivIcon(
-                html=f"<div class='grid-label'>{code[-3:]}</div>",
-                class_name="grid-label-icon",
-                icon_size=(40, 14),
-                icon_anchor=(20, 7),
-            ),
-        ).add_to(labels)
-    labels.add_to(m)
-    addr = result.addresses
-    if len(addr):
-        a = addr.to_crs("EPSG:4326")
-        if basemap == "gaode":
-            a = wgs84_to_china(a, target="gcj02")
-        if len(a) > MAX_ADDRESS_MARKERS:
-            a = a.iloc[np.linspace(0, len(a) - 1, MAX_ADDRESS_MARKERS).astype(int)]
-        xy = a.geometry.get_coordinates()
-        # FastMarkerCluster ignores `show`; a hidden group around it starts the layer switched off
-        group = folium.FeatureGroup(name="地址 Addresses", show=False).add_to(m)
-        plugins.FastMarkerCluster(np.column_stack([xy["y"], xy["x"]]).round(6).tolist(), control=False).add_to(group)
-    plugins.Search(
-        layer=status_layer,
-        search_label="grid_code",
-        placeholder="网格编码 grid code…",
-        collapsed=False,
-        search_zoom=17,
-        position="topleft",
-    ).add_to(m)
-    # a found grid opens its popup (the popup is bound to the layer group, so the click must propagate)
-    m.add_child(
-        _script(
-            f"{status_layer.get_name()}searchControl.on('search:locationfound', function(e){{"
-            "var c = e.layer.getBounds ? e.layer.getBounds().getCenter() : e.latlng;"
-            "e.layer.fire('click', {latlng: c, layer: e.layer}, true);});"
-        )
-    )
-    boundary_search = folium.GeoJson(
-        bnd.to_json(drop_id=True), name="search-communities", style_function=lambda f: {"opacity": 0, "fillOpacity": 0}, control=False
-    ).add_to(m)
-    plugins.Search(
-        layer=boundary_search,
-        search_label="name",
-        placeholder="村/社区名称 community…",
-        collapsed=True,
-        position="topleft",
-    ).add_to(m)
-    folium.LayerControl(collapsed=False).add_to(m)
-    legend = "".join(
-        f"<div><span style='background:{c};width:12px;height:12px;display:inline-block;margin-right:6px'></span>"
-        f"{STATUS[s][0]} {STATUS[s][1]}</div>"
-        for s, c in STATUS_COLORS.items()
-    )
-    band = result.grids[result.grids["rule"].eq("household_band")]
-    band_text = (
-        f"户数范围 band {int(band['min_households'].min())}–{int(band['max_households'].max())}" if len(band) else ""
-    )
-    m.get_root().html.add_child(
-        folium.Element(
-            "<div id='gridmap-legend' style='position:fixed;bottom:24px;left:12px;z-index:9999;background:white;"
-            "padding:8px 10px;border:1px solid #999;font:12px sans-serif'>"
-            f"<b>网格状态 Grid status</b><div>{band_text}</div>{legend}"
-            f"<div><span style='background:{EXCLUSIVE_COLOR};width:12px;height:12px;display:inline-block;margin-right:6px'></span>"
-            "专属网格 exclusive grid</div></div>"
-            "<style>.grid-label{font:bold 11px sans-serif;color:#111;text-shadow:0 0 3px #fff,0 0 3px #fff;"
-            "text-align:center;white-space:nowrap}</style>"
-        )
-    )
-    name = m.get_name()
-    # grid-code labels only at street zoom; a child of the map, so it runs after the map exists
-    m.add_child(
-        _script(
-            f"function gridmapLabels(){{var s={name}.getZoom()>={LABEL_MIN_ZOOM};"
-            "document.querySelectorAll('.grid-label').forEach(function(e){e.style.display=s?'':'none';});}"
-            f"{name}.on('zoomend',gridmapLabels);{name}.whenReady(gridmapLabels);"
-        )
-    )
-    m.fit_bounds([[miny, minx], [maxy, maxx]])
-    return m
+    if not np.isfinite([minx, miny, maxx, maxy]).all():
+        minx, miny, maxx, maxy = 73.0, 18.0, 135.0, 54.0
+    grids = _grid_features(disp)
+    order = np.argsort(-np.asarray([f["properties"]["h"] for f in grids["features"]]), kind="stable")
+    _, choro_legend = _choropleth(disp) if len(disp) else (None, [])
+    data = {
+        "lang": lang,
+        "ui": {k: list(v) for k, v in UI.items()},
+        "tiles": tiles,
+        "grids": grids,
+        "order": order.tolist(),
+        "villages": _village_features(bnd),
+        "addresses": _addresses(result, basemap),
+        "legend": {"status": _status_legend(result.grids), "choro": choro_legend},
+        "zoom": ZOOM,
+        "bounds": [[float(miny), float(minx)], [float(maxy), float(maxx)]],
+    }
+    title = f"gridmap · {result.manifest.get('name', '')} · 网格地图 grid map"
+    page = "\n".join([
+        "<!doctype html>",
+        f"<html lang='{'zh-CN' if lang == 'zh' else 'en'}'><head><meta charset='utf-8'>",
+        "<meta name='viewport' content='width=device-width, initial-scale=1'>",
+        f"<title>{html.escape(title)}</title>",
+        head_tags(cdn=cdn),
+        f"<style>{_asset('map.css')}</style>",
+        "</head><body><div id='map'></div>",
+        f"<script type='application/json' id='gridmap-data'>{_json_for_script(data)}</script>",
+        "<script>" + _asset("map.js").replace("</script", "<\\/script") + "</script>",
+        "</body></html>",
+    ])
+    return MapPage(page)
 
 
-def write_map(result: GridResult, path, *, offline: bool = False, asset_folder=None, **kwargs) -> None:
-    """Build the interactive map and save it as one HTML file (atomically).
+def write_map(result: GridResult, path, **kwargs) -> None:
+    """Build the interactive map (:func:`build_map` options) and save it as one HTML file, atomically.
 
-    With `offline`, every script and style sheet is inlined from installed packages
-    (:mod:`gridmap.offline`), so the page needs no internet except for base-map tiles.
+    By default Leaflet is inlined from the copy installed with gridmap, so the page needs no
+    internet except for base-map tiles; ``cdn=True`` links it online instead.
     """
-    from pathlib import Path
-
-    html = build_map(result, **kwargs).get_root().render()
-    if offline:
-        from gridmap.offline import inline_html
-
-        html = inline_html(html, folder=asset_folder)
-    from geodata.io import write_text
-
-    write_text(Path(path), html)
+    build_map(result, **kwargs).save(path)
 
 
 def plot_text(text: str) -> str:
@@ -300,9 +376,7 @@ def write_static_map(result: GridResult, path, *, dpi: int = 150) -> None:
 
     grids = result.grids.to_crs(result.grids.estimate_utm_crs()) if len(result.grids) else result.grids
     fig, ax = plt.subplots(figsize=(10, 10))
-    colors = np.where(
-        grids["grid_type"].ne("base"), EXCLUSIVE_COLOR, grids["status"].map(STATUS_COLORS).fillna("#999")
-    )
+    colors = status_colors(grids)
     grids.plot(ax=ax, color=colors, edgecolor="#333", linewidth=0.4, alpha=0.7)
     bnd = result.boundaries.to_crs(grids.crs)
     bnd.boundary.plot(ax=ax, color="#111", linewidth=1.5)
@@ -310,20 +384,20 @@ def write_static_map(result: GridResult, path, *, dpi: int = 150) -> None:
         pts = shapely.point_on_surface(grids.geometry.values)
         for code, p in zip(grids["grid_code"], pts, strict=True):
             ax.annotate(code[-3:], (p.x, p.y), ha="center", va="center", fontsize=6)
+    if "name" in bnd and len(bnd) <= 200:
+        vpts = shapely.point_on_surface(bnd.geometry.values)
+        for name, p in zip(bnd["name"].fillna("").astype(str), vpts, strict=True):
+            ax.annotate(plot_text(name), (p.x, p.y), ha="center", va="bottom", fontsize=9, fontweight="bold",
+                        xytext=(0, 6), textcoords="offset points", color="#111")
+    from matplotlib.patches import Patch
+
+    handles = [Patch(facecolor=e["color"], edgecolor="#333", alpha=0.7, label=plot_text(f"{e['label'][0]} {e['label'][1]}"))
+               for e in _status_legend(grids)]
+    if handles:
+        ax.legend(handles=handles, loc="lower left", fontsize=7, framealpha=0.9)
     ax.set_axis_off()
     ax.set_title(plot_text(f"gridmap · {result.manifest.get('name', '')} · {len(grids)} grids"))
     fig.savefig(path, dpi=dpi, bbox_inches="tight")
     plt.close(fig)
 
 
-def sample_page() -> str:
-    """HTML of an empty map with every plugin the grid map uses (to list the files it loads)."""
-    import folium
-    from folium import plugins
-
-    m = folium.Map(tiles=None)
-    plugins.MarkerCluster().add_to(m)
-    feature = {"type": "Feature", "properties": {"name": ""}, "geometry": {"type": "Point", "coordinates": [0, 0]}}
-    gj = folium.GeoJson({"type": "FeatureCollection", "features": [feature]}).add_to(m)
-    plugins.Search(layer=gj, search_label="name").add_to(m)
-    return m.get_root().render()

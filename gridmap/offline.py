@@ -1,153 +1,167 @@
-"""Offline maps: replace the map page's CDN scripts and styles by the same files from installed packages.
+"""The map's web assets: pinned npm files fetched and checksum-verified at build time, read at render time.
 
-Government intranets often have no internet, so a folium page that loads Leaflet from a CDN
-shows nothing there. ``gridmap map RUN --offline`` inlines every script and style sheet into the
-HTML instead. The files come from the npm packages of the same names and versions the CDN serves
-(leaflet, jquery, bootstrap, leaflet.markercluster, leaflet-search, ...), installed once with
-``gridmap assets`` into an asset folder (``$GRIDMAP_ASSETS`` or ``~/.cache/gridmap/web``); gridmap
-keeps no copy of them. Images referenced by the style sheets are inlined as data URIs. Base-map
-tiles still need a tile server (an intranet one can be given to folium as a URL).
+County intranets have no internet, so ``map.html`` carries Leaflet inline by default. The files
+are not kept in the repository: the package build (``setup.py``'s ``build_py``, also run by
+``pip install -e .``) downloads each pinned npm tarball from the npm registry with the standard
+library (no ``npm`` binary), checks it against the registry's sha512 ``integrity`` and writes the
+listed files and the licence into ``gridmap/web/``. At render time :func:`asset_text` reads them;
+``--cdn`` pages link the same versions on jsDelivr with Subresource Integrity hashes of the local
+copies. This module imports only the standard library, so the build can load it by path.
 """
 
 from __future__ import annotations
 
 import base64
-import mimetypes
-import os
-import re
-import shutil
-import subprocess
+import hashlib
+import io
+import json
+import tarfile
+import urllib.request
 from pathlib import Path
 
-from geodata.errors import GridmapError
+WEB = Path(__file__).with_name("web")
+"""Folder the build writes the assets into (git-ignored; shipped as package data)."""
 
-# CDN address → (npm package spec, file inside the package). jsDelivr's /npm/ addresses map by rule.
-CDN_FILES: dict[str, tuple[str, str]] = {
-    "https://code.jquery.com/jquery-3.7.1.min.js": ("jquery@3.7.1", "dist/jquery.min.js"),
-    "https://cdnjs.cloudflare.com/ajax/libs/leaflet.markercluster/1.1.0/leaflet.markercluster.js": (
-        "leaflet.markercluster@1.1.0", "dist/leaflet.markercluster.js"),
-    "https://cdnjs.cloudflare.com/ajax/libs/leaflet.markercluster/1.1.0/MarkerCluster.css": (
-        "leaflet.markercluster@1.1.0", "dist/MarkerCluster.css"),
-    "https://cdnjs.cloudflare.com/ajax/libs/leaflet.markercluster/1.1.0/MarkerCluster.Default.css": (
-        "leaflet.markercluster@1.1.0", "dist/MarkerCluster.Default.css"),
-    "https://cdnjs.cloudflare.com/ajax/libs/Leaflet.awesome-markers/2.0.2/leaflet.awesome-markers.js": (
-        "drmonty-leaflet-awesome-markers@2.0.2", "js/leaflet.awesome-markers.js"),
-    "https://cdnjs.cloudflare.com/ajax/libs/Leaflet.awesome-markers/2.0.2/leaflet.awesome-markers.css": (
-        "drmonty-leaflet-awesome-markers@2.0.2", "css/leaflet.awesome-markers.css"),
+ASSETS: dict[str, dict] = {
+    "leaflet": {
+        "version": "1.9.4",
+        "tarball": "https://registry.npmjs.org/leaflet/-/leaflet-1.9.4.tgz",
+        "integrity": "sha512-nxS1ynzJOmOlHp+iL3FyWqK89GtNL8U8rvlMOsQdTTssxZwCXh8N2NB3GDQOL+YR3XnWyZAxwQixURb+FA74PA==",
+        "license": "BSD-2-Clause",
+        "homepage": "https://leafletjs.com",
+        "files": (
+            "dist/leaflet.js",
+            "dist/leaflet.css",
+            "dist/images/layers.png",
+            "dist/images/layers-2x.png",
+            "dist/images/marker-icon.png",
+            "dist/images/marker-icon-2x.png",
+            "dist/images/marker-shadow.png",
+            "LICENSE",
+        ),
+    },
 }
-# Styles the grid map does not use (icon fonts for markers it does not draw): left out offline.
-UNUSED = (
-    "bootstrap-glyphicons.css",
-    "leaflet.awesome.rotate.min.css",
-    "fontawesome-free",
-)
-JSDELIVR_NPM = re.compile(r"https://cdn\.jsdelivr\.net/npm/(?P<pkg>(?:@[^/]+/)?[^/@]+)@(?P<ver>[^/]+)/(?P<path>.+)")
-TAG = re.compile(
-    r'<script src="(?P<js>https?://[^"]+)"></script>|<link rel="stylesheet" href="(?P<css>https?://[^"]+)"\s*/?>'
-)
+"""npm package → pinned version, registry tarball, its sha512 integrity, licence and the files the map uses."""
+
+SCRIPTS = (("leaflet", "dist/leaflet.js"),)
+STYLES = (("leaflet", "dist/leaflet.css"),)
 
 
-def asset_dir() -> Path:
-    """Folder holding the installed npm packages (``$GRIDMAP_ASSETS`` or ``~/.cache/gridmap/web``)."""
-    return Path(os.environ.get("GRIDMAP_ASSETS") or Path.home() / ".cache" / "gridmap" / "web")
+def package_dir(name: str, *, web: Path = WEB) -> Path:
+    """Folder of one fetched package: ``web/<name>-<version>``."""
+    return web / f"{name}-{ASSETS[name]['version']}"
 
 
-def resolve(url: str) -> tuple[str, str] | None:
-    """The (npm package spec, file path) that holds the file a CDN `url` serves, or None."""
-    if url in CDN_FILES:
-        return CDN_FILES[url]
-    m = JSDELIVR_NPM.fullmatch(url)
-    if m:
-        return f"{m['pkg']}@{m['ver']}", m["path"]
-    return None
+def _stamp(folder: Path) -> Path:
+    return folder / ".integrity"
 
 
-def needed_packages(html: str) -> list[str]:
-    """npm package specs the page's CDN files come from."""
-    specs = set()
-    for m in TAG.finditer(html):
-        url = m["js"] or m["css"]
-        hit = resolve(url)
-        if hit and not _unused(url):
-            specs.add(hit[0])
-    return sorted(specs)
+def fetch_assets(web: Path = WEB, *, opener=urllib.request.urlopen) -> list[Path]:
+    """Download every pinned package not yet present, verify its sha512, extract the listed files.
+
+    Returns
+    -------
+    folders
+        One folder per package.
+
+    Raises
+    ------
+    RuntimeError
+        When a download does not match its pinned checksum (nothing is written then).
+    """
+    folders = []
+    for name, spec in ASSETS.items():
+        folder = package_dir(name, web=web)
+        folders.append(folder)
+        stamp = _stamp(folder)
+        if stamp.exists() and stamp.read_text().strip() == spec["integrity"] and all(
+            (folder / f).exists() for f in spec["files"]
+        ):
+            continue
+        with opener(spec["tarball"]) as resp:
+            data = resp.read()
+        algo, _, want = spec["integrity"].partition("-")
+        got = base64.b64encode(hashlib.new(algo, data).digest()).decode("ascii")
+        if got != want:
+            msg = f"{spec['tarball']}: {algo} is {got}, expected {want}; refusing to use it."
+            raise RuntimeError(msg)
+        with tarfile.open(fileobj=io.BytesIO(data), mode="r:gz") as tar:
+            for rel in spec["files"]:
+                member = tar.extractfile(f"package/{rel}")
+                if member is None:
+                    msg = f"{spec['tarball']} has no file {rel}."
+                    raise RuntimeError(msg)
+                target = folder / rel
+                target.parent.mkdir(parents=True, exist_ok=True)
+                target.write_bytes(member.read())
+        stamp.write_text(spec["integrity"] + "\n")
+    (web / "LICENSES.json").write_text(
+        json.dumps({n: {k: s[k] for k in ("version", "license", "homepage", "tarball", "integrity")} for n, s in ASSETS.items()}, indent=2)
+        + "\n"
+    )
+    return folders
 
 
-def install_assets(specs: list[str], *, folder: Path | None = None) -> Path:
-    """Install npm packages into `folder` (needs ``npm``; reaches the npm registry once)."""
-    folder = Path(folder or asset_dir())
-    npm = shutil.which("npm")
-    if npm is None:
-        msg = "npm is not installed: install Node.js (Debian: apt install npm), or copy an asset folder made elsewhere."
-        raise GridmapError(msg)
-    folder.mkdir(parents=True, exist_ok=True)
-    cmd = [npm, "install", "--no-audit", "--no-fund", "--ignore-scripts", "--prefix", str(folder), *specs]
-    done = subprocess.run(cmd, capture_output=True, text=True, check=False)
-    if done.returncode:
-        raise GridmapError(f"npm install failed:\n{done.stderr[-2000:]}")
-    return folder
-
-
-def _unused(url: str) -> bool:
-    return any(u in url for u in UNUSED)
-
-
-def _file(url: str, folder: Path) -> Path | None:
-    hit = resolve(url)
-    if hit is None:
-        return None
-    spec, path = hit
-    name = spec.rsplit("@", 1)[0] if not spec.startswith("@") or spec.count("@") > 1 else spec
-    f = folder / "node_modules" / name / path
-    return f if f.exists() else None
-
-
-def _data_uri(path: Path) -> str:
-    kind = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
-    return f"data:{kind};base64,{base64.b64encode(path.read_bytes()).decode('ascii')}"
-
-
-def _inline_css_urls(css: str, base: Path) -> str:
-    def repl(m: re.Match) -> str:
-        ref = m.group(2)
-        if ref.startswith(("data:", "http:", "https:", "#")):
-            return m.group(0)
-        target = (base / ref.split("?")[0].split("#")[0]).resolve()
-        return f"url({_data_uri(target)})" if target.exists() else m.group(0)
-
-    return re.sub(r"url\((['\"]?)([^)'\"]+)\1\)", repl, css)
-
-
-def inline_html(html: str, *, folder: Path | None = None) -> str:
-    """Replace every CDN ``<script>``/style-sheet link of `html` by the file's contents.
+def asset_path(name: str, rel: str, *, web: Path = WEB) -> Path:
+    """Path of an installed asset file.
 
     Raises
     ------
     GridmapError
-        When a needed file is not installed; the message says how to install it.
+        When the package was installed without its web assets; the message says how to fix it.
     """
-    folder = Path(folder or asset_dir())
-    missing = []
+    path = package_dir(name, web=web) / rel
+    if not path.exists():
+        from geodata.errors import GridmapError
 
-    def repl(m: re.Match) -> str:
-        url = m["js"] or m["css"]
-        if _unused(url):
-            return ""
-        f = _file(url, folder)
-        if f is None:
-            missing.append(url)
-            return m.group(0)
-        text = f.read_text(encoding="utf-8")
-        if m["js"]:
-            return "<script>" + text.replace("</script", "<\\/script") + "</script>"
-        return "<style>" + _inline_css_urls(text, f.parent) + "</style>"
-
-    out = TAG.sub(repl, html)
-    if missing:
-        specs = " ".join(needed_packages(html))
         msg = (
-            f"{len(missing)} map files are not installed in {folder} (first: {missing[0]}). "
-            f"Fix: run `gridmap assets` once (npm install {specs}), or set GRIDMAP_ASSETS to a folder that has them."
+            f"the map's web files are not installed ({path} is missing). Fix: reinstall gridmap "
+            "(`pip install -e .` fetches them from the npm registry once), or pass --cdn to link them online."
         )
         raise GridmapError(msg)
-    return out
+    return path
+
+
+def asset_text(name: str, rel: str, *, web: Path = WEB) -> str:
+    """Text of an installed asset; CSS has its images inlined as data URIs."""
+    path = asset_path(name, rel, web=web)
+    text = path.read_text(encoding="utf-8")
+    if path.suffix == ".css":
+        import re
+
+        def repl(m: re.Match) -> str:
+            target = path.parent / m.group(2)
+            if not target.exists():
+                return m.group(0)
+            uri = "data:image/png;base64," + base64.b64encode(target.read_bytes()).decode("ascii")
+            return f"url({uri})"
+
+        text = re.sub(r"url\((['\"]?)(images/[^)'\"]+\.png)\1\)", repl, text)
+    return text
+
+
+def cdn_url(name: str, rel: str) -> str:
+    """jsDelivr address of the same pinned file."""
+    return f"https://cdn.jsdelivr.net/npm/{name}@{ASSETS[name]['version']}/{rel}"
+
+
+def sri(name: str, rel: str, *, web: Path = WEB) -> str:
+    """Subresource Integrity value (sha384) of the installed copy, for the CDN variant."""
+    data = asset_path(name, rel, web=web).read_bytes()
+    return "sha384-" + base64.b64encode(hashlib.sha384(data).digest()).decode("ascii")
+
+
+def head_tags(*, cdn: bool = False) -> str:
+    """``<script>``/``<style>`` tags of every asset: inlined (default) or CDN links with SRI."""
+    out = []
+    for name, rel in STYLES:
+        if cdn:
+            out.append(f'<link rel="stylesheet" href="{cdn_url(name, rel)}" integrity="{sri(name, rel)}" crossorigin="anonymous">')
+        else:
+            out.append(f"<style>{asset_text(name, rel)}</style>")
+    for name, rel in SCRIPTS:
+        if cdn:
+            out.append(f'<script src="{cdn_url(name, rel)}" integrity="{sri(name, rel)}" crossorigin="anonymous"></script>')
+        else:
+            out.append("<script>" + asset_text(name, rel).replace("</script", "<\\/script") + "</script>")
+    return "\n".join(out)

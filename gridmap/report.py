@@ -1,40 +1,84 @@
-"""The workload report (report.html): balance figures, histogram, flagged grids, per-village tables."""
+"""The workload report (report.html): balance figures per rule, histogram, flagged grids, villages, map of imbalance."""
 
 from __future__ import annotations
 
 import base64
 import html
 import io
+import math
 from typing import TYPE_CHECKING
+from urllib.parse import quote
 
 import numpy as np
 import pandas as pd
+import shapely
 
-from gridmap.fields import FIELDS, GRID_TYPES, STATUS
-from partition.measures import summary
+from gridmap.fields import GRID_TYPES, GRID_TYPES_EN, RULES, bilingual_text, note_text, status_text
+from partition.measures import band_share, summary
 
 if TYPE_CHECKING:
     from gridmap.result import GridResult
 
 CSS = """
-body{font-family:"Noto Sans CJK SC","Microsoft YaHei",Arial,sans-serif;margin:24px;color:#222}
+body{font-family:"Noto Sans CJK SC","Microsoft YaHei",Arial,sans-serif;margin:24px;color:#222;max-width:1200px}
 h1{font-size:22px}h2{font-size:18px;margin-top:28px;border-bottom:1px solid #ccc}
 table{border-collapse:collapse;font-size:13px;margin:8px 0}th,td{border:1px solid #ccc;padding:3px 8px;text-align:right}
-th{background:#f0f0f0;cursor:pointer}td.t{text-align:left}.kpi td{font-size:15px}
-.small{color:#666;font-size:12px}
+th{background:#f0f0f0}table.sortable th{cursor:pointer}th.asc:after{content:" ▲"}th.desc:after{content:" ▼"}
+td.t,th.t{text-align:left}.kpi td{font-size:14px}
+.small{color:#666;font-size:12px}.tools{margin:10px 0 2px}.tools input{width:260px;padding:3px}
+.tools button{margin-left:6px}.svgmap path{stroke:#333;stroke-width:0.6;vector-effect:non-scaling-stroke}
+.svgmap path:hover{stroke-width:2}.legend span{display:inline-block;width:14px;height:10px;margin:0 4px 0 10px;border:1px solid #999}
 """
 
-SORT_JS = """
-document.querySelectorAll('table.sortable th').forEach(function(th, i){
-  th.addEventListener('click', function(){
-    var t = th.closest('table'), rows = Array.from(t.tBodies[0].rows), asc = th.dataset.asc !== '1';
-    rows.sort(function(a, b){
-      var x = a.cells[i].innerText, y = b.cells[i].innerText, nx = parseFloat(x), ny = parseFloat(y);
-      var c = (!isNaN(nx) && !isNaN(ny)) ? nx - ny : x.localeCompare(y);
-      return asc ? c : -c;});
-    rows.forEach(function(r){ t.tBodies[0].appendChild(r); });
-    th.dataset.asc = asc ? '1' : '0';});});
+TABLE_JS = """
+(function(){
+  function cellText(td){ return td.getAttribute('data-sort') !== null ? td.getAttribute('data-sort') : td.textContent; }
+  document.querySelectorAll('table.sortable').forEach(function(t){
+    var ths = t.tHead.rows[0].cells;
+    Array.prototype.forEach.call(ths, function(th, i){
+      th.addEventListener('click', function(){
+        var rows = Array.prototype.slice.call(t.tBodies[0].rows), asc = !th.classList.contains('asc');
+        Array.prototype.forEach.call(ths, function(h){ h.classList.remove('asc', 'desc'); });
+        th.classList.add(asc ? 'asc' : 'desc');
+        rows.sort(function(a, b){
+          var x = cellText(a.cells[i]), y = cellText(b.cells[i]), nx = parseFloat(x), ny = parseFloat(y);
+          var c = (x !== '' && y !== '' && !isNaN(nx) && !isNaN(ny)) ? nx - ny : x.localeCompare(y, 'zh-CN');
+          return asc ? c : -c; });
+        rows.forEach(function(r){ t.tBodies[0].appendChild(r); }); }); }); });
+  document.querySelectorAll('input.filter').forEach(function(inp){
+    var t = document.getElementById(inp.getAttribute('data-table'));
+    inp.addEventListener('input', function(){
+      var q = inp.value.trim().toLowerCase();
+      Array.prototype.forEach.call(t.tBodies[0].rows, function(r){
+        r.style.display = (!q || r.textContent.toLowerCase().indexOf(q) >= 0) ? '' : 'none'; }); }); });
+  function csvCell(s){
+    s = String(s);
+    if (/^[=+\\-@\\t\\r]/.test(s)) s = "'" + s;
+    return /[",\\n\\r]/.test(s) ? '"' + s.replace(/"/g, '""') + '"' : s; }
+  document.querySelectorAll('button.csv').forEach(function(btn){
+    btn.addEventListener('click', function(){
+      var t = document.getElementById(btn.getAttribute('data-table')), lines = [];
+      Array.prototype.forEach.call(t.rows, function(r){
+        if (r.style.display === 'none') return;
+        lines.push(Array.prototype.map.call(r.cells, function(c){ return csvCell(c.textContent); }).join(',')); });
+      var blob = new Blob(['\\ufeff' + lines.join('\\r\\n')], {type: 'text/csv;charset=utf-8'});
+      var a = document.createElement('a');
+      a.href = URL.createObjectURL(blob);
+      a.download = btn.getAttribute('data-table') + '.csv';
+      document.body.appendChild(a); a.click(); a.remove(); }); });
+})();
 """
+SORT_JS = TABLE_JS
+"""Kept for pages that only need sortable tables (diff report)."""
+
+RULE_GROUPS: tuple[tuple[str, tuple[str, str]], ...] = (
+    ("household_band", ("户数区间网格（社区）", "household-band grids (communities)")),
+    ("village_group", ("村民小组网格（村）", "village-group grids (villages)")),
+    ("single", ("整村一格", "single-grid villages")),
+    ("exclusive", ("专属网格", "exclusive grids")),
+)
+"""The report's rule groups: statistics are computed within each, never across rules."""
+DASH = "–"
 
 
 def _png(fig) -> str:
@@ -43,56 +87,161 @@ def _png(fig) -> str:
     return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
 
 
-def html_table(df: pd.DataFrame, *, sortable: bool = True, text_cols: tuple[str, ...] = ()) -> str:
-    head = "".join(f"<th>{html.escape(str(c))}</th>" for c in df.columns)
+def fmt(value, *, digits: int = 0, percent: bool = False) -> str:
+    """Number for people: integers without decimals, ``–`` for missing, infinite or undefined values."""
+    if value is None or value is pd.NA:
+        return DASH
+    if isinstance(value, (int, np.integer)) and not isinstance(value, bool):
+        return f"{int(value):,}"
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        return str(value)
+    if not math.isfinite(v):
+        return DASH
+    if percent:
+        return f"{v:.1%}"
+    if digits == 0 or v == int(v) and digits == 0:
+        return f"{round(v):,}"
+    return f"{v:,.{digits}f}"
+
+
+def map_link(code: str, *, map_href: str = "map.html") -> str:
+    """``<a>`` to the grid on the run's map (``map.html#grid=CODE``), code escaped."""
+    return f"<a href='{html.escape(map_href)}#grid={quote(str(code), safe='')}'>{html.escape(str(code))}</a>"
+
+
+def html_table(df: pd.DataFrame, *, table_id: str | None = None, sortable: bool = True, text_cols: tuple[str, ...] = (),
+               html_cols: tuple[str, ...] = (), digits: dict[str, int] | None = None, tools: bool = False) -> str:
+    """A table whose every cell is escaped text (columns in `html_cols` hold markup made here, e.g. links).
+
+    Numbers are formatted by :func:`fmt` and carry their exact value in ``data-sort``; with
+    `tools`, a filter box and a CSV download button come above it (inline script, no internet).
+    """
+    digits = digits or {}
+    head = "".join(
+        f"<th class='t'>{html.escape(str(c))}</th>" if c in text_cols or df[c].dtype == object else f"<th>{html.escape(str(c))}</th>"
+        for c in df.columns
+    )
     body = []
     for row in df.itertuples(index=False):
         cells = []
         for c, v in zip(df.columns, row, strict=True):
-            cls = ' class="t"' if c in text_cols or isinstance(v, str) else ""
-            if isinstance(v, float):
-                v = "" if np.isnan(v) else (f"{v:.3f}" if abs(v) < 10 else f"{v:,.0f}")
-            cells.append(f"<td{cls}>{html.escape(str(v))}</td>")
+            if c in html_cols:
+                cells.append(f"<td class='t'>{v}</td>")
+            elif isinstance(v, str) or c in text_cols:
+                cells.append(f"<td class='t'>{html.escape('' if v is None or v is pd.NA or (isinstance(v, float) and np.isnan(v)) else str(v))}</td>")
+            else:
+                shown = fmt(v, digits=digits.get(c, 0))
+                exact = "" if shown == DASH else f" data-sort='{float(v)!r}'"
+                cells.append(f"<td{exact}>{html.escape(shown)}</td>")
         body.append("<tr>" + "".join(cells) + "</tr>")
-    cls = ' class="sortable"' if sortable else ""
-    return f"<table{cls}><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
-
-
-def _label(name: str) -> str:
-    zh, en = FIELDS.get(name, (name, name))
-    return f"{zh} {en}"
-
-
-def band_summary(grids: pd.DataFrame) -> dict[str, float]:
-    """Balance figures of all grids plus band compliance of household-band grids."""
-    hh = grids["households"].to_numpy(float)
-    out = summary(hh)
-    band = grids["rule"].eq("household_band")
-    if band.any():
-        g = grids[band]
-        out["band_grids"] = int(band.sum())
-        out["share_in_band"] = float(g["households"].between(g["min_households"], g["max_households"]).mean())
-    out["population"] = float(np.nansum(grids["population"].to_numpy(float)))
-    out["flagged"] = int(grids["status"].ne("ok").sum())
+    ident = f" id='{html.escape(table_id)}'" if table_id else ""
+    cls = " class='sortable'" if sortable else ""
+    out = f"<table{ident}{cls}><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
+    if tools and table_id:
+        tid = html.escape(table_id)
+        out = (f"<div class='tools'><input class='filter' data-table='{tid}' type='search' placeholder='筛选 filter…'>"
+               f"<button class='csv' data-table='{tid}'>下载 CSV download</button></div>" + out)
     return out
 
 
+def rule_group(grids: pd.DataFrame) -> pd.Series:
+    """Which rule group each grid is in: exclusive grids by type, the others by their rule."""
+    rule = grids["rule"].astype(str) if "rule" in grids else pd.Series("household_band", index=grids.index)
+    gtype = grids["grid_type"].astype(str) if "grid_type" in grids else pd.Series("base", index=grids.index)
+    return rule.mask(gtype.ne("base") | rule.eq("exclusive"), "exclusive")
+
+
+def rule_figures(grids: pd.DataFrame) -> dict[str, dict[str, float]]:
+    """Balance figures within each rule group present (never mixing rules).
+
+    Keys per group: n, total, mean, min, max, cv, gini, max_min_ratio (``inf`` when a grid has
+    no households), parity, flagged, and for household-band grids ``share_in_band``.
+    """
+    groups = rule_group(grids)
+    out = {}
+    for key, _ in RULE_GROUPS:
+        g = grids[groups.eq(key)]
+        if not len(g):
+            continue
+        s = summary(g["households"].to_numpy(float))
+        s["flagged"] = int(g["status"].ne("ok").sum()) if "status" in g else 0
+        s["population"] = float(np.nansum(g["population"].to_numpy(float))) if "population" in g else float("nan")
+        if key == "household_band" and "min_households" in g:
+            s["share_in_band"] = band_share(g)
+        if key == "exclusive":  # no household target: balance figures would say nothing
+            s = {k: s[k] for k in ("n", "total", "flagged")}
+        out[key] = s
+    return out
+
+
+MEASURES: tuple[tuple[str, str, str], ...] = (
+    ("n", "网格数", "grids"),
+    ("total", "户数合计", "households"),
+    ("mean", "平均户数", "mean households per grid"),
+    ("min", "最少户数", "fewest households"),
+    ("max", "最多户数", "most households"),
+    ("share_in_band", "在户数区间内的比例", "share of these grids within their band"),
+    ("cv", "变异系数", "coefficient of variation"),
+    ("gini", "基尼系数", "Gini coefficient"),
+    ("max_min_ratio", "最大/最小", "max/min"),
+    ("parity", "偏离度", "parity max|x−mean|/mean"),
+    ("flagged", "标记网格", "flagged grids"),
+)
+
+
+def _figure_cell(key: str, measure: str, value: float) -> str:
+    if measure in ("n", "flagged"):
+        shown, why = fmt(int(value)), ""
+    elif measure == "share_in_band":
+        shown, why = fmt(value, percent=True), ""
+    elif measure in ("cv", "gini", "parity"):
+        shown, why = fmt(value, digits=3), "" if math.isfinite(value) else "no households"
+    elif measure == "max_min_ratio":
+        shown = fmt(value, digits=2)
+        why = "最少的网格没有住户，比值无定义 / the smallest grid has no households, so the ratio is undefined" if not math.isfinite(value) else ""
+    else:
+        shown, why = fmt(value), ""
+    data = f" data-key='{measure}__{key}' data-value='{float(value)!r}'"
+    title = f" title='{html.escape(why, quote=True)}'" if why else ""
+    mark = "<sup>*</sup>" if why else ""
+    return f"<td{data}{title}>{html.escape(shown)}{mark}</td>"
+
+
+def figures_table(figures: dict[str, dict[str, float]]) -> str:
+    """Measures as rows, rule groups as columns; undefined values shown as ``–`` with a footnote."""
+    names = dict(RULE_GROUPS)
+    head = "<th class='t'>指标 measure</th>" + "".join(f"<th>{html.escape(names[k][0])}<br>{html.escape(names[k][1])}</th>" for k in figures)
+    rows = []
+    for m, zh, en in MEASURES:
+        if not any(m in f for f in figures.values()):
+            continue
+        cells = "".join(_figure_cell(k, m, f[m]) if m in f else f"<td title='not applicable'>{DASH}</td>" for k, f in figures.items())
+        rows.append(f"<tr><td class='t'>{html.escape(zh)} {html.escape(en)}</td>{cells}</tr>")
+    note = ""
+    if any(not math.isfinite(f.get("max_min_ratio", 0)) for f in figures.values()):
+        note = ("<p class='small'>* 最少的网格没有住户（如学校、医院等专属网格），最大/最小比值无定义，显示为 –。"
+                " The smallest grid has no households (e.g. a school or hospital grid), so max/min is undefined and shown as –.</p>")
+    return f"<table class='kpi' id='summary'><thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>{note}"
+
+
 def histogram(grids: pd.DataFrame, *, title: str = "") -> str:
-    """Return a PNG data URI of the households-per-grid histogram with the band marked."""
+    """Return a PNG data URI of households per household-band grid, with the band marked."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(7, 3.2))
-    hh = grids["households"].to_numpy(float)
-    ax.hist(hh, bins=min(40, max(5, len(hh) // 3)), color="#4c78a8")
-    band = grids[grids["rule"].eq("household_band")]
-    if len(band):
+    band = grids[rule_group(grids).eq("household_band")]
+    hh = band["households"].to_numpy(float)
+    if len(hh):
+        ax.hist(hh, bins=min(40, max(5, len(hh) // 3)), color="#4c78a8")
         lo, hi = band["min_households"].min(), band["max_households"].max()
         ax.axvspan(lo, hi, color="#54a24b", alpha=0.15, label=f"band {lo:.0f}-{hi:.0f}")
         ax.legend()
-    ax.set_xlabel("households per grid")
+    ax.set_xlabel("households per household-band grid")
     ax.set_ylabel("grids")
     ax.set_title(title)
     uri = _png(fig)
@@ -100,112 +249,156 @@ def histogram(grids: pd.DataFrame, *, title: str = "") -> str:
     return uri
 
 
-def thumbnail(grids) -> str:
-    """Return a PNG data URI of a households choropleth of the grids."""
-    import matplotlib
+def village_table(grids: pd.DataFrame) -> pd.DataFrame:
+    """One row per village/community: rule, grids, households, mean/min/max, CV within the village, flagged."""
+    g = grids.assign(_group=rule_group(grids), _flag=grids["status"].ne("ok") if "status" in grids else False)
+    base = g[g["_group"].ne("exclusive")]
+    keys = ["village_code", "village_name"]
+    allg = g.groupby(keys, sort=True, dropna=False)
+    b = base.groupby(keys, sort=True, dropna=False)["households"]
+    rule = base.groupby(keys, sort=True, dropna=False)["_group"].first()
+    cvs = b.agg(lambda s: summary(s.to_numpy(float))["cv"] if len(s) > 1 and s.sum() > 0 else float("nan"))
+    df = pd.DataFrame({
+        "grids": allg.size(),
+        "exclusive": allg["_group"].agg(lambda s: int(s.eq("exclusive").sum())),
+        "households": allg["households"].sum().astype(int),
+        "mean": b.mean().where(b.sum() > 0),
+        "min": b.min(),
+        "max": b.max(),
+        "cv": cvs,
+        "flagged": allg["_flag"].sum().astype(int),
+        "rule": rule,
+    }).reset_index()
+    df["rule"] = df["rule"].fillna("exclusive").map(lambda r: bilingual_text(*RULES.get(r, (r, r))))
+    return df
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(6, 6))
-    grids.plot(column="households", ax=ax, cmap="YlOrRd", edgecolor="#555", linewidth=0.3, legend=True)
-    ax.set_axis_off()
-    uri = _png(fig)
-    plt.close(fig)
-    return uri
+def imbalance_svg(result: GridResult, villages: pd.DataFrame, *, width: int = 640) -> str:
+    """Inline SVG of the villages/communities coloured by the CV of households per grid within each."""
+    bnd = result.boundaries
+    if bnd is None or not len(bnd) or "code" not in bnd:
+        return "<p class='small'>无边界 no boundaries</p>"
+    b = bnd.to_crs(bnd.estimate_utm_crs()) if bnd.crs is not None and bnd.crs.is_geographic else bnd
+    geoms = shapely.simplify(b.geometry.values, 5.0, preserve_topology=True)
+    minx, miny, maxx, maxy = shapely.total_bounds(geoms)
+    scale = width / max(maxx - minx, 1e-9)
+    height = max(int((maxy - miny) * scale), 1)
+    parts, pidx = shapely.get_parts(geoms, return_index=True)
+    rings, ridx = shapely.get_rings(parts, return_index=True)
+    coords, cidx = shapely.get_coordinates(rings, return_index=True)
+    xy = np.column_stack([(coords[:, 0] - minx) * scale, (maxy - coords[:, 1]) * scale]).round(1)
+    starts = np.searchsorted(cidx, np.arange(len(rings)))
+    ring_d = ["M" + " L".join(f"{x},{y}" for x, y in seg) + "Z" for seg in np.split(xy, starts[1:])]
+    owner = pidx[ridx]
+    d = pd.Series(ring_d).groupby(owner).agg(" ".join).reindex(range(len(b)), fill_value="")
+    cv = villages.set_index("village_code")["cv"].reindex(b["code"].astype(str)).to_numpy(float)
+    breaks = np.array([0.1, 0.2, 0.3, 0.5])
+    colors = np.array(["#1a9850", "#91cf60", "#fee08b", "#fc8d59", "#d73027"])
+    fill = np.where(np.isnan(cv), "#dddddd", colors[np.searchsorted(breaks, np.nan_to_num(cv), side="right")])
+    names = b["name"].astype(str) if "name" in b else b["code"].astype(str)
+    paths = "".join(
+        f"<path d='{dd}' fill='{f}' fill-rule='evenodd'><title>{html.escape(f'{n} {c}: CV {fmt(v, digits=2)}')}</title></path>"
+        for dd, f, n, c, v in zip(d, fill, names, b["code"].astype(str), cv, strict=True)
+    )
+    legend = "".join(f"<span style='background:{c}'></span>{html.escape(t)}" for c, t in zip(
+        [*colors, "#dddddd"], ["< 0.10", "0.10–0.20", "0.20–0.30", "0.30–0.50", "≥ 0.50", "– 单一网格 one grid"], strict=True))
+    return (f"<svg class='svgmap' xmlns='http://www.w3.org/2000/svg' width='{width}' height='{height}' "
+            f"viewBox='0 0 {width} {height}'>{paths}</svg><div class='small legend'>变异系数 CV of households per grid "
+            f"within each village/community:{legend}</div>")
 
 
 def report_html(
-    result: GridResult, *, title: str | None = None, workers: pd.DataFrame | None = None, worker_figures: dict | None = None
+    result: GridResult, *, title: str | None = None, workers: pd.DataFrame | None = None, worker_figures: dict | None = None,
+    map_href: str = "map.html",
 ) -> str:
-    """Return the self-contained HTML report of a run (or of an audited layer)."""
-    grids = result.grids.copy()
-    if "village_name" not in grids:
-        grids["village_name"] = ""
-    grids["village_name"] = grids["village_name"].fillna("")
-    s = band_summary(grids)
+    """Return the self-contained HTML report of a run (or of an audited layer).
+
+    Every figure is computed within one rule group (household-band, village-group, single,
+    exclusive grids); every user text is escaped; grid codes link to ``map_href#grid=CODE``.
+    """
+    grids = pd.DataFrame(result.grids.drop(columns="geometry")).copy()
+    for col, default in (("village_name", ""), ("village_code", ""), ("status", "ok"), ("note", ""), ("flag", ""), ("grid_type", "base")):
+        if col not in grids:
+            grids[col] = default
+        grids[col] = grids[col].fillna(default)
     title = title or f"gridmap report · 网格工作量报告 — {result.manifest.get('name', '')}"
-    kpis = [
-        ("网格数 grids", f"{s['n']:,}"),
-        ("户数 households", f"{s['total']:,.0f}"),
-        ("人口 population", f"{s['population']:,.0f}"),
-        ("达标率 share in band", f"{s.get('share_in_band', float('nan')):.1%}" if "share_in_band" in s else "—"),
-        ("变异系数 CV", f"{s['cv']:.3f}"),
-        ("基尼系数 Gini", f"{s['gini']:.3f}"),
-        ("最大/最小 max/min", f"{s['max_min_ratio']:.2f}"),
-        ("偏离度 parity max|x−mean|/mean", f"{s['parity']:.3f}"),
-        ("标记网格 flagged grids", f"{s['flagged']:,}"),
-    ]
-    keys = ("n", "total", "population", "share_in_band", "cv", "gini", "max_min_ratio", "parity", "flagged")
-    # each figure also carries its exact value (data-value) so tools and tests can read it back
-    kpi_html = "<table class='kpi' id='summary'>" + "".join(
-        f"<tr data-key='{key}' data-value='{s.get(key, float('nan'))!r}'><td class='t'>{html.escape(k)}</td><td>{html.escape(v)}</td></tr>"
-        for key, (k, v) in zip(keys, kpis, strict=True)
-    ) + "</table>"
-    flagged = grids[grids["status"].ne("ok")]
-    flag_df = pd.DataFrame(
-        {
-            _label("grid_code"): flagged["grid_code"],
-            _label("village_name"): flagged["village_name"],
-            _label("households"): flagged["households"].astype(float),
-            _label("status"): flagged["status"].map(lambda s: f"{STATUS.get(s, (s,))[0]} {s}"),
-            _label("note"): flagged["note"],
-        }
+    figures = rule_figures(grids)
+    total = {"n": len(grids), "total": float(grids["households"].sum()), "flagged": int(grids["status"].ne("ok").sum())}
+    overall = (
+        f"<p>全部 {fmt(total['n'])} 个网格，{fmt(total['total'])} 户，{fmt(total['flagged'])} 个网格被标记。"
+        f" All {fmt(total['n'])} grids, {fmt(total['total'])} households, {fmt(total['flagged'])} flagged grids."
+        + "".join(f"<span hidden data-key='{k}' data-value='{float(v)!r}'></span>" for k, v in total.items())
+        + "</p><p class='small'>各项统计只在同一规则的网格内计算：社区按户数区间（如 300–500 户），村按村民小组一组一格，"
+        "专属网格不计户数。Statistics are computed within each rule only: communities follow the household band, "
+        "villages have one grid per village group, exclusive grids (schools, hospitals, …) carry no household target.</p>"
     )
-    g = grids.groupby(["village_code", "village_name"], sort=True)
-    per_v = pd.DataFrame(
-        {
-            "grids 网格数": g.size(),
-            "households 户数": g["households"].sum().astype(float),
-            "mean 平均户数": g["households"].mean(),
-            "min 最少": g["households"].min().astype(float),
-            "max 最多": g["households"].max().astype(float),
-            "flagged 标记": g["status"].apply(lambda s: int(s.ne("ok").sum())),
-        }
-    ).reset_index().rename(columns={"village_code": _label("village_code"), "village_name": _label("village_name")})
-    types = grids["grid_type"].value_counts().sort_index()
-    type_df = pd.DataFrame({"type 类型": [f"{GRID_TYPES.get(t, t)} {t}" for t in types.index], "grids 网格数": types.to_numpy()})
+    flagged = grids[grids["status"].ne("ok")]
+    flag_df = pd.DataFrame({
+        "网格编码 grid code": [map_link(c, map_href=map_href) for c in flagged["grid_code"].astype(str)],
+        "村/社区 village/community": flagged["village_name"].astype(str),
+        "规则 rule": rule_group(flagged).map(lambda r: bilingual_text(*RULES.get(r, (r, r)))),
+        "户数 households": flagged["households"].astype(int),
+        "状态 status": flagged["status"].astype(str).map(status_text),
+        "说明 note": flagged["note"].astype(str).map(note_text),
+    })
+    villages = village_table(grids)
+    vt = villages.assign(village_code=villages["village_code"].astype(str), village_name=villages["village_name"].astype(str)).rename(columns={
+        "village_code": "代码 code", "village_name": "名称 name", "rule": "规则 rule", "grids": "网格 grids",
+        "exclusive": "专属 exclusive", "households": "户数 households", "mean": "平均 mean", "min": "最少 min",
+        "max": "最多 max", "cv": "变异系数 CV", "flagged": "标记 flagged",
+    })[["代码 code", "名称 name", "规则 rule", "网格 grids", "专属 exclusive", "户数 households", "平均 mean", "最少 min",
+        "最多 max", "变异系数 CV", "标记 flagged"]]
+    all_grids = pd.DataFrame({
+        "网格编码 grid code": [map_link(c, map_href=map_href) for c in grids["grid_code"].astype(str)],
+        "村/社区 village/community": grids["village_name"].astype(str),
+        "类型 type": grids["grid_type"].astype(str).map(lambda t: bilingual_text(GRID_TYPES.get(t, t), GRID_TYPES_EN.get(t, t))),
+        "规则 rule": rule_group(grids).map(lambda r: bilingual_text(*RULES.get(r, (r, r)))),
+        "户数 households": grids["households"].astype(int),
+        "状态 status": grids["status"].astype(str).map(status_text),
+    })
+    link = ("<p class='small'>网格编码链接到地图上的网格 · grid codes open the grid on the map "
+            f"(<a href='{html.escape(map_href)}'>{html.escape(map_href)}</a>).</p>")
     parts = [
         f"<!doctype html><html lang='zh-CN'><head><meta charset='utf-8'><title>{html.escape(title)}</title>",
         f"<style>{CSS}</style></head><body><h1>{html.escape(title)}</h1>",
-        "<h2>概况 Summary</h2>",
-        kpi_html,
-        f"<h2>户数分布 Households per grid</h2><img alt='histogram' src='{histogram(grids)}'>",
+        "<h2>概况（按规则）Summary by rule</h2>", overall, figures_table(figures), link,
+        f"<h2>户数区间网格的户数分布 Households per household-band grid</h2><img alt='histogram' src='{histogram(grids)}'>",
         f"<h2>超出范围或标记的网格 Grids out of band or flagged ({len(flagged)})</h2>",
-        html_table(flag_df) if len(flagged) else "<p>None 无</p>",
-        "<h2>各村/社区 Per village/community</h2>",
-        html_table(per_v),
-        "<h2>网格类型 Grid types</h2>",
-        html_table(type_df),
+        html_table(flag_df, table_id="flagged", html_cols=("网格编码 grid code",), tools=True) if len(flagged) else "<p>无 None</p>",
+        "<h2>各村/社区的不均衡 Imbalance by village/community</h2>", imbalance_svg(result, villages),
+        f"<h2>各村/社区 Per village/community ({len(villages)})</h2>",
+        html_table(vt, table_id="villages", text_cols=("代码 code", "名称 name", "规则 rule"), digits={"平均 mean": 0, "变异系数 CV": 2}, tools=True),
+        f"<h2>全部网格 All grids ({len(grids)})</h2>",
+        html_table(all_grids, table_id="grids", html_cols=("网格编码 grid code",), tools=True),
     ]
     if workers is not None and len(workers):
         f = worker_figures or {}
         wk = [
-            ("网格员 workers", f"{f.get('n', len(workers)):,}"),
-            ("最多 most loaded", f"{workers.iloc[0, 0]} · {f.get('max', 0):,.0f}"),
-            ("最少 least loaded", f"{workers.iloc[-1, 0]} · {f.get('min', 0):,.0f}"),
-            ("变异系数 CV", f"{f.get('cv', 0):.3f}"),
-            ("基尼系数 Gini", f"{f.get('gini', 0):.3f}"),
-            ("最大/最小 max/min", f"{f.get('max_min_ratio', 0):.2f}"),
-            ("偏离度 parity", f"{f.get('parity', 0):.3f}"),
+            ("网格员 workers", fmt(int(f.get("n", len(workers))))),
+            ("最多 most loaded", f"{workers.iloc[0, 0]} · {fmt(f.get('max'))}"),
+            ("最少 least loaded", f"{workers.iloc[-1, 0]} · {fmt(f.get('min'))}"),
+            ("变异系数 CV", fmt(f.get("cv"), digits=3)),
+            ("基尼系数 Gini", fmt(f.get("gini"), digits=3)),
+            ("最大/最小 max/min", fmt(f.get("max_min_ratio"), digits=2)),
+            ("偏离度 parity", fmt(f.get("parity"), digits=3)),
         ]
         unknown = f.get("unknown_grid_codes") or []
         parts += [
             "<h2>网格员工作量 Worker load (户数 households)</h2>",
             "<table class='kpi' id='worker-summary'>" + "".join(f"<tr><td class='t'>{html.escape(k)}</td><td>{html.escape(v)}</td></tr>" for k, v in wk) + "</table>",
-            f"<p class='small'>worker table codes not in the layer: {html.escape(', '.join(unknown))}</p>" if unknown else "",
-            html_table(workers),
+            f"<p class='small'>名单中不在图层里的网格编码 worker table codes not in the layer: {html.escape(', '.join(map(str, unknown)))}</p>" if unknown else "",
+            html_table(workers, table_id="workers", tools=True),
         ]
-    if len(result.violations) and "area_m2" in result.violations:
+    if result.violations is not None and len(result.violations) and "area_m2" in result.violations:
         v = result.violations
         parts += [
             f"<h2>审计发现 Audit findings ({len(v)})</h2>",
-            html_table(pd.DataFrame({"kind 类型": v["kind"], "ref 对象": v["ref"], "message 说明": v["message"], "area m² 面积": v["area_m2"].astype(float)})),
+            html_table(pd.DataFrame({"kind 类型": v["kind"].astype(str), "ref 对象": v["ref"].astype(str), "message 说明": v["message"].astype(str),
+                                     "area m² 面积": v["area_m2"].astype(float)}), table_id="findings", tools=True),
         ]
     parts += [
-        f"<h2>户数分布图 Households map</h2><img alt='map' src='{thumbnail(grids)}'>",
         f"<p class='small'>gridmap {html.escape(str(result.manifest.get('gridmap_version', '')))} · "
         f"created {html.escape(str(result.manifest.get('created', '')))}</p>",
-        f"<script>{SORT_JS}</script></body></html>",
+        f"<script>{TABLE_JS}</script></body></html>",
     ]
     return "\n".join(parts)

@@ -10,7 +10,7 @@ import geopandas as gpd
 import pandas as pd
 
 if TYPE_CHECKING:
-    import folium
+    from gridmap.maps import MapPage
 
 
 @dataclass
@@ -57,8 +57,8 @@ class GridResult:
 
         return write_run(self, folder, overwrite=overwrite, maps=maps)
 
-    def explore(self, **kwargs: Any) -> folium.Map:
-        """Return the interactive map as a ``folium.Map`` (keywords as :func:`gridmap.maps.build_map`)."""
+    def explore(self, **kwargs: Any) -> MapPage:
+        """Return the interactive map page, shown inline in Jupyter (keywords as :func:`gridmap.maps.build_map`)."""
         from gridmap.maps import build_map
 
         return build_map(self, **kwargs)

@@ -7,6 +7,7 @@ import time
 from pathlib import Path
 
 import pandas as pd
+import pyogrio
 
 from geodata import io as gio
 from geodata.errors import InputError, Problem
@@ -57,7 +58,7 @@ def write_run(result: GridResult, out: str | Path, *, overwrite: bool = False, m
         gio.write_layers(tmp / "grids.gpkg", layers)
         gio.write_table(tmp / "grids.gpkg", pd.DataFrame({"grid_code": result.history}), layer="code_history")
         gio.write_geojson(tmp / "grids.geojson", result.grids)
-        gio.write_csv(tmp / "roster.csv", export.roster(result))
+        export.write_roster_csv(result, tmp / "roster.csv")
         if len(result.code_changes):
             gio.write_csv(tmp / "code_changes.csv", result.code_changes)
         if maps:
@@ -98,7 +99,10 @@ def read_run(folder: str | Path) -> GridResult:
     def layer(name: str):
         if name not in names:
             return None
-        gdf = gio.read_layer(gpkg, layer=name)
+        if pyogrio.read_info(gpkg, layer=name)["features"] == 0:  # e.g. a run without violations
+            gdf = pyogrio.read_dataframe(gpkg, layer=name)
+        else:
+            gdf = gio.read_layer(gpkg, layer=name)
         for col in CODE_COLUMNS:
             if col in gdf.columns:
                 gdf[col] = gdf[col].astype("string").astype(object)

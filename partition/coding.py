@@ -28,6 +28,8 @@ import numpy as np
 import pandas as pd
 from scipy.optimize import linear_sum_assignment
 
+from geodata.errors import CodeSpaceError
+
 BASE_RANGE = (1, 799)
 EXCLUSIVE_RANGE = (800, 999)
 
@@ -159,7 +161,7 @@ def assign_codes(
                     continue
                 if nxt > hi:
                     msg = f"village {village} has run out of {'exclusive' if is_ex else 'base'} grid numbers ({lo:03d}-{hi:03d})."
-                    raise ValueError(msg)
+                    raise CodeSpaceError(msg)
                 codes[grid_id] = f"{village}{nxt:03d}"
                 used.add(nxt)
                 nxt += 1
@@ -201,7 +203,7 @@ def liaison_order_codes(grid_code: str, n: int) -> list[str]:
     """Return the codes of `n` household-liaison groups (联户) of a grid: grid code + 2 digits."""
     if n > 99:
         msg = f"grid {grid_code} would need {n} liaison groups; at most 99 fit in two digits."
-        raise ValueError(msg)
+        raise CodeSpaceError(msg)
     return [f"{grid_code}{i:02d}" for i in range(1, n + 1)]
 
 

@@ -10,9 +10,7 @@ import pandas as pd
 import shapely
 from shapely.geometry.base import BaseGeometry
 
-from partition.adjacency import cell_graph, graph_from_cells
-from partition.rules import Rule
-from partition.split import split_graph
+from partition.rules import RULE_LABELLERS, Flag, Rule, Status, Verdict
 from partition.tessellation import EMPTY, cells_from_points, cells_from_polygons, point_owner
 from partition.units import units_from_points
 
@@ -74,8 +72,9 @@ def _exclusive_pieces(village: Village) -> gpd.GeoDataFrame:
     return pieces[pieces.geometry.notna()].reset_index(drop=True)
 
 
-def _cells(village: Village, area: BaseGeometry, points: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
-    """Unit cells of the base area with households, population, group, compound and label."""
+def _cells(village: Village, area: BaseGeometry, points: gpd.GeoDataFrame) -> tuple[gpd.GeoDataFrame, np.ndarray]:
+    """Unit cells of the base area with households, population, group, compound and label, and
+    the cell of every point (-1: none)."""
     unit, units = units_from_points(points)
     cells = None
     if village.unit_polygons is not None and len(village.unit_polygons):
@@ -108,11 +107,8 @@ def _cells(village: Village, area: BaseGeometry, points: gpd.GeoDataFrame) -> gp
             cells = cells.drop(columns=["unit"]).join(agg)
             cells["households"] = cells["households"].fillna(0.0)
             cells["n_units"] = cells["n_units"].fillna(0).astype(int)
-            labels = polys.get("building", pd.Series(np.arange(len(polys)))).astype(str)
             cells["label"] = "unit " + pd.Series(np.arange(len(cells))).astype(str)
-            cells.attrs["cell_of_point"] = cell_of_point
-            cells.attrs["labels"] = labels
-            return cells
+            return cells, cell_of_point
     cells = cells_from_points(points.geometry.values, unit.to_numpy(), area, barriers=village.barriers)
     u = cells["unit"].to_numpy()
     has = u != EMPTY
@@ -128,37 +124,25 @@ def _cells(village: Village, area: BaseGeometry, points: gpd.GeoDataFrame) -> gp
     cells.loc[dup, ["households", "population"]] = [0.0, np.nan]
     cells.loc[dup, "n_units"] = 0
     unit_cell = pd.Series(np.flatnonzero(has & ~dup), index=u[has & ~dup])
-    cells.attrs["cell_of_point"] = unit_cell.reindex(unit.to_numpy()).to_numpy()
-    return cells
+    return cells, unit_cell.reindex(unit.to_numpy()).to_numpy()
 
 
-def _labels_village_group(cells: gpd.GeoDataFrame) -> tuple[np.ndarray, list[str]]:
-    groups = cells["group"]
-    known = groups.notna().to_numpy()
-    notes = []
-    if not known.any():
-        return np.zeros(len(cells), int), ["no 村民小组 (group) labels on the households: kept as one grid."]
-    codes, names = pd.factorize(groups, sort=True)
-    label = np.where(known, codes, -1)
-    graph = graph_from_cells(cells.assign(households=cells["households"].fillna(0)))
-    # empty cells (and cells without a group) join the neighbour group with the longest border
-    while (label < 0).any():
-        changed = False
-        for v in np.flatnonzero(label < 0):
-            border: dict[int, float] = {}
-            for u, d in graph[v].items():
-                if label[u] >= 0:
-                    border[label[u]] = border.get(label[u], 0.0) + d["length"]
-            if border:
-                label[v] = max(sorted(border), key=border.get)
-                changed = True
-        if not changed:
-            todo = np.flatnonzero(label < 0)
-            done = np.flatnonzero(label >= 0)
-            c = shapely.centroid(cells.geometry.values)
-            d = shapely.distance(c[todo[0]], c[done])
-            label[todo[0]] = label[done[np.argmin(d)]]
-    return label, notes
+def _note_blank_groups(rows: list[dict], points: gpd.GeoDataFrame, grid_of_point: np.ndarray) -> None:
+    """Name, in the note of each grid, the addresses with a blank 村民小组 that it took in."""
+    blank = np.flatnonzero(points["group"].isna().to_numpy() & (grid_of_point >= 0))
+    if not len(blank):
+        return
+    g_of = grid_of_point[blank]
+    hh = points["households"].to_numpy(float)[blank]
+    ids = points.index.to_numpy()[blank]
+    for g in np.unique(g_of):
+        sel = g_of == g
+        listed = ", ".join(map(str, ids[sel][:20])) + (" …" if sel.sum() > 20 else "")
+        text = (
+            f"takes {int(sel.sum())} addresses ({hh[sel].sum():.0f} households) whose 村民小组 is blank, "
+            f"joined to the neighbouring group: address_id {listed}."
+        )
+        rows[g]["note"] = f"{rows[g]['note']}; {text}" if rows[g]["note"] else text
 
 
 def _union_by_label(geoms: np.ndarray, label: np.ndarray) -> dict[int, BaseGeometry]:
@@ -189,10 +173,12 @@ def _union_by_label(geoms: np.ndarray, label: np.ndarray) -> dict[int, BaseGeome
     return out
 
 
-def _previous_of_cells(cells: gpd.GeoDataFrame, points: gpd.GeoDataFrame, previous: np.ndarray) -> np.ndarray:
+def _previous_of_cells(
+    cells: gpd.GeoDataFrame, cell_of_point: np.ndarray, points: gpd.GeoDataFrame, previous: np.ndarray
+) -> np.ndarray:
     """Previous grid (position in `previous`, -1 if none) of each cell: where its households were, else its area."""
     warm = point_owner(previous, shapely.point_on_surface(cells.geometry.values))
-    cell_of_point = np.asarray(cells.attrs["cell_of_point"], float)
+    cell_of_point = np.asarray(cell_of_point, float)
     ok = cell_of_point >= 0
     if ok.any():
         owner = point_owner(previous, points.geometry.values[ok])
@@ -214,7 +200,7 @@ def partition_village(village: Village, *, previous: np.ndarray | None = None) -
     previous
         Base-grid polygons of an earlier run of this village (same CRS), or None. Household-band
         grids then start from them and change only as far as the band requires, so households
-        keep their grid (and code) across regenerations.
+        keep their grid (and code) across regenerations (cell column ``previous``).
 
     Returns
     -------
@@ -246,7 +232,7 @@ def partition_village(village: Village, *, previous: np.ndarray | None = None) -
                     households=hh,
                     population=float(np.nansum(pts["population"].to_numpy()[members])),
                     units=len(members),
-                    status="ok",
+                    status=Status.OK,
                     flag="",
                     note=f"exclusive area (专属网格): {piece.name}",
                     name=piece.name,
@@ -261,36 +247,18 @@ def partition_village(village: Village, *, previous: np.ndarray | None = None) -
         rows.append(
             dict(
                 grid_type="base", rule=rule.name, households=0.0, population=0.0, units=0,
-                status="under_min" if rule.name == "household_band" else "ok",
-                flag="no_feasible_k" if rule.name == "household_band" else "",
+                status=Status.UNDER_MIN if rule.name == "household_band" else Status.OK,
+                flag=Flag.NO_FEASIBLE_K if rule.name == "household_band" else Flag.NONE,
                 note="no households in this area: it is one grid until people live here.",
                 name="",
             )
         )
         geoms.append(base_area)
     elif not shapely.is_empty(base_area) and shapely.area(base_area) > 0:
-        cells = _cells(village, base_area, base_pts)
-        cell_of_point = cells.attrs["cell_of_point"]
-        statuses: list[tuple[str, str, str]] = []
-        if rule.name == "household_band":
-            graph = cell_graph(cells)
-            warm = _previous_of_cells(cells, base_pts, previous) if previous is not None and len(previous) else None
-            parts = split_graph(
-                graph, min_households=rule.min_households, max_households=rule.max_households, previous=warm
-            )
-            label = np.full(len(cells), -1)
-            for j, part in enumerate(parts):
-                label[list(part.nodes)] = j
-                statuses.append((part.status, part.note, part.flag))
-        elif rule.name == "village_group":
-            label, notes = _labels_village_group(cells)
-            names = pd.factorize(cells["group"], sort=True)[1]
-            for j in range(label.max() + 1):
-                note = notes[0] if notes else f"村民小组 {names[j]}" if j < len(names) else ""
-                statuses.append(("ok", note, ""))
-        else:
-            label = np.zeros(len(cells), int)
-            statuses.append(("ok", "whole village/community as one grid (rule: single)", ""))
+        cells, cell_of_point = _cells(village, base_area, base_pts)
+        if previous is not None and len(previous):
+            cells["previous"] = _previous_of_cells(cells, cell_of_point, base_pts, previous)
+        label, verdicts = RULE_LABELLERS[rule.name](cells, rule)
         base_start = len(rows)
         frame = pd.DataFrame(
             {
@@ -307,10 +275,10 @@ def partition_village(village: Village, *, previous: np.ndarray | None = None) -
         )
         dissolved = _union_by_label(cells.geometry.values, label)
         for j in agg.index:
-            status, note, flag = statuses[j] if j < len(statuses) else ("ok", "", "")
+            status, note, flag = verdicts[j] if j < len(verdicts) else Verdict()
             geom = dissolved[j]
-            if status == "ok" and shapely.get_num_geometries(geom) > 1:
-                status, flag = "enclave", "enclave"
+            if status == Status.OK and shapely.get_num_geometries(geom) > 1:
+                status, flag = Status.ENCLAVE, Flag.ENCLAVE
                 note = (note + " " if note else "") + f"in {shapely.get_num_geometries(geom)} separate pieces."
             rows.append(
                 dict(
@@ -328,6 +296,8 @@ def partition_village(village: Village, *, previous: np.ndarray | None = None) -
             geoms.append(geom)
         ok = cell_of_point >= 0
         point_grid[base_idx[ok]] = base_start + label[cell_of_point[ok].astype(int)]
+        if rule.name == "village_group" and "group" in base_pts and base_pts["group"].notna().any():
+            _note_blank_groups(rows, base_pts, point_grid[base_idx])
     grids = gpd.GeoDataFrame(rows, geometry=geoms, crs=crs)
     if len(grids) == 0:
         grids = gpd.GeoDataFrame(
@@ -339,9 +309,9 @@ def partition_village(village: Village, *, previous: np.ndarray | None = None) -
     if rule.name == "household_band":
         hh = grids["households"]
         band = grids["rule"].eq("household_band")
-        under = band & (hh < rule.min_households) & grids["status"].eq("ok")
-        grids.loc[under, "status"] = "under_min"
-        grids.loc[under, "flag"] = "no_feasible_k"
+        under = band & (hh < rule.min_households) & grids["status"].eq(Status.OK)
+        grids.loc[under, "status"] = Status.UNDER_MIN
+        grids.loc[under, "flag"] = Flag.NO_FEASIBLE_K
         grids.loc[under, "note"] = (
             f"the community has {hh.sum():.0f} households in its base area, fewer than the minimum {rule.min_households}."
         )

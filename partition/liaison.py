@@ -21,7 +21,7 @@ def liaison_groups(
     *,
     min_households: int = 10,
     max_households: int = 15,
-) -> gpd.GeoDataFrame:
+) -> tuple[gpd.GeoDataFrame, np.ndarray]:
     """Split every grid into contiguous liaison groups and code them ``grid_code`` + 2 digits.
 
     Each grid is tiled by the Voronoi cells of its address units (clipped to the grid) and split
@@ -43,8 +43,9 @@ def liaison_groups(
     Returns
     -------
     liaison
-        One row per group: ``liaison_code``, ``grid_code``, ``households``, ``status``,
-        ``note``; ``attrs["address_codes"]`` holds the liaison code of every address.
+        One row per group: ``liaison_code``, ``grid_code``, ``households``, ``status``, ``note``.
+    address_codes
+        The liaison code of every address (None where it has no grid).
     """
     rows = []
     geoms = []
@@ -90,5 +91,4 @@ def liaison_groups(
         rank_of = {int(j): r for r, j in enumerate(order)}
         codes_out[members] = [codes[rank_of[unit_cell[int(k)]]] for k in unit.to_numpy()]
     out = gpd.GeoDataFrame(rows, columns=["liaison_code", "grid_code", "households", "status", "note"], geometry=geoms, crs=grids.crs)
-    out.attrs["address_codes"] = codes_out
-    return out
+    return out, codes_out

@@ -13,6 +13,11 @@ single            the whole village/community as one grid
 Selection order: an explicit per-code override, then ``urban_rural`` (1xx urban, 2xx rural), then
 ``kind`` (``community`` urban, ``village`` rural), then ``unknown_rule``.
 
+A rule's work is done by a **labeller** registered under its name with :func:`register_rule`: a
+function ``f(cells, rule) -> (label, verdicts)`` that gives every unit cell of the base area the
+number of its grid and returns one :class:`Verdict` (status, note, flag) per grid. Adding a rule
+means writing one labeller; ``RULE_LABELLERS`` lists them.
+
 A **check** is any function ``f(grids) -> pandas.Series[bool]`` over a grids table, named so that a
 failure can be reported by name (as GerryChain's constraints are). Adding a check means writing one
 function; :func:`failing_checks` runs a list of them and reports what failed.
@@ -22,14 +27,112 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
-from typing import Any
+from enum import StrEnum
+from typing import Any, NamedTuple
 
+import geopandas as gpd
+import numpy as np
 import pandas as pd
+import shapely
 
 from geodata.errors import RulesError
+from partition.adjacency import cell_graph, graph_from_cells
 from partition.measures import pieces, within_band
+from partition.split import split_graph
 
-RULES = ("household_band", "village_group", "single")
+
+class Status(StrEnum):
+    """Status of a grid (``status`` column): within its rule, or why not."""
+
+    OK = "ok"
+    UNDER_MIN = "under_min"
+    OVER_MAX = "over_max"
+    ENCLAVE = "enclave"
+
+
+class Flag(StrEnum):
+    """Why a grid is out of band (``flag`` column): what the data force, or what balancing missed."""
+
+    NONE = ""
+    UNIT_OVER_MAX = "unit_over_max"
+    NO_FEASIBLE_K = "no_feasible_k"
+    UNBALANCED = "unbalanced"
+    ENCLAVE = "enclave"
+
+
+class Verdict(NamedTuple):
+    """Status, note and flag of one grid as its rule made it."""
+
+    status: str = Status.OK
+    note: str = ""
+    flag: str = Flag.NONE
+
+
+Labeller = Callable[[gpd.GeoDataFrame, "Rule"], tuple[np.ndarray, list[Verdict]]]
+"""``f(cells, rule) -> (label, verdicts)``: the grid number of every cell and one verdict per grid."""
+
+RULE_LABELLERS: dict[str, Labeller] = {}
+"""Rule name → labeller (see :func:`register_rule`)."""
+
+
+def register_rule(name: str) -> Callable[[Labeller], Labeller]:
+    """Register a labeller under a rule name, so rules files and options can name it."""
+
+    def wrap(func: Labeller) -> Labeller:
+        RULE_LABELLERS[name] = func
+        return func
+
+    return wrap
+
+
+@register_rule("household_band")
+def household_band(cells: gpd.GeoDataFrame, rule: Rule) -> tuple[np.ndarray, list[Verdict]]:
+    """Contiguous, compact grids of ``min..max`` households (see :func:`partition.split.split_graph`)."""
+    previous = cells["previous"].to_numpy() if "previous" in cells else None  # warm start (regeneration)
+    parts = split_graph(
+        cell_graph(cells), min_households=rule.min_households, max_households=rule.max_households, previous=previous
+    )
+    label = np.full(len(cells), -1)
+    for j, part in enumerate(parts):
+        label[list(part.nodes)] = j
+    return label, [Verdict(part.status, part.note, part.flag) for part in parts]
+
+
+@register_rule("village_group")
+def village_group(cells: gpd.GeoDataFrame, rule: Rule) -> tuple[np.ndarray, list[Verdict]]:
+    """One grid per 村民小组; cells without a group join the neighbouring group they share most border with."""
+    groups = cells["group"]
+    known = groups.notna().to_numpy()
+    if not known.any():
+        return np.zeros(len(cells), int), [Verdict(note="no 村民小组 (group) labels on the households: kept as one grid.")]
+    codes, names = pd.factorize(groups, sort=True)
+    label = np.where(known, codes, -1)
+    graph = graph_from_cells(cells.assign(households=cells["households"].fillna(0)))
+    while (label < 0).any():
+        changed = False
+        for v in np.flatnonzero(label < 0):
+            border: dict[int, float] = {}
+            for u, d in graph[v].items():
+                if label[u] >= 0:
+                    border[label[u]] = border.get(label[u], 0.0) + d["length"]
+            if border:
+                label[v] = max(sorted(border), key=lambda g: border[g])
+                changed = True
+        if not changed:  # a cell cut off from every group: the nearest group takes it
+            todo = np.flatnonzero(label < 0)
+            done = np.flatnonzero(label >= 0)
+            c = shapely.centroid(cells.geometry.values)
+            label[todo[0]] = label[done[np.argmin(shapely.distance(c[todo[0]], c[done]))]]
+    return label, [Verdict(note=f"村民小组 {name}") for name in names]
+
+
+@register_rule("single")
+def single(cells: gpd.GeoDataFrame, rule: Rule) -> tuple[np.ndarray, list[Verdict]]:
+    """The whole village/community as one grid."""
+    return np.zeros(len(cells), int), [Verdict(note="whole village/community as one grid (rule: single)")]
+
+
+RULES = tuple(RULE_LABELLERS)
 """Rule names accepted in a rules file and on the command line."""
 
 
@@ -42,13 +145,13 @@ class Rule:
     max_households: int = 500
 
     def __post_init__(self) -> None:
-        if self.name not in RULES:
-            msg = f"rule '{self.name}' is unknown; expected one of {', '.join(RULES)}."
+        if self.name not in RULE_LABELLERS:
+            msg = f"rule '{self.name}' is unknown; expected one of {', '.join(RULE_LABELLERS)}."
             raise RulesError(msg)
         if not 0 < self.min_households <= self.max_households:
             msg = (
-                f"the household band must satisfy 0 < min <= max, got min={self.min_households}, "
-                f"max={self.max_households}."
+                f"the household band must satisfy 0 < `min_households` <= `max_households`, got "
+                f"min={self.min_households}, max={self.max_households}."
             )
             raise RulesError(msg)
 
@@ -83,15 +186,15 @@ class RuleSet:
         if unknown:
             msg = f"{source}: unknown key(s) {', '.join(unknown)}; allowed: {', '.join(sorted(allowed))}."
             raise RulesError(msg)
-        mn = int(min_households or data.get("min_households", 300))
-        mx = int(max_households or data.get("max_households", 500))
+        mn = _whole(min_households if min_households is not None else data.get("min_households", 300), "min_households", source)
+        mx = _whole(max_households if max_households is not None else data.get("max_households", 500), "max_households", source)
 
         def make(name: str, extra: Mapping[str, Any] | None = None) -> Rule:
             extra = extra or {}
             return Rule(
                 name,
-                int(extra.get("min_households", mn)),
-                int(extra.get("max_households", mx)),
+                _whole(extra.get("min_households", mn), "min_households", source),
+                _whole(extra.get("max_households", mx), "max_households", source),
             )
 
         overrides = {}
@@ -131,6 +234,21 @@ class RuleSet:
         return self.unknown
 
 
+def _whole(value: Any, key: str, source: str) -> int:
+    """`value` as an int, or a :class:`RulesError` naming `key` (``True``, ``2.5`` and ``"x"`` are refused)."""
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        msg = f"{source}: `{key}` got {value!r}, expected a whole number."
+        raise RulesError(msg)
+    try:
+        number = float(value)
+    except ValueError:
+        number = float("nan")
+    if not number.is_integer():
+        msg = f"{source}: `{key}` got {value!r}, expected a whole number."
+        raise RulesError(msg)
+    return int(number)
+
+
 Check = Callable[[pd.DataFrame], pd.Series]
 
 
@@ -141,7 +259,7 @@ def in_band(grids: pd.DataFrame) -> pd.Series:
 
 def contiguous(grids: pd.DataFrame) -> pd.Series:
     """A grid is one polygon (``enclave`` grids are flagged, so they are allowed)."""
-    return pd.Series(pieces(grids.geometry.values) == 1, index=grids.index) | grids["status"].eq("enclave")
+    return pd.Series(pieces(np.asarray(grids.geometry.values)) == 1, index=grids.index) | grids["status"].eq("enclave")
 
 
 def code_prefix(grids: pd.DataFrame) -> pd.Series:

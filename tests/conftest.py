@@ -79,3 +79,27 @@ def town(tmp_path: Path) -> dict[str, Path]:
     addresses.to_file(path, layer="addresses")
     boundaries.to_file(path, layer="boundaries")
     return {"gpkg": path, "addresses": addresses, "boundaries": boundaries}
+
+
+@pytest.fixture(scope="session")
+def sample_layers() -> dict[str, gpd.GeoDataFrame]:
+    """The bundled sample's layers, read once per test session."""
+    from geodata.sample import SAMPLE_LAYERS, sample_path
+
+    return {name: gpd.read_file(sample_path(), layer=name) for name in SAMPLE_LAYERS}
+
+
+@pytest.fixture(scope="session")
+def sample_run(sample_layers):
+    """The demo's grids (sample, exclusive areas, barriers, 联户 10-15), made once per session."""
+    import gridmap
+
+    s = sample_layers
+    return gridmap.make_grids(s["addresses"], s["boundaries"], exclusive=s["exclusive"], barriers=s["barriers"],
+                              liaison=(10, 15), name="sample")
+
+
+@pytest.fixture(scope="session")
+def sample_run_dir(sample_run, tmp_path_factory) -> Path:
+    """The sample run saved as a run folder (with map and report), once per session."""
+    return sample_run.save(tmp_path_factory.mktemp("sample") / "run")

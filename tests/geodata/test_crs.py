@@ -96,19 +96,19 @@ def test_real_gcj02_county_borders_line_up_with_wgs84_osm_after_conversion():
     water = pyogrio.read_dataframe(DATA, layer="water_wgs84")
     dx, dy = _registration_offset(fences, water)
     assert np.hypot(dx, dy) > 400  # the ~500 m GCJ-02 shift is there before conversion
-    fixed = gcrs.assign_input_crs(fences, input_crs="gcj02", file="fences")
+    fixed = gcrs.assign_input_crs(fences, crs="gcj02", file="fences")
     dx, dy = _registration_offset(fixed, water)
     assert np.hypot(dx, dy) <= 75  # and gone after it
 
 
 def test_missing_crs_is_a_clear_error():
     gdf = gpd.GeoDataFrame(geometry=[shapely.Point(0, 0)])
-    with pytest.raises(CRSError, match=r"addr\.csv: .*--input-crs EPSG:4326"):
-        gcrs.assign_input_crs(gdf, input_crs=None, file="addr.csv")
+    with pytest.raises(CRSError, match=r"addr\.csv: .*`addresses_crs` \(or `input_crs`.*EPSG:4326"):
+        gcrs.assign_input_crs(gdf, input_crs=None, file="addr.csv", option="addresses_crs")
 
 
 def test_unknown_crs_name_is_a_clear_error():
-    with pytest.raises(CRSError, match="`--input-crs` got 'mars'"):
+    with pytest.raises(CRSError, match="`input_crs` got 'mars'"):
         gcrs.parse_crs("mars")
 
 
@@ -118,3 +118,30 @@ def test_metric_crs_is_utm_of_the_centre_or_the_override():
     assert gcrs.metric_crs(gdf, work_crs="EPSG:4549").to_epsg() == 4549
     with pytest.raises(CRSError, match="geographic"):
         gcrs.metric_crs(gdf, work_crs="EPSG:4326")
+
+
+def test_input_crs_only_fills_in_a_missing_crs_and_per_file_crs_overrides():
+    declared = gpd.GeoDataFrame(geometry=[shapely.Point(13_525_000.0, 3_664_000.0)], crs="EPSG:3857")
+    kept = gcrs.assign_input_crs(declared, input_crs="EPSG:4326", file="b.gpkg")
+    assert kept.crs.to_epsg() == 3857  # the file says what it is; the global option does not apply
+    bare = gpd.GeoDataFrame(geometry=[shapely.Point(121.5, 31.23)])
+    assert gcrs.assign_input_crs(bare, input_crs="EPSG:4490", file="a.csv").crs.to_epsg() == 4490
+    tagged = gpd.GeoDataFrame(geometry=[shapely.Point(121.5, 31.23)], crs="EPSG:4326")
+    moved = gcrs.assign_input_crs(tagged, crs="gcj02", input_crs="EPSG:4490", file="amap.geojson")
+    x, y = moved.geometry.x.iloc[0], moved.geometry.y.iloc[0]
+    assert 300 < np.hypot((x - 121.5) * 95_000, (y - 31.23) * 111_000) < 800  # the GCJ-02 shift was undone
+
+
+def test_work_crs_is_utm_never_web_mercator():
+    merc = gpd.GeoDataFrame(geometry=[shapely.Point(13_525_000.0, 3_664_000.0)], crs="EPSG:3857")
+    assert gcrs.metric_crs(merc).to_epsg() == 32651
+    with pytest.raises(CRSError, match="Mercator"):
+        gcrs.metric_crs(merc, work_crs="EPSG:3857")
+    with pytest.raises(CRSError, match="metres"):
+        gcrs.metric_crs(merc, work_crs="EPSG:2264")  # US feet
+
+
+def test_no_utm_zone_for_coordinates_that_do_not_fit_their_crs_is_a_clear_error():
+    bad = gpd.GeoDataFrame(geometry=[shapely.Point(350_000.0, 3_460_000.0)], crs="EPSG:4326")
+    with pytest.raises(CRSError, match="do not fit their CRS"):
+        gcrs.metric_crs(bad)

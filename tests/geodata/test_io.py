@@ -2,7 +2,16 @@
 
 from __future__ import annotations
 
+import errno
+import json
+import os
+import shutil
+import signal
+import stat
+import subprocess
+import sys
 import zipfile
+from pathlib import Path
 
 import geopandas as gpd
 import pandas as pd
@@ -10,7 +19,7 @@ import pytest
 import shapely
 
 from geodata import io as gio
-from geodata.errors import InputError, OutputExistsError
+from geodata.errors import InputError, OutputError, OutputExistsError, UnsafeOutputError
 
 
 @pytest.fixture
@@ -36,7 +45,7 @@ def test_csv_in_utf8_and_gbk_with_lon_lat_found(tmp_path, encoding):
 def test_csv_x_y_columns_and_overrides(tmp_path):
     path = tmp_path / "a.csv"
     pd.DataFrame({"E": [1.0, 2.0], "N": [3.0, 4.0]}).to_csv(path, index=False)
-    with pytest.raises(InputError, match=r"a\.csv.*no longitude/x column.*--x-col"):
+    with pytest.raises(InputError, match=r"a\.csv.*no longitude/x column.*`x_col`"):
         gio.read_layer(path)
     gdf = gio.read_layer(path, x_col="E", y_col="N")
     assert gdf.geometry.x.tolist() == [1.0, 2.0]
@@ -130,8 +139,199 @@ def test_atomic_dir_never_overwrites_without_permission(tmp_path):
     assert (out / "a.txt").read_text() == "first"
     with gio.atomic_dir(out, overwrite=True) as tmp:
         (tmp / "b.txt").write_text("second")
-    assert sorted(p.name for p in out.iterdir()) == ["b.txt"]
+    assert sorted(p.name for p in out.iterdir()) == ["b.txt", "manifest.json"]
     # a failed overwrite keeps the old run
     with pytest.raises(RuntimeError), gio.atomic_dir(out, overwrite=True) as tmp:
         raise RuntimeError("boom")
     assert (out / "b.txt").read_text() == "second"
+
+
+@pytest.mark.parametrize("sep", [",", ";", "\t", "|"])
+@pytest.mark.parametrize("encoding", ["utf-8", "utf-8-sig", "gbk", "gb18030", "utf-16"])
+def test_csv_separator_and_encoding_are_found(tmp_path, sep, encoding):
+    path = tmp_path / "a.csv"
+    text = sep.join(["名称", "lon", "lat", "户数"]) + "\n" + sep.join(["乳山二村", "121.5", "31.23", "3"]) + "\n"
+    path.write_bytes(text.encode(encoding))
+    gdf = gio.read_layer(path)
+    assert gdf["名称"].tolist() == ["乳山二村"] and gdf["户数"].tolist() == ["3"]
+    assert shapely.get_coordinates(gdf.geometry.values).tolist() == [[121.5, 31.23]]
+
+
+def test_semicolon_csv_with_decimal_commas(tmp_path):
+    path = tmp_path / "a.csv"
+    path.write_text("lon;lat;households\n121,5;31,23;2\n", encoding="utf-8")
+    assert shapely.get_coordinates(gio.read_layer(path).geometry.values).tolist() == [[121.5, 31.23]]
+
+
+def test_missing_coordinate_column_names_the_separator_it_read(tmp_path):
+    path = tmp_path / "a.csv"
+    path.write_text("经度X;纬度Y\n121.5;31.2\n", encoding="utf-8")
+    with pytest.raises(InputError, match=r"columns are: 经度X, 纬度Y \(read as semicolon-separated\)"):
+        gio.read_layer(path)
+
+
+def test_ragged_csv_line_is_named(tmp_path):
+    path = tmp_path / "a.csv"
+    path.write_text("lon,lat,name\n121.5,31.2,a\n121.6,31.3,b,extra\n", encoding="utf-8")
+    with pytest.raises(InputError, match=r"a\.csv, line 3: line 3 has 4 values but the header has 3"):
+        gio.read_layer(path)
+
+
+def test_spreadsheet_named_csv_and_binary_text_are_explained(tmp_path):
+    xlsx_as_csv = tmp_path / "a.csv"
+    pd.DataFrame({"lon": [121.5], "lat": [31.2]}).to_excel(xlsx_as_csv.with_suffix(".xlsx"), index=False)
+    xlsx_as_csv.write_bytes(xlsx_as_csv.with_suffix(".xlsx").read_bytes())
+    with pytest.raises(InputError, match=r"is a spreadsheet \(Excel\) file, not CSV text.*rename it to \.xlsx"):
+        gio.read_layer(xlsx_as_csv)
+    nul = tmp_path / "b.csv"
+    nul.write_bytes(b"lon,lat\n1\x00,2\n")
+    with pytest.raises(InputError, match="NUL bytes"):
+        gio.read_layer(nul)
+
+
+def test_xlsx_first_sheet_or_named_sheet_with_spreadsheet_rows(tmp_path):
+    path = tmp_path / "hh.xlsx"
+    with pd.ExcelWriter(path) as xw:
+        pd.DataFrame({"说明": ["not data"]}).to_excel(xw, sheet_name="readme", index=False)
+        pd.DataFrame({"经度": [121.5, 121.6], "纬度": [31.2, 31.3], "户数": [3, 4], "村民小组": ["一组", "<img src=x onerror=alert(1)>{{ 6*7 }}"]}).to_excel(
+            xw, sheet_name="户", index=False
+        )
+    with pytest.raises(InputError, match=r"hh\.xlsx: no longitude/x column found; columns are: 说明"):
+        gio.read_layer(path)
+    gdf = gio.read_layer(path, sheet="户")
+    assert gdf["户数"].tolist() == ["3", "4"] and gdf["村民小组"].tolist() == ["一组", "<img src=x onerror=alert(1)>{{ 6*7 }}"]
+    assert gdf.geometry.x.tolist() == [121.5, 121.6]
+    with pytest.raises(InputError, match=r"has no sheet 'nope' \(sheets: readme, 户\)"):
+        gio.read_layer(path, sheet="nope")
+    bad = tmp_path / "bad.xlsx"
+    with pd.ExcelWriter(bad) as xw:
+        pd.DataFrame({"lon": [121.5, "东"], "lat": [31.2, 31.3]}).to_excel(xw, sheet_name="S", index=False)
+    with pytest.raises(InputError, match=r"bad\.xlsx, sheet 'S', row 3, column 'lon': got '东'"):
+        gio.read_layer(bad)
+
+
+def test_xls_written_by_libreoffice_is_read(tmp_path):
+    soffice = shutil.which("soffice")
+    if soffice is None:
+        pytest.skip("LibreOffice (soffice) is not installed; .ci/run installs it")
+    src = tmp_path / "hh.xlsx"
+    pd.DataFrame({"lon": [121.5], "lat": [31.2], "name": ["乳山二村"]}).to_excel(src, index=False)
+    subprocess.run(
+        [soffice, f"-env:UserInstallation=file://{tmp_path}/lo", "--headless", "--convert-to", "xls", "--outdir", str(tmp_path), str(src)],
+        check=True, capture_output=True, timeout=180,
+    )
+    gdf = gio.read_layer(tmp_path / "hh.xls")
+    assert gdf["name"].tolist() == ["乳山二村"] and gdf.geometry.x.tolist() == [121.5]
+
+
+def test_read_tabular_for_attribute_tables(tmp_path):
+    path = tmp_path / "w.csv"
+    path.write_text("grid_code|worker\n310115005001001|张三\n", encoding="gbk")
+    df = gio.read_tabular(path)
+    assert df.to_dict("records") == [{"grid_code": "310115005001001", "worker": "张三"}]
+
+
+def manifest(folder, made_by="gridmap"):
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "manifest.json").write_text(json.dumps({"made_by": made_by}), encoding="utf-8")
+    return folder
+
+
+def test_overwrite_replaces_only_a_folder_gridmap_made(tmp_path):
+    mine = tmp_path / "photos"
+    mine.mkdir()
+    (mine / "cat.jpg").write_bytes(b"meow")
+    with pytest.raises(UnsafeOutputError, match="was not made by gridmap"):
+        gio.check_output(mine, overwrite=True)
+    with pytest.raises(UnsafeOutputError, match="was not made by gridmap"):
+        gio.check_output(manifest(tmp_path / "other", made_by="qgis"), overwrite=True)
+    gio.check_output(manifest(tmp_path / "run"), overwrite=True)
+    assert (mine / "cat.jpg").read_bytes() == b"meow"
+
+
+def test_overwrite_never_takes_the_working_folder_an_ancestor_or_a_folder_with_inputs(tmp_path, monkeypatch):
+    run = manifest(tmp_path / "run")
+    (run / "hh.csv").write_text("lon,lat\n1,2\n", encoding="utf-8")
+    monkeypatch.chdir(run)
+    for out in (Path("."), tmp_path):
+        with pytest.raises(UnsafeOutputError, match="working folder"):
+            gio.check_output(out, overwrite=True)
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(UnsafeOutputError, match="holds the input"):
+        gio.check_output(run, overwrite=True, inputs=[run / "hh.csv"])
+    with pytest.raises(UnsafeOutputError, match="is an input file"):
+        gio.check_output(run / "hh.csv", overwrite=True, inputs=[run / "hh.csv"])
+    with pytest.raises(UnsafeOutputError, match="is a file"):
+        gio.check_output(run / "hh.csv", overwrite=True)
+
+
+def test_output_files_never_replace_inputs_or_a_run_folders_own_data(tmp_path):
+    run = manifest(tmp_path / "run")
+    (run / "grids.gpkg").write_bytes(b"data")
+    with pytest.raises(UnsafeOutputError, match="run folder's own files"):
+        gio.check_output_file(run / "grids.gpkg", overwrite=True, protected=("grids.gpkg",))
+    with pytest.raises(UnsafeOutputError, match="is an input"):
+        gio.check_output_file(run / "grids.gpkg", overwrite=True, inputs=[run / "grids.gpkg"])
+    (run / "map_osm.html").write_text("old")
+    with pytest.raises(OutputExistsError):
+        gio.check_output_file(run / "map_osm.html")
+    gio.check_output_file(run / "map_osm.html", overwrite=True, protected=("grids.gpkg",))
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root may write anywhere")
+def test_unwritable_parent_is_refused_before_any_work(tmp_path):
+    locked = tmp_path / "locked"
+    locked.mkdir(mode=0o555)
+    with pytest.raises(OutputError, match="no permission"):
+        gio.check_output(locked / "run")
+
+
+def test_unwritable_parent_as_root_is_refused_too(tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    with pytest.raises(OutputError, match="is a file"):
+        gio.check_output(blocker / "run")
+    with pytest.raises(OutputError, match="cannot create"), gio.atomic_dir(blocker / "run"):
+        pass
+
+
+def test_killed_runs_leave_work_folders_that_the_next_run_cleans(tmp_path):
+    out = tmp_path / "run"
+    with subprocess.Popen(
+        [sys.executable, "-c", (
+            "import os, time; from geodata import io as gio\n"
+            f"with gio.atomic_dir({str(out)!r}) as tmp:\n"
+            "    (tmp / 'half.txt').write_text('half'); print(tmp, flush=True); time.sleep(60)\n"
+        )],
+        stdout=subprocess.PIPE, text=True,
+    ) as proc:
+        tmp = Path(proc.stdout.readline().strip())
+        assert tmp.is_dir() and tmp.name.startswith(".run.")
+        assert gio.clean_stale(out) == []  # its process still runs: left alone
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+    other = tmp_path / ".other.123.x.tmp"  # belongs to another output: left alone
+    other.mkdir()
+    with gio.atomic_dir(out) as new:
+        (new / "a.txt").write_text("ok")
+    assert not tmp.exists() and other.exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".other.123.x.tmp", "run"]
+
+
+def test_run_folders_get_normal_permissions_and_the_made_by_marker(tmp_path):
+    old = os.umask(0o022)
+    try:
+        with gio.atomic_dir(tmp_path / "run") as tmp:
+            (tmp / "a.txt").write_text("x")
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE((tmp_path / "run").stat().st_mode) == 0o755
+    assert gio.is_gridmap_folder(tmp_path / "run")
+
+
+def test_disk_errors_while_writing_become_output_errors_and_change_nothing(tmp_path):
+    out = manifest(tmp_path / "run")
+    with pytest.raises(OutputError, match="No space left"), gio.atomic_dir(out, overwrite=True):
+        raise OSError(errno.ENOSPC, "No space left on device")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["run"]
+    assert gio.is_gridmap_folder(out)

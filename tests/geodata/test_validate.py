@@ -6,13 +6,17 @@ import geopandas as gpd
 import numpy as np
 import pytest
 import shapely
+import shapely.affinity
 
 from geodata import validate as gval
 from geodata.errors import InputError
 
+X0, Y0 = 350_000.0, 3_460_000.0  # a real place in UTM 51N: tiny numbers would look like degrees
+
 
 def boundaries(codes, geoms=None):
     geoms = geoms or [shapely.box(i, 0, i + 1, 1) for i in range(len(codes))]
+    geoms = [shapely.affinity.translate(g, X0, Y0) for g in geoms]
     return gpd.GeoDataFrame({"code": codes, "name": [f"v{i}" for i in range(len(codes))]}, geometry=geoms, crs="EPSG:32651")
 
 
@@ -94,13 +98,13 @@ def test_address_geometry_must_be_points():
 
 def test_addresses_outside_are_kept_and_listed_in_two_are_errors():
     b, _ = gval.validate_boundaries(boundaries(["310115005001", "310115005003"]), file="b.gpkg")
-    pts = gpd.GeoDataFrame(geometry=[shapely.Point(0.5, 0.5), shapely.Point(5, 5)], crs="EPSG:32651")
+    pts = gpd.GeoDataFrame(geometry=[shapely.Point(X0 + 0.5, Y0 + 0.5), shapely.Point(X0 + 5, Y0 + 5)], crs="EPSG:32651")
     codes, report = gval.assign_villages(pts, b, file="a.gpkg")
     assert codes.iloc[0] == "310115005001"
     assert codes.isna().tolist() == [False, True]
     assert "feature 1" in str(report.notes[0]) and "outside every" in str(report.notes[0])
     overlapping = boundaries(["310115005001", "310115005003"], [shapely.box(0, 0, 2, 1), shapely.box(1, 0, 3, 1)])
-    pts = gpd.GeoDataFrame(geometry=[shapely.Point(1.5, 0.5)], crs="EPSG:32651")
+    pts = gpd.GeoDataFrame(geometry=[shapely.Point(X0 + 1.5, Y0 + 0.5)], crs="EPSG:32651")
     with pytest.raises(InputError, match=r"a\.gpkg, feature 0: the point lies in two boundaries \(310115005001, 310115005003\).*overlap"):
         gval.assign_villages(pts, overlapping, file="a.gpkg")
 
@@ -116,3 +120,88 @@ def test_barrier_polygons_become_outlines():
     out = gval.validate_barriers(bar, file="r.gpkg")
     assert set(out.geom_type) == {"LineString"}
     assert np.isclose(out.length.sum(), 4 + np.sqrt(2))
+
+
+def lonlat(xy, **cols):
+    return gpd.GeoDataFrame(cols, geometry=[shapely.Point(x, y) for x, y in xy], crs="EPSG:4326")
+
+
+def test_longitudes_and_latitudes_out_of_range_are_named_by_row():
+    pts = lonlat([(121.5, 31.2), (500.0, 31.2), (121.5, -95.0)])
+    pts.attrs["rows"] = "csv"
+    with pytest.raises(InputError) as info:
+        gval.validate_addresses(pts, file="a.csv")
+    text = str(info.value)
+    assert "a.csv, row 2 (line 3): x=500, y=31.2 is not a longitude within ±180" in text
+    assert "a.csv, row 3 (line 4): x=121.5, y=-95" in text
+
+
+def test_swapped_longitude_and_latitude_are_recognised_and_the_fix_named():
+    pts = lonlat([(31.2, 121.5), (31.3, 121.6)])
+    pts.attrs.update(rows="csv", coordinate_columns=("lon", "lat"))
+    with pytest.raises(InputError, match=r"a\.csv: longitude and latitude look swapped: 2 rows .*Fix: swap the columns: pass `x_col` lat `y_col` lon"):
+        gval.validate_addresses(pts, file="a.csv")
+
+
+def test_metres_declared_as_degrees_get_one_message_naming_the_crs_option():
+    pts = lonlat([(350_000.0 + i, 3_460_000.0) for i in range(100)])
+    with pytest.raises(InputError) as info:
+        gval.validate_addresses(pts, file="a.gpkg")
+    assert len(info.value.problems) == 1
+    assert "100 of 100 rows have coordinates such as x=350000, y=3.46e+06 (feature 0) that look like metres" in str(info.value)
+    assert "pass `addresses_crs` with the projected CRS" in str(info.value)
+    bnd = gpd.GeoDataFrame({"code": ["310115005001"]}, geometry=[shapely.box(350_000, 3_460_000, 351_000, 3_461_000)], crs="EPSG:4490")
+    with pytest.raises(InputError, match="`boundaries_crs`"):
+        gval.validate_boundaries(bnd, file="b.shp")
+
+
+def test_degrees_declared_as_metres_are_recognised():
+    pts = gpd.GeoDataFrame(geometry=[shapely.Point(121.5, 31.2)], crs="EPSG:32651")
+    with pytest.raises(InputError, match="look like degrees.*pass `addresses_crs` EPSG:4326"):
+        gval.validate_addresses(pts, file="a.gpkg")
+
+
+@pytest.mark.parametrize("value", ["2.5", "1e400", "nan", "inf", "-1", "３"])
+def test_households_must_be_whole_numbers(value):
+    with pytest.raises(InputError, match=rf"row 2 \(line 3\), column 'households': got '{value}', expected a whole number ≥ 0"):
+        gval.validate_addresses(addresses(["3", value]), file="a.csv", csv_like=True)
+
+
+def test_households_2_point_0_is_whole_and_population_may_be_decimal():
+    out, _ = gval.validate_addresses(addresses(["2.0", "3"]).assign(population=["2.5", ""]), file="a.csv", csv_like=True)
+    assert out["households"].tolist() == [2.0, 3.0]
+    assert out["population"].iloc[0] == 2.5 and np.isnan(out["population"].iloc[1])
+
+
+def test_exact_duplicate_rows_are_named_and_dropped_only_with_dedupe():
+    pts = addresses(["3", "4", "3", "3"])
+    pts.geometry = [shapely.Point(X0, Y0), shapely.Point(X0 + 1, Y0), shapely.Point(X0, Y0), shapely.Point(X0, Y0)]
+    pts = pts.set_crs("EPSG:32651")
+    pts.attrs["rows"] = "csv"
+    out, report = gval.validate_addresses(pts, file="a.csv")
+    assert len(out) == 4
+    [note] = report.notes
+    assert note.kind == "duplicate_row" and note.ids == (2, 3)
+    assert "row 3 (line 4), row 4 (line 5) repeat row 1 (line 2) exactly" in str(note) and "counted again" in str(note)
+    out, report = gval.validate_addresses(pts, file="a.csv", dedupe=True)
+    assert out.index.tolist() == [0, 1] and "dropped" in str(report.notes[0])
+    moved = pts.copy()
+    moved.loc[3, "households"] = "5"  # same place, other values: not a duplicate
+    assert gval.validate_addresses(moved, file="a.csv")[1].notes[0].ids == (2,)
+
+
+def test_addresses_in_a_hole_are_told_apart_and_strict_makes_them_errors():
+    ring = shapely.box(X0, Y0, X0 + 100, Y0 + 100).difference(shapely.box(X0 + 40, Y0 + 40, X0 + 60, Y0 + 60))
+    b = gpd.GeoDataFrame({"code": ["310115005001"]}, geometry=[ring], crs="EPSG:32651")
+    pts = gpd.GeoDataFrame(
+        geometry=[shapely.Point(X0 + 10, Y0 + 10), shapely.Point(X0 + 50, Y0 + 50), shapely.Point(X0 + 500, Y0), shapely.Point(X0 + 51, Y0 + 50)],
+        crs="EPSG:32651",
+    )
+    codes, report = gval.assign_villages(pts, b, file="a.gpkg")
+    assert codes.iloc[0] == "310115005001" and codes.isna().tolist() == [False, True, True, True]
+    kinds = {p.kind: p for p in report.notes}
+    assert kinds["address_in_hole"].ids == (1, 3) and kinds["address_outside_boundaries"].ids == (2,)
+    assert "2 of 4 addresses lie inside a hole of a village/community boundary; kept in the violations layer: feature 1, feature 3" in str(kinds["address_in_hole"])
+    with pytest.raises(InputError) as info:
+        gval.assign_villages(pts, b, file="a.gpkg", strict=True)
+    assert {p.kind for p in info.value.problems} == {"address_in_hole", "address_outside_boundaries"}

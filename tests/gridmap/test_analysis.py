@@ -109,7 +109,7 @@ def test_worker_loads_share_a_grid_between_its_workers():
     assert fig["cv"] == pytest.approx(v.std() / v.mean())
 
 
-def test_report_figures_equal_an_independent_computation(tmp_path):
+def test_report_figures_equal_an_independent_computation_per_rule(tmp_path):
     from gridmap import read_run
 
     res = CliRunner().invoke(main, ["demo", "--out", str(tmp_path / "demo")])
@@ -118,18 +118,29 @@ def test_report_figures_equal_an_independent_computation(tmp_path):
     html = (tmp_path / "demo" / "report.html").read_text(encoding="utf-8")
     shown = {k: float(v) for k, v in re.findall(r"data-key='(\w+)' data-value='([^']+)'", html)}
     g = gpd.read_file(tmp_path / "demo" / "grids.gpkg", layer="grids")
-    hh = g["households"].to_numpy(float)
-    srt = np.sort(hh)
-    n = len(hh)
-    gini = (2 * np.arange(1, n + 1) - n - 1) @ srt / (n * srt.sum())
-    band = g[g["rule"].eq("household_band")]
     assert shown["n"] == len(g) == len(run.grids)
-    assert shown["total"] == hh.sum()
-    assert shown["cv"] == pytest.approx(hh.std() / hh.mean())
-    assert shown["gini"] == pytest.approx(gini)
-    assert shown["parity"] == pytest.approx(np.abs(hh - hh.mean()).max() / hh.mean())
-    assert shown["share_in_band"] == pytest.approx(band["households"].between(band["min_households"], band["max_households"]).mean())
+    assert shown["total"] == g["households"].sum()
     assert shown["flagged"] == g["status"].ne("ok").sum()
+    groups = {
+        "household_band": g[g["grid_type"].eq("base") & g["rule"].eq("household_band")],
+        "village_group": g[g["grid_type"].eq("base") & g["rule"].eq("village_group")],
+        "exclusive": g[g["grid_type"].ne("base")],
+    }
+    for key, sub in groups.items():
+        hh = np.sort(sub["households"].to_numpy(float))
+        n = len(hh)
+        assert shown[f"n__{key}"] == n > 0
+        assert shown[f"total__{key}"] == hh.sum()
+        if key == "exclusive":
+            assert f"cv__{key}" not in shown  # no household target: no balance figures
+            continue
+        assert shown[f"cv__{key}"] == pytest.approx(hh.std() / hh.mean())
+        assert shown[f"gini__{key}"] == pytest.approx((2 * np.arange(1, n + 1) - n - 1) @ hh / (n * hh.sum()))
+        assert shown[f"parity__{key}"] == pytest.approx(np.abs(hh - hh.mean()).max() / hh.mean())
+        assert shown[f"max_min_ratio__{key}"] == pytest.approx(hh.max() / hh.min())
+    band = groups["household_band"]
+    assert shown["share_in_band__household_band"] == pytest.approx(band["households"].between(band["min_households"], band["max_households"]).mean())
+    assert "share_in_band__village_group" not in shown
 
 
 def test_diff_counts_households_that_change_grid(hand_drawn, tmp_path):

@@ -81,3 +81,38 @@ def test_demo_produces_the_run_folder(tmp_path):
         assert (out / name).exists()
     # running it again regenerates rather than failing
     assert CliRunner().invoke(main, ["-q", "demo", "--out", str(out)]).exit_code == 0
+
+
+def test_report_command_writes_worker_loads(sample_run, sample_run_dir, tmp_path):
+    codes = sample_run.grids.loc[sample_run.grids["rule"].eq("household_band"), "grid_code"].tolist()[:3]
+    workers = tmp_path / "workers.csv"
+    workers.write_text("网格编码,网格员\n" + "".join(f"{c},张三\n" for c in codes[:2]) + f"{codes[2]},李四\n", encoding="utf-8")
+    out = tmp_path / "report.html"
+    res = CliRunner().invoke(main, ["report", str(sample_run_dir), "--workers", str(workers), "--grid-code-col", "网格编码",
+                                    "--worker-col", "网格员", "--out", str(out)])
+    assert res.exit_code == 0, res.output
+    page = out.read_text(encoding="utf-8")
+    hh = sample_run.grids.set_index("grid_code")["households"]
+    assert "张三" in page and "李四" in page
+    assert f"{int(hh[codes[0]] + hh[codes[1]]):,}" in page or str(int(hh[codes[0]] + hh[codes[1]])) in page
+
+
+def test_diff_command_counts_households_that_change_grid(sample_run_dir, tmp_path):
+    import gridmap
+
+    p = gridmap.sample_path()
+    narrow = tmp_path / "narrow"
+    args = ["-q", "partition", "--addresses", str(p), "--addresses-layer", "addresses", "--boundaries", str(p),
+            "--boundaries-layer", "boundaries", "--exclusive", str(p), "--exclusive-layer", "exclusive",
+            "--barriers", str(p), "--barriers-layer", "barriers", "--min-households", "200", "--max-households", "320",
+            "--workers", "1", "--out", str(narrow)]
+    assert CliRunner().invoke(main, args).exit_code == 0
+    out = tmp_path / "diff"
+    res = CliRunner().invoke(main, ["diff", str(sample_run_dir / "grids.gpkg"), str(narrow / "grids.gpkg"),
+                                    "--addresses", str(p), "--addresses-layer", "addresses", "--out", str(out)])
+    assert res.exit_code == 0, res.output
+    per = gpd.read_file(out / "diff.gpkg", layer="households")
+    share = per.loc[per["changed"].astype(bool), "households"].sum() / per["households"].sum()
+    assert f"{share:.1%}" in res.output
+    assert 0 < share < 1
+    assert "网格对比" in (out / "report.html").read_text(encoding="utf-8")

@@ -135,3 +135,19 @@ def test_array_graph_and_networkx_graph_split_alike():
     a = split_graph(cell_graph(cells), min_households=300, max_households=500)
     b = split_graph(graph_from_cells(cells), min_households=300, max_households=500)
     assert a == b and len(a) > 2
+
+
+def test_blank_village_groups_are_named_in_the_note_of_the_grid_that_took_them():
+    pts = grid_points(12, 6, households=2)
+    x = pts.geometry.x - ORIGIN[0]
+    pts["group"] = np.where(x < 120, "一组", "二组").astype(object)
+    blank = pts.index[(x > 200) & (pts.geometry.y - ORIGIN[1] < 40)]  # inside 二组's side
+    pts.loc[blank, "group"] = None
+    pts.index = pts.index + 1000  # ids are the caller's, not positions
+    res = partition_village(Village(code="310115103269", boundary=square(240, 120), rule=Rule("village_group"), points=pts))
+    assert len(res.grids) == 2
+    notes = res.grids.set_index(res.grids["note"].str[:9])["note"]
+    two = res.grids["note"][res.grids["note"].str.contains("二组")].iloc[0]
+    assert f"takes {len(blank)} addresses ({2 * len(blank)} households) whose 村民小组 is blank" in two
+    assert ", ".join(str(i + 1000) for i in blank[:3]) in two
+    assert not notes.str.contains("一组.*blank").any()

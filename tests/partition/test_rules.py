@@ -33,7 +33,7 @@ def test_unknown_keys_and_bad_values_are_errors():
         RuleSet.from_dict({"min_houshold": 3})
     with pytest.raises(RulesError, match="rule 'zone' is unknown"):
         RuleSet.from_dict({"urban_rule": "zone"})
-    with pytest.raises(RulesError, match="0 < min <= max"):
+    with pytest.raises(RulesError, match="0 < `min_households` <= `max_households`"):
         Rule("household_band", 500, 300)
 
 
@@ -54,3 +54,16 @@ def test_failing_checks_names_the_check_and_the_grids():
     failing = failing_checks(grids)
     assert set(failing) == {"contiguous", "code_prefix", "flagged_if_out_of_band"}
     assert list(failing["code_prefix"]) == [1]
+
+
+def test_zero_and_inverted_bands_are_refused_not_replaced_by_the_default():
+    with pytest.raises(RulesError, match="got min=0, max=500"):
+        RuleSet.from_dict({}, min_households=0)
+    with pytest.raises(RulesError, match="got min=300, max=0"):
+        RuleSet.from_dict({"max_households": 0})
+    with pytest.raises(RulesError, match="got min=400, max=300"):
+        RuleSet.from_dict({}, min_households=400, max_households=300)
+    with pytest.raises(RulesError, match="`min_households` got 2.5, expected a whole number"):
+        RuleSet.from_dict({"min_households": 2.5})
+    with pytest.raises(RulesError, match="`max_households` got 'many'"):
+        RuleSet.from_dict({"max_households": "many"})

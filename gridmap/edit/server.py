@@ -1,0 +1,344 @@
+"""The editor's JSON API and page, served by Flask over one :class:`~gridmap.edit.session.EditSession`.
+
+API (GeoJSON in WGS 84; every POST needs the session token in the ``X-Gridmap-Token`` header)
+------------------------------------------------------------------------------------------
+=========================  ============================================  ====================================
+request                    body / query                                  answer
+=========================  ============================================  ====================================
+``GET /api/grids``         ``?village=CODE`` (optional)                  FeatureCollection: grid_code,
+                                                                         households, status, locked, ...
+``GET /api/units``         ``?village=CODE``                             FeatureCollection: unit_id, grid_code,
+                                                                         households, building, compound
+``GET /api/villages``      —                                             code, name, grids of each village
+``GET /api/problems``      ``?village=CODE``                             ``{"village", "problems": [...]}``
+``POST /api/move``         ``{"units": [ids], "to": CODE, "confirm"}``   edit answer (below)
+``POST /api/merge``        ``{"grids": [A, B]}``                         edit answer
+``POST /api/split``        ``{"grid": CODE, "k": 2}``                    edit answer
+``POST /api/lock``         ``{"grids": [...], "locked": true}``          edit answer
+``POST /api/regenerate``   ``{"village": CODE}``                         edit answer
+``POST /api/undo``         ``{}``                                        edit answer
+``POST /api/redo``         ``{}``                                        edit answer
+``POST /api/save``         ``{"out": PATH, "overwrite": false}``         ``{"out", "grids", "edits"}``
+=========================  ============================================  ====================================
+
+An edit answer is ``{"op", "village", "changed": FeatureCollection of the changed grids' new
+figures, "removed": [codes], "problems": [...], "warnings": [...], "can_undo", "can_redo"}``.
+Errors are ``{"error": message, "field": name, "warnings": [...]}`` with status 400 (malformed),
+401 (token), 404 (unknown grid/unit/village) or 409 (refused: locked grid, nothing to undo, output
+exists, or a move that needs ``"confirm": true`` because it disconnects a grid or splits a
+compound); nothing is changed on error.
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+import threading
+from pathlib import Path
+from typing import Any
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+
+from geodata.errors import EditError, GridmapError, OutputExistsError, UnsafeOutputError
+from gridmap.edit.session import EditSession
+
+STATIC = Path(__file__).parent / "static"
+ALLOWED = {
+    "move": {"units", "to", "confirm"},
+    "merge": {"grids"},
+    "split": {"grid", "k"},
+    "lock": {"grids", "locked"},
+    "regenerate": {"village"},
+    "undo": set(),
+    "redo": set(),
+}
+
+
+def leaflet_assets(web: str | Path | None = None) -> dict[str, Any]:
+    """Where the page loads Leaflet from: the copy installed with gridmap, else the CDN.
+
+    The one place the editor decides this. It follows the map's mechanism (:mod:`gridmap.offline`):
+    the pinned, checksum-verified Leaflet that the package build puts in ``gridmap/web/`` is served
+    by the editor itself under ``/vendor/leaflet/``, so no internet is needed; only a source tree
+    built without those files falls back to the same pinned version on jsDelivr.
+
+    Returns
+    -------
+    assets
+        ``js`` and ``css`` URLs for the page, and ``dir`` (the local ``dist`` folder, or None).
+    """
+    from gridmap import offline
+
+    dist = (offline.package_dir("leaflet", web=Path(web) if web else offline.WEB) / "dist").resolve()
+    if (dist / "leaflet.js").exists():
+        return {"js": "/vendor/leaflet/leaflet.js", "css": "/vendor/leaflet/leaflet.css", "dir": dist}
+    return {"js": offline.cdn_url("leaflet", "dist/leaflet.js"), "css": offline.cdn_url("leaflet", "dist/leaflet.css"), "dir": None}
+
+
+def _features(session: EditSession, gids: list[int]) -> str:
+    """GeoJSON FeatureCollection (WGS 84, as text) of grids `gids` with their figures."""
+    if not gids:
+        return json.dumps({"type": "FeatureCollection", "features": []})
+    from gridmap.maps import status_colors
+
+    props = pd.DataFrame(session.figures(gids))
+    props["color"] = status_colors(props)  # the fill colour map.html gives the grid
+    geoms = gpd.GeoSeries([session.geometry(g) for g in gids], crs=session.work_crs).to_crs("EPSG:4326")
+    frame = gpd.GeoDataFrame(props, geometry=geoms.values, crs="EPSG:4326")
+    return frame.to_json(drop_id=True)
+
+
+def _text(values: pd.Series) -> list[str | None]:
+    return [None if v is None or v != v else str(v) for v in values]
+
+
+def _units(session: EditSession, village: str) -> str:
+    cells = session.village_cells.get(village)
+    if cells is None:
+        raise EditError(f"`village`: no village/community {village} in this run.", field="village", status=404)
+    c = session.cells.iloc[cells]
+    frame = gpd.GeoDataFrame(
+        {
+            "unit_id": cells.astype(int),
+            "grid_code": [session.code[g] for g in session.cell_grid[cells]],
+            "households": session.hh[cells].round().astype(int),
+            "building": _text(c["building"]),
+            "compound": _text(c["compound"]),
+            "label": c["label"].astype(str).to_numpy(),
+            "exclusive": session.exclusive[cells],
+        },
+        geometry=session.cells_wgs84()[cells],
+        crs="EPSG:4326",
+    )
+    return frame.to_json(drop_id=True)
+
+
+def create_app(session: EditSession, *, token: str, protect_reads: bool = False, web: str | Path | None = None):
+    """Build the Flask app of the editor.
+
+    Parameters
+    ----------
+    session
+        The edit session every request works on (one lock serialises edits).
+    token
+        Secret every POST must carry in the ``X-Gridmap-Token`` header.
+    protect_reads
+        Also require the token (header or ``?token=``) on GET requests: set when the server listens
+        on another address than the loopback one.
+    web
+        Folder of the map's web assets (default ``gridmap/web``; see :func:`leaflet_assets`).
+
+    Returns
+    -------
+    app
+        A ``flask.Flask`` application.
+    """
+    from flask import Flask, Response, abort, jsonify, request, send_from_directory
+
+    app = Flask("gridmap.edit", static_folder=None)
+    lock = threading.Lock()
+    leaflet = leaflet_assets(web)
+
+    def fail(exc: EditError):
+        return jsonify({"error": str(exc), "field": exc.field, "warnings": exc.warnings}), exc.status
+
+    def check_token(*, reads: bool = False) -> None:
+        if reads and not protect_reads:
+            return
+        given = request.headers.get("X-Gridmap-Token") or (request.args.get("token", "") if reads else "")
+        if not hmac.compare_digest(given.encode(), token.encode()):
+            raise EditError("missing or wrong token: open the URL `gridmap edit` printed.", field="token", status=401)
+
+    @app.before_request
+    def _loopback_host():
+        # on loopback, reads need no token: refuse other Host names so a web page cannot reach the
+        # API by pointing its own domain at 127.0.0.1 (DNS rebinding)
+        host = (request.host or "").rsplit(":", 1)[0].strip("[]")
+        if not protect_reads and host not in LOOPBACK:
+            return jsonify({"error": f"host '{host}' is not served; open the URL `gridmap edit` printed.", "field": "host", "warnings": []}), 403
+        return None
+
+    @app.errorhandler(EditError)
+    def _edit_error(exc: EditError):
+        return fail(exc)
+
+    @app.errorhandler(500)
+    def _internal(exc):
+        return jsonify({"error": "internal error in gridmap edit (a bug): see the server's log.", "field": "", "warnings": []}), 500
+
+    @app.errorhandler(404)
+    def _not_found(exc):
+        return jsonify({"error": f"no such page: {request.path}", "field": "path", "warnings": []}), 404
+
+    @app.errorhandler(405)
+    def _bad_method(exc):
+        return jsonify({"error": f"{request.method} is not allowed on {request.path}", "field": "method", "warnings": []}), 405
+
+    @app.get("/")
+    def page():
+        html = (STATIC / "edit.html").read_text(encoding="utf-8")
+        html = html.replace("{{LEAFLET_JS}}", leaflet["js"]).replace("{{LEAFLET_CSS}}", leaflet["css"])
+        return Response(html, mimetype="text/html")
+
+    @app.get("/static/<path:name>")
+    def static_file(name: str):
+        return send_from_directory(STATIC, name)
+
+    @app.get("/vendor/leaflet/<path:name>")
+    def vendor(name: str):
+        if leaflet["dir"] is None:
+            abort(404)
+        return send_from_directory(leaflet["dir"], name)
+
+    def village_arg() -> str:
+        village = request.args.get("village", "")
+        if not village:
+            raise EditError("`village` is required (?village=CODE).", field="village")
+        return village
+
+    @app.get("/api/villages")
+    def villages():
+        check_token(reads=True)
+        with lock:
+            rows = [
+                {"code": v, "name": session.village_name.get(v, ""), "grids": len(session.grids_of(v))}
+                for v in session.villages()
+            ]
+        return jsonify({"villages": rows, "can_undo": bool(session.undo_stack), "can_redo": bool(session.redo_stack)})
+
+    @app.get("/api/grids")
+    def grids():
+        check_token(reads=True)
+        village = request.args.get("village")
+        with lock:
+            if village:
+                if village not in session.village_cells:
+                    raise EditError(f"`village`: no village/community {village} in this run.", field="village", status=404)
+                gids = session.grids_of(village)
+            else:
+                gids = [g for g in range(len(session.code)) if session.alive(g)]
+            return Response(_features(session, gids), mimetype="application/json")
+
+    @app.get("/api/units")
+    def units():
+        check_token(reads=True)
+        village = village_arg()
+        with lock:
+            return Response(_units(session, village), mimetype="application/json")
+
+    @app.get("/api/problems")
+    def problems():
+        check_token(reads=True)
+        village = village_arg()
+        with lock:
+            return jsonify({"village": village, "problems": session.problems(village)})
+
+    def body() -> dict[str, Any]:
+        raw = request.get_data(cache=True)
+        try:
+            data = json.loads(raw) if raw.strip() else {}
+        except ValueError as exc:
+            raise EditError(f"the request body is not valid JSON ({exc}).", field="body") from exc
+        if not isinstance(data, dict):
+            raise EditError("the request body must be a JSON object.", field="body")
+        return data
+
+    def edit(op: str):
+        check_token()
+        data = body()
+        unknown = sorted(set(data) - ALLOWED[op])
+        if unknown:
+            raise EditError(f"`{unknown[0]}` is not a field of {op}; expected {', '.join(sorted(ALLOWED[op])) or 'none'}.", field=unknown[0])
+        with lock:
+            result = session.apply(op, **data)
+            live = [g for g in result.grids if session.alive(g)]
+            gone = [session.code[g] for g in result.grids if not session.alive(g)]
+            village = result.village or (session.g_village[result.grids[0]] if result.grids else "")
+            return jsonify(
+                {
+                    "op": op,
+                    "village": village,
+                    "changed": json.loads(_features(session, live)),
+                    "removed": gone,
+                    "problems": session.problems(village) if village else [],
+                    "warnings": result.warnings,
+                    "can_undo": bool(session.undo_stack),
+                    "can_redo": bool(session.redo_stack),
+                }
+            )
+
+    for op in ALLOWED:
+        app.add_url_rule(f"/api/{op}", f"api_{op}", lambda op=op: edit(op), methods=["POST"])
+
+    @app.post("/api/save")
+    def save():
+        check_token()
+        data = body()
+        unknown = sorted(set(data) - {"out", "overwrite"})
+        if unknown:
+            raise EditError(f"`{unknown[0]}` is not a field of save; expected out, overwrite.", field=unknown[0])
+        out = data.get("out")
+        if not isinstance(out, str) or not out.strip():
+            raise EditError("`out` must be the path of a new run folder.", field="out")
+        overwrite = data.get("overwrite", False)
+        if not isinstance(overwrite, bool):
+            raise EditError("`overwrite` must be true or false.", field="overwrite")
+        with lock:
+            try:
+                path = session.save(Path(out).expanduser(), overwrite=overwrite)
+            except (OutputExistsError, UnsafeOutputError) as exc:
+                raise EditError(str(exc), field="out", status=409) from exc
+            except EditError:
+                raise
+            except GridmapError as exc:
+                raise EditError(str(exc), field="out") from exc
+            n = int(np.sum([session.alive(g) for g in range(len(session.code))]))
+        return jsonify({"out": str(path.resolve()), "grids": n, "edits": len(session.log)})
+
+    return app
+
+
+LOOPBACK = ("127.0.0.1", "localhost", "::1")
+
+
+def serve(
+    folder: str | Path,
+    *,
+    host: str = "127.0.0.1",
+    port: int = 8765,
+    token: str | None = None,
+    open_browser: bool = True,
+    echo=print,
+) -> None:
+    """Open a run folder for editing and serve the editor until interrupted (``gridmap edit``).
+
+    On the loopback address a token is generated when none is given (it still guards every
+    write, so another web page cannot post edits); on any other address the token also guards
+    reads, and the printed URL carries it.
+    """
+    import getpass
+    import secrets
+    import webbrowser
+
+    from werkzeug.serving import make_server
+
+    session = EditSession.from_folder(folder, user=getpass.getuser())
+    token = token or secrets.token_urlsafe(16)
+    app = create_app(session, token=token, protect_reads=host not in LOOPBACK)
+    try:
+        server = make_server(host, port, app, threaded=True)
+    except OSError as exc:
+        raise EditError(f"cannot listen on {host}:{port} ({exc.strerror}); pick another --port.", field="port") from exc
+    shown = f"[{host}]" if ":" in host else host
+    url = f"http://{shown}:{server.server_port}/?token={token}"
+    echo(f"gridmap edit: {len(session.cells)} units, {len(session.code)} grids; open {url}  (Ctrl+C stops)")
+    if open_browser:
+        webbrowser.open(url)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()

@@ -1,0 +1,58 @@
+"""A run whose every user text field carries template, markup and spreadsheet-formula payloads."""
+
+from __future__ import annotations
+
+import pyogrio
+import pytest
+
+from geodata.sample import sample_path
+from gridmap import LayerSpec, write_run
+from tests.helpers import run_files
+
+PAYLOADS = (
+    "崂山{{ 6*7 }}二村",
+    "{% raw %}村{% endraw %}{{ config }}",
+    "<img src=x onerror=window.__pwned=1>",
+    "\"'><script>window.__pwned=2</script>",
+    "=1+1",
+    "+SUM(A1)",
+    "-2+3",
+    "@cmd",
+    "\tTAB村",
+    "\rCR村",
+)
+"""Hostile text: Jinja expressions and blocks, HTML/script injection, CSV/XLSX formula injection."""
+
+
+def hostile_sample(folder) -> LayerSpec:
+    """The bundled sample with payloads in village names, group names, buildings, compounds, exclusive names."""
+    src = sample_path()
+    out = folder / "hostile.gpkg"
+    b = pyogrio.read_dataframe(src, layer="boundaries")
+    b["name"] = [PAYLOADS[i % len(PAYLOADS)] + str(i) for i in range(len(b))]
+    a = pyogrio.read_dataframe(src, layer="addresses")
+    groups = sorted(a["group"].dropna().unique())
+    a["group"] = a["group"].map({g: PAYLOADS[(i + 3) % len(PAYLOADS)] + g for i, g in enumerate(groups)})
+    a["building"] = [PAYLOADS[i % len(PAYLOADS)] + str(v) for i, v in enumerate(a["building"])]
+    a["compound"] = a["compound"].map(lambda v: v if v is None or v != v else PAYLOADS[2] + v)
+    e = pyogrio.read_dataframe(src, layer="exclusive")
+    e["name"] = [PAYLOADS[(i + 1) % len(PAYLOADS)] + str(n) for i, n in enumerate(e["name"])]
+    for name, df in (("boundaries", b), ("addresses", a), ("exclusive", e),
+                     ("barriers", pyogrio.read_dataframe(src, layer="barriers"))):
+        pyogrio.write_dataframe(df, out, layer=name, append=out.exists())
+    return LayerSpec(out)
+
+
+@pytest.fixture(scope="session")
+def hostile_run(tmp_path_factory):
+    """(result, run folder) of the hostile sample, written with maps and report."""
+    folder = tmp_path_factory.mktemp("hostile")
+    spec = hostile_sample(folder)
+    result = run_files(
+        LayerSpec(spec.path, "addresses"), LayerSpec(spec.path, "boundaries"),
+        exclusive=LayerSpec(spec.path, "exclusive"), barriers=(LayerSpec(spec.path, "barriers"),),
+        liaison=(10, 15), name=PAYLOADS[0],
+    )
+    out = folder / "run"
+    write_run(result, out)
+    return result, out

@@ -1,0 +1,401 @@
+"""The editor's session and JSON API on the sample township: every endpoint, errors, undo/redo, save."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import shapely
+from click.testing import CliRunner
+
+from geodata import io as gio
+from geodata.sample import sample_path
+from gridmap import LayerSpec, make_grids, read_inputs, read_run
+from gridmap.cli import main
+from gridmap.edit.server import create_app
+from gridmap.edit.session import EditSession, replay
+from partition.coding import check_codes
+from partition.measures import coverage_ratio, overlap_area
+from partition.tessellation import point_owner
+
+TOKEN = "secret-token"
+VILLAGE = "310115005001"  # 梅园一村: six household-band grids, one over max (a 743-household building)
+
+
+@pytest.fixture(scope="module")
+def run_folder(tmp_path_factory) -> Path:
+    p = sample_path()
+    inputs = read_inputs(
+        LayerSpec(p, "addresses"), LayerSpec(p, "boundaries"),
+        exclusive=LayerSpec(p, "exclusive"), barriers=[LayerSpec(p, "barriers")],
+    )
+    return make_grids(**inputs.frames()).save(tmp_path_factory.mktemp("edit") / "run", maps=False)
+
+
+@pytest.fixture
+def session(run_folder) -> EditSession:
+    return EditSession.from_folder(run_folder)
+
+
+@pytest.fixture
+def client(session):
+    app = create_app(session, token=TOKEN)
+    return app.test_client()
+
+
+def post(client, op: str, body: dict | None = None, *, token: str = TOKEN):
+    return client.post(f"/api/{op}", data=json.dumps(body or {}), headers={"X-Gridmap-Token": token})
+
+
+def border_move(session: EditSession, village: str = VILLAGE) -> tuple[int, str, str]:
+    """A unit with households on the border of two grids whose move needs no confirmation."""
+    for c in session.village_cells[village]:
+        a = session.cell_grid[c]
+        if session.hh[c] <= 0 or len(session.members(a)) < 3:
+            continue
+        for j in session.adj[c].indices:
+            b = session.cell_grid[j]
+            if b != a and session.village[j] == village and not session._move_warnings(np.array([c]), np.array([a]), b):
+                return int(c), session.code[a], session.code[b]
+    raise AssertionError("no plain border move in the sample")
+
+
+def figures(resp) -> dict[str, dict]:
+    return {f["properties"]["grid_code"]: f["properties"] for f in resp.get_json()["changed"]["features"]}
+
+
+def test_grids_units_villages_problems_answer_geojson(client, session, run_folder):
+    grids = client.get("/api/grids").get_json()
+    run = read_run(run_folder)
+    assert len(grids["features"]) == len(run.grids)
+    props = {f["properties"]["grid_code"]: f["properties"] for f in grids["features"]}
+    expected = run.grids.set_index("grid_code")["households"]
+    assert {k: v["households"] for k, v in props.items()} == expected.to_dict()
+    assert {"status", "locked", "compactness"} <= set(next(iter(props.values())))
+    lon, lat = np.array(grids["features"][0]["geometry"]["coordinates"][0][0]).T[:2]
+    assert 121 < lon.mean() < 122 and 31 < lat.mean() < 32  # WGS 84
+    units = client.get(f"/api/units?village={VILLAGE}").get_json()["features"]
+    assert {"unit_id", "grid_code", "households", "building"} <= set(units[0]["properties"])
+    per_grid = pd.DataFrame([u["properties"] for u in units]).groupby("grid_code")["households"].sum()
+    assert per_grid.to_dict() == expected[expected.index.str.startswith(VILLAGE)].to_dict()
+    villages = client.get("/api/villages").get_json()["villages"]
+    assert [v["code"] for v in villages] == sorted(run.boundaries["code"])
+    problems = client.get(f"/api/problems?village={VILLAGE}").get_json()["problems"]
+    assert {"kind": "out_of_band", "grid_code": f"{VILLAGE}001"}.items() <= problems[0].items()
+    assert client.get(f"/api/grids?village={VILLAGE}").get_json()["features"][0]["properties"]["village_code"] == VILLAGE
+
+
+def test_move_updates_counts_then_undo_and_redo_restore_them(client, session):
+    unit, a, b = border_move(session)
+    hh = int(session.hh[unit])
+    before = {f["properties"]["grid_code"]: f["properties"]["households"] for f in client.get("/api/grids").get_json()["features"]}
+    resp = post(client, "move", {"units": [unit], "to": b})
+    assert resp.status_code == 200, resp.get_json()
+    fig = figures(resp)
+    assert fig[a]["households"] == before[a] - hh and fig[b]["households"] == before[b] + hh
+    assert resp.get_json()["can_undo"] and not resp.get_json()["can_redo"]
+    assert isinstance(resp.get_json()["problems"], list)
+    units = {u["properties"]["unit_id"]: u["properties"]["grid_code"] for u in client.get(f"/api/units?village={VILLAGE}").get_json()["features"]}
+    assert units[unit] == b
+    fig = figures(post(client, "undo"))
+    assert (fig[a]["households"], fig[b]["households"]) == (before[a], before[b])
+    fig = figures(post(client, "redo"))
+    assert fig[a]["households"] == before[a] - hh
+    assert post(client, "redo").status_code == 409
+    # counts kept incrementally equal counts recomputed from scratch
+    recount = np.bincount(session.cell_grid, weights=session.hh, minlength=len(session.code))
+    np.testing.assert_allclose(session.g_hh, recount)
+
+
+def test_move_that_disconnects_a_grid_is_refused_until_confirmed(client, session):
+    # a unit moved into a grid it does not touch would leave that grid in pieces
+    cells = session.village_cells[VILLAGE]
+    for c in cells[session.hh[cells] > 0]:
+        a = session.cell_grid[c]
+        touching = set(session.cell_grid[session.adj[c].indices])
+        far = [g for g in session.grids_of(VILLAGE) if g not in touching and g != a and session.g_type[g] == "base"]
+        if far and len(session.members(a)) > 2:
+            break
+    before = client.get("/api/grids").get_json()
+    resp = post(client, "move", {"units": [int(c)], "to": session.code[far[0]]})
+    assert resp.status_code == 409
+    body = resp.get_json()
+    assert body["field"] == "confirm" and any("pieces" in w for w in body["warnings"])
+    assert client.get("/api/grids").get_json() == before
+    resp = post(client, "move", {"units": [int(c)], "to": session.code[far[0]], "confirm": True})
+    assert resp.status_code == 200 and resp.get_json()["warnings"]
+    assert any(p["kind"] == "non_contiguous" for p in resp.get_json()["problems"])
+
+
+@pytest.mark.parametrize(
+    ("op", "body", "status", "field"),
+    [
+        ("move", {"units": [0], "to": "310115005001002", "extra": 1}, 400, "extra"),
+        ("move", {"units": "1", "to": "310115005001002"}, 400, "units"),
+        ("move", {"units": [10**7], "to": "310115005001002"}, 404, "units"),
+        ("move", {"units": [0], "to": "999999999999999"}, 404, "to"),
+        ("merge", {"grids": ["310115005001002"]}, 400, "grids"),
+        ("merge", {"grids": ["310115005001002", "310115005035001"]}, 400, "grids"),
+        ("split", {"grid": "310115005001002", "k": 1}, 400, "k"),
+        ("split", {"grid": "310115005035800", "k": 2}, 409, "grid"),
+        ("lock", {"grids": ["310115005001002"], "locked": "yes"}, 400, "locked"),
+        ("regenerate", {"village": "nowhere"}, 404, "village"),
+        ("undo", {}, 409, "op"),
+        ("save", {"out": ""}, 400, "out"),
+    ],
+)
+def test_bad_requests_name_the_field_and_change_nothing(client, op, body, status, field):
+    before = client.get("/api/grids").get_json()
+    resp = post(client, op, body)
+    assert resp.status_code == status, resp.get_json()
+    assert resp.get_json()["field"] == field and resp.get_json()["error"]
+    assert client.get("/api/grids").get_json() == before
+
+
+def test_writes_need_the_token_and_bodies_must_be_json(client, session):
+    unit, _, b = border_move(session)
+    assert post(client, "move", {"units": [unit], "to": b}, token="wrong").status_code == 401
+    resp = client.post("/api/move", data="{not json", headers={"X-Gridmap-Token": TOKEN})
+    assert resp.status_code == 400 and resp.get_json()["field"] == "body"
+    assert client.get("/api/nothing").status_code == 404
+    assert client.get("/api/move").status_code == 405
+    assert not session.undo_stack
+
+
+def test_reads_need_the_token_off_loopback(session):
+    c = create_app(session, token=TOKEN, protect_reads=True).test_client()
+    assert c.get("/api/grids").status_code == 401
+    assert c.get(f"/api/grids?token={TOKEN}").status_code == 200
+
+
+def test_merge_split_lock_regenerate(client, session):
+    a, b = f"{VILLAGE}002", f"{VILLAGE}003"
+    hh = session.g_hh[session.by_code[a]] + session.g_hh[session.by_code[b]]
+    resp = post(client, "merge", {"grids": [a, b]})
+    assert resp.status_code == 200 and resp.get_json()["removed"] == [b]
+    assert figures(resp)[a]["households"] == hh
+    resp = post(client, "split", {"grid": a, "k": 3})
+    assert resp.status_code == 200
+    parts = figures(resp)
+    assert len(parts) == 3 and sum(p["households"] for p in parts.values()) == hh
+    assert all(shapely.get_num_geometries(session.geometry(session.by_code[c])) >= 1 for c in parts)
+    resp = post(client, "lock", {"grids": [a], "locked": True})
+    assert figures(resp)[a]["locked"] is True
+    assert post(client, "merge", {"grids": [a, next(c for c in parts if c != a)]}).status_code == 409
+    locked_cells = set(session.members(session.by_code[a]).tolist())
+    resp = post(client, "regenerate", {"village": VILLAGE})
+    assert resp.status_code == 200
+    assert set(session.members(session.by_code[a]).tolist()) == locked_cells  # a locked grid is kept
+    in_band = [p for p in figures(resp).values() if p["status"] == "ok"]
+    assert in_band
+    for _ in range(4):
+        assert post(client, "undo").status_code == 200
+    assert session.by_code[b] is not None and session.alive(session.by_code[b])
+    np.testing.assert_array_equal(session.cell_grid, session.cell_grid0)
+
+
+def test_saved_run_passes_the_geometric_checks_and_keeps_codes(client, session, run_folder, tmp_path):
+    original = read_run(run_folder)
+    unit, a, b = border_move(session)
+    assert post(client, "move", {"units": [unit], "to": b}).status_code == 200
+    pair = ["310115005039002", "310115005039003"]
+    # the merged grid inherits the code of the grid it holds most households of; the other retires
+    heir, gone = sorted(pair, key=lambda c: -session.g_hh[session.by_code[c]])
+    assert post(client, "merge", {"grids": pair}).status_code == 200
+    assert post(client, "split", {"grid": "310115005045001", "k": 2}).status_code in (200, 409)
+    out = tmp_path / "edited"
+    resp = post(client, "save", {"out": str(out)})
+    assert resp.status_code == 200, resp.get_json()
+    assert post(client, "save", {"out": str(out)}).status_code == 409  # never replaces without overwrite
+    saved = read_run(out)
+    work = saved.work_crs
+    g = saved.grids.to_crs(work)
+    bnd = saved.boundaries.to_crs(work)
+    for code, geom in zip(bnd["code"], bnd.geometry.values, strict=True):
+        mine = g[g["village_code"].eq(code)].geometry.values
+        assert coverage_ratio(mine, geom) < 1e-9
+        assert overlap_area(mine) < 1e-6
+    # each address lies in exactly the grid it is assigned to, counts add up
+    addr = saved.addresses.to_crs(work)
+    owner = point_owner(g.geometry.values, addr.geometry.values)
+    has = addr["grid_code"].notna().to_numpy()
+    assert (g["grid_code"].to_numpy()[owner[has]] == addr["grid_code"].to_numpy()[has]).all()
+    per = addr.groupby("grid_code")["households"].sum()
+    assert (g.set_index("grid_code")["households"] == per.reindex(g["grid_code"]).fillna(0).round().astype(int)).all()
+    # codes: unique, well formed; untouched grids keep theirs; retired codes are never given again
+    assert g["grid_code"].is_unique
+    assert check_codes(g)["severity"].ne("error").all()
+    touched = {a, b, *pair, "310115005045001"}
+    untouched = set(original.grids["grid_code"]) - touched
+    assert untouched <= set(g["grid_code"])
+    assert a in set(g["grid_code"]) and heir in set(g["grid_code"]) and gone not in set(g["grid_code"])
+    assert set(original.history) <= set(saved.history)
+    retired = set(saved.manifest["retired_codes"])
+    assert gone in retired and not retired & set(g["grid_code"])
+    assert set(g["grid_code"]) <= set(saved.history)
+    changes = saved.code_changes
+    assert gone in set(changes.loc[changes["reason"].str.startswith("retired"), "old_code"])
+    # status re-validated on edited grids
+    merged = g[g["grid_code"].eq(heir)].iloc[0]
+    assert merged["households"] > merged["max_households"] and merged["status"] == "over_max"
+    # the edits table replays to the same result
+    edits = gio.read_table(out / "grids.gpkg", layer="edits")
+    assert list(edits["op"])[:2] == ["move", "merge"]
+    again = replay(EditSession.from_folder(run_folder), edits)
+    np.testing.assert_array_equal(again.cell_grid, session.cell_grid)
+    for name in ("map.html", "report.html", "roster.csv", "grids.geojson", "manifest.json"):
+        assert (out / name).exists()
+    # a second session on the saved run sees the saved grids
+    reopened = EditSession.from_folder(out)
+    assert sorted(reopened.code) == sorted(g["grid_code"])
+
+
+def test_saved_run_opens_in_map_report_and_export(client, session, tmp_path):
+    unit, _, b = border_move(session)
+    post(client, "move", {"units": [unit], "to": b})
+    out = tmp_path / "edited"
+    assert post(client, "save", {"out": str(out)}).status_code == 200
+    runner = CliRunner()
+    for args in (["report", str(out), "--out", str(tmp_path / "r.html")], ["export", str(out), "--format", "xlsx", "--format", "shp"], ["map", str(out)]):
+        res = runner.invoke(main, args, catch_exceptions=False)
+        assert res.exit_code == 0, res.output
+
+
+def test_edit_command_help():
+    res = CliRunner().invoke(main, ["edit", "--help"])
+    assert res.exit_code == 0 and "--no-browser" in res.output and "--token" in res.output
+
+
+def test_a_retired_code_is_never_given_again_in_a_later_edit(client, session, tmp_path):
+    pair = ["310115005039002", "310115005039003"]
+    gone = min(pair, key=lambda c: session.g_hh[session.by_code[c]])
+    assert post(client, "merge", {"grids": pair}).status_code == 200
+    first = tmp_path / "first"
+    assert post(client, "save", {"out": str(first)}).status_code == 200
+    assert gone in read_run(first).manifest["retired_codes"]
+    # a second session on the saved run splits the merged grid: the new grid takes a fresh number
+    later = EditSession.from_folder(first)
+    heir = next(c for c in later.code if c in pair)
+    later.apply("split", grid=heir, k=2)
+    second = later.save(tmp_path / "second")
+    saved = read_run(second)
+    codes = set(saved.grids["grid_code"])
+    assert gone not in codes
+    assert len(codes & {f"310115005039{n:03d}" for n in range(4, 10)}) == 1
+    assert gone in set(saved.history)
+
+
+def test_edit_command_serves_the_api(run_folder):
+    import re
+    import subprocess
+    import sys
+    import urllib.error
+    import urllib.request
+
+    proc = subprocess.Popen(
+        [sys.executable, "-c", "from gridmap.cli import run; run()", "edit", str(run_folder), "--no-browser", "--port", "0", "--token", "tok"],
+        stderr=subprocess.PIPE, text=True,
+    )
+    try:
+        line = proc.stderr.readline()
+        url = re.search(r"http://\S+", line).group(0)
+        assert url.endswith("?token=tok")
+        base = url.split("/?")[0]
+        with urllib.request.urlopen(f"{base}/api/villages", timeout=10) as resp:
+            assert json.load(resp)["villages"][0]["code"] == "310115005001"
+        req = urllib.request.Request(f"{base}/api/undo", data=b"{}", method="POST")
+        with pytest.raises(urllib.error.HTTPError) as err:
+            urllib.request.urlopen(req, timeout=10)
+        assert err.value.code == 401
+        err.value.close()
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+        proc.stderr.close()
+
+
+def test_problems_list_compound_split_exclusive_violated_empty_grid_and_barrier_crossing(client, session):
+    assert session.has_barriers  # re-read from the paths in the run's manifest
+    crossing = [p for p in session.problems("310115005035") if p["kind"] == "barrier_crossing"]
+    assert crossing and crossing[0]["grid_code"].startswith("310115005035")
+    # a compound kept whole: moving one of its units warns, and once confirmed it is listed
+    comp = pd.DataFrame({"c": session.compound, "g": session.cell_grid, "hh": session.hh}).dropna()
+    per = comp.groupby("c").agg(n=("g", "nunique"), size=("g", "size"), hh=("hh", "sum"))
+    whole = per[(per["n"] == 1) & (per["size"] > 1) & (per["hh"] <= 500)].index
+    for cell in np.flatnonzero(np.isin(session.compound.astype(object), list(whole))):
+        others = [g for g in session.cell_grid[session.adj[cell].indices] if g != session.cell_grid[cell] and session.g_type[g] == "base"]
+        if others:
+            break
+    body = {"units": [int(cell)], "to": session.code[others[0]]}
+    resp = post(client, "move", body)
+    assert resp.status_code == 409 and any("compound" in w for w in resp.get_json()["warnings"])
+    resp = post(client, "move", {**body, "confirm": True})
+    kinds = {p["kind"] for p in resp.get_json()["problems"]}
+    assert "compound_split" in kinds
+    # an exclusive grid (专属网格) that receives a base unit is no longer its exclusive area
+    ex = int(np.flatnonzero(session.exclusive)[0])
+    base = next(int(j) for j in session.adj[ex].indices if not session.exclusive[j] and session.hh[j] > 0)
+    body = {"units": [base], "to": session.code[session.cell_grid[ex]]}
+    assert post(client, "move", body).status_code == 409
+    resp = post(client, "move", {**body, "confirm": True})
+    assert "exclusive_violated" in {p["kind"] for p in resp.get_json()["problems"]}
+    # a grid left with only cells without households is an empty grid
+    empty = np.flatnonzero((session.hh == 0) & ~session.exclusive & (session.area > 1))
+    gid = next(g for g in session.cell_grid[empty] if session.g_type[g] == "base" and not session.locked[g])
+    cells = session.members(gid)
+    full = [int(c) for c in cells if session.hh[c] > 0]
+    target = next(g for c in full for g in session.cell_grid[session.adj[c].indices] if g != gid and session.g_type[g] == "base")
+    resp = post(client, "move", {"units": full, "to": session.code[target], "confirm": True})
+    assert resp.status_code == 200
+    assert {"kind": "empty_grid", "grid_code": session.code[gid]}.items() <= next(
+        p for p in resp.get_json()["problems"] if p["kind"] == "empty_grid"
+    ).items()
+
+
+def test_saving_over_the_run_being_edited_is_refused(client, run_folder):
+    resp = post(client, "save", {"out": str(run_folder), "overwrite": True})
+    assert resp.status_code == 409 and resp.get_json()["field"] == "out"
+    assert (run_folder / "grids.gpkg").exists() and "edits" not in gio.layer_names(run_folder / "grids.gpkg")
+
+
+def test_liaison_groups_are_made_again_in_the_saved_run(sample_run_dir, tmp_path):
+    session = EditSession.from_folder(sample_run_dir)
+    unit, _, b = border_move(session)
+    session.apply("move", units=[unit], to=b)
+    saved = read_run(session.save(tmp_path / "edited"))
+    assert saved.liaison is not None and saved.manifest["liaison"] == [10, 15]
+    groups = saved.liaison
+    assert (groups["liaison_code"].str[:15].isin(saved.grids["grid_code"])).all()
+    has = saved.addresses["grid_code"].notna()
+    assert (saved.addresses.loc[has, "liaison_code"].str[:15] == saved.addresses.loc[has, "grid_code"]).all()
+
+
+@pytest.mark.parametrize(
+    ("path", "status", "field"),
+    [
+        ("/api/units", 400, "village"),
+        ("/api/units?village=999999999999", 404, "village"),
+        ("/api/problems", 400, "village"),
+        ("/api/grids?village=999999999999", 404, "village"),
+    ],
+)
+def test_bad_reads_name_the_field(client, path, status, field):
+    resp = client.get(path)
+    assert resp.status_code == status and resp.get_json()["field"] == field
+
+
+def test_the_page_and_its_scripts_are_served(client):
+    html = client.get("/").get_data(as_text=True)
+    assert "/static/edit.js" in html and "{{" not in html
+    with client.get("/static/edit.js") as resp:
+        assert resp.status_code == 200
+        js = resp.get_data(as_text=True)
+    assert "innerHTML" not in js  # run text is set with textContent only
+
+
+def test_loopback_server_refuses_other_host_names(client):
+    assert client.get("/api/villages", headers={"Host": "evil.example:8765"}).status_code == 403
+    assert client.get("/api/villages", headers={"Host": "127.0.0.1:8765"}).status_code == 200

@@ -1,0 +1,179 @@
+"""The editor page in a real headless Chromium, driven with real mouse events (Selenium ActionChains).
+
+A planner's round trip: pick the village, click a unit on the map, move it to the next grid, see
+the panel's household counts change, undo, redo, save, and open the saved run in the editor again.
+Needs Debian's ``chromium`` and ``chromium-driver`` (``.ci/run`` installs them); Leaflet is the copy
+installed with gridmap (``gridmap/web``), served by the editor itself: no internet at run time.
+"""
+
+from __future__ import annotations
+
+import shutil
+import threading
+from pathlib import Path
+
+import numpy as np
+import pytest
+import shapely
+
+from geodata.sample import sample_path
+from gridmap import LayerSpec, make_grids, read_inputs, read_run
+from gridmap.edit.server import create_app, leaflet_assets
+from gridmap.edit.session import EditSession
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+DRIVER = shutil.which("chromedriver") or "/usr/bin/chromedriver"
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(
+        not (Path(CHROMIUM).exists() and Path(DRIVER).exists()),
+        reason="needs chromium and chromium-driver (.ci/run installs them)",
+    ),
+]
+TOKEN = "browser-token"
+VILLAGE = "310115005001"
+TILE_HOSTS = ("tile.openstreetmap.org",)
+
+
+@pytest.fixture(scope="module")
+def run_folder(tmp_path_factory) -> Path:
+    p = sample_path()
+    inputs = read_inputs(
+        LayerSpec(p, "addresses"), LayerSpec(p, "boundaries"),
+        exclusive=LayerSpec(p, "exclusive"), barriers=[LayerSpec(p, "barriers")],
+    )
+    return make_grids(**inputs.frames()).save(tmp_path_factory.mktemp("edit") / "run", maps=False)
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    opts = webdriver.ChromeOptions()
+    opts.binary_location = CHROMIUM
+    for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", "--window-size=1400,900", "--disable-dev-shm-usage"):
+        opts.add_argument(arg)
+    opts.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    driver = webdriver.Chrome(service=Service(DRIVER), options=opts)
+    yield driver
+    driver.quit()
+
+
+def serve(session: EditSession):
+    """Run the editor on a free loopback port in a thread; returns (url, server)."""
+    from werkzeug.serving import make_server
+
+    server = make_server("127.0.0.1", 0, create_app(session, token=TOKEN), threaded=True)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return f"http://127.0.0.1:{server.server_port}/?token={TOKEN}", server
+
+
+def open_page(browser, url: str) -> None:
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    browser.get(url)
+    WebDriverWait(browser, 30).until(lambda d: d.find_element("tag name", "body").get_attribute("data-ready") == "1")
+
+
+def clickable_unit(session: EditSession) -> tuple[int, str, str]:
+    """A unit with households on a border between two grids, whose bounding-box centre is inside it."""
+    for c in session.village_cells[VILLAGE]:
+        a = session.cell_grid[c]
+        geom = session.geoms[c]
+        if session.hh[c] <= 0 or len(session.members(a)) < 3 or session.area[c] < 400:
+            continue
+        box = shapely.envelope(geom)
+        if not shapely.contains(shapely.buffer(geom, -3), shapely.centroid(box)):
+            continue
+        for j in session.adj[c].indices:
+            b = session.cell_grid[j]
+            if b != a and session.village[j] == VILLAGE and not session._move_warnings(np.array([c]), np.array([a]), b):
+                return int(c), session.code[a], session.code[b]
+    raise AssertionError("no clickable border unit in the sample")
+
+
+def errors(browser) -> list[str]:
+    logs = browser.get_log("browser")
+    return [e["message"] for e in logs if e["level"] == "SEVERE" and not any(h in e["message"] for h in TILE_HOSTS)]
+
+
+def test_planner_moves_a_unit_undoes_redoes_saves_and_reopens(browser, run_folder, tmp_path):
+    from selenium.webdriver.common.action_chains import ActionChains
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import Select, WebDriverWait
+
+    assert leaflet_assets()["dir"] is not None  # the installed copy: the page needs no internet
+    session = EditSession.from_folder(run_folder)
+    unit, a, b = clickable_unit(session)
+    hh_unit = int(session.hh[unit])
+    hh_a, hh_b = int(session.g_hh[session.by_code[a]]), int(session.g_hh[session.by_code[b]])
+    # text from the run is data: a village name written as HTML must show as text and run nothing
+    payload = '<img src=x onerror="document.title=\'pwned\'">梅园'
+    session.village_name[VILLAGE] = payload
+    url, server = serve(session)
+    try:
+        open_page(browser, url)
+        wait = WebDriverWait(browser, 20)
+        option = browser.find_element(By.CSS_SELECTOR, f'#village option[value="{VILLAGE}"]')
+        assert payload in option.text and browser.title != "pwned"
+        assert not browser.find_elements(By.CSS_SELECTOR, "#panel img")
+        Select(browser.find_element(By.ID, "village")).select_by_value(VILLAGE)
+        cell = wait.until(lambda d: d.find_element(By.CSS_SELECTOR, f"path.unit-{unit}"))
+        ActionChains(browser).move_to_element(cell).click().perform()
+        wait.until(lambda d: d.find_element(By.ID, "sel-units").text == "1")
+        Select(browser.find_element(By.ID, "move-to")).select_by_value(b)
+
+        def households(code: str) -> str:
+            return browser.find_element(By.CSS_SELECTOR, f'#figures tr[data-code="{code}"] td.households').text
+
+        wait.until(lambda d: households(a) == str(hh_a) and households(b) == str(hh_b))
+        ActionChains(browser).click(browser.find_element(By.ID, "move")).perform()
+        wait.until(lambda d: households(a) == str(hh_a - hh_unit) and households(b) == str(hh_b + hh_unit))
+        assert session.cell_grid[unit] == session.by_code[b]
+        ActionChains(browser).click(browser.find_element(By.ID, "undo")).perform()
+        wait.until(lambda d: households(a) == str(hh_a) and households(b) == str(hh_b))
+        assert not browser.find_element(By.ID, "redo").get_attribute("disabled")
+        ActionChains(browser).click(browser.find_element(By.ID, "redo")).perform()
+        wait.until(lambda d: households(a) == str(hh_a - hh_unit))
+        # box select: drag a rectangle around the unit (real mouse down, move, up)
+        wait.until(lambda d: d.find_element(By.TAG_NAME, "body").get_attribute("data-busy") == "0")
+        ActionChains(browser).click(browser.find_element(By.ID, "clear")).perform()
+        wait.until(lambda d: d.find_element(By.ID, "sel-units").text == "0")
+        ActionChains(browser).click(browser.find_element(By.ID, "box")).perform()
+        cell = browser.find_element(By.CSS_SELECTOR, f"path.unit-{unit}")
+        ActionChains(browser).move_to_element_with_offset(cell, -4, -4).click_and_hold().move_by_offset(8, 8).release().perform()
+        wait.until(lambda d: int(d.find_element(By.ID, "sel-units").text) >= 1)
+        ActionChains(browser).click(browser.find_element(By.ID, "box")).perform()
+        # lasso: draw a triangle around the unit
+        ActionChains(browser).click(browser.find_element(By.ID, "clear")).perform()
+        ActionChains(browser).click(browser.find_element(By.ID, "lasso")).perform()
+        cell = browser.find_element(By.CSS_SELECTOR, f"path.unit-{unit}")
+        (ActionChains(browser).move_to_element_with_offset(cell, 0, -6).click_and_hold()
+         .move_by_offset(6, 10).move_by_offset(-12, 0).move_by_offset(6, -10).release().perform())
+        wait.until(lambda d: int(d.find_element(By.ID, "sel-units").text) >= 1)
+        ActionChains(browser).click(browser.find_element(By.ID, "lasso")).perform()
+        out = tmp_path / "edited"
+        box = browser.find_element(By.ID, "out")
+        ActionChains(browser).click(box).send_keys(str(out)).perform()
+        ActionChains(browser).click(browser.find_element(By.ID, "save")).perform()
+        wait.until(lambda d: "Saved" in d.find_element(By.ID, "message").text)
+        assert not errors(browser)
+    finally:
+        server.shutdown()
+        server.server_close()
+    saved = read_run(out)
+    counts = saved.grids.set_index("grid_code")["households"]
+    assert counts[a] == hh_a - hh_unit and counts[b] == hh_b + hh_unit
+    # the saved run opens in the editor again, with the moved unit in its new grid
+    reopened = EditSession.from_folder(out)
+    url, server = serve(reopened)
+    try:
+        open_page(browser, url)
+        items = browser.find_elements(By.CSS_SELECTOR, "#grid-list li")
+        listed = {li.get_attribute("data-code") for li in items}
+        assert {a, b} <= listed
+        assert not errors(browser)
+    finally:
+        server.shutdown()
+        server.server_close()

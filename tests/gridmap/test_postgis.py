@@ -1,0 +1,286 @@
+"""Publishing runs to a real PostGIS: layout and constraints, regeneration history, the ledger's refusal
+of retired codes, a publish killed halfway, two publishes at once, audit/diff on database layers."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import geopandas as gpd
+import psycopg
+import pytest
+import sqlalchemy as sa
+
+from geodata.postgis import DbSource
+from geodata.sample import sample_path
+from gridmap import LayerSpec, make_grids, read_inputs
+from gridmap.publish import layout_sql
+from partition.rules import RuleSet
+from tests import pgfixtures
+from tests.pgfixtures import cli, sql
+
+pg_server = pgfixtures.pg_server  # fixtures: a real PostgreSQL/PostGIS server, a fresh database per test
+db = pgfixtures.db
+
+NARROW = RuleSet.from_dict({}, min_households=200, max_households=320)
+TABLES = ("runs", "grids", "code_ledger", "addresses", "liaison", "violations")
+
+
+def load_sample(url: str) -> None:
+    engine = sa.create_engine(url.replace("postgresql://", "postgresql+psycopg://"))
+    with engine.begin() as conn:
+        conn.exec_driver_sql("CREATE SCHEMA inputs")
+        for layer in ("addresses", "boundaries", "exclusive", "barriers"):
+            gpd.read_file(sample_path(), layer=layer).to_postgis(layer, conn, schema="inputs", index=False)
+    engine.dispose()
+
+
+def make_run(url: str, out: Path, *, previous: bool = False, boundaries_sql: str | None = None, **kw) -> Path:
+    """A run of the sample read from the database (optionally regenerated from its grids_current)."""
+    def src(**s):
+        return LayerSpec(DbSource(url, **s), s.get("layer"))
+
+    inputs = read_inputs(
+        src(layer="inputs.addresses"),
+        src(sql=boundaries_sql) if boundaries_sql else src(layer="inputs.boundaries"),
+        exclusive=src(layer="inputs.exclusive"),
+        barriers=[src(layer="inputs.barriers")],
+        previous=src(layer="gridmap.grids_current") if previous else None,
+    )
+    make_grids(**inputs.frames(), liaison=(10, 15), **kw).save(out, maps=False)
+    return out
+
+
+def codes(run: Path) -> set[str]:
+    return set(gpd.read_file(run / "grids.gpkg", layer="grids")["grid_code"])
+
+
+def snapshot(url: str) -> dict[str, list]:
+    return {t: sql(url, f"SELECT count(*) FROM gridmap.{t}") for t in TABLES} | {
+        "ledger": sql(url, "SELECT * FROM gridmap.code_ledger ORDER BY grid_code"),
+        "grid_versions": sql(url, "SELECT grid_code, valid_from_run, valid_to_run FROM gridmap.grids ORDER BY id"),
+        "staging": sql(url, "SELECT tablename FROM pg_tables WHERE tablename LIKE '%stage%'"),
+    }
+
+
+def publish_process(run: Path, url: str) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-c", "from gridmap.cli import run; run()", "publish", str(run), "--db", url],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def wait_until(cond, timeout: float = 90.0, what: str = "") -> None:
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if cond():
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def waiting_publishers(url: str) -> list[int]:
+    """Backends of gridmap publishes that have written (have a transaction id) and now wait for a lock."""
+    rows = sql(url, "SELECT pid FROM pg_stat_activity WHERE application_name = 'gridmap' "
+                    "AND wait_event_type = 'Lock' AND backend_xid IS NOT NULL")
+    return [r[0] for r in rows]
+
+
+def test_publish_writes_the_layout_with_typed_indexed_geometry_and_constraints(db, tmp_path, monkeypatch, capsys):
+    load_sample(db)
+    run = make_run(db, tmp_path / "r1")
+    code, out, err = cli(["publish", str(run), "--db", db], monkeypatch, capsys)
+    assert code == 0, err
+    assert "Published as run 1" in out
+    assert urlsplit(db).password not in out + err
+    n = len(codes(run))
+    assert sql(db, "SELECT count(*), count(*) FILTER (WHERE valid_to_run IS NULL AND valid_from_run = 1) FROM gridmap.grids") == [(n, n)]
+    assert sql(db, "SELECT count(*) FROM gridmap.grids_current") == [(n,)]
+    assert {r[0] for r in sql(db, "SELECT grid_code FROM gridmap.code_ledger WHERE issued_in_run = 1 AND retired_in_run IS NULL")} == codes(run)
+    assert sql(db, "SELECT count(*), count(grid_code) FROM gridmap.addresses_current") == [(858, 858)]
+    assert sql(db, "SELECT count(*) FROM gridmap.liaison_current")[0][0] > 0
+    name, by, villages, manifest = sql(db, "SELECT name, published_by, villages, manifest FROM gridmap.runs")[0]
+    assert name == "run" and by == urlsplit(db).username and len(villages) == 6
+    assert manifest["inputs"]["addresses"]["path"].endswith("layer inputs.addresses")
+    assert urlsplit(db).password not in str(manifest)
+    # geometry typed with the run's SRID, GiST-indexed
+    cols = dict((r[0], (r[1], r[2])) for r in sql(db, "SELECT f_table_name, srid, type FROM geometry_columns WHERE f_table_schema = 'gridmap'"))
+    assert cols["grids"] == (4490, "MULTIPOLYGON") and cols["grids_current"] == (4490, "MULTIPOLYGON")
+    assert cols["addresses"] == (4490, "POINT")
+    gist = {r[0] for r in sql(db, "SELECT tablename FROM pg_indexes WHERE schemaname = 'gridmap' AND indexdef LIKE '%USING gist%'")}
+    assert gist == {"grids", "addresses", "liaison", "violations"}
+    # the database refuses a code outside its village and a second current grid with one code
+    some = sql(db, "SELECT grid_code, village_code FROM gridmap.grids_current LIMIT 1")[0]
+    insert = ("INSERT INTO gridmap.grids (grid_code, village_code, valid_from_run, geom) "
+              "SELECT %s, %s, 1, geom FROM gridmap.grids LIMIT 1")
+    with pytest.raises(psycopg.errors.CheckViolation, match="grid_code_in_village"):
+        sql(db, insert, ("110101001001001", some[1]))
+    with pytest.raises(psycopg.errors.UniqueViolation, match="grids_current_code"):
+        sql(db, insert, some)
+    # the same run again is refused, and nothing is added
+    before = snapshot(db)
+    code, _, err = cli(["publish", str(run), "--db", db], monkeypatch, capsys)
+    assert code == 2 and "already published as run 1" in err and "Traceback" not in err
+    assert snapshot(db) == before
+
+
+def test_regeneration_keeps_history_and_the_database_refuses_a_retired_code(db, tmp_path, monkeypatch, capsys):
+    load_sample(db)
+    r1 = make_run(db, tmp_path / "r1")
+    assert cli(["publish", str(r1), "--db", db], monkeypatch, capsys)[0] == 0
+    c1 = codes(r1)
+    import shutil
+
+    shutil.rmtree(r1)  # the earlier run folder is gone: the database alone carries the codes
+    # a narrower band splits grids: codes retired, new ones issued
+    r2 = make_run(db, tmp_path / "r2", previous=True, rules=NARROW)
+    code, out, err = cli(["publish", str(r2), "--db", db], monkeypatch, capsys)
+    assert code == 0, err
+    c2 = codes(r2)
+    retired = c1 - c2
+    assert retired and c2 - c1
+    assert {r[0] for r in sql(db, "SELECT grid_code FROM gridmap.grids_current")} == c2
+    ledger = {r[0]: r[1:] for r in sql(db, "SELECT grid_code, issued_in_run, retired_in_run, replaced_by FROM gridmap.code_ledger")}
+    assert set(ledger) == c1 | c2
+    assert {c for c, (_, ret, _) in ledger.items() if ret == 2} == retired
+    assert all(ledger[c][0] == 2 and ledger[c][1] is None for c in c2 - c1)
+    assert all(ledger[c][2] in c2 for c in retired if ledger[c][2])  # replaced_by points at a current grid
+    assert any(ledger[c][2] for c in retired)
+    # history: every version of run 1 that changed is closed by run 2; unchanged grids keep their row
+    versions = sql(db, "SELECT grid_code, valid_from_run, valid_to_run FROM gridmap.grids")
+    closed = {c for c, f, t in versions if t == 2}
+    assert retired <= closed
+    assert all(f == 1 for c, f, t in versions if t == 2)
+    current_from = {c: f for c, f, t in versions if t is None}
+    assert {c for c, f in current_from.items() if f == 2} >= c2 - c1
+    assert len(versions) == len(c1) + sum(1 for f in current_from.values() if f == 2)
+    # run 3 with the default band again, from the database: no retired code comes back
+    r3 = make_run(db, tmp_path / "r3", previous=True)
+    assert not (codes(r3) - c2) & retired
+    assert cli(["publish", str(r3), "--db", db], monkeypatch, capsys)[0] == 0
+
+    # the database itself refuses a retired code, whoever tries
+    old = sorted(retired)[0]
+    with pytest.raises(psycopg.errors.IntegrityConstraintViolation, match="can never be issued again"):
+        sql(db, "INSERT INTO gridmap.grids (grid_code, village_code, valid_from_run, geom) "
+                "SELECT %s, %s, 3, geom FROM gridmap.grids LIMIT 1", (old, old[:12]))
+    with pytest.raises(psycopg.errors.IntegrityConstraintViolation, match="cannot be un-retired"):
+        sql(db, "UPDATE gridmap.code_ledger SET retired_in_run = NULL WHERE grid_code = %s", (old,))
+    with pytest.raises(psycopg.errors.IntegrityConstraintViolation, match="append-only"):
+        sql(db, "DELETE FROM gridmap.code_ledger WHERE grid_code = %s", (old,))
+    with pytest.raises(psycopg.errors.IntegrityConstraintViolation, match="append-only"):
+        sql(db, "TRUNCATE gridmap.code_ledger CASCADE")
+    # ... and a run made without --previous (numbering from 001 again) is refused whole
+    before = snapshot(db)
+    fresh = make_run(db, tmp_path / "fresh", name="made without --previous")
+    assert codes(fresh) & retired
+    code, out, err = cli(["publish", str(fresh), "--db", db], monkeypatch, capsys)
+    assert code == 2, out
+    assert "can never be issued again" in err and "Nothing was written" in err and "Traceback" not in err
+    assert snapshot(db) == before
+
+    # audit and diff read database layers: grids of run 1 against the current ones
+    run1 = "SELECT * FROM gridmap.grids WHERE valid_from_run <= 1 AND coalesce(valid_to_run, 2147483647) > 1"
+    code, out, err = cli(["diff", db, db, "--old-sql", run1, "--addresses", db, "--addresses-layer", "inputs.addresses",
+                          "--out", str(tmp_path / "diff")], monkeypatch, capsys)
+    assert code == 0, err
+    assert "of households change grid" in out and (tmp_path / "diff" / "report.html").exists()
+    code, out, err = cli(["audit", "--grids", db, "--grids-layer", "gridmap.grids_current", "--addresses", db,
+                          "--addresses-layer", "inputs.addresses", "--boundaries", db, "--boundaries-layer", "inputs.boundaries",
+                          "--out", str(tmp_path / "audit")], monkeypatch, capsys)
+    assert code == 0, err
+    assert f"{len(codes(r3))} grids audited" in out
+
+
+@pytest.mark.slow
+def test_a_publish_killed_halfway_leaves_the_database_as_it_was(db, tmp_path, monkeypatch, capsys):
+    load_sample(db)
+    r1 = make_run(db, tmp_path / "r1")
+    assert cli(["publish", str(r1), "--db", db], monkeypatch, capsys)[0] == 0
+    r2 = make_run(db, tmp_path / "r2", previous=True, rules=NARROW)
+    before = snapshot(db)
+    # hold the addresses table so the publish stops mid-transaction, after its grids and ledger writes
+    with psycopg.connect(db) as blocker:
+        blocker.execute("LOCK TABLE gridmap.addresses IN ACCESS EXCLUSIVE MODE")
+        proc = publish_process(r2, db)
+        wait_until(lambda: waiting_publishers(db), what="the publish to block mid-transaction")
+        pid = waiting_publishers(db)[0]
+        wrote = {r[0] for r in sql(db, "SELECT c.relname FROM pg_locks l JOIN pg_class c ON c.oid = l.relation "
+                                         "WHERE l.pid = %s AND l.mode = 'RowExclusiveLock'", (pid,))}
+        assert {"grids", "code_ledger"} <= wrote  # it had written grid versions and ledger rows
+        proc.send_signal(signal.SIGKILL)
+        proc.communicate(timeout=30)
+        assert proc.returncode == -signal.SIGKILL
+        blocker.rollback()
+    wait_until(lambda: not sql(db, "SELECT 1 FROM pg_stat_activity WHERE pid = %s", (pid,)), what="the server to end the backend")
+    assert snapshot(db) == before
+    # the database is fine: the same run publishes normally afterwards
+    code, out, err = cli(["publish", str(r2), "--db", db], monkeypatch, capsys)
+    assert code == 0, err
+    assert sql(db, "SELECT count(*) FROM gridmap.runs") == [(2,)]
+
+
+@pytest.mark.slow
+def test_two_publishes_of_different_villages_run_at_the_same_time(db, tmp_path, monkeypatch, capsys):
+    load_sample(db)
+    all_codes = [r[0] for r in sql(db, "SELECT code FROM inputs.boundaries ORDER BY code")]
+    half = len(all_codes) // 2
+    runs = []
+    for i, part in enumerate((all_codes[:half], all_codes[half:])):
+        listed = ", ".join(f"'{c}'" for c in part)
+        runs.append(make_run(db, tmp_path / f"part{i}", boundaries_sql=f"SELECT * FROM inputs.boundaries WHERE code IN ({listed})"))
+    sql(db, layout_sql("gridmap", 4490))
+    with psycopg.connect(db) as blocker:
+        blocker.execute("LOCK TABLE gridmap.addresses IN ACCESS EXCLUSIVE MODE")
+        procs = [publish_process(r, db) for r in runs]
+        # both are inside their transactions at once, grids written, neither blocks the other
+        wait_until(lambda: len(waiting_publishers(db)) == 2, what="both publishes to be mid-transaction")
+        blocker.rollback()
+    outs = [p.communicate(timeout=120) for p in procs]
+    assert [p.returncode for p in procs] == [0, 0], outs
+    current = {r[0] for r in sql(db, "SELECT grid_code FROM gridmap.grids_current")}
+    assert current == codes(runs[0]) | codes(runs[1])
+    villages = sql(db, "SELECT villages FROM gridmap.runs ORDER BY run_id")
+    assert sorted(v for (vs,) in villages for v in vs) == all_codes
+    assert sql(db, "SELECT count(*) FROM gridmap.code_ledger") == [(len(current),)]
+
+
+def test_a_run_in_another_crs_is_refused_by_a_schema_with_other_srid(db, tmp_path, monkeypatch, capsys):
+    load_sample(db)
+    assert cli(["publish", str(make_run(db, tmp_path / "r1")), "--db", db], monkeypatch, capsys)[0] == 0
+    other = make_run(db, tmp_path / "wgs84", output_crs="EPSG:4326")
+    code, _, err = cli(["publish", str(other), "--db", db], monkeypatch, capsys)
+    assert code == 2
+    assert "holds grids in EPSG:4490, this run is in EPSG:4326" in err
+    code, out, err = cli(["publish", str(other), "--db", db, "--schema", "gridmap_wgs84"], monkeypatch, capsys)
+    assert code == 0, err
+
+
+def test_a_clean_run_publishes_and_bad_connections_give_clear_errors(db, tmp_path, monkeypatch, capsys):
+    import numpy as np
+    import shapely
+
+    # one community, 40 points, no violations, no liaison groups, in a UTM CRS
+    xy = np.c_[350_010 + np.arange(40) % 8 * 20, 3_460_010 + np.arange(40) // 8 * 20]
+    pts = gpd.GeoDataFrame({"households": [10] * 40}, geometry=shapely.points(xy), crs=32651)
+    b = gpd.GeoDataFrame({"code": ["310115005001"], "name": ["社区A"], "urban_rural": ["111"]},
+                         geometry=[shapely.box(350_000, 3_460_000, 350_160, 3_460_100)], crs=32651)
+    run = make_grids(pts, b).save(tmp_path / "clean", maps=False)
+    u = urlsplit(db)
+    wrong = db.replace(f":{u.password}@", ":not-it@")
+    for args, expected in (
+        (["--db", wrong], "password authentication failed"),
+        (["--db", f"postgresql://{u.username}:{u.password}@{u.hostname}:port{u.path}"], "is not a valid PostgreSQL URL"),
+        (["--db", db, "--schema", "grids; DROP TABLE x"], "is not a plain schema name"),
+    ):
+        code, out, err = cli(["publish", str(run), *args], monkeypatch, capsys)
+        assert code == 2, (out, err)
+        assert expected in err and "Fix:" in err and "Traceback" not in err
+        assert u.password not in out + err
+    code, out, err = cli(["publish", str(run), "--db", db], monkeypatch, capsys)
+    assert code == 0, err
+    assert sql(db, "SELECT srid, grids FROM gridmap.runs") == [(32651, 1)]
+    assert sql(db, "SELECT grid_code FROM gridmap.grids_current") == [("310115005001000",)]
+    assert sql(db, "SELECT count(*) FROM gridmap.violations") == [(0,)]
