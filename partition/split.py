@@ -820,7 +820,7 @@ def _split_group(idx: np.ndarray, g: _Arrays, mn: float, mx: float, label: np.nd
             best = (viol, trial, len(used))
         if viol <= 1e-9:
             break
-    if best[0] > 1e-9:
+    if best[0] > 1e-9 and len(ks):  # restarts cannot help where no k fits the households
         for k in tries:
             found = _restarts(idx, k, g, mn, mx, next_id)
             if found is not None and found[0] < best[0] - 1e-9:
