@@ -63,7 +63,9 @@ def propose(session: EditSession, op: str, rng: np.random.Generator) -> dict | N
         return {"grids": [session.code[g]], "locked": not session.locked[g]}
     if op == "regenerate":
         g = int(rng.choice(live))
-        free = [h for h in session.grids_of(session.g_village[g]) if not session.locked[h] and session.g_type[h] == "base"]
+        free = [
+            h for h in session.grids_of(session.g_village[g]) if not session.locked[h] and session.g_type[h] == "base"
+        ]
         ok = free and session.g_rule[free[0]] == "household_band"
         return {"village": session.g_village[g]} if ok else None
     for _ in range(50):
@@ -131,13 +133,17 @@ def main() -> None:
                 raise SystemExit(f"{op} {body} failed: {resp.get_json()}")
             rows.append({"op": op, "ms": ms})
         t = time.perf_counter()
-        resp = client.post("/api/save", data=json.dumps({"out": str(tmp / "edited")}), headers={"X-Gridmap-Token": TOKEN})
+        resp = client.post(
+            "/api/save", data=json.dumps({"out": str(tmp / "edited")}), headers={"X-Gridmap-Token": TOKEN}
+        )
         save_s = time.perf_counter() - t
         assert resp.status_code == 200, resp.get_json()
     df = pd.DataFrame(rows)
-    table = df.groupby("op")["ms"].agg(
-        n="size", median="median", p95=lambda s: float(np.percentile(s, 95)), max="max"
-    ).round(1)
+    table = (
+        df.groupby("op")["ms"]
+        .agg(n="size", median="median", p95=lambda s: float(np.percentile(s, 95)), max="max")
+        .round(1)
+    )
     target = {"move": 200, "merge": 200, "lock": 200, "split": 1000}
     table["target_ms"] = [target.get(op, "") for op in table.index]
     print(f"\n{len(df)} random valid edits through the JSON API (seed {args.seed}), milliseconds per answer:")

@@ -44,12 +44,17 @@ def main() -> None:
         path = tmp / "city.gpkg"
         write_inputs(path, addresses=town.addresses, boundaries=town.boundaries, roads=town.roads)
         config = dict(
-            addresses=LayerSpec(path, "addresses"), boundaries=LayerSpec(path, "boundaries"),
-            barriers=(LayerSpec(path, "roads"),), rules=RuleSet.from_dict({}, min_households=args.min, max_households=args.max),
+            addresses=LayerSpec(path, "addresses"),
+            boundaries=LayerSpec(path, "boundaries"),
+            barriers=(LayerSpec(path, "roads"),),
+            rules=RuleSet.from_dict({}, min_households=args.min, max_households=args.max),
             workers=args.workers,
         )
         result = run_files(**config)
-        print(f"{len(result.grids)} grids, {len(result.addresses):,} address points, {int(result.addresses['households'].sum()):,} households")
+        print(
+            f"{len(result.grids)} grids, {len(result.addresses):,} address points, "
+            f"{int(result.addresses['households'].sum()):,} households"
+        )
         driver = _browser() if args.browser else None
         for label, kw in (
             ("default (inlined), 1 m", {}),

@@ -111,7 +111,9 @@ def _crossings(result: GridResult, barriers: np.ndarray) -> tuple[int, int]:
         blocks = blocks_from_barriers(geom, barriers)
         pts = a[a["village_code"].eq(code) & a["grid_type"].eq("base") & a["households"].gt(0)]
         pi, bi = shapely.STRtree(blocks).query(pts.geometry.values, predicate="intersects")
-        frame = pd.DataFrame({"grid": pts["grid_code"].to_numpy()[pi], "block": bi, "hh": pts["households"].to_numpy(float)[pi]})
+        frame = pd.DataFrame(
+            {"grid": pts["grid_code"].to_numpy()[pi], "block": bi, "hh": pts["households"].to_numpy(float)[pi]}
+        )
         n_cross = int((frame.groupby("grid")["block"].nunique() > 1).sum())
         crossing += n_cross
         per_block = frame.groupby("block")["hh"].sum()
@@ -179,15 +181,37 @@ def peers(tmp: Path) -> None:
         )
         result, s = _run(config)
         ours = tmp / f"{size}_ours.gpkg"
-        pts = result.addresses[["households", "compound", "grid_code", "geometry"]].rename(columns={"compound": "compound_id"})
+        pts = result.addresses[["households", "compound", "grid_code", "geometry"]].rename(
+            columns={"compound": "compound_id"}
+        )
         pts["compound_id"] = pd.to_numeric(pts["compound_id"], errors="coerce").fillna(-1).astype(int)
         pts.to_file(ours, layer="units")
         result.grids.to_file(ours, layer="grids")
         cmd = [
-            sys.executable, "peers.py", "--points", str(ours), "--points-layer", "units", "--boundary", str(src),
-            "--households-col", "households", "--barriers", str(src), "--compound-col", "compound_id",
-            "--score-labels", "grid_code", "--grids", str(ours), "--grids-layer", "grids",
-            "--out", str(tmp), "--name", f"{size}_ours",
+            sys.executable,
+            "peers.py",
+            "--points",
+            str(ours),
+            "--points-layer",
+            "units",
+            "--boundary",
+            str(src),
+            "--households-col",
+            "households",
+            "--barriers",
+            str(src),
+            "--compound-col",
+            "compound_id",
+            "--score-labels",
+            "grid_code",
+            "--grids",
+            str(ours),
+            "--grids-layer",
+            "grids",
+            "--out",
+            str(tmp),
+            "--name",
+            f"{size}_ours",
         ]
         done = subprocess.run(cmd, cwd=bench, capture_output=True, text=True)
         if done.returncode:
@@ -203,9 +227,19 @@ def peers(tmp: Path) -> None:
 def _pick(m: dict) -> dict:
     """The harness metrics we quote, found wherever the harness nested them."""
     keys = (
-        "n_regions", "share_in_band", "hh_cv", "pp_median", "pp_p10", "n_noncontiguous_regions",
-        "regions_crossing_barrier", "fitting_compounds_split", "grids_coverage_gap_ratio",
-        "grids_coverage_excess_ratio", "grids_overlap_m2", "grids_pp_median", "grids_multipart",
+        "n_regions",
+        "share_in_band",
+        "hh_cv",
+        "pp_median",
+        "pp_p10",
+        "n_noncontiguous_regions",
+        "regions_crossing_barrier",
+        "fitting_compounds_split",
+        "grids_coverage_gap_ratio",
+        "grids_coverage_excess_ratio",
+        "grids_overlap_m2",
+        "grids_pp_median",
+        "grids_multipart",
     )
     flat: dict = {}
 

@@ -63,7 +63,8 @@ def case(name: str, tmp: Path, url: str, *, seed: int, workers: int) -> dict:
     path = tmp / f"{name}.gpkg"
     layers = make_inputs(name, path, seed)
     inputs = read_inputs(
-        LayerSpec(path, layers["addresses"]), LayerSpec(path, layers["boundaries"]),
+        LayerSpec(path, layers["addresses"]),
+        LayerSpec(path, layers["boundaries"]),
         units=LayerSpec(path, layers["units"]) if "units" in layers else None,
         barriers=[LayerSpec(path, layers["roads"])] if "roads" in layers else (),
     )
@@ -101,7 +102,9 @@ def case(name: str, tmp: Path, url: str, *, seed: int, workers: int) -> dict:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("datasets", nargs="*", default=["denver", "1M"])
-    ap.add_argument("--db", help="postgresql:// URL of a database with PostGIS [$GRIDMAP_TEST_DB, else a throwaway cluster]")
+    ap.add_argument(
+        "--db", help="postgresql:// URL of a database with PostGIS [$GRIDMAP_TEST_DB, else a throwaway cluster]"
+    )
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args()

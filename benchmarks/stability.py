@@ -114,8 +114,11 @@ def main() -> None:
 
         def cfg(path, **kw):
             return dict(
-                addresses=LayerSpec(path, "addresses"), boundaries=LayerSpec(path, "boundaries"),
-                units=LayerSpec(path, "units"), workers=args.workers, **kw,
+                addresses=LayerSpec(path, "addresses"),
+                boundaries=LayerSpec(path, "boundaries"),
+                units=LayerSpec(path, "units"),
+                workers=args.workers,
+                **kw,
             )
 
         t = time.perf_counter()
@@ -124,9 +127,12 @@ def main() -> None:
         write_run(base, tmp / "base", maps=False)
         prev = LayerSpec(tmp / "base" / "grids.gpkg", "grids")
         same = run_files(**cfg(tmp / "before.gpkg", previous=prev))
-        print(f"Denver: {len(base.grids)} grids, {int(addresses['households'].sum()):,} households; "
-              f"first run {t_base:.1f} s; same input again with --previous keeps "
-              f"{kept_share(base.addresses, same.addresses):.1%}", flush=True)
+        print(
+            f"Denver: {len(base.grids)} grids, {int(addresses['households'].sum()):,} households; "
+            f"first run {t_base:.1f} s; same input again with --previous keeps "
+            f"{kept_share(base.addresses, same.addresses):.1%}",
+            flush=True,
+        )
         modes = [("--previous", {})] + ([("--previous --keep-valid", {"keep_valid": True})] if args.keep_valid else [])
         rows = []
         for kind in args.kinds:
@@ -140,10 +146,22 @@ def main() -> None:
                     secs = time.perf_counter() - t
                     share = kept_share(base.addresses, res.addresses, moved=moved)
                     out_band = int((res.grids["status"].isin(["under_min", "over_max"])).sum())
-                    rows.append(dict(mode=mode, kind=kind, seed=seed, kept=share, grids=len(res.grids),
-                                     out_of_band=out_band, seconds=round(secs, 1)))
-                    print(f"{mode:26s} {kind:7s} seed {seed}: {share:.1%} kept, {len(res.grids)} grids, "
-                          f"{out_band} out of band, {secs:.1f} s", flush=True)
+                    rows.append(
+                        dict(
+                            mode=mode,
+                            kind=kind,
+                            seed=seed,
+                            kept=share,
+                            grids=len(res.grids),
+                            out_of_band=out_band,
+                            seconds=round(secs, 1),
+                        )
+                    )
+                    print(
+                        f"{mode:26s} {kind:7s} seed {seed}: {share:.1%} kept, {len(res.grids)} grids, "
+                        f"{out_band} out of band, {secs:.1f} s",
+                        flush=True,
+                    )
         table = pd.DataFrame(rows)
         for mode, _ in modes:
             t = table[table["mode"].eq(mode)]

@@ -62,7 +62,9 @@ def make_town(households: int, *, seed: int = 0, per_community: int = 5_000, com
         rx = cx + gx.ravel() * np.cos(ang) - gy.ravel() * np.sin(ang)
         ry = cy + gx.ravel() * np.sin(ang) + gy.ravel() * np.cos(ang)
         footprint = shapely.buffer(shapely.multipoints(np.column_stack([rx, ry])).convex_hull, 20.0)
-        if shapely.intersects(footprint, road_zone) or (footprints and shapely.intersects(footprint, np.array(footprints)).any()):
+        if shapely.intersects(footprint, road_zone) or (
+            footprints and shapely.intersects(footprint, np.array(footprints)).any()
+        ):
             continue  # compounds are walled: they neither overlap nor straddle a main road
         footprints.append(footprint)
         ok = ~shapely.intersects_xy(road_zone, rx, ry) & (rx > x0) & (rx < x0 + side) & (ry > y0) & (ry < y0 + side)
@@ -109,7 +111,9 @@ def make_town(households: int, *, seed: int = 0, per_community: int = 5_000, com
     from sklearn.cluster import KMeans
 
     if n_comm > 1:
-        km = KMeans(n_clusters=n_comm, n_init=1, random_state=seed, init=seeds).fit(np.column_stack([x, y]), sample_weight=hh_all)
+        km = KMeans(n_clusters=n_comm, n_init=1, random_state=seed, init=seeds).fit(
+            np.column_stack([x, y]), sample_weight=hh_all
+        )
         seeds = km.cluster_centers_
         vor = shapely.get_parts(shapely.voronoi_polygons(shapely.multipoints(seeds), extend_to=area, ordered=True))
         polys = shapely.intersection(vor, area)
@@ -121,7 +125,11 @@ def make_town(households: int, *, seed: int = 0, per_community: int = 5_000, com
         geometry=polys,
         crs=CRS,
     )
-    roads_gdf = gpd.GeoDataFrame({"kind": ["main road"] * len(roads)}, geometry=roads, crs=CRS) if roads else gpd.GeoDataFrame({"kind": []}, geometry=[], crs=CRS)
+    roads_gdf = (
+        gpd.GeoDataFrame({"kind": ["main road"] * len(roads)}, geometry=roads, crs=CRS)
+        if roads
+        else gpd.GeoDataFrame({"kind": []}, geometry=[], crs=CRS)
+    )
     return Town(addresses=addresses, boundaries=boundaries, roads=roads_gdf)
 
 
@@ -146,7 +154,9 @@ def denver(shared_data, *, household_size: float = 2.5):
     tracts["name"] = "Tract " + tracts["TRACTCE20"]
     tracts["urban_rural"] = "111"
     addresses = gpd.GeoDataFrame(
-        blocks[["building", "households", "population"]], geometry=blocks.geometry.representative_point(), crs=blocks.crs
+        blocks[["building", "households", "population"]],
+        geometry=blocks.geometry.representative_point(),
+        crs=blocks.crs,
     )
     units = blocks[["building", "geometry"]]
     return addresses, tracts[["code", "name", "urban_rural", "geometry"]], units

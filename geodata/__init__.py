@@ -1,0 +1,1 @@
+"""Input and output: reading, checking and reprojecting layers; China coordinate systems; the sample."""

@@ -217,7 +217,10 @@ def assign_input_crs(
     elif chosen is None and input_crs and not _same_crs(gdf.crs, input_crs):
         log.info(
             "%s declares %s; `input_crs` %s applies only to files without a CRS (pass `%s` to override).",
-            file, gdf.crs.to_string(), input_crs, option,
+            file,
+            gdf.crs.to_string(),
+            input_crs,
+            option,
         )
     if is_china_crs(chosen):
         return china_to_wgs84(gdf, source=str(chosen))
@@ -266,13 +269,19 @@ def metric_crs(gdf: gpd.GeoDataFrame, *, work_crs: str | None = None) -> CRS:
         crs = parse_crs(work_crs, option="work_crs")
         unit = crs.axis_info[0].unit_name.lower() if crs.axis_info else ""
         if not crs.is_projected:
-            msg = f"`work_crs` got '{work_crs}', a geographic CRS; give a projected (metric) one, e.g. a UTM zone EPSG:326xx."
+            msg = (
+                f"`work_crs` got '{work_crs}', a geographic CRS; give a projected (metric) one, e.g. a UTM zone "
+                "EPSG:326xx."
+            )
             raise CRSError(msg)
         if unit not in ("metre", "meter"):
             msg = f"`work_crs` got '{work_crs}', whose unit is {unit or 'unknown'}; give one in metres."
             raise CRSError(msg)
         if is_mercator(crs):
-            msg = f"`work_crs` got '{work_crs}', a Mercator projection that distorts areas with latitude; give a UTM zone (EPSG:326xx) or a Gauss-Krüger CRS."
+            msg = (
+                f"`work_crs` got '{work_crs}', a Mercator projection that distorts areas with latitude; give a "
+                "UTM zone (EPSG:326xx) or a Gauss-Krüger CRS."
+            )
             raise CRSError(msg)
         return crs
     if gdf.crs is None:
@@ -284,12 +293,12 @@ def metric_crs(gdf: gpd.GeoDataFrame, *, work_crs: str | None = None) -> CRS:
             f"cannot choose a UTM zone for the data (bounds {tuple(round(v, 3) for v in gdf.total_bounds)} in "
             f"{gdf.crs.to_string()}): the coordinates do not fit their CRS."
         )
-        raise CRSError(msg, fix="check the CRS of each input (`addresses_crs`, `boundaries_crs`), or pass `work_crs`.") from exc
+        raise CRSError(
+            msg, fix="check the CRS of each input (`addresses_crs`, `boundaries_crs`), or pass `work_crs`."
+        ) from exc
 
 
-def to_output_crs(
-    gdf: gpd.GeoDataFrame, *, output_crs: str | None, input_crs: CRS | None
-) -> gpd.GeoDataFrame:
+def to_output_crs(gdf: gpd.GeoDataFrame, *, output_crs: str | None, input_crs: CRS | None) -> gpd.GeoDataFrame:
     """Return `gdf` in the CRS outputs are written in (the input CRS unless asked otherwise).
 
     Reprojection can fold a near-degenerate vertex of a valid polygon into a self-intersection;

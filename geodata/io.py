@@ -45,10 +45,16 @@ def _decode(path: Path, encoding: str | None) -> tuple[str, str]:
     try:
         data = path.read_bytes()
     except OSError as exc:
-        raise InputError(Problem(str(path), f"cannot be read ({exc.strerror}).", "check the path and its permissions.")) from exc
+        raise InputError(
+            Problem(str(path), f"cannot be read ({exc.strerror}).", "check the path and its permissions.")
+        ) from exc
     if data.startswith((b"PK\x03\x04", b"\xd0\xcf\x11\xe0")):
         raise InputError(
-            Problem(str(path), "is a spreadsheet (Excel) file, not CSV text.", "rename it to .xlsx (or .xls), or save it as CSV.")
+            Problem(
+                str(path),
+                "is a spreadsheet (Excel) file, not CSV text.",
+                "rename it to .xlsx (or .xls), or save it as CSV.",
+            )
         )
     if encoding:
         tried = [encoding]
@@ -62,9 +68,13 @@ def _decode(path: Path, encoding: str | None) -> tuple[str, str]:
         except UnicodeDecodeError:
             continue
         except LookupError as exc:
-            raise InputError(Problem(str(path), f"unknown text encoding '{enc}'.", "pass `encoding` as e.g. utf-8 or gbk.")) from exc
+            raise InputError(
+                Problem(str(path), f"unknown text encoding '{enc}'.", "pass `encoding` as e.g. utf-8 or gbk.")
+            ) from exc
         if "\x00" in text:
-            raise InputError(Problem(str(path), "contains NUL bytes: it is not a text file.", "export the table again as CSV."))
+            raise InputError(
+                Problem(str(path), "contains NUL bytes: it is not a text file.", "export the table again as CSV.")
+            )
         return text, enc
     raise InputError(
         Problem(
@@ -116,7 +126,11 @@ def _read_excel(path: Path, sheet: str | int | None) -> pd.DataFrame:
         book = pd.ExcelFile(path, engine=engine)
     except Exception as exc:  # noqa: BLE001 - zip, xml and BIFF readers raise many kinds
         raise InputError(
-            Problem(str(path), f"cannot be opened as a spreadsheet ({type(exc).__name__}: {exc}).", "save it again from Excel/WPS.")
+            Problem(
+                str(path),
+                f"cannot be opened as a spreadsheet ({type(exc).__name__}: {exc}).",
+                "save it again from Excel/WPS.",
+            )
         ) from exc
     with book:
         names = [str(n) for n in book.sheet_names]
@@ -124,18 +138,26 @@ def _read_excel(path: Path, sheet: str | int | None) -> pd.DataFrame:
             sheet = names[0]
         elif str(sheet) not in names:
             raise InputError(
-                Problem(str(path), f"has no sheet '{sheet}' (sheets: {', '.join(names)}).", "pass one of these names as the sheet.")
+                Problem(
+                    str(path),
+                    f"has no sheet '{sheet}' (sheets: {', '.join(names)}).",
+                    "pass one of these names as the sheet.",
+                )
             )
         try:
             df = book.parse(str(sheet), dtype=str, keep_default_na=False)
         except Exception as exc:  # noqa: BLE001
-            raise InputError(Problem(str(path), f"sheet '{sheet}' cannot be read ({exc}).", "save it again from Excel/WPS.")) from exc
+            raise InputError(
+                Problem(str(path), f"sheet '{sheet}' cannot be read ({exc}).", "save it again from Excel/WPS.")
+            ) from exc
     df.columns = [str(c).strip() for c in df.columns]
     df.attrs["rows"] = f"sheet:{sheet}"
     return df.fillna("")
 
 
-def read_tabular(path: str | os.PathLike, *, sheet: str | int | None = None, encoding: str | None = None) -> pd.DataFrame:
+def read_tabular(
+    path: str | os.PathLike, *, sheet: str | int | None = None, encoding: str | None = None
+) -> pd.DataFrame:
     """Read an attribute table: CSV (separator and encoding found) or a sheet of an .xlsx/.xls workbook.
 
     Parameters
@@ -249,7 +271,9 @@ def points_from_table(
             for i in bad[:50]
         )
         if len(bad) > 50:
-            problems.append(Problem(file, f"{len(bad) - 50} more rows are not numbers.", "correct or delete them.", column=col))
+            problems.append(
+                Problem(file, f"{len(bad) - 50} more rows are not numbers.", "correct or delete them.", column=col)
+            )
         xy[col] = values.to_numpy(dtype=float, na_value=np.nan)
     if problems:
         raise InputError(problems)
@@ -287,7 +311,9 @@ def read_csv_points(
         Points without a CRS (a table cannot carry one); other columns kept as text.
     """
     path = Path(path)
-    gdf = points_from_table(read_tabular(path, sheet=sheet, encoding=encoding), file=str(path), x_col=x_col, y_col=y_col)
+    gdf = points_from_table(
+        read_tabular(path, sheet=sheet, encoding=encoding), file=str(path), x_col=x_col, y_col=y_col
+    )
     gdf.attrs["file"] = str(path)
     return gdf
 
@@ -372,9 +398,7 @@ def read_layer(
             )
         )
     if layer is not None and layer not in names:
-        raise InputError(
-            Problem(str(path), f"has no layer '{layer}' (it has {', '.join(names)}).", "check the name.")
-        )
+        raise InputError(Problem(str(path), f"has no layer '{layer}' (it has {', '.join(names)}).", "check the name."))
     is_shp = path.suffix.lower() in (".shp", ".zip")
     try:
         if encoding is None and is_shp and not _shapefile_cpg(path):
@@ -388,7 +412,11 @@ def read_layer(
         raise
     except Exception as exc:  # noqa: BLE001 - GDAL read failures of a damaged file
         raise InputError(
-            Problem(str(path), f"cannot be read ({type(exc).__name__}: {exc}).", "check the file is complete, or export it again.")
+            Problem(
+                str(path),
+                f"cannot be read ({type(exc).__name__}: {exc}).",
+                "check the file is complete, or export it again.",
+            )
         ) from exc
     if len(gdf) == 0:
         raise InputError(Problem(str(path), "the layer has no features.", "export it again."))
@@ -399,9 +427,7 @@ def read_layer(
     return gdf
 
 
-def rename_fields(
-    gdf: gpd.GeoDataFrame, mapping: Mapping[str, str | None], *, file: str
-) -> gpd.GeoDataFrame:
+def rename_fields(gdf: gpd.GeoDataFrame, mapping: Mapping[str, str | None], *, file: str) -> gpd.GeoDataFrame:
     """Rename user field names to gridmap's canonical names (``{canonical: user_name}``).
 
     Raises
@@ -433,7 +459,9 @@ def rename_fields(
 
 MADE_BY: Final = "gridmap"
 """Value of ``made_by`` in the ``manifest.json`` of every folder gridmap writes; only such a folder may be replaced."""
-_STALE = re.compile(r"^\.(?P<name>.+?)\.(?:(?P<pid>\d+)\.)?[^.]*\.tmp$|^\.(?P<pname>.+)\.parts$|^\.(?P<oname>.+)\.old-(?P<opid>\d+)$")
+_STALE = re.compile(
+    r"^\.(?P<name>.+?)\.(?:(?P<pid>\d+)\.)?[^.]*\.tmp$|^\.(?P<pname>.+)\.parts$|^\.(?P<oname>.+)\.old-(?P<opid>\d+)$"
+)
 
 
 def is_gridmap_folder(path: str | os.PathLike) -> bool:
@@ -456,9 +484,7 @@ def _first_existing(path: Path) -> Path:
     return path
 
 
-def check_output(
-    out: str | os.PathLike, *, overwrite: bool = False, inputs: Iterable[str | os.PathLike] = ()
-) -> None:
+def check_output(out: str | os.PathLike, *, overwrite: bool = False, inputs: Iterable[str | os.PathLike] = ()) -> None:
     """Refuse, before any work, an output folder that cannot be written or may not be replaced.
 
     An existing `out` is replaced only when `overwrite` is true **and** gridmap made it (see
@@ -500,7 +526,7 @@ def check_output(
             raise UnsafeOutputError(msg, fix="write the output somewhere else.")
         if not is_gridmap_folder(out):
             msg = (
-                f"{out} was not made by gridmap (it has no manifest.json saying \"made_by\": \"gridmap\"), "
+                f'{out} was not made by gridmap (it has no manifest.json saying "made_by": "gridmap"), '
                 "so --overwrite will not replace it."
             )
             raise UnsafeOutputError(msg, fix="choose a new --out, or move or delete that folder yourself.")
@@ -524,7 +550,11 @@ def _probe(parent: Path, out: Path) -> None:
 
 
 def check_output_file(
-    path: str | os.PathLike, *, overwrite: bool = False, inputs: Iterable[str | os.PathLike] = (), protected: Iterable[str] = ()
+    path: str | os.PathLike,
+    *,
+    overwrite: bool = False,
+    inputs: Iterable[str | os.PathLike] = (),
+    protected: Iterable[str] = (),
 ) -> None:
     """Refuse, before any work, an output file that may not be written or replaced.
 
@@ -645,7 +675,9 @@ def atomic_dir(
         _mark_made_by(tmp)
     except BaseException as exc:
         shutil.rmtree(tmp, ignore_errors=True)
-        if isinstance(exc, OSError) and not isinstance(exc, OutputError | UnsafeOutputError | OutputExistsError | InputError):
+        if isinstance(exc, OSError) and not isinstance(
+            exc, OutputError | UnsafeOutputError | OutputExistsError | InputError
+        ):
             msg = f"could not write {out}: {exc.strerror or exc}; nothing was changed."
             raise OutputError(msg, fix="free disk space or choose another --out.") from exc
         raise
@@ -756,4 +788,6 @@ def layer_names(path: str | os.PathLike) -> list[str]:
     try:
         return [str(n) for n in pyogrio.list_layers(path)[:, 0]]
     except Exception as exc:  # noqa: BLE001 - any GDAL failure means: cannot be opened
-        raise InputError(Problem(str(path), f"cannot be opened ({exc}).", "check the path and that the file is complete.")) from exc
+        raise InputError(
+            Problem(str(path), f"cannot be opened ({exc}).", "check the path and that the file is complete.")
+        ) from exc

@@ -55,10 +55,12 @@ class DbSource:
 
     @property
     def suffix(self) -> str:
+        """Return no file suffix (a database source is not a file)."""
         return ""
 
     @property
     def name(self) -> str:
+        """Return the layer name, or ``query`` for a SQL source."""
         return self.layer or "query"
 
     @property
@@ -128,14 +130,18 @@ def connect(url: str) -> sqlalchemy.Engine:
     from sqlalchemy.pool import NullPool
 
     if not is_db_url(url):
-        raise InputError(Problem(mask_url(url), "is not a PostgreSQL URL.", "write postgresql://USER@HOST:PORT/DATABASE."))
+        raise InputError(
+            Problem(mask_url(url), "is not a PostgreSQL URL.", "write postgresql://USER@HOST:PORT/DATABASE.")
+        )
     try:
         u = sa.make_url(url.strip())
         u = u.set(drivername="postgresql+psycopg")
         _ = u.port  # parses the port
     except (sa.exc.ArgumentError, ValueError) as exc:
         msg = f"is not a valid PostgreSQL URL ({_scrub(exc, url)})."
-        raise InputError(Problem(mask_url(url), msg, "write postgresql://USER@HOST:PORT/DATABASE (port a number).")) from exc
+        raise InputError(
+            Problem(mask_url(url), msg, "write postgresql://USER@HOST:PORT/DATABASE (port a number).")
+        ) from exc
     query = dict(u.query)
     query.setdefault("connect_timeout", "10")
     query.setdefault("application_name", "gridmap")
@@ -143,7 +149,10 @@ def connect(url: str) -> sqlalchemy.Engine:
 
 
 def db_error(exc: BaseException, url: str, *, what: str, fix: str = "check the layer name or the query.") -> InputError:
-    """Turn a driver/SQLAlchemy error into one clear :class:`InputError` without secrets (`fix` when no better one is known)."""
+    """Turn a driver/SQLAlchemy error into one clear :class:`InputError` without secrets.
+
+    `fix` is used when no better one is known.
+    """
     orig = getattr(exc, "orig", None) or exc
     text = _scrub(str(orig).splitlines()[0] if str(orig) else type(orig).__name__, url)
     low = text.lower()
@@ -151,12 +160,19 @@ def db_error(exc: BaseException, url: str, *, what: str, fix: str = "check the l
         fix = "check the user and password (in the URL, PGPASSWORD, ~/.pgpass or the service file)."
     elif "does not exist" in low and "database" in low:
         fix = "check the database name at the end of the URL."
-    elif "connection refused" in low or "could not translate host" in low or "timeout" in low or "connection failed" in low:
+    elif (
+        "connection refused" in low
+        or "could not translate host" in low
+        or "timeout" in low
+        or "connection failed" in low
+    ):
         fix = "check host and port, and that PostgreSQL is running and accepts connections."
-    elif "type \"geometry\" does not exist" in low or "function st_" in low:
+    elif 'type "geometry" does not exist' in low or "function st_" in low:
         fix = "install PostGIS in that database: CREATE EXTENSION postgis;"
     elif "permission denied" in low:
-        fix = "ask the database owner for the rights needed (e.g. GRANT SELECT, or GRANT CREATE ON DATABASE to publish)."
+        fix = (
+            "ask the database owner for the rights needed (e.g. GRANT SELECT, or GRANT CREATE ON DATABASE to publish)."
+        )
     return InputError(Problem(mask_url(url), f"{what}: {text}", fix))
 
 
@@ -172,8 +188,10 @@ def _geometry_columns(conn: sqlalchemy.Connection, schema: str, table: str) -> l
     import sqlalchemy as sa
 
     rows = conn.execute(
-        sa.text("SELECT f_geometry_column, srid, type FROM geometry_columns "
-                "WHERE f_table_schema = :s AND f_table_name = :t ORDER BY f_geometry_column"),
+        sa.text(
+            "SELECT f_geometry_column, srid, type FROM geometry_columns "
+            "WHERE f_table_schema = :s AND f_table_name = :t ORDER BY f_geometry_column"
+        ),
         {"s": schema, "t": table},
     ).all()
     return [(r[0], int(r[1]), str(r[2])) for r in rows]
@@ -193,15 +211,24 @@ def _geometry_layers(conn: sqlalchemy.Connection) -> list[str]:
     return [r[0] for r in rows]
 
 
-def _query_of(conn: sqlalchemy.Connection, url: str, *, layer: str | None, sql: str | None) -> tuple[str, str | None, int | None]:
-    """The SELECT to run, its geometry column (None: find it) and the declared SRID (None: from data)."""
+def _query_of(
+    conn: sqlalchemy.Connection, url: str, *, layer: str | None, sql: str | None
+) -> tuple[str, str | None, int | None]:
+    """Return the SELECT to run, its geometry column (None: find it) and the declared SRID (None: from data)."""
     import sqlalchemy as sa
 
     if (layer is None) == (sql is None):
-        raise InputError(Problem(mask_url(url), "needs a layer or a query.", "pass --X-layer SCHEMA.TABLE or --X-sql \"SELECT …\"."))
+        raise InputError(
+            Problem(mask_url(url), "needs a layer or a query.", 'pass --X-layer SCHEMA.TABLE or --X-sql "SELECT …".')
+        )
     if not conn.execute(sa.text("SELECT to_regclass('geometry_columns') IS NOT NULL")).scalar():
-        raise InputError(Problem(label(url, layer=layer, sql=sql), "the database has no PostGIS.",
-                                 "read from a database with PostGIS, or run CREATE EXTENSION postgis; in it."))
+        raise InputError(
+            Problem(
+                label(url, layer=layer, sql=sql),
+                "the database has no PostGIS.",
+                "read from a database with PostGIS, or run CREATE EXTENSION postgis; in it.",
+            )
+        )
     if sql is not None:
         body = sql.strip().rstrip(";").strip()
         if not re.match(r"(?is)^\s*(select|with|table|values)\b", body):
@@ -211,18 +238,28 @@ def _query_of(conn: sqlalchemy.Connection, url: str, *, layer: str | None, sql: 
     if not _relation_exists(conn, schema, table):
         known = _geometry_layers(conn)
         shown = ", ".join(known[:15]) + (" …" if len(known) > 15 else "") if known else "none"
-        raise InputError(Problem(label(url, layer=layer), f"there is no table or view {schema}.{table}.",
-                                 f"check the name (layers with geometry in this database: {shown})."))
+        raise InputError(
+            Problem(
+                label(url, layer=layer),
+                f"there is no table or view {schema}.{table}.",
+                f"check the name (layers with geometry in this database: {shown}).",
+            )
+        )
     cols = _geometry_columns(conn, schema, table)
     if not cols:
-        raise InputError(Problem(label(url, layer=layer), "has no geometry column.",
-                                 "pass a PostGIS table or view with a geometry column, or a query that selects one."))
+        raise InputError(
+            Problem(
+                label(url, layer=layer),
+                "has no geometry column.",
+                "pass a PostGIS table or view with a geometry column, or a query that selects one.",
+            )
+        )
     q = conn.dialect.identifier_preparer
     return f"SELECT * FROM {q.quote(schema)}.{q.quote(table)}", cols[0][0], cols[0][1] or None
 
 
 def _text(query: str):
-    """The user's SQL as a SQLAlchemy text clause taken literally: ``:name`` is not a parameter, ``%`` stays ``%``."""
+    """Return the user's SQL as a literal SQLAlchemy text clause (``:name`` is no parameter, ``%`` stays ``%``)."""
     import sqlalchemy as sa
 
     return sa.text(re.sub(r"(?<![:\w\\]):(\w+)(?!:)", r"\\:\1", query))
@@ -296,7 +333,7 @@ def read_db_layer(url: str, *, layer: str | None = None, sql: str | None = None)
 
 
 def _crs_of(conn: sqlalchemy.Connection, srid: int | None) -> str | None:
-    """The CRS of a PostGIS SRID (its authority code in ``spatial_ref_sys``; None for SRID 0)."""
+    """Return the CRS of a PostGIS SRID (its authority code in ``spatial_ref_sys``; None for SRID 0)."""
     import sqlalchemy as sa
 
     if not srid:

@@ -175,7 +175,9 @@ def check_coordinates(
                 report.errors.append(Problem(file, msg, fix, kind="metres_as_degrees", ids=tuple(map(int, bad))))
             elif swappable.all() and bad_lat[bad].all():
                 fix = (
-                    f"swap the columns: pass `x_col` {cols[1]} `y_col` {cols[0]}." if cols else "swap x and y in the file."
+                    f"swap the columns: pass `x_col` {cols[1]} `y_col` {cols[0]}."
+                    if cols
+                    else "swap x and y in the file."
                 )
                 msg = (
                     f"longitude and latitude look swapped: {len(bad)} rows have a latitude beyond ±90 "
@@ -205,9 +207,7 @@ def check_coordinates(
                 report.errors.append(Problem(file, msg, fix, kind="degrees_as_metres"))
 
 
-def check_swapped_against(
-    points: gpd.GeoDataFrame, boundaries: gpd.GeoDataFrame, *, file: str, report: Report
-) -> None:
+def check_swapped_against(points: gpd.GeoDataFrame, boundaries: gpd.GeoDataFrame, *, file: str, report: Report) -> None:
     """Add an error when most points miss the boundaries but would fall among them with x and y swapped.
 
     Catches swaps the range check cannot see (a point at 31° E, 80° N is a valid place, but it is
@@ -226,7 +226,8 @@ def check_swapped_against(
         cols = points.attrs.get("coordinate_columns")
         fix = f"swap the columns: pass `x_col` {cols[1]} `y_col` {cols[0]}." if cols else "swap x and y in the file."
         msg = (
-            f"longitude and latitude look swapped: {swapped:.0%} of the points fall among the boundaries only with x and "
+            f"longitude and latitude look swapped: {swapped:.0%} of the points fall among the boundaries only with "
+            "x and "
             f"y exchanged (e.g. x={x[0]:.10g}, y={y[0]:.10g}), {inside:.0%} as given."
         )
         report.errors.append(Problem(file, msg, fix, kind="swapped_lon_lat"))
@@ -264,8 +265,15 @@ def find_duplicates(
     for n, (orig, rows) in enumerate(groups.items()):
         if n >= MAX_LISTED:
             rest = tuple(int(r) for rows_ in groups.iloc[MAX_LISTED:] for r in rows_)
-            report.notes.append(Problem(file, f"{len(rest)} more rows repeat earlier rows exactly; {action}.", fix,
-                                        kind="duplicate_row", ids=rest))
+            report.notes.append(
+                Problem(
+                    file,
+                    f"{len(rest)} more rows repeat earlier rows exactly; {action}.",
+                    fix,
+                    kind="duplicate_row",
+                    ids=rest,
+                )
+            )
             break
         report.notes.append(
             Problem(
@@ -292,8 +300,7 @@ def _repair_polygons(gdf: gpd.GeoDataFrame, *, file: str, report: Report) -> gpd
     report.errors.extend(
         Problem(
             file,
-            f"expected a Polygon or MultiPolygon, got {shapely.get_type_id(geoms[i])} "
-            f"({geoms[i].geom_type}).",
+            f"expected a Polygon or MultiPolygon, got {shapely.get_type_id(geoms[i])} ({geoms[i].geom_type}).",
             "export the polygon layer, not lines or points.",
             row=f"feature {i}",
         )
@@ -506,9 +513,7 @@ def validate_barriers(gdf: gpd.GeoDataFrame, *, file: str) -> gpd.GeoDataFrame:
     lines = np.where(np.isin(types, [3, 6]), shapely.boundary(geoms), geoms)
     keep = np.isin(shapely.get_type_id(lines), [1, 2, 5]) & ~shapely.is_empty(lines)
     if not keep.any():
-        raise InputError(
-            Problem(file, "contains no lines.", "give roads, rivers or railways as LineStrings.")
-        )
+        raise InputError(Problem(file, "contains no lines.", "give roads, rivers or railways as LineStrings."))
     return gpd.GeoDataFrame(geometry=lines[keep], crs=gdf.crs)
 
 
@@ -572,11 +577,14 @@ def assign_villages(
     ):
         if not len(ids):
             continue
-        fix = "move the points or extend the boundary layer" + ("; without `strict` they are listed and kept." if strict else ".")
+        fix = "move the points or extend the boundary layer" + (
+            "; without `strict` they are listed and kept." if strict else "."
+        )
         target.append(
             Problem(
                 file,
-                f"{len(ids)} of {len(addresses)} addresses lie {where}{kept}: {_rows_text(addresses, ids, csv_like=csv_like)}.",
+                f"{len(ids)} of {len(addresses)} addresses lie {where}{kept}: "
+                f"{_rows_text(addresses, ids, csv_like=csv_like)}.",
                 fix,
                 kind=kind,
                 ids=tuple(int(i) for i in ids),

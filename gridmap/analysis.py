@@ -24,8 +24,9 @@ from partition.rules import RuleSet
 def read_workers(
     path: str | Path, *, grid_code_col: str = "grid_code", worker_col: str = "worker", sheet: str | None = None
 ) -> pd.DataFrame:
-    """Read a worker table (CSV in any common separator/encoding, or a sheet of an XLSX/XLS): one row per
-    (grid code, worker) pair, as text.
+    """Read a worker table: one row per (grid code, worker) pair, as text.
+
+    CSV in any common separator and encoding, or a sheet of an XLSX/XLS.
 
     Raises
     ------
@@ -36,17 +37,32 @@ def read_workers(
     df = gio.read_tabular(path, sheet=sheet)
     missing = [c for c in (grid_code_col, worker_col) if c not in df.columns]
     if missing:
-        raise InputError(Problem(str(path), f"has no column {', '.join(missing)} (columns: {', '.join(map(str, df.columns))}).",
-                                 "name the columns grid_code and worker, or pass `grid_code_col`/`worker_col`.", column=missing[0]))
+        raise InputError(
+            Problem(
+                str(path),
+                f"has no column {', '.join(missing)} (columns: {', '.join(map(str, df.columns))}).",
+                "name the columns grid_code and worker, or pass `grid_code_col`/`worker_col`.",
+                column=missing[0],
+            )
+        )
     rows = df.attrs.get("rows")
     df = df.rename(columns={grid_code_col: "grid_code", worker_col: "worker"})
     for col in ("grid_code", "worker"):
         df[col] = df[col].astype(str).str.strip()
     blank = df["grid_code"].eq("") | df["worker"].eq("")
     if blank.any():
-        raise InputError([Problem(str(path), "has no grid code or no worker.", "fill in or delete the row.",
-                                  row=gio.row_label(rows, int(i)), column="grid_code" if df["grid_code"].iloc[i] == "" else "worker")
-                          for i in np.flatnonzero(blank.to_numpy())[:50]])
+        raise InputError(
+            [
+                Problem(
+                    str(path),
+                    "has no grid code or no worker.",
+                    "fill in or delete the row.",
+                    row=gio.row_label(rows, int(i)),
+                    column="grid_code" if df["grid_code"].iloc[i] == "" else "worker",
+                )
+                for i in np.flatnonzero(blank.to_numpy())[:50]
+            ]
+        )
     return df[["grid_code", "worker"]]
 
 
@@ -55,8 +71,14 @@ def worker_table(grids: pd.DataFrame, workers: pd.DataFrame) -> tuple[pd.DataFra
     loads, balance = worker_loads(grids, workers)
     figures: dict[str, Any] = dict(balance)
     figures["unknown_grid_codes"] = sorted(set(workers["grid_code"]) - set(grids["grid_code"].astype(str)))
-    table = loads.rename(columns={"worker": "网格员 worker", "grids": "网格数 grids", "households": "户数 households",
-                                  "population": "人口 population"})
+    table = loads.rename(
+        columns={
+            "worker": "网格员 worker",
+            "grids": "网格数 grids",
+            "households": "户数 households",
+            "population": "人口 population",
+        }
+    )
     return table, figures
 
 
@@ -72,9 +94,14 @@ def _band_villages(boundaries: gpd.GeoDataFrame) -> set[str]:
     """Codes of the villages/communities whose grids follow the household band (not rural 村民小组)."""
     rules = RuleSet()
     return {
-        str(row.code) for row in boundaries.itertuples()
-        if rules.rule_for(code=str(row.code), urban_rural=getattr(row, "urban_rural", None) or None,
-                          kind=getattr(row, "kind", None) or None).name == "household_band"
+        str(row.code)
+        for row in boundaries.itertuples()
+        if rules.rule_for(
+            code=str(row.code),
+            urban_rural=getattr(row, "urban_rural", None) or None,
+            kind=getattr(row, "kind", None) or None,
+        ).name
+        == "household_band"
     }
 
 
@@ -125,8 +152,14 @@ def audit(
     0
     """
     if grid_code_col not in grids.columns:
-        raise InputError(Problem(grids.attrs.get("file", "grids"), f"has no column '{grid_code_col}'.",
-                                 "pass the column of the grid codes (`grid_code_col`).", column=grid_code_col))
+        raise InputError(
+            Problem(
+                grids.attrs.get("file", "grids"),
+                f"has no column '{grid_code_col}'.",
+                "pass the column of the grid codes (`grid_code_col`).",
+                column=grid_code_col,
+            )
+        )
     g = grids.rename(columns={grid_code_col: "grid_code"})
     g["grid_code"] = g["grid_code"].astype(str)
     a = addresses
@@ -139,8 +172,14 @@ def audit(
     if boundaries is not None:
         b, _ = gval.validate_boundaries(boundaries, file=boundaries.attrs.get("file", "boundaries"))
         b = b.to_crs(work)
-    found = audit_grids(g.to_crs(work), a.to_crs(work), boundaries=b, min_households=min_households,
-                        max_households=max_households, band_villages=_band_villages(b) if b is not None else None)
+    found = audit_grids(
+        g.to_crs(work),
+        a.to_crs(work),
+        boundaries=b,
+        min_households=min_households,
+        max_households=max_households,
+        band_villages=_band_villages(b) if b is not None else None,
+    )
     ag = found.grids
     names = dict(zip(b["code"], b["name"], strict=True)) if b is not None and "name" in b else {}
     ag["village_name"] = ag["village_code"].map(names).fillna("") if names else ag.get("village_name", "")
@@ -156,8 +195,11 @@ def audit(
         "created": now_iso(),
         "kind": "audit",
         "findings": {k: int(v) for k, v in found.violations["kind"].value_counts().items()},
-        "counts": {"villages": int(len(b)) if b is not None else int(ag["village_code"].nunique()), "grids": int(len(ag)),
-                   "addresses": int(len(a))},
+        "counts": {
+            "villages": int(len(b)) if b is not None else int(ag["village_code"].nunique()),
+            "grids": int(len(ag)),
+            "addresses": int(len(a)),
+        },
         "timings_s": {},
         "crs": {"work": work.to_string()},
     }
@@ -166,12 +208,24 @@ def audit(
     def out(frame: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
         return gcrs.to_output_crs(frame, output_crs=None, input_crs=out_crs)
 
-    return GridResult(grids=out(ag), addresses=out(a), violations=out(found.violations), boundaries=out(bnd),
-                      manifest=manifest, work_crs=work.to_string())
+    return GridResult(
+        grids=out(ag),
+        addresses=out(a),
+        violations=out(found.violations),
+        boundaries=out(bnd),
+        manifest=manifest,
+        work_crs=work.to_string(),
+    )
 
 
-def write_audit(result: GridResult, out: str | Path, *, overwrite: bool = False, workers: pd.DataFrame | None = None,
-                maps: bool = True) -> Path:
+def write_audit(
+    result: GridResult,
+    out: str | Path,
+    *,
+    overwrite: bool = False,
+    workers: pd.DataFrame | None = None,
+    maps: bool = True,
+) -> Path:
     """Write an audit folder: audit.gpkg (grids, violations, addresses), findings.csv, report, map, manifest."""
     import json
 
@@ -179,9 +233,14 @@ def write_audit(result: GridResult, out: str | Path, *, overwrite: bool = False,
 
     out = Path(out)
     with gio.atomic_dir(out, overwrite=overwrite) as tmp:
-        gio.write_layers(tmp / "audit.gpkg", {"grids": result.grids, "violations": result.violations, "addresses": result.addresses})
+        gio.write_layers(
+            tmp / "audit.gpkg", {"grids": result.grids, "violations": result.violations, "addresses": result.addresses}
+        )
         gio.write_csv(tmp / "findings.csv", pd.DataFrame(result.violations.drop(columns="geometry")))
-        gio.write_text(tmp / "report.html", report_page(result, workers=workers, title=f"网格审计 Audit — {result.manifest['name']}"))
+        gio.write_text(
+            tmp / "report.html",
+            report_page(result, workers=workers, title=f"网格审计 Audit — {result.manifest['name']}"),
+        )
         if maps:
             gmaps.write_map(result, tmp / "map.html")
         gio.write_text(tmp / "manifest.json", json.dumps(result.manifest, ensure_ascii=False, indent=2))
@@ -214,27 +273,45 @@ def diff(
     """
     if addresses is None:
         if not isinstance(new, GridResult):
-            raise InputError(Problem("addresses", "is needed to compare two grid layers.",
-                                     "pass the household points (CLI: --addresses)."))
+            raise InputError(
+                Problem(
+                    "addresses",
+                    "is needed to compare two grid layers.",
+                    "pass the household points (CLI: --addresses).",
+                )
+            )
         addresses = new.addresses
     layers = []
     for label, layer in (("old", old), ("new", new)):
         g = layer.grids if isinstance(layer, GridResult) else layer
         if grid_code_col not in g.columns:
-            raise InputError(Problem(g.attrs.get("file", label), f"has no column '{grid_code_col}'.", "pass `grid_code_col`.",
-                                     column=grid_code_col))
+            raise InputError(
+                Problem(
+                    g.attrs.get("file", label),
+                    f"has no column '{grid_code_col}'.",
+                    "pass `grid_code_col`.",
+                    column=grid_code_col,
+                )
+            )
         layers.append(g.rename(columns={grid_code_col: "grid_code"}))
-    a, _ = gval.validate_addresses(addresses[[c for c in addresses.columns if c in ("households", "population", addresses.geometry.name)]],
-                                   file=addresses.attrs.get("file", "addresses"), csv_like=addresses.attrs.get("rows") == "csv")
+    a, _ = gval.validate_addresses(
+        addresses[[c for c in addresses.columns if c in ("households", "population", addresses.geometry.name)]],
+        file=addresses.attrs.get("file", "addresses"),
+        csv_like=addresses.attrs.get("rows") == "csv",
+    )
     work = gcrs.metric_crs(layers[0])
     return diff_layers(layers[0].to_crs(work), layers[1].to_crs(work), a.to_crs(work))
 
 
-def write_diff(d: Diff, out: str | Path, *, crs: object, old: str = "old", new: str = "new", overwrite: bool = False) -> Path:
+def write_diff(
+    d: Diff, out: str | Path, *, crs: object, old: str = "old", new: str = "new", overwrite: bool = False
+) -> Path:
     """Write a diff folder: diff.gpkg (changed areas, households), households.csv, grids.csv, report.html."""
     out = Path(out)
     with gio.atomic_dir(out, overwrite=overwrite) as tmp:
-        gio.write_layers(tmp / "diff.gpkg", {"changed_areas": d.changed_areas.to_crs(crs), "households": d.points.to_crs(crs)})
+        gio.write_layers(
+            tmp / "diff.gpkg", {"changed_areas": d.changed_areas.to_crs(crs), "households": d.points.to_crs(crs)}
+        )
         gio.write_csv(tmp / "households.csv", d.households)
         gio.write_csv(tmp / "grids.csv", d.grids)
         gio.write_text(tmp / "report.html", diff_html(d, old=old, new=new))
@@ -246,16 +323,27 @@ def diff_html(d: Diff, *, old: str, new: str) -> str:
     changed = d.grids[(d.grids["gained"] > 0) | (d.grids["lost"] > 0)]
     kpis = [
         ("户数 households", f"{d.households['households'].sum():,.0f}"),
-        ("变更网格的户数 households changing grid", f"{d.households.loc[d.households['changed'], 'households'].sum():,.0f}"),
+        (
+            "变更网格的户数 households changing grid",
+            f"{d.households.loc[d.households['changed'], 'households'].sum():,.0f}",
+        ),
         ("变更比例 share changing grid", f"{d.share_changed:.1%}"),
         ("涉及网格 grids gaining or losing", f"{len(changed):,}"),
         ("变更区域 changed areas (m²)", f"{d.changed_areas['area_m2'].sum():,.0f}"),
     ]
     rows = "".join(f"<tr><td class='t'>{html.escape(k)}</td><td>{html.escape(v)}</td></tr>" for k, v in kpis)
-    table = changed.rename(columns={"grid_code": "网格编码 grid code", "households_before": "之前 before", "households_after": "之后 after",
-                                    "gained": "迁入 gained", "lost": "迁出 lost"})
+    table = changed.rename(
+        columns={
+            "grid_code": "网格编码 grid code",
+            "households_before": "之前 before",
+            "households_after": "之后 after",
+            "gained": "迁入 gained",
+            "lost": "迁出 lost",
+        }
+    )
     return (
-        f"<!doctype html><html lang='zh-CN'><head><meta charset='utf-8'><title>gridmap diff</title><style>{report.CSS}</style></head><body>"
+        "<!doctype html><html lang='zh-CN'><head><meta charset='utf-8'><title>gridmap "
+        f"diff</title><style>{report.CSS}</style></head><body>"
         f"<h1>网格对比 Diff</h1><p class='small'>old: {html.escape(old)}<br>new: {html.escape(new)}</p>"
         f"<h2>概况 Summary</h2><table class='kpi'>{rows}</table>"
         f"<h2>户数变化的网格 Grids that gained or lost households ({len(changed)})</h2>{report.html_table(table)}"

@@ -21,6 +21,7 @@ _state = {"verbose": 0}
 
 # ---------------------------------------------------------------- shared options
 
+
 def _compose(*decorators: F) -> Callable[[F], F]:
     def wrap(func: F) -> F:
         for dec in reversed(decorators):
@@ -30,20 +31,37 @@ def _compose(*decorators: F) -> Callable[[F], F]:
     return wrap
 
 
-def input_option(role: str, help: str, *, required: bool = False, multiple: bool = False, sheet: bool = False) -> Callable[[F], F]:
-    """``--ROLE PATH|URL``, ``--ROLE-layer NAME``, ``--ROLE-sql SELECT`` and ``--ROLE-crs CRS`` (and ``--ROLE-sheet``)
-    for one input layer (file or PostGIS)."""
+def input_option(
+    role: str, help: str, *, required: bool = False, multiple: bool = False, sheet: bool = False
+) -> Callable[[F], F]:
+    """Add the options of one input layer (file or PostGIS).
+
+    ``--ROLE PATH|URL``, ``--ROLE-layer NAME``, ``--ROLE-sql SELECT``, ``--ROLE-crs CRS`` (and ``--ROLE-sheet``).
+    """
     every = "every " if multiple else ""
     options = [
-        click.option(f"--{role}", required=required, multiple=multiple, metavar="FILE|URL",
-                     help=f"{help} A file, or postgresql://USER@HOST:PORT/DB with --{role}-layer or --{role}-sql."),
-        click.option(f"--{role}-layer", help=f"Layer of {every}--{role} in a multi-layer file (SCHEMA.TABLE for a URL)."),
+        click.option(
+            f"--{role}",
+            required=required,
+            multiple=multiple,
+            metavar="FILE|URL",
+            help=f"{help} A file, or postgresql://USER@HOST:PORT/DB with --{role}-layer or --{role}-sql.",
+        ),
+        click.option(
+            f"--{role}-layer", help=f"Layer of {every}--{role} in a multi-layer file (SCHEMA.TABLE for a URL)."
+        ),
         click.option(f"--{role}-sql", metavar="SELECT", help=f"Query giving --{role} when it is a postgresql:// URL."),
-        click.option(f"--{role}-crs", metavar="CRS",
-                     help=f"CRS of {every}--{role} whatever the file says, e.g. EPSG:4490 when its .prj is wrong [the file's; else --input-crs]."),
+        click.option(
+            f"--{role}-crs",
+            metavar="CRS",
+            help=f"CRS of {every}--{role} whatever the file says, e.g. EPSG:4490 when its .prj is wrong [the "
+            "file's; else --input-crs].",
+        ),
     ]
     if sheet:
-        options.append(click.option(f"--{role}-sheet", metavar="NAME", help=f"Sheet of an .xlsx/.xls --{role} [the first]."))
+        options.append(
+            click.option(f"--{role}-sheet", metavar="NAME", help=f"Sheet of an .xlsx/.xls --{role} [the first].")
+        )
     return _compose(*options)
 
 
@@ -55,9 +73,11 @@ def field_options(func: F) -> F:
 
 
 input_crs_option = click.option(
-    "--input-crs", metavar="CRS",
+    "--input-crs",
+    metavar="CRS",
     help="CRS of the inputs that do not declare one (CSV, Excel, SHP without .prj): EPSG code, or gcj02 / bd09. "
-         "Files that declare a CRS keep it; use --<input>-crs to override one file.")
+    "Files that declare a CRS keep it; use --<input>-crs to override one file.",
+)
 out_dir_option = click.option("--out", required=True, type=click.Path(file_okay=False), help="Folder to create.")
 overwrite_option = click.option("--overwrite", is_flag=True, help="Replace an existing output that gridmap made.")
 csv_options = _compose(
@@ -69,7 +89,7 @@ run_dir_argument = click.argument("run_dir", type=click.Path(exists=True, file_o
 
 
 def _spec(path: str | None, layer: str | None, sql: str | None = None, *, option: str = "input"):
-    """A file path, or a PostGIS URL with a layer (SCHEMA.TABLE) or a query (geodata/postgis.py)."""
+    """Return a file path, or a PostGIS URL with a layer (SCHEMA.TABLE) or a query (geodata/postgis.py)."""
     from geodata.postgis import DbSource, is_db_url
     from gridmap.inputs import LayerSpec
 
@@ -77,12 +97,16 @@ def _spec(path: str | None, layer: str | None, sql: str | None = None, *, option
         return None
     if is_db_url(path):
         if (layer is None) == (sql is None):
-            raise click.UsageError(f"{option} is a database: give {option}-layer SCHEMA.TABLE or {option}-sql \"SELECT …\" (one of them).")
+            raise click.UsageError(
+                f'{option} is a database: give {option}-layer SCHEMA.TABLE or {option}-sql "SELECT …" (one of them).'
+            )
         return LayerSpec(DbSource(path, layer, sql), layer)
     if sql is not None:
         raise click.UsageError(f"{option}-sql needs {option} postgresql://USER@HOST:PORT/DB.")
     if not Path(path).is_file():
-        raise click.BadParameter(f"file '{path}' does not exist (or pass a postgresql:// URL).", param_hint=f"'{option}'")
+        raise click.BadParameter(
+            f"file '{path}' does not exist (or pass a postgresql:// URL).", param_hint=f"'{option}'"
+        )
     return LayerSpec(Path(path), layer)
 
 
@@ -95,8 +119,21 @@ def _previous_spec(path: str | None, layer: str | None, sql: str | None):
     return _spec(path, layer, sql, option="--previous")
 
 
-RUN_FILES = ("grids.gpkg", "grids.geojson", "roster.csv", "code_changes.csv", "manifest.json", "map.html", "map.png",
-             "report.html", "audit.gpkg", "findings.csv", "diff.gpkg", "households.csv", "grids.csv")
+RUN_FILES = (
+    "grids.gpkg",
+    "grids.geojson",
+    "roster.csv",
+    "code_changes.csv",
+    "manifest.json",
+    "map.html",
+    "map.png",
+    "report.html",
+    "audit.gpkg",
+    "findings.csv",
+    "diff.gpkg",
+    "households.csv",
+    "grids.csv",
+)
 """Files of a run, audit or diff folder that other commands never replace."""
 
 
@@ -139,6 +176,7 @@ class _Progress:
 
 
 # ---------------------------------------------------------------- the group
+
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.version_option(package_name="gridmap")
@@ -183,12 +221,15 @@ def _grid(ctx: click.Context, inputs, out: Path, *, overwrite: bool, resume: boo
     result.save(out, overwrite=overwrite)
     shutil.rmtree(parts, ignore_errors=True)
     g = result.grids
-    _echo(ctx, (
-        f"{len(g)} grids for {result.manifest['counts']['villages']} villages/communities, "
-        f"{int(g['households'].sum()):,} households; household-band grids in band {band_share(g):.1%}; "
-        f"flagged {int(g['status'].ne('ok').sum())}.\n"
-        f"Run folder: {out}\nMap: {out / 'map.html'}\nReport: {out / 'report.html'}"
-    ))
+    _echo(
+        ctx,
+        (
+            f"{len(g)} grids for {result.manifest['counts']['villages']} villages/communities, "
+            f"{int(g['households'].sum()):,} households; household-band grids in band {band_share(g):.1%}; "
+            f"flagged {int(g['status'].ne('ok').sum())}.\n"
+            f"Run folder: {out}\nMap: {out / 'map.html'}\nReport: {out / 'report.html'}"
+        ),
+    )
 
 
 def _input_paths(inputs) -> list[Path]:
@@ -197,23 +238,43 @@ def _input_paths(inputs) -> list[Path]:
 
 # ---------------------------------------------------------------- commands
 
+
 @main.command()
-@input_option("addresses", "Household address points (CSV, XLSX/XLS, GeoJSON, GPKG, SHP, zipped SHP).", required=True, sheet=True)
+@input_option(
+    "addresses", "Household address points (CSV, XLSX/XLS, GeoJSON, GPKG, SHP, zipped SHP).", required=True, sheet=True
+)
 @input_option("boundaries", "Village/community polygons with a 12-digit code.", required=True)
 @input_option("units", "Unit polygons (buildings, parcels, blocks) that tile the area.")
 @input_option("exclusive", "Exclusive areas (专属网格): schools, hospitals, ...")
 @input_option("barriers", "Roads/rivers/railways grids should not cross (repeatable).", multiple=True)
-@click.option("--previous", metavar="FILE|URL", help="Grids of an earlier run, or a database where runs were published (its grids_current and code ledger): codes are inherited.")
+@click.option(
+    "--previous",
+    metavar="FILE|URL",
+    help="Grids of an earlier run, or a database where runs were published (its grids_current and code ledger): "
+    "codes are inherited.",
+)
 @click.option("--previous-layer", help="Layer of --previous [grids; gridmap.grids_current for a URL].")
 @click.option("--previous-sql", metavar="SELECT", help="Query giving --previous when it is a postgresql:// URL.")
 @click.option("--rules", "rules_path", type=click.Path(exists=True, dir_okay=False), help="TOML rules file.")
 @click.option("--min-households", type=int, help="Lower end of the household band [300].")
 @click.option("--max-households", type=int, help="Upper end of the household band [500].")
-@click.option("--keep-valid", is_flag=True, help="With --previous: keep grids that still follow the rules exactly; regrid only the rest.")
-@click.option("--keep-tolerance", type=float, default=0.1, show_default=True, help="Largest change of a kept grid's households (share).")
+@click.option(
+    "--keep-valid",
+    is_flag=True,
+    help="With --previous: keep grids that still follow the rules exactly; regrid only the rest.",
+)
+@click.option(
+    "--keep-tolerance",
+    type=float,
+    default=0.1,
+    show_default=True,
+    help="Largest change of a kept grid's households (share).",
+)
 @click.option("--liaison", metavar="MIN-MAX", help="Also make household-liaison groups (联户), e.g. 10-15.")
 @click.option("--dedupe", is_flag=True, help="Drop address rows that repeat an earlier row exactly (always reported).")
-@click.option("--strict", is_flag=True, help="Refuse addresses outside every boundary or in a hole [kept and reported].")
+@click.option(
+    "--strict", is_flag=True, help="Refuse addresses outside every boundary or in a hole [kept and reported]."
+)
 @input_crs_option
 @click.option("--output-crs", help="CRS of the outputs (gcj02/bd09 allowed) [input CRS; WGS 84 for gcj02/bd09 inputs].")
 @click.option("--work-crs", help="Metric CRS for geometry work [UTM zone of the data].")
@@ -223,9 +284,13 @@ def _input_paths(inputs) -> list[Path]:
 @click.option("--out", required=True, type=click.Path(file_okay=False), help="Run folder to create.")
 @overwrite_option
 @click.option("--workers", type=int, help="Processes for the per-village work [all cores].")
-@click.option("--scheduler", metavar="ADDRESS", help="Run on Dask: 'local' or a scheduler address such as tcp://10.0.0.5:8786.")
+@click.option(
+    "--scheduler", metavar="ADDRESS", help="Run on Dask: 'local' or a scheduler address such as tcp://10.0.0.5:8786."
+)
 @click.option("--dask", "dask_mode", type=click.Choice(["local"]), help="Same as --scheduler local.")
-@click.option("--resume", is_flag=True, help="Reuse the villages an interrupted run of the same inputs already finished.")
+@click.option(
+    "--resume", is_flag=True, help="Reuse the villages an interrupted run of the same inputs already finished."
+)
 @click.pass_context
 def partition(ctx: click.Context, **kw: Any) -> None:
     """Make coded grids from address points and village/community boundaries.
@@ -251,22 +316,44 @@ def partition(ctx: click.Context, **kw: Any) -> None:
         exclusive=_spec(kw["exclusive"], kw["exclusive_layer"], kw["exclusive_sql"], option="--exclusive"),
         barriers=[_spec(b, kw["barriers_layer"], kw["barriers_sql"], option="--barriers") for b in kw["barriers"]],
         previous=_previous_spec(kw["previous"], kw["previous_layer"], kw["previous_sql"]),
-        input_crs=kw["input_crs"], x_col=kw["x_col"], y_col=kw["y_col"], encoding=kw["encoding"],
-        addresses_crs=kw["addresses_crs"], boundaries_crs=kw["boundaries_crs"], units_crs=kw["units_crs"],
-        exclusive_crs=kw["exclusive_crs"], barriers_crs=kw["barriers_crs"], addresses_sheet=kw["addresses_sheet"],
+        input_crs=kw["input_crs"],
+        x_col=kw["x_col"],
+        y_col=kw["y_col"],
+        encoding=kw["encoding"],
+        addresses_crs=kw["addresses_crs"],
+        boundaries_crs=kw["boundaries_crs"],
+        units_crs=kw["units_crs"],
+        exclusive_crs=kw["exclusive_crs"],
+        barriers_crs=kw["barriers_crs"],
+        addresses_sheet=kw["addresses_sheet"],
     )
     out = Path(kw["out"])
     _grid(
-        ctx, inputs, out, overwrite=kw["overwrite"], resume=kw["resume"], rules=rules, fields=fields,
-        keep_valid=kw["keep_valid"], keep_tolerance=kw["keep_tolerance"], liaison=liaison, dedupe=kw["dedupe"], strict=kw["strict"],
-        output_crs=kw["output_crs"], work_crs=kw["work_crs"], name=kw["name"] or out.name,
-        workers=default_workers() if kw["workers"] is None else kw["workers"], scheduler=kw["scheduler"] or kw["dask_mode"],
+        ctx,
+        inputs,
+        out,
+        overwrite=kw["overwrite"],
+        resume=kw["resume"],
+        rules=rules,
+        fields=fields,
+        keep_valid=kw["keep_valid"],
+        keep_tolerance=kw["keep_tolerance"],
+        liaison=liaison,
+        dedupe=kw["dedupe"],
+        strict=kw["strict"],
+        output_crs=kw["output_crs"],
+        work_crs=kw["work_crs"],
+        name=kw["name"] or out.name,
+        workers=default_workers() if kw["workers"] is None else kw["workers"],
+        scheduler=kw["scheduler"] or kw["dask_mode"],
     )
 
 
 @main.command()
 @click.option("--out", default="outputs/demo", show_default=True, type=click.Path(file_okay=False), help="Run folder.")
-@click.option("--liaison", default="10-15", show_default=True, metavar="MIN-MAX", help="Household-liaison group size (联户).")
+@click.option(
+    "--liaison", default="10-15", show_default=True, metavar="MIN-MAX", help="Household-liaison group size (联户)."
+)
 @click.pass_context
 def demo(ctx: click.Context, out: str, liaison: str) -> None:
     """Run the whole pipeline on the bundled sample township (always regenerates the demo folder)."""
@@ -276,8 +363,12 @@ def demo(ctx: click.Context, out: str, liaison: str) -> None:
 
     p = sample_path()
     size = parse_range(liaison, option="--liaison")
-    inputs = read_inputs(LayerSpec(p, "addresses"), LayerSpec(p, "boundaries"), exclusive=LayerSpec(p, "exclusive"),
-                         barriers=[LayerSpec(p, "barriers")])
+    inputs = read_inputs(
+        LayerSpec(p, "addresses"),
+        LayerSpec(p, "boundaries"),
+        exclusive=LayerSpec(p, "exclusive"),
+        barriers=[LayerSpec(p, "barriers")],
+    )
     out_path = Path(out)
     if out_path.exists() and not ctx.obj.get("quiet"):
         click.echo(f"Replacing the earlier demo run in {out_path} (demo output is regenerated each time).", err=True)
@@ -286,18 +377,43 @@ def demo(ctx: click.Context, out: str, liaison: str) -> None:
 
 @main.command("map")
 @run_dir_argument
-@click.option("--basemap", type=click.Choice(BASEMAPS), default="osm", show_default=True,
-              help="Base map; gaode shifts the display copy to GCJ-02 so grids sit on Gaode's streets.")
+@click.option(
+    "--basemap",
+    type=click.Choice(BASEMAPS),
+    default="osm",
+    show_default=True,
+    help="Base map; gaode shifts the display copy to GCJ-02 so grids sit on Gaode's streets.",
+)
 @click.option("--tianditu-key", envvar="TIANDITU_KEY", help="Tianditu key [env TIANDITU_KEY].")
-@click.option("--simplify", type=float, default=1.0, show_default=True, help="Display simplification in metres (0: none).")
-@click.option("--lang", type=click.Choice(LANGS), default="zh", show_default=True,
-              help="Language shown first (labels are bilingual).")
-@click.option("--cdn", is_flag=True, help="Link Leaflet from a CDN instead of inlining it (the default page works offline).")
-@click.option("--out", "out_file", type=click.Path(dir_okay=False), help="HTML file [RUN_DIR/map_<basemap>[_en][_cdn].html].")
+@click.option(
+    "--simplify", type=float, default=1.0, show_default=True, help="Display simplification in metres (0: none)."
+)
+@click.option(
+    "--lang",
+    type=click.Choice(LANGS),
+    default="zh",
+    show_default=True,
+    help="Language shown first (labels are bilingual).",
+)
+@click.option(
+    "--cdn", is_flag=True, help="Link Leaflet from a CDN instead of inlining it (the default page works offline)."
+)
+@click.option(
+    "--out", "out_file", type=click.Path(dir_okay=False), help="HTML file [RUN_DIR/map_<basemap>[_en][_cdn].html]."
+)
 @overwrite_option
 @click.pass_context
-def map_cmd(ctx: click.Context, run_dir: str, basemap: str, tianditu_key: str | None, simplify: float, lang: str,
-            cdn: bool, out_file: str | None, overwrite: bool) -> None:
+def map_cmd(
+    ctx: click.Context,
+    run_dir: str,
+    basemap: str,
+    tianditu_key: str | None,
+    simplify: float,
+    lang: str,
+    cdn: bool,
+    out_file: str | None,
+    overwrite: bool,
+) -> None:
     """Re-render the interactive map of a run folder.
 
     \b
@@ -310,7 +426,11 @@ def map_cmd(ctx: click.Context, run_dir: str, basemap: str, tianditu_key: str | 
     from gridmap.runfolder import read_run
 
     run_path = Path(run_dir)
-    out = Path(out_file) if out_file else run_path / f"map_{basemap}{'_en' if lang == 'en' else ''}{'_cdn' if cdn else ''}.html"
+    out = (
+        Path(out_file)
+        if out_file
+        else run_path / f"map_{basemap}{'_en' if lang == 'en' else ''}{'_cdn' if cdn else ''}.html"
+    )
     check_output_file(out, overwrite=overwrite, protected=RUN_FILES)
     result = read_run(run_path)
     write_map(result, out, basemap=basemap, tianditu_key=tianditu_key, tolerance_m=simplify, lang=lang, cdn=cdn)
@@ -319,16 +439,35 @@ def map_cmd(ctx: click.Context, run_dir: str, basemap: str, tianditu_key: str | 
 
 @main.command()
 @run_dir_argument
-@click.option("--format", "formats", multiple=True, required=True, help="Format to write (repeatable).",
-              type=click.Choice(FORMATS))
-@click.option("--encoding", default="UTF-8", show_default=True, help="Shapefile text encoding (GBK for older Chinese GIS).")
+@click.option(
+    "--format",
+    "formats",
+    multiple=True,
+    required=True,
+    help="Format to write (repeatable).",
+    type=click.Choice(FORMATS),
+)
+@click.option(
+    "--encoding", default="UTF-8", show_default=True, help="Shapefile text encoding (GBK for older Chinese GIS)."
+)
 @click.option("--out", "out_dir", type=click.Path(file_okay=False), help="Folder [RUN_DIR/export].")
 @overwrite_option
-@click.option("--workers", "workers_csv", type=click.Path(exists=True, dir_okay=False),
-              help="CSV/XLSX of grid_code → worker: adds a worker column to rosters and grid layers.")
+@click.option(
+    "--workers",
+    "workers_csv",
+    type=click.Path(exists=True, dir_okay=False),
+    help="CSV/XLSX of grid_code → worker: adds a worker column to rosters and grid layers.",
+)
 @click.pass_context
-def export(ctx: click.Context, run_dir: str, formats: tuple[str, ...], encoding: str, out_dir: str | None,
-           overwrite: bool, workers_csv: str | None) -> None:
+def export(
+    ctx: click.Context,
+    run_dir: str,
+    formats: tuple[str, ...],
+    encoding: str,
+    out_dir: str | None,
+    overwrite: bool,
+    workers_csv: str | None,
+) -> None:
     """Export a run's grids and rosters for other GIS and for grid workers.
 
     \b
@@ -357,8 +496,12 @@ def export(ctx: click.Context, run_dir: str, formats: tuple[str, ...], encoding:
 
 
 workers_option = _compose(
-    click.option("--workers", "workers_csv", type=click.Path(exists=True, dir_okay=False),
-                 help="CSV/XLSX of grid_code → worker, for worker loads."),
+    click.option(
+        "--workers",
+        "workers_csv",
+        type=click.Path(exists=True, dir_okay=False),
+        help="CSV/XLSX of grid_code → worker, for worker loads.",
+    ),
     click.option("--workers-sheet", metavar="NAME", help="Sheet of an .xlsx/.xls --workers [the first]."),
 )
 
@@ -370,8 +513,15 @@ workers_option = _compose(
 @click.option("--worker-col", default="worker", show_default=True, help="Worker column of --workers.")
 @click.option("--out", "out_file", type=click.Path(dir_okay=False), help="HTML file [RUN_DIR/report.html].")
 @click.pass_context
-def report_cmd(ctx: click.Context, run_dir: str, workers_csv: str | None, workers_sheet: str | None, grid_code_col: str,
-               worker_col: str, out_file: str | None) -> None:
+def report_cmd(
+    ctx: click.Context,
+    run_dir: str,
+    workers_csv: str | None,
+    workers_sheet: str | None,
+    grid_code_col: str,
+    worker_col: str,
+    out_file: str | None,
+) -> None:
     """Write the workload report of a run (summary, histogram, flagged grids, villages, workers).
 
     \b
@@ -384,10 +534,18 @@ def report_cmd(ctx: click.Context, run_dir: str, workers_csv: str | None, worker
 
     out = Path(out_file) if out_file else Path(run_dir) / "report.html"
     # the report is regenerated in place; every other file of the run (and the workers table) is left alone
-    check_output_file(out, overwrite=True, inputs=[workers_csv] if workers_csv else [],
-                      protected=[f for f in RUN_FILES if f != "report.html"])
+    check_output_file(
+        out,
+        overwrite=True,
+        inputs=[workers_csv] if workers_csv else [],
+        protected=[f for f in RUN_FILES if f != "report.html"],
+    )
     result = read_run(Path(run_dir))
-    workers = read_workers(workers_csv, grid_code_col=grid_code_col, worker_col=worker_col, sheet=workers_sheet) if workers_csv else None
+    workers = (
+        read_workers(workers_csv, grid_code_col=grid_code_col, worker_col=worker_col, sheet=workers_sheet)
+        if workers_csv
+        else None
+    )
     write_text(out, report_page(result, workers=workers))
     _echo(ctx, f"Report: {out}")
 
@@ -397,7 +555,9 @@ def report_cmd(ctx: click.Context, run_dir: str, workers_csv: str | None, worker
 @input_option("addresses", "Household address points.", required=True, sheet=True)
 @input_option("boundaries", "Village/community polygons (finds gaps and border crossings).")
 @workers_option
-@click.option("--grid-code-col", default="grid_code", show_default=True, help="Grid code column of --grids (and --workers).")
+@click.option(
+    "--grid-code-col", default="grid_code", show_default=True, help="Grid code column of --grids (and --workers)."
+)
 @click.option("--households-col", default="households", show_default=True, help="Households column of --addresses.")
 @click.option("--min-households", type=int, default=300, show_default=True, help="Lower end of the household band.")
 @click.option("--max-households", type=int, default=500, show_default=True, help="Upper end of the household band.")
@@ -422,17 +582,37 @@ def audit(ctx: click.Context, **kw: Any) -> None:
     out = Path(kw["out"])
     paths = [p for p in (kw["grids"], kw["addresses"], kw["boundaries"], kw["workers_csv"]) if p and not is_db_url(p)]
     check_output(out, overwrite=kw["overwrite"], inputs=paths)
-    specs = {r: _spec(kw[r], kw[f"{r}_layer"], kw[f"{r}_sql"], option=f"--{r}") for r in ("grids", "addresses", "boundaries")}
+    specs = {
+        r: _spec(kw[r], kw[f"{r}_layer"], kw[f"{r}_sql"], option=f"--{r}") for r in ("grids", "addresses", "boundaries")
+    }
     grids, _ = read_input(specs["grids"], role="grids", input_crs=kw["input_crs"], crs=kw["grids_crs"])
-    addresses, _ = read_input(specs["addresses"], role="addresses", input_crs=kw["input_crs"], crs=kw["addresses_crs"],
-                              sheet=kw["addresses_sheet"])
+    addresses, _ = read_input(
+        specs["addresses"],
+        role="addresses",
+        input_crs=kw["input_crs"],
+        crs=kw["addresses_crs"],
+        sheet=kw["addresses_sheet"],
+    )
     boundaries = None
     if kw["boundaries"]:
-        boundaries, _ = read_input(specs["boundaries"], role="boundaries", input_crs=kw["input_crs"], crs=kw["boundaries_crs"])
-    result = audit_layer(grids, addresses, boundaries, grid_code_col=kw["grid_code_col"], households_col=kw["households_col"],
-                         min_households=kw["min_households"], max_households=kw["max_households"],
-                         name=f"audit of {specs['grids'].path.name}")
-    workers = read_workers(kw["workers_csv"], grid_code_col=kw["grid_code_col"], sheet=kw["workers_sheet"]) if kw["workers_csv"] else None
+        boundaries, _ = read_input(
+            specs["boundaries"], role="boundaries", input_crs=kw["input_crs"], crs=kw["boundaries_crs"]
+        )
+    result = audit_layer(
+        grids,
+        addresses,
+        boundaries,
+        grid_code_col=kw["grid_code_col"],
+        households_col=kw["households_col"],
+        min_households=kw["min_households"],
+        max_households=kw["max_households"],
+        name=f"audit of {specs['grids'].path.name}",
+    )
+    workers = (
+        read_workers(kw["workers_csv"], grid_code_col=kw["grid_code_col"], sheet=kw["workers_sheet"])
+        if kw["workers_csv"]
+        else None
+    )
     write_audit(result, out, overwrite=kw["overwrite"], workers=workers)
     found = ", ".join(f"{k} {v}" for k, v in result.manifest["findings"].items()) or "nothing"
     _echo(ctx, f"{len(result.grids)} grids audited; findings: {found}.\nReport: {out / 'report.html'}")
@@ -442,18 +622,41 @@ def audit(ctx: click.Context, **kw: Any) -> None:
 @click.argument("old")
 @click.argument("new")
 @input_option("addresses", "Household address points.", required=True, sheet=True)
-@click.option("--layer", default=None, help="Layer of OLD and NEW [grids when present; gridmap.grids_current for a URL].")
-@click.option("--old-sql", metavar="SELECT", help="Query giving OLD when it is a postgresql:// URL (e.g. the grids of one published run).")
+@click.option(
+    "--layer", default=None, help="Layer of OLD and NEW [grids when present; gridmap.grids_current for a URL]."
+)
+@click.option(
+    "--old-sql",
+    metavar="SELECT",
+    help="Query giving OLD when it is a postgresql:// URL (e.g. the grids of one published run).",
+)
 @click.option("--new-sql", metavar="SELECT", help="Query giving NEW when it is a postgresql:// URL.")
-@click.option("--grids-crs", metavar="CRS", help="CRS of OLD and NEW whatever the files say [the files'; else --input-crs].")
+@click.option(
+    "--grids-crs", metavar="CRS", help="CRS of OLD and NEW whatever the files say [the files'; else --input-crs]."
+)
 @click.option("--grid-code-col", default="grid_code", show_default=True, help="Grid code column of OLD and NEW.")
 @input_crs_option
 @out_dir_option
 @overwrite_option
 @click.pass_context
-def diff(ctx: click.Context, old: str, new: str, addresses: str, addresses_layer: str | None, addresses_sql: str | None,
-         addresses_crs: str | None, addresses_sheet: str | None, layer: str | None, old_sql: str | None, new_sql: str | None,
-         grids_crs: str | None, grid_code_col: str, input_crs: str | None, out: str, overwrite: bool) -> None:
+def diff(
+    ctx: click.Context,
+    old: str,
+    new: str,
+    addresses: str,
+    addresses_layer: str | None,
+    addresses_sql: str | None,
+    addresses_crs: str | None,
+    addresses_sheet: str | None,
+    layer: str | None,
+    old_sql: str | None,
+    new_sql: str | None,
+    grids_crs: str | None,
+    grid_code_col: str,
+    input_crs: str | None,
+    out: str,
+    overwrite: bool,
+) -> None:
     """Compare two grid layers: which households change grid, what each grid gains and loses.
 
     \b
@@ -480,8 +683,13 @@ def diff(ctx: click.Context, old: str, new: str, addresses: str, addresses_layer
     old_spec, new_spec = spec(old, old_sql, "OLD"), spec(new, new_sql, "NEW")
     a = read_input(old_spec, role="grids", input_crs=input_crs, crs=grids_crs)[0]
     b = read_input(new_spec, role="grids", input_crs=input_crs, crs=grids_crs)[0]
-    points, _ = read_input(_spec(addresses, addresses_layer, addresses_sql, option="--addresses"), role="addresses",
-                           input_crs=input_crs, crs=addresses_crs, sheet=addresses_sheet)
+    points, _ = read_input(
+        _spec(addresses, addresses_layer, addresses_sql, option="--addresses"),
+        role="addresses",
+        input_crs=input_crs,
+        crs=addresses_crs,
+        sheet=addresses_sheet,
+    )
     d = diff_layers(a, b, points, grid_code_col=grid_code_col)
     write_diff(d, out, crs=a.crs, old=str(old_spec.path), new=str(new_spec.path), overwrite=overwrite)
     _echo(ctx, f"{d.share_changed:.1%} of households change grid. Report: {Path(out) / 'report.html'}")
@@ -489,9 +697,18 @@ def diff(ctx: click.Context, old: str, new: str, addresses: str, addresses_layer
 
 @main.command()
 @run_dir_argument
-@click.option("--db", "url", required=True, envvar="GRIDMAP_DB", metavar="URL",
-              help="postgresql://USER@HOST:PORT/DB [env GRIDMAP_DB]; password from the URL, PGPASSWORD, ~/.pgpass or a service file.")
-@click.option("--schema", default="gridmap", show_default=True, help="Schema holding grids, grids_current, code_ledger, runs, ...")
+@click.option(
+    "--db",
+    "url",
+    required=True,
+    envvar="GRIDMAP_DB",
+    metavar="URL",
+    help="postgresql://USER@HOST:PORT/DB [env GRIDMAP_DB]; password from the URL, PGPASSWORD, ~/.pgpass or a "
+    "service file.",
+)
+@click.option(
+    "--schema", default="gridmap", show_default=True, help="Schema holding grids, grids_current, code_ledger, runs, ..."
+)
 @click.pass_context
 def publish(ctx: click.Context, run_dir: str, url: str, schema: str) -> None:
     """Publish a run folder into PostgreSQL/PostGIS in one transaction (all or nothing).
@@ -517,12 +734,24 @@ def publish(ctx: click.Context, run_dir: str, url: str, schema: str) -> None:
 @click.argument("file", type=click.Path(exists=True, dir_okay=False))
 @click.option("--layer", default=None, help="Layer of FILE [grids when present].")
 @click.option("--grid-code-col", default="grid_code", show_default=True, help="Column holding the grid codes.")
-@click.option("--village-code-col", default="village_code", show_default=True, help="Column of the owning village's code (optional).")
+@click.option(
+    "--village-code-col",
+    default="village_code",
+    show_default=True,
+    help="Column of the owning village's code (optional).",
+)
 @click.option("--type-col", default="grid_type", show_default=True, help="Column of the grid type (optional).")
 @click.option("--out", type=click.Path(dir_okay=False), help="Also write the findings to this CSV.")
 @click.pass_context
-def check_codes_cmd(ctx: click.Context, file: str, layer: str | None, grid_code_col: str, village_code_col: str,
-                    type_col: str, out: str | None) -> None:
+def check_codes_cmd(
+    ctx: click.Context,
+    file: str,
+    layer: str | None,
+    grid_code_col: str,
+    village_code_col: str,
+    type_col: str,
+    out: str | None,
+) -> None:
     """Check grid codes: format, uniqueness, village prefix, sequence ranges, gaps.
 
     Exit code 0 when there are no errors (gaps are warnings), 1 otherwise.
@@ -542,10 +771,14 @@ def check_codes_cmd(ctx: click.Context, file: str, layer: str | None, grid_code_
         layer = "grids" if "grids" in layer_names(file) else None
     gdf = read_layer(Path(file), layer=layer)
     if grid_code_col not in gdf.columns:
-        raise click.BadParameter(f"{file} has no column '{grid_code_col}' (columns: {', '.join(map(str, gdf.columns))}).",
-                                 param_hint="--grid-code-col")
+        raise click.BadParameter(
+            f"{file} has no column '{grid_code_col}' (columns: {', '.join(map(str, gdf.columns))}).",
+            param_hint="--grid-code-col",
+        )
     frame = gdf.rename(columns={grid_code_col: "grid_code"})
-    frame = frame.rename(columns={c: n for c, n in ((village_code_col, "village_code"), (type_col, "grid_type")) if c in frame.columns})
+    frame = frame.rename(
+        columns={c: n for c, n in ((village_code_col, "village_code"), (type_col, "grid_type")) if c in frame.columns}
+    )
     found = check_codes(frame)
     errors = found[found["severity"].eq("error")]
     click.echo(f"{len(frame)} grids checked: {len(errors)} errors, {len(found) - len(errors)} warnings.")
@@ -559,7 +792,12 @@ def check_codes_cmd(ctx: click.Context, file: str, layer: str | None, grid_code_
 @main.command()
 @run_dir_argument
 @click.option("--port", type=int, default=8765, show_default=True, help="Port to listen on (0: any free port).")
-@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on; off loopback every request needs the token.")
+@click.option(
+    "--host",
+    default="127.0.0.1",
+    show_default=True,
+    help="Address to listen on; off loopback every request needs the token.",
+)
 @click.option("--token", help="Secret that every edit (and, off loopback, every read) must carry [default: generated].")
 @click.option("--no-browser", is_flag=True, help="Only print the URL; do not open a browser.")
 def edit(run_dir, port, host, token, no_browser) -> None:
@@ -571,15 +809,21 @@ def edit(run_dir, port, host, token, no_browser) -> None:
     """
     from gridmap.edit.server import serve
 
-    serve(run_dir, host=host, port=port, token=token, open_browser=not no_browser, echo=lambda m: click.echo(m, err=True))
+    serve(
+        run_dir, host=host, port=port, token=token, open_browser=not no_browser, echo=lambda m: click.echo(m, err=True)
+    )
 
 
 def _flags(text: str) -> str:
     """Name library parameters (```x_col```) as this command line's flags (``--x-col``)."""
     import re
 
-    names = {p.name: p.opts[0] for cmd in main.commands.values() for p in cmd.params
-             if isinstance(p, click.Option) and p.opts[0].startswith("--")}
+    names = {
+        p.name: p.opts[0]
+        for cmd in main.commands.values()
+        for p in cmd.params
+        if isinstance(p, click.Option) and p.opts[0].startswith("--")
+    }
     names.update({"crs": "--<input>-crs", "workers": "--workers"})
     text = re.sub(r"`(--[a-z][a-z-]*)`", r"\1", text)
     return re.sub(r"`([a-z_]+)`", lambda m: names.get(m[1], m[0]), text)

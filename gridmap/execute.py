@@ -48,7 +48,9 @@ def grid_village(task: VillageTask) -> VillageGrids:
         return partition_incremental(task.village, task.previous, tolerance=task.tolerance)
     prev = None
     if task.previous is not None and len(task.previous):
-        base = task.previous["grid_type"].eq("base") if "grid_type" in task.previous else np.ones(len(task.previous), bool)
+        base = (
+            task.previous["grid_type"].eq("base") if "grid_type" in task.previous else np.ones(len(task.previous), bool)
+        )
         prev = task.previous.geometry.values[np.asarray(base, bool)]
     vg = partition_village(task.village, previous=prev)
     vg.grids["kept_code"] = None

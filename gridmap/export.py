@@ -205,7 +205,7 @@ def _shp_frame(gdf):
 
 
 def _with_texts(gdf, workers: pd.DataFrame | None = None):
-    """A grids layer plus bilingual text columns (and the worker) for GIS exports."""
+    """Return the grids layer plus bilingual text columns (and the worker) for GIS exports."""
     import geopandas as gpd
 
     out = pd.concat([gdf, grid_texts(gdf)], axis=1)
@@ -215,7 +215,9 @@ def _with_texts(gdf, workers: pd.DataFrame | None = None):
     return gpd.GeoDataFrame(out, geometry="geometry", crs=gdf.crs)
 
 
-def write_export(result: GridResult, folder, *, fmt: str, encoding: str = "UTF-8", workers: pd.DataFrame | None = None) -> list:
+def write_export(
+    result: GridResult, folder, *, fmt: str, encoding: str = "UTF-8", workers: pd.DataFrame | None = None
+) -> list:
     """Write the run's grids and addresses in one GIS format into `folder`; return the files.
 
     Formats: ``gpkg`` (grids, addresses, liaison, violations layers), ``geojson`` (grids and
@@ -254,8 +256,9 @@ def write_export(result: GridResult, folder, *, fmt: str, encoding: str = "UTF-8
             tmp = folder / f".{name}.shpdir"
             tmp.mkdir(exist_ok=True)
             pyogrio.write_dataframe(shp, tmp / f"{name}.shp", encoding=encoding)
-            pd.DataFrame({"field": list(names), "shapefile_field": list(names.values()),
-                          "label": [_label(c) for c in names]}).to_csv(tmp / "fields.csv", index=False, encoding="utf-8-sig")
+            pd.DataFrame(
+                {"field": list(names), "shapefile_field": list(names.values()), "label": [_label(c) for c in names]}
+            ).to_csv(tmp / "fields.csv", index=False, encoding="utf-8-sig")
             path = folder / f"{name}_shp.zip"
             part = path.with_name(f".{path.name}.tmp")
             with zipfile.ZipFile(part, "w", zipfile.ZIP_DEFLATED) as z:
@@ -292,15 +295,30 @@ def _display_width(value) -> int:
 
 
 def _sheet(ws, df: pd.DataFrame, *, code_labels: set[str]) -> None:
-    """Fill a worksheet: header, values as typed cells (text never a formula), frozen header,
-    autofilter, fitted widths; code columns are text cells with the text number format."""
+    """Fill a worksheet: header, values as typed cells (text never a formula).
+
+    Frozen header, autofilter, fitted widths; code columns are text cells with the text number format.
+    """
     from openpyxl.utils import get_column_letter
 
     ws.append([str(c) for c in df.columns])
     for row in df.itertuples(index=False):
-        ws.append([None if v is None or v is pd.NA or (isinstance(v, float) and np.isnan(v)) else
-                   (int(v) if isinstance(v, np.integer) else float(v) if isinstance(v, np.floating) else
-                    bool(v) if isinstance(v, np.bool_) else v) for v in row])
+        ws.append(
+            [
+                None
+                if v is None or v is pd.NA or (isinstance(v, float) and np.isnan(v))
+                else (
+                    int(v)
+                    if isinstance(v, np.integer)
+                    else float(v)
+                    if isinstance(v, np.floating)
+                    else bool(v)
+                    if isinstance(v, np.bool_)
+                    else v
+                )
+                for v in row
+            ]
+        )
     for col in ws.iter_cols(min_row=1):
         for cell in col:
             if isinstance(cell.value, str):
@@ -381,8 +399,11 @@ def _kml_geometry(geojson: dict) -> str:
 
 
 def kml_document(result: GridResult, *, workers: pd.DataFrame | None = None) -> str:
-    """KML of the grids: filled and outlined by status colour, one folder per village/community,
-    a label point per grid, a description table in Chinese (English beside)."""
+    """Write the KML of the grids.
+
+    Filled and outlined by status colour, one folder per village/community, a label point per grid, a
+    description table in Chinese (English beside).
+    """
     import json
 
     from gridmap.maps import status_colors
@@ -392,13 +413,31 @@ def kml_document(result: GridResult, *, workers: pd.DataFrame | None = None) -> 
     shapes = [json.loads(t) for t in shapely.to_geojson(g.geometry.values)]
     label_pts = shapely.point_on_surface(g.geometry.values)
     table = grid_table(result, workers=workers)
-    rows_shown = [c for c in ("grid_code", "worker", "village_name", "type_text", "rule_text", "households", "population",
-                              "area_m2", "status_text", "flag_text", "note_text") if c in table]
-    styles = "".join(
-        f"<Style id='s{c.lstrip('#')}'><LineStyle><color>{_kml_color(c)}</color><width>2</width></LineStyle>"
-        f"<PolyStyle><color>{_kml_color(c, KML_ALPHA)}</color></PolyStyle></Style>"
-        for c in sorted(set(colors))
-    ) + "<Style id='label'><IconStyle><scale>0</scale></IconStyle><LabelStyle><scale>0.9</scale></LabelStyle></Style>"
+    rows_shown = [
+        c
+        for c in (
+            "grid_code",
+            "worker",
+            "village_name",
+            "type_text",
+            "rule_text",
+            "households",
+            "population",
+            "area_m2",
+            "status_text",
+            "flag_text",
+            "note_text",
+        )
+        if c in table
+    ]
+    styles = (
+        "".join(
+            f"<Style id='s{c.lstrip('#')}'><LineStyle><color>{_kml_color(c)}</color><width>2</width></LineStyle>"
+            f"<PolyStyle><color>{_kml_color(c, KML_ALPHA)}</color></PolyStyle></Style>"
+            for c in sorted(set(colors))
+        )
+        + "<Style id='label'><IconStyle><scale>0</scale></IconStyle><LabelStyle><scale>0.9</scale></LabelStyle></Style>"
+    )
     folders = []
     vcode = g["village_code"].astype(str) if "village_code" in g else pd.Series("", index=g.index)
     vname = g["village_name"].fillna("").astype(str) if "village_name" in g else pd.Series("", index=g.index)
@@ -408,7 +447,7 @@ def kml_document(result: GridResult, *, workers: pd.DataFrame | None = None) -> 
         for i in idx.to_numpy():
             rec = table.iloc[i]
             cells = "".join(
-                f"<tr><th>{html.escape(_label(c))}</th><td>{html.escape('' if pd.isna(rec[c]) else (f'{rec[c]:,}' if isinstance(rec[c], (int, np.integer)) else str(rec[c])))}</td></tr>"
+                f"<tr><th>{html.escape(_label(c))}</th><td>{html.escape(_cell_text(rec[c]))}</td></tr>"
                 for c in rows_shown
             )
             desc = xml_escape(f"<table border='1' cellpadding='2'>{cells}</table>")
@@ -427,3 +466,10 @@ def kml_document(result: GridResult, *, workers: pd.DataFrame | None = None) -> 
         "<?xml version='1.0' encoding='UTF-8'?>\n<kml xmlns='http://www.opengis.net/kml/2.2'><Document>"
         f"<name>{name}</name>{styles}{''.join(folders)}</Document></kml>\n"
     )
+
+
+def _cell_text(value: object) -> str:
+    """Return a KML description cell: blank for missing, thousands separators for integers."""
+    if pd.isna(value):
+        return ""
+    return f"{value:,}" if isinstance(value, int | np.integer) else str(value)

@@ -78,6 +78,7 @@ def bilingual(name: str) -> str:
     zh, en = FIELDS.get(name, (name, name))
     return f"{zh} ({en})" if zh != en else name
 
+
 RULES: dict[str, tuple[str, str]] = {
     "household_band": ("户数区间", "household band"),
     "village_group": ("一村民小组一格", "one grid per village group"),
@@ -88,26 +89,44 @@ RULES: dict[str, tuple[str, str]] = {
 
 GRID_TYPES_EN: dict[str, str] = {
     "base": "base grid",
-    **{f"exclusive/{t}": f"exclusive grid: {t}" for t in
-       ("school", "hospital", "enterprise", "park", "market", "agency", "compound", "rental", "other")},
+    **{
+        f"exclusive/{t}": f"exclusive grid: {t}"
+        for t in ("school", "hospital", "enterprise", "park", "market", "agency", "compound", "rental", "other")
+    },
 }
 
 _UNIT_ZH = (("building ", "楼栋 "), ("compound ", "小区 "), ("unit ", "单元 "))
 _NOTES: tuple[tuple[str, str], ...] = (
-    (r"(?P<u>.+?) alone has (?P<n>[\d.]+) households, above the maximum (?P<mx>[\d.]+); it is indivisible, so it is its own grid\.",
-     "{u} 单独有 {n} 户，超过上限 {mx} 户；不可拆分，单独成格。"),
-    (r"the connected area holds (?P<n>[\d.]+) households: no number of grids puts every grid within (?P<mn>[\d.]+)-(?P<mx>[\d.]+)\.",
-     "连通区域共 {n} 户：无论划为几个网格，都无法使每格户数在 {mn}–{mx} 之间。"),
-    (r"(?P<n>[\d.]+) households could not be balanced within (?P<mn>[\d.]+)-(?P<mx>[\d.]+) without splitting an indivisible unit "
-     r"\(largest here: (?P<u>.+?), (?P<w>[\d.]+) households\)\.",
-     "{n} 户不拆分不可分单元就无法均衡到 {mn}–{mx} 户（其中最大：{u}，{w} 户）。"),
-    (r"The grid is in several pieces: its area is cut by water, an exclusive area or the boundary\.",
-     "网格由几块组成：被水域、专属区域或边界隔开。"),
+    (
+        r"(?P<u>.+?) alone has (?P<n>[\d.]+) households, above the maximum (?P<mx>[\d.]+); it is indivisible, so "
+        r"it is its own grid\.",
+        "{u} 单独有 {n} 户，超过上限 {mx} 户；不可拆分，单独成格。",
+    ),
+    (
+        r"the connected area holds (?P<n>[\d.]+) households: no number of grids puts every grid within "
+        r"(?P<mn>[\d.]+)-(?P<mx>[\d.]+)\.",
+        "连通区域共 {n} 户：无论划为几个网格，都无法使每格户数在 {mn}–{mx} 之间。",
+    ),
+    (
+        r"(?P<n>[\d.]+) households could not be balanced within (?P<mn>[\d.]+)-(?P<mx>[\d.]+) without splitting an "
+        r"indivisible unit "
+        r"\(largest here: (?P<u>.+?), (?P<w>[\d.]+) households\)\.",
+        "{n} 户不拆分不可分单元就无法均衡到 {mn}–{mx} 户（其中最大：{u}，{w} 户）。",
+    ),
+    (
+        r"The grid is in several pieces: its area is cut by water, an exclusive area or the boundary\.",
+        "网格由几块组成：被水域、专属区域或边界隔开。",
+    ),
     (r"exclusive area \(专属网格\): (?P<u>.*)", "专属网格：{u}"),
-    (r"no households in this area: it is one grid until people live here\.", "该区域暂无住户：先作为一个网格，有住户后再划分。"),
+    (
+        r"no households in this area: it is one grid until people live here\.",
+        "该区域暂无住户：先作为一个网格，有住户后再划分。",
+    ),
     (r"in (?P<n>\d+) separate pieces\.", "分为 {n} 块。"),
-    (r"the community has (?P<n>[\d.]+) households in its base area, fewer than the minimum (?P<mn>[\d.]+)\.",
-     "社区基础区域共 {n} 户，少于下限 {mn} 户。"),
+    (
+        r"the community has (?P<n>[\d.]+) households in its base area, fewer than the minimum (?P<mn>[\d.]+)\.",
+        "社区基础区域共 {n} 户，少于下限 {mn} 户。",
+    ),
     (r"households outside the band (?P<mn>[\d.]+)-(?P<mx>[\d.]+)", "户数不在 {mn}–{mx} 之间"),
 )
 
@@ -115,7 +134,7 @@ _NOTES: tuple[tuple[str, str], ...] = (
 def _unit_zh(text: str) -> str:
     for en, zh in _UNIT_ZH:
         if text.startswith(en):
-            return zh + text[len(en):]
+            return zh + text[len(en) :]
     return text
 
 
@@ -128,7 +147,11 @@ def note_zh(note: str) -> str:
 
     out = note or ""
     for pattern, zh in _NOTES:
-        out = re.sub(pattern, lambda m, zh=zh: zh.format(**{k: _unit_zh(v) if k == "u" else v for k, v in m.groupdict().items()}), out)
+        out = re.sub(
+            pattern,
+            lambda m, zh=zh: zh.format(**{k: _unit_zh(v) if k == "u" else v for k, v in m.groupdict().items()}),
+            out,
+        )
     return out
 
 
@@ -163,5 +186,5 @@ def flag_text(flag: str) -> str:
 
 
 def note_text(note: str) -> str:
-    """A grid note in Chinese with the English beside."""
+    """Return a grid note in Chinese with the English beside."""
     return bilingual_text(note_zh(note), note_en(note))

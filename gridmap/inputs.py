@@ -19,8 +19,10 @@ PathLike = str | Path
 
 @dataclass(frozen=True)
 class LayerSpec:
-    """Where one input layer is: a path and the layer inside multi-layer files, or a PostGIS
-    table/view/query (:class:`geodata.postgis.DbSource`; its text form masks the password)."""
+    """Where one input layer is: a path and its layer, or a PostGIS table/view/query.
+
+    A database source is a :class:`geodata.postgis.DbSource`; its text form masks the password.
+    """
 
     path: Path | DbSource
     layer: str | None = None
@@ -33,8 +35,11 @@ class LayerSpec:
 
     @classmethod
     def of(cls, value: PathLike | DbSource | LayerSpec, layer: str | None = None) -> LayerSpec:
-        """Return `value` as a LayerSpec (a path becomes one, with `layer`; a ``postgresql://`` URL
-        becomes a database source with `layer` as its ``SCHEMA.TABLE``)."""
+        """Return `value` as a LayerSpec.
+
+        A path becomes one with `layer`; a ``postgresql://`` URL becomes a database source with `layer` as
+        its ``SCHEMA.TABLE``.
+        """
         if isinstance(value, LayerSpec):
             return value
         if isinstance(value, DbSource):
@@ -45,7 +50,7 @@ class LayerSpec:
 
 
 def _sha256(path: Path | DbSource, gdf: gpd.GeoDataFrame) -> str:
-    """The file's checksum; for a database source, the checksum of the rows as read."""
+    """Return the file's checksum; for a database source, the checksum of the rows as read."""
     return frame_sha256(gdf) if isinstance(path, DbSource) else file_sha256(path)
 
 
@@ -77,9 +82,14 @@ class Inputs:
     def frames(self) -> dict[str, object]:
         """Return the keyword arguments of :func:`gridmap.make_grids` that these inputs fill."""
         return {
-            "addresses": self.addresses, "boundaries": self.boundaries, "units": self.units,
-            "exclusive": self.exclusive, "barriers": self.barriers or None, "previous": self.previous,
-            "history": self.history, "sources": self.sources,
+            "addresses": self.addresses,
+            "boundaries": self.boundaries,
+            "units": self.units,
+            "exclusive": self.exclusive,
+            "barriers": self.barriers or None,
+            "previous": self.previous,
+            "history": self.history,
+            "sources": self.sources,
         }
 
 
@@ -141,8 +151,13 @@ def read_previous(spec: PathLike | LayerSpec) -> tuple[gpd.GeoDataFrame, list[st
     if spec.path.suffix.lower() == ".gpkg" and "code_history" in gio.layer_names(spec.path):
         history = [str(c) for c in gio.read_table(spec.path, layer="code_history")["grid_code"]]
     if prev.crs is None:
-        raise InputError(Problem(str(spec.path), "does not say which coordinate system it is in.",
-                                 "pass the grids.gpkg of an earlier gridmap run, or a layer with a CRS."))
+        raise InputError(
+            Problem(
+                str(spec.path),
+                "does not say which coordinate system it is in.",
+                "pass the grids.gpkg of an earlier gridmap run, or a layer with a CRS.",
+            )
+        )
     return prev, history, Source(str(spec.path), layer, file_sha256(spec.path))
 
 
@@ -153,7 +168,9 @@ def _read_previous_db(source: DbSource) -> tuple[gpd.GeoDataFrame, list[str], So
         source = DbSource(source.url, "gridmap.grids_current")
     prev = source.read()
     if prev.crs is None:
-        raise InputError(Problem(str(source), "has SRID 0 (no coordinate system).", "give the geometry column an SRID."))
+        raise InputError(
+            Problem(str(source), "has SRID 0 (no coordinate system).", "give the geometry column an SRID.")
+        )
     return prev, ledger_codes(source), Source(str(source), source.layer, frame_sha256(prev))
 
 
@@ -219,7 +236,9 @@ def read_inputs(
     kw = {"input_crs": input_crs, "x_col": x_col, "y_col": y_col, "encoding": encoding}
     addr, s_addr = read_input(addresses, role="addresses", crs=addresses_crs, sheet=addresses_sheet, **kw)
     bnd, s_bnd = read_input(boundaries, role="boundaries", crs=boundaries_crs, **kw)
-    out = Inputs(addresses=addr, boundaries=bnd, sources={"addresses": s_addr, "boundaries": s_bnd}, input_crs=input_crs)
+    out = Inputs(
+        addresses=addr, boundaries=bnd, sources={"addresses": s_addr, "boundaries": s_bnd}, input_crs=input_crs
+    )
     for role, spec, crs in (("units", units, units_crs), ("exclusive", exclusive, exclusive_crs)):
         if spec is not None:
             gdf, src = read_input(spec, role=role, crs=crs, **kw)

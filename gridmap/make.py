@@ -36,9 +36,23 @@ Progress = Callable[[str, int, int], None]
 """Callback ``progress(stage, done, total)`` called as work advances."""
 
 GRID_ORDER = (
-    "grid_code", "village_code", "village_name", "seq", "grid_type", "rule", "households",
-    "population", "units", "area_m2", "compactness", "status", "flag", "note", "min_households",
-    "max_households", "kept",
+    "grid_code",
+    "village_code",
+    "village_name",
+    "seq",
+    "grid_type",
+    "rule",
+    "households",
+    "population",
+    "units",
+    "area_m2",
+    "compactness",
+    "status",
+    "flag",
+    "note",
+    "min_households",
+    "max_households",
+    "kept",
 )
 """Columns of the grids table, in order (geometry last)."""
 
@@ -149,11 +163,17 @@ def make_grids(
     """
     progress = progress or (lambda stage, done, total: None)
     rules = rules or RuleSet()
-    remaps = _remaps(fields, households_col=households_col, group_col=group_col, building_col=building_col,
-                     compound_col=compound_col)
+    remaps = _remaps(
+        fields, households_col=households_col, group_col=group_col, building_col=building_col, compound_col=compound_col
+    )
     if keep_valid and previous is None:
-        raise InputError(Problem("keep_valid", "keeping valid grids needs the previous grids.",
-                                 "pass `previous` (CLI: --previous) or drop `keep_valid` (--keep-valid)."))
+        raise InputError(
+            Problem(
+                "keep_valid",
+                "keeping valid grids needs the previous grids.",
+                "pass `previous` (CLI: --previous) or drop `keep_valid` (--keep-valid).",
+            )
+        )
     if workers < 1:
         raise InputError(Problem("workers", f"must be at least 1, got {workers}.", "pass 1 or more."))
     sources = dict(sources or {})
@@ -162,13 +182,21 @@ def make_grids(
     t0 = time.perf_counter()
     progress("read", 0, 1)
     bar_frames = [barriers] if isinstance(barriers, gpd.GeoDataFrame) else list(barriers or [])
-    _check_remaps(remaps, [f for f in (addresses, boundaries, exclusive, units, previous) if f is not None],
-                  file=src("addresses").label)
-    addresses = _declared(gio.rename_fields(addresses, _present(remaps, addresses), file=src("addresses").label), src("addresses"))
-    boundaries = _declared(gio.rename_fields(boundaries, _present(remaps, boundaries), file=src("boundaries").label), src("boundaries"))
+    _check_remaps(
+        remaps,
+        [f for f in (addresses, boundaries, exclusive, units, previous) if f is not None],
+        file=src("addresses").label,
+    )
+    addresses = _declared(
+        gio.rename_fields(addresses, _present(remaps, addresses), file=src("addresses").label), src("addresses")
+    )
+    boundaries = _declared(
+        gio.rename_fields(boundaries, _present(remaps, boundaries), file=src("boundaries").label), src("boundaries")
+    )
     boundaries, b_report = gval.validate_boundaries(boundaries, file=src("boundaries").label)
-    addresses, a_report = gval.validate_addresses(addresses, file=src("addresses").label, csv_like=src("addresses").csv,
-                                                  dedupe=dedupe)
+    addresses, a_report = gval.validate_addresses(
+        addresses, file=src("addresses").label, csv_like=src("addresses").csv, dedupe=dedupe
+    )
     swap = gval.Report()
     gval.check_swapped_against(addresses, boundaries.to_crs(addresses.crs), file=src("addresses").label, report=swap)
     swap.raise_if_errors()
@@ -178,7 +206,9 @@ def make_grids(
     addresses = addresses.to_crs(work)
     notes = [*b_report.notes, *a_report.notes]
     if exclusive is not None:
-        ex = _declared(gio.rename_fields(exclusive, _present(remaps, exclusive), file=src("exclusive").label), src("exclusive"))
+        ex = _declared(
+            gio.rename_fields(exclusive, _present(remaps, exclusive), file=src("exclusive").label), src("exclusive")
+        )
         exclusive, e_report = gval.validate_exclusive(ex, file=src("exclusive").label)
         exclusive = exclusive.to_crs(work)
         notes += e_report.notes
@@ -189,7 +219,9 @@ def make_grids(
     bar = np.concatenate(bar_lines) if bar_lines else None
     unit_polys = None
     if units is not None:
-        unit_polys = _declared(gio.rename_fields(units, _present(remaps, units), file=src("units").label), src("units")).to_crs(work)
+        unit_polys = _declared(
+            gio.rename_fields(units, _present(remaps, units), file=src("units").label), src("units")
+        ).to_crs(work)
     prev = None
     if previous is not None:
         prev = _previous_frame(previous, remaps.get("grid_code"), src("previous"), work)
@@ -197,17 +229,39 @@ def make_grids(
     progress("read", 1, 1)
 
     t = time.perf_counter()
-    village_code, v_report = gval.assign_villages(addresses, boundaries, file=src("addresses").label,
-                                                  csv_like=src("addresses").csv, strict=strict)
+    village_code, v_report = gval.assign_villages(
+        addresses, boundaries, file=src("addresses").label, csv_like=src("addresses").csv, strict=strict
+    )
     notes += v_report.notes
     _log_notes(notes)
     addresses["village_code"] = village_code
-    tasks = list(_village_tasks(rules, boundaries, addresses, village_code, exclusive, bar, unit_polys, prev,
-                                keep_valid=keep_valid, keep_tolerance=keep_tolerance))
-    options = {"rules": rules_dict(rules), "keep_valid": keep_valid, "keep_tolerance": keep_tolerance,
-               "remaps": remaps, "work_crs": work.to_string()}
-    digest = fingerprint([addresses, boundaries, exclusive, unit_polys, prev, *bar_frames], options) if resume_dir else ""
-    vgs = execute(tasks, workers=workers, scheduler=scheduler, progress=progress, resume_dir=resume_dir, fingerprint=digest)
+    tasks = list(
+        _village_tasks(
+            rules,
+            boundaries,
+            addresses,
+            village_code,
+            exclusive,
+            bar,
+            unit_polys,
+            prev,
+            keep_valid=keep_valid,
+            keep_tolerance=keep_tolerance,
+        )
+    )
+    options = {
+        "rules": rules_dict(rules),
+        "keep_valid": keep_valid,
+        "keep_tolerance": keep_tolerance,
+        "remaps": remaps,
+        "work_crs": work.to_string(),
+    }
+    digest = (
+        fingerprint([addresses, boundaries, exclusive, unit_polys, prev, *bar_frames], options) if resume_dir else ""
+    )
+    vgs = execute(
+        tasks, workers=workers, scheduler=scheduler, progress=progress, resume_dir=resume_dir, fingerprint=digest
+    )
     for vg, vname in zip(vgs, boundaries["name"], strict=True):
         vg.grids["village_name"] = vname
     progress("partition", len(tasks), len(tasks))
@@ -222,8 +276,12 @@ def make_grids(
     old_history = list(history or [])
     if prev is not None:
         overlap, old_history = previous_overlap(prev, old_history, addresses, addr_grid, grids.geometry.values)
-    assignment = assign_codes(_code_table(grids), overlap=overlap, history=old_history,
-                              fixed=grids["kept_code"] if "kept_code" in grids else None)
+    assignment = assign_codes(
+        _code_table(grids),
+        overlap=overlap,
+        history=old_history,
+        fixed=grids["kept_code"] if "kept_code" in grids else None,
+    )
     grids["kept"] = grids["kept_code"].notna() if "kept_code" in grids else False
     grids["grid_code"] = assignment.codes
     grids["seq"] = grids["grid_code"].str[12:]
@@ -236,7 +294,8 @@ def make_grids(
         from partition.liaison import liaison_groups as make_liaison
 
         liaison_groups, addresses["liaison_code"] = make_liaison(
-            grids, addresses, addr_grid, min_households=liaison[0], max_households=liaison[1])
+            grids, addresses, addr_grid, min_households=liaison[0], max_households=liaison[1]
+        )
     grids = _tidy(grids)
 
     def out(g: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
@@ -296,8 +355,11 @@ def _remaps(fields: Mapping[str, str] | None, **cols: str | None) -> dict[str, s
             remaps[canonical] = value
     unknown = sorted(set(remaps) - set(INPUT_FIELDS))
     if unknown:
-        raise InputError(Problem("fields", f"unknown field(s) {', '.join(unknown)}.",
-                                 f"remappable fields are {', '.join(INPUT_FIELDS)}."))
+        raise InputError(
+            Problem(
+                "fields", f"unknown field(s) {', '.join(unknown)}.", f"remappable fields are {', '.join(INPUT_FIELDS)}."
+            )
+        )
     return remaps
 
 
@@ -307,8 +369,12 @@ def _present(remaps: Mapping[str, str], gdf: pd.DataFrame) -> dict[str, str]:
 
 def _check_remaps(remaps: Mapping[str, str], frames: list[pd.DataFrame], *, file: str) -> None:
     problems = [
-        Problem(file, f"the column '{user}' given for '{canonical}' is in none of the inputs.",
-                "check the spelling of the column option.", column=user)
+        Problem(
+            file,
+            f"the column '{user}' given for '{canonical}' is in none of the inputs.",
+            "check the spelling of the column option.",
+            column=user,
+        )
         for canonical, user in remaps.items()
         if not any(user in f.columns for f in frames)
     ]
@@ -323,21 +389,40 @@ def _source_of(sources: Mapping[str, Source]) -> Callable[[str], Source]:
 def _declared(gdf: gpd.GeoDataFrame, source: Source) -> gpd.GeoDataFrame:
     """Return `gdf` when it declares a CRS; otherwise say how to declare one."""
     if not isinstance(gdf, gpd.GeoDataFrame):
-        raise InputError(Problem(source.label, f"is a {type(gdf).__name__}, not a GeoDataFrame.",
-                                 "pass a geopandas.GeoDataFrame (e.g. from geopandas.read_file)."))
+        raise InputError(
+            Problem(
+                source.label,
+                f"is a {type(gdf).__name__}, not a GeoDataFrame.",
+                "pass a geopandas.GeoDataFrame (e.g. from geopandas.read_file).",
+            )
+        )
     if gdf.crs is None:
-        raise InputError(Problem(source.label, "has no CRS.", "declare it, e.g. gdf.set_crs('EPSG:4326'), "
-                                 "or convert GCJ-02/BD-09 first with gridmap.read_inputs(..., input_crs='gcj02')."))
+        raise InputError(
+            Problem(
+                source.label,
+                "has no CRS.",
+                "declare it, e.g. gdf.set_crs('EPSG:4326'), "
+                "or convert GCJ-02/BD-09 first with gridmap.read_inputs(..., input_crs='gcj02').",
+            )
+        )
     return gdf
 
 
-def _previous_frame(previous: gpd.GeoDataFrame, grid_code_col: str | None, source: Source, work: CRS) -> gpd.GeoDataFrame:
+def _previous_frame(
+    previous: gpd.GeoDataFrame, grid_code_col: str | None, source: Source, work: CRS
+) -> gpd.GeoDataFrame:
     prev = _declared(previous, source)
     if grid_code_col and grid_code_col in prev.columns:
         prev = prev.rename(columns={grid_code_col: "grid_code"})
     if "grid_code" not in prev.columns:
-        raise InputError(Problem(source.label, "has no 'grid_code' column.", "pass the grids layer of an earlier run.",
-                                 column="grid_code"))
+        raise InputError(
+            Problem(
+                source.label,
+                "has no 'grid_code' column.",
+                "pass the grids layer of an earlier run.",
+                column="grid_code",
+            )
+        )
     prev = prev.copy()
     prev["grid_code"] = prev["grid_code"].astype(str)
     if "village_code" not in prev.columns:
@@ -347,9 +432,17 @@ def _previous_frame(previous: gpd.GeoDataFrame, grid_code_col: str | None, sourc
 
 
 def _village_tasks(
-    rules: RuleSet, boundaries: gpd.GeoDataFrame, addresses: gpd.GeoDataFrame, village_code: pd.Series,
-    exclusive: gpd.GeoDataFrame | None, barriers: np.ndarray | None, unit_polys: gpd.GeoDataFrame | None,
-    previous: gpd.GeoDataFrame | None, *, keep_valid: bool, keep_tolerance: float,
+    rules: RuleSet,
+    boundaries: gpd.GeoDataFrame,
+    addresses: gpd.GeoDataFrame,
+    village_code: pd.Series,
+    exclusive: gpd.GeoDataFrame | None,
+    barriers: np.ndarray | None,
+    unit_polys: gpd.GeoDataFrame | None,
+    previous: gpd.GeoDataFrame | None,
+    *,
+    keep_valid: bool,
+    keep_tolerance: float,
 ) -> Iterator[VillageTask]:
     """One :class:`VillageTask` per boundary, with only the inputs that touch that village."""
     by_village = pd.Series(np.arange(len(addresses))).groupby(village_code.to_numpy()).indices
@@ -366,8 +459,13 @@ def _village_tasks(
         geom = row.geometry
         idx = np.asarray(by_village.get(row.code, np.zeros(0, int)))
         village = Village(
-            code=row.code, boundary=geom, rule=rule, points=addresses.iloc[idx],
-            exclusive=near_exclusive(geom), barriers=near_barriers(geom), unit_polygons=near_units(geom),
+            code=row.code,
+            boundary=geom,
+            rule=rule,
+            points=addresses.iloc[idx],
+            exclusive=near_exclusive(geom),
+            barriers=near_barriers(geom),
+            unit_polygons=near_units(geom),
         )
         prev = previous.iloc[prev_by[row.code]] if previous is not None and row.code in prev_by else None
         yield VillageTask(index=idx, village=village, previous=prev, keep_valid=keep_valid, tolerance=keep_tolerance)
@@ -395,19 +493,22 @@ def _address_grid(n: int, tasks: list[VillageTask], vgs: list) -> np.ndarray:
 
 
 def _code_table(grids: gpd.GeoDataFrame) -> pd.DataFrame:
-    """What :func:`partition.coding.assign_codes` orders grids by: village, kind, label point, area."""
+    """Return what :func:`partition.coding.assign_codes` orders grids by: village, kind, label point, area."""
     xy = shapely.get_coordinates(shapely.point_on_surface(grids.geometry.values))
-    return pd.DataFrame({
-        "village_code": grids["village_code"],
-        "exclusive": grids["grid_type"].ne("base"),
-        "x": xy[:, 0],
-        "y": xy[:, 1],
-        "area": grids["area_m2"],
-    })
+    return pd.DataFrame(
+        {
+            "village_code": grids["village_code"],
+            "exclusive": grids["grid_type"].ne("base"),
+            "x": xy[:, 0],
+            "y": xy[:, 1],
+            "area": grids["area_m2"],
+        }
+    )
 
 
-def _label_addresses(addresses: gpd.GeoDataFrame, grids: gpd.GeoDataFrame, addr_grid: np.ndarray,
-                     boundaries: gpd.GeoDataFrame) -> None:
+def _label_addresses(
+    addresses: gpd.GeoDataFrame, grids: gpd.GeoDataFrame, addr_grid: np.ndarray, boundaries: gpd.GeoDataFrame
+) -> None:
     """Add grid code, village name, grid type and a running id to every address (in place)."""
     has = addr_grid >= 0
     at = np.maximum(addr_grid, 0)
@@ -440,7 +541,10 @@ def rules_dict(rules: RuleSet) -> dict[str, Any]:
 
 
 def previous_overlap(
-    prev: gpd.GeoDataFrame, history: Sequence[str], addresses: gpd.GeoDataFrame, addr_grid: np.ndarray,
+    prev: gpd.GeoDataFrame,
+    history: Sequence[str],
+    addresses: gpd.GeoDataFrame,
+    addr_grid: np.ndarray,
     new_geoms: np.ndarray,
 ) -> tuple[pd.DataFrame, list[str]]:
     """Return households shared by every (new grid, old code) pair, and every code issued so far.
@@ -461,8 +565,13 @@ def previous_overlap(
         oi, ni = shapely.STRtree(new_geoms).query(old, predicate="intersects")
         share = shapely.area(shapely.intersection(old[oi], new_geoms[ni])) / np.maximum(shapely.area(old[oi]), 1e-9)
         keep = share > 1e-6
-        area_rows = pd.DataFrame({"grid": ni[keep].astype(float), "old_code": prev["grid_code"].to_numpy()[empty][oi[keep]],
-                                  "households": share[keep]})
+        area_rows = pd.DataFrame(
+            {
+                "grid": ni[keep].astype(float),
+                "old_code": prev["grid_code"].to_numpy()[empty][oi[keep]],
+                "households": share[keep],
+            }
+        )
         df = pd.concat([df, area_rows], ignore_index=True)
     missing = sorted(set(prev["grid_code"]) - set(df["old_code"]))
     if missing:
@@ -488,19 +597,31 @@ def _note_counts(notes: list[Problem]) -> dict[str, int]:
 def _log_notes(notes: list[Problem]) -> None:
     """Warn on the console about what was found in the inputs (counts; rows in the violations layer)."""
     counts = _note_counts(notes)
-    where = {"address_outside_boundaries": "outside every village/community boundary",
-             "address_in_hole": "inside a hole of a village/community boundary"}
+    where = {
+        "address_outside_boundaries": "outside every village/community boundary",
+        "address_in_hole": "inside a hole of a village/community boundary",
+    }
     for kind, text in where.items():
         if counts.get(kind):
-            log.warning("%d addresses lie %s: kept without a grid, listed in the violations layer (`strict` refuses them).",
-                        counts[kind], text)
+            log.warning(
+                "%d addresses lie %s: kept without a grid, listed in the violations layer (`strict` refuses them).",
+                counts[kind],
+                text,
+            )
     dups = [p for p in notes if p.kind == "duplicate_row"]
     for p in dups[:10]:
         log.warning("%s", p)
     if len(dups) > 10:
-        log.warning("... and %d more groups of repeated rows (%d repeated rows in all).", len(dups) - 10, counts["duplicate_row"])
+        log.warning(
+            "... and %d more groups of repeated rows (%d repeated rows in all).",
+            len(dups) - 10,
+            counts["duplicate_row"],
+        )
     if counts.get("repaired_polygon"):
-        log.warning("%d invalid polygons were repaired with make_valid (listed in the violations layer).", counts["repaired_polygon"])
+        log.warning(
+            "%d invalid polygons were repaired with make_valid (listed in the violations layer).",
+            counts["repaired_polygon"],
+        )
 
 
 def violations_frame(addresses: gpd.GeoDataFrame, notes: list[Problem], grids: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
@@ -510,19 +631,44 @@ def violations_frame(addresses: gpd.GeoDataFrame, notes: list[Problem], grids: g
     for kind, message in ADDRESS_KINDS.items():
         rows = sorted({i for p in notes if p.kind == kind for i in p.ids})  # positions (assign_villages)
         if rows:
-            parts.append(gpd.GeoDataFrame({
-                "kind": kind, "flag": None, "ref": [f"address {ids[i]}" for i in rows], "message": message,
-            }, geometry=addresses.geometry.values[rows], crs=addresses.crs))
+            parts.append(
+                gpd.GeoDataFrame(
+                    {
+                        "kind": kind,
+                        "flag": None,
+                        "ref": [f"address {ids[i]}" for i in rows],
+                        "message": message,
+                    },
+                    geometry=addresses.geometry.values[rows],
+                    crs=addresses.crs,
+                )
+            )
     repaired = [p for p in notes if p.kind == "repaired_polygon" or (p.kind is None and "repaired" in p.message)]
-    parts.append(gpd.GeoDataFrame({
-        "kind": "repaired_polygon", "flag": None, "ref": [f"{p.file} {p.row}" for p in repaired],
-        "message": [p.message for p in repaired],
-    }, geometry=[None] * len(repaired), crs=addresses.crs))
+    parts.append(
+        gpd.GeoDataFrame(
+            {
+                "kind": "repaired_polygon",
+                "flag": None,
+                "ref": [f"{p.file} {p.row}" for p in repaired],
+                "message": [p.message for p in repaired],
+            },
+            geometry=[None] * len(repaired),
+            crs=addresses.crs,
+        )
+    )
     flagged = grids[grids["status"].ne("ok")]
-    parts.append(gpd.GeoDataFrame({
-        "kind": "grid_" + flagged["status"].astype(str), "flag": flagged["flag"], "ref": flagged["grid_code"],
-        "message": flagged["note"],
-    }, geometry=flagged.geometry.values, crs=addresses.crs))
+    parts.append(
+        gpd.GeoDataFrame(
+            {
+                "kind": "grid_" + flagged["status"].astype(str),
+                "flag": flagged["flag"],
+                "ref": flagged["grid_code"],
+                "message": flagged["note"],
+            },
+            geometry=flagged.geometry.values,
+            crs=addresses.crs,
+        )
+    )
     parts = [p for p in parts if len(p)]
     if not parts:
         return gpd.GeoDataFrame(columns=["kind", "flag", "ref", "message"], geometry=[], crs=addresses.crs)

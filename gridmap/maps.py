@@ -57,7 +57,10 @@ UI: dict[str, tuple[str, str]] = {
     "layer_codes": ("网格编码标注", "grid code labels"),
     "layer_addresses": ("地址", "addresses"),
     "layer_outside": ("边界外的地址", "addresses outside every boundary"),
-    "outside_note": ("该地址不在任何村/社区边界内，未划入网格", "this address lies outside every village/community boundary and is in no grid"),
+    "outside_note": (
+        "该地址不在任何村/社区边界内，未划入网格",
+        "this address lies outside every village/community boundary and is in no grid",
+    ),
     "address": ("地址", "address"),
     "legend": ("图例", "legend"),
     "legend_status": ("网格状态", "grid status"),
@@ -88,44 +91,72 @@ def _display(gdf: gpd.GeoDataFrame, *, basemap: str, tolerance_m: float) -> gpd.
     return out
 
 
-
 def _tiles(basemap: str, tianditu_key: str | None) -> list[dict]:
     """Tile layers of the page (the basemap shown, OpenStreetMap as the alternative)."""
     out = []
     if basemap == "gaode":
-        out.append({
-            "name": "高德地图 Gaode", "attr": "© 高德地图 AutoNavi", "subdomains": "1234", "maxZoom": 18,
-            "url": "https://webrd0{s}.is.autonavi.com/appmaptile?lang=zh_cn&size=1&scale=1&style=8&x={x}&y={y}&z={z}",
-            "overlay": False, "show": True,
-        })
+        out.append(
+            {
+                "name": "高德地图 Gaode",
+                "attr": "© 高德地图 AutoNavi",
+                "subdomains": "1234",
+                "maxZoom": 18,
+                "url": "https://webrd0{s}.is.autonavi.com/appmaptile?lang=zh_cn&size=1&scale=1&style=8&x={x}&y={y}&z={z}",
+                "overlay": False,
+                "show": True,
+            }
+        )
     elif basemap == "tianditu":
         key = tianditu_key or os.environ.get("TIANDITU_KEY", "")
         if not key:
             msg = "the Tianditu basemap needs a key: pass --tianditu-key KEY or set TIANDITU_KEY."
             raise MapError(msg)
         for layer, name in (("vec", "天地图 Tianditu"), ("cva", "天地图注记 Tianditu labels")):
-            out.append({
-                "name": name, "attr": "© 天地图 Tianditu", "subdomains": "01234567", "maxZoom": 18,
-                "url": (f"https://t{{s}}.tianditu.gov.cn/{layer}_w/wmts?SERVICE=WMTS&REQUEST=GetTile&VERSION=1.0.0"
+            out.append(
+                {
+                    "name": name,
+                    "attr": "© 天地图 Tianditu",
+                    "subdomains": "01234567",
+                    "maxZoom": 18,
+                    "url": (
+                        f"https://t{{s}}.tianditu.gov.cn/{layer}_w/wmts?SERVICE=WMTS&REQUEST=GetTile&VERSION=1.0.0"
                         f"&LAYER={layer}&STYLE=default&TILEMATRIXSET=w&FORMAT=tiles&TILEMATRIX={{z}}"
-                        f"&TILEROW={{y}}&TILECOL={{x}}&tk={key}"),
-                "overlay": layer == "cva", "show": True,
-            })
-    out.append({
-        "name": "OpenStreetMap", "attr": "© OpenStreetMap contributors", "subdomains": "abc", "maxZoom": 19,
-        "url": "https://tile.openstreetmap.org/{z}/{x}/{y}.png", "overlay": False, "show": basemap == "osm",
-    })
+                        f"&TILEROW={{y}}&TILECOL={{x}}&tk={key}"
+                    ),
+                    "overlay": layer == "cva",
+                    "show": True,
+                }
+            )
+    out.append(
+        {
+            "name": "OpenStreetMap",
+            "attr": "© OpenStreetMap contributors",
+            "subdomains": "abc",
+            "maxZoom": 19,
+            "url": "https://tile.openstreetmap.org/{z}/{x}/{y}.png",
+            "overlay": False,
+            "show": basemap == "osm",
+        }
+    )
     return out
 
 
 def status_colors(grids: pd.DataFrame) -> np.ndarray:
-    """Fill colour of each grid: exclusive, village-group and single-grid rules have their own colour;
-    household-band grids are coloured by status; any grid in pieces is 'enclave'."""
+    """Return the fill colour of each grid.
+
+    Exclusive, village-group and single-grid rules have their own colour; household-band grids are
+    coloured by status; any grid in pieces is 'enclave'.
+    """
     status = grids["status"].astype(str)
     rule = grids["rule"].astype(str) if "rule" in grids else pd.Series("household_band", index=grids.index)
     exclusive = grids["grid_type"].astype(str).ne("base") if "grid_type" in grids else rule.eq("exclusive")
     return np.select(
-        [exclusive, status.eq("enclave"), rule.eq("village_group") & status.eq("ok"), rule.eq("single") & status.eq("ok")],
+        [
+            exclusive,
+            status.eq("enclave"),
+            rule.eq("village_group") & status.eq("ok"),
+            rule.eq("single") & status.eq("ok"),
+        ],
         [EXCLUSIVE_COLOR, STATUS_COLORS["enclave"], GROUP_COLOR, SINGLE_COLOR],
         default=status.map(STATUS_COLORS).fillna("#999999").to_numpy(),
     )
@@ -136,12 +167,32 @@ def _status_legend(grids: pd.DataFrame) -> list[dict]:
     lo = int(band["min_households"].min()) if len(band) and "min_households" in band else 300
     hi = int(band["max_households"].max()) if len(band) and "max_households" in band else 500
     rows = [
-        (STATUS_COLORS["ok"], STATUS["ok"], (f"社区户数区间规则：{lo}–{hi} 户", f"household-band rule (communities): {lo}–{hi}")),
-        (STATUS_COLORS["under_min"], STATUS["under_min"], (f"户数区间规则：少于 {lo} 户", f"household-band rule: below {lo}")),
-        (STATUS_COLORS["over_max"], STATUS["over_max"], (f"户数区间规则：多于 {hi} 户", f"household-band rule: above {hi}")),
-        (GROUP_COLOR, ("村民小组网格", "village-group grid"), ("村：一村民小组一格，不设户数区间", "villages: one grid per group, no band")),
+        (
+            STATUS_COLORS["ok"],
+            STATUS["ok"],
+            (f"社区户数区间规则：{lo}–{hi} 户", f"household-band rule (communities): {lo}–{hi}"),
+        ),
+        (
+            STATUS_COLORS["under_min"],
+            STATUS["under_min"],
+            (f"户数区间规则：少于 {lo} 户", f"household-band rule: below {lo}"),
+        ),
+        (
+            STATUS_COLORS["over_max"],
+            STATUS["over_max"],
+            (f"户数区间规则：多于 {hi} 户", f"household-band rule: above {hi}"),
+        ),
+        (
+            GROUP_COLOR,
+            ("村民小组网格", "village-group grid"),
+            ("村：一村民小组一格，不设户数区间", "villages: one grid per group, no band"),
+        ),
         (SINGLE_COLOR, ("整村一格", "single grid"), ("按规则整村/社区为一格", "whole village as one grid by rule")),
-        (EXCLUSIVE_COLOR, ("专属网格", "exclusive grid"), ("学校、医院等专属区域", "schools, hospitals and other exclusive areas")),
+        (
+            EXCLUSIVE_COLOR,
+            ("专属网格", "exclusive grid"),
+            ("学校、医院等专属区域", "schools, hospitals and other exclusive areas"),
+        ),
         (STATUS_COLORS["enclave"], STATUS["enclave"], ("任何规则：网格由几块组成", "any rule: grid in several pieces")),
     ]
     colors = set(status_colors(grids)) if len(grids) else set()
@@ -195,13 +246,24 @@ def _grid_features(disp: gpd.GeoDataFrame) -> dict:
     area = col("area_m2").to_numpy(float) if "area_m2" in disp else np.full(n, np.nan)
     comp = col("compactness").to_numpy(float) if "compactness" in disp else np.full(n, np.nan)
     choro, _ = _choropleth(disp)
-    props = pd.DataFrame({
-        "c": _text(disp["grid_code"]), "v": _text(col("village_code", "")), "vn": _text(col("village_name", "")),
-        "t": list(gtype), "r": list(rule), "s": list(status), "f": list(flag),
-        "h": np.rint(hh).astype(int).tolist(),
-        "p": _none(np.round(pop, 0)), "a": _none(np.round(area, 1)), "k": _none(np.round(comp, 3)),
-        "sc": list(status_colors(disp)), "cc": list(choro),
-    }, dtype=object)
+    props = pd.DataFrame(
+        {
+            "c": _text(disp["grid_code"]),
+            "v": _text(col("village_code", "")),
+            "vn": _text(col("village_name", "")),
+            "t": list(gtype),
+            "r": list(rule),
+            "s": list(status),
+            "f": list(flag),
+            "h": np.rint(hh).astype(int).tolist(),
+            "p": _none(np.round(pop, 0)),
+            "a": _none(np.round(area, 1)),
+            "k": _none(np.round(comp, 3)),
+            "sc": list(status_colors(disp)),
+            "cc": list(choro),
+        },
+        dtype=object,
+    )
     props["tl"] = [[GRID_TYPES.get(t, t), GRID_TYPES_EN.get(t, t)] for t in gtype]
     props["rl"] = [list(RULES.get(r, (r, r))) for r in rule]
     props["sl"] = [list(STATUS.get(s, (s, s))) for s in status]
@@ -210,9 +272,12 @@ def _grid_features(disp: gpd.GeoDataFrame) -> dict:
     props["lp"] = [None if np.isnan(y) or np.isnan(x) else [float(y), float(x)] for y, x in zip(lat, lon, strict=True)]
     geoms = json.loads(gpd.GeoSeries(disp.geometry.values, crs=disp.crs).to_json(drop_id=True))["features"]
     records = props.to_dict("records")
-    return {"type": "FeatureCollection", "features": [
-        {"type": "Feature", "properties": p, "geometry": g["geometry"]} for p, g in zip(records, geoms, strict=True)
-    ]}
+    return {
+        "type": "FeatureCollection",
+        "features": [
+            {"type": "Feature", "properties": p, "geometry": g["geometry"]} for p, g in zip(records, geoms, strict=True)
+        ],
+    }
 
 
 def _village_features(bnd: gpd.GeoDataFrame) -> dict:
@@ -241,8 +306,14 @@ def _addresses(result: GridResult, basemap: str) -> dict:
         return _text(a[c]) if c in a else [None] * len(a)
 
     hh = a["households"].to_numpy(float) if "households" in a else np.full(len(a), np.nan)
-    return {"lat": np.round(xy["y"].to_numpy(), 6).tolist(), "lon": np.round(xy["x"].to_numpy(), 6).tolist(),
-            "h": _none(np.round(hh, 0)), "b": txt("building"), "gr": txt("group"), "g": txt("grid_code")}
+    return {
+        "lat": np.round(xy["y"].to_numpy(), 6).tolist(),
+        "lon": np.round(xy["x"].to_numpy(), 6).tolist(),
+        "h": _none(np.round(hh, 0)),
+        "b": txt("building"),
+        "gr": txt("group"),
+        "g": txt("grid_code"),
+    }
 
 
 def _outside(result: GridResult, basemap: str) -> dict:
@@ -256,8 +327,11 @@ def _outside(result: GridResult, basemap: str) -> dict:
     v = v.to_crs("EPSG:4326")
     if basemap == "gaode":
         v = wgs84_to_china(v, target="gcj02")
-    return {"lat": np.round(shapely.get_y(v.geometry.values), 6).tolist(),
-            "lon": np.round(shapely.get_x(v.geometry.values), 6).tolist(), "ref": _text(v["ref"])}
+    return {
+        "lat": np.round(shapely.get_y(v.geometry.values), 6).tolist(),
+        "lon": np.round(shapely.get_x(v.geometry.values), 6).tolist(),
+        "ref": _text(v["ref"]),
+    }
 
 
 def _json_for_script(data: dict) -> str:
@@ -283,8 +357,10 @@ class MapPage:
         write_text(path, self.html)
 
     def _repr_html_(self) -> str:
-        return (f'<iframe srcdoc="{html.escape(self.html, quote=True)}" style="width:100%;height:600px;border:0" '
-                'sandbox="allow-scripts allow-popups"></iframe>')
+        return (
+            f'<iframe srcdoc="{html.escape(self.html, quote=True)}" style="width:100%;height:600px;border:0" '
+            'sandbox="allow-scripts allow-popups"></iframe>'
+        )
 
 
 def build_map(
@@ -359,18 +435,20 @@ def build_map(
         "bounds": [[float(miny), float(minx)], [float(maxy), float(maxx)]],
     }
     title = f"gridmap · {result.manifest.get('name', '')} · 网格地图 grid map"
-    page = "\n".join([
-        "<!doctype html>",
-        f"<html lang='{'zh-CN' if lang == 'zh' else 'en'}'><head><meta charset='utf-8'>",
-        "<meta name='viewport' content='width=device-width, initial-scale=1'>",
-        f"<title>{html.escape(title)}</title>",
-        head_tags(cdn=cdn),
-        f"<style>{_asset('map.css')}</style>",
-        "</head><body><div id='map'></div>",
-        f"<script type='application/json' id='gridmap-data'>{_json_for_script(data)}</script>",
-        "<script>" + _asset("map.js").replace("</script", "<\\/script") + "</script>",
-        "</body></html>",
-    ])
+    page = "\n".join(
+        [
+            "<!doctype html>",
+            f"<html lang='{'zh-CN' if lang == 'zh' else 'en'}'><head><meta charset='utf-8'>",
+            "<meta name='viewport' content='width=device-width, initial-scale=1'>",
+            f"<title>{html.escape(title)}</title>",
+            head_tags(cdn=cdn),
+            f"<style>{_asset('map.css')}</style>",
+            "</head><body><div id='map'></div>",
+            f"<script type='application/json' id='gridmap-data'>{_json_for_script(data)}</script>",
+            "<script>" + _asset("map.js").replace("</script", "<\\/script") + "</script>",
+            "</body></html>",
+        ]
+    )
     return MapPage(page)
 
 
@@ -387,7 +465,11 @@ def plot_text(text: str) -> str:
     """Return `text` for matplotlib: unchanged when a CJK font is installed, else without CJK characters."""
     import matplotlib.font_manager as fm
 
-    cjk = [f.name for f in fm.fontManager.ttflist if "CJK" in f.name or f.name in ("SimHei", "Microsoft YaHei", "WenQuanYi Zen Hei")]
+    cjk = [
+        f.name
+        for f in fm.fontManager.ttflist
+        if "CJK" in f.name or f.name in ("SimHei", "Microsoft YaHei", "WenQuanYi Zen Hei")
+    ]
     if cjk:
         import matplotlib
 
@@ -416,17 +498,26 @@ def write_static_map(result: GridResult, path, *, dpi: int = 150) -> None:
     if "name" in bnd and len(bnd) <= 200:
         vpts = shapely.point_on_surface(bnd.geometry.values)
         for name, p in zip(bnd["name"].fillna("").astype(str), vpts, strict=True):
-            ax.annotate(plot_text(name), (p.x, p.y), ha="center", va="bottom", fontsize=9, fontweight="bold",
-                        xytext=(0, 6), textcoords="offset points", color="#111")
+            ax.annotate(
+                plot_text(name),
+                (p.x, p.y),
+                ha="center",
+                va="bottom",
+                fontsize=9,
+                fontweight="bold",
+                xytext=(0, 6),
+                textcoords="offset points",
+                color="#111",
+            )
     from matplotlib.patches import Patch
 
-    handles = [Patch(facecolor=e["color"], edgecolor="#333", alpha=0.7, label=plot_text(f"{e['label'][0]} {e['label'][1]}"))
-               for e in _status_legend(grids)]
+    handles = [
+        Patch(facecolor=e["color"], edgecolor="#333", alpha=0.7, label=plot_text(f"{e['label'][0]} {e['label'][1]}"))
+        for e in _status_legend(grids)
+    ]
     if handles:
         ax.legend(handles=handles, loc="lower left", fontsize=7, framealpha=0.9)
     ax.set_axis_off()
     ax.set_title(plot_text(f"gridmap · {result.manifest.get('name', '')} · {len(grids)} grids"))
     fig.savefig(path, dpi=dpi, bbox_inches="tight")
     plt.close(fig)
-
-

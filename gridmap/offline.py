@@ -74,8 +74,10 @@ def fetch_assets(web: Path = WEB, *, opener=urllib.request.urlopen) -> list[Path
         folder = package_dir(name, web=web)
         folders.append(folder)
         stamp = _stamp(folder)
-        if stamp.exists() and stamp.read_text().strip() == spec["integrity"] and all(
-            (folder / f).exists() for f in spec["files"]
+        if (
+            stamp.exists()
+            and stamp.read_text().strip() == spec["integrity"]
+            and all((folder / f).exists() for f in spec["files"])
         ):
             continue
         with opener(spec["tarball"]) as resp:
@@ -96,7 +98,13 @@ def fetch_assets(web: Path = WEB, *, opener=urllib.request.urlopen) -> list[Path
                 target.write_bytes(member.read())
         stamp.write_text(spec["integrity"] + "\n")
     (web / "LICENSES.json").write_text(
-        json.dumps({n: {k: s[k] for k in ("version", "license", "homepage", "tarball", "integrity")} for n, s in ASSETS.items()}, indent=2)
+        json.dumps(
+            {
+                n: {k: s[k] for k in ("version", "license", "homepage", "tarball", "integrity")}
+                for n, s in ASSETS.items()
+            },
+            indent=2,
+        )
         + "\n"
     )
     return folders
@@ -141,7 +149,7 @@ def asset_text(name: str, rel: str, *, web: Path = WEB) -> str:
 
 
 def cdn_url(name: str, rel: str) -> str:
-    """jsDelivr address of the same pinned file."""
+    """JsDelivr address of the same pinned file."""
     return f"https://cdn.jsdelivr.net/npm/{name}@{ASSETS[name]['version']}/{rel}"
 
 
@@ -156,12 +164,17 @@ def head_tags(*, cdn: bool = False) -> str:
     out = []
     for name, rel in STYLES:
         if cdn:
-            out.append(f'<link rel="stylesheet" href="{cdn_url(name, rel)}" integrity="{sri(name, rel)}" crossorigin="anonymous">')
+            out.append(
+                f'<link rel="stylesheet" href="{cdn_url(name, rel)}" integrity="{sri(name, rel)}" '
+                'crossorigin="anonymous">'
+            )
         else:
             out.append(f"<style>{asset_text(name, rel)}</style>")
     for name, rel in SCRIPTS:
         if cdn:
-            out.append(f'<script src="{cdn_url(name, rel)}" integrity="{sri(name, rel)}" crossorigin="anonymous"></script>')
+            out.append(
+                f'<script src="{cdn_url(name, rel)}" integrity="{sri(name, rel)}" crossorigin="anonymous"></script>'
+            )
         else:
             out.append("<script>" + asset_text(name, rel).replace("</script", "<\\/script") + "</script>")
     return "\n".join(out)

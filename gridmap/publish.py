@@ -1,4 +1,6 @@
-"""Publish a run into PostgreSQL/PostGIS in one transaction: versioned grids, code ledger, addresses, liaison, violations.
+"""Publish a run into PostgreSQL/PostGIS in one transaction: versioned grids, code ledger and the rest of the run.
+
+The rest: addresses, liaison groups, violations and the run itself.
 
 Layout (one schema, default ``gridmap``; full DDL in ``gridmap/publish.sql``):
 
@@ -54,8 +56,23 @@ log = logging.getLogger("gridmap")
 
 LAYOUT_VERSION = "1"
 GRID_COLUMNS = (
-    "grid_code", "village_code", "village_name", "seq", "grid_type", "rule", "households", "population", "units",
-    "area_m2", "compactness", "status", "flag", "note", "min_households", "max_households", "kept",
+    "grid_code",
+    "village_code",
+    "village_name",
+    "seq",
+    "grid_type",
+    "rule",
+    "households",
+    "population",
+    "units",
+    "area_m2",
+    "compactness",
+    "status",
+    "flag",
+    "note",
+    "min_households",
+    "max_households",
+    "kept",
 )
 ADDRESS_COLUMNS = ("grid_code", "village_code", "village_name", "grid_type", "households", "population", "liaison_code")
 _SCHEMA_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
@@ -88,13 +105,16 @@ class PublishResult:
 
 def _check_schema(schema: str) -> str:
     if not _SCHEMA_NAME.match(schema):
-        msg = f"--schema: '{schema}' is not a plain schema name. Fix: use letters, digits and underscores, starting with a letter (e.g. gridmap)."
+        msg = (
+            f"--schema: '{schema}' is not a plain schema name. Fix: use letters, digits and underscores, "
+            "starting with a letter (e.g. gridmap)."
+        )
         raise OptionError(msg)
     return schema
 
 
 def layout_sql(schema: str, srid: int) -> str:
-    """The DDL of the layout for `schema` with geometry columns of `srid` (see ``publish.sql``)."""
+    """Return the DDL of the layout for `schema` with geometry columns of `srid` (see ``publish.sql``)."""
     text = resources.files("gridmap").joinpath("publish.sql").read_text(encoding="utf-8")
     return text.replace("@schema@", f'"{_check_schema(schema)}"').replace("@srid@", str(int(srid)))
 
@@ -103,7 +123,10 @@ def _srid(result: GridResult) -> int:
     crs = result.grids.crs
     epsg = crs.to_epsg() if crs is not None else None
     if epsg is None:
-        msg = f"the run's CRS ({crs.name if crs is not None else 'none'}) has no EPSG code, so PostGIS cannot type its columns."
+        msg = (
+            f"the run's CRS ({crs.name if crs is not None else 'none'}) has no EPSG code, so PostGIS cannot type "
+            "its columns."
+        )
         raise InputError(Problem("run", msg, "make the run again with --output-crs EPSG:4490 (or another EPSG code)."))
     return int(epsg)
 
@@ -115,12 +138,16 @@ def _prepare(conn: sqlalchemy.Connection, schema: str, srid: int) -> None:
     if not conn.execute(sa.text("SELECT count(*) FROM pg_extension WHERE extname = 'postgis'")).scalar():
         raise DatabaseError("the database has no PostGIS. Fix: run CREATE EXTENSION postgis; in it (as its owner).")
     conn.execute(sa.text("SELECT pg_advisory_xact_lock(hashtextextended(:k, 0))"), {"k": f"gridmap-layout:{schema}"})
-    have = conn.execute(sa.text("SELECT to_regclass(format('%I.meta', CAST(:s AS text))) IS NOT NULL"), {"s": schema}).scalar()
+    have = conn.execute(
+        sa.text("SELECT to_regclass(format('%I.meta', CAST(:s AS text))) IS NOT NULL"), {"s": schema}
+    ).scalar()
     if have:
         meta = dict(conn.execute(sa.text(f'SELECT key, value FROM "{schema}".meta')).all())
         if meta.get("srid") and int(meta["srid"]) != srid:
-            msg = (f"schema {schema} holds grids in EPSG:{meta['srid']}, this run is in EPSG:{srid}. "
-                   f"Fix: publish into another --schema, or make the run with --output-crs EPSG:{meta['srid']}.")
+            msg = (
+                f"schema {schema} holds grids in EPSG:{meta['srid']}, this run is in EPSG:{srid}. "
+                f"Fix: publish into another --schema, or make the run with --output-crs EPSG:{meta['srid']}."
+            )
             raise DatabaseError(msg)
         if meta.get("layout_version") == LAYOUT_VERSION:
             return
@@ -143,7 +170,7 @@ def _stage(conn: sqlalchemy.Connection, gdf: gpd.GeoDataFrame | None, schema: st
 
 
 def _jsonb_rest(conn, alias: str, columns, known: tuple[str, ...]) -> tuple[str, dict[str, str]]:
-    """SQL building a jsonb object of the user's other columns (names bound as parameters), and its parameters.
+    """Return SQL building a jsonb object of the user's other columns (names bound as parameters), and its parameters.
 
     Columns are listed explicitly: ``to_jsonb(row)`` would also turn each geometry into GeoJSON,
     which is ten times slower for a million points.
@@ -155,7 +182,9 @@ def _jsonb_rest(conn, alias: str, columns, known: tuple[str, ...]) -> tuple[str,
     params = {f"k{i}": str(c) for i, c in enumerate(rest)}
     parts = []
     for start in range(0, len(rest), 40):  # jsonb_build_object takes at most 100 arguments
-        pairs = ", ".join(f"CAST(:k{i} AS text), {alias}.{quote(str(rest[i]))}" for i in range(start, min(start + 40, len(rest))))
+        pairs = ", ".join(
+            f"CAST(:k{i} AS text), {alias}.{quote(str(rest[i]))}" for i in range(start, min(start + 40, len(rest)))
+        )
         parts.append(f"jsonb_build_object({pairs})")
     return f"jsonb_strip_nulls({' || '.join(parts)})", params
 
@@ -213,21 +242,38 @@ def publish_run(result: GridResult, url: str, *, schema: str = "gridmap") -> Pub
             _prepare(conn, schema, srid)
         with engine.begin() as conn:
             for v in villages:  # same order everywhere, so two publishes cannot deadlock
-                conn.execute(sa.text("SELECT pg_advisory_xact_lock(hashtextextended(:k, 0))"), {"k": f"gridmap:{schema}:{v}"})
+                conn.execute(
+                    sa.text("SELECT pg_advisory_xact_lock(hashtextextended(:k, 0))"), {"k": f"gridmap:{schema}:{v}"}
+                )
             digest = _run_digest(result)
             dup = conn.execute(sa.text(f"SELECT run_id FROM {q}.runs WHERE run_digest = :d"), {"d": digest}).scalar()
             if dup is not None:
-                raise DatabaseError(f"this run was already published as run {dup} in schema {schema}. "
-                                    "Fix: nothing to do; make a new run to publish changes.")
-            run_id = int(conn.execute(sa.text(
-                f"INSERT INTO {q}.runs (name, run_digest, client_user, created, gridmap_version, villages, grids, srid, manifest) "
-                "VALUES (:name, :digest, :who, CAST(:created AS timestamptz), :version, :villages, :grids, :srid, CAST(:manifest AS jsonb)) "
-                "RETURNING run_id"),
-                {"name": str(result.manifest.get("name", "run")), "digest": digest, "who": _os_user(),
-                 "created": result.manifest.get("created"), "version": result.manifest.get("gridmap_version"),
-                 "villages": villages, "grids": len(grids), "srid": srid,
-                 "manifest": json.dumps(_safe_manifest(result.manifest), ensure_ascii=False, default=str)},
-            ).scalar())
+                raise DatabaseError(
+                    f"this run was already published as run {dup} in schema {schema}. "
+                    "Fix: nothing to do; make a new run to publish changes."
+                )
+            run_id = int(
+                conn.execute(
+                    sa.text(
+                        f"INSERT INTO {q}.runs (name, run_digest, client_user, created, gridmap_version, villages, "
+                        "grids, srid, manifest) "
+                        "VALUES (:name, :digest, :who, CAST(:created AS timestamptz), :version, :villages, :grids, "
+                        ":srid, CAST(:manifest AS jsonb)) "
+                        "RETURNING run_id"
+                    ),
+                    {
+                        "name": str(result.manifest.get("name", "run")),
+                        "digest": digest,
+                        "who": _os_user(),
+                        "created": result.manifest.get("created"),
+                        "version": result.manifest.get("gridmap_version"),
+                        "villages": villages,
+                        "grids": len(grids),
+                        "srid": srid,
+                        "manifest": json.dumps(_safe_manifest(result.manifest), ensure_ascii=False, default=str),
+                    },
+                ).scalar()
+            )
             tag = f"_stage_{uuid.uuid4().hex[:12]}"
             g = grids[[c for c in GRID_COLUMNS if c in grids.columns] + [grids.geometry.name]]
             s_grids = _stage(conn, g, schema, f"{tag}_grids")
@@ -236,20 +282,32 @@ def publish_run(result: GridResult, url: str, *, schema: str = "gridmap") -> Pub
             n_addr = _publish_addresses(conn, schema, run_id, result.addresses)
             _publish_liaison(conn, q, schema, tag, run_id, result.liaison)
             _publish_violations(conn, q, schema, tag, run_id, result.violations)
-            for (name,) in conn.execute(sa.text("SELECT tablename FROM pg_tables WHERE schemaname = :s AND tablename LIKE :t"),
-                                        {"s": schema, "t": f"{tag}%"}).all():
+            for (name,) in conn.execute(
+                sa.text("SELECT tablename FROM pg_tables WHERE schemaname = :s AND tablename LIKE :t"),
+                {"s": schema, "t": f"{tag}%"},
+            ).all():
                 conn.exec_driver_sql(f'DROP TABLE {q}."{name}"')
     except (InputError, DatabaseError):
         raise
     except sa.exc.IntegrityError as exc:
         raise _refused(exc, url) from exc
     except (sa.exc.SQLAlchemyError, psycopg.Error) as exc:  # psycopg's own errors come from the DDL's raw cursor
-        raise db_error(exc, url, what="publishing failed (nothing was written)",
-                       fix="check that the user may create a schema and tables in this database, and retry.") from exc
+        raise db_error(
+            exc,
+            url,
+            what="publishing failed (nothing was written)",
+            fix="check that the user may create a schema and tables in this database, and retry.",
+        ) from exc
     finally:
         engine.dispose()
-    out = PublishResult(run_id=run_id, schema=schema, villages=len(villages), addresses=n_addr,
-                        seconds=time.perf_counter() - t0, **counts)
+    out = PublishResult(
+        run_id=run_id,
+        schema=schema,
+        villages=len(villages),
+        addresses=n_addr,
+        seconds=time.perf_counter() - t0,
+        **counts,
+    )
     log.info("%s (%s)", out.summary(), mask_url(url))
     return out
 
@@ -267,7 +325,7 @@ def _os_user() -> str | None:
 
 
 def _safe_manifest(manifest: dict[str, Any]) -> dict[str, Any]:
-    """The manifest with any URL's password masked (inputs read from a database)."""
+    """Return the manifest with any URL's password masked (inputs read from a database)."""
     text = json.dumps(manifest, ensure_ascii=False, default=str)
     text = re.sub(r"(postgres(?:ql)?(?:\+\w+)?://[^:/@?#\"]*:)[^@/?#\"]*@", r"\1***@", text)
     return json.loads(text)
@@ -281,32 +339,55 @@ def _refused(exc: BaseException, url: str) -> DatabaseError:
     constraint = getattr(diag, "constraint_name", None)
     where = f" (constraint {constraint})" if constraint else ""
     fix = hint or "check the run's codes; nothing was written."
-    return DatabaseError(f"{mask_url(url)}: the database refused the run{where}: {text}. Nothing was written. Fix: {fix}.")
+    return DatabaseError(
+        f"{mask_url(url)}: the database refused the run{where}: {text}. Nothing was written. Fix: {fix}."
+    )
 
 
 def _publish_grids(conn, q: str, stage: str, run_id: int, villages: list[str], cols: list[str]) -> dict[str, int]:
     import sqlalchemy as sa
 
-    same = ("s.grid_code = g.grid_code AND s.households IS NOT DISTINCT FROM g.households "
-            "AND (ST_Equals(ST_Multi(s.geometry), g.geom) OR ST_Area(ST_SymDifference(ST_Multi(s.geometry), g.geom)) "
-            "<= 1e-9 * ST_Area(g.geom))")
-    closed = conn.execute(sa.text(
-        f"UPDATE {q}.grids g SET valid_to_run = :run WHERE g.valid_to_run IS NULL AND g.village_code = ANY(:v) "
-        f"AND NOT EXISTS (SELECT 1 FROM {stage} s WHERE {same})"), {"run": run_id, "v": villages}).rowcount
-    casts = {"households": "round(CAST(s.households AS double precision))", "units": "CAST(s.units AS integer)",
-             "min_households": "CAST(s.min_households AS integer)", "max_households": "CAST(s.max_households AS integer)",
-             "kept": "CAST(CAST(s.kept AS text) IN ('1', 'true', 'True') AS boolean)",
-             "population": "CAST(s.population AS double precision)", "area_m2": "CAST(s.area_m2 AS double precision)",
-             "compactness": "CAST(s.compactness AS double precision)"}
+    same = (
+        "s.grid_code = g.grid_code AND s.households IS NOT DISTINCT FROM g.households "
+        "AND (ST_Equals(ST_Multi(s.geometry), g.geom) OR ST_Area(ST_SymDifference(ST_Multi(s.geometry), g.geom)) "
+        "<= 1e-9 * ST_Area(g.geom))"
+    )
+    closed = conn.execute(
+        sa.text(
+            f"UPDATE {q}.grids g SET valid_to_run = :run WHERE g.valid_to_run IS NULL AND g.village_code = ANY(:v) "
+            f"AND NOT EXISTS (SELECT 1 FROM {stage} s WHERE {same})"
+        ),
+        {"run": run_id, "v": villages},
+    ).rowcount
+    casts = {
+        "households": "round(CAST(s.households AS double precision))",
+        "units": "CAST(s.units AS integer)",
+        "min_households": "CAST(s.min_households AS integer)",
+        "max_households": "CAST(s.max_households AS integer)",
+        "kept": "CAST(CAST(s.kept AS text) IN ('1', 'true', 'True') AS boolean)",
+        "population": "CAST(s.population AS double precision)",
+        "area_m2": "CAST(s.area_m2 AS double precision)",
+        "compactness": "CAST(s.compactness AS double precision)",
+    }
     select = ", ".join(casts.get(c, f"CAST(s.{c} AS text)") for c in cols)
-    new = conn.execute(sa.text(
-        f"INSERT INTO {q}.grids ({', '.join(cols)}, valid_from_run, geom) "
-        f"SELECT {select}, :run, ST_Multi(s.geometry) FROM {stage} s "
-        f"WHERE NOT EXISTS (SELECT 1 FROM {q}.grids g WHERE g.valid_to_run IS NULL AND g.grid_code = s.grid_code)"),
-        {"run": run_id}).rowcount
-    issued = conn.execute(sa.text(f"SELECT count(*) FROM {q}.code_ledger WHERE issued_in_run = :run"), {"run": run_id}).scalar()
+    new = conn.execute(
+        sa.text(
+            f"INSERT INTO {q}.grids ({', '.join(cols)}, valid_from_run, geom) "
+            f"SELECT {select}, :run, ST_Multi(s.geometry) FROM {stage} s "
+            f"WHERE NOT EXISTS (SELECT 1 FROM {q}.grids g WHERE g.valid_to_run IS NULL AND g.grid_code = s.grid_code)"
+        ),
+        {"run": run_id},
+    ).rowcount
+    issued = conn.execute(
+        sa.text(f"SELECT count(*) FROM {q}.code_ledger WHERE issued_in_run = :run"), {"run": run_id}
+    ).scalar()
     total = conn.execute(sa.text(f"SELECT count(*) FROM {stage}")).scalar()
-    return {"grids_new": int(new), "grids_closed": int(closed), "grids_unchanged": int(total - new), "codes_issued": int(issued)}
+    return {
+        "grids_new": int(new),
+        "grids_closed": int(closed),
+        "grids_unchanged": int(total - new),
+        "codes_issued": int(issued),
+    }
 
 
 def _retire_codes(conn, q: str, run_id: int, villages: list[str], result: GridResult) -> int:
@@ -321,17 +402,28 @@ def _retire_codes(conn, q: str, run_id: int, villages: list[str], result: GridRe
         new = [str(v) if isinstance(v, str) and v and v != "nan" else None for v in ret["new_code"]]
     history = sorted({str(c) for c in (result.history or []) if re.fullmatch(r"\d{15}", str(c))})
     # codes the run's history knows but this database never saw: issued earlier, retired by now
-    conn.execute(sa.text(
-        f"INSERT INTO {q}.code_ledger (grid_code, village_code, issued_in_run) "
-        f"SELECT c, left(c, 12), NULL FROM unnest(CAST(:h AS text[])) AS c ON CONFLICT (grid_code) DO NOTHING"), {"h": history})
-    return int(conn.execute(sa.text(
-        f"UPDATE {q}.code_ledger l SET retired_in_run = :run, replaced_by = r.new_code "
-        f"FROM (SELECT l2.grid_code, c.new_code FROM {q}.code_ledger l2 "
-        f"      LEFT JOIN unnest(CAST(:old AS text[]), CAST(:new AS text[])) AS c(old_code, new_code) ON c.old_code = l2.grid_code "
-        f"      WHERE l2.retired_in_run IS NULL AND (l2.village_code = ANY(:v) OR l2.grid_code = ANY(CAST(:h AS text[])))) r "
-        f"WHERE l.grid_code = r.grid_code "
-        f"AND NOT EXISTS (SELECT 1 FROM {q}.grids g WHERE g.valid_to_run IS NULL AND g.grid_code = l.grid_code)"),
-        {"run": run_id, "old": old, "new": new, "v": villages, "h": history}).rowcount)
+    conn.execute(
+        sa.text(
+            f"INSERT INTO {q}.code_ledger (grid_code, village_code, issued_in_run) "
+            f"SELECT c, left(c, 12), NULL FROM unnest(CAST(:h AS text[])) AS c ON CONFLICT (grid_code) DO NOTHING"
+        ),
+        {"h": history},
+    )
+    return int(
+        conn.execute(
+            sa.text(
+                f"UPDATE {q}.code_ledger l SET retired_in_run = :run, replaced_by = r.new_code "
+                f"FROM (SELECT l2.grid_code, c.new_code FROM {q}.code_ledger l2 "
+                "      LEFT JOIN unnest(CAST(:old AS text[]), CAST(:new AS text[])) AS c(old_code, new_code) ON "
+                "c.old_code = l2.grid_code "
+                "      WHERE l2.retired_in_run IS NULL AND (l2.village_code = ANY(:v) OR l2.grid_code = "
+                "ANY(CAST(:h AS text[])))) r "
+                f"WHERE l.grid_code = r.grid_code "
+                f"AND NOT EXISTS (SELECT 1 FROM {q}.grids g WHERE g.valid_to_run IS NULL AND g.grid_code = l.grid_code)"
+            ),
+            {"run": run_id, "old": old, "new": new, "v": villages, "h": history},
+        ).rowcount
+    )
 
 
 def _publish_addresses(conn, schema: str, run_id: int, addresses: gpd.GeoDataFrame | None) -> int:
@@ -340,8 +432,9 @@ def _publish_addresses(conn, schema: str, run_id: int, addresses: gpd.GeoDataFra
         return 0
     a = addresses
     geom = a.geometry.name
-    frame = pd.DataFrame({"run_id": run_id, "address_id": a["address_id"] if "address_id" in a else np.arange(len(a))},
-                         index=a.index)
+    frame = pd.DataFrame(
+        {"run_id": run_id, "address_id": a["address_id"] if "address_id" in a else np.arange(len(a))}, index=a.index
+    )
     for c in ADDRESS_COLUMNS:
         if c in ("households", "population"):
             frame[c] = pd.to_numeric(a[c], errors="coerce") if c in a else np.nan
@@ -365,10 +458,14 @@ def _publish_liaison(conn, q: str, schema: str, tag: str, run_id: int, liaison: 
         return
     stage = _stage(conn, liaison, schema, f"{tag}_liaison")
     attrs, params = _jsonb_rest(conn, "s", liaison.columns, ("liaison_code", "grid_code", liaison.geometry.name))
-    conn.execute(sa.text(
-        f"INSERT INTO {q}.liaison (run_id, liaison_code, grid_code, attributes, geom) "
-        f"SELECT :run, CAST(s.liaison_code AS text), CAST(s.grid_code AS text), "
-        f"{attrs}, ST_Multi(s.geometry) FROM {stage} s"), {"run": run_id, **params})
+    conn.execute(
+        sa.text(
+            f"INSERT INTO {q}.liaison (run_id, liaison_code, grid_code, attributes, geom) "
+            f"SELECT :run, CAST(s.liaison_code AS text), CAST(s.grid_code AS text), "
+            f"{attrs}, ST_Multi(s.geometry) FROM {stage} s"
+        ),
+        {"run": run_id, **params},
+    )
 
 
 def _publish_violations(conn, q: str, schema: str, tag: str, run_id: int, violations: gpd.GeoDataFrame | None) -> None:
@@ -381,9 +478,13 @@ def _publish_violations(conn, q: str, schema: str, tag: str, run_id: int, violat
         if col not in v.columns:
             v[col] = None
     stage = _stage(conn, v[["kind", "flag", "ref", "message", v.geometry.name]], schema, f"{tag}_violations")
-    conn.execute(sa.text(
-        f"INSERT INTO {q}.violations (run_id, kind, flag, ref, message, geom) "
-        f"SELECT :run, s.kind, s.flag, s.ref, s.message, s.geometry FROM {stage} s"), {"run": run_id})
+    conn.execute(
+        sa.text(
+            f"INSERT INTO {q}.violations (run_id, kind, flag, ref, message, geom) "
+            f"SELECT :run, s.kind, s.flag, s.ref, s.message, s.geometry FROM {stage} s"
+        ),
+        {"run": run_id},
+    )
 
 
 def ledger_codes(source: DbSource) -> list[str]:
@@ -393,6 +494,8 @@ def ledger_codes(source: DbSource) -> list[str]:
     schema = source.schema
     ledger = read_db_table(source.url, table=f"{schema}.code_ledger")
     if ledger is None:
-        log.warning("%s: no %s.code_ledger beside the previous grids; only their own codes count as used.", source, schema)
+        log.warning(
+            "%s: no %s.code_ledger beside the previous grids; only their own codes count as used.", source, schema
+        )
         return []
     return sorted(str(c) for c in ledger["grid_code"])

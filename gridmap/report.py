@@ -27,7 +27,8 @@ th{background:#f0f0f0}table.sortable th{cursor:pointer}th.asc:after{content:" �
 td.t,th.t{text-align:left}.kpi td{font-size:14px}
 .small{color:#666;font-size:12px}.tools{margin:10px 0 2px}.tools input{width:260px;padding:3px}
 .tools button{margin-left:6px}.svgmap path{stroke:#333;stroke-width:0.6;vector-effect:non-scaling-stroke}
-.svgmap path:hover{stroke-width:2}.legend span{display:inline-block;width:14px;height:10px;margin:0 4px 0 10px;border:1px solid #999}
+.svgmap path:hover{stroke-width:2}
+.legend span{display:inline-block;width:14px;height:10px;margin:0 4px 0 10px;border:1px solid #999}
 """
 
 TABLE_JS = """
@@ -93,7 +94,7 @@ def _png(fig) -> str:
 
 
 def fmt(value, *, digits: int = 0, percent: bool = False) -> str:
-    """Number for people: integers without decimals, ``–`` for missing, infinite or undefined values."""
+    """Format a number for people: integers without decimals, ``–`` for missing, infinite or undefined values."""
     if value is None or value is pd.NA:
         return DASH
     if isinstance(value, (int, np.integer)) and not isinstance(value, bool):
@@ -112,20 +113,29 @@ def fmt(value, *, digits: int = 0, percent: bool = False) -> str:
 
 
 def map_link(code: str, *, map_href: str = "map.html") -> str:
-    """``<a>`` to the grid on the run's map (``map.html#grid=CODE``), code escaped."""
+    """Return an ``<a>`` to the grid on the run's map (``map.html#grid=CODE``), code escaped."""
     return f"<a href='{html.escape(map_href)}#grid={quote(str(code), safe='')}'>{html.escape(str(code))}</a>"
 
 
-def html_table(df: pd.DataFrame, *, table_id: str | None = None, sortable: bool = True, text_cols: tuple[str, ...] = (),
-               html_cols: tuple[str, ...] = (), digits: dict[str, int] | None = None, tools: bool = False) -> str:
-    """A table whose every cell is escaped text (columns in `html_cols` hold markup made here, e.g. links).
+def html_table(
+    df: pd.DataFrame,
+    *,
+    table_id: str | None = None,
+    sortable: bool = True,
+    text_cols: tuple[str, ...] = (),
+    html_cols: tuple[str, ...] = (),
+    digits: dict[str, int] | None = None,
+    tools: bool = False,
+) -> str:
+    """Return a table whose every cell is escaped text (columns in `html_cols` hold markup made here, e.g. links).
 
     Numbers are formatted by :func:`fmt` and carry their exact value in ``data-sort``; with
     `tools`, a filter box and a CSV download button come above it (inline script, no internet).
     """
     digits = digits or {}
     head = "".join(
-        f"<th class='t'>{html.escape(str(c))}</th>" if c in text_cols or c in html_cols or not pd.api.types.is_numeric_dtype(df[c])
+        f"<th class='t'>{html.escape(str(c))}</th>"
+        if c in text_cols or c in html_cols or not pd.api.types.is_numeric_dtype(df[c])
         else f"<th>{html.escape(str(c))}</th>"
         for c in df.columns
     )
@@ -136,7 +146,8 @@ def html_table(df: pd.DataFrame, *, table_id: str | None = None, sortable: bool 
             if c in html_cols:
                 cells.append(f"<td class='t'>{v}</td>")
             elif isinstance(v, str) or c in text_cols:
-                cells.append(f"<td class='t'>{html.escape('' if v is None or v is pd.NA or (isinstance(v, float) and np.isnan(v)) else str(v))}</td>")
+                blank = v is None or v is pd.NA or (isinstance(v, float) and np.isnan(v))
+                cells.append(f"<td class='t'>{html.escape('' if blank else str(v))}</td>")
             else:
                 shown = fmt(v, digits=digits.get(c, 0))
                 exact = "" if shown == DASH else f" data-sort='{float(v)!r}'"
@@ -147,8 +158,10 @@ def html_table(df: pd.DataFrame, *, table_id: str | None = None, sortable: bool 
     out = f"<table{ident}{cls}><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
     if tools and table_id:
         tid = html.escape(table_id)
-        out = (f"<div class='tools'><input class='filter' data-table='{tid}' type='search' placeholder='筛选 filter…'>"
-               f"<button class='csv' data-table='{tid}'>下载 CSV download</button></div>" + out)
+        out = (
+            f"<div class='tools'><input class='filter' data-table='{tid}' type='search' placeholder='筛选 filter…'>"
+            f"<button class='csv' data-table='{tid}'>下载 CSV download</button></div>" + out
+        )
     return out
 
 
@@ -206,7 +219,11 @@ def _figure_cell(key: str, measure: str, value: float) -> str:
         shown, why = fmt(value, digits=3), "" if math.isfinite(value) else "no households"
     elif measure == "max_min_ratio":
         shown = fmt(value, digits=2)
-        why = "最少的网格没有住户，比值无定义 / the smallest grid has no households, so the ratio is undefined" if not math.isfinite(value) else ""
+        why = (
+            "最少的网格没有住户，比值无定义 / the smallest grid has no households, so the ratio is undefined"
+            if not math.isfinite(value)
+            else ""
+        )
     else:
         shown, why = fmt(value), ""
     data = f" data-key='{measure}__{key}' data-value='{float(value)!r}'"
@@ -218,17 +235,25 @@ def _figure_cell(key: str, measure: str, value: float) -> str:
 def figures_table(figures: dict[str, dict[str, float]]) -> str:
     """Measures as rows, rule groups as columns; undefined values shown as ``–`` with a footnote."""
     names = dict(RULE_GROUPS)
-    head = "<th class='t'>指标 measure</th>" + "".join(f"<th>{html.escape(names[k][0])}<br>{html.escape(names[k][1])}</th>" for k in figures)
+    head = "<th class='t'>指标 measure</th>" + "".join(
+        f"<th>{html.escape(names[k][0])}<br>{html.escape(names[k][1])}</th>" for k in figures
+    )
     rows = []
     for m, zh, en in MEASURES:
         if not any(m in f for f in figures.values()):
             continue
-        cells = "".join(_figure_cell(k, m, f[m]) if m in f else f"<td title='not applicable'>{DASH}</td>" for k, f in figures.items())
+        cells = "".join(
+            _figure_cell(k, m, f[m]) if m in f else f"<td title='not applicable'>{DASH}</td>"
+            for k, f in figures.items()
+        )
         rows.append(f"<tr><td class='t'>{html.escape(zh)} {html.escape(en)}</td>{cells}</tr>")
     note = ""
     if any(not math.isfinite(f.get("max_min_ratio", 0)) for f in figures.values()):
-        note = ("<p class='small'>* 最少的网格没有住户（如学校、医院等专属网格），最大/最小比值无定义，显示为 –。"
-                " The smallest grid has no households (e.g. a school or hospital grid), so max/min is undefined and shown as –.</p>")
+        note = (
+            "<p class='small'>* 最少的网格没有住户（如学校、医院等专属网格），最大/最小比值无定义，显示为 –。"
+            " The smallest grid has no households (e.g. a school or hospital grid), so max/min is undefined and "
+            "shown as –.</p>"
+        )
     return f"<table class='kpi' id='summary'><thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>{note}"
 
 
@@ -264,17 +289,19 @@ def village_table(grids: pd.DataFrame) -> pd.DataFrame:
     b = base.groupby(keys, sort=True, dropna=False)["households"]
     rule = base.groupby(keys, sort=True, dropna=False)["_group"].first()
     cvs = b.agg(lambda s: summary(s.to_numpy(float))["cv"] if len(s) > 1 and s.sum() > 0 else float("nan"))
-    df = pd.DataFrame({
-        "grids": allg.size(),
-        "exclusive": allg["_group"].agg(lambda s: int(s.eq("exclusive").sum())),
-        "households": allg["households"].sum().astype(int),
-        "mean": b.mean().where(b.sum() > 0),
-        "min": b.min(),
-        "max": b.max(),
-        "cv": cvs,
-        "flagged": allg["_flag"].sum().astype(int),
-        "rule": rule,
-    }).reset_index()
+    df = pd.DataFrame(
+        {
+            "grids": allg.size(),
+            "exclusive": allg["_group"].agg(lambda s: int(s.eq("exclusive").sum())),
+            "households": allg["households"].sum().astype(int),
+            "mean": b.mean().where(b.sum() > 0),
+            "min": b.min(),
+            "max": b.max(),
+            "cv": cvs,
+            "flagged": allg["_flag"].sum().astype(int),
+            "rule": rule,
+        }
+    ).reset_index()
     df["rule"] = df["rule"].fillna("exclusive").map(lambda r: bilingual_text(*RULES.get(r, (r, r))))
     return df
 
@@ -303,18 +330,31 @@ def imbalance_svg(result: GridResult, villages: pd.DataFrame, *, width: int = 64
     fill = np.where(np.isnan(cv), "#dddddd", colors[np.searchsorted(breaks, np.nan_to_num(cv), side="right")])
     names = b["name"].astype(str) if "name" in b else b["code"].astype(str)
     paths = "".join(
-        f"<path d='{dd}' fill='{f}' fill-rule='evenodd'><title>{html.escape(f'{n} {c}: CV {fmt(v, digits=2)}')}</title></path>"
+        f"<path d='{dd}' fill='{f}' "
+        f"fill-rule='evenodd'><title>{html.escape(f'{n} {c}: CV {fmt(v, digits=2)}')}</title></path>"
         for dd, f, n, c, v in zip(d, fill, names, b["code"].astype(str), cv, strict=True)
     )
-    legend = "".join(f"<span style='background:{c}'></span>{html.escape(t)}" for c, t in zip(
-        [*colors, "#dddddd"], ["< 0.10", "0.10–0.20", "0.20–0.30", "0.30–0.50", "≥ 0.50", "– 单一网格 one grid"], strict=True))
-    return (f"<svg class='svgmap' xmlns='http://www.w3.org/2000/svg' width='{width}' height='{height}' "
-            f"viewBox='0 0 {width} {height}'>{paths}</svg><div class='small legend'>变异系数 CV of households per grid "
-            f"within each village/community:{legend}</div>")
+    legend = "".join(
+        f"<span style='background:{c}'></span>{html.escape(t)}"
+        for c, t in zip(
+            [*colors, "#dddddd"],
+            ["< 0.10", "0.10–0.20", "0.20–0.30", "0.30–0.50", "≥ 0.50", "– 单一网格 one grid"],
+            strict=True,
+        )
+    )
+    return (
+        f"<svg class='svgmap' xmlns='http://www.w3.org/2000/svg' width='{width}' height='{height}' "
+        f"viewBox='0 0 {width} {height}'>{paths}</svg><div class='small legend'>变异系数 CV of households per grid "
+        f"within each village/community:{legend}</div>"
+    )
 
 
 def report_html(
-    result: GridResult, *, title: str | None = None, workers: pd.DataFrame | None = None, worker_figures: dict | None = None,
+    result: GridResult,
+    *,
+    title: str | None = None,
+    workers: pd.DataFrame | None = None,
+    worker_figures: dict | None = None,
     map_href: str = "map.html",
 ) -> str:
     """Return the self-contained HTML report of a run (or of an audited layer).
@@ -323,7 +363,14 @@ def report_html(
     exclusive grids); every user text is escaped; grid codes link to ``map_href#grid=CODE``.
     """
     grids = pd.DataFrame(result.grids.drop(columns="geometry")).copy()
-    for col, default in (("village_name", ""), ("village_code", ""), ("status", "ok"), ("note", ""), ("flag", ""), ("grid_type", "base")):
+    for col, default in (
+        ("village_name", ""),
+        ("village_code", ""),
+        ("status", "ok"),
+        ("note", ""),
+        ("flag", ""),
+        ("grid_type", "base"),
+    ):
         if col not in grids:
             grids[col] = default
         grids[col] = grids[col].fillna(default)
@@ -334,62 +381,122 @@ def report_html(
         f"<p>全部 {fmt(total['n'])} 个网格，{fmt(total['total'])} 户，{fmt(total['flagged'])} 个网格被标记。"
         f" All {fmt(total['n'])} grids, {fmt(total['total'])} households, {fmt(total['flagged'])} flagged grids."
         + "".join(f"<span hidden data-key='{k}' data-value='{float(v)!r}'></span>" for k, v in total.items())
-        + "</p><p class='small'>各项统计只在同一规则的网格内计算：社区按户数区间（如 300–500 户），村按村民小组一组一格，"
+        + "</p><p class='small'>各项统计只在同一规则的网格内计算：社区按户数区间（如 300–500 "
+        "户），村按村民小组一组一格，"
         "专属网格不计户数。Statistics are computed within each rule only: communities follow the household band, "
-        "villages have one grid per village group, exclusive grids (schools, hospitals, …) carry no household target.</p>"
+        "villages have one grid per village group, exclusive grids (schools, hospitals, …) carry no household "
+        "target.</p>"
     )
     problems = pd.DataFrame()
     v = result.violations
     if v is not None and len(v) and "kind" in v and "area_m2" not in v:
         p = pd.DataFrame(v.drop(columns="geometry"))
         p = p[~p["kind"].astype(str).str.startswith("grid_")]
-        problems = pd.DataFrame({
-            "类型 kind": p["kind"].astype(str).map(lambda k: bilingual_text(*PROBLEM_KINDS.get(k, (k, k)))),
-            "对象 ref": p["ref"].fillna("").astype(str),
-            "说明 message": p["message"].fillna("").astype(str),
-        })
+        problems = pd.DataFrame(
+            {
+                "类型 kind": p["kind"].astype(str).map(lambda k: bilingual_text(*PROBLEM_KINDS.get(k, (k, k)))),
+                "对象 ref": p["ref"].fillna("").astype(str),
+                "说明 message": p["message"].fillna("").astype(str),
+            }
+        )
         if len(problems):
             counts = problems["类型 kind"].value_counts()
-            overall += ("<p><b>输入数据问题 Input problems:</b> " + html.escape("; ".join(f"{k}: {n:,}" for k, n in counts.items()))
-                        + " — 见下表 see the table below; 边界外的地址也在地图上标出 addresses outside the boundaries are marked on the map.</p>")
+            overall += (
+                "<p><b>输入数据问题 Input problems:</b> "
+                + html.escape("; ".join(f"{k}: {n:,}" for k, n in counts.items()))
+                + " — 见下表 see the table below; 边界外的地址也在地图上标出 "
+                "addresses outside the boundaries are marked on the map.</p>"
+            )
     flagged = grids[grids["status"].ne("ok")]
-    flag_df = pd.DataFrame({
-        "网格编码 grid code": [map_link(c, map_href=map_href) for c in flagged["grid_code"].astype(str)],
-        "村/社区 village/community": flagged["village_name"].astype(str),
-        "规则 rule": rule_group(flagged).map(lambda r: bilingual_text(*RULES.get(r, (r, r)))),
-        "户数 households": flagged["households"].astype(int),
-        "状态 status": flagged["status"].astype(str).map(status_text),
-        "说明 note": flagged["note"].astype(str).map(note_text),
-    })
+    flag_df = pd.DataFrame(
+        {
+            "网格编码 grid code": [map_link(c, map_href=map_href) for c in flagged["grid_code"].astype(str)],
+            "村/社区 village/community": flagged["village_name"].astype(str),
+            "规则 rule": rule_group(flagged).map(lambda r: bilingual_text(*RULES.get(r, (r, r)))),
+            "户数 households": flagged["households"].astype(int),
+            "状态 status": flagged["status"].astype(str).map(status_text),
+            "说明 note": flagged["note"].astype(str).map(note_text),
+        }
+    )
     villages = village_table(grids)
-    vt = villages.assign(village_code=villages["village_code"].astype(str), village_name=villages["village_name"].astype(str)).rename(columns={
-        "village_code": "代码 code", "village_name": "名称 name", "rule": "规则 rule", "grids": "网格 grids",
-        "exclusive": "专属 exclusive", "households": "户数 households", "mean": "平均 mean", "min": "最少 min",
-        "max": "最多 max", "cv": "变异系数 CV", "flagged": "标记 flagged",
-    })[["代码 code", "名称 name", "规则 rule", "网格 grids", "专属 exclusive", "户数 households", "平均 mean", "最少 min",
-        "最多 max", "变异系数 CV", "标记 flagged"]]
-    all_grids = pd.DataFrame({
-        "网格编码 grid code": [map_link(c, map_href=map_href) for c in grids["grid_code"].astype(str)],
-        "村/社区 village/community": grids["village_name"].astype(str),
-        "类型 type": grids["grid_type"].astype(str).map(lambda t: bilingual_text(GRID_TYPES.get(t, t), GRID_TYPES_EN.get(t, t))),
-        "规则 rule": rule_group(grids).map(lambda r: bilingual_text(*RULES.get(r, (r, r)))),
-        "户数 households": grids["households"].astype(int),
-        "状态 status": grids["status"].astype(str).map(status_text),
-    })
-    link = ("<p class='small'>网格编码链接到地图上的网格 · grid codes open the grid on the map "
-            f"(<a href='{html.escape(map_href)}'>{html.escape(map_href)}</a>).</p>")
+    vt = villages.assign(
+        village_code=villages["village_code"].astype(str), village_name=villages["village_name"].astype(str)
+    ).rename(
+        columns={
+            "village_code": "代码 code",
+            "village_name": "名称 name",
+            "rule": "规则 rule",
+            "grids": "网格 grids",
+            "exclusive": "专属 exclusive",
+            "households": "户数 households",
+            "mean": "平均 mean",
+            "min": "最少 min",
+            "max": "最多 max",
+            "cv": "变异系数 CV",
+            "flagged": "标记 flagged",
+        }
+    )[
+        [
+            "代码 code",
+            "名称 name",
+            "规则 rule",
+            "网格 grids",
+            "专属 exclusive",
+            "户数 households",
+            "平均 mean",
+            "最少 min",
+            "最多 max",
+            "变异系数 CV",
+            "标记 flagged",
+        ]
+    ]
+    all_grids = pd.DataFrame(
+        {
+            "网格编码 grid code": [map_link(c, map_href=map_href) for c in grids["grid_code"].astype(str)],
+            "村/社区 village/community": grids["village_name"].astype(str),
+            "类型 type": grids["grid_type"]
+            .astype(str)
+            .map(lambda t: bilingual_text(GRID_TYPES.get(t, t), GRID_TYPES_EN.get(t, t))),
+            "规则 rule": rule_group(grids).map(lambda r: bilingual_text(*RULES.get(r, (r, r)))),
+            "户数 households": grids["households"].astype(int),
+            "状态 status": grids["status"].astype(str).map(status_text),
+        }
+    )
+    link = (
+        "<p class='small'>网格编码链接到地图上的网格 · grid codes open the grid on the map "
+        f"(<a href='{html.escape(map_href)}'>{html.escape(map_href)}</a>).</p>"
+    )
     parts = [
         f"<!doctype html><html lang='zh-CN'><head><meta charset='utf-8'><title>{html.escape(title)}</title>",
         f"<style>{CSS}</style></head><body><h1>{html.escape(title)}</h1>",
-        "<h2>概况（按规则）Summary by rule</h2>", overall, figures_table(figures), link,
-        f"<h2>户数区间网格的户数分布 Households per household-band grid</h2><img alt='histogram' src='{histogram(grids)}'>",
+        "<h2>概况（按规则）Summary by rule</h2>",
+        overall,
+        figures_table(figures),
+        link,
+        "<h2>户数区间网格的户数分布 Households per household-band grid</h2><img alt='histogram' "
+        f"src='{histogram(grids)}'>",
         f"<h2>超出范围或标记的网格 Grids out of band or flagged ({len(flagged)})</h2>",
-        html_table(flag_df, table_id="flagged", html_cols=("网格编码 grid code",), tools=True) if len(flagged) else "<p>无 None</p>",
-        *([f"<h2>输入数据问题 Input problems ({len(problems)})</h2>",
-           html_table(problems, table_id="problems", tools=True)] if len(problems) else []),
-        "<h2>各村/社区的不均衡 Imbalance by village/community</h2>", imbalance_svg(result, villages),
+        html_table(flag_df, table_id="flagged", html_cols=("网格编码 grid code",), tools=True)
+        if len(flagged)
+        else "<p>无 None</p>",
+        *(
+            [
+                f"<h2>输入数据问题 Input problems ({len(problems)})</h2>",
+                html_table(problems, table_id="problems", tools=True),
+            ]
+            if len(problems)
+            else []
+        ),
+        "<h2>各村/社区的不均衡 Imbalance by village/community</h2>",
+        imbalance_svg(result, villages),
         f"<h2>各村/社区 Per village/community ({len(villages)})</h2>",
-        html_table(vt, table_id="villages", text_cols=("代码 code", "名称 name", "规则 rule"), digits={"平均 mean": 0, "变异系数 CV": 2}, tools=True),
+        html_table(
+            vt,
+            table_id="villages",
+            text_cols=("代码 code", "名称 name", "规则 rule"),
+            digits={"平均 mean": 0, "变异系数 CV": 2},
+            tools=True,
+        ),
         f"<h2>全部网格 All grids ({len(grids)})</h2>",
         html_table(all_grids, table_id="grids", html_cols=("网格编码 grid code",), tools=True),
     ]
@@ -407,16 +514,31 @@ def report_html(
         unknown = f.get("unknown_grid_codes") or []
         parts += [
             "<h2>网格员工作量 Worker load (户数 households)</h2>",
-            "<table class='kpi' id='worker-summary'>" + "".join(f"<tr><td class='t'>{html.escape(k)}</td><td>{html.escape(v)}</td></tr>" for k, v in wk) + "</table>",
-            f"<p class='small'>名单中不在图层里的网格编码 worker table codes not in the layer: {html.escape(', '.join(map(str, unknown)))}</p>" if unknown else "",
+            "<table class='kpi' id='worker-summary'>"
+            + "".join(f"<tr><td class='t'>{html.escape(k)}</td><td>{html.escape(v)}</td></tr>" for k, v in wk)
+            + "</table>",
+            "<p class='small'>名单中不在图层里的网格编码 worker table codes not in the layer: "
+            f"{html.escape(', '.join(map(str, unknown)))}</p>"
+            if unknown
+            else "",
             html_table(workers, table_id="workers", tools=True),
         ]
     if result.violations is not None and len(result.violations) and "area_m2" in result.violations:
         v = result.violations
         parts += [
             f"<h2>审计发现 Audit findings ({len(v)})</h2>",
-            html_table(pd.DataFrame({"kind 类型": v["kind"].astype(str), "ref 对象": v["ref"].astype(str), "message 说明": v["message"].astype(str),
-                                     "area m² 面积": v["area_m2"].astype(float)}), table_id="findings", tools=True),
+            html_table(
+                pd.DataFrame(
+                    {
+                        "kind 类型": v["kind"].astype(str),
+                        "ref 对象": v["ref"].astype(str),
+                        "message 说明": v["message"].astype(str),
+                        "area m² 面积": v["area_m2"].astype(float),
+                    }
+                ),
+                table_id="findings",
+                tools=True,
+            ),
         ]
     parts += [
         f"<p class='small'>gridmap {html.escape(str(result.manifest.get('gridmap_version', '')))} · "

@@ -81,16 +81,18 @@ class GridResult:
         for (code, name), v in g.groupby(["village_code", "village_name"], sort=True, dropna=False):
             base = v[v["grid_type"].eq("base")]
             rule = base["rule"].iloc[0] if len(base) else (v["rule"].iloc[0] if len(v) else "")
-            rows.append({
-                "village_code": code,
-                "village_name": name,
-                "rule": rule,
-                "grids": len(v),
-                "exclusive_grids": int(v["grid_type"].ne("base").sum()),
-                "households": int(v["households"].sum()),
-                "min_households": int(v["households"].min()),
-                "max_households": int(v["households"].max()),
-                "in_band": band_share(v),
-                "flagged": int(v["status"].ne("ok").sum()),
-            })
+            rows.append(
+                {
+                    "village_code": code,
+                    "village_name": name,
+                    "rule": rule,
+                    "grids": len(v),
+                    "exclusive_grids": int(v["grid_type"].ne("base").sum()),
+                    "households": int(v["households"].sum()),
+                    "min_households": int(v["households"].min()),
+                    "max_households": int(v["households"].max()),
+                    "in_band": band_share(v),
+                    "flagged": int(v["status"].ne("ok").sum()),
+                }
+            )
         return pd.DataFrame(rows)

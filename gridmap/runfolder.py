@@ -50,10 +50,16 @@ def write_run(result: GridResult, out: str | Path, *, overwrite: bool = False, m
 
     out = Path(out)
     t = time.perf_counter()
-    inputs = [Path(v["path"]) for v in result.manifest.get("inputs", {}).values() if isinstance(v, dict) and v.get("path")]
+    inputs = [
+        Path(v["path"]) for v in result.manifest.get("inputs", {}).values() if isinstance(v, dict) and v.get("path")
+    ]
     with gio.atomic_dir(out, overwrite=overwrite, inputs=[p for p in inputs if p.exists()]) as tmp:
-        layers = {"grids": result.grids, "addresses": result.addresses, "violations": result.violations,
-                  "boundaries": result.boundaries}
+        layers = {
+            "grids": result.grids,
+            "addresses": result.addresses,
+            "violations": result.violations,
+            "boundaries": result.boundaries,
+        }
         if result.liaison is not None:
             layers["liaison"] = result.liaison
         gio.write_layers(tmp / "grids.gpkg", layers)
@@ -93,8 +99,13 @@ def read_run(folder: str | Path) -> GridResult:
     folder = Path(folder)
     gpkg = folder / "grids.gpkg"
     if not gpkg.exists():
-        raise InputError(Problem(str(folder), "is not a gridmap run folder (no grids.gpkg).",
-                                 "pass the --out folder of `gridmap partition`."))
+        raise InputError(
+            Problem(
+                str(folder),
+                "is not a gridmap run folder (no grids.gpkg).",
+                "pass the --out folder of `gridmap partition`.",
+            )
+        )
     names = set(gio.layer_names(gpkg))
 
     def layer(name: str):
@@ -113,10 +124,19 @@ def read_run(folder: str | Path) -> GridResult:
     manifest = json.loads(manifest_path.read_text(encoding="utf-8")) if manifest_path.exists() else {}
     changes_path = folder / "code_changes.csv"
     changes = pd.read_csv(changes_path, dtype=str) if changes_path.exists() else pd.DataFrame()
-    history = [str(c) for c in gio.read_table(gpkg, layer="code_history")["grid_code"]] if "code_history" in names else []
+    history = (
+        [str(c) for c in gio.read_table(gpkg, layer="code_history")["grid_code"]] if "code_history" in names else []
+    )
     grids = layer("grids")
     work = manifest.get("crs", {}).get("work") or grids.estimate_utm_crs().to_string()
     return GridResult(
-        grids=grids, addresses=layer("addresses"), violations=layer("violations"), boundaries=layer("boundaries"),
-        code_changes=changes, history=history, manifest=manifest, liaison=layer("liaison"), work_crs=work,
+        grids=grids,
+        addresses=layer("addresses"),
+        violations=layer("violations"),
+        boundaries=layer("boundaries"),
+        code_changes=changes,
+        history=history,
+        manifest=manifest,
+        liaison=layer("liaison"),
+        work_crs=work,
     )

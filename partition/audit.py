@@ -97,7 +97,12 @@ def audit_grids(
         g["grid_type"] = "base"
     n_pieces = pieces(geoms)
     for i in np.flatnonzero(n_pieces > 1):
-        add("multipart", g["grid_code"].iloc[i], f"grid {g['grid_code'].iloc[i]} is in {n_pieces[i]} separate pieces.", geoms[i])
+        add(
+            "multipart",
+            g["grid_code"].iloc[i],
+            f"grid {g['grid_code'].iloc[i]} is in {n_pieces[i]} separate pieces.",
+            geoms[i],
+        )
     # overlaps between grids
     a, b = shapely.STRtree(geoms).query(geoms, predicate="intersects")
     keep = a < b
@@ -113,7 +118,13 @@ def audit_grids(
             gap = shapely.difference(bgeom, union)
             for part in shapely.get_parts(gap):
                 if shapely.area(part) >= MIN_AREA_M2:
-                    add("gap", code, f"{shapely.area(part):,.0f} m² of {code} belong to no grid.", part, shapely.area(part))
+                    add(
+                        "gap",
+                        code,
+                        f"{shapely.area(part):,.0f} m² of {code} belong to no grid.",
+                        part,
+                        shapely.area(part),
+                    )
         # a grid crossing village/community borders: area in two or more boundaries
         gi2, bi2 = shapely.STRtree(boundaries.geometry.values).query(geoms, predicate="intersects")
         share = shapely.area(shapely.intersection(geoms[gi2], boundaries.geometry.values[bi2]))
@@ -125,7 +136,12 @@ def audit_grids(
         spans = frame.groupby("grid")["code"].nunique()
         for i in spans.index[spans > 1]:
             codes = ", ".join(sorted(frame.loc[frame["grid"] == i, "code"]))
-            add("crosses_boundary", g["grid_code"].iloc[i], f"grid {g['grid_code'].iloc[i]} lies in {spans[i]} villages/communities: {codes}.", geoms[i])
+            add(
+                "crosses_boundary",
+                g["grid_code"].iloc[i],
+                f"grid {g['grid_code'].iloc[i]} lies in {spans[i]} villages/communities: {codes}.",
+                geoms[i],
+            )
     if "village_code" not in g:
         g["village_code"] = g["grid_code"].astype(str).str[:12]
     banded = g["village_code"].isin(band_villages) if band_villages is not None else pd.Series(True, index=g.index)
@@ -136,7 +152,12 @@ def audit_grids(
     g["flag"] = ""
     g["note"] = np.where(inside, "", f"households outside the band {min_households:.0f}-{max_households:.0f}")
     for r in g[~inside].itertuples():
-        add("out_of_band", r.grid_code, f"grid {r.grid_code} has {r.households:.0f} households (band {min_households:.0f}-{max_households:.0f}).", r.geometry)
+        add(
+            "out_of_band",
+            r.grid_code,
+            f"grid {r.grid_code} has {r.households:.0f} households (band {min_households:.0f}-{max_households:.0f}).",
+            r.geometry,
+        )
     for r in check_codes(g).itertuples():
         if r.severity == "error":
             add("code", r.grid_code, r.message)
@@ -168,7 +189,9 @@ def worker_loads(grids: pd.DataFrame, workers: pd.DataFrame) -> tuple[pd.DataFra
         households=g["households"].reindex(w["grid_code"]).to_numpy(float) / n.to_numpy(),
         population=pop.reindex(w["grid_code"]).to_numpy(float) / n.to_numpy(),
     )
-    loads = w.groupby("worker").agg(grids=("grid_code", "size"), households=("households", "sum"), population=("population", "sum"))
+    loads = w.groupby("worker").agg(
+        grids=("grid_code", "size"), households=("households", "sum"), population=("population", "sum")
+    )
     loads = loads.sort_values("households", ascending=False).reset_index()
     return loads, summary(loads["households"].to_numpy())
 
@@ -224,5 +247,10 @@ def diff_layers(old: gpd.GeoDataFrame, new: gpd.GeoDataFrame, addresses: gpd.Geo
     total = hh.sum()
     share = float(per.loc[per["changed"], "households"].sum() / total) if total else 0.0
     points = gpd.GeoDataFrame(per.drop(columns="address"), geometry=pts, crs=addresses.crs)
-    return Diff(households=per, grids=grids, changed_areas=gpd.GeoDataFrame(ov, geometry="geometry", crs=old.crs),
-                share_changed=share, points=points)
+    return Diff(
+        households=per,
+        grids=grids,
+        changed_areas=gpd.GeoDataFrame(ov, geometry="geometry", crs=old.crs),
+        share_changed=share,
+        points=points,
+    )

@@ -160,7 +160,10 @@ def assign_codes(
                 if ex != is_ex or codes[grid_id]:
                     continue
                 if nxt > hi:
-                    msg = f"village {village} has run out of {'exclusive' if is_ex else 'base'} grid numbers ({lo:03d}-{hi:03d})."
+                    msg = (
+                        f"village {village} has run out of {'exclusive' if is_ex else 'base'} grid numbers "
+                        f"({lo:03d}-{hi:03d})."
+                    )
                     raise CodeSpaceError(msg)
                 codes[grid_id] = f"{village}{nxt:03d}"
                 used.add(nxt)
@@ -168,7 +171,9 @@ def assign_codes(
         for code in old_here:
             heirs = [gid for gid, c in inherited.items() if c == code]
             if heirs and pd.notna(fixed[heirs[0]]):
-                change_rows.append(dict(old_code=code, new_code=code, households_moved=0.0, reason="kept unchanged (--keep-valid)"))
+                change_rows.append(
+                    dict(old_code=code, new_code=code, households_moved=0.0, reason="kept unchanged (--keep-valid)")
+                )
                 continue
             if heirs:
                 mine = ov_by[code]
@@ -188,7 +193,9 @@ def assign_codes(
             else:
                 reason = "retired: merged"
                 new = codes[by_new.idxmax()]
-            change_rows.append(dict(old_code=code, new_code=new, households_moved=float(old_total[code]), reason=reason))
+            change_rows.append(
+                dict(old_code=code, new_code=new, households_moved=float(old_total[code]), reason=reason)
+            )
     new_codes = set(codes)
     old_codes = set(old_total.index)
     for code in codes:
@@ -237,7 +244,9 @@ def check_codes(grids: pd.DataFrame) -> pd.DataFrame:
     ok = grids[fmt.to_numpy()].assign(grid_code=codes[fmt])
     if "village_code" in ok:
         vc = ok["village_code"].astype(str).str.strip()
-        for code, v in zip(ok["grid_code"][ok["grid_code"].str[:12] != vc], vc[ok["grid_code"].str[:12] != vc], strict=True):
+        for code, v in zip(
+            ok["grid_code"][ok["grid_code"].str[:12] != vc], vc[ok["grid_code"].str[:12] != vc], strict=True
+        ):
             add(code, "prefix", f"{code} starts with {code[:12]}, but its village/community is {v}.")
     seq = ok["grid_code"].str[12:].astype(int)
     village = ok["grid_code"].str[:12]
@@ -251,7 +260,12 @@ def check_codes(grids: pd.DataFrame) -> pd.DataFrame:
             add(code, "range", f"{code} is a base grid: its sequence must be 001-799 (000 for an undivided village).")
     n_per = village.map(village.value_counts())
     for code in ok["grid_code"][seq.eq(0) & n_per.gt(1)]:
-        add(code, "single", f"{code} uses 000 (undivided village) but its village has {int(n_per[ok['grid_code'] == code].iloc[0])} grids.")
+        add(
+            code,
+            "single",
+            f"{code} uses 000 (undivided village) but its village has "
+            f"{int(n_per[ok['grid_code'] == code].iloc[0])} grids.",
+        )
     for v, s in seq.groupby(village):
         for lo, hi in (BASE_RANGE, EXCLUSIVE_RANGE):
             used = sorted(x for x in s if lo <= x <= hi)
@@ -259,5 +273,10 @@ def check_codes(grids: pd.DataFrame) -> pd.DataFrame:
                 missing = sorted(set(range(lo, used[-1] + 1)) - set(used))
                 if missing:
                     shown = ", ".join(f"{m:03d}" for m in missing[:10]) + (" …" if len(missing) > 10 else "")
-                    add(f"{v}{used[-1]:03d}", "gap", f"village {v}: sequence numbers {shown} are not in use (retired or skipped).", "warning")
+                    add(
+                        f"{v}{used[-1]:03d}",
+                        "gap",
+                        f"village {v}: sequence numbers {shown} are not in use (retired or skipped).",
+                        "warning",
+                    )
     return pd.DataFrame(rows, columns=["grid_code", "check", "severity", "message"])

@@ -73,8 +73,10 @@ def _exclusive_pieces(village: Village) -> gpd.GeoDataFrame:
 
 
 def _cells(village: Village, area: BaseGeometry, points: gpd.GeoDataFrame) -> tuple[gpd.GeoDataFrame, np.ndarray]:
-    """Unit cells of the base area with households, population, group, compound and label, and
-    the cell of every point (-1: none)."""
+    """Return the unit cells of the base area and the cell of every point (-1: none).
+
+    Cells carry households, population, group, compound and label.
+    """
     unit, units = units_from_points(points)
     cells = None
     if village.unit_polygons is not None and len(village.unit_polygons):
@@ -113,7 +115,11 @@ def _cells(village: Village, area: BaseGeometry, points: gpd.GeoDataFrame) -> tu
             row = np.clip(src, 0, max(len(polys) - 1, 0))
             feature = polys.index.to_numpy()[row] + 1 if len(polys) else np.zeros(len(cells), int)
             cells["label"] = [
-                f"building {ids[r]}" if s >= 0 and pd.notna(ids[r]) else f"units feature {f}" if s >= 0 else "uncovered area"
+                f"building {ids[r]}"
+                if s >= 0 and pd.notna(ids[r])
+                else f"units feature {f}"
+                if s >= 0
+                else "uncovered area"
                 for s, r, f in zip(src, row, feature, strict=True)
             ]
             return cells, cell_of_point
@@ -254,7 +260,11 @@ def partition_village(village: Village, *, previous: np.ndarray | None = None) -
         # no household at all in the base area (new development, a park-only boundary): one grid
         rows.append(
             dict(
-                grid_type="base", rule=rule.name, households=0.0, population=0.0, units=0,
+                grid_type="base",
+                rule=rule.name,
+                households=0.0,
+                population=0.0,
+                units=0,
                 status=Status.UNDER_MIN if rule.name == "household_band" else Status.OK,
                 flag=Flag.NO_FEASIBLE_K if rule.name == "household_band" else Flag.NONE,
                 note="no households in this area: it is one grid until people live here.",
@@ -308,9 +318,7 @@ def partition_village(village: Village, *, previous: np.ndarray | None = None) -
             _note_blank_groups(rows, base_pts, point_grid[base_idx])
     grids = gpd.GeoDataFrame(rows, geometry=geoms, crs=crs)
     if len(grids) == 0:
-        grids = gpd.GeoDataFrame(
-            {c: [] for c in GRID_COLUMNS}, geometry=[], crs=crs
-        )
+        grids = gpd.GeoDataFrame({c: [] for c in GRID_COLUMNS}, geometry=[], crs=crs)
     grids["village_code"] = village.code
     grids["min_households"] = rule.min_households
     grids["max_households"] = rule.max_households
@@ -321,6 +329,7 @@ def partition_village(village: Village, *, previous: np.ndarray | None = None) -
         grids.loc[under, "status"] = Status.UNDER_MIN
         grids.loc[under, "flag"] = Flag.NO_FEASIBLE_K
         grids.loc[under, "note"] = (
-            f"the community has {hh.sum():.0f} households in its base area, fewer than the minimum {rule.min_households}."
+            f"the community has {hh.sum():.0f} households in its base area, fewer than the minimum "
+            f"{rule.min_households}."
         )
     return VillageGrids(grids=grids, point_grid=pd.Series(point_grid, index=pts.index))

@@ -44,7 +44,9 @@ def valid_previous(village: Village, previous: gpd.GeoDataFrame, *, tolerance: f
         ex = shapely.union_all(village.exclusive.geometry.values)
         inside &= shapely.area(shapely.intersection(geoms, ex)) < 1.0
     owner = point_owner(geoms, village.points.geometry.values)
-    hh_now = np.bincount(owner[owner >= 0], weights=village.points["households"].to_numpy(float)[owner >= 0], minlength=len(geoms))
+    hh_now = np.bincount(
+        owner[owner >= 0], weights=village.points["households"].to_numpy(float)[owner >= 0], minlength=len(geoms)
+    )
     hh_before = previous["households"].to_numpy(float) if "households" in previous else np.full(len(geoms), np.nan)
     in_band = (hh_now >= rule.min_households) & (hh_now <= rule.max_households)
     steady = np.abs(hh_now - hh_before) <= tolerance * np.maximum(hh_before, 1.0)
@@ -64,8 +66,12 @@ def _release_for_feasibility(village: Village, kept: np.ndarray, geoms: np.ndarr
         owner = point_owner(pieces, pts)
         per_piece = np.bincount(owner[owner >= 0], weights=hh[owner >= 0], minlength=len(pieces))
         bad = [
-            p for p in range(len(pieces))
-            if per_piece[p] > 0 and not len(feasible_k(per_piece[p], min_households=rule.min_households, max_households=rule.max_households))
+            p
+            for p in range(len(pieces))
+            if per_piece[p] > 0
+            and not len(
+                feasible_k(per_piece[p], min_households=rule.min_households, max_households=rule.max_households)
+            )
         ]
         if not bad:
             return kept
@@ -96,7 +102,11 @@ def _absorb_empty(grids: pd.DataFrame, point_grid: np.ndarray, points: np.ndarra
     for i in np.flatnonzero(empty):
         for piece in shapely.get_parts(geoms[i]):
             for hosts in (np.flatnonzero(~empty & ~kept), np.flatnonzero(~empty)):
-                border = shapely.length(shapely.intersection(shapely.boundary(geoms[hosts]), shapely.boundary(piece))) if len(hosts) else np.zeros(0)
+                border = (
+                    shapely.length(shapely.intersection(shapely.boundary(geoms[hosts]), shapely.boundary(piece)))
+                    if len(hosts)
+                    else np.zeros(0)
+                )
                 if len(border) and border.max() > 0:
                     j = hosts[int(np.argmax(border))]
                     geoms[j] = shapely.union(geoms[j], piece)

@@ -90,5 +90,7 @@ def liaison_groups(
             geoms.append(part_geoms[j])
         rank_of = {int(j): r for r, j in enumerate(order)}
         codes_out[members] = [codes[rank_of[unit_cell[int(k)]]] for k in unit.to_numpy()]
-    out = gpd.GeoDataFrame(rows, columns=["liaison_code", "grid_code", "households", "status", "note"], geometry=geoms, crs=grids.crs)
+    out = gpd.GeoDataFrame(
+        rows, columns=["liaison_code", "grid_code", "households", "status", "note"], geometry=geoms, crs=grids.crs
+    )
     return out, codes_out

@@ -38,7 +38,7 @@ def parity(values: np.ndarray) -> float:
 
 
 def pieces(geoms: np.ndarray) -> np.ndarray:
-    """Number of separate pieces of each polygon; parts that touch (a pinch point) count as one.
+    """Count the separate pieces of each polygon; parts that touch (a pinch point) count as one.
 
     Reprojection can turn a hair-thin neck into two parts meeting at a point; such a grid is still
     one piece of land. Parts closer than a millionth of the geometry's size are joined.
@@ -73,7 +73,9 @@ def overlap_area(geoms: np.ndarray) -> float:
     return float(shapely.area(shapely.intersection(geoms[i[keep]], geoms[j[keep]])).sum())
 
 
-def summary(households: np.ndarray, *, min_households: float | None = None, max_households: float | None = None) -> dict[str, float]:
+def summary(
+    households: np.ndarray, *, min_households: float | None = None, max_households: float | None = None
+) -> dict[str, float]:
     """Return the balance figures of a set of grids (or workers) in one dict."""
     h = np.asarray(households, float)
     out = {

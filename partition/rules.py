@@ -104,7 +104,9 @@ def village_group(cells: gpd.GeoDataFrame, rule: Rule) -> tuple[np.ndarray, list
     groups = cells["group"]
     known = groups.notna().to_numpy()
     if not known.any():
-        return np.zeros(len(cells), int), [Verdict(note="no 村民小组 (group) labels on the households: kept as one grid.")]
+        return np.zeros(len(cells), int), [
+            Verdict(note="no 村民小组 (group) labels on the households: kept as one grid.")
+        ]
     codes, names = pd.factorize(groups, sort=True)
     label = np.where(known, codes, -1)
     graph = graph_from_cells(cells.assign(households=cells["households"].fillna(0)))
@@ -128,7 +130,7 @@ def village_group(cells: gpd.GeoDataFrame, rule: Rule) -> tuple[np.ndarray, list
 
 @register_rule("single")
 def single(cells: gpd.GeoDataFrame, rule: Rule) -> tuple[np.ndarray, list[Verdict]]:
-    """The whole village/community as one grid."""
+    """Make the whole village/community one grid."""
     return np.zeros(len(cells), int), [Verdict(note="whole village/community as one grid (rule: single)")]
 
 
@@ -186,8 +188,12 @@ class RuleSet:
         if unknown:
             msg = f"{source}: unknown key(s) {', '.join(unknown)}; allowed: {', '.join(sorted(allowed))}."
             raise RulesError(msg)
-        mn = _whole(min_households if min_households is not None else data.get("min_households", 300), "min_households", source)
-        mx = _whole(max_households if max_households is not None else data.get("max_households", 500), "max_households", source)
+        mn = _whole(
+            min_households if min_households is not None else data.get("min_households", 300), "min_households", source
+        )
+        mx = _whole(
+            max_households if max_households is not None else data.get("max_households", 500), "max_households", source
+        )
 
         def make(name: str, extra: Mapping[str, Any] | None = None) -> Rule:
             extra = extra or {}
@@ -216,6 +222,7 @@ class RuleSet:
 
     def with_band(self, min_households: int, max_households: int) -> RuleSet:
         """Return a copy whose rules (overrides included) use another household band."""
+
         def b(rule: Rule) -> Rule:
             return replace(rule, min_households=min_households, max_households=max_households)
 
@@ -258,12 +265,12 @@ def in_band(grids: pd.DataFrame) -> pd.Series:
 
 
 def contiguous(grids: pd.DataFrame) -> pd.Series:
-    """A grid is one polygon (``enclave`` grids are flagged, so they are allowed)."""
+    """Check that a grid is one polygon (``enclave`` grids are flagged, so they are allowed)."""
     return pd.Series(pieces(np.asarray(grids.geometry.values)) == 1, index=grids.index) | grids["status"].eq("enclave")
 
 
 def code_prefix(grids: pd.DataFrame) -> pd.Series:
-    """The first 12 digits of ``grid_code`` are the owning village/community's code."""
+    """Check that the first 12 digits of ``grid_code`` are the owning village/community's code."""
     return grids["grid_code"].str[:12].eq(grids["village_code"]) & grids["grid_code"].str.len().eq(15)
 
 

@@ -116,9 +116,11 @@ def choose_k(households: float, *, min_households: float, max_households: float)
         return min(max(round(target), ks.start), ks.stop - 1)
     lo = max(1, math.floor(households / min_households))
     hi = max(1, math.ceil(households / max_households))
+
     def violation(k: int) -> float:
         each = households / k
         return k * (max(0.0, min_households - each) + max(0.0, each - max_households))
+
     return min(sorted({lo, hi}), key=lambda k: (round(violation(k), 6), k))
 
 
@@ -136,8 +138,16 @@ def _piece_labels(members: list[int], n: int, eu: np.ndarray, ev: np.ndarray) ->
 
 
 def _bridge(
-    members: list[int], n: int, x: np.ndarray, y: np.ndarray, w: np.ndarray, area: np.ndarray,
-    eu: np.ndarray, ev: np.ndarray, *, free: np.ndarray,
+    members: list[int],
+    n: int,
+    x: np.ndarray,
+    y: np.ndarray,
+    w: np.ndarray,
+    area: np.ndarray,
+    eu: np.ndarray,
+    ev: np.ndarray,
+    *,
+    free: np.ndarray,
 ) -> list[int] | None:
     """Join the pieces of a compound through the fewest households of free cells inside its outline.
 
@@ -200,7 +210,10 @@ def _arrays(graph: nx.Graph | CellGraph, max_households: float) -> tuple[_Arrays
         eu, ev, length, bar = map(
             np.array,
             zip(
-                *((pos[a], pos[b], d.get("length", 1.0), d.get("barrier", False)) for a, b, d in graph.edges(data=True)),
+                *(
+                    (pos[a], pos[b], d.get("length", 1.0), d.get("barrier", False))
+                    for a, b, d in graph.edges(data=True)
+                ),
                 strict=True,
             ),
         )
@@ -212,8 +225,19 @@ def _arrays(graph: nx.Graph | CellGraph, max_households: float) -> tuple[_Arrays
 
 
 def _contract(
-    n: int, nodes: list, w: np.ndarray, area: np.ndarray, x: np.ndarray, y: np.ndarray, compound: list,
-    label: list[str], eu: np.ndarray, ev: np.ndarray, length: np.ndarray, bar: np.ndarray, max_households: float,
+    n: int,
+    nodes: list,
+    w: np.ndarray,
+    area: np.ndarray,
+    x: np.ndarray,
+    y: np.ndarray,
+    compound: list,
+    label: list[str],
+    eu: np.ndarray,
+    ev: np.ndarray,
+    length: np.ndarray,
+    bar: np.ndarray,
+    max_households: float,
 ) -> tuple[_Arrays, np.ndarray]:
     """Working arrays with every compound that fits contracted into one node; `inv` maps node → row."""
     # contract compounds that fit: connected pieces of one compound become one node
@@ -259,8 +283,15 @@ def _contract(
     cost_sum = np.bincount(back.ravel(), weights=cost, minlength=len(uniq))
     bar_all = np.bincount(back.ravel(), weights=(~bar[keep]).astype(float), minlength=len(uniq)) == 0
     arr = _Arrays(
-        w=W, x=X, y=Y, eu=a[first], ev=b[first], cost=cost_sum, barrier=bar_all,
-        members=members, label=[label[new[g]] for g in range(m)],
+        w=W,
+        x=X,
+        y=Y,
+        eu=a[first],
+        ev=b[first],
+        cost=cost_sum,
+        barrier=bar_all,
+        members=members,
+        label=[label[new[g]] for g in range(m)],
     )
     return arr, inv
 
@@ -344,7 +375,11 @@ def _bisect(idx: np.ndarray, k: int, g: _Arrays, mn: float, mx: float) -> list[n
                 L = w[left].sum()
                 feasible = lo - 1e-9 <= L <= hi + 1e-9
                 cut = lc[left[lu] != left[lv]].sum()
-                score = (not feasible, abs(L - target) if not feasible else 0.0, cut * (1 + abs(L - target) / max(H, 1)))
+                score = (
+                    not feasible,
+                    abs(L - target) if not feasible else 0.0,
+                    cut * (1 + abs(L - target) / max(H, 1)),
+                )
                 if best is None or score < best[0]:
                     best = (score, left, k1, k2)
     if best is None:
@@ -353,9 +388,7 @@ def _bisect(idx: np.ndarray, k: int, g: _Arrays, mn: float, mx: float) -> list[n
     return _bisect(idx[left], k1, g, mn, mx) + _bisect(idx[~left], k2, g, mn, mx)
 
 
-def _refine(
-    label: np.ndarray, idx: np.ndarray, g: _Arrays, mn: float, mx: float, *, polish: bool = True
-) -> None:
+def _refine(label: np.ndarray, idx: np.ndarray, g: _Arrays, mn: float, mx: float, *, polish: bool = True) -> None:
     """Move boundary nodes between parts to fix the band, then (with `polish`) to shorten internal borders."""
     parts = {}
     for v in idx:
@@ -391,8 +424,10 @@ def _refine(
                 gain = nc[m].sum() - to_a
                 wv = g.w[v]
                 dviol = (
-                    _violation(weight[a] - wv, mn, mx) + _violation(weight[b] + wv, mn, mx)
-                    - _violation(weight[a], mn, mx) - _violation(weight[b], mn, mx)
+                    _violation(weight[a] - wv, mn, mx)
+                    + _violation(weight[b] + wv, mn, mx)
+                    - _violation(weight[a], mn, mx)
+                    - _violation(weight[b], mn, mx)
                 )
                 if dviol < -1e-9 or (polish and abs(dviol) <= 1e-9 and gain > 1e-9):
                     options.append((dviol, -gain, b))
@@ -439,8 +474,16 @@ def _part_neighbours(label: np.ndarray, idx: np.ndarray, g: _Arrays, *, barriers
 
 
 def _push(
-    src: int, dst: int, lo: float, hi: float, label: np.ndarray, parts: dict[int, set[int]],
-    weight: dict[int, float], g: _Arrays, *, barriers: bool,
+    src: int,
+    dst: int,
+    lo: float,
+    hi: float,
+    label: np.ndarray,
+    parts: dict[int, set[int]],
+    weight: dict[int, float],
+    g: _Arrays,
+    *,
+    barriers: bool,
 ) -> bool:
     """Move boundary nodes of `src` into `dst` until between `lo` and `hi` households have moved.
 
@@ -477,8 +520,16 @@ def _push(
 
 
 def _chain(
-    path: list[int], over: bool, label: np.ndarray, parts: dict[int, set[int]], weight: dict[int, float],
-    g: _Arrays, mn: float, mx: float, *, barriers: bool,
+    path: list[int],
+    over: bool,
+    label: np.ndarray,
+    parts: dict[int, set[int]],
+    weight: dict[int, float],
+    g: _Arrays,
+    mn: float,
+    mx: float,
+    *,
+    barriers: bool,
 ) -> bool:
     """Pass households along `path` (neighbouring parts) until every part on it is in band.
 
@@ -510,13 +561,17 @@ def _rebalance(label: np.ndarray, idx: np.ndarray, g: _Arrays, mn: float, mx: fl
     kept only if the total violation drops; non-barrier borders are tried first, then any
     shared border of the group.
     """
+
     def total(weight: dict[int, float]) -> float:
         return sum(_violation(wp, mn, mx) for wp in weight.values())
 
     for barriers in (False, True):
         for _ in range(4 * len(np.unique(label[idx]))):
             parts, weight = _part_weights(label, idx, g)
-            bad = sorted((p for p in parts if _violation(weight[p], mn, mx) > 1e-9), key=lambda p: (-_violation(weight[p], mn, mx), p))
+            bad = sorted(
+                (p for p in parts if _violation(weight[p], mn, mx) > 1e-9),
+                key=lambda p: (-_violation(weight[p], mn, mx), p),
+            )
             if not bad:
                 return
             adj = _part_neighbours(label, idx, g, barriers=barriers)
@@ -533,7 +588,7 @@ def _rebalance(label: np.ndarray, idx: np.ndarray, g: _Arrays, mn: float, mx: fl
                         if q not in prev:
                             prev[q] = p
                             queue.append(q)
-                            if (weight[q] < mx if over else weight[q] > mn):
+                            if weight[q] < mx if over else weight[q] > mn:
                                 ends.append(q)
                 for end in ends[:REBALANCE_TARGETS]:
                     path = [end]
@@ -571,10 +626,12 @@ def _grow(idx: np.ndarray, k: int, g: _Arrays, rng: np.random.Generator) -> np.n
         label[v] = p
         weight[p] = g.w[v]
     frontier: list[set[int]] = [set() for _ in range(k)]
+
     def extend(p: int, v: int) -> None:
-        for u in g.nbr[g.indptr[v]:g.indptr[v + 1]]:
+        for u in g.nbr[g.indptr[v] : g.indptr[v + 1]]:
             if inset[u] and label[u] < 0:
                 frontier[p].add(int(u))
+
     for p, v in enumerate(seeds):
         extend(p, int(v))
     while True:
@@ -593,7 +650,9 @@ def _grow(idx: np.ndarray, k: int, g: _Arrays, rng: np.random.Generator) -> np.n
     return label
 
 
-def _restarts(idx: np.ndarray, k: int, g: _Arrays, mn: float, mx: float, next_id: int) -> tuple[float, np.ndarray] | None:
+def _restarts(
+    idx: np.ndarray, k: int, g: _Arrays, mn: float, mx: float, next_id: int
+) -> tuple[float, np.ndarray] | None:
     """Best of seeded random connected starts, each refined and rebalanced; None if no budget.
 
     Big indivisible units (a block of 266 households in a 300-500 band) make the outcome of
@@ -631,11 +690,12 @@ def _unit_fits(u: int, allowed: np.ndarray, g: _Arrays, mn: float, mx: float) ->
     grid can hold `u` (a 266-household block whose only neighbours hold 331 and 416),
     ``None`` means the search ran out of budget.
     """
+
     def closure(core: frozenset[int]) -> tuple[set[int], set[int]]:
         inside, stack, frontier = set(core), list(core), set()
         while stack:
             v = stack.pop()
-            for t in g.nbr[g.indptr[v]:g.indptr[v + 1]].tolist():
+            for t in g.nbr[g.indptr[v] : g.indptr[v + 1]].tolist():
                 if t in inside or not allowed[t]:
                     continue
                 if g.w[t] <= 0:
@@ -665,19 +725,19 @@ def _unit_fits(u: int, allowed: np.ndarray, g: _Arrays, mn: float, mx: float) ->
 
 def _stays_connected(v: int, part: set[int], g: _Arrays) -> bool:
     """Whether `part` without `v` is still connected (a local check first, the whole part if needed)."""
-    mine = [int(u) for u in g.nbr[g.indptr[v]:g.indptr[v + 1]] if int(u) in part]
+    mine = [int(u) for u in g.nbr[g.indptr[v] : g.indptr[v + 1]] if int(u) in part]
     if len(mine) <= 1:
         return len(mine) == 1 and len(part) > 1
     # the neighbours of v in the part joined within two steps of v: removal cannot disconnect
     near = set(mine)
     for u in mine:
-        near.update(int(t) for t in g.nbr[g.indptr[u]:g.indptr[u + 1]] if int(t) in part)
+        near.update(int(t) for t in g.nbr[g.indptr[u] : g.indptr[u + 1]] if int(t) in part)
     near.discard(v)
     seen = {mine[0]}
     stack = [mine[0]]
     while stack:
         u = stack.pop()
-        for t in g.nbr[g.indptr[u]:g.indptr[u + 1]]:
+        for t in g.nbr[g.indptr[u] : g.indptr[u + 1]]:
             t = int(t)
             if t in near and t not in seen:
                 seen.add(t)
@@ -685,14 +745,14 @@ def _stays_connected(v: int, part: set[int], g: _Arrays) -> bool:
     if all(u in seen for u in mine):
         return True
     rest = part - {v}
-    start = next((int(u) for u in g.nbr[g.indptr[v]:g.indptr[v + 1]] if int(u) in rest), None)
+    start = next((int(u) for u in g.nbr[g.indptr[v] : g.indptr[v + 1]] if int(u) in rest), None)
     if start is None:
         return False
     seen = {start}
     stack = [start]
     while stack:
         u = stack.pop()
-        for t in g.nbr[g.indptr[u]:g.indptr[u + 1]]:
+        for t in g.nbr[g.indptr[u] : g.indptr[u + 1]]:
             t = int(t)
             if t in rest and t not in seen:
                 seen.add(t)
@@ -708,9 +768,11 @@ def _groups(idx: np.ndarray, g: _Arrays, mn: float, mx: float) -> list[np.ndarra
     owner = np.full(n, -1)
     for c, s in group.items():
         owner[list(s)] = c
+
     def bad(c: int) -> bool:
         H = g.w[list(group[c])].sum()
         return len(feasible_k(H, min_households=mn, max_households=mx)) == 0
+
     while len(group) > 1:
         todo = sorted((g.w[list(s)].sum(), c) for c, s in group.items() if bad(c))
         if not todo:
@@ -720,7 +782,9 @@ def _groups(idx: np.ndarray, g: _Arrays, mn: float, mx: float) -> list[np.ndarra
             members = np.fromiter(group[c], int)
             border: dict[int, float] = {}
             for v in members:
-                for u, cost in zip(g.nbr[g.indptr[v]:g.indptr[v + 1]], g.ncost[g.indptr[v]:g.indptr[v + 1]], strict=True):
+                for u, cost in zip(
+                    g.nbr[g.indptr[v] : g.indptr[v + 1]], g.ncost[g.indptr[v] : g.indptr[v + 1]], strict=True
+                ):
                     o = int(owner[u])
                     if o != c and o in group:
                         border[o] = border.get(o, 0.0) + float(cost)
@@ -921,7 +985,11 @@ def split_graph(
                         )
     _attach_empty(label, g)
     if g.w.sum() <= 0:
-        notes[int(label[0])] = ("under_min", "no_feasible_k", "no households in this area: it is one grid until people live here.")
+        notes[int(label[0])] = (
+            "under_min",
+            "no_feasible_k",
+            "no households in this area: it is one grid until people live here.",
+        )
     parts = []
     for p in np.unique(label):
         nodes_ = np.flatnonzero(label == p)
@@ -942,9 +1010,13 @@ def split_graph(
         if len(nodes_) > 1 and len(np.unique(_components(n, nodes_, g))) > 1:
             if status == "ok":
                 status, flag = "enclave", "enclave"
-            note = (note + " " if note else "") + "The grid is in several pieces: its area is cut by water, an exclusive area or the boundary."
+            note = (
+                note + " " if note else ""
+            ) + "The grid is in several pieces: its area is cut by water, an exclusive area or the boundary."
         members = sorted(m for v in nodes_ for m in g.members[v])
-        parts.append(Part(nodes=tuple(members), households=hh, status=status, note=note, flag=flag if status != "ok" else ""))
+        parts.append(
+            Part(nodes=tuple(members), households=hh, status=status, note=note, flag=flag if status != "ok" else "")
+        )
     parts.sort(key=lambda p: p.nodes[0])
     return parts
 

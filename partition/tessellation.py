@@ -103,12 +103,14 @@ def _dissolve(unit: np.ndarray, block: np.ndarray, geoms: np.ndarray) -> gpd.Geo
     frame = pd.DataFrame({"unit": unit, "block": block})
     order = np.lexsort((block, unit))
     frame, geoms = frame.iloc[order].reset_index(drop=True), geoms[order]
-    start = np.flatnonzero(np.r_[True, frame["unit"].to_numpy()[1:] != frame["unit"].to_numpy()[:-1]]
-                           | np.r_[True, frame["block"].to_numpy()[1:] != frame["block"].to_numpy()[:-1]])
+    start = np.flatnonzero(
+        np.r_[True, frame["unit"].to_numpy()[1:] != frame["unit"].to_numpy()[:-1]]
+        | np.r_[True, frame["block"].to_numpy()[1:] != frame["block"].to_numpy()[:-1]]
+    )
     size = np.diff(np.r_[start, len(frame)])
     out = geoms[start].copy()
     for k in np.flatnonzero(size > 1):  # units with several entrances: few
-        out[k] = shapely.union_all(geoms[start[k]:start[k] + size[k]])
+        out[k] = shapely.union_all(geoms[start[k] : start[k] + size[k]])
     return gpd.GeoDataFrame(frame.iloc[start].reset_index(drop=True), geometry=out)
 
 
@@ -152,9 +154,7 @@ def cells_from_points(
     if len(uniq) == 1:
         vor = np.array([boundary])
     else:
-        vor = shapely.get_parts(
-            shapely.voronoi_polygons(shapely.multipoints(sites), extend_to=boundary, ordered=True)
-        )
+        vor = shapely.get_parts(shapely.voronoi_polygons(shapely.multipoints(sites), extend_to=boundary, ordered=True))
     pieces, site, block = _pieces(vor, blocks)
     btree = shapely.STRtree(blocks)
     si, bi = btree.query(sites, predicate="intersects")

@@ -59,10 +59,10 @@ def town(tmp_path: Path) -> dict[str, Path]:
     a = grid_points(30, 10)
     b = grid_points(20, 10, origin=(ORIGIN[0] + 600, ORIGIN[1]))
     c = grid_points(15, 10, households=2, origin=(ORIGIN[0] + 1000, ORIGIN[1]))
-    c["group"] = np.where(c.geometry.x < ORIGIN[0] + 1100, "第1组", np.where(c.geometry.x < ORIGIN[0] + 1200, "第2组", "第3组"))
-    addresses = gpd.GeoDataFrame(
-        gpd.pd.concat([a, b, c], ignore_index=True), geometry="geometry", crs=UTM
+    c["group"] = np.where(
+        c.geometry.x < ORIGIN[0] + 1100, "第1组", np.where(c.geometry.x < ORIGIN[0] + 1200, "第2组", "第3组")
     )
+    addresses = gpd.GeoDataFrame(gpd.pd.concat([a, b, c], ignore_index=True), geometry="geometry", crs=UTM)
     boundaries = gpd.GeoDataFrame(
         {
             "code": ["310115005001", "310115005003", "310115103269"],
@@ -96,8 +96,14 @@ def sample_run(sample_layers):
     import gridmap
 
     s = sample_layers
-    return gridmap.make_grids(s["addresses"], s["boundaries"], exclusive=s["exclusive"], barriers=s["barriers"],
-                              liaison=(10, 15), name="sample")
+    return gridmap.make_grids(
+        s["addresses"],
+        s["boundaries"],
+        exclusive=s["exclusive"],
+        barriers=s["barriers"],
+        liaison=(10, 15),
+        name="sample",
+    )
 
 
 @pytest.fixture(scope="session")

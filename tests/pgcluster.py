@@ -63,13 +63,41 @@ def start() -> tuple[str, Path]:
     data = base / "data"
     run = subprocess.run
     quiet = {"check": True, "stdout": subprocess.DEVNULL, "stderr": subprocess.PIPE}
-    run(_as_server_user([str(bin_dir / "initdb"), "-D", str(data), "-U", USER, "--auth=scram-sha-256",
-                         f"--pwfile={base / 'pw'}", "-E", "UTF8", "--locale=C.UTF-8"]), **quiet)
+    run(
+        _as_server_user(
+            [
+                str(bin_dir / "initdb"),
+                "-D",
+                str(data),
+                "-U",
+                USER,
+                "--auth=scram-sha-256",
+                f"--pwfile={base / 'pw'}",
+                "-E",
+                "UTF8",
+                "--locale=C.UTF-8",
+            ]
+        ),
+        **quiet,
+    )
     opts = f"-p {port} -k {base} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=50"
-    run(_as_server_user([str(bin_dir / "pg_ctl"), "-D", str(data), "-o", opts, "-w", "-l", str(base / "log"), "start"]), **quiet)
+    run(
+        _as_server_user([str(bin_dir / "pg_ctl"), "-D", str(data), "-o", opts, "-w", "-l", str(base / "log"), "start"]),
+        **quiet,
+    )
     env = {**os.environ, "PGPASSWORD": password}
-    psql = [str(bin_dir / "psql") if (bin_dir / "psql").exists() else "psql", "-h", "127.0.0.1", "-p", str(port),
-            "-U", USER, "-v", "ON_ERROR_STOP=1", "-q"]
+    psql = [
+        str(bin_dir / "psql") if (bin_dir / "psql").exists() else "psql",
+        "-h",
+        "127.0.0.1",
+        "-p",
+        str(port),
+        "-U",
+        USER,
+        "-v",
+        "ON_ERROR_STOP=1",
+        "-q",
+    ]
     run([*psql, "-d", "postgres", "-c", f"CREATE DATABASE {DATABASE}"], env=env, **quiet)
     run([*psql, "-d", DATABASE, "-c", "CREATE EXTENSION postgis"], env=env, **quiet)
     return f"postgresql://{USER}:{password}@127.0.0.1:{port}/{DATABASE}", base
@@ -80,8 +108,12 @@ def stop(base: str | Path) -> None:
     base = Path(base)
     bin_dir = pg_bin()
     if bin_dir is not None and (base / "data").exists():
-        subprocess.run(_as_server_user([str(bin_dir / "pg_ctl"), "-D", str(base / "data"), "-m", "immediate", "-w", "stop"]),
-                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False)
+        subprocess.run(
+            _as_server_user([str(bin_dir / "pg_ctl"), "-D", str(base / "data"), "-m", "immediate", "-w", "stop"]),
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            check=False,
+        )
         time.sleep(0.2)
     shutil.rmtree(base, ignore_errors=True)
 

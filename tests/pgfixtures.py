@@ -1,4 +1,4 @@
-"""Fixtures for tests against a real PostgreSQL/PostGIS: the server (from CI or started here) and a fresh database per test.
+"""Fixtures for tests against a real PostgreSQL/PostGIS: the server (CI's or one started here), a database per test.
 
 ``.ci/run`` starts a throwaway cluster and exports ``GRIDMAP_TEST_DB``; without it the fixture
 starts one itself (tests/pgcluster.py). Tests are skipped only where PostgreSQL is not
@@ -31,7 +31,10 @@ def pg_server() -> Iterator[str]:
         yield from _template(url)
         return
     if pgcluster.pg_bin() is None:
-        reason = "PostgreSQL/PostGIS is not installed here (apt-get install postgresql postgresql-15-postgis-3); .ci/run installs it"
+        reason = (
+            "PostgreSQL/PostGIS is not installed here (apt-get install postgresql postgresql-15-postgis-3); "
+            ".ci/run installs it"
+        )
         if os.environ.get("CI", "").lower() == "true":
             pytest.fail(f"CI=true but {reason}")
         pytest.skip(reason)

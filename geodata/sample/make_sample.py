@@ -24,6 +24,7 @@ BLOCK_SPACING = 38.0  # metres between synthetic apartment blocks
 
 
 def main(data: Path) -> None:
+    """Build the sample township from the shared OpenStreetMap extract in `data`."""
     rng = np.random.default_rng(SEED)
     osm = data / "cn_shanghai_lujiazui_osm" / "shanghai_lujiazui_osm.gpkg"
     lu = pyogrio.read_dataframe(osm, layer="landuse").to_crs(UTM)
@@ -64,7 +65,12 @@ def main(data: Path) -> None:
         j = int(np.argmax([shapely.length(shapely.intersection(part.boundary, c.boundary)) for c in comms]))
         comms[j] = shapely.union(comms[j], part)
     comms = [max(shapely.get_parts(c), key=lambda g: g.area) if c.geom_type != "Polygon" else c for c in comms]
-    order = np.lexsort((shapely.get_coordinates(shapely.centroid(comms))[:, 0], -shapely.get_coordinates(shapely.centroid(comms))[:, 1]))
+    order = np.lexsort(
+        (
+            shapely.get_coordinates(shapely.centroid(comms))[:, 0],
+            -shapely.get_coordinates(shapely.centroid(comms))[:, 1],
+        )
+    )
     names = [
         ("310115005039", "崂山二村居委会"),
         ("310115005045", "乳山二村居委会"),
@@ -100,21 +106,37 @@ def main(data: Path) -> None:
             for e in range(n_entr):
                 q = shapely.Point(p.x + (e - (n_entr - 1) / 2) * 9.0, p.y)
                 pts.append(q)
-                attrs.append({"building": f"{row['compound']}-{j + 1}号楼", "compound": row["compound"], "households": int(round(hh / n_entr))})
+                attrs.append(
+                    {
+                        "building": f"{row['compound']}-{j + 1}号楼",
+                        "compound": row["compound"],
+                        "households": int(round(hh / n_entr)),
+                    }
+                )
     # real OSM buildings tagged residential/apartments outside compounds: footprint x floors / 90 m²
     rb = blds[blds["kind_detail"].isin(["apartments", "residential"]) & blds.intersects(urban)]
     rb = rb[~rb.intersects(shapely.union_all(res.geometry.values))]
     for _, b in rb.iterrows():
         floors = (b["height"] / 3.0) if pd.notna(b["height"]) and b["height"] > 0 else 6
         pts.append(b.geometry.representative_point())
-        attrs.append({"building": f"osm{int(b['osm_id'])}", "compound": None, "households": max(1, int(b.geometry.area * floors / 90))})
+        attrs.append(
+            {
+                "building": f"osm{int(b['osm_id'])}",
+                "compound": None,
+                "households": max(1, int(b.geometry.area * floors / 90)),
+            }
+        )
     urban_a = gpd.GeoDataFrame(attrs, geometry=pts, crs=UTM)
     urban_a["population"] = (urban_a["households"] * rng.uniform(2.3, 2.9, len(urban_a))).round().astype(int)
 
     # 4. exclusive areas: the real OSM school and hospital polygons in the urban part
     ex = lu[lu["kind"].isin(["school", "hospital"]) & lu.intersects(urban)].copy()
     ex["type"] = ex["kind"]
-    ex["name"] = np.where(ex["name"].notna(), ex["name"], np.where(ex["kind"].eq("school"), "学校", "医院") + (ex.reset_index().index + 1).astype(str))
+    ex["name"] = np.where(
+        ex["name"].notna(),
+        ex["name"],
+        np.where(ex["kind"].eq("school"), "学校", "医院") + (ex.reset_index().index + 1).astype(str),
+    )
     ex = ex[["name", "type", "geometry"]].reset_index(drop=True)
 
     # 5. rural part (synthetic geometry, real village codes and names): two villages east of town
@@ -123,7 +145,12 @@ def main(data: Path) -> None:
     v1 = shapely.box(ux1 + 400, uy0, ux1 + 400 + w, (uy0 + uy1) / 2)
     v2 = shapely.box(ux1 + 400, (uy0 + uy1) / 2, ux1 + 400 + w, uy1)
     rural_b = gpd.GeoDataFrame(
-        {"code": ["310115103269", "310115103273"], "name": ["七星村村委会", "连民村村委会"], "urban_rural": "220", "kind": "village"},
+        {
+            "code": ["310115103269", "310115103273"],
+            "name": ["七星村村委会", "连民村村委会"],
+            "urban_rural": "220",
+            "kind": "village",
+        },
         geometry=[v1, v2],
         crs=UTM,
     )
@@ -141,7 +168,13 @@ def main(data: Path) -> None:
                 if not poly.contains(p):
                     continue
                 rpts.append(p)
-                rattrs.append({"group": f"第{gi + 1}村民小组", "building": f"{v[-3:]}-{gi + 1}-{k + 1}", "households": int(rng.integers(1, 3))})
+                rattrs.append(
+                    {
+                        "group": f"第{gi + 1}村民小组",
+                        "building": f"{v[-3:]}-{gi + 1}-{k + 1}",
+                        "households": int(rng.integers(1, 3)),
+                    }
+                )
     rural_a = gpd.GeoDataFrame(rattrs, geometry=rpts, crs=UTM)
     rural_a["population"] = (rural_a["households"] * rng.uniform(2.5, 3.6, len(rural_a))).round().astype(int)
     rural_a["compound"] = None
@@ -163,8 +196,13 @@ def main(data: Path) -> None:
         layer = gpd.GeoDataFrame(layer, crs=UTM).to_crs("EPSG:4490")  # CGCS2000, as Chinese GIS data is
         layer.geometry = shapely.set_precision(layer.geometry.values, 1e-7)
         pyogrio.write_dataframe(layer, OUT, layer=name, append=OUT.exists())
-    print(f"wrote {OUT}: {len(addresses)} addresses, {addresses['households'].sum()} households, {len(boundaries)} villages/communities, {len(ex)} exclusive areas")
-    for code, grp in addresses.assign(c=gpd.sjoin(gpd.GeoDataFrame(addresses, crs=UTM), boundaries[["code", "geometry"]], predicate="within")["code"]).groupby("c"):
+    print(
+        f"wrote {OUT}: {len(addresses)} addresses, {addresses['households'].sum()} households, {len(boundaries)} "
+        f"villages/communities, {len(ex)} exclusive areas"
+    )
+    for code, grp in addresses.assign(
+        c=gpd.sjoin(gpd.GeoDataFrame(addresses, crs=UTM), boundaries[["code", "geometry"]], predicate="within")["code"]
+    ).groupby("c"):
         print(code, int(grp["households"].sum()))
 
 

@@ -74,7 +74,11 @@ def leaflet_assets(web: str | Path | None = None) -> dict[str, Any]:
     dist = (offline.package_dir("leaflet", web=Path(web) if web else offline.WEB) / "dist").resolve()
     if (dist / "leaflet.js").exists():
         return {"js": "/vendor/leaflet/leaflet.js", "css": "/vendor/leaflet/leaflet.css", "dir": dist}
-    return {"js": offline.cdn_url("leaflet", "dist/leaflet.js"), "css": offline.cdn_url("leaflet", "dist/leaflet.css"), "dir": None}
+    return {
+        "js": offline.cdn_url("leaflet", "dist/leaflet.js"),
+        "css": offline.cdn_url("leaflet", "dist/leaflet.css"),
+        "dir": None,
+    }
 
 
 def _features(session: EditSession, gids: list[int]) -> str:
@@ -115,7 +119,7 @@ def _units(session: EditSession, village: str) -> str:
     return frame.to_json(drop_id=True)
 
 
-def create_app(session: EditSession, *, token: str, protect_reads: bool = False, web: str | Path | None = None):
+def create_app(session: EditSession, *, token: str, protect_reads: bool = False, web: str | Path | None = None):  # noqa: C901 - a Flask factory: its routes are nested functions
     """Build the Flask app of the editor.
 
     Parameters
@@ -157,7 +161,13 @@ def create_app(session: EditSession, *, token: str, protect_reads: bool = False,
         # API by pointing its own domain at 127.0.0.1 (DNS rebinding)
         host = (request.host or "").rsplit(":", 1)[0].strip("[]")
         if not protect_reads and host not in LOOPBACK:
-            return jsonify({"error": f"host '{host}' is not served; open the URL `gridmap edit` printed.", "field": "host", "warnings": []}), 403
+            return jsonify(
+                {
+                    "error": f"host '{host}' is not served; open the URL `gridmap edit` printed.",
+                    "field": "host",
+                    "warnings": [],
+                }
+            ), 403
         return None
 
     @app.errorhandler(EditError)
@@ -166,7 +176,9 @@ def create_app(session: EditSession, *, token: str, protect_reads: bool = False,
 
     @app.errorhandler(500)
     def _internal(exc):
-        return jsonify({"error": "internal error in gridmap edit (a bug): see the server's log.", "field": "", "warnings": []}), 500
+        return jsonify(
+            {"error": "internal error in gridmap edit (a bug): see the server's log.", "field": "", "warnings": []}
+        ), 500
 
     @app.errorhandler(404)
     def _not_found(exc):
@@ -174,7 +186,9 @@ def create_app(session: EditSession, *, token: str, protect_reads: bool = False,
 
     @app.errorhandler(405)
     def _bad_method(exc):
-        return jsonify({"error": f"{request.method} is not allowed on {request.path}", "field": "method", "warnings": []}), 405
+        return jsonify(
+            {"error": f"{request.method} is not allowed on {request.path}", "field": "method", "warnings": []}
+        ), 405
 
     @app.get("/")
     def page():
@@ -215,7 +229,9 @@ def create_app(session: EditSession, *, token: str, protect_reads: bool = False,
         with lock:
             if village:
                 if village not in session.village_cells:
-                    raise EditError(f"`village`: no village/community {village} in this run.", field="village", status=404)
+                    raise EditError(
+                        f"`village`: no village/community {village} in this run.", field="village", status=404
+                    )
                 gids = session.grids_of(village)
             else:
                 gids = [g for g in range(len(session.code)) if session.alive(g)]
@@ -250,7 +266,10 @@ def create_app(session: EditSession, *, token: str, protect_reads: bool = False,
         data = body()
         unknown = sorted(set(data) - ALLOWED[op])
         if unknown:
-            raise EditError(f"`{unknown[0]}` is not a field of {op}; expected {', '.join(sorted(ALLOWED[op])) or 'none'}.", field=unknown[0])
+            raise EditError(
+                f"`{unknown[0]}` is not a field of {op}; expected {', '.join(sorted(ALLOWED[op])) or 'none'}.",
+                field=unknown[0],
+            )
         with lock:
             result = session.apply(op, **data)
             live = [g for g in result.grids if session.alive(g)]

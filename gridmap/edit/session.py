@@ -146,9 +146,13 @@ class EditSession:
         self.compound = cells["compound"].to_numpy(object)
         self.cell_grid0 = cells["grid"].to_numpy(int)
         self.cell_grid = self.cell_grid0.copy()
-        self.block = blocks_of_cells(
-            cells, self._boundaries, barriers, points=addresses.geometry.values, point_cell=self.address_cell
-        ) if self._boundaries is not None else np.zeros(n, int)
+        self.block = (
+            blocks_of_cells(
+                cells, self._boundaries, barriers, points=addresses.geometry.values, point_cell=self.address_cell
+            )
+            if self._boundaries is not None
+            else np.zeros(n, int)
+        )
         self.has_barriers = barriers is not None and len(barriers) > 0
         i, j, length = adjacency_from_cells(cells)
         self.edges = (i, j, length)
@@ -173,7 +177,11 @@ class EditSession:
         self.g_cells = np.bincount(self.cell_grid, minlength=g).astype(float)
         self._geom: dict[int, Any] = dict(enumerate(grids.geometry.values))
         self.by_code = {c: k for k, c in enumerate(self.code)}
-        names = run.boundaries.set_index(run.boundaries["code"].astype(str))["name"] if run.boundaries is not None else pd.Series(dtype=object)
+        names = (
+            run.boundaries.set_index(run.boundaries["code"].astype(str))["name"]
+            if run.boundaries is not None
+            else pd.Series(dtype=object)
+        )
         self.village_name = {str(k): str(v) for k, v in names.items()}
         self.undo_stack: list[tuple[dict, Delta]] = []
         self.redo_stack: list[tuple[dict, Delta]] = []
@@ -212,13 +220,15 @@ class EditSession:
 
     # ---- lookups ---------------------------------------------------------------------------
     def alive(self, gid: int) -> bool:
-        """True while grid `gid` holds at least one cell."""
+        """Return whether grid `gid` still holds at least one cell."""
         return gid < len(self.g_cells) and self.g_cells[gid] > 0
 
     def grid_id(self, code: Any, *, name: str = "grid") -> int:
         """Return the id of the live grid with `code`, or raise :class:`EditError` naming `name`."""
         if not isinstance(code, str) or not code:
-            raise EditError(f"`{name}` must be a grid code (text), got {json.dumps(code, ensure_ascii=False)}.", field=name)
+            raise EditError(
+                f"`{name}` must be a grid code (text), got {json.dumps(code, ensure_ascii=False)}.", field=name
+            )
         gid = self.by_code.get(code)
         if gid is None or not self.alive(gid):
             raise EditError(f"`{name}`: no grid {code} in this session.", field=name, status=404)
@@ -235,7 +245,7 @@ class EditSession:
         return [int(g) for g in np.unique(self.cell_grid[cells])]
 
     def cells_wgs84(self) -> np.ndarray:
-        """The unit cells in WGS 84 (for the page), computed once."""
+        """Return the unit cells in WGS 84 (for the page), computed once."""
         if self._wgs84 is None:
             self._wgs84 = gpd.GeoSeries(self.geoms, crs=self.work_crs).to_crs("EPSG:4326").values
         return self._wgs84
@@ -300,8 +310,10 @@ class EditSession:
 
     # ---- problems --------------------------------------------------------------------------
     def problems(self, village: str) -> list[dict[str, Any]]:
-        """Problems of one village/community now: out of band, non-contiguous, compound split,
-        crossing a barrier, exclusive area violated, empty grid (see :data:`PROBLEM_KINDS`)."""
+        """Return the problems of one village/community now (see :data:`PROBLEM_KINDS`).
+
+        Out of band, non-contiguous, compound split, crossing a barrier, exclusive area violated, empty grid.
+        """
         cells = self.village_cells.get(village)
         if cells is None:
             raise EditError(f"`village`: no village/community {village} in this run.", field="village", status=404)
@@ -342,11 +354,19 @@ class EditSession:
             nb = pd.Series(self.block[cells][occupied]).groupby(grid[occupied]).nunique()
             for gid, k in nb.items():
                 if k > 1 and self.g_type[int(gid)] == "base":
-                    add("barrier_crossing", int(gid), f"{self.code[gid]}: 跨 {k} 个街区 spans {k} blocks between barriers")
+                    add(
+                        "barrier_crossing",
+                        int(gid),
+                        f"{self.code[gid]}: 跨 {k} 个街区 spans {k} blocks between barriers",
+                    )
         for c in cells[self.exclusive[cells]]:
             gid = self.cell_grid[c]
             if gid != self.cell_grid0[c] or self.g_cells[gid] != 1:
-                add("exclusive_violated", int(gid), f"{self.code[gid]}: 专属网格与其他单元混合 an exclusive area shares a grid with other units")
+                add(
+                    "exclusive_violated",
+                    int(gid),
+                    f"{self.code[gid]}: 专属网格与其他单元混合 an exclusive area shares a grid with other units",
+                )
         return out
 
     # ---- applying edits --------------------------------------------------------------------
@@ -436,7 +456,11 @@ class EditSession:
 
     # ---- operations (each returns a Delta without changing anything) -------------------------
     def _op_move(self, units: Any = None, to: Any = None, confirm: bool = False) -> tuple[Delta, EditResult]:
-        if not isinstance(units, list) or not units or not all(isinstance(u, int) and not isinstance(u, bool) for u in units):
+        if (
+            not isinstance(units, list)
+            or not units
+            or not all(isinstance(u, int) and not isinstance(u, bool) for u in units)
+        ):
             raise EditError("`units` must be a non-empty list of unit ids (integers).", field="units")
         bad = [u for u in units if not 0 <= u < len(self.cell_grid)]
         if bad:
@@ -448,7 +472,8 @@ class EditSession:
         if len(other):
             raise EditError(
                 f"`units`: unit {other[0]} lies in village/community {self.village[other[0]]}, grid {to} in {village}; "
-                "units move only between grids of one village/community.", field="units",
+                "units move only between grids of one village/community.",
+                field="units",
             )
         cells = cells[self.cell_grid[cells] != target]
         if not len(cells):
@@ -471,12 +496,17 @@ class EditSession:
             before = self.members(gid)
             after = before[~moving[before]]
             if not len(after):
-                warnings.append(f"网格 {self.code[gid]} 将被取消 (grid {self.code[gid]} loses all its units and is removed).")
+                warnings.append(
+                    f"网格 {self.code[gid]} 将被取消 (grid {self.code[gid]} loses all its units and is removed)."
+                )
             elif self._connected(before) and not self._connected(after):
                 warnings.append(f"网格 {self.code[gid]} 将不连通 (grid {self.code[gid]} would be split into pieces).")
         t_before = self.members(target)
         if self._connected(t_before) and not self._connected(np.r_[t_before, cells]):
-            warnings.append(f"所选单元与网格 {self.code[target]} 不相邻 (the units do not touch grid {self.code[target]}: it would be in pieces).")
+            warnings.append(
+                f"所选单元与网格 {self.code[target]} 不相邻 "
+                f"(the units do not touch grid {self.code[target]}: it would be in pieces)."
+            )
         comps = {c for c in self.compound[cells] if c is not None and c == c}
         if comps:
             vcells = self.village_cells[self.g_village[target]]
@@ -499,7 +529,9 @@ class EditSession:
         if self.g_village[a] != self.g_village[b]:
             raise EditError("`grids`: the two grids are in different villages/communities.", field="grids")
         if self.g_type[a] != "base" or self.g_type[b] != "base":
-            raise EditError("`grids`: exclusive grids (专属网格) are not merged; move units instead.", field="grids", status=409)
+            raise EditError(
+                "`grids`: exclusive grids (专属网格) are not merged; move units instead.", field="grids", status=409
+            )
         self._unlocked((a, b), name="grids")
         ca, cb = self.members(a), self.members(b)
         if not self.adj[ca][:, cb].nnz:
@@ -540,16 +572,25 @@ class EditSession:
     def _op_split(self, grid: Any = None, k: Any = 2) -> tuple[Delta, EditResult]:
         gid = self.grid_id(grid, name="grid")
         if k is not None and (not isinstance(k, int) or isinstance(k, bool) or k < 2):
-            raise EditError(f"`k` must be an integer of at least 2 (or null: the rule's band decides), got {json.dumps(k)}.", field="k")
+            raise EditError(
+                f"`k` must be an integer of at least 2 (or null: the rule's band decides), got {json.dumps(k)}.",
+                field="k",
+            )
         if self.g_type[gid] != "base":
-            raise EditError(f"`grid`: {grid} is an exclusive grid (专属网格); it is not split.", field="grid", status=409)
+            raise EditError(
+                f"`grid`: {grid} is an exclusive grid (专属网格); it is not split.", field="grid", status=409
+            )
         self._unlocked((gid,), name="grid")
         cells = self.members(gid)
         hh = float(self.g_hh[gid])
         n_units = int((self.hh[cells] > 0).sum())
         want = k or 2
         if n_units < want:
-            raise EditError(f"`k`: grid {grid} has {n_units} units with households; it cannot be split into {want}.", field="k", status=409)
+            raise EditError(
+                f"`k`: grid {grid} has {n_units} units with households; it cannot be split into {want}.",
+                field="k",
+                status=409,
+            )
         if k is None:
             mn, mx = self.g_min[gid], self.g_max[gid]
         else:
@@ -557,7 +598,9 @@ class EditSession:
             mn, mx = hh / k * 0.75, hh / k * 1.25
         parts = self._parts(cells, mn, mx)
         if len(parts) < 2:
-            raise EditError(f"`grid`: the splitter keeps {grid} as one grid ({hh:.0f} households).", field="grid", status=409)
+            raise EditError(
+                f"`grid`: the splitter keeps {grid} as one grid ({hh:.0f} households).", field="grid", status=409
+            )
         parts.sort(key=lambda p: -self.hh[p].sum())
         new_of = np.full(len(self.cell_grid), -1)
         ids = [gid] + [self._new_grid(gid) for _ in parts[1:]]
@@ -574,15 +617,23 @@ class EditSession:
             raise EditError("`locked` must be true or false.", field="locked")
         gids = [self.grid_id(c, name="grids") for c in grids]
         locks = [(g, self.locked[g], locked) for g in dict.fromkeys(gids)]
-        return Delta(np.zeros(0, int), np.zeros(0, int), np.zeros(0, int), locks), EditResult("lock", gids, self.g_village[gids[0]])
+        return Delta(np.zeros(0, int), np.zeros(0, int), np.zeros(0, int), locks), EditResult(
+            "lock", gids, self.g_village[gids[0]]
+        )
 
     def _op_regenerate(self, village: Any = None) -> tuple[Delta, EditResult]:
         if not isinstance(village, str) or village not in self.village_cells:
-            raise EditError(f"`village`: no village/community {json.dumps(village, ensure_ascii=False)} in this run.", field="village", status=404)
+            raise EditError(
+                f"`village`: no village/community {json.dumps(village, ensure_ascii=False)} in this run.",
+                field="village",
+                status=404,
+            )
         gids = self.grids_of(village)
         free = [g for g in gids if not self.locked[g] and self.g_type[g] == "base"]
         if not free or self.g_rule[free[0]] != "household_band":
-            raise EditError(f"`village`: {village} has no unlocked household-band grid to regenerate.", field="village", status=409)
+            raise EditError(
+                f"`village`: {village} has no unlocked household-band grid to regenerate.", field="village", status=409
+            )
         cells = self.village_cells[village]
         cells = cells[np.isin(self.cell_grid[cells], free)]
         parts = self._parts(cells, self.g_min[free[0]], self.g_max[free[0]])
@@ -601,7 +652,7 @@ class EditSession:
 
     # ---- saving ------------------------------------------------------------------------------
     def edits_table(self) -> pd.DataFrame:
-        """The operations of this session in order (undo/redo included), replayable with :func:`replay`."""
+        """Return the operations of this session in order (undo/redo included), replayable with :func:`replay`."""
         return pd.DataFrame(self.log, columns=["seq", "time", "user", "op", "args", "grids"])
 
     def to_result(self) -> Any:
@@ -634,10 +685,19 @@ class EditSession:
                 note = ("手工调整 edited by hand. " + note).strip()
             rows.append(
                 {
-                    "village_code": self.g_village[g], "village_name": self.village_name.get(self.g_village[g], ""),
-                    "grid_type": self.g_type[g], "rule": self.g_rule[g], "households": self.g_hh[g],
-                    "population": self.g_pop[g], "units": int(self.g_units[g]), "status": status, "flag": flag,
-                    "note": note, "min_households": self.g_min[g], "max_households": self.g_max[g], "kept": False,
+                    "village_code": self.g_village[g],
+                    "village_name": self.village_name.get(self.g_village[g], ""),
+                    "grid_type": self.g_type[g],
+                    "rule": self.g_rule[g],
+                    "households": self.g_hh[g],
+                    "population": self.g_pop[g],
+                    "units": int(self.g_units[g]),
+                    "status": status,
+                    "flag": flag,
+                    "note": note,
+                    "min_households": self.g_min[g],
+                    "max_households": self.g_max[g],
+                    "kept": False,
                 }
             )
             geoms.append(geom)
@@ -647,7 +707,13 @@ class EditSession:
         grids["compactness"] = polsby_popper(geoms_arr)
         xy = shapely.get_coordinates(shapely.point_on_surface(geoms_arr))
         table = pd.DataFrame(
-            {"village_code": grids["village_code"], "exclusive": grids["grid_type"].ne("base"), "x": xy[:, 0], "y": xy[:, 1], "area": grids["area_m2"]}
+            {
+                "village_code": grids["village_code"],
+                "exclusive": grids["grid_type"].ne("base"),
+                "x": xy[:, 0],
+                "y": xy[:, 1],
+                "area": grids["area_m2"],
+            }
         )
         addresses = self._addresses.copy()
         cell = self.address_cell
@@ -679,16 +745,27 @@ class EditSession:
         manifest = copy.deepcopy(self.run.manifest)
         manifest["created"] = _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds")
         manifest.setdefault("counts", {}).update(
-            {"grids": int(len(grids)), "addresses": int(len(addresses)), "addresses_without_grid": int((addr_grid < 0).sum()), "kept_grids": 0}
+            {
+                "grids": int(len(grids)),
+                "addresses": int(len(addresses)),
+                "addresses_without_grid": int((addr_grid < 0).sum()),
+                "kept_grids": 0,
+            }
         )
         manifest["retired_codes"] = assignment.retired
         manifest["edited"] = {"from": self.source, "edits": len(self.log), "ops": self.log}
         manifest["timings_s"] = {"edit_save": round(time.perf_counter() - t, 3)}
         out_crs = self.run.grids.crs
         return GridResult(
-            grids=grids.to_crs(out_crs), addresses=addresses.to_crs(out_crs), violations=violations.to_crs(out_crs),
-            boundaries=self.run.boundaries, code_changes=assignment.changes, history=assignment.history,
-            manifest=manifest, liaison=liaison.to_crs(out_crs) if liaison is not None else None, work_crs=self.work_crs,
+            grids=grids.to_crs(out_crs),
+            addresses=addresses.to_crs(out_crs),
+            violations=violations.to_crs(out_crs),
+            boundaries=self.run.boundaries,
+            code_changes=assignment.changes,
+            history=assignment.history,
+            manifest=manifest,
+            liaison=liaison.to_crs(out_crs) if liaison is not None else None,
+            work_crs=self.work_crs,
         )
 
     def save(self, out: str | Path, *, overwrite: bool = False) -> Path:

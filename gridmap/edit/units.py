@@ -90,7 +90,9 @@ def units_from_run(grids: gpd.GeoDataFrame, addresses: gpd.GeoDataFrame) -> tupl
     unit_of_piece = np.where(own, site_unit[piece_site], -1)
     piece_grid = site_grid[piece_site]
     # own pieces of one unit (several sites) become one cell
-    unit_pieces = pd.Series(np.flatnonzero(own)).groupby(unit_of_piece[own]).apply(list) if own.any() else pd.Series(dtype=object)
+    unit_pieces = (
+        pd.Series(np.flatnonzero(own)).groupby(unit_of_piece[own]).apply(list) if own.any() else pd.Series(dtype=object)
+    )
     unit_geom = np.array(
         [pieces[ix[0]] if len(ix) == 1 else shapely.union_all(pieces[ix]) for ix in unit_pieces], dtype=object
     )
@@ -99,15 +101,21 @@ def units_from_run(grids: gpd.GeoDataFrame, addresses: gpd.GeoDataFrame) -> tupl
     empty_geom, empty_grid = pieces[~own], piece_grid[~own]
     # grids without a unit cell: exclusive grids and grids without households are one cell each
     whole = np.setdiff1d(np.arange(len(grids)), unit_grid)
-    whole_hh = np.bincount(np.maximum(a_grid, 0), weights=np.where(a_grid >= 0, hh_all, 0.0), minlength=len(grids))[whole]
-    whole_pop = np.bincount(np.maximum(a_grid, 0), weights=np.where(a_grid >= 0, np.nan_to_num(pop_all), 0.0), minlength=len(grids))[whole]
+    whole_hh = np.bincount(np.maximum(a_grid, 0), weights=np.where(a_grid >= 0, hh_all, 0.0), minlength=len(grids))[
+        whole
+    ]
+    whole_pop = np.bincount(
+        np.maximum(a_grid, 0), weights=np.where(a_grid >= 0, np.nan_to_num(pop_all), 0.0), minlength=len(grids)
+    )[whole]
     uu = units.loc[unit_ids] if units is not None else None
     n_u, n_e, n_w = len(unit_ids), len(empty_geom), len(whole)
     table = pd.DataFrame(
         {
             "grid": np.concatenate([unit_grid, empty_grid, whole]).astype(int),
             "households": np.concatenate([uu["households"].to_numpy(float) if n_u else [], np.zeros(n_e), whole_hh]),
-            "population": np.concatenate([uu["population"].to_numpy(float) if n_u else [], np.full(n_e, np.nan), whole_pop]),
+            "population": np.concatenate(
+                [uu["population"].to_numpy(float) if n_u else [], np.full(n_e, np.nan), whole_pop]
+            ),
             "building": np.concatenate([uu["building"].to_numpy(object) if n_u else [], np.full(n_e + n_w, None)]),
             "compound": np.concatenate([uu["compound"].to_numpy(object) if n_u else [], np.full(n_e + n_w, None)]),
             "label": np.concatenate(
@@ -170,7 +178,12 @@ def adjacency_from_cells(cells: gpd.GeoDataFrame) -> tuple[np.ndarray, np.ndarra
 
 
 def blocks_of_cells(
-    cells: gpd.GeoDataFrame, boundaries: gpd.GeoDataFrame, barriers: np.ndarray | None, *, points: np.ndarray, point_cell: np.ndarray
+    cells: gpd.GeoDataFrame,
+    boundaries: gpd.GeoDataFrame,
+    barriers: np.ndarray | None,
+    *,
+    points: np.ndarray,
+    point_cell: np.ndarray,
 ) -> np.ndarray:
     """Barrier block (area between roads/rivers) of every cell, numbered across villages; 0 without barriers.
 

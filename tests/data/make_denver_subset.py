@@ -25,7 +25,12 @@ def main() -> None:
     inside = sjoin(addresses, keep[["code", "geometry"]], predicate="within")
     addresses = addresses.loc[inside.index.unique()]
     units = units[units["building"].isin(addresses["building"])]
-    write_inputs(OUT, addresses=addresses.reset_index(drop=True), boundaries=keep.reset_index(drop=True), units=units.reset_index(drop=True))
+    write_inputs(
+        OUT,
+        addresses=addresses.reset_index(drop=True),
+        boundaries=keep.reset_index(drop=True),
+        units=units.reset_index(drop=True),
+    )
     print(OUT, len(addresses), int(addresses["households"].sum()), len(keep))
 
 

@@ -73,7 +73,9 @@ def test_geometries_convert_vectorised_keeping_shape():
     assert out.crs.to_epsg() == 4326
     assert len(shapely.get_coordinates(out.geometry.values)) == len(shapely.get_coordinates(gdf.geometry.values))
     back = gcrs.wgs84_to_china(out, target="gcj02")
-    assert shapely.get_coordinates(back.geometry.values) == pytest.approx(shapely.get_coordinates(gdf.geometry.values), abs=1e-8)
+    assert shapely.get_coordinates(back.geometry.values) == pytest.approx(
+        shapely.get_coordinates(gdf.geometry.values), abs=1e-8
+    )
 
 
 def _registration_offset(fences: gpd.GeoDataFrame, water: gpd.GeoDataFrame) -> tuple[int, int]:

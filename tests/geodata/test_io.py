@@ -34,9 +34,9 @@ def points():
 @pytest.mark.parametrize("encoding", ["utf-8-sig", "utf-8", "gbk"])
 def test_csv_in_utf8_and_gbk_with_lon_lat_found(tmp_path, encoding):
     path = tmp_path / "a.csv"
-    pd.DataFrame({"名称": ["陆家嘴", "乳山"], "经度": [121.5, 121.51], "纬度": [31.23, 31.24], "households": [3, 5]}).to_csv(
-        path, index=False, encoding=encoding
-    )
+    pd.DataFrame(
+        {"名称": ["陆家嘴", "乳山"], "经度": [121.5, 121.51], "纬度": [31.23, 31.24], "households": [3, 5]}
+    ).to_csv(path, index=False, encoding=encoding)
     gdf = gio.read_layer(path)
     assert list(gdf["名称"]) == ["陆家嘴", "乳山"]
     assert shapely.get_coordinates(gdf.geometry.values).tolist() == [[121.5, 31.23], [121.51, 31.24]]
@@ -193,13 +193,21 @@ def test_xlsx_first_sheet_or_named_sheet_with_spreadsheet_rows(tmp_path):
     path = tmp_path / "hh.xlsx"
     with pd.ExcelWriter(path) as xw:
         pd.DataFrame({"说明": ["not data"]}).to_excel(xw, sheet_name="readme", index=False)
-        pd.DataFrame({"经度": [121.5, 121.6], "纬度": [31.2, 31.3], "户数": [3, 4], "村民小组": ["一组", "<img src=x onerror=alert(1)>{{ 6*7 }}"]}).to_excel(
-            xw, sheet_name="户", index=False
-        )
+        pd.DataFrame(
+            {
+                "经度": [121.5, 121.6],
+                "纬度": [31.2, 31.3],
+                "户数": [3, 4],
+                "村民小组": ["一组", "<img src=x onerror=alert(1)>{{ 6*7 }}"],
+            }
+        ).to_excel(xw, sheet_name="户", index=False)
     with pytest.raises(InputError, match=r"hh\.xlsx: no longitude/x column found; columns are: 说明"):
         gio.read_layer(path)
     gdf = gio.read_layer(path, sheet="户")
-    assert gdf["户数"].tolist() == ["3", "4"] and gdf["村民小组"].tolist() == ["一组", "<img src=x onerror=alert(1)>{{ 6*7 }}"]
+    assert gdf["户数"].tolist() == ["3", "4"] and gdf["村民小组"].tolist() == [
+        "一组",
+        "<img src=x onerror=alert(1)>{{ 6*7 }}",
+    ]
     assert gdf.geometry.x.tolist() == [121.5, 121.6]
     with pytest.raises(InputError, match=r"has no sheet 'nope' \(sheets: readme, 户\)"):
         gio.read_layer(path, sheet="nope")
@@ -217,8 +225,19 @@ def test_xls_written_by_libreoffice_is_read(tmp_path):
     src = tmp_path / "hh.xlsx"
     pd.DataFrame({"lon": [121.5], "lat": [31.2], "name": ["乳山二村"]}).to_excel(src, index=False)
     subprocess.run(
-        [soffice, f"-env:UserInstallation=file://{tmp_path}/lo", "--headless", "--convert-to", "xls", "--outdir", str(tmp_path), str(src)],
-        check=True, capture_output=True, timeout=180,
+        [
+            soffice,
+            f"-env:UserInstallation=file://{tmp_path}/lo",
+            "--headless",
+            "--convert-to",
+            "xls",
+            "--outdir",
+            str(tmp_path),
+            str(src),
+        ],
+        check=True,
+        capture_output=True,
+        timeout=180,
     )
     gdf = gio.read_layer(tmp_path / "hh.xls")
     assert gdf["name"].tolist() == ["乳山二村"] and gdf.geometry.x.tolist() == [121.5]
@@ -298,12 +317,17 @@ def test_unwritable_parent_as_root_is_refused_too(tmp_path):
 def test_killed_runs_leave_work_folders_that_the_next_run_cleans(tmp_path):
     out = tmp_path / "run"
     with subprocess.Popen(
-        [sys.executable, "-c", (
-            "import os, time; from geodata import io as gio\n"
-            f"with gio.atomic_dir({str(out)!r}) as tmp:\n"
-            "    (tmp / 'half.txt').write_text('half'); print(tmp, flush=True); time.sleep(60)\n"
-        )],
-        stdout=subprocess.PIPE, text=True,
+        [
+            sys.executable,
+            "-c",
+            (
+                "import os, time; from geodata import io as gio\n"
+                f"with gio.atomic_dir({str(out)!r}) as tmp:\n"
+                "    (tmp / 'half.txt').write_text('half'); print(tmp, flush=True); time.sleep(60)\n"
+            ),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
     ) as proc:
         tmp = Path(proc.stdout.readline().strip())
         assert tmp.is_dir() and tmp.name.startswith(".run.")

@@ -36,7 +36,10 @@ def load(url: str, path: Path, layers: list[str], schema: str = "public") -> Non
 
 def test_mask_url_hides_every_form_of_password():
     assert postgis.mask_url("postgresql://gis:s3cr%40t@db:5432/county") == "postgresql://gis:***@db:5432/county"
-    assert postgis.mask_url("postgresql://gis@db/county?password=x1&sslmode=require") == "postgresql://gis@db/county?password=***&sslmode=require"
+    assert (
+        postgis.mask_url("postgresql://gis@db/county?password=x1&sslmode=require")
+        == "postgresql://gis@db/county?password=***&sslmode=require"
+    )
     assert postgis.mask_url("postgresql://db/county") == "postgresql://db/county"
     src = postgis.DbSource("postgresql://gis:hunter2@db/county", layer="public.addresses")
     for text in (str(src), repr(src), os.fspath(src), src.name, str(Path(src))):
@@ -53,20 +56,30 @@ def test_the_sample_read_from_postgis_gives_the_same_grids_as_from_the_file(db):
     def src(**kw):
         return LayerSpec(postgis.DbSource(db, **kw), kw.get("layer"))
 
-    from_db = make_grids(**read_inputs(
-        src(layer="inputs.addresses"),
-        src(sql="SELECT code, name, urban_rural, kind, geometry AS geom FROM inputs.boundaries "
-            "WHERE code LIKE '3101%' AND name <> ':not_a_parameter' ORDER BY code"),  # % and : taken literally
-        exclusive=src(layer="inputs.exclusive"),
-        barriers=[src(layer="inputs.barriers")],
-    ).frames())
+    from_db = make_grids(
+        **read_inputs(
+            src(layer="inputs.addresses"),
+            src(
+                sql="SELECT code, name, urban_rural, kind, geometry AS geom FROM inputs.boundaries "
+                "WHERE code LIKE '3101%' AND name <> ':not_a_parameter' ORDER BY code"
+            ),  # % and : taken literally
+            exclusive=src(layer="inputs.exclusive"),
+            barriers=[src(layer="inputs.barriers")],
+        ).frames()
+    )
     p = sample_path()
-    from_file = make_grids(**read_inputs(
-        LayerSpec(p, "addresses"), LayerSpec(p, "boundaries"), exclusive=LayerSpec(p, "exclusive"), barriers=[LayerSpec(p, "barriers")],
-    ).frames())
+    from_file = make_grids(
+        **read_inputs(
+            LayerSpec(p, "addresses"),
+            LayerSpec(p, "boundaries"),
+            exclusive=LayerSpec(p, "exclusive"),
+            barriers=[LayerSpec(p, "barriers")],
+        ).frames()
+    )
     assert from_db.grids.crs.to_epsg() == 4490  # from the geometry column's SRID
     pd.testing.assert_frame_equal(
-        from_db.grids[["grid_code", "households", "grid_type"]], from_file.grids[["grid_code", "households", "grid_type"]]
+        from_db.grids[["grid_code", "households", "grid_type"]],
+        from_file.grids[["grid_code", "households", "grid_type"]],
     )
     assert from_db.grids.geom_equals_exact(from_file.grids, tolerance=1e-9).all()
     inputs = from_db.manifest["inputs"]
@@ -78,12 +91,34 @@ def test_the_sample_read_from_postgis_gives_the_same_grids_as_from_the_file(db):
 
 def test_units_and_previous_grids_read_from_postgis(db, tmp_path, monkeypatch, capsys):
     load(db, DENVER, ["addresses", "boundaries", "units"])
-    code, out, err = cli(["-q", "partition", "--addresses", db, "--addresses-layer", "addresses", "--boundaries", db,
-                          "--boundaries-layer", "boundaries", "--units", db, "--units-sql", "SELECT building, geometry FROM units",
-                          "--out", str(tmp_path / "r1")], monkeypatch, capsys)
+    code, out, err = cli(
+        [
+            "-q",
+            "partition",
+            "--addresses",
+            db,
+            "--addresses-layer",
+            "addresses",
+            "--boundaries",
+            db,
+            "--boundaries-layer",
+            "boundaries",
+            "--units",
+            db,
+            "--units-sql",
+            "SELECT building, geometry FROM units",
+            "--out",
+            str(tmp_path / "r1"),
+        ],
+        monkeypatch,
+        capsys,
+    )
     assert code == 0, err
-    by_file = make_grids(**read_inputs(LayerSpec(DENVER, "addresses"), LayerSpec(DENVER, "boundaries"),
-                                       units=LayerSpec(DENVER, "units")).frames())
+    by_file = make_grids(
+        **read_inputs(
+            LayerSpec(DENVER, "addresses"), LayerSpec(DENVER, "boundaries"), units=LayerSpec(DENVER, "units")
+        ).frames()
+    )
     r1 = gpd.read_file(tmp_path / "r1" / "grids.gpkg", layer="grids")
     assert list(r1["grid_code"]) == list(by_file.grids["grid_code"])
     assert list(r1["units"]) == list(by_file.grids["units"])
@@ -91,9 +126,32 @@ def test_units_and_previous_grids_read_from_postgis(db, tmp_path, monkeypatch, c
     engine = sa.create_engine(db.replace("postgresql://", "postgresql+psycopg://"))
     r1.to_postgis("old_grids", engine, index=False)
     engine.dispose()
-    code, out, err = cli(["-q", "partition", "--addresses", str(DENVER), "--addresses-layer", "addresses", "--boundaries", str(DENVER),
-                          "--boundaries-layer", "boundaries", "--units", str(DENVER), "--units-layer", "units",
-                          "--previous", db, "--previous-layer", "public.old_grids", "--out", str(tmp_path / "r2")], monkeypatch, capsys)
+    code, out, err = cli(
+        [
+            "-q",
+            "partition",
+            "--addresses",
+            str(DENVER),
+            "--addresses-layer",
+            "addresses",
+            "--boundaries",
+            str(DENVER),
+            "--boundaries-layer",
+            "boundaries",
+            "--units",
+            str(DENVER),
+            "--units-layer",
+            "units",
+            "--previous",
+            db,
+            "--previous-layer",
+            "public.old_grids",
+            "--out",
+            str(tmp_path / "r2"),
+        ],
+        monkeypatch,
+        capsys,
+    )
     assert code == 0, err
     r2 = gpd.read_file(tmp_path / "r2" / "grids.gpkg", layer="grids")
     assert list(r2["grid_code"]) == list(r1["grid_code"])
@@ -121,7 +179,9 @@ def test_password_from_pgpassword_pgpass_and_service_file(db, tmp_path, monkeypa
     monkeypatch.setenv("PGPASSFILE", str(tmp_path / "none"))
 
     service = tmp_path / "pg_service.conf"
-    service.write_text(f"[county]\nhost={u.hostname}\nport={u.port}\ndbname={u.path.lstrip('/')}\nuser={u.username}\npassword={u.password}\n")
+    service.write_text(
+        f"[county]\nhost={u.hostname}\nport={u.port}\ndbname={u.path.lstrip('/')}\nuser={u.username}\npassword={u.password}\n"
+    )
     monkeypatch.setenv("PGSERVICEFILE", str(service))
     assert len(postgis.read_db_layer("postgresql:///?service=county", layer="boundaries")) == 6
 
@@ -144,9 +204,19 @@ def test_bad_database_inputs_give_one_clear_error_and_exit_2(db, tmp_path, monke
     boundaries = ["--boundaries", db, "--boundaries-layer", "boundaries"]
     addresses = ["--addresses", db, "--addresses-layer", "addresses"]
     if case == "bad_url":
-        addresses = ["--addresses", f"postgresql://{u.username}:{u.password}@{u.hostname}:port/{u.path}", "--addresses-layer", "a"]
+        addresses = [
+            "--addresses",
+            f"postgresql://{u.username}:{u.password}@{u.hostname}:port/{u.path}",
+            "--addresses-layer",
+            "a",
+        ]
     elif case == "wrong_password":
-        addresses = ["--addresses", db.replace(f":{u.password}@", ":not-the-password@"), "--addresses-layer", "addresses"]
+        addresses = [
+            "--addresses",
+            db.replace(f":{u.password}@", ":not-the-password@"),
+            "--addresses-layer",
+            "addresses",
+        ]
     elif case == "no_server":
         import socket
 
@@ -172,8 +242,11 @@ def test_bad_database_inputs_give_one_clear_error_and_exit_2(db, tmp_path, monke
 
 
 def test_a_database_input_needs_a_layer_or_a_query(db, tmp_path, monkeypatch, capsys):
-    code, _, err = cli(["partition", "--addresses", db, "--boundaries", db, "--boundaries-layer", "b", "--out", str(tmp_path / "o")],
-                       monkeypatch, capsys)
+    code, _, err = cli(
+        ["partition", "--addresses", db, "--boundaries", db, "--boundaries-layer", "b", "--out", str(tmp_path / "o")],
+        monkeypatch,
+        capsys,
+    )
     assert code == 2
     assert "--addresses-layer SCHEMA.TABLE or --addresses-sql" in err
     assert urlsplit(db).password not in err

@@ -23,8 +23,32 @@ from geodata.errors import GridmapError
 SETTINGS = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 CELL = st.one_of(
     st.text(max_size=12),
-    st.sampled_from(["121.5", "31.2", "", "nan", "inf", "-0", "1e309", "=1+1", "{{ 6*7 }}", "<img src=x onerror=alert(1)>",
-                     "一组", '"', "'", ";", "\t", "|", ",", "\r\n", "3.0", "2.5", "-1", "１２"]),
+    st.sampled_from(
+        [
+            "121.5",
+            "31.2",
+            "",
+            "nan",
+            "inf",
+            "-0",
+            "1e309",
+            "=1+1",
+            "{{ 6*7 }}",
+            "<img src=x onerror=alert(1)>",
+            "一组",
+            '"',
+            "'",
+            ";",
+            "\t",
+            "|",
+            ",",
+            "\r\n",
+            "3.0",
+            "2.5",
+            "-1",
+            "１２",
+        ]
+    ),
 )
 
 
@@ -92,10 +116,16 @@ JSON = st.recursive(
 @SETTINGS
 @given(JSON, st.sampled_from(["Point", "Polygon", "MultiPolygon", "LineString", "Nope"]))
 def test_any_json_as_geojson(value, gtype):
-    doc = {"type": "FeatureCollection", "features": [
-        {"type": "Feature", "properties": {"code": value if not isinstance(value, dict | list) else json.dumps(value)},
-         "geometry": {"type": gtype, "coordinates": value}},
-    ]}
+    doc = {
+        "type": "FeatureCollection",
+        "features": [
+            {
+                "type": "Feature",
+                "properties": {"code": value if not isinstance(value, dict | list) else json.dumps(value)},
+                "geometry": {"type": gtype, "coordinates": value},
+            },
+        ],
+    }
     for payload in (doc, value):
         path = _file(json.dumps(payload, allow_nan=True).encode(), ".geojson")
         gdf = _only_gridmap_errors(gio.read_layer, path)
@@ -129,7 +159,10 @@ def test_validators_and_crs_on_any_points(rows, crs, dedupe):
 
 
 @SETTINGS
-@given(st.lists(st.tuples(CELL, CELL, CELL), min_size=1, max_size=5), st.lists(st.floats(-1e7, 1e7), min_size=4, max_size=4))
+@given(
+    st.lists(st.tuples(CELL, CELL, CELL), min_size=1, max_size=5),
+    st.lists(st.floats(-1e7, 1e7), min_size=4, max_size=4),
+)
 def test_validate_boundaries_on_any_attributes(rows, box):
     codes, ur, kind = (list(c) for c in zip(*rows, strict=True))
     x0, y0, x1, y1 = box

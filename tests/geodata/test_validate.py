@@ -17,7 +17,9 @@ X0, Y0 = 350_000.0, 3_460_000.0  # a real place in UTM 51N: tiny numbers would l
 def boundaries(codes, geoms=None):
     geoms = geoms or [shapely.box(i, 0, i + 1, 1) for i in range(len(codes))]
     geoms = [shapely.affinity.translate(g, X0, Y0) for g in geoms]
-    return gpd.GeoDataFrame({"code": codes, "name": [f"v{i}" for i in range(len(codes))]}, geometry=geoms, crs="EPSG:32651")
+    return gpd.GeoDataFrame(
+        {"code": codes, "name": [f"v{i}" for i in range(len(codes))]}, geometry=geoms, crs="EPSG:32651"
+    )
 
 
 def test_missing_code_column():
@@ -98,14 +100,19 @@ def test_address_geometry_must_be_points():
 
 def test_addresses_outside_are_kept_and_listed_in_two_are_errors():
     b, _ = gval.validate_boundaries(boundaries(["310115005001", "310115005003"]), file="b.gpkg")
-    pts = gpd.GeoDataFrame(geometry=[shapely.Point(X0 + 0.5, Y0 + 0.5), shapely.Point(X0 + 5, Y0 + 5)], crs="EPSG:32651")
+    pts = gpd.GeoDataFrame(
+        geometry=[shapely.Point(X0 + 0.5, Y0 + 0.5), shapely.Point(X0 + 5, Y0 + 5)], crs="EPSG:32651"
+    )
     codes, report = gval.assign_villages(pts, b, file="a.gpkg")
     assert codes.iloc[0] == "310115005001"
     assert codes.isna().tolist() == [False, True]
     assert "feature 1" in str(report.notes[0]) and "outside every" in str(report.notes[0])
     overlapping = boundaries(["310115005001", "310115005003"], [shapely.box(0, 0, 2, 1), shapely.box(1, 0, 3, 1)])
     pts = gpd.GeoDataFrame(geometry=[shapely.Point(X0 + 1.5, Y0 + 0.5)], crs="EPSG:32651")
-    with pytest.raises(InputError, match=r"a\.gpkg, feature 0: the point lies in two boundaries \(310115005001, 310115005003\).*overlap"):
+    with pytest.raises(
+        InputError,
+        match=r"a\.gpkg, feature 0: the point lies in two boundaries \(310115005001, 310115005003\).*overlap",
+    ):
         gval.assign_villages(pts, overlapping, file="a.gpkg")
 
 
@@ -139,7 +146,11 @@ def test_longitudes_and_latitudes_out_of_range_are_named_by_row():
 def test_swapped_longitude_and_latitude_are_recognised_and_the_fix_named():
     pts = lonlat([(31.2, 121.5), (31.3, 121.6)])
     pts.attrs.update(rows="csv", coordinate_columns=("lon", "lat"))
-    with pytest.raises(InputError, match=r"a\.csv: longitude and latitude look swapped: 2 rows .*Fix: swap the columns: pass `x_col` lat `y_col` lon"):
+    with pytest.raises(
+        InputError,
+        match=r"a\.csv: longitude and latitude look swapped: 2 rows .*Fix: swap the columns: pass `x_col` lat "
+        r"`y_col` lon",
+    ):
         gval.validate_addresses(pts, file="a.csv")
 
 
@@ -148,9 +159,13 @@ def test_metres_declared_as_degrees_get_one_message_naming_the_crs_option():
     with pytest.raises(InputError) as info:
         gval.validate_addresses(pts, file="a.gpkg")
     assert len(info.value.problems) == 1
-    assert "100 of 100 rows have coordinates such as x=350000, y=3460000 in feature 0 that look like metres" in str(info.value)
+    assert "100 of 100 rows have coordinates such as x=350000, y=3460000 in feature 0 that look like metres" in str(
+        info.value
+    )
     assert "pass `addresses_crs` with the projected CRS" in str(info.value)
-    bnd = gpd.GeoDataFrame({"code": ["310115005001"]}, geometry=[shapely.box(350_000, 3_460_000, 351_000, 3_461_000)], crs="EPSG:4490")
+    bnd = gpd.GeoDataFrame(
+        {"code": ["310115005001"]}, geometry=[shapely.box(350_000, 3_460_000, 351_000, 3_461_000)], crs="EPSG:4490"
+    )
     with pytest.raises(InputError, match="`boundaries_crs`"):
         gval.validate_boundaries(bnd, file="b.shp")
 
@@ -163,12 +178,16 @@ def test_degrees_declared_as_metres_are_recognised():
 
 @pytest.mark.parametrize("value", ["2.5", "1e400", "nan", "inf", "-1", "３"])
 def test_households_must_be_whole_numbers(value):
-    with pytest.raises(InputError, match=rf"row 2 \(line 3\), column 'households': got '{value}', expected a whole number ≥ 0"):
+    with pytest.raises(
+        InputError, match=rf"row 2 \(line 3\), column 'households': got '{value}', expected a whole number ≥ 0"
+    ):
         gval.validate_addresses(addresses(["3", value]), file="a.csv", csv_like=True)
 
 
 def test_households_2_point_0_is_whole_and_population_may_be_decimal():
-    out, _ = gval.validate_addresses(addresses(["2.0", "3"]).assign(population=["2.5", ""]), file="a.csv", csv_like=True)
+    out, _ = gval.validate_addresses(
+        addresses(["2.0", "3"]).assign(population=["2.5", ""]), file="a.csv", csv_like=True
+    )
     assert out["households"].tolist() == [2.0, 3.0]
     assert out["population"].iloc[0] == 2.5 and np.isnan(out["population"].iloc[1])
 
@@ -194,14 +213,22 @@ def test_addresses_in_a_hole_are_told_apart_and_strict_makes_them_errors():
     ring = shapely.box(X0, Y0, X0 + 100, Y0 + 100).difference(shapely.box(X0 + 40, Y0 + 40, X0 + 60, Y0 + 60))
     b = gpd.GeoDataFrame({"code": ["310115005001"]}, geometry=[ring], crs="EPSG:32651")
     pts = gpd.GeoDataFrame(
-        geometry=[shapely.Point(X0 + 10, Y0 + 10), shapely.Point(X0 + 50, Y0 + 50), shapely.Point(X0 + 500, Y0), shapely.Point(X0 + 51, Y0 + 50)],
+        geometry=[
+            shapely.Point(X0 + 10, Y0 + 10),
+            shapely.Point(X0 + 50, Y0 + 50),
+            shapely.Point(X0 + 500, Y0),
+            shapely.Point(X0 + 51, Y0 + 50),
+        ],
         crs="EPSG:32651",
     )
     codes, report = gval.assign_villages(pts, b, file="a.gpkg")
     assert codes.iloc[0] == "310115005001" and codes.isna().tolist() == [False, True, True, True]
     kinds = {p.kind: p for p in report.notes}
     assert kinds["address_in_hole"].ids == (1, 3) and kinds["address_outside_boundaries"].ids == (2,)
-    assert "2 of 4 addresses lie inside a hole of a village/community boundary; kept in the violations layer: feature 1, feature 3" in str(kinds["address_in_hole"])
+    assert (
+        "2 of 4 addresses lie inside a hole of a village/community boundary; kept in the violations layer: feature "
+        "1, feature 3" in str(kinds["address_in_hole"])
+    )
     with pytest.raises(InputError) as info:
         gval.assign_villages(pts, b, file="a.gpkg", strict=True)
     assert {p.kind for p in info.value.problems} == {"address_in_hole", "address_outside_boundaries"}
@@ -209,7 +236,9 @@ def test_addresses_in_a_hole_are_told_apart_and_strict_makes_them_errors():
 
 def test_a_point_on_a_shared_border_goes_to_the_first_boundary_not_an_overlap_error():
     b, _ = gval.validate_boundaries(boundaries(["310115005001", "310115005003"]), file="b.gpkg")
-    pts = gpd.GeoDataFrame(geometry=[shapely.Point(X0 + 1, Y0 + 0.5), shapely.Point(X0 + 1.5, Y0 + 0.5)], crs="EPSG:32651")
+    pts = gpd.GeoDataFrame(
+        geometry=[shapely.Point(X0 + 1, Y0 + 0.5), shapely.Point(X0 + 1.5, Y0 + 0.5)], crs="EPSG:32651"
+    )
     codes, report = gval.assign_villages(pts, b, file="a.gpkg")
     assert codes.tolist() == ["310115005001", "310115005003"] and not report.notes
 
@@ -221,7 +250,9 @@ def test_swaps_the_range_check_cannot_see_are_found_against_the_boundaries():
     pts.attrs["coordinate_columns"] = ("经度", "纬度")
     report = gval.Report()
     gval.check_swapped_against(pts, bnd, file="a.csv", report=report)
-    assert "look swapped: 100% of the points fall among the boundaries only with x and y exchanged" in str(report.errors[0])
+    assert "look swapped: 100% of the points fall among the boundaries only with x and y exchanged" in str(
+        report.errors[0]
+    )
     assert "`x_col` 纬度 `y_col` 经度" in str(report.errors[0])
     fine = gval.Report()
     gval.check_swapped_against(lonlat([(80.0, 31.0)]), bnd, file="a.csv", report=fine)

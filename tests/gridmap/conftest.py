@@ -37,8 +37,12 @@ def hostile_sample(folder) -> LayerSpec:
     a["compound"] = a["compound"].map(lambda v: v if v is None or v != v else PAYLOADS[2] + v)
     e = pyogrio.read_dataframe(src, layer="exclusive")
     e["name"] = [PAYLOADS[(i + 1) % len(PAYLOADS)] + str(n) for i, n in enumerate(e["name"])]
-    for name, df in (("boundaries", b), ("addresses", a), ("exclusive", e),
-                     ("barriers", pyogrio.read_dataframe(src, layer="barriers"))):
+    for name, df in (
+        ("boundaries", b),
+        ("addresses", a),
+        ("exclusive", e),
+        ("barriers", pyogrio.read_dataframe(src, layer="barriers")),
+    ):
         pyogrio.write_dataframe(df, out, layer=name, append=out.exists())
     return LayerSpec(out)
 
@@ -49,9 +53,12 @@ def hostile_run(tmp_path_factory):
     folder = tmp_path_factory.mktemp("hostile")
     spec = hostile_sample(folder)
     result = run_files(
-        LayerSpec(spec.path, "addresses"), LayerSpec(spec.path, "boundaries"),
-        exclusive=LayerSpec(spec.path, "exclusive"), barriers=(LayerSpec(spec.path, "barriers"),),
-        liaison=(10, 15), name=PAYLOADS[0],
+        LayerSpec(spec.path, "addresses"),
+        LayerSpec(spec.path, "boundaries"),
+        exclusive=LayerSpec(spec.path, "exclusive"),
+        barriers=(LayerSpec(spec.path, "barriers"),),
+        liaison=(10, 15),
+        name=PAYLOADS[0],
     )
     out = folder / "run"
     write_run(result, out)

@@ -39,10 +39,20 @@ def hand_drawn(tmp_path):
     pts = grid_points(20, 10)
     grids = gpd.GeoDataFrame(
         {"grid_code": [A + "001", A + "002", A + "003", B + "001", "31011500500X004"]},
-        geometry=[box(0, 0, 100, 200), box(100, 0, 160, 200), box(140, 0, 180, 100), box(180, 0, 300, 200), box(300, 0, 400, 200)],
+        geometry=[
+            box(0, 0, 100, 200),
+            box(100, 0, 160, 200),
+            box(140, 0, 180, 100),
+            box(180, 0, 300, 200),
+            box(300, 0, 400, 200),
+        ],
         crs=UTM,
     )
-    bnd = gpd.GeoDataFrame({"code": [A, B], "name": ["甲社区", "乙社区"]}, geometry=[square(200, 200), square(200, 200, origin=(X0 + 200, Y0))], crs=UTM)
+    bnd = gpd.GeoDataFrame(
+        {"code": [A, B], "name": ["甲社区", "乙社区"]},
+        geometry=[square(200, 200), square(200, 200, origin=(X0 + 200, Y0))],
+        crs=UTM,
+    )
     path = tmp_path / "hand.gpkg"
     grids.to_file(path, layer="grids")
     pts.to_file(path, layer="addresses")
@@ -78,18 +88,46 @@ def test_audit_finds_exactly_the_known_faults(hand_drawn):
         (xy[:, 0] > 300).sum() * 10,
     ]
     assert audit.grids["households"].tolist() == expected
-    assert set(kinds) == {"gap", "overlap", "crosses_boundary", "address_in_no_grid", "address_in_two_grids", "code", "out_of_band"}
+    assert set(kinds) == {
+        "gap",
+        "overlap",
+        "crosses_boundary",
+        "address_in_no_grid",
+        "address_in_two_grids",
+        "code",
+        "out_of_band",
+    }
 
 
 def test_audit_cli_writes_report_with_findings_and_worker_loads(hand_drawn, tmp_path):
     path, *_ = hand_drawn
     workers = tmp_path / "workers.csv"
-    pd.DataFrame({"grid_code": [A + "001", A + "002", A + "002", B + "001"], "worker": ["张三", "张三", "李四", "王五"]}).to_csv(workers, index=False)
+    pd.DataFrame(
+        {"grid_code": [A + "001", A + "002", A + "002", B + "001"], "worker": ["张三", "张三", "李四", "王五"]}
+    ).to_csv(workers, index=False)
     out = tmp_path / "audit"
-    res = CliRunner().invoke(main, [
-        "audit", "--grids", str(path), "--grids-layer", "grids", "--addresses", str(path), "--addresses-layer", "addresses",
-        "--boundaries", str(path), "--boundaries-layer", "boundaries", "--workers", str(workers), "--out", str(out),
-    ])
+    res = CliRunner().invoke(
+        main,
+        [
+            "audit",
+            "--grids",
+            str(path),
+            "--grids-layer",
+            "grids",
+            "--addresses",
+            str(path),
+            "--addresses-layer",
+            "addresses",
+            "--boundaries",
+            str(path),
+            "--boundaries-layer",
+            "boundaries",
+            "--workers",
+            str(workers),
+            "--out",
+            str(out),
+        ],
+    )
     assert res.exit_code == 0, res.output
     html = (out / "report.html").read_text(encoding="utf-8")
     assert "Audit findings" in html and "crosses_boundary" in html and "张三" in html
@@ -98,7 +136,9 @@ def test_audit_cli_writes_report_with_findings_and_worker_loads(hand_drawn, tmp_
 
 
 def test_worker_loads_share_a_grid_between_its_workers():
-    grids = pd.DataFrame({"grid_code": ["g1", "g2", "g3"], "households": [400.0, 300.0, 500.0], "population": [1000.0, 900.0, 1500.0]})
+    grids = pd.DataFrame(
+        {"grid_code": ["g1", "g2", "g3"], "households": [400.0, 300.0, 500.0], "population": [1000.0, 900.0, 1500.0]}
+    )
     workers = pd.DataFrame({"grid_code": ["g1", "g2", "g2", "g3", "gX"], "worker": ["a", "a", "b", "c", "c"]})
     table, fig = worker_table(grids, workers)
     loads = dict(zip(table["网格员 worker"], table["户数 households"], strict=True))
@@ -139,7 +179,9 @@ def test_report_figures_equal_an_independent_computation_per_rule(tmp_path):
         assert shown[f"parity__{key}"] == pytest.approx(np.abs(hh - hh.mean()).max() / hh.mean())
         assert shown[f"max_min_ratio__{key}"] == pytest.approx(hh.max() / hh.min())
     band = groups["household_band"]
-    assert shown["share_in_band__household_band"] == pytest.approx(band["households"].between(band["min_households"], band["max_households"]).mean())
+    assert shown["share_in_band__household_band"] == pytest.approx(
+        band["households"].between(band["min_households"], band["max_households"]).mean()
+    )
     assert "share_in_band__village_group" not in shown
 
 
@@ -163,13 +205,32 @@ def test_audit_of_a_gridmap_run_flags_only_what_breaks_the_rules(tmp_path):
     assert res.exit_code == 0, res.output
     gpkg = str(tmp_path / "demo" / "grids.gpkg")
     out = tmp_path / "audit"
-    res = CliRunner().invoke(main, [
-        "audit", "--grids", gpkg, "--grids-layer", "grids", "--addresses", gpkg, "--addresses-layer", "addresses",
-        "--boundaries", gpkg, "--boundaries-layer", "boundaries", "--out", str(out),
-    ])
+    res = CliRunner().invoke(
+        main,
+        [
+            "audit",
+            "--grids",
+            gpkg,
+            "--grids-layer",
+            "grids",
+            "--addresses",
+            gpkg,
+            "--addresses-layer",
+            "addresses",
+            "--boundaries",
+            gpkg,
+            "--boundaries-layer",
+            "boundaries",
+            "--out",
+            str(out),
+        ],
+    )
     assert res.exit_code == 0, res.output
     found = gpd.read_file(out / "audit.gpkg", layer="violations")
     grids = gpd.read_file(gpkg, layer="grids")
-    out_of_band = grids[grids["rule"].eq("household_band") & ~grids["households"].between(grids["min_households"], grids["max_households"])]
+    out_of_band = grids[
+        grids["rule"].eq("household_band")
+        & ~grids["households"].between(grids["min_households"], grids["max_households"])
+    ]
     assert sorted(found.loc[found["kind"].eq("out_of_band"), "ref"]) == sorted(out_of_band["grid_code"])
     assert not found["kind"].isin(["gap", "overlap", "crosses_boundary", "address_in_no_grid", "code"]).any()

@@ -32,8 +32,11 @@ def test_make_grids_touches_no_file(sample_layers, tmp_path, monkeypatch):
 def test_inputs_in_different_crs_give_the_same_grids(sample_layers, sample_run):
     s = sample_layers
     mixed = gridmap.make_grids(
-        s["addresses"].to_crs(4326), s["boundaries"], exclusive=s["exclusive"].to_crs(32651),
-        barriers=s["barriers"].to_crs(3857), liaison=(10, 15),
+        s["addresses"].to_crs(4326),
+        s["boundaries"],
+        exclusive=s["exclusive"].to_crs(32651),
+        barriers=s["barriers"].to_crs(3857),
+        liaison=(10, 15),
     )
     assert mixed.grids["grid_code"].tolist() == sample_run.grids["grid_code"].tolist()
     assert mixed.grids["households"].tolist() == sample_run.grids["households"].tolist()
@@ -45,7 +48,9 @@ def test_inputs_in_different_crs_give_the_same_grids(sample_layers, sample_run):
 
 def test_grids_tile_every_boundary(sample_run):
     g = sample_run.grids.to_crs(sample_run.work_crs)
-    for code, geom in zip(sample_run.boundaries["code"], sample_run.boundaries.to_crs(sample_run.work_crs).geometry, strict=True):
+    for code, geom in zip(
+        sample_run.boundaries["code"], sample_run.boundaries.to_crs(sample_run.work_crs).geometry, strict=True
+    ):
         mine = g[g["village_code"] == code].geometry.values
         assert coverage_ratio(mine, geom) < 1e-9
         assert overlap_area(mine) < 1e-6 * geom.area
@@ -110,8 +115,13 @@ def test_audit_of_a_gridmap_run_finds_no_gap_or_overlap(sample_run):
 
 def test_diff_of_two_runs_counts_moved_households(sample_layers, sample_run):
     s = sample_layers
-    narrow = gridmap.make_grids(s["addresses"], s["boundaries"], exclusive=s["exclusive"], barriers=s["barriers"],
-                                rules=gridmap.read_rules(min_households=200, max_households=320))
+    narrow = gridmap.make_grids(
+        s["addresses"],
+        s["boundaries"],
+        exclusive=s["exclusive"],
+        barriers=s["barriers"],
+        rules=gridmap.read_rules(min_households=200, max_households=320),
+    )
     d = gridmap.diff(sample_run, narrow)
     moved = d.households.loc[d.households["changed"], "households"].sum()
     assert d.share_changed == pytest.approx(moved / d.households["households"].sum())
@@ -122,8 +132,12 @@ def test_diff_of_two_runs_counts_moved_households(sample_layers, sample_run):
 
 def test_read_inputs_then_make_grids_equals_the_cli_run(sample_run_dir):
     p = gridmap.sample_path()
-    inputs = gridmap.read_inputs(gridmap.LayerSpec(p, "addresses"), gridmap.LayerSpec(p, "boundaries"),
-                                 exclusive=gridmap.LayerSpec(p, "exclusive"), barriers=[gridmap.LayerSpec(p, "barriers")])
+    inputs = gridmap.read_inputs(
+        gridmap.LayerSpec(p, "addresses"),
+        gridmap.LayerSpec(p, "boundaries"),
+        exclusive=gridmap.LayerSpec(p, "exclusive"),
+        barriers=[gridmap.LayerSpec(p, "barriers")],
+    )
     result = gridmap.make_grids(**inputs.frames(), liaison=(10, 15))
     assert len(result.manifest["inputs"]["addresses"]["sha256"]) == 64
     saved = gpd.read_file(sample_run_dir / "grids.gpkg", layer="grids")
@@ -146,8 +160,11 @@ def test_done_when_one_liner_on_the_denver_subset():
     from pathlib import Path
 
     data = Path(__file__).resolve().parents[1] / "data" / "denver_tracts.gpkg"
-    r = gridmap.make_grids(gpd.read_file(data, layer="addresses"), gpd.read_file(data, layer="boundaries"),
-                           units=gpd.read_file(data, layer="units"))
+    r = gridmap.make_grids(
+        gpd.read_file(data, layer="addresses"),
+        gpd.read_file(data, layer="boundaries"),
+        units=gpd.read_file(data, layer="units"),
+    )
     summary = r.summary()
     assert len(summary) == 12 and summary["households"].sum() == r.grids["households"].sum()
     spec = gridmap.LayerSpec(str(data), "addresses")  # a plain string path is accepted too

@@ -21,8 +21,10 @@ CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 DRIVER = shutil.which("chromedriver") or "/usr/bin/chromedriver"
 pytestmark = [
     pytest.mark.slow,
-    pytest.mark.skipif(not (Path(CHROMIUM).exists() and Path(DRIVER).exists()),
-                       reason="needs chromium and chromium-driver (.ci/run installs them)"),
+    pytest.mark.skipif(
+        not (Path(CHROMIUM).exists() and Path(DRIVER).exists()),
+        reason="needs chromium and chromium-driver (.ci/run installs them)",
+    ),
 ]
 TILE_HOSTS = ("tile.openstreetmap.org", "autonavi.com", "tianditu.gov.cn")
 SHOTS = Path(__file__).resolve().parents[2] / "outputs" / "browser"
@@ -81,13 +83,17 @@ def open_page(driver, page: Path, n_grids: int):
     )
     time.sleep(0.3)
     assert js_errors(driver) == []
-    resources = driver.execute_script("return performance.getEntriesByType('resource').map(function(e){return e.name;})")
+    resources = driver.execute_script(
+        "return performance.getEntriesByType('resource').map(function(e){return e.name;})"
+    )
     assert all(r.startswith(("file:", "data:")) or any(h in r for h in TILE_HOSTS) for r in resources), resources
 
 
 def centre_on(driver, latlng, zoom: int) -> None:
     """Put a point at the centre of the map (as a user would by panning), then wait for redraw."""
-    driver.execute_script("gridmap.map.closePopup(); gridmap.map.setView(arguments[0], arguments[1], {animate:false});", latlng, zoom)
+    driver.execute_script(
+        "gridmap.map.closePopup(); gridmap.map.setView(arguments[0], arguments[1], {animate:false});", latlng, zoom
+    )
     time.sleep(0.05)
 
 
@@ -99,13 +105,16 @@ def hover_and_click_centre(driver):
     ActionChains(driver).move_to_element_with_offset(m, 3, 3).move_to_element(m).perform()
     tip = driver.execute_script("var t=document.querySelector('.leaflet-tooltip'); return t ? t.textContent : '';")
     ActionChains(driver).click().perform()
-    popup = driver.execute_script("var p=document.querySelector('.leaflet-popup-content'); return p ? p.textContent : '';")
+    popup = driver.execute_script(
+        "var p=document.querySelector('.leaflet-popup-content'); return p ? p.textContent : '';"
+    )
     return tip, popup
 
 
 def grid_props(driver) -> list[dict]:
     return driver.execute_script(
-        "return JSON.parse(document.getElementById('gridmap-data').textContent).grids.features.map(function(f){return f.properties;});"
+        "return JSON.parse(document.getElementById('gridmap-data').textContent)"
+        ".grids.features.map(function(f){return f.properties;});"
     )
 
 
@@ -126,14 +135,24 @@ def test_every_grid_opens_on_hover_and_click_and_nothing_injected_runs(browser, 
     clicked = 0
     for p in props:
         settle(browser)  # a popup's auto-pan must finish before reading a screen position
-        x, y = browser.execute_script("var q=gridmap.map.latLngToContainerPoint(arguments[0]); return [q.x, q.y];", p["lp"])
+        x, y = browser.execute_script(
+            "var q=gridmap.map.latLngToContainerPoint(arguments[0]); return [q.x, q.y];", p["lp"]
+        )
         covered = browser.execute_script(
-            "var e=document.elementFromPoint(arguments[0], arguments[1]); return !(e && e.closest && e.closest('path.gridmap-grid'));", x, y)
+            "var e=document.elementFromPoint(arguments[0], arguments[1]); return !(e && e.closest && "
+            "e.closest('path.gridmap-grid'));",
+            x,
+            y,
+        )
         if covered:
             continue  # under the legend, search box or a label-less edge: reached below by panning
         browser.execute_script("gridmap.map.closePopup();")
-        ActionChains(browser).move_to_element_with_offset(m, int(x - size["width"] / 2), int(y - size["height"] / 2)).click().perform()
-        popup = browser.execute_script("var q=document.querySelector('.leaflet-popup-content'); return q ? q.textContent : '';")
+        ActionChains(browser).move_to_element_with_offset(
+            m, int(x - size["width"] / 2), int(y - size["height"] / 2)
+        ).click().perform()
+        popup = browser.execute_script(
+            "var q=document.querySelector('.leaflet-popup-content'); return q ? q.textContent : '';"
+        )
         assert popup.startswith(p["c"]), (p["c"], popup)
         clicked += 1
     assert clicked >= len(props) * 0.8
@@ -146,7 +165,12 @@ def test_every_grid_opens_on_hover_and_click_and_nothing_injected_runs(browser, 
         assert f"户数 households{p['h']:,}" in popup
     shot(browser, "hostile_popup.png")
     assert browser.execute_script("return typeof window.__pwned") == "undefined"
-    assert browser.execute_script("return document.querySelectorAll('.leaflet-popup-content img, .leaflet-tooltip img').length") == 0
+    assert (
+        browser.execute_script(
+            "return document.querySelectorAll('.leaflet-popup-content img, .leaflet-tooltip img').length"
+        )
+        == 0
+    )
     assert js_errors(browser) == []
 
 
@@ -195,9 +219,15 @@ def test_search_layers_legend_and_language_like_a_user(browser, hostile_run, tmp
     item.click()
     time.sleep(0.3)
     assert browser.execute_script("return document.querySelectorAll('path[stroke=\"#00b7ff\"]').length") == 1
-    b = village.geometry.bounds if result.boundaries.crs.is_geographic else result.boundaries.to_crs(4326).iloc[0].geometry.bounds
+    b = (
+        village.geometry.bounds
+        if result.boundaries.crs.is_geographic
+        else result.boundaries.to_crs(4326).iloc[0].geometry.bounds
+    )
     inside = browser.execute_script(
-        "var b=gridmap.map.getBounds(); return b.contains([arguments[1],arguments[0]]) && b.contains([arguments[3],arguments[2]]);", *b
+        "var b=gridmap.map.getBounds(); return b.contains([arguments[1],arguments[0]]) && "
+        "b.contains([arguments[3],arguments[2]]);",
+        *b,
     )
     assert inside and browser.execute_script("return gridmap.map.getZoom()") > z_before - 3
     shot(browser, "search_village.png")
@@ -240,8 +270,11 @@ def test_english_page_and_address_popups(browser, hostile_run, tmp_path):
     browser.execute_script("gridmap.map.closePopup();")
     control = browser.find_element(By.CSS_SELECTOR, ".leaflet-control-layers")
     ActionChains(browser).move_to_element(control).perform()
-    [lab for lab in browser.find_elements(By.CSS_SELECTOR, ".leaflet-control-layers-overlays label")
-     if "addresses" in lab.text][0].click()
+    [
+        lab
+        for lab in browser.find_elements(By.CSS_SELECTOR, ".leaflet-control-layers-overlays label")
+        if "addresses" in lab.text
+    ][0].click()
     a = result.addresses.to_crs(4326).iloc[0]
     centre_on(browser, [a.geometry.y, a.geometry.x], 18)
     assert browser.execute_script("return document.querySelectorAll('path.gridmap-address').length") > 0
@@ -270,7 +303,10 @@ def test_report_tables_sort_filter_download_and_link_to_the_grid_on_the_map(brow
     col = [th.text for th in table.find_elements(By.CSS_SELECTOR, "thead th")].index(header.text)
     header.click()
     header.click()
-    shown = [int(r.find_elements(By.TAG_NAME, "td")[col].text.replace(",", "")) for r in table.find_elements(By.CSS_SELECTOR, "tbody tr")]
+    shown = [
+        int(r.find_elements(By.TAG_NAME, "td")[col].text.replace(",", ""))
+        for r in table.find_elements(By.CSS_SELECTOR, "tbody tr")
+    ]
     assert shown == sorted(result.grids["households"], reverse=True)
     # filter by a (hostile) village name: only its grids stay visible
     name = result.boundaries["name"].iloc[1]
@@ -286,12 +322,16 @@ def test_report_tables_sort_filter_download_and_link_to_the_grid_on_the_map(brow
         rows = list(csv.reader(f))
     assert len(rows) == len(visible) + 1
     assert all(r[1] in (name, "'" + name) for r in rows[1:])
-    assert all(r[0].startswith("\t") and r[0].strip() in set(result.grids["grid_code"]) for r in rows[1:])  # codes kept as text
+    assert all(
+        r[0].startswith("\t") and r[0].strip() in set(result.grids["grid_code"]) for r in rows[1:]
+    )  # codes kept as text
     # a grid code in the report opens that grid on the map
     code = visible[0].find_element(By.TAG_NAME, "a")
     target = code.text
     code.click()
-    popup = WebDriverWait(browser, 10).until(ec.visibility_of_element_located((By.CSS_SELECTOR, ".leaflet-popup-content")))
+    popup = WebDriverWait(browser, 10).until(
+        ec.visibility_of_element_located((By.CSS_SELECTOR, ".leaflet-popup-content"))
+    )
     assert popup.get_attribute("textContent").startswith(target)
     shot(browser, "report_link_to_map.png")
     assert browser.execute_script("return typeof window.__pwned") == "undefined"

@@ -23,11 +23,22 @@ def test_help_lists_commands_with_examples():
 def test_partition_command_writes_a_run_and_refuses_to_overwrite(town, tmp_path):
     out = tmp_path / "run"
     args = [
-        "-q", "partition",
-        "--addresses", str(town["gpkg"]), "--addresses-layer", "addresses",
-        "--boundaries", str(town["gpkg"]), "--boundaries-layer", "boundaries",
-        "--min-households", "250", "--max-households", "450",
-        "--out", str(out),
+        "-q",
+        "partition",
+        "--addresses",
+        str(town["gpkg"]),
+        "--addresses-layer",
+        "addresses",
+        "--boundaries",
+        str(town["gpkg"]),
+        "--boundaries-layer",
+        "boundaries",
+        "--min-households",
+        "250",
+        "--max-households",
+        "450",
+        "--out",
+        str(out),
     ]
     res = CliRunner().invoke(main, args)
     assert res.exit_code == 0, res.output
@@ -43,12 +54,28 @@ def test_partition_command_writes_a_run_and_refuses_to_overwrite(town, tmp_path)
 
 def test_rules_file(town, tmp_path):
     rules = tmp_path / "rules.toml"
-    rules.write_text('min_households = 200\nmax_households = 350\n[codes."310115005003"]\nrule = "single"\n', encoding="utf-8")
+    rules.write_text(
+        'min_households = 200\nmax_households = 350\n[codes."310115005003"]\nrule = "single"\n', encoding="utf-8"
+    )
     out = tmp_path / "run"
     res = CliRunner().invoke(
         main,
-        ["-q", "partition", "--addresses", str(town["gpkg"]), "--addresses-layer", "addresses",
-         "--boundaries", str(town["gpkg"]), "--boundaries-layer", "boundaries", "--rules", str(rules), "--out", str(out)],
+        [
+            "-q",
+            "partition",
+            "--addresses",
+            str(town["gpkg"]),
+            "--addresses-layer",
+            "addresses",
+            "--boundaries",
+            str(town["gpkg"]),
+            "--boundaries-layer",
+            "boundaries",
+            "--rules",
+            str(rules),
+            "--out",
+            str(out),
+        ],
     )
     assert res.exit_code == 0, res.output
     g = gpd.read_file(out / "grids.gpkg", layer="grids")
@@ -61,11 +88,29 @@ def test_console_script_reports_input_errors_cleanly(tmp_path):
     bad = tmp_path / "a.csv"
     bad.write_text("lon,lat,households\n121.5,31.2,x\n", encoding="utf-8")
     b = tmp_path / "b.geojson"
-    gpd.GeoDataFrame({"code": ["310115005001"]}, geometry=gpd.GeoSeries.from_wkt(["POLYGON((121 31,122 31,122 32,121 32,121 31))"]), crs=4326).to_file(b)
+    gpd.GeoDataFrame(
+        {"code": ["310115005001"]},
+        geometry=gpd.GeoSeries.from_wkt(["POLYGON((121 31,122 31,122 32,121 32,121 31))"]),
+        crs=4326,
+    ).to_file(b)
     proc = subprocess.run(
-        [sys.executable, "-c", "from gridmap.cli import run; run()", "partition", "--addresses", str(bad),
-         "--boundaries", str(b), "--input-crs", "EPSG:4326", "--out", str(tmp_path / "o")],
-        capture_output=True, text=True, check=False,
+        [
+            sys.executable,
+            "-c",
+            "from gridmap.cli import run; run()",
+            "partition",
+            "--addresses",
+            str(bad),
+            "--boundaries",
+            str(b),
+            "--input-crs",
+            "EPSG:4326",
+            "--out",
+            str(tmp_path / "o"),
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
     )
     assert proc.returncode == 2
     assert "a.csv, row 1 (line 2), column 'households': got 'x'" in proc.stderr
@@ -86,10 +131,25 @@ def test_demo_produces_the_run_folder(tmp_path):
 def test_report_command_writes_worker_loads(sample_run, sample_run_dir, tmp_path):
     codes = sample_run.grids.loc[sample_run.grids["rule"].eq("household_band"), "grid_code"].tolist()[:3]
     workers = tmp_path / "workers.csv"
-    workers.write_text("网格编码,网格员\n" + "".join(f"{c},张三\n" for c in codes[:2]) + f"{codes[2]},李四\n", encoding="utf-8")
+    workers.write_text(
+        "网格编码,网格员\n" + "".join(f"{c},张三\n" for c in codes[:2]) + f"{codes[2]},李四\n", encoding="utf-8"
+    )
     out = tmp_path / "report.html"
-    res = CliRunner().invoke(main, ["report", str(sample_run_dir), "--workers", str(workers), "--grid-code-col", "网格编码",
-                                    "--worker-col", "网格员", "--out", str(out)])
+    res = CliRunner().invoke(
+        main,
+        [
+            "report",
+            str(sample_run_dir),
+            "--workers",
+            str(workers),
+            "--grid-code-col",
+            "网格编码",
+            "--worker-col",
+            "网格员",
+            "--out",
+            str(out),
+        ],
+    )
     assert res.exit_code == 0, res.output
     page = out.read_text(encoding="utf-8")
     hh = sample_run.grids.set_index("grid_code")["households"]
@@ -102,14 +162,50 @@ def test_diff_command_counts_households_that_change_grid(sample_run_dir, tmp_pat
 
     p = gridmap.sample_path()
     narrow = tmp_path / "narrow"
-    args = ["-q", "partition", "--addresses", str(p), "--addresses-layer", "addresses", "--boundaries", str(p),
-            "--boundaries-layer", "boundaries", "--exclusive", str(p), "--exclusive-layer", "exclusive",
-            "--barriers", str(p), "--barriers-layer", "barriers", "--min-households", "200", "--max-households", "320",
-            "--workers", "1", "--out", str(narrow)]
+    args = [
+        "-q",
+        "partition",
+        "--addresses",
+        str(p),
+        "--addresses-layer",
+        "addresses",
+        "--boundaries",
+        str(p),
+        "--boundaries-layer",
+        "boundaries",
+        "--exclusive",
+        str(p),
+        "--exclusive-layer",
+        "exclusive",
+        "--barriers",
+        str(p),
+        "--barriers-layer",
+        "barriers",
+        "--min-households",
+        "200",
+        "--max-households",
+        "320",
+        "--workers",
+        "1",
+        "--out",
+        str(narrow),
+    ]
     assert CliRunner().invoke(main, args).exit_code == 0
     out = tmp_path / "diff"
-    res = CliRunner().invoke(main, ["diff", str(sample_run_dir / "grids.gpkg"), str(narrow / "grids.gpkg"),
-                                    "--addresses", str(p), "--addresses-layer", "addresses", "--out", str(out)])
+    res = CliRunner().invoke(
+        main,
+        [
+            "diff",
+            str(sample_run_dir / "grids.gpkg"),
+            str(narrow / "grids.gpkg"),
+            "--addresses",
+            str(p),
+            "--addresses-layer",
+            "addresses",
+            "--out",
+            str(out),
+        ],
+    )
     assert res.exit_code == 0, res.output
     per = gpd.read_file(out / "diff.gpkg", layer="households")
     share = per.loc[per["changed"].astype(bool), "households"].sum() / per["households"].sum()

@@ -29,8 +29,10 @@ VILLAGE = "310115005001"  # 梅园一村: six household-band grids, one over max
 def run_folder(tmp_path_factory) -> Path:
     p = sample_path()
     inputs = read_inputs(
-        LayerSpec(p, "addresses"), LayerSpec(p, "boundaries"),
-        exclusive=LayerSpec(p, "exclusive"), barriers=[LayerSpec(p, "barriers")],
+        LayerSpec(p, "addresses"),
+        LayerSpec(p, "boundaries"),
+        exclusive=LayerSpec(p, "exclusive"),
+        barriers=[LayerSpec(p, "barriers")],
     )
     return make_grids(**inputs.frames()).save(tmp_path_factory.mktemp("edit") / "run", maps=False)
 
@@ -85,20 +87,28 @@ def test_grids_units_villages_problems_answer_geojson(client, session, run_folde
     assert [v["code"] for v in villages] == sorted(run.boundaries["code"])
     problems = client.get(f"/api/problems?village={VILLAGE}").get_json()["problems"]
     assert {"kind": "out_of_band", "grid_code": f"{VILLAGE}001"}.items() <= problems[0].items()
-    assert client.get(f"/api/grids?village={VILLAGE}").get_json()["features"][0]["properties"]["village_code"] == VILLAGE
+    assert (
+        client.get(f"/api/grids?village={VILLAGE}").get_json()["features"][0]["properties"]["village_code"] == VILLAGE
+    )
 
 
 def test_move_updates_counts_then_undo_and_redo_restore_them(client, session):
     unit, a, b = border_move(session)
     hh = int(session.hh[unit])
-    before = {f["properties"]["grid_code"]: f["properties"]["households"] for f in client.get("/api/grids").get_json()["features"]}
+    before = {
+        f["properties"]["grid_code"]: f["properties"]["households"]
+        for f in client.get("/api/grids").get_json()["features"]
+    }
     resp = post(client, "move", {"units": [unit], "to": b})
     assert resp.status_code == 200, resp.get_json()
     fig = figures(resp)
     assert fig[a]["households"] == before[a] - hh and fig[b]["households"] == before[b] + hh
     assert resp.get_json()["can_undo"] and not resp.get_json()["can_redo"]
     assert isinstance(resp.get_json()["problems"], list)
-    units = {u["properties"]["unit_id"]: u["properties"]["grid_code"] for u in client.get(f"/api/units?village={VILLAGE}").get_json()["features"]}
+    units = {
+        u["properties"]["unit_id"]: u["properties"]["grid_code"]
+        for u in client.get(f"/api/units?village={VILLAGE}").get_json()["features"]
+    }
     assert units[unit] == b
     fig = figures(post(client, "undo"))
     assert (fig[a]["households"], fig[b]["households"]) == (before[a], before[b])
@@ -319,8 +329,20 @@ def test_edit_command_serves_the_api(run_folder):
     import urllib.request
 
     proc = subprocess.Popen(
-        [sys.executable, "-c", "from gridmap.cli import run; run()", "edit", str(run_folder), "--no-browser", "--port", "0", "--token", "tok"],
-        stderr=subprocess.PIPE, text=True,
+        [
+            sys.executable,
+            "-c",
+            "from gridmap.cli import run; run()",
+            "edit",
+            str(run_folder),
+            "--no-browser",
+            "--port",
+            "0",
+            "--token",
+            "tok",
+        ],
+        stderr=subprocess.PIPE,
+        text=True,
     )
     try:
         line = proc.stderr.readline()
@@ -349,7 +371,11 @@ def test_problems_list_compound_split_exclusive_violated_empty_grid_and_barrier_
     per = comp.groupby("c").agg(n=("g", "nunique"), size=("g", "size"), hh=("hh", "sum"))
     whole = per[(per["n"] == 1) & (per["size"] > 1) & (per["hh"] <= 500)].index
     for cell in np.flatnonzero(np.isin(session.compound.astype(object), list(whole))):
-        others = [g for g in session.cell_grid[session.adj[cell].indices] if g != session.cell_grid[cell] and session.g_type[g] == "base"]
+        others = [
+            g
+            for g in session.cell_grid[session.adj[cell].indices]
+            if g != session.cell_grid[cell] and session.g_type[g] == "base"
+        ]
         if others:
             break
     body = {"units": [int(cell)], "to": session.code[others[0]]}
@@ -370,7 +396,9 @@ def test_problems_list_compound_split_exclusive_violated_empty_grid_and_barrier_
     gid = next(g for g in session.cell_grid[empty] if session.g_type[g] == "base" and not session.locked[g])
     cells = session.members(gid)
     full = [int(c) for c in cells if session.hh[c] > 0]
-    target = next(g for c in full for g in session.cell_grid[session.adj[c].indices] if g != gid and session.g_type[g] == "base")
+    target = next(
+        g for c in full for g in session.cell_grid[session.adj[c].indices] if g != gid and session.g_type[g] == "base"
+    )
     resp = post(client, "move", {"units": full, "to": session.code[target], "confirm": True})
     assert resp.status_code == 200
     assert {"kind": "empty_grid", "grid_code": session.code[gid]}.items() <= next(

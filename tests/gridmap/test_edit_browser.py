@@ -39,8 +39,10 @@ TILE_HOSTS = ("tile.openstreetmap.org",)
 def run_folder(tmp_path_factory) -> Path:
     p = sample_path()
     inputs = read_inputs(
-        LayerSpec(p, "addresses"), LayerSpec(p, "boundaries"),
-        exclusive=LayerSpec(p, "exclusive"), barriers=[LayerSpec(p, "barriers")],
+        LayerSpec(p, "addresses"),
+        LayerSpec(p, "boundaries"),
+        exclusive=LayerSpec(p, "exclusive"),
+        barriers=[LayerSpec(p, "barriers")],
     )
     return make_grids(**inputs.frames()).save(tmp_path_factory.mktemp("edit") / "run", maps=False)
 
@@ -97,8 +99,10 @@ def settled(browser, element, timeout: float = 20.0):
     """Wait until `element` sits inside the window and has stopped moving (the map's fit animation is over)."""
     import time
 
-    script = ("const r = arguments[0].getBoundingClientRect();"
-              "return [r.left, r.top, r.width, r.height, window.innerWidth, window.innerHeight];")
+    script = (
+        "const r = arguments[0].getBoundingClientRect();"
+        "return [r.left, r.top, r.width, r.height, window.innerWidth, window.innerHeight];"
+    )
     last, end = None, time.monotonic() + timeout
     while time.monotonic() < end:
         x, y, w, h, vw, vh = browser.execute_script(script, element)
@@ -127,7 +131,7 @@ def test_planner_moves_a_unit_undoes_redoes_saves_and_reopens(browser, run_folde
     hh_unit = int(session.hh[unit])
     hh_a, hh_b = int(session.g_hh[session.by_code[a]]), int(session.g_hh[session.by_code[b]])
     # text from the run is data: a village name written as HTML must show as text and run nothing
-    payload = '<img src=x onerror="document.title=\'pwned\'">梅园'
+    payload = "<img src=x onerror=\"document.title='pwned'\">梅园"
     session.village_name[VILLAGE] = payload
     url, server = serve(session)
     try:
@@ -160,15 +164,25 @@ def test_planner_moves_a_unit_undoes_redoes_saves_and_reopens(browser, run_folde
         wait.until(lambda d: d.find_element(By.ID, "sel-units").text == "0")
         ActionChains(browser).click(browser.find_element(By.ID, "box")).perform()
         cell = settled(browser, browser.find_element(By.CSS_SELECTOR, f"path.unit-{unit}"))
-        ActionChains(browser).move_to_element_with_offset(cell, -4, -4).click_and_hold().move_by_offset(8, 8).release().perform()
+        ActionChains(browser).move_to_element_with_offset(cell, -4, -4).click_and_hold().move_by_offset(
+            8, 8
+        ).release().perform()
         wait.until(lambda d: int(d.find_element(By.ID, "sel-units").text) >= 1)
         ActionChains(browser).click(browser.find_element(By.ID, "box")).perform()
         # lasso: draw a triangle around the unit
         ActionChains(browser).click(browser.find_element(By.ID, "clear")).perform()
         ActionChains(browser).click(browser.find_element(By.ID, "lasso")).perform()
         cell = settled(browser, browser.find_element(By.CSS_SELECTOR, f"path.unit-{unit}"))
-        (ActionChains(browser).move_to_element_with_offset(cell, 0, -6).click_and_hold()
-         .move_by_offset(6, 10).move_by_offset(-12, 0).move_by_offset(6, -10).release().perform())
+        (
+            ActionChains(browser)
+            .move_to_element_with_offset(cell, 0, -6)
+            .click_and_hold()
+            .move_by_offset(6, 10)
+            .move_by_offset(-12, 0)
+            .move_by_offset(6, -10)
+            .release()
+            .perform()
+        )
         wait.until(lambda d: int(d.find_element(By.ID, "sel-units").text) >= 1)
         ActionChains(browser).click(browser.find_element(By.ID, "lasso")).perform()
         out = tmp_path / "edited"

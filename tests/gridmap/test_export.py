@@ -24,10 +24,13 @@ from tests.helpers import run_files
 @pytest.fixture(scope="module")
 def run_dir(tmp_path_factory):
     p = sample_path()
-    result = run_files(**
-        dict(
-            addresses=LayerSpec(p, "addresses"), boundaries=LayerSpec(p, "boundaries"),
-            exclusive=LayerSpec(p, "exclusive"), barriers=(LayerSpec(p, "barriers"),), liaison=(10, 15),
+    result = run_files(
+        **dict(
+            addresses=LayerSpec(p, "addresses"),
+            boundaries=LayerSpec(p, "boundaries"),
+            exclusive=LayerSpec(p, "exclusive"),
+            barriers=(LayerSpec(p, "barriers"),),
+            liaison=(10, 15),
         )
     )
     out = tmp_path_factory.mktemp("run") / "run"
@@ -100,16 +103,22 @@ def test_kml_has_a_styled_folder_per_village_label_points_and_chinese_descriptio
     assert same_geometry(polys.geometry.values, run.grids.to_crs(4326).geometry.values, 1e-6)
     points = back[back.geom_type.eq("Point")]
     assert sorted(points["Name"]) == sorted(run.grids["grid_code"])  # one label point per grid
-    assert shapely.contains(polys.geometry.values, points.set_index("Name").loc[run.grids["grid_code"]].geometry.values).all()
+    assert shapely.contains(
+        polys.geometry.values, points.set_index("Name").loc[run.grids["grid_code"]].geometry.values
+    ).all()
     # fill and outline follow the map's status colours
     styles = {s.get("id"): s for s in root.iter(f"{k}Style")}
     for code, color in zip(run.grids["grid_code"], status_colors(run.grids), strict=True):
-        mark = [m for m in root.iter(f"{k}Placemark") if m.find(f"{k}name").text == code and m.find(f"{k}Point") is None][0]
+        mark = [
+            m for m in root.iter(f"{k}Placemark") if m.find(f"{k}name").text == code and m.find(f"{k}Point") is None
+        ][0]
         style = styles[mark.find(f"{k}styleUrl").text[1:]]
         h = color.lstrip("#")
         assert style.find(f"{k}PolyStyle/{k}color").text == f"99{h[4:6]}{h[2:4]}{h[0:2]}"
         assert style.find(f"{k}LineStyle/{k}color").text == f"ff{h[4:6]}{h[2:4]}{h[0:2]}"
-    desc = next(m.find(f"{k}description").text for m in root.iter(f"{k}Placemark") if m.find(f"{k}description") is not None)
+    desc = next(
+        m.find(f"{k}description").text for m in root.iter(f"{k}Placemark") if m.find(f"{k}description") is not None
+    )
     assert "<table" in desc and "户数 (households)" in desc and "状态说明" in desc
 
 
@@ -123,7 +132,9 @@ def test_xlsx_roster_has_a_sheet_per_village_with_every_household(run_dir, tmp_p
     assert len(villages) == run.boundaries["code"].nunique()
     rows = pd.concat([sheets[s] for s in villages])
     assert len(rows) == len(run.addresses)
-    assert set(rows[bilingual("grid_code")]) == set(run.grids["grid_code"]) - set(run.grids.loc[run.grids["households"].eq(0), "grid_code"])
+    assert set(rows[bilingual("grid_code")]) == set(run.grids["grid_code"]) - set(
+        run.grids.loc[run.grids["households"].eq(0), "grid_code"]
+    )
     csv = pd.read_csv(out / "roster.csv", dtype=str, encoding="utf-8-sig")
     assert sorted(csv[bilingual("grid_code")].str.strip()) == sorted(rows[bilingual("grid_code")])
     assert csv[bilingual("households")].str.fullmatch(r"\d+").all()  # 11, not 11.0
@@ -151,8 +162,12 @@ def test_workers_appear_in_roster_xlsx_and_grid_layers(run_dir, tmp_path):
     run = read_run(run_dir)
     codes = list(run.grids["grid_code"])
     workers = tmp_path / "workers.csv"
-    pd.DataFrame({"grid_code": codes[:3] + codes[:1], "worker": ["张三", "李四", "王五", "赵六"]}).to_csv(workers, index=False)
-    out = export(run_dir, tmp_path, "--format", "xlsx", "--format", "csv", "--format", "gpkg", "--workers", str(workers))
+    pd.DataFrame({"grid_code": codes[:3] + codes[:1], "worker": ["张三", "李四", "王五", "赵六"]}).to_csv(
+        workers, index=False
+    )
+    out = export(
+        run_dir, tmp_path, "--format", "xlsx", "--format", "csv", "--format", "gpkg", "--workers", str(workers)
+    )
     g = gpd.read_file(out / "grids.gpkg", layer="grids").set_index("grid_code")
     assert g.loc[codes[0], "worker"] == "张三、赵六" and g.loc[codes[1], "worker"] == "李四"
     csv = pd.read_csv(out / "roster.csv", dtype=str, encoding="utf-8-sig")
@@ -179,11 +194,38 @@ def test_libreoffice_keeps_every_15_and_17_digit_code_of_csv_and_xlsx(run_dir, t
     lo = tmp_path / "lo"
     profile = (tmp_path / "lo-profile").as_uri()
     for src, infilter in ((out / "roster.csv", ["--infilter=CSV:44,34,76,1"]), (out / "roster.xlsx", [])):
-        subprocess.run([LIBREOFFICE, f"-env:UserInstallation={profile}", "--headless", *infilter,
-                        "--convert-to", "ods", "--outdir", str(lo), str(src)], check=True, capture_output=True, timeout=180)
+        subprocess.run(
+            [
+                LIBREOFFICE,
+                f"-env:UserInstallation={profile}",
+                "--headless",
+                *infilter,
+                "--convert-to",
+                "ods",
+                "--outdir",
+                str(lo),
+                str(src),
+            ],
+            check=True,
+            capture_output=True,
+            timeout=180,
+        )
         ods = lo / f"{src.stem}.ods"
-        subprocess.run([LIBREOFFICE, f"-env:UserInstallation={profile}", "--headless", "--convert-to", "xlsx",
-                        "--outdir", str(lo / src.suffix[1:]), str(ods)], check=True, capture_output=True, timeout=180)
+        subprocess.run(
+            [
+                LIBREOFFICE,
+                f"-env:UserInstallation={profile}",
+                "--headless",
+                "--convert-to",
+                "xlsx",
+                "--outdir",
+                str(lo / src.suffix[1:]),
+                str(ods),
+            ],
+            check=True,
+            capture_output=True,
+            timeout=180,
+        )
         wb = openpyxl.load_workbook(lo / src.suffix[1:] / "roster.xlsx")
         sheets = wb.worksheets if src.suffix == ".csv" else wb.worksheets[1:]
         got = {"grid_code": [], "liaison_code": []}
@@ -195,7 +237,9 @@ def test_libreoffice_keeps_every_15_and_17_digit_code_of_csv_and_xlsx(run_dir, t
         for key, want in (("grid_code", run.addresses["grid_code"]), ("liaison_code", run.addresses["liaison_code"])):
             assert all(isinstance(v, str) for v in got[key]), key  # text, never a number
             assert sorted(v.strip() for v in got[key]) == sorted(want)
-        assert {len(v.strip()) for v in got["grid_code"]} == {15} and {len(v.strip()) for v in got["liaison_code"]} == {17}
+        assert {len(v.strip()) for v in got["grid_code"]} == {15} and {len(v.strip()) for v in got["liaison_code"]} == {
+            17
+        }
 
 
 def test_export_never_replaces_an_existing_folder_silently(run_dir, tmp_path):

@@ -110,7 +110,9 @@ def test_gis_exports_keep_names_literally(hostile_run, tmp_path):
     root = ET.parse(tmp_path / "grids.kml").getroot()
     ns = {"k": "http://www.opengis.net/kml/2.2"}
     folders = [f.find("k:name", ns).text for f in root.iter("{http://www.opengis.net/kml/2.2}Folder")]
-    assert sorted(folders) == sorted(f"{n} {c}" for n, c in zip(result.boundaries["name"].str.strip(), result.boundaries["code"], strict=True))
+    assert sorted(folders) == sorted(
+        f"{n} {c}" for n, c in zip(result.boundaries["name"].str.strip(), result.boundaries["code"], strict=True)
+    )
     desc = " ".join(d.text for d in root.iter("{http://www.opengis.net/kml/2.2}description"))
     assert "<img src=x" not in desc  # the description's HTML has the name escaped as text
     assert html.escape(PAYLOADS[2]) in desc

@@ -41,8 +41,14 @@ def one_package(monkeypatch):
     files = {"dist/x.js": b"var x = 1;", "LICENSE": b"BSD"}
     data = fake_tarball(files)
     integrity = "sha512-" + base64.b64encode(hashlib.sha512(data).digest()).decode()
-    spec = {"version": "1.0.0", "tarball": "https://registry.npmjs.org/x/-/x-1.0.0.tgz", "integrity": integrity,
-            "license": "MIT", "homepage": "https://example.org", "files": tuple(files)}
+    spec = {
+        "version": "1.0.0",
+        "tarball": "https://registry.npmjs.org/x/-/x-1.0.0.tgz",
+        "integrity": integrity,
+        "license": "MIT",
+        "homepage": "https://example.org",
+        "files": tuple(files),
+    }
     monkeypatch.setattr(offline, "ASSETS", {"x": spec})
     return data, files
 
@@ -72,7 +78,7 @@ def test_installed_leaflet_is_the_pinned_one():
 def test_default_page_inlines_everything_and_cdn_page_pins_with_integrity(hostile_run):
     result, _ = hostile_run
     page = build_map(result).html
-    assert "<script src=" not in page and "<link rel=\"stylesheet\"" not in page
+    assert "<script src=" not in page and '<link rel="stylesheet"' not in page
     assert "cdn.jsdelivr.net" not in page and "unpkg" not in page
     assert "url(images/" not in page  # Leaflet's images are data URIs
     cdn = build_map(result, cdn=True).html
@@ -89,9 +95,17 @@ def test_bad_map_options_are_refused_with_the_choices(hostile_run, kw, monkeypat
 
 
 def test_status_colour_states_the_rule():
-    g = pd.DataFrame({
-        "rule": ["household_band", "household_band", "village_group", "exclusive", "village_group"],
-        "grid_type": ["base", "base", "base", "exclusive/school", "base"],
-        "status": ["ok", "over_max", "ok", "ok", "enclave"],
-    })
-    assert list(status_colors(g)) == [STATUS_COLORS["ok"], STATUS_COLORS["over_max"], GROUP_COLOR, EXCLUSIVE_COLOR, STATUS_COLORS["enclave"]]
+    g = pd.DataFrame(
+        {
+            "rule": ["household_band", "household_band", "village_group", "exclusive", "village_group"],
+            "grid_type": ["base", "base", "base", "exclusive/school", "base"],
+            "status": ["ok", "over_max", "ok", "ok", "enclave"],
+        }
+    )
+    assert list(status_colors(g)) == [
+        STATUS_COLORS["ok"],
+        STATUS_COLORS["over_max"],
+        GROUP_COLOR,
+        EXCLUSIVE_COLOR,
+        STATUS_COLORS["enclave"],
+    ]

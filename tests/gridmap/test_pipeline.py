@@ -42,7 +42,10 @@ def assert_grids_are_correct(result):
     own = hits[hits["code"].to_numpy() == addr["grid_code"].to_numpy()[hits["p"]]]
     assert own["p"].nunique() == len(addr)
     hh = addr.groupby("grid_code")["households"].sum()
-    assert grids.set_index("grid_code")["households"].sub(hh.reindex(grids["grid_code"]).fillna(0).values).abs().max() < 1e-9
+    assert (
+        grids.set_index("grid_code")["households"].sub(hh.reindex(grids["grid_code"]).fillna(0).values).abs().max()
+        < 1e-9
+    )
     assert failing_checks(grids) == {}
 
 
@@ -80,8 +83,8 @@ def test_deterministic_byte_identical_grids(town, tmp_path):
 
 def test_sample_run(tmp_path):
     p = sample_path()
-    result = run_files(**
-        dict(
+    result = run_files(
+        **dict(
             addresses=LayerSpec(p, "addresses"),
             boundaries=LayerSpec(p, "boundaries"),
             exclusive=LayerSpec(p, "exclusive"),
@@ -120,15 +123,28 @@ def test_gcj02_input_is_written_in_wgs84(town, tmp_path):
     gcj_a.set_crs(4326, allow_override=True).to_file(path, layer="addresses")
     gcj_b.to_file(path, layer="boundaries")
     # both files say EPSG:4326, the only tag GCJ-02 data can carry: --input-crs gcj02 converts them too
-    result = run_files(**dict(addresses=LayerSpec(path, "addresses"), boundaries=LayerSpec(path, "boundaries"), input_crs="gcj02"))
+    result = run_files(
+        **dict(addresses=LayerSpec(path, "addresses"), boundaries=LayerSpec(path, "boundaries"), input_crs="gcj02")
+    )
     assert result.grids.crs.to_epsg() == 4326
     # converted back onto the true WGS 84 position (within 0.5 m)
     a = result.boundaries.to_crs(32651).geometry.values
     b = town["boundaries"].to_crs(32651).geometry.values
     assert shapely.hausdorff_distance(a, b).max() < 0.5
-    gcj_out = run_files(**dict(addresses=LayerSpec(path, "addresses"), boundaries=LayerSpec(path, "boundaries"), addresses_crs="gcj02",
-                               boundaries_crs="gcj02", output_crs="gcj02"))
-    assert np.allclose(shapely.get_coordinates(gcj_out.boundaries.geometry.values), shapely.get_coordinates(gcj_b.geometry.values), atol=1e-7)
+    gcj_out = run_files(
+        **dict(
+            addresses=LayerSpec(path, "addresses"),
+            boundaries=LayerSpec(path, "boundaries"),
+            addresses_crs="gcj02",
+            boundaries_crs="gcj02",
+            output_crs="gcj02",
+        )
+    )
+    assert np.allclose(
+        shapely.get_coordinates(gcj_out.boundaries.geometry.values),
+        shapely.get_coordinates(gcj_b.geometry.values),
+        atol=1e-7,
+    )
 
 
 def test_bad_household_values_name_file_row_column(town, tmp_path):
@@ -148,10 +164,16 @@ def test_field_remapping(town, tmp_path):
     path = tmp_path / "remap.gpkg"
     addr.to_file(path, layer="addresses")
     town["boundaries"].rename(columns={"code": "DM"}).to_file(path, layer="boundaries")
-    cfg = dict(addresses=LayerSpec(path, "addresses"), boundaries=LayerSpec(path, "boundaries"), fields={"households": "户数", "code": "DM"})
+    cfg = dict(
+        addresses=LayerSpec(path, "addresses"),
+        boundaries=LayerSpec(path, "boundaries"),
+        fields={"households": "户数", "code": "DM"},
+    )
     result = run_files(**cfg)
     assert result.grids["households"].sum() == town["addresses"]["households"].sum()
-    bad = dict(addresses=LayerSpec(path, "addresses"), boundaries=LayerSpec(path, "boundaries"), fields={"households": "hh"})
+    bad = dict(
+        addresses=LayerSpec(path, "addresses"), boundaries=LayerSpec(path, "boundaries"), fields={"households": "hh"}
+    )
     with pytest.raises(InputError, match="column 'hh'"):
         run_files(**bad)
 
@@ -162,8 +184,14 @@ def test_inputs_in_different_crss_and_web_mercator_are_measured_in_utm(town, tmp
     town["boundaries"].to_crs(3857).to_file(path, layer="boundaries")
     wgs = town["addresses"].to_crs(4326)
     csv = tmp_path / "hh.csv"
-    pd.DataFrame({"lon": wgs.geometry.x, "lat": wgs.geometry.y, "households": wgs["households"].astype(int),
-                  "group": wgs.get("group")}).to_csv(csv, index=False)
+    pd.DataFrame(
+        {
+            "lon": wgs.geometry.x,
+            "lat": wgs.geometry.y,
+            "households": wgs["households"].astype(int),
+            "group": wgs.get("group"),
+        }
+    ).to_csv(csv, index=False)
     result = run_files(csv, LayerSpec(path, "boundaries"), input_crs="EPSG:4326")
     assert result.work_crs == "EPSG:32651"
     assert result.grids.crs.to_epsg() == 3857

@@ -42,6 +42,7 @@ def load_sample(url: str) -> None:
 
 def make_run(url: str, out: Path, *, previous: bool = False, boundaries_sql: str | None = None, **kw) -> Path:
     """A run of the sample read from the database (optionally regenerated from its grids_current)."""
+
     def src(**s):
         return LayerSpec(DbSource(url, **s), s.get("layer"))
 
@@ -69,8 +70,12 @@ def snapshot(url: str) -> dict[str, list]:
 
 
 def publish_process(run: Path, url: str) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-c", "from gridmap.cli import run; run()", "publish", str(run), "--db", url],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    return subprocess.Popen(
+        [sys.executable, "-c", "from gridmap.cli import run; run()", "publish", str(run), "--db", url],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
 
 
 def wait_until(cond, timeout: float = 90.0, what: str = "") -> None:
@@ -84,8 +89,11 @@ def wait_until(cond, timeout: float = 90.0, what: str = "") -> None:
 
 def waiting_publishers(url: str) -> list[int]:
     """Backends of gridmap publishes that have written (have a transaction id) and now wait for a lock."""
-    rows = sql(url, "SELECT pid FROM pg_stat_activity WHERE application_name = 'gridmap' "
-                    "AND wait_event_type = 'Lock' AND backend_xid IS NOT NULL")
+    rows = sql(
+        url,
+        "SELECT pid FROM pg_stat_activity WHERE application_name = 'gridmap' "
+        "AND wait_event_type = 'Lock' AND backend_xid IS NOT NULL",
+    )
     return [r[0] for r in rows]
 
 
@@ -97,9 +105,14 @@ def test_publish_writes_the_layout_with_typed_indexed_geometry_and_constraints(d
     assert "Published as run 1" in out
     assert urlsplit(db).password not in out + err
     n = len(codes(run))
-    assert sql(db, "SELECT count(*), count(*) FILTER (WHERE valid_to_run IS NULL AND valid_from_run = 1) FROM gridmap.grids") == [(n, n)]
+    assert sql(
+        db, "SELECT count(*), count(*) FILTER (WHERE valid_to_run IS NULL AND valid_from_run = 1) FROM gridmap.grids"
+    ) == [(n, n)]
     assert sql(db, "SELECT count(*) FROM gridmap.grids_current") == [(n,)]
-    assert {r[0] for r in sql(db, "SELECT grid_code FROM gridmap.code_ledger WHERE issued_in_run = 1 AND retired_in_run IS NULL")} == codes(run)
+    assert {
+        r[0]
+        for r in sql(db, "SELECT grid_code FROM gridmap.code_ledger WHERE issued_in_run = 1 AND retired_in_run IS NULL")
+    } == codes(run)
     assert sql(db, "SELECT count(*), count(grid_code) FROM gridmap.addresses_current") == [(858, 858)]
     assert sql(db, "SELECT count(*) FROM gridmap.liaison_current")[0][0] > 0
     name, by, villages, manifest = sql(db, "SELECT name, published_by, villages, manifest FROM gridmap.runs")[0]
@@ -107,15 +120,25 @@ def test_publish_writes_the_layout_with_typed_indexed_geometry_and_constraints(d
     assert manifest["inputs"]["addresses"]["path"].endswith("layer inputs.addresses")
     assert urlsplit(db).password not in str(manifest)
     # geometry typed with the run's SRID, GiST-indexed
-    cols = dict((r[0], (r[1], r[2])) for r in sql(db, "SELECT f_table_name, srid, type FROM geometry_columns WHERE f_table_schema = 'gridmap'"))
+    cols = dict(
+        (r[0], (r[1], r[2]))
+        for r in sql(db, "SELECT f_table_name, srid, type FROM geometry_columns WHERE f_table_schema = 'gridmap'")
+    )
     assert cols["grids"] == (4490, "MULTIPOLYGON") and cols["grids_current"] == (4490, "MULTIPOLYGON")
     assert cols["addresses"] == (4490, "POINT")
-    gist = {r[0] for r in sql(db, "SELECT tablename FROM pg_indexes WHERE schemaname = 'gridmap' AND indexdef LIKE '%USING gist%'")}
+    gist = {
+        r[0]
+        for r in sql(
+            db, "SELECT tablename FROM pg_indexes WHERE schemaname = 'gridmap' AND indexdef LIKE '%USING gist%'"
+        )
+    }
     assert gist == {"grids", "addresses", "liaison", "violations"}
     # the database refuses a code outside its village and a second current grid with one code
     some = sql(db, "SELECT grid_code, village_code FROM gridmap.grids_current LIMIT 1")[0]
-    insert = ("INSERT INTO gridmap.grids (grid_code, village_code, valid_from_run, geom) "
-              "SELECT %s, %s, 1, geom FROM gridmap.grids LIMIT 1")
+    insert = (
+        "INSERT INTO gridmap.grids (grid_code, village_code, valid_from_run, geom) "
+        "SELECT %s, %s, 1, geom FROM gridmap.grids LIMIT 1"
+    )
     with pytest.raises(psycopg.errors.CheckViolation, match="grid_code_in_village"):
         sql(db, insert, ("110101001001001", some[1]))
     with pytest.raises(psycopg.errors.UniqueViolation, match="grids_current_code"):
@@ -143,7 +166,10 @@ def test_regeneration_keeps_history_and_the_database_refuses_a_retired_code(db, 
     retired = c1 - c2
     assert retired and c2 - c1
     assert {r[0] for r in sql(db, "SELECT grid_code FROM gridmap.grids_current")} == c2
-    ledger = {r[0]: r[1:] for r in sql(db, "SELECT grid_code, issued_in_run, retired_in_run, replaced_by FROM gridmap.code_ledger")}
+    ledger = {
+        r[0]: r[1:]
+        for r in sql(db, "SELECT grid_code, issued_in_run, retired_in_run, replaced_by FROM gridmap.code_ledger")
+    }
     assert set(ledger) == c1 | c2
     assert {c for c, (_, ret, _) in ledger.items() if ret == 2} == retired
     assert all(ledger[c][0] == 2 and ledger[c][1] is None for c in c2 - c1)
@@ -165,8 +191,12 @@ def test_regeneration_keeps_history_and_the_database_refuses_a_retired_code(db, 
     # the database itself refuses a retired code, whoever tries
     old = sorted(retired)[0]
     with pytest.raises(psycopg.errors.IntegrityConstraintViolation, match="can never be issued again"):
-        sql(db, "INSERT INTO gridmap.grids (grid_code, village_code, valid_from_run, geom) "
-                "SELECT %s, %s, 3, geom FROM gridmap.grids LIMIT 1", (old, old[:12]))
+        sql(
+            db,
+            "INSERT INTO gridmap.grids (grid_code, village_code, valid_from_run, geom) "
+            "SELECT %s, %s, 3, geom FROM gridmap.grids LIMIT 1",
+            (old, old[:12]),
+        )
     with pytest.raises(psycopg.errors.IntegrityConstraintViolation, match="cannot be un-retired"):
         sql(db, "UPDATE gridmap.code_ledger SET retired_in_run = NULL WHERE grid_code = %s", (old,))
     with pytest.raises(psycopg.errors.IntegrityConstraintViolation, match="append-only"):
@@ -184,13 +214,46 @@ def test_regeneration_keeps_history_and_the_database_refuses_a_retired_code(db, 
 
     # audit and diff read database layers: grids of run 1 against the current ones
     run1 = "SELECT * FROM gridmap.grids WHERE valid_from_run <= 1 AND coalesce(valid_to_run, 2147483647) > 1"
-    code, out, err = cli(["diff", db, db, "--old-sql", run1, "--addresses", db, "--addresses-layer", "inputs.addresses",
-                          "--out", str(tmp_path / "diff")], monkeypatch, capsys)
+    code, out, err = cli(
+        [
+            "diff",
+            db,
+            db,
+            "--old-sql",
+            run1,
+            "--addresses",
+            db,
+            "--addresses-layer",
+            "inputs.addresses",
+            "--out",
+            str(tmp_path / "diff"),
+        ],
+        monkeypatch,
+        capsys,
+    )
     assert code == 0, err
     assert "of households change grid" in out and (tmp_path / "diff" / "report.html").exists()
-    code, out, err = cli(["audit", "--grids", db, "--grids-layer", "gridmap.grids_current", "--addresses", db,
-                          "--addresses-layer", "inputs.addresses", "--boundaries", db, "--boundaries-layer", "inputs.boundaries",
-                          "--out", str(tmp_path / "audit")], monkeypatch, capsys)
+    code, out, err = cli(
+        [
+            "audit",
+            "--grids",
+            db,
+            "--grids-layer",
+            "gridmap.grids_current",
+            "--addresses",
+            db,
+            "--addresses-layer",
+            "inputs.addresses",
+            "--boundaries",
+            db,
+            "--boundaries-layer",
+            "inputs.boundaries",
+            "--out",
+            str(tmp_path / "audit"),
+        ],
+        monkeypatch,
+        capsys,
+    )
     assert code == 0, err
     assert f"{len(codes(r3))} grids audited" in out
 
@@ -208,14 +271,24 @@ def test_a_publish_killed_halfway_leaves_the_database_as_it_was(db, tmp_path, mo
         proc = publish_process(r2, db)
         wait_until(lambda: waiting_publishers(db), what="the publish to block mid-transaction")
         pid = waiting_publishers(db)[0]
-        wrote = {r[0] for r in sql(db, "SELECT c.relname FROM pg_locks l JOIN pg_class c ON c.oid = l.relation "
-                                         "WHERE l.pid = %s AND l.mode = 'RowExclusiveLock'", (pid,))}
+        wrote = {
+            r[0]
+            for r in sql(
+                db,
+                "SELECT c.relname FROM pg_locks l JOIN pg_class c ON c.oid = l.relation "
+                "WHERE l.pid = %s AND l.mode = 'RowExclusiveLock'",
+                (pid,),
+            )
+        }
         assert {"grids", "code_ledger"} <= wrote  # it had written grid versions and ledger rows
         proc.send_signal(signal.SIGKILL)
         proc.communicate(timeout=30)
         assert proc.returncode == -signal.SIGKILL
         blocker.rollback()
-    wait_until(lambda: not sql(db, "SELECT 1 FROM pg_stat_activity WHERE pid = %s", (pid,)), what="the server to end the backend")
+    wait_until(
+        lambda: not sql(db, "SELECT 1 FROM pg_stat_activity WHERE pid = %s", (pid,)),
+        what="the server to end the backend",
+    )
     assert snapshot(db) == before
     # the database is fine: the same run publishes normally afterwards
     code, out, err = cli(["publish", str(r2), "--db", db], monkeypatch, capsys)
@@ -231,7 +304,11 @@ def test_two_publishes_of_different_villages_run_at_the_same_time(db, tmp_path, 
     runs = []
     for i, part in enumerate((all_codes[:half], all_codes[half:])):
         listed = ", ".join(f"'{c}'" for c in part)
-        runs.append(make_run(db, tmp_path / f"part{i}", boundaries_sql=f"SELECT * FROM inputs.boundaries WHERE code IN ({listed})"))
+        runs.append(
+            make_run(
+                db, tmp_path / f"part{i}", boundaries_sql=f"SELECT * FROM inputs.boundaries WHERE code IN ({listed})"
+            )
+        )
     sql(db, layout_sql("gridmap", 4490))
     with psycopg.connect(db) as blocker:
         blocker.execute("LOCK TABLE gridmap.addresses IN ACCESS EXCLUSIVE MODE")
@@ -266,8 +343,11 @@ def clean_run(folder: Path) -> Path:
 
     xy = np.c_[350_010 + np.arange(40) % 8 * 20, 3_460_010 + np.arange(40) // 8 * 20]
     pts = gpd.GeoDataFrame({"households": [10] * 40}, geometry=shapely.points(xy), crs=32651)
-    b = gpd.GeoDataFrame({"code": ["310115005001"], "name": ["社区A"], "urban_rural": ["111"]},
-                         geometry=[shapely.box(350_000, 3_460_000, 350_160, 3_460_100)], crs=32651)
+    b = gpd.GeoDataFrame(
+        {"code": ["310115005001"], "name": ["社区A"], "urban_rural": ["111"]},
+        geometry=[shapely.box(350_000, 3_460_000, 350_160, 3_460_100)],
+        crs=32651,
+    )
     return make_grids(pts, b).save(folder, maps=False)
 
 
@@ -275,8 +355,23 @@ def test_a_database_without_postgis_is_named_as_the_problem(plain_db, tmp_path, 
     run = clean_run(tmp_path / "clean")
     code, out, err = cli(["publish", str(run), "--db", plain_db], monkeypatch, capsys)
     assert code == 2 and "has no PostGIS" in err and "CREATE EXTENSION postgis" in err and "Traceback" not in err
-    code, out, err = cli(["partition", "--addresses", plain_db, "--addresses-layer", "a", "--boundaries", plain_db,
-                          "--boundaries-layer", "b", "--out", str(tmp_path / "o")], monkeypatch, capsys)
+    code, out, err = cli(
+        [
+            "partition",
+            "--addresses",
+            plain_db,
+            "--addresses-layer",
+            "a",
+            "--boundaries",
+            plain_db,
+            "--boundaries-layer",
+            "b",
+            "--out",
+            str(tmp_path / "o"),
+        ],
+        monkeypatch,
+        capsys,
+    )
     assert code == 2 and "the database has no PostGIS" in err and "Traceback" not in err
     assert urlsplit(plain_db).password not in out + err
 
@@ -287,7 +382,10 @@ def test_a_clean_run_publishes_and_bad_connections_give_clear_errors(db, tmp_pat
     wrong = db.replace(f":{u.password}@", ":not-it@")
     for args, expected in (
         (["--db", wrong], "password authentication failed"),
-        (["--db", f"postgresql://{u.username}:{u.password}@{u.hostname}:port{u.path}"], "is not a valid PostgreSQL URL"),
+        (
+            ["--db", f"postgresql://{u.username}:{u.password}@{u.hostname}:port{u.path}"],
+            "is not a valid PostgreSQL URL",
+        ),
         (["--db", db, "--schema", "grids; DROP TABLE x"], "is not a plain schema name"),
     ):
         code, out, err = cli(["publish", str(run), *args], monkeypatch, capsys)
@@ -314,8 +412,12 @@ def test_a_second_publish_of_the_same_village_waits_and_is_checked_against_the_f
         first = publish_process(a, db)
         wait_until(lambda: waiting_publishers(db), what="the first publish to be mid-transaction")
         second = publish_process(b, db)
-        wait_until(lambda: sql(db, "SELECT 1 FROM pg_stat_activity WHERE application_name = 'gridmap' AND wait_event = 'advisory'"),
-                   what="the second publish to wait for the villages' locks")
+        wait_until(
+            lambda: sql(
+                db, "SELECT 1 FROM pg_stat_activity WHERE application_name = 'gridmap' AND wait_event = 'advisory'"
+            ),
+            what="the second publish to wait for the villages' locks",
+        )
         blocker.rollback()
     out_a, out_b = first.communicate(timeout=120), second.communicate(timeout=120)
     assert first.returncode == 0, out_a

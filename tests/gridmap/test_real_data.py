@@ -52,7 +52,11 @@ def test_grids_are_contiguous_and_in_band_or_flagged_with_a_reason(denver):
     forced = grids["flag"].isin(["unit_over_max", "no_feasible_k"])
     assert inside[~forced].mean() >= 0.99
     # an over-max flag names the block that alone is too big
-    for note, hh in zip(grids.loc[grids["flag"].eq("unit_over_max"), "note"], grids.loc[grids["flag"].eq("unit_over_max"), "households"], strict=True):
+    for note, hh in zip(
+        grids.loc[grids["flag"].eq("unit_over_max"), "note"],
+        grids.loc[grids["flag"].eq("unit_over_max"), "households"],
+        strict=True,
+    ):
         assert f"{hh:.0f} households" in note
 
 

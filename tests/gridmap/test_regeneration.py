@@ -78,7 +78,12 @@ def test_keep_valid_keeps_untouched_grids_exactly_and_regrids_the_grown_communit
     changed = g[g["village_code"].eq(CHANGED)]
     assert changed["households"].between(changed["min_households"], changed["max_households"]).all()
     # untouched band grids that were in band are all kept
-    old_ok = old[(old["village_code"] != CHANGED) & old["rule"].eq("household_band") & old["grid_type"].eq("base") & old["status"].eq("ok")]
+    old_ok = old[
+        (old["village_code"] != CHANGED)
+        & old["rule"].eq("household_band")
+        & old["grid_type"].eq("base")
+        & old["status"].eq("ok")
+    ]
     assert set(old_ok.index) <= set(kept.index)
     # the result still tiles every community
     work = result.grids.to_crs(result.work_crs)
@@ -103,7 +108,9 @@ def test_three_successive_runs_never_reissue_a_retired_code(tmp_path, first):
     # run 2 narrows the band (many grids split: codes retired, new ones issued); run 3 widens it
     narrow = RuleSet.from_dict({}, min_households=200, max_households=320)
     second = tmp_path / "second"
-    write_run(run_files(**sample_config(previous=LayerSpec(first / "grids.gpkg", "grids"), rules=narrow)), second, maps=False)
+    write_run(
+        run_files(**sample_config(previous=LayerSpec(first / "grids.gpkg", "grids"), rules=narrow)), second, maps=False
+    )
     third = run_files(**sample_config(previous=LayerSpec(second / "grids.gpkg", "grids")))
     c1, c2, c3 = set(grids_of(first)["grid_code"]), set(grids_of(second)["grid_code"]), set(third.grids["grid_code"])
     retired_in_2 = c1 - c2

@@ -54,7 +54,9 @@ def test_village_table_and_imbalance_map_per_village(hostile_run):
     assert "&lt;img src=x" in svg and "<img src=x" not in svg
 
 
-@pytest.mark.parametrize(("value", "shown"), [(4.0, "4"), (np.int64(9030), "9,030"), (float("inf"), "–"), (float("nan"), "–"), (None, "–")])
+@pytest.mark.parametrize(
+    ("value", "shown"), [(4.0, "4"), (np.int64(9030), "9,030"), (float("inf"), "–"), (float("nan"), "–"), (None, "–")]
+)
 def test_fmt(value, shown):
     assert fmt(value) == shown
 
@@ -80,10 +82,20 @@ def test_addresses_outside_every_boundary_are_in_the_report_and_on_the_map(hosti
     result, _ = hostile_run
     far = result.addresses.iloc[[0]].to_crs(result.grids.crs)
     x, y = far.geometry.x.iloc[0] + 0.05, far.geometry.y.iloc[0]
-    extra = gpd.GeoDataFrame({"kind": ["address_outside_boundaries"], "flag": [None], "ref": ["address <b>7</b>"],
-                              "message": ["address lies outside every village/community boundary"]},
-                             geometry=[shapely.Point(x, y)], crs=result.grids.crs)
-    hurt = dataclasses.replace(result, violations=gpd.GeoDataFrame(pd.concat([result.violations, extra], ignore_index=True), crs=result.grids.crs))
+    extra = gpd.GeoDataFrame(
+        {
+            "kind": ["address_outside_boundaries"],
+            "flag": [None],
+            "ref": ["address <b>7</b>"],
+            "message": ["address lies outside every village/community boundary"],
+        },
+        geometry=[shapely.Point(x, y)],
+        crs=result.grids.crs,
+    )
+    hurt = dataclasses.replace(
+        result,
+        violations=gpd.GeoDataFrame(pd.concat([result.violations, extra], ignore_index=True), crs=result.grids.crs),
+    )
     page = report_html(hurt)
     assert "边界外的地址 / address outside every boundary: 1" in page and "address &lt;b&gt;7&lt;/b&gt;" in page
     data = json.loads(re.search(r"id='gridmap-data'>(.*?)</script>", build_map(hurt).html, re.S).group(1))
@@ -98,14 +110,25 @@ def test_notes_name_the_users_unit_polygon_ids_not_internal_numbers():
     from tests.conftest import ORIGIN, UTM
 
     x0, y0 = ORIGIN
-    units = gpd.GeoDataFrame({"building": ["=楼A-1", "楼A-2", None, "楼A-4"]}, geometry=[
-        shapely.box(x0 + i * 100, y0 + j * 100, x0 + (i + 1) * 100, y0 + (j + 1) * 100) for j in (0, 1) for i in (0, 1)
-    ], crs=UTM)
-    pts = gpd.GeoDataFrame({"households": [600.0, 150.0, 160.0, 170.0]}, geometry=[
-        shapely.Point(x0 + 50 + i * 100, y0 + 50 + j * 100) for j in (0, 1) for i in (0, 1)
-    ], crs=UTM)
-    bnd = gpd.GeoDataFrame({"code": ["310115005001"], "name": ["社区"], "kind": ["community"]},
-                           geometry=[shapely.box(x0, y0, x0 + 200, y0 + 200)], crs=UTM)
+    units = gpd.GeoDataFrame(
+        {"building": ["=楼A-1", "楼A-2", None, "楼A-4"]},
+        geometry=[
+            shapely.box(x0 + i * 100, y0 + j * 100, x0 + (i + 1) * 100, y0 + (j + 1) * 100)
+            for j in (0, 1)
+            for i in (0, 1)
+        ],
+        crs=UTM,
+    )
+    pts = gpd.GeoDataFrame(
+        {"households": [600.0, 150.0, 160.0, 170.0]},
+        geometry=[shapely.Point(x0 + 50 + i * 100, y0 + 50 + j * 100) for j in (0, 1) for i in (0, 1)],
+        crs=UTM,
+    )
+    bnd = gpd.GeoDataFrame(
+        {"code": ["310115005001"], "name": ["社区"], "kind": ["community"]},
+        geometry=[shapely.box(x0, y0, x0 + 200, y0 + 200)],
+        crs=UTM,
+    )
     result = gridmap.make_grids(pts, bnd, units=units)
     notes = " ".join(result.grids["note"])
     assert "building =楼A-1 alone has 600 households" in notes

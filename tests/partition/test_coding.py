@@ -57,8 +57,10 @@ def test_inheritance_split_merge_new_and_retired_never_reused():
     g2 = layout([(0, 0), (50, 0), (150, 0), (300, 0)])
     ov2 = overlap(
         [
-            (0, V + "001", 240), (1, V + "001", 160),
-            (2, V + "002", 400), (2, V + "003", 300),
+            (0, V + "001", 240),
+            (1, V + "001", 160),
+            (2, V + "002", 400),
+            (2, V + "003", 300),
         ]
     )
     run2 = assign_codes(g2, overlap=ov2, history=run1.history)

@@ -106,9 +106,13 @@ def test_village_group_rule_one_grid_per_group_and_enclaves_reported():
 def test_unit_polygons_that_tile_are_used_as_cells():
     blocks = [shapely.box(ORIGIN[0] + i * 50, ORIGIN[1], ORIGIN[0] + (i + 1) * 50, ORIGIN[1] + 100) for i in range(8)]
     polys = gpd.GeoDataFrame({"building": [f"b{i}" for i in range(8)]}, geometry=blocks, crs="EPSG:32651")
-    pts = gpd.GeoDataFrame({"households": [100.0] * 8, "population": [np.nan] * 8}, geometry=[b.centroid for b in blocks], crs="EPSG:32651")
+    pts = gpd.GeoDataFrame(
+        {"households": [100.0] * 8, "population": [np.nan] * 8}, geometry=[b.centroid for b in blocks], crs="EPSG:32651"
+    )
     boundary = square(400, 100)
-    res = partition_village(Village(code="310115005001", boundary=boundary, rule=Rule(), points=pts, unit_polygons=polys))
+    res = partition_village(
+        Village(code="310115005001", boundary=boundary, rule=Rule(), points=pts, unit_polygons=polys)
+    )
     assert_tiles(res.grids, boundary)
     # grids are unions of whole blocks: every grid edge lies on a block edge
     for g in res.grids.geometry:
@@ -126,9 +130,14 @@ def test_array_graph_and_networkx_graph_split_alike():
     pts["compound"] = np.where((pts.geometry.x < ORIGIN[0] + 100) & (pts.geometry.y < ORIGIN[1] + 100), "C1", None)
     boundary = square(480, 240)
     unit, units = units_from_points(pts)
-    cells = cells_from_points(pts.geometry.values, unit.to_numpy(), boundary,
-                              barriers=np.array([shapely.LineString([(ORIGIN[0] + 250, ORIGIN[1] - 10),
-                                                                     (ORIGIN[0] + 250, ORIGIN[1] + 250)])]))
+    cells = cells_from_points(
+        pts.geometry.values,
+        unit.to_numpy(),
+        boundary,
+        barriers=np.array(
+            [shapely.LineString([(ORIGIN[0] + 250, ORIGIN[1] - 10), (ORIGIN[0] + 250, ORIGIN[1] + 250)])]
+        ),
+    )
     u = cells["unit"].to_numpy()
     cells["households"] = np.where(u >= 0, units["households"].to_numpy()[np.maximum(u, 0)], 0.0)
     cells["compound"] = np.where(u >= 0, units["compound"].to_numpy()[np.maximum(u, 0)], None)
@@ -144,7 +153,9 @@ def test_blank_village_groups_are_named_in_the_note_of_the_grid_that_took_them()
     blank = pts.index[(x > 200) & (pts.geometry.y - ORIGIN[1] < 40)]  # inside 二组's side
     pts.loc[blank, "group"] = None
     pts.index = pts.index + 1000  # ids are the caller's, not positions
-    res = partition_village(Village(code="310115103269", boundary=square(240, 120), rule=Rule("village_group"), points=pts))
+    res = partition_village(
+        Village(code="310115103269", boundary=square(240, 120), rule=Rule("village_group"), points=pts)
+    )
     assert len(res.grids) == 2
     notes = res.grids.set_index(res.grids["note"].str[:9])["note"]
     two = res.grids["note"][res.grids["note"].str.contains("二组")].iloc[0]

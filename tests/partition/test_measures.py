@@ -58,7 +58,13 @@ def test_balance_figures():
 
 
 def test_band_share_counts_only_household_band_grids():
-    g = pd.DataFrame({"rule": ["household_band", "household_band", "village_group", "exclusive"],
-                      "households": [350, 520, 40, 0], "min_households": 300, "max_households": 500})
+    g = pd.DataFrame(
+        {
+            "rule": ["household_band", "household_band", "village_group", "exclusive"],
+            "households": [350, 520, 40, 0],
+            "min_households": 300,
+            "max_households": 500,
+        }
+    )
     assert band_share(g) == 0.5
     assert np.isnan(band_share(g[g["rule"].ne("household_band")]))

@@ -21,7 +21,9 @@ def test_rule_selection_order():
 
 
 def test_band_from_file_and_cli_override():
-    rs = RuleSet.from_dict({"min_households": 200, "max_households": 400, "codes": {"310115005001": {"max_households": 600}}})
+    rs = RuleSet.from_dict(
+        {"min_households": 200, "max_households": 400, "codes": {"310115005001": {"max_households": 600}}}
+    )
     assert (rs.urban.min_households, rs.urban.max_households) == (200, 400)
     assert rs.overrides["310115005001"].max_households == 600
     rs2 = RuleSet.from_dict({"min_households": 200}, min_households=250, max_households=450)

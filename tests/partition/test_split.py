@@ -22,8 +22,15 @@ def lattice(nx_: int, ny: int, households=10.0, *, barrier_x: float | None = Non
     for j in range(ny):
         for i in range(nx_):
             hh = households(i, j) if callable(households) else households
-            g.add_node(j * nx_ + i, households=float(hh), x=i + 0.5, y=j + 0.5, area=1.0,
-                       compound=compound(i, j) if compound else None, label=f"cell {i},{j}")
+            g.add_node(
+                j * nx_ + i,
+                households=float(hh),
+                x=i + 0.5,
+                y=j + 0.5,
+                area=1.0,
+                compound=compound(i, j) if compound else None,
+                label=f"cell {i},{j}",
+            )
     for j in range(ny):
         for i in range(nx_):
             v = j * nx_ + i
@@ -273,8 +280,10 @@ def test_warm_start_keeps_grids_after_a_small_change():
         new[list(p.nodes)] = k
     w = np.array([g.nodes[n]["households"] for n in range(g.number_of_nodes())])
     # same grid = the new grid holding most of an old grid's households
-    same = sum(w[(old == k) & (new == np.bincount(new[old == k], weights=w[old == k] + 1e-9).argmax())].sum()
-               for k in range(len(before)))
+    same = sum(
+        w[(old == k) & (new == np.bincount(new[old == k], weights=w[old == k] + 1e-9).argmax())].sum()
+        for k in range(len(before))
+    )
     assert same / w.sum() >= 0.95
     cold = split_graph(g, min_households=300, max_households=500)
     assert [p.nodes for p in cold] != [p.nodes for p in after]  # a fresh split would redraw them

@@ -17,7 +17,8 @@ from tests.conftest import UTM, grid_points, square
 def test_points_of_one_building_or_one_spot_form_one_unit():
     pts = gpd.GeoDataFrame(
         {"households": [1.0, 2, 3, 4, 5], "population": [2.0, 4, 6, 8, 10], "building": ["A", "A", None, None, "B"]},
-        geometry=shapely.points([(0, 0), (10, 0), (50, 50), (50, 50), (90, 0)]), crs=UTM,
+        geometry=shapely.points([(0, 0), (10, 0), (50, 50), (50, 50), (90, 0)]),
+        crs=UTM,
     )
     unit, units = units_from_points(pts)
     assert unit.iloc[0] == unit.iloc[1]  # same building id, different spots
@@ -35,7 +36,9 @@ def test_a_point_on_a_shared_border_has_exactly_one_owner():
 def test_cells_tile_the_boundary_and_do_not_straddle_a_barrier():
     pts = grid_points(6, 4)
     boundary = square(120, 80)
-    road = np.array([shapely.LineString([(pts.total_bounds[0] + 50, 3_459_000), (pts.total_bounds[0] + 50, 3_461_000)])])
+    road = np.array(
+        [shapely.LineString([(pts.total_bounds[0] + 50, 3_459_000), (pts.total_bounds[0] + 50, 3_461_000)])]
+    )
     unit, _ = units_from_points(pts)
     cells = cells_from_points(pts.geometry.values, unit.to_numpy(), boundary, barriers=road)
     assert coverage_ratio(cells.geometry.values, boundary) < 1e-9
