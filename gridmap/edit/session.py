@@ -37,7 +37,6 @@ from pathlib import Path
 from typing import Any
 
 import geopandas as gpd
-import networkx as nx
 import numpy as np
 import pandas as pd
 import shapely
@@ -46,6 +45,7 @@ from scipy.sparse.csgraph import connected_components
 
 from geodata.errors import EditError
 from gridmap.edit.units import adjacency_from_cells, blocks_of_cells, units_from_run
+from partition.adjacency import CellGraph
 from partition.measures import pieces, polsby_popper
 from partition.split import split_graph
 from partition.tessellation import SLIVER_M2
@@ -144,6 +144,7 @@ class EditSession:
         self.exclusive = cells["exclusive"].to_numpy(bool)
         self.village = cells["village_code"].astype(str).to_numpy()
         self.compound = cells["compound"].to_numpy(object)
+        self.labels = cells["label"].astype(str).to_numpy(object)
         self.cell_grid0 = cells["grid"].to_numpy(int)
         self.cell_grid = self.cell_grid0.copy()
         self.block = (
@@ -539,34 +540,20 @@ class EditSession:
         delta = Delta(cb, np.full(len(cb), b), np.full(len(cb), a))
         return delta, EditResult("merge", [a, b], self.g_village[a])
 
-    def _graph(self, cells: np.ndarray) -> nx.Graph:
+    def _graph(self, cells: np.ndarray) -> CellGraph:
         """Cell graph of `cells` for the engine's splitter (nodes 0..n-1 in the order of `cells`)."""
-        graph = nx.Graph()
-        graph.add_nodes_from(
-            (
-                k,
-                {
-                    "households": float(self.hh[c]),
-                    "x": float(self.x[c]),
-                    "y": float(self.y[c]),
-                    "area": float(self.area[c]),
-                    "block": int(self.block[c]),
-                    "compound": self.compound[c],
-                    "label": str(self.cells["label"].iat[c]),
-                },
-            )
-            for k, c in enumerate(cells)
-        )
         sub = self.adj[cells][:, cells].tocoo()
         keep = sub.row < sub.col
-        graph.add_edges_from(
-            (int(a), int(b), {"length": float(s), "barrier": bool(self.block[cells[a]] != self.block[cells[b]])})
-            for a, b, s in zip(sub.row[keep], sub.col[keep], sub.data[keep], strict=True)
+        i, j = sub.row[keep], sub.col[keep]
+        block = self.block[cells]
+        return CellGraph(
+            households=self.hh[cells], x=self.x[cells], y=self.y[cells], area=self.area[cells], block=block,
+            compound=self.compound[cells], label=self.labels[cells], i=i, j=j, length=sub.data[keep],
+            barrier=block[i] != block[j],
         )
-        return graph
 
-    def _parts(self, cells: np.ndarray, mn: float, mx: float) -> list[np.ndarray]:
-        parts = split_graph(self._graph(cells), min_households=mn, max_households=mx)
+    def _parts(self, cells: np.ndarray, mn: float, mx: float, *, previous: np.ndarray | None = None) -> list[np.ndarray]:
+        parts = split_graph(self._graph(cells), min_households=mn, max_households=mx, previous=previous)
         return [cells[list(p.nodes)] for p in parts]
 
     def _op_split(self, grid: Any = None, k: Any = 2) -> tuple[Delta, EditResult]:
@@ -636,7 +623,8 @@ class EditSession:
             )
         cells = self.village_cells[village]
         cells = cells[np.isin(self.cell_grid[cells], free)]
-        parts = self._parts(cells, self.g_min[free[0]], self.g_max[free[0]])
+        # warm start from the grids as they are: only what the band requires changes (keep-valid style)
+        parts = self._parts(cells, self.g_min[free[0]], self.g_max[free[0]], previous=self.cell_grid[cells])
         # parts take the ids of the freed grids they share most households with, the rest new ids
         new_of = np.full(len(self.cell_grid), -1)
         taken: set[int] = set()
