@@ -8,7 +8,8 @@ the changed grids' GeoJSON and the village's problem list) — the time a browse
 answer, minus the network.
 
 Edits are drawn at random (seeded) among valid ones: move one border unit to a neighbouring grid
-(confirmed), merge two adjacent grids, split a grid (k=2), lock or unlock a grid, undo, redo.
+(confirmed), merge two adjacent grids, split a grid (k=2), lock or unlock a grid, regenerate the
+unlocked grids of a tract, undo, redo.
 Targets (issue 15): move/merge/lock <= 200 ms, split <= 1 s.
 
 Usage::
@@ -41,7 +42,7 @@ from gridmap.edit.server import create_app  # noqa: E402
 from gridmap.edit.session import EditSession  # noqa: E402
 
 TOKEN = "bench"
-WEIGHTS = {"move": 0.45, "merge": 0.12, "split": 0.12, "lock": 0.13, "undo": 0.1, "redo": 0.08}
+WEIGHTS = {"move": 0.43, "merge": 0.12, "split": 0.12, "lock": 0.12, "regenerate": 0.04, "undo": 0.1, "redo": 0.07}
 
 
 def denver_run(tmp: Path) -> Path:
@@ -60,6 +61,11 @@ def propose(session: EditSession, op: str, rng: np.random.Generator) -> dict | N
     if op == "lock":
         g = int(rng.choice(live))
         return {"grids": [session.code[g]], "locked": not session.locked[g]}
+    if op == "regenerate":
+        g = int(rng.choice(live))
+        free = [h for h in session.grids_of(session.g_village[g]) if not session.locked[h] and session.g_type[h] == "base"]
+        ok = free and session.g_rule[free[0]] == "household_band"
+        return {"village": session.g_village[g]} if ok else None
     for _ in range(50):
         if op == "move":
             c = int(rng.integers(len(session.cell_grid)))

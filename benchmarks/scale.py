@@ -10,7 +10,9 @@ Datasets (seeded):
 
 Stages: read+validate (inputs → checked GeoDataFrames), partition (tessellate, graph, split;
 per community, in --workers processes), code, write (GeoPackage, GeoJSON, CSV roster, report),
-map (folium + PNG; timed separately, not in the end-to-end figure).
+map (folium + PNG; timed separately with --map, and added in "with map s"). "cpu s" is the CPU time
+of the run and its workers (comparable across machine load), "load" the 1-minute load average
+before/after: the machine is shared, so wall times are only comparable at low load.
 
 Usage::
 
@@ -22,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import resource
 import sys
 import tempfile
@@ -94,6 +97,17 @@ def peak_gib() -> float:
     return max(own, kids) / 1024**2
 
 
+def cpu_s() -> float:
+    """User + system CPU seconds of this process and its finished workers (load-independent work)."""
+    own, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
+
+
+def load() -> float:
+    """One-minute load average (the machine is shared: timings are only comparable at low load)."""
+    return os.getloadavg()[0]
+
+
 def run_case(name: str, inputs: Path, *, layers: dict[str, str], workers: int, draw_map: bool) -> dict:
     config = dict(
         addresses=LayerSpec(inputs, layers["addresses"]),
@@ -101,6 +115,7 @@ def run_case(name: str, inputs: Path, *, layers: dict[str, str], workers: int, d
         barriers=(LayerSpec(inputs, layers["roads"]),) if "roads" in layers else (),
         workers=workers,
     )
+    load_before, c0 = load(), cpu_s()
     t0 = time.perf_counter()
     result = run_files(**config)
     t_run = time.perf_counter() - t0
@@ -131,7 +146,10 @@ def run_case(name: str, inputs: Path, *, layers: dict[str, str], workers: int, d
         "write s": round(t_write, 1),
         "end-to-end s": round(total, 1),
         "map s": round(t_map, 1),
+        "with map s": round(total + t_map, 1),
         "households/s": int(hh / total),
+        "cpu s": round(cpu_s() - c0, 1),
+        "load": f"{load_before:.1f}/{load():.1f}",
         "peak GiB": round(peak_gib(), 2),
     }
 

@@ -194,10 +194,14 @@ def _pick_column(columns: list[str], wanted: str | None, names: tuple[str, ...])
 
 
 def _to_number(values: pd.Series, sep: str | None) -> pd.Series:
+    try:  # the common case, fast: every cell already a plain number
+        return pd.to_numeric(values, errors="raise").astype(float)
+    except (ValueError, TypeError):
+        pass
     text = values.astype(str).str.strip()
-    if sep and sep != ",":  # decimal commas come with ';'-separated files from European locales
+    if sep and sep != "," and text.str.contains(",", regex=False).any():  # decimal commas (European ';' files)
         text = text.str.replace(r"^(-?\d+),(\d+)$", r"\1.\2", regex=True)
-    return pd.to_numeric(text.replace({"": np.nan}), errors="coerce")
+    return pd.to_numeric(text.where(text.ne(""), None), errors="coerce")
 
 
 def points_from_table(
@@ -283,7 +287,9 @@ def read_csv_points(
         Points without a CRS (a table cannot carry one); other columns kept as text.
     """
     path = Path(path)
-    return points_from_table(read_tabular(path, sheet=sheet, encoding=encoding), file=str(path), x_col=x_col, y_col=y_col)
+    gdf = points_from_table(read_tabular(path, sheet=sheet, encoding=encoding), file=str(path), x_col=x_col, y_col=y_col)
+    gdf.attrs["file"] = str(path)
+    return gdf
 
 
 def _shapefile_cpg(path: Path) -> str | None:
@@ -389,7 +395,7 @@ def read_layer(
     if "geometry" not in gdf or not isinstance(gdf, gpd.GeoDataFrame):
         raise InputError(Problem(str(path), "has no geometry column.", "pass a layer with points or polygons."))
     gdf = gdf.reset_index(drop=True)
-    gdf.attrs["rows"] = "feature"
+    gdf.attrs.update(rows="feature", file=str(path))
     return gdf
 
 
@@ -489,7 +495,8 @@ def check_output(
             raise UnsafeOutputError(msg, fix="give --out a new folder, e.g. --out outputs/run1.")
         held = [s for s in srcs if _inside(s, real)]
         if held:
-            msg = f"{out} holds the input {held[0]}; --overwrite would delete it."
+            what = "is the input being read" if held[0] == real else f"holds the input {held[0]}"
+            msg = f"{out} {what}; --overwrite would delete it."
             raise UnsafeOutputError(msg, fix="write the output somewhere else.")
         if not is_gridmap_folder(out):
             msg = (
@@ -501,9 +508,19 @@ def check_output(
     if not parent.is_dir():
         msg = f"cannot create {out}: {parent} is a file."
         raise OutputError(msg, fix="choose another --out.")
+    _probe(parent, out)
+
+
+def _probe(parent: Path, out: Path) -> None:
+    """Raise :class:`OutputError` unless a folder can really be made in `parent` (made and removed at once)."""
     if not os.access(parent, os.W_OK | os.X_OK):
         msg = f"cannot write {out}: no permission to write in {parent}."
         raise OutputError(msg, fix="choose an --out in a folder you can write to.")
+    try:
+        os.rmdir(tempfile.mkdtemp(prefix=".gridmap-probe.", dir=parent))
+    except OSError as exc:
+        msg = f"cannot create {out}: {exc.strerror or exc} in {parent}."
+        raise OutputError(msg, fix="choose an --out in a folder you can write to.") from exc
 
 
 def check_output_file(
@@ -537,9 +554,10 @@ def check_output_file(
             msg = f"{path} already exists."
             raise OutputExistsError(msg, fix="choose another --out or pass --overwrite.")
     parent = _first_existing(real.parent)
-    if not parent.is_dir() or not os.access(parent, os.W_OK | os.X_OK):
-        msg = f"cannot write {path}: no permission to write in {parent}."
-        raise OutputError(msg, fix="choose an --out in a folder you can write to.")
+    if not parent.is_dir():
+        msg = f"cannot write {path}: {parent} is a file."
+        raise OutputError(msg, fix="choose another --out.")
+    _probe(parent, path)
 
 
 def _pid_alive(pid: int) -> bool:

@@ -97,8 +97,8 @@ def _numeric(
     if raw.dtype.kind in "iufb":
         values = raw.astype(float)
     else:
-        text = raw.map(lambda v: "" if v is None or (isinstance(v, float) and np.isnan(v)) else str(v).strip())
-        values = pd.to_numeric(text.replace({"": np.nan}), errors="coerce")
+        text = _text(raw)
+        values = pd.to_numeric(text.where(text.ne(""), None), errors="coerce")
     v = values.to_numpy(dtype=float, na_value=np.nan)
     with np.errstate(invalid="ignore"):
         bad_mask = ~np.isfinite(v) | (v < 0)
@@ -123,6 +123,13 @@ def _numeric(
             Problem(file, f"{len(bad) - MAX_LISTED} more rows are not {expected}.", "correct them.", column=col)
         )
     return pd.Series(v, index=gdf.index)
+
+
+def _text(values: pd.Series) -> pd.Series:
+    """`values` as stripped text, ``""`` where missing (vectorised)."""
+    missing = values.isna().to_numpy()
+    text = values.astype(str).str.strip()
+    return text.where(~missing, "")
 
 
 def check_coordinates(
@@ -153,7 +160,7 @@ def check_coordinates(
             if not len(bad):
                 return
             i0 = int(bad[0])
-            example = f"x={minx[i0]:.6g}, y={miny[i0]:.6g} ({_row(gdf, i0, csv_like=csv_like)})"
+            example = f"x={minx[i0]:.10g}, y={miny[i0]:.10g} in {_row(gdf, i0, csv_like=csv_like)}"
             metres = (np.abs(b[bad]) > 1000).any(axis=1)
             swappable = (np.abs(b[bad][:, [1, 3]]) <= 180).all(axis=1) & (np.abs(b[bad][:, [0, 2]]) <= 90).all(axis=1)
             if metres.mean() > 0.5:
@@ -179,7 +186,7 @@ def check_coordinates(
                 report.errors.extend(
                     Problem(
                         file,
-                        f"x={minx[i]:.6g}, y={miny[i]:.6g} is not a longitude within ±180 and a latitude within ±90.",
+                        f"x={minx[i]:.10g}, y={miny[i]:.10g} is not a longitude within ±180 and a latitude within ±90.",
                         "correct or delete the row.",
                         row=_row(gdf, int(i), csv_like=csv_like),
                         kind="out_of_range",
@@ -191,11 +198,38 @@ def check_coordinates(
             if small and len(gdf) >= 1:
                 i0 = int(np.flatnonzero(ok)[0])
                 msg = (
-                    f"every coordinate is within ±180/±90 (e.g. x={minx[i0]:.6g}, y={miny[i0]:.6g}): they look like "
+                    f"every coordinate is within ±180/±90 (e.g. x={minx[i0]:.10g}, y={miny[i0]:.10g}): they look like "
                     f"degrees, but the layer is read as {gdf.crs.name}, in metres."
                 )
                 fix = f"pass `{option}` EPSG:4326 (WGS 84), EPSG:4490 (CGCS2000), gcj02 or bd09."
                 report.errors.append(Problem(file, msg, fix, kind="degrees_as_metres"))
+
+
+def check_swapped_against(
+    points: gpd.GeoDataFrame, boundaries: gpd.GeoDataFrame, *, file: str, report: Report
+) -> None:
+    """Add an error when most points miss the boundaries but would fall among them with x and y swapped.
+
+    Catches swaps the range check cannot see (a point at 31° E, 80° N is a valid place, but it is
+    80° E, 31° N swapped). Both layers must be in one geographic CRS; compared by extent only.
+    """
+    if points.crs is None or not points.crs.is_geographic or len(points) == 0 or len(boundaries) == 0:
+        return
+    minx, miny, maxx, maxy = boundaries.total_bounds
+    xy = shapely.get_coordinates(points.geometry.values)
+    if len(xy) != len(points) or not np.isfinite([minx, miny, maxx, maxy]).all():
+        return
+    x, y = xy[:, 0], xy[:, 1]
+    inside = ((x >= minx) & (x <= maxx) & (y >= miny) & (y <= maxy)).mean()
+    swapped = ((y >= minx) & (y <= maxx) & (x >= miny) & (x <= maxy)).mean()
+    if inside < 0.5 and swapped > 0.9:
+        cols = points.attrs.get("coordinate_columns")
+        fix = f"swap the columns: pass `x_col` {cols[1]} `y_col` {cols[0]}." if cols else "swap x and y in the file."
+        msg = (
+            f"longitude and latitude look swapped: {swapped:.0%} of the points fall among the boundaries only with x and "
+            f"y exchanged (e.g. x={x[0]:.10g}, y={y[0]:.10g}), {inside:.0%} as given."
+        )
+        report.errors.append(Problem(file, msg, fix, kind="swapped_lon_lat"))
 
 
 def find_duplicates(
@@ -208,12 +242,20 @@ def find_duplicates(
     """
     if len(gdf) < 2:
         return np.zeros(0, int)
-    frame = pd.DataFrame(gdf.drop(columns=gdf.geometry.name)).astype(str)
-    frame["__wkb"] = shapely.to_wkb(gdf.geometry.values, hex=True)
-    dup = frame.duplicated(keep="first").to_numpy()
+    frame = pd.DataFrame(gdf.drop(columns=gdf.geometry.name))
+    geoms = gdf.geometry.values
+    if (shapely.get_type_id(geoms) == 0).all():  # points: their coordinates are the geometry
+        xy = shapely.get_coordinates(geoms)
+        frame["__x"], frame["__y"] = xy[:, 0], xy[:, 1]
+    else:
+        frame["__wkb"] = shapely.to_wkb(geoms, hex=True)
+    try:
+        key = pd.util.hash_pandas_object(frame, index=False).to_numpy()
+    except TypeError:  # unhashable cells (lists from JSON properties): compare their text
+        key = pd.util.hash_pandas_object(frame.astype(str), index=False).to_numpy()
+    dup = pd.Series(key).duplicated(keep="first").to_numpy()
     if not dup.any():
         return np.zeros(0, int)
-    key = pd.util.hash_pandas_object(frame, index=False).to_numpy()
     first = pd.Series(np.arange(len(gdf))).groupby(key).transform("min").to_numpy()
     repeats = np.flatnonzero(dup)
     action = "dropped (`dedupe`)" if dedupe else "counted again"
@@ -221,7 +263,9 @@ def find_duplicates(
     groups = pd.Series(repeats).groupby(first[repeats]).agg(list)
     for n, (orig, rows) in enumerate(groups.items()):
         if n >= MAX_LISTED:
-            report.notes.append(Problem(file, f"{len(groups) - MAX_LISTED} more rows are repeated.", fix, kind="duplicate_row"))
+            rest = tuple(int(r) for rows_ in groups.iloc[MAX_LISTED:] for r in rows_)
+            report.notes.append(Problem(file, f"{len(rest)} more rows repeat earlier rows exactly; {action}.", fix,
+                                        kind="duplicate_row", ids=rest))
             break
         report.notes.append(
             Problem(
@@ -268,6 +312,8 @@ def _repair_polygons(gdf: gpd.GeoDataFrame, *, file: str, report: Report) -> gpd
                     f"{before:.6g} → {geom.area:.6g} (layer units).",
                     "check the repaired shape in the violations layer, or fix it at source.",
                     row=f"feature {i}",
+                    kind="repaired_polygon",
+                    ids=(int(i),),
                 )
             )
         geoms = geoms.copy()
@@ -414,7 +460,9 @@ def validate_addresses(
         gdf["population"] = np.nan
     for col in ("building", "compound", "group", "village_code"):
         if col in gdf.columns:
-            gdf[col] = gdf[col].map(lambda v: None if pd.isna(v) or str(v).strip() == "" else str(v).strip())
+            text = _text(gdf[col]).astype(object)
+            text[text.eq("")] = None
+            gdf[col] = text
     report.raise_if_errors()
     repeats = find_duplicates(gdf, file=file, report=report, csv_like=csv_like, dedupe=dedupe)
     if dedupe and len(repeats):
@@ -488,10 +536,16 @@ def assign_villages(
     pts = addresses.geometry.values
     tree = shapely.STRtree(boundaries.geometry.values)
     pi, bi = tree.query(pts, predicate="intersects")
+    order = np.lexsort((bi, pi))  # per point, boundaries in layer order: a point on a shared border goes to the first
+    pi, bi = pi[order], bi[order]
     codes = boundaries["code"].to_numpy()
     counts = np.bincount(pi, minlength=len(addresses))
-    for i in np.flatnonzero(counts > 1)[:MAX_LISTED]:
-        inside = ", ".join(codes[bi[pi == i]])
+    multi = np.isin(pi, np.flatnonzero(counts > 1))
+    inner = np.zeros(len(pi), bool)  # only points inside two interiors mean the boundaries overlap
+    inner[multi] = shapely.contains_properly(boundaries.geometry.values[bi[multi]], pts[pi[multi]])
+    overlap = np.flatnonzero(np.bincount(pi[inner], minlength=len(addresses)) > 1)
+    for i in overlap[:MAX_LISTED]:
+        inside = ", ".join(codes[bi[(pi == i) & inner]])
         report.errors.append(
             Problem(
                 file,
@@ -501,7 +555,8 @@ def assign_villages(
             )
         )
     result = np.full(len(addresses), None, dtype=object)
-    result[pi] = codes[bi]
+    first = np.r_[True, pi[1:] != pi[:-1]]
+    result[pi[first]] = codes[bi[first]]
     outside = np.flatnonzero(counts == 0)
     in_hole = np.zeros(len(outside), bool)
     if len(outside):

@@ -21,31 +21,32 @@ from partition.audit import Diff, audit_grids, diff_layers, worker_loads
 from partition.rules import RuleSet
 
 
-def read_workers(path: str | Path, *, grid_code_col: str = "grid_code", worker_col: str = "worker") -> pd.DataFrame:
-    """Read a worker table (CSV/XLSX): one row per (grid code, worker) pair, as text."""
+def read_workers(
+    path: str | Path, *, grid_code_col: str = "grid_code", worker_col: str = "worker", sheet: str | None = None
+) -> pd.DataFrame:
+    """Read a worker table (CSV in any common separator/encoding, or a sheet of an XLSX/XLS): one row per
+    (grid code, worker) pair, as text.
+
+    Raises
+    ------
+    InputError
+        When a column is missing, or rows lack a grid code or a worker (every such row named).
+    """
     path = Path(path)
-    if path.suffix.lower() in (".xlsx", ".xls"):
-        df = pd.read_excel(path, dtype=str)
-    else:
-        df = None
-        for enc in ("utf-8-sig", "gb18030"):
-            try:
-                df = pd.read_csv(path, dtype=str, encoding=enc)
-                break
-            except UnicodeDecodeError:
-                continue
-        if df is None:
-            raise InputError(Problem(str(path), "is neither UTF-8 nor GBK text.", "save it as UTF-8 CSV."))
+    df = gio.read_tabular(path, sheet=sheet)
     missing = [c for c in (grid_code_col, worker_col) if c not in df.columns]
     if missing:
         raise InputError(Problem(str(path), f"has no column {', '.join(missing)} (columns: {', '.join(map(str, df.columns))}).",
-                                 "name the columns grid_code and worker, or pass --grid-code-col/--worker-col.", column=missing[0]))
+                                 "name the columns grid_code and worker, or pass `grid_code_col`/`worker_col`.", column=missing[0]))
+    rows = df.attrs.get("rows")
     df = df.rename(columns={grid_code_col: "grid_code", worker_col: "worker"})
-    blank = df["grid_code"].isna() | df["worker"].isna()
+    for col in ("grid_code", "worker"):
+        df[col] = df[col].astype(str).str.strip()
+    blank = df["grid_code"].eq("") | df["worker"].eq("")
     if blank.any():
-        rows = np.flatnonzero(blank.to_numpy())
-        raise InputError([Problem(str(path), "has a row without grid code or worker.", "fill in or delete the row.",
-                                  row=f"row {i + 1} (line {i + 2})") for i in rows])
+        raise InputError([Problem(str(path), "has no grid code or no worker.", "fill in or delete the row.",
+                                  row=gio.row_label(rows, int(i)), column="grid_code" if df["grid_code"].iloc[i] == "" else "worker")
+                          for i in np.flatnonzero(blank.to_numpy())[:50]])
     return df[["grid_code", "worker"]]
 
 
@@ -124,19 +125,19 @@ def audit(
     0
     """
     if grid_code_col not in grids.columns:
-        raise InputError(Problem("grids", f"has no column '{grid_code_col}'.", "pass the column of the grid codes (--grid-code-col).",
-                                 column=grid_code_col))
+        raise InputError(Problem(grids.attrs.get("file", "grids"), f"has no column '{grid_code_col}'.",
+                                 "pass the column of the grid codes (`grid_code_col`).", column=grid_code_col))
     g = grids.rename(columns={grid_code_col: "grid_code"})
     g["grid_code"] = g["grid_code"].astype(str)
     a = addresses
     if households_col != "households" and households_col in a.columns:
         a = gio.rename_fields(a, {"households": households_col}, file="addresses")
-    a, _ = gval.validate_addresses(a, file="addresses")
+    a, _ = gval.validate_addresses(a, file=a.attrs.get("file", "addresses"), csv_like=a.attrs.get("rows") == "csv")
     out_crs = g.crs
     work = gcrs.metric_crs(g)
     b = None
     if boundaries is not None:
-        b, _ = gval.validate_boundaries(boundaries, file="boundaries")
+        b, _ = gval.validate_boundaries(boundaries, file=boundaries.attrs.get("file", "boundaries"))
         b = b.to_crs(work)
     found = audit_grids(g.to_crs(work), a.to_crs(work), boundaries=b, min_households=min_households,
                         max_households=max_households, band_villages=_band_villages(b) if b is not None else None)
@@ -220,10 +221,11 @@ def diff(
     for label, layer in (("old", old), ("new", new)):
         g = layer.grids if isinstance(layer, GridResult) else layer
         if grid_code_col not in g.columns:
-            raise InputError(Problem(label, f"has no column '{grid_code_col}'.", "pass --grid-code-col.", column=grid_code_col))
+            raise InputError(Problem(g.attrs.get("file", label), f"has no column '{grid_code_col}'.", "pass `grid_code_col`.",
+                                     column=grid_code_col))
         layers.append(g.rename(columns={grid_code_col: "grid_code"}))
     a, _ = gval.validate_addresses(addresses[[c for c in addresses.columns if c in ("households", "population", addresses.geometry.name)]],
-                                   file="addresses")
+                                   file=addresses.attrs.get("file", "addresses"), csv_like=addresses.attrs.get("rows") == "csv")
     work = gcrs.metric_crs(layers[0])
     return diff_layers(layers[0].to_crs(work), layers[1].to_crs(work), a.to_crs(work))
 

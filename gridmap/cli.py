@@ -30,14 +30,21 @@ def _compose(*decorators: F) -> Callable[[F], F]:
     return wrap
 
 
-def input_option(role: str, help: str, *, required: bool = False, multiple: bool = False) -> Callable[[F], F]:
-    """``--ROLE PATH|URL``, ``--ROLE-layer NAME`` and ``--ROLE-sql SELECT`` for one input layer (file or PostGIS)."""
-    return _compose(
+def input_option(role: str, help: str, *, required: bool = False, multiple: bool = False, sheet: bool = False) -> Callable[[F], F]:
+    """``--ROLE PATH|URL``, ``--ROLE-layer NAME``, ``--ROLE-sql SELECT`` and ``--ROLE-crs CRS`` (and ``--ROLE-sheet``)
+    for one input layer (file or PostGIS)."""
+    every = "every " if multiple else ""
+    options = [
         click.option(f"--{role}", required=required, multiple=multiple, metavar="FILE|URL",
                      help=f"{help} A file, or postgresql://USER@HOST:PORT/DB with --{role}-layer or --{role}-sql."),
-        click.option(f"--{role}-layer", help=f"Layer of {'every ' if multiple else ''}--{role} in a multi-layer file (SCHEMA.TABLE for a URL)."),
+        click.option(f"--{role}-layer", help=f"Layer of {every}--{role} in a multi-layer file (SCHEMA.TABLE for a URL)."),
         click.option(f"--{role}-sql", metavar="SELECT", help=f"Query giving --{role} when it is a postgresql:// URL."),
-    )
+        click.option(f"--{role}-crs", metavar="CRS",
+                     help=f"CRS of {every}--{role} whatever the file says, e.g. EPSG:4490 when its .prj is wrong [the file's; else --input-crs]."),
+    ]
+    if sheet:
+        options.append(click.option(f"--{role}-sheet", metavar="NAME", help=f"Sheet of an .xlsx/.xls --{role} [the first]."))
+    return _compose(*options)
 
 
 def field_options(func: F) -> F:
@@ -47,7 +54,10 @@ def field_options(func: F) -> F:
     return func
 
 
-input_crs_option = click.option("--input-crs", help="CRS of the inputs when the files do not say: EPSG code, or gcj02 / bd09.")
+input_crs_option = click.option(
+    "--input-crs", metavar="CRS",
+    help="CRS of the inputs that do not declare one (CSV, Excel, SHP without .prj): EPSG code, or gcj02 / bd09. "
+         "Files that declare a CRS keep it; use --<input>-crs to override one file.")
 out_dir_option = click.option("--out", required=True, type=click.Path(file_okay=False), help="Folder to create.")
 overwrite_option = click.option("--overwrite", is_flag=True, help="Replace an existing output that gridmap made.")
 csv_options = _compose(
@@ -83,6 +93,11 @@ def _previous_spec(path: str | None, layer: str | None, sql: str | None):
     if path is not None and is_db_url(path) and layer is None and sql is None:
         layer = "gridmap.grids_current"
     return _spec(path, layer, sql, option="--previous")
+
+
+RUN_FILES = ("grids.gpkg", "grids.geojson", "roster.csv", "code_changes.csv", "manifest.json", "map.html", "map.png",
+             "report.html", "audit.gpkg", "findings.csv", "diff.gpkg", "households.csv", "grids.csv")
+"""Files of a run, audit or diff folder that other commands never replace."""
 
 
 def _fields(kw: dict[str, Any]) -> dict[str, str]:
@@ -142,7 +157,9 @@ def main(ctx: click.Context, verbose: int, quiet: bool) -> None:
       gridmap check-codes outputs/town/grids.gpkg
     """
     level = logging.ERROR if quiet else max(logging.DEBUG, logging.WARNING - 10 * verbose)
-    logging.basicConfig(level=level, format="%(levelname)s: %(message)s", stream=sys.stderr)
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(_FlagFormatter("%(levelname)s: %(message)s"))
+    logging.basicConfig(level=level, handlers=[handler], force=True)
     ctx.ensure_object(dict)
     ctx.obj["quiet"] = quiet
     _state["verbose"] = verbose
@@ -156,7 +173,7 @@ def _grid(ctx: click.Context, inputs, out: Path, *, overwrite: bool, resume: boo
     from gridmap.make import make_grids
     from partition.measures import band_share
 
-    check_output(out, overwrite=overwrite)  # fail before the work, not after it
+    check_output(out, overwrite=overwrite, inputs=_input_paths(inputs))  # fail before the work, not after it
     parts = out.with_name(f".{out.name}.parts")
     if parts.exists() and not resume:
         shutil.rmtree(parts)
@@ -174,10 +191,14 @@ def _grid(ctx: click.Context, inputs, out: Path, *, overwrite: bool, resume: boo
     ))
 
 
+def _input_paths(inputs) -> list[Path]:
+    return [Path(s.label) for s in inputs.sources.values() if Path(s.label).exists()]
+
+
 # ---------------------------------------------------------------- commands
 
 @main.command()
-@input_option("addresses", "Household address points (CSV, GeoJSON, GPKG, SHP, zipped SHP).", required=True)
+@input_option("addresses", "Household address points (CSV, XLSX/XLS, GeoJSON, GPKG, SHP, zipped SHP).", required=True, sheet=True)
 @input_option("boundaries", "Village/community polygons with a 12-digit code.", required=True)
 @input_option("units", "Unit polygons (buildings, parcels, blocks) that tile the area.")
 @input_option("exclusive", "Exclusive areas (专属网格): schools, hospitals, ...")
@@ -191,6 +212,8 @@ def _grid(ctx: click.Context, inputs, out: Path, *, overwrite: bool, resume: boo
 @click.option("--keep-valid", is_flag=True, help="With --previous: keep grids that still follow the rules exactly; regrid only the rest.")
 @click.option("--keep-tolerance", type=float, default=0.1, show_default=True, help="Largest change of a kept grid's households (share).")
 @click.option("--liaison", metavar="MIN-MAX", help="Also make household-liaison groups (联户), e.g. 10-15.")
+@click.option("--dedupe", is_flag=True, help="Drop address rows that repeat an earlier row exactly (always reported).")
+@click.option("--strict", is_flag=True, help="Refuse addresses outside every boundary or in a hole [kept and reported].")
 @input_crs_option
 @click.option("--output-crs", help="CRS of the outputs (gcj02/bd09 allowed) [input CRS; WGS 84 for gcj02/bd09 inputs].")
 @click.option("--work-crs", help="Metric CRS for geometry work [UTM zone of the data].")
@@ -229,13 +252,15 @@ def partition(ctx: click.Context, **kw: Any) -> None:
         barriers=[_spec(b, kw["barriers_layer"], kw["barriers_sql"], option="--barriers") for b in kw["barriers"]],
         previous=_previous_spec(kw["previous"], kw["previous_layer"], kw["previous_sql"]),
         input_crs=kw["input_crs"], x_col=kw["x_col"], y_col=kw["y_col"], encoding=kw["encoding"],
+        addresses_crs=kw["addresses_crs"], boundaries_crs=kw["boundaries_crs"], units_crs=kw["units_crs"],
+        exclusive_crs=kw["exclusive_crs"], barriers_crs=kw["barriers_crs"], addresses_sheet=kw["addresses_sheet"],
     )
     out = Path(kw["out"])
     _grid(
         ctx, inputs, out, overwrite=kw["overwrite"], resume=kw["resume"], rules=rules, fields=fields,
-        keep_valid=kw["keep_valid"], keep_tolerance=kw["keep_tolerance"], liaison=liaison,
+        keep_valid=kw["keep_valid"], keep_tolerance=kw["keep_tolerance"], liaison=liaison, dedupe=kw["dedupe"], strict=kw["strict"],
         output_crs=kw["output_crs"], work_crs=kw["work_crs"], name=kw["name"] or out.name,
-        workers=kw["workers"] or default_workers(), scheduler=kw["scheduler"] or kw["dask_mode"],
+        workers=default_workers() if kw["workers"] is None else kw["workers"], scheduler=kw["scheduler"] or kw["dask_mode"],
     )
 
 
@@ -280,13 +305,13 @@ def map_cmd(ctx: click.Context, run_dir: str, basemap: str, tianditu_key: str | 
       gridmap map outputs/demo --basemap gaode
       gridmap map outputs/demo --lang en --out outputs/demo/map_en.html
     """
-    from geodata.io import check_output
+    from geodata.io import check_output_file
     from gridmap.maps import write_map
     from gridmap.runfolder import read_run
 
     run_path = Path(run_dir)
     out = Path(out_file) if out_file else run_path / f"map_{basemap}{'_en' if lang == 'en' else ''}{'_cdn' if cdn else ''}.html"
-    check_output(out, overwrite=overwrite)
+    check_output_file(out, overwrite=overwrite, protected=RUN_FILES)
     result = read_run(run_path)
     write_map(result, out, basemap=basemap, tianditu_key=tianditu_key, tolerance_m=simplify, lang=lang, cdn=cdn)
     _echo(ctx, f"Map: {out} ({out.stat().st_size / 1e6:.1f} MB, {len(result.grids)} grids)")
@@ -325,14 +350,17 @@ def export(ctx: click.Context, run_dir: str, formats: tuple[str, ...], encoding:
     workers = read_workers(workers_csv) if workers_csv else None
     out = Path(out_dir) if out_dir else Path(run_dir) / "export"
     files: list[Path] = []
-    with atomic_dir(out, overwrite=overwrite) as tmp:
+    with atomic_dir(out, overwrite=overwrite, inputs=[run_dir]) as tmp:
         for fmt in formats:
             files += [out / f.name for f in write_export(result, tmp, fmt=fmt, encoding=encoding, workers=workers)]
     _echo(ctx, "\n".join(str(f) for f in files))
 
 
-workers_option = click.option("--workers", "workers_csv", type=click.Path(exists=True, dir_okay=False),
-                              help="CSV/XLSX of grid_code → worker, for worker loads.")
+workers_option = _compose(
+    click.option("--workers", "workers_csv", type=click.Path(exists=True, dir_okay=False),
+                 help="CSV/XLSX of grid_code → worker, for worker loads."),
+    click.option("--workers-sheet", metavar="NAME", help="Sheet of an .xlsx/.xls --workers [the first]."),
+)
 
 
 @main.command("report")
@@ -342,28 +370,31 @@ workers_option = click.option("--workers", "workers_csv", type=click.Path(exists
 @click.option("--worker-col", default="worker", show_default=True, help="Worker column of --workers.")
 @click.option("--out", "out_file", type=click.Path(dir_okay=False), help="HTML file [RUN_DIR/report.html].")
 @click.pass_context
-def report_cmd(ctx: click.Context, run_dir: str, workers_csv: str | None, grid_code_col: str, worker_col: str,
-               out_file: str | None) -> None:
+def report_cmd(ctx: click.Context, run_dir: str, workers_csv: str | None, workers_sheet: str | None, grid_code_col: str,
+               worker_col: str, out_file: str | None) -> None:
     """Write the workload report of a run (summary, histogram, flagged grids, villages, workers).
 
     \b
     Example:
       gridmap report outputs/demo --workers workers.csv
     """
-    from geodata.io import write_text
+    from geodata.io import check_output_file, write_text
     from gridmap.analysis import read_workers, report_page
     from gridmap.runfolder import read_run
 
-    result = read_run(Path(run_dir))
-    workers = read_workers(workers_csv, grid_code_col=grid_code_col, worker_col=worker_col) if workers_csv else None
     out = Path(out_file) if out_file else Path(run_dir) / "report.html"
+    # the report is regenerated in place; every other file of the run (and the workers table) is left alone
+    check_output_file(out, overwrite=True, inputs=[workers_csv] if workers_csv else [],
+                      protected=[f for f in RUN_FILES if f != "report.html"])
+    result = read_run(Path(run_dir))
+    workers = read_workers(workers_csv, grid_code_col=grid_code_col, worker_col=worker_col, sheet=workers_sheet) if workers_csv else None
     write_text(out, report_page(result, workers=workers))
     _echo(ctx, f"Report: {out}")
 
 
 @main.command()
 @input_option("grids", "The existing grid layer.", required=True)
-@input_option("addresses", "Household address points.", required=True)
+@input_option("addresses", "Household address points.", required=True, sheet=True)
 @input_option("boundaries", "Village/community polygons (finds gaps and border crossings).")
 @workers_option
 @click.option("--grid-code-col", default="grid_code", show_default=True, help="Grid code column of --grids (and --workers).")
@@ -383,22 +414,25 @@ def audit(ctx: click.Context, **kw: Any) -> None:
           --boundaries villages.gpkg --workers workers.csv --out outputs/audit
     """
     from geodata.io import check_output
+    from geodata.postgis import is_db_url
     from gridmap.analysis import audit as audit_layer
     from gridmap.analysis import read_workers, write_audit
     from gridmap.inputs import read_input
 
     out = Path(kw["out"])
-    check_output(out, overwrite=kw["overwrite"])
+    paths = [p for p in (kw["grids"], kw["addresses"], kw["boundaries"], kw["workers_csv"]) if p and not is_db_url(p)]
+    check_output(out, overwrite=kw["overwrite"], inputs=paths)
     specs = {r: _spec(kw[r], kw[f"{r}_layer"], kw[f"{r}_sql"], option=f"--{r}") for r in ("grids", "addresses", "boundaries")}
-    grids, _ = read_input(specs["grids"], role="grids", input_crs=kw["input_crs"])
-    addresses, _ = read_input(specs["addresses"], role="addresses", input_crs=kw["input_crs"])
+    grids, _ = read_input(specs["grids"], role="grids", input_crs=kw["input_crs"], crs=kw["grids_crs"])
+    addresses, _ = read_input(specs["addresses"], role="addresses", input_crs=kw["input_crs"], crs=kw["addresses_crs"],
+                              sheet=kw["addresses_sheet"])
     boundaries = None
     if kw["boundaries"]:
-        boundaries, _ = read_input(specs["boundaries"], role="boundaries", input_crs=kw["input_crs"])
+        boundaries, _ = read_input(specs["boundaries"], role="boundaries", input_crs=kw["input_crs"], crs=kw["boundaries_crs"])
     result = audit_layer(grids, addresses, boundaries, grid_code_col=kw["grid_code_col"], households_col=kw["households_col"],
                          min_households=kw["min_households"], max_households=kw["max_households"],
                          name=f"audit of {specs['grids'].path.name}")
-    workers = read_workers(kw["workers_csv"], grid_code_col=kw["grid_code_col"]) if kw["workers_csv"] else None
+    workers = read_workers(kw["workers_csv"], grid_code_col=kw["grid_code_col"], sheet=kw["workers_sheet"]) if kw["workers_csv"] else None
     write_audit(result, out, overwrite=kw["overwrite"], workers=workers)
     found = ", ".join(f"{k} {v}" for k, v in result.manifest["findings"].items()) or "nothing"
     _echo(ctx, f"{len(result.grids)} grids audited; findings: {found}.\nReport: {out / 'report.html'}")
@@ -407,18 +441,19 @@ def audit(ctx: click.Context, **kw: Any) -> None:
 @main.command()
 @click.argument("old")
 @click.argument("new")
-@input_option("addresses", "Household address points.", required=True)
+@input_option("addresses", "Household address points.", required=True, sheet=True)
 @click.option("--layer", default=None, help="Layer of OLD and NEW [grids when present; gridmap.grids_current for a URL].")
 @click.option("--old-sql", metavar="SELECT", help="Query giving OLD when it is a postgresql:// URL (e.g. the grids of one published run).")
 @click.option("--new-sql", metavar="SELECT", help="Query giving NEW when it is a postgresql:// URL.")
+@click.option("--grids-crs", metavar="CRS", help="CRS of OLD and NEW whatever the files say [the files'; else --input-crs].")
 @click.option("--grid-code-col", default="grid_code", show_default=True, help="Grid code column of OLD and NEW.")
 @input_crs_option
 @out_dir_option
 @overwrite_option
 @click.pass_context
 def diff(ctx: click.Context, old: str, new: str, addresses: str, addresses_layer: str | None, addresses_sql: str | None,
-         layer: str | None, old_sql: str | None, new_sql: str | None, grid_code_col: str, input_crs: str | None, out: str,
-         overwrite: bool) -> None:
+         addresses_crs: str | None, addresses_sheet: str | None, layer: str | None, old_sql: str | None, new_sql: str | None,
+         grids_crs: str | None, grid_code_col: str, input_crs: str | None, out: str, overwrite: bool) -> None:
     """Compare two grid layers: which households change grid, what each grid gains and loses.
 
     \b
@@ -432,7 +467,7 @@ def diff(ctx: click.Context, old: str, new: str, addresses: str, addresses_layer
     from gridmap.analysis import write_diff
     from gridmap.inputs import read_input
 
-    check_output(Path(out), overwrite=overwrite)
+    check_output(Path(out), overwrite=overwrite, inputs=[p for p in (old, new, addresses) if not is_db_url(p)])
 
     def spec(path: str, sql: str | None, name: str):
         lyr = layer
@@ -443,9 +478,10 @@ def diff(ctx: click.Context, old: str, new: str, addresses: str, addresses_layer
         return _spec(path, lyr, sql, option=name)
 
     old_spec, new_spec = spec(old, old_sql, "OLD"), spec(new, new_sql, "NEW")
-    a = read_input(old_spec, role="grids", input_crs=input_crs)[0]
-    b = read_input(new_spec, role="grids", input_crs=input_crs)[0]
-    points, _ = read_input(_spec(addresses, addresses_layer, addresses_sql, option="--addresses"), role="addresses", input_crs=input_crs)
+    a = read_input(old_spec, role="grids", input_crs=input_crs, crs=grids_crs)[0]
+    b = read_input(new_spec, role="grids", input_crs=input_crs, crs=grids_crs)[0]
+    points, _ = read_input(_spec(addresses, addresses_layer, addresses_sql, option="--addresses"), role="addresses",
+                           input_crs=input_crs, crs=addresses_crs, sheet=addresses_sheet)
     d = diff_layers(a, b, points, grid_code_col=grid_code_col)
     write_diff(d, out, crs=a.crs, old=str(old_spec.path), new=str(new_spec.path), overwrite=overwrite)
     _echo(ctx, f"{d.share_changed:.1%} of households change grid. Report: {Path(out) / 'report.html'}")
@@ -496,8 +532,11 @@ def check_codes_cmd(ctx: click.Context, file: str, layer: str | None, grid_code_
       gridmap check-codes outputs/town/grids.gpkg
       gridmap check-codes old_grids.shp --grid-code-col WGBM --village-code-col CJBM
     """
-    from geodata.io import layer_names, read_layer, write_csv
+    from geodata.io import check_output_file, layer_names, read_layer, write_csv
     from partition.coding import check_codes
+
+    if out:
+        check_output_file(out, overwrite=True, inputs=[file], protected=RUN_FILES)
 
     if layer is None and file.lower().endswith(".gpkg"):
         layer = "grids" if "grids" in layer_names(file) else None
@@ -535,6 +574,24 @@ def edit(run_dir, port, host, token, no_browser) -> None:
     serve(run_dir, host=host, port=port, token=token, open_browser=not no_browser, echo=lambda m: click.echo(m, err=True))
 
 
+def _flags(text: str) -> str:
+    """Name library parameters (```x_col```) as this command line's flags (``--x-col``)."""
+    import re
+
+    names = {p.name: p.opts[0] for cmd in main.commands.values() for p in cmd.params
+             if isinstance(p, click.Option) and p.opts[0].startswith("--")}
+    names.update({"crs": "--<input>-crs", "workers": "--workers"})
+    text = re.sub(r"`(--[a-z][a-z-]*)`", r"\1", text)
+    return re.sub(r"`([a-z_]+)`", lambda m: names.get(m[1], m[0]), text)
+
+
+class _FlagFormatter(logging.Formatter):
+    """Log lines with library parameter names shown as command-line flags."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        return _flags(super().format(record))
+
+
 def run() -> None:
     """Entry point: gridmap's own errors become a clear message and exit code 2 (``-v``: with traceback)."""
     try:
@@ -542,6 +599,9 @@ def run() -> None:
     except click.exceptions.Abort:
         click.echo("Aborted.", err=True)
         sys.exit(1)
+    except KeyboardInterrupt:
+        click.echo("Interrupted; no output was written.", err=True)
+        sys.exit(130)
     except click.ClickException as exc:
         exc.show()
         sys.exit(exc.exit_code)
@@ -550,7 +610,7 @@ def run() -> None:
             import traceback
 
             traceback.print_exc()
-        click.echo(f"Error: {exc}", err=True)
+        click.echo(f"Error: {_flags(str(exc))}", err=True)
         sys.exit(2)
     except click.exceptions.Exit as exc:
         sys.exit(exc.exit_code)

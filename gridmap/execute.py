@@ -46,7 +46,11 @@ def grid_village(task: VillageTask) -> VillageGrids:
     """Grid one village/community (pure: the same task always gives the same result)."""
     if task.keep_valid and task.previous is not None:
         return partition_incremental(task.village, task.previous, tolerance=task.tolerance)
-    vg = partition_village(task.village)
+    prev = None
+    if task.previous is not None and len(task.previous):
+        base = task.previous["grid_type"].eq("base") if "grid_type" in task.previous else np.ones(len(task.previous), bool)
+        prev = task.previous.geometry.values[np.asarray(base, bool)]
+    vg = partition_village(task.village, previous=prev)
     vg.grids["kept_code"] = None
     return vg
 

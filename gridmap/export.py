@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
+from geodata.errors import OptionError
 from gridmap.fields import (
     FIELDS,
     GRID_TYPES,
@@ -281,7 +282,7 @@ def write_export(result: GridResult, folder, *, fmt: str, encoding: str = "UTF-8
         files.append(path)
     else:
         msg = f"unknown export format '{fmt}'; choose one of {', '.join(FORMATS)}."
-        raise ValueError(msg)
+        raise OptionError(msg)
     return files
 
 

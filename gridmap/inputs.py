@@ -88,11 +88,26 @@ def read_input(
     *,
     role: str,
     input_crs: str | None = None,
+    crs: str | None = None,
     x_col: str | None = None,
     y_col: str | None = None,
     encoding: str | None = None,
+    sheet: str | None = None,
 ) -> tuple[gpd.GeoDataFrame, Source]:
     """Read one input layer and give it its true CRS (GCJ-02/BD-09 converted to WGS 84).
+
+    Parameters
+    ----------
+    spec
+        The file (and layer).
+    role
+        What the layer is (``addresses``, ``boundaries``, ...): names its CRS option in messages.
+    input_crs
+        CRS when the file declares none.
+    crs
+        CRS of this file whatever it declares (``<role>_crs``).
+    x_col, y_col, encoding, sheet
+        Coordinate columns, text encoding and workbook sheet of a table.
 
     Returns
     -------
@@ -101,10 +116,12 @@ def read_input(
     """
     spec = LayerSpec.of(spec)
     label = str(spec.path)
-    gdf = gio.read_layer(spec.path, layer=spec.layer, encoding=encoding, x_col=x_col, y_col=y_col)
-    gdf = gcrs.assign_input_crs(gdf, input_crs=input_crs, file=label)
-    csv = str(spec.path.suffix).lower() in (".csv", ".txt")
-    return gdf, Source(label, spec.layer, _sha256(spec.path, gdf), csv, input_crs)
+    gdf = gio.read_layer(spec.path, layer=spec.layer, encoding=encoding, x_col=x_col, y_col=y_col, sheet=sheet)
+    declared = gdf.crs is not None
+    gdf = gcrs.assign_input_crs(gdf, input_crs=input_crs, crs=crs, file=label, option=f"{role}_crs")
+    csv = gdf.attrs.get("rows") == "csv"
+    applied = crs or (None if declared else input_crs)
+    return gdf, Source(label, spec.layer, _sha256(spec.path, gdf), csv, applied)
 
 
 def read_previous(spec: PathLike | LayerSpec) -> tuple[gpd.GeoDataFrame, list[str], Source]:
@@ -149,11 +166,17 @@ def read_inputs(
     barriers: Sequence[PathLike | LayerSpec] = (),
     previous: PathLike | LayerSpec | None = None,
     input_crs: str | None = None,
+    addresses_crs: str | None = None,
+    boundaries_crs: str | None = None,
+    units_crs: str | None = None,
+    exclusive_crs: str | None = None,
+    barriers_crs: str | None = None,
     x_col: str | None = None,
     y_col: str | None = None,
     encoding: str | None = None,
+    addresses_sheet: str | None = None,
 ) -> Inputs:
-    """Read every input file of a run (CSV, GeoJSON, GeoPackage, Shapefile, zipped Shapefile).
+    """Read every input file of a run (CSV, Excel, GeoJSON, GeoPackage, Shapefile, zipped Shapefile).
 
     Parameters
     ----------
@@ -164,9 +187,16 @@ def read_inputs(
         Optional layers: unit polygons, exclusive areas (专属网格), barrier lines, and the grids of
         an earlier run (with its ``code_history`` table when it is a gridmap GeoPackage).
     input_crs
-        CRS of the inputs: an EPSG/PROJ string, or ``gcj02``/``bd09`` (converted to WGS 84).
+        CRS of the files that **do not declare one** (CSV, Excel, Shapefile without ``.prj``): an
+        EPSG/PROJ string, or ``gcj02``/``bd09`` (converted to WGS 84). Files that declare a CRS
+        keep it.
+    addresses_crs, boundaries_crs, units_crs, exclusive_crs, barriers_crs
+        CRS of one input, applied whatever the file declares (e.g. ``gcj02`` for an Amap GeoJSON,
+        which is tagged EPSG:4326).
     x_col, y_col, encoding
-        CSV coordinate columns and text encoding (found automatically when not given).
+        Table coordinate columns and text encoding (found automatically when not given).
+    addresses_sheet
+        Sheet of an ``.xlsx``/``.xls`` addresses workbook [the first].
 
     Returns
     -------
@@ -187,16 +217,16 @@ def read_inputs(
     6
     """
     kw = {"input_crs": input_crs, "x_col": x_col, "y_col": y_col, "encoding": encoding}
-    addr, s_addr = read_input(addresses, role="addresses", **kw)
-    bnd, s_bnd = read_input(boundaries, role="boundaries", **kw)
+    addr, s_addr = read_input(addresses, role="addresses", crs=addresses_crs, sheet=addresses_sheet, **kw)
+    bnd, s_bnd = read_input(boundaries, role="boundaries", crs=boundaries_crs, **kw)
     out = Inputs(addresses=addr, boundaries=bnd, sources={"addresses": s_addr, "boundaries": s_bnd}, input_crs=input_crs)
-    for role, spec in (("units", units), ("exclusive", exclusive)):
+    for role, spec, crs in (("units", units, units_crs), ("exclusive", exclusive, exclusive_crs)):
         if spec is not None:
-            gdf, src = read_input(spec, role=role, **kw)
+            gdf, src = read_input(spec, role=role, crs=crs, **kw)
             setattr(out, role, gdf)
             out.sources[role] = src
     for i, spec in enumerate(barriers):
-        gdf, src = read_input(spec, role="barriers", **kw)
+        gdf, src = read_input(spec, role="barriers", crs=barriers_crs, **kw)
         out.barriers.append(gdf)
         out.sources[f"barriers[{i}]"] = src
     if previous is not None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import asdict
@@ -28,6 +29,8 @@ from partition.grids import Village
 from partition.measures import polsby_popper
 from partition.rules import RuleSet
 from partition.tessellation import point_owner
+
+log = logging.getLogger("gridmap")
 
 Progress = Callable[[str, int, int], None]
 """Callback ``progress(stage, done, total)`` called as work advances."""
@@ -58,6 +61,8 @@ def make_grids(
     keep_valid: bool = False,
     keep_tolerance: float = 0.1,
     liaison: tuple[int, int] | None = None,
+    dedupe: bool = False,
+    strict: bool = False,
     output_crs: str | None = None,
     work_crs: str | None = None,
     workers: int = 1,
@@ -103,6 +108,11 @@ def make_grids(
         Largest change of a kept grid's households, as a share of its previous count.
     liaison
         ``(min, max)`` households of the liaison groups (联户) to make inside every grid.
+    dedupe
+        Drop address rows that repeat an earlier row exactly (they are always reported).
+    strict
+        Refuse addresses outside every boundary or inside a hole of one (by default they are kept
+        in the ``violations`` layer and reported).
     output_crs, work_crs
         CRS of the outputs (``gcj02``/``bd09`` allowed) and metric CRS of the geometry work.
     workers, scheduler
@@ -157,7 +167,11 @@ def make_grids(
     addresses = _declared(gio.rename_fields(addresses, _present(remaps, addresses), file=src("addresses").label), src("addresses"))
     boundaries = _declared(gio.rename_fields(boundaries, _present(remaps, boundaries), file=src("boundaries").label), src("boundaries"))
     boundaries, b_report = gval.validate_boundaries(boundaries, file=src("boundaries").label)
-    addresses, a_report = gval.validate_addresses(addresses, file=src("addresses").label, csv_like=src("addresses").csv)
+    addresses, a_report = gval.validate_addresses(addresses, file=src("addresses").label, csv_like=src("addresses").csv,
+                                                  dedupe=dedupe)
+    swap = gval.Report()
+    gval.check_swapped_against(addresses, boundaries.to_crs(addresses.crs), file=src("addresses").label, report=swap)
+    swap.raise_if_errors()
     out_crs_in = boundaries.crs
     work = gcrs.metric_crs(boundaries, work_crs=work_crs)
     boundaries = boundaries.to_crs(work)
@@ -183,8 +197,10 @@ def make_grids(
     progress("read", 1, 1)
 
     t = time.perf_counter()
-    village_code, v_report = gval.assign_villages(addresses, boundaries, file=src("addresses").label, csv_like=src("addresses").csv)
+    village_code, v_report = gval.assign_villages(addresses, boundaries, file=src("addresses").label,
+                                                  csv_like=src("addresses").csv, strict=strict)
     notes += v_report.notes
+    _log_notes(notes)
     addresses["village_code"] = village_code
     tasks = list(_village_tasks(rules, boundaries, addresses, village_code, exclusive, bar, unit_polys, prev,
                                 keep_valid=keep_valid, keep_tolerance=keep_tolerance))
@@ -245,6 +261,7 @@ def make_grids(
             "addresses": len(addresses),
             "households": float(addresses["households"].sum()),
             "addresses_without_grid": int((addr_grid < 0).sum()),
+            **{f"{kind}s": n for kind, n in _note_counts(notes).items()},
             "kept_grids": int(grids["kept"].sum()),
         },
         "retired_codes": assignment.retired,
@@ -293,7 +310,7 @@ def _check_remaps(remaps: Mapping[str, str], frames: list[pd.DataFrame], *, file
         Problem(file, f"the column '{user}' given for '{canonical}' is in none of the inputs.",
                 "check the spelling of the column option.", column=user)
         for canonical, user in remaps.items()
-        if not any(user in f.columns or canonical in f.columns for f in frames)
+        if not any(user in f.columns for f in frames)
     ]
     if problems:
         raise InputError(problems)
@@ -398,7 +415,9 @@ def _label_addresses(addresses: gpd.GeoDataFrame, grids: gpd.GeoDataFrame, addr_
     names = dict(zip(boundaries["code"], boundaries["name"], strict=True))
     addresses["village_name"] = addresses["village_code"].map(names)
     addresses["grid_type"] = np.where(has, grids["grid_type"].to_numpy()[at], None)
-    addresses["address_id"] = np.arange(len(addresses))
+    # the position in the input file, also when `dedupe` dropped rows (messages and notes use it)
+    idx = addresses.index
+    addresses["address_id"] = idx.to_numpy() if idx.dtype.kind in "iu" else np.arange(len(addresses))
 
 
 def _tidy(grids: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
@@ -451,14 +470,50 @@ def previous_overlap(
     return df, sorted(set(history) | set(prev["grid_code"]))
 
 
+ADDRESS_KINDS = {
+    "address_outside_boundaries": "address lies outside every village/community boundary",
+    "address_in_hole": "address lies inside a hole of a village/community boundary",
+}
+"""Kinds of address problems kept in the violations layer, with their message."""
+
+
+def _note_counts(notes: list[Problem]) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for p in notes:
+        if p.kind:
+            counts[p.kind] = counts.get(p.kind, 0) + max(len(p.ids), 1)
+    return counts
+
+
+def _log_notes(notes: list[Problem]) -> None:
+    """Warn on the console about what was found in the inputs (counts; rows in the violations layer)."""
+    counts = _note_counts(notes)
+    where = {"address_outside_boundaries": "outside every village/community boundary",
+             "address_in_hole": "inside a hole of a village/community boundary"}
+    for kind, text in where.items():
+        if counts.get(kind):
+            log.warning("%d addresses lie %s: kept without a grid, listed in the violations layer (`strict` refuses them).",
+                        counts[kind], text)
+    dups = [p for p in notes if p.kind == "duplicate_row"]
+    for p in dups[:10]:
+        log.warning("%s", p)
+    if len(dups) > 10:
+        log.warning("... and %d more groups of repeated rows (%d repeated rows in all).", len(dups) - 10, counts["duplicate_row"])
+    if counts.get("repaired_polygon"):
+        log.warning("%d invalid polygons were repaired with make_valid (listed in the violations layer).", counts["repaired_polygon"])
+
+
 def violations_frame(addresses: gpd.GeoDataFrame, notes: list[Problem], grids: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
-    """Return the violations layer: addresses outside every boundary, repaired polygons, flagged grids."""
-    outside = np.flatnonzero(addresses["village_code"].isna().to_numpy())
-    parts = [gpd.GeoDataFrame({
-        "kind": "address_outside_boundaries", "flag": None, "ref": [f"address {i}" for i in outside],
-        "message": "address lies outside every village/community boundary",
-    }, geometry=addresses.geometry.values[outside], crs=addresses.crs)]
-    repaired = [p for p in notes if "repaired" in p.message]
+    """Return the violations layer: addresses outside every boundary or in a hole, repaired polygons, flagged grids."""
+    ids = addresses["address_id"].to_numpy() if "address_id" in addresses else np.arange(len(addresses))
+    parts = []
+    for kind, message in ADDRESS_KINDS.items():
+        rows = sorted({i for p in notes if p.kind == kind for i in p.ids})  # positions (assign_villages)
+        if rows:
+            parts.append(gpd.GeoDataFrame({
+                "kind": kind, "flag": None, "ref": [f"address {ids[i]}" for i in rows], "message": message,
+            }, geometry=addresses.geometry.values[rows], crs=addresses.crs))
+    repaired = [p for p in notes if p.kind == "repaired_polygon" or (p.kind is None and "repaired" in p.message)]
     parts.append(gpd.GeoDataFrame({
         "kind": "repaired_polygon", "flag": None, "ref": [f"{p.file} {p.row}" for p in repaired],
         "message": [p.message for p in repaired],

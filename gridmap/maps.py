@@ -31,8 +31,8 @@ GROUP_COLOR = "#72b7b2"
 SINGLE_COLOR = "#bab0ac"
 EXCLUSIVE_COLOR = "#f58518"
 CHORO_COLORS = ("#ffffcc", "#fed976", "#feb24c", "#fd8d3c", "#f03b20", "#bd0026")
-ZOOM = {"village_min": 12, "village_max": 16, "seq": 15, "full": 17, "addresses": 16, "max_address_markers": 3000}
-"""Label and marker zoom levels: village names 12–16, grid sequence from 15, full grid code from 17,
+ZOOM = {"village_min": 12, "village_max": 16, "seq": 14, "full": 17, "addresses": 16, "max_address_markers": 3000}
+"""Label and marker zoom levels: village names 12–16, grid sequence from 14, full grid code from 17,
 address markers (one per address, in view) from 16."""
 MAX_ADDRESSES = 200_000
 UI: dict[str, tuple[str, str]] = {
@@ -56,6 +56,10 @@ UI: dict[str, tuple[str, str]] = {
     "layer_village_names": ("村/社区名称", "village/community names"),
     "layer_codes": ("网格编码标注", "grid code labels"),
     "layer_addresses": ("地址", "addresses"),
+    "layer_outside": ("边界外的地址", "addresses outside every boundary"),
+    "outside_note": ("该地址不在任何村/社区边界内，未划入网格", "this address lies outside every village/community boundary and is in no grid"),
+    "address": ("地址", "address"),
+    "legend": ("图例", "legend"),
     "legend_status": ("网格状态", "grid status"),
     "legend_choro": ("户数 (每格)", "households per grid"),
     "zoom_for_addresses": ("放大到街道级别显示地址", "zoom in to street level to see addresses"),
@@ -203,7 +207,7 @@ def _grid_features(disp: gpd.GeoDataFrame) -> dict:
     props["sl"] = [list(STATUS.get(s, (s, s))) for s in status]
     props["fl"] = [list(FLAGS[f]) if f in FLAGS else ([f, f] if f else None) for f in flag]
     props["n"] = [[note_zh(x), note_en(x)] if x else None for x in notes]
-    props["lp"] = np.column_stack([lat, lon]).tolist()
+    props["lp"] = [None if np.isnan(y) or np.isnan(x) else [float(y), float(x)] for y, x in zip(lat, lon, strict=True)]
     geoms = json.loads(gpd.GeoSeries(disp.geometry.values, crs=disp.crs).to_json(drop_id=True))["features"]
     records = props.to_dict("records")
     return {"type": "FeatureCollection", "features": [
@@ -217,7 +221,8 @@ def _village_features(bnd: gpd.GeoDataFrame) -> dict:
     codes = _text(bnd["code"]) if "code" in bnd else [""] * len(bnd)
     names = _text(bnd["name"]) if "name" in bnd else [""] * len(bnd)
     for f, c, nm, y, x in zip(fc["features"], codes, names, shapely.get_y(lp), shapely.get_x(lp), strict=True):
-        f["properties"] = {"code": c or "", "name": nm or "", "lp": [round(float(y), 6), round(float(x), 6)]}
+        lp_ = None if np.isnan(y) or np.isnan(x) else [round(float(y), 6), round(float(x), 6)]
+        f["properties"] = {"code": c or "", "name": nm or "", "lp": lp_}
     return fc
 
 
@@ -238,6 +243,21 @@ def _addresses(result: GridResult, basemap: str) -> dict:
     hh = a["households"].to_numpy(float) if "households" in a else np.full(len(a), np.nan)
     return {"lat": np.round(xy["y"].to_numpy(), 6).tolist(), "lon": np.round(xy["x"].to_numpy(), 6).tolist(),
             "h": _none(np.round(hh, 0)), "b": txt("building"), "gr": txt("group"), "g": txt("grid_code")}
+
+
+def _outside(result: GridResult, basemap: str) -> dict:
+    """Addresses outside every boundary (from the violations layer), for their own map layer."""
+    v = result.violations
+    if v is None or not len(v) or "kind" not in v:
+        return {"lat": [], "lon": [], "ref": []}
+    v = v[v["kind"].eq("address_outside_boundaries") & v.geometry.notna() & v.geom_type.eq("Point")]
+    if not len(v):
+        return {"lat": [], "lon": [], "ref": []}
+    v = v.to_crs("EPSG:4326")
+    if basemap == "gaode":
+        v = wgs84_to_china(v, target="gcj02")
+    return {"lat": np.round(shapely.get_y(v.geometry.values), 6).tolist(),
+            "lon": np.round(shapely.get_x(v.geometry.values), 6).tolist(), "ref": _text(v["ref"])}
 
 
 def _json_for_script(data: dict) -> str:
@@ -314,6 +334,14 @@ def build_map(
     minx, miny, maxx, maxy = disp.total_bounds if len(disp) else bnd.total_bounds
     if not np.isfinite([minx, miny, maxx, maxy]).all():
         minx, miny, maxx, maxy = 73.0, 18.0, 135.0, 54.0
+    outside = _outside(result, basemap)
+    if outside["lat"]:  # nearby addresses outside every boundary are in the first view (far-off ones are not)
+        w, h = maxx - minx, maxy - miny
+        ox, oy = np.asarray(outside["lon"]), np.asarray(outside["lat"])
+        near = (ox > minx - w) & (ox < maxx + w) & (oy > miny - h) & (oy < maxy + h)
+        if near.any():
+            minx, maxx = min(minx, ox[near].min()), max(maxx, ox[near].max())
+            miny, maxy = min(miny, oy[near].min()), max(maxy, oy[near].max())
     grids = _grid_features(disp)
     order = np.argsort(-np.asarray([f["properties"]["h"] for f in grids["features"]]), kind="stable")
     _, choro_legend = _choropleth(disp) if len(disp) else (None, [])
@@ -325,6 +353,7 @@ def build_map(
         "order": order.tolist(),
         "villages": _village_features(bnd),
         "addresses": _addresses(result, basemap),
+        "outside": outside,
         "legend": {"status": _status_legend(result.grids), "choro": choro_legend},
         "zoom": ZOOM,
         "bounds": [[float(miny), float(minx)], [float(maxy), float(maxx)]],

@@ -54,6 +54,7 @@ TABLE_JS = """
   function csvCell(s){
     s = String(s);
     if (/^[=+\\-@\\t\\r]/.test(s)) s = "'" + s;
+    else if (/^\\d{12,}$/.test(s)) s = '\\t' + s;  // long codes stay text in spreadsheets, as in roster.csv
     return /[",\\n\\r]/.test(s) ? '"' + s.replace(/"/g, '""') + '"' : s; }
   document.querySelectorAll('button.csv').forEach(function(btn){
     btn.addEventListener('click', function(){
@@ -79,6 +80,10 @@ RULE_GROUPS: tuple[tuple[str, tuple[str, str]], ...] = (
 )
 """The report's rule groups: statistics are computed within each, never across rules."""
 DASH = "–"
+PROBLEM_KINDS: dict[str, tuple[str, str]] = {
+    "address_outside_boundaries": ("边界外的地址", "address outside every boundary"),
+    "repaired_polygon": ("已修复的多边形", "repaired polygon"),
+}
 
 
 def _png(fig) -> str:
@@ -120,7 +125,8 @@ def html_table(df: pd.DataFrame, *, table_id: str | None = None, sortable: bool 
     """
     digits = digits or {}
     head = "".join(
-        f"<th class='t'>{html.escape(str(c))}</th>" if c in text_cols or df[c].dtype == object else f"<th>{html.escape(str(c))}</th>"
+        f"<th class='t'>{html.escape(str(c))}</th>" if c in text_cols or c in html_cols or not pd.api.types.is_numeric_dtype(df[c])
+        else f"<th>{html.escape(str(c))}</th>"
         for c in df.columns
     )
     body = []
@@ -332,6 +338,20 @@ def report_html(
         "专属网格不计户数。Statistics are computed within each rule only: communities follow the household band, "
         "villages have one grid per village group, exclusive grids (schools, hospitals, …) carry no household target.</p>"
     )
+    problems = pd.DataFrame()
+    v = result.violations
+    if v is not None and len(v) and "kind" in v and "area_m2" not in v:
+        p = pd.DataFrame(v.drop(columns="geometry"))
+        p = p[~p["kind"].astype(str).str.startswith("grid_")]
+        problems = pd.DataFrame({
+            "类型 kind": p["kind"].astype(str).map(lambda k: bilingual_text(*PROBLEM_KINDS.get(k, (k, k)))),
+            "对象 ref": p["ref"].fillna("").astype(str),
+            "说明 message": p["message"].fillna("").astype(str),
+        })
+        if len(problems):
+            counts = problems["类型 kind"].value_counts()
+            overall += ("<p><b>输入数据问题 Input problems:</b> " + html.escape("; ".join(f"{k}: {n:,}" for k, n in counts.items()))
+                        + " — 见下表 see the table below; 边界外的地址也在地图上标出 addresses outside the boundaries are marked on the map.</p>")
     flagged = grids[grids["status"].ne("ok")]
     flag_df = pd.DataFrame({
         "网格编码 grid code": [map_link(c, map_href=map_href) for c in flagged["grid_code"].astype(str)],
@@ -365,6 +385,8 @@ def report_html(
         f"<h2>户数区间网格的户数分布 Households per household-band grid</h2><img alt='histogram' src='{histogram(grids)}'>",
         f"<h2>超出范围或标记的网格 Grids out of band or flagged ({len(flagged)})</h2>",
         html_table(flag_df, table_id="flagged", html_cols=("网格编码 grid code",), tools=True) if len(flagged) else "<p>无 None</p>",
+        *([f"<h2>输入数据问题 Input problems ({len(problems)})</h2>",
+           html_table(problems, table_id="problems", tools=True)] if len(problems) else []),
         "<h2>各村/社区的不均衡 Imbalance by village/community</h2>", imbalance_svg(result, villages),
         f"<h2>各村/社区 Per village/community ({len(villages)})</h2>",
         html_table(vt, table_id="villages", text_cols=("代码 code", "名称 name", "规则 rule"), digits={"平均 mean": 0, "变异系数 CV": 2}, tools=True),

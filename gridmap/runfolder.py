@@ -50,7 +50,8 @@ def write_run(result: GridResult, out: str | Path, *, overwrite: bool = False, m
 
     out = Path(out)
     t = time.perf_counter()
-    with gio.atomic_dir(out, overwrite=overwrite) as tmp:
+    inputs = [Path(v["path"]) for v in result.manifest.get("inputs", {}).values() if isinstance(v, dict) and v.get("path")]
+    with gio.atomic_dir(out, overwrite=overwrite, inputs=[p for p in inputs if p.exists()]) as tmp:
         layers = {"grids": result.grids, "addresses": result.addresses, "violations": result.violations,
                   "boundaries": result.boundaries}
         if result.liaison is not None:

@@ -2,29 +2,106 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import geopandas as gpd
 import networkx as nx
 import numpy as np
+import pandas as pd
 import shapely
 
 MIN_SHARED = 1e-6
 """Shared border (metres) below which two cells only touch at a corner and are not neighbours."""
 
 
+def _matched_segments(geoms: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Shared borders made of identical ring segments, and which cells have any other segment.
+
+    Neighbouring cells of one tessellation share their border vertex for vertex, so each shared
+    segment appears once in each cell's ring. Returns ``(i, j, length, loose)``: summed length of
+    the segments found in exactly two cells ``i < j``, and a mask of cells with a segment found in
+    one cell only (the outer edge, or a border whose vertices do not match) or in more than two.
+    """
+    polys, poly_cell = shapely.get_parts(geoms, return_index=True)  # get_rings skips multipolygons
+    rings, ring_poly = shapely.get_rings(polys, return_index=True)
+    ring_cell = poly_cell[ring_poly]
+    loose = np.zeros(len(geoms), bool)
+    loose[poly_cell[shapely.get_type_id(polys) != 3]] = True  # not a polygon part: measure exactly
+    xy, ring = shapely.get_coordinates(rings, return_index=True)
+    same = ring[1:] == ring[:-1]
+    a, b, cell = xy[:-1][same], xy[1:][same], ring_cell[ring[:-1][same]]
+    swap = (a[:, 0] > b[:, 0]) | ((a[:, 0] == b[:, 0]) & (a[:, 1] > b[:, 1]))
+    p = np.where(swap[:, None], b, a)
+    q = np.where(swap[:, None], a, b)
+    seg = pd.DataFrame({"x1": p[:, 0], "y1": p[:, 1], "x2": q[:, 0], "y2": q[:, 1]})
+    key = seg.groupby(["x1", "y1", "x2", "y2"], sort=False).ngroup().to_numpy()
+    count = np.bincount(key)[key]
+    loose[cell[count != 2]] = True
+    pair = count == 2
+    order = np.flatnonzero(pair)[np.argsort(key[pair], kind="stable")]
+    first, second = cell[order[0::2]], cell[order[1::2]]
+    length = np.hypot(*(q[order[0::2]] - p[order[0::2]]).T)
+    distinct = first != second
+    i = np.minimum(first, second)[distinct]
+    j = np.maximum(first, second)[distinct]
+    frame = pd.DataFrame({"i": i, "j": j, "length": length[distinct]}).groupby(["i", "j"], sort=True)["length"].sum()
+    return (
+        frame.index.get_level_values(0).to_numpy(int),
+        frame.index.get_level_values(1).to_numpy(int),
+        frame.to_numpy(float),
+        loose,
+    )
+
+
 def edges_from_cells(geoms: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Return ``(i, j, length)`` for every pair of cells sharing a border longer than :data:`MIN_SHARED`."""
+    """Return ``(i, j, length)`` for every pair of cells sharing a border longer than :data:`MIN_SHARED`.
+
+    Borders between cells whose every ring segment is shared vertex for vertex with exactly one
+    other cell are summed from those segments (no geometry overlay); every pair involving any
+    other cell (the outer edge of the area, borders cut at different vertices) is measured
+    exactly by intersecting the two boundaries. Both give the same lengths.
+    """
     tree = shapely.STRtree(geoms)
     i, j = tree.query(geoms, predicate="intersects")
     keep = i < j
     i, j = i[keep], j[keep]
+    mi, mj, mlen, loose = _matched_segments(geoms)
+    clean = ~loose[mi] & ~loose[mj]
+    exact = loose[i] | loose[j]
+    i, j = i[exact], j[exact]
     rings = shapely.boundary(geoms)
     length = shapely.length(shapely.intersection(rings[i], rings[j]))
+    i = np.concatenate([i, mi[clean]])
+    j = np.concatenate([j, mj[clean]])
+    length = np.concatenate([length, mlen[clean]])
+    order = np.lexsort((j, i))
+    i, j, length = i[order], j[order], length[order]
     keep = length > MIN_SHARED
     return i[keep], j[keep], length[keep]
 
 
-def graph_from_cells(cells: gpd.GeoDataFrame) -> nx.Graph:
-    """Build the rook adjacency graph of `cells`.
+@dataclass(frozen=True)
+class CellGraph:
+    """Rook adjacency of cells as arrays: one entry per cell (0..n-1), one per edge ``i < j``."""
+
+    households: np.ndarray
+    x: np.ndarray
+    y: np.ndarray
+    area: np.ndarray
+    block: np.ndarray
+    compound: np.ndarray
+    label: np.ndarray
+    i: np.ndarray
+    j: np.ndarray
+    length: np.ndarray
+    barrier: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.households)
+
+
+def cell_graph(cells: gpd.GeoDataFrame) -> CellGraph:
+    """Build the rook adjacency of `cells` as arrays (what :func:`partition.split.split_graph` works on).
 
     Parameters
     ----------
@@ -35,38 +112,61 @@ def graph_from_cells(cells: gpd.GeoDataFrame) -> nx.Graph:
     Returns
     -------
     graph
-        Nodes are the positions 0..n-1 of `cells` with ``households``, ``x``, ``y`` (centroid),
-        ``area``, ``block``, ``compound`` and ``label``; edges carry the shared border ``length``
-        and ``barrier`` (True when the border separates two blocks, i.e. follows a barrier).
+        Per cell ``households``, centroid ``x``/``y``, ``area``, ``block``, ``compound`` and
+        ``label``; per edge the cells ``i < j``, the shared border ``length`` and ``barrier``
+        (True when the border separates two blocks, i.e. follows a barrier).
     """
     geoms = cells.geometry.values
     xy, at = shapely.get_coordinates(shapely.centroid(geoms), return_index=True)
     centroid = np.full((len(geoms), 2), np.nan)  # an empty cell has no centroid: NaN, never a shift
     centroid[at] = xy
-    area = shapely.area(geoms)
     block = cells["block"].to_numpy()
+    n = len(cells)
+    i, j, length = edges_from_cells(geoms)
+    return CellGraph(
+        households=cells["households"].to_numpy(float),
+        x=centroid[:, 0],
+        y=centroid[:, 1],
+        area=shapely.area(geoms),
+        block=block,
+        compound=cells["compound"].to_numpy(object) if "compound" in cells else np.full(n, None, dtype=object),
+        label=cells["label"].to_numpy(object) if "label" in cells else np.arange(n).astype(str).astype(object),
+        i=i,
+        j=j,
+        length=length,
+        barrier=block[i] != block[j],
+    )
+
+
+def graph_from_cells(cells: gpd.GeoDataFrame) -> nx.Graph:
+    """Build the rook adjacency graph of `cells` as a networkx graph (:func:`cell_graph` as nodes and edges).
+
+    Returns
+    -------
+    graph
+        Nodes are the positions 0..n-1 of `cells` with ``households``, ``x``, ``y`` (centroid),
+        ``area``, ``block``, ``compound`` and ``label``; edges carry the shared border ``length``
+        and ``barrier``.
+    """
+    cg = cell_graph(cells)
     graph = nx.Graph()
-    hh = cells["households"].to_numpy(float)
-    compound = cells["compound"].to_numpy() if "compound" in cells else [None] * len(cells)
-    label = cells["label"].to_numpy() if "label" in cells else [str(k) for k in range(len(cells))]
     graph.add_nodes_from(
         (
             k,
             {
-                "households": hh[k],
-                "x": centroid[k, 0],
-                "y": centroid[k, 1],
-                "area": area[k],
-                "block": block[k],
-                "compound": compound[k],
-                "label": label[k],
+                "households": cg.households[k],
+                "x": cg.x[k],
+                "y": cg.y[k],
+                "area": cg.area[k],
+                "block": cg.block[k],
+                "compound": cg.compound[k],
+                "label": cg.label[k],
             },
         )
-        for k in range(len(cells))
+        for k in range(len(cg))
     )
-    i, j, length = edges_from_cells(geoms)
     graph.add_edges_from(
-        (int(a), int(b), {"length": float(s), "barrier": bool(block[a] != block[b])})
-        for a, b, s in zip(i, j, length, strict=True)
+        (int(a), int(b), {"length": float(s), "barrier": bool(r)})
+        for a, b, s, r in zip(cg.i, cg.j, cg.length, cg.barrier, strict=True)
     )
     return graph

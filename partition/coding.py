@@ -111,18 +111,29 @@ def assign_codes(
     if overlap is not None and len(overlap):
         old_total = overlap.groupby("old_code")["households"].sum()
         used_all |= set(old_total.index)
+    # codes by village once (not one scan of the whole history per village)
+    used_by: dict[str, set[int]] = {}
+    for c in used_all:
+        if len(c) == 15:
+            used_by.setdefault(c[:12], set()).add(int(c[12:]))
+    old_by: dict[str, list[str]] = {}
+    for c in old_total.index:
+        old_by.setdefault(c[:12], []).append(c)
+    ov_by = dict(iter(overlap.groupby("old_code"))) if overlap is not None and len(overlap) else {}
+    ov_village = dict(iter(overlap.groupby(overlap["old_code"].str[:12]))) if ov_by else {}
     for village, g in grids.groupby("village_code", sort=True):
-        used = {int(c[12:]) for c in used_all if c[:12] == village and len(c) == 15}
+        used = used_by.get(village, set())
         order = reading_order(g["x"].to_numpy(), g["y"].to_numpy(), g["area"].to_numpy())
         ordered = g.index[order]
         exclusive = g["exclusive"].to_numpy(bool)[order]
         if len(g) == 1 and not exclusive[0]:
             codes[ordered[0]] = village + "000"
         inherited: dict[object, str] = {gid: str(fixed[gid]) for gid in ordered if pd.notna(fixed[gid])}
-        old_here = [c for c in old_total.index if c[:12] == village]
+        old_here = old_by.get(village, [])
         free_old = [c for c in old_here if c not in set(inherited.values())]
         if free_old and not (len(g) == 1 and not exclusive[0]):
-            ov = overlap[overlap["old_code"].isin(free_old) & overlap["grid"].isin(g.index)]
+            ov = ov_village[village]
+            ov = ov[ov["old_code"].isin(free_old) & ov["grid"].isin(g.index)]
             rows = [gid for gid in ordered if gid not in inherited]
             cols = free_old
             ex_of = dict(zip(ordered, exclusive, strict=True))
@@ -160,12 +171,13 @@ def assign_codes(
                 change_rows.append(dict(old_code=code, new_code=code, households_moved=0.0, reason="kept unchanged (--keep-valid)"))
                 continue
             if heirs:
-                kept = overlap[(overlap["old_code"] == code) & (overlap["grid"] == heirs[0])]["households"].sum()
+                mine = ov_by[code]
+                kept = mine.loc[mine["grid"] == heirs[0], "households"].sum()
                 moved = float(old_total[code] - kept)
                 change_rows.append(dict(old_code=code, new_code=code, households_moved=moved, reason="kept"))
                 continue
             retired.append(code)
-            share = overlap[(overlap["old_code"] == code) & overlap["grid"].notna()]
+            share = ov_by[code][ov_by[code]["grid"].notna()]
             by_new = share.groupby("grid")["households"].sum()
             if by_new.sum() == 0:
                 reason = "retired: no households left"

@@ -83,6 +83,7 @@ def _cells(village: Village, area: BaseGeometry, points: gpd.GeoDataFrame) -> tu
         if cells is not None:
             # in polygon mode a point belongs to the cell that contains it
             cell_of_point = point_owner(cells.geometry.values, points.geometry.values)
+            src = cells["unit"].to_numpy()  # row of the user's polygon (EMPTY for uncovered remainders)
             cells = cells.assign(unit=np.arange(len(cells)))
             per = pd.DataFrame(
                 {
@@ -107,7 +108,14 @@ def _cells(village: Village, area: BaseGeometry, points: gpd.GeoDataFrame) -> tu
             cells = cells.drop(columns=["unit"]).join(agg)
             cells["households"] = cells["households"].fillna(0.0)
             cells["n_units"] = cells["n_units"].fillna(0).astype(int)
-            cells["label"] = "unit " + pd.Series(np.arange(len(cells))).astype(str)
+            # notes name the user's own unit: its building id, else its feature number in the units layer
+            ids = polys["building"].to_numpy(object) if "building" in polys else np.full(len(polys), None, object)
+            row = np.clip(src, 0, max(len(polys) - 1, 0))
+            feature = polys.index.to_numpy()[row] + 1 if len(polys) else np.zeros(len(cells), int)
+            cells["label"] = [
+                f"building {ids[r]}" if s >= 0 and pd.notna(ids[r]) else f"units feature {f}" if s >= 0 else "uncovered area"
+                for s, r, f in zip(src, row, feature, strict=True)
+            ]
             return cells, cell_of_point
     cells = cells_from_points(points.geometry.values, unit.to_numpy(), area, barriers=village.barriers)
     u = cells["unit"].to_numpy()
@@ -145,7 +153,49 @@ def _note_blank_groups(rows: list[dict], points: gpd.GeoDataFrame, grid_of_point
         rows[g]["note"] = f"{rows[g]['note']}; {text}" if rows[g]["note"] else text
 
 
-def partition_village(village: Village) -> VillageGrids:
+def _union_by_label(geoms: np.ndarray, label: np.ndarray) -> dict[int, BaseGeometry]:
+    """Union the cells of every label: a fast coverage union, checked, else a full overlay union.
+
+    Cells tile the area without overlaps, so GEOS's coverage union applies; where its result is
+    not one valid hole-free polygon of the cells' total area (an enclave, cells whose shared
+    edges do not match exactly) the grid is unioned again with the general (slower) overlay.
+    """
+    order = np.argsort(label, kind="stable")
+    labels, starts = np.unique(label[order], return_index=True)
+    out: dict[int, BaseGeometry] = {}
+    for lab, members in zip(labels, np.split(order, starts[1:]), strict=True):
+        parts = geoms[members]
+        try:
+            merged = shapely.coverage_union_all(parts)
+        except shapely.errors.GEOSException:  # cells cut at different vertices (along a barrier)
+            merged = None
+        area = float(shapely.area(parts).sum())
+        if merged is None or not (
+            shapely.get_type_id(merged) == 3
+            and shapely.get_num_interior_rings(merged) == 0
+            and shapely.is_valid(merged)
+            and abs(shapely.area(merged) - area) <= 1e-9 * max(area, 1.0)
+        ):
+            merged = shapely.union_all(parts)
+        out[int(lab)] = merged
+    return out
+
+
+def _previous_of_cells(
+    cells: gpd.GeoDataFrame, cell_of_point: np.ndarray, points: gpd.GeoDataFrame, previous: np.ndarray
+) -> np.ndarray:
+    """Previous grid (position in `previous`, -1 if none) of each cell: where its households were, else its area."""
+    warm = point_owner(previous, shapely.point_on_surface(cells.geometry.values))
+    cell_of_point = np.asarray(cell_of_point, float)
+    ok = cell_of_point >= 0
+    if ok.any():
+        owner = point_owner(previous, points.geometry.values[ok])
+        first = pd.Series(owner).groupby(cell_of_point[ok].astype(int)).first()
+        warm[first.index.to_numpy()] = first.to_numpy()
+    return warm
+
+
+def partition_village(village: Village, *, previous: np.ndarray | None = None) -> VillageGrids:
     """Make the grids of one village/community.
 
     Exclusive areas are carved out first, each its own grid of type ``exclusive/<type>``; the
@@ -155,6 +205,10 @@ def partition_village(village: Village) -> VillageGrids:
     ----------
     village
         The village/community, its rule and its inputs in a metric CRS.
+    previous
+        Base-grid polygons of an earlier run of this village (same CRS), or None. Household-band
+        grids then start from them and change only as far as the band requires, so households
+        keep their grid (and code) across regenerations (cell column ``previous``).
 
     Returns
     -------
@@ -210,6 +264,8 @@ def partition_village(village: Village) -> VillageGrids:
         geoms.append(base_area)
     elif not shapely.is_empty(base_area) and shapely.area(base_area) > 0:
         cells, cell_of_point = _cells(village, base_area, base_pts)
+        if previous is not None and len(previous):
+            cells["previous"] = _previous_of_cells(cells, cell_of_point, base_pts, previous)
         label, verdicts = RULE_LABELLERS[rule.name](cells, rule)
         base_start = len(rows)
         frame = pd.DataFrame(
@@ -225,12 +281,10 @@ def partition_village(village: Village) -> VillageGrids:
             population=("population", lambda s: float(np.nansum(s))),
             units=("units", "sum"),
         )
-        dissolved = (
-            gpd.GeoDataFrame({"label": label}, geometry=cells.geometry.values).dissolve(by="label").geometry
-        )
+        dissolved = _union_by_label(cells.geometry.values, label)
         for j in agg.index:
             status, note, flag = verdicts[j] if j < len(verdicts) else Verdict()
-            geom = dissolved.loc[j]
+            geom = dissolved[j]
             if status == Status.OK and shapely.get_num_geometries(geom) > 1:
                 status, flag = Status.ENCLAVE, Flag.ENCLAVE
                 note = (note + " " if note else "") + f"in {shapely.get_num_geometries(geom)} separate pieces."

@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from partition.adjacency import graph_from_cells
+from partition.adjacency import cell_graph
 from partition.coding import liaison_order_codes, reading_order
 from partition.split import split_graph
 from partition.tessellation import cells_from_points
@@ -50,8 +50,11 @@ def liaison_groups(
     rows = []
     geoms = []
     codes_out = np.full(len(addresses), None, dtype=object)
-    for gi in np.unique(address_grid[address_grid >= 0]):
-        members = np.flatnonzero(address_grid == gi)
+    # the addresses of every grid in one sort, not one scan of all addresses per grid
+    located = np.flatnonzero(address_grid >= 0)
+    located = located[np.argsort(address_grid[located], kind="stable")]
+    grid_ids, starts = np.unique(address_grid[located], return_index=True)
+    for gi, members in zip(grid_ids, np.split(located, starts[1:]), strict=True):
         pts = addresses.iloc[members]
         grid = grids.iloc[int(gi)]
         poly = grid.geometry
@@ -63,7 +66,7 @@ def liaison_groups(
         dup = pd.Series(u).duplicated().to_numpy() & (u >= 0)
         cells.loc[dup, "households"] = 0.0
         cells["label"] = [f"address unit {k}" for k in u]
-        parts = split_graph(graph_from_cells(cells), min_households=min_households, max_households=max_households)
+        parts = split_graph(cell_graph(cells), min_households=min_households, max_households=max_households)
         part_geoms = [shapely.union_all(cells.geometry.values[list(p.nodes)]) for p in parts]
         lp = shapely.get_coordinates(shapely.point_on_surface(np.array(part_geoms)))
         order = reading_order(lp[:, 0], lp[:, 1], shapely.area(np.array(part_geoms)))

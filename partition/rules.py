@@ -36,7 +36,7 @@ import pandas as pd
 import shapely
 
 from geodata.errors import RulesError
-from partition.adjacency import graph_from_cells
+from partition.adjacency import cell_graph, graph_from_cells
 from partition.measures import pieces, within_band
 from partition.split import split_graph
 
@@ -88,7 +88,10 @@ def register_rule(name: str) -> Callable[[Labeller], Labeller]:
 @register_rule("household_band")
 def household_band(cells: gpd.GeoDataFrame, rule: Rule) -> tuple[np.ndarray, list[Verdict]]:
     """Contiguous, compact grids of ``min..max`` households (see :func:`partition.split.split_graph`)."""
-    parts = split_graph(graph_from_cells(cells), min_households=rule.min_households, max_households=rule.max_households)
+    previous = cells["previous"].to_numpy() if "previous" in cells else None  # warm start (regeneration)
+    parts = split_graph(
+        cell_graph(cells), min_households=rule.min_households, max_households=rule.max_households, previous=previous
+    )
     label = np.full(len(cells), -1)
     for j, part in enumerate(parts):
         label[list(part.nodes)] = j

@@ -88,10 +88,28 @@ def blocks_from_barriers(boundary: BaseGeometry, barriers: np.ndarray | None) ->
 def _pieces(cells: np.ndarray, blocks: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     tree = shapely.STRtree(blocks)
     ci, bj = tree.query(cells, predicate="intersects")
-    geoms = shapely.intersection(cells[ci], blocks[bj])
+    # most cells lie wholly inside one block: only those crossing a block's edge are cut
+    shapely.prepare(blocks)
+    geoms = cells[ci].copy()
+    cut = ~shapely.contains_properly(blocks[bj], cells[ci])
+    geoms[cut] = shapely.intersection(cells[ci[cut]], blocks[bj[cut]])
     parts, idx = shapely.get_parts(geoms, return_index=True)
     poly = (shapely.get_type_id(parts) == 3) & (shapely.area(parts) > 0)
     return parts[poly], ci[idx[poly]], bj[idx[poly]]
+
+
+def _dissolve(unit: np.ndarray, block: np.ndarray, geoms: np.ndarray) -> gpd.GeoDataFrame:
+    """One polygon per (unit, block), sorted by unit then block; pieces are unioned only where there are several."""
+    frame = pd.DataFrame({"unit": unit, "block": block})
+    order = np.lexsort((block, unit))
+    frame, geoms = frame.iloc[order].reset_index(drop=True), geoms[order]
+    start = np.flatnonzero(np.r_[True, frame["unit"].to_numpy()[1:] != frame["unit"].to_numpy()[:-1]]
+                           | np.r_[True, frame["block"].to_numpy()[1:] != frame["block"].to_numpy()[:-1]])
+    size = np.diff(np.r_[start, len(frame)])
+    out = geoms[start].copy()
+    for k in np.flatnonzero(size > 1):  # units with several entrances: few
+        out[k] = shapely.union_all(geoms[start[k]:start[k] + size[k]])
+    return gpd.GeoDataFrame(frame.iloc[start].reset_index(drop=True), geometry=out)
 
 
 def cells_from_points(
@@ -143,10 +161,7 @@ def cells_from_points(
     site_block = np.full(len(sites), -1)
     site_block[si[::-1]] = bi[::-1]  # first block wins for a point on a barrier
     own = block == site_block[site]
-    labelled = pd.DataFrame({"unit": site_unit[site[own]], "block": block[own]})
-    unit_cells = (
-        gpd.GeoDataFrame(labelled, geometry=pieces[own]).dissolve(by=["unit", "block"]).reset_index()
-    )
+    unit_cells = _dissolve(site_unit[site[own]], block[own], pieces[own])
     empty = gpd.GeoDataFrame({"unit": EMPTY, "block": block[~own]}, geometry=pieces[~own])
     # blocks that no piece touches at all (rare: tiny faces between sites) stay as empty cells
     covered = np.zeros(len(blocks), bool)

@@ -6,7 +6,8 @@ from typing import Any
 
 import gridmap
 
-READ_KEYS = ("units", "exclusive", "barriers", "previous", "input_crs", "x_col", "y_col", "encoding")
+READ_KEYS = ("units", "exclusive", "barriers", "previous", "input_crs", "x_col", "y_col", "encoding", "addresses_crs",
+             "boundaries_crs", "units_crs", "exclusive_crs", "barriers_crs", "addresses_sheet")
 
 
 def run_files(addresses: Any, boundaries: Any, **kw: Any) -> gridmap.GridResult:

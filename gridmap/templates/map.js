@@ -127,7 +127,7 @@
       var full = z >= D.zoom.full;
       D.order.forEach(function (i) {
         var p = D.grids.features[i].properties;
-        place(p.lp, full ? p.c : p.c.slice(-3), 14, gridLabels, 'gm-label');
+        if (p.lp) place(p.lp, full ? p.c : p.c.slice(-3), 14, gridLabels, 'gm-label');
       });
     }
   }
@@ -163,12 +163,29 @@
     }
   }
 
+  /* ---- addresses outside every boundary: shown by default, so they are not missed ---- */
+  var O = D.outside, outsideLayer = L.layerGroup();
+  for (var oi = 0; oi < O.lat.length; oi++) {
+    (function (k) {
+      L.circleMarker([O.lat[k], O.lon[k]], {radius: 6, color: '#b10026', weight: 2, fillColor: '#fff', fillOpacity: 0.6, className: 'gridmap-outside'})
+        .bindPopup(function () {
+          var box = el('div', 'gm-popup');
+          box.appendChild(el('div', 'gm-popup-title', O.ref[k]));
+          box.appendChild(el('div', null, both(UI.outside_note)));
+          return box;
+        })
+        .addTo(outsideLayer);
+    })(oi);
+  }
+  if (O.lat.length) outsideLayer.addTo(map);
+
   overlays[both(UI.layer_status)] = statusLayer;
   overlays[both(UI.layer_choro)] = choroLayer;
   overlays[both(UI.layer_villages)] = villageLayer;
   overlays[both(UI.layer_village_names)] = villageLabels;
   overlays[both(UI.layer_codes)] = gridLabels;
   overlays[both(UI.layer_addresses)] = addrLayer;
+  if (O.lat.length) overlays[both(UI.layer_outside) + ' (' + O.lat.length + ')'] = outsideLayer;
   L.control.layers(bases, overlays, {collapsed: true}).addTo(map);
   L.control.scale({imperial: false, metric: true}).addTo(map);
 
@@ -178,6 +195,7 @@
     this._div = el('div', 'gm-legend');
     this._div.id = 'gridmap-legend';
     L.DomEvent.disableScrollPropagation(this._div);
+    L.DomEvent.disableClickPropagation(this._div);
     return this._div;
   };
   function swatch(color, text, sub) {
@@ -189,9 +207,14 @@
     if (sub) row.appendChild(el('div', 'gm-legend-sub', sub));
     return row;
   }
+  var legendOpen = true;
   function drawLegend() {
     var div = legend._div;
     while (div.firstChild) div.removeChild(div.firstChild);
+    var toggle = el('div', 'gm-legend-toggle', (legendOpen ? '▾ ' : '▸ ') + both(UI.legend));
+    toggle.addEventListener('click', function () { legendOpen = !legendOpen; drawLegend(); });
+    div.appendChild(toggle);
+    if (!legendOpen) return;
     if (map.hasLayer(statusLayer)) {
       div.appendChild(el('b', null, both(UI.legend_status)));
       D.legend.status.forEach(function (s) { div.appendChild(swatch(s.color, both(s.label), pick(s.rule))); });
@@ -200,10 +223,16 @@
       div.appendChild(el('b', null, both(UI.legend_choro)));
       D.legend.choro.forEach(function (c) { div.appendChild(swatch(c.color, c.label)); });
     }
+    if (map.hasLayer(outsideLayer)) {
+      var row = swatch('#fff', both(UI.layer_outside) + ': ' + O.lat.length);
+      row.firstChild.style.border = '2px solid #b10026';
+      row.firstChild.style.borderRadius = '50%';
+      div.appendChild(row);
+    }
     if (map.hasLayer(addrLayer) && map.getZoom() < D.zoom.addresses) {
       div.appendChild(el('div', 'gm-legend-sub', both(UI.zoom_for_addresses)));
     }
-    div.style.display = div.firstChild ? '' : 'none';
+    div.style.display = div.childNodes.length > 1 ? '' : 'none';
   }
   legend.addTo(map);
 
@@ -221,7 +250,7 @@
     highlight.clearLayers();
     map.fitBounds(layer.getBounds(), {maxZoom: 17, padding: [40, 40], animate: false});
     var p = layer.feature.properties;
-    layer.openPopup(L.latLng(p.lp[0], p.lp[1]));
+    layer.openPopup(p.lp ? L.latLng(p.lp[0], p.lp[1]) : layer.getBounds().getCenter());
     return true;
   }
   function selectVillage(f) {

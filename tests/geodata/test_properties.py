@@ -37,11 +37,19 @@ def _only_gridmap_errors(func, *args, **kwargs):
             return None
 
 
+_FOLDER = Path(tempfile.mkdtemp(prefix="gridmap-prop-"))  # one folder, its file rewritten by every example
+
+
 def _file(data: bytes, suffix: str) -> Path:
-    folder = Path(tempfile.mkdtemp(prefix="gridmap-prop-"))
-    path = folder / f"in{suffix}"
+    path = _FOLDER / f"in{suffix}"
     path.write_bytes(data)
     return path
+
+
+def teardown_module() -> None:
+    import shutil
+
+    shutil.rmtree(_FOLDER, ignore_errors=True)
 
 
 @SETTINGS
@@ -69,11 +77,15 @@ def test_any_table_as_csv(rows, sep, encoding, header):
         _only_gridmap_errors(lambda: gval.validate_addresses(gdf.set_crs("EPSG:4326"), file="a.csv"))
 
 
+KEYS = st.sampled_from(["type", "features", "geometry", "coordinates", "properties", "crs", "code", "name"])
+
+
+def _nested(inner: st.SearchStrategy) -> st.SearchStrategy:
+    return st.lists(inner, max_size=4) | st.dictionaries(KEYS, inner, max_size=4)
+
+
 JSON = st.recursive(
-    st.none() | st.booleans() | st.floats(allow_nan=True) | st.integers() | st.text(max_size=8),
-    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.sampled_from(
-        ["type", "features", "geometry", "coordinates", "properties", "crs", "code", "name"]), inner, max_size=4),
-    max_leaves=20,
+    st.none() | st.booleans() | st.floats(allow_nan=True) | st.integers() | st.text(max_size=8), _nested, max_leaves=20
 )
 
 

@@ -148,7 +148,7 @@ def test_metres_declared_as_degrees_get_one_message_naming_the_crs_option():
     with pytest.raises(InputError) as info:
         gval.validate_addresses(pts, file="a.gpkg")
     assert len(info.value.problems) == 1
-    assert "100 of 100 rows have coordinates such as x=350000, y=3.46e+06 (feature 0) that look like metres" in str(info.value)
+    assert "100 of 100 rows have coordinates such as x=350000, y=3460000 in feature 0 that look like metres" in str(info.value)
     assert "pass `addresses_crs` with the projected CRS" in str(info.value)
     bnd = gpd.GeoDataFrame({"code": ["310115005001"]}, geometry=[shapely.box(350_000, 3_460_000, 351_000, 3_461_000)], crs="EPSG:4490")
     with pytest.raises(InputError, match="`boundaries_crs`"):
@@ -205,3 +205,24 @@ def test_addresses_in_a_hole_are_told_apart_and_strict_makes_them_errors():
     with pytest.raises(InputError) as info:
         gval.assign_villages(pts, b, file="a.gpkg", strict=True)
     assert {p.kind for p in info.value.problems} == {"address_in_hole", "address_outside_boundaries"}
+
+
+def test_a_point_on_a_shared_border_goes_to_the_first_boundary_not_an_overlap_error():
+    b, _ = gval.validate_boundaries(boundaries(["310115005001", "310115005003"]), file="b.gpkg")
+    pts = gpd.GeoDataFrame(geometry=[shapely.Point(X0 + 1, Y0 + 0.5), shapely.Point(X0 + 1.5, Y0 + 0.5)], crs="EPSG:32651")
+    codes, report = gval.assign_villages(pts, b, file="a.gpkg")
+    assert codes.tolist() == ["310115005001", "310115005003"] and not report.notes
+
+
+def test_swaps_the_range_check_cannot_see_are_found_against_the_boundaries():
+    """Western China: lon 80, lat 31 swapped is (31, 80), a valid place in the Arctic."""
+    bnd = gpd.GeoDataFrame({"code": ["650102001001"]}, geometry=[shapely.box(79.9, 30.9, 80.2, 31.2)], crs="EPSG:4326")
+    pts = lonlat([(31.0 + i / 100, 80.0 + i / 100) for i in range(10)])
+    pts.attrs["coordinate_columns"] = ("经度", "纬度")
+    report = gval.Report()
+    gval.check_swapped_against(pts, bnd, file="a.csv", report=report)
+    assert "look swapped: 100% of the points fall among the boundaries only with x and y exchanged" in str(report.errors[0])
+    assert "`x_col` 纬度 `y_col` 经度" in str(report.errors[0])
+    fine = gval.Report()
+    gval.check_swapped_against(lonlat([(80.0, 31.0)]), bnd, file="a.csv", report=fine)
+    assert not fine.errors

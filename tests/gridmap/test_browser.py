@@ -58,6 +58,20 @@ def js_errors(driver) -> list[str]:
     return out
 
 
+def settle(driver) -> None:
+    """Wait until the map has stopped panning (popups auto-pan into view with an animation)."""
+    for _ in range(50):
+        if not driver.execute_script("var a=gridmap.map._panAnim; return !!(a && a._inProgress);"):
+            return
+        time.sleep(0.05)
+
+
+def shot(driver, name: str) -> None:
+    """Screenshot into outputs/browser once popups have finished fading in."""
+    time.sleep(0.4)
+    driver.save_screenshot(str(SHOTS / name))
+
+
 def open_page(driver, page: Path, n_grids: int):
     from selenium.webdriver.support.ui import WebDriverWait
 
@@ -100,9 +114,29 @@ def test_every_grid_opens_on_hover_and_click_and_nothing_injected_runs(browser, 
     page = tmp_path / "map.html"
     write_map(result, page)
     open_page(browser, page, len(result.grids))
-    browser.save_screenshot(str(SHOTS / "hostile_overview.png"))
+    shot(browser, "hostile_overview.png")
     props = grid_props(browser)
     assert len(props) == len(result.grids)
+    # as first shown: click each grid at its own screen position (where no control covers it)
+    from selenium.webdriver.common.action_chains import ActionChains
+    from selenium.webdriver.common.by import By
+
+    m = browser.find_element(By.ID, "map")
+    size = m.size
+    clicked = 0
+    for p in props:
+        settle(browser)  # a popup's auto-pan must finish before reading a screen position
+        x, y = browser.execute_script("var q=gridmap.map.latLngToContainerPoint(arguments[0]); return [q.x, q.y];", p["lp"])
+        covered = browser.execute_script(
+            "var e=document.elementFromPoint(arguments[0], arguments[1]); return !(e && e.closest && e.closest('path.gridmap-grid'));", x, y)
+        if covered:
+            continue  # under the legend, search box or a label-less edge: reached below by panning
+        browser.execute_script("gridmap.map.closePopup();")
+        ActionChains(browser).move_to_element_with_offset(m, int(x - size["width"] / 2), int(y - size["height"] / 2)).click().perform()
+        popup = browser.execute_script("var q=document.querySelector('.leaflet-popup-content'); return q ? q.textContent : '';")
+        assert popup.startswith(p["c"]), (p["c"], popup)
+        clicked += 1
+    assert clicked >= len(props) * 0.8
     for p in props:
         centre_on(browser, p["lp"], 16)
         tip, popup = hover_and_click_centre(browser)
@@ -110,7 +144,7 @@ def test_every_grid_opens_on_hover_and_click_and_nothing_injected_runs(browser, 
         assert popup.startswith(p["c"]), (p["c"], popup)
         assert p["vn"] in popup  # the literal (hostile) village name, as text
         assert f"户数 households{p['h']:,}" in popup
-    browser.save_screenshot(str(SHOTS / "hostile_popup.png"))
+    shot(browser, "hostile_popup.png")
     assert browser.execute_script("return typeof window.__pwned") == "undefined"
     assert browser.execute_script("return document.querySelectorAll('.leaflet-popup-content img, .leaflet-tooltip img').length") == 0
     assert js_errors(browser) == []
@@ -129,6 +163,11 @@ def test_search_layers_legend_and_language_like_a_user(browser, hostile_run, tmp
     wait = WebDriverWait(browser, 10)
     legend = browser.find_element(By.ID, "gridmap-legend").text
     assert "户数区间规则" in legend and "村民小组网格" in legend and "专属网格" in legend
+    # the legend folds away (it may cover grids on a small screen) and opens again
+    browser.find_element(By.CSS_SELECTOR, ".gm-legend-toggle").click()
+    assert "户数区间规则" not in browser.find_element(By.ID, "gridmap-legend").text
+    browser.find_element(By.CSS_SELECTOR, ".gm-legend-toggle").click()
+    assert "户数区间规则" in browser.find_element(By.ID, "gridmap-legend").text
     # layer control starts collapsed; the scale is metric
     assert browser.find_elements(By.CSS_SELECTOR, ".leaflet-control-layers-expanded") == []
     scale = browser.find_element(By.CSS_SELECTOR, ".leaflet-control-scale-line").text
@@ -144,7 +183,7 @@ def test_search_layers_legend_and_language_like_a_user(browser, hostile_run, tmp
     popup = wait.until(ec.visibility_of_element_located((By.CSS_SELECTOR, ".leaflet-popup-content")))
     assert popup.get_attribute("textContent").startswith(target["grid_code"])
     assert browser.execute_script("return gridmap.map.getZoom()") >= 15
-    browser.save_screenshot(str(SHOTS / "search_grid.png"))
+    shot(browser, "search_grid.png")
 
     # search a village by (part of) its hostile name: the map fits it and outlines it
     village = result.boundaries.iloc[0]
@@ -161,7 +200,7 @@ def test_search_layers_legend_and_language_like_a_user(browser, hostile_run, tmp
         "var b=gridmap.map.getBounds(); return b.contains([arguments[1],arguments[0]]) && b.contains([arguments[3],arguments[2]]);", *b
     )
     assert inside and browser.execute_script("return gridmap.map.getZoom()") > z_before - 3
-    browser.save_screenshot(str(SHOTS / "search_village.png"))
+    shot(browser, "search_village.png")
 
     # open the layer control by hovering, switch the status layer off and the choropleth on
     control = browser.find_element(By.CSS_SELECTOR, ".leaflet-control-layers")
@@ -181,7 +220,7 @@ def test_search_layers_legend_and_language_like_a_user(browser, hostile_run, tmp
     centre_on(browser, p["lp"], 16)
     tip, popup = hover_and_click_centre(browser)
     assert popup.startswith(p["c"]) and p["c"] in tip
-    browser.save_screenshot(str(SHOTS / "choropleth_popup.png"))
+    shot(browser, "choropleth_popup.png")
     assert js_errors(browser) == []
 
 
@@ -208,7 +247,7 @@ def test_english_page_and_address_popups(browser, hostile_run, tmp_path):
     assert browser.execute_script("return document.querySelectorAll('path.gridmap-address').length") > 0
     _, popup = hover_and_click_centre(browser)
     assert a["grid_code"] in popup and a["building"] in popup
-    browser.save_screenshot(str(SHOTS / "address_popup_en.png"))
+    shot(browser, "address_popup_en.png")
     assert browser.execute_script("return typeof window.__pwned") == "undefined"
     assert js_errors(browser) == []
 
@@ -239,7 +278,7 @@ def test_report_tables_sort_filter_download_and_link_to_the_grid_on_the_map(brow
     box.send_keys(name)
     visible = [r for r in table.find_elements(By.CSS_SELECTOR, "tbody tr") if r.is_displayed()]
     assert len(visible) == int(result.grids["village_name"].eq(name).sum()) > 0
-    browser.save_screenshot(str(SHOTS / "report_filtered.png"))
+    shot(browser, "report_filtered.png")
     # download the filtered table as CSV: the rows shown, names neutralised for spreadsheets
     browser.find_element(By.CSS_SELECTOR, "button.csv[data-table='grids']").click()
     WebDriverWait(browser, 10).until(lambda d: (downloads / "grids.csv").exists())
@@ -247,12 +286,13 @@ def test_report_tables_sort_filter_download_and_link_to_the_grid_on_the_map(brow
         rows = list(csv.reader(f))
     assert len(rows) == len(visible) + 1
     assert all(r[1] in (name, "'" + name) for r in rows[1:])
+    assert all(r[0].startswith("\t") and r[0].strip() in set(result.grids["grid_code"]) for r in rows[1:])  # codes kept as text
     # a grid code in the report opens that grid on the map
     code = visible[0].find_element(By.TAG_NAME, "a")
     target = code.text
     code.click()
     popup = WebDriverWait(browser, 10).until(ec.visibility_of_element_located((By.CSS_SELECTOR, ".leaflet-popup-content")))
     assert popup.get_attribute("textContent").startswith(target)
-    browser.save_screenshot(str(SHOTS / "report_link_to_map.png"))
+    shot(browser, "report_link_to_map.png")
     assert browser.execute_script("return typeof window.__pwned") == "undefined"
     assert js_errors(browser) == []

@@ -253,15 +253,38 @@ def test_saved_run_passes_the_geometric_checks_and_keeps_codes(client, session, 
     assert sorted(reopened.code) == sorted(g["grid_code"])
 
 
-def test_saved_run_opens_in_map_report_and_export(client, session, tmp_path):
-    unit, _, b = border_move(session)
-    post(client, "move", {"units": [unit], "to": b})
-    out = tmp_path / "edited"
-    assert post(client, "save", {"out": str(out)}).status_code == 200
+def test_demo_run_move_merge_save_opens_in_map_report_and_export(sample_run_dir, tmp_path):
+    """The issue's "done when": the demo run, a building moved to the next grid, two grids merged, saved."""
+    session = EditSession.from_folder(sample_run_dir)
+    unit, a, b = border_move(session)
+    hh_unit = session.hh[unit]
+    before = {c: session.g_hh[session.by_code[c]] for c in (a, b)}
+    session.apply("move", units=[unit], to=b)
+    pair = ["310115005045001", "310115005045002"]
+    merged_hh = sum(session.g_hh[session.by_code[c]] for c in pair)
+    heir = max(pair, key=lambda c: session.g_hh[session.by_code[c]])
+    session.apply("merge", grids=pair)
+    out = session.save(tmp_path / "edited")
     runner = CliRunner()
-    for args in (["report", str(out), "--out", str(tmp_path / "r.html")], ["export", str(out), "--format", "xlsx", "--format", "shp"], ["map", str(out)]):
+    for args in (
+        ["report", str(out), "--out", str(tmp_path / "r.html")],
+        ["export", str(out), "--format", "csv", "--format", "shp", "--out", str(tmp_path / "export")],
+        ["map", str(out)],
+    ):
         res = runner.invoke(main, args, catch_exceptions=False)
         assert res.exit_code == 0, res.output
+    # the roster (one row per address) adds up to the right count for every grid
+    roster = pd.read_csv(out / "roster.csv", dtype=str, encoding="utf-8-sig")
+    code_col = next(c for c in roster.columns if c.startswith("网格编码"))
+    hh_col = next(c for c in roster.columns if c.startswith("户数"))
+    codes = roster[code_col].str.lstrip("\t")  # codes are kept as text for spreadsheets
+    counts = roster[hh_col].astype(float).groupby(codes).sum()
+    grids = read_run(out).grids.set_index("grid_code")["households"]
+    diff = pd.DataFrame({"roster": counts, "grids": grids.reindex(counts.index)})
+    assert (diff["roster"] == diff["grids"]).all(), diff[diff["roster"] != diff["grids"]]
+    assert counts[a] == before[a] - hh_unit and counts[b] == before[b] + hh_unit
+    assert counts[heir] == merged_hh and (set(pair) - {heir}).isdisjoint(counts.index)
+    assert (tmp_path / "r.html").exists() and list((tmp_path / "export").iterdir())
 
 
 def test_edit_command_help():

@@ -177,3 +177,49 @@ def test_planner_moves_a_unit_undoes_redoes_saves_and_reopens(browser, run_folde
     finally:
         server.shutdown()
         server.server_close()
+
+
+def test_planner_merges_splits_and_locks_from_the_grid_list(browser, run_folder):
+    from selenium.webdriver.common.action_chains import ActionChains
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
+    from selenium.webdriver.support.ui import Select, WebDriverWait
+
+    session = EditSession.from_folder(run_folder)
+    a, b = f"{VILLAGE}002", f"{VILLAGE}003"
+    total = int(session.g_hh[session.by_code[a]] + session.g_hh[session.by_code[b]])
+    url, server = serve(session)
+    try:
+        open_page(browser, url)
+        wait = WebDriverWait(browser, 20)
+        Select(browser.find_element(By.ID, "village")).select_by_value(VILLAGE)
+
+        def item(code: str):
+            return browser.find_element(By.CSS_SELECTOR, f'#grid-list li[data-code="{code}"]')
+
+        def listed() -> set[str]:
+            return {li.get_attribute("data-code") for li in browser.find_elements(By.CSS_SELECTOR, "#grid-list li")}
+
+        def idle(d) -> bool:
+            return d.find_element(By.TAG_NAME, "body").get_attribute("data-busy") == "0"
+
+        wait.until(lambda d: a in listed())
+        before = listed()
+        ActionChains(browser).click(item(a)).perform()
+        ActionChains(browser).key_down(Keys.SHIFT).click(item(b)).key_up(Keys.SHIFT).perform()
+        ActionChains(browser).click(browser.find_element(By.ID, "merge")).perform()
+        wait.until(lambda d: idle(d) and listed() == before - {b})
+        assert f"{total} 户" in item(a).text  # the merged grid's count, shown in the list
+        ActionChains(browser).click(item(a)).perform()
+        ActionChains(browser).click(browser.find_element(By.ID, "split")).perform()
+        wait.until(lambda d: idle(d) and len(listed()) == len(before))
+        new = (listed() - before).pop()
+        assert new.startswith("new-")
+        ActionChains(browser).click(item(new)).perform()
+        ActionChains(browser).click(browser.find_element(By.ID, "lock")).perform()
+        wait.until(lambda d: idle(d) and "locked" in item(new).text)
+        assert session.locked[session.by_code[new]]
+        assert not errors(browser)
+    finally:
+        server.shutdown()
+        server.server_close()

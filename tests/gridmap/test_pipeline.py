@@ -119,13 +119,15 @@ def test_gcj02_input_is_written_in_wgs84(town, tmp_path):
     path = tmp_path / "gcj.gpkg"
     gcj_a.set_crs(4326, allow_override=True).to_file(path, layer="addresses")
     gcj_b.to_file(path, layer="boundaries")
+    # both files say EPSG:4326, the only tag GCJ-02 data can carry: --input-crs gcj02 converts them too
     result = run_files(**dict(addresses=LayerSpec(path, "addresses"), boundaries=LayerSpec(path, "boundaries"), input_crs="gcj02"))
     assert result.grids.crs.to_epsg() == 4326
     # converted back onto the true WGS 84 position (within 0.5 m)
     a = result.boundaries.to_crs(32651).geometry.values
     b = town["boundaries"].to_crs(32651).geometry.values
     assert shapely.hausdorff_distance(a, b).max() < 0.5
-    gcj_out = run_files(**dict(addresses=LayerSpec(path, "addresses"), boundaries=LayerSpec(path, "boundaries"), input_crs="gcj02", output_crs="gcj02"))
+    gcj_out = run_files(**dict(addresses=LayerSpec(path, "addresses"), boundaries=LayerSpec(path, "boundaries"), addresses_crs="gcj02",
+                               boundaries_crs="gcj02", output_crs="gcj02"))
     assert np.allclose(shapely.get_coordinates(gcj_out.boundaries.geometry.values), shapely.get_coordinates(gcj_b.geometry.values), atol=1e-7)
 
 
@@ -152,3 +154,19 @@ def test_field_remapping(town, tmp_path):
     bad = dict(addresses=LayerSpec(path, "addresses"), boundaries=LayerSpec(path, "boundaries"), fields={"households": "hh"})
     with pytest.raises(InputError, match="column 'hh'"):
         run_files(**bad)
+
+
+def test_inputs_in_different_crss_and_web_mercator_are_measured_in_utm(town, tmp_path):
+    """Boundaries in Web Mercator + a CSV of lon/lat: each is transformed on its own; areas are true m²."""
+    path = tmp_path / "merc.gpkg"
+    town["boundaries"].to_crs(3857).to_file(path, layer="boundaries")
+    wgs = town["addresses"].to_crs(4326)
+    csv = tmp_path / "hh.csv"
+    pd.DataFrame({"lon": wgs.geometry.x, "lat": wgs.geometry.y, "households": wgs["households"].astype(int),
+                  "group": wgs.get("group")}).to_csv(csv, index=False)
+    result = run_files(csv, LayerSpec(path, "boundaries"), input_crs="EPSG:4326")
+    assert result.work_crs == "EPSG:32651"
+    assert result.grids.crs.to_epsg() == 3857
+    true_area = town["boundaries"].area.sum()
+    assert result.grids["area_m2"].sum() == pytest.approx(true_area, rel=1e-3)  # not x1.37 as in Web Mercator
+    assert result.grids["households"].sum() == town["addresses"]["households"].sum()

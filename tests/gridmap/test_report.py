@@ -66,3 +66,58 @@ def test_notes_are_bilingual_and_name_the_users_ids():
     empty = "no households in this area: it is one grid until people live here."
     assert note_zh(empty) == "该区域暂无住户：先作为一个网格，有住户后再划分。"
     assert note_text("村民小组 第1组") == "村民小组 第1组 / village group 第1组"
+
+
+def test_addresses_outside_every_boundary_are_in_the_report_and_on_the_map(hostile_run):
+    import dataclasses
+    import json
+
+    import geopandas as gpd
+    import shapely
+
+    from gridmap.maps import build_map
+
+    result, _ = hostile_run
+    far = result.addresses.iloc[[0]].to_crs(result.grids.crs)
+    x, y = far.geometry.x.iloc[0] + 0.05, far.geometry.y.iloc[0]
+    extra = gpd.GeoDataFrame({"kind": ["address_outside_boundaries"], "flag": [None], "ref": ["address <b>7</b>"],
+                              "message": ["address lies outside every village/community boundary"]},
+                             geometry=[shapely.Point(x, y)], crs=result.grids.crs)
+    hurt = dataclasses.replace(result, violations=gpd.GeoDataFrame(pd.concat([result.violations, extra], ignore_index=True), crs=result.grids.crs))
+    page = report_html(hurt)
+    assert "边界外的地址 / address outside every boundary: 1" in page and "address &lt;b&gt;7&lt;/b&gt;" in page
+    data = json.loads(re.search(r"id='gridmap-data'>(.*?)</script>", build_map(hurt).html, re.S).group(1))
+    assert data["outside"]["ref"] == ["address <b>7</b>"] and data["outside"]["lon"] == [round(x, 6)]
+
+
+def test_notes_name_the_users_unit_polygon_ids_not_internal_numbers():
+    import geopandas as gpd
+    import shapely
+
+    import gridmap
+    from tests.conftest import ORIGIN, UTM
+
+    x0, y0 = ORIGIN
+    units = gpd.GeoDataFrame({"building": ["=楼A-1", "楼A-2", None, "楼A-4"]}, geometry=[
+        shapely.box(x0 + i * 100, y0 + j * 100, x0 + (i + 1) * 100, y0 + (j + 1) * 100) for j in (0, 1) for i in (0, 1)
+    ], crs=UTM)
+    pts = gpd.GeoDataFrame({"households": [600.0, 150.0, 160.0, 170.0]}, geometry=[
+        shapely.Point(x0 + 50 + i * 100, y0 + 50 + j * 100) for j in (0, 1) for i in (0, 1)
+    ], crs=UTM)
+    bnd = gpd.GeoDataFrame({"code": ["310115005001"], "name": ["社区"], "kind": ["community"]},
+                           geometry=[shapely.box(x0, y0, x0 + 200, y0 + 200)], crs=UTM)
+    result = gridmap.make_grids(pts, bnd, units=units)
+    notes = " ".join(result.grids["note"])
+    assert "building =楼A-1 alone has 600 households" in notes
+    assert "unit 0" not in notes and "unit 1 " not in notes
+    over = result.grids.loc[result.grids["flag"].eq("unit_over_max"), "note"].iloc[0]
+    assert note_text(over).startswith("楼栋 =楼A-1 单独有 600 户")
+
+
+def test_an_area_without_households_gets_a_note_that_makes_sense():
+    from partition.split import split_graph
+    from tests.partition.test_split import lattice
+
+    (part,) = split_graph(lattice(3, 3, households=0.0), min_households=300, max_households=500)
+    assert part.note == "no households in this area: it is one grid until people live here."
+    assert note_zh(part.note) == "该区域暂无住户：先作为一个网格，有住户后再划分。"

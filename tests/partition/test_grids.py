@@ -116,6 +116,27 @@ def test_unit_polygons_that_tile_are_used_as_cells():
     assert sorted(res.grids["households"]) == [400, 400]
 
 
+def test_array_graph_and_networkx_graph_split_alike():
+    # the pipeline splits the array graph (cell_graph); hand-built tests use networkx graphs:
+    # both must give the same grids, compounds included
+    from partition.adjacency import cell_graph, graph_from_cells
+    from partition.split import split_graph
+
+    pts = grid_points(24, 12)
+    pts["compound"] = np.where((pts.geometry.x < ORIGIN[0] + 100) & (pts.geometry.y < ORIGIN[1] + 100), "C1", None)
+    boundary = square(480, 240)
+    unit, units = units_from_points(pts)
+    cells = cells_from_points(pts.geometry.values, unit.to_numpy(), boundary,
+                              barriers=np.array([shapely.LineString([(ORIGIN[0] + 250, ORIGIN[1] - 10),
+                                                                     (ORIGIN[0] + 250, ORIGIN[1] + 250)])]))
+    u = cells["unit"].to_numpy()
+    cells["households"] = np.where(u >= 0, units["households"].to_numpy()[np.maximum(u, 0)], 0.0)
+    cells["compound"] = np.where(u >= 0, units["compound"].to_numpy()[np.maximum(u, 0)], None)
+    a = split_graph(cell_graph(cells), min_households=300, max_households=500)
+    b = split_graph(graph_from_cells(cells), min_households=300, max_households=500)
+    assert a == b and len(a) > 2
+
+
 def test_blank_village_groups_are_named_in_the_note_of_the_grid_that_took_them():
     pts = grid_points(12, 6, households=2)
     x = pts.geometry.x - ORIGIN[0]

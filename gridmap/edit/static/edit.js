@@ -100,6 +100,11 @@
     if (state.selGrids.has(code) && add) state.selGrids.delete(code); else state.selGrids.add(code);
     refreshSelection();
   }
+  function chosenGrids() {  // what split/lock act on: selected grids and the grids of selected units
+    const codes = new Set(state.selGrids);
+    state.selUnits.forEach((id) => { const u = state.units.get(id); if (u) codes.add(u.grid_code); });
+    return [...codes].filter((c) => state.grids.has(c));
+  }
   function focusGrids() {
     const codes = new Set(state.selGrids);
     state.lastChanged.forEach((c) => codes.add(c));
@@ -267,13 +272,13 @@
     edit("merge", { grids });
   });
   $("split").addEventListener("click", () => {
-    const grids = focusGrids();
+    const grids = chosenGrids();
     if (grids.length !== 1) return say("拆分需选一个网格 Select one grid to split.", true);
     edit("split", { grid: grids[0], k: parseInt($("k").value, 10) || 2 });
   });
   for (const [id, locked] of [["lock", true], ["unlock", false]]) {
     $(id).addEventListener("click", () => {
-      const grids = focusGrids();
+      const grids = chosenGrids();
       if (!grids.length) return say("先选择网格 Select grids first.", true);
       edit("lock", { grids, locked });
     });
