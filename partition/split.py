@@ -66,8 +66,9 @@ class Part:
     note: str = ""
     flag: str = ""
     """Why a part is out of band: ``unit_over_max`` (one indivisible unit exceeds max),
-    ``no_feasible_k`` (its connected area's households fit no number of grids), ``unbalanced``
-    (a k exists but indivisible units prevented balancing), or ``""``."""
+    ``no_feasible_k`` (proved by the data: its area's households fit no number of grids, or a
+    unit / a pocket behind one unit fits in no in-band grid; the note says which), ``unbalanced``
+    (no such proof was found, yet balancing did not reach the band), or ``""``."""
 
 
 @dataclass

@@ -93,6 +93,24 @@ def clickable_unit(session: EditSession) -> tuple[int, str, str]:
     raise AssertionError("no clickable border unit in the sample")
 
 
+def settled(browser, element, timeout: float = 20.0):
+    """Wait until `element` sits inside the window and has stopped moving (the map's fit animation is over)."""
+    import time
+
+    script = ("const r = arguments[0].getBoundingClientRect();"
+              "return [r.left, r.top, r.width, r.height, window.innerWidth, window.innerHeight];")
+    last, end = None, time.monotonic() + timeout
+    while time.monotonic() < end:
+        x, y, w, h, vw, vh = browser.execute_script(script, element)
+        cx, cy = x + w / 2, y + h / 2
+        now = (round(x), round(y), round(w), round(h))
+        if 0 < cx < vw and 0 < cy < vh and now == last:
+            return element
+        last = now
+        time.sleep(0.25)
+    raise AssertionError(f"element never settled inside the window (last rect {last})")
+
+
 def errors(browser) -> list[str]:
     logs = browser.get_log("browser")
     return [e["message"] for e in logs if e["level"] == "SEVERE" and not any(h in e["message"] for h in TILE_HOSTS)]
@@ -119,7 +137,7 @@ def test_planner_moves_a_unit_undoes_redoes_saves_and_reopens(browser, run_folde
         assert payload in option.text and browser.title != "pwned"
         assert not browser.find_elements(By.CSS_SELECTOR, "#panel img")
         Select(browser.find_element(By.ID, "village")).select_by_value(VILLAGE)
-        cell = wait.until(lambda d: d.find_element(By.CSS_SELECTOR, f"path.unit-{unit}"))
+        cell = settled(browser, wait.until(lambda d: d.find_element(By.CSS_SELECTOR, f"path.unit-{unit}")))
         ActionChains(browser).move_to_element(cell).click().perform()
         wait.until(lambda d: d.find_element(By.ID, "sel-units").text == "1")
         Select(browser.find_element(By.ID, "move-to")).select_by_value(b)
@@ -141,14 +159,14 @@ def test_planner_moves_a_unit_undoes_redoes_saves_and_reopens(browser, run_folde
         ActionChains(browser).click(browser.find_element(By.ID, "clear")).perform()
         wait.until(lambda d: d.find_element(By.ID, "sel-units").text == "0")
         ActionChains(browser).click(browser.find_element(By.ID, "box")).perform()
-        cell = browser.find_element(By.CSS_SELECTOR, f"path.unit-{unit}")
+        cell = settled(browser, browser.find_element(By.CSS_SELECTOR, f"path.unit-{unit}"))
         ActionChains(browser).move_to_element_with_offset(cell, -4, -4).click_and_hold().move_by_offset(8, 8).release().perform()
         wait.until(lambda d: int(d.find_element(By.ID, "sel-units").text) >= 1)
         ActionChains(browser).click(browser.find_element(By.ID, "box")).perform()
         # lasso: draw a triangle around the unit
         ActionChains(browser).click(browser.find_element(By.ID, "clear")).perform()
         ActionChains(browser).click(browser.find_element(By.ID, "lasso")).perform()
-        cell = browser.find_element(By.CSS_SELECTOR, f"path.unit-{unit}")
+        cell = settled(browser, browser.find_element(By.CSS_SELECTOR, f"path.unit-{unit}"))
         (ActionChains(browser).move_to_element_with_offset(cell, 0, -6).click_and_hold()
          .move_by_offset(6, 10).move_by_offset(-12, 0).move_by_offset(6, -10).release().perform())
         wait.until(lambda d: int(d.find_element(By.ID, "sel-units").text) >= 1)
