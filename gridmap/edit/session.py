@@ -547,12 +547,22 @@ class EditSession:
         i, j = sub.row[keep], sub.col[keep]
         block = self.block[cells]
         return CellGraph(
-            households=self.hh[cells], x=self.x[cells], y=self.y[cells], area=self.area[cells], block=block,
-            compound=self.compound[cells], label=self.labels[cells], i=i, j=j, length=sub.data[keep],
+            households=self.hh[cells],
+            x=self.x[cells],
+            y=self.y[cells],
+            area=self.area[cells],
+            block=block,
+            compound=self.compound[cells],
+            label=self.labels[cells],
+            i=i,
+            j=j,
+            length=sub.data[keep],
             barrier=block[i] != block[j],
         )
 
-    def _parts(self, cells: np.ndarray, mn: float, mx: float, *, previous: np.ndarray | None = None) -> list[np.ndarray]:
+    def _parts(
+        self, cells: np.ndarray, mn: float, mx: float, *, previous: np.ndarray | None = None
+    ) -> list[np.ndarray]:
         parts = split_graph(self._graph(cells), min_households=mn, max_households=mx, previous=previous)
         return [cells[list(p.nodes)] for p in parts]
 
