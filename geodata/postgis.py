@@ -138,7 +138,7 @@ def connect(url: str) -> sqlalchemy.Engine:
         u = u.set(drivername="postgresql+psycopg")
         _ = u.port  # parses the port
     except (sa.exc.ArgumentError, ValueError) as exc:
-        msg = f"is not a valid PostgreSQL URL ({_scrub(exc, url)})."
+        msg = f"is not a valid PostgreSQL URL ({_scrub(str(exc), url)})."
         raise InputError(
             Problem(mask_url(url), msg, "write postgresql://USER@HOST:PORT/DATABASE (port a number).")
         ) from exc
@@ -234,7 +234,7 @@ def _query_of(
         if not re.match(r"(?is)^\s*(select|with|table|values)\b", body):
             raise InputError(Problem(label(url, sql=sql), "is not a query.", "pass a SELECT statement."))
         return body, None, None
-    schema, table = _split_layer(layer, url)
+    schema, table = _split_layer(layer or "", url)
     if not _relation_exists(conn, schema, table):
         known = _geometry_layers(conn)
         shown = ", ".join(known[:15]) + (" …" if len(known) > 15 else "") if known else "none"
@@ -274,7 +274,7 @@ def _find_geometry_column(conn: sqlalchemy.Connection, body: str, where: str) ->
     cur = conn.execute(_text(f"SELECT * FROM ({body}) AS gridmap_q LIMIT 0"))
     desc = cur.cursor.description
     cur.close()
-    geoms = [d.name for d in desc if d.type_code in oids]
+    geoms = [d.name for d in desc if d.type_code in oids]  # type: ignore[attr-defined]  # psycopg Column
     if not geoms:
         raise InputError(Problem(where, "the query returns no geometry column.", "select a PostGIS geometry column."))
     return geoms[0]

@@ -79,6 +79,7 @@ class _Store:
         stamp.write_text(fingerprint)
 
     def _path(self, code: str) -> Path:
+        assert self.folder is not None  # only called when resuming into a folder
         return self.folder / f"{code}.pkl"
 
     def load(self, code: str) -> VillageGrids | None:

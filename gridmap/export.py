@@ -79,7 +79,7 @@ def worker_names(workers: pd.DataFrame | None) -> pd.Series:
 
 def type_text(grid_type: pd.Series) -> pd.Series:
     """Grid type in Chinese with English beside."""
-    return grid_type.astype(str).map(lambda t: bilingual_text(GRID_TYPES.get(t, t), GRID_TYPES_EN.get(t, t)))
+    return grid_type.astype(str).map(lambda t: bilingual_text(str(GRID_TYPES.get(t, t)), str(GRID_TYPES_EN.get(t, t))))
 
 
 def grid_texts(grids: pd.DataFrame) -> pd.DataFrame:

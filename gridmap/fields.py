@@ -149,7 +149,7 @@ def note_zh(note: str) -> str:
     for pattern, zh in _NOTES:
         out = re.sub(
             pattern,
-            lambda m, zh=zh: zh.format(**{k: _unit_zh(v) if k == "u" else v for k, v in m.groupdict().items()}),
+            lambda m, zh=zh: zh.format(**{k: _unit_zh(v) if k == "u" else v for k, v in m.groupdict().items()}),  # type: ignore[misc]
             out,
         )
     return out

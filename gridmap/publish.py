@@ -142,7 +142,7 @@ def _prepare(conn: sqlalchemy.Connection, schema: str, srid: int) -> None:
         sa.text("SELECT to_regclass(format('%I.meta', CAST(:s AS text))) IS NOT NULL"), {"s": schema}
     ).scalar()
     if have:
-        meta = dict(conn.execute(sa.text(f'SELECT key, value FROM "{schema}".meta')).all())
+        meta: dict[str, str] = dict(conn.execute(sa.text(f'SELECT key, value FROM "{schema}".meta')).all())
         if meta.get("srid") and int(meta["srid"]) != srid:
             msg = (
                 f"schema {schema} holds grids in EPSG:{meta['srid']}, this run is in EPSG:{srid}. "
@@ -151,7 +151,7 @@ def _prepare(conn: sqlalchemy.Connection, schema: str, srid: int) -> None:
             raise DatabaseError(msg)
         if meta.get("layout_version") == LAYOUT_VERSION:
             return
-    with conn.connection.cursor() as cur:  # DB-API cursor: no parameter parsing, so plpgsql's % stays as written
+    with conn.connection.cursor() as cur:  # type: ignore[attr-defined]  # DB-API cursor: no parameter parsing, so plpgsql's % stays as written
         cur.execute(layout_sql(schema, srid))
 
 
@@ -272,11 +272,12 @@ def publish_run(result: GridResult, url: str, *, schema: str = "gridmap") -> Pub
                         "srid": srid,
                         "manifest": json.dumps(_safe_manifest(result.manifest), ensure_ascii=False, default=str),
                     },
-                ).scalar()
+                ).scalar_one()
             )
             tag = f"_stage_{uuid.uuid4().hex[:12]}"
             g = grids[[c for c in GRID_COLUMNS if c in grids.columns] + [grids.geometry.name]]
             s_grids = _stage(conn, g, schema, f"{tag}_grids")
+            assert s_grids is not None  # a run always has grids
             counts = _publish_grids(conn, q, s_grids, run_id, villages, [c for c in GRID_COLUMNS if c in grids.columns])
             counts["codes_retired"] = _retire_codes(conn, q, run_id, villages, result)
             n_addr = _publish_addresses(conn, schema, run_id, result.addresses)

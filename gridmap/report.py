@@ -456,7 +456,7 @@ def report_html(
             "村/社区 village/community": grids["village_name"].astype(str),
             "类型 type": grids["grid_type"]
             .astype(str)
-            .map(lambda t: bilingual_text(GRID_TYPES.get(t, t), GRID_TYPES_EN.get(t, t))),
+            .map(lambda t: bilingual_text(str(GRID_TYPES.get(t, t)), str(GRID_TYPES_EN.get(t, t)))),
             "规则 rule": rule_group(grids).map(lambda r: bilingual_text(*RULES.get(r, (r, r)))),
             "户数 households": grids["households"].astype(int),
             "状态 status": grids["status"].astype(str).map(status_text),

@@ -120,7 +120,7 @@ def assign_codes(
     for c in old_total.index:
         old_by.setdefault(c[:12], []).append(c)
     ov_by = dict(iter(overlap.groupby("old_code"))) if overlap is not None and len(overlap) else {}
-    ov_village = dict(iter(overlap.groupby(overlap["old_code"].str[:12]))) if ov_by else {}
+    ov_village = dict(iter(overlap.groupby(overlap["old_code"].str[:12]))) if overlap is not None and ov_by else {}
     for village, g in grids.groupby("village_code", sort=True):
         used = used_by.get(village, set())
         order = reading_order(g["x"].to_numpy(), g["y"].to_numpy(), g["area"].to_numpy())

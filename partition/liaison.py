@@ -71,7 +71,7 @@ def liaison_groups(
         lp = shapely.get_coordinates(shapely.point_on_surface(np.array(part_geoms)))
         order = reading_order(lp[:, 0], lp[:, 1], shapely.area(np.array(part_geoms)))
         codes = liaison_order_codes(grid["grid_code"], len(parts))
-        unit_cell = {}
+        unit_cell: dict[int, int] = {}
         for j, p in enumerate(parts):
             for node in p.nodes:
                 if u[node] >= 0:

@@ -242,7 +242,7 @@ def _contract(
     """Working arrays with every compound that fits contracted into one node; `inv` maps node → row."""
     # contract compounds that fit: connected pieces of one compound become one node
     group = np.arange(n)
-    comp_ids = {}
+    comp_ids: dict[str, list[int]] = {}
     for i, c in enumerate(compound):
         if c is not None and c == c and str(c) != "":
             comp_ids.setdefault(str(c), []).append(i)
@@ -273,7 +273,7 @@ def _contract(
     Y = np.bincount(inv, weights=y * area, minlength=m) / A
     by_row = np.argsort(inv, kind="stable")
     node_ids = np.asarray(nodes, dtype=object)[by_row] if not isinstance(nodes, range) else by_row
-    members = [list(part) for part in np.split(node_ids, np.cumsum(np.bincount(inv, minlength=m))[:-1])]
+    part_members = [list(part) for part in np.split(node_ids, np.cumsum(np.bincount(inv, minlength=m))[:-1])]
     cu, cv = inv[eu], inv[ev]
     keep = cu != cv
     a, b = np.minimum(cu[keep], cv[keep]), np.maximum(cu[keep], cv[keep])
@@ -290,7 +290,7 @@ def _contract(
         ev=b[first],
         cost=cost_sum,
         barrier=bar_all,
-        members=members,
+        members=part_members,
         label=[label[new[g]] for g in range(m)],
     )
     return arr, inv
@@ -390,7 +390,7 @@ def _bisect(idx: np.ndarray, k: int, g: _Arrays, mn: float, mx: float) -> list[n
 
 def _refine(label: np.ndarray, idx: np.ndarray, g: _Arrays, mn: float, mx: float, *, polish: bool = True) -> None:
     """Move boundary nodes between parts to fix the band, then (with `polish`) to shorten internal borders."""
-    parts = {}
+    parts: dict[int, set[int]] = {}
     for v in idx:
         parts.setdefault(int(label[v]), set()).add(int(v))
     weight = {p: float(g.w[list(s)].sum()) for p, s in parts.items()}
@@ -674,6 +674,7 @@ def _restarts(
             best = (viol, trial)
         if viol <= 1e-9:
             break
+    assert best is not None  # the loop ran at least once
     _refine(best[1], idx, g, mn, mx)
     return best
 
@@ -885,6 +886,7 @@ def _split_group(idx: np.ndarray, g: _Arrays, mn: float, mx: float, label: np.nd
             best = (viol, trial, len(used))
         if viol <= 1e-9:
             break
+    assert best is not None  # at least one grid count was tried
     if best[0] > 1e-9 and len(ks):  # restarts cannot help where no k fits the households
         for k in tries:
             found = _restarts(idx, k, g, mn, mx, next_id)

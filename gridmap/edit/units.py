@@ -107,7 +107,11 @@ def units_from_run(grids: gpd.GeoDataFrame, addresses: gpd.GeoDataFrame) -> tupl
     whole_pop = np.bincount(
         np.maximum(a_grid, 0), weights=np.where(a_grid >= 0, np.nan_to_num(pop_all), 0.0), minlength=len(grids)
     )[whole]
-    uu = units.loc[unit_ids] if units is not None else None
+    uu = (
+        units.loc[unit_ids]
+        if units is not None
+        else pd.DataFrame(columns=["households", "population", "building", "compound", "label"])
+    )
     n_u, n_e, n_w = len(unit_ids), len(empty_geom), len(whole)
     table = pd.DataFrame(
         {
