@@ -46,6 +46,7 @@ import pandas as pd
 
 from geodata.errors import DatabaseError, InputError, OptionError, Problem
 from geodata.postgis import DbSource, connect, db_error, mask_url
+from gridmap.make import GRID_ORDER
 
 if TYPE_CHECKING:
     import sqlalchemy
@@ -55,25 +56,8 @@ if TYPE_CHECKING:
 log = logging.getLogger("gridmap")
 
 LAYOUT_VERSION = "1"
-GRID_COLUMNS = (
-    "grid_code",
-    "village_code",
-    "village_name",
-    "seq",
-    "grid_type",
-    "rule",
-    "households",
-    "population",
-    "units",
-    "area_m2",
-    "compactness",
-    "status",
-    "flag",
-    "note",
-    "min_households",
-    "max_households",
-    "kept",
-)
+GRID_COLUMNS = GRID_ORDER
+"""Grid columns published: the grids table's own (:data:`gridmap.make.GRID_ORDER`)."""
 ADDRESS_COLUMNS = ("grid_code", "village_code", "village_name", "grid_type", "households", "population", "liaison_code")
 _SCHEMA_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
 

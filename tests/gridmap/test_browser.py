@@ -14,6 +14,7 @@ import time
 from pathlib import Path
 
 import pytest
+from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
 
 from gridmap.maps import write_map
 
@@ -28,6 +29,10 @@ pytestmark = [
 ]
 TILE_HOSTS = ("tile.openstreetmap.org", "autonavi.com", "tianditu.gov.cn")
 SHOTS = Path(__file__).resolve().parents[2] / "outputs" / "browser"
+
+
+# a wait retries while the page re-renders its panels and markers under us
+REDRAWN = (NoSuchElementException, StaleElementReferenceException)
 
 
 @pytest.fixture(scope="module")
@@ -78,7 +83,7 @@ def open_page(driver, page: Path, n_grids: int):
     from selenium.webdriver.support.ui import WebDriverWait
 
     driver.get(page.as_uri())
-    WebDriverWait(driver, 20).until(
+    WebDriverWait(driver, 20, ignored_exceptions=REDRAWN).until(
         lambda d: d.execute_script("return document.querySelectorAll('path.gridmap-grid').length") == n_grids
     )
     time.sleep(0.3)
@@ -184,7 +189,7 @@ def test_search_layers_legend_and_language_like_a_user(browser, hostile_run, tmp
     page = tmp_path / "map.html"
     write_map(result, page)
     open_page(browser, page, len(result.grids))
-    wait = WebDriverWait(browser, 10)
+    wait = WebDriverWait(browser, 10, ignored_exceptions=REDRAWN)
     legend = browser.find_element(By.ID, "gridmap-legend").text
     assert "户数区间规则" in legend and "村民小组网格" in legend and "专属网格" in legend
     # the legend folds away (it may cover grids on a small screen) and opens again
@@ -317,7 +322,7 @@ def test_report_tables_sort_filter_download_and_link_to_the_grid_on_the_map(brow
     shot(browser, "report_filtered.png")
     # download the filtered table as CSV: the rows shown, names neutralised for spreadsheets
     browser.find_element(By.CSS_SELECTOR, "button.csv[data-table='grids']").click()
-    WebDriverWait(browser, 10).until(lambda d: (downloads / "grids.csv").exists())
+    WebDriverWait(browser, 10, ignored_exceptions=REDRAWN).until(lambda d: (downloads / "grids.csv").exists())
     with open(downloads / "grids.csv", encoding="utf-8-sig", newline="") as f:
         rows = list(csv.reader(f))
     assert len(rows) == len(visible) + 1
@@ -329,7 +334,7 @@ def test_report_tables_sort_filter_download_and_link_to_the_grid_on_the_map(brow
     code = visible[0].find_element(By.TAG_NAME, "a")
     target = code.text
     code.click()
-    popup = WebDriverWait(browser, 10).until(
+    popup = WebDriverWait(browser, 10, ignored_exceptions=REDRAWN).until(
         ec.visibility_of_element_located((By.CSS_SELECTOR, ".leaflet-popup-content"))
     )
     assert popup.get_attribute("textContent").startswith(target)

@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import shapely
+from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
 
 from geodata.sample import sample_path
 from gridmap import LayerSpec, make_grids, read_inputs, read_run
@@ -33,6 +34,10 @@ pytestmark = [
 TOKEN = "browser-token"
 VILLAGE = "310115005001"
 TILE_HOSTS = ("tile.openstreetmap.org",)
+
+
+# a wait retries while the page re-renders its panels and markers under us
+REDRAWN = (NoSuchElementException, StaleElementReferenceException)
 
 
 @pytest.fixture(scope="module")
@@ -75,7 +80,9 @@ def open_page(browser, url: str) -> None:
     from selenium.webdriver.support.ui import WebDriverWait
 
     browser.get(url)
-    WebDriverWait(browser, 30).until(lambda d: d.find_element("tag name", "body").get_attribute("data-ready") == "1")
+    WebDriverWait(browser, 30, ignored_exceptions=REDRAWN).until(
+        lambda d: d.find_element("tag name", "body").get_attribute("data-ready") == "1"
+    )
 
 
 def clickable_unit(session: EditSession) -> tuple[int, str, str]:
@@ -136,7 +143,7 @@ def test_planner_moves_a_unit_undoes_redoes_saves_and_reopens(browser, run_folde
     url, server = serve(session)
     try:
         open_page(browser, url)
-        wait = WebDriverWait(browser, 20)
+        wait = WebDriverWait(browser, 20, ignored_exceptions=REDRAWN)
         option = browser.find_element(By.CSS_SELECTOR, f'#village option[value="{VILLAGE}"]')
         assert payload in option.text and browser.title != "pwned"
         assert not browser.find_elements(By.CSS_SELECTOR, "#panel img")
@@ -223,7 +230,7 @@ def test_planner_merges_splits_and_locks_from_the_grid_list(browser, run_folder)
     url, server = serve(session)
     try:
         open_page(browser, url)
-        wait = WebDriverWait(browser, 20)
+        wait = WebDriverWait(browser, 20, ignored_exceptions=REDRAWN)
         Select(browser.find_element(By.ID, "village")).select_by_value(VILLAGE)
 
         def item(code: str):
