@@ -1,12 +1,14 @@
-"""A run whose every user text field carries template, markup and spreadsheet-formula payloads."""
+"""Runs shared by the engine-level tests: a hostile-text run, and the sample run folder the editor tests open."""
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import pyogrio
 import pytest
 
 from geodata.sample import sample_path
-from gridmap import LayerSpec, write_run
+from gridmap import LayerSpec, make_grids, read_inputs, write_run
 from tests.helpers import run_files
 
 PAYLOADS = (
@@ -63,3 +65,16 @@ def hostile_run(tmp_path_factory):
     out = folder / "run"
     write_run(result, out)
     return result, out
+
+
+@pytest.fixture(scope="module")
+def run_folder(tmp_path_factory) -> Path:
+    """The sample gridded from its files (so the manifest names the barrier file the editor checks), per module."""
+    p = sample_path()
+    inputs = read_inputs(
+        LayerSpec(p, "addresses"),
+        LayerSpec(p, "boundaries"),
+        exclusive=LayerSpec(p, "exclusive"),
+        barriers=[LayerSpec(p, "barriers")],
+    )
+    return make_grids(**inputs.frames()).save(tmp_path_factory.mktemp("edit") / "run", maps=False)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -12,8 +11,7 @@ import shapely
 from click.testing import CliRunner
 
 from geodata import io as gio
-from geodata.sample import sample_path
-from gridmap import LayerSpec, make_grids, read_inputs, read_run
+from gridmap import read_run
 from gridmap.cli import main
 from gridmap.edit.server import create_app
 from gridmap.edit.session import EditSession, replay
@@ -23,18 +21,6 @@ from partition.tessellation import point_owner
 
 TOKEN = "secret-token"
 VILLAGE = "310115005001"  # 梅园一村: six household-band grids, one over max (a 743-household building)
-
-
-@pytest.fixture(scope="module")
-def run_folder(tmp_path_factory) -> Path:
-    p = sample_path()
-    inputs = read_inputs(
-        LayerSpec(p, "addresses"),
-        LayerSpec(p, "boundaries"),
-        exclusive=LayerSpec(p, "exclusive"),
-        barriers=[LayerSpec(p, "barriers")],
-    )
-    return make_grids(**inputs.frames()).save(tmp_path_factory.mktemp("edit") / "run", maps=False)
 
 
 @pytest.fixture

@@ -17,8 +17,7 @@ import pytest
 import shapely
 from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
 
-from geodata.sample import sample_path
-from gridmap import LayerSpec, make_grids, read_inputs, read_run
+from gridmap import read_run
 from gridmap.edit.server import create_app, leaflet_assets
 from gridmap.edit.session import EditSession
 
@@ -38,18 +37,6 @@ TILE_HOSTS = ("tile.openstreetmap.org",)
 
 # a wait retries while the page re-renders its panels and markers under us
 REDRAWN = (NoSuchElementException, StaleElementReferenceException)
-
-
-@pytest.fixture(scope="module")
-def run_folder(tmp_path_factory) -> Path:
-    p = sample_path()
-    inputs = read_inputs(
-        LayerSpec(p, "addresses"),
-        LayerSpec(p, "boundaries"),
-        exclusive=LayerSpec(p, "exclusive"),
-        barriers=[LayerSpec(p, "barriers")],
-    )
-    return make_grids(**inputs.frames()).save(tmp_path_factory.mktemp("edit") / "run", maps=False)
 
 
 @pytest.fixture(scope="module")
