@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import pyogrio
 import pytest
+from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
 
 from geodata.sample import sample_path
 from gridmap import LayerSpec, make_grids, read_inputs, write_run
@@ -78,3 +80,31 @@ def run_folder(tmp_path_factory) -> Path:
         barriers=[LayerSpec(p, "barriers")],
     )
     return make_grids(**inputs.frames()).save(tmp_path_factory.mktemp("edit") / "run", maps=False)
+
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+DRIVER = shutil.which("chromedriver") or "/usr/bin/chromedriver"
+NEEDS_CHROMIUM = [
+    pytest.mark.slow,
+    pytest.mark.skipif(
+        not (Path(CHROMIUM).exists() and Path(DRIVER).exists()),
+        reason="needs chromium and chromium-driver (.ci/run installs them)",
+    ),
+]
+"""``pytestmark`` of the real-browser test modules."""
+
+REDRAWN = (NoSuchElementException, StaleElementReferenceException)
+"""What a browser wait retries on: the page re-renders its panels and markers under us."""
+
+
+def start_chromium():
+    """Start headless Debian Chromium at 1400×900 with its console log kept."""
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    opts = webdriver.ChromeOptions()
+    opts.binary_location = CHROMIUM
+    for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", "--window-size=1400,900", "--disable-dev-shm-usage"):
+        opts.add_argument(arg)
+    opts.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    return webdriver.Chrome(service=Service(DRIVER), options=opts)

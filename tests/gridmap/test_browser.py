@@ -9,43 +9,22 @@ clicking every grid no injected handler may have run. Screenshots are kept in
 
 from __future__ import annotations
 
-import shutil
 import time
 from pathlib import Path
 
 import pytest
-from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
 
 from gridmap.maps import write_map
+from tests.gridmap.conftest import NEEDS_CHROMIUM, REDRAWN, start_chromium
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-DRIVER = shutil.which("chromedriver") or "/usr/bin/chromedriver"
-pytestmark = [
-    pytest.mark.slow,
-    pytest.mark.skipif(
-        not (Path(CHROMIUM).exists() and Path(DRIVER).exists()),
-        reason="needs chromium and chromium-driver (.ci/run installs them)",
-    ),
-]
+pytestmark = NEEDS_CHROMIUM
 TILE_HOSTS = ("tile.openstreetmap.org", "autonavi.com", "tianditu.gov.cn")
 SHOTS = Path(__file__).resolve().parents[2] / "outputs" / "browser"
 
 
-# a wait retries while the page re-renders its panels and markers under us
-REDRAWN = (NoSuchElementException, StaleElementReferenceException)
-
-
 @pytest.fixture(scope="module")
 def browser():
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    opts = webdriver.ChromeOptions()
-    opts.binary_location = CHROMIUM
-    for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", "--window-size=1400,900", "--disable-dev-shm-usage"):
-        opts.add_argument(arg)
-    opts.set_capability("goog:loggingPrefs", {"browser": "ALL"})
-    driver = webdriver.Chrome(service=Service(DRIVER), options=opts)
+    driver = start_chromium()
     # no network at all: only file:// pages load (tiles fail, as on an intranet without a tile server)
     driver.execute_cdp_cmd("Network.enable", {})
     driver.execute_cdp_cmd("Network.setBlockedURLs", {"urls": ["http://*", "https://*", "ws://*", "wss://*"]})

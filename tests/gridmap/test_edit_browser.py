@@ -8,48 +8,26 @@ installed with gridmap (``gridmap/web``), served by the editor itself: no intern
 
 from __future__ import annotations
 
-import shutil
 import threading
-from pathlib import Path
 
 import numpy as np
 import pytest
 import shapely
-from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
 
 from gridmap import read_run
 from gridmap.edit.server import create_app, leaflet_assets
 from gridmap.edit.session import EditSession
+from tests.gridmap.conftest import NEEDS_CHROMIUM, REDRAWN, start_chromium
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-DRIVER = shutil.which("chromedriver") or "/usr/bin/chromedriver"
-pytestmark = [
-    pytest.mark.slow,
-    pytest.mark.skipif(
-        not (Path(CHROMIUM).exists() and Path(DRIVER).exists()),
-        reason="needs chromium and chromium-driver (.ci/run installs them)",
-    ),
-]
+pytestmark = NEEDS_CHROMIUM
 TOKEN = "browser-token"
 VILLAGE = "310115005001"
 TILE_HOSTS = ("tile.openstreetmap.org",)
 
 
-# a wait retries while the page re-renders its panels and markers under us
-REDRAWN = (NoSuchElementException, StaleElementReferenceException)
-
-
 @pytest.fixture(scope="module")
 def browser():
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    opts = webdriver.ChromeOptions()
-    opts.binary_location = CHROMIUM
-    for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", "--window-size=1400,900", "--disable-dev-shm-usage"):
-        opts.add_argument(arg)
-    opts.set_capability("goog:loggingPrefs", {"browser": "ALL"})
-    driver = webdriver.Chrome(service=Service(DRIVER), options=opts)
+    driver = start_chromium()
     yield driver
     driver.quit()
 
