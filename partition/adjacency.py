@@ -61,15 +61,19 @@ def edges_from_cells(geoms: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndar
     other cell (the outer edge of the area, borders cut at different vertices) is measured
     exactly by intersecting the two boundaries. Both give the same lengths.
     """
-    tree = shapely.STRtree(geoms)
-    i, j = tree.query(geoms, predicate="intersects")
-    keep = i < j
-    i, j = i[keep], j[keep]
+    n = len(geoms)
     mi, mj, mlen, loose = _matched_segments(geoms)
     clean = ~loose[mi] & ~loose[mj]
-    exact = loose[i] | loose[j]
-    i, j = i[exact], j[exact]
-    rings = shapely.boundary(geoms)
+    # only pairs with a loose cell are measured exactly: query the tree with those cells alone
+    near = np.flatnonzero(loose)
+    qi, qj = shapely.STRtree(geoms).query(geoms[near], predicate="intersects")
+    qi = near[qi]
+    lo, hi = np.minimum(qi, qj), np.maximum(qi, qj)
+    pair = np.unique(lo[lo != hi] * n + hi[lo != hi])
+    i, j = pair // max(n, 1), pair % max(n, 1)
+    cell = np.unique(np.r_[i, j])
+    rings = np.empty(n, dtype=object)
+    rings[cell] = shapely.boundary(geoms[cell])
     length = shapely.length(shapely.intersection(rings[i], rings[j]))
     i = np.concatenate([i, mi[clean]])
     j = np.concatenate([j, mj[clean]])
