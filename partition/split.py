@@ -46,6 +46,11 @@ import shapely
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
+try:  # the routine behind scipy's connected_components, without its per-call checks and transpose
+    from scipy.sparse.csgraph._traversal import _connected_components_undirected
+except ImportError:  # pragma: no cover - a scipy that moved it: the public function gives the same labels
+    _connected_components_undirected = None
+
 from partition.adjacency import CellGraph
 
 BARRIER_COST = 0.1
@@ -319,16 +324,39 @@ def _local(idx: np.ndarray, g: _Arrays) -> tuple[np.ndarray, np.ndarray, np.ndar
     return pos[g.eu[m]], pos[g.ev[m]], g.cost[m]
 
 
-def _side_components(side: np.ndarray, lu: np.ndarray, lv: np.ndarray) -> np.ndarray:
-    n = len(side)
-    same = side[lu] == side[lv]
-    sub = coo_matrix((np.ones(same.sum()), (lu[same], lv[same])), shape=(n, n))
-    return connected_components(sub, directed=False)[1]
+def _both_ways(lu: np.ndarray, lv: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Every edge in both directions, sorted by source node (the CSR order :func:`_component_labels` takes)."""
+    src, dst = np.r_[lu, lv], np.r_[lv, lu]
+    order = np.argsort(src, kind="stable")
+    return src[order].astype(np.int32), dst[order].astype(np.int32)
 
 
-def _make_contiguous(left: np.ndarray, w: np.ndarray, lu: np.ndarray, lv: np.ndarray) -> np.ndarray:
+def _component_labels(n: int, src: np.ndarray, dst: np.ndarray) -> np.ndarray:
+    """Component label of each of `n` nodes, numbered in the order of each component's smallest node.
+
+    `src` and `dst` hold every edge in both directions, sorted by `src` (:func:`_both_ways`). This
+    is what ``scipy.sparse.csgraph.connected_components(..., directed=False)`` returns, without
+    building a sparse matrix and its transpose on every call (bisection calls it thousands of times).
+    """
+    if _connected_components_undirected is None:  # pragma: no cover - see the import above
+        sub = coo_matrix((np.ones(len(src)), (src, dst)), shape=(n, n))
+        return connected_components(sub, directed=False)[1]
+    indptr = np.zeros(n + 1, np.int32)
+    np.cumsum(np.bincount(src, minlength=n), out=indptr[1:])
+    labels = np.full(n, -9999, np.int32)
+    _connected_components_undirected(dst, indptr, dst, indptr, labels)
+    return labels
+
+
+def _side_components(side: np.ndarray, src: np.ndarray, dst: np.ndarray) -> np.ndarray:
+    """Components of the graph keeping only edges whose ends lie on the same side."""
+    same = side[src] == side[dst]
+    return _component_labels(len(side), src[same], dst[same])
+
+
+def _make_contiguous(left: np.ndarray, w: np.ndarray, src: np.ndarray, dst: np.ndarray) -> np.ndarray:
     left = left.copy()
-    lab = _side_components(left, lu, lv)
+    lab = _side_components(left, src, dst)
     for flip_side in (True, False):
         on = left == flip_side
         comps = np.unique(lab[on])
@@ -337,7 +365,7 @@ def _make_contiguous(left: np.ndarray, w: np.ndarray, lu: np.ndarray, lv: np.nda
         weight = np.bincount(lab[on], weights=w[on] + 1e-9, minlength=lab.max() + 1)
         keep = comps[np.argmax(weight[comps])]
         left[on & (lab != keep)] = not flip_side
-        lab = _side_components(left, lu, lv)  # the flipped pieces joined the other side
+        lab = _side_components(left, src, dst)  # the flipped pieces joined the other side
     return left
 
 
@@ -348,6 +376,7 @@ def _bisect(idx: np.ndarray, k: int, g: _Arrays, mn: float, mx: float) -> list[n
     x, y = g.x[idx], g.y[idx]
     H = w.sum()
     lu, lv, lc = _local(idx, g)
+    src, dst = _both_ways(lu, lv)
     splits = {(k // 2, k - k // 2), (k - k // 2, k // 2)}
     best = None
     for k1, k2 in sorted(splits):
@@ -369,7 +398,7 @@ def _bisect(idx: np.ndarray, k: int, g: _Arrays, mn: float, mx: float) -> list[n
             for p in cands:
                 left = np.zeros(len(idx), bool)
                 left[order[: p + 1]] = True
-                left = _make_contiguous(left, w, lu, lv)
+                left = _make_contiguous(left, w, src, dst)
                 if left.all() or not left.any():
                     continue
                 L = w[left].sum()
