@@ -16,6 +16,22 @@ def _key(values: pd.Series | None, n: int) -> np.ndarray:
     return pd.factorize(values.fillna("\x00").astype(str), sort=True)[0]
 
 
+def _row_codes(*cols: np.ndarray) -> np.ndarray:
+    """Return the rank of each row of `cols` among its distinct rows (``pd.factorize(MultiIndex, sort=True)``)."""
+    n = len(cols[0])
+    if n == 0:
+        return np.zeros(0, np.int64)
+    order = np.lexsort(cols[::-1])
+    new = np.zeros(n, bool)
+    new[0] = True
+    for col in cols:
+        s = col[order]
+        new[1:] |= s[1:] != s[:-1]
+    code = np.empty(n, np.int64)
+    code[order] = np.cumsum(new) - 1
+    return code
+
+
 def units_from_points(points: gpd.GeoDataFrame) -> tuple[pd.Series, gpd.GeoDataFrame]:
     """Group address points into indivisible units.
 
@@ -39,41 +55,63 @@ def units_from_points(points: gpd.GeoDataFrame) -> tuple[pd.Series, gpd.GeoDataF
     """
     n = len(points)
     xy = shapely.get_coordinates(points.geometry.values)
-    coord = pd.factorize(pd.MultiIndex.from_arrays([xy[:, 0], xy[:, 1]]), sort=True)[0]
+    coord = _row_codes(xy[:, 0], xy[:, 1])
     building = points["building"] if "building" in points else pd.Series(None, index=points.index)
     has_b = building.notna().to_numpy()
     bkey = np.where(has_b, _key(building, n), -1 - coord)
-    parts = [_key(points.get("village_code"), n), _key(points.get("group"), n), bkey]
-    first = pd.factorize(pd.MultiIndex.from_arrays(parts), sort=True)[0]
+    first = _row_codes(_key(points.get("village_code"), n), _key(points.get("group"), n), bkey)
     # merge units that share a coordinate: components of the unit-coordinate bipartite graph
     m, c = first.max() + 1, coord.max() + 1
     graph = coo_matrix((np.ones(n), (first, m + coord)), shape=(m + c, m + c))
     _, comp = connected_components(graph, directed=False)
-    unit = pd.factorize(comp[first], sort=True)[0]
-    df = pd.DataFrame(
-        {
-            "unit": unit,
-            "households": points["households"].to_numpy(float),
-            "population": points["population"].to_numpy(float),
-            "x": xy[:, 0],
-            "y": xy[:, 1],
-        }
-    )
-    for col in ("village_code", "group", "building", "compound"):
-        df[col] = points[col].to_numpy() if col in points else None
-    g = df.groupby("unit", sort=True)
-    units = pd.DataFrame(
-        {
-            "households": g["households"].sum(),
-            "population": g["population"].sum(min_count=1),
-            "n_points": g.size(),
-            "village_code": g["village_code"].first(),
-            "group": g["group"].first(),
-            "building": g["building"].first(),
-            "compound": g["compound"].first(),
-        }
-    )
-    cx, cy = g["x"].mean(), g["y"].mean()
+    unit = np.unique(comp[first], return_inverse=True)[1].ravel()
+    cols = {
+        col: points[col].to_numpy() if col in points else None
+        for col in ("village_code", "group", "building", "compound")
+    }
+    if unit.max() + 1 == n:
+        # one point per unit (every household at its own spot, no building ids): nothing to aggregate
+        at = np.argsort(unit)
+        units = pd.DataFrame(
+            {
+                "households": points["households"].to_numpy(float)[at],
+                "population": points["population"].to_numpy(float)[at],
+                "n_points": np.ones(n, np.int64),
+            },
+            index=pd.Index(np.arange(n), name="unit"),
+        )
+        for col, v in cols.items():
+            values = np.full(n, None, dtype=object)
+            if v is not None:
+                values[:] = v[at]
+                values[pd.isna(values)] = None  # as groupby's first() leaves a unit without a value
+            units[col] = pd.Series(values, index=units.index, dtype=object)
+        cx, cy = pd.Series(xy[at, 0], index=units.index), pd.Series(xy[at, 1], index=units.index)
+    else:
+        df = pd.DataFrame(
+            {
+                "unit": unit,
+                "households": points["households"].to_numpy(float),
+                "population": points["population"].to_numpy(float),
+                "x": xy[:, 0],
+                "y": xy[:, 1],
+            }
+        )
+        for col, v in cols.items():
+            df[col] = v
+        g = df.groupby("unit", sort=True)
+        units = pd.DataFrame(
+            {
+                "households": g["households"].sum(),
+                "population": g["population"].sum(min_count=1),
+                "n_points": g.size(),
+                "village_code": g["village_code"].first(),
+                "group": g["group"].first(),
+                "building": g["building"].first(),
+                "compound": g["compound"].first(),
+            }
+        )
+        cx, cy = g["x"].mean(), g["y"].mean()
     units["label"] = np.where(
         units["building"].notna(),
         "building " + units["building"].astype(str),
