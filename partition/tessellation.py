@@ -85,11 +85,22 @@ def blocks_from_barriers(boundary: BaseGeometry, barriers: np.ndarray | None) ->
     return np.concatenate([faces, parts]) if len(parts) else faces
 
 
+def _intersecting(tree: shapely.STRtree, prepared: np.ndarray, geoms: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``tree.query(geoms, predicate="intersects")``, tested against the prepared tree geometries.
+
+    The tree's query prepares every one of `geoms` (thousands of cells) to test a few blocks;
+    testing the pairs whose boxes meet against the blocks, prepared once, gives the same pairs
+    in the same order at a fraction of the cost.
+    """
+    gi, ti = tree.query(geoms)
+    hit = shapely.intersects(prepared[ti], geoms[gi])
+    return gi[hit], ti[hit]
+
+
 def _pieces(cells: np.ndarray, blocks: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    tree = shapely.STRtree(blocks)
-    ci, bj = tree.query(cells, predicate="intersects")
-    # most cells lie wholly inside one block: only those crossing a block's edge are cut
     shapely.prepare(blocks)
+    ci, bj = _intersecting(shapely.STRtree(blocks), blocks, cells)
+    # most cells lie wholly inside one block: only those crossing a block's edge are cut
     geoms = cells[ci].copy()
     cut = ~shapely.contains_properly(blocks[bj], cells[ci])
     geoms[cut] = shapely.intersection(cells[ci[cut]], blocks[bj[cut]])
@@ -98,20 +109,19 @@ def _pieces(cells: np.ndarray, blocks: np.ndarray) -> tuple[np.ndarray, np.ndarr
     return parts[poly], ci[idx[poly]], bj[idx[poly]]
 
 
-def _dissolve(unit: np.ndarray, block: np.ndarray, geoms: np.ndarray) -> gpd.GeoDataFrame:
-    """One polygon per (unit, block), sorted by unit then block; pieces are unioned only where there are several."""
-    frame = pd.DataFrame({"unit": unit, "block": block})
+def _dissolve(unit: np.ndarray, block: np.ndarray, geoms: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """One polygon per (unit, block), sorted by unit then block; pieces are unioned only where there are several.
+
+    Returns ``(unit, block, geometry)``.
+    """
     order = np.lexsort((block, unit))
-    frame, geoms = frame.iloc[order].reset_index(drop=True), geoms[order]
-    start = np.flatnonzero(
-        np.r_[True, frame["unit"].to_numpy()[1:] != frame["unit"].to_numpy()[:-1]]
-        | np.r_[True, frame["block"].to_numpy()[1:] != frame["block"].to_numpy()[:-1]]
-    )
-    size = np.diff(np.r_[start, len(frame)])
+    unit, block, geoms = unit[order], block[order], geoms[order]
+    start = np.flatnonzero(np.r_[True, (unit[1:] != unit[:-1]) | (block[1:] != block[:-1])])
+    size = np.diff(np.r_[start, len(unit)])
     out = geoms[start].copy()
     for k in np.flatnonzero(size > 1):  # units with several entrances: few
         out[k] = shapely.union_all(geoms[start[k] : start[k] + size[k]])
-    return gpd.GeoDataFrame(frame.iloc[start].reset_index(drop=True), geometry=out)
+    return unit[start], block[start], out
 
 
 def cells_from_points(
@@ -156,20 +166,20 @@ def cells_from_points(
     else:
         vor = shapely.get_parts(shapely.voronoi_polygons(shapely.multipoints(sites), extend_to=boundary, ordered=True))
     pieces, site, block = _pieces(vor, blocks)
-    btree = shapely.STRtree(blocks)
-    si, bi = btree.query(sites, predicate="intersects")
+    si, bi = _intersecting(shapely.STRtree(blocks), blocks, sites)
     site_block = np.full(len(sites), -1)
     site_block[si[::-1]] = bi[::-1]  # first block wins for a point on a barrier
     own = block == site_block[site]
-    unit_cells = _dissolve(site_unit[site[own]], block[own], pieces[own])
-    empty = gpd.GeoDataFrame({"unit": EMPTY, "block": block[~own]}, geometry=pieces[~own])
+    u_unit, u_block, u_geom = _dissolve(site_unit[site[own]], block[own], pieces[own])
     # blocks that no piece touches at all (rare: tiny faces between sites) stay as empty cells
     covered = np.zeros(len(blocks), bool)
     covered[block] = True
-    extra = gpd.GeoDataFrame({"unit": EMPTY, "block": np.flatnonzero(~covered)}, geometry=blocks[~covered])
-    cells = pd.concat([unit_cells, empty, extra], ignore_index=True)
-    cells = cells[~shapely.is_empty(cells.geometry.values) & (shapely.area(cells.geometry.values) > 0)]
-    return gpd.GeoDataFrame(cells.reset_index(drop=True), geometry="geometry")
+    bare = np.flatnonzero(~covered)
+    unit = np.concatenate([u_unit, np.full((~own).sum() + len(bare), EMPTY)])
+    block = np.concatenate([u_block, block[~own], bare])
+    geoms = np.concatenate([u_geom, pieces[~own], blocks[bare]])
+    keep = ~shapely.is_empty(geoms) & (shapely.area(geoms) > 0)
+    return gpd.GeoDataFrame({"unit": unit[keep], "block": block[keep]}, geometry=geoms[keep])
 
 
 def cells_from_polygons(
