@@ -14,6 +14,30 @@ MIN_SHARED = 1e-6
 """Shared border (metres) below which two cells only touch at a corner and are not neighbours."""
 
 
+def _ring_coordinates(geoms: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Return ``(xy, ring, ring_cell, loose)``: every ring vertex, its ring, each ring's cell, odd cells.
+
+    Rings come exterior first, then holes, polygon part by polygon part (GEOS order). Cells of
+    polygons and multipolygons are read as one ragged array without copying any geometry;
+    anything else (a collection) takes the slower path and is marked loose, to be measured exactly.
+    """
+    types = shapely.get_type_id(geoms)
+    if len(geoms) and np.isin(types, (3, 6)).all() and not shapely.is_empty(geoms).any():
+        _, xy, offsets = shapely.to_ragged_array(geoms, include_z=False)
+        ring_off, *part_off, geom_off = offsets  # polygons: rings, cells; with multipolygons also parts
+        ring = np.repeat(np.arange(len(ring_off) - 1), np.diff(ring_off))
+        ring_cell = np.repeat(np.arange(len(geom_off) - 1), np.diff(geom_off))
+        if part_off:
+            ring_cell = np.repeat(ring_cell, np.diff(part_off[0]))
+        return xy, ring, ring_cell, np.zeros(len(geoms), bool)
+    polys, poly_cell = shapely.get_parts(geoms, return_index=True)  # get_rings skips multipolygons
+    rings, ring_poly = shapely.get_rings(polys, return_index=True)
+    loose = np.zeros(len(geoms), bool)
+    loose[poly_cell[shapely.get_type_id(polys) != 3]] = True  # not a polygon part: measure exactly
+    xy, ring = shapely.get_coordinates(rings, return_index=True)
+    return xy, ring, poly_cell[ring_poly], loose
+
+
 def _matched_segments(geoms: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Shared borders made of identical ring segments, and which cells have any other segment.
 
@@ -22,12 +46,7 @@ def _matched_segments(geoms: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.nda
     the segments found in exactly two cells ``i < j``, and a mask of cells with a segment found in
     one cell only (the outer edge, or a border whose vertices do not match) or in more than two.
     """
-    polys, poly_cell = shapely.get_parts(geoms, return_index=True)  # get_rings skips multipolygons
-    rings, ring_poly = shapely.get_rings(polys, return_index=True)
-    ring_cell = poly_cell[ring_poly]
-    loose = np.zeros(len(geoms), bool)
-    loose[poly_cell[shapely.get_type_id(polys) != 3]] = True  # not a polygon part: measure exactly
-    xy, ring = shapely.get_coordinates(rings, return_index=True)
+    xy, ring, ring_cell, loose = _ring_coordinates(geoms)
     same = ring[1:] == ring[:-1]
     a, b, cell = xy[:-1][same], xy[1:][same], ring_cell[ring[:-1][same]]
     swap = (a[:, 0] > b[:, 0]) | ((a[:, 0] == b[:, 0]) & (a[:, 1] > b[:, 1]))
