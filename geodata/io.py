@@ -772,8 +772,13 @@ def spreadsheet_safe(values: pd.Series) -> pd.Series:
 
     Non-text values (numbers, missing) are returned unchanged.
     """
-    is_text = values.map(lambda v: isinstance(v, str))
+    if pd.api.types.infer_dtype(values, skipna=True) in ("string", "empty"):
+        is_text = values.notna()  # only text and missing values: no per-cell type check
+    else:
+        is_text = values.map(lambda v: isinstance(v, str))
     risky = is_text & values.where(is_text, "").astype(str).str.startswith(FORMULA_START)
+    if not risky.any():
+        return values
     return values.mask(risky, "'" + values.where(risky, "").astype(str))
 
 
@@ -791,7 +796,9 @@ def write_csv(path: str | os.PathLike, df: pd.DataFrame, *, text_cols: tuple[str
             out[c] = spreadsheet_safe(out[c].astype(object))
     for c in text_cols:
         if c in out.columns:
-            out[c] = out[c].map(lambda v: v if v is None or v != v or v == "" else "\t" + str(v))
+            col = out[c].astype(object)
+            text = col.astype(str)
+            out[c] = col.where(col.isna() | text.eq(""), "\t" + text)
     with atomic_file(path) as tmp:
         out.to_csv(tmp, index=False, encoding="utf-8-sig")
 
