@@ -538,9 +538,14 @@ def assign_villages(
         Code per address (indexed like `addresses`) and what was found.
     """
     report = Report()
-    pts = addresses.geometry.values
-    tree = shapely.STRtree(boundaries.geometry.values)
-    pi, bi = tree.query(pts, predicate="intersects")
+    pts = np.asarray(addresses.geometry.values, dtype=object)
+    polys = np.asarray(boundaries.geometry.values, dtype=object)
+    # boxes first, then each candidate against its boundary prepared once (the tree's own
+    # predicate query would prepare every one of the points instead)
+    pi, bi = shapely.STRtree(polys).query(pts)
+    shapely.prepare(polys)
+    hit = shapely.intersects(polys[bi], pts[pi])
+    pi, bi = pi[hit], bi[hit]
     order = np.lexsort((bi, pi))  # per point, boundaries in layer order: a point on a shared border goes to the first
     pi, bi = pi[order], bi[order]
     codes = boundaries["code"].to_numpy()

@@ -26,7 +26,11 @@ def point_owner(polys: np.ndarray, points: np.ndarray) -> np.ndarray:
     owner = np.full(len(points), -1)
     if len(polys) == 0 or len(points) == 0:
         return owner
-    pi, gi = shapely.STRtree(polys).query(points, predicate="intersects")
+    polys, points = np.asarray(polys, dtype=object), np.asarray(points, dtype=object)
+    pi, gi = shapely.STRtree(polys).query(points)
+    shapely.prepare(polys)  # test each candidate pair against the polygon prepared once
+    hit = shapely.intersects(polys[gi], points[pi])
+    pi, gi = pi[hit], gi[hit]
     first = pd.Series(gi).groupby(pi).min()
     owner[first.index.to_numpy()] = first.to_numpy()
     return owner
