@@ -378,17 +378,22 @@ def _bisect(idx: np.ndarray, k: int, g: _Arrays, mn: float, mx: float) -> list[n
     lu, lv, lc = _local(idx, g)
     src, dst = _both_ways(lu, lv)
     splits = {(k // 2, k - k // 2), (k - k // 2, k // 2)}
+    # the sweep orders and the cuts they give do not depend on the split: with odd k both
+    # splits score the same candidates, so each is made contiguous and measured once
+    sweeps = []
+    for a in range(ANGLES):
+        theta = math.pi * a / ANGLES
+        proj = x * math.cos(theta) + y * math.sin(theta)
+        order = np.lexsort((idx, proj))
+        sweeps.append((order, np.cumsum(w[order])[:-1]))
+    made: dict[tuple[int, int], tuple[np.ndarray, float, float] | None] = {}
     best = None
     for k1, k2 in sorted(splits):
         lo, hi = max(k1 * mn, H - k2 * mx), min(k1 * mx, H - k2 * mn)
         target = H * k1 / k
         if lo > hi:
             lo = hi = target
-        for a in range(ANGLES):
-            theta = math.pi * a / ANGLES
-            proj = x * math.cos(theta) + y * math.sin(theta)
-            order = np.lexsort((idx, proj))
-            sums = np.cumsum(w[order])[:-1]
+        for a, (order, sums) in enumerate(sweeps):
             ok = np.flatnonzero((sums >= lo - 1e-9) & (sums <= hi + 1e-9))
             if len(ok):
                 near = ok[np.argmin(np.abs(sums[ok] - target))]
@@ -396,14 +401,16 @@ def _bisect(idx: np.ndarray, k: int, g: _Arrays, mn: float, mx: float) -> list[n
             else:
                 cands = [int(np.argmin(np.abs(sums - target)))]
             for p in cands:
-                left = np.zeros(len(idx), bool)
-                left[order[: p + 1]] = True
-                left = _make_contiguous(left, w, src, dst)
-                if left.all() or not left.any():
+                if (a, p) not in made:
+                    left = np.zeros(len(idx), bool)
+                    left[order[: p + 1]] = True
+                    left = _make_contiguous(left, w, src, dst)
+                    whole = left.all() or not left.any()
+                    made[a, p] = None if whole else (left, w[left].sum(), lc[left[lu] != left[lv]].sum())
+                if made[a, p] is None:
                     continue
-                L = w[left].sum()
+                left, L, cut = made[a, p]
                 feasible = lo - 1e-9 <= L <= hi + 1e-9
-                cut = lc[left[lu] != left[lv]].sum()
                 score = (
                     not feasible,
                     abs(L - target) if not feasible else 0.0,
