@@ -278,7 +278,9 @@ def _contract(
     Y = np.bincount(inv, weights=y * area, minlength=m) / A
     by_row = np.argsort(inv, kind="stable")
     node_ids = np.asarray(nodes, dtype=object)[by_row] if not isinstance(nodes, range) else by_row
-    part_members = [list(part) for part in np.split(node_ids, np.cumsum(np.bincount(inv, minlength=m))[:-1])]
+    ids = node_ids.tolist()
+    ends = np.cumsum(np.bincount(inv, minlength=m)).tolist()
+    part_members = [ids[a:b] for a, b in zip([0, *ends[:-1]], ends, strict=True)]
     cu, cv = inv[eu], inv[ev]
     keep = cu != cv
     a, b = np.minimum(cu[keep], cv[keep]), np.maximum(cu[keep], cv[keep])
