@@ -135,8 +135,9 @@ def _cells(village: Village, area: BaseGeometry, points: gpd.GeoDataFrame) -> tu
     cells["n_units"] = has.astype(int)
     # a unit may own several cells (pieces in two blocks); its households sit on the first one
     dup = pd.Series(u).duplicated().to_numpy() & has
-    cells.loc[dup, ["households", "population"]] = [0.0, np.nan]
-    cells.loc[dup, "n_units"] = 0
+    if dup.any():
+        cells.loc[dup, ["households", "population"]] = [0.0, np.nan]
+        cells.loc[dup, "n_units"] = 0
     unit_cell = pd.Series(np.flatnonzero(has & ~dup), index=u[has & ~dup])
     return cells, unit_cell.reindex(unit.to_numpy()).to_numpy()
 
@@ -229,10 +230,11 @@ def partition_village(village: Village, *, previous: np.ndarray | None = None) -
     rows: list[dict] = []
     geoms: list[BaseGeometry] = []
     point_grid = np.full(len(pts), -1)
-    pieces = _exclusive_pieces(village)
+    has_exclusive = village.exclusive is not None and len(village.exclusive) > 0
+    pieces = _exclusive_pieces(village) if has_exclusive else None
     base_area = village.boundary
     in_excl = np.zeros(len(pts), bool)
-    if len(pieces):
+    if pieces is not None and len(pieces):
         owner = point_owner(pieces.geometry.values, pts.geometry.values)
         for e, piece in enumerate(pieces.itertuples()):
             members = np.flatnonzero(owner == e)
@@ -286,11 +288,13 @@ def partition_village(village: Village, *, previous: np.ndarray | None = None) -
                 "units": cells["n_units"].to_numpy(int),
             }
         )
-        agg = frame.groupby("label").agg(
-            households=("households", "sum"),
-            population=("population", lambda s: float(np.nansum(s))),
-            units=("units", "sum"),
-        )
+        by_label = frame.groupby("label")
+        agg = pd.DataFrame({"households": by_label["households"].sum()})
+        if frame["population"].notna().any():
+            agg["population"] = by_label["population"].agg(lambda s: float(np.nansum(s)))
+        else:  # no population given: every grid's total is 0, without a Python call per grid
+            agg["population"] = 0.0
+        agg["units"] = by_label["units"].sum()
         dissolved = _union_by_label(cells.geometry.values, label)
         for j in agg.index:
             status, note, flag = verdicts[j] if j < len(verdicts) else Verdict()
