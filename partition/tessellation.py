@@ -101,6 +101,23 @@ def _intersecting(tree: shapely.STRtree, prepared: np.ndarray, geoms: np.ndarray
     return gi[hit], ti[hit]
 
 
+def _parts(geoms: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``shapely.get_parts(geoms, return_index=True)`` without copying geometries that are one polygon already."""
+    single = shapely.get_type_id(geoms) == 3
+    if single.all():
+        return geoms, np.arange(len(geoms))
+    multi = np.flatnonzero(~single)
+    parts, at = shapely.get_parts(geoms[multi], return_index=True)
+    count = np.where(single, 1, 0)
+    count[multi] = np.bincount(at, minlength=len(multi))
+    idx = np.repeat(np.arange(len(geoms)), count)
+    out = np.empty(len(idx), dtype=object)
+    first = np.r_[0, np.cumsum(count)[:-1]]
+    out[first[single]] = geoms[single]
+    out[np.flatnonzero(~single[idx])] = parts
+    return out, idx
+
+
 def _pieces(cells: np.ndarray, blocks: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     shapely.prepare(blocks)
     ci, bj = _intersecting(shapely.STRtree(blocks), blocks, cells)
@@ -108,7 +125,7 @@ def _pieces(cells: np.ndarray, blocks: np.ndarray) -> tuple[np.ndarray, np.ndarr
     geoms = cells[ci].copy()
     cut = ~shapely.contains_properly(blocks[bj], cells[ci])
     geoms[cut] = shapely.intersection(cells[ci[cut]], blocks[bj[cut]])
-    parts, idx = shapely.get_parts(geoms, return_index=True)
+    parts, idx = _parts(geoms)
     poly = (shapely.get_type_id(parts) == 3) & (shapely.area(parts) > 0)
     return parts[poly], ci[idx[poly]], bj[idx[poly]]
 
