@@ -13,6 +13,7 @@ with the same fingerprint loads those and computes only the rest.
 
 from __future__ import annotations
 
+import logging
 import os
 import pickle
 import shutil
@@ -178,7 +179,11 @@ class Runner:
                 raise DependencyError(msg) from exc
             if self.scheduler == "local":
                 self._cluster = LocalCluster(
-                    n_workers=self.workers, threads_per_worker=1, processes=True, dashboard_address=None
+                    n_workers=self.workers,
+                    threads_per_worker=1,
+                    processes=True,
+                    dashboard_address=None,
+                    silence_logs=logging.ERROR,
                 )
                 self._client = Client(self._cluster)
             else:
