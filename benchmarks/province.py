@@ -3,8 +3,8 @@
 Datasets (seeded, cached under ``/tmp/gridmap-province``):
   tiles       synthetic towns of 1,000,000 household points each (benchmarks/synthetic.py, one point per
               household), ~200 communities of ~5,000 households per tile, each tile its own county
-              (Shanghai district codes), side by side; addresses as GeoParquet sorted by Hilbert distance
-              within each tile, row groups of 20,000, bbox covering; boundaries as GeoPackage.
+              (Shanghai district codes) of 10 townships, side by side; addresses as GeoParquet sorted by Hilbert distance
+              within each tile, row groups of 5,000, bbox covering; boundaries as GeoPackage.
   1M, 5M      the first 1 and 5 tiles.
   300k        one town of 300,000 households, gridded by ``gridmap.make_grids`` in one process and by
               ``gridmap.grid_province`` task by task: the grids, codes and every address's grid must match.
@@ -39,6 +39,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 CACHE = Path(os.environ.get("GRIDMAP_BENCH_CACHE", "/tmp/gridmap-province"))
 COUNTIES = ("310101", "310104", "310105", "310106", "310107", "310109", "310110", "310112", "310113", "310114")
+ROW_GROUP = 5_000  # rows per GeoParquet row group: about one community's window reads a few of them
 TILE = 1_068_000  # make_town places ~93.7 % of the target: ~1,000,000 household points per tile
 
 
@@ -54,7 +55,8 @@ def _tile(k: int):
     addr["geometry"] = shapely.transform(addr.geometry.values, lambda xy: xy + np.array([shift, 0.0]))
     bnd = town.boundaries.copy()
     bnd["geometry"] = shapely.transform(bnd.geometry.values, lambda xy: xy + np.array([shift, 0.0]))
-    bnd["code"] = COUNTIES[k] + bnd["code"].str[6:]
+    i = np.arange(len(bnd))
+    bnd["code"] = [f"{COUNTIES[k]}{101 + j // 20:03d}{1 + j % 20:03d}" for j in i]  # 20 communities per township
     bnd["name"] = [f"{COUNTIES[k]}社区{i + 1}" for i in range(len(bnd))]
     addr = addr.to_crs("EPSG:4326")
     order = np.argsort(addr.hilbert_distance().to_numpy(), kind="stable")
@@ -82,14 +84,14 @@ def generate(tiles: int) -> tuple[Path, Path]:
         addr, bnd = _tile(k)
         tmp = CACHE / f"tile{k}.parquet"
         CACHE.mkdir(parents=True, exist_ok=True)
-        addr.to_parquet(tmp, write_covering_bbox=True, row_group_size=20_000)
+        addr.to_parquet(tmp, write_covering_bbox=True, row_group_size=ROW_GROUP)
         table = pq.read_table(tmp)
         for n in sizes:
             if k < n:
                 if n not in writers:
                     paths(n)[0].parent.mkdir(parents=True, exist_ok=True)
                     writers[n] = pq.ParquetWriter(paths(n)[0].with_suffix(".tmp"), table.schema)
-                writers[n].write_table(table, row_group_size=20_000)
+                writers[n].write_table(table, row_group_size=ROW_GROUP)
         tmp.unlink()
         bnds.append(bnd)
         print(f"  tile {k}: {len(addr):,} points, {len(bnd)} communities, {time.perf_counter() - t:.0f} s", flush=True)
@@ -148,7 +150,7 @@ def check_300k(workers: int) -> None:
     addr = explode(town.addresses).to_crs("EPSG:4326")
     addr = addr.iloc[np.argsort(addr.hilbert_distance().to_numpy(), kind="stable")].reset_index(drop=True)
     bnd = town.boundaries.to_crs("EPSG:4326")
-    addr.to_parquet(folder / "addresses.parquet", write_covering_bbox=True, row_group_size=20_000)
+    addr.to_parquet(folder / "addresses.parquet", write_covering_bbox=True, row_group_size=ROW_GROUP)
     bnd.to_file(folder / "boundaries.gpkg", layer="boundaries")
     t = time.perf_counter()
     whole = gridmap.make_grids(gpd.read_parquet(folder / "addresses.parquet"), bnd, workers=workers)

@@ -192,21 +192,32 @@ class PointFile:
         )
         scanned = len(rows)
         geom_col = table.column(self.geometry)
+        wkb = None
         if self.encoding == "POINT":
             xy = geom_col.combine_chunks() if len(geom_col) else None
             x = np.asarray(xy.field("x")) if xy is not None else np.zeros(0)
             y = np.asarray(xy.field("y")) if xy is not None else np.zeros(0)
-            geoms = shapely.points(x, y)
+        elif self.covering and bounds is not None:  # filter on the bbox columns, decode only what is kept
+            box = table.column(self.covering[0]).combine_chunks()
+            x = np.asarray(box.field("xmin")) if len(box) else np.zeros(0)
+            y = np.asarray(box.field("ymin")) if len(box) else np.zeros(0)
+            wkb = np.asarray(geom_col.to_numpy(zero_copy_only=False), dtype=object)
         else:
             geoms = shapely.from_wkb(np.asarray(geom_col.to_numpy(zero_copy_only=False), dtype=object))
             x, y = shapely.get_x(geoms), shapely.get_y(geoms)  # NaN for anything but a point
-        keep = np.ones(len(geoms), bool)
+        keep = np.ones(len(x), bool)
         if bounds is not None:
             keep = (x >= bounds[0]) & (x <= bounds[2]) & (y >= bounds[1]) & (y <= bounds[3])
+        if self.encoding == "POINT":
+            geoms = shapely.points(x[keep], y[keep])
+        elif wkb is not None:
+            geoms = shapely.from_wkb(wkb[keep])
+        else:
+            geoms = geoms[keep]
         drop = [self.geometry, *(self.covering or ())]
         attrs = table.drop_columns([c for c in drop if c in table.column_names]).filter(keep).to_pandas()
         attrs.index = rows[keep]
-        gdf = gpd.GeoDataFrame(attrs, geometry=geoms[keep], crs=self.crs)
+        gdf = gpd.GeoDataFrame(attrs, geometry=geoms, crs=self.crs)
         gdf.attrs.update(rows="feature", file=str(self.path), scanned=scanned)
         return gdf
 

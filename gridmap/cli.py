@@ -380,7 +380,7 @@ def partition(ctx: click.Context, **kw: Any) -> None:
 @click.option(
     "--map-level",
     type=click.Choice(list(MAP_LEVELS)),
-    default="county",
+    default="township",
     show_default=True,
     help="One map and report page per county (6-digit prefix) or township (9-digit), with an index page.",
 )

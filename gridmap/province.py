@@ -205,7 +205,7 @@ def grid_province(
     dedupe: bool = False,
     output_crs: str | None = None,
     work_crs: str | None = None,
-    map_level: str = "county",
+    map_level: str = "township",
     maps: bool = True,
     workers: int = 1,
     scheduler: str | None = None,
@@ -232,8 +232,9 @@ def grid_province(
     input_crs, addresses_crs, boundaries_crs
         CRS of files that declare none, and per-input overrides (``gcj02``/``bd09`` allowed).
     map_level
-        ``"county"`` or ``"township"``: one map and report page per county or township, with an
-        index page linking them.
+        ``"township"`` or ``"county"``: one map and report page per township (乡镇/街道, the first 9
+        digits of the code) or county (6), with an index page linking them. Township pages stay light
+        enough for a browser; a county page of a million addresses does not.
     maps
         Draw the map pages (the slowest output).
     workers, scheduler
@@ -439,7 +440,14 @@ def check_block(job: BlockJob) -> Outcome:
         if lost.any():
             out.notes = [_absolute(p, rows.index.to_numpy()) for p in report.notes]
             stray = rows.loc[lost].copy()
-            stray["village_code"] = None
+            for col in (
+                "village_code",
+                "grid_code",
+                "village_name",
+                "grid_type",
+                *(("liaison_code",) if plan.liaison else ()),
+            ):
+                stray[col] = None  # the columns of the gridded addresses, empty
             stray["address_id"] = stray.index.to_numpy()
             stray = gcrs.to_output_crs(
                 stray.to_crs(plan.boundary_crs), output_crs=plan.output_crs, input_crs=plan.boundary_crs
@@ -625,11 +633,15 @@ def _assemble(tmp: Path, plan: Plan, groups: list[str], bnd: gpd.GeoDataFrame, n
         grids = read_dataset(tmp, "grids", county=county)
         if len(grids):
             grids = grids.sort_values("grid_code", kind="stable")[[*GRID_ORDER, "geometry"]]
-            pyogrio.write_dataframe(grids, gpkg, layer="grids", driver="GPKG", append=gpkg.exists())
+            pyogrio.write_dataframe(
+                grids, gpkg, layer="grids", driver="GPKG", append=gpkg.exists(), promote_to_multi=True
+            )
             history += grids["grid_code"].astype(str).tolist()
         viol = read_dataset(tmp, "violations", county=county)
         if len(viol):
-            pyogrio.write_dataframe(viol, gpkg, layer="violations", driver="GPKG", append=gpkg.exists())
+            pyogrio.write_dataframe(
+                viol, gpkg, layer="violations", driver="GPKG", append=gpkg.exists(), geometry_type="Unknown"
+            )
     stray = read_dataset(tmp, "addresses", county="none")
     if len(stray):
         kinds = {i: p.kind for p in notes for i in p.ids if p.kind}
@@ -644,7 +656,9 @@ def _assemble(tmp: Path, plan: Plan, groups: list[str], bnd: gpd.GeoDataFrame, n
             geometry=stray.geometry.values,
             crs=stray.crs,
         )
-        pyogrio.write_dataframe(viol, gpkg, layer="violations", driver="GPKG", append=gpkg.exists())
+        pyogrio.write_dataframe(
+            viol, gpkg, layer="violations", driver="GPKG", append=gpkg.exists(), geometry_type="Unknown"
+        )
     out_bnd = gcrs.to_output_crs(bnd, output_crs=plan.output_crs, input_crs=bnd.crs)
     pyogrio.write_dataframe(out_bnd, gpkg, layer="boundaries", driver="GPKG", append=gpkg.exists())
     gio.write_table(gpkg, pd.DataFrame({"grid_code": history}), layer="code_history")
