@@ -3,7 +3,8 @@
 Datasets (seeded, cached under ``/tmp/gridmap-province``):
   tiles       synthetic towns of 1,000,000 household points each (benchmarks/synthetic.py, one point per
               household), ~200 communities of ~5,000 households per tile, each tile its own county
-              (Shanghai district codes) of 10 townships, side by side; addresses as GeoParquet sorted by Hilbert distance
+              (Shanghai district codes) of 10 townships, side by side; addresses as GeoParquet sorted by
+              Hilbert distance
               within each tile, row groups of 5,000, bbox covering; boundaries as GeoPackage.
   1M, 5M      the first 1 and 5 tiles.
   300k        one town of 300,000 households, gridded by ``gridmap.make_grids`` in one process and by
