@@ -16,6 +16,7 @@ from gridmap.fields import INPUT_FIELDS
 from gridmap.inputs import Inputs, LayerSpec, read_inputs
 from gridmap.make import make_grids
 from gridmap.provenance import gridmap_version as _gridmap_version
+from gridmap.province import ProvinceResult, grid_province, read_dataset
 from gridmap.result import GridResult
 from gridmap.runfolder import read_run, write_run
 
@@ -26,10 +27,13 @@ __all__ = [
     "GridResult",
     "Inputs",
     "LayerSpec",
+    "ProvinceResult",
     "audit",
     "diff",
+    "grid_province",
     "make_grids",
     "parse_range",
+    "read_dataset",
     "read_inputs",
     "read_rules",
     "read_run",

@@ -13,6 +13,7 @@ with the same fingerprint loads those and computes only the rest.
 
 from __future__ import annotations
 
+import logging
 import os
 import pickle
 import shutil
@@ -138,45 +139,83 @@ def execute(
         done += 1
         progress("partition", done, total)
 
-    if scheduler:
-        _run_dask(tasks, todo, scheduler, workers, finished)
-    elif workers > 1 and len(todo) > 1:
-        _run_processes(tasks, todo, workers, finished)
-    else:
-        for i in todo:
-            finished(i, grid_village(tasks[i]))
+    with Runner(workers=workers, scheduler=scheduler) as runner:
+        # largest villages first, so one big community does not finish last on an idle pool
+        order = sorted(todo, key=lambda i: -len(tasks[i].village.points))
+        runner.run(grid_village, [tasks[i] for i in order], lambda k, result: finished(order[k], result))
     return results  # type: ignore[return-value]
 
 
-def _run_processes(tasks, todo, workers, finished) -> None:
-    # largest villages first, so one big community does not finish last on an idle pool
-    order = sorted(todo, key=lambda i: -len(tasks[i].village.points))
-    with ProcessPoolExecutor(max_workers=min(workers, len(todo))) as pool:
-        pending = {pool.submit(grid_village, tasks[i]): i for i in order}
-        while pending:
-            ready, _ = wait(pending, return_when=FIRST_COMPLETED)
-            for fut in ready:
-                finished(pending.pop(fut), fut.result())
+class Runner:
+    """Run a function over items in this process, in worker processes, or on a Dask cluster.
 
+    Use as a context manager, so a cluster started for several stages starts once::
 
-def _run_dask(tasks, todo, scheduler, workers, finished) -> None:
-    try:
-        from dask.distributed import Client, LocalCluster, as_completed
-    except ImportError as exc:  # pragma: no cover - depends on the install
-        msg = "Dask is not installed: pip install 'gridmap[dask]' (or dask[distributed])."
-        raise DependencyError(msg) from exc
-    cluster = None
-    if scheduler == "local":
-        cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None)
-        client = Client(cluster)
-    else:
-        client = Client(scheduler)
-    try:
-        futures = client.map(grid_village, [tasks[i] for i in todo], pure=False)
-        where = {f.key: i for f, i in zip(futures, todo, strict=True)}
-        for fut in as_completed(futures):
-            finished(where[fut.key], fut.result())
-    finally:
-        client.close()
-        if cluster is not None:
-            cluster.close()
+        with Runner(workers=2, scheduler="local") as runner:
+            runner.run(func, items, done)  # done(k, result) as each item finishes, in any order
+
+    Parameters
+    ----------
+    workers
+        Worker processes on this machine (1: in this process).
+    scheduler
+        ``"local"`` for a Dask LocalCluster with `workers` workers, or a Dask scheduler address
+        (``tcp://host:8786``); None to run without Dask.
+    """
+
+    def __init__(self, *, workers: int = 1, scheduler: str | None = None) -> None:
+        self.workers = workers
+        self.scheduler = scheduler
+        self._client = None
+        self._cluster = None
+        self._pool: ProcessPoolExecutor | None = None
+
+    def __enter__(self) -> Runner:
+        if self.scheduler:
+            try:
+                from dask.distributed import Client, LocalCluster
+            except ImportError as exc:  # pragma: no cover - depends on the install
+                msg = "Dask is not installed: pip install 'gridmap[dask]' (or dask[distributed])."
+                raise DependencyError(msg) from exc
+            if self.scheduler == "local":
+                self._cluster = LocalCluster(
+                    n_workers=self.workers,
+                    threads_per_worker=1,
+                    processes=True,
+                    dashboard_address=None,
+                    silence_logs=logging.ERROR,
+                )
+                self._client = Client(self._cluster)
+            else:
+                self._client = Client(self.scheduler)
+        elif self.workers > 1:
+            self._pool = ProcessPoolExecutor(max_workers=self.workers)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._client is not None:
+            self._client.close()
+        if self._cluster is not None:
+            self._cluster.close()
+        if self._pool is not None:
+            self._pool.shutdown(cancel_futures=True)
+
+    def run(self, func: Callable, items: Sequence, done: Callable[[int, object], None]) -> None:
+        """Call ``done(k, func(items[k]))`` for every item, as each finishes."""
+        if self._client is not None:
+            from dask.distributed import as_completed
+
+            futures = self._client.map(func, list(items), pure=False)
+            where = {f.key: k for k, f in enumerate(futures)}
+            for fut in as_completed(futures):
+                done(where[fut.key], fut.result())
+                fut.release()
+        elif self._pool is not None and len(items) > 1:
+            pending = {self._pool.submit(func, item): k for k, item in enumerate(items)}
+            while pending:
+                ready, _ = wait(pending, return_when=FIRST_COMPLETED)
+                for fut in ready:
+                    done(pending.pop(fut), fut.result())
+        else:
+            for k, item in enumerate(items):
+                done(k, func(item))

@@ -1,0 +1,182 @@
+"""Province-scale runs: village tasks read only their own addresses and give the single-process results."""
+
+from __future__ import annotations
+
+import json
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pytest
+from click.testing import CliRunner
+
+import gridmap
+from geodata import validate as gval
+from geodata.errors import InputError
+from geodata.sample import sample_path
+from geodata.windows import PointFile
+from gridmap import province
+from gridmap.cli import main
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory):
+    """The sample township as a Hilbert-sorted GeoParquet (row groups of 40) and as a GeoPackage."""
+    folder = tmp_path_factory.mktemp("province")
+    p = sample_path()
+    addr = gpd.read_file(p, layer="addresses")
+    addr = addr.iloc[np.argsort(addr.hilbert_distance().to_numpy(), kind="stable")].reset_index(drop=True)
+    addr.to_parquet(folder / "addresses.parquet", write_covering_bbox=True, row_group_size=40)
+    addr.to_file(folder / "addresses.gpkg", layer="addresses")
+    for layer in ("boundaries", "exclusive", "barriers"):
+        gpd.read_file(p, layer=layer).to_file(folder / f"{layer}.gpkg", layer=layer)
+    return folder, addr
+
+
+@pytest.fixture(scope="module")
+def whole(files):
+    """The same inputs gridded by make_grids in one process."""
+    folder, addr = files
+    return gridmap.make_grids(
+        addr,
+        gpd.read_file(folder / "boundaries.gpkg"),
+        exclusive=gpd.read_file(folder / "exclusive.gpkg"),
+        barriers=gpd.read_file(folder / "barriers.gpkg"),
+        liaison=(10, 15),
+    )
+
+
+def _run(folder, out, addresses="addresses.parquet", **kw):
+    return gridmap.grid_province(
+        folder / addresses,
+        folder / "boundaries.gpkg",
+        out,
+        exclusive=folder / "exclusive.gpkg",
+        barriers=[folder / "barriers.gpkg"],
+        liaison=(10, 15),
+        **kw,
+    )
+
+
+@pytest.mark.parametrize("addresses", ["addresses.parquet", "addresses.gpkg"])
+def test_same_grids_codes_and_addresses_as_one_process(files, whole, tmp_path, addresses):
+    folder, _ = files
+    res = _run(folder, tmp_path / "run", addresses=addresses, workers=2, maps=False)
+    grids = res.dataset("grids").sort_values("grid_code").reset_index(drop=True)
+    ref = whole.grids.sort_values("grid_code").reset_index(drop=True)
+    assert list(grids["grid_code"]) == list(ref["grid_code"])
+    assert (grids["households"].to_numpy() == ref["households"].to_numpy()).all()
+    assert list(grids["status"].astype(str)) == list(ref["status"].astype(str))
+    assert grids.geometry.geom_equals_exact(ref.geometry, 1e-9).all()
+    got = res.dataset("addresses").set_index("address_id").sort_index()
+    exp = whole.addresses.set_index("address_id").sort_index()
+    assert list(got.index) == list(exp.index)  # every address once, named by its row in the file
+    assert (got["grid_code"].astype(object).fillna("-") == exp["grid_code"].fillna("-")).all()
+    assert (got["liaison_code"].astype(object).fillna("-") == exp["liaison_code"].fillna("-")).all()
+    # the assembled GeoPackage holds the same grids, in the boundaries' CRS
+    gpkg = gpd.read_file(tmp_path / "run" / "grids.gpkg", layer="grids")
+    assert list(gpkg["grid_code"]) == list(ref["grid_code"]) and gpkg.crs == ref.crs
+    assert res.manifest["counts"]["households"] == pytest.approx(float(whole.addresses["households"].sum()))
+
+
+def test_a_task_never_sees_points_of_another_village(files, whole, tmp_path, monkeypatch):
+    folder, addr = files
+    seen: dict[str, pd.Index] = {}
+    real = province._grid
+
+    def spy(plan, job, mine, sides, barriers):
+        seen[job.code] = mine.index
+        return real(plan, job, mine, sides, barriers)
+
+    monkeypatch.setattr(province, "_grid", spy)
+    scanned: list[int] = []
+    read_window = PointFile.read_window
+
+    def counting(self, bounds):
+        gdf = read_window(self, bounds)
+        scanned.append(gdf.attrs["scanned"])
+        return gdf
+
+    monkeypatch.setattr(PointFile, "read_window", counting)
+    _run(folder, tmp_path / "run", workers=1, maps=False)
+    owner = whole.addresses.set_index("address_id")["village_code"]
+    for code, rows in seen.items():
+        assert (owner.loc[rows] == code).all(), f"{code} was given addresses of another village"
+        assert set(rows) == set(owner.index[owner.eq(code)]), f"{code} did not get all of its addresses"
+    # sorted row groups: each task decodes a part of the file, not all of it
+    assert max(scanned) < len(addr)
+    assert sum(scanned) < 3 * len(addr)
+
+
+def test_problems_of_every_task_are_gathered_and_nothing_is_written(files, tmp_path):
+    folder, addr = files
+    bad = addr.copy()
+    bnd = gpd.read_file(folder / "boundaries.gpkg").to_crs(addr.crs)
+    code = gval.assign_villages(bad, bnd, file="x")[0]
+    rows = [int(np.flatnonzero(code.eq(c).to_numpy())[0]) for c in sorted(code.dropna().unique())[:2]]
+    bad["households"] = bad["households"].astype(float)
+    bad.loc[rows, "households"] = 2.5
+    bad.to_parquet(tmp_path / "bad.parquet", write_covering_bbox=True, row_group_size=40)
+    (tmp_path / "bad.parquet").replace(folder / "bad.parquet")
+    with pytest.raises(InputError) as err:
+        _run(folder, tmp_path / "run", addresses="bad.parquet", workers=2, maps=False)
+    text = str(err.value)
+    for r in rows:
+        assert f"feature {r}" in text and "2.5" in text
+    assert not (tmp_path / "run").exists()
+
+
+def test_outside_addresses_are_kept_and_reported(files, tmp_path):
+    folder, addr = files
+    far = addr.iloc[[0]].copy()
+    far["geometry"] = gpd.points_from_xy([far.geometry.x.iloc[0] + 0.5], [far.geometry.y.iloc[0]], crs=addr.crs)
+    pd.concat([addr, far], ignore_index=True).to_parquet(folder / "stray.parquet", write_covering_bbox=True)
+    res = _run(folder, tmp_path / "run", addresses="stray.parquet", workers=1, maps=False)
+    assert res.manifest["counts"]["address_outside_boundariess"] == 1
+    viol = gpd.read_file(tmp_path / "run" / "grids.gpkg", layer="violations")
+    assert f"address {len(addr)}" in set(viol["ref"])
+    stray = res.dataset("addresses", county="none")
+    assert list(stray["address_id"]) == [len(addr)] and stray["grid_code"].isna().all()
+
+
+def test_cli_on_a_local_dask_cluster_writes_index_maps_and_memory(files, tmp_path):
+    folder, _ = files
+    out = tmp_path / "prov"
+    res = CliRunner().invoke(
+        main,
+        [
+            "province",
+            "--addresses",
+            str(folder / "addresses.parquet"),
+            "--boundaries",
+            str(folder / "boundaries.gpkg"),
+            "--scheduler",
+            "local",
+            "--workers",
+            "2",
+            "--map-level",
+            "township",
+            "--out",
+            str(out),
+        ],
+    )
+    assert res.exit_code == 0, res.output
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["made_by"] == "gridmap" and manifest["mode"] == "province"
+    assert len(manifest["memory_mib"]["worker_peaks"]) >= 1
+    townships = sorted({c[:9] for c in gpd.read_file(folder / "boundaries.gpkg")["code"]})
+    index = (out / "index.html").read_text()
+    for t in townships:
+        assert (out / "maps" / f"{t}.html").exists() and f'href="maps/{t}.html"' in index
+        assert (out / "reports" / f"{t}.html").exists()
+    roster = pd.read_csv(out / "roster.csv", dtype=str)
+    assert len(roster) == len(files[1])
+    # the dataset reads back as one table with pyarrow's own partition discovery
+    grids = gpd.read_parquet(out / "dataset" / "grids")
+    assert len(grids) == manifest["counts"]["grids"]
+
+
+def test_province_refuses_a_csv_address_file(tmp_path):
+    (tmp_path / "a.csv").write_text("lon,lat\n1,2\n")
+    with pytest.raises(InputError, match="GeoParquet or GeoPackage"):
+        gridmap.grid_province(tmp_path / "a.csv", sample_path(), tmp_path / "run")
