@@ -312,8 +312,7 @@ def _components(n: int, idx: np.ndarray, g: _Arrays, *, skip_barrier: bool = Fal
         m &= ~g.barrier
     pos = np.full(n, -1)
     pos[idx] = np.arange(len(idx))
-    sub = coo_matrix((np.ones(m.sum()), (pos[g.eu[m]], pos[g.ev[m]])), shape=(len(idx), len(idx)))
-    return connected_components(sub, directed=False)[1]
+    return _component_labels(len(idx), *_both_ways(pos[g.eu[m]], pos[g.ev[m]]))
 
 
 def _local(idx: np.ndarray, g: _Arrays) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
