@@ -408,9 +408,10 @@ def _bisect(idx: np.ndarray, k: int, g: _Arrays, mn: float, mx: float) -> list[n
                     left = _make_contiguous(left, w, src, dst)
                     whole = left.all() or not left.any()
                     made[a, p] = None if whole else (left, w[left].sum(), lc[left[lu] != left[lv]].sum())
-                if made[a, p] is None:
+                got = made[a, p]
+                if got is None:
                     continue
-                left, L, cut = made[a, p]
+                left, L, cut = got
                 feasible = lo - 1e-9 <= L <= hi + 1e-9
                 score = (
                     not feasible,
