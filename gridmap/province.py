@@ -408,6 +408,18 @@ def _village_jobs(plan: Plan, bnd: gpd.GeoDataFrame, bnd_work: gpd.GeoDataFrame,
         yield VillageJob(plan, code, bnd.iloc[[i]], bnd_work.iloc[near][["code", "geometry"]], windows)
 
 
+def _release_memory() -> None:
+    """Free what earlier tasks of this worker left, so one task's peak does not sit on the last one's heap."""
+    import ctypes
+    import gc
+
+    gc.collect()
+    try:
+        ctypes.CDLL("libc.so.6").malloc_trim(0)  # glibc keeps freed arenas otherwise
+    except (OSError, AttributeError):  # pragma: no cover - not glibc
+        pass
+
+
 def _peak_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
@@ -423,6 +435,7 @@ def _read_addresses(plan: Plan, gdf: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
 
 def check_block(job: BlockJob) -> Outcome:
     """Check one block of rows of the address file; keep those outside every boundary or in a hole."""
+    _release_memory()
     t = time.perf_counter()
     plan = job.plan
     key = f"rows {job.start}-{job.stop - 1}"
@@ -466,6 +479,7 @@ def _absolute(problem: Problem, index: np.ndarray) -> Problem:
 
 def grid_one(job: VillageJob) -> Outcome:
     """Read, check and grid one village/community and write its part of the dataset."""
+    _release_memory()
     t = time.perf_counter()
     plan = job.plan
     out = Outcome(job.code)
@@ -600,6 +614,7 @@ def county_result(folder: Path, county: str, boundaries: gpd.GeoDataFrame, manif
 
 def draw_county(job: CountyJob) -> Outcome:
     """Write the map, report and roster part of one county (or township)."""
+    _release_memory()
     from gridmap import export, report
     from gridmap import maps as gmaps
 
@@ -712,6 +727,8 @@ def _manifest(plan, spec, bnd_source, villages, outcomes, notes, peaks, timings,
         "memory_mib": {
             "driver_peak": round(driver, 1),
             "worker_peaks": {str(pid): round(v, 1) for pid, v in sorted(peaks.items())},
+            # peak RSS is cumulative: the largest value at the end of each stage's tasks says which stage set it
+            "worker_peak_after": {k: round(max((o.peak_mib for o in v), default=0.0), 1) for k, v in outcomes.items()},
         },
         "versions": library_versions(),
     }
