@@ -7,7 +7,8 @@ Datasets (seeded, cached under ``/tmp/gridmap-province``):
               Hilbert distance within each tile, row groups of 5,000, bbox covering; boundaries as GeoPackage.
   1M, 5M      the first 1 and 5 tiles.
   300k        the first 60 communities of the 1M input with their points, gridded by ``gridmap.make_grids``
-              in one process and by ``gridmap.grid_province`` task by task: the grids, codes and every address's grid must match.
+              in one process and by ``gridmap.grid_province`` task by task: the grids, codes and every
+              address's grid must match.
 
 Each run happens in a fresh process (so the driver's peak is its own) on a Dask LocalCluster with
 ``--workers`` workers of one thread; the manifest records the peak RSS of the driver and of every
