@@ -387,7 +387,9 @@ def _side(role: str, spec: str | Path | LayerSpec, *, input_crs: str | None) -> 
 
 def _window(bounds_work: np.ndarray, work: CRS, target: CRS, china: str | None) -> Bounds:
     """Return the work-CRS box `bounds_work` as a box in a file's coordinates (GCJ-02/BD-09 padded)."""
-    box = Transformer.from_crs(work, target, always_xy=True).transform_bounds(*bounds_work, densify_pts=21)
+    box = Transformer.from_crs(work, target, always_xy=True).transform_bounds(
+        float(bounds_work[0]), float(bounds_work[1]), float(bounds_work[2]), float(bounds_work[3]), densify_pts=21
+    )
     if china:  # the offsets are at most ~0.01° and vary slowly: shift the corners and pad
         fx, fy = {"gcj02": gcrs.wgs84_to_gcj02, "bd09": gcrs.wgs84_to_bd09}[china](
             np.array([box[0], box[2]]), np.array([box[1], box[3]])
