@@ -4,11 +4,11 @@ Datasets (seeded, cached under ``/tmp/gridmap-province``):
   tiles       synthetic towns of 1,000,000 household points each (benchmarks/synthetic.py, one point per
               household), ~200 communities of ~5,000 households per tile, each tile its own county
               (Shanghai district codes) of 10 townships, side by side; addresses as GeoParquet sorted by
-              Hilbert distance
-              within each tile, row groups of 5,000, bbox covering; boundaries as GeoPackage.
+              Hilbert distance within each tile, row groups of 5,000, bbox covering; boundaries as GeoPackage.
   1M, 5M      the first 1 and 5 tiles.
-  300k        one town of 300,000 households, gridded by ``gridmap.make_grids`` in one process and by
-              ``gridmap.grid_province`` task by task: the grids, codes and every address's grid must match.
+  300k        the first 60 communities of the 1M input with their points, gridded by ``gridmap.make_grids``
+              in one process and by ``gridmap.grid_province`` task by task: the grids, codes and every
+              address's grid must match.
 
 Each run happens in a fresh process (so the driver's peak is its own) on a Dask LocalCluster with
 ``--workers`` workers of one thread; the manifest records the peak RSS of the driver and of every
@@ -128,6 +128,7 @@ def run_one(addresses: str, boundaries: str, out: str, workers: int, maps: bool)
                 "driver peak MiB": round(driver),
                 "worker peak MiB (max)": round(max(peaks)),
                 "workers": len(peaks),
+                **{f"peak after {k}": round(v) for k, v in m["memory_mib"]["worker_peak_after"].items()},
                 "rows scanned / read": round(
                     m["counts"]["rows_scanned_by_windows"] / m["counts"]["rows_read_by_windows"], 2
                 ),
@@ -137,20 +138,20 @@ def run_one(addresses: str, boundaries: str, out: str, workers: int, maps: bool)
 
 
 def check_300k(workers: int) -> None:
-    """Grid a 300k town in one process and task by task; print whether everything matches."""
+    """Grid a 300k subset of the 1M input in one process and task by task; print whether everything matches."""
     import geopandas as gpd
-    from scale import explode
-    from synthetic import make_town
 
     import gridmap
     from gridmap.province import grid_province, read_dataset
 
     folder = CACHE / "300k"
     folder.mkdir(parents=True, exist_ok=True)
-    town = make_town(300_000, seed=7)
-    addr = explode(town.addresses).to_crs("EPSG:4326")
-    addr = addr.iloc[np.argsort(addr.hilbert_distance().to_numpy(), kind="stable")].reset_index(drop=True)
-    bnd = town.boundaries.to_crs("EPSG:4326")
+    addr_1m, bnd_1m = generate(1)
+    bnd = gpd.read_file(bnd_1m).iloc[:60]  # the first three townships: about 300,000 households
+    points = gpd.read_parquet(addr_1m)
+    inside = points.sindex.query(bnd.union_all(), predicate="intersects")
+    addr = points.iloc[np.sort(inside)].reset_index(drop=True)
+    del points
     addr.to_parquet(folder / "addresses.parquet", write_covering_bbox=True, row_group_size=ROW_GROUP)
     bnd.to_file(folder / "boundaries.gpkg", layer="boundaries")
     t = time.perf_counter()

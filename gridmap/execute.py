@@ -21,6 +21,7 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import geopandas as gpd
 import numpy as np
@@ -166,8 +167,8 @@ class Runner:
     def __init__(self, *, workers: int = 1, scheduler: str | None = None) -> None:
         self.workers = workers
         self.scheduler = scheduler
-        self._client = None
-        self._cluster = None
+        self._client: Any = None
+        self._cluster: Any = None
         self._pool: ProcessPoolExecutor | None = None
 
     def __enter__(self) -> Runner:
@@ -200,7 +201,7 @@ class Runner:
         if self._pool is not None:
             self._pool.shutdown(cancel_futures=True)
 
-    def run(self, func: Callable, items: Sequence, done: Callable[[int, object], None]) -> None:
+    def run(self, func: Callable, items: Sequence, done: Callable[[int, Any], None]) -> None:
         """Call ``done(k, func(items[k]))`` for every item, as each finishes."""
         if self._client is not None:
             from dask.distributed import as_completed

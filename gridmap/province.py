@@ -387,7 +387,9 @@ def _side(role: str, spec: str | Path | LayerSpec, *, input_crs: str | None) -> 
 
 def _window(bounds_work: np.ndarray, work: CRS, target: CRS, china: str | None) -> Bounds:
     """Return the work-CRS box `bounds_work` as a box in a file's coordinates (GCJ-02/BD-09 padded)."""
-    box = Transformer.from_crs(work, target, always_xy=True).transform_bounds(*bounds_work, densify_pts=21)
+    box = Transformer.from_crs(work, target, always_xy=True).transform_bounds(
+        float(bounds_work[0]), float(bounds_work[1]), float(bounds_work[2]), float(bounds_work[3]), densify_pts=21
+    )
     if china:  # the offsets are at most ~0.01° and vary slowly: shift the corners and pad
         fx, fy = {"gcj02": gcrs.wgs84_to_gcj02, "bd09": gcrs.wgs84_to_bd09}[china](
             np.array([box[0], box[2]]), np.array([box[1], box[3]])
@@ -408,6 +410,23 @@ def _village_jobs(plan: Plan, bnd: gpd.GeoDataFrame, bnd_work: gpd.GeoDataFrame,
         yield VillageJob(plan, code, bnd.iloc[[i]], bnd_work.iloc[near][["code", "geometry"]], windows)
 
 
+def _release_memory(*, collect: bool = True) -> None:
+    """Free what earlier tasks of this worker left, so one task's peak does not sit on the last one's heap.
+
+    A full garbage collection costs ~0.1 s in a busy worker: village tasks (thousands, small) only
+    hand freed memory back; check and map tasks (few, large) also collect.
+    """
+    import ctypes
+    import gc
+
+    if collect:
+        gc.collect()
+    try:
+        ctypes.CDLL("libc.so.6").malloc_trim(0)  # glibc keeps freed arenas otherwise
+    except (OSError, AttributeError):  # pragma: no cover - not glibc
+        pass
+
+
 def _peak_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
@@ -423,6 +442,7 @@ def _read_addresses(plan: Plan, gdf: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
 
 def check_block(job: BlockJob) -> Outcome:
     """Check one block of rows of the address file; keep those outside every boundary or in a hole."""
+    _release_memory()
     t = time.perf_counter()
     plan = job.plan
     key = f"rows {job.start}-{job.stop - 1}"
@@ -466,6 +486,7 @@ def _absolute(problem: Problem, index: np.ndarray) -> Problem:
 
 def grid_one(job: VillageJob) -> Outcome:
     """Read, check and grid one village/community and write its part of the dataset."""
+    _release_memory(collect=False)
     t = time.perf_counter()
     plan = job.plan
     out = Outcome(job.code)
@@ -473,8 +494,8 @@ def grid_one(job: VillageJob) -> Outcome:
         window = plan.addresses.read_window(job.windows["addresses"])
         scanned = int(window.attrs.get("scanned", len(window)))
         pts = _read_addresses(plan, window)
-        checked, _ = gval.validate_addresses(pts, file=plan.addresses.label)
-        owner, _ = gval.assign_villages(checked.to_crs(plan.work_crs), job.neighbours, file=plan.addresses.label)
+        # every row passed the check pass already; make_grids checks and normalises this village's rows again
+        owner, _ = gval.assign_villages(pts.to_crs(plan.work_crs), job.neighbours, file=plan.addresses.label)
         mine = pts.loc[owner.index[owner.eq(job.code).to_numpy()]]
         sides = {s.role: s.read(job.windows[s.role]) for s in plan.sides}
         barriers = [g for role, g in sides.items() if role.startswith("barriers")]
@@ -600,6 +621,7 @@ def county_result(folder: Path, county: str, boundaries: gpd.GeoDataFrame, manif
 
 def draw_county(job: CountyJob) -> Outcome:
     """Write the map, report and roster part of one county (or township)."""
+    _release_memory()
     from gridmap import export, report
     from gridmap import maps as gmaps
 
@@ -712,6 +734,8 @@ def _manifest(plan, spec, bnd_source, villages, outcomes, notes, peaks, timings,
         "memory_mib": {
             "driver_peak": round(driver, 1),
             "worker_peaks": {str(pid): round(v, 1) for pid, v in sorted(peaks.items())},
+            # peak RSS is cumulative: the largest value at the end of each stage's tasks says which stage set it
+            "worker_peak_after": {k: round(max((o.peak_mib for o in v), default=0.0), 1) for k, v in outcomes.items()},
         },
         "versions": library_versions(),
     }
