@@ -121,6 +121,7 @@ def run_case(name: str, inputs: Path, *, layers: dict[str, str], workers: int, d
     ).frames()
     t_read = time.perf_counter() - t0
     result = gridmap.make_grids(**frames, workers=workers)
+    del frames  # as in run_files, the frames read are not kept while the outputs are written
     t_run = time.perf_counter() - t0
     out = inputs.parent / f"run_{name}"
     t = time.perf_counter()
