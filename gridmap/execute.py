@@ -201,6 +201,14 @@ class Runner:
         if self._pool is not None:
             self._pool.shutdown(cancel_futures=True)
 
+    def restart(self) -> None:
+        """Start fresh worker processes, so a stage's peak memory does not sit on an earlier stage's heap."""
+        if self._client is not None:
+            self._client.restart()
+        elif self._pool is not None:
+            self._pool.shutdown()
+            self._pool = ProcessPoolExecutor(max_workers=self.workers)
+
     def run(self, func: Callable, items: Sequence, done: Callable[[int, Any], None]) -> None:
         """Call ``done(k, func(items[k]))`` for every item, as each finishes."""
         if self._client is not None:
