@@ -128,7 +128,7 @@ def run_one(addresses: str, boundaries: str, out: str, workers: int, maps: bool)
                 "driver peak MiB": round(driver),
                 "worker peak MiB (max)": round(max(peaks)),
                 "workers": len(peaks),
-                **{f"peak after {k}": round(v) for k, v in m["memory_mib"]["worker_peak_after"].items()},
+                **{f"peak in {k}": round(v) for k, v in m["memory_mib"]["worker_peak_by_stage"].items()},
                 "rows scanned / read": round(
                     m["counts"]["rows_scanned_by_windows"] / m["counts"]["rows_read_by_windows"], 2
                 ),

@@ -675,8 +675,8 @@ def atomic_dir(
         _mark_made_by(tmp)
     except BaseException as exc:
         shutil.rmtree(tmp, ignore_errors=True)
-        if isinstance(exc, OSError) and not isinstance(
-            exc, OutputError | UnsafeOutputError | OutputExistsError | InputError
+        if isinstance(exc, OSError) and not isinstance(  # a timeout or lost connection is not a disk problem
+            exc, OutputError | UnsafeOutputError | OutputExistsError | InputError | TimeoutError | ConnectionError
         ):
             msg = f"could not write {out}: {exc.strerror or exc}; nothing was changed."
             raise OutputError(msg, fix="free disk space or choose another --out.") from exc

@@ -200,6 +200,16 @@ class Runner:
             self._cluster.close()
         if self._pool is not None:
             self._pool.shutdown(cancel_futures=True)
+        self._client = self._cluster = self._pool = None
+
+    def restart(self) -> None:
+        """Start fresh local worker processes, so a stage's memory does not sit on an earlier stage's heap.
+
+        Workers of a remote Dask cluster are left as they are (they belong to the cluster).
+        """
+        if self._cluster is not None or self._pool is not None:
+            self.__exit__()
+            self.__enter__()
 
     def run(self, func: Callable, items: Sequence, done: Callable[[int, Any], None]) -> None:
         """Call ``done(k, func(items[k]))`` for every item, as each finishes."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as _dt
+import functools
 import hashlib
 import json
 import sys
@@ -19,6 +20,7 @@ MADE_BY = "gridmap"
 """Value of ``made_by`` in every manifest gridmap writes: marks folders gridmap may replace."""
 
 
+@functools.cache
 def gridmap_version() -> str:
     """Return the installed gridmap version (``0+unknown`` when run from a bare source tree)."""
     try:
@@ -29,6 +31,11 @@ def gridmap_version() -> str:
 
 def library_versions() -> dict[str, str]:
     """Return the versions of Python and of the libraries whose behaviour shapes the grids."""
+    return dict(_library_versions())
+
+
+@functools.cache
+def _library_versions() -> dict[str, str]:  # ~20 ms of metadata lookups: once per process, not once per village
     names = ("geopandas", "shapely", "pyogrio", "pyproj", "networkx", "folium", "numpy", "pandas", "scipy")
     out = {"python": ".".join(map(str, sys.version_info[:3]))}
     for name in names:

@@ -17,6 +17,7 @@ from geodata.sample import sample_path
 from geodata.windows import PointFile
 from gridmap import province
 from gridmap.cli import main
+from tests.test_bad_inputs import _cli
 
 
 @pytest.fixture(scope="module")
@@ -180,3 +181,15 @@ def test_province_refuses_a_csv_address_file(tmp_path):
     (tmp_path / "a.csv").write_text("lon,lat\n1,2\n")
     with pytest.raises(InputError, match="GeoParquet or GeoPackage"):
         gridmap.grid_province(tmp_path / "a.csv", sample_path(), tmp_path / "run")
+
+
+def test_cli_bad_address_file_is_one_clear_error_and_no_folder(tmp_path):
+    (tmp_path / "hh.csv").write_text("lon,lat,households\n120.1,30.2,3\n", encoding="utf-8")
+    out = tmp_path / "run"
+    code, text = _cli(
+        ["province", "--addresses", str(tmp_path / "hh.csv"), "--boundaries", str(sample_path()), "--out", str(out)]
+    )
+    assert code == 2
+    assert "GeoParquet or GeoPackage" in text and "ogr2ogr" in text
+    assert "Traceback" not in text
+    assert not out.exists()
