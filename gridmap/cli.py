@@ -81,6 +81,18 @@ input_crs_option = click.option(
 )
 out_dir_option = click.option("--out", required=True, type=click.Path(file_okay=False), help="Folder to create.")
 overwrite_option = click.option("--overwrite", is_flag=True, help="Replace an existing output that gridmap made.")
+run_options = _compose(
+    click.option("--name", help="Run name [the --out folder name]."),
+    click.option("--out", required=True, type=click.Path(file_okay=False), help="Run folder to create."),
+    overwrite_option,
+    click.option("--workers", type=int, help="Worker processes for the per-village work [all cores]."),
+    click.option(
+        "--scheduler",
+        metavar="ADDRESS",
+        help="Run on Dask: 'local' or a scheduler address such as tcp://10.0.0.5:8786.",
+    ),
+)
+"""Where a run goes and what runs it: --name, --out, --overwrite, --workers, --scheduler."""
 csv_options = _compose(
     click.option("--x-col", help="CSV longitude/x column [lon, lng, longitude, x, 经度]."),
     click.option("--y-col", help="CSV latitude/y column [lat, latitude, y, 纬度]."),
@@ -281,13 +293,7 @@ def _input_paths(inputs) -> list[Path]:
 @click.option("--work-crs", help="Metric CRS for geometry work [UTM zone of the data].")
 @csv_options
 @field_options
-@click.option("--name", help="Run name [the --out folder name].")
-@click.option("--out", required=True, type=click.Path(file_okay=False), help="Run folder to create.")
-@overwrite_option
-@click.option("--workers", type=int, help="Processes for the per-village work [all cores].")
-@click.option(
-    "--scheduler", metavar="ADDRESS", help="Run on Dask: 'local' or a scheduler address such as tcp://10.0.0.5:8786."
-)
+@run_options
 @click.option("--dask", "dask_mode", type=click.Choice(["local"]), help="Same as --scheduler local.")
 @click.option(
     "--resume", is_flag=True, help="Reuse the villages an interrupted run of the same inputs already finished."
@@ -385,13 +391,7 @@ def partition(ctx: click.Context, **kw: Any) -> None:
     help="One map and report page per county (6-digit prefix) or township (9-digit), with an index page.",
 )
 @click.option("--no-maps", is_flag=True, help="Skip the map and report pages (the slowest outputs).")
-@click.option("--name", help="Run name [the --out folder name].")
-@click.option("--out", required=True, type=click.Path(file_okay=False), help="Run folder to create.")
-@overwrite_option
-@click.option("--workers", type=int, help="Worker processes [all cores].")
-@click.option(
-    "--scheduler", metavar="ADDRESS", help="Run on Dask: 'local' or a scheduler address such as tcp://10.0.0.5:8786."
-)
+@run_options
 @click.pass_context
 def province(ctx: click.Context, **kw: Any) -> None:
     """Grid a province village by village: addresses are read by window in each task, never all at once.
