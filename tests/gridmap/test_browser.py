@@ -320,3 +320,40 @@ def test_report_tables_sort_filter_download_and_link_to_the_grid_on_the_map(brow
     shot(browser, "report_link_to_map.png")
     assert browser.execute_script("return typeof window.__pwned") == "undefined"
     assert js_errors(browser) == []
+
+
+def test_province_index_links_to_township_maps_and_reports_like_a_user(browser, tmp_path):
+    """A province run of the hostile sample: index.html shows names as text, its links open working pages."""
+    from selenium.webdriver.common.by import By
+
+    from gridmap import LayerSpec, grid_province
+    from tests.gridmap.conftest import PAYLOADS, hostile_sample
+
+    spec = hostile_sample(tmp_path)
+    res = grid_province(
+        LayerSpec(spec.path, "addresses"),
+        LayerSpec(spec.path, "boundaries"),
+        tmp_path / "prov",
+        exclusive=LayerSpec(spec.path, "exclusive"),
+        name=PAYLOADS[3],
+        workers=1,
+    )
+    browser.get((tmp_path / "prov" / "index.html").as_uri())
+    assert browser.execute_script("return typeof window.__pwned") == "undefined"
+    assert PAYLOADS[3] in browser.find_element(By.TAG_NAME, "h1").text  # the run name, shown literally
+    links = browser.find_elements(By.PARTIAL_LINK_TEXT, "地图")
+    townships = sorted(res.villages["county"].unique())
+    assert len(links) == len(townships)
+    links[0].click()  # a real click on the first township's map link opens that township's map
+    assert browser.current_url.endswith(f"maps/{townships[0]}.html")
+    n = len(res.dataset("grids", county=townships[0]))
+    open_page(browser, tmp_path / "prov" / "maps" / f"{townships[0]}.html", n)
+    tip, popup = hover_and_click_centre(browser)
+    assert townships[0] in tip + popup  # a grid of that township answers hover and click
+    assert browser.execute_script("return typeof window.__pwned") == "undefined"
+    browser.back()
+    browser.find_elements(By.PARTIAL_LINK_TEXT, "报告")[0].click()
+    assert browser.current_url.endswith(f"reports/{townships[0]}.html")
+    assert "网格" in browser.find_element(By.TAG_NAME, "body").text
+    assert js_errors(browser) == []
+    assert browser.execute_script("return typeof window.__pwned") == "undefined"
