@@ -208,32 +208,57 @@ def assign_input_crs(
     CRSError
         When the file has no CRS and none was given, or a given CRS is unknown.
     """
+    true, china = resolve_crs(gdf.crs, input_crs=input_crs, crs=crs, file=file, option=option)
+    if china:
+        return china_to_wgs84(gdf, source=china)
+    return gdf if true is gdf.crs else gdf.set_crs(true, allow_override=True)
+
+
+def resolve_crs(
+    declared: CRS | None,
+    *,
+    input_crs: str | None = None,
+    crs: str | None = None,
+    file: str,
+    option: str = "crs",
+) -> tuple[CRS, str | None]:
+    """Return a layer's true CRS, and ``"gcj02"``/``"bd09"`` when its coordinates must be converted to WGS 84.
+
+    The rules of :func:`assign_input_crs` (which applies them) for a layer that declares `declared`.
+    Lets a reader that never loads the whole layer (a province run reads windows of it) decide once.
+
+    Raises
+    ------
+    CRSError
+        When the layer declares no CRS and none was given, or a given CRS is unknown.
+    """
     chosen = crs
-    if chosen is None and gdf.crs is None:
+    if chosen is None and declared is None:
         chosen = input_crs
-    elif chosen is None and is_china_crs(input_crs) and gdf.crs.equals("EPSG:4326"):
-        # a file cannot declare GCJ-02/BD-09: such data is tagged WGS 84 lon/lat, so the option applies
-        chosen = input_crs
-    elif chosen is None and input_crs and not _same_crs(gdf.crs, input_crs):
-        log.info(
-            "%s declares %s; `input_crs` %s applies only to files without a CRS (pass `%s` to override).",
-            file,
-            gdf.crs.to_string(),
-            input_crs,
-            option,
-        )
+    elif chosen is None and declared is not None:
+        if is_china_crs(input_crs) and declared.equals("EPSG:4326"):
+            # a file cannot declare GCJ-02/BD-09: such data is tagged WGS 84 lon/lat, so the option applies
+            chosen = input_crs
+        elif input_crs and not _same_crs(declared, input_crs):
+            log.info(
+                "%s declares %s; `input_crs` %s applies only to files without a CRS (pass `%s` to override).",
+                file,
+                declared.to_string(),
+                input_crs,
+                option,
+            )
     if is_china_crs(chosen):
-        return china_to_wgs84(gdf, source=str(chosen))
+        return CRS("EPSG:4326"), str(chosen).lower()
     if chosen:
-        return gdf.set_crs(parse_crs(chosen, option=option if crs else "input_crs"), allow_override=True)
-    if gdf.crs is None:
+        return parse_crs(chosen, option=option if crs else "input_crs"), None
+    if declared is None:
         msg = (
             f"{file}: the file does not say which coordinate system it is in. Fix: pass "
             f"`{option}` (or `input_crs` for every such file): EPSG:4326 (WGS 84 lon/lat), "
             "EPSG:4490 (CGCS2000), gcj02 (Amap/Gaode, Tencent) or bd09 (Baidu), or add a .prj file."
         )
         raise CRSError(msg)
-    return gdf
+    return declared, None
 
 
 def _same_crs(declared: CRS, given: str) -> bool:

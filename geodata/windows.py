@@ -222,6 +222,24 @@ class PointFile:
         return gdf
 
 
+def layer_crs(path: str | Path, *, layer: str | None = None) -> CRS | None:
+    """Return the CRS a GeoParquet file or any GDAL vector layer declares (None: it declares none).
+
+    Raises
+    ------
+    InputError
+        When the file cannot be opened.
+    """
+    path = Path(path)
+    if path.suffix.lower() in (".parquet", ".geoparquet"):
+        return PointFile._open_parquet(path).crs
+    try:
+        info = pyogrio.read_info(path, layer=layer)
+    except Exception as exc:  # noqa: BLE001 - pyogrio raises DataSourceError and friends
+        raise InputError(Problem(str(path), f"cannot be read ({exc}).", "check the path and layer.")) from exc
+    return CRS.from_user_input(info["crs"]) if info["crs"] else None
+
+
 def _group_bounds(meta, covering: dict | None, point_column: str | None) -> np.ndarray | None:
     """Return each row group's (xmin, ymin, xmax, ymax) from its column statistics, or None."""
     if covering:

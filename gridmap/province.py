@@ -31,7 +31,7 @@ import resource
 import shutil
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -46,7 +46,7 @@ from geodata import crs as gcrs
 from geodata import io as gio
 from geodata import validate as gval
 from geodata.errors import GridmapError, InputError, OptionError, Problem
-from geodata.windows import Bounds, PointFile
+from geodata.windows import Bounds, PointFile, layer_crs
 from gridmap.execute import Runner
 from gridmap.inputs import LayerSpec, read_input
 from gridmap.make import GRID_ORDER, make_grids, rules_dict, violations_frame
@@ -274,7 +274,9 @@ def grid_province(
     bnd = gio.rename_fields(bnd, {k: v for k, v in (fields or {}).items() if v in bnd.columns}, file="boundaries")
     bnd, b_report = gval.validate_boundaries(bnd, file=bnd_source.label if bnd_source else "boundaries")
     work = gcrs.metric_crs(bnd, work_crs=work_crs)
-    address_crs, address_china = _address_crs(points, input_crs=input_crs, crs=addresses_crs)
+    address_crs, address_china = gcrs.resolve_crs(
+        points.crs, input_crs=input_crs, crs=addresses_crs, file=points.label, option="addresses_crs"
+    )
     sides = tuple(
         _side(role, s, input_crs=input_crs)
         for role, s in [("units", units), ("exclusive", exclusive)]
@@ -358,32 +360,12 @@ def _area(gdf: gpd.GeoDataFrame) -> float:
     return float(shapely.area(gdf.geometry.values).sum())
 
 
-def _address_crs(points: PointFile, *, input_crs: str | None, crs: str | None) -> tuple[CRS, str | None]:
-    """Return the true CRS of the address file's coordinates, and gcj02/bd09 when they need converting."""
-    probe = gpd.GeoDataFrame(geometry=[], crs=points.crs)
-    chosen = gcrs.assign_input_crs(probe, input_crs=input_crs, crs=crs, file=points.label, option="addresses_crs")
-    given = crs or input_crs
-    china = str(given).lower() if gcrs.is_china_crs(given) and chosen.crs.equals("EPSG:4326") else None
-    if china and not (crs or points.crs is None or points.crs.equals("EPSG:4326")):
-        china = None
-    return chosen.crs, china
-
-
 def _side(role: str, spec: str | Path | LayerSpec, *, input_crs: str | None) -> SideLayer:
     layer = LayerSpec.of(spec)
     path = Path(str(layer.path))
-    if path.suffix.lower() in (".parquet", ".geoparquet"):
-        declared = PointFile._open_parquet(path).crs if path.exists() else None
-    else:
-        try:
-            info = pyogrio.read_info(path, layer=layer.layer)
-        except Exception as exc:  # noqa: BLE001 - pyogrio raises DataSourceError and friends
-            raise InputError(Problem(str(path), f"cannot be read ({exc}).", "check the path and layer.")) from exc
-        declared = CRS.from_user_input(info["crs"]) if info["crs"] else None
-    probe = gpd.GeoDataFrame(geometry=[], crs=declared)
-    chosen = gcrs.assign_input_crs(probe, input_crs=input_crs, file=str(path), option=f"{role.split('[')[0]}_crs")
-    china = str(input_crs).lower() if gcrs.is_china_crs(input_crs) and chosen.crs.equals("EPSG:4326") else None
-    return SideLayer(role, layer, chosen.crs, china)
+    declared = layer_crs(path, layer=layer.layer)
+    crs, china = gcrs.resolve_crs(declared, input_crs=input_crs, file=str(path), option=f"{role.split('[')[0]}_crs")
+    return SideLayer(role, layer, crs, china)
 
 
 def _window(bounds_work: np.ndarray, work: CRS, target: CRS, china: str | None) -> Bounds:
@@ -499,8 +481,6 @@ def check_block(job: BlockJob) -> Outcome:
 
 def _absolute(problem: Problem, index: np.ndarray) -> Problem:
     """Return the same problem with its ``ids`` (positions in a block) turned into rows of the file."""
-    from dataclasses import replace
-
     return replace(problem, ids=tuple(int(index[i]) for i in problem.ids))
 
 
