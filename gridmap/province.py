@@ -330,6 +330,8 @@ def grid_province(
             order = sorted(range(len(jobs)), key=lambda i: -_area(jobs[i].boundary))  # large ones first
             stage("partition", grid_one, [jobs[i] for i in order])
             villages = _villages_table(outcomes["partition"], plan.level)
+            names = dict(zip(bnd["code"], bnd["name"], strict=True))
+            villages.insert(1, "village_name", villages["village_code"].map(names))
             groups = sorted(villages["county"].unique())
             stage("maps", draw_county, [CountyJob(plan, c, bnd[bnd["code"].str.startswith(c)], maps) for c in groups])
         t = time.perf_counter()
@@ -763,7 +765,7 @@ def _index_page(tmp: Path, manifest: dict, counties: list[Outcome], villages: pd
         per["map"] = [f'<a href="maps/{escape(c)}.html">地图 map</a>' for c in per["county"]]
         per["report"] = [f'<a href="reports/{escape(c)}.html">报告 report</a>' for c in per["county"]]
     table = html_table(per, text_cols=("county",), html_cols=("map", "report") if maps else (), tools=True)
-    vtable = html_table(villages, text_cols=("village_code", "county"), tools=True)
+    vtable = html_table(villages, text_cols=("village_code", "village_name", "county"), tools=True)
     c = manifest["counts"]
     title = escape(str(manifest["name"]))
     page = f"""<!doctype html>

@@ -341,6 +341,8 @@ def test_province_index_links_to_township_maps_and_reports_like_a_user(browser, 
     browser.get((tmp_path / "prov" / "index.html").as_uri())
     assert browser.execute_script("return typeof window.__pwned") == "undefined"
     assert PAYLOADS[3] in browser.find_element(By.TAG_NAME, "h1").text  # the run name, shown literally
+    body = browser.find_element(By.TAG_NAME, "body").text
+    assert PAYLOADS[0] + "0" in body and "崂山42二村" not in body  # village names in the index, as text
     links = browser.find_elements(By.PARTIAL_LINK_TEXT, "地图")
     townships = sorted(res.villages["county"].unique())
     assert len(links) == len(townships)
