@@ -25,15 +25,19 @@ EditError              ValueError           an editor request is invalid or refu
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
 
 
 @dataclass(frozen=True)
 class Problem:
     """One problem found in an input: where it is, what is wrong, how to fix it.
 
-    ``kind`` names the problem for machines (e.g. ``address_outside_boundaries``) and ``ids``
-    holds the 0-based positions of the rows concerned, so a caller can map them back.
+    ``kind`` names the problem for machines (e.g. ``address_outside_boundaries``), ``ids``
+    holds the 0-based positions of the rows concerned, so a caller can map them back, and
+    ``values`` the figures of a note kept in an output (a :class:`partition.reasons.Reason`'s
+    values, so the message catalog can word it in Chinese and English).
     """
 
     file: str
@@ -43,6 +47,7 @@ class Problem:
     column: str | None = None
     kind: str | None = None
     ids: tuple[int, ...] = ()
+    values: Mapping[str, Any] = field(default_factory=dict, hash=False, compare=False)
 
     def __str__(self) -> str:
         where = [self.file]

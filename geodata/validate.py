@@ -321,6 +321,11 @@ def _repair_polygons(gdf: gpd.GeoDataFrame, *, file: str, report: Report) -> gpd
                     row=f"feature {i}",
                     kind="repaired_polygon",
                     ids=(int(i),),
+                    values={
+                        "detail": str(reason),
+                        "area_before": float(f"{before:.6g}"),
+                        "area_after": float(f"{geom.area:.6g}"),
+                    },
                 )
             )
         geoms = geoms.copy()

@@ -15,6 +15,7 @@ from geodata import io as gio
 from geodata import validate as gval
 from geodata.errors import InputError, Problem
 from gridmap import report
+from gridmap.catalog import with_notes
 from gridmap.provenance import MADE_BY, gridmap_version, now_iso
 from gridmap.result import GridResult
 from partition.audit import Diff, audit_grids, diff_layers, worker_loads
@@ -180,7 +181,7 @@ def audit(
         max_households=max_households,
         band_villages=_band_villages(b) if b is not None else None,
     )
-    ag = found.grids
+    ag = with_notes(found.grids)
     names = dict(zip(b["code"], b["name"], strict=True)) if b is not None and "name" in b else {}
     ag["village_name"] = ag["village_code"].map(names).fillna("") if names else ag.get("village_name", "")
     a = a.to_crs(work)

@@ -19,6 +19,7 @@ from geodata import crs as gcrs
 from geodata import io as gio
 from geodata import validate as gval
 from geodata.errors import InputError, Problem
+from gridmap.catalog import with_notes
 from gridmap.execute import VillageTask, execute
 from gridmap.fields import INPUT_FIELDS
 from gridmap.inputs import Source
@@ -27,6 +28,7 @@ from gridmap.result import GridResult
 from partition.coding import assign_codes
 from partition.grids import Village
 from partition.measures import polsby_popper
+from partition.reasons import Reason, ReasonKind, encode
 from partition.rules import RuleSet
 from partition.tessellation import point_owner
 
@@ -50,6 +52,8 @@ GRID_ORDER = (
     "status",
     "flag",
     "note",
+    "note_en",
+    "reason",
     "min_households",
     "max_households",
     "kept",
@@ -268,7 +272,7 @@ def make_grids(
     timings["partition"] = time.perf_counter() - t
 
     t = time.perf_counter()
-    grids = gpd.GeoDataFrame(pd.concat([vg.grids for vg in vgs], ignore_index=True), crs=work)
+    grids = gpd.GeoDataFrame(with_notes(pd.concat([vg.grids for vg in vgs], ignore_index=True)), crs=work)
     addr_grid = _address_grid(len(addresses), tasks, vgs)
     grids["area_m2"] = shapely.area(grids.geometry.values)
     grids["compactness"] = polsby_popper(grids.geometry.values)
@@ -296,6 +300,7 @@ def make_grids(
         liaison_groups, addresses["liaison_code"] = make_liaison(
             grids, addresses, addr_grid, min_households=liaison[0], max_households=liaison[1]
         )
+        liaison_groups = with_notes(liaison_groups)
     grids = _tidy(grids)
 
     def out(g: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
@@ -579,11 +584,8 @@ def previous_overlap(
     return df, sorted(set(history) | set(prev["grid_code"]))
 
 
-ADDRESS_KINDS = {
-    "address_outside_boundaries": "address lies outside every village/community boundary",
-    "address_in_hole": "address lies inside a hole of a village/community boundary",
-}
-"""Kinds of address problems kept in the violations layer, with their message."""
+ADDRESS_KINDS = (ReasonKind.ADDRESS_OUTSIDE_BOUNDARIES, ReasonKind.ADDRESS_IN_HOLE)
+"""Kinds of address problems kept in the violations layer."""
 
 
 def _note_counts(notes: list[Problem]) -> dict[str, int]:
@@ -625,32 +627,31 @@ def _log_notes(notes: list[Problem]) -> None:
 
 
 def violations_frame(addresses: gpd.GeoDataFrame, notes: list[Problem], grids: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
-    """Return the violations layer: addresses outside every boundary or in a hole, repaired polygons, flagged grids."""
+    """Return the violations layer: addresses outside every boundary or in a hole, repaired polygons, flagged grids.
+
+    Columns ``kind``, ``flag``, ``ref``, ``message`` (Chinese), ``message_en`` (English) and
+    ``reason`` (the reason as JSON, :mod:`partition.reasons`).
+    """
     ids = addresses["address_id"].to_numpy() if "address_id" in addresses else np.arange(len(addresses))
     parts = []
-    for kind, message in ADDRESS_KINDS.items():
+    for kind in ADDRESS_KINDS:
         rows = sorted({i for p in notes if p.kind == kind for i in p.ids})  # positions (assign_villages)
         if rows:
             parts.append(
                 gpd.GeoDataFrame(
-                    {
-                        "kind": kind,
-                        "flag": None,
-                        "ref": [f"address {ids[i]}" for i in rows],
-                        "message": message,
-                    },
+                    {"kind": str(kind), "flag": None, "ref": [f"address {ids[i]}" for i in rows]},
                     geometry=addresses.geometry.values[rows],
                     crs=addresses.crs,
-                )
+                ).assign(reason=encode([Reason.of(kind)]))
             )
-    repaired = [p for p in notes if p.kind == "repaired_polygon" or (p.kind is None and "repaired" in p.message)]
+    repaired = [p for p in notes if p.kind == "repaired_polygon"]
     parts.append(
         gpd.GeoDataFrame(
             {
                 "kind": "repaired_polygon",
                 "flag": None,
                 "ref": [f"{p.file} {p.row}" for p in repaired],
-                "message": [p.message for p in repaired],
+                "reason": [encode([Reason.of(ReasonKind.REPAIRED_POLYGON, **p.values)]) for p in repaired],
             },
             geometry=[None] * len(repaired),
             crs=addresses.crs,
@@ -663,13 +664,15 @@ def violations_frame(addresses: gpd.GeoDataFrame, notes: list[Problem], grids: g
                 "kind": "grid_" + flagged["status"].astype(str),
                 "flag": flagged["flag"],
                 "ref": flagged["grid_code"],
-                "message": flagged["note"],
+                "reason": flagged["reason"],
             },
             geometry=flagged.geometry.values,
             crs=addresses.crs,
         )
     )
+    columns = ["kind", "flag", "ref", "message", "message_en", "reason"]
     parts = [p for p in parts if len(p)]
     if not parts:
-        return gpd.GeoDataFrame(columns=["kind", "flag", "ref", "message"], geometry=[], crs=addresses.crs)
-    return gpd.GeoDataFrame(pd.concat(parts, ignore_index=True), geometry="geometry", crs=addresses.crs)
+        return gpd.GeoDataFrame(columns=columns, geometry=[], crs=addresses.crs)
+    out = with_notes(pd.concat(parts, ignore_index=True), note="message")
+    return gpd.GeoDataFrame(out[[*columns, "geometry"]], geometry="geometry", crs=addresses.crs)

@@ -15,6 +15,7 @@ import shapely
 
 from partition.coding import check_codes
 from partition.measures import pieces, polsby_popper, summary
+from partition.reasons import Reason, ReasonKind, encode
 from partition.tessellation import point_owner
 
 MIN_AREA_M2 = 1.0
@@ -26,7 +27,7 @@ class Audit:
     """Result of :func:`audit_grids`."""
 
     grids: gpd.GeoDataFrame
-    """The layer with households, population, compactness, status and note per grid."""
+    """The layer with households, population, compactness, status and reason (JSON) per grid."""
     violations: gpd.GeoDataFrame
     """One row per finding: kind, ref, message, area_m2, geometry."""
     address_grid: np.ndarray
@@ -150,7 +151,9 @@ def audit_grids(
     inside = g["households"].between(min_households, max_households) | ~banded
     g["status"] = np.where(inside, "ok", np.where(g["households"] < min_households, "under_min", "over_max"))
     g["flag"] = ""
-    g["note"] = np.where(inside, "", f"households outside the band {min_households:.0f}-{max_households:.0f}")
+    g["reason"] = np.where(
+        inside, "", encode([Reason.of(ReasonKind.OUT_OF_BAND, min=round(min_households), max=round(max_households))])
+    )
     for r in g[~inside].itertuples():
         add(
             "out_of_band",

@@ -10,6 +10,7 @@ import pandas as pd
 import shapely
 from shapely.geometry.base import BaseGeometry
 
+from partition.reasons import Reason, ReasonKind, UnitKind, UnitRef, encode
 from partition.rules import RULE_LABELLERS, Flag, Rule, Status, Verdict
 from partition.tessellation import EMPTY, cells_from_points, cells_from_polygons, point_owner
 from partition.units import units_from_points
@@ -25,7 +26,7 @@ GRID_COLUMNS = (
     "units",
     "status",
     "flag",
-    "note",
+    "reason",
 )
 
 
@@ -110,18 +111,22 @@ def _cells(village: Village, area: BaseGeometry, points: gpd.GeoDataFrame) -> tu
             cells = cells.drop(columns=["unit"]).join(agg)
             cells["households"] = cells["households"].fillna(0.0)
             cells["n_units"] = cells["n_units"].fillna(0).astype(int)
-            # notes name the user's own unit: its building id, else its feature number in the units layer
+            # reasons name the user's own unit: its building id, else its feature number in the units layer
             ids = polys["building"].to_numpy(object) if "building" in polys else np.full(len(polys), None, object)
             row = np.clip(src, 0, max(len(polys) - 1, 0))
             feature = polys.index.to_numpy()[row] + 1 if len(polys) else np.zeros(len(cells), int)
-            cells["label"] = [
-                f"building {ids[r]}"
-                if s >= 0 and pd.notna(ids[r])
-                else f"units feature {f}"
-                if s >= 0
-                else "uncovered area"
-                for s, r, f in zip(src, row, feature, strict=True)
-            ]
+            cells["label"] = pd.Series(
+                [
+                    UnitRef(UnitKind.BUILDING, str(ids[r]))
+                    if s >= 0 and pd.notna(ids[r])
+                    else UnitRef(UnitKind.FEATURE, str(f))
+                    if s >= 0
+                    else UnitRef(UnitKind.UNCOVERED)
+                    for s, r, f in zip(src, row, feature, strict=True)
+                ],
+                index=cells.index,
+                dtype=object,
+            )
             return cells, cell_of_point
     cells = cells_from_points(points.geometry.values, unit.to_numpy(), area, barriers=village.barriers)
     u = cells["unit"].to_numpy()
@@ -143,7 +148,7 @@ def _cells(village: Village, area: BaseGeometry, points: gpd.GeoDataFrame) -> tu
 
 
 def _note_blank_groups(rows: list[dict], points: gpd.GeoDataFrame, grid_of_point: np.ndarray) -> None:
-    """Name, in the note of each grid, the addresses with a blank 村民小组 that it took in."""
+    """Name, in the reasons of each grid, the addresses with a blank 村民小组 that it took in."""
     blank = np.flatnonzero(points["group"].isna().to_numpy() & (grid_of_point >= 0))
     if not len(blank):
         return
@@ -152,12 +157,16 @@ def _note_blank_groups(rows: list[dict], points: gpd.GeoDataFrame, grid_of_point
     ids = points.index.to_numpy()[blank]
     for g in np.unique(g_of):
         sel = g_of == g
-        listed = ", ".join(map(str, ids[sel][:20])) + (" …" if sel.sum() > 20 else "")
-        text = (
-            f"takes {int(sel.sum())} addresses ({hh[sel].sum():.0f} households) whose 村民小组 is blank, "
-            f"joined to the neighbouring group: address_id {listed}."
+        rows[g]["reasons"] = (
+            *rows[g]["reasons"],
+            Reason.of(
+                ReasonKind.BLANK_GROUP,
+                addresses=int(sel.sum()),
+                households=round(hh[sel].sum()),
+                address_ids=[str(i) for i in ids[sel][:20]],
+                more=bool(sel.sum() > 20),
+            ),
         )
-        rows[g]["note"] = f"{rows[g]['note']}; {text}" if rows[g]["note"] else text
 
 
 def _union_by_label(geoms: np.ndarray, label: np.ndarray) -> dict[int, BaseGeometry]:
@@ -250,7 +259,7 @@ def partition_village(village: Village, *, previous: np.ndarray | None = None) -
                     units=len(members),
                     status=Status.OK,
                     flag="",
-                    note=f"exclusive area (专属网格): {piece.name}",
+                    reasons=(Reason.of(ReasonKind.EXCLUSIVE, name=str(piece.name)),),
                     name=piece.name,
                 )
             )
@@ -269,7 +278,7 @@ def partition_village(village: Village, *, previous: np.ndarray | None = None) -
                 units=0,
                 status=Status.UNDER_MIN if rule.name == "household_band" else Status.OK,
                 flag=Flag.NO_FEASIBLE_K if rule.name == "household_band" else Flag.NONE,
-                note="no households in this area: it is one grid until people live here.",
+                reasons=(Reason.of(ReasonKind.NO_HOUSEHOLDS),),
                 name="",
             )
         )
@@ -297,11 +306,11 @@ def partition_village(village: Village, *, previous: np.ndarray | None = None) -
         agg["units"] = by_label["units"].sum()
         dissolved = _union_by_label(cells.geometry.values, label)
         for j in agg.index:
-            status, note, flag = verdicts[j] if j < len(verdicts) else Verdict()
+            status, reasons, flag = verdicts[j] if j < len(verdicts) else Verdict()
             geom = dissolved[j]
             if status == Status.OK and shapely.get_num_geometries(geom) > 1:
                 status, flag = Status.ENCLAVE, Flag.ENCLAVE
-                note = (note + " " if note else "") + f"in {shapely.get_num_geometries(geom)} separate pieces."
+                reasons = (*reasons, Reason.of(ReasonKind.PIECES, pieces=int(shapely.get_num_geometries(geom))))
             rows.append(
                 dict(
                     grid_type="base",
@@ -311,7 +320,7 @@ def partition_village(village: Village, *, previous: np.ndarray | None = None) -
                     units=int(agg.at[j, "units"]),
                     status=status,
                     flag=flag,
-                    note=note,
+                    reasons=reasons,
                     name="",
                 )
             )
@@ -320,6 +329,8 @@ def partition_village(village: Village, *, previous: np.ndarray | None = None) -
         point_grid[base_idx[ok]] = base_start + label[cell_of_point[ok].astype(int)]
         if rule.name == "village_group" and "group" in base_pts and base_pts["group"].notna().any():
             _note_blank_groups(rows, base_pts, point_grid[base_idx])
+    for row in rows:
+        row["reason"] = encode(row.pop("reasons"))
     grids = gpd.GeoDataFrame(rows, geometry=geoms, crs=crs)
     if len(grids) == 0:
         grids = gpd.GeoDataFrame({c: [] for c in GRID_COLUMNS}, geometry=[], crs=crs)
@@ -332,8 +343,7 @@ def partition_village(village: Village, *, previous: np.ndarray | None = None) -
         under = band & (hh < rule.min_households) & grids["status"].eq(Status.OK)
         grids.loc[under, "status"] = Status.UNDER_MIN
         grids.loc[under, "flag"] = Flag.NO_FEASIBLE_K
-        grids.loc[under, "note"] = (
-            f"the community has {hh.sum():.0f} households in its base area, fewer than the minimum "
-            f"{rule.min_households}."
+        grids.loc[under, "reason"] = encode(
+            [Reason.of(ReasonKind.BASE_UNDER_MIN, households=round(hh.sum()), min=rule.min_households)]
         )
     return VillageGrids(grids=grids, point_grid=pd.Series(point_grid, index=pts.index))

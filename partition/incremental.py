@@ -25,10 +25,12 @@ import pandas as pd
 import shapely
 
 from partition.grids import Village, VillageGrids, partition_village
+from partition.reasons import Reason, ReasonKind, encode
 from partition.split import feasible_k
 from partition.tessellation import point_owner
 
-KEPT_NOTE = "kept unchanged from the previous run (--keep-valid)"
+KEPT_REASON = encode([Reason.of(ReasonKind.KEPT)])
+"""``reason`` of a grid kept unchanged from the previous run (``--keep-valid``)."""
 
 
 def valid_previous(village: Village, previous: gpd.GeoDataFrame, *, tolerance: float = 0.1) -> np.ndarray:
@@ -165,7 +167,7 @@ def partition_incremental(village: Village, previous: gpd.GeoDataFrame, *, toler
             "units": np.bincount(owner[m], minlength=n_kept),
             "status": "ok",
             "flag": "",
-            "note": KEPT_NOTE,
+            "reason": KEPT_REASON,
             "name": "",
             "kept_code": kept_prev["grid_code"].astype(str).to_numpy(),
         },

@@ -15,7 +15,7 @@ Selection order: an explicit per-code override, then ``urban_rural`` (1xx urban,
 
 A rule's work is done by a **labeller** registered under its name with :func:`register_rule`: a
 function ``f(cells, rule) -> (label, verdicts)`` that gives every unit cell of the base area the
-number of its grid and returns one :class:`Verdict` (status, note, flag) per grid. Adding a rule
+number of its grid and returns one :class:`Verdict` (status, reasons, flag) per grid. Adding a rule
 means writing one labeller; ``RULE_LABELLERS`` lists them.
 
 A **check** is any function ``f(grids) -> pandas.Series[bool]`` over a grids table, named so that a
@@ -38,6 +38,7 @@ import shapely
 from geodata.errors import RulesError
 from partition.adjacency import cell_graph, graph_from_cells
 from partition.measures import pieces, within_band
+from partition.reasons import Reason, ReasonKind, Reasons
 from partition.split import split_graph
 
 
@@ -58,13 +59,15 @@ class Flag(StrEnum):
     NO_FEASIBLE_K = "no_feasible_k"
     UNBALANCED = "unbalanced"
     ENCLAVE = "enclave"
+    EDITED = "edited"
+    """Changed by hand in the editor and out of its band (no engine proof either way)."""
 
 
 class Verdict(NamedTuple):
-    """Status, note and flag of one grid as its rule made it."""
+    """Status, reasons and flag of one grid as its rule made it."""
 
     status: str = Status.OK
-    note: str = ""
+    reasons: Reasons = ()
     flag: str = Flag.NONE
 
 
@@ -95,7 +98,7 @@ def household_band(cells: gpd.GeoDataFrame, rule: Rule) -> tuple[np.ndarray, lis
     label = np.full(len(cells), -1)
     for j, part in enumerate(parts):
         label[list(part.nodes)] = j
-    return label, [Verdict(part.status, part.note, part.flag) for part in parts]
+    return label, [Verdict(part.status, part.reasons, part.flag) for part in parts]
 
 
 @register_rule("village_group")
@@ -104,9 +107,7 @@ def village_group(cells: gpd.GeoDataFrame, rule: Rule) -> tuple[np.ndarray, list
     groups = cells["group"]
     known = groups.notna().to_numpy()
     if not known.any():
-        return np.zeros(len(cells), int), [
-            Verdict(note="no 村民小组 (group) labels on the households: kept as one grid.")
-        ]
+        return np.zeros(len(cells), int), [Verdict(reasons=(Reason.of(ReasonKind.NO_GROUP_LABELS),))]
     codes, names = pd.factorize(groups, sort=True)
     label = np.where(known, codes, -1)
     graph = graph_from_cells(cells.assign(households=cells["households"].fillna(0)))
@@ -125,13 +126,13 @@ def village_group(cells: gpd.GeoDataFrame, rule: Rule) -> tuple[np.ndarray, list
             done = np.flatnonzero(label >= 0)
             c = shapely.centroid(cells.geometry.values)
             label[todo[0]] = label[done[np.argmin(shapely.distance(c[todo[0]], c[done]))]]
-    return label, [Verdict(note=f"村民小组 {name}") for name in names]
+    return label, [Verdict(reasons=(Reason.of(ReasonKind.VILLAGE_GROUP, group=str(name)),)) for name in names]
 
 
 @register_rule("single")
 def single(cells: gpd.GeoDataFrame, rule: Rule) -> tuple[np.ndarray, list[Verdict]]:
     """Make the whole village/community one grid."""
-    return np.zeros(len(cells), int), [Verdict(note="whole village/community as one grid (rule: single)")]
+    return np.zeros(len(cells), int), [Verdict(reasons=(Reason.of(ReasonKind.SINGLE),))]
 
 
 RULES = tuple(RULE_LABELLERS)
@@ -275,8 +276,9 @@ def code_prefix(grids: pd.DataFrame) -> pd.Series:
 
 
 def flagged_if_out_of_band(grids: pd.DataFrame) -> pd.Series:
-    """Every grid outside its band carries a status other than ``ok`` and a note."""
-    return in_band(grids) | (grids["status"].ne("ok") & grids["note"].str.len().gt(0))
+    """Every grid outside its band carries a status other than ``ok`` and a reason."""
+    why = grids["reason"] if "reason" in grids else grids["note"]
+    return in_band(grids) | (grids["status"].ne("ok") & why.fillna("").astype(str).str.len().gt(0))
 
 
 DEFAULT_CHECKS: tuple[Check, ...] = (contiguous, code_prefix, flagged_if_out_of_band)

@@ -44,9 +44,12 @@ from scipy.sparse import coo_matrix, csr_matrix
 from scipy.sparse.csgraph import connected_components
 
 from geodata.errors import EditError
+from gridmap import catalog
 from gridmap.edit.units import adjacency_from_cells, blocks_of_cells, units_from_run
 from partition.adjacency import CellGraph
 from partition.measures import pieces, polsby_popper
+from partition.reasons import Reason, ReasonKind, Reasons, encode
+from partition.rules import Flag
 from partition.split import split_graph
 from partition.tessellation import SLIVER_M2
 
@@ -263,8 +266,8 @@ class EditSession:
             self._geom[gid] = geom
         return geom
 
-    def status(self, gid: int, geom=None, *, n_pieces: int | None = None) -> tuple[str, str]:
-        """Status (``ok``, ``under_min``, ``over_max``, ``enclave``) and a bilingual note of grid `gid`."""
+    def status(self, gid: int, geom=None, *, n_pieces: int | None = None) -> tuple[str, Reasons]:
+        """Status (``ok``, ``under_min``, ``over_max``, ``enclave``) and the reasons of grid `gid`."""
         hh = self.g_hh[gid]
         if n_pieces is None:
             geom = self.geometry(gid) if geom is None else geom
@@ -272,12 +275,12 @@ class EditSession:
         if self.g_type[gid] == "base" and self.g_rule[gid] == "household_band":
             mn, mx = self.g_min[gid], self.g_max[gid]
             if hh < mn:
-                return "under_min", f"{hh:.0f} 户，低于下限 {mn:.0f} ({hh:.0f} households, below the minimum {mn:.0f})."
+                return "under_min", (Reason.of(ReasonKind.BELOW_MIN, households=round(hh), min=round(mn)),)
             if hh > mx:
-                return "over_max", f"{hh:.0f} 户，超过上限 {mx:.0f} ({hh:.0f} households, above the maximum {mx:.0f})."
+                return "over_max", (Reason.of(ReasonKind.ABOVE_MAX, households=round(hh), max=round(mx)),)
         if n_pieces > 1:
-            return "enclave", f"网格分为 {n_pieces} 块 (the grid is in {n_pieces} separate pieces)."
-        return "ok", ""
+            return "enclave", (Reason.of(ReasonKind.PIECES, pieces=int(n_pieces)),)
+        return "ok", ()
 
     def figures(self, gids: list[int]) -> list[dict[str, Any]]:
         """Figures of grids `gids` as shown in the editor's panel (geometry not included)."""
@@ -287,7 +290,7 @@ class EditSession:
         area = shapely.area(geoms)
         out = []
         for k, gid in enumerate(gids):
-            status, note = self.status(gid, n_pieces=int(n_pieces[k]))
+            status, reasons = self.status(gid, n_pieces=int(n_pieces[k]))
             out.append(
                 {
                     "grid_code": self.code[gid],
@@ -303,7 +306,7 @@ class EditSession:
                     "min_households": self.g_min[gid],
                     "max_households": self.g_max[gid],
                     "status": status,
-                    "note": note,
+                    "note": catalog.note_text(encode(reasons)),
                     "locked": bool(self.locked[gid]),
                 }
             )
@@ -676,11 +679,12 @@ class EditSession:
             geom = self._grids0.geometry.values[g] if unchanged else self.geometry(g)
             if unchanged:
                 src = self._grids0.iloc[g]
-                status, flag, note = str(src["status"]), str(src.get("flag") or ""), str(src.get("note") or "")
+                status, flag = str(src["status"]), str(src.get("flag") or "")
+                reason, note = str(src.get("reason") or ""), str(src.get("note") or "")
             else:
-                status, note = self.status(g, geom)
-                flag = "" if status == "ok" else ("enclave" if status == "enclave" else "edited")
-                note = ("手工调整 edited by hand. " + note).strip()
+                status, reasons = self.status(g, geom)
+                flag = "" if status == "ok" else (Flag.ENCLAVE if status == "enclave" else Flag.EDITED)
+                reason, note = encode((Reason.of(ReasonKind.EDITED), *reasons)), ""
             rows.append(
                 {
                     "village_code": self.g_village[g],
@@ -693,6 +697,7 @@ class EditSession:
                     "status": status,
                     "flag": flag,
                     "note": note,
+                    "reason": reason,
                     "min_households": self.g_min[g],
                     "max_households": self.g_max[g],
                     "kept": False,
@@ -735,7 +740,9 @@ class EditSession:
             liaison, addresses["liaison_code"] = liaison_groups(
                 grids, addresses, addr_grid, min_households=band[0], max_households=band[1]
             )
-        grids = grids.sort_values("grid_code", kind="stable").reset_index(drop=True)[[*GRID_ORDER, "geometry"]]
+            liaison = catalog.with_notes(liaison)
+        grids = catalog.with_notes(grids).sort_values("grid_code", kind="stable").reset_index(drop=True)
+        grids = grids[[*GRID_ORDER, "geometry"]]
         grids["households"] = grids["households"].round().astype("int64")
         grids["units"] = grids["units"].astype("int64")
         grids["population"] = grids["population"].where(grids["population"] > 0)
