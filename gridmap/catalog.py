@@ -191,10 +191,12 @@ def note_pairs(frame: pd.DataFrame, *, reason: str = "reason", note: str = "note
     cache: dict[tuple[object, object], tuple[str, str]] = {}
     out = []
     for r, t in zip(reasons, notes, strict=True):
-        key = (r if isinstance(r, str) else None, t if isinstance(t, str) else None)
-        if key not in cache:
-            cache[key] = note_pair(r, t)
-        out.append(cache[key])
+        if not isinstance(r, str | None) or not isinstance(t, str | None):  # parsed JSON, NaN: not cached
+            out.append(note_pair(r, t))
+            continue
+        if (r, t) not in cache:
+            cache[r, t] = note_pair(r, t)
+        out.append(cache[r, t])
     return out
 
 

@@ -151,9 +151,8 @@ def audit_grids(
     inside = g["households"].between(min_households, max_households) | ~banded
     g["status"] = np.where(inside, "ok", np.where(g["households"] < min_households, "under_min", "over_max"))
     g["flag"] = ""
-    g["reason"] = np.where(
-        inside, "", encode([Reason.of(ReasonKind.OUT_OF_BAND, min=round(min_households), max=round(max_households))])
-    )
+    out_of_band = encode([Reason.of(ReasonKind.OUT_OF_BAND, min=round(min_households), max=round(max_households))])
+    g["reason"] = pd.Series(np.where(inside, None, out_of_band), index=g.index, dtype=object)
     for r in g[~inside].itertuples():
         add(
             "out_of_band",

@@ -175,18 +175,24 @@ Reasons = tuple[Reason, ...]
 """The reasons of one grid, in the order they were given."""
 
 
-def encode(reasons: Iterable[Reason]) -> str:
-    """JSON text of `reasons` (``""`` for none), as stored in the ``reason`` column."""
+def encode(reasons: Iterable[Reason]) -> str | None:
+    """JSON text of `reasons` as stored in the ``reason`` column (None for none: a null cell)."""
     items = [r.to_dict() for r in reasons]
-    return json.dumps(items, ensure_ascii=False, separators=(",", ":")) if items else ""
+    return json.dumps(items, ensure_ascii=False, separators=(",", ":")) if items else None
 
 
-def decode(text: object) -> Reasons:
-    """Reasons from the ``reason`` column's JSON text (``()`` for blank or missing)."""
-    if not isinstance(text, str) or not text.strip():
+def decode(data: object) -> Reasons:
+    """Reasons from a ``reason`` cell: its JSON text, or the list a JSON reader already parsed (``()`` for null).
+
+    Raises ``ValueError`` (or ``KeyError``/``TypeError``) when the cell is not reasons gridmap wrote.
+    """
+    if isinstance(data, str):
+        if not data.strip():
+            return ()
+        data = json.loads(data)
+    if data is None or (isinstance(data, float) and data != data):
         return ()
-    out = []
-    for item in json.loads(text):
-        values = {k: v for k, v in item.items() if k != "kind"}
-        out.append(Reason(ReasonKind(item["kind"]), values))
-    return tuple(out)
+    if not isinstance(data, list):
+        msg = f"a reason cell holds a JSON list, got {type(data).__name__}."
+        raise TypeError(msg)
+    return tuple(Reason(ReasonKind(item["kind"]), {k: v for k, v in item.items() if k != "kind"}) for item in data)

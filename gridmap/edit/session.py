@@ -680,7 +680,7 @@ class EditSession:
             if unchanged:
                 src = self._grids0.iloc[g]
                 status, flag = str(src["status"]), str(src.get("flag") or "")
-                reason, note = str(src.get("reason") or ""), str(src.get("note") or "")
+                reason, note = src.get("reason"), str(src.get("note") or "")
             else:
                 status, reasons = self.status(g, geom)
                 flag = "" if status == "ok" else (Flag.ENCLAVE if status == "enclave" else Flag.EDITED)

@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 import partition.split as split_mod
+from partition.reasons import Reason, ReasonKind, UnitKind, UnitRef
 from partition.split import choose_k, feasible_k, split_graph
 
 
@@ -109,14 +110,16 @@ def test_oversize_unit_is_its_own_flagged_grid():
     big = [p for p in parts if 0 in p.nodes]
     assert big[0].nodes == (0,)
     assert big[0].status == "over_max"
-    assert "cell 0,0 alone has 620 households" in big[0].note
+    assert big[0].reasons == (
+        Reason.of(ReasonKind.UNIT_OVER_MAX, unit=UnitRef(UnitKind.NODE, "cell 0,0"), households=620, max=500),
+    )
     assert big[0].flag == "unit_over_max"
 
 
 def test_too_few_households_gives_one_flagged_grid():
     parts = split_graph(lattice(4, 4, households=10), min_households=300, max_households=500)
     assert len(parts) == 1 and parts[0].status == "under_min"
-    assert "160 households" in parts[0].note
+    assert parts[0].reasons == (Reason.of(ReasonKind.AREA_FITS_NO_COUNT, households=160, min=300, max=500),)
     assert parts[0].flag == "no_feasible_k"
 
 
@@ -226,7 +229,9 @@ def test_a_pocket_behind_one_big_unit_is_flagged_as_forced():
     parts = split_graph(g, min_households=300, max_households=500)
     out = [p for p in parts if p.status != "ok"]
     assert out and all(p.flag == "no_feasible_k" for p in out)
-    assert "only through cell 3,0 (350 households)" in out[0].note
+    pocket = out[0].reasons[0]
+    assert pocket.kind == ReasonKind.POCKET and pocket.values["households"] == 280
+    assert (pocket.values["unit"], pocket.values["unit_households"]) == ("cell 3,0", 350)
 
 
 def test_a_unit_whose_every_neighbour_is_too_big_is_flagged_as_forced():
@@ -237,7 +242,11 @@ def test_a_unit_whose_every_neighbour_is_too_big_is_flagged_as_forced():
     parts = split_graph(g, min_households=300, max_households=500)
     held = next(p for p in parts if 1 in p.nodes)
     assert held.status != "ok" and held.flag == "no_feasible_k"
-    assert "cell 1,0 has 266 households and every area it could join adds too many" in held.note
+    assert held.reasons == (
+        Reason.of(
+            ReasonKind.UNIT_FITS_NOWHERE, unit=UnitRef(UnitKind.NODE, "cell 1,0"), households=266, min=300, max=500
+        ),
+    )
     assert all(p.flag != "unbalanced" for p in parts)
 
 
