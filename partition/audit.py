@@ -152,7 +152,7 @@ def audit_grids(
     g["status"] = np.where(inside, "ok", np.where(g["households"] < min_households, "under_min", "over_max"))
     g["flag"] = ""
     out_of_band = encode([Reason.of(ReasonKind.OUT_OF_BAND, min=round(min_households), max=round(max_households))])
-    g["reason"] = pd.Series(np.where(inside, None, out_of_band), index=g.index, dtype=object)
+    g["reason"] = pd.Series([None if ok else out_of_band for ok in inside], index=g.index, dtype=object)
     for r in g[~inside].itertuples():
         add(
             "out_of_band",
