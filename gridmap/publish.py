@@ -55,7 +55,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("gridmap")
 
-LAYOUT_VERSION = "1"
+LAYOUT_VERSION = "2"
 GRID_COLUMNS = GRID_ORDER
 """Grid columns published: the grids table's own (:data:`gridmap.make.GRID_ORDER`)."""
 ADDRESS_COLUMNS = ("grid_code", "village_code", "village_name", "grid_type", "households", "population", "liaison_code")
@@ -353,6 +353,7 @@ def _publish_grids(conn, q: str, stage: str, run_id: int, villages: list[str], c
         "population": "CAST(s.population AS double precision)",
         "area_m2": "CAST(s.area_m2 AS double precision)",
         "compactness": "CAST(s.compactness AS double precision)",
+        "reason": "CAST(s.reason AS jsonb)",
     }
     select = ", ".join(casts.get(c, f"CAST(s.{c} AS text)") for c in cols)
     new = conn.execute(
@@ -459,14 +460,16 @@ def _publish_violations(conn, q: str, schema: str, tag: str, run_id: int, violat
     if violations is None or len(violations) == 0:
         return
     v = violations.copy()
-    for col in ("kind", "flag", "ref", "message"):
+    cols = ["kind", "flag", "ref", "message", "message_en", "reason"]
+    for col in cols:
         if col not in v.columns:
             v[col] = None
-    stage = _stage(conn, v[["kind", "flag", "ref", "message", v.geometry.name]], schema, f"{tag}_violations")
+    stage = _stage(conn, v[[*cols, v.geometry.name]], schema, f"{tag}_violations")
     conn.execute(
         sa.text(
-            f"INSERT INTO {q}.violations (run_id, kind, flag, ref, message, geom) "
-            f"SELECT :run, s.kind, s.flag, s.ref, s.message, s.geometry FROM {stage} s"
+            f"INSERT INTO {q}.violations (run_id, {', '.join(cols)}, geom) "
+            f"SELECT :run, s.kind, s.flag, s.ref, s.message, s.message_en, CAST(s.reason AS jsonb), s.geometry "
+            f"FROM {stage} s"
         ),
         {"run": run_id},
     )
