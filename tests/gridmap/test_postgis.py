@@ -115,6 +115,9 @@ def test_publish_writes_the_layout_with_typed_indexed_geometry_and_constraints(d
     } == codes(run)
     assert sql(db, "SELECT count(*), count(grid_code) FROM gridmap.addresses_current") == [(858, 858)]
     assert sql(db, "SELECT count(*) FROM gridmap.liaison_current")[0][0] > 0
+    # flagged grids keep their reason as data (jsonb) beside the note in Chinese and in English
+    flagged = sql(db, "SELECT reason->0->>'kind', note, note_en FROM gridmap.grids_current WHERE status <> 'ok'")
+    assert flagged and all(kind and "户" in zh and "households" in en for kind, zh, en in flagged)
     name, by, villages, manifest = sql(db, "SELECT name, published_by, villages, manifest FROM gridmap.runs")[0]
     assert name == "run" and by == urlsplit(db).username and len(villages) == 6
     assert manifest["inputs"]["addresses"]["path"].endswith("layer inputs.addresses")
