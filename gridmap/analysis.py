@@ -212,11 +212,18 @@ def audit(
     return GridResult(
         grids=out(ag),
         addresses=out(a),
-        violations=out(found.violations),
+        violations=out(_worded(found.violations)),
         boundaries=out(bnd),
         manifest=manifest,
         work_crs=work.to_string(),
     )
+
+
+def _worded(violations: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    """Audit findings with ``message`` (Chinese) and ``message_en`` (English) worded from their ``reason``."""
+    v = with_notes(violations, note="message")
+    cols = ["kind", "ref", "message", "message_en", "reason", "area_m2"]
+    return gpd.GeoDataFrame(v[[*cols, "geometry"]], geometry="geometry", crs=violations.crs)
 
 
 def write_audit(

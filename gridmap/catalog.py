@@ -96,6 +96,52 @@ MESSAGES: dict[ReasonKind, tuple[str, str]] = {
         "invalid polygon ({detail}) repaired with make_valid; area {area_before} → {area_after} (layer units). "
         "Check the repaired shape in the violations layer, or fix it at source.",
     ),
+    ReasonKind.ADDRESS_IN_NO_GRID: (
+        "地址 {address}（{households} 户）不在任何网格内。",
+        "address {address} ({households} households) lies in no grid.",
+    ),
+    ReasonKind.ADDRESS_IN_TWO_GRIDS: (
+        "地址 {address} 位于 {grids} 个网格内：{codes}。",
+        "address {address} lies in {grids} grids: {codes}.",
+    ),
+    ReasonKind.GRID_IN_PIECES: ("网格 {grid} 分为 {pieces} 块。", "grid {grid} is in {pieces} separate pieces."),
+    ReasonKind.GRIDS_OVERLAP: (
+        "网格 {grid} 与 {other} 重叠 {area} 平方米。",
+        "grids {grid} and {other} overlap by {area} m².",
+    ),
+    ReasonKind.AREA_IN_NO_GRID: (
+        "{village_code} 有 {area} 平方米不属于任何网格。",
+        "{area} m² of {village_code} belong to no grid.",
+    ),
+    ReasonKind.GRID_CROSSES_BOUNDARY: (
+        "网格 {grid} 跨越 {villages} 个村/社区：{codes}。",
+        "grid {grid} lies in {villages} villages/communities: {codes}.",
+    ),
+    ReasonKind.GRID_OUT_OF_BAND: (
+        "网格 {grid} 有 {households} 户（区间 {min}–{max}）。",
+        "grid {grid} has {households} households (band {min}-{max}).",
+    ),
+    ReasonKind.CODE_FORMAT: (
+        "“{code}”不是 15 位数字（12 位村/社区代码 + 3 位序号）。",
+        "'{code}' is not 15 digits (12-digit village/community code + 3-digit sequence).",
+    ),
+    ReasonKind.CODE_REPEATED: ("{code} 被多个网格使用。", "{code} is used by more than one grid."),
+    ReasonKind.CODE_PREFIX: (
+        "{code} 的前 12 位不是其所属村/社区代码 {village_code}。",
+        "{code} does not start with its village/community's code {village_code}.",
+    ),
+    ReasonKind.CODE_RANGE_BASE: (
+        "{code} 是基础网格：序号应为 001–799（整村一格为 000）。",
+        "{code} is a base grid: its sequence must be 001-799 (000 for an undivided village).",
+    ),
+    ReasonKind.CODE_RANGE_EXCLUSIVE: (
+        "{code} 是专属网格：序号应为 800–999。",
+        "{code} is an exclusive grid: its sequence must be 800-999.",
+    ),
+    ReasonKind.CODE_SINGLE: (
+        "{code} 使用 000（整村一格），但其村/社区有 {grids} 个网格。",
+        "{code} uses 000 (undivided village) but its village has {grids} grids.",
+    ),
 }
 """Reason kind → (Chinese, English) format strings over the reason's values."""
 
@@ -143,13 +189,11 @@ def _text(value: Value, lang: Lang) -> str:
 def render(reason: Reason, lang: Lang = "zh") -> str:
     """Return the text of one reason in Chinese (``"zh"``) or English (``"en"``)."""
     i = _LANG[lang]
-    values = {k: _text(v, lang) for k, v in reason.values.items() if k not in ("unit_kind", "address_ids", "more")}
+    values = {k: ", ".join(map(str, v)) if isinstance(v, list) else _text(v, lang) for k, v in reason.values.items()}
     if "unit_kind" in reason.values:
         values["unit"] = UNITS[UnitKind(str(reason.values["unit_kind"]))][i].format(id=reason.values["unit"])
-    if "address_ids" in reason.values:
-        ids = reason.values["address_ids"]
-        values["address_ids"] = ", ".join(ids if isinstance(ids, list) else [str(ids)])
-        values["address_ids"] += " …" if reason.values.get("more") else ""
+    if reason.values.get("more"):
+        values["address_ids"] += " …"
     return MESSAGES[reason.kind][i].format_map(values)
 
 

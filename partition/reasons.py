@@ -66,6 +66,32 @@ class ReasonKind(StrEnum):
     """An address lies inside a hole of a boundary (violations layer)."""
     REPAIRED_POLYGON = "repaired_polygon"
     """An invalid polygon was repaired (``detail``: GEOS's validity reason; areas in layer units)."""
+    ADDRESS_IN_NO_GRID = "address_in_no_grid"
+    """Audit: an address lies in no grid."""
+    ADDRESS_IN_TWO_GRIDS = "address_in_two_grids"
+    """Audit: an address lies in several grids (``codes``)."""
+    GRID_IN_PIECES = "grid_in_pieces"
+    """Audit: a grid is in several separate pieces."""
+    GRIDS_OVERLAP = "grids_overlap"
+    """Audit: two grids overlap (``area`` in m²)."""
+    AREA_IN_NO_GRID = "area_in_no_grid"
+    """Audit: part of a village/community belongs to no grid (``area`` in m²)."""
+    GRID_CROSSES_BOUNDARY = "grid_crosses_boundary"
+    """Audit: a grid lies in several villages/communities (``codes``)."""
+    GRID_OUT_OF_BAND = "grid_out_of_band"
+    """Audit: a grid's households are outside the band."""
+    CODE_FORMAT = "code_format"
+    """Audit: a grid code is not 15 digits."""
+    CODE_REPEATED = "code_repeated"
+    """Audit: a grid code is used by more than one grid."""
+    CODE_PREFIX = "code_prefix"
+    """Audit: a grid code does not start with its village/community's code."""
+    CODE_RANGE_BASE = "code_range_base"
+    """Audit: a base grid's sequence is outside 001-799 (000 for an undivided village)."""
+    CODE_RANGE_EXCLUSIVE = "code_range_exclusive"
+    """Audit: an exclusive grid's sequence is outside 800-999."""
+    CODE_SINGLE = "code_single"
+    """Audit: a code uses 000 (undivided village) but its village has several grids."""
 
 
 _UNIT = ("unit_kind", "unit")
@@ -92,6 +118,19 @@ VALUES: dict[ReasonKind, tuple[str, ...]] = {
     ReasonKind.ADDRESS_OUTSIDE_BOUNDARIES: (),
     ReasonKind.ADDRESS_IN_HOLE: (),
     ReasonKind.REPAIRED_POLYGON: ("detail", "area_before", "area_after"),
+    ReasonKind.ADDRESS_IN_NO_GRID: ("address", "households"),
+    ReasonKind.ADDRESS_IN_TWO_GRIDS: ("address", "grids", "codes"),
+    ReasonKind.GRID_IN_PIECES: ("grid", "pieces"),
+    ReasonKind.GRIDS_OVERLAP: ("grid", "other", "area"),
+    ReasonKind.AREA_IN_NO_GRID: ("village_code", "area"),
+    ReasonKind.GRID_CROSSES_BOUNDARY: ("grid", "villages", "codes"),
+    ReasonKind.GRID_OUT_OF_BAND: ("grid", "households", "min", "max"),
+    ReasonKind.CODE_FORMAT: ("code",),
+    ReasonKind.CODE_REPEATED: ("code",),
+    ReasonKind.CODE_PREFIX: ("code", "village_code"),
+    ReasonKind.CODE_RANGE_BASE: ("code",),
+    ReasonKind.CODE_RANGE_EXCLUSIVE: ("code",),
+    ReasonKind.CODE_SINGLE: ("code", "grids"),
 }
 """Reason kind → the names of the values it carries (``unit_kind``/``unit`` name a :class:`UnitRef`)."""
 

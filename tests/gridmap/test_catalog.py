@@ -23,6 +23,11 @@ TEXT_VALUES = {
     "name": "学校 School-1",
     "group": "Group-B {{ x }}",
     "detail": "Self-intersection[350000 3460000]",
+    "grid": "310115005001001",
+    "other": "310115005001002",
+    "code": "31011500500100x",
+    "village_code": "310115005001",
+    "address": "A-17",
 }
 """Example values for the text-valued names of :data:`partition.reasons.VALUES` (ids and names given by users)."""
 
@@ -35,8 +40,8 @@ def example(kind: ReasonKind, unit_kind: UnitKind = UnitKind.BUILDING) -> Reason
             values[name] = str(unit_kind)
         elif name in TEXT_VALUES:
             values[name] = TEXT_VALUES[name]
-        elif name == "address_ids":
-            values[name] = ["id17", "id18"]
+        elif name in ("address_ids", "codes"):
+            values[name] = ["id17", "310115005002001"]
         elif name == "more":
             values[name] = True
         elif name.startswith("area_"):
