@@ -15,6 +15,7 @@ from typing import Literal
 
 import pandas as pd
 
+from geodata.errors import OptionError
 from partition.reasons import Reason, ReasonKind, Reasons, UnitKind, Value, decode
 from partition.rules import Flag, Status
 
@@ -214,7 +215,7 @@ def _reasons(text: object) -> Reasons | None:
     """Reasons of a ``reason`` cell, or None when the cell is not gridmap's JSON (a user's own column)."""
     try:
         return decode(text)
-    except (ValueError, KeyError, TypeError, AttributeError):
+    except OptionError:
         return None
 
 

@@ -18,6 +18,8 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, NamedTuple
 
+from geodata.errors import OptionError
+
 
 class ReasonKind(StrEnum):
     """What a reason says (its values: :data:`VALUES`)."""
@@ -182,7 +184,7 @@ class Reason:
         object.__setattr__(self, "kind", ReasonKind(self.kind))
         if set(self.values) != set(VALUES[self.kind]):
             msg = f"reason {self.kind} takes values {VALUES[self.kind]}, got {tuple(self.values)}."
-            raise ValueError(msg)
+            raise OptionError(msg, fix="give a reason exactly the values partition.reasons.VALUES lists for its kind.")
 
     @classmethod
     def of(cls, kind: ReasonKind, *, unit: object = None, **values: Value) -> Reason:
@@ -223,15 +225,13 @@ def encode(reasons: Iterable[Reason]) -> str | None:
 def decode(data: object) -> Reasons:
     """Reasons from a ``reason`` cell: its JSON text, or the list a JSON reader already parsed (``()`` for null).
 
-    Raises ``ValueError`` (or ``KeyError``/``TypeError``) when the cell is not reasons gridmap wrote.
+    Raises :class:`geodata.errors.OptionError` when the cell is not reasons gridmap wrote.
     """
-    if isinstance(data, str):
-        if not data.strip():
-            return ()
-        data = json.loads(data)
-    if data is None or (isinstance(data, float) and data != data):
+    if data is None or (isinstance(data, float) and data != data) or (isinstance(data, str) and not data.strip()):
         return ()
-    if not isinstance(data, list):
-        msg = f"a reason cell holds a JSON list, got {type(data).__name__}."
-        raise TypeError(msg)
-    return tuple(Reason(ReasonKind(item["kind"]), {k: v for k, v in item.items() if k != "kind"}) for item in data)
+    try:
+        items: Any = json.loads(data) if isinstance(data, str) else data
+        return tuple(Reason(ReasonKind(i["kind"]), {k: v for k, v in i.items() if k != "kind"}) for i in items)
+    except (ValueError, KeyError, TypeError) as exc:
+        msg = f"a reason cell holds {str(data)[:80]!r}, not the reasons gridmap writes ({exc})."
+        raise OptionError(msg, fix="leave the `reason` column as gridmap wrote it, or drop it.") from exc

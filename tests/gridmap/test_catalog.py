@@ -11,6 +11,7 @@ import pytest
 import shapely
 
 import gridmap
+from geodata.errors import OptionError
 from gridmap.catalog import FLAGS, MESSAGES, STATUS, UNITS, note_pair, render, render_all
 from gridmap.maps import build_map
 from gridmap.report import report_html
@@ -93,7 +94,7 @@ def test_reasons_survive_their_json_and_several_read_as_one_note():
     assert render_all(reasons, "zh") == render(reasons[0], "zh") + render(reasons[1], "zh")
     assert note_pair(text) == (render_all(reasons, "zh"), render_all(reasons, "en"))
     assert note_pair("not json", "a user's note") == ("a user's note", "a user's note")
-    with pytest.raises(ValueError, match="takes values"):
+    with pytest.raises(OptionError, match="takes values"):
         Reason(ReasonKind.PIECES, {"households": 3})
 
 
@@ -177,3 +178,19 @@ def test_a_saved_run_read_back_shows_the_same_notes(forced_run):
     # a reader of an older run folder (no reason column) still sees its note text
     old = again.grids.drop(columns=["reason", "note_en"])
     assert [p[0] for p in _map_notes(type(again)(**{**again.__dict__, "grids": old}))] == [n for n in old["note"] if n]
+
+
+def test_audit_findings_are_worded_in_chinese_with_english_beside(forced_run):
+    result, _ = forced_run
+    grids = result.grids.copy()
+    grids.loc[0, "grid_code"] = grids.loc[1, "grid_code"]  # one code used twice
+    found = gridmap.audit(grids, result.addresses[["households", "geometry"]], result.boundaries)
+    v = found.violations
+    assert {"out_of_band", "code"} <= set(v["kind"])
+    for cell, zh, en in zip(v["reason"], v["message"], v["message_en"], strict=True):
+        (reason,) = decode(cell)
+        assert zh == render(reason, "zh") and en == render(reason, "en")
+        assert not re.search(r"[A-Za-z]", no_english(zh, reason)), zh
+    assert f"{grids.loc[1, 'grid_code']} 被多个网格使用。" in set(v["message"])
+    band = found.grids[found.grids["status"].ne("ok")]
+    assert len(band) and band["note"].str.startswith("户数不在 300–500 之间").all()
