@@ -17,6 +17,8 @@ from gridmap.edit.server import create_app
 from gridmap.edit.session import EditSession, replay
 from partition.coding import check_codes
 from partition.measures import coverage_ratio, overlap_area
+from partition.reasons import Reason, ReasonKind, decode
+from partition.rules import Flag
 from partition.tessellation import point_owner
 
 TOKEN = "secret-token"
@@ -281,6 +283,12 @@ def test_demo_run_move_merge_save_opens_in_map_report_and_export(sample_run_dir,
     assert counts[a] == before[a] - hh_unit and counts[b] == before[b] + hh_unit
     assert counts[heir] == merged_hh and (set(pair) - {heir}).isdisjoint(counts.index)
     assert (tmp_path / "r.html").exists() and list((tmp_path / "export").iterdir())
+    # the merged grid says it was edited by hand, in Chinese with English beside, and why it is flagged
+    edited = read_run(out).grids.set_index("grid_code").loc[heir]
+    assert decode(edited["reason"])[0] == Reason.of(ReasonKind.EDITED)
+    assert edited["note"].startswith("手工调整。") and edited["note_en"].startswith("edited by hand.")
+    if edited["status"] == "over_max":
+        assert edited["flag"] == Flag.EDITED and f"{merged_hh:.0f} 户，超过上限 500 户" in edited["note"]
 
 
 def test_edit_command_help():
