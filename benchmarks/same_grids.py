@@ -89,13 +89,18 @@ def compare(ref: pd.DataFrame, now: pd.DataFrame) -> list[str]:
             lines.append(f"{row['grid_code']}: new")
         else:
             what = [
-                f"{col} {row[col + '_ref']} → {row[col + '_now']}"
+                f"{col} {_text(row[col + '_ref'])} → {_text(row[col + '_now'])}"
                 for col in ("households", "status", "geometry_sha1")
                 if row[col + "_ref"] != row[col + "_now"]
             ]
             if what:
                 lines.append(f"{row['grid_code']}: " + ", ".join(what))
     return lines
+
+
+def _text(value: object) -> str:
+    """A value as the reference file writes it (the outer merge turns whole numbers into floats)."""
+    return str(int(value)) if isinstance(value, float) and value.is_integer() else str(value)
 
 
 def main() -> int:
