@@ -11,8 +11,8 @@ from typing import Any
 import click
 
 from geodata.errors import GridmapError
+from geodata.schema import INPUT_FIELDS
 from gridmap.export import FORMATS
-from gridmap.fields import INPUT_FIELDS
 from gridmap.maps import BASEMAPS, LANGS
 from gridmap.province import MAP_LEVELS
 
@@ -523,7 +523,7 @@ def map_cmd(
     """
     from geodata.io import check_output_file
     from gridmap.maps import write_map
-    from gridmap.runfolder import read_run
+    from gridmap.result import read_run
 
     run_path = Path(run_dir)
     out = (
@@ -579,7 +579,7 @@ def export(
     from geodata.io import atomic_dir
     from gridmap.analysis import read_workers
     from gridmap.export import write_export
-    from gridmap.runfolder import read_run
+    from gridmap.result import read_run
 
     try:
         "".encode(encoding)
@@ -629,8 +629,9 @@ def report_cmd(
       gridmap report outputs/demo --workers workers.csv
     """
     from geodata.io import check_output_file, write_text
-    from gridmap.analysis import read_workers, report_page
-    from gridmap.runfolder import read_run
+    from gridmap.analysis import read_workers
+    from gridmap.report import report_page
+    from gridmap.result import read_run
 
     out = Path(out_file) if out_file else Path(run_dir) / "report.html"
     # the report is regenerated in place; every other file of the run (and the workers table) is left alone
@@ -824,7 +825,7 @@ def publish(ctx: click.Context, run_dir: str, url: str, schema: str) -> None:
       gridmap publish outputs/town-2026 --db postgresql://gis@db.example.cn/county
     """
     from gridmap.publish import publish_run
-    from gridmap.runfolder import read_run
+    from gridmap.result import read_run
 
     done = publish_run(read_run(Path(run_dir)), url, schema=schema)
     _echo(ctx, done.summary())

@@ -19,8 +19,8 @@ from geodata import crs as gcrs
 from geodata import io as gio
 from geodata import validate as gval
 from geodata.errors import InputError, Problem
+from geodata.schema import GRID_COLUMNS, INPUT_FIELDS
 from gridmap.execute import VillageTask, execute
-from gridmap.fields import INPUT_FIELDS
 from gridmap.inputs import Source
 from gridmap.provenance import MADE_BY, fingerprint, gridmap_version, library_versions, now_iso
 from gridmap.result import GridResult
@@ -35,26 +35,6 @@ log = logging.getLogger("gridmap")
 Progress = Callable[[str, int, int], None]
 """Callback ``progress(stage, done, total)`` called as work advances."""
 
-GRID_ORDER = (
-    "grid_code",
-    "village_code",
-    "village_name",
-    "seq",
-    "grid_type",
-    "rule",
-    "households",
-    "population",
-    "units",
-    "area_m2",
-    "compactness",
-    "status",
-    "flag",
-    "note",
-    "min_households",
-    "max_households",
-    "kept",
-)
-"""Columns of the grids table, in order (geometry last)."""
 
 
 def make_grids(
@@ -522,8 +502,8 @@ def _label_addresses(
 
 
 def _tidy(grids: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
-    """Order rows by code and columns as :data:`GRID_ORDER`; counts as integers."""
-    grids = grids.sort_values("grid_code", kind="stable").reset_index(drop=True)[[*GRID_ORDER, "geometry"]]
+    """Order rows by code and columns as :data:`GRID_COLUMNS`; counts as integers."""
+    grids = grids.sort_values("grid_code", kind="stable").reset_index(drop=True)[[*GRID_COLUMNS, "geometry"]]
     grids["households"] = grids["households"].round().astype("int64")
     grids["units"] = grids["units"].astype("int64")
     grids["population"] = grids["population"].where(grids["population"] > 0)

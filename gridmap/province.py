@@ -46,10 +46,11 @@ from geodata import crs as gcrs
 from geodata import io as gio
 from geodata import validate as gval
 from geodata.errors import GridmapError, InputError, OptionError, Problem
+from geodata.schema import GRID_COLUMNS
 from geodata.windows import Bounds, PointFile, layer_crs
 from gridmap.execute import Runner
 from gridmap.inputs import LayerSpec, read_input
-from gridmap.make import GRID_ORDER, make_grids, rules_dict, violations_frame
+from gridmap.make import make_grids, rules_dict, violations_frame
 from gridmap.provenance import MADE_BY, file_sha256, gridmap_version, library_versions, now_iso
 from gridmap.result import GridResult
 from partition.rules import RuleSet
@@ -656,7 +657,7 @@ def _assemble(tmp: Path, plan: Plan, groups: list[str], bnd: gpd.GeoDataFrame, n
     for county in groups:
         grids = read_dataset(tmp, "grids", county=county)
         if len(grids):
-            grids = grids.sort_values("grid_code", kind="stable")[[*GRID_ORDER, "geometry"]]
+            grids = grids.sort_values("grid_code", kind="stable")[[*GRID_COLUMNS, "geometry"]]
             pyogrio.write_dataframe(
                 grids, gpkg, layer="grids", driver="GPKG", append=gpkg.exists(), promote_to_multi=True
             )

@@ -11,7 +11,7 @@ import pytest
 import shapely
 from click.testing import CliRunner
 
-from gridmap.analysis import worker_table
+from gridmap.report import worker_table
 from gridmap.cli import main
 from partition.audit import audit_grids, diff_layers
 from tests.conftest import ORIGIN, UTM, grid_points, square
