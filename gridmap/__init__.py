@@ -15,6 +15,7 @@ from gridmap.analysis import audit, diff, read_workers
 from gridmap.config import parse_range, read_rules
 from gridmap.inputs import Inputs, LayerSpec, read_inputs
 from gridmap.make import make_grids
+from gridmap.options import Options
 from gridmap.provenance import gridmap_version as _gridmap_version
 from gridmap.province import ProvinceResult, grid_province, read_dataset
 from gridmap.report import worker_table
@@ -28,6 +29,7 @@ __all__ = [
     "GridResult",
     "Inputs",
     "LayerSpec",
+    "Options",
     "ProvinceResult",
     "audit",
     "diff",

@@ -155,4 +155,3 @@ class Options:
 
 _DECIDING = ("rules", "fields", "liaison", "dedupe", "strict", "keep_valid", "keep_tolerance", "work_crs")
 """The options that change the grids (not where files are or what runs the work)."""
-

@@ -45,6 +45,9 @@ class GridResult:
         Household-liaison groups (联户), when asked for.
     work_crs : str
         The metric CRS the geometry work was done in.
+    warnings : list of str
+        What a person should be told about the inputs (addresses outside every boundary, repeated
+        rows, repaired polygons); the command line prints them, a library caller decides.
     """
 
     grids: gpd.GeoDataFrame
@@ -56,6 +59,7 @@ class GridResult:
     manifest: dict[str, Any] = field(default_factory=dict)
     liaison: gpd.GeoDataFrame | None = None
     work_crs: str = ""
+    warnings: list[str] = field(default_factory=list)
 
     def save(self, folder: str | Path, *, overwrite: bool = False, maps: bool = True) -> Path:
         """Write the run folder exactly as ``gridmap partition`` does (see :func:`gridmap.write_run`)."""
