@@ -244,6 +244,7 @@ def make_grids(
         "inputs": {role: {"path": s.label, "layer": s.layer, "sha256": s.sha256} for role, s in sources.items()},
         "rules": deciding["rules"],
         "liaison": deciding["liaison"],
+        "options": deciding,  # everything that decided the grids: Options.from_record(manifest) gives it back
         "crs": {
             "input": sources_crs(sources, out_crs_in),
             "work": work.to_string(),

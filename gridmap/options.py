@@ -9,7 +9,7 @@ from typing import Any
 
 from geodata.errors import OptionError
 from geodata.schema import INPUT_FIELDS
-from partition.rules import RuleSet
+from partition.rules import Rule, RuleSet
 
 LAYER_ROLES = ("addresses", "boundaries", "units", "exclusive", "barriers", "previous", "grids")
 """Input layers whose CRS can be set whatever their file says (``layer_crs``)."""
@@ -151,6 +151,38 @@ class Options:
         }
         out["liaison"] = list(self.liaison) if self.liaison else None
         return out
+
+
+    @classmethod
+    def from_record(cls, record: Mapping[str, Any]) -> Options:
+        """Return the options a run recorded (:meth:`record`, or a run's manifest, which keeps it as ``options``).
+
+        Examples
+        --------
+        >>> o = Options(liaison=(10, 15), dedupe=True)
+        >>> Options.from_record(o.record()) == o
+        True
+        """
+
+        def rule(data: Mapping[str, Any]) -> Rule:
+            return Rule(**{k: data[k] for k in ("name", "min_households", "max_households") if k in data})
+
+        name = record.get("name")
+        record = record.get("options", record)
+        rules = record.get("rules") or {}
+        values: dict[str, Any] = {k: record[k] for k in _DECIDING if k in record and k not in ("rules", "liaison")}
+        if name:
+            values["name"] = name
+        return cls(
+            rules=RuleSet(
+                urban=rule(rules.get("urban", {})),
+                rural=rule(rules.get("rural", {"name": "village_group"})),
+                unknown=rule(rules.get("unknown", {})),
+                overrides={code: rule(r) for code, r in rules.get("overrides", {}).items()},
+            ),
+            liaison=tuple(record["liaison"]) if record.get("liaison") else None,  # type: ignore[arg-type]
+            **values,
+        )
 
 
 _DECIDING = ("rules", "fields", "liaison", "dedupe", "strict", "keep_valid", "keep_tolerance", "work_crs")

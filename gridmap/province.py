@@ -749,6 +749,7 @@ def _manifest(plan, spec, bnd_source, villages, outcomes, notes, peaks, timings,
         },
         "rules": plan.options.record()["rules"],
         "liaison": plan.options.record()["liaison"],
+        "options": {**plan.options.record(), "work_crs": plan.work_crs},
         "map_level": {v: k for k, v in MAP_LEVELS.items()}[plan.level],
         "crs": {"work": plan.work_crs, "output": plan.options.output_crs or "boundaries"},
         "counts": {

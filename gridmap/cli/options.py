@@ -240,6 +240,13 @@ grid_options = compose(
 )
 """What changes the grids besides rules and fields: dedupe, strict, keep-valid, output and work CRS."""
 
+
+def grid_run_options(func: F) -> F:
+    """Everything that decides the grids of a run: previous grids, rules, liaison, grid options, CRSs, fields."""
+    stack = (previous_option, rules_options, liaison_option(), grid_options, input_crs_option, field_options)
+    return compose(*stack)(func)
+
+
 out_dir_option = click.option("--out", required=True, type=click.Path(file_okay=False), help="Folder to create.")
 overwrite_option = click.option("--overwrite", is_flag=True, help="Replace an existing output that gridmap made.")
 run_options = compose(

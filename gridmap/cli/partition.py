@@ -10,14 +10,9 @@ import click
 from gridmap.cli.console import Progress, echo, warn
 from gridmap.cli.options import (
     csv_options,
-    field_options,
-    grid_options,
-    input_crs_option,
+    grid_run_options,
     input_option,
-    liaison_option,
     options_object,
-    previous_option,
-    rules_options,
     run_options,
 )
 from gridmap.options import Options
@@ -31,13 +26,8 @@ from gridmap.options import Options
 @input_option("units", "Unit polygons (buildings, parcels, blocks) that tile the area.")
 @input_option("exclusive", "Exclusive areas (专属网格): schools, hospitals, ...")
 @input_option("barriers", "Roads/rivers/railways grids should not cross (repeatable).", multiple=True)
-@previous_option
-@rules_options
-@liaison_option()
-@grid_options
-@input_crs_option
+@grid_run_options
 @csv_options
-@field_options
 @run_options
 @click.option("--dask", "dask_mode", type=click.Choice(["local"]), help="Same as --scheduler local.")
 @click.option(

@@ -9,14 +9,9 @@ import click
 
 from gridmap.cli.console import Progress, echo, warn
 from gridmap.cli.options import (
-    field_options,
-    grid_options,
-    input_crs_option,
+    grid_run_options,
     input_option,
-    liaison_option,
     options_object,
-    previous_option,
-    rules_options,
     run_options,
 )
 from gridmap.options import Options
@@ -29,12 +24,7 @@ from gridmap.province import MAP_LEVELS
 @input_option("units", "Unit polygons (buildings, parcels, blocks).", db=False)
 @input_option("exclusive", "Exclusive areas (专属网格).", db=False)
 @input_option("barriers", "Barrier lines (repeatable).", multiple=True, db=False)
-@previous_option
-@rules_options
-@liaison_option()
-@grid_options
-@input_crs_option
-@field_options
+@grid_run_options
 @click.option(
     "--map-level",
     type=click.Choice(list(MAP_LEVELS)),

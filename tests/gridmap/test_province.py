@@ -8,6 +8,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import pytest
+import shapely
 from click.testing import CliRunner
 
 import gridmap
@@ -231,7 +232,10 @@ def test_previous_grids_give_the_codes_make_grids_gives(files, whole, tmp_path, 
     assert list(grids["grid_code"]) == list(exp["grid_code"])
     assert list(grids["households"].astype(int)) == list(exp["households"].astype(int))
     assert list(grids["kept"].astype(bool)) == list(exp["kept"].astype(bool))
-    assert grids.geometry.geom_equals_exact(exp.geometry, 1e-9).all()
+    # the same areas (kept grids come from the previous run's file here, from memory there: a polygon may come
+    # back as a one-part multipolygon)
+    a, b = grids.to_crs(32651).geometry.values, exp.to_crs(32651).geometry.values
+    assert (shapely.area(shapely.symmetric_difference(a, b)) < 1e-3).all()
     history = gpd.read_file(tmp_path / "after" / "grids.gpkg", layer="code_history")["grid_code"]
     assert sorted(history.astype(str)) == sorted(ref.history)
     changes = pd.read_csv(tmp_path / "after" / "code_changes.csv", dtype=str).fillna("")
