@@ -152,7 +152,6 @@ class Options:
         out["liaison"] = list(self.liaison) if self.liaison else None
         return out
 
-
     @classmethod
     def from_record(cls, record: Mapping[str, Any]) -> Options:
         """Return the options a run recorded (:meth:`record`, or a run's manifest, which keeps it as ``options``).
@@ -180,7 +179,7 @@ class Options:
                 unknown=rule(rules.get("unknown", {})),
                 overrides={code: rule(r) for code, r in rules.get("overrides", {}).items()},
             ),
-            liaison=tuple(record["liaison"]) if record.get("liaison") else None,  # type: ignore[arg-type]
+            liaison=tuple(record["liaison"]) if record.get("liaison") else None,
             **values,
         )
 
