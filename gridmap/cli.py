@@ -15,6 +15,7 @@ from gridmap.export import FORMATS
 from gridmap.fields import INPUT_FIELDS
 from gridmap.maps import BASEMAPS, LANGS
 from gridmap.province import MAP_LEVELS
+from partition.values import DEFAULT_BAND
 
 F = Callable[..., Any]
 _state = {"verbose": 0}
@@ -269,8 +270,8 @@ def _input_paths(inputs) -> list[Path]:
 @click.option("--previous-layer", help="Layer of --previous [grids; gridmap.grids_current for a URL].")
 @click.option("--previous-sql", metavar="SELECT", help="Query giving --previous when it is a postgresql:// URL.")
 @click.option("--rules", "rules_path", type=click.Path(exists=True, dir_okay=False), help="TOML rules file.")
-@click.option("--min-households", type=int, help="Lower end of the household band [300].")
-@click.option("--max-households", type=int, help="Upper end of the household band [500].")
+@click.option("--min-households", type=int, help=f"Lower end of the household band [{DEFAULT_BAND.min_households}].")
+@click.option("--max-households", type=int, help=f"Upper end of the household band [{DEFAULT_BAND.max_households}].")
 @click.option(
     "--keep-valid",
     is_flag=True,
@@ -376,8 +377,8 @@ def partition(ctx: click.Context, **kw: Any) -> None:
 @click.option("--barriers-layer", help="Layer of every --barriers.")
 @input_crs_option
 @click.option("--rules", "rules_path", type=click.Path(exists=True, dir_okay=False), help="TOML rules file.")
-@click.option("--min-households", type=int, help="Lower end of the household band [300].")
-@click.option("--max-households", type=int, help="Upper end of the household band [500].")
+@click.option("--min-households", type=int, help=f"Lower end of the household band [{DEFAULT_BAND.min_households}].")
+@click.option("--max-households", type=int, help=f"Upper end of the household band [{DEFAULT_BAND.max_households}].")
 @click.option("--liaison", metavar="MIN-MAX", help="Also make household-liaison groups (联户), e.g. 10-15.")
 @click.option("--dedupe", is_flag=True, help="Drop address rows that repeat an earlier row exactly (always counted).")
 @click.option("--output-crs", help="CRS of the outputs [the boundaries'].")
@@ -659,8 +660,20 @@ def report_cmd(
     "--grid-code-col", default="grid_code", show_default=True, help="Grid code column of --grids (and --workers)."
 )
 @click.option("--households-col", default="households", show_default=True, help="Households column of --addresses.")
-@click.option("--min-households", type=int, default=300, show_default=True, help="Lower end of the household band.")
-@click.option("--max-households", type=int, default=500, show_default=True, help="Upper end of the household band.")
+@click.option(
+    "--min-households",
+    type=int,
+    default=DEFAULT_BAND.min_households,
+    show_default=True,
+    help="Lower end of the household band.",
+)
+@click.option(
+    "--max-households",
+    type=int,
+    default=DEFAULT_BAND.max_households,
+    show_default=True,
+    help="Upper end of the household band.",
+)
 @input_crs_option
 @out_dir_option
 @overwrite_option
@@ -852,7 +865,10 @@ def check_codes_cmd(
     type_col: str,
     out: str | None,
 ) -> None:
-    """Check grid codes: format, uniqueness, village prefix, sequence ranges, gaps.
+    """Check grid codes: format, uniqueness, village prefix, sequence ranges, retirements, gaps.
+
+    In a run folder, a code its manifest or code_changes.csv records as retired while a grid
+    still uses it is an error.
 
     Exit code 0 when there are no errors (gaps are warnings), 1 otherwise.
 
@@ -862,6 +878,7 @@ def check_codes_cmd(
       gridmap check-codes old_grids.shp --grid-code-col WGBM --village-code-col CJBM
     """
     from geodata.io import check_output_file, layer_names, read_layer, write_csv
+    from gridmap.runfolder import recorded_retired
     from partition.coding import check_codes
 
     if out:
@@ -879,7 +896,7 @@ def check_codes_cmd(
     frame = frame.rename(
         columns={c: n for c, n in ((village_code_col, "village_code"), (type_col, "grid_type")) if c in frame.columns}
     )
-    found = check_codes(frame)
+    found = check_codes(frame, retired=recorded_retired(Path(file).parent))  # a run folder's retirements
     errors = found[found["severity"].eq("error")]
     click.echo(f"{len(frame)} grids checked: {len(errors)} errors, {len(found) - len(errors)} warnings.")
     for row in found.itertuples():

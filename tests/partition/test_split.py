@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 
 import partition.split as split_mod
-from partition.split import choose_k, feasible_k, split_graph
+from partition.split import choose_k, split_graph
+from partition.values import DEFAULT_BAND, Band
 
 
 def lattice(nx_: int, ny: int, households=10.0, *, barrier_x: float | None = None, compound=None) -> nx.Graph:
@@ -46,11 +47,14 @@ def connected(g: nx.Graph, nodes) -> bool:
     return nx.is_connected(g.subgraph(nodes))
 
 
-def test_feasible_k_and_choice():
-    assert list(feasible_k(1000, min_households=300, max_households=500)) == [2, 3]
-    assert list(feasible_k(550, min_households=300, max_households=500)) == []
-    assert choose_k(1200, min_households=300, max_households=500) == 3
-    assert choose_k(250, min_households=300, max_households=500) == 1
+def test_choose_k_takes_the_feasible_count_nearest_the_middle_of_the_band():
+    band = Band(300, 500)
+    assert choose_k(1200, band) == 3  # 3 × 400 rather than 4 × 300
+    assert choose_k(1000, band) == 2  # 2 × 500 and 3 × 333 are feasible; 1000 / 400 rounds to 2
+    assert choose_k(250, band) == 1  # nothing fits: one grid, 50 short
+    assert choose_k(1700, band) == 4  # 4 × 425
+    assert choose_k(550, band) == 1  # nothing fits: 1 × 550 and 2 × 275 both miss by 50; fewer grids win
+    assert choose_k(1100, DEFAULT_BAND) == 3  # 3 × 367 (2 × 550 is over)
 
 
 def test_strip_splits_into_the_two_halves():
@@ -254,9 +258,9 @@ def test_rebalancing_passes_households_along_a_chain_of_grids():
     arrays, _ = split_mod._arrays(g, 500.0)
     label = np.array([0 if n % 66 < 26 else 1 if n % 66 < 51 else 2 for n in range(132)])
     idx = np.arange(132)
-    split_mod._refine(label, idx, arrays, 300.0, 500.0)
+    split_mod._refine(label, idx, arrays, Band(300, 500))
     assert np.bincount(label, weights=arrays.w).tolist() == [520, 500, 300]  # refinement alone is stuck
-    split_mod._rebalance(label, idx, arrays, 300.0, 500.0)
+    split_mod._rebalance(label, idx, arrays, Band(300, 500))
     weights = np.bincount(label, weights=arrays.w)
     assert ((weights >= 300) & (weights <= 500)).all()
     assert all(connected(g, np.flatnonzero(label == p).tolist()) for p in range(3))
