@@ -53,8 +53,8 @@ class Band:
     >>> band = Band(300, 500)
     >>> band.contains(300), band.contains(500), band.contains(501), band.contains(299)
     (True, True, False, False)
-    >>> band.violation(550), band.status(550)
-    (50, <Status.OVER_MAX: 'over_max'>)
+    >>> band.violation(550), str(band.status(550))
+    (50.0, 'over_max')
     >>> list(band.feasible_counts(1000))
     [2, 3]
     """
@@ -246,9 +246,9 @@ class GridCode:
 
     @classmethod
     def villages(cls, codes: pd.Series) -> pd.Series:
-        """Return the village/community code of each grid code (``None`` where it is not a code)."""
+        """Return the village/community code of each grid code (missing where it is not a code)."""
         s = codes.astype(str)
-        return s.str[: cls.VILLAGE_DIGITS].where(cls.valid(s), None)
+        return s.str[: cls.VILLAGE_DIGITS].where(cls.valid(s))
 
     @classmethod
     def seqs(cls, codes: pd.Series) -> pd.Series:

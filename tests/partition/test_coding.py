@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from partition.coding import assign_codes, reading_order
+from partition.coding import assign_codes, check_codes, reading_order
 
 V = "310115005001"
 
@@ -104,3 +104,71 @@ def test_exclusive_codes_inherit_only_exclusive_codes():
 def test_empty_and_single(n):
     g = layout([(0, 0)] * n)
     assert len(assign_codes(g).codes) == n
+
+
+def test_a_village_that_stays_one_grid_keeps_000_and_retires_nothing():
+    first = assign_codes(layout([(0, 0)]))
+    assert first.codes.tolist() == [V + "000"]
+    for households in (420.0, 0.0):  # also a village nobody lives in yet
+        again = assign_codes(layout([(0, 0)]), overlap=overlap([(0, V + "000", households)]), history=first.history)
+        assert again.codes.tolist() == [V + "000"]
+        assert again.retired == []
+        assert again.changes[["old_code", "new_code", "reason"]].to_numpy().tolist() == [[V + "000", V + "000", "kept"]]
+        assert again.history == [V + "000"]
+
+
+def test_000_is_retired_when_the_village_is_divided_and_issued_when_grids_merge_into_one():
+    # one grid 000 becomes two: 000 cannot name a part of a divided village
+    split = assign_codes(layout([(0, 0), (100, 0)]), overlap=overlap([(0, V + "000", 250), (1, V + "000", 250)]))
+    assert split.codes.tolist() == [V + "001", V + "002"]
+    assert split.retired == [V + "000"]
+    assert split.changes.set_index("old_code").loc[V + "000", "reason"] == "retired: split"
+    # two grids 001 002 become one: the village is undivided again
+    merged = assign_codes(layout([(0, 0)]), overlap=overlap([(0, V + "001", 300), (0, V + "002", 200)]))
+    assert merged.codes.tolist() == [V + "000"]
+    assert merged.retired == [V + "001", V + "002"]
+    changes = merged.changes.set_index("old_code")
+    assert changes.loc[V + "001", "reason"] == "retired: merged" and changes.loc[V + "001", "new_code"] == V + "000"
+
+
+def test_a_grid_that_is_not_retired_never_appears_as_retired_with_its_own_code():
+    grids = pd.concat([layout([(0, 0)]), layout([(0, 0), (100, 0)], village="310115005002")], ignore_index=True)
+    first = assign_codes(grids)
+    ov = overlap([(i, c, 100.0) for i, c in enumerate(first.codes)])
+    again = assign_codes(grids, overlap=ov, history=first.history)
+    assert again.codes.tolist() == first.codes.tolist()
+    assert again.retired == []
+    assert not (again.changes["reason"].str.startswith("retired") & again.changes["old_code"].isin(again.codes)).any()
+
+
+def test_check_codes_reports_a_live_code_recorded_as_retired():
+    grids = pd.DataFrame({"grid_code": [V + "001", V + "002"], "village_code": V, "grid_type": "base"})
+    assert check_codes(grids).empty
+    found = check_codes(grids, retired=[V + "002", V + "003"])
+    assert found[["grid_code", "check", "severity"]].to_numpy().tolist() == [[V + "002", "retired", "error"]]
+    assert "recorded as retired" in found["message"].iloc[0]
+
+
+def test_check_codes_names_every_kind_of_bad_code():
+    grids = pd.DataFrame(
+        {
+            "grid_code": [V + "001", V + "001", V + "800", V + "801", "31011500500200", V + "000", V + "004"],
+            "village_code": [V, V, V, V, V, V, "310115005009"],
+            "grid_type": ["base", "base", "base", "exclusive/school", "base", "base", "base"],
+        }
+    )
+    found = check_codes(grids)
+    by = {(r.grid_code, r.check) for r in found.itertuples()}
+    assert (V + "001", "unique") in by
+    assert (V + "800", "range") in by  # a base grid numbered like an exclusive one
+    assert ("31011500500200", "format") in by
+    assert (V + "000", "single") in by  # 000 in a village of several grids
+    assert (V + "004", "prefix") in by
+    assert (V + "801", "range") not in by
+    gaps = found[found["check"].eq("gap")]
+    assert gaps["severity"].eq("warning").all() and "002, 003" in gaps["message"].iloc[0]
+
+
+def test_check_codes_refuses_non_ascii_digits():
+    found = check_codes(pd.DataFrame({"grid_code": ["310115005001\uff10\uff10\uff11"]}))
+    assert found["check"].tolist() == ["format"]
