@@ -45,8 +45,8 @@ from synthetic import denver, make_town, run_files, write_inputs  # noqa: E402
 
 from gridmap import GridResult, LayerSpec  # noqa: E402
 from partition.measures import cv, pieces  # noqa: E402
-from partition.values import Band  # noqa: E402
 from partition.tessellation import blocks_from_barriers  # noqa: E402
+from partition.values import Band  # noqa: E402
 
 
 def evaluate(result: GridResult, *, barriers: np.ndarray | None, seconds: float) -> dict[str, float]:

@@ -242,7 +242,7 @@ class GridCode:
     @staticmethod
     def valid(codes: pd.Series) -> pd.Series:
         """Whether each element of `codes` is a 15-digit grid code."""
-        return codes.astype(str).str.fullmatch(_CODE.pattern).fillna(False).astype(bool)
+        return codes.astype(str).str.fullmatch(_CODE.pattern).astype(bool)
 
     @classmethod
     def villages(cls, codes: pd.Series) -> pd.Series:

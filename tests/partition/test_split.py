@@ -291,3 +291,41 @@ def test_warm_start_keeps_grids_after_a_small_change():
     assert same / w.sum() >= 0.95
     cold = split_graph(g, min_households=300, max_households=500)
     assert [p.nodes for p in cold] != [p.nodes for p in after]  # a fresh split would redraw them
+
+
+@pytest.mark.parametrize(
+    ("households", "status", "flag"),
+    [
+        (300, "ok", ""),  # exactly the minimum is in
+        (500, "ok", ""),  # exactly the maximum is in
+        (299, "under_min", "no_feasible_k"),
+        (501, "over_max", "no_feasible_k"),  # one more is out, and the data force it: 501 fits no k
+        (550, "over_max", "no_feasible_k"),  # 1 × 550 or 2 × 275: both miss by 50, one grid is kept
+    ],
+)
+def test_band_edges_at_the_splitter_one_area(households, status, flag):
+    # ten cells of equal households: one connected area that cannot be cut into in-band grids
+    parts = split_graph(lattice(10, 1, households=households / 10), min_households=300, max_households=500)
+    assert len(parts) == 1
+    (part,) = parts
+    assert part.households == pytest.approx(households)
+    assert (part.status, part.flag) == (status, flag)
+    assert bool(part.note) == (status != "ok")  # every out-of-band grid says why
+
+
+@pytest.mark.parametrize(("households", "sizes"), [(600, [300, 300]), (1000, [500, 500])])
+def test_band_edges_at_the_splitter_grids_of_exactly_min_and_max_are_ok(households, sizes):
+    parts = split_graph(lattice(10, 1, households=households / 10), min_households=300, max_households=500)
+    assert sorted(p.households for p in parts) == pytest.approx(sizes)
+    assert all(p.status == "ok" and p.flag == "" and p.note == "" for p in parts)
+
+
+def test_a_550_household_grid_is_never_ok_whatever_else_is_around_it():
+    # 550 households behind one indivisible compound of 550: its own grid, over the maximum
+    g = lattice(6, 1, households=lambda i, j: 550.0 if i == 0 else 100.0)
+    parts = split_graph(g, min_households=300, max_households=500)
+    big = next(p for p in parts if 0 in p.nodes)
+    assert big.households == 550
+    assert big.status == "over_max" and big.flag == "unit_over_max"
+    rest = [p for p in parts if p is not big]
+    assert [p.households for p in rest] == [500] and rest[0].status == "ok"

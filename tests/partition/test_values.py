@@ -51,10 +51,25 @@ def test_statuses_of_a_column_mix_all_three_verdicts():
 
 
 def test_per_row_bands_are_judged_row_by_row():
-    h = pd.Series([250, 250, 501], index=[7, 8, 9])
-    got = band_contains(h, pd.Series([200, 300, 300]), pd.Series([250, 500, 501]))
-    assert got.tolist() == [True, False, True]
-    assert got.index.tolist() == [7, 8, 9]
+    h = pd.Series([250, 250, 501, 600], index=[7, 8, 9, 10])
+    got = band_contains(h, pd.Series([200, 300, 300, 300]), pd.Series([250, 500, 501, 500]))
+    assert got.tolist() == [True, False, True, False]
+    assert got.index.tolist() == [7, 8, 9, 10]
+
+
+def test_a_grid_whose_households_are_unknown_is_not_in_band():
+    h = pd.Series([400, None], dtype=object)  # as read from a table with an empty cell
+    assert BAND.contains_all(h).tolist() == [True, False]
+    assert BAND.statuses(h).tolist()[1] != "ok"
+    ends = pd.Series([300, 300], dtype=object), pd.Series([500, 500], dtype=object)
+    assert band_contains(h, *ends).tolist() == [True, False]
+
+
+def test_a_band_of_one_or_two_households_works_like_any_other():
+    small = Band(1, 2)  # liaison-like sizes: the lower end may be 1
+    assert small.contains(1) and small.contains(2) and not small.contains(3)
+    assert list(small.feasible_counts(1)) == [1]
+    assert list(small.feasible_counts(5)) == [3, 4, 5]
 
 
 @pytest.mark.parametrize(
@@ -182,6 +197,7 @@ def test_column_forms_split_codes_and_mark_what_is_not_a_code():
     assert villages.dropna().tolist() == [V, V, V]
     assert GridCode.seqs(codes).tolist() == [1, 800, -1, -1, 0]
     assert GridCode.seqs(codes).index.tolist() == [3, 4, 5, 6, 7]
+    assert GridCode.seqs(codes).dtype.kind == "i"  # sequence numbers, ready to format as 000
 
 
 def test_codes_order_by_village_then_sequence():
