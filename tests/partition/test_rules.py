@@ -111,7 +111,13 @@ def test_an_override_takes_its_own_band_and_the_rest_from_the_file():
     assert (own.name, own.min_households, own.max_households) == ("household_band", 100, 450)
     assert rs.rule_for(code="310115005002", urban_rural="111").name == "single"
     assert rs.with_band(200, 300).overrides["310115005001"].band == Band(200, 300)
-    assert rs.with_band(200, 300).rural.band == Band(200, 300)
+    narrow = rs.with_band(200, 300)
+    assert {narrow.urban.band, narrow.rural.band, narrow.unknown.band} == {Band(200, 300)}
+    assert (narrow.urban.name, narrow.rural.name, narrow.unknown.name) == (
+        rs.urban.name,
+        rs.rural.name,
+        rs.unknown.name,
+    )
 
 
 def test_errors_in_the_file_name_the_file_the_key_and_what_is_allowed():
@@ -129,6 +135,8 @@ def test_errors_in_the_file_name_the_file_the_key_and_what_is_allowed():
         RuleSet.from_dict({"codes": {"310115005001": {"max_households": 4.5}}}, source="town.toml")
     with pytest.raises(RulesError, match=r"^town.toml: `min_households` got 3.5"):
         RuleSet.from_dict({"min_households": 3.5}, source="town.toml")
+    with pytest.raises(RulesError, match=r"^town.toml: `max_households` got 3.5"):
+        RuleSet.from_dict({"max_households": 3.5}, source="town.toml")
     with pytest.raises(
         RulesError, match=r"rule 'zone' is unknown; expected one of household_band, village_group, single"
     ):
@@ -253,6 +261,7 @@ def test_an_out_of_band_grid_must_carry_a_status_and_a_note():
         note=["", "", "too many", "too many"],
     )
     assert flagged_if_out_of_band(grids).tolist() == [False, False, True, False]
+    assert flagged_if_out_of_band(grids.assign(note=["", "", "!", "!"])).tolist() == [False, False, True, False]
     assert list(failing_checks(grids)["flagged_if_out_of_band"]) == [0, 1, 3]
 
 
@@ -260,6 +269,8 @@ def test_a_grid_in_pieces_fails_contiguity_unless_flagged_as_an_enclave():
     two = shapely.MultiPolygon([shapely.box(0, 0, 1, 1), shapely.box(3, 0, 4, 1)])
     grids = grids_table(status=["ok", "enclave", "ok", "ok"]).set_geometry([two, two, shapely.box(5, 0, 6, 1), two])
     assert contiguous(grids).tolist() == [False, True, True, False]
+    shuffled = grids.set_axis([40, 30, 20, 10])  # results are indexed like the grids
+    assert contiguous(shuffled).to_dict() == {40: False, 30: True, 20: True, 10: False}
     assert list(failing_checks(grids)) == ["contiguous"]
 
 
