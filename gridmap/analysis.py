@@ -19,6 +19,7 @@ from gridmap.report import report_page
 from gridmap.result import GridResult
 from partition.audit import Diff, audit_grids, diff_layers
 from partition.rules import RuleSet
+from partition.values import DEFAULT_BAND, Band
 
 
 def read_workers(
@@ -88,8 +89,8 @@ def audit(
     *,
     grid_code_col: str = "grid_code",
     households_col: str = "households",
-    min_households: int = 300,
-    max_households: int = 500,
+    min_households: float = DEFAULT_BAND.min_households,
+    max_households: float = DEFAULT_BAND.max_households,
     name: str | None = None,
 ) -> GridResult:
     """Audit a grid layer gridmap did not make: households per grid, gaps, overlaps, crossings, codes.
@@ -152,8 +153,7 @@ def audit(
         g.to_crs(work),
         a.to_crs(work),
         boundaries=b,
-        min_households=min_households,
-        max_households=max_households,
+        band=Band(min_households, max_households),
         band_villages=_band_villages(b) if b is not None else None,
     )
     ag = found.grids

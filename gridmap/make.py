@@ -27,6 +27,7 @@ from partition.grids import Village
 from partition.measures import polsby_popper
 from partition.rules import RuleSet
 from partition.tessellation import point_owner
+from partition.values import GridCode
 
 Progress = Callable[[str, int, int], None]
 """Callback ``progress(stage, done, total)`` called as work advances."""
@@ -218,7 +219,7 @@ def make_grids(
     )
     grids["kept"] = grids["kept_code"].notna() if "kept_code" in grids else False
     grids["grid_code"] = assignment.codes
-    grids["seq"] = grids["grid_code"].str[12:]
+    grids["seq"] = GridCode.seqs(grids["grid_code"]).map("{:03d}".format)
     timings["code"] = time.perf_counter() - t
 
     _label_addresses(addresses, grids, addr_grid, boundaries)
@@ -346,7 +347,7 @@ def _previous_frame(
     prev = prev.copy()
     prev["grid_code"] = prev["grid_code"].astype(str)
     if "village_code" not in prev.columns:
-        prev["village_code"] = prev["grid_code"].str[:12]
+        prev["village_code"] = GridCode.villages(prev["grid_code"])
     prev["village_code"] = prev["village_code"].astype(str)
     return gcrs.valid_polygons(prev.to_crs(work))
 
@@ -469,7 +470,8 @@ def previous_overlap(
     new = addr_grid[inside]
     df = pd.DataFrame({"grid": np.where(new >= 0, new, np.nan), "old_code": old_code, "households": hh})
     df = df.groupby(["grid", "old_code"], dropna=False, as_index=False)["households"].sum()
-    empty = ~prev["grid_code"].isin(df["old_code"]).to_numpy()
+    held = df.groupby("old_code")["households"].sum()
+    empty = ~prev["grid_code"].isin(held.index[held > 0]).to_numpy()  # no address, or only 0-household ones
     if empty.any():
         old = prev.geometry.values[empty]
         oi, ni = shapely.STRtree(new_geoms).query(old, predicate="intersects")

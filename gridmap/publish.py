@@ -47,6 +47,7 @@ import pandas as pd
 from geodata.errors import DatabaseError, InputError, OptionError, Problem
 from geodata.postgis import DbSource, connect, db_error, mask_url
 from geodata.schema import GRID_COLUMNS, PUBLISHED_ADDRESS_COLUMNS
+from partition.values import GridCode
 
 if TYPE_CHECKING:
     import sqlalchemy
@@ -382,14 +383,16 @@ def _retire_codes(conn, q: str, run_id: int, villages: list[str], result: GridRe
         ret = changes[changes["reason"].astype(str).str.startswith("retired")]
         old = ret["old_code"].astype(str).tolist()
         new = [str(v) if isinstance(v, str) and v and v != "nan" else None for v in ret["new_code"]]
-    history = sorted({str(c) for c in (result.history or []) if re.fullmatch(r"\d{15}", str(c))})
+    history = sorted({str(c) for c in (result.history or []) if GridCode.is_code(str(c))})
+    history_villages = [GridCode.parse(c).village for c in history]
     # codes the run's history knows but this database never saw: issued earlier, retired by now
     conn.execute(
         sa.text(
             f"INSERT INTO {q}.code_ledger (grid_code, village_code, issued_in_run) "
-            f"SELECT c, left(c, 12), NULL FROM unnest(CAST(:h AS text[])) AS c ON CONFLICT (grid_code) DO NOTHING"
+            f"SELECT c, v, NULL FROM unnest(CAST(:h AS text[]), CAST(:hv AS text[])) AS t(c, v) "
+            "ON CONFLICT (grid_code) DO NOTHING"
         ),
-        {"h": history},
+        {"h": history, "hv": history_villages},
     )
     return int(
         conn.execute(

@@ -16,6 +16,7 @@ import shapely
 from gridmap.fields import GRID_TYPES, GRID_TYPES_EN, RULES, bilingual_text, note_text, status_text
 from partition.audit import worker_loads
 from partition.measures import band_share, summary
+from partition.values import DEFAULT_BAND
 
 if TYPE_CHECKING:
     from gridmap.result import GridResult
@@ -382,7 +383,8 @@ def report_html(
         f"<p>全部 {fmt(total['n'])} 个网格，{fmt(total['total'])} 户，{fmt(total['flagged'])} 个网格被标记。"
         f" All {fmt(total['n'])} grids, {fmt(total['total'])} households, {fmt(total['flagged'])} flagged grids."
         + "".join(f"<span hidden data-key='{k}' data-value='{float(v)!r}'></span>" for k, v in total.items())
-        + "</p><p class='small'>各项统计只在同一规则的网格内计算：社区按户数区间（如 300–500 "
+        + "</p><p class='small'>各项统计只在同一规则的网格内计算：社区按户数区间（如 "
+        f"{DEFAULT_BAND.min_households:.0f}–{DEFAULT_BAND.max_households:.0f} "
         "户），村按村民小组一组一格，"
         "专属网格不计户数。Statistics are computed within each rule only: communities follow the household band, "
         "villages have one grid per village group, exclusive grids (schools, hospitals, …) carry no household "

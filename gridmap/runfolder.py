@@ -73,3 +73,22 @@ def write_run(result: GridResult, out: str | Path, *, overwrite: bool = False, m
         result.manifest.setdefault("timings_s", {})["write"] = round(time.perf_counter() - t, 3)
         gio.write_text(tmp / "manifest.json", json.dumps(result.manifest, ensure_ascii=False, indent=2))
     return out
+
+
+def recorded_retired(folder: str | Path) -> list[str]:
+    """Return the codes a run folder records as retired (``manifest.json`` and ``code_changes.csv``).
+
+    Empty for a folder that is not a run folder. :func:`partition.coding.check_codes` reports any
+    of them a grid still uses.
+    """
+    folder = Path(folder)
+    codes: set[str] = set()
+    manifest_path = folder / "manifest.json"
+    if manifest_path.exists():
+        codes |= {str(c) for c in json.loads(manifest_path.read_text(encoding="utf-8")).get("retired_codes", [])}
+    changes_path = folder / "code_changes.csv"
+    if changes_path.exists():
+        changes = pd.read_csv(changes_path, dtype=str).fillna("")
+        if {"old_code", "reason"} <= set(changes.columns):
+            codes |= set(changes.loc[changes["reason"].str.startswith("retired"), "old_code"])
+    return sorted(codes)

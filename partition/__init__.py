@@ -19,6 +19,7 @@ from partition import (
     split,
     tessellation,
     units,
+    values,
 )
 from partition.adjacency import CellGraph, cell_graph
 from partition.audit import audit_grids, diff_layers, worker_loads
@@ -26,14 +27,18 @@ from partition.coding import assign_codes, check_codes, reading_order
 from partition.grids import Village, VillageGrids, partition_village
 from partition.incremental import partition_incremental, valid_previous
 from partition.liaison import liaison_groups
-from partition.rules import Flag, Rule, RuleSet, Status
-from partition.split import feasible_k, split_graph
+from partition.rules import Rule, RuleSet
+from partition.split import choose_k, split_graph
 from partition.tessellation import cells_from_points, cells_from_polygons
 from partition.units import units_from_points
+from partition.values import DEFAULT_BAND, Band, Flag, GridCode, Status
 
 __all__ = [
+    "DEFAULT_BAND",
+    "Band",
     "CellGraph",
     "Flag",
+    "GridCode",
     "Rule",
     "RuleSet",
     "Status",
@@ -49,7 +54,7 @@ __all__ = [
     "check_codes",
     "coding",
     "diff_layers",
-    "feasible_k",
+    "choose_k",
     "grids",
     "incremental",
     "liaison",
@@ -64,6 +69,7 @@ __all__ = [
     "tessellation",
     "units",
     "units_from_points",
+    "values",
     "valid_previous",
     "worker_loads",
 ]

@@ -11,9 +11,10 @@ import shapely
 from shapely.geometry.base import BaseGeometry
 
 from geodata.schema import VILLAGE_GRID_COLUMNS
-from partition.rules import RULE_LABELLERS, Flag, Rule, Status, Verdict
+from partition.rules import RULE_LABELLERS, Rule, Verdict
 from partition.tessellation import EMPTY, cells_from_points, cells_from_polygons, point_owner
 from partition.units import units_from_points
+from partition.values import Flag, Status
 
 
 @dataclass
@@ -316,7 +317,7 @@ def partition_village(village: Village, *, previous: np.ndarray | None = None) -
     if rule.name == "household_band":
         hh = grids["households"]
         band = grids["rule"].eq("household_band")
-        under = band & (hh < rule.min_households) & grids["status"].eq(Status.OK)
+        under = band & (rule.band.statuses(hh) == Status.UNDER_MIN) & grids["status"].eq(Status.OK)
         grids.loc[under, "status"] = Status.UNDER_MIN
         grids.loc[under, "flag"] = Flag.NO_FEASIBLE_K
         grids.loc[under, "note"] = (

@@ -31,7 +31,10 @@ def check_codes_cmd(
     type_col: str,
     out: str | None,
 ) -> None:
-    """Check grid codes: format, uniqueness, village prefix, sequence ranges, gaps.
+    """Check grid codes: format, uniqueness, village prefix, sequence ranges, retirements, gaps.
+
+    In a run folder, a code its manifest or code_changes.csv records as retired while a grid
+    still uses it is an error.
 
     Exit code 0 when there are no errors (gaps are warnings), 1 otherwise.
 
@@ -41,6 +44,7 @@ def check_codes_cmd(
       gridmap check-codes old_grids.shp --grid-code-col WGBM --village-code-col CJBM
     """
     from geodata.io import check_output_file, layer_names, read_layer, write_csv
+    from gridmap.runfolder import recorded_retired
     from partition.coding import check_codes
 
     if out:
@@ -58,7 +62,7 @@ def check_codes_cmd(
     frame = frame.rename(
         columns={c: n for c, n in ((village_code_col, "village_code"), (type_col, "grid_type")) if c in frame.columns}
     )
-    found = check_codes(frame)
+    found = check_codes(frame, retired=recorded_retired(Path(file).parent))  # a run folder's retirements
     errors = found[found["severity"].eq("error")]
     click.echo(f"{len(frame)} grids checked: {len(errors)} errors, {len(found) - len(errors)} warnings.")
     for row in found.itertuples():

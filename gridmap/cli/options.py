@@ -16,11 +16,11 @@ import click
 
 from geodata.schema import INPUT_FIELDS
 from gridmap.options import Options
-from partition.rules import RuleSet
+from partition.values import DEFAULT_BAND
 
 F = Callable[..., Any]
 
-_DEFAULT = RuleSet().urban
+_DEFAULT = DEFAULT_BAND
 
 
 def compose(*decorators: F) -> Callable[[F], F]:
