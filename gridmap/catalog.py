@@ -143,6 +143,10 @@ MESSAGES: dict[ReasonKind, tuple[str, str]] = {
         "{code} 使用 000（整村一格），但其村/社区有 {grids} 个网格。",
         "{code} uses 000 (undivided village) but its village has {grids} grids.",
     ),
+    ReasonKind.CODE_RETIRED: (
+        "{code} 已记录为停用，但仍有网格在使用。",
+        "{code} is recorded as retired, but a grid still uses it.",
+    ),
 }
 """Reason kind → (Chinese, English) format strings over the reason's values."""
 

@@ -17,6 +17,7 @@ from partition.coding import check_codes
 from partition.measures import pieces, polsby_popper, summary
 from partition.reasons import Reason, ReasonKind, encode
 from partition.tessellation import point_owner
+from partition.values import DEFAULT_BAND, Band, GridCode, Status
 
 MIN_AREA_M2 = 1.0
 """Gaps and overlaps smaller than this are digitising noise, not findings."""
@@ -39,8 +40,7 @@ def audit_grids(
     addresses: gpd.GeoDataFrame,
     *,
     boundaries: gpd.GeoDataFrame | None = None,
-    min_households: float = 300,
-    max_households: float = 500,
+    band: Band = DEFAULT_BAND,
     band_villages: set[str] | None = None,
 ) -> Audit:
     """Check an existing grid layer against its addresses and village/community boundaries.
@@ -53,8 +53,8 @@ def audit_grids(
         Points with ``households`` (and optionally ``population``).
     boundaries
         Village/community polygons with ``code``: grids crossing them and gaps inside them are found.
-    min_households, max_households
-        The band each grid is measured against.
+    band
+        The household band each grid is measured against.
     band_villages
         Codes of the villages/communities whose grids follow the household band; grids of other
         villages (rural, one grid per 村民小组) are not measured against it. None: every grid.
@@ -94,8 +94,8 @@ def audit_grids(
     g["population"] = np.bincount(address_grid[ok], weights=np.nan_to_num(pop[ok]), minlength=len(g))
     g["area_m2"] = shapely.area(geoms)
     g["compactness"] = polsby_popper(geoms)
-    g["min_households"] = min_households
-    g["max_households"] = max_households
+    g["min_households"] = band.min_households
+    g["max_households"] = band.max_households
     if "grid_type" not in g:
         g["grid_type"] = "base"
     n_pieces = pieces(geoms)
@@ -135,22 +135,19 @@ def audit_grids(
             why = Reason.of(ReasonKind.GRID_CROSSES_BOUNDARY, grid=code, villages=int(spans[i]), codes=codes)
             add("crosses_boundary", code, why, geoms[i])
     if "village_code" not in g:
-        g["village_code"] = g["grid_code"].astype(str).str[:12]
+        g["village_code"] = GridCode.villages(g["grid_code"])
     banded = g["village_code"].isin(band_villages) if band_villages is not None else pd.Series(True, index=g.index)
     banded &= ~g["grid_type"].astype(str).str.startswith("exclusive")  # 专属网格 have no household band
     g["rule"] = np.where(banded, "household_band", "village_group")
-    inside = g["households"].between(min_households, max_households) | ~banded
-    g["status"] = np.where(inside, "ok", np.where(g["households"] < min_households, "under_min", "over_max"))
+    inside = band.contains_all(g["households"]) | ~banded.to_numpy()
+    g["status"] = np.where(inside, Status.OK.value, band.statuses(g["households"]))
     g["flag"] = ""
-    out_of_band = encode([Reason.of(ReasonKind.OUT_OF_BAND, min=round(min_households), max=round(max_households))])
+    mn, mx = round(band.min_households), round(band.max_households)
+    out_of_band = encode([Reason.of(ReasonKind.OUT_OF_BAND, min=mn, max=mx)])
     g["reason"] = pd.Series([None if ok else out_of_band for ok in inside], index=g.index, dtype=object)
     for r in g[~inside].itertuples():
         why = Reason.of(
-            ReasonKind.GRID_OUT_OF_BAND,
-            grid=str(r.grid_code),
-            households=round(r.households),
-            min=round(min_households),
-            max=round(max_households),
+            ReasonKind.GRID_OUT_OF_BAND, grid=str(r.grid_code), households=round(r.households), min=mn, max=mx
         )
         add("out_of_band", r.grid_code, why, r.geometry)
     village_of = dict(zip(g["grid_code"].astype(str).str.strip(), g["village_code"].astype(str), strict=False))
@@ -166,6 +163,7 @@ _CODE_REASONS = {
     "unique": ReasonKind.CODE_REPEATED,
     "prefix": ReasonKind.CODE_PREFIX,
     "single": ReasonKind.CODE_SINGLE,
+    "retired": ReasonKind.CODE_RETIRED,
 }
 
 

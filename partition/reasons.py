@@ -94,6 +94,8 @@ class ReasonKind(StrEnum):
     """Audit: an exclusive grid's sequence is outside 800-999."""
     CODE_SINGLE = "code_single"
     """Audit: a code uses 000 (undivided village) but its village has several grids."""
+    CODE_RETIRED = "code_retired"
+    """Audit: a code recorded as retired is still used by a grid."""
 
 
 _UNIT = ("unit_kind", "unit")
@@ -133,6 +135,7 @@ VALUES: dict[ReasonKind, tuple[str, ...]] = {
     ReasonKind.CODE_RANGE_BASE: ("code",),
     ReasonKind.CODE_RANGE_EXCLUSIVE: ("code",),
     ReasonKind.CODE_SINGLE: ("code", "grids"),
+    ReasonKind.CODE_RETIRED: ("code",),
 }
 """Reason kind → the names of the values it carries (``unit_kind``/``unit`` name a :class:`UnitRef`)."""
 
