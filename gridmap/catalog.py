@@ -228,7 +228,7 @@ def note_pair(reason: object, note: object = "") -> tuple[str, str]:
     reasons = _reasons(reason)
     if reasons:
         return render_all(reasons, "zh"), render_all(reasons, "en")
-    text = "" if note is None or (isinstance(note, float) and note != note) else str(note)
+    text = "" if not isinstance(note, str) and pd.isna(note) else str(note)
     return text, text
 
 

@@ -18,6 +18,8 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, NamedTuple
 
+import pandas as pd
+
 from geodata.errors import OptionError
 
 
@@ -230,7 +232,7 @@ def decode(data: object) -> Reasons:
 
     Raises :class:`geodata.errors.OptionError` when the cell is not reasons gridmap wrote.
     """
-    if data is None or (isinstance(data, float) and data != data) or (isinstance(data, str) and not data.strip()):
+    if isinstance(data, str) and not data.strip() or not isinstance(data, str | list) and pd.isna(data):
         return ()
     try:
         items: Any = json.loads(data) if isinstance(data, str) else data
