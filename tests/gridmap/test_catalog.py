@@ -127,7 +127,6 @@ def forced_run(tmp_path_factory):
         gpd.GeoDataFrame(pts, crs=UTM),
         gpd.GeoDataFrame(bnd, crs=UTM),
         units=gpd.GeoDataFrame(units, crs=UTM),
-        group_col="group",
     )
     folder = tmp_path_factory.mktemp("forced") / "run"
     gridmap.write_run(result, folder, maps=False)

@@ -213,9 +213,9 @@ def test_village_group_gives_each_group_one_grid_and_cells_without_a_group_join_
     assert label.reshape(3, 3).tolist() == [[0, 0, 1], [0, 0, 1], [0, 0, 1]]
 
 
-def test_village_group_without_any_group_label_is_one_grid_with_a_note():
+def test_village_group_without_any_group_label_is_one_grid_with_a_reason():
     label, verdicts = RULE_LABELLERS["village_group"](boxes(2, 2, group=[None] * 4), Rule("village_group"))
-    assert label.tolist() == [0, 0, 0, 0] and len(verdicts) == 1 and "村民小组" in verdicts[0].note
+    assert label.tolist() == [0, 0, 0, 0] and verdicts[0].reasons == (Reason.of(ReasonKind.NO_GROUP_LABELS),)
 
 
 def test_a_cell_cut_off_from_every_group_joins_the_nearest_group():
