@@ -39,6 +39,11 @@ class GridResult:
         Household-liaison groups (联户), when asked for.
     work_crs : str
         The metric CRS the geometry work was done in.
+    cells : geopandas.GeoDataFrame or None
+        The partition the grids are made of: one row per cell (``cell_id``, ``grid_code``,
+        ``village_code``, ``households``, ``population``, ``units``, ``unit_id``, ``label``,
+        ``group``, ``compound``, ``block``); every grid is the union of its cells. The ``--units``
+        polygons where given, the engine's tessellation otherwise. None for layers gridmap did not make.
     """
 
     grids: gpd.GeoDataFrame
@@ -50,6 +55,7 @@ class GridResult:
     manifest: dict[str, Any] = field(default_factory=dict)
     liaison: gpd.GeoDataFrame | None = None
     work_crs: str = ""
+    cells: gpd.GeoDataFrame | None = None
 
     def save(self, folder: str | Path, *, overwrite: bool = False, maps: bool = True) -> Path:
         """Write the run folder exactly as ``gridmap partition`` does (see :func:`gridmap.write_run`)."""

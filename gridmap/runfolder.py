@@ -13,15 +13,15 @@ from geodata import io as gio
 from geodata.errors import InputError, Problem
 from gridmap.result import GridResult
 
-CODE_COLUMNS = ("grid_code", "village_code", "seq", "liaison_code")
-"""Columns that hold codes: always read back as text (a 15-digit code is not a number)."""
+CODE_COLUMNS = ("grid_code", "village_code", "seq", "liaison_code", "unit_id")
+"""Columns that hold codes and ids: always read back as text (a 15-digit code is not a number)."""
 
 
 def write_run(result: GridResult, out: str | Path, *, overwrite: bool = False, maps: bool = True) -> Path:
     """Write the run folder atomically: nothing appears unless every file was written.
 
     Files: ``grids.gpkg`` (layers grids, addresses, violations, boundaries, liaison when made,
-    code_history), ``grids.geojson``, ``roster.csv``, ``code_changes.csv`` (with previous grids),
+    cells when known, code_history), ``grids.geojson``, ``roster.csv``, ``code_changes.csv`` (with previous grids),
     ``map.html``, ``map.png``, ``report.html`` and ``manifest.json``.
 
     Parameters
@@ -62,6 +62,8 @@ def write_run(result: GridResult, out: str | Path, *, overwrite: bool = False, m
         }
         if result.liaison is not None:
             layers["liaison"] = result.liaison
+        if result.cells is not None:
+            layers["cells"] = result.cells
         gio.write_layers(tmp / "grids.gpkg", layers)
         gio.write_table(tmp / "grids.gpkg", pd.DataFrame({"grid_code": result.history}), layer="code_history")
         gio.write_geojson(tmp / "grids.geojson", result.grids)
@@ -88,8 +90,8 @@ def read_run(folder: str | Path) -> GridResult:
     Returns
     -------
     result
-        Grids, addresses, violations, boundaries, liaison groups, code changes, code history and
-        manifest; codes as text.
+        Grids, addresses, violations, boundaries, liaison groups, cells (when the run kept them),
+        code changes, code history and manifest; codes as text.
 
     Raises
     ------
@@ -139,4 +141,5 @@ def read_run(folder: str | Path) -> GridResult:
         manifest=manifest,
         liaison=layer("liaison"),
         work_crs=work,
+        cells=layer("cells"),
     )
