@@ -331,7 +331,7 @@ def make_grids(
         manifest=manifest,
         liaison=out(liaison_groups) if liaison_groups is not None else None,
         work_crs=work.to_string(),
-        cells=out(cells),
+        cells=cells,
     )
 
 

@@ -44,6 +44,8 @@ class GridResult:
         ``village_code``, ``households``, ``population``, ``units``, ``unit_id``, ``label``,
         ``group``, ``compound``, ``block``); every grid is the union of its cells. The ``--units``
         polygons where given, the engine's tessellation otherwise. None for layers gridmap did not make.
+        In the work CRS (unlike the other layers): there the cells tile every village exactly, and
+        reprojecting them would open hair gaps between cells that meet at a vertex of one another.
     """
 
     grids: gpd.GeoDataFrame

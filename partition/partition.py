@@ -109,7 +109,16 @@ class Partition:
         """Return a new partition with cell ``c`` in grid ``flips[c]``; this one is unchanged."""
         cells = np.fromiter(flips.keys(), dtype=np.int64, count=len(flips))
         to = np.fromiter(flips.values(), dtype=np.int64, count=len(flips))
-        return self._with(cells, to)
+        return self.reassign(cells, to)
+
+    def reassign(self, cells: np.ndarray, grids: np.ndarray, *, keep_parent: bool = True) -> Partition:
+        """Return a new partition with cell ``cells[k]`` in grid ``grids[k]`` (:meth:`flip` as arrays).
+
+        `cells` must be distinct. Without `keep_parent` the new partition does not hold on to this
+        one (a long edit session keeps its own history).
+        """
+        cells, grids = np.asarray(cells, dtype=np.int64), np.asarray(grids, dtype=np.int64)
+        return self._with(cells, grids, parent=self if keep_parent else None)
 
     def move(self, cells: Sequence[int] | np.ndarray, to_grid: int) -> Partition:
         """Return a new partition with `cells` in grid `to_grid`; this one is unchanged.
@@ -117,13 +126,17 @@ class Partition:
         `to_grid` may be ``len(self)``: a new grid, under the rule of the first moved cell's grid.
         """
         cells = np.unique(np.asarray(cells, dtype=np.int64))
-        return self._with(cells, np.full(len(cells), int(to_grid)))
+        return self._with(cells, np.full(len(cells), int(to_grid)), parent=self)
 
-    def with_grids(self, rules: Sequence[Rule | None]) -> Partition:
+    def with_grids(self, rules: Sequence[Rule | None], *, keep_parent: bool = True) -> Partition:
         """Return a new partition with empty grids of `rules` added after the existing ones."""
-        return Partition(self.graph, self.assignment, (*self.rules, *rules), parent=self)
+        child = Partition(self.graph, self.assignment, (*self.rules, *rules), parent=self if keep_parent else None)
+        for name, tally in self._cache.items():
+            if name in ("households", "population", "units", "n_cells"):
+                child._cache[name] = np.r_[tally, np.zeros(len(rules))]
+        return child
 
-    def _with(self, cells: np.ndarray, to: np.ndarray) -> Partition:
+    def _with(self, cells: np.ndarray, to: np.ndarray, *, parent: Partition | None = None) -> Partition:
         rules = self.rules
         if len(to) and to.max() >= len(rules):
             if to.max() > len(rules):
@@ -133,21 +146,24 @@ class Partition:
         assignment = self.assignment.copy()
         old = assignment[cells]
         assignment[cells] = to
-        child = Partition(self.graph, assignment, rules, parent=self)
+        child = Partition(self.graph, assignment, rules, parent=parent)
         changed = old != to
         child._moved = cells[changed]
         # tallies follow the cells that changed grid (GerryChain's updaters on flows)
-        for name, weight in (("households", self._weight("households")), ("population", self._weight("population"))):
+        for name in ("households", "population", "units", "n_cells"):
             if name in self._cache:
+                weight = self._weight(name)[cells[changed]]
                 tally = np.zeros(len(rules))
                 tally[: len(self.rules)] = self._cache[name]
-                np.subtract.at(tally, old[changed], weight[cells[changed]])
-                np.add.at(tally, to[changed], weight[cells[changed]])
+                np.subtract.at(tally, old[changed], weight)
+                np.add.at(tally, to[changed], weight)
                 child._cache[name] = tally
         return child
 
     # ---- figures -------------------------------------------------------------------------------
     def _weight(self, name: str) -> np.ndarray:
+        if name == "n_cells":
+            return np.ones(len(self.graph))
         if name == "households":
             return np.asarray(self.graph.households, float)
         if name == "population":
@@ -179,9 +195,7 @@ class Partition:
     @property
     def n_cells(self) -> np.ndarray:
         """Number of cells of every grid (0: the grid is gone)."""
-        if "n_cells" not in self._cache:
-            self._cache["n_cells"] = np.bincount(self.assignment, minlength=len(self)).astype(float)
-        return self._cache["n_cells"]
+        return self._tally("n_cells")
 
     @property
     def moved(self) -> np.ndarray:
@@ -238,15 +252,13 @@ class Partition:
         if "band_status" not in self._cache:
             out = np.full(len(self), Status.OK.value, dtype=object)
             hh = self.households
-            rules = pd.Series(range(len(self))).groupby([self._rule_key(r) for r in self.rules]).indices
-            for _, ids in rules.items():
-                out[ids] = band_status(hh[ids], self.rules[ids[0]])
+            by_rule: dict[Rule | None, list[int]] = {}
+            for g, rule in enumerate(self.rules):
+                by_rule.setdefault(rule, []).append(g)
+            for rule, ids in by_rule.items():
+                out[ids] = band_status(hh[ids], rule)
             self._cache["band_status"] = out
         return self._cache["band_status"]
-
-    @staticmethod
-    def _rule_key(rule: Rule | None) -> tuple:
-        return ("",) if rule is None else (rule.name, rule.min_households, rule.max_households)
 
     def status(self) -> np.ndarray:
         """Status of every grid: out of band first (``under_min``/``over_max``), then ``enclave``, else ``ok``."""

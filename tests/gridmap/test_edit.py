@@ -39,10 +39,13 @@ def post(client, op: str, body: dict | None = None, *, token: str = TOKEN):
 
 
 def border_move(session: EditSession, village: str = VILLAGE) -> tuple[int, str, str]:
-    """A unit with households on the border of two grids whose move needs no confirmation."""
+    """A unit with households on the border of two grids whose move needs no confirmation.
+
+    Its grid keeps most of its households, so the grid keeps its code.
+    """
     for c in session.village_cells[village]:
         a = session.cell_grid[c]
-        if session.hh[c] <= 0 or len(session.members(a)) < 3:
+        if session.hh[c] <= 0 or len(session.members(a)) < 3 or session.hh[c] >= session.g_hh[a] / 2:
             continue
         for j in session.adj[c].indices:
             b = session.cell_grid[j]
