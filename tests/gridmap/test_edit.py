@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
+import geopandas as gpd
 import numpy as np
 import pandas as pd
 import pytest
@@ -11,13 +13,14 @@ import shapely
 from click.testing import CliRunner
 
 from geodata import io as gio
-from gridmap import read_run
+from gridmap import LayerSpec, read_run
 from gridmap.cli import main
 from gridmap.edit.server import create_app
 from gridmap.edit.session import EditSession, replay
 from partition.coding import check_codes
 from partition.measures import coverage_ratio, overlap_area
 from partition.tessellation import point_owner
+from tests.helpers import assert_cells_make_grids, run_files
 
 TOKEN = "secret-token"
 VILLAGE = "310115005001"  # 梅园一村: six household-band grids, one over max (a 743-household building)
@@ -439,3 +442,55 @@ def test_the_page_and_its_scripts_are_served(client):
 def test_loopback_server_refuses_other_host_names(client):
     assert client.get("/api/villages", headers={"Host": "evil.example:8765"}).status_code == 403
     assert client.get("/api/villages", headers={"Host": "127.0.0.1:8765"}).status_code == 200
+
+
+DENVER = Path(__file__).resolve().parents[1] / "data" / "denver_tracts.gpkg"
+
+
+@pytest.fixture(scope="module")
+def denver_folder(tmp_path_factory) -> Path:
+    """Twelve Denver tracts gridded with census blocks as units (``--units``), saved without maps."""
+    result = run_files(
+        LayerSpec(DENVER, "addresses"), LayerSpec(DENVER, "boundaries"), units=LayerSpec(DENVER, "units")
+    )
+    return result.save(tmp_path_factory.mktemp("denver") / "run", maps=False)
+
+
+def blocks_cut(grids: gpd.GeoDataFrame, blocks: gpd.GeoDataFrame) -> np.ndarray:
+    """Blocks that do not lie within exactly one grid (share of their area, tolerance 1e-6)."""
+    geoms, bgeoms = grids.geometry.values, blocks.geometry.values
+    bi, gi = shapely.STRtree(geoms).query(bgeoms, predicate="intersects")
+    share = shapely.area(shapely.intersection(bgeoms[bi], geoms[gi])) / shapely.area(bgeoms[bi])
+    inside = share > 1 - 1e-6
+    touched = share > 1e-6
+    n_in = np.bincount(bi[inside], minlength=len(blocks))
+    n_touched = np.bincount(bi[touched], minlength=len(blocks))
+    return np.flatnonzero((n_in != 1) | (n_touched != 1))
+
+
+def test_denver_edit_keeps_every_census_block_whole(denver_folder, tmp_path):
+    """The issue's "done when": a move and a split on Denver blocks, saved: every block in exactly one grid."""
+    session = EditSession.from_folder(denver_folder)
+    run = read_run(denver_folder)
+    assert session.kept_cells and len(session.cells) == len(run.cells)
+    blocks = gpd.read_file(DENVER, layer="units").to_crs(run.work_crs)
+    assert not len(blocks_cut(run.grids.to_crs(run.work_crs), blocks))  # the engine cuts none
+
+    def non_contiguous() -> set[str]:
+        return {p["grid_code"] for v in session.villages() for p in session.problems(v) if p["kind"] == "non_contiguous"}
+
+    enclaves = set(run.grids.loc[run.grids["status"].eq("enclave"), "grid_code"])
+    assert non_contiguous() == enclaves  # the editor sees the contiguity the run has, no more
+    village = run.grids.loc[run.grids["households"].idxmax(), "village_code"]
+    unit, a, b = border_move(session, village)
+    session.apply("move", units=[unit], to=b)
+    big = max(session.grids_of(village), key=lambda g: session.g_hh[g])
+    result = session.apply("split", grid=session.code[big], k=2)
+    assert len(result.grids) == 2
+    assert non_contiguous() <= enclaves
+    saved = read_run(session.save(tmp_path / "edited"))
+    grids = saved.grids.to_crs(saved.work_crs)
+    cut = blocks_cut(grids, blocks)
+    assert not len(cut), f"{len(cut)} blocks cut by the saved grids: {blocks['building'].iloc[cut[:5]].tolist()}"
+    assert_cells_make_grids(saved)
+    assert set(saved.grids["grid_code"]) - set(run.grids["grid_code"])  # the split made a new grid
