@@ -488,7 +488,7 @@ def _address_grid(n: int, tasks: list[VillageTask], vgs: list) -> np.ndarray:
 
 
 def _run_cells(vgs: list) -> pd.DataFrame:
-    """The cells of every village in task order, ``grid`` turned into the row of the run's grids table."""
+    """Return the cells of every village in task order, ``grid`` turned into the row of the run's grids table."""
     offsets = np.cumsum([0] + [len(vg.grids) for vg in vgs])
     parts = [vg.cells.assign(grid=vg.cells["grid"] + off) for vg, off in zip(vgs, offsets[:-1], strict=False)]
     return pd.concat(parts, ignore_index=True) if parts else cell_table([])

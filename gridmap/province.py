@@ -11,7 +11,8 @@ addresses does not fit. :func:`grid_province` never loads the addresses in one p
    GeoPackage spatial index), keeps the ones that lie in its village exactly as a whole-run
    :func:`make_grids` would assign them, reads the units, exclusive areas and barriers inside its
    window, grids it with :func:`make_grids` and writes its grids, addresses, violations and cells
-   (the partition its grids are made of; ``cell_id`` counts within the village) as GeoParquet files of a partitioned dataset (``dataset/<layer>/county=<6 digits>/<village>.parquet``).
+   (the partition its grids are made of; ``cell_id`` counts within the village) as GeoParquet
+   files of a partitioned dataset (``dataset/<layer>/county=<6 digits>/<village>.parquet``).
 4. Each **county** (or township) task reads its part of the dataset and draws its map and report
    and writes its roster; the driver assembles ``grids.gpkg`` (grids, boundaries, violations,
    code history) a county at a time, ``roster.csv``, ``index.html`` and ``manifest.json``.

@@ -85,7 +85,9 @@ def _exclusive_pieces(village: Village) -> gpd.GeoDataFrame:
     return pieces[pieces.geometry.notna()].reset_index(drop=True)
 
 
-def cells_of_area(village: Village, area: BaseGeometry, points: gpd.GeoDataFrame) -> tuple[gpd.GeoDataFrame, np.ndarray]:
+def cells_of_area(
+    village: Village, area: BaseGeometry, points: gpd.GeoDataFrame
+) -> tuple[gpd.GeoDataFrame, np.ndarray]:
     """Return the unit cells of the base area and the cell of every point (-1: none).
 
     Cells carry households, population, group, compound and label.
@@ -308,9 +310,7 @@ def partition_village(village: Village, *, previous: np.ndarray | None = None) -
         base_start = len(rows)
         figures = Partition(graph, label, [rule] * (int(label.max()) + 1 if len(label) else 0))
         dissolved = dissolve_cells(cells.geometry.values, label)
-        agg = pd.DataFrame(
-            {"households": figures.households, "population": figures.population, "units": figures.units}
-        )
+        agg = pd.DataFrame({"households": figures.households, "population": figures.population, "units": figures.units})
         cells["grid"] = base_start + label
         cell_parts.append(cells)
         for j in agg.index:
@@ -353,9 +353,7 @@ def partition_village(village: Village, *, previous: np.ndarray | None = None) -
             f"the community has {hh.sum():.0f} households in its base area, fewer than the minimum "
             f"{rule.min_households}."
         )
-    return VillageGrids(
-        grids=grids, point_grid=pd.Series(point_grid, index=pts.index), cells=cell_table(cell_parts)
-    )
+    return VillageGrids(grids=grids, point_grid=pd.Series(point_grid, index=pts.index), cells=cell_table(cell_parts))
 
 
 def _whole_cell(grid: int, geom: BaseGeometry, row: dict, *, label: str) -> pd.DataFrame:
@@ -377,7 +375,7 @@ def _whole_cell(grid: int, geom: BaseGeometry, row: dict, *, label: str) -> pd.D
 
 
 def cell_table(parts: list[pd.DataFrame]) -> pd.DataFrame:
-    """The cells of a village as one plain table: :data:`CELL_COLUMNS` and shapely ``geometry``."""
+    """Return the cells of a village as one plain table: :data:`CELL_COLUMNS` and shapely ``geometry``."""
     cols = [*CELL_COLUMNS, "geometry"]
     if not parts:
         return pd.DataFrame({c: [] for c in cols})

@@ -204,7 +204,7 @@ def partition_incremental(village: Village, previous: gpd.GeoDataFrame, *, toler
 
 
 def _cells_of_kept(village: Village, kept: np.ndarray, owner: np.ndarray) -> pd.DataFrame:
-    """The unit cells of every kept grid, tiled as the engine tiles a village (row ``grid`` = kept grid)."""
+    """Return the unit cells of every kept grid, tiled as the engine tiles a village (``grid``: the kept grid)."""
     parts = []
     for k, geom in enumerate(kept):  # a few kept grids per village
         cells, _ = cells_of_area(village, geom, village.points[owner == k])

@@ -97,7 +97,7 @@ class Partition:
         self._moved: np.ndarray | None = None
 
     def __len__(self) -> int:
-        """Number of grid ids (empty grids included)."""
+        """Return the number of grid ids (empty grids included)."""
         return len(self.rules)
 
     def __repr__(self) -> str:
@@ -170,7 +170,9 @@ class Partition:
             pop = self.graph.population
             return np.zeros(len(self.graph)) if pop is None else np.nan_to_num(np.asarray(pop, float))
         units = self.graph.units
-        return (np.asarray(self.graph.households, float) > 0).astype(float) if units is None else np.asarray(units, float)
+        return (
+            (np.asarray(self.graph.households, float) > 0).astype(float) if units is None else np.asarray(units, float)
+        )
 
     def _tally(self, name: str) -> np.ndarray:
         if name not in self._cache:

@@ -113,7 +113,7 @@ def clean_union(cells: np.ndarray):
 
 
 def _rule(grid_type: str, rule: str, mn: float, mx: float) -> Rule | None:
-    """The rule a grid of the run was made under (None: an exclusive area, or a rule this version does not know)."""
+    """Return the rule a grid was made under (None: an exclusive area, or a rule this version does not know)."""
     if grid_type != "base" or rule not in RULES or not 0 < mn <= mx:
         return None
     return Rule(rule, int(mn), int(mx))

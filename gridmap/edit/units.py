@@ -66,7 +66,7 @@ def cells_from_layer(
 
 
 def _address_cells(cells: gpd.GeoDataFrame, codes: np.ndarray, addresses: gpd.GeoDataFrame) -> np.ndarray:
-    """The cell of every address among the cells of its own grid (the nearest of them off their edges)."""
+    """Return the cell of every address among the cells of its own grid (the nearest one off their edges)."""
     out = np.full(len(addresses), -1)
     if not len(addresses) or not len(cells):
         return out
@@ -88,7 +88,8 @@ def _address_cells(cells: gpd.GeoDataFrame, codes: np.ndarray, addresses: gpd.Ge
 def units_from_run(grids: gpd.GeoDataFrame, addresses: gpd.GeoDataFrame) -> tuple[gpd.GeoDataFrame, np.ndarray]:
     """Tile every grid with unit cells, as the partition engine tiles a community.
 
-    For runs without a cells layer (grids gridmap did not make): the cells are rebuilt with the engine's own rules: address points are grouped into indivisible units
+    Only for runs without a cells layer (grids gridmap did not make): the cells are rebuilt
+    with the engine's own rules: address points are grouped into indivisible units
     (:func:`partition.units.units_from_points`: same building id or same spot, never across two
     grids) and every grid is cut into the Voronoi cells of its units' points, clipped to the grid
     (as :func:`partition.tessellation.cells_from_points` clips to a block). One vectorised Voronoi

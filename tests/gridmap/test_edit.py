@@ -477,7 +477,9 @@ def test_denver_edit_keeps_every_census_block_whole(denver_folder, tmp_path):
     assert not len(blocks_cut(run.grids.to_crs(run.work_crs), blocks))  # the engine cuts none
 
     def non_contiguous() -> set[str]:
-        return {p["grid_code"] for v in session.villages() for p in session.problems(v) if p["kind"] == "non_contiguous"}
+        return {
+            p["grid_code"] for v in session.villages() for p in session.problems(v) if p["kind"] == "non_contiguous"
+        }
 
     enclaves = set(run.grids.loc[run.grids["status"].eq("enclave"), "grid_code"])
     assert non_contiguous() == enclaves  # the editor sees the contiguity the run has, no more

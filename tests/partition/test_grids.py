@@ -185,6 +185,9 @@ def test_the_grids_carry_the_cells_they_are_made_of():
         mine = cells["grid"].to_numpy() == g
         assert cells.loc[mine, "households"].sum() == grid.households
         assert shapely.area(shapely.symmetric_difference(shapely.union_all(geoms[mine]), grid.geometry)) < 1e-6
-    assert cells.loc[cells["label"].str.startswith("exclusive"), "grid"].map(res.grids["grid_type"]).eq(
-        "exclusive/school"
-    ).all()
+    assert (
+        cells.loc[cells["label"].str.startswith("exclusive"), "grid"]
+        .map(res.grids["grid_type"])
+        .eq("exclusive/school")
+        .all()
+    )

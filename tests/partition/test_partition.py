@@ -18,12 +18,14 @@ BAND = Rule("household_band", 300, 500)
 def three_by_three(households=100.0, groups=None) -> gpd.GeoDataFrame:
     """Nine 10 m square cells, numbered row by row from the south-west::
 
-        6 7 8
-        3 4 5
-        0 1 2
+    6 7 8
+    3 4 5
+    0 1 2
     """
     x0, y0 = ORIGIN
-    boxes = [shapely.box(x0 + 10 * c, y0 + 10 * r, x0 + 10 * c + 10, y0 + 10 * r + 10) for r in range(3) for c in range(3)]
+    boxes = [
+        shapely.box(x0 + 10 * c, y0 + 10 * r, x0 + 10 * c + 10, y0 + 10 * r + 10) for r in range(3) for c in range(3)
+    ]
     hh = np.broadcast_to(np.asarray(households, float), (9,)).copy()
     return gpd.GeoDataFrame(
         {
