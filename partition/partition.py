@@ -71,7 +71,7 @@ class Partition:
         The partition this one was made from (set by :meth:`move` and :meth:`flip`).
     """
 
-    __slots__ = ("_cache", "_moved", "assignment", "graph", "parent", "rules")
+    __slots__ = ("_cache", "_moved", "_rule_table", "assignment", "graph", "parent", "rules")
 
     def __init__(
         self,
@@ -95,6 +95,7 @@ class Partition:
         self.parent = parent
         self._cache: dict[str, np.ndarray] = {}
         self._moved: np.ndarray | None = None
+        self._rule_table: tuple[dict[Rule | None, list[int]], np.ndarray] | None = None
 
     def __len__(self) -> int:
         """Return the number of grid ids (empty grids included)."""
@@ -147,6 +148,8 @@ class Partition:
         old = assignment[cells]
         assignment[cells] = to
         child = Partition(self.graph, assignment, rules, parent=parent)
+        if rules is self.rules:
+            child._rule_table = self._rule_table  # the same grids under the same rules
         changed = old != to
         child._moved = cells[changed]
         # tallies follow the cells that changed grid (GerryChain's updaters on flows)
@@ -217,10 +220,9 @@ class Partition:
             n = len(g)
             m = coo_matrix((np.ones(int(same.sum())), (g.i[same], g.j[same])), shape=(n, n))
             _, comp = connected_components(m, directed=False)
-            per = pd.Series(comp).groupby(a).nunique()
-            out = np.zeros(len(self))
-            out[per.index.to_numpy()] = per.to_numpy()
-            self._cache["pieces"] = out
+            # each component lies in one grid: count the components of every grid
+            first = np.unique(comp, return_index=True)[1]
+            self._cache["pieces"] = np.bincount(a[first], minlength=len(self)).astype(float)
         return self._cache["pieces"]
 
     @property
@@ -229,10 +231,11 @@ class Partition:
         if "groups" not in self._cache:
             out = np.zeros(len(self))
             group = self.graph.group
-            if group is not None:
-                known = pd.notna(group)
-                per = pd.Series(np.asarray(group, object)[known]).groupby(self.assignment[known]).nunique()
-                out[per.index.to_numpy()] = per.to_numpy()
+            known = pd.notna(group) if group is not None else np.zeros(0, bool)
+            if known.any():
+                codes = pd.factorize(np.asarray(group, object)[known])[0]
+                pairs = np.unique(self.assignment[known] * (codes.max() + 1) + codes)
+                out = np.bincount(pairs // (codes.max() + 1), minlength=len(self)).astype(float)
             self._cache["groups"] = out
         return self._cache["groups"]
 
@@ -247,17 +250,25 @@ class Partition:
 
     def one_group(self) -> np.ndarray:
         """Per grid: not a village-group grid, or at most one 村民小组 (the rural rule)."""
-        rural = np.array([r is not None and r.name == "village_group" for r in self.rules], bool)
-        return ~rural | (self.groups <= 1)
+        return ~self._rules()[1] | (self.groups <= 1)
+
+    def _rules(self) -> tuple[dict[Rule | None, list[int]], np.ndarray]:
+        """Grid ids by rule, and which grids are village-group (rural) grids; shared by partitions of the same grids."""
+        if self._rule_table is None:
+            by_rule: dict[Rule | None, list[int]] = {}
+            for g, rule in enumerate(self.rules):
+                by_rule.setdefault(rule, []).append(g)
+            rural = np.zeros(len(self), bool)
+            for rule, ids in by_rule.items():
+                rural[ids] = rule is not None and rule.name == "village_group"
+            self._rule_table = (by_rule, rural)
+        return self._rule_table
 
     def _band_status(self) -> np.ndarray:
         if "band_status" not in self._cache:
             out = np.full(len(self), Status.OK.value, dtype=object)
             hh = self.households
-            by_rule: dict[Rule | None, list[int]] = {}
-            for g, rule in enumerate(self.rules):
-                by_rule.setdefault(rule, []).append(g)
-            for rule, ids in by_rule.items():
+            for rule, ids in self._rules()[0].items():
                 out[ids] = band_status(hh[ids], rule)
             self._cache["band_status"] = out
         return self._cache["band_status"]
