@@ -131,6 +131,37 @@ class CellGraph:
         return len(self.households)
 
 
+def subgraph(graph: CellGraph, nodes: np.ndarray) -> CellGraph:
+    """Return the graph induced by `nodes`, renumbered 0..len(nodes)-1 in the order of `nodes`."""
+    nodes = np.asarray(nodes, dtype=np.int64)
+    pos = np.full(len(graph), -1)
+    pos[nodes] = np.arange(len(nodes))
+    keep = (pos[graph.i] >= 0) & (pos[graph.j] >= 0)
+    a, b = pos[graph.i[keep]], pos[graph.j[keep]]
+    i, j = np.minimum(a, b), np.maximum(a, b)
+    order = np.lexsort((j, i))
+
+    def take(values: np.ndarray | None) -> np.ndarray | None:
+        return None if values is None else values[nodes]
+
+    return CellGraph(
+        households=graph.households[nodes],
+        x=graph.x[nodes],
+        y=graph.y[nodes],
+        area=graph.area[nodes],
+        block=graph.block[nodes],
+        compound=graph.compound[nodes],
+        label=graph.label[nodes],
+        i=i[order],
+        j=j[order],
+        length=graph.length[keep][order],
+        barrier=graph.barrier[keep][order],
+        population=take(graph.population),
+        units=take(graph.units),
+        group=take(graph.group),
+    )
+
+
 def cell_graph(cells: gpd.GeoDataFrame) -> CellGraph:
     """Build the rook adjacency of `cells` as arrays (what :func:`partition.split.split_graph` works on).
 

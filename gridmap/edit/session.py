@@ -45,7 +45,7 @@ from scipy.sparse.csgraph import connected_components
 
 from geodata.errors import EditError
 from gridmap.edit.units import adjacency_from_cells, blocks_of_cells, cells_from_layer, units_from_run
-from partition.adjacency import CellGraph
+from partition.adjacency import CellGraph, subgraph
 from partition.grids import dissolve_cells
 from partition.measures import polsby_popper
 from partition.partition import Partition
@@ -604,30 +604,12 @@ class EditSession:
         delta = Delta(cb, np.full(len(cb), b), np.full(len(cb), a))
         return delta, EditResult("merge", [a, b], self.g_village[a])
 
-    def _graph(self, cells: np.ndarray) -> CellGraph:
-        """Cell graph of `cells` for the engine's splitter (nodes 0..n-1 in the order of `cells`)."""
-        sub = self.adj[cells][:, cells].tocoo()
-        keep = sub.row < sub.col
-        i, j = sub.row[keep], sub.col[keep]
-        block = self.block[cells]
-        return CellGraph(
-            households=self.hh[cells],
-            x=self.x[cells],
-            y=self.y[cells],
-            area=self.area[cells],
-            block=block,
-            compound=self.compound[cells],
-            label=self.labels[cells],
-            i=i,
-            j=j,
-            length=sub.data[keep],
-            barrier=block[i] != block[j],
-        )
-
     def _parts(
         self, cells: np.ndarray, mn: float, mx: float, *, previous: np.ndarray | None = None
     ) -> list[np.ndarray]:
-        parts = split_graph(self._graph(cells), min_households=mn, max_households=mx, previous=previous)
+        parts = split_graph(
+            subgraph(self.partition.graph, cells), min_households=mn, max_households=mx, previous=previous
+        )
         return [cells[list(p.nodes)] for p in parts]
 
     def _op_split(self, grid: Any = None, k: Any = 2) -> tuple[Delta, EditResult]:
