@@ -496,3 +496,28 @@ def test_denver_edit_keeps_every_census_block_whole(denver_folder, tmp_path):
     assert not len(cut), f"{len(cut)} blocks cut by the saved grids: {blocks['building'].iloc[cut[:5]].tolist()}"
     assert_cells_make_grids(saved)
     assert set(saved.grids["grid_code"]) - set(run.grids["grid_code"])  # the split made a new grid
+
+
+def test_two_village_groups_in_one_grid_raise_the_rural_problem(client, session):
+    village = "310115103269"  # rural: one grid per 村民小组
+
+    def rural_problems(resp) -> list[str]:
+        return [p["grid_code"] for p in resp.get_json()["problems"] if p["kind"] == "several_groups"]
+
+    assert not [p for p in session.problems(village) if p["kind"] == "several_groups"]
+    a = session.grids_of(village)[0]
+    neighbours = np.unique(session.cell_grid[np.unique(session.adj[session.members(a)].indices)])
+    b = next(int(g) for g in neighbours if g != a and session.g_village[g] == village)
+    # a household unit of one group moved into the next group's grid
+    unit = next(
+        int(c) for c in session.members(a) if session.hh[c] > 0 and b in session.cell_grid[session.adj[c].indices]
+    )
+    resp = post(client, "move", {"units": [unit], "to": session.code[b], "confirm": True})
+    assert resp.status_code == 200 and rural_problems(resp) == [session.code[b]]
+    assert "村民小组" in figures(resp)[session.code[b]]["note"]
+    assert post(client, "undo").status_code == 200
+    # two groups' grids merged
+    resp = post(client, "merge", {"grids": [session.code[a], session.code[b]]})
+    assert resp.status_code == 200 and rural_problems(resp) == [session.code[a]]
+    assert post(client, "undo").status_code == 200
+    assert not [p for p in session.problems(village) if p["kind"] == "several_groups"]
