@@ -63,6 +63,20 @@ class VillageGrids:
     notes: list[str] = field(default_factory=list)
     cells: pd.DataFrame | None = None
 
+    def __getstate__(self) -> dict:
+        """Pickle the cells' geometry as one WKB array (a third of the time of pickling each polygon)."""
+        state = dict(self.__dict__)
+        if self.cells is not None:
+            state["cells"] = self.cells.assign(geometry=shapely.to_wkb(self.cells["geometry"].to_numpy(object)))
+        return state
+
+    def __setstate__(self, state: dict) -> None:
+        """Restore the cells' geometry from WKB."""
+        cells = state.get("cells")
+        if cells is not None:
+            state["cells"] = cells.assign(geometry=shapely.from_wkb(cells["geometry"].to_numpy(object)))
+        self.__dict__.update(state)
+
 
 def _exclusive_pieces(village: Village) -> gpd.GeoDataFrame:
     ex = village.exclusive

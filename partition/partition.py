@@ -31,6 +31,7 @@ import pandas as pd
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
+from geodata.errors import OptionError
 from partition.adjacency import CellGraph
 from partition.rules import Rule, Status
 
@@ -84,10 +85,10 @@ class Partition:
         assignment = np.asarray(assignment, dtype=np.int64)
         if len(assignment) != len(graph):
             msg = f"`assignment` has {len(assignment)} entries for {len(graph)} cells."
-            raise ValueError(msg)
+            raise OptionError(msg)
         if len(assignment) and (assignment.min() < 0 or assignment.max() >= len(rules)):
             msg = f"`assignment` names grids outside 0..{len(rules) - 1}."
-            raise ValueError(msg)
+            raise OptionError(msg)
         assignment.flags.writeable = False
         self.graph = graph
         self.assignment = assignment
@@ -142,7 +143,7 @@ class Partition:
         if len(to) and to.max() >= len(rules):
             if to.max() > len(rules):
                 msg = f"grid {int(to.max())} does not exist; a new grid is number {len(rules)}."
-                raise ValueError(msg)
+                raise OptionError(msg)
             rules = (*rules, rules[int(self.assignment[cells[np.argmax(to)]])])
         assignment = self.assignment.copy()
         old = assignment[cells]

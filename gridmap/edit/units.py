@@ -7,6 +7,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
+from geodata.errors import InputError, Problem
 from partition.adjacency import edges_from_cells
 from partition.tessellation import SLIVER_M2, blocks_from_barriers, point_owner
 from partition.units import units_from_points
@@ -38,9 +39,16 @@ def cells_from_layer(
     row = pd.Series(np.arange(len(grids)), index=codes)
     grid = layer["grid_code"].astype(str).map(row)
     if grid.isna().any():
-        missing = layer["grid_code"][grid.isna()].iloc[0]
-        msg = f"the cells layer names grid {missing}, which the grids layer does not hold."
-        raise ValueError(msg)
+        at = int(np.flatnonzero(grid.isna().to_numpy())[0])
+        raise InputError(
+            Problem(
+                "grids.gpkg, layer cells",
+                f"names grid {layer['grid_code'].iloc[at]}, which the grids layer does not hold.",
+                "open the run folder as gridmap wrote it (its grids and cells layers belong together).",
+                row=f"row {at + 1}",
+                column="grid_code",
+            )
+        )
     grid = grid.to_numpy(int)
     base = grids["grid_type"].astype(str).eq("base").to_numpy()
     cells = gpd.GeoDataFrame(
