@@ -10,25 +10,13 @@ import pandas as pd
 import shapely
 from shapely.geometry.base import BaseGeometry
 
+from geodata.schema import VILLAGE_CELL_COLUMNS, VILLAGE_GRID_COLUMNS
 from partition.adjacency import cell_graph
 from partition.partition import Partition
-from partition.rules import RULE_LABELLERS, Flag, Rule, Status, Verdict
+from partition.rules import RULE_LABELLERS, Rule, Verdict
 from partition.tessellation import EMPTY, cells_from_points, cells_from_polygons, point_owner
 from partition.units import units_from_points
-
-GRID_COLUMNS = (
-    "village_code",
-    "grid_type",
-    "rule",
-    "min_households",
-    "max_households",
-    "households",
-    "population",
-    "units",
-    "status",
-    "flag",
-    "note",
-)
+from partition.values import Flag, Status
 
 
 @dataclass
@@ -44,18 +32,14 @@ class Village:
     unit_polygons: gpd.GeoDataFrame | None = None
 
 
-CELL_COLUMNS = ("grid", "households", "population", "n_units", "unit_id", "label", "group", "compound", "block")
-"""Columns of :attr:`VillageGrids.cells` besides ``geometry`` (``grid``: row of the grids table)."""
-
-
 @dataclass
 class VillageGrids:
     """The grids of one village/community, the grid of each of its address points, and its cells.
 
-    ``cells`` is the partition the grids are made of: one row per cell (:data:`CELL_COLUMNS`,
-    plus ``geometry`` as shapely objects in a plain DataFrame, cheap to send between processes);
-    every grid is the union of its cells. Exclusive areas and a base area without households are
-    one cell each.
+    ``cells`` is the partition the grids are made of: one row per cell
+    (:data:`geodata.schema.VILLAGE_CELL_COLUMNS`, plus ``geometry`` as shapely objects in a plain
+    DataFrame, sent between processes as one WKB array); every grid is the union of its cells.
+    Exclusive areas and a base area without households are one cell each.
     """
 
     grids: gpd.GeoDataFrame
@@ -256,7 +240,7 @@ def partition_village(village: Village, *, previous: np.ndarray | None = None) -
     Returns
     -------
     result
-        ``grids`` (one row per grid, columns :data:`GRID_COLUMNS`, polygons that tile the
+        ``grids`` (one row per grid, columns :data:`VILLAGE_GRID_COLUMNS`, polygons that tile the
         boundary) and ``point_grid`` (row of ``grids`` of every address point, indexed like
         ``village.points``).
     """
@@ -320,7 +304,7 @@ def partition_village(village: Village, *, previous: np.ndarray | None = None) -
         if previous is not None and len(previous):
             cells["previous"] = _previous_of_cells(cells, cell_of_point, base_pts, previous)
         graph = cell_graph(cells)
-        label, verdicts = RULE_LABELLERS[rule.name](cells, graph, rule)
+        label, verdicts = RULE_LABELLERS[rule.name](cells, rule, graph=graph)
         base_start = len(rows)
         figures = Partition(graph, label, [rule] * (int(label.max()) + 1 if len(label) else 0))
         dissolved = dissolve_cells(cells.geometry.values, label)
@@ -353,14 +337,14 @@ def partition_village(village: Village, *, previous: np.ndarray | None = None) -
             _note_blank_groups(rows, base_pts, point_grid[base_idx])
     grids = gpd.GeoDataFrame(rows, geometry=geoms, crs=crs)
     if len(grids) == 0:
-        grids = gpd.GeoDataFrame({c: [] for c in GRID_COLUMNS}, geometry=[], crs=crs)
+        grids = gpd.GeoDataFrame({c: [] for c in VILLAGE_GRID_COLUMNS}, geometry=[], crs=crs)
     grids["village_code"] = village.code
     grids["min_households"] = rule.min_households
     grids["max_households"] = rule.max_households
     if rule.name == "household_band":
         hh = grids["households"]
         band = grids["rule"].eq("household_band")
-        under = band & (hh < rule.min_households) & grids["status"].eq(Status.OK)
+        under = band & (rule.band.statuses(hh) == Status.UNDER_MIN) & grids["status"].eq(Status.OK)
         grids.loc[under, "status"] = Status.UNDER_MIN
         grids.loc[under, "flag"] = Flag.NO_FEASIBLE_K
         grids.loc[under, "note"] = (
@@ -389,8 +373,8 @@ def _whole_cell(grid: int, geom: BaseGeometry, row: dict, *, label: str) -> pd.D
 
 
 def cell_table(parts: list[pd.DataFrame]) -> pd.DataFrame:
-    """Return the cells of a village as one plain table: :data:`CELL_COLUMNS` and shapely ``geometry``."""
-    cols = [*CELL_COLUMNS, "geometry"]
+    """Return the cells of a village as one plain table (``VILLAGE_CELL_COLUMNS`` and shapely ``geometry``)."""
+    cols = [*VILLAGE_CELL_COLUMNS, "geometry"]
     if not parts:
         return pd.DataFrame({c: [] for c in cols})
     frames = []

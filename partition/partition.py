@@ -18,7 +18,7 @@ check                a grid passes when
                      村民小组
 ===================  =====================================================================
 
-:meth:`Partition.status` combines them into the :class:`partition.rules.Status` of every grid,
+:meth:`Partition.status` combines them into the :class:`partition.values.Status` of every grid,
 as the engine writes it: out of band first, then in pieces (``enclave``).
 """
 
@@ -33,27 +33,19 @@ from scipy.sparse.csgraph import connected_components
 
 from geodata.errors import OptionError
 from partition.adjacency import CellGraph
-from partition.rules import Rule, Status
-
-
-def band_of(rule: Rule) -> tuple[float, float]:
-    """Return the household band ``(min, max)`` of `rule` (the one place a partition reads it)."""
-    return float(rule.min_households), float(rule.max_households)
+from partition.rules import Rule
+from partition.values import Status
 
 
 def band_status(households: np.ndarray, rule: Rule | None) -> np.ndarray:
-    """Status of grids of `households` under `rule`: ``under_min``/``over_max`` outside its band, else ``ok``.
+    """Status of grids of `households` under `rule`: its :class:`partition.values.Band` decides.
 
     Only household-band rules have a band; every other rule (and no rule: an exclusive area) is ``ok``.
     """
     hh = np.asarray(households, float)
-    out = np.full(len(hh), Status.OK.value, dtype=object)
     if rule is None or rule.name != "household_band":
-        return out
-    mn, mx = band_of(rule)
-    out[hh < mn] = Status.UNDER_MIN.value
-    out[hh > mx] = Status.OVER_MAX.value
-    return out
+        return np.full(len(hh), Status.OK.value, dtype=object)
+    return rule.band.statuses(hh)
 
 
 class Partition:

@@ -237,7 +237,7 @@ class EditSession:
         """
         from geodata.errors import GridmapError
         from gridmap.inputs import LayerSpec, read_input
-        from gridmap.runfolder import read_run
+        from gridmap.result import read_run
 
         run = read_run(folder)
         given = str(run.manifest.get("crs", {}).get("input", "")).lower()
