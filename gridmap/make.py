@@ -81,7 +81,8 @@ def make_grids(
     Returns
     -------
     result
-        Coded grids, addresses with their grid, violations, liaison groups and the manifest.
+        Coded grids, addresses with their grid, violations, liaison groups, the cells every grid
+        is the union of (``cells``, in the work CRS) and the manifest.
 
     Raises
     ------
