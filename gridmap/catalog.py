@@ -83,6 +83,10 @@ MESSAGES: dict[ReasonKind, tuple[str, str]] = {
     ReasonKind.BELOW_MIN: ("{households} 户，低于下限 {min} 户。", "{households} households, below the minimum {min}."),
     ReasonKind.ABOVE_MAX: ("{households} 户，超过上限 {max} 户。", "{households} households, above the maximum {max}."),
     ReasonKind.EDITED: ("手工调整。", "edited by hand."),
+    ReasonKind.MANY_GROUPS: (
+        "含 {groups} 个村民小组（规则为一组一格）。",
+        "holds {groups} village groups (村民小组; the rule is one per grid).",
+    ),
     ReasonKind.ADDRESS_OUTSIDE_BOUNDARIES: (
         "地址不在任何村/社区边界内。",
         "address lies outside every village/community boundary.",

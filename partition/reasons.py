@@ -64,6 +64,8 @@ class ReasonKind(StrEnum):
     """Households above the maximum (editor)."""
     EDITED = "edited"
     """The grid was changed by hand in the editor."""
+    MANY_GROUPS = "many_groups"
+    """A village-group grid holds several 村民小组 (the rule is one per grid; editor)."""
     ADDRESS_OUTSIDE_BOUNDARIES = "address_outside_boundaries"
     """An address lies outside every village/community boundary (violations layer)."""
     ADDRESS_IN_HOLE = "address_in_hole"
@@ -121,6 +123,7 @@ VALUES: dict[ReasonKind, tuple[str, ...]] = {
     ReasonKind.BELOW_MIN: ("households", "min"),
     ReasonKind.ABOVE_MAX: ("households", "max"),
     ReasonKind.EDITED: (),
+    ReasonKind.MANY_GROUPS: ("groups",),
     ReasonKind.ADDRESS_OUTSIDE_BOUNDARIES: (),
     ReasonKind.ADDRESS_IN_HOLE: (),
     ReasonKind.REPAIRED_POLYGON: ("detail", "area_before", "area_after"),
@@ -167,12 +170,27 @@ class UnitRef(NamedTuple):
 
 
 def unit_ref(label: object) -> UnitRef:
-    """Return `label` as a :class:`UnitRef` (graph labels that are plain text become ``node`` units)."""
+    """Return `label` as a :class:`UnitRef`.
+
+    Text labels are read as :func:`unit_text` wrote them (``"building 3号楼"``: a unit kind, a space,
+    the id); any other text (a graph given directly to the splitter) names a ``node``.
+    """
     if isinstance(label, UnitRef):
         return label
     if isinstance(label, tuple) and len(label) == 2:  # noqa: PLR2004
         return UnitRef(str(label[0]), str(label[1]))
-    return UnitRef(UnitKind.NODE, str(label))
+    text = str(label)
+    kind, _, rest = text.partition(" ")
+    if kind in set(UnitKind):
+        return UnitRef(kind, rest)
+    return UnitRef(UnitKind.NODE, text)
+
+
+def unit_text(label: object) -> str:
+    """Return a unit label as text for a table (``"building 3号楼"``); :func:`unit_ref` reads it back."""
+    if isinstance(label, UnitRef):
+        return f"{label.kind} {label.id}".rstrip()
+    return "" if label is None else str(label)
 
 
 Value = int | float | str | bool | list[str]
