@@ -39,6 +39,15 @@ def county_codes() -> frozenset[str]:
     return frozenset(row["code"] for row in csv.DictReader(text.splitlines()))
 
 
+def ascii_digits(text: str, length: int | None = None) -> bool:
+    r"""Return whether `text` is ASCII digits ``0-9`` only (and `length` of them, when given).
+
+    Codes are ASCII everywhere: ``str.isdigit()`` and the regex ``\d`` also accept full-width
+    (``０-９``) and Arabic-Indic (``٠-٩``) digits, which give codes that look right and are not.
+    """
+    return (length is None or len(text) == length) and text.isascii() and text.isdigit()
+
+
 def code_problem(code: object) -> str | None:
     """Return why `code` is not a valid 12-digit village/community code, or ``None`` if it is.
 
@@ -46,8 +55,8 @@ def code_problem(code: object) -> str | None:
     township part (digits 7-9) nor its village part (digits 10-12) is ``000``.
     """
     text = "" if code is None or (isinstance(code, float) and np.isnan(code)) else str(code).strip()
-    if len(text) != 12 or not text.isdigit():
-        return f"got '{text}', expected 12 digits (统计用区划代码, e.g. 310115005001)"
+    if not ascii_digits(text, 12):
+        return f"got '{text}', expected 12 digits, ASCII 0-9 (统计用区划代码, e.g. 310115005001)"
     if text[:6] not in county_codes():
         return f"got '{text}': its county part {text[:6]} is not in the 2023 code table"
     if text[6:9] == "000" or text[9:] == "000":
@@ -377,7 +386,7 @@ def validate_boundaries(
     gdf["name"] = gdf["name"].fillna("").astype(str)
     if "urban_rural" in gdf.columns:
         ur = gdf["urban_rural"].map(lambda v: "" if pd.isna(v) else str(v).strip().split(".")[0])
-        bad = ~(ur.str.fullmatch(r"[12]\d\d") | (ur == ""))
+        bad = ~(ur.str.fullmatch(r"[12][0-9][0-9]") | (ur == ""))
         report.errors.extend(
             Problem(
                 file,

@@ -10,7 +10,7 @@ from typing import Any
 
 import click
 
-from geodata.errors import GridmapError
+from geodata.errors import GridmapError, OutputExistsError, printable
 from gridmap.export import FORMATS
 from gridmap.fields import INPUT_FIELDS
 from gridmap.maps import BASEMAPS, LANGS
@@ -157,7 +157,7 @@ def _fields(kw: dict[str, Any]) -> dict[str, str]:
 
 def _echo(ctx: click.Context, text: str) -> None:
     if not ctx.obj.get("quiet"):
-        click.echo(text)
+        click.echo(printable(text, newlines=True))
 
 
 class _Progress:
@@ -218,21 +218,20 @@ def main(ctx: click.Context, verbose: int, quiet: bool) -> None:
 
 def _grid(ctx: click.Context, inputs, out: Path, *, overwrite: bool, resume: bool = False, **options: Any) -> None:
     """Make the grids of `inputs` with `options` and write the run folder `out` (shared by partition/demo)."""
-    import shutil
-
     from geodata.io import check_output
+    from gridmap.execute import clear_resume_dir
     from gridmap.make import make_grids
     from partition.measures import band_share
 
     check_output(out, overwrite=overwrite, inputs=_input_paths(inputs))  # fail before the work, not after it
     parts = out.with_name(f".{out.name}.parts")
-    if parts.exists() and not resume:
-        shutil.rmtree(parts)
+    if not resume:
+        clear_resume_dir(parts)  # security: only a private folder of gridmap's own data files
     progress = _Progress(ctx.obj.get("quiet", False))
     result = make_grids(**inputs.frames(), progress=progress, resume_dir=parts, **options)
     progress("write", 0, 1)
     result.save(out, overwrite=overwrite)
-    shutil.rmtree(parts, ignore_errors=True)
+    clear_resume_dir(parts)
     g = result.grids
     _echo(
         ctx,
@@ -456,7 +455,7 @@ def province(ctx: click.Context, **kw: Any) -> None:
 )
 @click.pass_context
 def demo(ctx: click.Context, out: str, liaison: str) -> None:
-    """Run the whole pipeline on the bundled sample township (always regenerates the demo folder)."""
+    """Run the whole pipeline on the bundled sample township (regenerates an earlier demo folder, nothing else)."""
     from geodata.sample import sample_path
     from gridmap.config import parse_range
     from gridmap.inputs import LayerSpec, read_inputs
@@ -470,9 +469,31 @@ def demo(ctx: click.Context, out: str, liaison: str) -> None:
         barriers=[LayerSpec(p, "barriers")],
     )
     out_path = Path(out)
-    if out_path.exists() and not ctx.obj.get("quiet"):
+    # data loss: only an earlier demo run is replaced; any other folder (a real run) is refused
+    replace = _demo_run(out_path)
+    if out_path.exists() and not replace:
+        msg = f"{out_path} exists and is not an earlier demo run; the demo replaces only its own folder."
+        raise OutputExistsError(msg, fix="choose another --out for the demo (default outputs/demo).")
+    if replace and not ctx.obj.get("quiet"):
         click.echo(f"Replacing the earlier demo run in {out_path} (demo output is regenerated each time).", err=True)
-    _grid(ctx, inputs, out_path, overwrite=True, liaison=size, name="demo · 示例街镇")
+    _grid(ctx, inputs, out_path, overwrite=replace, liaison=size, name=DEMO_NAME)
+
+
+DEMO_NAME = "demo · 示例街镇"
+
+
+def _demo_run(out: Path) -> bool:
+    """Whether `out` is a run folder `gridmap demo` wrote (gridmap's, named as the demo, from the sample)."""
+    import json
+
+    from geodata.io import is_gridmap_folder
+    from geodata.sample import sample_path
+
+    if not is_gridmap_folder(out):
+        return False
+    manifest = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
+    source = (manifest.get("inputs") or {}).get("addresses") or {}
+    return manifest.get("name") == DEMO_NAME and Path(str(source.get("path", ""))).name == sample_path().name
 
 
 @main.command("map")
@@ -842,6 +863,7 @@ def publish(ctx: click.Context, run_dir: str, url: str, schema: str) -> None:
 )
 @click.option("--type-col", default="grid_type", show_default=True, help="Column of the grid type (optional).")
 @click.option("--out", type=click.Path(dir_okay=False), help="Also write the findings to this CSV.")
+@click.option("--overwrite", is_flag=True, help="Replace an existing --out file.")
 @click.pass_context
 def check_codes_cmd(
     ctx: click.Context,
@@ -851,6 +873,7 @@ def check_codes_cmd(
     village_code_col: str,
     type_col: str,
     out: str | None,
+    overwrite: bool,
 ) -> None:
     """Check grid codes: format, uniqueness, village prefix, sequence ranges, gaps.
 
@@ -865,7 +888,7 @@ def check_codes_cmd(
     from partition.coding import check_codes
 
     if out:
-        check_output_file(out, overwrite=True, inputs=[file], protected=RUN_FILES)
+        check_output_file(out, overwrite=overwrite, inputs=[file], protected=RUN_FILES)
 
     if layer is None and file.lower().endswith(".gpkg"):
         layer = "grids" if "grids" in layer_names(file) else None
@@ -883,7 +906,7 @@ def check_codes_cmd(
     errors = found[found["severity"].eq("error")]
     click.echo(f"{len(frame)} grids checked: {len(errors)} errors, {len(found) - len(errors)} warnings.")
     for row in found.itertuples():
-        click.echo(f"  {row.severity:7} {row.check:7} {row.message}")
+        click.echo(printable(f"  {row.severity:7} {row.check:7} {row.message}"))
     if out:
         write_csv(Path(out), found)
     ctx.exit(1 if len(errors) else 0)
@@ -910,7 +933,12 @@ def edit(run_dir, port, host, token, no_browser) -> None:
     from gridmap.edit.server import serve
 
     serve(
-        run_dir, host=host, port=port, token=token, open_browser=not no_browser, echo=lambda m: click.echo(m, err=True)
+        run_dir,
+        host=host,
+        port=port,
+        token=token,
+        open_browser=not no_browser,
+        echo=lambda m: click.echo(printable(m, newlines=True), err=True),
     )
 
 
@@ -933,13 +961,15 @@ class _FlagFormatter(logging.Formatter):
     """Log lines with library parameter names shown as command-line flags."""
 
     def format(self, record: logging.LogRecord) -> str:
-        return _flags(super().format(record))
+        return printable(_flags(super().format(record)), newlines=True)
 
 
 def run() -> None:
     """Entry point: gridmap's own errors become a clear message and exit code 2 (``-v``: with traceback)."""
     try:
-        main(standalone_mode=False)
+        status = main(standalone_mode=False)
+        if isinstance(status, int) and status:  # ctx.exit(N) comes back as main's return value
+            sys.exit(status)
     except click.exceptions.Abort:
         click.echo("Aborted.", err=True)
         sys.exit(1)
@@ -947,6 +977,7 @@ def run() -> None:
         click.echo("Interrupted; no output was written.", err=True)
         sys.exit(130)
     except click.ClickException as exc:
+        exc.message = printable(exc.message, newlines=True)
         exc.show()
         sys.exit(exc.exit_code)
     except GridmapError as exc:

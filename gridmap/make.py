@@ -425,10 +425,30 @@ def _previous_frame(
         )
     prev = prev.copy()
     prev["grid_code"] = prev["grid_code"].astype(str)
+    _check_ascii_codes(prev, source)
     if "village_code" not in prev.columns:
         prev["village_code"] = prev["grid_code"].str[:12]
     prev["village_code"] = prev["village_code"].astype(str)
     return gcrs.valid_polygons(prev.to_crs(work))
+
+
+def _check_ascii_codes(prev: gpd.GeoDataFrame, source: Source) -> None:
+    """Refuse previous codes written with non-ASCII digits (full-width, Arabic-Indic): they would be inherited."""
+    bad = [i for i, c in enumerate(prev["grid_code"]) if not c.isascii()]
+    if bad:
+        raise InputError(
+            [
+                Problem(
+                    source.label,
+                    f"the grid code '{prev['grid_code'].iloc[i]}' has characters that are not ASCII (full-width or "
+                    "Arabic-Indic digits?).",
+                    "write codes with the ASCII digits 0-9.",
+                    row=f"feature {i + 1}",
+                    column="grid_code",
+                )
+                for i in bad
+            ]
+        )
 
 
 def _village_tasks(

@@ -46,6 +46,7 @@ import pandas as pd
 
 from geodata.errors import DatabaseError, InputError, OptionError, Problem
 from geodata.postgis import DbSource, connect, db_error, mask_url
+from geodata.validate import ascii_digits
 from gridmap.make import GRID_ORDER
 
 if TYPE_CHECKING:
@@ -310,10 +311,18 @@ def _os_user() -> str | None:
 
 
 def _safe_manifest(manifest: dict[str, Any]) -> dict[str, Any]:
-    """Return the manifest with any URL's password masked (inputs read from a database)."""
-    text = json.dumps(manifest, ensure_ascii=False, default=str)
-    text = re.sub(r"(postgres(?:ql)?(?:\+\w+)?://[^:/@?#\"]*:)[^@/?#\"]*@", r"\1***@", text)
-    return json.loads(text)
+    """Return the manifest with every database URL in it masked (inputs read from a database)."""
+
+    def clean(value: Any) -> Any:
+        if isinstance(value, dict):
+            return {k: clean(v) for k, v in value.items()}
+        if isinstance(value, list | tuple):
+            return [clean(v) for v in value]
+        if isinstance(value, str) and "://" in value:
+            return re.sub(r"postgres(?:ql)?(?:\+\w+)?://\S*", lambda m: mask_url(m[0]), value)
+        return value
+
+    return clean(json.loads(json.dumps(manifest, ensure_ascii=False, default=str)))
 
 
 def _refused(exc: BaseException, url: str) -> DatabaseError:
@@ -385,7 +394,7 @@ def _retire_codes(conn, q: str, run_id: int, villages: list[str], result: GridRe
         ret = changes[changes["reason"].astype(str).str.startswith("retired")]
         old = ret["old_code"].astype(str).tolist()
         new = [str(v) if isinstance(v, str) and v and v != "nan" else None for v in ret["new_code"]]
-    history = sorted({str(c) for c in (result.history or []) if re.fullmatch(r"\d{15}", str(c))})
+    history = sorted({str(c) for c in (result.history or []) if ascii_digits(str(c), 15)})
     # codes the run's history knows but this database never saw: issued earlier, retired by now
     conn.execute(
         sa.text(

@@ -236,9 +236,11 @@ def check_codes(grids: pd.DataFrame) -> pd.DataFrame:
         rows.append(dict(grid_code=code, check=check, severity=severity, message=message))
 
     codes = grids["grid_code"].astype(str).str.strip()
-    fmt = codes.str.fullmatch(r"\d{15}")
+    fmt = codes.str.fullmatch(r"[0-9]{15}")  # ASCII only: \d also matches full-width and Arabic-Indic digits
     for code in codes[~fmt]:
-        add(code, "format", f"'{code}' is not 15 digits (12-digit village/community code + 3-digit sequence).")
+        add(
+            code, "format", f"'{code}' is not 15 ASCII digits 0-9 (12-digit village/community code + 3-digit sequence)."
+        )
     for code in codes[codes.duplicated(keep="first") & fmt]:
         add(code, "unique", f"{code} is used by more than one grid.")
     ok = grids[fmt.to_numpy()].assign(grid_code=codes[fmt])

@@ -951,3 +951,132 @@ def test_addresses_from_a_semicolon_gbk_csv_and_an_xlsx_sheet_give_the_same_grid
     assert base[0] == semi[0] == xlsx[0] == 0, (semi, xlsx)
     codes = [sorted(gpd.read_file(ws / o / "grids.gpkg", layer="grids")["grid_code"]) for o in "abc"]
     assert codes[0] == codes[1] == codes[2]
+
+
+# ---------------------------------------------------------------- issue 22: data loss, exits, codes, terminal text
+
+ESC = "\x1b]0;pwned\x07\x1b[2J\x1b]52;c;cm0gLXJmIH4=\x07"
+"""Terminal escapes: retitle the window, clear the screen, write the clipboard (OSC 52)."""
+
+
+@dataclass(frozen=True)
+class Case22:
+    id: str
+    args: Callable[[Path], list[str]]
+    match: str
+    code: int = 2
+
+
+def _user_file(folder: Path, name: str = "signed_roster.xlsx") -> Path:
+    (folder / name).write_bytes(b"the user's signed roster")
+    return folder
+
+
+def _boundary_code(ws: Path, code: str) -> Path:
+    gdf = gpd.read_file(ws / "bnd.geojson")
+    gdf["code"] = gdf["code"].astype(str)
+    gdf.loc[0, "code"] = code
+    gdf.to_file(ws / "bad.geojson", driver="GeoJSON")
+    return ws / "bad.geojson"
+
+
+def _grids_with_codes(ws: Path, codes: list[str]) -> Path:
+    g = gpd.read_file(ws / RUN / "grids.gpkg", layer="grids").head(len(codes)).copy()
+    g["grid_code"] = codes
+    g.to_file(ws / "g.gpkg", layer="grids")
+    return ws / "g.gpkg"
+
+
+CASES_22 = [
+    Case22(
+        "demo-over-a-real-run",
+        lambda ws: ["demo", "--out", str(ws / RUN)],
+        r"run exists and is not an earlier demo run.*Fix: choose another --out for the demo",
+    ),
+    Case22(
+        "check-codes-out-over-a-users-csv",
+        lambda ws: [
+            "check-codes",
+            str(ws / RUN / "grids.gpkg"),
+            "--out",
+            str(pd.DataFrame({"hh": [1]}).to_csv(ws / "households_master.csv") or ws / "households_master.csv"),
+        ],
+        r"households_master\.csv already exists\. Fix: choose another --out or pass --overwrite",
+    ),
+    Case22(
+        "overwrite-a-run-holding-the-users-file",
+        lambda ws: _partition(ws, "--overwrite", out=_user_file(ws / RUN)),
+        r"run holds files gridmap did not write \(signed_roster\.xlsx\); --overwrite would delete them",
+    ),
+    Case22(
+        "overwrite-a-run-holding-the-users-subfolder",
+        lambda ws: _partition(
+            ws, "--overwrite", out=_user_file((ws / RUN / "notes").mkdir() or ws / RUN / "notes", "a.txt").parent
+        ),
+        r"holds files gridmap did not write \(notes/a\.txt\)",
+    ),
+    Case22(
+        "out-ending-in-dotdot",
+        lambda ws: _partition(ws, out="x/.."),
+        r"x/\.\. ends in '\.\.', so it names the folder above",
+    ),
+    Case22(
+        "village-code-with-full-width-digits",
+        lambda ws: _partition(ws, boundaries=_boundary_code(ws, "310115００５００１")),
+        r"bad\.geojson, feature 0, column 'code'.*expected 12 digits, ASCII 0-9",
+    ),
+    Case22(
+        "village-code-with-arabic-indic-digits",
+        lambda ws: _partition(ws, boundaries=_boundary_code(ws, "310115٠٠٥٠٠١")),
+        r"expected 12 digits, ASCII 0-9",
+    ),
+    Case22(
+        "check-codes-duplicates-exit-1",
+        lambda ws: ["check-codes", str(_grids_with_codes(ws, ["310115005001001", "310115005001001"]))],
+        r"2 grids checked: 1 errors",
+        code=1,
+    ),
+    Case22(
+        "check-codes-full-width-code-exit-1",
+        lambda ws: ["check-codes", str(_grids_with_codes(ws, ["310115005001００１"]))],
+        r"is not 15 ASCII digits 0-9",
+        code=1,
+    ),
+]
+
+
+@pytest.mark.parametrize("case", CASES_22, ids=[c.id for c in CASES_22])
+def test_refused_without_loss(case: Case22, ws: Path):
+    args = case.args(ws)
+    before = _snapshot(ws)
+    code, text = _cli(args)
+    assert code == case.code, text
+    assert "Traceback" not in text
+    assert re.search(case.match, text, flags=re.S), text
+    assert _snapshot(ws) == before
+
+
+def test_demo_replaces_its_own_earlier_run(ws):
+    assert _cli(["-q", "demo", "--out", str(ws / "d")])[0] == 0
+    first = json.loads((ws / "d" / "manifest.json").read_text())["created"]
+    code, text = _cli(["demo", "--out", str(ws / "d")])
+    assert code == 0 and "Replacing the earlier demo run" in text
+    assert "files" in json.loads((ws / "d" / "manifest.json").read_text()) and first
+
+
+def test_a_plain_run_leaves_a_users_folder_named_like_a_work_folder(ws):
+    mine = [ws / ".out.mybackup.tmp", ws / ".out.123.x.tmp", ws / ".out.old-99999999"]
+    for folder in mine:
+        folder.mkdir()
+        (folder / "keep.txt").write_text("mine")
+    code, text = _cli(_partition(ws))
+    assert code == 0, text
+    assert all((f / "keep.txt").read_text() == "mine" for f in mine)
+
+
+def test_control_characters_of_a_cell_are_escaped_in_the_error(ws):
+    code, text = _cli(_partition(ws, addresses=_edit_csv(ws, _set("households", 0, f"3{ESC}"), "a.csv")))
+    assert code == 2
+    assert "column 'households'" in text
+    assert not re.search(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]", text), repr(text)
+    assert r"\x1b]0;pwned\x07" in text

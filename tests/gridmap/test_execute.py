@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import pickle
-import socket
 import stat
 import urllib.error
 import urllib.request
@@ -160,19 +159,6 @@ def test_clearing_a_resume_folder_never_deletes_files_gridmap_did_not_write(tmp_
     (parts / "notes.txt").unlink()
     gexec.clear_resume_dir(parts)
     assert not parts.exists()
-
-
-@pytest.fixture
-def port_8787_taken():
-    """Hold 127.0.0.1:8787 (Dask's dashboard port) as another Dask or Jupyter process would; None if already held."""
-    held = socket.socket()
-    try:
-        held.bind(("127.0.0.1", 8787))
-        held.listen()
-    except OSError:
-        pass  # someone else holds it already: the same situation
-    yield
-    held.close()
 
 
 def test_local_cluster_accepts_no_other_client_and_opens_no_dashboard(tmp_path, port_8787_taken):

@@ -3,6 +3,7 @@ of retired codes, a publish killed halfway, two publishes at once, audit/diff on
 
 from __future__ import annotations
 
+import re
 import signal
 import subprocess
 import sys
@@ -453,3 +454,123 @@ def test_a_user_without_the_right_to_create_gets_a_clear_refusal_and_nothing_cha
     finally:
         sql(db, f"DROP OWNED BY {role}")
         sql(db, f"DROP ROLE {role}")
+
+
+# ---------------------------------------------------------------- secrets: a password never leaves the URL
+
+HARD_PASSWORD = "p/w@x:y#z%q?r s"
+"""Every character that breaks a URL: / @ : # % ? and a space."""
+
+
+def _forms(password: str) -> set[str]:
+    from urllib.parse import quote, quote_plus
+
+    pieces = {p for p in re.split(r"[/@:#%? ]", password) if len(p) >= 3}  # what a half-parsed URL would show
+    return {password, quote(password, safe=""), quote_plus(password), *pieces}
+
+
+def _leaks(text: str, password: str) -> set[str]:
+    return {f for f in _forms(password) if f in text}
+
+
+@pytest.fixture
+def hard_role(db):
+    """A role whose password holds / @ : # % ? and a space, owning the test database (where the sample is loaded)."""
+    import secrets
+
+    role = f"owner_{secrets.token_hex(4)}"
+    u = urlsplit(db)
+    name = u.path.lstrip("/")
+    load_sample(db)
+    sql(db, f"CREATE ROLE {role} LOGIN PASSWORD %s".replace("%s", "'" + HARD_PASSWORD.replace("'", "''") + "'"))
+    sql(db, f'GRANT ALL ON DATABASE "{name}" TO {role}')
+    sql(db, f"GRANT USAGE, CREATE ON SCHEMA inputs, public TO {role}")
+    sql(db, f"GRANT SELECT ON ALL TABLES IN SCHEMA inputs TO {role}")
+    try:
+        yield role, u
+    finally:
+        sql(db, "DROP SCHEMA IF EXISTS gridmap CASCADE")
+        sql(db, f"DROP OWNED BY {role}")
+        sql(db, f"DROP ROLE {role}")
+
+
+def test_a_password_with_url_characters_is_in_no_file_table_or_message(hard_role, tmp_path, monkeypatch, capsys):
+    from urllib.parse import quote
+
+    role, u = hard_role
+    url = f"postgresql://{role}:{quote(HARD_PASSWORD, safe='')}@{u.hostname}:{u.port}{u.path}"
+    run = tmp_path / "run"
+    code, out, err = cli(
+        [
+            "partition",
+            *("--addresses", url, "--addresses-layer", "inputs.addresses"),
+            *("--boundaries", url, "--boundaries-layer", "inputs.boundaries"),
+            *("--out", str(run)),
+        ],
+        monkeypatch,
+        capsys,
+    )
+    assert code == 0, err
+    code, out2, err2 = cli(["publish", str(run), "--db", url], monkeypatch, capsys)
+    assert code == 0, err2
+    files = "".join(p.read_bytes().decode("utf-8", "replace") for p in run.rglob("*") if p.is_file())
+    assert not _leaks(files, HARD_PASSWORD)
+    assert f"{role}:***@" in (run / "manifest.json").read_text(encoding="utf-8")
+    tables = sql(u.geturl(), "SELECT string_agg(row_to_json(r)::text, '') FROM gridmap.runs r")[0][0]
+    assert not _leaks(tables, HARD_PASSWORD) and f"{role}:***@" in tables
+    assert not _leaks(out + err + out2 + err2, HARD_PASSWORD)
+    # a wrong password with the same characters: the login failure shows neither
+    wrong = url.replace(quote(HARD_PASSWORD, safe=""), quote(HARD_PASSWORD[::-1], safe=""))
+    code, out, err = cli(["publish", str(run), "--db", wrong], monkeypatch, capsys)
+    assert code == 2 and "password authentication failed" in err and "Traceback" not in err
+    assert not _leaks(out + err, HARD_PASSWORD) and not _leaks(out + err, HARD_PASSWORD[::-1])
+
+
+def test_an_unencoded_at_sign_in_the_password_is_refused_without_showing_it(hard_role, tmp_path, monkeypatch, capsys):
+    role, u = hard_role
+    url = f"postgresql://{role}:{HARD_PASSWORD}@{u.hostname}:{u.port}{u.path}"  # as a user would paste it
+    args = ["partition", "--addresses", url, "--addresses-layer", "inputs.addresses", "--boundaries", url]
+    code, out, err = cli(
+        [*args, "--boundaries-layer", "inputs.boundaries", "--out", str(tmp_path / "o")], monkeypatch, capsys
+    )
+    assert code == 2, err
+    assert "must be encoded" in err and "@ as %40" in err and "Traceback" not in err
+    assert not _leaks(out + err, HARD_PASSWORD)
+
+
+def test_an_unencoded_slash_in_the_password_works_and_is_masked(db, tmp_path, monkeypatch, capsys):
+    import secrets
+
+    role, password = f"slash_{secrets.token_hex(4)}", "se/cr:et/" + secrets.token_hex(4)
+    u = urlsplit(db)
+    load_sample(db)
+    sql(db, f"CREATE ROLE {role} LOGIN PASSWORD '{password}'")
+    sql(db, f'GRANT ALL ON DATABASE "{u.path.lstrip("/")}" TO {role}')
+    sql(db, f"GRANT USAGE ON SCHEMA inputs TO {role}")
+    sql(db, f"GRANT SELECT ON ALL TABLES IN SCHEMA inputs TO {role}")
+    try:
+        url = f"postgresql://{role}:{password}@{u.hostname}:{u.port}{u.path}"
+        result = read_inputs(
+            LayerSpec(DbSource(url, "inputs.addresses"), "inputs.addresses"),
+            LayerSpec(DbSource(url, "inputs.boundaries"), "inputs.boundaries"),
+        )
+        made = make_grids(**result.frames())
+        shown = repr(result.sources) + str(made.manifest)
+        assert not _leaks(shown, password) and f"{role}:***@" in shown
+        made.save(tmp_path / "run", maps=False)
+        code, out, err = cli(["publish", str(tmp_path / "run"), "--db", url], monkeypatch, capsys)
+        assert code == 0, err
+        runs = sql(db, "SELECT string_agg(row_to_json(r)::text, '') FROM gridmap.runs r")[0][0]
+        assert not _leaks(runs + out + err, password) and f"{role}:***@" in runs
+    finally:
+        sql(db, "DROP SCHEMA IF EXISTS gridmap CASCADE")
+        sql(db, f"DROP OWNED BY {role}")
+        sql(db, f"DROP ROLE {role}")
+
+
+def test_an_unencoded_at_sign_that_still_parses_is_refused_as_ambiguous(monkeypatch, capsys, tmp_path):
+    url = "postgresql://gis:p@ss@word@db.example.cn:5432/county"  # SQLAlchemy reads password 'p', host 'ss@word@…'
+    args = ["partition", "--addresses", url, "--addresses-layer", "a", "--boundaries", url, "--boundaries-layer", "b"]
+    code, out, err = cli([*args, "--out", str(tmp_path / "o")], monkeypatch, capsys)
+    assert code == 2 and "more than one '@'" in err and "@ as %40" in err
+    assert "ss@word" not in out + err and "p@ss" not in out + err
