@@ -46,7 +46,6 @@ import pandas as pd
 
 from geodata.errors import DatabaseError, InputError, OptionError, Problem
 from geodata.postgis import DbSource, connect, db_error, mask_url
-from geodata.validate import ascii_digits
 from gridmap.make import GRID_ORDER
 
 if TYPE_CHECKING:
@@ -117,15 +116,26 @@ def _srid(result: GridResult) -> int:
 
 
 def _prepare(conn: sqlalchemy.Connection, schema: str, srid: int) -> None:
-    """Create the layout once (own transaction, serialised by an advisory lock); check its SRID."""
+    """Create the layout if it is missing, inside the publish's own transaction; check its SRID.
+
+    A failed publish thus leaves no schema, table or index behind. Only a publish that creates the
+    layout takes the layout lock (held to its commit); later ones find it and go on in parallel.
+    """
     import sqlalchemy as sa
 
     if not conn.execute(sa.text("SELECT count(*) FROM pg_extension WHERE extname = 'postgis'")).scalar():
         raise DatabaseError("the database has no PostGIS. Fix: run CREATE EXTENSION postgis; in it (as its owner).")
-    conn.execute(sa.text("SELECT pg_advisory_xact_lock(hashtextextended(:k, 0))"), {"k": f"gridmap-layout:{schema}"})
-    have = conn.execute(
-        sa.text("SELECT to_regclass(format('%I.meta', CAST(:s AS text))) IS NOT NULL"), {"s": schema}
-    ).scalar()
+
+    def exists() -> bool:
+        q = "SELECT to_regclass(format('%I.meta', CAST(:s AS text))) IS NOT NULL"
+        return bool(conn.execute(sa.text(q), {"s": schema}).scalar())
+
+    have = exists()
+    if not have:
+        conn.execute(
+            sa.text("SELECT pg_advisory_xact_lock(hashtextextended(:k, 0))"), {"k": f"gridmap-layout:{schema}"}
+        )
+        have = exists()  # another publish may have created it while this one waited
     if have:
         meta: dict[str, str] = dict(conn.execute(sa.text(f'SELECT key, value FROM "{schema}".meta')).all())
         if meta.get("srid") and int(meta["srid"]) != srid:
@@ -223,9 +233,8 @@ def publish_run(result: GridResult, url: str, *, schema: str = "gridmap") -> Pub
     engine = connect(url)
     q = f'"{schema}"'
     try:
-        with engine.begin() as conn:
+        with engine.begin() as conn:  # one transaction: the layout, the run and all its rows, or nothing
             _prepare(conn, schema, srid)
-        with engine.begin() as conn:
             for v in villages:  # same order everywhere, so two publishes cannot deadlock
                 conn.execute(
                     sa.text("SELECT pg_advisory_xact_lock(hashtextextended(:k, 0))"), {"k": f"gridmap:{schema}:{v}"}
@@ -385,7 +394,7 @@ def _publish_grids(conn, q: str, stage: str, run_id: int, villages: list[str], c
 
 
 def _retire_codes(conn, q: str, run_id: int, villages: list[str], result: GridResult) -> int:
-    """Retire the ledger codes of the run's villages no current grid uses; record the run's own history."""
+    """Retire the ledger codes of the run's villages that no current grid uses."""
     import sqlalchemy as sa
 
     changes = result.code_changes if result.code_changes is not None else pd.DataFrame()
@@ -394,15 +403,8 @@ def _retire_codes(conn, q: str, run_id: int, villages: list[str], result: GridRe
         ret = changes[changes["reason"].astype(str).str.startswith("retired")]
         old = ret["old_code"].astype(str).tolist()
         new = [str(v) if isinstance(v, str) and v and v != "nan" else None for v in ret["new_code"]]
-    history = sorted({str(c) for c in (result.history or []) if ascii_digits(str(c), 15)})
-    # codes the run's history knows but this database never saw: issued earlier, retired by now
-    conn.execute(
-        sa.text(
-            f"INSERT INTO {q}.code_ledger (grid_code, village_code, issued_in_run) "
-            f"SELECT c, left(c, 12), NULL FROM unnest(CAST(:h AS text[])) AS c ON CONFLICT (grid_code) DO NOTHING"
-        ),
-        {"h": history},
-    )
+    # only codes the ledger knows as issued, of the run's own villages, are retired (never a code the run's
+    # history merely names: a tampered history would retire numbers the ledger never issued)
     return int(
         conn.execute(
             sa.text(
@@ -410,12 +412,11 @@ def _retire_codes(conn, q: str, run_id: int, villages: list[str], result: GridRe
                 f"FROM (SELECT l2.grid_code, c.new_code FROM {q}.code_ledger l2 "
                 "      LEFT JOIN unnest(CAST(:old AS text[]), CAST(:new AS text[])) AS c(old_code, new_code) ON "
                 "c.old_code = l2.grid_code "
-                "      WHERE l2.retired_in_run IS NULL AND (l2.village_code = ANY(:v) OR l2.grid_code = "
-                "ANY(CAST(:h AS text[])))) r "
+                "      WHERE l2.retired_in_run IS NULL AND l2.village_code = ANY(:v)) r "
                 f"WHERE l.grid_code = r.grid_code "
                 f"AND NOT EXISTS (SELECT 1 FROM {q}.grids g WHERE g.valid_to_run IS NULL AND g.grid_code = l.grid_code)"
             ),
-            {"run": run_id, "old": old, "new": new, "v": villages, "h": history},
+            {"run": run_id, "old": old, "new": new, "v": villages},
         ).rowcount
     )
 

@@ -12,6 +12,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import geopandas as gpd
+import pandas as pd
 import psycopg
 import pytest
 import sqlalchemy as sa
@@ -574,3 +575,59 @@ def test_an_unencoded_at_sign_that_still_parses_is_refused_as_ambiguous(monkeypa
     code, out, err = cli([*args, "--out", str(tmp_path / "o")], monkeypatch, capsys)
     assert code == 2 and "more than one '@'" in err and "@ as %40" in err
     assert "ss@word" not in out + err and "p@ss" not in out + err
+
+
+# ---------------------------------------------------------------- ledger integrity
+
+
+def two_community_run(folder: Path) -> Path:
+    """Communities 310115005001 and 310115005003 side by side, 40 points each."""
+    import numpy as np
+    import shapely
+
+    xy = np.c_[350_010 + np.arange(80) % 16 * 20, 3_460_010 + np.arange(80) // 16 * 20]
+    pts = gpd.GeoDataFrame({"households": [10] * 80}, geometry=shapely.points(xy), crs=32651)
+    b = gpd.GeoDataFrame(
+        {"code": ["310115005001", "310115005003"], "name": ["社区A", "社区B"], "urban_rural": ["111", "111"]},
+        geometry=[
+            shapely.box(350_000, 3_460_000, 350_160, 3_460_100),
+            shapely.box(350_160, 3_460_000, 350_320, 3_460_100),
+        ],
+        crs=32651,
+    )
+    return make_grids(pts, b).save(folder, maps=False)
+
+
+def test_a_run_naming_another_villages_codes_retires_none_of_them(db, tmp_path, monkeypatch, capsys):
+    import pyogrio
+
+    both = two_community_run(tmp_path / "both")
+    assert cli(["publish", str(both), "--db", db], monkeypatch, capsys)[0] == 0
+    ledger_b = sql(db, "SELECT * FROM gridmap.code_ledger WHERE village_code = '310115005003' ORDER BY grid_code")
+    assert ledger_b and all(r[3] is None for r in ledger_b)  # issued, not retired
+    # a run of community A only whose code_history (tampered, or mixed up) lists B's codes, used and unused
+    only_a = clean_run(tmp_path / "a")
+    poison = [r[0] for r in ledger_b] + ["310115005003007", "310115005003801"]
+    pyogrio.write_dataframe(
+        pd.DataFrame({"grid_code": poison}), only_a / "grids.gpkg", layer="code_history", append=True
+    )
+    code, out, err = cli(["publish", str(only_a), "--db", db], monkeypatch, capsys)
+    assert code == 0, err
+    after = sql(db, "SELECT * FROM gridmap.code_ledger WHERE village_code = '310115005003' ORDER BY grid_code")
+    assert after == ledger_b, "another village's ledger changed"
+    # B publishes again and may use its next numbers
+    again = two_community_run(tmp_path / "both2")
+    assert cli(["publish", str(again), "--db", db], monkeypatch, capsys)[0] == 0
+
+
+def test_a_failed_first_publish_leaves_no_schema_table_or_index(db, tmp_path, monkeypatch, capsys):
+    import pyogrio
+
+    run = clean_run(tmp_path / "run")
+    grids = gpd.read_file(run / "grids.gpkg", layer="grids")
+    grids["grid_code"] = "310115005003" + grids["grid_code"].str[12:]  # not its village's prefix: the CHECK refuses
+    pyogrio.write_dataframe(grids, run / "grids.gpkg", layer="grids")
+    code, out, err = cli(["publish", str(run), "--db", db], monkeypatch, capsys)
+    assert code == 2 and "Nothing was written" in err, err
+    assert sql(db, "SELECT count(*) FROM pg_namespace WHERE nspname = 'gridmap'") == [(0,)]
+    assert sql(db, "SELECT count(*) FROM pg_class WHERE relname LIKE '%code_ledger%'") == [(0,)]
