@@ -6,6 +6,7 @@ import contextlib
 import csv
 import io
 import json
+import logging
 import os
 import re
 import shutil
@@ -19,6 +20,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import pyogrio
+import shapely
 
 from geodata.errors import (
     DependencyError,
@@ -28,6 +30,8 @@ from geodata.errors import (
     Problem,
     UnsafeOutputError,
 )
+
+log = logging.getLogger("gridmap")
 
 LON_NAMES = ("lon", "lng", "longitude", "x", "经度", "point_x", "easting")
 LAT_NAMES = ("lat", "latitude", "y", "纬度", "point_y", "northing")
@@ -380,6 +384,15 @@ def read_layer(
         raise InputError(Problem(str(path), "is a folder, not a file.", "pass the file inside it."))
     if path.suffix.lower() in TABLE_SUFFIXES:
         return read_csv_points(path, x_col=x_col, y_col=y_col, encoding=encoding, sheet=sheet)
+    if _missing_dbf(path):
+        raise InputError(
+            Problem(
+                str(path),
+                f"has no {path.stem}.dbf beside it, so its attributes (households, codes, names) are missing.",
+                "copy the .dbf (and .shx, .prj, .cpg) of the Shapefile into the same folder, or pass the zipped "
+                "Shapefile.",
+            )
+        )
     try:
         layers = pyogrio.list_layers(path)
     except Exception as exc:  # noqa: BLE001 - pyogrio raises DataSourceError and friends
@@ -422,9 +435,29 @@ def read_layer(
         raise InputError(Problem(str(path), "the layer has no features.", "export it again."))
     if "geometry" not in gdf or not isinstance(gdf, gpd.GeoDataFrame):
         raise InputError(Problem(str(path), "has no geometry column.", "pass a layer with points or polygons."))
-    gdf = gdf.reset_index(drop=True)
+    gdf = flatten(gdf.reset_index(drop=True), file=str(path))
     gdf.attrs.update(rows="feature", file=str(path))
     return gdf
+
+
+def flatten(gdf: gpd.GeoDataFrame, *, file: str) -> gpd.GeoDataFrame:
+    """Drop Z (height) and M (measure) values, saying so: gridmap works in 2D.
+
+    ArcGIS exports boundaries as PolygonZ; reprojecting 3D rings can leave them unclosed in GEOS.
+    """
+    geoms = gdf.geometry.values
+    has = shapely.has_z(geoms) | (shapely.has_m(geoms) if hasattr(shapely, "has_m") else False)
+    if has.any():
+        log.warning("%s: %d geometries have Z or M values; they were dropped (gridmap works in 2D).", file, has.sum())
+        gdf = gdf.set_geometry(shapely.force_2d(geoms), crs=gdf.crs)
+    return gdf
+
+
+def _missing_dbf(path: Path) -> bool:
+    """Whether a Shapefile lacks its attribute table (``.dbf``, any letter case), which GDAL would silently skip."""
+    return path.suffix.lower() == ".shp" and not any(
+        p.suffix.lower() == ".dbf" and p.stem == path.stem for p in path.parent.iterdir()
+    )
 
 
 def rename_fields(gdf: gpd.GeoDataFrame, mapping: Mapping[str, str | None], *, file: str) -> gpd.GeoDataFrame:

@@ -126,16 +126,16 @@ def mask_url(url: str) -> str:
     text = str(url).strip()
     try:
         u = sa.make_url(text)
-        if u.host and "@" in u.host:
-            raise ValueError("ambiguous")
-        return re.sub(r"(?i)([?&]password=)[^&#]*", r"\1***", u.render_as_string(hide_password=True))
+        if not (u.host and "@" in u.host):  # an '@' left in the host: user and password unclear, mask below
+            return re.sub(r"(?i)([?&]password=)[^&#]*", r"\1***", u.render_as_string(hide_password=True))
     except (sa.exc.ArgumentError, ValueError, TypeError):
-        scheme, sep, rest = text.partition("://")
-        if not sep:
-            return "***" if "@" in text or "password" in text.lower() else text
-        head, at, tail = rest.rpartition("@")
-        masked = f"{scheme}://***@{tail}" if at else f"{scheme}://{rest}"
-        return re.sub(r"(?i)(password=)[^&#]*", r"\1***", masked)
+        pass  # unreadable: masked below
+    scheme, sep, rest = text.partition("://")
+    if not sep:
+        return "***" if "@" in text or "password" in text.lower() else text
+    _, at, tail = rest.rpartition("@")
+    masked = f"{scheme}://***@{tail}" if at else f"{scheme}://{rest}"
+    return re.sub(r"(?i)(password=)[^&#]*", r"\1***", masked)
 
 
 def _password(url: str) -> str | None:
@@ -378,7 +378,9 @@ def read_db_layer(url: str, *, layer: str | None = None, sql: str | None = None)
         raise InputError(Problem(where, "returned no rows.", "check the layer or the query's WHERE clause."))
     name = "geometry" if geom_col == "geometry" or "geometry" not in df.columns else geom_col
     gdf = gpd.GeoDataFrame(df.drop(columns=[geom_col]), geometry=gpd.GeoSeries(geoms, name=name), crs=crs)
-    return gdf.reset_index(drop=True)
+    from geodata.io import flatten
+
+    return flatten(gdf.reset_index(drop=True), file=where)
 
 
 def _crs_of(conn: sqlalchemy.Connection, srid: int | None) -> str | None:

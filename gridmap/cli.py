@@ -456,6 +456,7 @@ def province(ctx: click.Context, **kw: Any) -> None:
 @click.pass_context
 def demo(ctx: click.Context, out: str, liaison: str) -> None:
     """Run the whole pipeline on the bundled sample township (regenerates an earlier demo folder, nothing else)."""
+    from geodata.io import is_gridmap_folder
     from geodata.sample import sample_path
     from gridmap.config import parse_range
     from gridmap.inputs import LayerSpec, read_inputs
@@ -472,7 +473,8 @@ def demo(ctx: click.Context, out: str, liaison: str) -> None:
     # data loss: only an earlier demo run is replaced; any other folder (a real run) is refused
     replace = _demo_run(out_path)
     if out_path.exists() and not replace:
-        msg = f"{out_path} exists and is not an earlier demo run; the demo replaces only its own folder."
+        what = "is a gridmap run, not an earlier demo run" if is_gridmap_folder(out_path) else "was not made by gridmap"
+        msg = f"{out_path} {what}; the demo replaces only its own earlier run."
         raise OutputExistsError(msg, fix="choose another --out for the demo (default outputs/demo).")
     if replace and not ctx.obj.get("quiet"):
         click.echo(f"Replacing the earlier demo run in {out_path} (demo output is regenerated each time).", err=True)

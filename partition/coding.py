@@ -239,7 +239,9 @@ def check_codes(grids: pd.DataFrame) -> pd.DataFrame:
     fmt = codes.str.fullmatch(r"[0-9]{15}")  # ASCII only: \d also matches full-width and Arabic-Indic digits
     for code in codes[~fmt]:
         add(
-            code, "format", f"'{code}' is not 15 ASCII digits 0-9 (12-digit village/community code + 3-digit sequence)."
+            code,
+            "format",
+            f"'{code}' is not 15 digits (ASCII 0-9; 12-digit village/community code + 3-digit sequence).",
         )
     for code in codes[codes.duplicated(keep="first") & fmt]:
         add(code, "unique", f"{code} is used by more than one grid.")

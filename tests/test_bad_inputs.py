@@ -991,7 +991,7 @@ CASES_22 = [
     Case22(
         "demo-over-a-real-run",
         lambda ws: ["demo", "--out", str(ws / RUN)],
-        r"run exists and is not an earlier demo run.*Fix: choose another --out for the demo",
+        r"run is a gridmap run, not an earlier demo run.*Fix: choose another --out for the demo",
     ),
     Case22(
         "check-codes-out-over-a-users-csv",
@@ -1039,8 +1039,24 @@ CASES_22 = [
     Case22(
         "check-codes-full-width-code-exit-1",
         lambda ws: ["check-codes", str(_grids_with_codes(ws, ["310115005001００１"]))],
-        r"is not 15 ASCII digits 0-9",
+        r"is not 15 digits \(ASCII 0-9;",
         code=1,
+    ),
+]
+
+
+def _shp_without_dbf(ws: Path) -> Path:
+    pts = gpd.read_file(ws / "hh.gpkg")
+    pts.to_file(ws / "hh.shp")
+    (ws / "hh.dbf").unlink()
+    return ws / "hh.shp"
+
+
+CASES_22 += [
+    Case22(
+        "shapefile-without-dbf",
+        lambda ws: _partition(ws, addresses=_shp_without_dbf(ws)),
+        r"hh\.shp: has no hh\.dbf beside it, so its attributes .* are missing\. Fix: copy the \.dbf",
     ),
 ]
 
@@ -1080,3 +1096,16 @@ def test_control_characters_of_a_cell_are_escaped_in_the_error(ws):
     assert "column 'households'" in text
     assert not re.search(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]", text), repr(text)
     assert r"\x1b]0;pwned\x07" in text
+
+
+def test_polygonz_boundaries_are_flattened_with_a_note(ws):
+    import shapely
+
+    bnd = gpd.read_file(ws / "bnd.geojson").rename(columns={"urban_rural": "ur"})
+    bnd = bnd.set_geometry(shapely.force_3d(bnd.geometry.values, 12.5), crs=bnd.crs)  # ArcGIS's usual PolygonZ
+    bnd.to_file(ws / "bz.shp")
+    code, text = _cli(_partition(ws, boundaries=ws / "bz.shp"))
+    assert code == 0, text
+    assert "bz.shp: 3 geometries have Z or M values; they were dropped" in text
+    grids = gpd.read_file(ws / "out" / "grids.gpkg", layer="grids")
+    assert not shapely.has_z(grids.geometry.values).any()
