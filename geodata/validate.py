@@ -89,6 +89,10 @@ class Report:
             raise InputError(self.errors)
 
 
+MAX_PER_POINT = 100_000
+"""Most households (or people) one address point may carry; more is a data error (and overflows counts)."""
+
+
 def _numeric(
     gdf: gpd.GeoDataFrame,
     col: str,
@@ -99,6 +103,7 @@ def _numeric(
     default: float,
     whole: bool = True,
     blank_ok: bool = False,
+    maximum: float = MAX_PER_POINT,
 ) -> pd.Series:
     if col not in gdf.columns:
         return pd.Series(default, index=gdf.index, dtype=float)
@@ -115,8 +120,9 @@ def _numeric(
             bad_mask &= ~text.eq("").to_numpy()
         if whole:
             bad_mask |= np.isfinite(v) & (v != np.floor(v))
+        bad_mask |= v > maximum
     bad = np.flatnonzero(bad_mask)
-    expected = "a whole number ≥ 0" if whole else "a number ≥ 0"
+    expected = f"{'a whole number ≥ 0' if whole else 'a number ≥ 0'} (at most {maximum:,.0f} at one address)"
     report.errors.extend(
         Problem(
             file,
@@ -338,6 +344,23 @@ def _repair_polygons(gdf: gpd.GeoDataFrame, *, file: str, report: Report) -> gpd
     return gdf
 
 
+MAX_COLUMNS = 1_900
+"""Most columns an input may have: a GeoPackage layer holds 2,000 fields and gridmap adds its own."""
+
+
+def check_width(gdf: pd.DataFrame, *, file: str) -> None:
+    """Refuse, before any work, a layer with more columns than a run folder's GeoPackage can hold."""
+    if len(gdf.columns) > MAX_COLUMNS:
+        raise InputError(
+            Problem(
+                file,
+                f"has {len(gdf.columns):,} columns; gridmap keeps every column in the run's GeoPackage, which holds at "
+                f"most {MAX_COLUMNS:,} besides its own.",
+                "keep only the columns you need (coordinates, households, codes, names) and run again.",
+            )
+        )
+
+
 def validate_boundaries(
     gdf: gpd.GeoDataFrame, *, file: str, option: str = "boundaries_crs"
 ) -> tuple[gpd.GeoDataFrame, Report]:
@@ -352,6 +375,7 @@ def validate_boundaries(
     boundaries, report
         The boundaries with ``code`` and ``name`` as text, and what was found.
     """
+    check_width(gdf, file=file)
     report = Report()
     if "code" not in gdf.columns:
         report.errors.append(
@@ -453,6 +477,7 @@ def validate_addresses(
         Points with float ``households`` and ``population`` (NaN when unknown), indexed by their
         position in the file, and what was found.
     """
+    check_width(gdf, file=file)
     report = Report()
     gdf = gdf.copy()
     geoms = gdf.geometry.values

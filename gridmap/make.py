@@ -19,6 +19,7 @@ from geodata import crs as gcrs
 from geodata import io as gio
 from geodata import validate as gval
 from geodata.errors import InputError, Problem
+from gridmap.config import check_range
 from gridmap.execute import VillageTask, execute
 from gridmap.fields import INPUT_FIELDS
 from gridmap.inputs import Source
@@ -162,6 +163,11 @@ def make_grids(
     True
     """
     progress = progress or (lambda stage, done, total: None)
+    _check_frames(addresses=addresses, boundaries=boundaries, units=units, exclusive=exclusive, previous=previous)
+    bar_list = [barriers] if isinstance(barriers, gpd.GeoDataFrame) else list(barriers or [])
+    _check_frames(**{f"barriers[{i}]": b for i, b in enumerate(bar_list)})
+    if liaison is not None:
+        liaison = check_range(liaison, option="liaison")
     rules = rules or RuleSet()
     remaps = _remaps(
         fields, households_col=households_col, group_col=group_col, building_col=building_col, compound_col=compound_col
@@ -430,6 +436,25 @@ def _previous_frame(
         prev["village_code"] = prev["grid_code"].str[:12]
     prev["village_code"] = prev["village_code"].astype(str)
     return gcrs.valid_polygons(prev.to_crs(work))
+
+
+def _check_frames(**frames: object) -> None:
+    """Refuse, before any work, an input that is not a GeoDataFrame with rows (as the command line would)."""
+    required = {"addresses", "boundaries"}
+    problems = []
+    for name, frame in frames.items():
+        if frame is None and name not in required:
+            continue
+        if not isinstance(frame, gpd.GeoDataFrame):
+            got = "None" if frame is None else type(frame).__name__
+            fix = (
+                "pass a GeoDataFrame (geopandas.read_file, or gridmap.read_inputs), e.g. gpd.GeoDataFrame(geometry=s)."
+            )
+            problems.append(Problem(name, f"must be a GeoDataFrame, got {got}.", fix))
+        elif len(frame) == 0 and name in required:
+            problems.append(Problem(name, "has no rows.", "pass the layer with its features."))
+    if problems:
+        raise InputError(problems)
 
 
 def _check_ascii_codes(prev: gpd.GeoDataFrame, source: Source) -> None:

@@ -107,6 +107,8 @@ def read_run(folder: str | Path) -> GridResult:
             )
         )
     names = set(gio.layer_names(gpkg))
+    if "grids" not in names:
+        raise _tampered(gpkg, "has no grids layer.")
 
     def layer(name: str):
         if name not in names:
@@ -120,15 +122,19 @@ def read_run(folder: str | Path) -> GridResult:
                 gdf[col] = gdf[col].astype("string").astype(object)
         return gdf
 
-    manifest_path = folder / "manifest.json"
-    manifest = json.loads(manifest_path.read_text(encoding="utf-8")) if manifest_path.exists() else {}
-    changes_path = folder / "code_changes.csv"
-    changes = pd.read_csv(changes_path, dtype=str) if changes_path.exists() else pd.DataFrame()
+    manifest = _manifest(folder / "manifest.json")
+    changes = _changes(folder / "code_changes.csv")
     history = (
         [str(c) for c in gio.read_table(gpkg, layer="code_history")["grid_code"]] if "code_history" in names else []
     )
     grids = layer("grids")
-    work = manifest.get("crs", {}).get("work") or grids.estimate_utm_crs().to_string()
+    missing = [c for c in ("grid_code", "village_code", "households") if c not in grids.columns]
+    if missing or not len(grids):
+        raise _tampered(
+            gpkg, f"its grids layer {'has no ' + ', '.join(missing) + ' column' if missing else 'is empty'}."
+        )
+    crs = manifest.get("crs")
+    work = (crs.get("work") if isinstance(crs, dict) else None) or grids.estimate_utm_crs().to_string()
     return GridResult(
         grids=grids,
         addresses=layer("addresses"),
@@ -138,5 +144,52 @@ def read_run(folder: str | Path) -> GridResult:
         history=history,
         manifest=manifest,
         liaison=layer("liaison"),
-        work_crs=work,
+        work_crs=_work_crs(work, folder / "manifest.json"),
     )
+
+
+def _tampered(path: Path, message: str) -> InputError:
+    """Return the error for a run folder file that is not as gridmap wrote it (changed, damaged, truncated)."""
+    return InputError(
+        Problem(str(path), f"{message} The run folder was changed or damaged after gridmap wrote it.", FIX_TAMPERED)
+    )
+
+
+FIX_TAMPERED = "make the run again (or restore the folder from a backup); do not edit a run folder's files by hand."
+
+
+def _manifest(path: Path) -> dict:
+    if not path.exists():
+        return {}
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        raise _tampered(path, f"is not readable JSON ({exc}).") from exc
+    if not isinstance(data, dict) or not all(isinstance(data.get(k, {}), dict) for k in ("crs", "counts", "inputs")):
+        raise _tampered(path, "is not a gridmap manifest (a JSON object with crs, counts and inputs objects).")
+    return data
+
+
+def _changes(path: Path) -> pd.DataFrame:
+    if not path.exists():
+        return pd.DataFrame()
+    try:
+        changes = pd.read_csv(path, dtype=str)
+    except (OSError, UnicodeDecodeError, ValueError, pd.errors.ParserError) as exc:
+        raise _tampered(path, f"cannot be read as CSV ({type(exc).__name__}: {exc}).") from exc
+    if not {"old_code", "new_code", "reason"} <= set(changes.columns):
+        raise _tampered(path, "lacks the columns old_code, new_code and reason.")
+    return changes
+
+
+def _work_crs(value: object, manifest: Path) -> str:
+    from pyproj import CRS
+    from pyproj.exceptions import CRSError
+
+    try:
+        crs = CRS.from_user_input(value)
+    except (CRSError, TypeError, ValueError) as exc:
+        raise _tampered(manifest, f"names the work CRS {str(value)[:80]!r}, which is not a coordinate system.") from exc
+    if not crs.is_projected:
+        raise _tampered(manifest, f"names the work CRS {crs.name}, which is not in metres.")
+    return str(value)

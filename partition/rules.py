@@ -138,6 +138,10 @@ RULES = tuple(RULE_LABELLERS)
 """Rule names accepted in a rules file and on the command line."""
 
 
+MAX_BAND = 1_000_000
+"""Largest household band end: a grid of a million households is a typo (and would overflow the work)."""
+
+
 @dataclass(frozen=True)
 class Rule:
     """The rule of one village/community."""
@@ -150,9 +154,9 @@ class Rule:
         if self.name not in RULE_LABELLERS:
             msg = f"rule '{self.name}' is unknown; expected one of {', '.join(RULE_LABELLERS)}."
             raise RulesError(msg)
-        if not 0 < self.min_households <= self.max_households:
+        if not 0 < self.min_households <= self.max_households <= MAX_BAND:
             msg = (
-                f"the household band must satisfy 0 < `min_households` <= `max_households`, got "
+                f"the household band must satisfy 0 < `min_households` <= `max_households` <= {MAX_BAND:,}, got "
                 f"min={self.min_households}, max={self.max_households}."
             )
             raise RulesError(msg)

@@ -1061,6 +1061,94 @@ CASES_22 += [
 ]
 
 
+def _wide(ws: Path) -> Path:
+    df = pd.read_csv(ws / "hh.csv", dtype=str)
+    extra = pd.DataFrame({f"c{i}": ["x"] * len(df) for i in range(5000)})
+    pd.concat([df, extra], axis=1).to_csv(ws / "wide.csv", index=False)
+    return ws / "wide.csv"
+
+
+def _tamper(ws: Path, name: str, text: str | None) -> Path:
+    """Change (or delete, with None) one file of the finished run folder."""
+    path = ws / RUN / name
+    if text is None:
+        path.unlink()
+    else:
+        path.write_text(text, encoding="utf-8")
+    return ws / RUN
+
+
+def _without_grids_layer(ws: Path) -> Path:
+    gpkg = ws / RUN / "grids.gpkg"
+    keep = {n: gpd.read_file(gpkg, layer=n) for n in ("addresses", "boundaries")}
+    gpkg.unlink()
+    for n, g in keep.items():
+        g.to_file(gpkg, layer=n)
+    return ws / RUN
+
+
+def _work_crs(ws: Path, value: str) -> Path:
+    m = json.loads((ws / RUN / "manifest.json").read_text(encoding="utf-8"))
+    m["crs"]["work"] = value
+    return _tamper(ws, "manifest.json", json.dumps(m))
+
+
+TAMPERED = r"The run folder was changed or damaged after gridmap wrote it\. Fix: make the run again"
+CASES_22 += [
+    Case22("csv-with-5000-columns", lambda ws: _partition(ws, addresses=_wide(ws)), r"wide\.csv: has 5,00\d columns"),
+    Case22(
+        "households-10-to-the-30",
+        lambda ws: _partition(ws, addresses=_edit_csv(ws, _set("households", 2, "1e30"), "a.csv")),
+        r"row 3 \(line 4\), column 'households': got '1e30', expected a whole number ≥ 0 \(at most 100,000",
+    ),
+    Case22(
+        "band-10-to-the-20",
+        lambda ws: _partition(ws, "--max-households", "100000000000000000000"),
+        r"0 < --min-households <= --max-households <= 1,000,000, got min=300, max=100000000000000000000",
+    ),
+    Case22(
+        "rules-file-band-10-to-the-20",
+        lambda ws: _partition(
+            ws, "--rules", str(_workers(ws, "max_households = 100000000000000000000\n", "rules.toml"))
+        ),
+        r"--max-households <= 1,000,000, got min=300, max=100000000000000000000",
+    ),
+    Case22(
+        "liaison-10-to-the-20", lambda ws: _partition(ws, "--liaison", "1-100000000000000000000"), r"--liaison needs"
+    ),
+    Case22(
+        "run-manifest-not-json",
+        lambda ws: ["map", str(_tamper(ws, "manifest.json", "{not json")), "--out", str(ws / "m.html")],
+        r"run/manifest\.json: is not readable JSON .*" + TAMPERED,
+    ),
+    Case22(
+        "run-manifest-a-list",
+        lambda ws: ["report", str(_tamper(ws, "manifest.json", "[1, 2]")), "--out", str(ws / "r.html")],
+        r"run/manifest\.json: is not a gridmap manifest",
+    ),
+    Case22(
+        "run-without-grids-layer",
+        lambda ws: ["export", str(_without_grids_layer(ws)), "--format", "csv", "--out", str(ws / "e")],
+        r"run/grids\.gpkg: has no grids layer\. " + TAMPERED,
+    ),
+    Case22(
+        "run-bad-work-crs",
+        lambda ws: ["map", str(_work_crs(ws, "EPSG:999999")), "--out", str(ws / "m.html")],
+        r"names the work CRS 'EPSG:999999', which is not a coordinate system",
+    ),
+    Case22(
+        "run-geographic-work-crs",
+        lambda ws: ["map", str(_work_crs(ws, "EPSG:4326")), "--out", str(ws / "m.html")],
+        r"names the work CRS WGS 84, which is not in metres",
+    ),
+    Case22(
+        "run-broken-code-changes",
+        lambda ws: ["map", str(_tamper(ws, "code_changes.csv", 'a,"b\n\x00')), "--out", str(ws / "m.html")],
+        r"run/code_changes\.csv: cannot be read as CSV",
+    ),
+]
+
+
 @pytest.mark.parametrize("case", CASES_22, ids=[c.id for c in CASES_22])
 def test_refused_without_loss(case: Case22, ws: Path):
     args = case.args(ws)
