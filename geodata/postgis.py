@@ -104,6 +104,10 @@ def parse_url(url: str) -> sqlalchemy.URL:
             f"write postgresql://USER@HOST:PORT/DATABASE; if the password holds @ / : # ? % or a space, {ENCODE_HINT}."
         )
         raise InputError(Problem(mask_url(url), msg, fix)) from exc
+    if u.host and not _host_ok(u.host):
+        raise InputError(
+            Problem(mask_url(url), f"has '{u.host}' as its host, which is not a host name.", "check the host part.")
+        )
     if u.host and "@" in u.host:
         raise InputError(
             Problem(
@@ -113,6 +117,17 @@ def parse_url(url: str) -> sqlalchemy.URL:
             )
         )
     return u
+
+
+def _host_ok(host: str) -> bool:
+    """Whether `host` can be looked up (a name or address; the driver fails with a bare UnicodeError otherwise)."""
+    if not host.isprintable():
+        return False
+    try:
+        host.encode("idna")
+    except UnicodeError:
+        return False
+    return True
 
 
 def mask_url(url: str) -> str:

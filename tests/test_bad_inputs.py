@@ -1197,3 +1197,47 @@ def test_polygonz_boundaries_are_flattened_with_a_note(ws):
     assert "bz.shp: 3 geometries have Z or M values; they were dropped" in text
     grids = gpd.read_file(ws / "out" / "grids.gpkg", layer="grids")
     assert not shapely.has_z(grids.geometry.values).any()
+
+
+# ---------------------------------------------------------------- every message path: no raw control character
+
+HOSTILE = "村" + "".join(map(chr, [*range(0x01, 0x0A), *range(0x0B, 0x20), 0x7F, 0x85, 0x9B])) + "\u202e" + ESC
+RAW = re.compile(r"[\x00-\x09\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+
+
+def _codes_with(ws: Path, text: str) -> Path:
+    return _grids_with_codes(ws, [f"310115005001{text}", "310115005001001"])
+
+
+def _named_village(ws: Path, text: str) -> Path:
+    gdf = gpd.read_file(ws / "bnd.geojson")
+    gdf.loc[0, "name"] = text
+    gdf.loc[1, "urban_rural"] = "999"  # an error whose message shows the row
+    gdf.to_file(ws / "bad.geojson", driver="GeoJSON")
+    return ws / "bad.geojson"
+
+
+MESSAGE_PATHS: list[tuple[str, Callable[[Path, str], list[str]]]] = [
+    ("click-path-argument", lambda ws, t: ["map", str(ws / t)]),
+    ("click-choice", lambda ws, t: ["map", str(ws / RUN), "--basemap", t]),
+    ("usage-error", lambda ws, t: _partition(ws, "--addresses-sql", t)),
+    ("input-error-column-option", lambda ws, t: _partition(ws, "--x-col", t)),
+    ("input-error-cell", lambda ws, t: _partition(ws, addresses=_edit_csv(ws, _set("households", 0, t), "a.csv"))),
+    ("input-error-layer", lambda ws, t: _partition(ws, "--boundaries-layer", t, boundaries=ws / "bnd.gpkg")),
+    ("rules-error", lambda ws, t: _partition(ws, "--liaison", t)),
+    ("crs-error", lambda ws, t: _partition(ws, "--output-crs", t)),
+    ("output-error", lambda ws, t: _partition(ws, "--overwrite", out=_user_file(ws / RUN, f"{t}.txt"))),
+    ("database-url", lambda ws, t: _partition(ws, "--addresses-layer", "a", addresses=f"postgresql://u:{t}@h{t}:5/db")),
+    ("check-codes-lines", lambda ws, t: ["check-codes", str(_codes_with(ws, t))]),
+    ("export-encoding", lambda ws, t: ["export", str(ws / RUN), "--format", "csv", "--encoding", t]),
+    ("log-warnings", lambda ws, t: _partition(ws, boundaries=_named_village(ws, t))),
+]
+
+
+@pytest.mark.parametrize(("name", "args"), MESSAGE_PATHS, ids=[n for n, _ in MESSAGE_PATHS])
+def test_no_message_path_prints_a_raw_control_character(ws, name, args):
+    argv = args(ws, HOSTILE)
+    code, text = _cli(argv)
+    assert code != 0 or name == "log-warnings", text
+    assert text.strip(), "the case printed nothing"
+    assert not RAW.findall(text), (name, sorted(set(RAW.findall(text))), text[-400:])
