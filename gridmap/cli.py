@@ -979,7 +979,7 @@ def run() -> None:
         click.echo("Interrupted; no output was written.", err=True)
         sys.exit(130)
     except click.ClickException as exc:
-        exc.message = printable(exc.message, newlines=True)
+        exc.message = printable(exc.message, newlines=True)  # type: ignore[misc]  # click marks it Final
         exc.show()
         sys.exit(exc.exit_code)
     except GridmapError as exc:

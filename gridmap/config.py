@@ -79,13 +79,12 @@ def check_range(pair: object, *, option: str = "liaison") -> tuple[int, int]:
     """
     from partition.rules import MAX_BAND
 
-    try:
-        lo, hi = pair  # type: ignore[misc]
-        ok = all(isinstance(v, int | float) and not isinstance(v, bool) and float(v).is_integer() for v in (lo, hi))
-    except (TypeError, ValueError):
-        ok = False
-    if not ok:
+    values = list(pair) if isinstance(pair, tuple | list) else []
+    if len(values) != 2 or not all(
+        isinstance(v, int | float) and not isinstance(v, bool) and float(v).is_integer() for v in values
+    ):
         raise RulesError(f"`{option}` expects (MIN, MAX) whole numbers such as (10, 15), got {pair!r}.")
+    lo, hi = int(values[0]), int(values[1])
     if not 0 < lo <= hi <= MAX_BAND:
         raise RulesError(f"`{option}` needs 0 < MIN <= MAX <= {MAX_BAND:,}, got {lo}-{hi}.")
-    return int(lo), int(hi)
+    return lo, hi
