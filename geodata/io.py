@@ -495,27 +495,23 @@ MADE_BY: Final = "gridmap"
 _STALE = re.compile(r"^\.(?P<name>.+)\.(?P<pid>\d+)\.[^.]*\.tmp$|^\.(?P<oname>.+)\.old-(?P<opid>\d+)$")
 WORK_MARKER: Final = ".gridmap-work"
 """File in a folder being written (:func:`atomic_dir`) holding the writer's process id; removed when done."""
-LEGACY_FILES: Final = frozenset(
-    {
-        "grids.gpkg",
-        "grids.geojson",
-        "roster.csv",
-        "code_changes.csv",
-        "manifest.json",
-        "map.html",
-        "map.png",
-        "report.html",
-        "audit.gpkg",
-        "findings.csv",
-        "diff.gpkg",
-        "households.csv",
-        "grids.csv",
-        "index.html",
-        "dataset",
-        "maps",
-        "reports",
-    }
+RUN_FILES: Final = (
+    "grids.gpkg",
+    "grids.geojson",
+    "roster.csv",
+    "code_changes.csv",
+    "manifest.json",
+    "map.html",
+    "map.png",
+    "report.html",
+    "audit.gpkg",
+    "findings.csv",
+    "diff.gpkg",
+    "households.csv",
+    "grids.csv",
 )
+"""Files of a run, audit or diff folder that other commands never replace."""
+LEGACY_FILES: Final = frozenset({*RUN_FILES, "index.html", "dataset", "maps", "reports"})
 """Top-level names gridmap wrote into folders whose manifest predates its ``files`` list."""
 _DERIVED = re.compile(r"^map_[A-Za-z0-9_]+\.html$")
 """Files other commands add to a run folder by default (``gridmap map`` writes ``map_<basemap>.html``)."""

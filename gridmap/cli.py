@@ -11,6 +11,7 @@ from typing import Any
 import click
 
 from geodata.errors import GridmapError, OutputExistsError, printable
+from geodata.io import RUN_FILES
 from gridmap.export import FORMATS
 from gridmap.fields import INPUT_FIELDS
 from gridmap.maps import BASEMAPS, LANGS
@@ -130,24 +131,6 @@ def _previous_spec(path: str | None, layer: str | None, sql: str | None):
     if path is not None and is_db_url(path) and layer is None and sql is None:
         layer = "gridmap.grids_current"
     return _spec(path, layer, sql, option="--previous")
-
-
-RUN_FILES = (
-    "grids.gpkg",
-    "grids.geojson",
-    "roster.csv",
-    "code_changes.csv",
-    "manifest.json",
-    "map.html",
-    "map.png",
-    "report.html",
-    "audit.gpkg",
-    "findings.csv",
-    "diff.gpkg",
-    "households.csv",
-    "grids.csv",
-)
-"""Files of a run, audit or diff folder that other commands never replace."""
 
 
 def _fields(kw: dict[str, Any]) -> dict[str, str]:
