@@ -104,10 +104,6 @@ def parse_url(url: str) -> sqlalchemy.URL:
             f"write postgresql://USER@HOST:PORT/DATABASE; if the password holds @ / : # ? % or a space, {ENCODE_HINT}."
         )
         raise InputError(Problem(mask_url(url), msg, fix)) from exc
-    if u.host and not _host_ok(u.host):
-        raise InputError(
-            Problem(mask_url(url), f"has '{u.host}' as its host, which is not a host name.", "check the host part.")
-        )
     if u.host and "@" in u.host:
         raise InputError(
             Problem(
@@ -115,6 +111,10 @@ def parse_url(url: str) -> sqlalchemy.URL:
                 "has more than one '@' before the host, so user, password and host cannot be told apart.",
                 f"if the password holds '@', {ENCODE_HINT}; or leave it out and use PGPASSWORD or ~/.pgpass.",
             )
+        )
+    if u.host and not _host_ok(u.host):  # after the '@' check: the host now holds no piece of the password
+        raise InputError(
+            Problem(mask_url(url), f"has '{u.host}' as its host, which is not a host name.", "check the host part.")
         )
     return u
 
