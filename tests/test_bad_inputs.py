@@ -1149,6 +1149,34 @@ CASES_22 += [
 ]
 
 
+def _damaged_geoparquet(ws: Path, geo: bytes) -> Path:
+    import pyarrow.parquet as pq
+
+    gpd.read_file(ws / "hh.gpkg").to_parquet(ws / "hh.parquet")
+    table = pq.read_table(ws / "hh.parquet")
+    pq.write_table(table.replace_schema_metadata({**table.schema.metadata, b"geo": geo}), ws / "bad.parquet")
+    (ws / "hh.parquet").unlink()
+    return ws / "bad.parquet"
+
+
+def _province(ws: Path, addresses: Path) -> list[str]:
+    return ["province", "--addresses", str(addresses), "--boundaries", str(ws / "bnd.gpkg"), "--out", str(ws / "p")]
+
+
+CASES_22 += [
+    Case22(
+        f"province-geoparquet-{name}",
+        lambda ws, geo=geo: _province(ws, _damaged_geoparquet(ws, geo)),
+        r"bad\.parquet: has damaged GeoParquet metadata .* Fix: write the file again",
+    )
+    for name, geo in [
+        ("not-json", b"{not json"),
+        ("no-such-column", json.dumps({"version": "1.0.0", "primary_column": "nope", "columns": {}}).encode()),
+        ("bad-crs", json.dumps({"primary_column": "geometry", "columns": {"geometry": {"crs": "garbage"}}}).encode()),
+    ]
+]
+
+
 @pytest.mark.parametrize("case", CASES_22, ids=[c.id for c in CASES_22])
 def test_refused_without_loss(case: Case22, ws: Path):
     args = case.args(ws)
