@@ -1269,3 +1269,17 @@ def test_no_message_path_prints_a_raw_control_character(ws, name, args):
     assert code != 0 or name == "log-warnings", text
     assert text.strip(), "the case printed nothing"
     assert not RAW.findall(text), (name, sorted(set(RAW.findall(text))), text[-400:])
+
+
+def test_every_command_has_a_failing_case_that_checks_its_exit_status():
+    from gridmap.cli import main
+
+    ws = Path("/nonexistent")
+    covered = set()
+    for case in [*CASES, *CASES_22]:
+        try:
+            covered.add(case.args(ws)[0])
+        except Exception:  # noqa: BLE001 - cases that write files first: their command is in their id
+            covered.add(case.id.split("-")[0])
+    elsewhere = {"publish": "tests/gridmap/test_postgis.py", "edit": "tests/gridmap/test_edit.py"}
+    assert set(main.commands) - covered <= set(elsewhere), sorted(set(main.commands) - covered)

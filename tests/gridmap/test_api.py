@@ -197,3 +197,12 @@ def test_make_grids_refuses_the_liaison_sizes_the_command_line_refuses(sample_la
 
     with pytest.raises(RulesError, match=r"`liaison`"):
         gridmap.make_grids(sample_layers["addresses"], sample_layers["boundaries"], liaison=liaison)
+
+
+def test_previous_codes_with_non_ascii_digits_are_refused(sample_run, sample_layers):
+    from geodata.errors import InputError
+
+    previous = sample_run.grids.copy()
+    previous.loc[previous.index[0], "grid_code"] = previous["grid_code"].iloc[0][:12] + "００１"  # full-width 001
+    with pytest.raises(InputError, match=r"feature 1, column 'grid_code'.*not ASCII.*Fix: write codes with the ASCII"):
+        gridmap.make_grids(sample_layers["addresses"], sample_layers["boundaries"], previous=previous)
