@@ -540,7 +540,7 @@ def _listing(folder: Path) -> list[str]:
     return sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_symlink() or not p.is_dir())
 
 
-def foreign_files(folder: str | os.PathLike) -> list[str]:
+def foreign_files(folder: str | os.PathLike, *, _nested: bool = False) -> list[str]:
     """Return the files in a gridmap folder that gridmap did not write (relative paths, sorted).
 
     gridmap's own files are those its manifest lists (``files``, recorded when the folder was
@@ -551,6 +551,8 @@ def foreign_files(folder: str | os.PathLike) -> list[str]:
     folder = Path(folder)
     listed = _manifest(folder).get("files")
     known = {str(f) for f in listed} if isinstance(listed, list) else None
+    if known is None and _nested:
+        return []  # an older gridmap folder inside a run (export/): all of it is gridmap's
     foreign: list[str] = []
     nested: dict[str, list[str]] = {}
     for rel in _listing(folder):
@@ -561,7 +563,7 @@ def foreign_files(folder: str | os.PathLike) -> list[str]:
             continue
         if rest and is_gridmap_folder(folder / top) and not (folder / top).is_symlink():
             if top not in nested:
-                nested[top] = [f"{top}/{f}" for f in foreign_files(folder / top)]
+                nested[top] = [f"{top}/{f}" for f in foreign_files(folder / top, _nested=True)]
             if rel not in nested[top]:
                 continue
         foreign.append(rel)
