@@ -906,7 +906,11 @@ def check_codes_cmd(
     show_default=True,
     help="Address to listen on; off loopback every request needs the token.",
 )
-@click.option("--token", help="Secret that every edit (and, off loopback, every read) must carry [default: generated].")
+@click.option(
+    "--token",
+    help="Secret that every edit (and, off loopback, every read) must carry: printable ASCII, off loopback at least "
+    "22 characters (128 bits) [default: generated].",
+)
 @click.option("--no-browser", is_flag=True, help="Only print the URL; do not open a browser.")
 def edit(run_dir, port, host, token, no_browser) -> None:
     """Adjust the grids of RUN_DIR by hand in the browser; save writes a new run folder.
