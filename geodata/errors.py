@@ -11,6 +11,7 @@ InputError             ValueError           an input file is unusable (every pro
 CRSError               ValueError           a coordinate system is missing, unknown, unsuitable
 RulesError             ValueError           a rules file or band option is invalid
 OptionError            ValueError           an option or parameter value is invalid
+CodeError              ValueError           a grid code is not 12 + 3 ASCII digits
 CodeSpaceError         ValueError           a village runs out of grid/liaison numbers
 OutputExistsError      FileExistsError      the output exists and ``overwrite`` was not given
 UnsafeOutputError      PermissionError      the output may not be replaced (not gridmap's,
@@ -25,7 +26,9 @@ EditError              ValueError           an editor request is invalid or refu
 
 from __future__ import annotations
 
+import importlib
 from dataclasses import dataclass
+from types import ModuleType
 
 _BIDI = (0x061C, 0x200E, 0x200F, *range(0x202A, 0x202F), *range(0x2066, 0x206A))
 _ESCAPES = {c: f"\\x{c:02x}" for c in (*range(0x20), *range(0x7F, 0xA0))} | {c: f"\\u{c:04x}" for c in _BIDI}
@@ -109,6 +112,10 @@ class OptionError(GridmapError, ValueError):
     """An option or parameter has a value gridmap cannot use."""
 
 
+class CodeError(GridmapError, ValueError):
+    """A grid code is not of the standard form (12-digit village code + 3-digit sequence, ASCII digits)."""
+
+
 class CodeSpaceError(GridmapError, ValueError):
     """A village/community or grid has run out of code numbers."""
 
@@ -127,6 +134,27 @@ class OutputError(GridmapError, OSError):
 
 class DependencyError(GridmapError, ImportError):
     """An optional package needed for this is not installed."""
+
+
+DISTRIBUTION = "gridmap-engine"
+"""gridmap's name on the package index (the import name is ``gridmap``)."""
+
+
+def require(module: str, *, extra: str, purpose: str) -> ModuleType:
+    """Import an optional `module`, or say which extra of gridmap installs it.
+
+    Examples
+    --------
+    >>> require("json", extra="edit", purpose="the editor").__name__
+    'json'
+    """
+    try:
+        return importlib.import_module(module)
+    except ImportError as exc:
+        raise DependencyError(
+            f"{purpose} needs the Python package {module.split('.')[0]}, which is not installed.",
+            fix=f"pip install '{DISTRIBUTION}[{extra}]'.",
+        ) from exc
 
 
 class DatabaseError(GridmapError, RuntimeError):

@@ -22,7 +22,7 @@ import geopandas as gpd
 import pandas as pd
 import shapely
 
-from geodata.errors import InputError, Problem
+from geodata.errors import InputError, Problem, require
 
 if TYPE_CHECKING:
     import sqlalchemy
@@ -198,7 +198,8 @@ def connect(url: str) -> sqlalchemy.Engine:
         When the URL is not a PostgreSQL URL or is malformed (e.g. a port that is not a number, or
         an unencoded ``@`` in the password).
     """
-    import sqlalchemy as sa
+    require("psycopg", extra="postgis", purpose="Reading or publishing to PostgreSQL")
+    sa = require("sqlalchemy", extra="postgis", purpose="Reading or publishing to PostgreSQL")
     from sqlalchemy.pool import NullPool
 
     if not is_db_url(url):

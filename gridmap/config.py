@@ -17,7 +17,7 @@ def read_rules(
     Parameters
     ----------
     path
-        The rules file, or ``None`` for the built-in defaults (urban 300–500 households, rural one
+        The rules file, or ``None`` for the built-in defaults (urban ``partition.values.DEFAULT_BAND``, rural one
         grid per 村民小组).
     min_households, max_households
         Household band that overrides the file's (and the defaults').
@@ -77,7 +77,7 @@ def check_range(pair: object, *, option: str = "liaison") -> tuple[int, int]:
     RulesError
         When `pair` is not two whole numbers in that order; the message names `option`.
     """
-    from partition.rules import MAX_BAND
+    from partition.values import MAX_BAND
 
     values = list(pair) if isinstance(pair, tuple | list) else []
     if len(values) != 2 or not all(

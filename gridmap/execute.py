@@ -30,8 +30,9 @@ from typing import Any
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+import shapely
 
-from geodata.errors import DependencyError, UnsafeOutputError
+from geodata.errors import UnsafeOutputError, require
 from partition.grids import Village, VillageGrids, partition_village
 from partition.incremental import partition_incremental
 
@@ -103,7 +104,7 @@ def _check_private(folder: Path) -> None:
 def _ours(folder: Path) -> list[Path]:
     """Return what in `folder` gridmap did not write (empty: the folder may be cleared)."""
     mine = re.compile(
-        r"^(?:[0-9A-Za-z_-]{1,64}\.(?:grids\.parquet|points\.parquet|json|tmp)|fingerprint\.txt|.+\.pkl)$"
+        r"^(?:[0-9A-Za-z_-]{1,64}\.(?:grids\.parquet|points\.parquet|cells\.parquet|json|tmp)|fingerprint\.txt|.+\.pkl)$"
     )
     return sorted(p for p in folder.iterdir() if p.name != RESUME_STAMP and not (p.is_file() and mine.match(p.name)))
 
@@ -154,37 +155,44 @@ class _Store:
         _check_private(self.folder)
         _write_json(stamp, {"made_by": "gridmap", "fingerprint": fingerprint})
 
-    def _paths(self, code: str) -> tuple[Path, Path, Path]:
+    def _paths(self, code: str) -> tuple[Path, Path, Path, Path]:
         assert self.folder is not None  # only called when resuming into a folder
         k = _key(code)
-        return self.folder / f"{k}.grids.parquet", self.folder / f"{k}.points.parquet", self.folder / f"{k}.json"
+        return tuple(
+            self.folder / f"{k}.{part}" for part in ("grids.parquet", "points.parquet", "cells.parquet", "json")
+        )  # type: ignore[return-value]
 
     def load(self, code: str) -> VillageGrids | None:
         if self.folder is None:
             return None
-        grids_path, points_path, meta_path = self._paths(code)
+        *data, meta_path = self._paths(code)
         meta = _read_json(meta_path)
         try:
-            if meta.get("code") != code or meta.get("sha256") != [_sha256(grids_path), _sha256(points_path)]:
-                return None
-            points = pd.read_parquet(points_path)
+            if meta.get("code") != code or meta.get("sha256") != [_sha256(p) for p in data]:
+                return None  # not finished, changed, or saved by a gridmap that did not keep cells: grid it again
+            points, cells = pd.read_parquet(data[1]), pd.read_parquet(data[2])
             return VillageGrids(
-                grids=gpd.read_parquet(grids_path),
+                grids=gpd.read_parquet(data[0]),
                 point_grid=pd.Series(points["grid"].to_numpy(), index=pd.Index(points["row"].to_numpy())),
                 notes=[str(n) for n in meta.get("notes", [])],
+                cells=cells.assign(geometry=shapely.from_wkb(cells["geometry"].to_numpy(object))),
             )
-        except (OSError, ValueError, KeyError, TypeError):  # unreadable or incomplete: compute it again
+        except (OSError, ValueError, KeyError, TypeError, shapely.errors.GEOSException):  # unreadable: compute again
             return None
 
     def save(self, code: str, result: VillageGrids) -> None:
         if self.folder is None:
             return
-        grids_path, points_path, meta_path = self._paths(code)
-        result.grids.to_parquet(grids_path, index=False)
+        if result.cells is None:
+            return  # nothing to resume from (main gridmap always keeps cells)
+        *data, meta_path = self._paths(code)
+        result.grids.to_parquet(data[0], index=False)
         pd.DataFrame({"row": result.point_grid.index.to_numpy(), "grid": result.point_grid.to_numpy()}).to_parquet(
-            points_path, index=False
+            data[1], index=False
         )
-        meta = {"code": code, "notes": list(result.notes), "sha256": [_sha256(grids_path), _sha256(points_path)]}
+        cells = result.cells.assign(geometry=shapely.to_wkb(result.cells["geometry"].to_numpy(object)))
+        cells.to_parquet(data[2], index=False)
+        meta = {"code": code, "notes": list(result.notes), "sha256": [_sha256(p) for p in data]}
         _write_json(meta_path, meta)
 
 
@@ -266,11 +274,8 @@ def local_cluster(workers: int) -> Any:
     import dask
     from dask.distributed import LocalCluster, Security
 
-    try:
-        security = Security.temporary()
-    except ImportError as exc:  # pragma: no cover - cryptography is in the dask extra
-        msg = "Dask's TLS needs the cryptography package: pip install 'gridmap[dask]'."
-        raise DependencyError(msg) from exc
+    require("cryptography", extra="dask", purpose="TLS between this process and its local Dask cluster")
+    security = Security.temporary()
     with dask.config.set({"distributed.scheduler.http.routes": [], "distributed.worker.http.routes": []}):
         return LocalCluster(
             n_workers=workers,
@@ -311,11 +316,8 @@ class Runner:
 
     def __enter__(self) -> Runner:
         if self.scheduler:
-            try:
-                from dask.distributed import Client
-            except ImportError as exc:  # pragma: no cover - depends on the install
-                msg = "Dask is not installed: pip install 'gridmap[dask]' (or dask[distributed])."
-                raise DependencyError(msg) from exc
+            distributed = require("dask.distributed", extra="dask", purpose="Running on Dask (--scheduler)")
+            Client = distributed.Client
             if self.scheduler == "local":
                 self._cluster = local_cluster(self.workers)
                 self._client = Client(self._cluster)

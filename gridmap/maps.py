@@ -17,6 +17,7 @@ import shapely
 from geodata.crs import wgs84_to_china
 from geodata.errors import GridmapError
 from gridmap.fields import FLAGS, GRID_TYPES, GRID_TYPES_EN, RULES, STATUS, note_en, note_zh
+from partition.values import DEFAULT_BAND
 
 if TYPE_CHECKING:
     from gridmap.result import GridResult
@@ -162,10 +163,16 @@ def status_colors(grids: pd.DataFrame) -> np.ndarray:
     )
 
 
-def _status_legend(grids: pd.DataFrame) -> list[dict]:
+def _band_ends(grids: pd.DataFrame) -> tuple[int, int]:
+    """Lowest minimum and highest maximum of the household-band grids (the default band when there are none)."""
     band = grids[grids["rule"].eq("household_band")] if "rule" in grids else grids
-    lo = int(band["min_households"].min()) if len(band) and "min_households" in band else 300
-    hi = int(band["max_households"].max()) if len(band) and "max_households" in band else 500
+    if len(band) and "min_households" in band:
+        return int(band["min_households"].min()), int(band["max_households"].max())
+    return int(DEFAULT_BAND.min_households), int(DEFAULT_BAND.max_households)
+
+
+def _status_legend(grids: pd.DataFrame) -> list[dict]:
+    lo, hi = _band_ends(grids)
     rows = [
         (
             STATUS_COLORS["ok"],
@@ -199,7 +206,7 @@ def _status_legend(grids: pd.DataFrame) -> list[dict]:
     return [{"color": c, "label": list(lab), "rule": list(r)} for c, lab, r in rows if c in colors]
 
 
-def choropleth_breaks(households: np.ndarray, *, lo: int = 300, hi: int = 500) -> np.ndarray:
+def choropleth_breaks(households: np.ndarray, *, lo: float, hi: float) -> np.ndarray:
     """Upper class breaks of the households choropleth: around the band, widened to the data."""
     top = float(households.max()) if len(households) else hi
     breaks = np.array([lo / 2, lo, (lo + hi) / 2, hi, hi * 1.5], dtype=float)
@@ -208,9 +215,7 @@ def choropleth_breaks(households: np.ndarray, *, lo: int = 300, hi: int = 500) -
 
 def _choropleth(grids: pd.DataFrame) -> tuple[np.ndarray, list[dict]]:
     hh = grids["households"].to_numpy(float)
-    band = grids[grids["rule"].eq("household_band")] if "rule" in grids else grids
-    lo = int(band["min_households"].min()) if len(band) and "min_households" in band else 300
-    hi = int(band["max_households"].max()) if len(band) and "max_households" in band else 500
+    lo, hi = _band_ends(grids)
     breaks = choropleth_breaks(hh, lo=lo, hi=hi)
     cls = np.searchsorted(breaks[:-1], hh, side="left")
     colors = np.asarray(CHORO_COLORS)[cls]

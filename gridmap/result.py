@@ -1,4 +1,4 @@
-"""The result of a run: coded grids, addresses, violations, liaison groups and the manifest."""
+"""The result of a run (coded grids, addresses, violations, liaison groups, manifest) and reading it back."""
 
 from __future__ import annotations
 
@@ -8,6 +8,11 @@ from typing import TYPE_CHECKING, Any
 
 import geopandas as gpd
 import pandas as pd
+import pyogrio
+
+from geodata import io as gio
+from geodata.errors import InputError, Problem
+from geodata.schema import CODE_COLUMNS
 
 if TYPE_CHECKING:
     from gridmap.maps import MapPage
@@ -39,6 +44,16 @@ class GridResult:
         Household-liaison groups (联户), when asked for.
     work_crs : str
         The metric CRS the geometry work was done in.
+    cells : geopandas.GeoDataFrame or None
+        The partition the grids are made of: one row per cell (``cell_id``, ``grid_code``,
+        ``village_code``, ``households``, ``population``, ``units``, ``unit_id``, ``label``,
+        ``group``, ``compound``, ``block``); every grid is the union of its cells. The ``--units``
+        polygons where given, the engine's tessellation otherwise. None for layers gridmap did not make.
+        In the work CRS (unlike the other layers): there the cells tile every village exactly, and
+        reprojecting them would open hair gaps between cells that meet at a vertex of one another.
+    warnings : list of str
+        What a person should be told about the inputs (addresses outside every boundary, repeated
+        rows, repaired polygons); the command line prints them, a library caller decides.
     """
 
     grids: gpd.GeoDataFrame
@@ -50,6 +65,8 @@ class GridResult:
     manifest: dict[str, Any] = field(default_factory=dict)
     liaison: gpd.GeoDataFrame | None = None
     work_crs: str = ""
+    cells: gpd.GeoDataFrame | None = None
+    warnings: list[str] = field(default_factory=list)
 
     def save(self, folder: str | Path, *, overwrite: bool = False, maps: bool = True) -> Path:
         """Write the run folder exactly as ``gridmap partition`` does (see :func:`gridmap.write_run`)."""
@@ -65,7 +82,7 @@ class GridResult:
 
     def report_html(self, *, workers: pd.DataFrame | None = None, title: str | None = None) -> str:
         """Return the workload report as one self-contained HTML page (worker loads when `workers` is given)."""
-        from gridmap.analysis import report_page
+        from gridmap.report import report_page
 
         return report_page(self, workers=workers, title=title)
 
@@ -96,3 +113,80 @@ class GridResult:
                 }
             )
         return pd.DataFrame(rows)
+
+
+def read_run(folder: str | Path) -> GridResult:
+    """Read a run folder written by :func:`write_run` (or ``gridmap partition``).
+
+    Parameters
+    ----------
+    folder
+        The run folder.
+
+    Returns
+    -------
+    result
+        Grids, addresses, violations, boundaries, liaison groups, cells (when the run kept them),
+        code changes, code history and manifest; codes and unit ids as text.
+
+    Raises
+    ------
+    InputError
+        When `folder` is not a run folder.
+    """
+    from gridmap.runfolder import _changes, _manifest, _tampered, _work_crs
+
+    folder = Path(folder)
+    gpkg = folder / "grids.gpkg"
+    if not gpkg.exists():
+        raise InputError(
+            Problem(
+                str(folder),
+                "is not a gridmap run folder (no grids.gpkg).",
+                "pass the --out folder of `gridmap partition`.",
+            )
+        )
+    names = set(gio.layer_names(gpkg))
+    if "grids" not in names:
+        raise _tampered(gpkg, "has no grids layer.")
+
+    def layer(name: str):
+        if name not in names:
+            return None
+        if pyogrio.read_info(gpkg, layer=name)["features"] == 0:  # e.g. a run without violations
+            gdf = pyogrio.read_dataframe(gpkg, layer=name)
+        else:
+            gdf = gio.read_layer(gpkg, layer=name)
+        for col in (*CODE_COLUMNS, "unit_id"):
+            if col in gdf.columns:
+                gdf[col] = gdf[col].astype("string").astype(object)
+        return gdf
+
+    manifest = _manifest(folder / "manifest.json")  # each file checked: a run folder may have been changed
+    changes = _changes(folder / "code_changes.csv")
+    history = (
+        [str(c) for c in gio.read_table(gpkg, layer="code_history")["grid_code"]] if "code_history" in names else []
+    )
+    grids = layer("grids")
+    missing = [c for c in ("grid_code", "village_code", "households") if c not in grids.columns]
+    if missing or not len(grids):
+        raise _tampered(
+            gpkg, f"its grids layer {'has no ' + ', '.join(missing) + ' column' if missing else 'is empty'}."
+        )
+    crs = manifest.get("crs")
+    work = _work_crs(
+        (crs.get("work") if isinstance(crs, dict) else None) or grids.estimate_utm_crs().to_string(),
+        folder / "manifest.json",
+    )
+    return GridResult(
+        grids=grids,
+        addresses=layer("addresses"),
+        violations=layer("violations"),
+        boundaries=layer("boundaries"),
+        code_changes=changes,
+        history=history,
+        manifest=manifest,
+        liaison=layer("liaison"),
+        work_crs=work,
+        cells=layer("cells"),
+    )

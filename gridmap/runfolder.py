@@ -1,27 +1,26 @@
-"""Write a run folder atomically and read one back into a :class:`~gridmap.result.GridResult`."""
+"""Write a run folder atomically (read one back with :func:`gridmap.result.read_run`)."""
 
 from __future__ import annotations
 
 import json
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pandas as pd
-import pyogrio
 
 from geodata import io as gio
 from geodata.errors import InputError, Problem
-from gridmap.result import GridResult
 
-CODE_COLUMNS = ("grid_code", "village_code", "seq", "liaison_code")
-"""Columns that hold codes: always read back as text (a 15-digit code is not a number)."""
+if TYPE_CHECKING:
+    from gridmap.result import GridResult
 
 
 def write_run(result: GridResult, out: str | Path, *, overwrite: bool = False, maps: bool = True) -> Path:
     """Write the run folder atomically: nothing appears unless every file was written.
 
     Files: ``grids.gpkg`` (layers grids, addresses, violations, boundaries, liaison when made,
-    code_history), ``grids.geojson``, ``roster.csv``, ``code_changes.csv`` (with previous grids),
+    cells when known, code_history), ``grids.geojson``, ``roster.csv``, ``code_changes.csv`` (with previous grids),
     ``map.html``, ``map.png``, ``report.html`` and ``manifest.json``.
 
     Parameters
@@ -62,6 +61,8 @@ def write_run(result: GridResult, out: str | Path, *, overwrite: bool = False, m
         }
         if result.liaison is not None:
             layers["liaison"] = result.liaison
+        if result.cells is not None:
+            layers["cells"] = result.cells
         gio.write_layers(tmp / "grids.gpkg", layers)
         gio.write_table(tmp / "grids.gpkg", pd.DataFrame({"grid_code": result.history}), layer="code_history")
         gio.write_geojson(tmp / "grids.geojson", result.grids)
@@ -77,75 +78,21 @@ def write_run(result: GridResult, out: str | Path, *, overwrite: bool = False, m
     return out
 
 
-def read_run(folder: str | Path) -> GridResult:
-    """Read a run folder written by :func:`write_run` (or ``gridmap partition``).
+def recorded_retired(folder: str | Path) -> list[str]:
+    """Return the codes a run folder records as retired (``manifest.json`` and ``code_changes.csv``).
 
-    Parameters
-    ----------
-    folder
-        The run folder.
-
-    Returns
-    -------
-    result
-        Grids, addresses, violations, boundaries, liaison groups, code changes, code history and
-        manifest; codes as text.
-
-    Raises
-    ------
-    InputError
-        When `folder` is not a run folder.
+    Empty for a folder that is not a run folder. :func:`partition.coding.check_codes` reports any
+    of them a grid still uses.
     """
     folder = Path(folder)
-    gpkg = folder / "grids.gpkg"
-    if not gpkg.exists():
-        raise InputError(
-            Problem(
-                str(folder),
-                "is not a gridmap run folder (no grids.gpkg).",
-                "pass the --out folder of `gridmap partition`.",
-            )
-        )
-    names = set(gio.layer_names(gpkg))
-    if "grids" not in names:
-        raise _tampered(gpkg, "has no grids layer.")
-
-    def layer(name: str):
-        if name not in names:
-            return None
-        if pyogrio.read_info(gpkg, layer=name)["features"] == 0:  # e.g. a run without violations
-            gdf = pyogrio.read_dataframe(gpkg, layer=name)
-        else:
-            gdf = gio.read_layer(gpkg, layer=name)
-        for col in CODE_COLUMNS:
-            if col in gdf.columns:
-                gdf[col] = gdf[col].astype("string").astype(object)
-        return gdf
-
-    manifest = _manifest(folder / "manifest.json")
-    changes = _changes(folder / "code_changes.csv")
-    history = (
-        [str(c) for c in gio.read_table(gpkg, layer="code_history")["grid_code"]] if "code_history" in names else []
-    )
-    grids = layer("grids")
-    missing = [c for c in ("grid_code", "village_code", "households") if c not in grids.columns]
-    if missing or not len(grids):
-        raise _tampered(
-            gpkg, f"its grids layer {'has no ' + ', '.join(missing) + ' column' if missing else 'is empty'}."
-        )
-    crs = manifest.get("crs")
-    work = (crs.get("work") if isinstance(crs, dict) else None) or grids.estimate_utm_crs().to_string()
-    return GridResult(
-        grids=grids,
-        addresses=layer("addresses"),
-        violations=layer("violations"),
-        boundaries=layer("boundaries"),
-        code_changes=changes,
-        history=history,
-        manifest=manifest,
-        liaison=layer("liaison"),
-        work_crs=_work_crs(work, folder / "manifest.json"),
-    )
+    codes: set[str] = set()
+    if not (folder / "grids.gpkg").exists():
+        return []
+    codes |= {str(c) for c in _manifest(folder / "manifest.json").get("retired_codes", [])}
+    changes = _changes(folder / "code_changes.csv").fillna("")
+    if len(changes):
+        codes |= set(changes.loc[changes["reason"].str.startswith("retired"), "old_code"])
+    return sorted(codes)
 
 
 def _tampered(path: Path, message: str) -> InputError:

@@ -24,9 +24,9 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from partition.grids import Village, VillageGrids, partition_village
-from partition.split import feasible_k
+from partition.grids import Village, VillageGrids, cell_table, cells_of_area, partition_village
 from partition.tessellation import point_owner
+from partition.values import Status
 
 KEPT_NOTE = "kept unchanged from the previous run (--keep-valid)"
 
@@ -48,14 +48,14 @@ def valid_previous(village: Village, previous: gpd.GeoDataFrame, *, tolerance: f
         owner[owner >= 0], weights=village.points["households"].to_numpy(float)[owner >= 0], minlength=len(geoms)
     )
     hh_before = previous["households"].to_numpy(float) if "households" in previous else np.full(len(geoms), np.nan)
-    in_band = (hh_now >= rule.min_households) & (hh_now <= rule.max_households)
+    in_band = rule.band.contains_all(hh_now)
     steady = np.abs(hh_now - hh_before) <= tolerance * np.maximum(hh_before, 1.0)
     return base & inside & in_band & steady
 
 
 def _release_for_feasibility(village: Village, kept: np.ndarray, geoms: np.ndarray) -> np.ndarray:
     """Release kept grids next to infeasible pieces of the remaining area until all pieces fit."""
-    rule = village.rule
+    band = village.rule.band
     pts = village.points.geometry.values
     hh = village.points["households"].to_numpy(float)
     kept = kept.copy()
@@ -65,14 +65,7 @@ def _release_for_feasibility(village: Village, kept: np.ndarray, geoms: np.ndarr
         pieces = pieces[shapely.area(pieces) > 1e-6]
         owner = point_owner(pieces, pts)
         per_piece = np.bincount(owner[owner >= 0], weights=hh[owner >= 0], minlength=len(pieces))
-        bad = [
-            p
-            for p in range(len(pieces))
-            if per_piece[p] > 0
-            and not len(
-                feasible_k(per_piece[p], min_households=rule.min_households, max_households=rule.max_households)
-            )
-        ]
+        bad = [p for p in range(len(pieces)) if per_piece[p] > 0 and not len(band.feasible_counts(per_piece[p]))]
         if not bad:
             return kept
         idx = np.flatnonzero(kept)
@@ -87,16 +80,18 @@ def _release_for_feasibility(village: Village, kept: np.ndarray, geoms: np.ndarr
     return kept
 
 
-def _absorb_empty(grids: pd.DataFrame, point_grid: np.ndarray, points: np.ndarray) -> tuple[pd.DataFrame, np.ndarray]:
+def _absorb_empty(
+    grids: pd.DataFrame, point_grid: np.ndarray, points: np.ndarray, cells: pd.DataFrame
+) -> tuple[pd.DataFrame, np.ndarray, pd.DataFrame]:
     """Give leftover base areas without households (slivers around kept grids) to a neighbour.
 
     Regenerated neighbours are preferred, so kept grids stay exactly as they were; only where a
-    kept grid is the sole neighbour does it take the sliver. Returns the grids and the remapped
-    grid row of every point.
+    kept grid is the sole neighbour does it take the sliver. Returns the grids, the remapped
+    grid row of every point and the cells with their remapped grid.
     """
     empty = (grids["grid_type"].eq("base") & grids["households"].eq(0) & grids["kept_code"].isna()).to_numpy()
     if not empty.any() or empty.all():
-        return grids, point_grid
+        return grids, point_grid, cells
     geoms = grids.geometry.values.copy()
     kept = grids["kept_code"].notna().to_numpy()
     for i in np.flatnonzero(empty):
@@ -120,7 +115,14 @@ def _absorb_empty(grids: pd.DataFrame, point_grid: np.ndarray, points: np.ndarra
     out = out[~empty].reset_index(drop=True)
     if lost.any():
         remapped[lost] = point_owner(out.geometry.values, points[lost])
-    return out, remapped
+    # cells of an absorbed grid follow their piece's host too
+    cell_grid = cells["grid"].to_numpy()
+    moved = empty[cell_grid]
+    cell_grid = new_index[cell_grid]
+    if moved.any():
+        inner = shapely.point_on_surface(cells["geometry"].to_numpy(object)[moved])
+        cell_grid[moved] = point_owner(out.geometry.values, inner)
+    return out, remapped, cells.assign(grid=cell_grid)
 
 
 def partition_incremental(village: Village, previous: gpd.GeoDataFrame, *, tolerance: float = 0.1) -> VillageGrids:
@@ -163,7 +165,7 @@ def partition_incremental(village: Village, previous: gpd.GeoDataFrame, *, toler
             "households": np.bincount(owner[m], weights=hh[m], minlength=n_kept),
             "population": np.bincount(owner[m], weights=np.nan_to_num(pop[m]), minlength=n_kept),
             "units": np.bincount(owner[m], minlength=n_kept),
-            "status": "ok",
+            "status": Status.OK,
             "flag": "",
             "note": KEPT_NOTE,
             "name": "",
@@ -172,6 +174,7 @@ def partition_incremental(village: Village, previous: gpd.GeoDataFrame, *, toler
         geometry=geoms[kept],
         crs=pts.crs,
     )
+    kept_cells = _cells_of_kept(village, geoms[kept], owner)
     rest_area = shapely.difference(village.boundary, shapely.union_all(geoms[kept]))
     point_grid = np.where(m, owner, -1)
     rest_pts = pts[~m]
@@ -181,11 +184,22 @@ def partition_incremental(village: Village, previous: gpd.GeoDataFrame, *, toler
         grids = pd.concat([kept_rows, rest.grids], ignore_index=True)
         rg = rest.point_grid.to_numpy()
         point_grid[~m] = np.where(rg >= 0, rg + n_kept, -1)
-        grids, point_grid = _absorb_empty(grids, point_grid, pts.geometry.values)
+        assert rest.cells is not None  # partition_village always returns its cells
+        cells = pd.concat([kept_cells, rest.cells.assign(grid=rest.cells["grid"] + n_kept)], ignore_index=True)
+        grids, point_grid, cells = _absorb_empty(grids, point_grid, pts.geometry.values, cells)
     else:
-        grids = kept_rows
+        grids, cells = kept_rows, kept_cells
     grids = gpd.GeoDataFrame(grids, geometry="geometry", crs=pts.crs)
     grids["village_code"] = village.code
     grids["min_households"] = village.rule.min_households
     grids["max_households"] = village.rule.max_households
-    return VillageGrids(grids=grids, point_grid=pd.Series(point_grid, index=pts.index))
+    return VillageGrids(grids=grids, point_grid=pd.Series(point_grid, index=pts.index), cells=cells)
+
+
+def _cells_of_kept(village: Village, kept: np.ndarray, owner: np.ndarray) -> pd.DataFrame:
+    """Return the unit cells of every kept grid, tiled as the engine tiles a village (``grid``: the kept grid)."""
+    parts = []
+    for k, geom in enumerate(kept):  # a few kept grids per village
+        cells, _ = cells_of_area(village, geom, village.points[owner == k])
+        parts.append(cells.assign(grid=k))
+    return cell_table(parts)

@@ -5,7 +5,7 @@ A **rule set** maps every village/community to one :class:`Rule`:
 ================  ==========================================================================
 rule              what it makes
 ================  ==========================================================================
-household_band    contiguous grids of ``min_households..max_households`` (urban, default 300-500)
+household_band    contiguous grids of ``min_households..max_households`` (urban, ``DEFAULT_BAND``)
 village_group     one grid per 村民小组 (rural)
 single            the whole village/community as one grid
 ================  ==========================================================================
@@ -14,8 +14,10 @@ Selection order: an explicit per-code override, then ``urban_rural`` (1xx urban,
 ``kind`` (``community`` urban, ``village`` rural), then ``unknown_rule``.
 
 A rule's work is done by a **labeller** registered under its name with :func:`register_rule`: a
-function ``f(cells, rule) -> (label, verdicts)`` that gives every unit cell of the base area the
-number of its grid and returns one :class:`Verdict` (status, note, flag) per grid. Adding a rule
+function ``f(cells, rule, *, graph=None) -> (label, verdicts)`` that gives every unit cell of the
+base area the number of its grid and returns one :class:`Verdict` (status, note, flag) per grid
+(``graph``: the cells' :class:`partition.adjacency.CellGraph` when the caller has built it, else the
+labeller builds it if it needs one). Adding a rule
 means writing one labeller; ``RULE_LABELLERS`` lists them.
 
 A **check** is any function ``f(grids) -> pandas.Series[bool]`` over a grids table, named so that a
@@ -27,7 +29,6 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
-from enum import StrEnum
 from typing import Any, NamedTuple
 
 import geopandas as gpd
@@ -36,28 +37,10 @@ import pandas as pd
 import shapely
 
 from geodata.errors import RulesError
-from partition.adjacency import cell_graph, graph_from_cells
+from partition.adjacency import CellGraph, cell_graph, networkx_from_graph
 from partition.measures import pieces, within_band
 from partition.split import split_graph
-
-
-class Status(StrEnum):
-    """Status of a grid (``status`` column): within its rule, or why not."""
-
-    OK = "ok"
-    UNDER_MIN = "under_min"
-    OVER_MAX = "over_max"
-    ENCLAVE = "enclave"
-
-
-class Flag(StrEnum):
-    """Why a grid is out of band (``flag`` column): what the data force, or what balancing missed."""
-
-    NONE = ""
-    UNIT_OVER_MAX = "unit_over_max"
-    NO_FEASIBLE_K = "no_feasible_k"
-    UNBALANCED = "unbalanced"
-    ENCLAVE = "enclave"
+from partition.values import DEFAULT_BAND, Band, Flag, GridCode, Status
 
 
 class Verdict(NamedTuple):
@@ -68,8 +51,8 @@ class Verdict(NamedTuple):
     flag: str = Flag.NONE
 
 
-Labeller = Callable[[gpd.GeoDataFrame, "Rule"], tuple[np.ndarray, list[Verdict]]]
-"""``f(cells, rule) -> (label, verdicts)``: the grid number of every cell and one verdict per grid."""
+Labeller = Callable[..., tuple[np.ndarray, list[Verdict]]]
+"""``f(cells, rule, *, graph=None) -> (label, verdicts)``: the grid number of every cell and one verdict per grid."""
 
 RULE_LABELLERS: dict[str, Labeller] = {}
 """Rule name → labeller (see :func:`register_rule`)."""
@@ -86,11 +69,14 @@ def register_rule(name: str) -> Callable[[Labeller], Labeller]:
 
 
 @register_rule("household_band")
-def household_band(cells: gpd.GeoDataFrame, rule: Rule) -> tuple[np.ndarray, list[Verdict]]:
+def household_band(
+    cells: gpd.GeoDataFrame, rule: Rule, *, graph: CellGraph | None = None
+) -> tuple[np.ndarray, list[Verdict]]:
     """Contiguous, compact grids of ``min..max`` households (see :func:`partition.split.split_graph`)."""
     previous = cells["previous"].to_numpy() if "previous" in cells else None  # warm start (regeneration)
+    graph = cell_graph(cells) if graph is None else graph
     parts = split_graph(
-        cell_graph(cells), min_households=rule.min_households, max_households=rule.max_households, previous=previous
+        graph, min_households=rule.min_households, max_households=rule.max_households, previous=previous
     )
     label = np.full(len(cells), -1)
     for j, part in enumerate(parts):
@@ -99,7 +85,9 @@ def household_band(cells: gpd.GeoDataFrame, rule: Rule) -> tuple[np.ndarray, lis
 
 
 @register_rule("village_group")
-def village_group(cells: gpd.GeoDataFrame, rule: Rule) -> tuple[np.ndarray, list[Verdict]]:
+def village_group(
+    cells: gpd.GeoDataFrame, rule: Rule, *, graph: CellGraph | None = None
+) -> tuple[np.ndarray, list[Verdict]]:
     """One grid per 村民小组; cells without a group join the neighbouring group they share most border with."""
     groups = cells["group"]
     known = groups.notna().to_numpy()
@@ -109,12 +97,12 @@ def village_group(cells: gpd.GeoDataFrame, rule: Rule) -> tuple[np.ndarray, list
         ]
     codes, names = pd.factorize(groups, sort=True)
     label = np.where(known, codes, -1)
-    graph = graph_from_cells(cells.assign(households=cells["households"].fillna(0)))
+    nxg = networkx_from_graph(cell_graph(cells) if graph is None else graph)
     while (label < 0).any():
         changed = False
         for v in np.flatnonzero(label < 0):
             border: dict[int, float] = {}
-            for u, d in graph[v].items():
+            for u, d in nxg[v].items():
                 if label[u] >= 0:
                     border[label[u]] = border.get(label[u], 0.0) + d["length"]
             if border:
@@ -129,7 +117,7 @@ def village_group(cells: gpd.GeoDataFrame, rule: Rule) -> tuple[np.ndarray, list
 
 
 @register_rule("single")
-def single(cells: gpd.GeoDataFrame, rule: Rule) -> tuple[np.ndarray, list[Verdict]]:
+def single(cells: gpd.GeoDataFrame, rule: Rule, *, graph: CellGraph | None = None) -> tuple[np.ndarray, list[Verdict]]:
     """Make the whole village/community one grid."""
     return np.zeros(len(cells), int), [Verdict(note="whole village/community as one grid (rule: single)")]
 
@@ -138,28 +126,24 @@ RULES = tuple(RULE_LABELLERS)
 """Rule names accepted in a rules file and on the command line."""
 
 
-MAX_BAND = 1_000_000
-"""Largest household band end: a grid of a million households is a typo (and would overflow the work)."""
-
-
 @dataclass(frozen=True)
 class Rule:
     """The rule of one village/community."""
 
     name: str = "household_band"
-    min_households: int = 300
-    max_households: int = 500
+    min_households: float = DEFAULT_BAND.min_households
+    max_households: float = DEFAULT_BAND.max_households
 
     def __post_init__(self) -> None:
         if self.name not in RULE_LABELLERS:
             msg = f"rule '{self.name}' is unknown; expected one of {', '.join(RULE_LABELLERS)}."
             raise RulesError(msg)
-        if not 0 < self.min_households <= self.max_households <= MAX_BAND:
-            msg = (
-                f"the household band must satisfy 0 < `min_households` <= `max_households` <= {MAX_BAND:,}, got "
-                f"min={self.min_households}, max={self.max_households}."
-            )
-            raise RulesError(msg)
+        self.band  # noqa: B018 -- a band with 0 < min <= max, or a RulesError
+
+    @property
+    def band(self) -> Band:
+        """The household band of this rule."""
+        return Band(self.min_households, self.max_households)
 
 
 @dataclass(frozen=True)
@@ -193,10 +177,14 @@ class RuleSet:
             msg = f"{source}: unknown key(s) {', '.join(unknown)}; allowed: {', '.join(sorted(allowed))}."
             raise RulesError(msg)
         mn = _whole(
-            min_households if min_households is not None else data.get("min_households", 300), "min_households", source
+            min_households if min_households is not None else data.get("min_households", DEFAULT_BAND.min_households),
+            "min_households",
+            source,
         )
         mx = _whole(
-            max_households if max_households is not None else data.get("max_households", 500), "max_households", source
+            max_households if max_households is not None else data.get("max_households", DEFAULT_BAND.max_households),
+            "max_households",
+            source,
         )
 
         def make(name: str, extra: Mapping[str, Any] | None = None) -> Rule:
@@ -270,17 +258,19 @@ def in_band(grids: pd.DataFrame) -> pd.Series:
 
 def contiguous(grids: pd.DataFrame) -> pd.Series:
     """Check that a grid is one polygon (``enclave`` grids are flagged, so they are allowed)."""
-    return pd.Series(pieces(np.asarray(grids.geometry.values)) == 1, index=grids.index) | grids["status"].eq("enclave")
+    return pd.Series(pieces(np.asarray(grids.geometry.values)) == 1, index=grids.index) | grids["status"].eq(
+        Status.ENCLAVE
+    )
 
 
 def code_prefix(grids: pd.DataFrame) -> pd.Series:
     """Check that the first 12 digits of ``grid_code`` are the owning village/community's code."""
-    return grids["grid_code"].str[:12].eq(grids["village_code"]) & grids["grid_code"].str.len().eq(15)
+    return GridCode.villages(grids["grid_code"]).eq(grids["village_code"])
 
 
 def flagged_if_out_of_band(grids: pd.DataFrame) -> pd.Series:
     """Every grid outside its band carries a status other than ``ok`` and a note."""
-    return in_band(grids) | (grids["status"].ne("ok") & grids["note"].str.len().gt(0))
+    return in_band(grids) | (grids["status"].ne(Status.OK) & grids["note"].str.len().gt(0))
 
 
 DEFAULT_CHECKS: tuple[Check, ...] = (contiguous, code_prefix, flagged_if_out_of_band)

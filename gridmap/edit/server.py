@@ -45,7 +45,7 @@ import numpy as np
 import pandas as pd
 from werkzeug.serving import WSGIRequestHandler
 
-from geodata.errors import EditError, GridmapError, OptionError, OutputExistsError, UnsafeOutputError
+from geodata.errors import EditError, GridmapError, OptionError, OutputExistsError, UnsafeOutputError, require
 from gridmap.edit.session import EditSession
 
 STATIC = Path(__file__).parent / "static"
@@ -152,6 +152,7 @@ def create_app(  # noqa: C901 - a Flask factory: its routes are nested functions
     app
         A ``flask.Flask`` application.
     """
+    require("flask", extra="edit", purpose="The editor (gridmap edit)")
     from flask import Flask, Response, abort, jsonify, request, send_from_directory
 
     app = Flask("gridmap.edit", static_folder=None)
