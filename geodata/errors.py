@@ -32,6 +32,21 @@ from dataclasses import dataclass, field
 from types import ModuleType
 from typing import Any
 
+_BIDI = (0x061C, 0x200E, 0x200F, *range(0x202A, 0x202F), *range(0x2066, 0x206A))
+_ESCAPES = {c: f"\\x{c:02x}" for c in (*range(0x20), *range(0x7F, 0xA0))} | {c: f"\\u{c:04x}" for c in _BIDI}
+_ESCAPES_KEEP_NL = {c: e for c, e in _ESCAPES.items() if c != 0x0A}
+
+
+def printable(text: object, *, newlines: bool = False) -> str:
+    r"""Return `text` with control characters shown as escapes (``\x1b``), safe to print on a terminal.
+
+    A name, code or cell value may hold terminal escape sequences (which retitle the window, clear
+    the screen or write the clipboard), carriage returns that overwrite a line, or bidi overrides
+    that reorder it. Every message gridmap prints goes through this. `newlines` keeps line feeds
+    (a message of several lines that gridmap itself joined).
+    """
+    return str(text).translate(_ESCAPES_KEEP_NL if newlines else _ESCAPES)
+
 
 @dataclass(frozen=True)
 class Problem:
@@ -59,7 +74,7 @@ class Problem:
         if self.column is not None:
             where.append(f"column '{self.column}'")
         text = f"{', '.join(where)}: {self.message}"
-        return f"{text} Fix: {self.fix}" if self.fix else text
+        return printable(f"{text} Fix: {self.fix}" if self.fix else text)
 
 
 class GridmapError(Exception):
@@ -76,7 +91,7 @@ class GridmapError(Exception):
     def __init__(self, message: str = "", *, fix: str = "") -> None:
         self.fix = fix
         text = f"{message} Fix: {fix}" if fix and "Fix:" not in message else message
-        super().__init__(text)
+        super().__init__(printable(text, newlines=True))
 
 
 class InputError(GridmapError, ValueError):

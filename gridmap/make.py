@@ -103,6 +103,9 @@ def make_grids(
     True
     """
     progress = progress or (lambda stage, done, total: None)
+    _check_frames(addresses=addresses, boundaries=boundaries, units=units, exclusive=exclusive, previous=previous)
+    bar_list = [barriers] if isinstance(barriers, gpd.GeoDataFrame) else list(barriers or [])
+    _check_frames(**{f"barriers[{i}]": b for i, b in enumerate(bar_list)})
     options = options or Options()
     if not isinstance(options, Options):
         raise OptionError(f"`options` must be a gridmap.Options, got {type(options).__name__}.")
@@ -345,10 +348,49 @@ def _previous_frame(
         )
     prev = prev.copy()
     prev["grid_code"] = prev["grid_code"].astype(str)
+    _check_ascii_codes(prev, source)
     if "village_code" not in prev.columns:
         prev["village_code"] = GridCode.villages(prev["grid_code"])
     prev["village_code"] = prev["village_code"].astype(str)
     return gcrs.valid_polygons(prev.to_crs(work))
+
+
+def _check_frames(**frames: object) -> None:
+    """Refuse, before any work, an input that is not a GeoDataFrame with rows (as the command line would)."""
+    required = {"addresses", "boundaries"}
+    problems = []
+    for name, frame in frames.items():
+        if frame is None and name not in required:
+            continue
+        if not isinstance(frame, gpd.GeoDataFrame):
+            got = "None" if frame is None else type(frame).__name__
+            fix = (
+                "pass a GeoDataFrame (geopandas.read_file, or gridmap.read_inputs), e.g. gpd.GeoDataFrame(geometry=s)."
+            )
+            problems.append(Problem(name, f"must be a GeoDataFrame, got {got}.", fix))
+        elif len(frame) == 0 and name in required:
+            problems.append(Problem(name, "has no rows.", "pass the layer with its features."))
+    if problems:
+        raise InputError(problems)
+
+
+def _check_ascii_codes(prev: gpd.GeoDataFrame, source: Source) -> None:
+    """Refuse previous codes written with non-ASCII digits (full-width, Arabic-Indic): they would be inherited."""
+    bad = [i for i, c in enumerate(prev["grid_code"]) if not c.isascii()]
+    if bad:
+        raise InputError(
+            [
+                Problem(
+                    source.label,
+                    f"the grid code '{prev['grid_code'].iloc[i]}' has characters that are not ASCII (full-width or "
+                    "Arabic-Indic digits?).",
+                    "write codes with the ASCII digits 0-9.",
+                    row=f"feature {i + 1}",
+                    column="grid_code",
+                )
+                for i in bad
+            ]
+        )
 
 
 def _village_tasks(

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -135,6 +134,8 @@ def read_run(folder: str | Path) -> GridResult:
     InputError
         When `folder` is not a run folder.
     """
+    from gridmap.runfolder import _changes, _manifest, _tampered, _work_crs
+
     folder = Path(folder)
     gpkg = folder / "grids.gpkg"
     if not gpkg.exists():
@@ -146,6 +147,8 @@ def read_run(folder: str | Path) -> GridResult:
             )
         )
     names = set(gio.layer_names(gpkg))
+    if "grids" not in names:
+        raise _tampered(gpkg, "has no grids layer.")
 
     def layer(name: str):
         if name not in names:
@@ -159,15 +162,22 @@ def read_run(folder: str | Path) -> GridResult:
                 gdf[col] = gdf[col].astype("string").astype(object)
         return gdf
 
-    manifest_path = folder / "manifest.json"
-    manifest = json.loads(manifest_path.read_text(encoding="utf-8")) if manifest_path.exists() else {}
-    changes_path = folder / "code_changes.csv"
-    changes = pd.read_csv(changes_path, dtype=str) if changes_path.exists() else pd.DataFrame()
+    manifest = _manifest(folder / "manifest.json")  # each file checked: a run folder may have been changed
+    changes = _changes(folder / "code_changes.csv")
     history = (
         [str(c) for c in gio.read_table(gpkg, layer="code_history")["grid_code"]] if "code_history" in names else []
     )
     grids = layer("grids")
-    work = manifest.get("crs", {}).get("work") or grids.estimate_utm_crs().to_string()
+    missing = [c for c in ("grid_code", "village_code", "households") if c not in grids.columns]
+    if missing or not len(grids):
+        raise _tampered(
+            gpkg, f"its grids layer {'has no ' + ', '.join(missing) + ' column' if missing else 'is empty'}."
+        )
+    crs = manifest.get("crs")
+    work = _work_crs(
+        (crs.get("work") if isinstance(crs, dict) else None) or grids.estimate_utm_crs().to_string(),
+        folder / "manifest.json",
+    )
     return GridResult(
         grids=grids,
         addresses=layer("addresses"),

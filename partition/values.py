@@ -46,6 +46,10 @@ class Flag(StrEnum):
     """Changed by hand in the editor and out of its band (no engine proof either way)."""
 
 
+MAX_BAND = 1_000_000
+"""Largest household band end: a grid of a million households is a typo (and would overflow the work)."""
+
+
 @dataclass(frozen=True)
 class Band:
     """A household band: a grid holding ``min_households..max_households`` households (both ends in).
@@ -65,9 +69,9 @@ class Band:
     max_households: float
 
     def __post_init__(self) -> None:
-        if not 0 < self.min_households <= self.max_households:
+        if not 0 < self.min_households <= self.max_households <= MAX_BAND:
             msg = (
-                f"the household band must satisfy 0 < `min_households` <= `max_households`, got "
+                f"the household band must satisfy 0 < `min_households` <= `max_households` <= {MAX_BAND:,}, got "
                 f"min={self.min_households}, max={self.max_households}."
             )
             raise RulesError(msg)

@@ -452,6 +452,99 @@ def test_loopback_server_refuses_other_host_names(client):
     assert client.get("/api/villages", headers={"Host": "127.0.0.1:8765"}).status_code == 200
 
 
+# ---------------------------------------------------------------- API hardening (issue 22)
+
+
+def test_confirm_and_locked_take_json_booleans_only(client, session):
+    unit, _, b = border_move(session)
+    for body in ({"units": [unit], "to": b, "confirm": "false"}, {"units": [unit], "to": b, "confirm": 1}):
+        resp = post(client, "move", body)
+        assert resp.status_code == 400 and resp.get_json()["field"] == "confirm"
+    resp = post(client, "lock", {"grids": [b], "locked": "true"})
+    assert resp.status_code == 400 and resp.get_json()["field"] == "locked"
+    assert not session.undo_stack
+
+
+@pytest.mark.parametrize(
+    ("body", "status", "field"),
+    [
+        (json.dumps({"out": "runs/a\x00b"}), 400, "out"),
+        (json.dumps({"out": "runs/" + "名" * 100}), 400, "out"),  # 300 bytes in one name
+        (json.dumps({"out": "runs/" + "a" * 300}), 400, "out"),
+        ("[" * 100_000 + "]" * 100_000, 400, "body"),  # nested past Python's recursion limit
+        (json.dumps({"out": "x" * (2 << 20)}), 413, "body"),
+    ],
+)
+def test_save_answers_a_clean_4xx_to_hostile_bodies(client, body, status, field):
+    resp = client.post("/api/save", data=body, headers={"X-Gridmap-Token": TOKEN})
+    assert resp.status_code == status and resp.get_json()["field"] == field
+
+
+def test_repeated_wrong_tokens_are_slowed_down(session):
+    now = [1000.0]
+    c = create_app(session, token=TOKEN, protect_reads=True, clock=lambda: now[0]).test_client()
+    for _ in range(5):
+        assert c.get("/api/villages?token=guess").status_code == 401
+    resp = c.get(f"/api/villages?token={TOKEN}")  # even the right token waits now
+    assert resp.status_code == 429 and int(resp.headers["Retry-After"]) >= 1 and "wait" in resp.get_json()["error"]
+    now[0] += 3
+    assert c.get(f"/api/villages?token={TOKEN}").status_code == 200
+    assert c.get("/api/villages?token=guess").status_code == 401  # the count started again
+
+
+@pytest.mark.parametrize(
+    ("token", "host", "ok"),
+    [
+        ("a", "0.0.0.0", False),
+        ("aaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", "0.0.0.0", False),  # long but one character
+        ("x7Kp2-Qv9_Lm4Rt8Zw1Ya3", "0.0.0.0", True),
+        ("a", "127.0.0.1", True),
+        ("pässwort-pässwort-pässwort", "127.0.0.1", False),
+        ("tab\there", "127.0.0.1", False),
+    ],
+)
+def test_tokens_off_loopback_must_be_strong_and_every_token_ascii(token, host, ok):
+    from geodata.errors import OptionError
+    from gridmap.edit.server import check_token
+
+    if ok:
+        assert check_token(token, host=host) == token
+    else:
+        with pytest.raises(OptionError):
+            check_token(token, host=host)
+
+
+def test_printed_url_carries_the_token_encoded_and_the_log_never_does(session, caplog):
+    import logging
+    import threading
+    import urllib.parse
+    import urllib.request
+
+    from werkzeug.serving import make_server
+
+    from gridmap.edit.server import _QuietHandler, editor_url
+
+    token = "a&b#c%d?e=f+g/h-1234567890"
+    url = editor_url("127.0.0.1", 8765, token)
+    assert urllib.parse.parse_qs(urllib.parse.urlsplit(url).query)["token"] == [token]
+    server = make_server("127.0.0.1", 0, create_app(session, token=token), threaded=True, request_handler=_QuietHandler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        with caplog.at_level(logging.INFO, logger="werkzeug"):
+            urllib.request.urlopen(editor_url("127.0.0.1", server.server_port, token).replace("/?", "/api/villages?"))
+    finally:
+        server.shutdown()
+    logged = "\n".join(r.getMessage() for r in caplog.records)
+    assert "token=***" in logged and urllib.parse.quote(token, safe="") not in logged and token not in logged
+
+
+def test_edit_refuses_a_port_outside_0_65535(run_folder):
+    runner = CliRunner()
+    res = runner.invoke(main, ["edit", str(run_folder), "--port", "70000", "--no-browser"])
+    assert res.exit_code != 0 and "must be 0-65535, got 70000" in str(res.exception or res.output)
+
+
 DENVER = Path(__file__).resolve().parents[1] / "data" / "denver_tracts.gpkg"
 
 

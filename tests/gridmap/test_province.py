@@ -148,7 +148,7 @@ def test_outside_addresses_are_kept_and_reported(files, tmp_path):
     assert list(stray["address_id"]) == [len(addr)] and stray["grid_code"].isna().all()
 
 
-def test_cli_on_a_local_dask_cluster_writes_index_maps_and_memory(files, tmp_path):
+def test_cli_on_a_local_dask_cluster_writes_index_maps_and_memory(files, tmp_path, port_8787_taken):
     folder, _ = files
     out = tmp_path / "prov"
     res = CliRunner().invoke(
