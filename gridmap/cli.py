@@ -13,7 +13,7 @@ import click
 from geodata.errors import GridmapError
 from gridmap.export import FORMATS
 from gridmap.fields import INPUT_FIELDS
-from gridmap.maps import BASEMAPS, LANGS
+from gridmap.maps import BASEMAPS, COLORINGS, LANGS, TILE_CRS
 from gridmap.province import MAP_LEVELS
 
 F = Callable[..., Any]
@@ -484,7 +484,34 @@ def demo(ctx: click.Context, out: str, liaison: str) -> None:
     show_default=True,
     help="Base map; gaode shifts the display copy to GCJ-02 so grids sit on Gaode's streets.",
 )
-@click.option("--tianditu-key", envvar="TIANDITU_KEY", help="Tianditu key [env TIANDITU_KEY].")
+@click.option(
+    "--tianditu-key",
+    envvar="TIANDITU_KEY",
+    help="Tianditu key [env TIANDITU_KEY, else tianditu_key in ~/.config/gridmap/config.toml]; written into the page.",
+)
+# ---- issue 25: office base maps and grid colours (map options; library: gridmap.basemaps, gridmap.maps)
+@click.option(
+    "--tiles",
+    metavar="URL",
+    help="Your own tile server instead of --basemap: XYZ template http://host/{z}/{x}/{y}.png or a WMTS "
+    "GetTile template with {TileMatrix}/{TileRow}/{TileCol} (Web Mercator).",
+)
+@click.option(
+    "--tiles-crs",
+    type=click.Choice(TILE_CRS),
+    default="wgs84",
+    show_default=True,
+    help="Datum of --tiles; gcj02 shifts the grids to match.",
+)
+@click.option("--tiles-attribution", default="", help="Attribution of --tiles shown on the map.")
+@click.option(
+    "--colors",
+    type=click.Choice(COLORINGS),
+    default="status",
+    show_default=True,
+    help="Grid colouring shown first: workload status, a distinct colour per grid, or households.",
+)
+# ---- end issue 25
 @click.option(
     "--simplify", type=float, default=1.0, show_default=True, help="Display simplification in metres (0: none)."
 )
@@ -508,6 +535,10 @@ def map_cmd(
     run_dir: str,
     basemap: str,
     tianditu_key: str | None,
+    tiles: str | None,
+    tiles_crs: str,
+    tiles_attribution: str,
+    colors: str,
     simplify: float,
     lang: str,
     cdn: bool,
@@ -520,6 +551,7 @@ def map_cmd(
     Examples:
       gridmap map outputs/demo --basemap gaode
       gridmap map outputs/demo --lang en --out outputs/demo/map_en.html
+      gridmap map outputs/demo --tiles 'http://tiles.intranet/{z}/{x}/{y}.png' --tiles-attribution 区测绘院
     """
     from geodata.io import check_output_file
     from gridmap.maps import write_map
@@ -529,11 +561,15 @@ def map_cmd(
     out = (
         Path(out_file)
         if out_file
-        else run_path / f"map_{basemap}{'_en' if lang == 'en' else ''}{'_cdn' if cdn else ''}.html"
+        else run_path
+        / f"map_{'tiles' if tiles else basemap}{'_en' if lang == 'en' else ''}{'_cdn' if cdn else ''}.html"
     )
     check_output_file(out, overwrite=overwrite, protected=RUN_FILES)
     result = read_run(run_path)
-    write_map(result, out, basemap=basemap, tianditu_key=tianditu_key, tolerance_m=simplify, lang=lang, cdn=cdn)
+    tile_opts = {"tiles": tiles, "tiles_crs": tiles_crs, "tiles_attribution": tiles_attribution, "colors": colors}
+    write_map(
+        result, out, basemap=basemap, tianditu_key=tianditu_key, tolerance_m=simplify, lang=lang, cdn=cdn, **tile_opts
+    )
     _echo(ctx, f"Map: {out} ({out.stat().st_size / 1e6:.1f} MB, {len(result.grids)} grids)")
 
 

@@ -288,7 +288,7 @@ def make_grids(
     timings["code"] = time.perf_counter() - t
 
     _label_addresses(addresses, grids, addr_grid, boundaries)
-    violations = violations_frame(addresses, notes, grids)
+    violations = violations_frame(addresses, notes, grids, file=src("addresses").label)
     liaison_groups = None
     if liaison:
         from partition.liaison import liaison_groups as make_liaison
@@ -297,6 +297,7 @@ def make_grids(
             grids, addresses, addr_grid, min_households=liaison[0], max_households=liaison[1]
         )
     grids = _tidy(grids)
+    context = context_layer(exclusive, bar, crs=work)
 
     def out(g: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
         return gcrs.to_output_crs(g, output_crs=output_crs, input_crs=out_crs_in)
@@ -337,7 +338,24 @@ def make_grids(
         manifest=manifest,
         liaison=out(liaison_groups) if liaison_groups is not None else None,
         work_crs=work.to_string(),
+        context=None if context is None else out(context),
     )
+
+
+def context_layer(exclusive: gpd.GeoDataFrame | None, barriers: np.ndarray | None, *, crs) -> gpd.GeoDataFrame | None:
+    """Return the inputs drawn under the grids on the map: barrier lines and exclusive areas (``kind``, ``name``)."""
+    parts = []
+    if barriers is not None and len(barriers):
+        parts.append(
+            gpd.GeoDataFrame({"kind": "barrier", "name": ""}, index=range(len(barriers)), geometry=barriers, crs=crs)
+        )
+    if exclusive is not None and len(exclusive):
+        parts.append(
+            gpd.GeoDataFrame(
+                {"kind": "exclusive", "name": exclusive["name"].to_numpy()}, geometry=exclusive.geometry.values, crs=crs
+            )
+        )
+    return gpd.GeoDataFrame(pd.concat(parts, ignore_index=True), crs=crs) if parts else None
 
 
 def sources_crs(sources: Mapping[str, Source], crs: CRS) -> str:
@@ -624,9 +642,16 @@ def _log_notes(notes: list[Problem]) -> None:
         )
 
 
-def violations_frame(addresses: gpd.GeoDataFrame, notes: list[Problem], grids: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
-    """Return the violations layer: addresses outside every boundary or in a hole, repaired polygons, flagged grids."""
+def violations_frame(
+    addresses: gpd.GeoDataFrame, notes: list[Problem], grids: gpd.GeoDataFrame, *, file: str = "addresses"
+) -> gpd.GeoDataFrame:
+    """Return the violations layer: addresses outside every boundary or in a hole, repaired polygons, flagged grids.
+
+    An address is named by its source: `file`, its row as the user finds it (CSV line, sheet row or
+    feature number) and its ``address_id``.
+    """
     ids = addresses["address_id"].to_numpy() if "address_id" in addresses else np.arange(len(addresses))
+    rows_kind = addresses.attrs.get("rows") or "feature"
     parts = []
     for kind, message in ADDRESS_KINDS.items():
         rows = sorted({i for p in notes if p.kind == kind for i in p.ids})  # positions (assign_villages)
@@ -636,7 +661,7 @@ def violations_frame(addresses: gpd.GeoDataFrame, notes: list[Problem], grids: g
                     {
                         "kind": kind,
                         "flag": None,
-                        "ref": [f"address {ids[i]}" for i in rows],
+                        "ref": [f"{file}, {gio.row_label(rows_kind, int(ids[i]))}, address_id {ids[i]}" for i in rows],
                         "message": message,
                     },
                     geometry=addresses.geometry.values[rows],

@@ -10,7 +10,7 @@ import geopandas as gpd
 import pandas as pd
 
 if TYPE_CHECKING:
-    from gridmap.maps import MapPage
+    import folium
 
 
 @dataclass
@@ -39,6 +39,9 @@ class GridResult:
         Household-liaison groups (联户), when asked for.
     work_crs : str
         The metric CRS the geometry work was done in.
+    context : geopandas.GeoDataFrame or None
+        Inputs drawn under the grids on the map (``kind`` barrier or exclusive, ``name``): roads and
+        rivers stay visible offline, when no base map loads.
     """
 
     grids: gpd.GeoDataFrame
@@ -50,6 +53,7 @@ class GridResult:
     manifest: dict[str, Any] = field(default_factory=dict)
     liaison: gpd.GeoDataFrame | None = None
     work_crs: str = ""
+    context: gpd.GeoDataFrame | None = None
 
     def save(self, folder: str | Path, *, overwrite: bool = False, maps: bool = True) -> Path:
         """Write the run folder exactly as ``gridmap partition`` does (see :func:`gridmap.write_run`)."""
@@ -57,8 +61,11 @@ class GridResult:
 
         return write_run(self, folder, overwrite=overwrite, maps=maps)
 
-    def explore(self, **kwargs: Any) -> MapPage:
-        """Return the interactive map page, shown inline in Jupyter (keywords as :func:`gridmap.maps.build_map`)."""
+    def explore(self, **kwargs: Any) -> folium.Map:
+        """Return the interactive map as a :class:`folium.Map` (keywords as :func:`gridmap.maps.build_map`).
+
+        Add layers and plugins as to any folium map: ``m = result.explore(); result.addresses.explore(m=m)``.
+        """
         from gridmap.maps import build_map
 
         return build_map(self, **kwargs)

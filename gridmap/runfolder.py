@@ -21,8 +21,9 @@ def write_run(result: GridResult, out: str | Path, *, overwrite: bool = False, m
     """Write the run folder atomically: nothing appears unless every file was written.
 
     Files: ``grids.gpkg`` (layers grids, addresses, violations, boundaries, liaison when made,
-    code_history), ``grids.geojson``, ``roster.csv``, ``code_changes.csv`` (with previous grids),
-    ``map.html``, ``map.png``, ``report.html`` and ``manifest.json``.
+    context (barriers and exclusive areas, for the map), code_history), ``grids.geojson``,
+    ``roster.csv``, ``code_changes.csv`` (with previous grids), ``map.html``, ``map.png``,
+    ``report.html`` and ``manifest.json``.
 
     Parameters
     ----------
@@ -62,6 +63,8 @@ def write_run(result: GridResult, out: str | Path, *, overwrite: bool = False, m
         }
         if result.liaison is not None:
             layers["liaison"] = result.liaison
+        if result.context is not None:
+            layers["context"] = result.context
         gio.write_layers(tmp / "grids.gpkg", layers)
         gio.write_table(tmp / "grids.gpkg", pd.DataFrame({"grid_code": result.history}), layer="code_history")
         gio.write_geojson(tmp / "grids.geojson", result.grids)
@@ -139,4 +142,5 @@ def read_run(folder: str | Path) -> GridResult:
         manifest=manifest,
         liaison=layer("liaison"),
         work_crs=work,
+        context=layer("context"),
     )

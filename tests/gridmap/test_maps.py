@@ -11,12 +11,12 @@ import tarfile
 import pandas as pd
 import pytest
 
+from geodata.errors import OptionError
 from gridmap import offline
 from gridmap.maps import (
     EXCLUSIVE_COLOR,
     GROUP_COLOR,
     STATUS_COLORS,
-    MapError,
     build_map,
     status_colors,
 )
@@ -77,11 +77,11 @@ def test_installed_leaflet_is_the_pinned_one():
 
 def test_default_page_inlines_everything_and_cdn_page_pins_with_integrity(hostile_run):
     result, _ = hostile_run
-    page = build_map(result).html
+    page = build_map(result).get_root().render()
     assert "<script src=" not in page and '<link rel="stylesheet"' not in page
     assert "cdn.jsdelivr.net" not in page and "unpkg" not in page
     assert "url(images/" not in page  # Leaflet's images are data URIs
-    cdn = build_map(result, cdn=True).html
+    cdn = build_map(result, cdn=True).get_root().render()
     js = offline.cdn_url("leaflet", "dist/leaflet.js")
     assert f'<script src="{js}" integrity="{offline.sri("leaflet", "dist/leaflet.js")}"' in cdn
     assert len(cdn) < len(page) - 100_000
@@ -90,7 +90,7 @@ def test_default_page_inlines_everything_and_cdn_page_pins_with_integrity(hostil
 @pytest.mark.parametrize("kw", [{"basemap": "bing"}, {"lang": "fr"}, {"basemap": "tianditu", "tianditu_key": ""}])
 def test_bad_map_options_are_refused_with_the_choices(hostile_run, kw, monkeypatch):
     monkeypatch.delenv("TIANDITU_KEY", raising=False)
-    with pytest.raises(MapError):
+    with pytest.raises(OptionError):
         build_map(hostile_run[0], **kw)
 
 
