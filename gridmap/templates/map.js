@@ -370,6 +370,11 @@ function gridmapPage(map) {
     return box;
   };
   search.addTo(map);
+  /* first in the keyboard order: Tab from the page reaches the map, then the search box (grids follow) */
+  var corner = search.getContainer().parentNode;
+  corner.insertBefore(search.getContainer(), corner.firstChild);
+  var controls = map.getContainer().querySelector('.leaflet-control-container');
+  map.getContainer().insertBefore(controls, map.getContainer().firstChild);
 
   map.on('zoomend moveend overlayadd overlayremove', function () { drawLabels(); drawAddresses(); drawLegend(); });
   map.fitBounds(D.bounds, {animate: false});
