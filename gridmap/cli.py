@@ -511,6 +511,26 @@ def demo(ctx: click.Context, out: str, liaison: str) -> None:
     show_default=True,
     help="Grid colouring shown first: workload status, a distinct colour per grid, or households.",
 )
+@click.option(
+    "--print",
+    "print_paper",
+    type=click.Choice(["A4", "A3"], case_sensitive=False),
+    help="Write a print layout instead of the web page (title, legend, scale bar, north arrow, date, "
+    "source): --out map.pdf or map.png (300 dpi) [RUN_DIR/map_<paper>.pdf].",
+)
+@click.option(
+    "--orientation",
+    type=click.Choice(["landscape", "portrait"]),
+    default="landscape",
+    show_default=True,
+    help="Paper orientation of --print.",
+)
+@click.option(
+    "--pages-by",
+    type=click.Choice(["township", "village"]),
+    help="--print one page per township or per village/community (PDF).",
+)
+@click.option("--dpi", type=int, default=300, show_default=True, help="Resolution of a --print PNG.")
 # ---- end issue 25
 @click.option(
     "--simplify", type=float, default=1.0, show_default=True, help="Display simplification in metres (0: none)."
@@ -539,6 +559,10 @@ def map_cmd(
     tiles_crs: str,
     tiles_attribution: str,
     colors: str,
+    print_paper: str | None,
+    orientation: str,
+    pages_by: str | None,
+    dpi: int,
     simplify: float,
     lang: str,
     cdn: bool,
@@ -552,12 +576,22 @@ def map_cmd(
       gridmap map outputs/demo --basemap gaode
       gridmap map outputs/demo --lang en --out outputs/demo/map_en.html
       gridmap map outputs/demo --tiles 'http://tiles.intranet/{z}/{x}/{y}.png' --tiles-attribution 区测绘院
+      gridmap map outputs/demo --print A3 --out outputs/demo/map.pdf --pages-by village
     """
     from geodata.io import check_output_file
     from gridmap.maps import write_map
     from gridmap.runfolder import read_run
 
     run_path = Path(run_dir)
+    if print_paper:  # issue 25: print layout
+        from gridmap.printmap import write_print
+
+        out = Path(out_file) if out_file else run_path / f"map_{print_paper.upper()}.pdf"
+        check_output_file(out, overwrite=overwrite, protected=RUN_FILES)
+        result = read_run(run_path)
+        write_print(result, out, paper=print_paper, orientation=orientation, by=pages_by, dpi=dpi)
+        _echo(ctx, f"Print: {out} ({print_paper.upper()} {orientation}, {len(result.grids)} grids)")
+        return
     out = (
         Path(out_file)
         if out_file

@@ -502,63 +502,14 @@ def save_map(m: folium.Map, path) -> None:
     write_text(path, m.get_root().render())
 
 
-def plot_text(text: str) -> str:
-    """Return `text` for matplotlib: unchanged when a CJK font is installed, else without CJK characters."""
-    import matplotlib.font_manager as fm
-
-    cjk = [
-        f.name
-        for f in fm.fontManager.ttflist
-        if "CJK" in f.name or f.name in ("SimHei", "Microsoft YaHei", "WenQuanYi Zen Hei")
-    ]
-    if cjk:
-        import matplotlib
-
-        matplotlib.rcParams["font.sans-serif"] = [cjk[0], *matplotlib.rcParams["font.sans-serif"]]
-        return text
-    return "".join(ch for ch in text if ord(ch) < 0x2E80).replace("  ", " ").strip()
-
-
 def write_static_map(result: GridResult, path, *, dpi: int = 150) -> None:
-    """Save a static PNG of the grids coloured by status, with their codes, for print."""
-    import matplotlib
+    """Save ``map.png``: the A4 landscape print layout (:func:`gridmap.printmap.write_print`) at `dpi`.
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    Raises
+    ------
+    DependencyError
+        When no CJK font is installed (the Chinese names would be lost): the message names the package.
+    """
+    from gridmap.printmap import write_print
 
-    grids = result.grids.to_crs(result.grids.estimate_utm_crs()) if len(result.grids) else result.grids
-    fig, ax = plt.subplots(figsize=(10, 10))
-    colors = status_colors(grids)
-    grids.plot(ax=ax, color=colors, edgecolor="#333", linewidth=0.4, alpha=0.7)
-    bnd = result.boundaries.to_crs(grids.crs)
-    bnd.boundary.plot(ax=ax, color="#111", linewidth=1.5)
-    if len(grids) <= 600:
-        pts = shapely.point_on_surface(grids.geometry.values)
-        for code, p in zip(grids["grid_code"], pts, strict=True):
-            ax.annotate(code[-3:], (p.x, p.y), ha="center", va="center", fontsize=6)
-    if "name" in bnd and len(bnd) <= 200:
-        vpts = shapely.point_on_surface(bnd.geometry.values)
-        for name, p in zip(bnd["name"].fillna("").astype(str), vpts, strict=True):
-            ax.annotate(
-                plot_text(name),
-                (p.x, p.y),
-                ha="center",
-                va="bottom",
-                fontsize=9,
-                fontweight="bold",
-                xytext=(0, 6),
-                textcoords="offset points",
-                color="#111",
-            )
-    from matplotlib.patches import Patch
-
-    handles = [
-        Patch(facecolor=e["color"], edgecolor="#333", alpha=0.7, label=plot_text(f"{e['label'][0]} {e['label'][1]}"))
-        for e in _status_legend(grids)
-    ]
-    if handles:
-        ax.legend(handles=handles, loc="lower left", fontsize=7, framealpha=0.9)
-    ax.set_axis_off()
-    ax.set_title(plot_text(f"gridmap · {result.manifest.get('name', '')} · {len(grids)} grids"))
-    fig.savefig(path, dpi=dpi, bbox_inches="tight")
-    plt.close(fig)
+    write_print(result, path, paper="A4", orientation="landscape", dpi=dpi)
