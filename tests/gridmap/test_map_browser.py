@@ -250,3 +250,25 @@ def test_search_village_and_grid_number_full_code_village_and_no_results(browser
     assert found == ["没有找到 no results"]
     shot(browser, "search_no_results.png")
     assert js_errors(browser) == []
+
+
+@pytest.mark.skipif(__import__("shutil").which("pdftotext") is None, reason="needs poppler-utils")
+def test_report_prints_without_controls_and_repeats_table_headers(browser, hostile_run, tmp_path):
+    import re
+    import subprocess
+
+    _, folder = hostile_run
+    offline(browser)
+    browser.get((folder / "report.html").as_uri())
+    printed = browser.execute_cdp_cmd("Page.printToPDF", {"preferCSSPageSize": True})
+    out = tmp_path / "report.pdf"
+    out.write_bytes(base64.b64decode(printed["data"]))
+    text = subprocess.run(["pdftotext", str(out), "-"], check=True, capture_output=True, text=True).stdout
+    pages = [p for p in text.split("\f") if p.strip()]
+    assert len(pages) > 1
+    assert "下载 CSV" not in text and "筛选 filter" not in text  # controls are for the screen only
+    # every page that continues the grids table starts it with the header row again
+    # (the header's Chinese words: pdftotext interleaves a wrapped header's lines with its neighbours')
+    header = browser.execute_script("return document.querySelector('#grids thead th').textContent").split()[0]
+    with_rows = [p for p in pages if re.search(r"\b\d{15}\b", p)]
+    assert len(with_rows) > 1 and all(header in p for p in with_rows), header
