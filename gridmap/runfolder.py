@@ -11,6 +11,7 @@ import pyogrio
 
 from geodata import io as gio
 from geodata.errors import InputError, Problem
+from gridmap.qgis_styles import write_layer_styles
 from gridmap.result import GridResult
 
 CODE_COLUMNS = ("grid_code", "village_code", "seq", "liaison_code")
@@ -21,7 +22,8 @@ def write_run(result: GridResult, out: str | Path, *, overwrite: bool = False, m
     """Write the run folder atomically: nothing appears unless every file was written.
 
     Files: ``grids.gpkg`` (layers grids, addresses, violations, boundaries, liaison when made,
-    context (barriers and exclusive areas, for the map), code_history), ``grids.geojson``,
+    barriers and exclusive_areas (the inputs, for the map), code_history; QGIS default styles in
+    ``layer_styles``), ``grids.geojson``,
     ``roster.csv``, ``code_changes.csv`` (with previous grids), ``map.html``, ``map.png``,
     ``report.html`` and ``manifest.json``.
 
@@ -63,10 +65,14 @@ def write_run(result: GridResult, out: str | Path, *, overwrite: bool = False, m
         }
         if result.liaison is not None:
             layers["liaison"] = result.liaison
-        if result.context is not None:
-            layers["context"] = result.context
+        if result.context is not None:  # the map's context as two layers of one geometry type each (for GIS)
+            for kind, name in (("barrier", "barriers"), ("exclusive", "exclusive_areas")):
+                part = result.context[result.context["kind"].eq(kind)]
+                if len(part):
+                    layers[name] = part.reset_index(drop=True)
         gio.write_layers(tmp / "grids.gpkg", layers)
         gio.write_table(tmp / "grids.gpkg", pd.DataFrame({"grid_code": result.history}), layer="code_history")
+        write_layer_styles(tmp / "grids.gpkg")
         gio.write_geojson(tmp / "grids.geojson", result.grids)
         export.write_roster_csv(result, tmp / "roster.csv")
         if len(result.code_changes):
@@ -142,5 +148,15 @@ def read_run(folder: str | Path) -> GridResult:
         manifest=manifest,
         liaison=layer("liaison"),
         work_crs=work,
-        context=layer("context"),
+        context=_context(layer("barriers"), layer("exclusive_areas")),
     )
+
+
+def _context(*parts):
+    """Return the map's context layer (``kind``, ``name``) from the run's barriers and exclusive_areas layers."""
+    import geopandas as gpd
+
+    found = [p for p in parts if p is not None and len(p)]
+    if not found:
+        return None
+    return gpd.GeoDataFrame(pd.concat(found, ignore_index=True), crs=found[0].crs)
