@@ -74,6 +74,11 @@ def cjk_font() -> str:
     )
 
 
+def _plain(text: str) -> str:
+    """Return user text for matplotlib, drawn literally: a ``$`` would start mathtext."""
+    return str(text).replace("$", r"\$")
+
+
 def _has_cjk(texts) -> bool:
     return any(ord(ch) >= 0x2E80 for t in texts for ch in str(t))
 
@@ -231,7 +236,7 @@ def _draw_page(fig, result: GridResult, mask: np.ndarray, *, heading: str, title
             bnd["name"].fillna("").astype(str), shapely.point_on_surface(bnd.geometry.values), strict=True
         ):
             ax.annotate(
-                name,
+                _plain(name),
                 (p.x, p.y),
                 ha="center",
                 va="bottom",
@@ -249,8 +254,8 @@ def _draw_page(fig, result: GridResult, mask: np.ndarray, *, heading: str, title
     _scale_bar(ax, width_m)
     _north_arrow(ax)
     ratio = width_m / (ax.get_position().width * w_mm / 1000)
-    fig.text(margin / w_mm, 1 - margin / h_mm, title, ha="left", va="top", fontsize=16, fontweight="bold")
-    sub = [heading] if heading else []
+    fig.text(margin / w_mm, 1 - margin / h_mm, _plain(title), ha="left", va="top", fontsize=16, fontweight="bold")
+    sub = [_plain(heading)] if heading else []
     sub.append(f"{len(grids)} 个网格 grids · {int(grids['households'].sum()):,} 户 households")
     sub.append(f"比例尺 scale 1:{_nice(ratio) if ratio < 1000 else round(ratio, -2):,.0f}")
     fig.text(margin / w_mm, 1 - (margin + 10) / h_mm, " · ".join(sub), ha="left", va="top", fontsize=10)
@@ -277,7 +282,9 @@ def _draw_page(fig, result: GridResult, mask: np.ndarray, *, heading: str, title
             frameon=True,
         )
     today = dt.date.today().isoformat()
-    fig.text(margin / w_mm, margin / h_mm, f"制图日期 date {today} · {_source(result)}", fontsize=7, va="bottom")
+    fig.text(
+        margin / w_mm, margin / h_mm, f"制图日期 date {today} · {_plain(_source(result))}", fontsize=7, va="bottom"
+    )
 
 
 def write_print(

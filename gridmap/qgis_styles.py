@@ -149,47 +149,36 @@ def grids_qml() -> str:
     return _qml(build)
 
 
-def boundaries_qml() -> str:
-    """Return the QML of the village/community boundaries: thick dark outline, no fill, name labels."""
+def _single_qml(kind: str, layer_class: str, props: dict[str, str], *, alpha: float = 1.0, label: str = "", size=8.0):
+    """Return the QML of a one-symbol layer, labelled with the expression `label` when given."""
 
     def build(root: ET.Element) -> None:
         r = ET.SubElement(
             root, "renderer-v2", type="singleSymbol", symbollevels="0", enableorderby="0", forceraster="0"
         )
-        symbols = ET.SubElement(r, "symbols")
-        _symbol(symbols, "0", "fill", "SimpleFill", _fill("#ffffff", outline="#111111", width="0.8", style="no"))
-        _labeling(root, 'coalesce("name", "code")', size=11, bold=True)
+        _symbol(ET.SubElement(r, "symbols"), "0", kind, layer_class, props, alpha=alpha)
+        if label:
+            _labeling(root, label, size=size, bold=size > 10)
 
     return _qml(build)
+
+
+def boundaries_qml() -> str:
+    """Return the QML of the village/community boundaries: thick dark outline, no fill, name labels."""
+    props = _fill("#ffffff", outline="#111111", width="0.8", style="no")
+    return _single_qml("fill", "SimpleFill", props, label='coalesce("name", "code")', size=11)
 
 
 def barriers_qml() -> str:
     """Return the QML of the barrier lines (roads, rivers) given as inputs."""
-
-    def build(root: ET.Element) -> None:
-        r = ET.SubElement(
-            root, "renderer-v2", type="singleSymbol", symbollevels="0", enableorderby="0", forceraster="0"
-        )
-        symbols = ET.SubElement(r, "symbols")
-        props = {"line_color": _rgba("#3a5f8a"), "line_width": "0.4", "line_width_unit": "MM", "line_style": "solid"}
-        _symbol(symbols, "0", "line", "SimpleLine", props, alpha=0.8)
-
-    return _qml(build)
+    props = {"line_color": _rgba("#3a5f8a"), "line_width": "0.4", "line_width_unit": "MM", "line_style": "solid"}
+    return _single_qml("line", "SimpleLine", props, alpha=0.8)
 
 
 def exclusive_qml() -> str:
-    """Return the QML of the exclusive areas (schools, hospitals…) given as inputs: dashed outline."""
-
-    def build(root: ET.Element) -> None:
-        r = ET.SubElement(
-            root, "renderer-v2", type="singleSymbol", symbollevels="0", enableorderby="0", forceraster="0"
-        )
-        symbols = ET.SubElement(r, "symbols")
-        props = _fill("#ffffff", outline="#b35806", width="0.5", style="no", line="dash")
-        _symbol(symbols, "0", "fill", "SimpleFill", props)
-        _labeling(root, '"name"', size=8, bold=False, max_scale=0)
-
-    return _qml(build)
+    """Return the QML of the exclusive areas (schools, hospitals…) given as inputs: dashed outline, names."""
+    props = _fill("#ffffff", outline="#b35806", width="0.5", style="no", line="dash")
+    return _single_qml("fill", "SimpleFill", props, label='"name"')
 
 
 STYLES = {

@@ -104,9 +104,18 @@ def test_offline_page_says_so_and_draws_the_roads_rivers_and_exclusive_areas_it_
 def test_no_basemap_page_shows_the_context_at_once(browser, sample_run, tmp_path):
     offline(browser)
     page = tmp_path / "map_none.html"
-    write_map(sample_run, page, basemap="none")
+    write_map(sample_run, page, basemap="none", colors="distinct")
     load(browser, page, len(sample_run.grids))
     assert "未使用底图" in browser.find_element("id", "gridmap-notice").text
+    # the colour-per-grid layer is the one shown, in the colours computed for it
+    from gridmap.maps import distinct_colors
+
+    fills = browser.execute_script(
+        "return Array.from(document.querySelectorAll('path.gridmap-distinct')).map(function(p){"
+        "return p.getAttribute('fill');})"
+    )
+    assert sorted(fills) == sorted(distinct_colors(sample_run.grids))
+    assert browser.execute_script("return document.querySelectorAll('path.gridmap-grid').length") == 0
     assert browser.execute_script("return document.querySelectorAll('img.leaflet-tile').length") == 0
     assert browser.execute_script("return document.querySelectorAll('path.gridmap-barrier').length") > 0
 

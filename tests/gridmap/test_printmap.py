@@ -81,3 +81,15 @@ def test_without_a_cjk_font_the_png_stops_naming_the_package(sample_run, tmp_pat
     with pytest.raises(DependencyError, match="fonts-noto-cjk"):
         write_static_map(sample_run, tmp_path / "map.png")
     assert not (tmp_path / "map.png").exists()  # never a map that silently lost its Chinese
+
+
+@POPPLER
+def test_hostile_names_print_literally(hostile_run, tmp_path):
+    import dataclasses
+
+    result, _ = hostile_run
+    b = result.boundaries.copy()
+    b.loc[b.index[0], "name"] = "$5村$ 税"  # would be mathtext in matplotlib
+    out = write_print(dataclasses.replace(result, boundaries=b), tmp_path / "hostile.pdf")
+    flat = re.sub(r"\s+", "", pdf("pdftotext", out))
+    assert "崂山{{6*7}}二村" in flat and "$5村$税" in flat and "<imgsrc=xonerror=window.__pwned=1>" in flat

@@ -61,6 +61,13 @@ class _Gridmap(QgsProcessingAlgorithm):
         except FileNotFoundError as exc:
             raise QgsProcessingException(str(exc)) from exc
 
+    def _out(self, parameters, context):
+        """Return the OUTPUT folder, removed when Processing made it empty (gridmap creates its folder itself)."""
+        out = self.parameterAsString(parameters, "OUTPUT", context)
+        if os.path.isdir(out) and not os.listdir(out):
+            os.rmdir(out)
+        return out
+
     def _source(self, parameters, name, context, feedback):
         """(path, layer) of a feature-source parameter, exported to a GeoPackage when not a file."""
         path, layer = self.parameterAsCompatibleSourceLayerPathAndLayerName(
@@ -137,9 +144,7 @@ class PartitionAlgorithm(_Gridmap):
     def processAlgorithm(self, parameters, context, feedback):  # noqa: N802 (QGIS's name)
         """Hand the layers to ``gridmap partition`` and return the run folder and its grids layer."""
         exe = self._exe(parameters, context)
-        out = self.parameterAsString(parameters, "OUTPUT", context)
-        if os.path.isdir(out) and not os.listdir(out):
-            os.rmdir(out)  # Processing creates the destination folder; gridmap creates its run folder itself
+        out = self._out(parameters, context)
         tmp = tempfile.mkdtemp(prefix="gridmap-qgis-")
         barriers = []
         for i, layer in enumerate(self.parameterAsLayerList(parameters, "BARRIERS", context)):
@@ -214,9 +219,7 @@ class AuditAlgorithm(_Gridmap):
     def processAlgorithm(self, parameters, context, feedback):  # noqa: N802 (QGIS's name)
         """Hand the layers to ``gridmap audit`` and return its folder."""
         exe = self._exe(parameters, context)
-        out = self.parameterAsString(parameters, "OUTPUT", context)
-        if os.path.isdir(out) and not os.listdir(out):
-            os.rmdir(out)
+        out = self._out(parameters, context)
         cmd = commands.audit_command(
             exe,
             grids=self._source(parameters, "GRIDS", context, feedback),
@@ -268,9 +271,7 @@ class ExportAlgorithm(_Gridmap):
     def processAlgorithm(self, parameters, context, feedback):  # noqa: N802 (QGIS's name)
         """Run ``gridmap export`` and return its folder."""
         exe = self._exe(parameters, context)
-        out = self.parameterAsString(parameters, "OUTPUT", context)
-        if os.path.isdir(out) and not os.listdir(out):
-            os.rmdir(out)
+        out = self._out(parameters, context)
         formats = [commands.FORMATS[i] for i in self.parameterAsEnums(parameters, "FORMATS", context)]
         cmd = commands.export_command(
             exe,
