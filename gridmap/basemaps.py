@@ -40,12 +40,20 @@ class TileLayer:
     max_zoom: int = 18
     overlay: bool = False
     show: bool = True
+    min_zoom: int = 0
 
     def as_json(self) -> dict:
         """Return the layer as the page's JSON (keys as Leaflet names them)."""
         d = asdict(self)
-        d["maxZoom"] = d.pop("max_zoom")
+        d["maxZoom"], d["minZoom"] = d.pop("max_zoom"), d.pop("min_zoom")
+        if self.local:
+            d["url"] = ""  # the tiles travel in the page; the file's path stays out of it
         return d
+
+    @property
+    def local(self) -> bool:
+        """Whether the layer is a local MBTiles file (its tiles are carried inside the page)."""
+        return not self.url.startswith(("http://", "https://"))
 
 
 _AUTONAVI = (
@@ -118,13 +126,15 @@ _WMTS_NAMES = {"{TileMatrix}": "{z}", "{TileRow}": "{y}", "{TileCol}": "{x}"}
 
 
 def custom_tiles(url: str, *, crs: str = "wgs84", attribution: str = "") -> TileLayer:
-    """Return a tile layer from an XYZ or WMTS template (an intranet tile server).
+    """Return a tile layer from an XYZ or WMTS template (an intranet tile server), or an MBTiles file.
 
     Parameters
     ----------
     url
         ``http(s)://…{z}…{x}…{y}…`` (``{s}`` for subdomains a b c, ``{-y}`` for TMS rows) or a WMTS
-        REST/KVP template with ``{TileMatrix}``, ``{TileRow}``, ``{TileCol}`` (Web Mercator tile matrix).
+        REST/KVP template with ``{TileMatrix}``, ``{TileRow}``, ``{TileCol}`` (Web Mercator tile matrix),
+        or a local ``.mbtiles`` file (raster tiles; those over the run are carried inside the page, see
+        :func:`mbtiles_tiles`).
     crs
         Datum of the tiles: ``wgs84``, ``cgcs2000`` (drawn as is) or ``gcj02`` (grids shifted to match).
     attribution
@@ -143,6 +153,21 @@ def custom_tiles(url: str, *, crs: str = "wgs84", attribution: str = "") -> Tile
     if crs not in TILE_CRS:
         msg = f"`tiles_crs` should be one of {', '.join(TILE_CRS)}, got '{crs}'."
         raise OptionError(msg)
+    if url.lower().endswith(".mbtiles"):
+        path = Path(url).expanduser()
+        if not path.is_file():
+            msg = f"{url}: the MBTiles file does not exist."
+            raise OptionError(msg, fix="give the path of a .mbtiles file of raster (PNG/JPEG) tiles.")
+        zooms = _mbtiles_zooms(path)
+        return TileLayer(
+            "离线底图 local tiles",
+            str(path),
+            attribution or f"底图 tiles: {path.name}",
+            crs,
+            "",
+            zooms[1],
+            min_zoom=zooms[0],
+        )
     for wmts, xyz in _WMTS_NAMES.items():
         url = re.sub(re.escape(wmts), xyz, url, flags=re.IGNORECASE)
     missing = [p for p in ("{z}", "{x}") if p not in url] + ([] if re.search(r"\{-?y\}", url) else ["{y}"])
@@ -234,3 +259,80 @@ def display_datum(layers: list[TileLayer]) -> str:
         msg = "a page cannot mix GCJ-02 tiles with WGS 84/CGCS2000 tiles: the grids would be ~500 m off on one."
         raise OptionError(msg)
     return "gcj02" if shifted == {True} else "wgs84"
+
+
+MAX_INLINE_BYTES = 40_000_000
+"""Largest total size of MBTiles tiles carried inside one page; the deepest zoom levels are left out beyond it."""
+
+
+def _mbtiles_zooms(path: Path) -> tuple[int, int]:
+    import sqlite3
+
+    try:
+        with sqlite3.connect(f"file:{path}?mode=ro", uri=True) as con:
+            lo, hi = con.execute("SELECT min(zoom_level), max(zoom_level) FROM tiles").fetchone()
+    except sqlite3.DatabaseError as exc:
+        msg = f"{path}: not an MBTiles file ({exc})."
+        raise OptionError(msg, fix="give a .mbtiles file (SQLite with a `tiles` table).") from exc
+    if lo is None:
+        msg = f"{path}: the MBTiles file holds no tiles."
+        raise OptionError(msg)
+    return int(lo), int(hi)
+
+
+def mbtiles_tiles(
+    path: str | Path, bounds: tuple[float, float, float, float], *, max_bytes: int = MAX_INLINE_BYTES
+) -> dict:
+    """Return the tiles of an MBTiles file over `bounds` as ``{"z/x/y": data URI}`` (XYZ numbering).
+
+    Parameters
+    ----------
+    path
+        The ``.mbtiles`` file (raster tiles; its rows are TMS-numbered, as the format says).
+    bounds
+        ``(min lon, min lat, max lon, max lat)`` of the page, in the tiles' datum.
+    max_bytes
+        Budget of the page: zoom levels are added from the shallowest while they fit.
+
+    Returns
+    -------
+    tiles
+        Tile key → ``data:image/...;base64,...``; a warning is logged when deeper levels were left out.
+    """
+    import base64
+    import math
+    import sqlite3
+
+    minx, miny, maxx, maxy = bounds
+
+    def tile(lon: float, lat: float, z: int) -> tuple[int, int]:
+        n = 2**z
+        lat = max(min(lat, 85.05112878), -85.05112878)
+        x = int((lon + 180) / 360 * n)
+        y = int((1 - math.asinh(math.tan(math.radians(lat))) / math.pi) / 2 * n)
+        return min(max(x, 0), n - 1), min(max(y, 0), n - 1)
+
+    out: dict[str, str] = {}
+    used = 0
+    with sqlite3.connect(f"file:{Path(path)}?mode=ro", uri=True) as con:
+        levels = [r[0] for r in con.execute("SELECT DISTINCT zoom_level FROM tiles ORDER BY zoom_level")]
+        for z in levels:
+            (x0, y0), (x1, y1) = tile(minx, maxy, z), tile(maxx, miny, z)
+            n = 2**z
+            rows = con.execute(
+                "SELECT tile_column, tile_row, tile_data FROM tiles "
+                "WHERE zoom_level = ? AND tile_column BETWEEN ? AND ? AND tile_row BETWEEN ? AND ?",
+                (z, x0, x1, n - 1 - y1, n - 1 - y0),
+            ).fetchall()
+            size = sum(len(r[2]) for r in rows) * 4 // 3
+            if used + size > max_bytes:
+                log.warning(
+                    "%s: zoom levels %s and deeper are left out of the page (%.0f MB would exceed %.0f MB).",
+                    path, z, (used + size) / 1e6, max_bytes / 1e6,
+                )  # fmt: skip
+                break
+            used += size
+            for col, row, data in rows:
+                kind = "jpeg" if bytes(data[:3]) == b"\xff\xd8\xff" else "png"
+                out[f"{z}/{col}/{n - 1 - row}"] = f"data:image/{kind};base64," + base64.b64encode(data).decode("ascii")
+    return out

@@ -494,7 +494,8 @@ def demo(ctx: click.Context, out: str, liaison: str) -> None:
     "--tiles",
     metavar="URL",
     help="Your own tile server instead of --basemap: XYZ template http://host/{z}/{x}/{y}.png or a WMTS "
-    "GetTile template with {TileMatrix}/{TileRow}/{TileCol} (Web Mercator).",
+    "GetTile template with {TileMatrix}/{TileRow}/{TileCol} (Web Mercator); or a local .mbtiles file, "
+    "whose tiles over the run are carried inside the page.",
 )
 @click.option(
     "--tiles-crs",

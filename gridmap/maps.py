@@ -356,6 +356,19 @@ def _context_features(result: GridResult, datum: str, tolerance_m: float) -> dic
     return fc
 
 
+def _inline_tiles(layers: list, bounds: tuple[float, float, float, float]) -> dict:
+    """Tiles of a local MBTiles base map over the page (a fifth of its size around it), carried in the page."""
+    from gridmap.basemaps import mbtiles_tiles
+
+    minx, miny, maxx, maxy = bounds
+    w, h = (maxx - minx) * 0.2, (maxy - miny) * 0.2
+    out: dict = {}
+    for layer in layers:
+        if layer.local:
+            out.update(mbtiles_tiles(layer.url, (minx - w, miny - h, maxx + w, maxy + h)))
+    return out
+
+
 def distinct_colors(grids: gpd.GeoDataFrame) -> np.ndarray:
     """Return one ColorBrewer Set3 colour per grid, different from every grid it touches.
 
@@ -462,6 +475,7 @@ def build_map(
         "lang": lang,
         "ui": {k: list(v) for k, v in UI.items()},
         "tiles": [layer.as_json() for layer in layers],
+        "inline_tiles": _inline_tiles(layers, (minx, miny, maxx, maxy)),
         "datum": datum,
         "colors": colors,
         "grids": grids,

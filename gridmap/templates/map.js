@@ -34,8 +34,14 @@ function gridmapPage(map) {
     notice.style.display = '';
     contextOn();
   }
+  var EMPTY = 'data:image/gif;base64,R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAIBRAA7';
+  var InlineTiles = L.TileLayer.extend({  /* a local MBTiles file: its tiles travel inside the page */
+    getTileUrl: function (c) { return D.inline_tiles[c.z + '/' + c.x + '/' + c.y] || EMPTY; }
+  });
   D.tiles.forEach(function (t) {
-    var layer = L.tileLayer(t.url, {attribution: t.attr, subdomains: t.subdomains || 'abc', maxZoom: 20, maxNativeZoom: t.maxZoom});
+    var opts = {attribution: t.attr, subdomains: t.subdomains || 'abc', maxZoom: 20, maxNativeZoom: t.maxZoom, minNativeZoom: t.minZoom};
+    var local = !/^https?:\/\//.test(t.url);
+    var layer = local ? new InlineTiles('', opts) : L.tileLayer(t.url, opts);
     layer.on('tileload', function () { tileLoads++; if (notice.style.display === '') notice.style.display = 'none'; });
     layer.on('tileerror', function () { tileErrors++; if (!tileLoads) showNotice('offline'); });
     if (t.overlay) overlays[t.name] = layer; else bases[t.name] = layer;

@@ -281,3 +281,53 @@ def test_report_prints_without_controls_and_repeats_table_headers(browser, hosti
     header = browser.execute_script("return document.querySelector('#grids thead th').textContent").split()[0]
     with_rows = [p for p in pages if re.search(r"\b\d{15}\b", p)]
     assert len(with_rows) > 1 and all(header in p for p in with_rows), header
+
+
+def make_mbtiles(path, bounds, zooms) -> int:
+    """An MBTiles file (TMS rows, as the spec says) with one PNG per tile over `bounds`; returns the tile count."""
+    import io
+    import math
+    import sqlite3
+
+    from PIL import Image
+
+    def tile(lon, lat, z):
+        n = 2**z
+        return int((lon + 180) / 360 * n), int((1 - math.asinh(math.tan(math.radians(lat))) / math.pi) / 2 * n)
+
+    buf = io.BytesIO()
+    Image.new("RGB", (256, 256), (200, 230, 200)).save(buf, format="PNG")
+    png = buf.getvalue()
+    con = sqlite3.connect(path)
+    con.execute("CREATE TABLE metadata (name TEXT, value TEXT)")
+    con.execute("CREATE TABLE tiles (zoom_level INTEGER, tile_column INTEGER, tile_row INTEGER, tile_data BLOB)")
+    con.executemany("INSERT INTO metadata VALUES (?, ?)", [("name", "test"), ("format", "png")])
+    count = 0
+    for z in zooms:
+        (x0, y0), (x1, y1) = tile(bounds[0], bounds[3], z), tile(bounds[2], bounds[1], z)
+        for x in range(x0, x1 + 1):
+            for y in range(y0, y1 + 1):
+                con.execute("INSERT INTO tiles VALUES (?, ?, ?, ?)", (z, x, 2**z - 1 - y, png))
+                count += 1
+    con.commit()
+    con.close()
+    return count
+
+
+def test_local_mbtiles_base_map_shows_offline(browser, sample_run, tmp_path):
+    offline(browser)
+    bounds = tuple(sample_run.grids.to_crs(4326).total_bounds)
+    mb = tmp_path / "county.mbtiles"
+    assert make_mbtiles(mb, bounds, range(12, 16)) > 0
+    page = tmp_path / "map_mbtiles.html"
+    write_map(sample_run, page, tiles=str(mb), tiles_attribution="县自然资源局 tiles")
+    assert str(tmp_path) not in page.read_text(encoding="utf-8")  # the file's path stays out of the page
+    load(browser, page, len(sample_run.grids))
+    srcs = browser.execute_script(
+        "return Array.from(document.querySelectorAll('img.leaflet-tile-loaded')).map(function(i){return i.src;})"
+    )
+    assert sum(s.startswith("data:image/png") for s in srcs) > 0
+    assert not browser.find_element("id", "gridmap-notice").is_displayed()
+    assert "县自然资源局" in browser.find_element("css selector", ".leaflet-control-attribution").text
+    shot(browser, "mbtiles_offline.png")
+    assert js_errors(browser) == []

@@ -187,3 +187,25 @@ def test_distinct_colours_differ_between_every_pair_of_touching_grids(sample_run
     pairs = [(a, b) for a, b in zip(left, right, strict=True) if a < b]
     assert pairs and all(colours[a] != colours[b] for a, b in pairs)
     assert len(set(colours)) <= 8
+
+
+def test_mbtiles_tiles_are_renumbered_to_xyz_and_kept_within_the_page_budget(sample_run, tmp_path, caplog):
+    from gridmap.basemaps import custom_tiles, mbtiles_tiles
+    from tests.gridmap.test_map_browser import make_mbtiles
+
+    bounds = tuple(sample_run.grids.to_crs(4326).total_bounds)
+    mb = tmp_path / "t.mbtiles"
+    n = make_mbtiles(mb, bounds, range(12, 15))
+    layer = custom_tiles(str(mb))
+    assert layer.local and (layer.min_zoom, layer.max_zoom) == (12, 14) and layer.as_json()["url"] == ""
+    tiles = mbtiles_tiles(mb, bounds)
+    assert len(tiles) == n and all(v.startswith("data:image/png;base64,") for v in tiles.values())
+    z, x, y = (int(v) for v in next(k for k in tiles if k.startswith("14/")).split("/"))
+    lon = x / 2**z * 360 - 180  # the XYZ key of a tile west of the run's east edge, north of its south edge
+    assert lon <= bounds[2]
+    small = sum(k.startswith("12/") for k in tiles)
+    with caplog.at_level("WARNING", logger="gridmap"):
+        cut = mbtiles_tiles(mb, bounds, max_bytes=len(next(iter(tiles.values()))) * (small + 1))
+    assert set(cut) == {k for k in tiles if k.startswith("12/")} and "zoom levels 13 and deeper" in caplog.text
+    with pytest.raises(OptionError, match="does not exist"):
+        custom_tiles(str(tmp_path / "none.mbtiles"))
