@@ -269,6 +269,14 @@ function gridmapPage(map) {
       div.appendChild(el('b', null, both(UI.legend_choro)));
       D.legend.choro.forEach(function (c) { div.appendChild(swatch(c.color, c.label)); });
     }
+    [[barrierLayer, 'layer_barriers', '#3a5f8a', 'solid'], [exclusiveLayer, 'layer_exclusive', '#b35806', 'dashed']].forEach(function (c) {
+      if (!map.hasLayer(c[0]) || !c[0].getLayers().length) return;
+      var line = swatch('transparent', both(UI[c[1]]));
+      line.firstChild.style.border = 'none';
+      line.firstChild.style.borderTop = '2px ' + c[3] + ' ' + c[2];
+      line.firstChild.style.height = '0';
+      div.appendChild(line);
+    });
     if (map.hasLayer(outsideLayer)) {
       var row = swatch('#fff', both(UI.layer_outside) + ': ' + O.lat.length);
       row.firstChild.style.border = '2px solid #b10026';

@@ -97,6 +97,8 @@ def test_offline_page_says_so_and_draws_the_roads_rivers_and_exclusive_areas_it_
         " document.querySelectorAll('path.gridmap-exclusive').length]"
     )
     assert drawn == [n_barriers, n_exclusive]
+    legend = browser.find_element("id", "gridmap-legend").text
+    assert "道路、河流（输入的界线）" in legend and "专属区域（输入）" in legend
     shot(browser, "offline_context.png")
     assert js_errors(browser) == []
 
