@@ -80,7 +80,7 @@ class _Gridmap(QgsProcessingAlgorithm):
     def _run(self, cmd, feedback):
         try:
             return commands.run(cmd, echo=feedback.pushInfo)
-        except RuntimeError as exc:
+        except commands.CommandError as exc:
             raise QgsProcessingException(str(exc)) from exc
 
 

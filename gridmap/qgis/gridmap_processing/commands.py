@@ -7,6 +7,11 @@ import shutil
 import subprocess
 from collections.abc import Callable, Sequence
 
+
+class CommandError(RuntimeError):
+    """gridmap stopped with an error; the message is gridmap's (what, where, the fix)."""
+
+
 FORMATS = ("gpkg", "geojson", "shp", "kml", "xlsx", "csv")
 """``gridmap export --format`` choices (kept equal to ``gridmap.export.FORMATS`` by the tests)."""
 
@@ -98,7 +103,7 @@ def run(cmd: Sequence[str], *, echo: Callable[[str], None] = print) -> str:
 
     Raises
     ------
-    RuntimeError
+    CommandError
         When gridmap stops with an error: its message (what, where, the fix) is the exception's.
     """
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PYTHONHOME", "PYTHONSTARTUP")}
@@ -107,5 +112,5 @@ def run(cmd: Sequence[str], *, echo: Callable[[str], None] = print) -> str:
     for line in (done.stdout + done.stderr).splitlines():
         echo(line)
     if done.returncode != 0:
-        raise RuntimeError((done.stderr or done.stdout).strip() or f"gridmap exited with code {done.returncode}")
+        raise CommandError((done.stderr or done.stdout).strip() or f"gridmap exited with code {done.returncode}")
     return done.stdout
