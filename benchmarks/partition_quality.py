@@ -45,8 +45,8 @@ from synthetic import denver, make_town, run_files, write_inputs  # noqa: E402
 
 from gridmap import GridResult, LayerSpec  # noqa: E402
 from partition.measures import cv, pieces  # noqa: E402
-from partition.split import feasible_k  # noqa: E402
 from partition.tessellation import blocks_from_barriers  # noqa: E402
+from partition.values import Band  # noqa: E402
 
 
 def evaluate(result: GridResult, *, barriers: np.ndarray | None, seconds: float) -> dict[str, float]:
@@ -117,7 +117,7 @@ def _crossings(result: GridResult, barriers: np.ndarray) -> tuple[int, int]:
         n_cross = int((frame.groupby("grid")["block"].nunique() > 1).sum())
         crossing += n_cross
         per_block = frame.groupby("block")["hh"].sum()
-        if all(len(feasible_k(h, min_households=mn, max_households=mx)) for h in per_block):
+        if all(len(Band(mn, mx).feasible_counts(h)) for h in per_block):
             avoidable += n_cross
     return crossing, avoidable
 

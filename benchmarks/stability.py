@@ -130,7 +130,7 @@ def main() -> None:
         print(
             f"Denver: {len(base.grids)} grids, {int(addresses['households'].sum()):,} households; "
             f"first run {t_base:.1f} s; same input again with --previous keeps "
-            f"{kept_share(base.addresses, same.addresses):.1%}",
+            f"{kept_share(base.addresses, same.addresses):.1%} and retires {len(same.manifest['retired_codes'])} codes",
             flush=True,
         )
         modes = [("--previous", {})] + ([("--previous --keep-valid", {"keep_valid": True})] if args.keep_valid else [])

@@ -46,7 +46,7 @@ def code_problem(code: object) -> str | None:
     township part (digits 7-9) nor its village part (digits 10-12) is ``000``.
     """
     text = "" if code is None or (isinstance(code, float) and np.isnan(code)) else str(code).strip()
-    if len(text) != 12 or not text.isdigit():
+    if len(text) != 12 or not (text.isascii() and text.isdigit()):  # isdigit() alone takes any script's digits
         return f"got '{text}', expected 12 digits (统计用区划代码, e.g. 310115005001)"
     if text[:6] not in county_codes():
         return f"got '{text}': its county part {text[:6]} is not in the 2023 code table"
@@ -377,7 +377,7 @@ def validate_boundaries(
     gdf["name"] = gdf["name"].fillna("").astype(str)
     if "urban_rural" in gdf.columns:
         ur = gdf["urban_rural"].map(lambda v: "" if pd.isna(v) else str(v).strip().split(".")[0])
-        bad = ~(ur.str.fullmatch(r"[12]\d\d") | (ur == ""))
+        bad = ~(ur.str.fullmatch(r"[12][0-9][0-9]") | (ur == ""))
         report.errors.extend(
             Problem(
                 file,

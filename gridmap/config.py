@@ -17,7 +17,7 @@ def read_rules(
     Parameters
     ----------
     path
-        The rules file, or ``None`` for the built-in defaults (urban 300–500 households, rural one
+        The rules file, or ``None`` for the built-in defaults (urban ``partition.values.DEFAULT_BAND``, rural one
         grid per 村民小组).
     min_households, max_households
         Household band that overrides the file's (and the defaults').

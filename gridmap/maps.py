@@ -15,6 +15,15 @@ import shapely
 from geodata.crs import wgs84_to_china
 from geodata.errors import OptionError
 from gridmap.basemaps import BASEMAPS, TILE_CRS, display_datum, tile_layers
+from gridmap.colors import (  # noqa: F401 (colours re-exported: the map's are these)
+    EXCLUSIVE_COLOR,
+    GROUP_COLOR,
+    SINGLE_COLOR,
+    STATUS_COLORS,
+    band_ends,
+    status_colors,
+    status_legend,
+)
 from gridmap.fields import FLAGS, GRID_TYPES, GRID_TYPES_EN, RULES, STATUS, note_en, note_zh
 
 if TYPE_CHECKING:
@@ -25,11 +34,6 @@ if TYPE_CHECKING:
 __all__ = ["BASEMAPS", "COLORINGS", "LANGS", "TILE_CRS", "build_map", "save_map", "write_map", "write_static_map"]
 
 LANGS = ("zh", "en")
-STATUS_COLORS = {"ok": "#54a24b", "under_min": "#4c9bd6", "over_max": "#e45756", "enclave": "#b279a2"}
-GROUP_COLOR = "#72b7b2"
-"""Village-group (rural) grids: one per 村民小组, no household band, so not coloured as 'in band'."""
-SINGLE_COLOR = "#bab0ac"
-EXCLUSIVE_COLOR = "#f58518"
 CHORO_COLORS = ("#4575b4", "#91bfdb", "#e0f3f8", "#fee090", "#fc8d59", "#d73027")
 """ColorBrewer RdYlBu (6 classes, reversed): below the band blue, above it red; neighbouring classes
 differ by at least ΔE76 24 (the former YlOrRd scale had 20 between 301–400 and 401–500)."""
@@ -112,65 +116,7 @@ def _datum(gdf: gpd.GeoDataFrame, datum: str) -> gpd.GeoDataFrame:
     return wgs84_to_china(out, target="gcj02") if datum == "gcj02" else out
 
 
-def status_colors(grids: pd.DataFrame) -> np.ndarray:
-    """Return the fill colour of each grid.
-
-    Exclusive, village-group and single-grid rules have their own colour; household-band grids are
-    coloured by status; any grid in pieces is 'enclave'.
-    """
-    status = grids["status"].astype(str)
-    rule = grids["rule"].astype(str) if "rule" in grids else pd.Series("household_band", index=grids.index)
-    exclusive = grids["grid_type"].astype(str).ne("base") if "grid_type" in grids else rule.eq("exclusive")
-    return np.select(
-        [
-            exclusive,
-            status.eq("enclave"),
-            rule.eq("village_group") & status.eq("ok"),
-            rule.eq("single") & status.eq("ok"),
-        ],
-        [EXCLUSIVE_COLOR, STATUS_COLORS["enclave"], GROUP_COLOR, SINGLE_COLOR],
-        default=status.map(STATUS_COLORS).fillna("#999999").to_numpy(),
-    )
-
-
-def _status_legend(grids: pd.DataFrame) -> list[dict]:
-    band = grids[grids["rule"].eq("household_band")] if "rule" in grids else grids
-    lo = int(band["min_households"].min()) if len(band) and "min_households" in band else 300
-    hi = int(band["max_households"].max()) if len(band) and "max_households" in band else 500
-    rows = [
-        (
-            STATUS_COLORS["ok"],
-            STATUS["ok"],
-            (f"社区户数区间规则：{lo}–{hi} 户", f"household-band rule (communities): {lo}–{hi}"),
-        ),
-        (
-            STATUS_COLORS["under_min"],
-            STATUS["under_min"],
-            (f"户数区间规则：少于 {lo} 户", f"household-band rule: below {lo}"),
-        ),
-        (
-            STATUS_COLORS["over_max"],
-            STATUS["over_max"],
-            (f"户数区间规则：多于 {hi} 户", f"household-band rule: above {hi}"),
-        ),
-        (
-            GROUP_COLOR,
-            ("村民小组网格", "village-group grid"),
-            ("村：一村民小组一格，不设户数区间", "villages: one grid per group, no band"),
-        ),
-        (SINGLE_COLOR, ("整村一格", "single grid"), ("按规则整村/社区为一格", "whole village as one grid by rule")),
-        (
-            EXCLUSIVE_COLOR,
-            ("专属网格", "exclusive grid"),
-            ("学校、医院等专属区域", "schools, hospitals and other exclusive areas"),
-        ),
-        (STATUS_COLORS["enclave"], STATUS["enclave"], ("任何规则：网格由几块组成", "any rule: grid in several pieces")),
-    ]
-    colors = set(status_colors(grids)) if len(grids) else set()
-    return [{"color": c, "label": list(lab), "rule": list(r)} for c, lab, r in rows if c in colors]
-
-
-def choropleth_breaks(households: np.ndarray, *, lo: int = 300, hi: int = 500) -> np.ndarray:
+def choropleth_breaks(households: np.ndarray, *, lo: float, hi: float) -> np.ndarray:
     """Upper class breaks of the households choropleth: around the band, widened to the data."""
     top = float(households.max()) if len(households) else hi
     breaks = np.array([lo / 2, lo, (lo + hi) / 2, hi, hi * 1.5], dtype=float)
@@ -179,9 +125,7 @@ def choropleth_breaks(households: np.ndarray, *, lo: int = 300, hi: int = 500) -
 
 def _choropleth(grids: pd.DataFrame) -> tuple[np.ndarray, list[dict]]:
     hh = grids["households"].to_numpy(float)
-    band = grids[grids["rule"].eq("household_band")] if "rule" in grids else grids
-    lo = int(band["min_households"].min()) if len(band) and "min_households" in band else 300
-    hi = int(band["max_households"].max()) if len(band) and "max_households" in band else 500
+    lo, hi = band_ends(grids)
     breaks = choropleth_breaks(hh, lo=lo, hi=hi)
     cls = np.searchsorted(breaks[:-1], hh, side="left")
     colors = np.asarray(CHORO_COLORS)[cls]
@@ -484,7 +428,7 @@ def build_map(
         "context": _context_features(result, datum, tolerance_m),
         "addresses": _addresses(result, datum),
         "outside": outside,
-        "legend": {"status": _status_legend(result.grids), "choro": choro_legend},
+        "legend": {"status": status_legend(result.grids), "choro": choro_legend},
         "zoom": ZOOM,
         "bounds": [[float(miny), float(minx)], [float(maxy), float(maxx)]],
     }

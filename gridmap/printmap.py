@@ -140,11 +140,11 @@ def _legend_handles(grids: gpd.GeoDataFrame, has_barriers: bool) -> list:
     from matplotlib.lines import Line2D
     from matplotlib.patches import Patch
 
-    from gridmap.maps import _status_legend
+    from gridmap.colors import status_legend
 
     handles: list = [
         Patch(facecolor=e["color"], edgecolor="#333", alpha=0.7, label=f"{e['label'][0]} {e['label'][1]}")
-        for e in _status_legend(grids)
+        for e in status_legend(grids)
     ]
     handles.append(Line2D([], [], color="#111", lw=1.6, label="村/社区边界 village/community boundary"))
     if has_barriers:
@@ -187,7 +187,7 @@ def _source(result: GridResult) -> str:
 
 
 def _draw_page(fig, result: GridResult, mask: np.ndarray, *, heading: str, title: str, landscape: bool, metric) -> None:
-    from gridmap.maps import status_colors
+    from gridmap.colors import status_colors
 
     grids = result.grids[mask].to_crs(metric)
     codes = set(grids["village_code"].astype(str))

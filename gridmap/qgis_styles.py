@@ -5,7 +5,7 @@ QGIS applies the ``layer_styles`` row marked ``useAsDefault`` when it loads a Ge
 ignore it harmlessly). gridmap writes one style per layer it makes:
 
 - ``grids``: filled by workload status with the web map's colours (rule-based, one rule per legend
-  entry of :func:`gridmap.maps.status_colors`), labelled with the grid number, the full code when
+  entry of :func:`gridmap.colors.status_colors`), labelled with the grid number, the full code when
   zoomed in past 1:5,000;
 - ``boundaries``: village/community outlines, labelled with the name;
 - ``barriers`` and ``exclusive_areas``: the inputs drawn as context.
@@ -21,7 +21,7 @@ import sqlite3
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
-from gridmap.maps import EXCLUSIVE_COLOR, GROUP_COLOR, SINGLE_COLOR, STATUS_COLORS
+from gridmap.colors import EXCLUSIVE_COLOR, GROUP_COLOR, SINGLE_COLOR, STATUS_COLORS
 
 FONT = "Noto Sans CJK SC"
 """Label font (QGIS substitutes an installed one when it is missing)."""
@@ -42,7 +42,7 @@ GRID_RULES: tuple[tuple[str, str, str], ...] = (
     ("户数不足 below minimum", "\"grid_type\" = 'base' AND \"status\" = 'under_min'", STATUS_COLORS["under_min"]),
     ("户数超限 above maximum", "\"grid_type\" = 'base' AND \"status\" = 'over_max'", STATUS_COLORS["over_max"]),
 )
-"""(legend label, QGIS filter, colour) of the grids' rules, in the order of :func:`gridmap.maps.status_colors`."""
+"""(legend label, QGIS filter, colour) of the grids' rules, in the order of :func:`gridmap.colors.status_colors`."""
 GRID_LABEL = 'CASE WHEN @map_scale <= 5000 THEN "grid_code" ELSE right("grid_code", 3) END'
 STYLE_COLUMNS = (
     "id INTEGER PRIMARY KEY AUTOINCREMENT, f_table_catalog TEXT(256), f_table_schema TEXT(256), "

@@ -1,21 +1,19 @@
-"""Write a run folder atomically and read one back into a :class:`~gridmap.result.GridResult`."""
+"""Write a run folder atomically (read one back with :func:`gridmap.result.read_run`)."""
 
 from __future__ import annotations
 
 import json
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pandas as pd
-import pyogrio
 
 from geodata import io as gio
-from geodata.errors import InputError, Problem
 from gridmap.qgis_styles import write_layer_styles
-from gridmap.result import GridResult
 
-CODE_COLUMNS = ("grid_code", "village_code", "seq", "liaison_code")
-"""Columns that hold codes: always read back as text (a 15-digit code is not a number)."""
+if TYPE_CHECKING:
+    from gridmap.result import GridResult
 
 
 def write_run(result: GridResult, out: str | Path, *, overwrite: bool = False, maps: bool = True) -> Path:
@@ -86,77 +84,20 @@ def write_run(result: GridResult, out: str | Path, *, overwrite: bool = False, m
     return out
 
 
-def read_run(folder: str | Path) -> GridResult:
-    """Read a run folder written by :func:`write_run` (or ``gridmap partition``).
+def recorded_retired(folder: str | Path) -> list[str]:
+    """Return the codes a run folder records as retired (``manifest.json`` and ``code_changes.csv``).
 
-    Parameters
-    ----------
-    folder
-        The run folder.
-
-    Returns
-    -------
-    result
-        Grids, addresses, violations, boundaries, liaison groups, code changes, code history and
-        manifest; codes as text.
-
-    Raises
-    ------
-    InputError
-        When `folder` is not a run folder.
+    Empty for a folder that is not a run folder. :func:`partition.coding.check_codes` reports any
+    of them a grid still uses.
     """
     folder = Path(folder)
-    gpkg = folder / "grids.gpkg"
-    if not gpkg.exists():
-        raise InputError(
-            Problem(
-                str(folder),
-                "is not a gridmap run folder (no grids.gpkg).",
-                "pass the --out folder of `gridmap partition`.",
-            )
-        )
-    names = set(gio.layer_names(gpkg))
-
-    def layer(name: str):
-        if name not in names:
-            return None
-        if pyogrio.read_info(gpkg, layer=name)["features"] == 0:  # e.g. a run without violations
-            gdf = pyogrio.read_dataframe(gpkg, layer=name)
-        else:
-            gdf = gio.read_layer(gpkg, layer=name)
-        for col in CODE_COLUMNS:
-            if col in gdf.columns:
-                gdf[col] = gdf[col].astype("string").astype(object)
-        return gdf
-
+    codes: set[str] = set()
     manifest_path = folder / "manifest.json"
-    manifest = json.loads(manifest_path.read_text(encoding="utf-8")) if manifest_path.exists() else {}
+    if manifest_path.exists():
+        codes |= {str(c) for c in json.loads(manifest_path.read_text(encoding="utf-8")).get("retired_codes", [])}
     changes_path = folder / "code_changes.csv"
-    changes = pd.read_csv(changes_path, dtype=str) if changes_path.exists() else pd.DataFrame()
-    history = (
-        [str(c) for c in gio.read_table(gpkg, layer="code_history")["grid_code"]] if "code_history" in names else []
-    )
-    grids = layer("grids")
-    work = manifest.get("crs", {}).get("work") or grids.estimate_utm_crs().to_string()
-    return GridResult(
-        grids=grids,
-        addresses=layer("addresses"),
-        violations=layer("violations"),
-        boundaries=layer("boundaries"),
-        code_changes=changes,
-        history=history,
-        manifest=manifest,
-        liaison=layer("liaison"),
-        work_crs=work,
-        context=_context(layer("barriers"), layer("exclusive_areas")),
-    )
-
-
-def _context(*parts):
-    """Return the map's context layer (``kind``, ``name``) from the run's barriers and exclusive_areas layers."""
-    import geopandas as gpd
-
-    found = [p for p in parts if p is not None and len(p)]
-    if not found:
-        return None
-    return gpd.GeoDataFrame(pd.concat(found, ignore_index=True), crs=found[0].crs)
+    if changes_path.exists():
+        changes = pd.read_csv(changes_path, dtype=str).fillna("")
+        if {"old_code", "reason"} <= set(changes.columns):
+            codes |= set(changes.loc[changes["reason"].str.startswith("retired"), "old_code"])
+    return sorted(codes)

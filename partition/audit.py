@@ -16,6 +16,7 @@ import shapely
 from partition.coding import check_codes
 from partition.measures import pieces, polsby_popper, summary
 from partition.tessellation import point_owner
+from partition.values import DEFAULT_BAND, Band, GridCode, Status
 
 MIN_AREA_M2 = 1.0
 """Gaps and overlaps smaller than this are digitising noise, not findings."""
@@ -38,8 +39,7 @@ def audit_grids(
     addresses: gpd.GeoDataFrame,
     *,
     boundaries: gpd.GeoDataFrame | None = None,
-    min_households: float = 300,
-    max_households: float = 500,
+    band: Band = DEFAULT_BAND,
     band_villages: set[str] | None = None,
 ) -> Audit:
     """Check an existing grid layer against its addresses and village/community boundaries.
@@ -52,8 +52,8 @@ def audit_grids(
         Points with ``households`` (and optionally ``population``).
     boundaries
         Village/community polygons with ``code``: grids crossing them and gaps inside them are found.
-    min_households, max_households
-        The band each grid is measured against.
+    band
+        The household band each grid is measured against.
     band_villages
         Codes of the villages/communities whose grids follow the household band; grids of other
         villages (rural, one grid per 村民小组) are not measured against it. None: every grid.
@@ -91,8 +91,8 @@ def audit_grids(
     g["population"] = np.bincount(address_grid[ok], weights=np.nan_to_num(pop[ok]), minlength=len(g))
     g["area_m2"] = shapely.area(geoms)
     g["compactness"] = polsby_popper(geoms)
-    g["min_households"] = min_households
-    g["max_households"] = max_households
+    g["min_households"] = band.min_households
+    g["max_households"] = band.max_households
     if "grid_type" not in g:
         g["grid_type"] = "base"
     n_pieces = pieces(geoms)
@@ -143,19 +143,19 @@ def audit_grids(
                 geoms[i],
             )
     if "village_code" not in g:
-        g["village_code"] = g["grid_code"].astype(str).str[:12]
+        g["village_code"] = GridCode.villages(g["grid_code"])
     banded = g["village_code"].isin(band_villages) if band_villages is not None else pd.Series(True, index=g.index)
     banded &= ~g["grid_type"].astype(str).str.startswith("exclusive")  # 专属网格 have no household band
     g["rule"] = np.where(banded, "household_band", "village_group")
-    inside = g["households"].between(min_households, max_households) | ~banded
-    g["status"] = np.where(inside, "ok", np.where(g["households"] < min_households, "under_min", "over_max"))
+    inside = band.contains_all(g["households"]) | ~banded.to_numpy()
+    g["status"] = np.where(inside, Status.OK.value, band.statuses(g["households"]))
     g["flag"] = ""
-    g["note"] = np.where(inside, "", f"households outside the band {min_households:.0f}-{max_households:.0f}")
+    g["note"] = np.where(inside, "", f"households outside the band {band}")
     for r in g[~inside].itertuples():
         add(
             "out_of_band",
             r.grid_code,
-            f"grid {r.grid_code} has {r.households:.0f} households (band {min_households:.0f}-{max_households:.0f}).",
+            f"grid {r.grid_code} has {r.households:.0f} households (band {band}).",
             r.geometry,
         )
     for r in check_codes(g).itertuples():

@@ -8,13 +8,14 @@ new row, and every other grid whose label point lies less than ``s / 2`` below t
 Within a row grids run west to east (ties: north first, then input order), so the order is fully
 deterministic and a reader finds 001 at the top left.
 
-Sequences. ``000`` when the village/community is one grid; ``001-799`` base grids; ``800-999``
-exclusive grids (专属网格).
+Sequences (:class:`partition.values.GridCode`). ``000`` when the village/community is one grid;
+``001-799`` base grids; ``800-999`` exclusive grids (专属网格).
 
 Inheritance. With a previous layer, new and old grids of the same village are matched by shared
 households with an optimal one-to-one assignment (``scipy.optimize.linear_sum_assignment``). A new
 grid inherits an old code when it holds the majority of that old grid's households and both are
-of the same kind (base or exclusive). Other new grids get the next number never used in that
+of the same kind (base or exclusive); a village that was one grid (``000``) and still is keeps
+``000``. Other new grids get the next number never used in that
 village (the history of every code ever issued is carried from run to run), so a retired code is
 never reused.
 """
@@ -29,9 +30,7 @@ import pandas as pd
 from scipy.optimize import linear_sum_assignment
 
 from geodata.errors import CodeSpaceError
-
-BASE_RANGE = (1, 799)
-EXCLUSIVE_RANGE = (800, 999)
+from partition.values import CodeKind, GridCode
 
 
 @dataclass
@@ -59,16 +58,6 @@ def reading_order(x: np.ndarray, y: np.ndarray, area: np.ndarray) -> np.ndarray:
             r, top = r + 1, y[i]
         row[i] = r
     return np.lexsort((np.arange(len(x)), -y, x, row))
-
-
-def _range_of(exclusive: bool) -> tuple[int, int]:
-    return EXCLUSIVE_RANGE if exclusive else BASE_RANGE
-
-
-def _seq_kind(seq: int) -> bool | None:
-    if seq == 0:
-        return None
-    return seq >= EXCLUSIVE_RANGE[0]
 
 
 def assign_codes(
@@ -114,24 +103,32 @@ def assign_codes(
     # codes by village once (not one scan of the whole history per village)
     used_by: dict[str, set[int]] = {}
     for c in used_all:
-        if len(c) == 15:
-            used_by.setdefault(c[:12], set()).add(int(c[12:]))
+        if GridCode.is_code(c):
+            parsed = GridCode.parse(c)
+            used_by.setdefault(parsed.village, set()).add(parsed.seq)
     old_by: dict[str, list[str]] = {}
     for c in old_total.index:
-        old_by.setdefault(c[:12], []).append(c)
+        if GridCode.is_code(c):
+            old_by.setdefault(GridCode.parse(c).village, []).append(c)
     ov_by = dict(iter(overlap.groupby("old_code"))) if overlap is not None and len(overlap) else {}
-    ov_village = dict(iter(overlap.groupby(overlap["old_code"].str[:12]))) if overlap is not None and ov_by else {}
+    ov_village = (
+        dict(iter(overlap.groupby(GridCode.villages(overlap["old_code"])))) if overlap is not None and ov_by else {}
+    )
     for village, g in grids.groupby("village_code", sort=True):
         used = used_by.get(village, set())
         order = reading_order(g["x"].to_numpy(), g["y"].to_numpy(), g["area"].to_numpy())
         ordered = g.index[order]
         exclusive = g["exclusive"].to_numpy(bool)[order]
-        if len(g) == 1 and not exclusive[0]:
-            codes[ordered[0]] = village + "000"
+        undivided = len(g) == 1 and not exclusive[0]
         inherited: dict[object, str] = {gid: str(fixed[gid]) for gid in ordered if pd.notna(fixed[gid])}
         old_here = old_by.get(village, [])
+        if undivided:
+            whole = str(GridCode.undivided(village))
+            codes[ordered[0]] = whole
+            if whole in old_here and ordered[0] not in inherited:  # one grid before and now: it keeps 000
+                inherited[ordered[0]] = whole
         free_old = [c for c in old_here if c not in set(inherited.values())]
-        if free_old and not (len(g) == 1 and not exclusive[0]):
+        if free_old and not undivided:
             ov = ov_village[village]
             ov = ov[ov["old_code"].isin(free_old) & ov["grid"].isin(g.index)]
             rows = [gid for gid in ordered if gid not in inherited]
@@ -145,29 +142,18 @@ def assign_codes(
             a, b = linear_sum_assignment(mat, maximize=True)
             for i, j in zip(a, b, strict=True):
                 code = cols[j]
-                seq = int(code[12:])
-                kind = _seq_kind(seq)
-                if kind is None or kind != bool(ex_of[rows[i]]):
+                kind = GridCode.parse(code).kind
+                if kind is CodeKind.UNDIVIDED or (kind is CodeKind.EXCLUSIVE) != bool(ex_of[rows[i]]):
                     continue
                 if mat[i, j] > 0.5 * old_total[code]:
                     inherited[rows[i]] = code
         for grid_id, code in inherited.items():
             codes[grid_id] = code
-        for is_ex in (False, True):
-            lo, hi = _range_of(is_ex)
-            nxt = max([s for s in used if lo <= s <= hi] + [lo - 1]) + 1
-            for grid_id, ex in zip(ordered, exclusive, strict=True):
-                if ex != is_ex or codes[grid_id]:
-                    continue
-                if nxt > hi:
-                    msg = (
-                        f"village {village} has run out of {'exclusive' if is_ex else 'base'} grid numbers "
-                        f"({lo:03d}-{hi:03d})."
-                    )
-                    raise CodeSpaceError(msg)
-                codes[grid_id] = f"{village}{nxt:03d}"
-                used.add(nxt)
-                nxt += 1
+        for grid_id, ex in zip(ordered, exclusive, strict=True):
+            if not codes[grid_id]:
+                issued = GridCode.next_free(village, used, exclusive=bool(ex))
+                codes[grid_id] = str(issued)
+                used.add(issued.seq)
         for code in old_here:
             heirs = [gid for gid, c in inherited.items() if c == code]
             if heirs and pd.notna(fixed[heirs[0]]):
@@ -214,7 +200,7 @@ def liaison_order_codes(grid_code: str, n: int) -> list[str]:
     return [f"{grid_code}{i:02d}" for i in range(1, n + 1)]
 
 
-def check_codes(grids: pd.DataFrame) -> pd.DataFrame:
+def check_codes(grids: pd.DataFrame, *, retired: Iterable[str] = ()) -> pd.DataFrame:
     """Check the grid codes of a layer (made by gridmap or not).
 
     Parameters
@@ -222,13 +208,17 @@ def check_codes(grids: pd.DataFrame) -> pd.DataFrame:
     grids
         One row per grid with ``grid_code`` and, when known, ``village_code`` and ``grid_type``
         (``base`` or ``exclusive/...``).
+    retired
+        Codes recorded as retired (a run's ``retired_codes``, its code changes): a grid of the
+        layer that still uses one is an error, since publishing the record would block a live code.
 
     Returns
     -------
     problems
         One row per finding: ``grid_code``, ``check`` (``format``, ``unique``, ``prefix``,
-        ``range``, ``single``, ``gap``), ``severity`` (``error``; ``warning`` for gaps, which are
-        normal after grids were retired) and ``message``. Empty when every code is right.
+        ``range``, ``single``, ``retired``, ``gap``), ``severity`` (``error``; ``warning`` for
+        gaps, which are normal after grids were retired) and ``message``. Empty when every code
+        is right.
     """
     rows: list[dict] = []
 
@@ -236,47 +226,56 @@ def check_codes(grids: pd.DataFrame) -> pd.DataFrame:
         rows.append(dict(grid_code=code, check=check, severity=severity, message=message))
 
     codes = grids["grid_code"].astype(str).str.strip()
-    fmt = codes.str.fullmatch(r"\d{15}")
+    fmt = GridCode.valid(codes)
     for code in codes[~fmt]:
         add(code, "format", f"'{code}' is not 15 digits (12-digit village/community code + 3-digit sequence).")
     for code in codes[codes.duplicated(keep="first") & fmt]:
         add(code, "unique", f"{code} is used by more than one grid.")
     ok = grids[fmt.to_numpy()].assign(grid_code=codes[fmt])
+    seq = GridCode.seqs(ok["grid_code"])
+    village = GridCode.villages(ok["grid_code"])
     if "village_code" in ok:
         vc = ok["village_code"].astype(str).str.strip()
-        for code, v in zip(
-            ok["grid_code"][ok["grid_code"].str[:12] != vc], vc[ok["grid_code"].str[:12] != vc], strict=True
-        ):
-            add(code, "prefix", f"{code} starts with {code[:12]}, but its village/community is {v}.")
-    seq = ok["grid_code"].str[12:].astype(int)
-    village = ok["grid_code"].str[:12]
+        for code, own, v in zip(ok["grid_code"][village != vc], village[village != vc], vc[village != vc], strict=True):
+            add(code, "prefix", f"{code} starts with {own}, but its village/community is {v}.")
+    base, exclusive = GridCode.BASE_RANGE, GridCode.EXCLUSIVE_RANGE
     if "grid_type" in ok:
         ex = ok["grid_type"].astype(str).str.startswith("exclusive")
-        bad_ex = ex & ~seq.between(*EXCLUSIVE_RANGE)
-        bad_base = ~ex & ~seq.between(*BASE_RANGE) & seq.ne(0)
+        bad_ex = ex & ~seq.isin(exclusive)
+        bad_base = ~ex & ~seq.isin(base) & seq.ne(GridCode.UNDIVIDED)
         for code in ok["grid_code"][bad_ex]:
-            add(code, "range", f"{code} is an exclusive grid: its sequence must be 800-999.")
+            add(code, "range", f"{code} is an exclusive grid: its sequence must be {_span(exclusive)}.")
         for code in ok["grid_code"][bad_base]:
-            add(code, "range", f"{code} is a base grid: its sequence must be 001-799 (000 for an undivided village).")
+            add(
+                code,
+                "range",
+                f"{code} is a base grid: its sequence must be {_span(base)} (000 for an undivided village).",
+            )
     n_per = village.map(village.value_counts())
-    for code in ok["grid_code"][seq.eq(0) & n_per.gt(1)]:
+    for code in ok["grid_code"][seq.eq(GridCode.UNDIVIDED) & n_per.gt(1)]:
         add(
             code,
             "single",
             f"{code} uses 000 (undivided village) but its village has "
             f"{int(n_per[ok['grid_code'] == code].iloc[0])} grids.",
         )
+    for code in sorted(set(ok["grid_code"]) & {str(c) for c in retired}):
+        add(code, "retired", f"{code} is recorded as retired, but a grid still uses it.")
     for v, s in seq.groupby(village):
-        for lo, hi in (BASE_RANGE, EXCLUSIVE_RANGE):
-            used = sorted(x for x in s if lo <= x <= hi)
+        for r in (base, exclusive):
+            used = sorted(x for x in s if x in r)
             if used:
-                missing = sorted(set(range(lo, used[-1] + 1)) - set(used))
+                missing = sorted(set(range(r.start, used[-1] + 1)) - set(used))
                 if missing:
                     shown = ", ".join(f"{m:03d}" for m in missing[:10]) + (" …" if len(missing) > 10 else "")
                     add(
-                        f"{v}{used[-1]:03d}",
+                        str(GridCode(str(v), used[-1])),
                         "gap",
                         f"village {v}: sequence numbers {shown} are not in use (retired or skipped).",
                         "warning",
                     )
     return pd.DataFrame(rows, columns=["grid_code", "check", "severity", "message"])
+
+
+def _span(r: range) -> str:
+    return f"{r.start:03d}-{r.stop - 1:03d}"

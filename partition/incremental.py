@@ -25,8 +25,8 @@ import pandas as pd
 import shapely
 
 from partition.grids import Village, VillageGrids, partition_village
-from partition.split import feasible_k
 from partition.tessellation import point_owner
+from partition.values import Status
 
 KEPT_NOTE = "kept unchanged from the previous run (--keep-valid)"
 
@@ -48,14 +48,14 @@ def valid_previous(village: Village, previous: gpd.GeoDataFrame, *, tolerance: f
         owner[owner >= 0], weights=village.points["households"].to_numpy(float)[owner >= 0], minlength=len(geoms)
     )
     hh_before = previous["households"].to_numpy(float) if "households" in previous else np.full(len(geoms), np.nan)
-    in_band = (hh_now >= rule.min_households) & (hh_now <= rule.max_households)
+    in_band = rule.band.contains_all(hh_now)
     steady = np.abs(hh_now - hh_before) <= tolerance * np.maximum(hh_before, 1.0)
     return base & inside & in_band & steady
 
 
 def _release_for_feasibility(village: Village, kept: np.ndarray, geoms: np.ndarray) -> np.ndarray:
     """Release kept grids next to infeasible pieces of the remaining area until all pieces fit."""
-    rule = village.rule
+    band = village.rule.band
     pts = village.points.geometry.values
     hh = village.points["households"].to_numpy(float)
     kept = kept.copy()
@@ -65,14 +65,7 @@ def _release_for_feasibility(village: Village, kept: np.ndarray, geoms: np.ndarr
         pieces = pieces[shapely.area(pieces) > 1e-6]
         owner = point_owner(pieces, pts)
         per_piece = np.bincount(owner[owner >= 0], weights=hh[owner >= 0], minlength=len(pieces))
-        bad = [
-            p
-            for p in range(len(pieces))
-            if per_piece[p] > 0
-            and not len(
-                feasible_k(per_piece[p], min_households=rule.min_households, max_households=rule.max_households)
-            )
-        ]
+        bad = [p for p in range(len(pieces)) if per_piece[p] > 0 and not len(band.feasible_counts(per_piece[p]))]
         if not bad:
             return kept
         idx = np.flatnonzero(kept)
@@ -163,7 +156,7 @@ def partition_incremental(village: Village, previous: gpd.GeoDataFrame, *, toler
             "households": np.bincount(owner[m], weights=hh[m], minlength=n_kept),
             "population": np.bincount(owner[m], weights=np.nan_to_num(pop[m]), minlength=n_kept),
             "units": np.bincount(owner[m], minlength=n_kept),
-            "status": "ok",
+            "status": Status.OK,
             "flag": "",
             "note": KEPT_NOTE,
             "name": "",

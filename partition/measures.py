@@ -7,6 +7,8 @@ import pandas as pd
 import shapely
 from shapely.geometry.base import BaseGeometry
 
+from partition.values import band_contains
+
 
 def cv(values: np.ndarray) -> float:
     """Coefficient of variation: standard deviation / mean (population std)."""
@@ -73,12 +75,10 @@ def overlap_area(geoms: np.ndarray) -> float:
     return float(shapely.area(shapely.intersection(geoms[i[keep]], geoms[j[keep]])).sum())
 
 
-def summary(
-    households: np.ndarray, *, min_households: float | None = None, max_households: float | None = None
-) -> dict[str, float]:
+def summary(households: np.ndarray) -> dict[str, float]:
     """Return the balance figures of a set of grids (or workers) in one dict."""
     h = np.asarray(households, float)
-    out = {
+    return {
         "n": int(len(h)),
         "total": float(h.sum()),
         "mean": float(h.mean()) if len(h) else 0.0,
@@ -89,15 +89,12 @@ def summary(
         "max_min_ratio": max_min_ratio(h),
         "parity": parity(h),
     }
-    if min_households is not None and max_households is not None and len(h):
-        out["share_in_band"] = float(((h >= min_households) & (h <= max_households)).mean())
-    return out
 
 
 def within_band(grids: pd.DataFrame) -> pd.Series:
     """Return, per grid, whether it is a household-band grid inside its own ``min..max`` band."""
     band = grids["rule"].eq("household_band")
-    return band & grids["households"].between(grids["min_households"], grids["max_households"])
+    return band & band_contains(grids["households"], grids["min_households"], grids["max_households"])
 
 
 def band_share(grids: pd.DataFrame) -> float:

@@ -5,7 +5,7 @@ A **rule set** maps every village/community to one :class:`Rule`:
 ================  ==========================================================================
 rule              what it makes
 ================  ==========================================================================
-household_band    contiguous grids of ``min_households..max_households`` (urban, default 300-500)
+household_band    contiguous grids of ``min_households..max_households`` (urban, ``DEFAULT_BAND``)
 village_group     one grid per 村民小组 (rural)
 single            the whole village/community as one grid
 ================  ==========================================================================
@@ -27,7 +27,6 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
-from enum import StrEnum
 from typing import Any, NamedTuple
 
 import geopandas as gpd
@@ -39,25 +38,7 @@ from geodata.errors import RulesError
 from partition.adjacency import cell_graph, graph_from_cells
 from partition.measures import pieces, within_band
 from partition.split import split_graph
-
-
-class Status(StrEnum):
-    """Status of a grid (``status`` column): within its rule, or why not."""
-
-    OK = "ok"
-    UNDER_MIN = "under_min"
-    OVER_MAX = "over_max"
-    ENCLAVE = "enclave"
-
-
-class Flag(StrEnum):
-    """Why a grid is out of band (``flag`` column): what the data force, or what balancing missed."""
-
-    NONE = ""
-    UNIT_OVER_MAX = "unit_over_max"
-    NO_FEASIBLE_K = "no_feasible_k"
-    UNBALANCED = "unbalanced"
-    ENCLAVE = "enclave"
+from partition.values import DEFAULT_BAND, Band, Flag, GridCode, Status
 
 
 class Verdict(NamedTuple):
@@ -143,19 +124,19 @@ class Rule:
     """The rule of one village/community."""
 
     name: str = "household_band"
-    min_households: int = 300
-    max_households: int = 500
+    min_households: float = DEFAULT_BAND.min_households
+    max_households: float = DEFAULT_BAND.max_households
 
     def __post_init__(self) -> None:
         if self.name not in RULE_LABELLERS:
             msg = f"rule '{self.name}' is unknown; expected one of {', '.join(RULE_LABELLERS)}."
             raise RulesError(msg)
-        if not 0 < self.min_households <= self.max_households:
-            msg = (
-                f"the household band must satisfy 0 < `min_households` <= `max_households`, got "
-                f"min={self.min_households}, max={self.max_households}."
-            )
-            raise RulesError(msg)
+        self.band  # noqa: B018 -- a band with 0 < min <= max, or a RulesError
+
+    @property
+    def band(self) -> Band:
+        """The household band of this rule."""
+        return Band(self.min_households, self.max_households)
 
 
 @dataclass(frozen=True)
@@ -189,10 +170,14 @@ class RuleSet:
             msg = f"{source}: unknown key(s) {', '.join(unknown)}; allowed: {', '.join(sorted(allowed))}."
             raise RulesError(msg)
         mn = _whole(
-            min_households if min_households is not None else data.get("min_households", 300), "min_households", source
+            min_households if min_households is not None else data.get("min_households", DEFAULT_BAND.min_households),
+            "min_households",
+            source,
         )
         mx = _whole(
-            max_households if max_households is not None else data.get("max_households", 500), "max_households", source
+            max_households if max_households is not None else data.get("max_households", DEFAULT_BAND.max_households),
+            "max_households",
+            source,
         )
 
         def make(name: str, extra: Mapping[str, Any] | None = None) -> Rule:
@@ -266,17 +251,19 @@ def in_band(grids: pd.DataFrame) -> pd.Series:
 
 def contiguous(grids: pd.DataFrame) -> pd.Series:
     """Check that a grid is one polygon (``enclave`` grids are flagged, so they are allowed)."""
-    return pd.Series(pieces(np.asarray(grids.geometry.values)) == 1, index=grids.index) | grids["status"].eq("enclave")
+    return pd.Series(pieces(np.asarray(grids.geometry.values)) == 1, index=grids.index) | grids["status"].eq(
+        Status.ENCLAVE
+    )
 
 
 def code_prefix(grids: pd.DataFrame) -> pd.Series:
     """Check that the first 12 digits of ``grid_code`` are the owning village/community's code."""
-    return grids["grid_code"].str[:12].eq(grids["village_code"]) & grids["grid_code"].str.len().eq(15)
+    return GridCode.villages(grids["grid_code"]).eq(grids["village_code"])
 
 
 def flagged_if_out_of_band(grids: pd.DataFrame) -> pd.Series:
     """Every grid outside its band carries a status other than ``ok`` and a note."""
-    return in_band(grids) | (grids["status"].ne("ok") & grids["note"].str.len().gt(0))
+    return in_band(grids) | (grids["status"].ne(Status.OK) & grids["note"].str.len().gt(0))
 
 
 DEFAULT_CHECKS: tuple[Check, ...] = (contiguous, code_prefix, flagged_if_out_of_band)

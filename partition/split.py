@@ -52,6 +52,7 @@ except ImportError:  # pragma: no cover - a scipy that moved it: the public func
     _connected_components_undirected = None
 
 from partition.adjacency import CellGraph
+from partition.values import DEFAULT_BAND, TOLERANCE, Band, Status
 
 BARRIER_COST = 0.1
 """Cost of cutting one metre of border that follows a barrier, relative to an ordinary border."""
@@ -103,34 +104,18 @@ class _Arrays:
         self.indptr = np.searchsorted(src[order], np.arange(n + 1))
 
 
-def feasible_k(households: float, *, min_households: float, max_households: float) -> range:
-    """Return the numbers of grids k with ``k*min <= households <= k*max`` (empty if none)."""
-    if households <= 0:
-        return range(0)
-    return range(math.ceil(households / max_households), math.floor(households / min_households) + 1)
-
-
-def choose_k(households: float, *, min_households: float, max_households: float) -> int:
+def choose_k(households: float, band: Band) -> int:
     """Return the number of grids for a group: feasible and nearest the band's middle.
 
     When no k is feasible, the k with the smallest total violation (fewer grids on a tie).
     """
-    ks = feasible_k(households, min_households=min_households, max_households=max_households)
-    target = households / ((min_households + max_households) / 2)
+    ks = band.feasible_counts(households)
+    target = households / ((band.min_households + band.max_households) / 2)
     if len(ks):
         return min(max(round(target), ks.start), ks.stop - 1)
-    lo = max(1, math.floor(households / min_households))
-    hi = max(1, math.ceil(households / max_households))
-
-    def violation(k: int) -> float:
-        each = households / k
-        return k * (max(0.0, min_households - each) + max(0.0, each - max_households))
-
-    return min(sorted({lo, hi}), key=lambda k: (round(violation(k), 6), k))
-
-
-def _violation(weight: float, mn: float, mx: float) -> float:
-    return max(0.0, mn - weight) + max(0.0, weight - mx)
+    lo = max(1, math.floor(households / band.min_households))
+    hi = max(1, math.ceil(households / band.max_households))
+    return min(sorted({lo, hi}), key=lambda k: (round(k * band.violation(households / k), 6), k))
 
 
 def _piece_labels(members: list[int], n: int, eu: np.ndarray, ev: np.ndarray) -> np.ndarray:
@@ -370,9 +355,10 @@ def _make_contiguous(left: np.ndarray, w: np.ndarray, src: np.ndarray, dst: np.n
     return left
 
 
-def _bisect(idx: np.ndarray, k: int, g: _Arrays, mn: float, mx: float) -> list[np.ndarray]:
+def _bisect(idx: np.ndarray, k: int, g: _Arrays, band: Band) -> list[np.ndarray]:
     if k <= 1 or len(idx) <= 1:
         return [idx]
+    mn, mx = band.min_households, band.max_households
     w = g.w[idx]
     x, y = g.x[idx], g.y[idx]
     H = w.sum()
@@ -395,7 +381,7 @@ def _bisect(idx: np.ndarray, k: int, g: _Arrays, mn: float, mx: float) -> list[n
         if lo > hi:
             lo = hi = target
         for a, (order, sums) in enumerate(sweeps):
-            ok = np.flatnonzero((sums >= lo - 1e-9) & (sums <= hi + 1e-9))
+            ok = np.flatnonzero((sums >= lo - TOLERANCE) & (sums <= hi + TOLERANCE))
             if len(ok):
                 near = ok[np.argmin(np.abs(sums[ok] - target))]
                 cands = sorted({int(near), int(ok[len(ok) // 4]), int(ok[(3 * len(ok)) // 4])})
@@ -412,7 +398,7 @@ def _bisect(idx: np.ndarray, k: int, g: _Arrays, mn: float, mx: float) -> list[n
                 if got is None:
                     continue
                 left, L, cut = got
-                feasible = lo - 1e-9 <= L <= hi + 1e-9
+                feasible = lo - TOLERANCE <= L <= hi + TOLERANCE
                 score = (
                     not feasible,
                     abs(L - target) if not feasible else 0.0,
@@ -423,10 +409,10 @@ def _bisect(idx: np.ndarray, k: int, g: _Arrays, mn: float, mx: float) -> list[n
     if best is None:
         return [idx]
     _, left, k1, k2 = best
-    return _bisect(idx[left], k1, g, mn, mx) + _bisect(idx[~left], k2, g, mn, mx)
+    return _bisect(idx[left], k1, g, band) + _bisect(idx[~left], k2, g, band)
 
 
-def _refine(label: np.ndarray, idx: np.ndarray, g: _Arrays, mn: float, mx: float, *, polish: bool = True) -> None:
+def _refine(label: np.ndarray, idx: np.ndarray, g: _Arrays, band: Band, *, polish: bool = True) -> None:
     """Move boundary nodes between parts to fix the band, then (with `polish`) to shorten internal borders."""
     parts: dict[int, set[int]] = {}
     for v in idx:
@@ -462,10 +448,10 @@ def _refine(label: np.ndarray, idx: np.ndarray, g: _Arrays, mn: float, mx: float
                 gain = nc[m].sum() - to_a
                 wv = g.w[v]
                 dviol = (
-                    _violation(weight[a] - wv, mn, mx)
-                    + _violation(weight[b] + wv, mn, mx)
-                    - _violation(weight[a], mn, mx)
-                    - _violation(weight[b], mn, mx)
+                    band.violation(weight[a] - wv)
+                    + band.violation(weight[b] + wv)
+                    - band.violation(weight[a])
+                    - band.violation(weight[b])
                 )
                 if dviol < -1e-9 or (polish and abs(dviol) <= 1e-9 and gain > 1e-9):
                     options.append((dviol, -gain, b))
@@ -564,8 +550,7 @@ def _chain(
     parts: dict[int, set[int]],
     weight: dict[int, float],
     g: _Arrays,
-    mn: float,
-    mx: float,
+    band: Band,
     *,
     barriers: bool,
 ) -> bool:
@@ -578,18 +563,38 @@ def _chain(
     for i in range(len(path) - 1):
         here, there = path[i], path[i + 1]
         c = weight[here]
-        if mn - 1e-9 <= c <= mx + 1e-9:
+        if band.contains(c):
             return True
         if over:
-            ok = _push(here, there, c - mx, c - mn, label, parts, weight, g, barriers=barriers)
+            ok = _push(
+                here,
+                there,
+                c - band.max_households,
+                c - band.min_households,
+                label,
+                parts,
+                weight,
+                g,
+                barriers=barriers,
+            )
         else:
-            ok = _push(there, here, mn - c, mx - c, label, parts, weight, g, barriers=barriers)
+            ok = _push(
+                there,
+                here,
+                band.min_households - c,
+                band.max_households - c,
+                label,
+                parts,
+                weight,
+                g,
+                barriers=barriers,
+            )
         if not ok:
             return False
-    return mn - 1e-9 <= weight[path[-1]] <= mx + 1e-9
+    return band.contains(weight[path[-1]])
 
 
-def _rebalance(label: np.ndarray, idx: np.ndarray, g: _Arrays, mn: float, mx: float) -> None:
+def _rebalance(label: np.ndarray, idx: np.ndarray, g: _Arrays, band: Band) -> None:
     """Bring out-of-band parts into the band by chains of moves through neighbouring parts.
 
     Local refinement only moves a node when the move itself lowers the band violation, so a
@@ -601,14 +606,14 @@ def _rebalance(label: np.ndarray, idx: np.ndarray, g: _Arrays, mn: float, mx: fl
     """
 
     def total(weight: dict[int, float]) -> float:
-        return sum(_violation(wp, mn, mx) for wp in weight.values())
+        return sum(band.violation(wp) for wp in weight.values())
 
     for barriers in (False, True):
         for _ in range(4 * len(np.unique(label[idx]))):
             parts, weight = _part_weights(label, idx, g)
             bad = sorted(
-                (p for p in parts if _violation(weight[p], mn, mx) > 1e-9),
-                key=lambda p: (-_violation(weight[p], mn, mx), p),
+                (p for p in parts if not band.contains(weight[p])),
+                key=lambda p: (-band.violation(weight[p]), p),
             )
             if not bad:
                 return
@@ -616,7 +621,7 @@ def _rebalance(label: np.ndarray, idx: np.ndarray, g: _Arrays, mn: float, mx: fl
             before = total(weight)
             fixed = False
             for a in bad:
-                over = weight[a] > mx
+                over = weight[a] > band.max_households
                 # breadth-first over the part graph: the nearest parts with room end the chain
                 prev = {a: -1}
                 queue = [a]
@@ -626,7 +631,7 @@ def _rebalance(label: np.ndarray, idx: np.ndarray, g: _Arrays, mn: float, mx: fl
                         if q not in prev:
                             prev[q] = p
                             queue.append(q)
-                            if weight[q] < mx if over else weight[q] > mn:
+                            if weight[q] < band.max_households if over else weight[q] > band.min_households:
                                 ends.append(q)
                 for end in ends[:REBALANCE_TARGETS]:
                     path = [end]
@@ -636,7 +641,7 @@ def _rebalance(label: np.ndarray, idx: np.ndarray, g: _Arrays, mn: float, mx: fl
                     trial = label.copy()
                     t_parts = {p: set(s) for p, s in parts.items()}
                     t_weight = dict(weight)
-                    _chain(path, over, trial, t_parts, t_weight, g, mn, mx, barriers=barriers)
+                    _chain(path, over, trial, t_parts, t_weight, g, band, barriers=barriers)
                     if total(t_weight) < before - 1e-9:
                         label[idx] = trial[idx]
                         fixed = True
@@ -688,9 +693,7 @@ def _grow(idx: np.ndarray, k: int, g: _Arrays, rng: np.random.Generator) -> np.n
     return label
 
 
-def _restarts(
-    idx: np.ndarray, k: int, g: _Arrays, mn: float, mx: float, next_id: int
-) -> tuple[float, np.ndarray] | None:
+def _restarts(idx: np.ndarray, k: int, g: _Arrays, band: Band, next_id: int) -> tuple[float, np.ndarray] | None:
     """Best of seeded random connected starts, each refined and rebalanced; None if no budget.
 
     Big indivisible units (a block of 266 households in a 300-500 band) make the outcome of
@@ -705,15 +708,15 @@ def _restarts(
     for _ in range(tries):
         trial = _grow(idx, k, g, rng)
         trial[idx] += next_id
-        _refine(trial, idx, g, mn, mx)
-        _rebalance(trial, idx, g, mn, mx)
-        viol = sum(_violation(g.w[idx][trial[idx] == p].sum(), mn, mx) for p in np.unique(trial[idx]))
+        _refine(trial, idx, g, band)
+        _rebalance(trial, idx, g, band)
+        viol = sum(band.violation(g.w[idx][trial[idx] == p].sum()) for p in np.unique(trial[idx]))
         if best is None or viol < best[0] - 1e-9:
             best = (viol, trial)
         if viol <= 1e-9:
             break
     assert best is not None  # the loop ran at least once
-    _refine(best[1], idx, g, mn, mx)
+    _refine(best[1], idx, g, band)
     return best
 
 
@@ -721,11 +724,11 @@ FIT_BUDGET = 20000
 """Sets examined when proving that a unit fits in no in-band grid (beyond it: not proven)."""
 
 
-def _unit_fits(u: int, allowed: np.ndarray, g: _Arrays, mn: float, mx: float) -> bool | None:
-    """Whether some connected set of `allowed` nodes holding `u` has ``mn..mx`` households.
+def _unit_fits(u: int, allowed: np.ndarray, g: _Arrays, band: Band) -> bool | None:
+    """Whether some connected set of `allowed` nodes holding `u` has households in `band`.
 
     Depth-first over connected sets of households-holding nodes (empty nodes join for free, as
-    they only connect) whose total stays at most `mx`; ``False`` is a proof that no in-band
+    they only connect) whose total stays at most the band's maximum; ``False`` is a proof that no in-band
     grid can hold `u` (a 266-household block whose only neighbours hold 331 and 416),
     ``None`` means the search ran out of budget.
     """
@@ -752,11 +755,11 @@ def _unit_fits(u: int, allowed: np.ndarray, g: _Arrays, mn: float, mx: float) ->
             return None
         core = stack.pop()
         total = float(g.w[list(core)].sum())
-        if mn - 1e-9 <= total <= mx + 1e-9:
+        if band.contains(total):
             return True
         for t in sorted(closure(core)[1]):
             nxt = core | {t}
-            if nxt not in seen and total + g.w[t] <= mx + 1e-9:
+            if nxt not in seen and total + g.w[t] <= band.max_households + TOLERANCE:
                 seen.add(nxt)
                 stack.append(nxt)
     return False
@@ -799,7 +802,7 @@ def _stays_connected(v: int, part: set[int], g: _Arrays) -> bool:
     return len(seen) == len(rest)
 
 
-def _groups(idx: np.ndarray, g: _Arrays, mn: float, mx: float) -> list[np.ndarray]:
+def _groups(idx: np.ndarray, g: _Arrays, band: Band) -> list[np.ndarray]:
     """Pieces connected without crossing barriers, merged until each admits a feasible k."""
     n = len(g.w)
     lab = _components(n, idx, g, skip_barrier=True)
@@ -810,7 +813,7 @@ def _groups(idx: np.ndarray, g: _Arrays, mn: float, mx: float) -> list[np.ndarra
 
     def bad(c: int) -> bool:
         H = g.w[list(group[c])].sum()
-        return len(feasible_k(H, min_households=mn, max_households=mx)) == 0
+        return len(band.feasible_counts(H)) == 0
 
     while len(group) > 1:
         todo = sorted((g.w[list(s)].sum(), c) for c, s in group.items() if bad(c))
@@ -839,8 +842,8 @@ def _groups(idx: np.ndarray, g: _Arrays, mn: float, mx: float) -> list[np.ndarra
     return [np.array(sorted(s)) for _, s in sorted(group.items())]
 
 
-def _group_violation(label: np.ndarray, idx: np.ndarray, g: _Arrays, mn: float, mx: float) -> float:
-    return sum(_violation(g.w[idx][label[idx] == p].sum(), mn, mx) for p in np.unique(label[idx]))
+def _group_violation(label: np.ndarray, idx: np.ndarray, g: _Arrays, band: Band) -> float:
+    return sum(band.violation(g.w[idx][label[idx] == p].sum()) for p in np.unique(label[idx]))
 
 
 def _fill(label: np.ndarray, idx: np.ndarray, g: _Arrays) -> None:
@@ -866,7 +869,7 @@ def _fill(label: np.ndarray, idx: np.ndarray, g: _Arrays) -> None:
 
 
 def _warm_group(
-    idx: np.ndarray, g: _Arrays, mn: float, mx: float, label: np.ndarray, next_id: int, warm: np.ndarray
+    idx: np.ndarray, g: _Arrays, band: Band, label: np.ndarray, next_id: int, warm: np.ndarray
 ) -> tuple[float, np.ndarray, int] | None:
     """Start from the previous grids (`warm`: previous grid of each node, -1 if none) and repair.
 
@@ -900,26 +903,26 @@ def _warm_group(
             break
     if (trial[idx] < 0).any():
         return None
-    _refine(trial, idx, g, mn, mx, polish=False)
-    _rebalance(trial, idx, g, mn, mx)
-    return _group_violation(trial, idx, g, mn, mx), trial, len(ids)
+    _refine(trial, idx, g, band, polish=False)
+    _rebalance(trial, idx, g, band)
+    return _group_violation(trial, idx, g, band), trial, len(ids)
 
 
-def _split_group(idx: np.ndarray, g: _Arrays, mn: float, mx: float, label: np.ndarray, next_id: int) -> int:
+def _split_group(idx: np.ndarray, g: _Arrays, band: Band, label: np.ndarray, next_id: int) -> int:
     H = g.w[idx].sum()
-    k0 = choose_k(H, min_households=mn, max_households=mx)
-    ks = feasible_k(H, min_households=mn, max_households=mx)
+    k0 = choose_k(H, band)
+    ks = band.feasible_counts(H)
     tries = [k0, *sorted((k for k in ks if k != k0), key=lambda k: (abs(k - k0), k))[:2]]
     best = None
     for k in tries:
         trial = label.copy()
-        for j, part in enumerate(_bisect(idx, k, g, mn, mx)):
+        for j, part in enumerate(_bisect(idx, k, g, band)):
             trial[part] = next_id + j
-        _refine(trial, idx, g, mn, mx)
-        _rebalance(trial, idx, g, mn, mx)
-        _refine(trial, idx, g, mn, mx)
+        _refine(trial, idx, g, band)
+        _rebalance(trial, idx, g, band)
+        _refine(trial, idx, g, band)
         used = np.unique(trial[idx])
-        viol = sum(_violation(g.w[idx][trial[idx] == p].sum(), mn, mx) for p in used)
+        viol = sum(band.violation(g.w[idx][trial[idx] == p].sum()) for p in used)
         if best is None or viol < best[0] - 1e-9:
             best = (viol, trial, len(used))
         if viol <= 1e-9:
@@ -927,7 +930,7 @@ def _split_group(idx: np.ndarray, g: _Arrays, mn: float, mx: float, label: np.nd
     assert best is not None  # at least one grid count was tried
     if best[0] > 1e-9 and len(ks):  # restarts cannot help where no k fits the households
         for k in tries:
-            found = _restarts(idx, k, g, mn, mx, next_id)
+            found = _restarts(idx, k, g, band, next_id)
             if found is not None and found[0] < best[0] - 1e-9:
                 best = (found[0], found[1], k)
             if best[0] <= 1e-9:
@@ -940,8 +943,8 @@ def _split_group(idx: np.ndarray, g: _Arrays, mn: float, mx: float, label: np.nd
 def split_graph(
     graph: nx.Graph | CellGraph,
     *,
-    min_households: float = 300,
-    max_households: float = 500,
+    min_households: float = DEFAULT_BAND.min_households,
+    max_households: float = DEFAULT_BAND.max_households,
     previous: np.ndarray | None = None,
 ) -> list[Part]:
     """Split a community's cell graph into contiguous grids within ``[min, max]`` households.
@@ -969,7 +972,8 @@ def split_graph(
     """
     if len(graph) == 0:
         return []
-    mn, mx = float(min_households), float(max_households)
+    band = Band(float(min_households), float(max_households))
+    mn, mx = band.min_households, band.max_households  # for the notes
     g, inv = _arrays(graph, mx)
     warm = None
     if previous is not None:
@@ -1000,22 +1004,22 @@ def split_graph(
             H = g.w[cidx].sum()
             if H <= 0:
                 continue  # attached below
-            for grp in _groups(cidx, g, mn, mx):
+            for grp in _groups(cidx, g, band):
                 used_cold = False
-                start = _warm_group(grp, g, mn, mx, label, next_id, warm) if warm is not None else None
+                start = _warm_group(grp, g, band, label, next_id, warm) if warm is not None else None
                 if start is not None and start[0] > 1e-9:
                     cold = label.copy()
-                    cold_next = _split_group(grp, g, mn, mx, cold, next_id + start[2])
-                    if _group_violation(cold, grp, g, mn, mx) < start[0] - 1e-9:
+                    cold_next = _split_group(grp, g, band, cold, next_id + start[2])
+                    if _group_violation(cold, grp, g, band) < start[0] - 1e-9:
                         start, label[grp], next_id = None, cold[grp], cold_next
                         used_cold = True
                 if start is not None:
                     label[grp] = start[1][grp]
                     next_id += start[2]
                 elif not used_cold:
-                    next_id = _split_group(grp, g, mn, mx, label, next_id)
+                    next_id = _split_group(grp, g, band, label, next_id)
                 Hg = g.w[grp].sum()
-                if not len(feasible_k(Hg, min_households=mn, max_households=mx)):
+                if not len(band.feasible_counts(Hg)):
                     for p in np.unique(label[grp]):
                         notes[int(p)] = (
                             "",
@@ -1036,17 +1040,12 @@ def split_graph(
         hh = float(g.w[nodes_].sum())
         status, flag, note = notes.get(int(p), ("", "", ""))
         if not status:
-            if hh < mn - 1e-9:
-                status = "under_min"
-            elif hh > mx + 1e-9:
-                status = "over_max"
-            else:
-                status = "ok"
+            status = band.status(hh)
             if status != "ok" and not flag and hh <= 0:
                 flag = "no_feasible_k"
                 note = "no households in this area: it is one grid until people live here."
             elif status != "ok" and not flag:
-                flag, note = _why_unbalanced(nodes_, hh, g, mn, mx, oversize)
+                flag, note = _why_unbalanced(nodes_, hh, g, band, oversize)
         if len(nodes_) > 1 and len(np.unique(_components(n, nodes_, g))) > 1:
             if status == "ok":
                 status, flag = "enclave", "enclave"
@@ -1061,13 +1060,14 @@ def split_graph(
     return parts
 
 
-def _pocket(nodes_: np.ndarray, allowed: np.ndarray, g: _Arrays, mn: float, mx: float) -> str:
+def _pocket(nodes_: np.ndarray, allowed: np.ndarray, g: _Arrays, band: Band) -> str:
     """Note for a part caught in a pocket that no in-band grid can cover, else ``""``.
 
     When one unit c is the only way from an area C to the rest (an articulation point), every
     grid touching C either lies inside C or holds c. If C has fewer than `mn` households and C
     plus c more than `mx`, some grid there is out of band whatever the split.
     """
+    mn, mx = band.min_households, band.max_households
     m = allowed[g.eu] & allowed[g.ev]
     graph = nx.Graph()
     graph.add_nodes_from(np.flatnonzero(allowed).tolist())
@@ -1079,7 +1079,12 @@ def _pocket(nodes_: np.ndarray, allowed: np.ndarray, g: _Arrays, mn: float, mx: 
         rest = graph.subgraph(n for n in graph if n != c)
         for comp in nx.connected_components(rest):
             hc = float(g.w[list(comp)].sum())
-            if 0 < hc < mn - 1e-9 and hc + g.w[c] > mx + 1e-9 and (mine & comp or c in mine):
+            if (
+                0 < hc
+                and band.status(hc) == Status.UNDER_MIN
+                and band.status(hc + g.w[c]) == Status.OVER_MAX
+                and (mine & comp or c in mine)
+            ):
                 return (
                     f"{hc:.0f} households here reach the rest of the area only through {g.label[c]} "
                     f"({g.w[c]:.0f} households): together they exceed {mx:.0f}, apart they are below "
@@ -1088,18 +1093,17 @@ def _pocket(nodes_: np.ndarray, allowed: np.ndarray, g: _Arrays, mn: float, mx: 
     return ""
 
 
-def _why_unbalanced(
-    nodes_: np.ndarray, hh: float, g: _Arrays, mn: float, mx: float, oversize: np.ndarray
-) -> tuple[str, str]:
+def _why_unbalanced(nodes_: np.ndarray, hh: float, g: _Arrays, band: Band, oversize: np.ndarray) -> tuple[str, str]:
     """Flag and note of an out-of-band part: forced by a unit that fits no grid, else ``unbalanced``."""
+    mn, mx = band.min_households, band.max_households
     allowed = np.ones(len(g.w), bool)
     allowed[oversize] = False
-    pocket = _pocket(nodes_, allowed, g, mn, mx)
+    pocket = _pocket(nodes_, allowed, g, band)
     if pocket:
         return "no_feasible_k", pocket
     units = nodes_[g.w[nodes_] > 0]
     for u in units[np.lexsort((units, -g.w[units]))][:10]:
-        if _unit_fits(int(u), allowed, g, mn, mx) is False:
+        if _unit_fits(int(u), allowed, g, band) is False:
             return "no_feasible_k", (
                 f"{g.label[u]} has {g.w[u]:.0f} households and every area it could join adds too many: "
                 f"no connected grid holding it has {mn:.0f}-{mx:.0f} households."

@@ -36,6 +36,8 @@ def test_missing_code_column():
         ("999999005001", "county part 999999 is not in the 2023 code table"),
         ("310115000001", "cannot end its township or village part in 000"),
         ("310115005000", "cannot end its township or village part in 000"),
+        ("310115005\u0660\u0660\u0661", "expected 12 digits"),  # Arabic-Indic digits: isdigit() says yes
+        ("310115005\uff10\uff10\uff11", "expected 12 digits"),  # fullwidth digits
     ],
 )
 def test_invalid_codes(code, why):

@@ -11,9 +11,10 @@ import pytest
 import shapely
 from click.testing import CliRunner
 
-from gridmap.analysis import worker_table
 from gridmap.cli import main
+from gridmap.report import worker_table
 from partition.audit import audit_grids, diff_layers
+from partition.values import Band
 from tests.conftest import ORIGIN, UTM, grid_points, square
 
 X0, Y0 = ORIGIN
@@ -62,7 +63,7 @@ def hand_drawn(tmp_path):
 
 def test_audit_finds_exactly_the_known_faults(hand_drawn):
     _, grids, pts, bnd = hand_drawn
-    audit = audit_grids(grids, pts, boundaries=bnd, min_households=300, max_households=500)
+    audit = audit_grids(grids, pts, boundaries=bnd, band=Band(300, 500))
     v = audit.violations
     kinds = v["kind"].value_counts().to_dict()
     # the gap: x 160-180, y 100-200 → 2,000 m²; it holds the points at x=170, y=110..190 (5 points)

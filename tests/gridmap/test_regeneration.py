@@ -148,3 +148,108 @@ def test_liaison_groups_are_coded_under_their_grid_and_cover_its_households(tmp_
     per = lia.groupby(lia["liaison_code"].str[:15])["households"].sum()
     grids = result.grids.set_index("grid_code")
     assert np.allclose(per.reindex(grids.index).fillna(0), grids["households"])
+
+
+@pytest.fixture(scope="module")
+def settled(tmp_path_factory) -> Path:
+    """Three communities as files: one that is one grid (400 households), one nobody lives in, one of ~5 grids.
+
+    ::
+
+        +-------------+-------------+---------------------------+
+        | 310115005001| 310115005002| 310115005003              |
+        | 400 hh: 000 | 0 hh: 000   | 2000 hh: 001-00k          |
+        +-------------+-------------+---------------------------+
+             200 m         200 m               400 m
+    """
+    from tests.conftest import ORIGIN, UTM, grid_points, square
+
+    one = grid_points(10, 10, households=4)
+    empty = grid_points(10, 10, households=0, origin=(ORIGIN[0] + 200, ORIGIN[1]))
+    many = grid_points(20, 10, households=10, origin=(ORIGIN[0] + 400, ORIGIN[1]))
+    addresses = gpd.GeoDataFrame(gpd.pd.concat([one, empty, many], ignore_index=True), crs=UTM)
+    boundaries = gpd.GeoDataFrame(
+        {
+            "code": ["310115005001", "310115005002", "310115005003"],
+            "name": ["一格", "无人", "多格"],
+            "urban_rural": "111",
+        },
+        geometry=[
+            square(200, 200),
+            square(200, 200, origin=(ORIGIN[0] + 200, ORIGIN[1])),
+            square(400, 200, origin=(ORIGIN[0] + 400, ORIGIN[1])),
+        ],
+        crs=UTM,
+    )
+    path = tmp_path_factory.mktemp("settled") / "town.gpkg"
+    addresses.to_file(path, layer="addresses")
+    boundaries.to_file(path, layer="boundaries")
+    return path
+
+
+def test_regenerating_identical_inputs_keeps_every_code_and_retires_none(settled, tmp_path):
+    spec = dict(addresses=LayerSpec(settled, "addresses"), boundaries=LayerSpec(settled, "boundaries"))
+    first = run_files(**spec)
+    codes = sorted(first.grids["grid_code"])
+    assert {"310115005001000", "310115005002000"} <= set(codes)  # the two undivided communities
+    assert len(codes) > 4
+    write_run(first, tmp_path / "first", maps=False)
+    again = run_files(**spec, previous=LayerSpec(tmp_path / "first" / "grids.gpkg", "grids"))
+    assert sorted(again.grids["grid_code"]) == codes
+    assert again.manifest["retired_codes"] == []
+    assert sorted(again.code_changes["old_code"]) == codes
+    assert again.code_changes["reason"].eq("kept").all()
+    assert (again.code_changes["new_code"] == again.code_changes["old_code"]).all()
+
+
+def test_cli_regeneration_retires_nothing_and_check_codes_catches_a_live_code_recorded_as_retired(settled, tmp_path):
+    import json
+    import shutil
+
+    def partition(out: Path, *extra: str):
+        args = ["-q", "partition", "--addresses", str(settled), "--addresses-layer", "addresses"]
+        args += ["--boundaries", str(settled), "--boundaries-layer", "boundaries", "--out", str(out)]
+        res = CliRunner().invoke(main, [*args, *extra])
+        assert res.exit_code == 0, res.output
+
+    partition(tmp_path / "r1")
+    partition(tmp_path / "r2", "--previous", str(tmp_path / "r1" / "grids.gpkg"))
+    manifest = json.loads((tmp_path / "r2" / "manifest.json").read_text(encoding="utf-8"))
+    assert manifest["retired_codes"] == []
+    changes = gpd.pd.read_csv(tmp_path / "r2" / "code_changes.csv", dtype=str)
+    assert changes["reason"].eq("kept").all()
+    res = CliRunner().invoke(main, ["check-codes", str(tmp_path / "r2" / "grids.gpkg")])
+    assert res.exit_code == 0, res.output
+    # the record the old code wrote: a live 000 code listed as retired, merged into itself
+    bad = tmp_path / "bad"
+    shutil.copytree(tmp_path / "r2", bad)
+    manifest["retired_codes"] = ["310115005001000"]
+    (bad / "manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
+    res = CliRunner().invoke(main, ["check-codes", str(bad / "grids.gpkg")])
+    assert res.exit_code == 1
+    assert "310115005001000 is recorded as retired, but a grid still uses it" in res.output
+    shutil.copy(tmp_path / "r2" / "manifest.json", bad / "manifest.json")
+    changes.loc[0, "reason"] = "retired: merged"
+    changes.to_csv(bad / "code_changes.csv", index=False)
+    res = CliRunner().invoke(main, ["check-codes", str(bad / "grids.gpkg")])
+    assert res.exit_code == 1 and f"{changes.loc[0, 'old_code']} is recorded as retired" in res.output
+
+
+def test_an_old_grid_whose_addresses_hold_no_households_is_matched_by_area():
+    from gridmap.make import previous_overlap
+    from tests.conftest import ORIGIN, UTM, grid_points, square
+
+    west, east = square(100, 100), square(100, 100, origin=(ORIGIN[0] + 100, ORIGIN[1]))
+    prev = gpd.GeoDataFrame({"grid_code": ["310115005001001", "310115005001002"]}, geometry=[west, east], crs=UTM)
+    pts = gpd.GeoDataFrame(
+        gpd.pd.concat(
+            [grid_points(5, 5, households=10), grid_points(5, 5, households=0, origin=(ORIGIN[0] + 100, ORIGIN[1]))]
+        ),
+        crs=UTM,
+    ).reset_index(drop=True)
+    addr_grid = np.repeat([0, 1], 25)
+    ov, history = previous_overlap(prev, [], pts, addr_grid, np.array([west, east]))
+    east_rows = ov[ov["old_code"].eq("310115005001002")]
+    assert east_rows["households"].sum() > 0.99  # its whole area lies in new grid 1
+    assert east_rows.loc[east_rows["households"] > 0, "grid"].tolist() == [1.0]
+    assert history == ["310115005001001", "310115005001002"]

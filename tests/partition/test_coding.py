@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from partition.coding import assign_codes, reading_order
+from partition.coding import assign_codes, check_codes, reading_order
 
 V = "310115005001"
 
@@ -104,3 +104,214 @@ def test_exclusive_codes_inherit_only_exclusive_codes():
 def test_empty_and_single(n):
     g = layout([(0, 0)] * n)
     assert len(assign_codes(g).codes) == n
+
+
+def test_a_village_that_stays_one_grid_keeps_000_and_retires_nothing():
+    first = assign_codes(layout([(0, 0)]))
+    assert first.codes.tolist() == [V + "000"]
+    for households in (420.0, 0.0):  # also a village nobody lives in yet
+        again = assign_codes(layout([(0, 0)]), overlap=overlap([(0, V + "000", households)]), history=first.history)
+        assert again.codes.tolist() == [V + "000"]
+        assert again.retired == []
+        assert again.changes[["old_code", "new_code", "reason"]].to_numpy().tolist() == [[V + "000", V + "000", "kept"]]
+        assert again.history == [V + "000"]
+
+
+def test_000_is_retired_when_the_village_is_divided_and_issued_when_grids_merge_into_one():
+    # one grid 000 becomes two: 000 cannot name a part of a divided village
+    split = assign_codes(layout([(0, 0), (100, 0)]), overlap=overlap([(0, V + "000", 250), (1, V + "000", 250)]))
+    assert split.codes.tolist() == [V + "001", V + "002"]
+    assert split.retired == [V + "000"]
+    assert split.changes.set_index("old_code").loc[V + "000", "reason"] == "retired: split"
+    # two grids 001 002 become one: the village is undivided again
+    merged = assign_codes(layout([(0, 0)]), overlap=overlap([(0, V + "001", 300), (0, V + "002", 200)]))
+    assert merged.codes.tolist() == [V + "000"]
+    assert merged.retired == [V + "001", V + "002"]
+    changes = merged.changes.set_index("old_code")
+    assert changes.loc[V + "001", "reason"] == "retired: merged" and changes.loc[V + "001", "new_code"] == V + "000"
+
+
+def test_a_grid_that_is_not_retired_never_appears_as_retired_with_its_own_code():
+    grids = pd.concat([layout([(0, 0)]), layout([(0, 0), (100, 0)], village="310115005002")], ignore_index=True)
+    first = assign_codes(grids)
+    ov = overlap([(i, c, 100.0) for i, c in enumerate(first.codes)])
+    again = assign_codes(grids, overlap=ov, history=first.history)
+    assert again.codes.tolist() == first.codes.tolist()
+    assert again.retired == []
+    assert not (again.changes["reason"].str.startswith("retired") & again.changes["old_code"].isin(again.codes)).any()
+
+
+def test_check_codes_reports_a_live_code_recorded_as_retired():
+    grids = pd.DataFrame({"grid_code": [V + "001", V + "002"], "village_code": V, "grid_type": "base"})
+    assert check_codes(grids).empty
+    found = check_codes(grids, retired=[V + "002", V + "003"])
+    assert found[["grid_code", "check", "severity"]].to_numpy().tolist() == [[V + "002", "retired", "error"]]
+    assert "recorded as retired" in found["message"].iloc[0]
+
+
+def test_check_codes_names_every_kind_of_bad_code():
+    grids = pd.DataFrame(
+        {
+            "grid_code": [V + "001", V + "001", V + "800", V + "801", "31011500500200", V + "000", V + "004"],
+            "village_code": [V, V, V, V, V, V, "310115005009"],
+            "grid_type": ["base", "base", "base", "exclusive/school", "base", "base", "base"],
+        }
+    )
+    found = check_codes(grids)
+    by = {(r.grid_code, r.check) for r in found.itertuples()}
+    assert (V + "001", "unique") in by
+    assert (V + "800", "range") in by  # a base grid numbered like an exclusive one
+    assert ("31011500500200", "format") in by
+    assert (V + "000", "single") in by  # 000 in a village of several grids
+    assert (V + "004", "prefix") in by
+    assert (V + "801", "range") not in by
+    gaps = found[found["check"].eq("gap")]
+    assert gaps["severity"].eq("warning").all() and "002, 003" in gaps["message"].iloc[0]
+
+
+def test_check_codes_refuses_non_ascii_digits():
+    found = check_codes(pd.DataFrame({"grid_code": ["310115005001\uff10\uff10\uff11"]}))
+    assert found["check"].tolist() == ["format"]
+
+
+def test_every_old_code_gets_one_line_of_the_ledger_saying_what_became_of_it():
+    # old grids 001 400 hh, 002 400, 003 300, 004 200, 005 100; new grids A B C D west to east:
+    #   A holds 300 of 001 and all of 005; B 100 of 001 and 200 of 002 (exactly half: no majority);
+    #   C the other 200 of 002 and all of 003; 004's households all left the area; D is new land
+    grids = layout([(0, 0), (100, 0), (200, 0), (300, 0)])
+    ov = overlap(
+        [
+            (0, V + "001", 300),
+            (1, V + "001", 100),
+            (0, V + "005", 100),
+            (1, V + "002", 200),
+            (2, V + "002", 200),
+            (2, V + "003", 300),
+            (np.nan, V + "004", 200),
+        ]
+    )
+    got = assign_codes(grids, overlap=ov, history=[V + "001", V + "002"])
+    assert got.codes.tolist() == [V + "001", V + "006", V + "003", V + "007"]
+    assert got.retired == [V + "002", V + "004", V + "005"]
+    assert got.history == [V + f"00{k}" for k in range(1, 8)]
+    assert got.changes.to_numpy().tolist() == [
+        [V + "001", V + "001", 100.0, "kept"],
+        [V + "002", V + "006", 400.0, "retired: split"],
+        [V + "003", V + "003", 0.0, "kept"],
+        [V + "004", "", 200.0, "retired: no households left"],
+        [V + "005", V + "001", 100.0, "retired: merged"],
+        ["", V + "006", 0.0, "new grid"],
+        ["", V + "007", 0.0, "new grid"],
+    ]
+
+
+def test_a_fresh_run_has_no_ledger_and_its_history_is_its_codes():
+    got = assign_codes(layout([(0, 0), (100, 0)]))
+    assert got.changes.empty and list(got.changes.columns) == ["old_code", "new_code", "households_moved", "reason"]
+    assert got.history == [V + "001", V + "002"] and got.retired == []
+
+
+def test_codes_kept_by_keep_valid_are_fixed_and_recorded_as_kept_unchanged():
+    grids = layout([(0, 0), (100, 0), (200, 0)])
+    fixed = pd.Series([None, V + "002", "None"], index=grids.index, dtype=object)  # "None": as read back from a file
+    ov = overlap([(1, V + "002", 400), (0, V + "001", 350), (2, V + "001", 50)])
+    got = assign_codes(grids, overlap=ov, history=[V + "001", V + "002"], fixed=fixed)
+    assert got.codes.tolist() == [V + "001", V + "002", V + "003"]
+    assert got.changes.to_numpy().tolist() == [
+        [V + "001", V + "001", 50.0, "kept"],
+        [V + "002", V + "002", 0.0, "kept unchanged (--keep-valid)"],
+        ["", V + "003", 0.0, "new grid"],
+    ]
+    blank = assign_codes(grids, fixed=pd.Series(["", None, np.nan], index=grids.index, dtype=object))
+    assert blank.codes.tolist() == [V + "001", V + "002", V + "003"]
+
+
+def test_an_exclusive_grid_never_inherits_a_base_code_nor_the_reverse():
+    grids = layout([(0, 0), (100, 0)], exclusive=[True, False])
+    ov = overlap([(0, V + "001", 400), (1, V + "800", 300)])
+    got = assign_codes(grids, overlap=ov)
+    assert got.codes.tolist() == [V + "801", V + "002"]
+    assert got.retired == [V + "001", V + "800"]
+
+
+def test_villages_are_coded_independently_each_from_its_own_numbers():
+    w = "310115005002"
+    grids = pd.concat([layout([(0, 0), (100, 0)], village=w), layout([(0, 0), (100, 0)])], ignore_index=True)
+    got = assign_codes(grids, history=[w + "004", V + "001", "junk"])
+    assert got.codes.tolist() == [w + "005", w + "006", V + "002", V + "003"]
+
+
+def test_reading_order_edges():
+    side = 100.0 * 100.0  # half a grid (50 m) below the row's first grid starts a new row
+    assert reading_order(np.array([50, 0]), np.array([100, 50]), np.full(2, side)).tolist() == [0, 1]
+    assert reading_order(np.array([50, 0]), np.array([100, 50.1]), np.full(2, side)).tolist() == [1, 0]
+    assert reading_order(np.array([50, 0]), np.array([100, 60]), np.full(2, side)).tolist() == [1, 0]
+    # same row and same x: the northern one first, then input order
+    assert reading_order(np.array([0, 0, 0]), np.array([80, 100, 80]), np.full(3, side)).tolist() == [1, 0, 2]
+    empty = reading_order(np.zeros(0), np.zeros(0), np.zeros(0))
+    assert len(empty) == 0 and empty.dtype.kind == "i"
+
+
+def test_check_codes_writes_one_finding_per_problem_with_a_message_a_person_can_act_on():
+    grids = pd.DataFrame(
+        {
+            "grid_code": [
+                V + "001",
+                V + "001",
+                V + "003",
+                V + "800",
+                V + "801",
+                V + "000",
+                "3101150050",
+                "310115005009007",
+            ],
+            "village_code": [V, V, V, V, V, V, V, "310115005008"],
+            "grid_type": ["base", "base", "exclusive/school", "base", "exclusive/park", "base", "base", "base"],
+        }
+    )
+    found = check_codes(grids, retired=[V + "801"])
+    assert found.to_numpy().tolist() == [
+        [
+            "3101150050",
+            "format",
+            "error",
+            "'3101150050' is not 15 digits (12-digit village/community code + 3-digit sequence).",
+        ],
+        [V + "001", "unique", "error", f"{V}001 is used by more than one grid."],
+        [
+            "310115005009007",
+            "prefix",
+            "error",
+            "310115005009007 starts with 310115005009, but its village/community is 310115005008.",
+        ],
+        [V + "003", "range", "error", f"{V}003 is an exclusive grid: its sequence must be 800-999."],
+        [
+            V + "800",
+            "range",
+            "error",
+            f"{V}800 is a base grid: its sequence must be 001-799 (000 for an undivided village).",
+        ],
+        [V + "000", "single", "error", f"{V}000 uses 000 (undivided village) but its village has 6 grids."],
+        [V + "801", "retired", "error", f"{V}801 is recorded as retired, but a grid still uses it."],
+        [V + "003", "gap", "warning", f"village {V}: sequence numbers 002 are not in use (retired or skipped)."],
+        [
+            "310115005009007",
+            "gap",
+            "warning",
+            "village 310115005009: sequence numbers 001, 002, 003, 004, 005, 006 are not in use (retired or skipped).",
+        ],
+    ]
+
+
+def test_check_codes_shows_at_most_ten_missing_numbers():
+    grids = pd.DataFrame({"grid_code": [V + "001", V + "020", V + "800", V + "802"]})
+    gaps = check_codes(grids)
+    assert gaps["check"].tolist() == ["gap", "gap"]
+    assert (
+        gaps["message"]
+        .iloc[0]
+        .endswith("002, 003, 004, 005, 006, 007, 008, 009, 010, 011 … are not in use (retired or skipped).")
+    )
+    assert gaps["grid_code"].tolist() == [V + "020", V + "802"]
+    assert "801 are not in use" in gaps["message"].iloc[1]
+    assert check_codes(pd.DataFrame({"grid_code": [V + "000"]})).empty  # an undivided village is no gap

@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 
 import partition.split as split_mod
-from partition.split import choose_k, feasible_k, split_graph
+from partition.split import choose_k, split_graph
+from partition.values import DEFAULT_BAND, Band
 
 
 def lattice(nx_: int, ny: int, households=10.0, *, barrier_x: float | None = None, compound=None) -> nx.Graph:
@@ -46,11 +47,14 @@ def connected(g: nx.Graph, nodes) -> bool:
     return nx.is_connected(g.subgraph(nodes))
 
 
-def test_feasible_k_and_choice():
-    assert list(feasible_k(1000, min_households=300, max_households=500)) == [2, 3]
-    assert list(feasible_k(550, min_households=300, max_households=500)) == []
-    assert choose_k(1200, min_households=300, max_households=500) == 3
-    assert choose_k(250, min_households=300, max_households=500) == 1
+def test_choose_k_takes_the_feasible_count_nearest_the_middle_of_the_band():
+    band = Band(300, 500)
+    assert choose_k(1200, band) == 3  # 3 × 400 rather than 4 × 300
+    assert choose_k(1000, band) == 2  # 2 × 500 and 3 × 333 are feasible; 1000 / 400 rounds to 2
+    assert choose_k(250, band) == 1  # nothing fits: one grid, 50 short
+    assert choose_k(1700, band) == 4  # 4 × 425
+    assert choose_k(550, band) == 1  # nothing fits: 1 × 550 and 2 × 275 both miss by 50; fewer grids win
+    assert choose_k(1100, DEFAULT_BAND) == 3  # 3 × 367 (2 × 550 is over)
 
 
 def test_strip_splits_into_the_two_halves():
@@ -254,9 +258,9 @@ def test_rebalancing_passes_households_along_a_chain_of_grids():
     arrays, _ = split_mod._arrays(g, 500.0)
     label = np.array([0 if n % 66 < 26 else 1 if n % 66 < 51 else 2 for n in range(132)])
     idx = np.arange(132)
-    split_mod._refine(label, idx, arrays, 300.0, 500.0)
+    split_mod._refine(label, idx, arrays, Band(300, 500))
     assert np.bincount(label, weights=arrays.w).tolist() == [520, 500, 300]  # refinement alone is stuck
-    split_mod._rebalance(label, idx, arrays, 300.0, 500.0)
+    split_mod._rebalance(label, idx, arrays, Band(300, 500))
     weights = np.bincount(label, weights=arrays.w)
     assert ((weights >= 300) & (weights <= 500)).all()
     assert all(connected(g, np.flatnonzero(label == p).tolist()) for p in range(3))
@@ -287,3 +291,41 @@ def test_warm_start_keeps_grids_after_a_small_change():
     assert same / w.sum() >= 0.95
     cold = split_graph(g, min_households=300, max_households=500)
     assert [p.nodes for p in cold] != [p.nodes for p in after]  # a fresh split would redraw them
+
+
+@pytest.mark.parametrize(
+    ("households", "status", "flag"),
+    [
+        (300, "ok", ""),  # exactly the minimum is in
+        (500, "ok", ""),  # exactly the maximum is in
+        (299, "under_min", "no_feasible_k"),
+        (501, "over_max", "no_feasible_k"),  # one more is out, and the data force it: 501 fits no k
+        (550, "over_max", "no_feasible_k"),  # 1 × 550 or 2 × 275: both miss by 50, one grid is kept
+    ],
+)
+def test_band_edges_at_the_splitter_one_area(households, status, flag):
+    # ten cells of equal households: one connected area that cannot be cut into in-band grids
+    parts = split_graph(lattice(10, 1, households=households / 10), min_households=300, max_households=500)
+    assert len(parts) == 1
+    (part,) = parts
+    assert part.households == pytest.approx(households)
+    assert (part.status, part.flag) == (status, flag)
+    assert bool(part.note) == (status != "ok")  # every out-of-band grid says why
+
+
+@pytest.mark.parametrize(("households", "sizes"), [(600, [300, 300]), (1000, [500, 500])])
+def test_band_edges_at_the_splitter_grids_of_exactly_min_and_max_are_ok(households, sizes):
+    parts = split_graph(lattice(10, 1, households=households / 10), min_households=300, max_households=500)
+    assert sorted(p.households for p in parts) == pytest.approx(sizes)
+    assert all(p.status == "ok" and p.flag == "" and p.note == "" for p in parts)
+
+
+def test_a_550_household_grid_is_never_ok_whatever_else_is_around_it():
+    # 550 households behind one indivisible compound of 550: its own grid, over the maximum
+    g = lattice(6, 1, households=lambda i, j: 550.0 if i == 0 else 100.0)
+    parts = split_graph(g, min_households=300, max_households=500)
+    big = next(p for p in parts if 0 in p.nodes)
+    assert big.households == 550
+    assert big.status == "over_max" and big.flag == "unit_over_max"
+    rest = [p for p in parts if p is not big]
+    assert [p.households for p in rest] == [500] and rest[0].status == "ok"

@@ -1,0 +1,89 @@
+"""Rook adjacency of cells: who borders whom, by how much, and across which barrier."""
+
+from __future__ import annotations
+
+import geopandas as gpd
+import numpy as np
+import pytest
+import shapely
+
+from partition.adjacency import MIN_SHARED, cell_graph, edges_from_cells, graph_from_cells
+
+
+def boxes(nx_: int, ny: int, size: float = 10.0) -> np.ndarray:
+    """nx_ × ny squares of `size` metres, row-major from the south-west: cell (i, j) → j*nx_+i."""
+    return np.array(
+        [shapely.box(i * size, j * size, (i + 1) * size, (j + 1) * size) for j in range(ny) for i in range(nx_)]
+    )
+
+
+def test_edges_are_listed_once_smallest_cell_first_with_the_shared_length():
+    i, j, length = edges_from_cells(boxes(3, 1))  # 0 | 1 | 2
+    assert list(zip(i.tolist(), j.tolist(), strict=True)) == [(0, 1), (1, 2)]
+    assert length.tolist() == pytest.approx([10.0, 10.0])
+
+
+def test_cells_meeting_at_a_corner_or_not_at_all_are_not_neighbours():
+    geoms = np.array([shapely.box(0, 0, 1, 1), shapely.box(1, 1, 2, 2), shapely.box(5, 5, 6, 6)])
+    i, j, length = edges_from_cells(geoms)
+    assert len(i) == len(j) == len(length) == 0
+
+
+def test_a_partly_shared_side_counts_only_the_shared_part():
+    # a wide cell below two narrow ones: it borders each along 4 m and 6 m
+    geoms = np.array([shapely.box(0, 0, 10, 5), shapely.box(0, 5, 4, 10), shapely.box(4, 5, 10, 10)])
+    i, j, length = edges_from_cells(geoms)
+    got = {(int(a), int(b)): float(s) for a, b, s in zip(i, j, length, strict=True)}
+    assert got == pytest.approx({(0, 1): 4.0, (0, 2): 6.0, (1, 2): 5.0})
+
+
+def test_a_sliver_of_shared_border_below_the_threshold_is_no_edge():
+    geoms = np.array([shapely.box(0, 0, 1, 1), shapely.box(1, 1 - MIN_SHARED / 2, 2, 2)])
+    i, _, _ = edges_from_cells(geoms)
+    assert len(i) == 0
+
+
+def test_multipolygon_and_holed_cells_border_every_cell_they_touch():
+    # a ring cell around a courtyard cell, and a two-part cell touching both ends of a strip
+    ring = shapely.box(0, 0, 30, 30).difference(shapely.box(10, 10, 20, 20))
+    court = shapely.box(10, 10, 20, 20)
+    two = shapely.MultiPolygon([shapely.box(30, 0, 40, 10), shapely.box(30, 20, 40, 30)])
+    i, j, length = edges_from_cells(np.array([ring, court, two]))
+    got = {(int(a), int(b)): float(s) for a, b, s in zip(i, j, length, strict=True)}
+    assert got == pytest.approx({(0, 1): 40.0, (0, 2): 20.0})
+
+
+def test_cell_graph_carries_cells_in_order_and_marks_block_borders_as_barriers():
+    cells = gpd.GeoDataFrame(
+        {"households": [5, 0, 7, 1], "block": [0, 0, 1, 1], "label": ["a", "b", "c", "d"]}, geometry=boxes(2, 2)
+    )
+    g = cell_graph(cells)
+    assert len(g) == 4
+    assert g.households.tolist() == [5.0, 0.0, 7.0, 1.0]
+    assert g.x.tolist() == pytest.approx([5, 15, 5, 15]) and g.y.tolist() == pytest.approx([5, 5, 15, 15])
+    assert g.area.tolist() == pytest.approx([100.0] * 4)
+    assert g.label.tolist() == ["a", "b", "c", "d"]
+    assert g.compound.tolist() == [None] * 4
+    edges = {(int(a), int(b)): bool(r) for a, b, r in zip(g.i, g.j, g.barrier, strict=True)}
+    assert edges == {(0, 1): False, (0, 2): True, (1, 3): True, (2, 3): False}
+
+
+def test_the_networkx_graph_is_the_same_graph_as_the_arrays():
+    cells = gpd.GeoDataFrame({"households": np.arange(6.0), "block": [0, 0, 0, 1, 1, 1]}, geometry=boxes(3, 2))
+    g = cell_graph(cells)
+    nxg = graph_from_cells(cells)
+    assert sorted(nxg.nodes) == list(range(6))
+    assert [nxg.nodes[k]["households"] for k in range(6)] == g.households.tolist()
+    assert [nxg.nodes[k]["label"] for k in range(6)] == ["0", "1", "2", "3", "4", "5"]  # positions when unnamed
+    assert sorted(nxg.edges) == sorted(zip(g.i.tolist(), g.j.tolist(), strict=True))
+    assert sum(d["barrier"] for _, _, d in nxg.edges(data=True)) == 3
+    assert all(d["length"] == pytest.approx(10.0) for _, _, d in nxg.edges(data=True))
+
+
+def test_an_empty_cell_has_no_centroid_rather_than_a_wrong_one():
+    cells = gpd.GeoDataFrame(
+        {"households": [1.0, 0.0], "block": [0, 0]}, geometry=[shapely.box(0, 0, 1, 1), shapely.Polygon()]
+    )
+    g = cell_graph(cells)
+    assert g.x[0] == pytest.approx(0.5) and np.isnan(g.x[1]) and np.isnan(g.y[1])
+    assert len(g.i) == 0
