@@ -11,6 +11,7 @@ InputError             ValueError           an input file is unusable (every pro
 CRSError               ValueError           a coordinate system is missing, unknown, unsuitable
 RulesError             ValueError           a rules file or band option is invalid
 OptionError            ValueError           an option or parameter value is invalid
+CodeError              ValueError           a grid code is not 12 + 3 ASCII digits
 CodeSpaceError         ValueError           a village runs out of grid/liaison numbers
 OutputExistsError      FileExistsError      the output exists and ``overwrite`` was not given
 UnsafeOutputError      PermissionError      the output may not be replaced (not gridmap's,
@@ -94,6 +95,10 @@ class RulesError(GridmapError, ValueError):
 
 class OptionError(GridmapError, ValueError):
     """An option or parameter has a value gridmap cannot use."""
+
+
+class CodeError(GridmapError, ValueError):
+    """A grid code is not of the standard form (12-digit village code + 3-digit sequence, ASCII digits)."""
 
 
 class CodeSpaceError(GridmapError, ValueError):

@@ -88,7 +88,9 @@ class _Store:
         if self.folder is None or not self._path(code).exists():
             return None
         with open(self._path(code), "rb") as f:
-            return pickle.load(f)  # noqa: S301 - our own file, written by save() below
+            result = pickle.load(f)  # noqa: S301 - our own file, written by save() below
+        # saved by a gridmap that did not keep cells: grid the village again
+        return result if getattr(result, "cells", None) is not None else None
 
     def save(self, code: str, result: VillageGrids) -> None:
         if self.folder is None:

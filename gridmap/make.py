@@ -22,8 +22,8 @@ from gridmap.inputs import Source
 from gridmap.options import Options
 from gridmap.provenance import MADE_BY, fingerprint, gridmap_version, library_versions, now_iso
 from gridmap.result import GridResult
-from partition.coding import assign_codes
-from partition.grids import Village
+from partition.coding import CodeAssignment, assign_codes
+from partition.grids import Village, cell_table
 from partition.measures import polsby_popper
 from partition.rules import RuleSet
 from partition.tessellation import point_owner
@@ -81,7 +81,8 @@ def make_grids(
     Returns
     -------
     result
-        Coded grids, addresses with their grid, violations, liaison groups and the manifest.
+        Coded grids, addresses with their grid, violations, liaison groups, the cells every grid
+        is the union of (``cells``, in the work CRS) and the manifest.
 
     Raises
     ------
@@ -205,21 +206,15 @@ def make_grids(
     t = time.perf_counter()
     grids = gpd.GeoDataFrame(pd.concat([vg.grids for vg in vgs], ignore_index=True), crs=work)
     addr_grid = _address_grid(len(addresses), tasks, vgs)
-    grids["area_m2"] = shapely.area(grids.geometry.values)
-    grids["compactness"] = polsby_popper(grids.geometry.values)
     overlap = None
     old_history = list(history or [])
     if prev is not None:
         overlap, old_history = previous_overlap(prev, old_history, addresses, addr_grid, grids.geometry.values)
-    assignment = assign_codes(
-        _code_table(grids),
-        overlap=overlap,
-        history=old_history,
-        fixed=grids["kept_code"] if "kept_code" in grids else None,
+    assignment = code_grids(
+        grids, overlap=overlap, history=old_history, fixed=grids["kept_code"] if "kept_code" in grids else None
     )
     grids["kept"] = grids["kept_code"].notna() if "kept_code" in grids else False
-    grids["grid_code"] = assignment.codes
-    grids["seq"] = GridCode.seqs(grids["grid_code"]).map("{:03d}".format)
+    cells = cells_frame(_run_cells(vgs), grids, crs=work)
     timings["code"] = time.perf_counter() - t
 
     _label_addresses(addresses, grids, addr_grid, boundaries)
@@ -232,7 +227,7 @@ def make_grids(
         liaison_groups, addresses["liaison_code"] = make_liaison(
             grids, addresses, addr_grid, min_households=liaison[0], max_households=liaison[1]
         )
-    grids = _tidy(grids)
+    grids = tidy_grids(grids)
     context = context_layer(exclusive, bar, crs=work)
 
     def out(g: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
@@ -276,6 +271,7 @@ def make_grids(
         liaison=out(liaison_groups) if liaison_groups is not None else None,
         work_crs=work.to_string(),
         warnings=input_warnings(notes),
+        cells=cells,
         context=None if context is None else out(context),
     )
 
@@ -431,6 +427,83 @@ def _address_grid(n: int, tasks: list[VillageTask], vgs: list) -> np.ndarray:
     return addr_grid
 
 
+def _run_cells(vgs: list) -> pd.DataFrame:
+    """Return the cells of every village in task order, ``grid`` turned into the row of the run's grids table."""
+    offsets = np.cumsum([0] + [len(vg.grids) for vg in vgs])
+    parts = [vg.cells.assign(grid=vg.cells["grid"] + off) for vg, off in zip(vgs, offsets[:-1], strict=False)]
+    return pd.concat(parts, ignore_index=True) if parts else cell_table([])
+
+
+def cells_frame(cells: pd.DataFrame, grids: pd.DataFrame, *, crs: Any) -> gpd.GeoDataFrame:
+    """Return the run's ``cells`` layer: every cell with ``cell_id``, its grid's code and village.
+
+    Parameters
+    ----------
+    cells
+        Cells as :data:`geodata.schema.VILLAGE_CELL_COLUMNS` with shapely ``geometry``; ``grid`` is the
+        row of `grids`.
+    grids
+        The run's grids with ``grid_code`` and ``village_code``, in the order ``grid`` refers to.
+    crs
+        CRS of the cells' geometry.
+
+    Returns
+    -------
+    cells
+        Columns :data:`geodata.schema.CELL_COLUMNS`, geometry last.
+    """
+    at = cells["grid"].to_numpy(np.int64)
+    frame = pd.DataFrame(
+        {
+            "cell_id": np.arange(len(cells), dtype=np.int64),
+            "grid_code": grids["grid_code"].to_numpy(object)[at],
+            "village_code": grids["village_code"].to_numpy(object)[at],
+            "households": cells["households"].to_numpy(float).round().astype(np.int64),
+            "population": cells["population"].to_numpy(float),
+            "units": cells["n_units"].to_numpy(np.int64),
+            "unit_id": cells["unit_id"].to_numpy(object),
+            "label": cells["label"].to_numpy(object),
+            "group": cells["group"].to_numpy(object),
+            "compound": cells["compound"].to_numpy(object),
+            "block": cells["block"].to_numpy(np.int64),
+        }
+    )
+    for col in ("group", "compound", "unit_id"):
+        frame[col] = frame[col].where(frame[col].notna(), None)
+    return gpd.GeoDataFrame(frame, geometry=np.asarray(cells["geometry"].to_numpy(object)), crs=crs)
+
+
+def code_grids(
+    grids: gpd.GeoDataFrame,
+    *,
+    overlap: pd.DataFrame | None = None,
+    history: Sequence[str] = (),
+    fixed: pd.Series | None = None,
+) -> CodeAssignment:
+    """Give every grid its code, area and compactness (in place), as every run and every editor save does.
+
+    Parameters
+    ----------
+    grids
+        Grids in a metric CRS with ``village_code`` and ``grid_type``.
+    overlap, history, fixed
+        As :func:`partition.coding.assign_codes`: households shared with earlier codes, every code
+        issued so far, codes kept as they are.
+
+    Returns
+    -------
+    assignment
+        The coding (codes, changes, retired codes, history); `grids` gains ``area_m2``,
+        ``compactness``, ``grid_code`` and ``seq``.
+    """
+    grids["area_m2"] = shapely.area(grids.geometry.values)
+    grids["compactness"] = polsby_popper(grids.geometry.values)
+    assignment = assign_codes(_code_table(grids), overlap=overlap, history=list(history), fixed=fixed)
+    grids["grid_code"] = assignment.codes
+    grids["seq"] = GridCode.seqs(grids["grid_code"]).map("{:03d}".format)
+    return assignment
+
+
 def _code_table(grids: gpd.GeoDataFrame) -> pd.DataFrame:
     """Return what :func:`partition.coding.assign_codes` orders grids by: village, kind, label point, area."""
     xy = shapely.get_coordinates(shapely.point_on_surface(grids.geometry.values))
@@ -460,8 +533,8 @@ def _label_addresses(
     addresses["address_id"] = idx.to_numpy() if idx.dtype.kind in "iu" else np.arange(len(addresses))
 
 
-def _tidy(grids: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
-    """Order rows by code and columns as :data:`GRID_COLUMNS`; counts as integers."""
+def tidy_grids(grids: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    """Return `grids` ordered by code, columns as :data:`GRID_COLUMNS`, counts as integers."""
     grids = grids.sort_values("grid_code", kind="stable").reset_index(drop=True)[[*GRID_COLUMNS, "geometry"]]
     grids["households"] = grids["households"].round().astype("int64")
     grids["units"] = grids["units"].astype("int64")

@@ -45,6 +45,13 @@ class GridResult:
         Household-liaison groups (联户), when asked for.
     work_crs : str
         The metric CRS the geometry work was done in.
+    cells : geopandas.GeoDataFrame or None
+        The partition the grids are made of: one row per cell (``cell_id``, ``grid_code``,
+        ``village_code``, ``households``, ``population``, ``units``, ``unit_id``, ``label``,
+        ``group``, ``compound``, ``block``); every grid is the union of its cells. The ``--units``
+        polygons where given, the engine's tessellation otherwise. None for layers gridmap did not make.
+        In the work CRS (unlike the other layers): there the cells tile every village exactly, and
+        reprojecting them would open hair gaps between cells that meet at a vertex of one another.
     warnings : list of str
         What a person should be told about the inputs (addresses outside every boundary, repeated
         rows, repaired polygons); the command line prints them, a library caller decides.
@@ -62,6 +69,7 @@ class GridResult:
     manifest: dict[str, Any] = field(default_factory=dict)
     liaison: gpd.GeoDataFrame | None = None
     work_crs: str = ""
+    cells: gpd.GeoDataFrame | None = None
     warnings: list[str] = field(default_factory=list)
     context: gpd.GeoDataFrame | None = None
 
@@ -126,8 +134,8 @@ def read_run(folder: str | Path) -> GridResult:
     Returns
     -------
     result
-        Grids, addresses, violations, boundaries, liaison groups, code changes, code history and
-        manifest; codes as text.
+        Grids, addresses, violations, boundaries, liaison groups, cells (when the run kept them),
+        code changes, code history and manifest; codes and unit ids as text.
 
     Raises
     ------
@@ -153,7 +161,7 @@ def read_run(folder: str | Path) -> GridResult:
             gdf = pyogrio.read_dataframe(gpkg, layer=name)
         else:
             gdf = gio.read_layer(gpkg, layer=name)
-        for col in CODE_COLUMNS:
+        for col in (*CODE_COLUMNS, "unit_id"):
             if col in gdf.columns:
                 gdf[col] = gdf[col].astype("string").astype(object)
         return gdf
@@ -177,6 +185,7 @@ def read_run(folder: str | Path) -> GridResult:
         manifest=manifest,
         liaison=layer("liaison"),
         work_crs=work,
+        cells=layer("cells"),
         context=_context(layer("barriers"), layer("exclusive_areas")),
     )
 

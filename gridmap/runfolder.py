@@ -20,10 +20,9 @@ def write_run(result: GridResult, out: str | Path, *, overwrite: bool = False, m
     """Write the run folder atomically: nothing appears unless every file was written.
 
     Files: ``grids.gpkg`` (layers grids, addresses, violations, boundaries, liaison when made,
-    barriers and exclusive_areas (the inputs, for the map), code_history; QGIS default styles in
-    ``layer_styles``), ``grids.geojson``,
-    ``roster.csv``, ``code_changes.csv`` (with previous grids), ``map.html``, ``map.png``,
-    ``report.html`` and ``manifest.json``.
+    cells when known, barriers and exclusive_areas (the inputs, for the map), code_history; QGIS default
+    styles in ``layer_styles``), ``grids.geojson``, ``roster.csv``, ``code_changes.csv`` (with previous grids),
+    ``map.html``, ``map.png``, ``report.html`` and ``manifest.json``.
 
     Parameters
     ----------
@@ -63,6 +62,8 @@ def write_run(result: GridResult, out: str | Path, *, overwrite: bool = False, m
         }
         if result.liaison is not None:
             layers["liaison"] = result.liaison
+        if result.cells is not None:
+            layers["cells"] = result.cells
         if result.context is not None:  # the map's context as two layers of one geometry type each (for GIS)
             for kind, name in (("barrier", "barriers"), ("exclusive", "exclusive_areas")):
                 part = result.context[result.context["kind"].eq(kind)]

@@ -525,7 +525,7 @@ CASES = [
         lambda ws: _partition(ws, "--work-crs", "EPSG:4490"),
         r"--work-crs got 'EPSG:4490', a geographic CRS",
     ),
-    Case("workers-zero", lambda ws: _partition(ws, workers="0"), r"workers: must be at least 1"),
+    Case("workers-zero", lambda ws: _partition(ws, workers="0"), r"--workers must be a whole number of at least 1"),
     # --- partition: where the output goes
     Case(
         "out-exists",

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
+import geopandas as gpd
 import numpy as np
 import pandas as pd
 import pytest
@@ -11,13 +13,14 @@ import shapely
 from click.testing import CliRunner
 
 from geodata import io as gio
-from gridmap import read_run
+from gridmap import LayerSpec, read_run
 from gridmap.cli import main
 from gridmap.edit.server import create_app
 from gridmap.edit.session import EditSession, replay
 from partition.coding import check_codes
 from partition.measures import coverage_ratio, overlap_area
 from partition.tessellation import point_owner
+from tests.helpers import assert_cells_make_grids, run_files
 
 TOKEN = "secret-token"
 VILLAGE = "310115005001"  # 梅园一村: six household-band grids, one over max (a 743-household building)
@@ -39,10 +42,13 @@ def post(client, op: str, body: dict | None = None, *, token: str = TOKEN):
 
 
 def border_move(session: EditSession, village: str = VILLAGE) -> tuple[int, str, str]:
-    """A unit with households on the border of two grids whose move needs no confirmation."""
+    """A unit with households on the border of two grids whose move needs no confirmation.
+
+    Its grid keeps most of its households, so the grid keeps its code.
+    """
     for c in session.village_cells[village]:
         a = session.cell_grid[c]
-        if session.hh[c] <= 0 or len(session.members(a)) < 3:
+        if session.hh[c] <= 0 or len(session.members(a)) < 3 or session.hh[c] >= session.g_hh[a] / 2:
             continue
         for j in session.adj[c].indices:
             b = session.cell_grid[j]
@@ -436,3 +442,82 @@ def test_the_page_and_its_scripts_are_served(client):
 def test_loopback_server_refuses_other_host_names(client):
     assert client.get("/api/villages", headers={"Host": "evil.example:8765"}).status_code == 403
     assert client.get("/api/villages", headers={"Host": "127.0.0.1:8765"}).status_code == 200
+
+
+DENVER = Path(__file__).resolve().parents[1] / "data" / "denver_tracts.gpkg"
+
+
+@pytest.fixture(scope="module")
+def denver_folder(tmp_path_factory) -> Path:
+    """Twelve Denver tracts gridded with census blocks as units (``--units``), saved without maps."""
+    result = run_files(
+        LayerSpec(DENVER, "addresses"), LayerSpec(DENVER, "boundaries"), units=LayerSpec(DENVER, "units")
+    )
+    return result.save(tmp_path_factory.mktemp("denver") / "run", maps=False)
+
+
+def blocks_cut(grids: gpd.GeoDataFrame, blocks: gpd.GeoDataFrame) -> np.ndarray:
+    """Blocks that do not lie within exactly one grid (share of their area, tolerance 1e-6)."""
+    geoms, bgeoms = grids.geometry.values, blocks.geometry.values
+    bi, gi = shapely.STRtree(geoms).query(bgeoms, predicate="intersects")
+    share = shapely.area(shapely.intersection(bgeoms[bi], geoms[gi])) / shapely.area(bgeoms[bi])
+    inside = share > 1 - 1e-6
+    touched = share > 1e-6
+    n_in = np.bincount(bi[inside], minlength=len(blocks))
+    n_touched = np.bincount(bi[touched], minlength=len(blocks))
+    return np.flatnonzero((n_in != 1) | (n_touched != 1))
+
+
+def test_denver_edit_keeps_every_census_block_whole(denver_folder, tmp_path):
+    """The issue's "done when": a move and a split on Denver blocks, saved: every block in exactly one grid."""
+    session = EditSession.from_folder(denver_folder)
+    run = read_run(denver_folder)
+    assert session.kept_cells and len(session.cells) == len(run.cells)
+    blocks = gpd.read_file(DENVER, layer="units").to_crs(run.work_crs)
+    assert not len(blocks_cut(run.grids.to_crs(run.work_crs), blocks))  # the engine cuts none
+
+    def non_contiguous() -> set[str]:
+        return {
+            p["grid_code"] for v in session.villages() for p in session.problems(v) if p["kind"] == "non_contiguous"
+        }
+
+    enclaves = set(run.grids.loc[run.grids["status"].eq("enclave"), "grid_code"])
+    assert non_contiguous() == enclaves  # the editor sees the contiguity the run has, no more
+    village = run.grids.loc[run.grids["households"].idxmax(), "village_code"]
+    unit, a, b = border_move(session, village)
+    session.apply("move", units=[unit], to=b)
+    big = max(session.grids_of(village), key=lambda g: session.g_hh[g])
+    result = session.apply("split", grid=session.code[big], k=2)
+    assert len(result.grids) == 2
+    assert non_contiguous() <= enclaves
+    saved = read_run(session.save(tmp_path / "edited"))
+    grids = saved.grids.to_crs(saved.work_crs)
+    cut = blocks_cut(grids, blocks)
+    assert not len(cut), f"{len(cut)} blocks cut by the saved grids: {blocks['building'].iloc[cut[:5]].tolist()}"
+    assert_cells_make_grids(saved)
+    assert set(saved.grids["grid_code"]) - set(run.grids["grid_code"])  # the split made a new grid
+
+
+def test_two_village_groups_in_one_grid_raise_the_rural_problem(client, session):
+    village = "310115103269"  # rural: one grid per 村民小组
+
+    def rural_problems(resp) -> list[str]:
+        return [p["grid_code"] for p in resp.get_json()["problems"] if p["kind"] == "several_groups"]
+
+    assert not [p for p in session.problems(village) if p["kind"] == "several_groups"]
+    a = session.grids_of(village)[0]
+    neighbours = np.unique(session.cell_grid[np.unique(session.adj[session.members(a)].indices)])
+    b = next(int(g) for g in neighbours if g != a and session.g_village[g] == village)
+    # a household unit of one group moved into the next group's grid
+    unit = next(
+        int(c) for c in session.members(a) if session.hh[c] > 0 and b in session.cell_grid[session.adj[c].indices]
+    )
+    resp = post(client, "move", {"units": [unit], "to": session.code[b], "confirm": True})
+    assert resp.status_code == 200 and rural_problems(resp) == [session.code[b]]
+    assert "村民小组" in figures(resp)[session.code[b]]["note"]
+    assert post(client, "undo").status_code == 200
+    # two groups' grids merged
+    resp = post(client, "merge", {"grids": [session.code[a], session.code[b]]})
+    assert resp.status_code == 200 and rural_problems(resp) == [session.code[a]]
+    assert post(client, "undo").status_code == 200
+    assert not [p for p in session.problems(village) if p["kind"] == "several_groups"]

@@ -162,3 +162,32 @@ def test_blank_village_groups_are_named_in_the_note_of_the_grid_that_took_them()
     assert f"takes {len(blank)} addresses ({2 * len(blank)} households) whose 村民小组 is blank" in two
     assert ", ".join(str(i + 1000) for i in blank[:3]) in two
     assert not notes.str.contains("一组.*blank").any()
+
+
+def test_the_grids_carry_the_cells_they_are_made_of():
+    blocks = [shapely.box(ORIGIN[0] + i * 50, ORIGIN[1], ORIGIN[0] + (i + 1) * 50, ORIGIN[1] + 100) for i in range(8)]
+    polys = gpd.GeoDataFrame({"building": [f"b{i}" for i in range(8)]}, geometry=blocks, crs="EPSG:32651")
+    pts = gpd.GeoDataFrame(
+        {"households": [100.0] * 8, "population": [250.0] * 8}, geometry=[b.centroid for b in blocks], crs="EPSG:32651"
+    )
+    school = shapely.box(ORIGIN[0] + 400, ORIGIN[1], ORIGIN[0] + 450, ORIGIN[1] + 100)
+    ex = gpd.GeoDataFrame({"name": ["第一小学"], "type": ["school"]}, geometry=[school], crs=pts.crs)
+    village = Village(
+        code="310115005001", boundary=square(450, 100), rule=Rule(), points=pts, unit_polygons=polys, exclusive=ex
+    )
+    res = partition_village(village)
+    cells = res.cells
+    # one cell per block, and the exclusive area as one cell of its own grid
+    assert sorted(cells["unit_id"].dropna()) == [f"b{i}" for i in range(8)]
+    assert len(cells) == 9
+    geoms = np.asarray(cells["geometry"].to_numpy(), dtype=object)
+    for g, grid in enumerate(res.grids.itertuples()):
+        mine = cells["grid"].to_numpy() == g
+        assert cells.loc[mine, "households"].sum() == grid.households
+        assert shapely.area(shapely.symmetric_difference(shapely.union_all(geoms[mine]), grid.geometry)) < 1e-6
+    assert (
+        cells.loc[cells["label"].str.startswith("exclusive"), "grid"]
+        .map(res.grids["grid_type"])
+        .eq("exclusive/school")
+        .all()
+    )
