@@ -34,6 +34,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from gridmap.options import Options
+
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(Path(__file__).parent))
@@ -110,7 +112,12 @@ def run_one(addresses: str, boundaries: str, out: str, workers: int, maps: bool)
 
     t = time.perf_counter()
     res = grid_province(
-        addresses, boundaries, out, workers=workers, scheduler="local", overwrite=True, maps=maps, name="bench"
+        addresses,
+        boundaries,
+        out,
+        overwrite=True,
+        maps=maps,
+        options=Options(workers=workers, scheduler="local", name="bench"),
     )
     wall = time.perf_counter() - t
     m = res.manifest
@@ -155,17 +162,16 @@ def check_300k(workers: int) -> None:
     addr.to_parquet(folder / "addresses.parquet", write_covering_bbox=True, row_group_size=ROW_GROUP)
     bnd.to_file(folder / "boundaries.gpkg", layer="boundaries")
     t = time.perf_counter()
-    whole = gridmap.make_grids(gpd.read_parquet(folder / "addresses.parquet"), bnd, workers=workers)
+    whole = gridmap.make_grids(gpd.read_parquet(folder / "addresses.parquet"), bnd, options=Options(workers=workers))
     t_whole = time.perf_counter() - t
     t = time.perf_counter()
     grid_province(
         folder / "addresses.parquet",
         folder / "boundaries.gpkg",
         folder / "run",
-        workers=workers,
-        scheduler="local",
         overwrite=True,
         maps=False,
+        options=Options(workers=workers, scheduler="local"),
     )
     t_prov = time.perf_counter() - t
     g = read_dataset(folder / "run", "grids").sort_values("grid_code").reset_index(drop=True)

@@ -41,6 +41,7 @@ from synthetic import denver, make_town, write_inputs  # noqa: E402
 from geodata import io as gio  # noqa: E402
 from geodata.postgis import read_db_layer  # noqa: E402
 from gridmap import LayerSpec, make_grids, read_inputs, read_run  # noqa: E402
+from gridmap.options import Options  # noqa: E402
 from gridmap.publish import publish_run  # noqa: E402
 
 
@@ -70,7 +71,7 @@ def case(name: str, tmp: Path, url: str, *, seed: int, workers: int) -> dict:
     )
     t = time.perf_counter()
     run = tmp / f"run_{name}"
-    make_grids(**inputs.frames(), workers=workers).save(run, maps=False)
+    make_grids(**inputs.frames(), options=Options(workers=workers)).save(run, maps=False)
     t_make = time.perf_counter() - t
     result = read_run(run)
     schema = f"bench_{name.lower().replace('-', '_')}"

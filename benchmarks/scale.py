@@ -120,7 +120,7 @@ def run_case(name: str, inputs: Path, *, layers: dict[str, str], workers: int, d
         barriers=(LayerSpec(inputs, layers["roads"]),) if "roads" in layers else (),
     ).frames()
     t_read = time.perf_counter() - t0
-    result = gridmap.make_grids(**frames, workers=workers)
+    result = gridmap.make_grids(**frames, options=gridmap.Options(workers=workers))
     del frames  # as in run_files, the frames read are not kept while the outputs are written
     t_run = time.perf_counter() - t0
     out = inputs.parent / f"run_{name}"

@@ -9,11 +9,15 @@ building-free corridor. Communities are Voronoi cells of seeds, about `per_commu
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
+
+if TYPE_CHECKING:
+    from gridmap import GridResult
 
 CRS = "EPSG:32651"
 ORIGIN = (350_000.0, 3_450_000.0)
@@ -175,10 +179,24 @@ def write_inputs(path, **layers: gpd.GeoDataFrame) -> None:
 __all__ = ["Town", "make_town", "denver", "write_inputs", "pd"]
 
 
-def run_files(addresses, boundaries, **kw):
-    """Read input files and grid them through the public API, as ``gridmap partition`` does."""
+def run_files(
+    addresses: Any,
+    boundaries: Any,
+    *,
+    units: Any = None,
+    exclusive: Any = None,
+    barriers: Any = (),
+    previous: Any = None,
+    progress: Any = None,
+    **options: Any,
+) -> GridResult:
+    """Read input files and grid them through the public API, as ``gridmap partition`` does.
+
+    Keywords other than the layers and `progress` are :class:`gridmap.Options` fields.
+    """
     import gridmap
 
-    read_keys = ("units", "exclusive", "barriers", "previous", "input_crs")
-    inputs = gridmap.read_inputs(addresses, boundaries, **{k: kw.pop(k) for k in read_keys if k in kw})
-    return gridmap.make_grids(**inputs.frames(), **kw)
+    opts = gridmap.Options(**options)
+    layers = {"units": units, "exclusive": exclusive, "barriers": barriers or (), "previous": previous}
+    inputs = gridmap.read_inputs(addresses, boundaries, **layers, options=opts)
+    return gridmap.make_grids(**inputs.frames(), options=opts, progress=progress)

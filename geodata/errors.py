@@ -25,7 +25,9 @@ EditError              ValueError           an editor request is invalid or refu
 
 from __future__ import annotations
 
+import importlib
 from dataclasses import dataclass
+from types import ModuleType
 
 
 @dataclass(frozen=True)
@@ -112,6 +114,27 @@ class OutputError(GridmapError, OSError):
 
 class DependencyError(GridmapError, ImportError):
     """An optional package needed for this is not installed."""
+
+
+DISTRIBUTION = "gridmap-engine"
+"""gridmap's name on the package index (the import name is ``gridmap``)."""
+
+
+def require(module: str, *, extra: str, purpose: str) -> ModuleType:
+    """Import an optional `module`, or say which extra of gridmap installs it.
+
+    Examples
+    --------
+    >>> require("json", extra="edit", purpose="the editor").__name__
+    'json'
+    """
+    try:
+        return importlib.import_module(module)
+    except ImportError as exc:
+        raise DependencyError(
+            f"{purpose} needs the Python package {module.split('.')[0]}, which is not installed.",
+            fix=f"pip install '{DISTRIBUTION}[{extra}]'.",
+        ) from exc
 
 
 class DatabaseError(GridmapError, RuntimeError):

@@ -22,7 +22,7 @@ import geopandas as gpd
 import pandas as pd
 import shapely
 
-from geodata.errors import InputError, Problem
+from geodata.errors import InputError, Problem, require
 
 if TYPE_CHECKING:
     import sqlalchemy
@@ -126,7 +126,8 @@ def connect(url: str) -> sqlalchemy.Engine:
     InputError
         When the URL is not a PostgreSQL URL or is malformed (e.g. a port that is not a number).
     """
-    import sqlalchemy as sa
+    require("psycopg", extra="postgis", purpose="Reading or publishing to PostgreSQL")
+    sa = require("sqlalchemy", extra="postgis", purpose="Reading or publishing to PostgreSQL")
     from sqlalchemy.pool import NullPool
 
     if not is_db_url(url):

@@ -10,15 +10,17 @@ The library works on GeoDataFrames; the ``gridmap`` command line is a thin shell
 from __future__ import annotations
 
 from geodata.sample import sample_path
-from gridmap.analysis import audit, diff, read_workers, worker_table
+from geodata.schema import INPUT_FIELDS
+from gridmap.analysis import audit, diff, read_workers
 from gridmap.config import parse_range, read_rules
-from gridmap.fields import INPUT_FIELDS
 from gridmap.inputs import Inputs, LayerSpec, read_inputs
 from gridmap.make import make_grids
+from gridmap.options import Options
 from gridmap.provenance import gridmap_version as _gridmap_version
 from gridmap.province import ProvinceResult, grid_province, read_dataset
-from gridmap.result import GridResult
-from gridmap.runfolder import read_run, write_run
+from gridmap.report import worker_table
+from gridmap.result import GridResult, read_run
+from gridmap.runfolder import write_run
 
 __version__ = _gridmap_version()
 
@@ -27,6 +29,7 @@ __all__ = [
     "GridResult",
     "Inputs",
     "LayerSpec",
+    "Options",
     "ProvinceResult",
     "audit",
     "diff",

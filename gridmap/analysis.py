@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import html
 from pathlib import Path
-from typing import Any
 
 import geopandas as gpd
 import numpy as np
@@ -16,8 +15,9 @@ from geodata import validate as gval
 from geodata.errors import InputError, Problem
 from gridmap import report
 from gridmap.provenance import MADE_BY, gridmap_version, now_iso
+from gridmap.report import report_page
 from gridmap.result import GridResult
-from partition.audit import Diff, audit_grids, diff_layers, worker_loads
+from partition.audit import Diff, audit_grids, diff_layers
 from partition.rules import RuleSet
 from partition.values import DEFAULT_BAND, Band
 
@@ -65,30 +65,6 @@ def read_workers(
             ]
         )
     return df[["grid_code", "worker"]]
-
-
-def worker_table(grids: pd.DataFrame, workers: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, Any]]:
-    """Return the bilingual worker-load table (heaviest first) and the balance figures over workers."""
-    loads, balance = worker_loads(grids, workers)
-    figures: dict[str, Any] = dict(balance)
-    figures["unknown_grid_codes"] = sorted(set(workers["grid_code"]) - set(grids["grid_code"].astype(str)))
-    table = loads.rename(
-        columns={
-            "worker": "网格员 worker",
-            "grids": "网格数 grids",
-            "households": "户数 households",
-            "population": "人口 population",
-        }
-    )
-    return table, figures
-
-
-def report_page(result: GridResult, *, workers: pd.DataFrame | None = None, title: str | None = None) -> str:
-    """Return the workload report of a run or an audit as HTML, with worker loads when given."""
-    table = figures = None
-    if workers is not None:
-        table, figures = worker_table(result.grids, workers)
-    return report.report_html(result, title=title, workers=table, worker_figures=figures)
 
 
 def _band_villages(boundaries: gpd.GeoDataFrame) -> set[str]:

@@ -26,7 +26,7 @@ from typing import Any
 import geopandas as gpd
 import numpy as np
 
-from geodata.errors import DependencyError
+from geodata.errors import require
 from partition.grids import Village, VillageGrids, partition_village
 from partition.incremental import partition_incremental
 
@@ -173,11 +173,8 @@ class Runner:
 
     def __enter__(self) -> Runner:
         if self.scheduler:
-            try:
-                from dask.distributed import Client, LocalCluster
-            except ImportError as exc:  # pragma: no cover - depends on the install
-                msg = "Dask is not installed: pip install 'gridmap[dask]' (or dask[distributed])."
-                raise DependencyError(msg) from exc
+            distributed = require("dask.distributed", extra="dask", purpose="Running on Dask (--scheduler)")
+            Client, LocalCluster = distributed.Client, distributed.LocalCluster
             if self.scheduler == "local":
                 self._cluster = LocalCluster(
                     n_workers=self.workers,

@@ -11,6 +11,7 @@ import pandas as pd
 import shapely
 
 from geodata.errors import OptionError
+from geodata.schema import CODE_COLUMNS, INTEGER_COLUMNS, ROSTER_COLUMNS
 from gridmap.fields import (
     FIELDS,
     GRID_TYPES,
@@ -26,22 +27,6 @@ from gridmap.fields import (
 if TYPE_CHECKING:
     from gridmap.result import GridResult
 
-ROSTER_COLUMNS = (
-    "address_id",
-    "grid_code",
-    "village_code",
-    "village_name",
-    "grid_type",
-    "households",
-    "population",
-    "group",
-    "building",
-    "compound",
-    "liaison_code",
-)
-CODE_COLUMNS = ("grid_code", "village_code", "liaison_code")
-"""Long digit codes: text cells in XLSX, tab-prefixed in CSV so no spreadsheet turns them into numbers."""
-INTEGER_COLUMNS = ("households", "population", "units", "min_households", "max_households", "address_id")
 TEXT_LABELS = {
     "worker": ("网格员", "worker"),
     "type_text": ("网格类型说明", "grid type (text)"),

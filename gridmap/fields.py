@@ -1,22 +1,6 @@
-"""Field names: the input fields users may remap, and output fields in Chinese and English."""
+"""Field names: output fields in Chinese and English (the input fields users may remap are in geodata.schema)."""
 
 from __future__ import annotations
-
-INPUT_FIELDS: dict[str, str] = {
-    "households": "Households per address point [default: 1 per point].",
-    "population": "Population per address point (optional).",
-    "group": "村民小组 (village group) of each household, for rural villages.",
-    "building": "Building id: points with the same id stay in one grid.",
-    "compound": "Compound (小区) id: kept whole when it fits in the band.",
-    "village_code": "12-digit code of each point's village (else found by location).",
-    "code": "12-digit code (统计用区划代码) of each boundary.",
-    "name": "Name of each boundary.",
-    "urban_rural": "3-digit 城乡分类代码 of each boundary (1xx urban, 2xx rural).",
-    "kind": "'community' or 'village' of each boundary.",
-    "grid_code": "Grid code column of a previous/existing grid layer.",
-    "type": "Type of each exclusive area (school, hospital, ...).",
-}
-"""Canonical input field → what it holds. Each can be remapped (``fields=``, CLI ``--<field>-col``)."""
 
 FIELDS: dict[str, tuple[str, str]] = {
     "grid_code": ("网格编码", "grid code"),

@@ -12,6 +12,7 @@ from geodata import crs as gcrs
 from geodata import io as gio
 from geodata.errors import InputError, Problem
 from geodata.postgis import DbSource, is_db_url
+from gridmap.options import Options
 from gridmap.provenance import file_sha256, frame_sha256
 
 PathLike = str | Path
@@ -182,16 +183,7 @@ def read_inputs(
     exclusive: PathLike | LayerSpec | None = None,
     barriers: Sequence[PathLike | LayerSpec] = (),
     previous: PathLike | LayerSpec | None = None,
-    input_crs: str | None = None,
-    addresses_crs: str | None = None,
-    boundaries_crs: str | None = None,
-    units_crs: str | None = None,
-    exclusive_crs: str | None = None,
-    barriers_crs: str | None = None,
-    x_col: str | None = None,
-    y_col: str | None = None,
-    encoding: str | None = None,
-    addresses_sheet: str | None = None,
+    options: Options | None = None,
 ) -> Inputs:
     """Read every input file of a run (CSV, Excel, GeoJSON, GeoPackage, Shapefile, zipped Shapefile).
 
@@ -203,17 +195,12 @@ def read_inputs(
     units, exclusive, barriers, previous
         Optional layers: unit polygons, exclusive areas (专属网格), barrier lines, and the grids of
         an earlier run (with its ``code_history`` table when it is a gridmap GeoPackage).
-    input_crs
-        CRS of the files that **do not declare one** (CSV, Excel, Shapefile without ``.prj``): an
-        EPSG/PROJ string, or ``gcj02``/``bd09`` (converted to WGS 84). Files that declare a CRS
-        keep it.
-    addresses_crs, boundaries_crs, units_crs, exclusive_crs, barriers_crs
-        CRS of one input, applied whatever the file declares (e.g. ``gcj02`` for an Amap GeoJSON,
-        which is tagged EPSG:4326).
-    x_col, y_col, encoding
-        Table coordinate columns and text encoding (found automatically when not given).
-    addresses_sheet
-        Sheet of an ``.xlsx``/``.xls`` addresses workbook [the first].
+    options
+        How to read them (:class:`gridmap.Options`): ``input_crs`` for the files that **do not
+        declare a CRS** (CSV, Excel, Shapefile without ``.prj``; ``gcj02``/``bd09`` are converted
+        to WGS 84), ``layer_crs`` for one input whatever its file declares (e.g. ``gcj02`` for an
+        Amap GeoJSON, which is tagged EPSG:4326), ``x_col``/``y_col``/``encoding`` of a table and
+        ``sheet`` of an addresses workbook.
 
     Returns
     -------
@@ -233,19 +220,20 @@ def read_inputs(
     >>> len(inputs.boundaries)
     6
     """
-    kw = {"input_crs": input_crs, "x_col": x_col, "y_col": y_col, "encoding": encoding}
-    addr, s_addr = read_input(addresses, role="addresses", crs=addresses_crs, sheet=addresses_sheet, **kw)
-    bnd, s_bnd = read_input(boundaries, role="boundaries", crs=boundaries_crs, **kw)
+    o = options or Options()
+    kw = {"input_crs": o.input_crs, "x_col": o.x_col, "y_col": o.y_col, "encoding": o.encoding}
+    addr, s_addr = read_input(addresses, role="addresses", crs=o.crs_of("addresses"), sheet=o.sheet, **kw)
+    bnd, s_bnd = read_input(boundaries, role="boundaries", crs=o.crs_of("boundaries"), **kw)
     out = Inputs(
-        addresses=addr, boundaries=bnd, sources={"addresses": s_addr, "boundaries": s_bnd}, input_crs=input_crs
+        addresses=addr, boundaries=bnd, sources={"addresses": s_addr, "boundaries": s_bnd}, input_crs=o.input_crs
     )
-    for role, spec, crs in (("units", units, units_crs), ("exclusive", exclusive, exclusive_crs)):
+    for role, spec in (("units", units), ("exclusive", exclusive)):
         if spec is not None:
-            gdf, src = read_input(spec, role=role, crs=crs, **kw)
+            gdf, src = read_input(spec, role=role, crs=o.crs_of(role), **kw)
             setattr(out, role, gdf)
             out.sources[role] = src
     for i, spec in enumerate(barriers):
-        gdf, src = read_input(spec, role="barriers", crs=barriers_crs, **kw)
+        gdf, src = read_input(spec, role="barriers", crs=o.crs_of("barriers"), **kw)
         out.barriers.append(gdf)
         out.sources[f"barriers[{i}]"] = src
     if previous is not None:

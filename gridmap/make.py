@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import logging
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import asdict
-from pathlib import Path
 from typing import Any
 
 import geopandas as gpd
@@ -18,10 +15,11 @@ from pyproj import CRS
 from geodata import crs as gcrs
 from geodata import io as gio
 from geodata import validate as gval
-from geodata.errors import InputError, Problem
+from geodata.errors import InputError, OptionError, Problem
+from geodata.schema import GRID_COLUMNS
 from gridmap.execute import VillageTask, execute
-from gridmap.fields import INPUT_FIELDS
 from gridmap.inputs import Source
+from gridmap.options import Options
 from gridmap.provenance import MADE_BY, fingerprint, gridmap_version, library_versions, now_iso
 from gridmap.result import GridResult
 from partition.coding import assign_codes
@@ -31,31 +29,8 @@ from partition.rules import RuleSet
 from partition.tessellation import point_owner
 from partition.values import GridCode
 
-log = logging.getLogger("gridmap")
-
 Progress = Callable[[str, int, int], None]
 """Callback ``progress(stage, done, total)`` called as work advances."""
-
-GRID_ORDER = (
-    "grid_code",
-    "village_code",
-    "village_name",
-    "seq",
-    "grid_type",
-    "rule",
-    "households",
-    "population",
-    "units",
-    "area_m2",
-    "compactness",
-    "status",
-    "flag",
-    "note",
-    "min_households",
-    "max_households",
-    "kept",
-)
-"""Columns of the grids table, in order (geometry last)."""
 
 
 def make_grids(
@@ -67,23 +42,7 @@ def make_grids(
     barriers: gpd.GeoDataFrame | Sequence[gpd.GeoDataFrame] | None = None,
     previous: gpd.GeoDataFrame | None = None,
     history: Sequence[str] | None = None,
-    rules: RuleSet | None = None,
-    households_col: str = "households",
-    group_col: str | None = None,
-    building_col: str | None = None,
-    compound_col: str | None = None,
-    fields: Mapping[str, str] | None = None,
-    keep_valid: bool = False,
-    keep_tolerance: float = 0.1,
-    liaison: tuple[int, int] | None = None,
-    dedupe: bool = False,
-    strict: bool = False,
-    output_crs: str | None = None,
-    work_crs: str | None = None,
-    workers: int = 1,
-    scheduler: str | None = None,
-    resume_dir: str | Path | None = None,
-    name: str = "run",
+    options: Options | None = None,
     sources: Mapping[str, Source] | None = None,
     progress: Progress | None = None,
 ) -> GridResult:
@@ -111,31 +70,9 @@ def make_grids(
         Grids of an earlier run (``grid_code``): codes are inherited, retired ones never reused.
     history
         Every code issued before (the earlier run's ``code_history``), so none is reissued.
-    rules
-        Which rule governs which village/community (default: :func:`gridmap.read_rules`).
-    households_col, group_col, building_col, compound_col
-        Columns of `addresses` holding households, 村民小组, building id and compound id.
-    fields
-        Other remapped columns, canonical name → your column (keys in :data:`gridmap.INPUT_FIELDS`).
-    keep_valid
-        With `previous`: keep previous grids that still follow the rules; regrid only the rest.
-    keep_tolerance
-        Largest change of a kept grid's households, as a share of its previous count.
-    liaison
-        ``(min, max)`` households of the liaison groups (联户) to make inside every grid.
-    dedupe
-        Drop address rows that repeat an earlier row exactly (they are always reported).
-    strict
-        Refuse addresses outside every boundary or inside a hole of one (by default they are kept
-        in the ``violations`` layer and reported).
-    output_crs, work_crs
-        CRS of the outputs (``gcj02``/``bd09`` allowed) and metric CRS of the geometry work.
-    workers, scheduler
-        Processes for the per-village work, or a Dask scheduler (``"local"`` or an address).
-    resume_dir
-        Folder where every finished village is saved; a rerun with the same inputs reuses them.
-    name
-        Run name shown in the map and report titles.
+    options
+        Rules, remapped columns, liaison groups, CRSs, keep-valid and how the work runs
+        (:class:`gridmap.Options`; its defaults when not given).
     sources
         Where each frame came from (set by :func:`gridmap.read_inputs`), for messages and manifest.
     progress
@@ -163,10 +100,10 @@ def make_grids(
     True
     """
     progress = progress or (lambda stage, done, total: None)
-    rules = rules or RuleSet()
-    remaps = _remaps(
-        fields, households_col=households_col, group_col=group_col, building_col=building_col, compound_col=compound_col
-    )
+    options = options or Options()
+    if not isinstance(options, Options):
+        raise OptionError(f"`options` must be a gridmap.Options, got {type(options).__name__}.")
+    rules, remaps, keep_valid = options.rules, dict(options.fields), options.keep_valid
     if keep_valid and previous is None:
         raise InputError(
             Problem(
@@ -175,8 +112,6 @@ def make_grids(
                 "pass `previous` (CLI: --previous) or drop `keep_valid` (--keep-valid).",
             )
         )
-    if workers < 1:
-        raise InputError(Problem("workers", f"must be at least 1, got {workers}.", "pass 1 or more."))
     sources = dict(sources or {})
     src = _source_of(sources)
     timings: dict[str, float] = {}
@@ -196,13 +131,13 @@ def make_grids(
     )
     boundaries, b_report = gval.validate_boundaries(boundaries, file=src("boundaries").label)
     addresses, a_report = gval.validate_addresses(
-        addresses, file=src("addresses").label, csv_like=src("addresses").csv, dedupe=dedupe
+        addresses, file=src("addresses").label, csv_like=src("addresses").csv, dedupe=options.dedupe
     )
     swap = gval.Report()
     gval.check_swapped_against(addresses, boundaries.to_crs(addresses.crs), file=src("addresses").label, report=swap)
     swap.raise_if_errors()
     out_crs_in = boundaries.crs
-    work = gcrs.metric_crs(boundaries, work_crs=work_crs)
+    work = gcrs.metric_crs(boundaries, work_crs=options.work_crs)
     boundaries = boundaries.to_crs(work)
     addresses = addresses.to_crs(work)
     notes = [*b_report.notes, *a_report.notes]
@@ -231,10 +166,9 @@ def make_grids(
 
     t = time.perf_counter()
     village_code, v_report = gval.assign_villages(
-        addresses, boundaries, file=src("addresses").label, csv_like=src("addresses").csv, strict=strict
+        addresses, boundaries, file=src("addresses").label, csv_like=src("addresses").csv, strict=options.strict
     )
     notes += v_report.notes
-    _log_notes(notes)
     addresses["village_code"] = village_code
     tasks = list(
         _village_tasks(
@@ -247,21 +181,21 @@ def make_grids(
             unit_polys,
             prev,
             keep_valid=keep_valid,
-            keep_tolerance=keep_tolerance,
+            keep_tolerance=options.keep_tolerance,
         )
     )
-    options = {
-        "rules": rules_dict(rules),
-        "keep_valid": keep_valid,
-        "keep_tolerance": keep_tolerance,
-        "remaps": remaps,
-        "work_crs": work.to_string(),
-    }
+    resume_dir = options.resume_dir
+    deciding = {**options.record(), "work_crs": work.to_string()}
     digest = (
-        fingerprint([addresses, boundaries, exclusive, unit_polys, prev, *bar_frames], options) if resume_dir else ""
+        fingerprint([addresses, boundaries, exclusive, unit_polys, prev, *bar_frames], deciding) if resume_dir else ""
     )
     vgs = execute(
-        tasks, workers=workers, scheduler=scheduler, progress=progress, resume_dir=resume_dir, fingerprint=digest
+        tasks,
+        workers=options.workers,
+        scheduler=options.scheduler,
+        progress=progress,
+        resume_dir=resume_dir,
+        fingerprint=digest,
     )
     for vg, vname in zip(vgs, boundaries["name"], strict=True):
         vg.grids["village_name"] = vname
@@ -291,6 +225,7 @@ def make_grids(
     _label_addresses(addresses, grids, addr_grid, boundaries)
     violations = violations_frame(addresses, notes, grids)
     liaison_groups = None
+    liaison = options.liaison
     if liaison:
         from partition.liaison import liaison_groups as make_liaison
 
@@ -300,20 +235,21 @@ def make_grids(
     grids = _tidy(grids)
 
     def out(g: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
-        return gcrs.to_output_crs(g, output_crs=output_crs, input_crs=out_crs_in)
+        return gcrs.to_output_crs(g, output_crs=options.output_crs, input_crs=out_crs_in)
 
     manifest = {
         "made_by": MADE_BY,
         "gridmap_version": gridmap_version(),
-        "name": name,
+        "name": options.name,
         "created": now_iso(),
         "inputs": {role: {"path": s.label, "layer": s.layer, "sha256": s.sha256} for role, s in sources.items()},
-        "rules": rules_dict(rules),
-        "liaison": list(liaison) if liaison else None,
+        "rules": deciding["rules"],
+        "liaison": deciding["liaison"],
+        "options": deciding,  # everything that decided the grids: Options.from_record(manifest) gives it back
         "crs": {
             "input": sources_crs(sources, out_crs_in),
             "work": work.to_string(),
-            "output": output_crs or str(out_crs_in),
+            "output": options.output_crs or str(out_crs_in),
         },
         "counts": {
             "villages": len(tasks),
@@ -338,6 +274,7 @@ def make_grids(
         manifest=manifest,
         liaison=out(liaison_groups) if liaison_groups is not None else None,
         work_crs=work.to_string(),
+        warnings=input_warnings(notes),
     )
 
 
@@ -345,23 +282,6 @@ def sources_crs(sources: Mapping[str, Source], crs: CRS) -> str:
     """Return how the manifest names the input CRS (the option given, else the boundaries' CRS)."""
     given = {s.input_crs for s in sources.values() if s.input_crs}
     return ", ".join(sorted(given)) if given else str(crs)
-
-
-def _remaps(fields: Mapping[str, str] | None, **cols: str | None) -> dict[str, str]:
-    """Canonical field → user column, from `fields` and the named ``*_col`` arguments."""
-    remaps = dict(fields or {})
-    for key, value in cols.items():
-        canonical = key.removesuffix("_col")
-        if value and value != canonical:
-            remaps[canonical] = value
-    unknown = sorted(set(remaps) - set(INPUT_FIELDS))
-    if unknown:
-        raise InputError(
-            Problem(
-                "fields", f"unknown field(s) {', '.join(unknown)}.", f"remappable fields are {', '.join(INPUT_FIELDS)}."
-            )
-        )
-    return remaps
 
 
 def _present(remaps: Mapping[str, str], gdf: pd.DataFrame) -> dict[str, str]:
@@ -523,22 +443,12 @@ def _label_addresses(
 
 
 def _tidy(grids: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
-    """Order rows by code and columns as :data:`GRID_ORDER`; counts as integers."""
-    grids = grids.sort_values("grid_code", kind="stable").reset_index(drop=True)[[*GRID_ORDER, "geometry"]]
+    """Order rows by code and columns as :data:`GRID_COLUMNS`; counts as integers."""
+    grids = grids.sort_values("grid_code", kind="stable").reset_index(drop=True)[[*GRID_COLUMNS, "geometry"]]
     grids["households"] = grids["households"].round().astype("int64")
     grids["units"] = grids["units"].astype("int64")
     grids["population"] = grids["population"].where(grids["population"] > 0)
     return grids
-
-
-def rules_dict(rules: RuleSet) -> dict[str, Any]:
-    """Return the rule set as plain data for the manifest."""
-    return {
-        "urban": asdict(rules.urban),
-        "rural": asdict(rules.rural),
-        "unknown": asdict(rules.unknown),
-        "overrides": {k: asdict(v) for k, v in rules.overrides.items()},
-    }
 
 
 def previous_overlap(
@@ -596,34 +506,31 @@ def _note_counts(notes: list[Problem]) -> dict[str, int]:
     return counts
 
 
-def _log_notes(notes: list[Problem]) -> None:
-    """Warn on the console about what was found in the inputs (counts; rows in the violations layer)."""
+def input_warnings(notes: list[Problem]) -> list[str]:
+    """Return what the console should warn about in the inputs (counts; the rows are in the violations layer)."""
     counts = _note_counts(notes)
     where = {
         "address_outside_boundaries": "outside every village/community boundary",
         "address_in_hole": "inside a hole of a village/community boundary",
     }
-    for kind, text in where.items():
-        if counts.get(kind):
-            log.warning(
-                "%d addresses lie %s: kept without a grid, listed in the violations layer (`strict` refuses them).",
-                counts[kind],
-                text,
-            )
+    out = [
+        f"{counts[kind]} addresses lie {text}: kept without a grid, listed in the violations layer (`strict` refuses "
+        "them)."
+        for kind, text in where.items()
+        if counts.get(kind)
+    ]
     dups = [p for p in notes if p.kind == "duplicate_row"]
-    for p in dups[:10]:
-        log.warning("%s", p)
+    out += [str(p) for p in dups[:10]]
     if len(dups) > 10:
-        log.warning(
-            "... and %d more groups of repeated rows (%d repeated rows in all).",
-            len(dups) - 10,
-            counts["duplicate_row"],
+        out.append(
+            f"... and {len(dups) - 10} more groups of repeated rows ({counts['duplicate_row']} repeated rows in all)."
         )
     if counts.get("repaired_polygon"):
-        log.warning(
-            "%d invalid polygons were repaired with make_valid (listed in the violations layer).",
-            counts["repaired_polygon"],
+        out.append(
+            f"{counts['repaired_polygon']} invalid polygons were repaired with make_valid (listed in the violations "
+            "layer)."
         )
+    return out
 
 
 def violations_frame(addresses: gpd.GeoDataFrame, notes: list[Problem], grids: gpd.GeoDataFrame) -> gpd.GeoDataFrame:

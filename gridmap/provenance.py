@@ -16,6 +16,8 @@ import geopandas as gpd
 import pandas as pd
 import shapely
 
+from geodata.errors import DISTRIBUTION
+
 MADE_BY = "gridmap"
 """Value of ``made_by`` in every manifest gridmap writes: marks folders gridmap may replace."""
 
@@ -24,7 +26,7 @@ MADE_BY = "gridmap"
 def gridmap_version() -> str:
     """Return the installed gridmap version (``0+unknown`` when run from a bare source tree)."""
     try:
-        return version("gridmap")
+        return version(DISTRIBUTION)
     except PackageNotFoundError:
         return "0+unknown"
 

@@ -25,12 +25,11 @@ layers and uses the same work CRS.
 from __future__ import annotations
 
 import json
-import logging
 import os
 import resource
 import shutil
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -46,15 +45,14 @@ from geodata import crs as gcrs
 from geodata import io as gio
 from geodata import validate as gval
 from geodata.errors import GridmapError, InputError, OptionError, Problem
+from geodata.schema import GRID_COLUMNS
 from geodata.windows import Bounds, PointFile, layer_crs
 from gridmap.execute import Runner
-from gridmap.inputs import LayerSpec, read_input
-from gridmap.make import GRID_ORDER, make_grids, rules_dict, violations_frame
+from gridmap.inputs import LayerSpec, read_input, read_previous
+from gridmap.make import make_grids, violations_frame
+from gridmap.options import Options
 from gridmap.provenance import MADE_BY, file_sha256, gridmap_version, library_versions, now_iso
 from gridmap.result import GridResult
-from partition.rules import RuleSet
-
-log = logging.getLogger("gridmap")
 
 Progress = Callable[[str, int, int], None]
 
@@ -98,14 +96,9 @@ class Plan:
     boundary_crs: CRS
     sides: tuple[SideLayer, ...]
     work_crs: str
-    rules: RuleSet
     out: Path
     level: int
-    fields: dict[str, str]
-    liaison: tuple[int, int] | None = None
-    dedupe: bool = False
-    output_crs: str | None = None
-    name: str = "run"
+    options: Options
 
 
 @dataclass
@@ -117,6 +110,8 @@ class VillageJob:
     boundary: gpd.GeoDataFrame  # one row, the boundaries' CRS
     neighbours: gpd.GeoDataFrame  # boundaries meeting the window, layer order, work CRS
     windows: dict[str, Bounds]  # role -> window in that input's file coordinates
+    previous: gpd.GeoDataFrame | None = None  # this village's grids of the previous run
+    history: list[str] = field(default_factory=list)  # every code this village was ever issued
 
 
 @dataclass
@@ -137,6 +132,8 @@ class Outcome:
     counts: dict[str, float] = field(default_factory=dict)
     errors: list[Problem] = field(default_factory=list)
     notes: list[Problem] = field(default_factory=list)
+    history: list[str] = field(default_factory=list)
+    code_changes: list[dict[str, Any]] = field(default_factory=list)
     pid: int = 0
     peak_mib: float = 0.0
     seconds: float = 0.0
@@ -155,11 +152,14 @@ class ProvinceResult:
         Counts, options, timings and the peak memory of the driver and of every worker.
     villages : pandas.DataFrame
         One row per village/community: code, county, grids, addresses, households, flagged grids.
+    warnings : list of str
+        What a person should be told about the inputs (repeated rows, addresses outside every boundary).
     """
 
     folder: Path
     manifest: dict[str, Any]
     villages: pd.DataFrame
+    warnings: list[str] = field(default_factory=list)
 
     def dataset(self, layer: str = "grids", *, county: str | None = None) -> gpd.GeoDataFrame:
         """Read one layer of the partitioned GeoParquet dataset (all, or one county/township)."""
@@ -196,21 +196,11 @@ def grid_province(
     units: str | Path | LayerSpec | None = None,
     exclusive: str | Path | LayerSpec | None = None,
     barriers: Sequence[str | Path | LayerSpec] = (),
-    rules: RuleSet | None = None,
-    fields: dict[str, str] | None = None,
-    input_crs: str | None = None,
-    addresses_crs: str | None = None,
-    boundaries_crs: str | None = None,
-    liaison: tuple[int, int] | None = None,
-    dedupe: bool = False,
-    output_crs: str | None = None,
-    work_crs: str | None = None,
+    previous: str | Path | LayerSpec | None = None,
+    options: Options | None = None,
     map_level: str = "township",
     maps: bool = True,
-    workers: int = 1,
-    scheduler: str | None = None,
     overwrite: bool = False,
-    name: str | None = None,
     progress: Progress | None = None,
 ) -> ProvinceResult:
     """Grid a province (or any run too large for one process) village by village, from files.
@@ -227,22 +217,21 @@ def grid_province(
         Run folder to create (on storage every worker can write to).
     units, exclusive, barriers
         Optional layers, read by window in each task (GeoPackage, Shapefile, GeoParquet, ...).
-    rules, fields, liaison, dedupe, output_crs, work_crs
-        As in :func:`gridmap.make_grids`.
-    input_crs, addresses_crs, boundaries_crs
-        CRS of files that declare none, and per-input overrides (``gcj02``/``bd09`` allowed).
+    previous
+        The grids of an earlier run (its ``grids.gpkg``, with the ``code_history`` of every code it
+        issued) or a database where runs were published: each village inherits its codes exactly
+        as in :func:`gridmap.make_grids` (and keeps its valid grids with ``options.keep_valid``).
+    options
+        As in :func:`gridmap.make_grids` (:class:`gridmap.Options`): rules, fields, liaison, dedupe,
+        strict, keep-valid, CRSs, name, workers and scheduler.
     map_level
         ``"township"`` or ``"county"``: one map and report page per township (乡镇/街道, the first 9
         digits of the code) or county (6), with an index page linking them. Township pages stay light
         enough for a browser; a county page of a million addresses does not.
     maps
         Draw the map pages (the slowest output).
-    workers, scheduler
-        Worker processes, or a Dask scheduler (``"local"`` or an address such as ``tcp://host:8786``).
     overwrite
         Replace `out` when gridmap made it.
-    name
-        Run name [the folder name].
     progress
         Callback ``progress(stage, done, total)`` for the stages ``check``, ``partition``, ``maps``.
 
@@ -259,26 +248,31 @@ def grid_province(
     progress = progress or (lambda stage, done, total: None)
     if map_level not in MAP_LEVELS:
         raise OptionError(f"`map_level` got '{map_level}', expected one of {', '.join(MAP_LEVELS)}.")
+    o = options or Options()
+    if not isinstance(o, Options):
+        raise OptionError(f"`options` must be a gridmap.Options, got {type(o).__name__}.")
+    if o.keep_valid and previous is None:
+        raise OptionError("`keep_valid` needs the previous grids: pass `previous` (CLI: --previous).")
     t0 = time.perf_counter()
     out = Path(out)
-    name = name or out.name
     spec = LayerSpec.of(addresses)
     points = PointFile.open(Path(str(spec.path)), layer=spec.layer)
     bnd, bnd_source = (
         (boundaries, None)
         if isinstance(boundaries, gpd.GeoDataFrame)
-        else read_input(boundaries, role="boundaries", input_crs=input_crs, crs=boundaries_crs)
+        else read_input(boundaries, role="boundaries", input_crs=o.input_crs, crs=o.crs_of("boundaries"))
     )
     if bnd.crs is None:
         raise InputError(Problem("boundaries", "has no CRS.", "declare it, e.g. gdf.set_crs('EPSG:4326')."))
-    bnd = gio.rename_fields(bnd, {k: v for k, v in (fields or {}).items() if v in bnd.columns}, file="boundaries")
+    bnd = gio.rename_fields(bnd, {k: v for k, v in o.fields.items() if v in bnd.columns}, file="boundaries")
     bnd, b_report = gval.validate_boundaries(bnd, file=bnd_source.label if bnd_source else "boundaries")
-    work = gcrs.metric_crs(bnd, work_crs=work_crs)
+    work = gcrs.metric_crs(bnd, work_crs=o.work_crs)
     address_crs, address_china = gcrs.resolve_crs(
-        points.crs, input_crs=input_crs, crs=addresses_crs, file=points.label, option="addresses_crs"
+        points.crs, input_crs=o.input_crs, crs=o.crs_of("addresses"), file=points.label, option="addresses_crs"
     )
+    prev, history, prev_source = read_previous(previous) if previous is not None else (None, [], None)
     sides = tuple(
-        _side(role, s, input_crs=input_crs)
+        _side(role, s, options=o)
         for role, s in [("units", units), ("exclusive", exclusive)]
         + [(f"barriers[{i}]", b) for i, b in enumerate(barriers)]
         if s is not None
@@ -287,6 +281,8 @@ def grid_province(
     inputs = [Path(str(spec.path))] + [Path(str(s.spec.path)) for s in sides]
     if bnd_source:
         inputs.append(Path(bnd_source.label))
+    if prev_source:
+        inputs.append(Path(prev_source.label))
     peaks: dict[int, float] = {}
     outcomes: dict[str, list[Outcome]] = {"check": [], "partition": [], "maps": []}
     timings: dict[str, float] = {"plan": time.perf_counter() - t0}
@@ -299,18 +295,13 @@ def grid_province(
             boundary_crs=bnd.crs,
             sides=sides,
             work_crs=work.to_string(),
-            rules=rules or RuleSet(),
             out=tmp,
             level=MAP_LEVELS[map_level],
-            fields=dict(fields or {}),
-            liaison=liaison,
-            dedupe=dedupe,
-            output_crs=output_crs,
-            name=name,
+            options=o,
         )
         blocks = [BlockJob(plan, a, b, bnd_work[["code", "geometry"]]) for a, b in points.blocks(BLOCK_ROWS)]
-        jobs = list(_village_jobs(plan, bnd, bnd_work, work))
-        with Runner(workers=workers, scheduler=scheduler) as runner:
+        jobs = list(_village_jobs(plan, bnd, bnd_work, work, previous=prev, history=history))
+        with Runner(workers=o.workers, scheduler=o.scheduler) as runner:
 
             def stage(key: str, func: Callable, items: list) -> None:
                 t = time.perf_counter()
@@ -335,38 +326,42 @@ def grid_province(
             groups = sorted(villages["county"].unique())
             stage("maps", draw_county, [CountyJob(plan, c, bnd[bnd["code"].str.startswith(c)], maps) for c in groups])
         t = time.perf_counter()
-        notes = [n for o in outcomes["check"] + outcomes["partition"] for n in o.notes]
-        _log_summary(villages, notes)
-        _assemble(tmp, plan, groups, bnd, notes)
+        notes = [n for oc in outcomes["check"] + outcomes["partition"] for n in oc.notes]
+        _assemble(tmp, plan, groups, bnd, notes, outcomes["partition"], history)
         timings["assemble"] = time.perf_counter() - t
         manifest = _manifest(plan, spec, bnd_source, villages, outcomes, notes, peaks, timings, b_report)
         timings["total"] = time.perf_counter() - t0
         manifest["timings_s"] = {k: round(v, 3) for k, v in timings.items()}
         _index_page(tmp, manifest, outcomes["maps"], villages, maps=maps)
         gio.write_text(tmp / "manifest.json", json.dumps(manifest, ensure_ascii=False, indent=2))
-    return ProvinceResult(out, manifest, villages)
+    return ProvinceResult(out, manifest, villages, _warnings(villages, notes))
 
 
-def _log_summary(villages: pd.DataFrame, notes: list[Problem]) -> None:
-    """Warn once for the whole run about what the tasks found in the addresses."""
+def _warnings(villages: pd.DataFrame, notes: list[Problem]) -> list[str]:
+    """Return, once for the whole run, what the tasks found in the addresses."""
+    out = []
     repeats = int(villages["duplicate_rows"].sum()) if "duplicate_rows" in villages else 0
     if repeats:
-        log.warning("%d address rows repeat an earlier row exactly: counted again (`dedupe` drops them).", repeats)
+        out.append(f"{repeats} address rows repeat an earlier row exactly: counted again (`dedupe` drops them).")
     for kind, where in (("address_outside_boundaries", "outside every boundary"), ("address_in_hole", "in a hole")):
         n = sum(len(p.ids) for p in notes if p.kind == kind)
         if n:
-            log.warning("%d addresses lie %s: kept without a grid, listed in the violations layer.", n, where)
+            out.append(f"{n} addresses lie {where}: kept without a grid, listed in the violations layer.")
+    return out
 
 
 def _area(gdf: gpd.GeoDataFrame) -> float:
     return float(shapely.area(gdf.geometry.values).sum())
 
 
-def _side(role: str, spec: str | Path | LayerSpec, *, input_crs: str | None) -> SideLayer:
+def _side(role: str, spec: str | Path | LayerSpec, *, options: Options) -> SideLayer:
     layer = LayerSpec.of(spec)
     path = Path(str(layer.path))
     declared = layer_crs(path, layer=layer.layer)
-    crs, china = gcrs.resolve_crs(declared, input_crs=input_crs, file=str(path), option=f"{role.split('[')[0]}_crs")
+    kind = role.split("[")[0]
+    crs, china = gcrs.resolve_crs(
+        declared, input_crs=options.input_crs, crs=options.crs_of(kind), file=str(path), option=f"{kind}_crs"
+    )
     return SideLayer(role, layer, crs, china)
 
 
@@ -383,7 +378,28 @@ def _window(bounds_work: np.ndarray, work: CRS, target: CRS, china: str | None) 
     return tuple(float(v) for v in box)  # type: ignore[return-value]
 
 
-def _village_jobs(plan: Plan, bnd: gpd.GeoDataFrame, bnd_work: gpd.GeoDataFrame, work: CRS):
+def _village_jobs(
+    plan: Plan,
+    bnd: gpd.GeoDataFrame,
+    bnd_work: gpd.GeoDataFrame,
+    work: CRS,
+    *,
+    previous: gpd.GeoDataFrame | None,
+    history: list[str],
+) -> Iterator[VillageJob]:
+    """One job per village/community, with its window in every input and its own previous grids and codes."""
+    prev_by: dict[str, np.ndarray] = {}
+    if previous is not None:
+        code_col = plan.options.fields.get("grid_code", "grid_code")
+        codes = previous[code_col].astype(str) if code_col in previous.columns else None
+        if codes is None:
+            raise InputError(
+                Problem("previous", "has no 'grid_code' column.", "pass the grids layer of an earlier run.")
+            )
+        village = previous["village_code"].astype(str) if "village_code" in previous.columns else codes.str[:12]
+        prev_by = village.groupby(village.to_numpy()).indices
+    issued = pd.Series(history, dtype=object)
+    issued_by = issued.groupby(issued.str[:12].to_numpy()).indices if len(issued) else {}
     geoms = bnd_work.geometry.values
     boxes = shapely.bounds(geoms) + np.array([-PAD_M, -PAD_M, PAD_M, PAD_M])
     tree = shapely.STRtree(geoms)
@@ -392,7 +408,9 @@ def _village_jobs(plan: Plan, bnd: gpd.GeoDataFrame, bnd_work: gpd.GeoDataFrame,
         windows = {"addresses": _window(boxes[i], work, plan.address_crs, plan.address_china)}
         for side in plan.sides:
             windows[side.role] = _window(boxes[i], work, side.crs, side.china)
-        yield VillageJob(plan, code, bnd.iloc[[i]], bnd_work.iloc[near][["code", "geometry"]], windows)
+        prev = previous.iloc[prev_by[code]] if previous is not None and code in prev_by else None
+        mine = issued.iloc[issued_by[code]].tolist() if code in issued_by else []
+        yield VillageJob(plan, code, bnd.iloc[[i]], bnd_work.iloc[near][["code", "geometry"]], windows, prev, mine)
 
 
 def _release_memory(*, collect: bool = True) -> None:
@@ -440,7 +458,7 @@ def _read_addresses(plan: Plan, gdf: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     gdf = gdf.set_crs(plan.address_crs, allow_override=True)
     if plan.address_china:
         gdf = gcrs.china_to_wgs84(gdf, source=plan.address_china)
-    mapping = {k: v for k, v in plan.fields.items() if v in gdf.columns}
+    mapping = {k: v for k, v in plan.options.fields.items() if v in gdf.columns}
     return gio.rename_fields(gdf, mapping, file=plan.addresses.label) if mapping else gdf
 
 
@@ -455,7 +473,9 @@ def check_block(job: BlockJob) -> Outcome:
         rows = _read_addresses(plan, plan.addresses.read_rows(job.start, job.stop))
         rows, _ = gval.validate_addresses(rows, file=plan.addresses.label)
         work = rows.to_crs(plan.work_crs)
-        codes, report = gval.assign_villages(work, job.boundaries, file=plan.addresses.label)
+        codes, report = gval.assign_villages(
+            work, job.boundaries, file=plan.addresses.label, strict=plan.options.strict
+        )
     except GridmapError as exc:
         out.errors = list(getattr(exc, "problems", None) or [Problem(plan.addresses.label, str(exc), "")])
     else:
@@ -469,12 +489,12 @@ def check_block(job: BlockJob) -> Outcome:
                 "grid_code",
                 "village_name",
                 "grid_type",
-                *(("liaison_code",) if plan.liaison else ()),
+                *(("liaison_code",) if plan.options.liaison else ()),
             ):
                 stray[col] = None  # the columns of the gridded addresses, empty
             stray["address_id"] = stray.index.to_numpy()
             stray = gcrs.to_output_crs(
-                stray.to_crs(plan.boundary_crs), output_crs=plan.output_crs, input_crs=plan.boundary_crs
+                stray.to_crs(plan.boundary_crs), output_crs=plan.options.output_crs, input_crs=plan.boundary_crs
             )
             _write_part(plan.out, "addresses", "none", f"outside-{job.start}", stray)
     out.pid, out.peak_mib, out.seconds = os.getpid(), _peak_mib(), time.perf_counter() - t
@@ -501,12 +521,7 @@ def grid_one(job: VillageJob) -> Outcome:
         mine = pts.loc[owner.index[owner.eq(job.code).to_numpy()]]
         sides = {s.role: s.read(job.windows[s.role]) for s in plan.sides}
         barriers = [g for role, g in sides.items() if role.startswith("barriers")]
-        quiet = log.level
-        log.setLevel(logging.ERROR)  # a village's warnings are summed up by the driver, not printed per village
-        try:
-            result = _grid(plan, job, mine, sides, barriers)
-        finally:
-            log.setLevel(quiet)
+        result = _grid(plan, job, mine, sides, barriers)
     except GridmapError as exc:
         out.errors = list(getattr(exc, "problems", None) or [Problem(plan.addresses.label, str(exc), "")])
     else:
@@ -521,6 +536,8 @@ def grid_one(job: VillageJob) -> Outcome:
                 _write_part(plan.out, layer, county, job.code, gdf)
         g = result.grids
         counts = result.manifest["counts"]
+        out.history = list(result.history)
+        out.code_changes = result.code_changes.to_dict("records")
         out.counts = {
             **{k: v for k, v in counts.items() if k.endswith("_rows")},  # e.g. duplicate_rows
             "addresses": len(result.addresses),
@@ -541,12 +558,10 @@ def _grid(plan: Plan, job: VillageJob, mine: gpd.GeoDataFrame, sides: dict, barr
         units=sides.get("units"),
         exclusive=sides.get("exclusive"),
         barriers=[g for g in barriers if len(g)] or None,
-        rules=plan.rules,
-        liaison=plan.liaison,
-        dedupe=plan.dedupe,
-        output_crs=plan.output_crs,
-        work_crs=plan.work_crs,
-        name=plan.name,
+        previous=job.previous,
+        history=job.history,
+        # each task grids one village in its own process: no pool, no resume folder inside a task
+        options=plan.options.replace(work_crs=plan.work_crs, workers=1, scheduler=None, resume_dir=None),
     )
 
 
@@ -629,7 +644,7 @@ def draw_county(job: CountyJob) -> Outcome:
 
     t = time.perf_counter()
     plan = job.plan
-    title = f"{plan.name} · {job.county}"
+    title = f"{plan.options.name} · {job.county}"
     manifest = {"name": title, "crs": {"work": plan.work_crs}, "made_by": MADE_BY}
     result = county_result(plan.out, job.county, job.boundaries, manifest)
     (plan.out / "parts").mkdir(exist_ok=True)
@@ -649,18 +664,33 @@ def draw_county(job: CountyJob) -> Outcome:
     )
 
 
-def _assemble(tmp: Path, plan: Plan, groups: list[str], bnd: gpd.GeoDataFrame, notes: list[Problem]) -> None:
-    """Write grids.gpkg and roster.csv from the dataset, a county at a time."""
+def _assemble(
+    tmp: Path,
+    plan: Plan,
+    groups: list[str],
+    bnd: gpd.GeoDataFrame,
+    notes: list[Problem],
+    villages: list[Outcome],
+    previous_history: list[str],
+) -> None:
+    """Write grids.gpkg, roster.csv and code_changes.csv from the dataset and the villages' codes, a county at a time.
+
+    The code history is every code issued before (`previous_history`) and by every village now, retired ones
+    included, as :func:`gridmap.make_grids` keeps it.
+    """
     gpkg = tmp / "grids.gpkg"
-    history: list[str] = []
+    history = set(previous_history)
+    for o in villages:
+        history.update(o.history)
+    changes = [row for o in villages for row in o.code_changes]
     for county in groups:
         grids = read_dataset(tmp, "grids", county=county)
         if len(grids):
-            grids = grids.sort_values("grid_code", kind="stable")[[*GRID_ORDER, "geometry"]]
+            grids = grids.sort_values("grid_code", kind="stable")[[*GRID_COLUMNS, "geometry"]]
             pyogrio.write_dataframe(
                 grids, gpkg, layer="grids", driver="GPKG", append=gpkg.exists(), promote_to_multi=True
             )
-            history += grids["grid_code"].astype(str).tolist()
+            history.update(grids["grid_code"].astype(str))
         viol = read_dataset(tmp, "violations", county=county)
         if len(viol):
             pyogrio.write_dataframe(
@@ -683,9 +713,11 @@ def _assemble(tmp: Path, plan: Plan, groups: list[str], bnd: gpd.GeoDataFrame, n
         pyogrio.write_dataframe(
             viol, gpkg, layer="violations", driver="GPKG", append=gpkg.exists(), geometry_type="Unknown"
         )
-    out_bnd = gcrs.to_output_crs(bnd, output_crs=plan.output_crs, input_crs=bnd.crs)
+    out_bnd = gcrs.to_output_crs(bnd, output_crs=plan.options.output_crs, input_crs=bnd.crs)
     pyogrio.write_dataframe(out_bnd, gpkg, layer="boundaries", driver="GPKG", append=gpkg.exists())
-    gio.write_table(gpkg, pd.DataFrame({"grid_code": history}), layer="code_history")
+    gio.write_table(gpkg, pd.DataFrame({"grid_code": sorted(history)}), layer="code_history")
+    if changes:
+        gio.write_csv(tmp / "code_changes.csv", pd.DataFrame(changes).sort_values("old_code", kind="stable"))
     with gio.atomic_file(tmp / "roster.csv") as path, open(path, "wb") as dst:
         for i, county in enumerate(groups):
             part = tmp / "parts" / f"roster-{county}.csv"
@@ -707,7 +739,7 @@ def _manifest(plan, spec, bnd_source, villages, outcomes, notes, peaks, timings,
     return {
         "made_by": MADE_BY,
         "gridmap_version": gridmap_version(),
-        "name": plan.name,
+        "name": plan.options.name,
         "created": now_iso(),
         "mode": "province",
         "inputs": {
@@ -715,10 +747,11 @@ def _manifest(plan, spec, bnd_source, villages, outcomes, notes, peaks, timings,
             **({"boundaries": {"path": bnd_source.label, "layer": bnd_source.layer}} if bnd_source else {}),
             **{s.role: {"path": str(s.spec.path), "layer": s.spec.layer} for s in plan.sides},
         },
-        "rules": rules_dict(plan.rules),
-        "liaison": list(plan.liaison) if plan.liaison else None,
+        "rules": plan.options.record()["rules"],
+        "liaison": plan.options.record()["liaison"],
+        "options": {**plan.options.record(), "work_crs": plan.work_crs},
         "map_level": {v: k for k, v in MAP_LEVELS.items()}[plan.level],
-        "crs": {"work": plan.work_crs, "output": plan.output_crs or "boundaries"},
+        "crs": {"work": plan.work_crs, "output": plan.options.output_crs or "boundaries"},
         "counts": {
             "villages": len(villages),
             "counties": int(villages["county"].nunique()),

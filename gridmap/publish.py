@@ -46,7 +46,7 @@ import pandas as pd
 
 from geodata.errors import DatabaseError, InputError, OptionError, Problem
 from geodata.postgis import DbSource, connect, db_error, mask_url
-from gridmap.make import GRID_ORDER
+from geodata.schema import GRID_COLUMNS, PUBLISHED_ADDRESS_COLUMNS
 from partition.values import GridCode
 
 if TYPE_CHECKING:
@@ -57,9 +57,6 @@ if TYPE_CHECKING:
 log = logging.getLogger("gridmap")
 
 LAYOUT_VERSION = "1"
-GRID_COLUMNS = GRID_ORDER
-"""Grid columns published: the grids table's own (:data:`gridmap.make.GRID_ORDER`)."""
-ADDRESS_COLUMNS = ("grid_code", "village_code", "village_name", "grid_type", "households", "population", "liaison_code")
 _SCHEMA_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
 
 
@@ -423,12 +420,12 @@ def _publish_addresses(conn, schema: str, run_id: int, addresses: gpd.GeoDataFra
     frame = pd.DataFrame(
         {"run_id": run_id, "address_id": a["address_id"] if "address_id" in a else np.arange(len(a))}, index=a.index
     )
-    for c in ADDRESS_COLUMNS:
+    for c in PUBLISHED_ADDRESS_COLUMNS:
         if c in ("households", "population"):
             frame[c] = pd.to_numeric(a[c], errors="coerce") if c in a else np.nan
         else:
             frame[c] = a[c].astype("string") if c in a else pd.Series(pd.NA, index=a.index, dtype="string")
-    rest = [c for c in a.columns if c not in (*ADDRESS_COLUMNS, geom, "address_id")]
+    rest = [c for c in a.columns if c not in (*PUBLISHED_ADDRESS_COLUMNS, geom, "address_id")]
     if rest:
         text = a[rest].to_json(orient="records", lines=True, force_ascii=False, default_handler=str)
         frame["attributes"] = text.rstrip("\n").split("\n")  # JSON escapes newlines inside values

@@ -6,7 +6,7 @@ import base64
 import html
 import io
 import math
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 import numpy as np
@@ -14,6 +14,7 @@ import pandas as pd
 import shapely
 
 from gridmap.fields import GRID_TYPES, GRID_TYPES_EN, RULES, bilingual_text, note_text, status_text
+from partition.audit import worker_loads
 from partition.measures import band_share, summary
 from partition.values import DEFAULT_BAND
 
@@ -548,3 +549,27 @@ def report_html(
         f"<script>{TABLE_JS}</script></body></html>",
     ]
     return "\n".join(parts)
+
+
+def worker_table(grids: pd.DataFrame, workers: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """Return the bilingual worker-load table (heaviest first) and the balance figures over workers."""
+    loads, balance = worker_loads(grids, workers)
+    figures: dict[str, Any] = dict(balance)
+    figures["unknown_grid_codes"] = sorted(set(workers["grid_code"]) - set(grids["grid_code"].astype(str)))
+    table = loads.rename(
+        columns={
+            "worker": "网格员 worker",
+            "grids": "网格数 grids",
+            "households": "户数 households",
+            "population": "人口 population",
+        }
+    )
+    return table, figures
+
+
+def report_page(result: GridResult, *, workers: pd.DataFrame | None = None, title: str | None = None) -> str:
+    """Return the workload report of a run or an audit as HTML, with worker loads when given."""
+    table = figures = None
+    if workers is not None:
+        table, figures = worker_table(result.grids, workers)
+    return report_html(result, title=title, workers=table, worker_figures=figures)

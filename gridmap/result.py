@@ -1,13 +1,19 @@
-"""The result of a run: coded grids, addresses, violations, liaison groups and the manifest."""
+"""The result of a run (coded grids, addresses, violations, liaison groups, manifest) and reading it back."""
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import geopandas as gpd
 import pandas as pd
+import pyogrio
+
+from geodata import io as gio
+from geodata.errors import InputError, Problem
+from geodata.schema import CODE_COLUMNS
 
 if TYPE_CHECKING:
     from gridmap.maps import MapPage
@@ -39,6 +45,9 @@ class GridResult:
         Household-liaison groups (联户), when asked for.
     work_crs : str
         The metric CRS the geometry work was done in.
+    warnings : list of str
+        What a person should be told about the inputs (addresses outside every boundary, repeated
+        rows, repaired polygons); the command line prints them, a library caller decides.
     """
 
     grids: gpd.GeoDataFrame
@@ -50,6 +59,7 @@ class GridResult:
     manifest: dict[str, Any] = field(default_factory=dict)
     liaison: gpd.GeoDataFrame | None = None
     work_crs: str = ""
+    warnings: list[str] = field(default_factory=list)
 
     def save(self, folder: str | Path, *, overwrite: bool = False, maps: bool = True) -> Path:
         """Write the run folder exactly as ``gridmap partition`` does (see :func:`gridmap.write_run`)."""
@@ -65,7 +75,7 @@ class GridResult:
 
     def report_html(self, *, workers: pd.DataFrame | None = None, title: str | None = None) -> str:
         """Return the workload report as one self-contained HTML page (worker loads when `workers` is given)."""
-        from gridmap.analysis import report_page
+        from gridmap.report import report_page
 
         return report_page(self, workers=workers, title=title)
 
@@ -96,3 +106,68 @@ class GridResult:
                 }
             )
         return pd.DataFrame(rows)
+
+
+def read_run(folder: str | Path) -> GridResult:
+    """Read a run folder written by :func:`write_run` (or ``gridmap partition``).
+
+    Parameters
+    ----------
+    folder
+        The run folder.
+
+    Returns
+    -------
+    result
+        Grids, addresses, violations, boundaries, liaison groups, code changes, code history and
+        manifest; codes as text.
+
+    Raises
+    ------
+    InputError
+        When `folder` is not a run folder.
+    """
+    folder = Path(folder)
+    gpkg = folder / "grids.gpkg"
+    if not gpkg.exists():
+        raise InputError(
+            Problem(
+                str(folder),
+                "is not a gridmap run folder (no grids.gpkg).",
+                "pass the --out folder of `gridmap partition`.",
+            )
+        )
+    names = set(gio.layer_names(gpkg))
+
+    def layer(name: str):
+        if name not in names:
+            return None
+        if pyogrio.read_info(gpkg, layer=name)["features"] == 0:  # e.g. a run without violations
+            gdf = pyogrio.read_dataframe(gpkg, layer=name)
+        else:
+            gdf = gio.read_layer(gpkg, layer=name)
+        for col in CODE_COLUMNS:
+            if col in gdf.columns:
+                gdf[col] = gdf[col].astype("string").astype(object)
+        return gdf
+
+    manifest_path = folder / "manifest.json"
+    manifest = json.loads(manifest_path.read_text(encoding="utf-8")) if manifest_path.exists() else {}
+    changes_path = folder / "code_changes.csv"
+    changes = pd.read_csv(changes_path, dtype=str) if changes_path.exists() else pd.DataFrame()
+    history = (
+        [str(c) for c in gio.read_table(gpkg, layer="code_history")["grid_code"]] if "code_history" in names else []
+    )
+    grids = layer("grids")
+    work = manifest.get("crs", {}).get("work") or grids.estimate_utm_crs().to_string()
+    return GridResult(
+        grids=grids,
+        addresses=layer("addresses"),
+        violations=layer("violations"),
+        boundaries=layer("boundaries"),
+        code_changes=changes,
+        history=history,
+        manifest=manifest,
+        liaison=layer("liaison"),
+        work_crs=work,
+    )

@@ -1,20 +1,18 @@
-"""Write a run folder atomically and read one back into a :class:`~gridmap.result.GridResult`."""
+"""Write a run folder atomically (read one back with :func:`gridmap.result.read_run`)."""
 
 from __future__ import annotations
 
 import json
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pandas as pd
-import pyogrio
 
 from geodata import io as gio
-from geodata.errors import InputError, Problem
-from gridmap.result import GridResult
 
-CODE_COLUMNS = ("grid_code", "village_code", "seq", "liaison_code")
-"""Columns that hold codes: always read back as text (a 15-digit code is not a number)."""
+if TYPE_CHECKING:
+    from gridmap.result import GridResult
 
 
 def write_run(result: GridResult, out: str | Path, *, overwrite: bool = False, maps: bool = True) -> Path:
@@ -75,71 +73,6 @@ def write_run(result: GridResult, out: str | Path, *, overwrite: bool = False, m
         result.manifest.setdefault("timings_s", {})["write"] = round(time.perf_counter() - t, 3)
         gio.write_text(tmp / "manifest.json", json.dumps(result.manifest, ensure_ascii=False, indent=2))
     return out
-
-
-def read_run(folder: str | Path) -> GridResult:
-    """Read a run folder written by :func:`write_run` (or ``gridmap partition``).
-
-    Parameters
-    ----------
-    folder
-        The run folder.
-
-    Returns
-    -------
-    result
-        Grids, addresses, violations, boundaries, liaison groups, code changes, code history and
-        manifest; codes as text.
-
-    Raises
-    ------
-    InputError
-        When `folder` is not a run folder.
-    """
-    folder = Path(folder)
-    gpkg = folder / "grids.gpkg"
-    if not gpkg.exists():
-        raise InputError(
-            Problem(
-                str(folder),
-                "is not a gridmap run folder (no grids.gpkg).",
-                "pass the --out folder of `gridmap partition`.",
-            )
-        )
-    names = set(gio.layer_names(gpkg))
-
-    def layer(name: str):
-        if name not in names:
-            return None
-        if pyogrio.read_info(gpkg, layer=name)["features"] == 0:  # e.g. a run without violations
-            gdf = pyogrio.read_dataframe(gpkg, layer=name)
-        else:
-            gdf = gio.read_layer(gpkg, layer=name)
-        for col in CODE_COLUMNS:
-            if col in gdf.columns:
-                gdf[col] = gdf[col].astype("string").astype(object)
-        return gdf
-
-    manifest_path = folder / "manifest.json"
-    manifest = json.loads(manifest_path.read_text(encoding="utf-8")) if manifest_path.exists() else {}
-    changes_path = folder / "code_changes.csv"
-    changes = pd.read_csv(changes_path, dtype=str) if changes_path.exists() else pd.DataFrame()
-    history = (
-        [str(c) for c in gio.read_table(gpkg, layer="code_history")["grid_code"]] if "code_history" in names else []
-    )
-    grids = layer("grids")
-    work = manifest.get("crs", {}).get("work") or grids.estimate_utm_crs().to_string()
-    return GridResult(
-        grids=grids,
-        addresses=layer("addresses"),
-        violations=layer("violations"),
-        boundaries=layer("boundaries"),
-        code_changes=changes,
-        history=history,
-        manifest=manifest,
-        liaison=layer("liaison"),
-        work_crs=work,
-    )
 
 
 def recorded_retired(folder: str | Path) -> list[str]:

@@ -10,24 +10,11 @@ import pandas as pd
 import shapely
 from shapely.geometry.base import BaseGeometry
 
+from geodata.schema import VILLAGE_GRID_COLUMNS
 from partition.rules import RULE_LABELLERS, Rule, Verdict
 from partition.tessellation import EMPTY, cells_from_points, cells_from_polygons, point_owner
 from partition.units import units_from_points
 from partition.values import Flag, Status
-
-GRID_COLUMNS = (
-    "village_code",
-    "grid_type",
-    "rule",
-    "min_households",
-    "max_households",
-    "households",
-    "population",
-    "units",
-    "status",
-    "flag",
-    "note",
-)
 
 
 @dataclass
@@ -221,7 +208,7 @@ def partition_village(village: Village, *, previous: np.ndarray | None = None) -
     Returns
     -------
     result
-        ``grids`` (one row per grid, columns :data:`GRID_COLUMNS`, polygons that tile the
+        ``grids`` (one row per grid, columns :data:`VILLAGE_GRID_COLUMNS`, polygons that tile the
         boundary) and ``point_grid`` (row of ``grids`` of every address point, indexed like
         ``village.points``).
     """
@@ -323,7 +310,7 @@ def partition_village(village: Village, *, previous: np.ndarray | None = None) -
             _note_blank_groups(rows, base_pts, point_grid[base_idx])
     grids = gpd.GeoDataFrame(rows, geometry=geoms, crs=crs)
     if len(grids) == 0:
-        grids = gpd.GeoDataFrame({c: [] for c in GRID_COLUMNS}, geometry=[], crs=crs)
+        grids = gpd.GeoDataFrame({c: [] for c in VILLAGE_GRID_COLUMNS}, geometry=[], crs=crs)
     grids["village_code"] = village.code
     grids["min_households"] = rule.min_households
     grids["max_households"] = rule.max_households

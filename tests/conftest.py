@@ -9,6 +9,8 @@ import numpy as np
 import pytest
 import shapely
 
+from gridmap.options import Options
+
 UTM = "EPSG:32651"  # Shanghai's UTM zone: every constructed case lives here
 ORIGIN = (350_000.0, 3_460_000.0)
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
@@ -101,8 +103,7 @@ def sample_run(sample_layers):
         s["boundaries"],
         exclusive=s["exclusive"],
         barriers=s["barriers"],
-        liaison=(10, 15),
-        name="sample",
+        options=Options(liaison=(10, 15), name="sample"),
     )
 
 

@@ -6,26 +6,23 @@ from typing import Any
 
 import gridmap
 
-READ_KEYS = (
-    "units",
-    "exclusive",
-    "barriers",
-    "previous",
-    "input_crs",
-    "x_col",
-    "y_col",
-    "encoding",
-    "addresses_crs",
-    "boundaries_crs",
-    "units_crs",
-    "exclusive_crs",
-    "barriers_crs",
-    "addresses_sheet",
-)
 
+def run_files(
+    addresses: Any,
+    boundaries: Any,
+    *,
+    units: Any = None,
+    exclusive: Any = None,
+    barriers: Any = (),
+    previous: Any = None,
+    progress: Any = None,
+    **options: Any,
+) -> gridmap.GridResult:
+    """Read input files and grid them through the public API, as ``gridmap partition`` does.
 
-def run_files(addresses: Any, boundaries: Any, **kw: Any) -> gridmap.GridResult:
-    """Read input files with :func:`gridmap.read_inputs`, then grid them with :func:`gridmap.make_grids`."""
-    read = {k: kw.pop(k) for k in READ_KEYS if k in kw}
-    inputs = gridmap.read_inputs(addresses, boundaries, **read)
-    return gridmap.make_grids(**inputs.frames(), **kw)
+    Keywords other than the layers and `progress` are :class:`gridmap.Options` fields.
+    """
+    opts = gridmap.Options(**options)
+    layers = {"units": units, "exclusive": exclusive, "barriers": barriers or (), "previous": previous}
+    inputs = gridmap.read_inputs(addresses, boundaries, **layers, options=opts)
+    return gridmap.make_grids(**inputs.frames(), options=opts, progress=progress)

@@ -41,7 +41,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
-from geodata.errors import EditError, GridmapError, OutputExistsError, UnsafeOutputError
+from geodata.errors import EditError, GridmapError, OutputExistsError, UnsafeOutputError, require
 from gridmap.edit.session import EditSession
 
 STATIC = Path(__file__).parent / "static"
@@ -139,6 +139,7 @@ def create_app(session: EditSession, *, token: str, protect_reads: bool = False,
     app
         A ``flask.Flask`` application.
     """
+    require("flask", extra="edit", purpose="The editor (gridmap edit)")
     from flask import Flask, Response, abort, jsonify, request, send_from_directory
 
     app = Flask("gridmap.edit", static_folder=None)

@@ -200,7 +200,7 @@ class EditSession:
         """
         from geodata.errors import GridmapError
         from gridmap.inputs import LayerSpec, read_input
-        from gridmap.runfolder import read_run
+        from gridmap.result import read_run
 
         run = read_run(folder)
         given = str(run.manifest.get("crs", {}).get("input", "")).lower()
@@ -660,7 +660,8 @@ class EditSession:
         households each grid shares with the grids the session started from); the code history
         carries every code ever issued, so a retired code is never given again.
         """
-        from gridmap.make import GRID_ORDER, previous_overlap, violations_frame
+        from geodata.schema import GRID_COLUMNS
+        from gridmap.make import previous_overlap, violations_frame
         from gridmap.result import GridResult
         from partition.coding import assign_codes
 
@@ -735,7 +736,7 @@ class EditSession:
             liaison, addresses["liaison_code"] = liaison_groups(
                 grids, addresses, addr_grid, min_households=band[0], max_households=band[1]
             )
-        grids = grids.sort_values("grid_code", kind="stable").reset_index(drop=True)[[*GRID_ORDER, "geometry"]]
+        grids = grids.sort_values("grid_code", kind="stable").reset_index(drop=True)[[*GRID_COLUMNS, "geometry"]]
         grids["households"] = grids["households"].round().astype("int64")
         grids["units"] = grids["units"].astype("int64")
         grids["population"] = grids["population"].where(grids["population"] > 0)

@@ -11,8 +11,8 @@ import pytest
 import shapely
 from click.testing import CliRunner
 
-from gridmap.analysis import worker_table
 from gridmap.cli import main
+from gridmap.report import worker_table
 from partition.audit import audit_grids, diff_layers
 from partition.values import Band
 from tests.conftest import ORIGIN, UTM, grid_points, square

@@ -36,7 +36,7 @@ def test_inputs_in_different_crs_give_the_same_grids(sample_layers, sample_run):
         s["boundaries"],
         exclusive=s["exclusive"].to_crs(32651),
         barriers=s["barriers"].to_crs(3857),
-        liaison=(10, 15),
+        options=gridmap.Options(liaison=(10, 15)),
     )
     assert mixed.grids["grid_code"].tolist() == sample_run.grids["grid_code"].tolist()
     assert mixed.grids["households"].tolist() == sample_run.grids["households"].tolist()
@@ -66,18 +66,18 @@ def test_frame_without_crs_is_refused_with_the_fix(sample_layers):
 def test_remapped_columns_by_keyword(sample_layers):
     s = sample_layers
     addr = s["addresses"].rename(columns={"households": "户数"})
-    result = gridmap.make_grids(addr, s["boundaries"], households_col="户数")
+    result = gridmap.make_grids(addr, s["boundaries"], options=gridmap.Options(fields={"households": "户数"}))
     assert int(result.grids["households"].sum()) == int(s["addresses"]["households"].sum())
     with pytest.raises(InputError, match="'hh'"):
-        gridmap.make_grids(addr, s["boundaries"], households_col="hh")
+        gridmap.make_grids(addr, s["boundaries"], options=gridmap.Options(fields={"households": "hh"}))
     with pytest.raises(GridmapError, match="unknown field"):
-        gridmap.make_grids(addr, s["boundaries"], fields={"housholds": "户数"})
+        gridmap.make_grids(addr, s["boundaries"], options=gridmap.Options(fields={"housholds": "户数"}))
 
 
 def test_keep_valid_without_previous_names_the_parameter(sample_layers):
     s = sample_layers
     with pytest.raises(InputError, match="keep_valid"):
-        gridmap.make_grids(s["addresses"], s["boundaries"], keep_valid=True)
+        gridmap.make_grids(s["addresses"], s["boundaries"], options=gridmap.Options(keep_valid=True))
 
 
 def test_save_writes_what_the_cli_writes_and_read_run_reads_it_back(sample_run, sample_run_dir):
@@ -120,7 +120,7 @@ def test_diff_of_two_runs_counts_moved_households(sample_layers, sample_run):
         s["boundaries"],
         exclusive=s["exclusive"],
         barriers=s["barriers"],
-        rules=gridmap.read_rules(min_households=200, max_households=320),
+        options=gridmap.Options(rules=gridmap.read_rules(min_households=200, max_households=320)),
     )
     d = gridmap.diff(sample_run, narrow)
     moved = d.households.loc[d.households["changed"], "households"].sum()
@@ -138,7 +138,7 @@ def test_read_inputs_then_make_grids_equals_the_cli_run(sample_run_dir):
         exclusive=gridmap.LayerSpec(p, "exclusive"),
         barriers=[gridmap.LayerSpec(p, "barriers")],
     )
-    result = gridmap.make_grids(**inputs.frames(), liaison=(10, 15))
+    result = gridmap.make_grids(**inputs.frames(), options=gridmap.Options(liaison=(10, 15)))
     assert len(result.manifest["inputs"]["addresses"]["sha256"]) == 64
     saved = gpd.read_file(sample_run_dir / "grids.gpkg", layer="grids")
     assert result.grids["grid_code"].tolist() == saved["grid_code"].astype(str).tolist()

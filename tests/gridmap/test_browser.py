@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from gridmap.maps import write_map
+from gridmap.options import Options
 from tests.gridmap.conftest import NEEDS_CHROMIUM, REDRAWN, start_chromium
 
 pytestmark = NEEDS_CHROMIUM
@@ -335,8 +336,7 @@ def test_province_index_links_to_township_maps_and_reports_like_a_user(browser, 
         LayerSpec(spec.path, "boundaries"),
         tmp_path / "prov",
         exclusive=LayerSpec(spec.path, "exclusive"),
-        name=PAYLOADS[3],
-        workers=1,
+        options=Options(workers=1, name=PAYLOADS[3]),
     )
     browser.get((tmp_path / "prov" / "index.html").as_uri())
     assert browser.execute_script("return typeof window.__pwned") == "undefined"

@@ -135,8 +135,7 @@ def test_gcj02_input_is_written_in_wgs84(town, tmp_path):
         **dict(
             addresses=LayerSpec(path, "addresses"),
             boundaries=LayerSpec(path, "boundaries"),
-            addresses_crs="gcj02",
-            boundaries_crs="gcj02",
+            layer_crs={"addresses": "gcj02", "boundaries": "gcj02"},
             output_crs="gcj02",
         )
     )

@@ -18,6 +18,7 @@ import sqlalchemy as sa
 from geodata.postgis import DbSource
 from geodata.sample import sample_path
 from gridmap import LayerSpec, make_grids, read_inputs
+from gridmap.options import Options
 from gridmap.publish import layout_sql
 from partition.rules import RuleSet
 from tests import pgfixtures
@@ -53,7 +54,7 @@ def make_run(url: str, out: Path, *, previous: bool = False, boundaries_sql: str
         barriers=[src(layer="inputs.barriers")],
         previous=src(layer="gridmap.grids_current") if previous else None,
     )
-    make_grids(**inputs.frames(), liaison=(10, 15), **kw).save(out, maps=False)
+    make_grids(**inputs.frames(), options=Options(liaison=(10, 15), **kw)).save(out, maps=False)
     return out
 
 

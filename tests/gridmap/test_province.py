@@ -8,11 +8,12 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import pytest
+import shapely
 from click.testing import CliRunner
 
 import gridmap
 from geodata import validate as gval
-from geodata.errors import InputError
+from geodata.errors import InputError, OptionError
 from geodata.sample import sample_path
 from geodata.windows import PointFile
 from gridmap import province
@@ -43,18 +44,18 @@ def whole(files):
         gpd.read_file(folder / "boundaries.gpkg"),
         exclusive=gpd.read_file(folder / "exclusive.gpkg"),
         barriers=gpd.read_file(folder / "barriers.gpkg"),
-        liaison=(10, 15),
+        options=gridmap.Options(liaison=(10, 15)),
     )
 
 
-def _run(folder, out, addresses="addresses.parquet", **kw):
+def _run(folder, out, addresses="addresses.parquet", *, workers=1, **kw):
     return gridmap.grid_province(
         folder / addresses,
         folder / "boundaries.gpkg",
         out,
         exclusive=folder / "exclusive.gpkg",
         barriers=[folder / "barriers.gpkg"],
-        liaison=(10, 15),
+        options=gridmap.Options(liaison=(10, 15), workers=workers),
         **kw,
     )
 
@@ -193,3 +194,63 @@ def test_cli_bad_address_file_is_one_clear_error_and_no_folder(tmp_path):
     assert "GeoParquet or GeoPackage" in text and "ogr2ogr" in text
     assert "Traceback" not in text
     assert not out.exists()
+
+
+@pytest.mark.parametrize("keep_valid", [False, True])
+def test_previous_grids_give_the_codes_make_grids_gives(files, whole, tmp_path, keep_valid):
+    # a year later one community has grown by half: a province run regenerates exactly as make_grids does
+    folder, addr = files
+    bnd = gpd.read_file(folder / "boundaries.gpkg")
+    whole.save(tmp_path / "before", maps=False)
+    grown = addr.copy()
+    inside = grown.within(bnd.to_crs(addr.crs).loc[bnd["code"].eq("310115005039")].geometry.iloc[0])
+    grown.loc[inside, "households"] = np.ceil(grown.loc[inside, "households"] * 1.5).astype(int)
+    grown.to_parquet(folder / "grown.parquet", write_covering_bbox=True, row_group_size=40)
+    options = gridmap.Options(liaison=(10, 15), keep_valid=keep_valid)
+    ref = gridmap.make_grids(
+        grown,
+        bnd,
+        exclusive=gpd.read_file(folder / "exclusive.gpkg"),
+        barriers=gpd.read_file(folder / "barriers.gpkg"),
+        previous=whole.grids,
+        history=whole.history,
+        options=options,
+    )
+    assert len(ref.code_changes), "the grown community should change some codes"
+    res = gridmap.grid_province(
+        folder / "grown.parquet",
+        folder / "boundaries.gpkg",
+        tmp_path / "after",
+        exclusive=folder / "exclusive.gpkg",
+        barriers=[folder / "barriers.gpkg"],
+        previous=tmp_path / "before" / "grids.gpkg",
+        options=options,
+        maps=False,
+    )
+    grids = res.dataset("grids").sort_values("grid_code").reset_index(drop=True)
+    exp = ref.grids.sort_values("grid_code").reset_index(drop=True)
+    assert list(grids["grid_code"]) == list(exp["grid_code"])
+    assert list(grids["households"].astype(int)) == list(exp["households"].astype(int))
+    assert list(grids["kept"].astype(bool)) == list(exp["kept"].astype(bool))
+    # the same areas (kept grids come from the previous run's file here, from memory there: a polygon may come
+    # back as a one-part multipolygon)
+    a, b = grids.to_crs(32651).geometry.values, exp.to_crs(32651).geometry.values
+    assert (shapely.area(shapely.symmetric_difference(a, b)) < 1e-3).all()
+    history = gpd.read_file(tmp_path / "after" / "grids.gpkg", layer="code_history")["grid_code"]
+    assert sorted(history.astype(str)) == sorted(ref.history)
+    changes = pd.read_csv(tmp_path / "after" / "code_changes.csv", dtype=str).fillna("")
+    expected = ref.code_changes.astype(str).replace({"None": "", "nan": ""})
+    key = ["old_code", "new_code"]
+    assert changes.sort_values(key)[key].values.tolist() == expected.sort_values(key)[key].values.tolist()
+
+
+def test_keep_valid_without_previous_is_refused_before_any_work(files, tmp_path):
+    folder, _ = files
+    with pytest.raises(OptionError, match="keep_valid"):
+        gridmap.grid_province(
+            folder / "addresses.parquet",
+            folder / "boundaries.gpkg",
+            tmp_path / "run",
+            options=gridmap.Options(keep_valid=True),
+        )
+    assert not (tmp_path / "run").exists()

@@ -1,0 +1,72 @@
+"""``gridmap check-codes``: format, uniqueness, prefix, ranges and gaps of grid codes."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from gridmap.cli.options import RUN_FILES
+
+
+@click.command("check-codes")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False))
+@click.option("--layer", default=None, help="Layer of FILE [grids when present].")
+@click.option("--grid-code-col", default="grid_code", show_default=True, help="Column holding the grid codes.")
+@click.option(
+    "--village-code-col",
+    default="village_code",
+    show_default=True,
+    help="Column of the owning village's code (optional).",
+)
+@click.option("--type-col", default="grid_type", show_default=True, help="Column of the grid type (optional).")
+@click.option("--out", type=click.Path(dir_okay=False), help="Also write the findings to this CSV.")
+@click.pass_context
+def check_codes_cmd(
+    ctx: click.Context,
+    file: str,
+    layer: str | None,
+    grid_code_col: str,
+    village_code_col: str,
+    type_col: str,
+    out: str | None,
+) -> None:
+    """Check grid codes: format, uniqueness, village prefix, sequence ranges, retirements, gaps.
+
+    In a run folder, a code its manifest or code_changes.csv records as retired while a grid
+    still uses it is an error.
+
+    Exit code 0 when there are no errors (gaps are warnings), 1 otherwise.
+
+    \b
+    Example:
+      gridmap check-codes outputs/town/grids.gpkg
+      gridmap check-codes old_grids.shp --grid-code-col WGBM --village-code-col CJBM
+    """
+    from geodata.io import check_output_file, layer_names, read_layer, write_csv
+    from gridmap.runfolder import recorded_retired
+    from partition.coding import check_codes
+
+    if out:
+        check_output_file(out, overwrite=True, inputs=[file], protected=RUN_FILES)
+
+    if layer is None and file.lower().endswith(".gpkg"):
+        layer = "grids" if "grids" in layer_names(file) else None
+    gdf = read_layer(Path(file), layer=layer)
+    if grid_code_col not in gdf.columns:
+        raise click.BadParameter(
+            f"{file} has no column '{grid_code_col}' (columns: {', '.join(map(str, gdf.columns))}).",
+            param_hint="--grid-code-col",
+        )
+    frame = gdf.rename(columns={grid_code_col: "grid_code"})
+    frame = frame.rename(
+        columns={c: n for c, n in ((village_code_col, "village_code"), (type_col, "grid_type")) if c in frame.columns}
+    )
+    found = check_codes(frame, retired=recorded_retired(Path(file).parent))  # a run folder's retirements
+    errors = found[found["severity"].eq("error")]
+    click.echo(f"{len(frame)} grids checked: {len(errors)} errors, {len(found) - len(errors)} warnings.")
+    for row in found.itertuples():
+        click.echo(f"  {row.severity:7} {row.check:7} {row.message}")
+    if out:
+        write_csv(Path(out), found)
+    ctx.exit(1 if len(errors) else 0)

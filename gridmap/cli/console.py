@@ -1,0 +1,88 @@
+"""What the commands print: results, warnings, progress; library parameter names shown as this CLI's flags."""
+
+from __future__ import annotations
+
+import logging
+import re
+import sys
+from collections.abc import Iterable
+from typing import Any
+
+import click
+
+log = logging.getLogger("gridmap")
+
+
+def echo(ctx: click.Context, text: str) -> None:
+    """Print `text` unless the run is ``--quiet``."""
+    if not ctx.obj.get("quiet"):
+        click.echo(text)
+
+
+def warn(lines: Iterable[str]) -> None:
+    """Print what the library says a person should know (its result's ``warnings``) as warnings."""
+    for line in lines:
+        log.warning("%s", line)
+
+
+class Progress:
+    """Console progress: a line per stage, a bar for the per-village stage."""
+
+    def __init__(self, quiet: bool) -> None:
+        self.quiet = quiet
+        self.bar: Any = None
+        self.last: str | None = None
+
+    def __call__(self, stage: str, done: int, total: int) -> None:
+        """Show that `done` of `total` items of `stage` are done."""
+        if self.quiet:
+            return
+        if stage != self.last:
+            if self.bar is not None:
+                self.bar.render_finish()
+                self.bar = None
+            self.last = stage
+            if total > 1:
+                self.bar = click.progressbar(length=total, label=f"{stage:>10}", file=sys.stderr, show_pos=True)
+                self.bar.render_progress()
+            else:
+                click.echo(f"{stage:>10} …", err=True)
+        if self.bar is not None:
+            self.bar.update(done - self.bar.pos)
+            if done >= total:
+                self.bar.render_finish()
+                self.bar = None
+
+
+def as_flags(text: str, group: click.Group) -> str:
+    """Name library parameters (```x_col```) as the command line's flags (``--x-col``)."""
+    names = {
+        p.name: p.opts[0]
+        for cmd in group.commands.values()
+        for p in cmd.params
+        if isinstance(p, click.Option) and p.opts[0].startswith("--")
+    }
+    names.update(
+        {
+            "crs": "--<input>-crs",
+            "workers": "--workers",
+            "fields": "--<field>-col",
+            "layer_crs": "--<input>-crs",
+            "sheet": "--addresses-sheet",
+            "rules": "--rules",
+        }
+    )
+    text = re.sub(r"`(--[a-z][a-z-]*)`", r"\1", text)
+    return re.sub(r"`([a-z_]+)`", lambda m: names.get(m[1], m[0]), text)
+
+
+class FlagFormatter(logging.Formatter):
+    """Log lines with library parameter names shown as the command line's flags."""
+
+    def __init__(self, fmt: str, group: click.Group) -> None:
+        super().__init__(fmt)
+        self.group = group
+
+    def format(self, record: logging.LogRecord) -> str:
+        """Format `record`, naming parameters as flags."""
+        return as_flags(super().format(record), self.group)
