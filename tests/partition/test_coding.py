@@ -359,6 +359,8 @@ def test_check_codes_shows_at_most_ten_missing_numbers():
     assert check_codes(pd.DataFrame({"grid_code": [V + "000"]})).empty  # an undivided village is no gap
     ten = check_codes(pd.DataFrame({"grid_code": [V + "001", V + "012"]}))
     assert ten["message"].iloc[0].endswith("010, 011 are not in use (retired or skipped).")  # all ten shown, no "…"
+    eleven = check_codes(pd.DataFrame({"grid_code": [V + "001", V + "013"]}))
+    assert eleven["message"].iloc[0].endswith("010, 011 … are not in use (retired or skipped).")  # 012 left out
     assert list(check_codes(pd.DataFrame({"grid_code": [V + "001"]})).columns) == [
         "grid_code",
         "check",
