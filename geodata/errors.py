@@ -11,6 +11,7 @@ InputError             ValueError           an input file is unusable (every pro
 CRSError               ValueError           a coordinate system is missing, unknown, unsuitable
 RulesError             ValueError           a rules file or band option is invalid
 OptionError            ValueError           an option or parameter value is invalid
+CodeError              ValueError           a grid code is not 12 + 3 ASCII digits
 CodeSpaceError         ValueError           a village runs out of grid/liaison numbers
 OutputExistsError      FileExistsError      the output exists and ``overwrite`` was not given
 UnsafeOutputError      PermissionError      the output may not be replaced (not gridmap's,
@@ -26,16 +27,35 @@ EditError              ValueError           an editor request is invalid or refu
 from __future__ import annotations
 
 import importlib
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from types import ModuleType
+from typing import Any
+
+_BIDI = (0x061C, 0x200E, 0x200F, *range(0x202A, 0x202F), *range(0x2066, 0x206A))
+_ESCAPES = {c: f"\\x{c:02x}" for c in (*range(0x20), *range(0x7F, 0xA0))} | {c: f"\\u{c:04x}" for c in _BIDI}
+_ESCAPES_KEEP_NL = {c: e for c, e in _ESCAPES.items() if c != 0x0A}
+
+
+def printable(text: object, *, newlines: bool = False) -> str:
+    r"""Return `text` with control characters shown as escapes (``\x1b``), safe to print on a terminal.
+
+    A name, code or cell value may hold terminal escape sequences (which retitle the window, clear
+    the screen or write the clipboard), carriage returns that overwrite a line, or bidi overrides
+    that reorder it. Every message gridmap prints goes through this. `newlines` keeps line feeds
+    (a message of several lines that gridmap itself joined).
+    """
+    return str(text).translate(_ESCAPES_KEEP_NL if newlines else _ESCAPES)
 
 
 @dataclass(frozen=True)
 class Problem:
     """One problem found in an input: where it is, what is wrong, how to fix it.
 
-    ``kind`` names the problem for machines (e.g. ``address_outside_boundaries``) and ``ids``
-    holds the 0-based positions of the rows concerned, so a caller can map them back.
+    ``kind`` names the problem for machines (e.g. ``address_outside_boundaries``), ``ids``
+    holds the 0-based positions of the rows concerned, so a caller can map them back, and
+    ``values`` the figures of a note kept in an output (a :class:`partition.reasons.Reason`'s
+    values, so the message catalog can word it in Chinese and English).
     """
 
     file: str
@@ -45,6 +65,7 @@ class Problem:
     column: str | None = None
     kind: str | None = None
     ids: tuple[int, ...] = ()
+    values: Mapping[str, Any] = field(default_factory=dict, hash=False, compare=False)
 
     def __str__(self) -> str:
         where = [self.file]
@@ -53,7 +74,7 @@ class Problem:
         if self.column is not None:
             where.append(f"column '{self.column}'")
         text = f"{', '.join(where)}: {self.message}"
-        return f"{text} Fix: {self.fix}" if self.fix else text
+        return printable(f"{text} Fix: {self.fix}" if self.fix else text)
 
 
 class GridmapError(Exception):
@@ -70,7 +91,7 @@ class GridmapError(Exception):
     def __init__(self, message: str = "", *, fix: str = "") -> None:
         self.fix = fix
         text = f"{message} Fix: {fix}" if fix and "Fix:" not in message else message
-        super().__init__(text)
+        super().__init__(printable(text, newlines=True))
 
 
 class InputError(GridmapError, ValueError):
@@ -94,6 +115,10 @@ class RulesError(GridmapError, ValueError):
 
 class OptionError(GridmapError, ValueError):
     """An option or parameter has a value gridmap cannot use."""
+
+
+class CodeError(GridmapError, ValueError):
+    """A grid code is not of the standard form (12-digit village code + 3-digit sequence, ASCII digits)."""
 
 
 class CodeSpaceError(GridmapError, ValueError):

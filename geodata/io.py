@@ -6,6 +6,7 @@ import contextlib
 import csv
 import io
 import json
+import logging
 import os
 import re
 import shutil
@@ -19,6 +20,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import pyogrio
+import shapely
 
 from geodata.errors import (
     DependencyError,
@@ -28,6 +30,8 @@ from geodata.errors import (
     Problem,
     UnsafeOutputError,
 )
+
+log = logging.getLogger("gridmap")
 
 LON_NAMES = ("lon", "lng", "longitude", "x", "经度", "point_x", "easting")
 LAT_NAMES = ("lat", "latitude", "y", "纬度", "point_y", "northing")
@@ -380,6 +384,15 @@ def read_layer(
         raise InputError(Problem(str(path), "is a folder, not a file.", "pass the file inside it."))
     if path.suffix.lower() in TABLE_SUFFIXES:
         return read_csv_points(path, x_col=x_col, y_col=y_col, encoding=encoding, sheet=sheet)
+    if _missing_dbf(path):
+        raise InputError(
+            Problem(
+                str(path),
+                f"has no {path.stem}.dbf beside it, so its attributes (households, codes, names) are missing.",
+                "copy the .dbf (and .shx, .prj, .cpg) of the Shapefile into the same folder, or pass the zipped "
+                "Shapefile.",
+            )
+        )
     try:
         layers = pyogrio.list_layers(path)
     except Exception as exc:  # noqa: BLE001 - pyogrio raises DataSourceError and friends
@@ -422,9 +435,29 @@ def read_layer(
         raise InputError(Problem(str(path), "the layer has no features.", "export it again."))
     if "geometry" not in gdf or not isinstance(gdf, gpd.GeoDataFrame):
         raise InputError(Problem(str(path), "has no geometry column.", "pass a layer with points or polygons."))
-    gdf = gdf.reset_index(drop=True)
+    gdf = flatten(gdf.reset_index(drop=True), file=str(path))
     gdf.attrs.update(rows="feature", file=str(path))
     return gdf
+
+
+def flatten(gdf: gpd.GeoDataFrame, *, file: str) -> gpd.GeoDataFrame:
+    """Drop Z (height) and M (measure) values, saying so: gridmap works in 2D.
+
+    ArcGIS exports boundaries as PolygonZ; reprojecting 3D rings can leave them unclosed in GEOS.
+    """
+    geoms = gdf.geometry.values
+    has = shapely.has_z(geoms) | (shapely.has_m(geoms) if hasattr(shapely, "has_m") else False)
+    if has.any():
+        log.warning("%s: %d geometries have Z or M values; they were dropped (gridmap works in 2D).", file, has.sum())
+        gdf = gdf.set_geometry(shapely.force_2d(geoms), crs=gdf.crs)
+    return gdf
+
+
+def _missing_dbf(path: Path) -> bool:
+    """Whether a Shapefile lacks its attribute table (``.dbf``, any letter case), which GDAL would silently skip."""
+    return path.suffix.lower() == ".shp" and not any(
+        p.suffix.lower() == ".dbf" and p.stem == path.stem for p in path.parent.iterdir()
+    )
 
 
 def rename_fields(gdf: gpd.GeoDataFrame, mapping: Mapping[str, str | None], *, file: str) -> gpd.GeoDataFrame:
@@ -459,9 +492,29 @@ def rename_fields(gdf: gpd.GeoDataFrame, mapping: Mapping[str, str | None], *, f
 
 MADE_BY: Final = "gridmap"
 """Value of ``made_by`` in the ``manifest.json`` of every folder gridmap writes; only such a folder may be replaced."""
-_STALE = re.compile(
-    r"^\.(?P<name>.+?)\.(?:(?P<pid>\d+)\.)?[^.]*\.tmp$|^\.(?P<pname>.+)\.parts$|^\.(?P<oname>.+)\.old-(?P<opid>\d+)$"
+_STALE = re.compile(r"^\.(?P<name>.+)\.(?P<pid>\d+)\.[^.]*\.tmp$|^\.(?P<oname>.+)\.old-(?P<opid>\d+)$")
+WORK_MARKER: Final = ".gridmap-work"
+"""File in a folder being written (:func:`atomic_dir`) holding the writer's process id; removed when done."""
+RUN_FILES: Final = (
+    "grids.gpkg",
+    "grids.geojson",
+    "roster.csv",
+    "code_changes.csv",
+    "manifest.json",
+    "map.html",
+    "map.png",
+    "report.html",
+    "audit.gpkg",
+    "findings.csv",
+    "diff.gpkg",
+    "households.csv",
+    "grids.csv",
 )
+"""Files of a run, audit or diff folder that other commands never replace."""
+LEGACY_FILES: Final = frozenset({*RUN_FILES, "index.html", "dataset", "maps", "reports"})
+"""Top-level names gridmap wrote into folders whose manifest predates its ``files`` list."""
+_DERIVED = re.compile(r"^map_[A-Za-z0-9_]+\.html$")
+"""Files other commands add to a run folder by default (``gridmap map`` writes ``map_<basemap>.html``)."""
 
 
 def is_gridmap_folder(path: str | os.PathLike) -> bool:
@@ -472,6 +525,49 @@ def is_gridmap_folder(path: str | os.PathLike) -> bool:
     except (OSError, ValueError):
         return False
     return isinstance(data, dict) and data.get("made_by") == MADE_BY
+
+
+def _manifest(folder: Path) -> dict:
+    try:
+        data = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def _listing(folder: Path) -> list[str]:
+    """Every file under `folder` (symbolic links as files), as sorted POSIX paths relative to it."""
+    return sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_symlink() or not p.is_dir())
+
+
+def foreign_files(folder: str | os.PathLike, *, _nested: bool = False) -> list[str]:
+    """Return the files in a gridmap folder that gridmap did not write (relative paths, sorted).
+
+    gridmap's own files are those its manifest lists (``files``, recorded when the folder was
+    written), the maps ``gridmap map`` adds (``map_<basemap>.html``) and the contents of gridmap
+    folders inside it (``export/``). A folder written before the list existed is judged by its
+    top-level names (:data:`LEGACY_FILES`).
+    """
+    folder = Path(folder)
+    listed = _manifest(folder).get("files")
+    known = {str(f) for f in listed} if isinstance(listed, list) else None
+    if known is None and _nested:
+        return []  # an older gridmap folder inside a run (export/): all of it is gridmap's
+    foreign: list[str] = []
+    nested: dict[str, list[str]] = {}
+    for rel in _listing(folder):
+        top, _, rest = rel.partition("/")
+        if (known is not None and rel in known) or (known is None and top in LEGACY_FILES):
+            continue
+        if not rest and _DERIVED.match(top):
+            continue
+        if rest and is_gridmap_folder(folder / top) and not (folder / top).is_symlink():
+            if top not in nested:
+                nested[top] = [f"{top}/{f}" for f in foreign_files(folder / top, _nested=True)]
+            if rel not in nested[top]:
+                continue
+        foreign.append(rel)
+    return foreign
 
 
 def _inside(path: Path, folder: Path) -> bool:
@@ -502,6 +598,7 @@ def check_output(out: str | os.PathLike, *, overwrite: bool = False, inputs: Ite
         When the folder that would hold `out` is not writable.
     """
     out = Path(out)
+    _named(out)
     real = out.resolve()
     srcs = [Path(p).resolve() for p in inputs]
     for src in srcs:
@@ -530,11 +627,23 @@ def check_output(out: str | os.PathLike, *, overwrite: bool = False, inputs: Ite
                 "so --overwrite will not replace it."
             )
             raise UnsafeOutputError(msg, fix="choose a new --out, or move or delete that folder yourself.")
+        foreign = foreign_files(out)
+        if foreign:
+            shown = ", ".join(foreign[:10]) + (f" and {len(foreign) - 10} more" if len(foreign) > 10 else "")
+            msg = f"{out} holds files gridmap did not write ({shown}); --overwrite would delete them."
+            raise UnsafeOutputError(msg, fix="move those files out of the folder, or choose a new --out.")
     parent = _first_existing(real.parent)
     if not parent.is_dir():
         msg = f"cannot create {out}: {parent} is a file."
         raise OutputError(msg, fix="choose another --out.")
     _probe(parent, out)
+
+
+def _named(out: Path) -> None:
+    """Refuse an output path ending in ``..``: it names some other folder than it seems to (``x/..``)."""
+    if out.name == "..":
+        msg = f"{out} ends in '..', so it names the folder above, not a new one."
+        raise UnsafeOutputError(msg, fix="write the output's own name last, e.g. --out outputs/run1.")
 
 
 def _probe(parent: Path, out: Path) -> None:
@@ -568,6 +677,7 @@ def check_output_file(
         As for :func:`check_output`.
     """
     path = Path(path)
+    _named(path)
     real = path.resolve()
     srcs = [Path(p).resolve() for p in inputs]
     if any(real == s for s in srcs):
@@ -603,10 +713,11 @@ def _pid_alive(pid: int) -> bool:
 def clean_stale(out: str | os.PathLike) -> list[Path]:
     """Remove the hidden work folders that killed runs left beside `out`; return what was removed.
 
-    Only folders with gridmap's own names are touched: ``.<out>.<pid>.<random>.tmp`` (a run being
-    written), ``.<out>.parts`` (per-village results kept for ``--resume``) is left to the caller,
-    and ``.<out>.old-<pid>`` (a replaced run being deleted). A folder whose process still runs is
-    left alone.
+    Only folders gridmap made, whose process has died, are touched: ``.<out>.<pid>.<random>.tmp``
+    holding gridmap's work marker with that process id (a run being written), and
+    ``.<out>.old-<pid>`` with gridmap's manifest (a replaced run being deleted). A folder of any
+    other name or content, or whose process still runs, is left alone; ``.<out>.parts``
+    (per-village results kept for ``--resume``) is left to the caller.
     """
     out = Path(out)
     if not out.parent.is_dir():
@@ -616,18 +727,27 @@ def clean_stale(out: str | os.PathLike) -> list[Path]:
         m = _STALE.match(p.name)
         if not m or not p.is_dir() or p.is_symlink():
             continue
-        name = m["name"] or m["oname"]
-        pid = m["pid"] or m["opid"]
-        if name != out.name or (pid and _pid_alive(int(pid)) and int(pid) != os.getpid()):
+        name, pid = (m["name"], m["pid"]) if m["name"] else (m["oname"], m["opid"])
+        if name != out.name or (_pid_alive(int(pid)) and int(pid) != os.getpid()):
             continue
-        if m["oname"] and not out.exists():
-            continue  # killed between the two renames: this is the only complete copy
+        if m["name"] and _read_marker(p) != pid:
+            continue  # not a folder gridmap was writing
+        if m["oname"] and (not is_gridmap_folder(p) or not out.exists()):
+            continue  # not gridmap's, or killed between the two renames: the only complete copy
         shutil.rmtree(p, ignore_errors=True)
         removed.append(p)
     return removed
 
 
+def _read_marker(folder: Path) -> str | None:
+    try:
+        return (folder / WORK_MARKER).read_text(encoding="ascii").strip()
+    except (OSError, ValueError):
+        return None
+
+
 def _mark_made_by(folder: Path) -> None:
+    """Write ``"made_by": "gridmap"`` and the list of the folder's files into its manifest."""
     manifest = folder / "manifest.json"
     data: dict = {}
     if manifest.exists():
@@ -635,9 +755,11 @@ def _mark_made_by(folder: Path) -> None:
             data = json.loads(manifest.read_text(encoding="utf-8"))
         except ValueError:
             data = {}
-        if not isinstance(data, dict) or data.get("made_by") == MADE_BY:
+        if not isinstance(data, dict):
             return
-    manifest.write_text(json.dumps({"made_by": MADE_BY, **data}, ensure_ascii=False, indent=2), encoding="utf-8")
+    files = sorted({*_listing(folder), "manifest.json"})
+    data = {"made_by": MADE_BY, **{k: v for k, v in data.items() if k not in ("made_by", "files")}, "files": files}
+    manifest.write_text(json.dumps(data, ensure_ascii=False, indent=2), encoding="utf-8")
 
 
 @contextlib.contextmanager
@@ -649,7 +771,8 @@ def atomic_dir(
     Nothing is half written: on any error the temporary folder is removed and `out` is untouched.
     :func:`check_output` decides whether `out` may be replaced; work folders of killed runs are
     cleaned first (:func:`clean_stale`). The folder gets normal permissions (as the umask says)
-    and a ``manifest.json`` with ``"made_by": "gridmap"``, so a later ``--overwrite`` knows it.
+    and a ``manifest.json`` with ``"made_by": "gridmap"`` and the list of its files, so a later
+    ``--overwrite`` knows it and finds any file the user added.
 
     Raises
     ------
@@ -664,6 +787,7 @@ def atomic_dir(
         out.parent.mkdir(parents=True, exist_ok=True)
         clean_stale(out)
         tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.{os.getpid()}.", suffix=".tmp", dir=out.parent))
+        (tmp / WORK_MARKER).write_text(str(os.getpid()), encoding="ascii")
         umask = os.umask(0)
         os.umask(umask)
         tmp.chmod(0o777 & ~umask)
@@ -672,6 +796,7 @@ def atomic_dir(
         raise OutputError(msg, fix="choose an --out in a folder you can write to.") from exc
     try:
         yield tmp
+        (tmp / WORK_MARKER).unlink()
         _mark_made_by(tmp)
     except BaseException as exc:
         shutil.rmtree(tmp, ignore_errors=True)

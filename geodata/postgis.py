@@ -78,21 +78,92 @@ def is_db_url(value: str | os.PathLike | None) -> bool:
     return isinstance(value, str) and value.strip().lower().startswith(SCHEMES)
 
 
+ENCODE_HINT = "percent-encode it in the URL (@ as %40, / as %2F, : as %3A, # as %23, ? as %3F, % as %25, space as %20)"
+
+
+def parse_url(url: str) -> sqlalchemy.URL:
+    """Parse a PostgreSQL URL with SQLAlchemy's own parser (the one that connects), refusing ambiguous ones.
+
+    Raises
+    ------
+    InputError
+        When the URL is malformed, or an unencoded ``@`` in the user or password makes the host
+        ambiguous (the message shows the URL masked and says how to encode the password).
+    """
+    import sqlalchemy as sa
+
+    try:
+        u = sa.make_url(str(url).strip())
+        _ = u.port  # parses the port
+    except (sa.exc.ArgumentError, ValueError) as exc:  # the parser's message may quote a piece of the password
+        msg = (
+            "is not a valid PostgreSQL URL: its port is not a number, or its user or password holds a character "
+            "that must be encoded."
+        )
+        fix = (
+            f"write postgresql://USER@HOST:PORT/DATABASE; if the password holds @ / : # ? % or a space, {ENCODE_HINT}."
+        )
+        raise InputError(Problem(mask_url(url), msg, fix)) from exc
+    if u.host and "@" in u.host:
+        raise InputError(
+            Problem(
+                mask_url(url),
+                "has more than one '@' before the host, so user, password and host cannot be told apart.",
+                f"if the password holds '@', {ENCODE_HINT}; or leave it out and use PGPASSWORD or ~/.pgpass.",
+            )
+        )
+    if u.host and not _host_ok(u.host):  # after the '@' check: the host now holds no piece of the password
+        raise InputError(
+            Problem(mask_url(url), f"has '{u.host}' as its host, which is not a host name.", "check the host part.")
+        )
+    return u
+
+
+def _host_ok(host: str) -> bool:
+    """Whether `host` can be looked up (a name or address; the driver fails with a bare UnicodeError otherwise)."""
+    if not host.isprintable():
+        return False
+    try:
+        host.encode("idna")
+    except UnicodeError:
+        return False
+    return True
+
+
 def mask_url(url: str) -> str:
-    """Return `url` with its password replaced by ``***`` (safe for logs, manifests and errors)."""
-    url = str(url)
-    url = re.sub(r"(://[^:/@?#]*:)[^@/?#]*@", r"\1***@", url, count=1)
-    return re.sub(r"([?&]password=)[^&#]*", r"\1***", url)
+    """Return `url` with its password replaced by ``***`` (safe for logs, manifests and errors).
 
+    The URL is read with SQLAlchemy's parser, so a password holding ``/ @ : # % ?`` or spaces is
+    masked whole. A URL it cannot read shows nothing between ``://`` and its last ``@``.
+    """
+    import sqlalchemy as sa
 
-def _password_in_query(url: str) -> str | None:
-    m = re.search(r"[?&]password=([^&#]*)", url)
-    return m.group(1) if m and m.group(1) else None
+    text = str(url).strip()
+    try:
+        u = sa.make_url(text)
+        if not (u.host and "@" in u.host):  # an '@' left in the host: user and password unclear, mask below
+            return re.sub(r"(?i)([?&]password=)[^&#]*", r"\1***", u.render_as_string(hide_password=True))
+    except (sa.exc.ArgumentError, ValueError, TypeError):
+        pass  # unreadable: masked below
+    scheme, sep, rest = text.partition("://")
+    if not sep:
+        return "***" if "@" in text or "password" in text.lower() else text
+    _, at, tail = rest.rpartition("@")
+    masked = f"{scheme}://***@{tail}" if at else f"{scheme}://{rest}"
+    return re.sub(r"(?i)(password=)[^&#]*", r"\1***", masked)
 
 
 def _password(url: str) -> str | None:
-    m = re.search(r"://[^:/@?#]*:([^@/?#]*)@", url)
-    return (m.group(1) if m and m.group(1) else None) or _password_in_query(url)
+    """Return the password a URL carries (in its user part or its query), as the driver would get it."""
+    import sqlalchemy as sa
+
+    try:
+        u = sa.make_url(str(url).strip())
+    except (sa.exc.ArgumentError, ValueError):
+        m = re.search(r"://[^@]*?:(.*)@", str(url))  # unreadable URL: everything after the user's ':'
+        return m.group(1) if m and m.group(1) else None
+    pw = u.password or u.query.get("password")
+    return str(pw[0] if isinstance(pw, tuple) else pw) if pw else None
 
 
 def _scrub(text: str, url: str) -> str:
@@ -100,9 +171,9 @@ def _scrub(text: str, url: str) -> str:
     pw = _password(url)
     text = str(text).strip()
     if pw:
-        from urllib.parse import unquote
+        from urllib.parse import quote, quote_plus, unquote
 
-        for form in {pw, unquote(pw)}:
+        for form in sorted({pw, unquote(pw), quote(pw, safe=""), quote_plus(pw)}, key=len, reverse=True):
             text = text.replace(form, "***")
     return text
 
@@ -124,7 +195,8 @@ def connect(url: str) -> sqlalchemy.Engine:
     Raises
     ------
     InputError
-        When the URL is not a PostgreSQL URL or is malformed (e.g. a port that is not a number).
+        When the URL is not a PostgreSQL URL or is malformed (e.g. a port that is not a number, or
+        an unencoded ``@`` in the password).
     """
     require("psycopg", extra="postgis", purpose="Reading or publishing to PostgreSQL")
     sa = require("sqlalchemy", extra="postgis", purpose="Reading or publishing to PostgreSQL")
@@ -134,15 +206,7 @@ def connect(url: str) -> sqlalchemy.Engine:
         raise InputError(
             Problem(mask_url(url), "is not a PostgreSQL URL.", "write postgresql://USER@HOST:PORT/DATABASE.")
         )
-    try:
-        u = sa.make_url(url.strip())
-        u = u.set(drivername="postgresql+psycopg")
-        _ = u.port  # parses the port
-    except (sa.exc.ArgumentError, ValueError) as exc:
-        msg = f"is not a valid PostgreSQL URL ({_scrub(str(exc), url)})."
-        raise InputError(
-            Problem(mask_url(url), msg, "write postgresql://USER@HOST:PORT/DATABASE (port a number).")
-        ) from exc
+    u = parse_url(url).set(drivername="postgresql+psycopg")
     query = dict(u.query)
     query.setdefault("connect_timeout", "10")
     query.setdefault("application_name", "gridmap")
@@ -330,7 +394,9 @@ def read_db_layer(url: str, *, layer: str | None = None, sql: str | None = None)
         raise InputError(Problem(where, "returned no rows.", "check the layer or the query's WHERE clause."))
     name = "geometry" if geom_col == "geometry" or "geometry" not in df.columns else geom_col
     gdf = gpd.GeoDataFrame(df.drop(columns=[geom_col]), geometry=gpd.GeoSeries(geoms, name=name), crs=crs)
-    return gdf.reset_index(drop=True)
+    from geodata.io import flatten
+
+    return flatten(gdf.reset_index(drop=True), file=where)
 
 
 def _crs_of(conn: sqlalchemy.Connection, srid: int | None) -> str | None:

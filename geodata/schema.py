@@ -29,7 +29,7 @@ VILLAGE_GRID_COLUMNS = (
     "units",
     "status",
     "flag",
-    "note",
+    "reason",
 )
 """Columns of the grids the splitter makes for one village/community (before codes and measures)."""
 
@@ -48,11 +48,32 @@ GRID_COLUMNS = (
     "status",
     "flag",
     "note",
+    "note_en",
+    "reason",
     "min_households",
     "max_households",
     "kept",
 )
 """Columns of a run's grids table, in order (geometry last); also the columns published to a database."""
+
+VILLAGE_CELL_COLUMNS = ("grid", "households", "population", "n_units", "unit_id", "label", "group", "compound", "block")
+"""Columns of the cells of one village/community as the engine hands them on (``grid``: row of its grids
+table; geometry as shapely objects besides)."""
+
+CELL_COLUMNS = (
+    "cell_id",
+    "grid_code",
+    "village_code",
+    "households",
+    "population",
+    "units",
+    "unit_id",
+    "label",
+    "group",
+    "compound",
+    "block",
+)
+"""Columns of a run's ``cells`` layer, in order (geometry last): the partition its grids are made of."""
 
 ROSTER_COLUMNS = (
     "address_id",

@@ -39,6 +39,15 @@ def county_codes() -> frozenset[str]:
     return frozenset(row["code"] for row in csv.DictReader(text.splitlines()))
 
 
+def ascii_digits(text: str, length: int | None = None) -> bool:
+    r"""Return whether `text` is ASCII digits ``0-9`` only (and `length` of them, when given).
+
+    Codes are ASCII everywhere: ``str.isdigit()`` and the regex ``\d`` also accept full-width
+    (``０-９``) and Arabic-Indic (``٠-٩``) digits, which give codes that look right and are not.
+    """
+    return (length is None or len(text) == length) and text.isascii() and text.isdigit()
+
+
 def code_problem(code: object) -> str | None:
     """Return why `code` is not a valid 12-digit village/community code, or ``None`` if it is.
 
@@ -46,8 +55,8 @@ def code_problem(code: object) -> str | None:
     township part (digits 7-9) nor its village part (digits 10-12) is ``000``.
     """
     text = "" if code is None or (isinstance(code, float) and np.isnan(code)) else str(code).strip()
-    if len(text) != 12 or not (text.isascii() and text.isdigit()):  # isdigit() alone takes any script's digits
-        return f"got '{text}', expected 12 digits (统计用区划代码, e.g. 310115005001)"
+    if not ascii_digits(text, 12):
+        return f"got '{text}', expected 12 digits, ASCII 0-9 (统计用区划代码, e.g. 310115005001)"
     if text[:6] not in county_codes():
         return f"got '{text}': its county part {text[:6]} is not in the 2023 code table"
     if text[6:9] == "000" or text[9:] == "000":
@@ -80,6 +89,10 @@ class Report:
             raise InputError(self.errors)
 
 
+MAX_PER_POINT = 100_000
+"""Most households (or people) one address point may carry; more is a data error (and overflows counts)."""
+
+
 def _numeric(
     gdf: gpd.GeoDataFrame,
     col: str,
@@ -90,6 +103,7 @@ def _numeric(
     default: float,
     whole: bool = True,
     blank_ok: bool = False,
+    maximum: float = MAX_PER_POINT,
 ) -> pd.Series:
     if col not in gdf.columns:
         return pd.Series(default, index=gdf.index, dtype=float)
@@ -106,8 +120,9 @@ def _numeric(
             bad_mask &= ~text.eq("").to_numpy()
         if whole:
             bad_mask |= np.isfinite(v) & (v != np.floor(v))
+        bad_mask |= v > maximum
     bad = np.flatnonzero(bad_mask)
-    expected = "a whole number ≥ 0" if whole else "a number ≥ 0"
+    expected = f"{'a whole number ≥ 0' if whole else 'a number ≥ 0'} (at most {maximum:,.0f} at one address)"
     report.errors.extend(
         Problem(
             file,
@@ -321,12 +336,34 @@ def _repair_polygons(gdf: gpd.GeoDataFrame, *, file: str, report: Report) -> gpd
                     row=f"feature {i}",
                     kind="repaired_polygon",
                     ids=(int(i),),
+                    values={
+                        "detail": str(reason),
+                        "area_before": float(f"{before:.6g}"),
+                        "area_after": float(f"{geom.area:.6g}"),
+                    },
                 )
             )
         geoms = geoms.copy()
         geoms[invalid] = fixed
         gdf = gdf.set_geometry(gpd.GeoSeries(geoms, index=gdf.index, crs=gdf.crs))
     return gdf
+
+
+MAX_COLUMNS = 1_900
+"""Most columns an input may have: a GeoPackage layer holds 2,000 fields and gridmap adds its own."""
+
+
+def check_width(gdf: pd.DataFrame, *, file: str) -> None:
+    """Refuse, before any work, a layer with more columns than a run folder's GeoPackage can hold."""
+    if len(gdf.columns) > MAX_COLUMNS:
+        raise InputError(
+            Problem(
+                file,
+                f"has {len(gdf.columns):,} columns; gridmap keeps every column in the run's GeoPackage, which holds at "
+                f"most {MAX_COLUMNS:,} besides its own.",
+                "keep only the columns you need (coordinates, households, codes, names) and run again.",
+            )
+        )
 
 
 def validate_boundaries(
@@ -343,6 +380,7 @@ def validate_boundaries(
     boundaries, report
         The boundaries with ``code`` and ``name`` as text, and what was found.
     """
+    check_width(gdf, file=file)
     report = Report()
     if "code" not in gdf.columns:
         report.errors.append(
@@ -444,6 +482,7 @@ def validate_addresses(
         Points with float ``households`` and ``population`` (NaN when unknown), indexed by their
         position in the file, and what was found.
     """
+    check_width(gdf, file=file)
     report = Report()
     gdf = gdf.copy()
     geoms = gdf.geometry.values

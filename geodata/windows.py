@@ -25,6 +25,7 @@ import numpy as np
 import pyogrio
 import shapely
 from pyproj import CRS
+from pyproj.exceptions import CRSError
 
 from geodata.errors import DependencyError, InputError, Problem
 
@@ -115,17 +116,28 @@ class PointFile:
             raise InputError(
                 Problem(str(path), "is Parquet without GeoParquet metadata.", "write it with geopandas to_parquet.")
             )
-        geo = json.loads(raw)
-        name = geo["primary_column"]
-        col = geo["columns"][name]
-        crs = CRS.from_user_input(col["crs"]) if col.get("crs") else (None if "crs" in col else CRS("OGC:CRS84"))
-        encoding = str(col.get("encoding", "WKB"))
+        try:  # GeoParquet metadata is the file's own claim: check it before any work relies on it
+            geo = json.loads(raw)
+            name = geo["primary_column"]
+            col = geo["columns"][name]
+            crs = CRS.from_user_input(col["crs"]) if col.get("crs") else (None if "crs" in col else CRS("OGC:CRS84"))
+            encoding = str(col.get("encoding", "WKB"))
+            covering = col.get("covering", {}).get("bbox")
+            cover = (covering["xmin"][0],) if covering else None
+            if name not in meta.schema.names and not any(n.startswith(f"{name}.") for n in meta.schema.names):
+                raise KeyError(name)
+        except (ValueError, KeyError, TypeError, AttributeError, IndexError, CRSError) as exc:
+            raise InputError(
+                Problem(
+                    str(path),
+                    f"has damaged GeoParquet metadata ({type(exc).__name__}: {str(exc)[:120]}).",
+                    "write the file again with geopandas to_parquet (or GDAL/QGIS as GeoParquet).",
+                )
+            ) from exc
         if encoding.lower() not in ("wkb", "point"):
             raise InputError(
                 Problem(str(path), f"stores {encoding} geometries.", "give addresses as points (WKB or point).")
             )
-        covering = col.get("covering", {}).get("bbox")
-        cover = (covering["xmin"][0],) if covering else None
         starts = np.cumsum([0] + [meta.row_group(i).num_rows for i in range(meta.num_row_groups)])
         bounds = _group_bounds(meta, covering, name if encoding.lower() == "point" else None)
         return cls(path, None, "parquet", int(starts[-1]), crs, name, encoding.upper(), cover, starts, bounds)

@@ -14,6 +14,7 @@ from geodata import io as gio
 from geodata import validate as gval
 from geodata.errors import InputError, Problem
 from gridmap import report
+from gridmap.catalog import with_notes
 from gridmap.provenance import MADE_BY, gridmap_version, now_iso
 from gridmap.report import report_page
 from gridmap.result import GridResult
@@ -156,7 +157,7 @@ def audit(
         band=Band(min_households, max_households),
         band_villages=_band_villages(b) if b is not None else None,
     )
-    ag = found.grids
+    ag = with_notes(found.grids)
     names = dict(zip(b["code"], b["name"], strict=True)) if b is not None and "name" in b else {}
     ag["village_name"] = ag["village_code"].map(names).fillna("") if names else ag.get("village_name", "")
     a = a.to_crs(work)
@@ -187,11 +188,18 @@ def audit(
     return GridResult(
         grids=out(ag),
         addresses=out(a),
-        violations=out(found.violations),
+        violations=out(_worded(found.violations)),
         boundaries=out(bnd),
         manifest=manifest,
         work_crs=work.to_string(),
     )
+
+
+def _worded(violations: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    """Audit findings with ``message`` (Chinese) and ``message_en`` (English) worded from their ``reason``."""
+    v = with_notes(violations, note="message")
+    cols = ["kind", "ref", "message", "message_en", "reason", "area_m2"]
+    return gpd.GeoDataFrame(v[[*cols, "geometry"]], geometry="geometry", crs=violations.crs)
 
 
 def write_audit(

@@ -66,6 +66,25 @@ def parse_range(text: str, *, option: str = "liaison") -> tuple[int, int]:
         lo, hi = (int(v) for v in str(text).split("-"))
     except ValueError as exc:
         raise RulesError(f"`{option}` expects MIN-MAX such as 10-15, got '{text}'.") from exc
-    if not 0 < lo <= hi:
-        raise RulesError(f"`{option}` needs 0 < MIN <= MAX, got '{text}'.")
+    return check_range((lo, hi), option=option)
+
+
+def check_range(pair: object, *, option: str = "liaison") -> tuple[int, int]:
+    """Return `pair` as ``(MIN, MAX)`` whole numbers with 0 < MIN <= MAX <= 1,000,000 (the CLI and library alike).
+
+    Raises
+    ------
+    RulesError
+        When `pair` is not two whole numbers in that order; the message names `option`.
+    """
+    from partition.values import MAX_BAND
+
+    values = list(pair) if isinstance(pair, tuple | list) else []
+    if len(values) != 2 or not all(
+        isinstance(v, int | float) and not isinstance(v, bool) and float(v).is_integer() for v in values
+    ):
+        raise RulesError(f"`{option}` expects (MIN, MAX) whole numbers such as (10, 15), got {pair!r}.")
+    lo, hi = int(values[0]), int(values[1])
+    if not 0 < lo <= hi <= MAX_BAND:
+        raise RulesError(f"`{option}` needs 0 < MIN <= MAX <= {MAX_BAND:,}, got {lo}-{hi}.")
     return lo, hi

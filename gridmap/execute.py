@@ -7,16 +7,20 @@ ships plain Python functions and GeoDataFrames to workers as they are, starts wi
 per machine, and needs no JVM or data-frame rewrite (Spark/Sedona would need both for a job that
 is a map over independent communities).
 
-With a ``resume_dir`` each finished village is saved there at once (atomically); a later call
-with the same fingerprint loads those and computes only the rest.
+With a ``resume_dir`` each finished village is saved there at once (as data files: GeoParquet,
+Parquet and JSON, never pickles); a later call with the same fingerprint loads those and computes
+only the rest. The folder is private to the user and refused when anyone else could write to it.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 import os
-import pickle
+import re
 import shutil
+import stat
 from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from dataclasses import dataclass
@@ -25,12 +29,15 @@ from typing import Any
 
 import geopandas as gpd
 import numpy as np
+import pandas as pd
+import shapely
 
-from geodata.errors import require
+from geodata.errors import UnsafeOutputError, require
 from partition.grids import Village, VillageGrids, partition_village
 from partition.incremental import partition_incremental
 
 Progress = Callable[[str, int, int], None]
+log = logging.getLogger("gridmap")
 
 
 @dataclass
@@ -67,36 +74,144 @@ def default_workers() -> int:
         return max(1, os.cpu_count() or 1)
 
 
+RESUME_STAMP = "gridmap-resume.json"
+"""The file that marks a resume folder as gridmap's and names the run fingerprint it belongs to."""
+
+
+def _key(code: str) -> str:
+    """File name stem of a village's saved result: its code when plain ASCII, else a digest of it."""
+    return code if re.fullmatch(r"[0-9A-Za-z_-]{1,64}", code) else hashlib.sha256(code.encode()).hexdigest()[:32]
+
+
+def _check_private(folder: Path) -> None:
+    """Refuse a resume folder that another user could have written into (a planted result is a poisoned run)."""
+    st = os.lstat(folder)
+    why = ""
+    if stat.S_ISLNK(st.st_mode) or not stat.S_ISDIR(st.st_mode):
+        why = "it is not a plain folder (a symbolic link or a file)"
+    elif hasattr(os, "getuid") and st.st_uid != os.getuid():
+        why = f"it belongs to another user (uid {st.st_uid})"
+    elif hasattr(os, "getuid") and st.st_mode & 0o077:
+        why = f"others may read or write it (mode {stat.S_IMODE(st.st_mode):o})"
+    if why:
+        msg = (
+            f"the resume folder {folder} is not private to you: {why}, so its saved villages cannot be "
+            "trusted. Fix: remove it after checking what it holds, or choose another --out."
+        )
+        raise UnsafeOutputError(msg)
+
+
+def _ours(folder: Path) -> list[Path]:
+    """Return what in `folder` gridmap did not write (empty: the folder may be cleared)."""
+    mine = re.compile(
+        r"^(?:[0-9A-Za-z_-]{1,64}\.(?:grids\.parquet|points\.parquet|cells\.parquet|json|tmp)|fingerprint\.txt|.+\.pkl)$"
+    )
+    return sorted(p for p in folder.iterdir() if p.name != RESUME_STAMP and not (p.is_file() and mine.match(p.name)))
+
+
+def clear_resume_dir(folder: str | Path) -> None:
+    """Remove a resume folder gridmap made (:func:`execute` with `resume_dir`); leave anything else alone.
+
+    Raises
+    ------
+    UnsafeOutputError
+        When the folder is not private to this user, or holds files gridmap did not write.
+    """
+    folder = Path(folder)
+    if not os.path.lexists(folder):
+        return
+    _check_private(folder)
+    foreign = _ours(folder)
+    if foreign:
+        shown = ", ".join(p.name for p in foreign[:5]) + (" …" if len(foreign) > 5 else "")
+        msg = (
+            f"the resume folder {folder} holds files gridmap did not write ({shown}). "
+            "Fix: move them elsewhere, or choose another --out."
+        )
+        raise UnsafeOutputError(msg)
+    shutil.rmtree(folder)
+
+
 class _Store:
-    """Per-village results saved under a folder, valid only for one run fingerprint."""
+    """Per-village results saved under a private folder, valid only for one run fingerprint.
+
+    Each village is three data files: its grids as GeoParquet (``CODE.grids.parquet``), the grid of
+    each of its points as Parquet (``CODE.points.parquet``) and its notes with the two files'
+    SHA-256 as JSON (``CODE.json``, written last: a village without it is not finished). Nothing is
+    ever unpickled or executed from the folder, the folder is created private to the user (0700)
+    and is refused when anyone else could write into it.
+    """
 
     def __init__(self, folder: str | Path | None, fingerprint: str) -> None:
         self.folder = Path(folder) if folder else None
         if self.folder is None:
             return
-        stamp = self.folder / "fingerprint.txt"
-        if self.folder.exists() and (not stamp.exists() or stamp.read_text() != fingerprint):
-            shutil.rmtree(self.folder)  # left by a run of other inputs: not ours to resume
-        self.folder.mkdir(parents=True, exist_ok=True)
-        stamp.write_text(fingerprint)
+        stamp = self.folder / RESUME_STAMP
+        if os.path.lexists(self.folder):
+            _check_private(self.folder)
+            if _read_json(stamp).get("fingerprint") != fingerprint:
+                clear_resume_dir(self.folder)  # left by a run of other inputs: not ours to resume
+        self.folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+        _check_private(self.folder)
+        _write_json(stamp, {"made_by": "gridmap", "fingerprint": fingerprint})
 
-    def _path(self, code: str) -> Path:
+    def _paths(self, code: str) -> tuple[Path, Path, Path, Path]:
         assert self.folder is not None  # only called when resuming into a folder
-        return self.folder / f"{code}.pkl"
+        k = _key(code)
+        return tuple(
+            self.folder / f"{k}.{part}" for part in ("grids.parquet", "points.parquet", "cells.parquet", "json")
+        )  # type: ignore[return-value]
 
     def load(self, code: str) -> VillageGrids | None:
-        if self.folder is None or not self._path(code).exists():
+        if self.folder is None:
             return None
-        with open(self._path(code), "rb") as f:
-            return pickle.load(f)  # noqa: S301 - our own file, written by save() below
+        *data, meta_path = self._paths(code)
+        meta = _read_json(meta_path)
+        try:
+            if meta.get("code") != code or meta.get("sha256") != [_sha256(p) for p in data]:
+                return None  # not finished, changed, or saved by a gridmap that did not keep cells: grid it again
+            points, cells = pd.read_parquet(data[1]), pd.read_parquet(data[2])
+            return VillageGrids(
+                grids=gpd.read_parquet(data[0]),
+                point_grid=pd.Series(points["grid"].to_numpy(), index=pd.Index(points["row"].to_numpy())),
+                notes=[str(n) for n in meta.get("notes", [])],
+                cells=cells.assign(geometry=shapely.from_wkb(cells["geometry"].to_numpy(object))),
+            )
+        except (OSError, ValueError, KeyError, TypeError, shapely.errors.GEOSException):  # unreadable: compute again
+            return None
 
     def save(self, code: str, result: VillageGrids) -> None:
         if self.folder is None:
             return
-        tmp = self._path(code).with_suffix(".tmp")
-        with open(tmp, "wb") as f:
-            pickle.dump(result, f, protocol=pickle.HIGHEST_PROTOCOL)
-        os.replace(tmp, self._path(code))
+        if result.cells is None:
+            return  # nothing to resume from (main gridmap always keeps cells)
+        *data, meta_path = self._paths(code)
+        result.grids.to_parquet(data[0], index=False)
+        pd.DataFrame({"row": result.point_grid.index.to_numpy(), "grid": result.point_grid.to_numpy()}).to_parquet(
+            data[1], index=False
+        )
+        cells = result.cells.assign(geometry=shapely.to_wkb(result.cells["geometry"].to_numpy(object)))
+        cells.to_parquet(data[2], index=False)
+        meta = {"code": code, "notes": list(result.notes), "sha256": [_sha256(p) for p in data]}
+        _write_json(meta_path, meta)
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _read_json(path: Path) -> dict[str, Any]:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def _write_json(path: Path, data: dict[str, Any]) -> None:
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(data, ensure_ascii=False), encoding="utf-8")
+    os.replace(tmp, path)
 
 
 def execute(
@@ -147,6 +262,34 @@ def execute(
     return results  # type: ignore[return-value]
 
 
+def local_cluster(workers: int) -> Any:
+    """Start a Dask LocalCluster that only this process can use.
+
+    The scheduler and workers listen on loopback over TLS with temporary certificates made for this
+    cluster (distributed's ``Security.temporary()``): another local process that finds the port can
+    neither connect nor submit functions. The scheduler's HTTP server (it always starts one) gets a
+    free loopback port and no routes, so no dashboard or JSON API is served and port 8787 is
+    never taken.
+    """
+    import dask
+    from dask.distributed import LocalCluster, Security
+
+    require("cryptography", extra="dask", purpose="TLS between this process and its local Dask cluster")
+    security = Security.temporary()
+    with dask.config.set({"distributed.scheduler.http.routes": [], "distributed.worker.http.routes": []}):
+        return LocalCluster(
+            n_workers=workers,
+            threads_per_worker=1,
+            processes=True,
+            host="127.0.0.1",
+            protocol="tls://",
+            security=security,
+            dashboard_address="127.0.0.1:0",
+            scheduler_kwargs={"dashboard": False},
+            silence_logs=logging.ERROR,
+        )
+
+
 class Runner:
     """Run a function over items in this process, in worker processes, or on a Dask cluster.
 
@@ -174,18 +317,18 @@ class Runner:
     def __enter__(self) -> Runner:
         if self.scheduler:
             distributed = require("dask.distributed", extra="dask", purpose="Running on Dask (--scheduler)")
-            Client, LocalCluster = distributed.Client, distributed.LocalCluster
+            Client = distributed.Client
             if self.scheduler == "local":
-                self._cluster = LocalCluster(
-                    n_workers=self.workers,
-                    threads_per_worker=1,
-                    processes=True,
-                    dashboard_address=None,
-                    silence_logs=logging.ERROR,
-                )
+                self._cluster = local_cluster(self.workers)
                 self._client = Client(self._cluster)
             else:
-                self._client = Client(self.scheduler)
+                if not str(self.scheduler).startswith("tls://"):
+                    log.warning(
+                        "Dask scheduler %s is not a tls:// address: anyone who can reach it can run code on its "
+                        "workers and in this process. Use TLS certificates (see README, Security).",
+                        self.scheduler,
+                    )
+                self._client = Client(self.scheduler)  # security: distributed's own config (distributed.comm.tls.*)
         elif self.workers > 1:
             self._pool = ProcessPoolExecutor(max_workers=self.workers)
         return self

@@ -12,17 +12,8 @@ import shapely
 
 from geodata.errors import OptionError
 from geodata.schema import CODE_COLUMNS, INTEGER_COLUMNS, ROSTER_COLUMNS
-from gridmap.fields import (
-    FIELDS,
-    GRID_TYPES,
-    GRID_TYPES_EN,
-    RULES,
-    bilingual,
-    bilingual_text,
-    flag_text,
-    note_text,
-    status_text,
-)
+from gridmap.catalog import bilingual_text, flag_text, note_pairs, status_text
+from gridmap.fields import FIELDS, GRID_TYPES, GRID_TYPES_EN, RULES, bilingual
 
 if TYPE_CHECKING:
     from gridmap.result import GridResult
@@ -78,8 +69,8 @@ def grid_texts(grids: pd.DataFrame) -> pd.DataFrame:
         out["status_text"] = grids["status"].astype(str).map(status_text)
     if "flag" in grids:
         out["flag_text"] = grids["flag"].fillna("").astype(str).map(flag_text)
-    if "note" in grids:
-        out["note_text"] = grids["note"].fillna("").astype(str).map(note_text)
+    if "note" in grids or "reason" in grids:
+        out["note_text"] = [bilingual_text(zh, en) for zh, en in note_pairs(grids)]
     return out
 
 
@@ -122,7 +113,7 @@ def grid_table(result: GridResult, *, workers: pd.DataFrame | None = None) -> pd
     if "compactness" in g:
         g["compactness"] = g["compactness"].astype(float).round(3)
     texts = grid_texts(result.grids).reset_index(drop=True)
-    keep = [c for c in g.columns if c not in ("status", "flag", "note", "rule", "grid_type")]
+    keep = [c for c in g.columns if c not in ("status", "flag", "note", "note_en", "reason", "rule", "grid_type")]
     out = pd.concat([g[keep], texts], axis=1)
     names = worker_names(workers)
     if len(names):
@@ -145,6 +136,8 @@ SHP_FIELDS: dict[str, str] = {
     "status": "STATUS",
     "flag": "FLAG",
     "note": "NOTE",
+    "note_en": "NOTE_EN",
+    "reason": "REASON",
     "min_households": "MIN_HH",
     "max_households": "MAX_HH",
     "kept": "KEPT",

@@ -17,14 +17,16 @@ from geodata import io as gio
 from geodata import validate as gval
 from geodata.errors import InputError, OptionError, Problem
 from geodata.schema import GRID_COLUMNS
+from gridmap.catalog import with_notes
 from gridmap.execute import VillageTask, execute
 from gridmap.inputs import Source
 from gridmap.options import Options
 from gridmap.provenance import MADE_BY, fingerprint, gridmap_version, library_versions, now_iso
 from gridmap.result import GridResult
-from partition.coding import assign_codes
-from partition.grids import Village
+from partition.coding import CodeAssignment, assign_codes
+from partition.grids import Village, cell_table
 from partition.measures import polsby_popper
+from partition.reasons import Reason, ReasonKind, encode
 from partition.rules import RuleSet
 from partition.tessellation import point_owner
 from partition.values import GridCode
@@ -81,7 +83,8 @@ def make_grids(
     Returns
     -------
     result
-        Coded grids, addresses with their grid, violations, liaison groups and the manifest.
+        Coded grids, addresses with their grid, violations, liaison groups, the cells every grid
+        is the union of (``cells``, in the work CRS) and the manifest.
 
     Raises
     ------
@@ -100,6 +103,9 @@ def make_grids(
     True
     """
     progress = progress or (lambda stage, done, total: None)
+    _check_frames(addresses=addresses, boundaries=boundaries, units=units, exclusive=exclusive, previous=previous)
+    bar_list = [barriers] if isinstance(barriers, gpd.GeoDataFrame) else list(barriers or [])
+    _check_frames(**{f"barriers[{i}]": b for i, b in enumerate(bar_list)})
     options = options or Options()
     if not isinstance(options, Options):
         raise OptionError(f"`options` must be a gridmap.Options, got {type(options).__name__}.")
@@ -203,23 +209,17 @@ def make_grids(
     timings["partition"] = time.perf_counter() - t
 
     t = time.perf_counter()
-    grids = gpd.GeoDataFrame(pd.concat([vg.grids for vg in vgs], ignore_index=True), crs=work)
+    grids = gpd.GeoDataFrame(with_notes(pd.concat([vg.grids for vg in vgs], ignore_index=True)), crs=work)
     addr_grid = _address_grid(len(addresses), tasks, vgs)
-    grids["area_m2"] = shapely.area(grids.geometry.values)
-    grids["compactness"] = polsby_popper(grids.geometry.values)
     overlap = None
     old_history = list(history or [])
     if prev is not None:
         overlap, old_history = previous_overlap(prev, old_history, addresses, addr_grid, grids.geometry.values)
-    assignment = assign_codes(
-        _code_table(grids),
-        overlap=overlap,
-        history=old_history,
-        fixed=grids["kept_code"] if "kept_code" in grids else None,
+    assignment = code_grids(
+        grids, overlap=overlap, history=old_history, fixed=grids["kept_code"] if "kept_code" in grids else None
     )
     grids["kept"] = grids["kept_code"].notna() if "kept_code" in grids else False
-    grids["grid_code"] = assignment.codes
-    grids["seq"] = GridCode.seqs(grids["grid_code"]).map("{:03d}".format)
+    cells = cells_frame(_run_cells(vgs), grids, crs=work)
     timings["code"] = time.perf_counter() - t
 
     _label_addresses(addresses, grids, addr_grid, boundaries)
@@ -232,7 +232,8 @@ def make_grids(
         liaison_groups, addresses["liaison_code"] = make_liaison(
             grids, addresses, addr_grid, min_households=liaison[0], max_households=liaison[1]
         )
-    grids = _tidy(grids)
+        liaison_groups = with_notes(liaison_groups)
+    grids = tidy_grids(grids)
 
     def out(g: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
         return gcrs.to_output_crs(g, output_crs=options.output_crs, input_crs=out_crs_in)
@@ -275,6 +276,7 @@ def make_grids(
         liaison=out(liaison_groups) if liaison_groups is not None else None,
         work_crs=work.to_string(),
         warnings=input_warnings(notes),
+        cells=cells,
     )
 
 
@@ -346,10 +348,49 @@ def _previous_frame(
         )
     prev = prev.copy()
     prev["grid_code"] = prev["grid_code"].astype(str)
+    _check_ascii_codes(prev, source)
     if "village_code" not in prev.columns:
         prev["village_code"] = GridCode.villages(prev["grid_code"])
     prev["village_code"] = prev["village_code"].astype(str)
     return gcrs.valid_polygons(prev.to_crs(work))
+
+
+def _check_frames(**frames: object) -> None:
+    """Refuse, before any work, an input that is not a GeoDataFrame with rows (as the command line would)."""
+    required = {"addresses", "boundaries"}
+    problems = []
+    for name, frame in frames.items():
+        if frame is None and name not in required:
+            continue
+        if not isinstance(frame, gpd.GeoDataFrame):
+            got = "None" if frame is None else type(frame).__name__
+            fix = (
+                "pass a GeoDataFrame (geopandas.read_file, or gridmap.read_inputs), e.g. gpd.GeoDataFrame(geometry=s)."
+            )
+            problems.append(Problem(name, f"must be a GeoDataFrame, got {got}.", fix))
+        elif len(frame) == 0 and name in required:
+            problems.append(Problem(name, "has no rows.", "pass the layer with its features."))
+    if problems:
+        raise InputError(problems)
+
+
+def _check_ascii_codes(prev: gpd.GeoDataFrame, source: Source) -> None:
+    """Refuse previous codes written with non-ASCII digits (full-width, Arabic-Indic): they would be inherited."""
+    bad = [i for i, c in enumerate(prev["grid_code"]) if not c.isascii()]
+    if bad:
+        raise InputError(
+            [
+                Problem(
+                    source.label,
+                    f"the grid code '{prev['grid_code'].iloc[i]}' has characters that are not ASCII (full-width or "
+                    "Arabic-Indic digits?).",
+                    "write codes with the ASCII digits 0-9.",
+                    row=f"feature {i + 1}",
+                    column="grid_code",
+                )
+                for i in bad
+            ]
+        )
 
 
 def _village_tasks(
@@ -413,6 +454,83 @@ def _address_grid(n: int, tasks: list[VillageTask], vgs: list) -> np.ndarray:
     return addr_grid
 
 
+def _run_cells(vgs: list) -> pd.DataFrame:
+    """Return the cells of every village in task order, ``grid`` turned into the row of the run's grids table."""
+    offsets = np.cumsum([0] + [len(vg.grids) for vg in vgs])
+    parts = [vg.cells.assign(grid=vg.cells["grid"] + off) for vg, off in zip(vgs, offsets[:-1], strict=False)]
+    return pd.concat(parts, ignore_index=True) if parts else cell_table([])
+
+
+def cells_frame(cells: pd.DataFrame, grids: pd.DataFrame, *, crs: Any) -> gpd.GeoDataFrame:
+    """Return the run's ``cells`` layer: every cell with ``cell_id``, its grid's code and village.
+
+    Parameters
+    ----------
+    cells
+        Cells as :data:`geodata.schema.VILLAGE_CELL_COLUMNS` with shapely ``geometry``; ``grid`` is the
+        row of `grids`.
+    grids
+        The run's grids with ``grid_code`` and ``village_code``, in the order ``grid`` refers to.
+    crs
+        CRS of the cells' geometry.
+
+    Returns
+    -------
+    cells
+        Columns :data:`geodata.schema.CELL_COLUMNS`, geometry last.
+    """
+    at = cells["grid"].to_numpy(np.int64)
+    frame = pd.DataFrame(
+        {
+            "cell_id": np.arange(len(cells), dtype=np.int64),
+            "grid_code": grids["grid_code"].to_numpy(object)[at],
+            "village_code": grids["village_code"].to_numpy(object)[at],
+            "households": cells["households"].to_numpy(float).round().astype(np.int64),
+            "population": cells["population"].to_numpy(float),
+            "units": cells["n_units"].to_numpy(np.int64),
+            "unit_id": cells["unit_id"].to_numpy(object),
+            "label": cells["label"].to_numpy(object),
+            "group": cells["group"].to_numpy(object),
+            "compound": cells["compound"].to_numpy(object),
+            "block": cells["block"].to_numpy(np.int64),
+        }
+    )
+    for col in ("group", "compound", "unit_id"):
+        frame[col] = frame[col].where(frame[col].notna(), None)
+    return gpd.GeoDataFrame(frame, geometry=np.asarray(cells["geometry"].to_numpy(object)), crs=crs)
+
+
+def code_grids(
+    grids: gpd.GeoDataFrame,
+    *,
+    overlap: pd.DataFrame | None = None,
+    history: Sequence[str] = (),
+    fixed: pd.Series | None = None,
+) -> CodeAssignment:
+    """Give every grid its code, area and compactness (in place), as every run and every editor save does.
+
+    Parameters
+    ----------
+    grids
+        Grids in a metric CRS with ``village_code`` and ``grid_type``.
+    overlap, history, fixed
+        As :func:`partition.coding.assign_codes`: households shared with earlier codes, every code
+        issued so far, codes kept as they are.
+
+    Returns
+    -------
+    assignment
+        The coding (codes, changes, retired codes, history); `grids` gains ``area_m2``,
+        ``compactness``, ``grid_code`` and ``seq``.
+    """
+    grids["area_m2"] = shapely.area(grids.geometry.values)
+    grids["compactness"] = polsby_popper(grids.geometry.values)
+    assignment = assign_codes(_code_table(grids), overlap=overlap, history=list(history), fixed=fixed)
+    grids["grid_code"] = assignment.codes
+    grids["seq"] = GridCode.seqs(grids["grid_code"]).map("{:03d}".format)
+    return assignment
+
+
 def _code_table(grids: gpd.GeoDataFrame) -> pd.DataFrame:
     """Return what :func:`partition.coding.assign_codes` orders grids by: village, kind, label point, area."""
     xy = shapely.get_coordinates(shapely.point_on_surface(grids.geometry.values))
@@ -442,8 +560,8 @@ def _label_addresses(
     addresses["address_id"] = idx.to_numpy() if idx.dtype.kind in "iu" else np.arange(len(addresses))
 
 
-def _tidy(grids: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
-    """Order rows by code and columns as :data:`GRID_COLUMNS`; counts as integers."""
+def tidy_grids(grids: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    """Return `grids` ordered by code, columns as :data:`GRID_COLUMNS`, counts as integers."""
     grids = grids.sort_values("grid_code", kind="stable").reset_index(drop=True)[[*GRID_COLUMNS, "geometry"]]
     grids["households"] = grids["households"].round().astype("int64")
     grids["units"] = grids["units"].astype("int64")
@@ -491,11 +609,8 @@ def previous_overlap(
     return df, sorted(set(history) | set(prev["grid_code"]))
 
 
-ADDRESS_KINDS = {
-    "address_outside_boundaries": "address lies outside every village/community boundary",
-    "address_in_hole": "address lies inside a hole of a village/community boundary",
-}
-"""Kinds of address problems kept in the violations layer, with their message."""
+ADDRESS_KINDS = (ReasonKind.ADDRESS_OUTSIDE_BOUNDARIES, ReasonKind.ADDRESS_IN_HOLE)
+"""Kinds of address problems kept in the violations layer."""
 
 
 def _note_counts(notes: list[Problem]) -> dict[str, int]:
@@ -534,32 +649,31 @@ def input_warnings(notes: list[Problem]) -> list[str]:
 
 
 def violations_frame(addresses: gpd.GeoDataFrame, notes: list[Problem], grids: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
-    """Return the violations layer: addresses outside every boundary or in a hole, repaired polygons, flagged grids."""
+    """Return the violations layer: addresses outside every boundary or in a hole, repaired polygons, flagged grids.
+
+    Columns ``kind``, ``flag``, ``ref``, ``message`` (Chinese), ``message_en`` (English) and
+    ``reason`` (the reason as JSON, :mod:`partition.reasons`).
+    """
     ids = addresses["address_id"].to_numpy() if "address_id" in addresses else np.arange(len(addresses))
     parts = []
-    for kind, message in ADDRESS_KINDS.items():
+    for kind in ADDRESS_KINDS:
         rows = sorted({i for p in notes if p.kind == kind for i in p.ids})  # positions (assign_villages)
         if rows:
             parts.append(
                 gpd.GeoDataFrame(
-                    {
-                        "kind": kind,
-                        "flag": None,
-                        "ref": [f"address {ids[i]}" for i in rows],
-                        "message": message,
-                    },
+                    {"kind": str(kind), "flag": None, "ref": [f"address {ids[i]}" for i in rows]},
                     geometry=addresses.geometry.values[rows],
                     crs=addresses.crs,
-                )
+                ).assign(reason=encode([Reason.of(kind)]))
             )
-    repaired = [p for p in notes if p.kind == "repaired_polygon" or (p.kind is None and "repaired" in p.message)]
+    repaired = [p for p in notes if p.kind == "repaired_polygon"]
     parts.append(
         gpd.GeoDataFrame(
             {
                 "kind": "repaired_polygon",
                 "flag": None,
                 "ref": [f"{p.file} {p.row}" for p in repaired],
-                "message": [p.message for p in repaired],
+                "reason": [encode([Reason.of(ReasonKind.REPAIRED_POLYGON, **p.values)]) for p in repaired],
             },
             geometry=[None] * len(repaired),
             crs=addresses.crs,
@@ -572,13 +686,15 @@ def violations_frame(addresses: gpd.GeoDataFrame, notes: list[Problem], grids: g
                 "kind": "grid_" + flagged["status"].astype(str),
                 "flag": flagged["flag"],
                 "ref": flagged["grid_code"],
-                "message": flagged["note"],
+                "reason": flagged["reason"],
             },
             geometry=flagged.geometry.values,
             crs=addresses.crs,
         )
     )
+    columns = ["kind", "flag", "ref", "message", "message_en", "reason"]
     parts = [p for p in parts if len(p)]
     if not parts:
-        return gpd.GeoDataFrame(columns=["kind", "flag", "ref", "message"], geometry=[], crs=addresses.crs)
-    return gpd.GeoDataFrame(pd.concat(parts, ignore_index=True), geometry="geometry", crs=addresses.crs)
+        return gpd.GeoDataFrame(columns=columns, geometry=[], crs=addresses.crs)
+    out = with_notes(pd.concat(parts, ignore_index=True), note="message")
+    return gpd.GeoDataFrame(out[[*columns, "geometry"]], geometry="geometry", crs=addresses.crs)

@@ -16,7 +16,8 @@ import shapely
 
 from geodata.crs import wgs84_to_china
 from geodata.errors import GridmapError
-from gridmap.fields import FLAGS, GRID_TYPES, GRID_TYPES_EN, RULES, STATUS, note_en, note_zh
+from gridmap.catalog import FLAGS, STATUS, note_pairs
+from gridmap.fields import GRID_TYPES, GRID_TYPES_EN, RULES
 from partition.values import DEFAULT_BAND
 
 if TYPE_CHECKING:
@@ -243,7 +244,6 @@ def _grid_features(disp: gpd.GeoDataFrame) -> dict:
     flag = col("flag", "").fillna("").astype(str)
     gtype = col("grid_type", "base").fillna("base").astype(str)
     rule = col("rule", "household_band").fillna("").astype(str)
-    notes = col("note", "").fillna("").astype(str)
     lp = shapely.point_on_surface(disp.geometry.values)
     lat, lon = np.round(shapely.get_y(lp), 6), np.round(shapely.get_x(lp), 6)
     hh = col("households", 0).fillna(0).to_numpy(float)
@@ -273,7 +273,7 @@ def _grid_features(disp: gpd.GeoDataFrame) -> dict:
     props["rl"] = [list(RULES.get(r, (r, r))) for r in rule]
     props["sl"] = [list(STATUS.get(s, (s, s))) for s in status]
     props["fl"] = [list(FLAGS[f]) if f in FLAGS else ([f, f] if f else None) for f in flag]
-    props["n"] = [[note_zh(x), note_en(x)] if x else None for x in notes]
+    props["n"] = [[zh, en] if zh or en else None for zh, en in note_pairs(disp)]
     props["lp"] = [None if np.isnan(y) or np.isnan(x) else [float(y), float(x)] for y, x in zip(lat, lon, strict=True)]
     geoms = json.loads(gpd.GeoSeries(disp.geometry.values, crs=disp.crs).to_json(drop_id=True))["features"]
     records = props.to_dict("records")

@@ -10,6 +10,7 @@ from typing import Any
 from geodata.errors import OptionError
 from geodata.schema import INPUT_FIELDS
 from partition.rules import Rule, RuleSet
+from partition.values import MAX_BAND
 
 LAYER_ROLES = ("addresses", "boundaries", "units", "exclusive", "barriers", "previous", "grids")
 """Input layers whose CRS can be set whatever their file says (``layer_crs``)."""
@@ -109,9 +110,11 @@ class Options:
             if not (
                 len(pair) == 2
                 and all(isinstance(v, int) and not isinstance(v, bool) for v in pair)
-                and 0 < pair[0] <= pair[1]
+                and 0 < pair[0] <= pair[1] <= MAX_BAND
             ):
-                raise OptionError(f"`liaison` needs 0 < MIN <= MAX whole numbers, got {self.liaison!r}.")
+                raise OptionError(
+                    f"`liaison` needs 0 < MIN <= MAX <= {MAX_BAND:,} whole numbers, got {self.liaison!r}."
+                )
             object.__setattr__(self, "liaison", (int(pair[0]), int(pair[1])))
         for flag in ("dedupe", "strict", "keep_valid"):
             if not isinstance(getattr(self, flag), bool):

@@ -10,8 +10,9 @@ addresses does not fit. :func:`grid_province` never loads the addresses in one p
 3. Each **village** task reads the addresses inside its window (GeoParquet row groups or the
    GeoPackage spatial index), keeps the ones that lie in its village exactly as a whole-run
    :func:`make_grids` would assign them, reads the units, exclusive areas and barriers inside its
-   window, grids it with :func:`make_grids` and writes its grids, addresses and violations as
-   GeoParquet files of a partitioned dataset (``dataset/<layer>/county=<6 digits>/<village>.parquet``).
+   window, grids it with :func:`make_grids` and writes its grids, addresses, violations and cells
+   (the partition its grids are made of; ``cell_id`` counts within the village) as GeoParquet
+   files of a partitioned dataset (``dataset/<layer>/county=<6 digits>/<village>.parquet``).
 4. Each **county** (or township) task reads its part of the dataset and draws its map and report
    and writes its roster; the driver assembles ``grids.gpkg`` (grids, boundaries, violations,
    code history) a county at a time, ``roster.csv``, ``index.html`` and ``manifest.json``.
@@ -167,7 +168,7 @@ class ProvinceResult:
 
 
 def read_dataset(folder: str | Path, layer: str = "grids", *, county: str | None = None) -> gpd.GeoDataFrame:
-    """Read ``grids``, ``addresses``, ``violations`` or ``liaison`` of a province run folder.
+    """Read ``grids``, ``addresses``, ``violations``, ``liaison`` or ``cells`` of a province run folder.
 
     Parameters
     ----------
@@ -531,6 +532,7 @@ def grid_one(job: VillageJob) -> Outcome:
             ("addresses", result.addresses),
             ("violations", result.violations[~result.violations["kind"].str.startswith("address_")]),
             ("liaison", result.liaison),
+            ("cells", result.cells),
         ):
             if gdf is not None and len(gdf):
                 _write_part(plan.out, layer, county, job.code, gdf)

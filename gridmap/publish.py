@@ -47,7 +47,6 @@ import pandas as pd
 from geodata.errors import DatabaseError, InputError, OptionError, Problem
 from geodata.postgis import DbSource, connect, db_error, mask_url
 from geodata.schema import GRID_COLUMNS, PUBLISHED_ADDRESS_COLUMNS
-from partition.values import GridCode
 
 if TYPE_CHECKING:
     import sqlalchemy
@@ -56,7 +55,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("gridmap")
 
-LAYOUT_VERSION = "1"
+LAYOUT_VERSION = "2"
 _SCHEMA_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
 
 
@@ -114,15 +113,26 @@ def _srid(result: GridResult) -> int:
 
 
 def _prepare(conn: sqlalchemy.Connection, schema: str, srid: int) -> None:
-    """Create the layout once (own transaction, serialised by an advisory lock); check its SRID."""
+    """Create the layout if it is missing, inside the publish's own transaction; check its SRID.
+
+    A failed publish thus leaves no schema, table or index behind. Only a publish that creates the
+    layout takes the layout lock (held to its commit); later ones find it and go on in parallel.
+    """
     import sqlalchemy as sa
 
     if not conn.execute(sa.text("SELECT count(*) FROM pg_extension WHERE extname = 'postgis'")).scalar():
         raise DatabaseError("the database has no PostGIS. Fix: run CREATE EXTENSION postgis; in it (as its owner).")
-    conn.execute(sa.text("SELECT pg_advisory_xact_lock(hashtextextended(:k, 0))"), {"k": f"gridmap-layout:{schema}"})
-    have = conn.execute(
-        sa.text("SELECT to_regclass(format('%I.meta', CAST(:s AS text))) IS NOT NULL"), {"s": schema}
-    ).scalar()
+
+    def exists() -> bool:
+        q = "SELECT to_regclass(format('%I.meta', CAST(:s AS text))) IS NOT NULL"
+        return bool(conn.execute(sa.text(q), {"s": schema}).scalar())
+
+    have = exists()
+    if not have:
+        conn.execute(
+            sa.text("SELECT pg_advisory_xact_lock(hashtextextended(:k, 0))"), {"k": f"gridmap-layout:{schema}"}
+        )
+        have = exists()  # another publish may have created it while this one waited
     if have:
         meta: dict[str, str] = dict(conn.execute(sa.text(f'SELECT key, value FROM "{schema}".meta')).all())
         if meta.get("srid") and int(meta["srid"]) != srid:
@@ -220,9 +230,8 @@ def publish_run(result: GridResult, url: str, *, schema: str = "gridmap") -> Pub
     engine = connect(url)
     q = f'"{schema}"'
     try:
-        with engine.begin() as conn:
+        with engine.begin() as conn:  # one transaction: the layout, the run and all its rows, or nothing
             _prepare(conn, schema, srid)
-        with engine.begin() as conn:
             for v in villages:  # same order everywhere, so two publishes cannot deadlock
                 conn.execute(
                     sa.text("SELECT pg_advisory_xact_lock(hashtextextended(:k, 0))"), {"k": f"gridmap:{schema}:{v}"}
@@ -308,10 +317,18 @@ def _os_user() -> str | None:
 
 
 def _safe_manifest(manifest: dict[str, Any]) -> dict[str, Any]:
-    """Return the manifest with any URL's password masked (inputs read from a database)."""
-    text = json.dumps(manifest, ensure_ascii=False, default=str)
-    text = re.sub(r"(postgres(?:ql)?(?:\+\w+)?://[^:/@?#\"]*:)[^@/?#\"]*@", r"\1***@", text)
-    return json.loads(text)
+    """Return the manifest with every database URL in it masked (inputs read from a database)."""
+
+    def clean(value: Any) -> Any:
+        if isinstance(value, dict):
+            return {k: clean(v) for k, v in value.items()}
+        if isinstance(value, list | tuple):
+            return [clean(v) for v in value]
+        if isinstance(value, str) and "://" in value:
+            return re.sub(r"postgres(?:ql)?(?:\+\w+)?://\S*", lambda m: mask_url(m[0]), value)
+        return value
+
+    return clean(json.loads(json.dumps(manifest, ensure_ascii=False, default=str)))
 
 
 def _refused(exc: BaseException, url: str) -> DatabaseError:
@@ -351,6 +368,7 @@ def _publish_grids(conn, q: str, stage: str, run_id: int, villages: list[str], c
         "population": "CAST(s.population AS double precision)",
         "area_m2": "CAST(s.area_m2 AS double precision)",
         "compactness": "CAST(s.compactness AS double precision)",
+        "reason": "CAST(s.reason AS jsonb)",
     }
     select = ", ".join(casts.get(c, f"CAST(s.{c} AS text)") for c in cols)
     new = conn.execute(
@@ -374,7 +392,7 @@ def _publish_grids(conn, q: str, stage: str, run_id: int, villages: list[str], c
 
 
 def _retire_codes(conn, q: str, run_id: int, villages: list[str], result: GridResult) -> int:
-    """Retire the ledger codes of the run's villages no current grid uses; record the run's own history."""
+    """Retire the ledger codes of the run's villages that no current grid uses."""
     import sqlalchemy as sa
 
     changes = result.code_changes if result.code_changes is not None else pd.DataFrame()
@@ -383,17 +401,8 @@ def _retire_codes(conn, q: str, run_id: int, villages: list[str], result: GridRe
         ret = changes[changes["reason"].astype(str).str.startswith("retired")]
         old = ret["old_code"].astype(str).tolist()
         new = [str(v) if isinstance(v, str) and v and v != "nan" else None for v in ret["new_code"]]
-    history = sorted({str(c) for c in (result.history or []) if GridCode.is_code(str(c))})
-    history_villages = [GridCode.parse(c).village for c in history]
-    # codes the run's history knows but this database never saw: issued earlier, retired by now
-    conn.execute(
-        sa.text(
-            f"INSERT INTO {q}.code_ledger (grid_code, village_code, issued_in_run) "
-            f"SELECT c, v, NULL FROM unnest(CAST(:h AS text[]), CAST(:hv AS text[])) AS t(c, v) "
-            "ON CONFLICT (grid_code) DO NOTHING"
-        ),
-        {"h": history, "hv": history_villages},
-    )
+    # only codes the ledger knows as issued, of the run's own villages, are retired (never a code the run's
+    # history merely names: a tampered history would retire numbers the ledger never issued)
     return int(
         conn.execute(
             sa.text(
@@ -401,12 +410,11 @@ def _retire_codes(conn, q: str, run_id: int, villages: list[str], result: GridRe
                 f"FROM (SELECT l2.grid_code, c.new_code FROM {q}.code_ledger l2 "
                 "      LEFT JOIN unnest(CAST(:old AS text[]), CAST(:new AS text[])) AS c(old_code, new_code) ON "
                 "c.old_code = l2.grid_code "
-                "      WHERE l2.retired_in_run IS NULL AND (l2.village_code = ANY(:v) OR l2.grid_code = "
-                "ANY(CAST(:h AS text[])))) r "
+                "      WHERE l2.retired_in_run IS NULL AND l2.village_code = ANY(:v)) r "
                 f"WHERE l.grid_code = r.grid_code "
                 f"AND NOT EXISTS (SELECT 1 FROM {q}.grids g WHERE g.valid_to_run IS NULL AND g.grid_code = l.grid_code)"
             ),
-            {"run": run_id, "old": old, "new": new, "v": villages, "h": history},
+            {"run": run_id, "old": old, "new": new, "v": villages},
         ).rowcount
     )
 
@@ -459,14 +467,16 @@ def _publish_violations(conn, q: str, schema: str, tag: str, run_id: int, violat
     if violations is None or len(violations) == 0:
         return
     v = violations.copy()
-    for col in ("kind", "flag", "ref", "message"):
+    cols = ["kind", "flag", "ref", "message", "message_en", "reason"]
+    for col in cols:
         if col not in v.columns:
             v[col] = None
-    stage = _stage(conn, v[["kind", "flag", "ref", "message", v.geometry.name]], schema, f"{tag}_violations")
+    stage = _stage(conn, v[[*cols, v.geometry.name]], schema, f"{tag}_violations")
     conn.execute(
         sa.text(
-            f"INSERT INTO {q}.violations (run_id, kind, flag, ref, message, geom) "
-            f"SELECT :run, s.kind, s.flag, s.ref, s.message, s.geometry FROM {stage} s"
+            f"INSERT INTO {q}.violations (run_id, {', '.join(cols)}, geom) "
+            f"SELECT :run, s.kind, s.flag, s.ref, s.message, s.message_en, CAST(s.reason AS jsonb), s.geometry "
+            f"FROM {stage} s"
         ),
         {"run": run_id},
     )

@@ -54,6 +54,8 @@ CREATE TABLE IF NOT EXISTS @schema@.grids (
     status          text,
     flag            text,
     note            text,
+    note_en         text,
+    reason          jsonb,
     min_households  integer,
     max_households  integer,
     kept            boolean,
@@ -63,6 +65,9 @@ CREATE TABLE IF NOT EXISTS @schema@.grids (
     CONSTRAINT grid_code_in_village CHECK (left(grid_code, 12) = village_code),
     CONSTRAINT valid_runs_ordered CHECK (valid_to_run IS NULL OR valid_to_run > valid_from_run)
 );
+-- layout 2: the note in English beside the Chinese one, and the reason as data (gridmap.catalog words it)
+ALTER TABLE @schema@.grids ADD COLUMN IF NOT EXISTS note_en text;
+ALTER TABLE @schema@.grids ADD COLUMN IF NOT EXISTS reason jsonb;
 CREATE UNIQUE INDEX IF NOT EXISTS grids_current_code ON @schema@.grids (grid_code) WHERE valid_to_run IS NULL;
 CREATE INDEX IF NOT EXISTS grids_current_village ON @schema@.grids (village_code) WHERE valid_to_run IS NULL;
 CREATE INDEX IF NOT EXISTS grids_geom ON @schema@.grids USING gist (geom);
@@ -113,8 +118,12 @@ CREATE TABLE IF NOT EXISTS @schema@.violations (
     flag            text,
     ref             text,
     message         text,
+    message_en      text,
+    reason          jsonb,
     geom            geometry(Geometry, @srid@)
 );
+ALTER TABLE @schema@.violations ADD COLUMN IF NOT EXISTS message_en text;
+ALTER TABLE @schema@.violations ADD COLUMN IF NOT EXISTS reason jsonb;
 CREATE INDEX IF NOT EXISTS violations_geom ON @schema@.violations USING gist (geom);
 
 -- the latest run that published each village/community
@@ -186,5 +195,6 @@ CREATE OR REPLACE TRIGGER code_ledger_no_truncate
     BEFORE TRUNCATE ON @schema@.code_ledger
     FOR EACH STATEMENT EXECUTE FUNCTION @schema@.guard_ledger();
 
-INSERT INTO @schema@.meta (key, value) VALUES ('layout_version', '1'), ('srid', '@srid@')
-    ON CONFLICT (key) DO NOTHING;
+INSERT INTO @schema@.meta (key, value) VALUES ('srid', '@srid@') ON CONFLICT (key) DO NOTHING;
+INSERT INTO @schema@.meta (key, value) VALUES ('layout_version', '2')
+    ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value;

@@ -13,7 +13,8 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from gridmap.fields import GRID_TYPES, GRID_TYPES_EN, RULES, bilingual_text, note_text, status_text
+from gridmap.catalog import bilingual_text, note_pairs, status_text
+from gridmap.fields import GRID_TYPES, GRID_TYPES_EN, RULES
 from partition.audit import worker_loads
 from partition.measures import band_share, summary
 from partition.values import DEFAULT_BAND
@@ -418,7 +419,7 @@ def report_html(
             "规则 rule": rule_group(flagged).map(lambda r: bilingual_text(*RULES.get(r, (r, r)))),
             "户数 households": flagged["households"].astype(int),
             "状态 status": flagged["status"].astype(str).map(status_text),
-            "说明 note": flagged["note"].astype(str).map(note_text),
+            "说明 note": [bilingual_text(zh, en) for zh, en in note_pairs(flagged)],
         }
     )
     villages = village_table(grids)

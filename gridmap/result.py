@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -45,6 +44,13 @@ class GridResult:
         Household-liaison groups (联户), when asked for.
     work_crs : str
         The metric CRS the geometry work was done in.
+    cells : geopandas.GeoDataFrame or None
+        The partition the grids are made of: one row per cell (``cell_id``, ``grid_code``,
+        ``village_code``, ``households``, ``population``, ``units``, ``unit_id``, ``label``,
+        ``group``, ``compound``, ``block``); every grid is the union of its cells. The ``--units``
+        polygons where given, the engine's tessellation otherwise. None for layers gridmap did not make.
+        In the work CRS (unlike the other layers): there the cells tile every village exactly, and
+        reprojecting them would open hair gaps between cells that meet at a vertex of one another.
     warnings : list of str
         What a person should be told about the inputs (addresses outside every boundary, repeated
         rows, repaired polygons); the command line prints them, a library caller decides.
@@ -59,6 +65,7 @@ class GridResult:
     manifest: dict[str, Any] = field(default_factory=dict)
     liaison: gpd.GeoDataFrame | None = None
     work_crs: str = ""
+    cells: gpd.GeoDataFrame | None = None
     warnings: list[str] = field(default_factory=list)
 
     def save(self, folder: str | Path, *, overwrite: bool = False, maps: bool = True) -> Path:
@@ -119,14 +126,16 @@ def read_run(folder: str | Path) -> GridResult:
     Returns
     -------
     result
-        Grids, addresses, violations, boundaries, liaison groups, code changes, code history and
-        manifest; codes as text.
+        Grids, addresses, violations, boundaries, liaison groups, cells (when the run kept them),
+        code changes, code history and manifest; codes and unit ids as text.
 
     Raises
     ------
     InputError
         When `folder` is not a run folder.
     """
+    from gridmap.runfolder import _changes, _manifest, _tampered, _work_crs
+
     folder = Path(folder)
     gpkg = folder / "grids.gpkg"
     if not gpkg.exists():
@@ -138,6 +147,8 @@ def read_run(folder: str | Path) -> GridResult:
             )
         )
     names = set(gio.layer_names(gpkg))
+    if "grids" not in names:
+        raise _tampered(gpkg, "has no grids layer.")
 
     def layer(name: str):
         if name not in names:
@@ -146,20 +157,27 @@ def read_run(folder: str | Path) -> GridResult:
             gdf = pyogrio.read_dataframe(gpkg, layer=name)
         else:
             gdf = gio.read_layer(gpkg, layer=name)
-        for col in CODE_COLUMNS:
+        for col in (*CODE_COLUMNS, "unit_id"):
             if col in gdf.columns:
                 gdf[col] = gdf[col].astype("string").astype(object)
         return gdf
 
-    manifest_path = folder / "manifest.json"
-    manifest = json.loads(manifest_path.read_text(encoding="utf-8")) if manifest_path.exists() else {}
-    changes_path = folder / "code_changes.csv"
-    changes = pd.read_csv(changes_path, dtype=str) if changes_path.exists() else pd.DataFrame()
+    manifest = _manifest(folder / "manifest.json")  # each file checked: a run folder may have been changed
+    changes = _changes(folder / "code_changes.csv")
     history = (
         [str(c) for c in gio.read_table(gpkg, layer="code_history")["grid_code"]] if "code_history" in names else []
     )
     grids = layer("grids")
-    work = manifest.get("crs", {}).get("work") or grids.estimate_utm_crs().to_string()
+    missing = [c for c in ("grid_code", "village_code", "households") if c not in grids.columns]
+    if missing or not len(grids):
+        raise _tampered(
+            gpkg, f"its grids layer {'has no ' + ', '.join(missing) + ' column' if missing else 'is empty'}."
+        )
+    crs = manifest.get("crs")
+    work = _work_crs(
+        (crs.get("work") if isinstance(crs, dict) else None) or grids.estimate_utm_crs().to_string(),
+        folder / "manifest.json",
+    )
     return GridResult(
         grids=grids,
         addresses=layer("addresses"),
@@ -170,4 +188,5 @@ def read_run(folder: str | Path) -> GridResult:
         manifest=manifest,
         liaison=layer("liaison"),
         work_crs=work,
+        cells=layer("cells"),
     )

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 import pandas as pd
 
 from geodata import io as gio
+from geodata.errors import InputError, Problem
 
 if TYPE_CHECKING:
     from gridmap.result import GridResult
@@ -19,7 +20,7 @@ def write_run(result: GridResult, out: str | Path, *, overwrite: bool = False, m
     """Write the run folder atomically: nothing appears unless every file was written.
 
     Files: ``grids.gpkg`` (layers grids, addresses, violations, boundaries, liaison when made,
-    code_history), ``grids.geojson``, ``roster.csv``, ``code_changes.csv`` (with previous grids),
+    cells when known, code_history), ``grids.geojson``, ``roster.csv``, ``code_changes.csv`` (with previous grids),
     ``map.html``, ``map.png``, ``report.html`` and ``manifest.json``.
 
     Parameters
@@ -60,6 +61,8 @@ def write_run(result: GridResult, out: str | Path, *, overwrite: bool = False, m
         }
         if result.liaison is not None:
             layers["liaison"] = result.liaison
+        if result.cells is not None:
+            layers["cells"] = result.cells
         gio.write_layers(tmp / "grids.gpkg", layers)
         gio.write_table(tmp / "grids.gpkg", pd.DataFrame({"grid_code": result.history}), layer="code_history")
         gio.write_geojson(tmp / "grids.geojson", result.grids)
@@ -83,12 +86,57 @@ def recorded_retired(folder: str | Path) -> list[str]:
     """
     folder = Path(folder)
     codes: set[str] = set()
-    manifest_path = folder / "manifest.json"
-    if manifest_path.exists():
-        codes |= {str(c) for c in json.loads(manifest_path.read_text(encoding="utf-8")).get("retired_codes", [])}
-    changes_path = folder / "code_changes.csv"
-    if changes_path.exists():
-        changes = pd.read_csv(changes_path, dtype=str).fillna("")
-        if {"old_code", "reason"} <= set(changes.columns):
-            codes |= set(changes.loc[changes["reason"].str.startswith("retired"), "old_code"])
+    if not (folder / "grids.gpkg").exists():
+        return []
+    codes |= {str(c) for c in _manifest(folder / "manifest.json").get("retired_codes", [])}
+    changes = _changes(folder / "code_changes.csv").fillna("")
+    if len(changes):
+        codes |= set(changes.loc[changes["reason"].str.startswith("retired"), "old_code"])
     return sorted(codes)
+
+
+def _tampered(path: Path, message: str) -> InputError:
+    """Return the error for a run folder file that is not as gridmap wrote it (changed, damaged, truncated)."""
+    return InputError(
+        Problem(str(path), f"{message} The run folder was changed or damaged after gridmap wrote it.", FIX_TAMPERED)
+    )
+
+
+FIX_TAMPERED = "make the run again (or restore the folder from a backup); do not edit a run folder's files by hand."
+
+
+def _manifest(path: Path) -> dict:
+    if not path.exists():
+        return {}
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        raise _tampered(path, f"is not readable JSON ({exc}).") from exc
+    if not isinstance(data, dict) or not all(isinstance(data.get(k, {}), dict) for k in ("crs", "counts", "inputs")):
+        raise _tampered(path, "is not a gridmap manifest (a JSON object with crs, counts and inputs objects).")
+    return data
+
+
+def _changes(path: Path) -> pd.DataFrame:
+    if not path.exists():
+        return pd.DataFrame()
+    try:
+        changes = pd.read_csv(path, dtype=str)
+    except (OSError, UnicodeDecodeError, ValueError, pd.errors.ParserError) as exc:
+        raise _tampered(path, f"cannot be read as CSV ({type(exc).__name__}: {exc}).") from exc
+    if not {"old_code", "new_code", "reason"} <= set(changes.columns):
+        raise _tampered(path, "lacks the columns old_code, new_code and reason.")
+    return changes
+
+
+def _work_crs(value: object, manifest: Path) -> str:
+    from pyproj import CRS
+    from pyproj.exceptions import CRSError
+
+    try:
+        crs = CRS.from_user_input(value)
+    except (CRSError, TypeError, ValueError) as exc:
+        raise _tampered(manifest, f"names the work CRS {str(value)[:80]!r}, which is not a coordinate system.") from exc
+    if not crs.is_projected:
+        raise _tampered(manifest, f"names the work CRS {crs.name}, which is not in metres.")
+    return str(value)

@@ -15,6 +15,7 @@ from partition import (
     incremental,
     liaison,
     measures,
+    reasons,
     rules,
     split,
     tessellation,
@@ -27,6 +28,7 @@ from partition.coding import assign_codes, check_codes, reading_order
 from partition.grids import Village, VillageGrids, partition_village
 from partition.incremental import partition_incremental, valid_previous
 from partition.liaison import liaison_groups
+from partition.reasons import Reason, ReasonKind, UnitKind, UnitRef
 from partition.rules import Rule, RuleSet
 from partition.split import choose_k, split_graph
 from partition.tessellation import cells_from_points, cells_from_polygons
@@ -39,9 +41,13 @@ __all__ = [
     "CellGraph",
     "Flag",
     "GridCode",
+    "Reason",
+    "ReasonKind",
     "Rule",
     "RuleSet",
     "Status",
+    "UnitKind",
+    "UnitRef",
     "Village",
     "VillageGrids",
     "adjacency",
@@ -63,6 +69,7 @@ __all__ = [
     "partition_incremental",
     "partition_village",
     "reading_order",
+    "reasons",
     "rules",
     "split",
     "split_graph",

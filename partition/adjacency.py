@@ -105,7 +105,12 @@ def edges_from_cells(geoms: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndar
 
 @dataclass(frozen=True)
 class CellGraph:
-    """Rook adjacency of cells as arrays: one entry per cell (0..n-1), one per edge ``i < j``."""
+    """Rook adjacency of cells as arrays: one entry per cell (0..n-1), one per edge ``i < j``.
+
+    ``population``, ``units`` (indivisible units per cell) and ``group`` (村民小组) are given where
+    the cells carry them (None otherwise); the splitter does not use them, a
+    :class:`partition.partition.Partition` does.
+    """
 
     households: np.ndarray
     x: np.ndarray
@@ -118,9 +123,43 @@ class CellGraph:
     j: np.ndarray
     length: np.ndarray
     barrier: np.ndarray
+    population: np.ndarray | None = None
+    units: np.ndarray | None = None
+    group: np.ndarray | None = None
 
     def __len__(self) -> int:
         return len(self.households)
+
+
+def subgraph(graph: CellGraph, nodes: np.ndarray) -> CellGraph:
+    """Return the graph induced by `nodes`, renumbered 0..len(nodes)-1 in the order of `nodes`."""
+    nodes = np.asarray(nodes, dtype=np.int64)
+    pos = np.full(len(graph), -1)
+    pos[nodes] = np.arange(len(nodes))
+    keep = (pos[graph.i] >= 0) & (pos[graph.j] >= 0)
+    a, b = pos[graph.i[keep]], pos[graph.j[keep]]
+    i, j = np.minimum(a, b), np.maximum(a, b)
+    order = np.lexsort((j, i))
+
+    def take(values: np.ndarray | None) -> np.ndarray | None:
+        return None if values is None else values[nodes]
+
+    return CellGraph(
+        households=graph.households[nodes],
+        x=graph.x[nodes],
+        y=graph.y[nodes],
+        area=graph.area[nodes],
+        block=graph.block[nodes],
+        compound=graph.compound[nodes],
+        label=graph.label[nodes],
+        i=i[order],
+        j=j[order],
+        length=graph.length[keep][order],
+        barrier=graph.barrier[keep][order],
+        population=take(graph.population),
+        units=take(graph.units),
+        group=take(graph.group),
+    )
 
 
 def cell_graph(cells: gpd.GeoDataFrame) -> CellGraph:
@@ -129,8 +168,8 @@ def cell_graph(cells: gpd.GeoDataFrame) -> CellGraph:
     Parameters
     ----------
     cells
-        Cells with ``households`` and ``block`` columns (and optionally ``compound``, ``label``),
-        in a metric CRS.
+        Cells with ``households`` and ``block`` columns (and optionally ``compound``, ``label``,
+        ``population``, ``n_units``, ``group``), in a metric CRS.
 
     Returns
     -------
@@ -158,6 +197,9 @@ def cell_graph(cells: gpd.GeoDataFrame) -> CellGraph:
         j=j,
         length=length,
         barrier=block[i] != block[j],
+        population=cells["population"].to_numpy(float) if "population" in cells else None,
+        units=cells["n_units"].to_numpy(float) if "n_units" in cells else None,
+        group=cells["group"].to_numpy(object) if "group" in cells else None,
     )
 
 
@@ -167,11 +209,21 @@ def graph_from_cells(cells: gpd.GeoDataFrame) -> nx.Graph:
     Returns
     -------
     graph
-        Nodes are the positions 0..n-1 of `cells` with ``households``, ``x``, ``y`` (centroid),
-        ``area``, ``block``, ``compound`` and ``label``; edges carry the shared border ``length``
-        and ``barrier``.
+        See :func:`networkx_from_graph`.
     """
-    cg = cell_graph(cells)
+    return networkx_from_graph(cell_graph(cells))
+
+
+def networkx_from_graph(cg: CellGraph) -> nx.Graph:
+    """Return a :class:`CellGraph` as a networkx graph.
+
+    Returns
+    -------
+    graph
+        Nodes are the cells 0..n-1 with ``households``, ``x``, ``y`` (centroid), ``area``,
+        ``block``, ``compound`` and ``label``; edges carry the shared border ``length`` and
+        ``barrier``.
+    """
     graph = nx.Graph()
     graph.add_nodes_from(
         (

@@ -15,6 +15,7 @@ import shapely
 
 from partition.coding import check_codes
 from partition.measures import pieces, polsby_popper, summary
+from partition.reasons import Reason, ReasonKind, encode
 from partition.tessellation import point_owner
 from partition.values import DEFAULT_BAND, Band, GridCode, Status
 
@@ -27,9 +28,9 @@ class Audit:
     """Result of :func:`audit_grids`."""
 
     grids: gpd.GeoDataFrame
-    """The layer with households, population, compactness, status and note per grid."""
+    """The layer with households, population, compactness, status and reason (JSON) per grid."""
     violations: gpd.GeoDataFrame
-    """One row per finding: kind, ref, message, area_m2, geometry."""
+    """One row per finding: kind, ref, reason (JSON, worded by :mod:`gridmap.catalog`), area_m2, geometry."""
     address_grid: np.ndarray
     """Row of `grids` of every address (-1: in no grid; the first when in several)."""
 
@@ -74,18 +75,20 @@ def audit_grids(
     rows: list[dict] = []
     vgeoms: list = []
 
-    def add(kind, ref, message, geom=None, area=np.nan):
-        rows.append(dict(kind=kind, ref=ref, message=message, area_m2=area))
+    def add(kind: str, ref: str, reason: Reason, geom=None, area=np.nan):
+        rows.append(dict(kind=kind, ref=ref, reason=encode([reason]), area_m2=area))
         vgeoms.append(geom)
 
     pi, gi = shapely.STRtree(geoms).query(pts, predicate="intersects")
     count = np.bincount(pi, minlength=len(pts))
     address_grid = point_owner(geoms, pts)
     for i in np.flatnonzero(count == 0):
-        add("address_in_no_grid", f"address {i}", f"address {i} ({hh[i]:.0f} households) lies in no grid.", pts[i])
+        why = Reason.of(ReasonKind.ADDRESS_IN_NO_GRID, address=int(i), households=round(hh[i]))
+        add("address_in_no_grid", f"address {i}", why, pts[i])
     for i in np.flatnonzero(count > 1):
-        codes = ", ".join(g["grid_code"].astype(str).to_numpy()[gi[pi == i]])
-        add("address_in_two_grids", f"address {i}", f"address {i} lies in {count[i]} grids: {codes}.", pts[i])
+        codes = g["grid_code"].astype(str).to_numpy()[gi[pi == i]].tolist()
+        why = Reason.of(ReasonKind.ADDRESS_IN_TWO_GRIDS, address=int(i), grids=int(count[i]), codes=codes)
+        add("address_in_two_grids", f"address {i}", why, pts[i])
     ok = address_grid >= 0
     g["households"] = np.bincount(address_grid[ok], weights=hh[ok], minlength=len(g))
     g["population"] = np.bincount(address_grid[ok], weights=np.nan_to_num(pop[ok]), minlength=len(g))
@@ -97,12 +100,8 @@ def audit_grids(
         g["grid_type"] = "base"
     n_pieces = pieces(geoms)
     for i in np.flatnonzero(n_pieces > 1):
-        add(
-            "multipart",
-            g["grid_code"].iloc[i],
-            f"grid {g['grid_code'].iloc[i]} is in {n_pieces[i]} separate pieces.",
-            geoms[i],
-        )
+        code = str(g["grid_code"].iloc[i])
+        add("multipart", code, Reason.of(ReasonKind.GRID_IN_PIECES, grid=code, pieces=int(n_pieces[i])), geoms[i])
     # overlaps between grids
     a, b = shapely.STRtree(geoms).query(geoms, predicate="intersects")
     keep = a < b
@@ -110,21 +109,17 @@ def audit_grids(
     area = shapely.area(inter)
     for x, y, geom, ar in zip(a[keep], b[keep], inter, area, strict=True):
         if ar >= MIN_AREA_M2:
-            ca, cb = g["grid_code"].iloc[x], g["grid_code"].iloc[y]
-            add("overlap", f"{ca} × {cb}", f"grids {ca} and {cb} overlap by {ar:,.0f} m².", geom, ar)
+            ca, cb = str(g["grid_code"].iloc[x]), str(g["grid_code"].iloc[y])
+            why = Reason.of(ReasonKind.GRIDS_OVERLAP, grid=ca, other=cb, area=round(ar))
+            add("overlap", f"{ca} × {cb}", why, geom, ar)
     if boundaries is not None and len(boundaries):
         union = shapely.union_all(geoms)
         for code, bgeom in zip(boundaries["code"].astype(str), boundaries.geometry.values, strict=True):
             gap = shapely.difference(bgeom, union)
             for part in shapely.get_parts(gap):
                 if shapely.area(part) >= MIN_AREA_M2:
-                    add(
-                        "gap",
-                        code,
-                        f"{shapely.area(part):,.0f} m² of {code} belong to no grid.",
-                        part,
-                        shapely.area(part),
-                    )
+                    ar = float(shapely.area(part))
+                    add("gap", code, Reason.of(ReasonKind.AREA_IN_NO_GRID, village_code=code, area=round(ar)), part, ar)
         # a grid crossing village/community borders: area in two or more boundaries
         gi2, bi2 = shapely.STRtree(boundaries.geometry.values).query(geoms, predicate="intersects")
         share = shapely.area(shapely.intersection(geoms[gi2], boundaries.geometry.values[bi2]))
@@ -135,13 +130,10 @@ def audit_grids(
             g["village_code"] = owner.reindex(range(len(g))).to_numpy()
         spans = frame.groupby("grid")["code"].nunique()
         for i in spans.index[spans > 1]:
-            codes = ", ".join(sorted(frame.loc[frame["grid"] == i, "code"]))
-            add(
-                "crosses_boundary",
-                g["grid_code"].iloc[i],
-                f"grid {g['grid_code'].iloc[i]} lies in {spans[i]} villages/communities: {codes}.",
-                geoms[i],
-            )
+            code = str(g["grid_code"].iloc[i])
+            codes = sorted(frame.loc[frame["grid"] == i, "code"])
+            why = Reason.of(ReasonKind.GRID_CROSSES_BOUNDARY, grid=code, villages=int(spans[i]), codes=codes)
+            add("crosses_boundary", code, why, geoms[i])
     if "village_code" not in g:
         g["village_code"] = GridCode.villages(g["grid_code"])
     banded = g["village_code"].isin(band_villages) if band_villages is not None else pd.Series(True, index=g.index)
@@ -150,19 +142,45 @@ def audit_grids(
     inside = band.contains_all(g["households"]) | ~banded.to_numpy()
     g["status"] = np.where(inside, Status.OK.value, band.statuses(g["households"]))
     g["flag"] = ""
-    g["note"] = np.where(inside, "", f"households outside the band {band}")
+    mn, mx = round(band.min_households), round(band.max_households)
+    out_of_band = encode([Reason.of(ReasonKind.OUT_OF_BAND, min=mn, max=mx)])
+    g["reason"] = pd.Series([None if ok else out_of_band for ok in inside], index=g.index, dtype=object)
     for r in g[~inside].itertuples():
-        add(
-            "out_of_band",
-            r.grid_code,
-            f"grid {r.grid_code} has {r.households:.0f} households (band {band}).",
-            r.geometry,
+        why = Reason.of(
+            ReasonKind.GRID_OUT_OF_BAND, grid=str(r.grid_code), households=round(r.households), min=mn, max=mx
         )
+        add("out_of_band", r.grid_code, why, r.geometry)
+    village_of = dict(zip(g["grid_code"].astype(str).str.strip(), g["village_code"].astype(str), strict=False))
     for r in check_codes(g).itertuples():
         if r.severity == "error":
-            add("code", r.grid_code, r.message)
-    violations = gpd.GeoDataFrame(rows, columns=["kind", "ref", "message", "area_m2"], geometry=vgeoms, crs=grids.crs)
+            add("code", r.grid_code, _code_reason(r.check, str(r.grid_code), village_of, g))
+    violations = gpd.GeoDataFrame(rows, columns=["kind", "ref", "reason", "area_m2"], geometry=vgeoms, crs=grids.crs)
     return Audit(grids=g, violations=violations, address_grid=address_grid)
+
+
+_CODE_REASONS = {
+    "format": ReasonKind.CODE_FORMAT,
+    "unique": ReasonKind.CODE_REPEATED,
+    "prefix": ReasonKind.CODE_PREFIX,
+    "single": ReasonKind.CODE_SINGLE,
+    "retired": ReasonKind.CODE_RETIRED,
+}
+
+
+def _code_reason(check: str, code: str, village_of: dict[str, str], g: pd.DataFrame) -> Reason:
+    """Reason of a failed code check (:func:`partition.coding.check_codes`)."""
+    if check == "range":
+        exclusive = str(g.loc[g["grid_code"].astype(str).str.strip().eq(code), "grid_type"].iloc[0])
+        return Reason.of(
+            ReasonKind.CODE_RANGE_EXCLUSIVE if exclusive.startswith("exclusive") else ReasonKind.CODE_RANGE_BASE,
+            code=code,
+        )
+    kind = _CODE_REASONS[check]
+    if kind == ReasonKind.CODE_PREFIX:
+        return Reason.of(kind, code=code, village_code=village_of.get(code, ""))
+    if kind == ReasonKind.CODE_SINGLE:
+        return Reason.of(kind, code=code, grids=int(g["grid_code"].astype(str).str[:12].eq(code[:12]).sum()))
+    return Reason.of(kind, code=code)
 
 
 def worker_loads(grids: pd.DataFrame, workers: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, float]]:

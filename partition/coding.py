@@ -228,7 +228,11 @@ def check_codes(grids: pd.DataFrame, *, retired: Iterable[str] = ()) -> pd.DataF
     codes = grids["grid_code"].astype(str).str.strip()
     fmt = GridCode.valid(codes)
     for code in codes[~fmt]:
-        add(code, "format", f"'{code}' is not 15 digits (12-digit village/community code + 3-digit sequence).")
+        add(
+            code,
+            "format",
+            f"'{code}' is not 15 digits (ASCII 0-9; 12-digit village/community code + 3-digit sequence).",
+        )
     for code in codes[codes.duplicated(keep="first") & fmt]:
         add(code, "unique", f"{code} is used by more than one grid.")
     ok = grids[fmt.to_numpy()].assign(grid_code=codes[fmt])

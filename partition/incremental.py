@@ -24,11 +24,13 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from partition.grids import Village, VillageGrids, partition_village
+from partition.grids import Village, VillageGrids, cell_table, cells_of_area, partition_village
+from partition.reasons import Reason, ReasonKind, encode
 from partition.tessellation import point_owner
 from partition.values import Status
 
-KEPT_NOTE = "kept unchanged from the previous run (--keep-valid)"
+KEPT_REASON = encode([Reason.of(ReasonKind.KEPT)])
+"""``reason`` of a grid kept unchanged from the previous run (``--keep-valid``)."""
 
 
 def valid_previous(village: Village, previous: gpd.GeoDataFrame, *, tolerance: float = 0.1) -> np.ndarray:
@@ -80,16 +82,18 @@ def _release_for_feasibility(village: Village, kept: np.ndarray, geoms: np.ndarr
     return kept
 
 
-def _absorb_empty(grids: pd.DataFrame, point_grid: np.ndarray, points: np.ndarray) -> tuple[pd.DataFrame, np.ndarray]:
+def _absorb_empty(
+    grids: pd.DataFrame, point_grid: np.ndarray, points: np.ndarray, cells: pd.DataFrame
+) -> tuple[pd.DataFrame, np.ndarray, pd.DataFrame]:
     """Give leftover base areas without households (slivers around kept grids) to a neighbour.
 
     Regenerated neighbours are preferred, so kept grids stay exactly as they were; only where a
-    kept grid is the sole neighbour does it take the sliver. Returns the grids and the remapped
-    grid row of every point.
+    kept grid is the sole neighbour does it take the sliver. Returns the grids, the remapped
+    grid row of every point and the cells with their remapped grid.
     """
     empty = (grids["grid_type"].eq("base") & grids["households"].eq(0) & grids["kept_code"].isna()).to_numpy()
     if not empty.any() or empty.all():
-        return grids, point_grid
+        return grids, point_grid, cells
     geoms = grids.geometry.values.copy()
     kept = grids["kept_code"].notna().to_numpy()
     for i in np.flatnonzero(empty):
@@ -113,7 +117,14 @@ def _absorb_empty(grids: pd.DataFrame, point_grid: np.ndarray, points: np.ndarra
     out = out[~empty].reset_index(drop=True)
     if lost.any():
         remapped[lost] = point_owner(out.geometry.values, points[lost])
-    return out, remapped
+    # cells of an absorbed grid follow their piece's host too
+    cell_grid = cells["grid"].to_numpy()
+    moved = empty[cell_grid]
+    cell_grid = new_index[cell_grid]
+    if moved.any():
+        inner = shapely.point_on_surface(cells["geometry"].to_numpy(object)[moved])
+        cell_grid[moved] = point_owner(out.geometry.values, inner)
+    return out, remapped, cells.assign(grid=cell_grid)
 
 
 def partition_incremental(village: Village, previous: gpd.GeoDataFrame, *, tolerance: float = 0.1) -> VillageGrids:
@@ -158,13 +169,14 @@ def partition_incremental(village: Village, previous: gpd.GeoDataFrame, *, toler
             "units": np.bincount(owner[m], minlength=n_kept),
             "status": Status.OK,
             "flag": "",
-            "note": KEPT_NOTE,
+            "reason": KEPT_REASON,
             "name": "",
             "kept_code": kept_prev["grid_code"].astype(str).to_numpy(),
         },
         geometry=geoms[kept],
         crs=pts.crs,
     )
+    kept_cells = _cells_of_kept(village, geoms[kept], owner)
     rest_area = shapely.difference(village.boundary, shapely.union_all(geoms[kept]))
     point_grid = np.where(m, owner, -1)
     rest_pts = pts[~m]
@@ -174,11 +186,22 @@ def partition_incremental(village: Village, previous: gpd.GeoDataFrame, *, toler
         grids = pd.concat([kept_rows, rest.grids], ignore_index=True)
         rg = rest.point_grid.to_numpy()
         point_grid[~m] = np.where(rg >= 0, rg + n_kept, -1)
-        grids, point_grid = _absorb_empty(grids, point_grid, pts.geometry.values)
+        assert rest.cells is not None  # partition_village always returns its cells
+        cells = pd.concat([kept_cells, rest.cells.assign(grid=rest.cells["grid"] + n_kept)], ignore_index=True)
+        grids, point_grid, cells = _absorb_empty(grids, point_grid, pts.geometry.values, cells)
     else:
-        grids = kept_rows
+        grids, cells = kept_rows, kept_cells
     grids = gpd.GeoDataFrame(grids, geometry="geometry", crs=pts.crs)
     grids["village_code"] = village.code
     grids["min_households"] = village.rule.min_households
     grids["max_households"] = village.rule.max_households
-    return VillageGrids(grids=grids, point_grid=pd.Series(point_grid, index=pts.index))
+    return VillageGrids(grids=grids, point_grid=pd.Series(point_grid, index=pts.index), cells=cells)
+
+
+def _cells_of_kept(village: Village, kept: np.ndarray, owner: np.ndarray) -> pd.DataFrame:
+    """Return the unit cells of every kept grid, tiled as the engine tiles a village (``grid``: the kept grid)."""
+    parts = []
+    for k, geom in enumerate(kept):  # a few kept grids per village
+        cells, _ = cells_of_area(village, geom, village.points[owner == k])
+        parts.append(cells.assign(grid=k))
+    return cell_table(parts)

@@ -9,6 +9,7 @@ import shapely
 
 from partition.adjacency import cell_graph
 from partition.coding import liaison_order_codes, reading_order
+from partition.reasons import UnitKind, UnitRef, encode
 from partition.split import split_graph
 from partition.tessellation import cells_from_points
 from partition.units import units_from_points
@@ -43,7 +44,8 @@ def liaison_groups(
     Returns
     -------
     liaison
-        One row per group: ``liaison_code``, ``grid_code``, ``households``, ``status``, ``note``.
+        One row per group: ``liaison_code``, ``grid_code``, ``households``, ``status``, ``reason`` (JSON,
+        :func:`partition.reasons.encode`).
     address_codes
         The liaison code of every address (None where it has no grid).
     """
@@ -65,7 +67,7 @@ def liaison_groups(
         cells["households"] = np.where(u >= 0, hh_unit.reindex(u).fillna(0).to_numpy(), 0.0)
         dup = pd.Series(u).duplicated().to_numpy() & (u >= 0)
         cells.loc[dup, "households"] = 0.0
-        cells["label"] = [f"address unit {k}" for k in u]
+        cells["label"] = pd.Series([UnitRef(UnitKind.ADDRESS_UNIT, str(k)) for k in u], index=cells.index, dtype=object)
         parts = split_graph(cell_graph(cells), min_households=min_households, max_households=max_households)
         part_geoms = [shapely.union_all(cells.geometry.values[list(p.nodes)]) for p in parts]
         lp = shapely.get_coordinates(shapely.point_on_surface(np.array(part_geoms)))
@@ -84,13 +86,13 @@ def liaison_groups(
                     "grid_code": grid["grid_code"],
                     "households": int(round(p.households)),
                     "status": p.status,
-                    "note": p.note,
+                    "reason": encode(p.reasons),
                 }
             )
             geoms.append(part_geoms[j])
         rank_of = {int(j): r for r, j in enumerate(order)}
         codes_out[members] = [codes[rank_of[unit_cell[int(k)]]] for k in unit.to_numpy()]
     out = gpd.GeoDataFrame(
-        rows, columns=["liaison_code", "grid_code", "households", "status", "note"], geometry=geoms, crs=grids.crs
+        rows, columns=["liaison_code", "grid_code", "households", "status", "reason"], geometry=geoms, crs=grids.crs
     )
     return out, codes_out

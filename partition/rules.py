@@ -14,8 +14,10 @@ Selection order: an explicit per-code override, then ``urban_rural`` (1xx urban,
 ``kind`` (``community`` urban, ``village`` rural), then ``unknown_rule``.
 
 A rule's work is done by a **labeller** registered under its name with :func:`register_rule`: a
-function ``f(cells, rule) -> (label, verdicts)`` that gives every unit cell of the base area the
-number of its grid and returns one :class:`Verdict` (status, note, flag) per grid. Adding a rule
+function ``f(cells, rule, *, graph=None) -> (label, verdicts)`` that gives every unit cell of the
+base area the number of its grid and returns one :class:`Verdict` (status, reasons, flag) per grid
+(``graph``: the cells' :class:`partition.adjacency.CellGraph` when the caller has built it, else the
+labeller builds it if it needs one). Adding a rule
 means writing one labeller; ``RULE_LABELLERS`` lists them.
 
 A **check** is any function ``f(grids) -> pandas.Series[bool]`` over a grids table, named so that a
@@ -35,22 +37,23 @@ import pandas as pd
 import shapely
 
 from geodata.errors import RulesError
-from partition.adjacency import cell_graph, graph_from_cells
+from partition.adjacency import CellGraph, cell_graph, networkx_from_graph
 from partition.measures import pieces, within_band
+from partition.reasons import Reason, ReasonKind, Reasons
 from partition.split import split_graph
 from partition.values import DEFAULT_BAND, Band, Flag, GridCode, Status
 
 
 class Verdict(NamedTuple):
-    """Status, note and flag of one grid as its rule made it."""
+    """Status, reasons and flag of one grid as its rule made it."""
 
     status: str = Status.OK
-    note: str = ""
+    reasons: Reasons = ()
     flag: str = Flag.NONE
 
 
-Labeller = Callable[[gpd.GeoDataFrame, "Rule"], tuple[np.ndarray, list[Verdict]]]
-"""``f(cells, rule) -> (label, verdicts)``: the grid number of every cell and one verdict per grid."""
+Labeller = Callable[..., tuple[np.ndarray, list[Verdict]]]
+"""``f(cells, rule, *, graph=None) -> (label, verdicts)``: the grid number of every cell and one verdict per grid."""
 
 RULE_LABELLERS: dict[str, Labeller] = {}
 """Rule name → labeller (see :func:`register_rule`)."""
@@ -67,35 +70,38 @@ def register_rule(name: str) -> Callable[[Labeller], Labeller]:
 
 
 @register_rule("household_band")
-def household_band(cells: gpd.GeoDataFrame, rule: Rule) -> tuple[np.ndarray, list[Verdict]]:
+def household_band(
+    cells: gpd.GeoDataFrame, rule: Rule, *, graph: CellGraph | None = None
+) -> tuple[np.ndarray, list[Verdict]]:
     """Contiguous, compact grids of ``min..max`` households (see :func:`partition.split.split_graph`)."""
     previous = cells["previous"].to_numpy() if "previous" in cells else None  # warm start (regeneration)
+    graph = cell_graph(cells) if graph is None else graph
     parts = split_graph(
-        cell_graph(cells), min_households=rule.min_households, max_households=rule.max_households, previous=previous
+        graph, min_households=rule.min_households, max_households=rule.max_households, previous=previous
     )
     label = np.full(len(cells), -1)
     for j, part in enumerate(parts):
         label[list(part.nodes)] = j
-    return label, [Verdict(part.status, part.note, part.flag) for part in parts]
+    return label, [Verdict(part.status, part.reasons, part.flag) for part in parts]
 
 
 @register_rule("village_group")
-def village_group(cells: gpd.GeoDataFrame, rule: Rule) -> tuple[np.ndarray, list[Verdict]]:
+def village_group(
+    cells: gpd.GeoDataFrame, rule: Rule, *, graph: CellGraph | None = None
+) -> tuple[np.ndarray, list[Verdict]]:
     """One grid per 村民小组; cells without a group join the neighbouring group they share most border with."""
     groups = cells["group"]
     known = groups.notna().to_numpy()
     if not known.any():
-        return np.zeros(len(cells), int), [
-            Verdict(note="no 村民小组 (group) labels on the households: kept as one grid.")
-        ]
+        return np.zeros(len(cells), int), [Verdict(reasons=(Reason.of(ReasonKind.NO_GROUP_LABELS),))]
     codes, names = pd.factorize(groups, sort=True)
     label = np.where(known, codes, -1)
-    graph = graph_from_cells(cells.assign(households=cells["households"].fillna(0)))
+    nxg = networkx_from_graph(cell_graph(cells) if graph is None else graph)
     while (label < 0).any():
         changed = False
         for v in np.flatnonzero(label < 0):
             border: dict[int, float] = {}
-            for u, d in graph[v].items():
+            for u, d in nxg[v].items():
                 if label[u] >= 0:
                     border[label[u]] = border.get(label[u], 0.0) + d["length"]
             if border:
@@ -106,13 +112,13 @@ def village_group(cells: gpd.GeoDataFrame, rule: Rule) -> tuple[np.ndarray, list
             done = np.flatnonzero(label >= 0)
             c = shapely.centroid(cells.geometry.values)
             label[todo[0]] = label[done[np.argmin(shapely.distance(c[todo[0]], c[done]))]]
-    return label, [Verdict(note=f"村民小组 {name}") for name in names]
+    return label, [Verdict(reasons=(Reason.of(ReasonKind.VILLAGE_GROUP, group=str(name)),)) for name in names]
 
 
 @register_rule("single")
-def single(cells: gpd.GeoDataFrame, rule: Rule) -> tuple[np.ndarray, list[Verdict]]:
+def single(cells: gpd.GeoDataFrame, rule: Rule, *, graph: CellGraph | None = None) -> tuple[np.ndarray, list[Verdict]]:
     """Make the whole village/community one grid."""
-    return np.zeros(len(cells), int), [Verdict(note="whole village/community as one grid (rule: single)")]
+    return np.zeros(len(cells), int), [Verdict(reasons=(Reason.of(ReasonKind.SINGLE),))]
 
 
 RULES = tuple(RULE_LABELLERS)
@@ -262,8 +268,9 @@ def code_prefix(grids: pd.DataFrame) -> pd.Series:
 
 
 def flagged_if_out_of_band(grids: pd.DataFrame) -> pd.Series:
-    """Every grid outside its band carries a status other than ``ok`` and a note."""
-    return in_band(grids) | (grids["status"].ne(Status.OK) & grids["note"].str.len().gt(0))
+    """Every grid outside its band carries a status other than ``ok`` and a reason."""
+    why = grids["reason"] if "reason" in grids else grids["note"]
+    return in_band(grids) | (grids["status"].ne(Status.OK) & why.fillna("").astype(str).str.len().gt(0))
 
 
 DEFAULT_CHECKS: tuple[Check, ...] = (contiguous, code_prefix, flagged_if_out_of_band)

@@ -52,6 +52,7 @@ except ImportError:  # pragma: no cover - a scipy that moved it: the public func
     _connected_components_undirected = None
 
 from partition.adjacency import CellGraph
+from partition.reasons import Reason, ReasonKind, Reasons, UnitKind, UnitRef, unit_ref
 from partition.values import DEFAULT_BAND, TOLERANCE, Band, Status
 
 BARRIER_COST = 0.1
@@ -69,11 +70,12 @@ class Part:
     nodes: tuple[int, ...]
     households: float
     status: str = "ok"
-    note: str = ""
+    reasons: Reasons = ()
+    """Why the part is flagged, as data (rendered into words by :mod:`gridmap.catalog`)."""
     flag: str = ""
     """Why a part is out of band: ``unit_over_max`` (one indivisible unit exceeds max),
     ``no_feasible_k`` (proved by the data: its area's households fit no number of grids, or a
-    unit / a pocket behind one unit fits in no in-band grid; the note says which), ``unbalanced``
+    unit / a pocket behind one unit fits in no in-band grid; the reason says which), ``unbalanced``
     (no such proof was found, yet balancing did not reach the band), or ``""``."""
 
 
@@ -87,7 +89,7 @@ class _Arrays:
     cost: np.ndarray
     barrier: np.ndarray
     members: list[list[int]]
-    label: list[str]
+    label: list[UnitRef]
     indptr: np.ndarray = field(init=False)
     nbr: np.ndarray = field(init=False)
     ncost: np.ndarray = field(init=False)
@@ -183,7 +185,7 @@ def _arrays(graph: nx.Graph | CellGraph, max_households: float) -> tuple[_Arrays
         area = np.maximum(graph.area.astype(float), 1e-9)
         x, y = graph.x.astype(float), graph.y.astype(float)
         compound = graph.compound.tolist()
-        label = [str(v) for v in graph.label]
+        label = [unit_ref(v) for v in graph.label]
         eu, ev = graph.i.astype(int), graph.j.astype(int)
         length, bar = graph.length.astype(float), graph.barrier.astype(bool)
         return _contract(n, nodes, w, area, x, y, compound, label, eu, ev, length, bar, max_households)
@@ -195,7 +197,7 @@ def _arrays(graph: nx.Graph | CellGraph, max_households: float) -> tuple[_Arrays
     x = np.array([graph.nodes[v]["x"] for v in nodes], float)
     y = np.array([graph.nodes[v]["y"] for v in nodes], float)
     compound = [graph.nodes[v].get("compound") for v in nodes]
-    label = [str(graph.nodes[v].get("label", v)) for v in nodes]
+    label = [unit_ref(graph.nodes[v].get("label", v)) for v in nodes]
     if graph.number_of_edges():
         eu, ev, length, bar = map(
             np.array,
@@ -222,7 +224,7 @@ def _contract(
     x: np.ndarray,
     y: np.ndarray,
     compound: list,
-    label: list[str],
+    label: list[UnitRef],
     eu: np.ndarray,
     ev: np.ndarray,
     length: np.ndarray,
@@ -253,7 +255,7 @@ def _contract(
         for comp in np.unique(lab[members]):
             piece = [i for i in members if lab[i] == comp]
             group[piece] = min(piece)
-            label[min(piece)] = f"compound {name}"
+            label[min(piece)] = UnitRef(UnitKind.COMPOUND, name)
     new, inv = np.unique(group, return_inverse=True)
     inv = inv.ravel()
     m = len(new)
@@ -966,14 +968,14 @@ def split_graph(
     -------
     parts
         One :class:`Part` per grid, in a deterministic order; every node in exactly one part.
-        Parts out of band carry status ``under_min``/``over_max`` and a note with the reason;
+        Parts out of band carry status ``under_min``/``over_max`` and their reasons;
         parts that are not connected in `graph` (only where the community itself is in pieces)
         carry ``enclave``.
     """
     if len(graph) == 0:
         return []
     band = Band(float(min_households), float(max_households))
-    mn, mx = band.min_households, band.max_households  # for the notes
+    mn, mx = band.min_households, band.max_households  # for the reasons
     g, inv = _arrays(graph, mx)
     warm = None
     if previous is not None:
@@ -984,16 +986,15 @@ def split_graph(
         warm = prev[order][first]
     n = len(g.w)
     label = np.full(n, -1)
-    notes: dict[int, tuple[str, str, str]] = {}
+    given: dict[int, tuple[str, str, Reasons]] = {}
     next_id = 0
     oversize = np.flatnonzero(g.w > mx)
     for v in oversize:
         label[v] = next_id
-        notes[next_id] = (
+        given[next_id] = (
             "over_max",
             "unit_over_max",
-            f"{g.label[v]} alone has {g.w[v]:.0f} households, above the maximum {mx:.0f}; "
-            "it is indivisible, so it is its own grid.",
+            (Reason.of(ReasonKind.UNIT_OVER_MAX, unit=g.label[v], households=round(g.w[v]), max=round(mx)),),
         )
         next_id += 1
     rest = np.setdiff1d(np.arange(n), oversize)
@@ -1021,47 +1022,51 @@ def split_graph(
                 Hg = g.w[grp].sum()
                 if not len(band.feasible_counts(Hg)):
                     for p in np.unique(label[grp]):
-                        notes[int(p)] = (
+                        given[int(p)] = (
                             "",
                             "no_feasible_k",
-                            f"the connected area holds {Hg:.0f} households: no number of grids "
-                            f"puts every grid within {mn:.0f}-{mx:.0f}.",
+                            (
+                                Reason.of(
+                                    ReasonKind.AREA_FITS_NO_COUNT, households=round(Hg), min=round(mn), max=round(mx)
+                                ),
+                            ),
                         )
     _attach_empty(label, g)
     if g.w.sum() <= 0:
-        notes[int(label[0])] = (
+        given[int(label[0])] = (
             "under_min",
             "no_feasible_k",
-            "no households in this area: it is one grid until people live here.",
+            (Reason.of(ReasonKind.NO_HOUSEHOLDS),),
         )
     parts = []
     for p in np.unique(label):
         nodes_ = np.flatnonzero(label == p)
         hh = float(g.w[nodes_].sum())
-        status, flag, note = notes.get(int(p), ("", "", ""))
+        status, flag, reasons = given.get(int(p), ("", "", ()))
         if not status:
             status = band.status(hh)
             if status != "ok" and not flag and hh <= 0:
                 flag = "no_feasible_k"
-                note = "no households in this area: it is one grid until people live here."
+                reasons = (Reason.of(ReasonKind.NO_HOUSEHOLDS),)
             elif status != "ok" and not flag:
-                flag, note = _why_unbalanced(nodes_, hh, g, band, oversize)
+                flag, why = _why_unbalanced(nodes_, hh, g, band, oversize)
+                reasons = (why,)
         if len(nodes_) > 1 and len(np.unique(_components(n, nodes_, g))) > 1:
             if status == "ok":
                 status, flag = "enclave", "enclave"
-            note = (
-                note + " " if note else ""
-            ) + "The grid is in several pieces: its area is cut by water, an exclusive area or the boundary."
+            reasons = (*reasons, Reason.of(ReasonKind.CUT_APART))
         members = sorted(m for v in nodes_ for m in g.members[v])
         parts.append(
-            Part(nodes=tuple(members), households=hh, status=status, note=note, flag=flag if status != "ok" else "")
+            Part(
+                nodes=tuple(members), households=hh, status=status, reasons=reasons, flag=flag if status != "ok" else ""
+            )
         )
     parts.sort(key=lambda p: p.nodes[0])
     return parts
 
 
-def _pocket(nodes_: np.ndarray, allowed: np.ndarray, g: _Arrays, band: Band) -> str:
-    """Note for a part caught in a pocket that no in-band grid can cover, else ``""``.
+def _pocket(nodes_: np.ndarray, allowed: np.ndarray, g: _Arrays, band: Band) -> Reason | None:
+    """Reason of a part caught in a pocket that no in-band grid can cover, else None.
 
     When one unit c is the only way from an area C to the rest (an articulation point), every
     grid touching C either lies inside C or holds c. If C has fewer than `mn` households and C
@@ -1085,34 +1090,39 @@ def _pocket(nodes_: np.ndarray, allowed: np.ndarray, g: _Arrays, band: Band) -> 
                 and band.status(hc + g.w[c]) == Status.OVER_MAX
                 and (mine & comp or c in mine)
             ):
-                return (
-                    f"{hc:.0f} households here reach the rest of the area only through {g.label[c]} "
-                    f"({g.w[c]:.0f} households): together they exceed {mx:.0f}, apart they are below "
-                    f"{mn:.0f}, so no split puts every grid within {mn:.0f}-{mx:.0f}."
+                return Reason.of(
+                    ReasonKind.POCKET,
+                    households=round(hc),
+                    unit=g.label[c],
+                    unit_households=round(g.w[c]),
+                    min=round(mn),
+                    max=round(mx),
                 )
-    return ""
+    return None
 
 
-def _why_unbalanced(nodes_: np.ndarray, hh: float, g: _Arrays, band: Band, oversize: np.ndarray) -> tuple[str, str]:
-    """Flag and note of an out-of-band part: forced by a unit that fits no grid, else ``unbalanced``."""
+def _why_unbalanced(nodes_: np.ndarray, hh: float, g: _Arrays, band: Band, oversize: np.ndarray) -> tuple[str, Reason]:
+    """Flag and reason of an out-of-band part: forced by a unit that fits no grid, else ``unbalanced``."""
     mn, mx = band.min_households, band.max_households
     allowed = np.ones(len(g.w), bool)
     allowed[oversize] = False
     pocket = _pocket(nodes_, allowed, g, band)
-    if pocket:
+    if pocket is not None:
         return "no_feasible_k", pocket
     units = nodes_[g.w[nodes_] > 0]
     for u in units[np.lexsort((units, -g.w[units]))][:10]:
         if _unit_fits(int(u), allowed, g, band) is False:
-            return "no_feasible_k", (
-                f"{g.label[u]} has {g.w[u]:.0f} households and every area it could join adds too many: "
-                f"no connected grid holding it has {mn:.0f}-{mx:.0f} households."
+            return "no_feasible_k", Reason.of(
+                ReasonKind.UNIT_FITS_NOWHERE, unit=g.label[u], households=round(g.w[u]), min=round(mn), max=round(mx)
             )
     big = nodes_[np.argmax(g.w[nodes_])]
-    return "unbalanced", (
-        f"{hh:.0f} households could not be balanced within {mn:.0f}-{mx:.0f} "
-        f"without splitting an indivisible unit (largest here: {g.label[big]}, "
-        f"{g.w[big]:.0f} households)."
+    return "unbalanced", Reason.of(
+        ReasonKind.UNBALANCED,
+        households=round(hh),
+        min=round(mn),
+        max=round(mx),
+        unit=g.label[big],
+        unit_households=round(g.w[big]),
     )
 
 

@@ -9,6 +9,8 @@ import shapely
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
+from partition.reasons import UnitKind, UnitRef
+
 
 def _key(values: pd.Series | None, n: int) -> np.ndarray:
     if values is None:
@@ -50,8 +52,9 @@ def units_from_points(points: gpd.GeoDataFrame) -> tuple[pd.Series, gpd.GeoDataF
     unit, units
         ``unit``: the unit number of every point, indexed like `points`. ``units``: one row per
         unit (index = unit number) with ``households``, ``population``, ``n_points``,
-        ``village_code``, ``group``, ``building``, ``compound``, ``label`` (building id or
-        coordinates, for messages) and the centroid of its points as geometry.
+        ``village_code``, ``group``, ``building``, ``compound``, ``label``
+        (a :class:`partition.reasons.UnitRef`: building id or coordinates, for reasons) and the
+        centroid of its points as geometry.
     """
     n = len(points)
     xy = shapely.get_coordinates(points.geometry.values)
@@ -112,10 +115,14 @@ def units_from_points(points: gpd.GeoDataFrame) -> tuple[pd.Series, gpd.GeoDataF
             }
         )
         cx, cy = g["x"].mean(), g["y"].mean()
-    units["label"] = np.where(
-        units["building"].notna(),
-        "building " + units["building"].astype(str),
-        "point at (" + cx.round(1).astype(str) + ", " + cy.round(1).astype(str) + ")",
+    at_xy = cx.round(1).astype(str) + ", " + cy.round(1).astype(str)
+    units["label"] = pd.Series(
+        [
+            UnitRef(UnitKind.BUILDING, str(b)) if pd.notna(b) else UnitRef(UnitKind.POINT, p)
+            for b, p in zip(units["building"].to_numpy(object), at_xy.to_numpy(object), strict=True)
+        ],
+        index=units.index,
+        dtype=object,
     )
     geometry = gpd.points_from_xy(cx, cy, crs=points.crs)
     return (

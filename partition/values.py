@@ -19,7 +19,7 @@ from typing import ClassVar
 import numpy as np
 import pandas as pd
 
-from geodata.errors import CodeSpaceError, RulesError
+from geodata.errors import CodeError, CodeSpaceError, RulesError
 
 TOLERANCE = 1e-9
 """Households within this of a band's end count as on it (sums of float household counts)."""
@@ -42,6 +42,12 @@ class Flag(StrEnum):
     NO_FEASIBLE_K = "no_feasible_k"
     UNBALANCED = "unbalanced"
     ENCLAVE = "enclave"
+    EDITED = "edited"
+    """Changed by hand in the editor and out of its band (no engine proof either way)."""
+
+
+MAX_BAND = 1_000_000
+"""Largest household band end: a grid of a million households is a typo (and would overflow the work)."""
 
 
 @dataclass(frozen=True)
@@ -63,9 +69,9 @@ class Band:
     max_households: float
 
     def __post_init__(self) -> None:
-        if not 0 < self.min_households <= self.max_households:
+        if not 0 < self.min_households <= self.max_households <= MAX_BAND:
             msg = (
-                f"the household band must satisfy 0 < `min_households` <= `max_households`, got "
+                f"the household band must satisfy 0 < `min_households` <= `max_households` <= {MAX_BAND:,}, got "
                 f"min={self.min_households}, max={self.max_households}."
             )
             raise RulesError(msg)
@@ -175,10 +181,10 @@ class GridCode:
     def __post_init__(self) -> None:
         if not (isinstance(self.village, str) and _VILLAGE.fullmatch(self.village)):
             msg = f"a grid code's village part must be 12 ASCII digits, got {self.village!r}."
-            raise ValueError(msg)
+            raise CodeError(msg)
         if not 0 <= self.seq <= 999:
             msg = f"a grid code's sequence must be 000-999, got {self.seq}."
-            raise ValueError(msg)
+            raise CodeError(msg)
 
     @staticmethod
     def is_code(text: object) -> bool:
@@ -187,12 +193,12 @@ class GridCode:
 
     @classmethod
     def parse(cls, text: object) -> GridCode:
-        """Read a grid code; a :class:`ValueError` naming the text when it is not 15 ASCII digits."""
+        """Read a grid code; a :class:`~geodata.errors.CodeError` naming the text when it is not 15 ASCII digits."""
         if not cls.is_code(text):
             msg = (
                 f"{text!r} is not a grid code: expected 15 digits (12-digit village/community code + 3-digit sequence)."
             )
-            raise ValueError(msg)
+            raise CodeError(msg)
         s = str(text)
         return cls(s[: cls.VILLAGE_DIGITS], int(s[cls.VILLAGE_DIGITS :]))
 

@@ -26,3 +26,22 @@ def run_files(
     layers = {"units": units, "exclusive": exclusive, "barriers": barriers or (), "previous": previous}
     inputs = gridmap.read_inputs(addresses, boundaries, **layers, options=opts)
     return gridmap.make_grids(**inputs.frames(), options=opts, progress=progress)
+
+
+def assert_cells_make_grids(result: gridmap.GridResult) -> None:
+    """Every grid of `result` is the union of its cells and holds their households (cells of live grids only)."""
+    import numpy as np
+    import shapely
+
+    work = result.work_crs
+    assert result.cells is not None
+    grids, cells = result.grids.to_crs(work), result.cells.to_crs(work)
+    assert set(cells["grid_code"]) == set(grids["grid_code"])
+    assert cells["cell_id"].is_unique
+    households = cells.groupby("grid_code")["households"].sum()
+    np.testing.assert_array_equal(households.reindex(grids["grid_code"]).to_numpy(), grids["households"].to_numpy())
+    members = cells.groupby("grid_code").indices
+    geoms = cells.geometry.values
+    for code, geom in zip(grids["grid_code"], grids.geometry.values, strict=True):
+        union = shapely.union_all(geoms[members[code]])
+        assert shapely.area(shapely.symmetric_difference(union, geom)) <= 1e-6 * max(shapely.area(geom), 1.0), code

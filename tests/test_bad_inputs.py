@@ -525,7 +525,7 @@ CASES = [
         lambda ws: _partition(ws, "--work-crs", "EPSG:4490"),
         r"--work-crs got 'EPSG:4490', a geographic CRS",
     ),
-    Case("workers-zero", lambda ws: _partition(ws, workers="0"), r"workers: must be at least 1"),
+    Case("workers-zero", lambda ws: _partition(ws, workers="0"), r"--workers must be a whole number of at least 1"),
     # --- partition: where the output goes
     Case(
         "out-exists",
@@ -951,3 +951,335 @@ def test_addresses_from_a_semicolon_gbk_csv_and_an_xlsx_sheet_give_the_same_grid
     assert base[0] == semi[0] == xlsx[0] == 0, (semi, xlsx)
     codes = [sorted(gpd.read_file(ws / o / "grids.gpkg", layer="grids")["grid_code"]) for o in "abc"]
     assert codes[0] == codes[1] == codes[2]
+
+
+# ---------------------------------------------------------------- issue 22: data loss, exits, codes, terminal text
+
+ESC = "\x1b]0;pwned\x07\x1b[2J\x1b]52;c;cm0gLXJmIH4=\x07"
+"""Terminal escapes: retitle the window, clear the screen, write the clipboard (OSC 52)."""
+
+
+@dataclass(frozen=True)
+class Case22:
+    id: str
+    args: Callable[[Path], list[str]]
+    match: str
+    code: int = 2
+
+
+def _user_file(folder: Path, name: str = "signed_roster.xlsx") -> Path:
+    (folder / name).write_bytes(b"the user's signed roster")
+    return folder
+
+
+def _boundary_code(ws: Path, code: str) -> Path:
+    gdf = gpd.read_file(ws / "bnd.geojson")
+    gdf["code"] = gdf["code"].astype(str)
+    gdf.loc[0, "code"] = code
+    gdf.to_file(ws / "bad.geojson", driver="GeoJSON")
+    return ws / "bad.geojson"
+
+
+def _grids_with_codes(ws: Path, codes: list[str]) -> Path:
+    g = gpd.read_file(ws / RUN / "grids.gpkg", layer="grids").head(len(codes)).copy()
+    g["grid_code"] = codes
+    g.to_file(ws / "g.gpkg", layer="grids")
+    return ws / "g.gpkg"
+
+
+CASES_22 = [
+    Case22(
+        "demo-over-a-real-run",
+        lambda ws: ["demo", "--out", str(ws / RUN)],
+        r"run is a gridmap run, not an earlier demo run.*Fix: choose another --out for the demo",
+    ),
+    Case22(
+        "check-codes-out-over-a-users-csv",
+        lambda ws: [
+            "check-codes",
+            str(ws / RUN / "grids.gpkg"),
+            "--out",
+            str(pd.DataFrame({"hh": [1]}).to_csv(ws / "households_master.csv") or ws / "households_master.csv"),
+        ],
+        r"households_master\.csv already exists\. Fix: choose another --out or pass --overwrite",
+    ),
+    Case22(
+        "overwrite-a-run-holding-the-users-file",
+        lambda ws: _partition(ws, "--overwrite", out=_user_file(ws / RUN)),
+        r"run holds files gridmap did not write \(signed_roster\.xlsx\); --overwrite would delete them",
+    ),
+    Case22(
+        "overwrite-a-run-holding-the-users-subfolder",
+        lambda ws: _partition(
+            ws, "--overwrite", out=_user_file((ws / RUN / "notes").mkdir() or ws / RUN / "notes", "a.txt").parent
+        ),
+        r"holds files gridmap did not write \(notes/a\.txt\)",
+    ),
+    Case22(
+        "out-ending-in-dotdot",
+        lambda ws: _partition(ws, out="x/.."),
+        r"x/\.\. ends in '\.\.', so it names the folder above",
+    ),
+    Case22(
+        "village-code-with-full-width-digits",
+        lambda ws: _partition(ws, boundaries=_boundary_code(ws, "310115００５００１")),
+        r"bad\.geojson, feature 0, column 'code'.*expected 12 digits, ASCII 0-9",
+    ),
+    Case22(
+        "village-code-with-arabic-indic-digits",
+        lambda ws: _partition(ws, boundaries=_boundary_code(ws, "310115٠٠٥٠٠١")),
+        r"expected 12 digits, ASCII 0-9",
+    ),
+    Case22(
+        "check-codes-duplicates-exit-1",
+        lambda ws: ["check-codes", str(_grids_with_codes(ws, ["310115005001001", "310115005001001"]))],
+        r"2 grids checked: 1 errors",
+        code=1,
+    ),
+    Case22(
+        "check-codes-full-width-code-exit-1",
+        lambda ws: ["check-codes", str(_grids_with_codes(ws, ["310115005001００１"]))],
+        r"is not 15 digits \(ASCII 0-9;",
+        code=1,
+    ),
+]
+
+
+def _shp_without_dbf(ws: Path) -> Path:
+    pts = gpd.read_file(ws / "hh.gpkg")
+    pts.to_file(ws / "hh.shp")
+    (ws / "hh.dbf").unlink()
+    return ws / "hh.shp"
+
+
+CASES_22 += [
+    Case22(
+        "shapefile-without-dbf",
+        lambda ws: _partition(ws, addresses=_shp_without_dbf(ws)),
+        r"hh\.shp: has no hh\.dbf beside it, so its attributes .* are missing\. Fix: copy the \.dbf",
+    ),
+]
+
+
+def _wide(ws: Path) -> Path:
+    df = pd.read_csv(ws / "hh.csv", dtype=str)
+    extra = pd.DataFrame({f"c{i}": ["x"] * len(df) for i in range(5000)})
+    pd.concat([df, extra], axis=1).to_csv(ws / "wide.csv", index=False)
+    return ws / "wide.csv"
+
+
+def _tamper(ws: Path, name: str, text: str | None) -> Path:
+    """Change (or delete, with None) one file of the finished run folder."""
+    path = ws / RUN / name
+    if text is None:
+        path.unlink()
+    else:
+        path.write_text(text, encoding="utf-8")
+    return ws / RUN
+
+
+def _without_grids_layer(ws: Path) -> Path:
+    gpkg = ws / RUN / "grids.gpkg"
+    keep = {n: gpd.read_file(gpkg, layer=n) for n in ("addresses", "boundaries")}
+    gpkg.unlink()
+    for n, g in keep.items():
+        g.to_file(gpkg, layer=n)
+    return ws / RUN
+
+
+def _work_crs(ws: Path, value: str) -> Path:
+    m = json.loads((ws / RUN / "manifest.json").read_text(encoding="utf-8"))
+    m["crs"]["work"] = value
+    return _tamper(ws, "manifest.json", json.dumps(m))
+
+
+TAMPERED = r"The run folder was changed or damaged after gridmap wrote it\. Fix: make the run again"
+CASES_22 += [
+    Case22("csv-with-5000-columns", lambda ws: _partition(ws, addresses=_wide(ws)), r"wide\.csv: has 5,00\d columns"),
+    Case22(
+        "households-10-to-the-30",
+        lambda ws: _partition(ws, addresses=_edit_csv(ws, _set("households", 2, "1e30"), "a.csv")),
+        r"row 3 \(line 4\), column 'households': got '1e30', expected a whole number ≥ 0 \(at most 100,000",
+    ),
+    Case22(
+        "band-10-to-the-20",
+        lambda ws: _partition(ws, "--max-households", "100000000000000000000"),
+        r"0 < --min-households <= --max-households <= 1,000,000, got min=300, max=100000000000000000000",
+    ),
+    Case22(
+        "rules-file-band-10-to-the-20",
+        lambda ws: _partition(
+            ws, "--rules", str(_workers(ws, "max_households = 100000000000000000000\n", "rules.toml"))
+        ),
+        r"--max-households <= 1,000,000, got min=300, max=100000000000000000000",
+    ),
+    Case22(
+        "liaison-10-to-the-20", lambda ws: _partition(ws, "--liaison", "1-100000000000000000000"), r"--liaison needs"
+    ),
+    Case22(
+        "run-manifest-not-json",
+        lambda ws: ["map", str(_tamper(ws, "manifest.json", "{not json")), "--out", str(ws / "m.html")],
+        r"run/manifest\.json: is not readable JSON .*" + TAMPERED,
+    ),
+    Case22(
+        "run-manifest-a-list",
+        lambda ws: ["report", str(_tamper(ws, "manifest.json", "[1, 2]")), "--out", str(ws / "r.html")],
+        r"run/manifest\.json: is not a gridmap manifest",
+    ),
+    Case22(
+        "run-without-grids-layer",
+        lambda ws: ["export", str(_without_grids_layer(ws)), "--format", "csv", "--out", str(ws / "e")],
+        r"run/grids\.gpkg: has no grids layer\. " + TAMPERED,
+    ),
+    Case22(
+        "run-bad-work-crs",
+        lambda ws: ["map", str(_work_crs(ws, "EPSG:999999")), "--out", str(ws / "m.html")],
+        r"names the work CRS 'EPSG:999999', which is not a coordinate system",
+    ),
+    Case22(
+        "run-geographic-work-crs",
+        lambda ws: ["map", str(_work_crs(ws, "EPSG:4326")), "--out", str(ws / "m.html")],
+        r"names the work CRS WGS 84, which is not in metres",
+    ),
+    Case22(
+        "run-broken-code-changes",
+        lambda ws: ["map", str(_tamper(ws, "code_changes.csv", 'a,"b\n\x00')), "--out", str(ws / "m.html")],
+        r"run/code_changes\.csv: cannot be read as CSV",
+    ),
+]
+
+
+def _damaged_geoparquet(ws: Path, geo: bytes) -> Path:
+    import pyarrow.parquet as pq
+
+    gpd.read_file(ws / "hh.gpkg").to_parquet(ws / "hh.parquet")
+    table = pq.read_table(ws / "hh.parquet")
+    pq.write_table(table.replace_schema_metadata({**table.schema.metadata, b"geo": geo}), ws / "bad.parquet")
+    (ws / "hh.parquet").unlink()
+    return ws / "bad.parquet"
+
+
+def _province(ws: Path, addresses: Path) -> list[str]:
+    return ["province", "--addresses", str(addresses), "--boundaries", str(ws / "bnd.gpkg"), "--out", str(ws / "p")]
+
+
+CASES_22 += [
+    Case22(
+        f"province-geoparquet-{name}",
+        lambda ws, geo=geo: _province(ws, _damaged_geoparquet(ws, geo)),
+        r"bad\.parquet: has damaged GeoParquet metadata .* Fix: write the file again",
+    )
+    for name, geo in [
+        ("not-json", b"{not json"),
+        ("no-such-column", json.dumps({"version": "1.0.0", "primary_column": "nope", "columns": {}}).encode()),
+        ("bad-crs", json.dumps({"primary_column": "geometry", "columns": {"geometry": {"crs": "garbage"}}}).encode()),
+    ]
+]
+
+
+@pytest.mark.parametrize("case", CASES_22, ids=[c.id for c in CASES_22])
+def test_refused_without_loss(case: Case22, ws: Path):
+    args = case.args(ws)
+    before = _snapshot(ws)
+    code, text = _cli(args)
+    assert code == case.code, text
+    assert "Traceback" not in text
+    assert re.search(case.match, text, flags=re.S), text
+    assert _snapshot(ws) == before
+
+
+def test_demo_replaces_its_own_earlier_run(ws):
+    assert _cli(["-q", "demo", "--out", str(ws / "d")])[0] == 0
+    first = json.loads((ws / "d" / "manifest.json").read_text())["created"]
+    code, text = _cli(["demo", "--out", str(ws / "d")])
+    assert code == 0 and "Replacing the earlier demo run" in text
+    assert "files" in json.loads((ws / "d" / "manifest.json").read_text()) and first
+
+
+def test_a_plain_run_leaves_a_users_folder_named_like_a_work_folder(ws):
+    mine = [ws / ".out.mybackup.tmp", ws / ".out.123.x.tmp", ws / ".out.old-99999999"]
+    for folder in mine:
+        folder.mkdir()
+        (folder / "keep.txt").write_text("mine")
+    code, text = _cli(_partition(ws))
+    assert code == 0, text
+    assert all((f / "keep.txt").read_text() == "mine" for f in mine)
+
+
+def test_control_characters_of_a_cell_are_escaped_in_the_error(ws):
+    code, text = _cli(_partition(ws, addresses=_edit_csv(ws, _set("households", 0, f"3{ESC}"), "a.csv")))
+    assert code == 2
+    assert "column 'households'" in text
+    assert not re.search(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]", text), repr(text)
+    assert r"\x1b]0;pwned\x07" in text
+
+
+def test_polygonz_boundaries_are_flattened_with_a_note(ws):
+    import shapely
+
+    bnd = gpd.read_file(ws / "bnd.geojson").rename(columns={"urban_rural": "ur"})
+    bnd = bnd.set_geometry(shapely.force_3d(bnd.geometry.values, 12.5), crs=bnd.crs)  # ArcGIS's usual PolygonZ
+    bnd.to_file(ws / "bz.shp")
+    code, text = _cli(_partition(ws, boundaries=ws / "bz.shp"))
+    assert code == 0, text
+    assert "bz.shp: 3 geometries have Z or M values; they were dropped" in text
+    grids = gpd.read_file(ws / "out" / "grids.gpkg", layer="grids")
+    assert not shapely.has_z(grids.geometry.values).any()
+
+
+# ---------------------------------------------------------------- every message path: no raw control character
+
+HOSTILE = "村" + "".join(map(chr, [*range(0x01, 0x0A), *range(0x0B, 0x20), 0x7F, 0x85, 0x9B])) + "\u202e" + ESC
+RAW = re.compile(r"[\x00-\x09\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+
+
+def _codes_with(ws: Path, text: str) -> Path:
+    return _grids_with_codes(ws, [f"310115005001{text}", "310115005001001"])
+
+
+def _named_village(ws: Path, text: str) -> Path:
+    gdf = gpd.read_file(ws / "bnd.geojson")
+    gdf.loc[0, "name"] = text
+    gdf.loc[1, "urban_rural"] = "999"  # an error whose message shows the row
+    gdf.to_file(ws / "bad.geojson", driver="GeoJSON")
+    return ws / "bad.geojson"
+
+
+MESSAGE_PATHS: list[tuple[str, Callable[[Path, str], list[str]]]] = [
+    ("click-path-argument", lambda ws, t: ["map", str(ws / t)]),
+    ("click-choice", lambda ws, t: ["map", str(ws / RUN), "--basemap", t]),
+    ("usage-error", lambda ws, t: _partition(ws, "--addresses-sql", t)),
+    ("input-error-column-option", lambda ws, t: _partition(ws, "--x-col", t)),
+    ("input-error-cell", lambda ws, t: _partition(ws, addresses=_edit_csv(ws, _set("households", 0, t), "a.csv"))),
+    ("input-error-layer", lambda ws, t: _partition(ws, "--boundaries-layer", t, boundaries=ws / "bnd.gpkg")),
+    ("rules-error", lambda ws, t: _partition(ws, "--liaison", t)),
+    ("crs-error", lambda ws, t: _partition(ws, "--output-crs", t)),
+    ("output-error", lambda ws, t: _partition(ws, "--overwrite", out=_user_file(ws / RUN, f"{t}.txt"))),
+    ("database-url", lambda ws, t: _partition(ws, "--addresses-layer", "a", addresses=f"postgresql://u:{t}@h{t}:5/db")),
+    ("check-codes-lines", lambda ws, t: ["check-codes", str(_codes_with(ws, t))]),
+    ("export-encoding", lambda ws, t: ["export", str(ws / RUN), "--format", "csv", "--encoding", t]),
+    ("log-warnings", lambda ws, t: _partition(ws, boundaries=_named_village(ws, t))),
+]
+
+
+@pytest.mark.parametrize(("name", "args"), MESSAGE_PATHS, ids=[n for n, _ in MESSAGE_PATHS])
+def test_no_message_path_prints_a_raw_control_character(ws, name, args):
+    argv = args(ws, HOSTILE)
+    code, text = _cli(argv)
+    assert code != 0 or name == "log-warnings", text
+    assert text.strip(), "the case printed nothing"
+    assert not RAW.findall(text), (name, sorted(set(RAW.findall(text))), text[-400:])
+
+
+def test_every_command_has_a_failing_case_that_checks_its_exit_status():
+    from gridmap.cli import main
+
+    ws = Path("/nonexistent")
+    covered = set()
+    for case in [*CASES, *CASES_22]:
+        try:
+            covered.add(case.args(ws)[0])
+        except Exception:  # noqa: BLE001 - cases that write files first: their command is in their id
+            covered.add(case.id.split("-")[0])
+    elsewhere = {"publish": "tests/gridmap/test_postgis.py", "edit": "tests/gridmap/test_edit.py"}
+    assert set(main.commands) - covered <= set(elsewhere), sorted(set(main.commands) - covered)

@@ -11,7 +11,7 @@ import sys
 
 import click
 
-from geodata.errors import DISTRIBUTION, GridmapError
+from geodata.errors import DISTRIBUTION, GridmapError, printable
 from gridmap.cli.audit import audit
 from gridmap.cli.check_codes import check_codes_cmd
 from gridmap.cli.console import FlagFormatter, as_flags
@@ -68,6 +68,7 @@ def run() -> None:
         click.echo("Interrupted; no output was written.", err=True)
         sys.exit(130)
     except click.ClickException as exc:
+        exc.message = printable(exc.message, newlines=True)  # type: ignore[misc]  # click marks it Final
         exc.show()
         sys.exit(exc.exit_code)
     except GridmapError as exc:

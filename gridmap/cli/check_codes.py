@@ -6,7 +6,8 @@ from pathlib import Path
 
 import click
 
-from gridmap.cli.options import RUN_FILES
+from geodata.errors import printable
+from geodata.io import RUN_FILES
 
 
 @click.command("check-codes")
@@ -21,6 +22,7 @@ from gridmap.cli.options import RUN_FILES
 )
 @click.option("--type-col", default="grid_type", show_default=True, help="Column of the grid type (optional).")
 @click.option("--out", type=click.Path(dir_okay=False), help="Also write the findings to this CSV.")
+@click.option("--overwrite", is_flag=True, help="Replace an existing --out file.")
 @click.pass_context
 def check_codes_cmd(
     ctx: click.Context,
@@ -30,6 +32,7 @@ def check_codes_cmd(
     village_code_col: str,
     type_col: str,
     out: str | None,
+    overwrite: bool,
 ) -> None:
     """Check grid codes: format, uniqueness, village prefix, sequence ranges, retirements, gaps.
 
@@ -48,7 +51,7 @@ def check_codes_cmd(
     from partition.coding import check_codes
 
     if out:
-        check_output_file(out, overwrite=True, inputs=[file], protected=RUN_FILES)
+        check_output_file(out, overwrite=overwrite, inputs=[file], protected=RUN_FILES)
 
     if layer is None and file.lower().endswith(".gpkg"):
         layer = "grids" if "grids" in layer_names(file) else None
@@ -66,7 +69,7 @@ def check_codes_cmd(
     errors = found[found["severity"].eq("error")]
     click.echo(f"{len(frame)} grids checked: {len(errors)} errors, {len(found) - len(errors)} warnings.")
     for row in found.itertuples():
-        click.echo(f"  {row.severity:7} {row.check:7} {row.message}")
+        click.echo(printable(f"  {row.severity:7} {row.check:7} {row.message}"))
     if out:
         write_csv(Path(out), found)
     ctx.exit(1 if len(errors) else 0)

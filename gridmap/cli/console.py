@@ -10,13 +10,15 @@ from typing import Any
 
 import click
 
+from geodata.errors import printable
+
 log = logging.getLogger("gridmap")
 
 
 def echo(ctx: click.Context, text: str) -> None:
     """Print `text` unless the run is ``--quiet``."""
     if not ctx.obj.get("quiet"):
-        click.echo(text)
+        click.echo(printable(text, newlines=True))
 
 
 def warn(lines: Iterable[str]) -> None:
@@ -85,4 +87,4 @@ class FlagFormatter(logging.Formatter):
 
     def format(self, record: logging.LogRecord) -> str:
         """Format `record`, naming parameters as flags."""
-        return as_flags(super().format(record), self.group)
+        return printable(as_flags(super().format(record), self.group), newlines=True)

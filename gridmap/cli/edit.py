@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+from geodata.errors import printable
 from gridmap.cli.options import run_dir_argument
 
 
@@ -16,7 +17,11 @@ from gridmap.cli.options import run_dir_argument
     show_default=True,
     help="Address to listen on; off loopback every request needs the token.",
 )
-@click.option("--token", help="Secret that every edit (and, off loopback, every read) must carry [default: generated].")
+@click.option(
+    "--token",
+    help="Secret that every edit (and, off loopback, every read) must carry: printable ASCII, off loopback at least "
+    "22 characters (128 bits) [default: generated].",
+)
 @click.option("--no-browser", is_flag=True, help="Only print the URL; do not open a browser.")
 def edit(run_dir, port, host, token, no_browser) -> None:
     """Adjust the grids of RUN_DIR by hand in the browser; save writes a new run folder.
@@ -28,5 +33,10 @@ def edit(run_dir, port, host, token, no_browser) -> None:
     from gridmap.edit.server import serve
 
     serve(
-        run_dir, host=host, port=port, token=token, open_browser=not no_browser, echo=lambda m: click.echo(m, err=True)
+        run_dir,
+        host=host,
+        port=port,
+        token=token,
+        open_browser=not no_browser,
+        echo=lambda m: click.echo(printable(m, newlines=True), err=True),
     )

@@ -6,8 +6,9 @@ from pathlib import Path
 
 import click
 
+from geodata.io import RUN_FILES
 from gridmap.cli.console import echo
-from gridmap.cli.options import RUN_FILES, overwrite_option, run_dir_argument
+from gridmap.cli.options import overwrite_option, run_dir_argument
 from gridmap.maps import BASEMAPS, LANGS
 
 

@@ -293,21 +293,3 @@ def options_object(func: F) -> F:
         kw["options"] = Options(**values)
 
     return _transform(func, change)
-
-
-RUN_FILES = (
-    "grids.gpkg",
-    "grids.geojson",
-    "roster.csv",
-    "code_changes.csv",
-    "manifest.json",
-    "map.html",
-    "map.png",
-    "report.html",
-    "audit.gpkg",
-    "findings.csv",
-    "diff.gpkg",
-    "households.csv",
-    "grids.csv",
-)
-"""Files of a run, audit or diff folder that other commands never replace."""

@@ -73,23 +73,22 @@ def grid_and_write(
     ctx: click.Context, inputs: Any, out: Path, *, options: Options, overwrite: bool, resume: bool = False
 ) -> None:
     """Make the grids of `inputs` and write the run folder `out` (shared by partition and demo)."""
-    import shutil
-
     from geodata.io import check_output
+    from gridmap.execute import clear_resume_dir
     from gridmap.make import make_grids
     from partition.measures import band_share
 
     paths = [Path(s.label) for s in inputs.sources.values() if Path(s.label).exists()]
     check_output(out, overwrite=overwrite, inputs=paths)  # fail before the work, not after it
     parts = out.with_name(f".{out.name}.parts")
-    if parts.exists() and not resume:
-        shutil.rmtree(parts)
+    if not resume:
+        clear_resume_dir(parts)  # security: only a private folder of gridmap's own data files
     progress = Progress(ctx.obj.get("quiet", False))
     result = make_grids(**inputs.frames(), options=options.replace(resume_dir=parts), progress=progress)
     warn(result.warnings)
     progress("write", 0, 1)
     result.save(out, overwrite=overwrite)
-    shutil.rmtree(parts, ignore_errors=True)
+    clear_resume_dir(parts)
     g = result.grids
     echo(
         ctx,

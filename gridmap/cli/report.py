@@ -6,8 +6,9 @@ from pathlib import Path
 
 import click
 
+from geodata.io import RUN_FILES
 from gridmap.cli.console import echo
-from gridmap.cli.options import RUN_FILES, run_dir_argument, workers_option
+from gridmap.cli.options import run_dir_argument, workers_option
 
 
 @click.command("report")

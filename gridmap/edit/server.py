@@ -33,15 +33,19 @@ from __future__ import annotations
 
 import hmac
 import json
+import re
 import threading
+import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+from werkzeug.serving import WSGIRequestHandler
 
-from geodata.errors import EditError, GridmapError, OutputExistsError, UnsafeOutputError, require
+from geodata.errors import EditError, GridmapError, OptionError, OutputExistsError, UnsafeOutputError, require
 from gridmap.edit.session import EditSession
 
 STATIC = Path(__file__).parent / "static"
@@ -119,7 +123,14 @@ def _units(session: EditSession, village: str) -> str:
     return frame.to_json(drop_id=True)
 
 
-def create_app(session: EditSession, *, token: str, protect_reads: bool = False, web: str | Path | None = None):  # noqa: C901 - a Flask factory: its routes are nested functions
+def create_app(  # noqa: C901 - a Flask factory: its routes are nested functions
+    session: EditSession,
+    *,
+    token: str,
+    protect_reads: bool = False,
+    web: str | Path | None = None,
+    clock: Callable[[], float] = time.monotonic,
+):
     """Build the Flask app of the editor.
 
     Parameters
@@ -133,6 +144,8 @@ def create_app(session: EditSession, *, token: str, protect_reads: bool = False,
         on another address than the loopback one.
     web
         Folder of the map's web assets (default ``gridmap/web``; see :func:`leaflet_assets`).
+    clock
+        Monotonic seconds, for the wait after repeated wrong tokens (:class:`_Throttle`).
 
     Returns
     -------
@@ -143,18 +156,33 @@ def create_app(session: EditSession, *, token: str, protect_reads: bool = False,
     from flask import Flask, Response, abort, jsonify, request, send_from_directory
 
     app = Flask("gridmap.edit", static_folder=None)
+    app.config["MAX_CONTENT_LENGTH"] = MAX_BODY  # larger bodies get 413 before they are read
     lock = threading.Lock()
+    throttle = _Throttle(clock)
     leaflet = leaflet_assets(web)
 
     def fail(exc: EditError):
-        return jsonify({"error": str(exc), "field": exc.field, "warnings": exc.warnings}), exc.status
+        answer = jsonify({"error": str(exc), "field": exc.field, "warnings": exc.warnings})
+        if exc.status == 429:
+            answer.headers["Retry-After"] = str(max(1, round(throttle.wait(request.remote_addr or ""))))
+        return answer, exc.status
 
     def check_token(*, reads: bool = False) -> None:
         if reads and not protect_reads:
             return
+        who = request.remote_addr or ""
+        wait = throttle.wait(who)
+        if wait:
+            raise EditError(
+                f"too many wrong tokens from {who}: wait {wait:.0f} s, then open the URL `gridmap edit` printed.",
+                field="token",
+                status=429,
+            )
         given = request.headers.get("X-Gridmap-Token") or (request.args.get("token", "") if reads else "")
         if not hmac.compare_digest(given.encode(), token.encode()):
+            throttle.failed(who)
             raise EditError("missing or wrong token: open the URL `gridmap edit` printed.", field="token", status=401)
+        throttle.passed(who)
 
     @app.before_request
     def _loopback_host():
@@ -180,6 +208,12 @@ def create_app(session: EditSession, *, token: str, protect_reads: bool = False,
         return jsonify(
             {"error": "internal error in gridmap edit (a bug): see the server's log.", "field": "", "warnings": []}
         ), 500
+
+    @app.errorhandler(413)
+    def _too_large(exc):
+        return jsonify(
+            {"error": f"the request body is larger than {MAX_BODY:,} bytes.", "field": "body", "warnings": []}
+        ), 413
 
     @app.errorhandler(404)
     def _not_found(exc):
@@ -258,6 +292,8 @@ def create_app(session: EditSession, *, token: str, protect_reads: bool = False,
             data = json.loads(raw) if raw.strip() else {}
         except ValueError as exc:
             raise EditError(f"the request body is not valid JSON ({exc}).", field="body") from exc
+        except RecursionError as exc:
+            raise EditError("the request body is nested too deeply.", field="body") from exc
         if not isinstance(data, dict):
             raise EditError("the request body must be a JSON object.", field="body")
         return data
@@ -271,6 +307,9 @@ def create_app(session: EditSession, *, token: str, protect_reads: bool = False,
                 f"`{unknown[0]}` is not a field of {op}; expected {', '.join(sorted(ALLOWED[op])) or 'none'}.",
                 field=unknown[0],
             )
+        for flag in ("confirm", "locked"):  # JSON booleans only: the string "false" is truthy
+            if flag in data and not isinstance(data[flag], bool):
+                raise EditError(f"`{flag}` must be true or false, got {json.dumps(data[flag])[:40]}.", field=flag)
         with lock:
             result = session.apply(op, **data)
             live = [g for g in result.grids if session.alive(g)]
@@ -302,6 +341,7 @@ def create_app(session: EditSession, *, token: str, protect_reads: bool = False,
         out = data.get("out")
         if not isinstance(out, str) or not out.strip():
             raise EditError("`out` must be the path of a new run folder.", field="out")
+        _check_path(out)
         overwrite = data.get("overwrite", False)
         if not isinstance(overwrite, bool):
             raise EditError("`overwrite` must be true or false.", field="overwrite")
@@ -314,6 +354,8 @@ def create_app(session: EditSession, *, token: str, protect_reads: bool = False,
                 raise
             except GridmapError as exc:
                 raise EditError(str(exc), field="out") from exc
+            except OSError as exc:
+                raise EditError(f"`out`: cannot write {out} ({exc.strerror or exc}).", field="out") from exc
             n = int(np.sum([session.alive(g) for g in range(len(session.code))]))
         return jsonify({"out": str(path.resolve()), "grids": n, "edits": len(session.log)})
 
@@ -321,6 +363,89 @@ def create_app(session: EditSession, *, token: str, protect_reads: bool = False,
 
 
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
+MAX_BODY = 1 << 20
+"""Largest request body the API reads (1 MiB: an edit is a few hundred bytes)."""
+MIN_REMOTE_TOKEN = 22
+"""Shortest token accepted off loopback: 22 URL-safe characters carry 128 bits (``secrets.token_urlsafe(16)``)."""
+
+
+class _Throttle:
+    """Slow down guessing: after 5 wrong tokens from one address, it waits 2, 4, 8, ... (at most 300) seconds.
+
+    While it waits every request of that address needing the token is answered 429 (with Retry-After);
+    a right token afterwards clears the count.
+    """
+
+    FREE = 5
+
+    def __init__(self, clock: Callable[[], float]) -> None:
+        self.clock = clock
+        self.fails: dict[str, int] = {}
+        self.until: dict[str, float] = {}
+        self.lock = threading.Lock()
+
+    def wait(self, who: str) -> float:
+        with self.lock:
+            return max(0.0, self.until.get(who, 0.0) - self.clock())
+
+    def failed(self, who: str) -> None:
+        with self.lock:
+            n = self.fails[who] = self.fails.get(who, 0) + 1
+            if n >= self.FREE:
+                self.until[who] = self.clock() + min(300.0, 2.0 ** (n - self.FREE + 1))
+
+    def passed(self, who: str) -> None:
+        with self.lock:
+            self.fails.pop(who, None)
+            self.until.pop(who, None)
+
+
+def _check_path(out: str) -> None:
+    """Refuse a save path the file system cannot hold (NUL byte, a name over 255 bytes) with a 400."""
+    if "\x00" in out:
+        raise EditError("`out` holds a NUL character.", field="out")
+    if len(out.encode()) > 4000 or any(len(part.encode()) > 255 for part in Path(out).parts):
+        raise EditError("`out` has a folder name longer than 255 bytes (or is over 4,000 bytes).", field="out")
+
+
+def check_token(token: str, *, host: str) -> str:
+    """Return `token` if it can guard an editor on `host`: printable ASCII, and strong off loopback.
+
+    Raises
+    ------
+    OptionError
+        For a token with spaces, control or non-ASCII characters (an HTTP header cannot carry it), or
+        shorter than 22 characters (128 bits) with 8 distinct characters when `host` is not loopback.
+    """
+    if not (token.isascii() and token.isprintable() and " " not in token):
+        msg = "`--token` must be printable ASCII without spaces (it travels in an HTTP header)."
+        raise OptionError(msg, fix="leave --token out: a strong one is generated.")
+    if host not in LOOPBACK and (len(token) < MIN_REMOTE_TOKEN or len(set(token)) < 8):
+        msg = (
+            f"off loopback (--host {host}) the token guards every read and write, so it needs at least "
+            f"{MIN_REMOTE_TOKEN} characters (128 bits) with 8 different ones."
+        )
+        raise OptionError(msg, fix="leave --token out: a strong one is generated and printed.")
+    return token
+
+
+def editor_url(host: str, port: int, token: str) -> str:
+    """Return the URL `gridmap edit` prints: the token percent-encoded, so ``&``, ``#`` or ``%`` in it survive."""
+    from urllib.parse import quote
+
+    shown = f"[{host}]" if ":" in host else host
+    return f"http://{shown}:{port}/?token={quote(token, safe='')}"
+
+
+class _QuietHandler(WSGIRequestHandler):
+    """Werkzeug's request log, with the token taken out of every logged URL."""
+
+    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
+        hide = re.compile(r"([?&]token=)[^&\s]*")
+        self.requestline = hide.sub(r"\1***", self.requestline)
+        if hasattr(self, "path"):
+            self.path = hide.sub(r"\1***", self.path)
+        super().log_request(code, size)
 
 
 def serve(
@@ -344,15 +469,16 @@ def serve(
 
     from werkzeug.serving import make_server
 
+    if not 0 <= port <= 65535:
+        raise OptionError(f"`--port` must be 0-65535, got {port}.", fix="pick a port such as 8765 (0: any free port).")
+    token = check_token(token, host=host) if token is not None else secrets.token_urlsafe(16)
     session = EditSession.from_folder(folder, user=getpass.getuser())
-    token = token or secrets.token_urlsafe(16)
     app = create_app(session, token=token, protect_reads=host not in LOOPBACK)
     try:
-        server = make_server(host, port, app, threaded=True)
+        server = make_server(host, port, app, threaded=True, request_handler=_QuietHandler)
     except OSError as exc:
         raise EditError(f"cannot listen on {host}:{port} ({exc.strerror}); pick another --port.", field="port") from exc
-    shown = f"[{host}]" if ":" in host else host
-    url = f"http://{shown}:{server.server_port}/?token={token}"
+    url = editor_url(host, server.server_port, token)
     echo(f"gridmap edit: {len(session.cells)} units, {len(session.code)} grids; open {url}  (Ctrl+C stops)")
     if open_browser:
         webbrowser.open(url)

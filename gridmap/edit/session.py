@@ -44,11 +44,17 @@ from scipy.sparse import coo_matrix, csr_matrix
 from scipy.sparse.csgraph import connected_components
 
 from geodata.errors import EditError
-from gridmap.edit.units import adjacency_from_cells, blocks_of_cells, units_from_run
-from partition.adjacency import CellGraph
-from partition.measures import pieces, polsby_popper
+from gridmap import catalog
+from gridmap.edit.units import adjacency_from_cells, blocks_of_cells, cells_from_layer, units_from_run
+from partition.adjacency import CellGraph, subgraph
+from partition.grids import dissolve_cells
+from partition.measures import polsby_popper
+from partition.partition import Partition
+from partition.reasons import Reason, ReasonKind, Reasons, encode
+from partition.rules import RULES, Rule
 from partition.split import split_graph
 from partition.tessellation import SLIVER_M2
+from partition.values import Flag
 
 OPS = ("move", "merge", "split", "lock", "regenerate", "undo", "redo")
 """Operations an edit session accepts (see the module docstring)."""
@@ -60,6 +66,7 @@ PROBLEM_KINDS = {
     "barrier_crossing": ("跨越道路/河流", "grid crosses a barrier"),
     "exclusive_violated": ("专属网格被改动", "exclusive area violated"),
     "empty_grid": ("空网格", "empty grid"),
+    "several_groups": ("一个网格含多个村民小组", "several 村民小组 in one grid"),
 }
 """Problem kind → (Chinese, English) label, as listed per village/community."""
 
@@ -108,6 +115,13 @@ def clean_union(cells: np.ndarray):
     return shapely.make_valid(shapely.remove_repeated_points(out, 1e-7))
 
 
+def _rule(grid_type: str, rule: str, mn: float, mx: float) -> Rule | None:
+    """Return the rule a grid was made under (None: an exclusive area, or a rule this version does not know)."""
+    if grid_type != "base" or rule not in RULES or not 0 < mn <= mx:
+        return None
+    return Rule(rule, int(mn), int(mx))
+
+
 class EditSession:
     """Edit the grids of a run by moving whole unit cells (see the module docstring).
 
@@ -134,27 +148,36 @@ class EditSession:
         self._grids0 = grids
         self._addresses = addresses
         self._boundaries = run.boundaries.to_crs(self.work_crs) if run.boundaries is not None else None
-        cells, self.address_cell = units_from_run(grids, addresses)
+        # the cells the run kept (its cells layer); rebuilt from points only for runs without one
+        self.kept_cells = getattr(run, "cells", None) is not None and len(run.cells) > 0
+        if self.kept_cells:
+            cells, self.address_cell = cells_from_layer(run.cells.to_crs(self.work_crs), grids, addresses)
+        else:
+            cells, self.address_cell = units_from_run(grids, addresses)
         self.cells = cells
         n = len(cells)
         self.geoms = cells.geometry.values
         self.hh = cells["households"].to_numpy(float)
         self.pop = np.nan_to_num(cells["population"].to_numpy(float))
-        self.is_unit = (self.hh > 0) | cells["building"].notna().to_numpy()
+        self.is_unit = (
+            cells["units"].to_numpy(float) > 0
+            if "units" in cells
+            else (self.hh > 0) | cells["building"].notna().to_numpy()
+        )
         self.exclusive = cells["exclusive"].to_numpy(bool)
         self.village = cells["village_code"].astype(str).to_numpy()
         self.compound = cells["compound"].to_numpy(object)
         self.labels = cells["label"].astype(str).to_numpy(object)
         self.cell_grid0 = cells["grid"].to_numpy(int)
-        self.cell_grid = self.cell_grid0.copy()
-        self.block = (
-            blocks_of_cells(
+        if self.kept_cells:  # barrier blocks as the engine cut them
+            self.block = cells["block"].to_numpy(int)
+        elif self._boundaries is not None:
+            self.block = blocks_of_cells(
                 cells, self._boundaries, barriers, points=addresses.geometry.values, point_cell=self.address_cell
             )
-            if self._boundaries is not None
-            else np.zeros(n, int)
-        )
-        self.has_barriers = barriers is not None and len(barriers) > 0
+        else:
+            self.block = np.zeros(n, int)
+        self.has_barriers = (barriers is not None and len(barriers) > 0) or bool(len(np.unique(self.block)) > 1)
         i, j, length = adjacency_from_cells(cells)
         self.edges = (i, j, length)
         sym = coo_matrix((np.r_[length, length], (np.r_[i, j], np.r_[j, i])), shape=(n, n))
@@ -163,6 +186,22 @@ class EditSession:
         self.x, self.y = xy[:, 0], xy[:, 1]
         self.area = shapely.area(self.geoms)
         self.village_cells = pd.Series(np.arange(n)).groupby(self.village).indices
+        graph = CellGraph(
+            households=self.hh,
+            x=self.x,
+            y=self.y,
+            area=self.area,
+            block=self.block,
+            compound=self.compound,
+            label=self.labels,
+            i=i,
+            j=j,
+            length=length,
+            barrier=self.block[i] != self.block[j],
+            population=self.pop,
+            units=self.is_unit.astype(float),
+            group=cells["group"].to_numpy(object) if "group" in cells else None,
+        )
         # grid table (grows when splits make grids; a grid with no cells is gone)
         g = len(grids)
         self.code = list(grids["grid_code"].astype(str))
@@ -172,10 +211,9 @@ class EditSession:
         self.g_min = list(grids["min_households"].astype(float))
         self.g_max = list(grids["max_households"].astype(float))
         self.locked = [False] * g
-        self.g_hh = np.bincount(self.cell_grid, weights=self.hh, minlength=g)
-        self.g_pop = np.bincount(self.cell_grid, weights=self.pop, minlength=g)
-        self.g_units = np.bincount(self.cell_grid, weights=self.is_unit.astype(float), minlength=g)
-        self.g_cells = np.bincount(self.cell_grid, minlength=g).astype(float)
+        rules = [_rule(*r) for r in zip(self.g_type, self.g_rule, self.g_min, self.g_max, strict=True)]
+        self.partition = Partition(graph, self.cell_grid0, rules)
+        """The partition being edited: every edit makes a new one (the engine's figures and rule checks)."""
         self._geom: dict[int, Any] = dict(enumerate(grids.geometry.values))
         self.by_code = {c: k for k, c in enumerate(self.code)}
         names = (
@@ -195,8 +233,10 @@ class EditSession:
     def from_folder(cls, folder: str | Path, *, user: str = "") -> EditSession:
         """Open a run folder (``gridmap partition --out``) for editing.
 
-        The run's barrier files (roads, rivers) are read again from the paths in its manifest when
-        they are still there unchanged (same sha256); otherwise barrier crossings are not checked.
+        A run gridmap made keeps its cells (the ``cells`` layer): the session edits exactly those,
+        with the barrier blocks the engine cut. For a run without cells, its barrier files (roads,
+        rivers) are read again from the paths in its manifest when they are still there unchanged
+        (same sha256); otherwise barrier crossings are not checked.
         """
         from geodata.errors import GridmapError
         from gridmap.inputs import LayerSpec, read_input
@@ -206,7 +246,8 @@ class EditSession:
         given = str(run.manifest.get("crs", {}).get("input", "")).lower()
         china = given if given in ("gcj02", "bd09") else None  # the --input-crs the run was made with
         barriers = []
-        for role, spec in run.manifest.get("inputs", {}).items():
+        inputs = run.manifest.get("inputs", {}) if run.cells is None or not len(run.cells) else {}
+        for role, spec in inputs.items():
             path = Path(spec.get("path") or "")
             if not role.startswith("barriers") or not path.is_file():
                 continue
@@ -218,6 +259,32 @@ class EditSession:
                 barriers.append(lines.to_crs(run.work_crs).geometry.values)
         bars = np.concatenate(barriers) if barriers else None
         return cls(run, barriers=bars, source=str(folder), user=user)
+
+    # ---- the partition's figures -------------------------------------------------------------
+    @property
+    def cell_grid(self) -> np.ndarray:
+        """Grid id of every cell (read-only: edits make a new partition)."""
+        return self.partition.assignment
+
+    @property
+    def g_hh(self) -> np.ndarray:
+        """Households of every grid id."""
+        return self.partition.households
+
+    @property
+    def g_pop(self) -> np.ndarray:
+        """Population of every grid id."""
+        return self.partition.population
+
+    @property
+    def g_units(self) -> np.ndarray:
+        """Units (cells holding households) of every grid id."""
+        return self.partition.units
+
+    @property
+    def g_cells(self) -> np.ndarray:
+        """Cells of every grid id (0: the grid is gone)."""
+        return self.partition.n_cells
 
     # ---- lookups ---------------------------------------------------------------------------
     def alive(self, gid: int) -> bool:
@@ -259,35 +326,42 @@ class EditSession:
         """Grid `gid` as one geometry (union of its cells; cached until the grid changes)."""
         geom = self._geom.get(gid)
         if geom is None:
-            geom = clean_union(self.geoms[self.members(gid)])
+            members = self.members(gid)
+            if self.kept_cells:  # the engine's cells meet vertex for vertex: its own union
+                geom = dissolve_cells(self.geoms[members], np.zeros(len(members), int))[0]
+            else:
+                geom = clean_union(self.geoms[members])
             self._geom[gid] = geom
         return geom
 
-    def status(self, gid: int, geom=None, *, n_pieces: int | None = None) -> tuple[str, str]:
-        """Status (``ok``, ``under_min``, ``over_max``, ``enclave``) and a bilingual note of grid `gid`."""
-        hh = self.g_hh[gid]
-        if n_pieces is None:
-            geom = self.geometry(gid) if geom is None else geom
-            n_pieces = int(pieces(np.array([geom], dtype=object))[0])
-        if self.g_type[gid] == "base" and self.g_rule[gid] == "household_band":
-            mn, mx = self.g_min[gid], self.g_max[gid]
-            if hh < mn:
-                return "under_min", f"{hh:.0f} 户，低于下限 {mn:.0f} ({hh:.0f} households, below the minimum {mn:.0f})."
-            if hh > mx:
-                return "over_max", f"{hh:.0f} 户，超过上限 {mx:.0f} ({hh:.0f} households, above the maximum {mx:.0f})."
-        if n_pieces > 1:
-            return "enclave", f"网格分为 {n_pieces} 块 (the grid is in {n_pieces} separate pieces)."
-        return "ok", ""
+    def status(self, gid: int) -> tuple[str, Reasons]:
+        """Status (``ok``, ``under_min``, ``over_max``, ``enclave``) and the reasons of grid `gid`.
+
+        Judged by the partition's rule checks (:class:`partition.partition.Partition`): the band of
+        the grid's rule, then contiguity in the cell graph; a village-group grid holding several
+        村民小组 says so.
+        """
+        p = self.partition
+        status = str(p.status()[gid])
+        hh, mn, mx = self.g_hh[gid], self.g_min[gid], self.g_max[gid]
+        why = {
+            "under_min": Reason.of(ReasonKind.BELOW_MIN, households=round(hh), min=round(mn)),
+            "over_max": Reason.of(ReasonKind.ABOVE_MAX, households=round(hh), max=round(mx)),
+            "enclave": Reason.of(ReasonKind.PIECES, pieces=int(p.pieces[gid])),
+        }
+        reasons: Reasons = (why[status],) if status in why else ()
+        if not p.one_group()[gid]:
+            reasons = (*reasons, Reason.of(ReasonKind.MANY_GROUPS, groups=int(p.groups[gid])))
+        return status, reasons
 
     def figures(self, gids: list[int]) -> list[dict[str, Any]]:
         """Figures of grids `gids` as shown in the editor's panel (geometry not included)."""
         geoms = np.array([self.geometry(g) for g in gids], dtype=object)
-        n_pieces = pieces(geoms)
         pp = polsby_popper(geoms)
         area = shapely.area(geoms)
         out = []
         for k, gid in enumerate(gids):
-            status, note = self.status(gid, n_pieces=int(n_pieces[k]))
+            status, reasons = self.status(gid)
             out.append(
                 {
                     "grid_code": self.code[gid],
@@ -303,7 +377,7 @@ class EditSession:
                     "min_households": self.g_min[gid],
                     "max_households": self.g_max[gid],
                     "status": status,
-                    "note": note,
+                    "note": catalog.note_text(encode(reasons)),
                     "locked": bool(self.locked[gid]),
                 }
             )
@@ -313,7 +387,8 @@ class EditSession:
     def problems(self, village: str) -> list[dict[str, Any]]:
         """Return the problems of one village/community now (see :data:`PROBLEM_KINDS`).
 
-        Out of band, non-contiguous, compound split, crossing a barrier, exclusive area violated, empty grid.
+        Out of band, non-contiguous and several 村民小组 in a rural grid (the partition's rule
+        checks), compound split, crossing a barrier, exclusive area violated, empty grid.
         """
         cells = self.village_cells.get(village)
         if cells is None:
@@ -326,23 +401,23 @@ class EditSession:
 
         grid = self.cell_grid[cells]
         gids = np.unique(grid)
+        p = self.partition
+        in_band, contiguous, one_group = p.in_band(), p.contiguous(), p.one_group()
         for gid in gids:
             hh = self.g_hh[gid]
-            if self.g_type[gid] == "base" and self.g_rule[gid] == "household_band":
+            if not in_band[gid]:
                 mn, mx = self.g_min[gid], self.g_max[gid]
-                if hh < mn or hh > mx:
-                    add("out_of_band", gid, f"{self.code[gid]}: {hh:.0f} 户 households, band {mn:.0f}-{mx:.0f}")
+                add("out_of_band", gid, f"{self.code[gid]}: {hh:.0f} 户 households, band {mn:.0f}-{mx:.0f}")
             if hh == 0 and self.g_type[gid] == "base":
                 add("empty_grid", gid, f"{self.code[gid]}: 0 户 households")
-        # contiguity: components of the village's cells joined only across same-grid borders
-        sub = self.adj[cells][:, cells].tocoo()
-        same = grid[sub.row] == grid[sub.col]
-        m = coo_matrix((np.ones(same.sum()), (sub.row[same], sub.col[same])), shape=(len(cells), len(cells)))
-        _, comp = connected_components(m, directed=False)
-        n_comp = pd.Series(comp).groupby(grid).nunique()
-        for gid, k in n_comp.items():
-            if k > 1:
-                add("non_contiguous", int(gid), f"{self.code[gid]}: {k} 块 separate pieces")
+            if not contiguous[gid]:
+                add("non_contiguous", int(gid), f"{self.code[gid]}: {p.pieces[gid]:.0f} 块 separate pieces")
+            if not one_group[gid]:
+                add(
+                    "several_groups",
+                    int(gid),
+                    f"{self.code[gid]}: {p.groups[gid]:.0f} 个村民小组 groups in one grid",
+                )
         comp_hh = pd.DataFrame({"compound": self.compound[cells], "grid": grid, "hh": self.hh[cells]})
         comp_hh = comp_hh[comp_hh["compound"].notna()]
         if len(comp_hh):
@@ -372,16 +447,8 @@ class EditSession:
 
     # ---- applying edits --------------------------------------------------------------------
     def _apply(self, delta: Delta) -> None:
-        c = delta.cells
-        np.subtract.at(self.g_hh, delta.old, self.hh[c])
-        np.subtract.at(self.g_pop, delta.old, self.pop[c])
-        np.subtract.at(self.g_units, delta.old, self.is_unit[c].astype(float))
-        np.subtract.at(self.g_cells, delta.old, 1.0)
-        np.add.at(self.g_hh, delta.new, self.hh[c])
-        np.add.at(self.g_pop, delta.new, self.pop[c])
-        np.add.at(self.g_units, delta.new, self.is_unit[c].astype(float))
-        np.add.at(self.g_cells, delta.new, 1.0)
-        self.cell_grid[c] = delta.new
+        # the session keeps its own history as deltas (undo/redo), not as a chain of partitions
+        self.partition = self.partition.reassign(delta.cells, delta.new, keep_parent=False)
         for gid in set(delta.old.tolist()) | set(delta.new.tolist()):
             self._geom.pop(gid, None)
         for gid, _, after in delta.locks:
@@ -396,8 +463,7 @@ class EditSession:
             getattr(self, attr).append(getattr(self, attr)[like])
         self.g_type[gid] = "base"
         self.locked.append(False)
-        for attr in ("g_hh", "g_pop", "g_units", "g_cells"):
-            setattr(self, attr, np.append(getattr(self, attr), 0.0))
+        self.partition = self.partition.with_grids([self.partition.rules[like]], keep_parent=False)
         self.by_code[code] = gid
         return gid
 
@@ -540,30 +606,12 @@ class EditSession:
         delta = Delta(cb, np.full(len(cb), b), np.full(len(cb), a))
         return delta, EditResult("merge", [a, b], self.g_village[a])
 
-    def _graph(self, cells: np.ndarray) -> CellGraph:
-        """Cell graph of `cells` for the engine's splitter (nodes 0..n-1 in the order of `cells`)."""
-        sub = self.adj[cells][:, cells].tocoo()
-        keep = sub.row < sub.col
-        i, j = sub.row[keep], sub.col[keep]
-        block = self.block[cells]
-        return CellGraph(
-            households=self.hh[cells],
-            x=self.x[cells],
-            y=self.y[cells],
-            area=self.area[cells],
-            block=block,
-            compound=self.compound[cells],
-            label=self.labels[cells],
-            i=i,
-            j=j,
-            length=sub.data[keep],
-            barrier=block[i] != block[j],
-        )
-
     def _parts(
         self, cells: np.ndarray, mn: float, mx: float, *, previous: np.ndarray | None = None
     ) -> list[np.ndarray]:
-        parts = split_graph(self._graph(cells), min_households=mn, max_households=mx, previous=previous)
+        parts = split_graph(
+            subgraph(self.partition.graph, cells), min_households=mn, max_households=mx, previous=previous
+        )
         return [cells[list(p.nodes)] for p in parts]
 
     def _op_split(self, grid: Any = None, k: Any = 2) -> tuple[Delta, EditResult]:
@@ -660,10 +708,8 @@ class EditSession:
         households each grid shares with the grids the session started from); the code history
         carries every code ever issued, so a retired code is never given again.
         """
-        from geodata.schema import GRID_COLUMNS
-        from gridmap.make import previous_overlap, violations_frame
+        from gridmap.make import cells_frame, code_grids, previous_overlap, tidy_grids, violations_frame
         from gridmap.result import GridResult
-        from partition.coding import assign_codes
 
         t = time.perf_counter()
         live = [g for g in range(len(self.code)) if self.alive(g)]
@@ -677,11 +723,12 @@ class EditSession:
             geom = self._grids0.geometry.values[g] if unchanged else self.geometry(g)
             if unchanged:
                 src = self._grids0.iloc[g]
-                status, flag, note = str(src["status"]), str(src.get("flag") or ""), str(src.get("note") or "")
+                status, flag = str(src["status"]), str(src.get("flag") or "")
+                reason, note = src.get("reason"), str(src.get("note") or "")
             else:
-                status, note = self.status(g, geom)
-                flag = "" if status == "ok" else ("enclave" if status == "enclave" else "edited")
-                note = ("手工调整 edited by hand. " + note).strip()
+                status, reasons = self.status(g)
+                flag = "" if status == "ok" else (Flag.ENCLAVE if status == "enclave" else Flag.EDITED)
+                reason, note = encode((Reason.of(ReasonKind.EDITED), *reasons)), ""
             rows.append(
                 {
                     "village_code": self.g_village[g],
@@ -694,6 +741,7 @@ class EditSession:
                     "status": status,
                     "flag": flag,
                     "note": note,
+                    "reason": reason,
                     "min_households": self.g_min[g],
                     "max_households": self.g_max[g],
                     "kept": False,
@@ -702,26 +750,30 @@ class EditSession:
             geoms.append(geom)
         geoms_arr = np.array(geoms, dtype=object)
         grids = gpd.GeoDataFrame(rows, geometry=geoms_arr, crs=self.work_crs)
-        grids["area_m2"] = shapely.area(geoms_arr)
-        grids["compactness"] = polsby_popper(geoms_arr)
-        xy = shapely.get_coordinates(shapely.point_on_surface(geoms_arr))
-        table = pd.DataFrame(
-            {
-                "village_code": grids["village_code"],
-                "exclusive": grids["grid_type"].ne("base"),
-                "x": xy[:, 0],
-                "y": xy[:, 1],
-                "area": grids["area_m2"],
-            }
-        )
         addresses = self._addresses.copy()
         cell = self.address_cell
         addr_grid = np.where(cell >= 0, pos[self.cell_grid[np.maximum(cell, 0)]], -1)
         previous = self._grids0[["grid_code", "village_code", "geometry"]]
         overlap, history = previous_overlap(previous, list(self.run.history), addresses, addr_grid, geoms_arr)
-        assignment = assign_codes(table, overlap=overlap, history=history)
-        grids["grid_code"] = assignment.codes
-        grids["seq"] = grids["grid_code"].str[12:]
+        assignment = code_grids(grids, overlap=overlap, history=history)
+        cells = cells_frame(
+            pd.DataFrame(
+                {
+                    "grid": pos[self.cell_grid],
+                    "households": self.hh,
+                    "population": self.cells["population"].to_numpy(float),
+                    "n_units": self.is_unit.astype(np.int64),
+                    "unit_id": self.cells["building"].to_numpy(object),
+                    "label": self.labels,
+                    "group": self.cells["group"].to_numpy(object),
+                    "compound": self.compound,
+                    "block": self.block,
+                    "geometry": self.geoms,
+                }
+            ),
+            grids,
+            crs=self.work_crs,
+        )
         codes = grids["grid_code"].to_numpy()
         types = grids["grid_type"].to_numpy()
         addresses["grid_code"] = np.where(addr_grid >= 0, codes[np.maximum(addr_grid, 0)], None)
@@ -736,10 +788,8 @@ class EditSession:
             liaison, addresses["liaison_code"] = liaison_groups(
                 grids, addresses, addr_grid, min_households=band[0], max_households=band[1]
             )
-        grids = grids.sort_values("grid_code", kind="stable").reset_index(drop=True)[[*GRID_COLUMNS, "geometry"]]
-        grids["households"] = grids["households"].round().astype("int64")
-        grids["units"] = grids["units"].astype("int64")
-        grids["population"] = grids["population"].where(grids["population"] > 0)
+            liaison = catalog.with_notes(liaison)
+        grids = tidy_grids(catalog.with_notes(grids))
         violations = violations_frame(addresses, [], grids)
         manifest = copy.deepcopy(self.run.manifest)
         manifest["created"] = _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds")
@@ -765,6 +815,7 @@ class EditSession:
             manifest=manifest,
             liaison=liaison.to_crs(out_crs) if liaison is not None else None,
             work_crs=self.work_crs,
+            cells=cells,
         )
 
     def save(self, out: str | Path, *, overwrite: bool = False) -> Path:

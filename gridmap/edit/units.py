@@ -1,4 +1,4 @@
-"""Rebuild the unit cells a run's grids are made of, from its grids and address points."""
+"""The unit cells an edit session moves: the run's own cells layer, or cells rebuilt from its grids and points."""
 
 from __future__ import annotations
 
@@ -7,16 +7,97 @@ import numpy as np
 import pandas as pd
 import shapely
 
+from geodata.errors import InputError, Problem
 from partition.adjacency import edges_from_cells
 from partition.tessellation import SLIVER_M2, blocks_from_barriers, point_owner
 from partition.units import units_from_points
 
 
+def cells_from_layer(
+    layer: gpd.GeoDataFrame, grids: gpd.GeoDataFrame, addresses: gpd.GeoDataFrame
+) -> tuple[gpd.GeoDataFrame, np.ndarray]:
+    """Return the cells a run kept (its ``cells`` layer) as an edit session holds them.
+
+    Parameters
+    ----------
+    layer
+        The run's cells layer in a metric CRS (``grid_code``, ``village_code``, ``households``,
+        ``population``, ``units``, ``unit_id``, ``label``, ``group``, ``compound``, ``block``).
+    grids
+        The run's grids in the same CRS, with ``grid_code`` and ``grid_type``.
+    addresses
+        The run's address points in the same CRS, with ``grid_code``.
+
+    Returns
+    -------
+    cells, address_cell
+        As :func:`units_from_run` (``building`` holds the unit id), plus ``units`` and ``block``
+        as the engine counted them. ``address_cell``: the cell of every address point among the
+        cells of its grid (-1 for points without a grid).
+    """
+    codes = grids["grid_code"].astype(str).to_numpy()
+    row = pd.Series(np.arange(len(grids)), index=codes)
+    grid = layer["grid_code"].astype(str).map(row)
+    if grid.isna().any():
+        at = int(np.flatnonzero(grid.isna().to_numpy())[0])
+        raise InputError(
+            Problem(
+                "grids.gpkg, layer cells",
+                f"names grid {layer['grid_code'].iloc[at]}, which the grids layer does not hold.",
+                "open the run folder as gridmap wrote it (its grids and cells layers belong together).",
+                row=f"row {at + 1}",
+                column="grid_code",
+            )
+        )
+    grid = grid.to_numpy(int)
+    base = grids["grid_type"].astype(str).eq("base").to_numpy()
+    cells = gpd.GeoDataFrame(
+        {
+            "grid": grid,
+            "village_code": layer["village_code"].astype(str).to_numpy(),
+            "households": layer["households"].to_numpy(float),
+            "population": layer["population"].to_numpy(float),
+            "building": layer["unit_id"].to_numpy(object),
+            "compound": layer["compound"].to_numpy(object),
+            "group": layer["group"].to_numpy(object),
+            "label": layer["label"].astype(str).to_numpy(object),
+            "exclusive": ~base[grid],
+            "units": layer["units"].to_numpy(float),
+            "block": layer["block"].to_numpy(int),
+        },
+        geometry=layer.geometry.values,
+        crs=layer.crs,
+    )
+    for col in ("building", "compound", "group"):
+        cells[col] = cells[col].where(cells[col].notna(), None)
+    return cells, _address_cells(cells, codes, addresses)
+
+
+def _address_cells(cells: gpd.GeoDataFrame, codes: np.ndarray, addresses: gpd.GeoDataFrame) -> np.ndarray:
+    """Return the cell of every address among the cells of its own grid (the nearest one off their edges)."""
+    out = np.full(len(addresses), -1)
+    if not len(addresses) or not len(cells):
+        return out
+    a_grid = addresses["grid_code"].map(pd.Series(np.arange(len(codes)), index=codes)).fillna(-1).to_numpy(int)
+    geoms, pts = cells.geometry.values, addresses.geometry.values
+    pi, ci = shapely.STRtree(geoms).query(pts, predicate="intersects")
+    own = cells["grid"].to_numpy()[ci] == a_grid[pi]
+    first = pd.Series(ci[own]).groupby(pi[own]).min()
+    out[first.index.to_numpy()] = first.to_numpy()
+    lost = np.flatnonzero((out < 0) & (a_grid >= 0))
+    by_grid = pd.Series(np.arange(len(cells))).groupby(cells["grid"].to_numpy()).indices
+    for p in lost:  # points a hair outside their grid's cells: few
+        mine = by_grid.get(a_grid[p])
+        if mine is not None:
+            out[p] = mine[np.argmin(shapely.distance(geoms[mine], pts[p]))]
+    return out
+
+
 def units_from_run(grids: gpd.GeoDataFrame, addresses: gpd.GeoDataFrame) -> tuple[gpd.GeoDataFrame, np.ndarray]:
     """Tile every grid with unit cells, as the partition engine tiles a community.
 
-    A run folder stores grids and address points, not the cells the grids were assembled from;
-    they are rebuilt with the engine's own rules: address points are grouped into indivisible units
+    Only for runs without a cells layer (grids gridmap did not make): the cells are rebuilt
+    with the engine's own rules: address points are grouped into indivisible units
     (:func:`partition.units.units_from_points`: same building id or same spot, never across two
     grids) and every grid is cut into the Voronoi cells of its units' points, clipped to the grid
     (as :func:`partition.tessellation.cells_from_points` clips to a block). One vectorised Voronoi
@@ -36,8 +117,8 @@ def units_from_run(grids: gpd.GeoDataFrame, addresses: gpd.GeoDataFrame) -> tupl
     -------
     cells, address_cell
         ``cells``: one row per unit cell with ``grid`` (row of `grids` it starts in),
-        ``village_code``, ``households``, ``population``, ``building``, ``compound``, ``label`` and
-        ``exclusive``; geometry in the grids' CRS. ``address_cell``: the cell of every address point
+        ``village_code``, ``households``, ``population``, ``building``, ``compound``, ``group``,
+        ``label`` and ``exclusive``; geometry in the grids' CRS. ``address_cell``: the cell of every address point
         (-1 for points outside every grid).
     """
     codes = grids["grid_code"].astype(str).to_numpy()
@@ -110,7 +191,7 @@ def units_from_run(grids: gpd.GeoDataFrame, addresses: gpd.GeoDataFrame) -> tupl
     uu = (
         units.loc[unit_ids]
         if units is not None
-        else pd.DataFrame(columns=["households", "population", "building", "compound", "label"])
+        else pd.DataFrame(columns=["households", "population", "building", "compound", "group", "label"])
     )
     n_u, n_e, n_w = len(unit_ids), len(empty_geom), len(whole)
     table = pd.DataFrame(
@@ -122,6 +203,7 @@ def units_from_run(grids: gpd.GeoDataFrame, addresses: gpd.GeoDataFrame) -> tupl
             ),
             "building": np.concatenate([uu["building"].to_numpy(object) if n_u else [], np.full(n_e + n_w, None)]),
             "compound": np.concatenate([uu["compound"].to_numpy(object) if n_u else [], np.full(n_e + n_w, None)]),
+            "group": np.concatenate([uu["group"].to_numpy(object) if n_u else [], np.full(n_e + n_w, None)]),
             "label": np.concatenate(
                 [
                     uu["label"].to_numpy(object) if n_u else [],

@@ -397,3 +397,41 @@ def test_write_layers_keeps_field_types_on_the_arrow_path_and_falls_back_where_i
     worker = pyogrio.read_info(path, layer="mixed")
     assert dict(zip(worker["fields"], worker["dtypes"], strict=True))["worker"] == "object"
     assert pyogrio.read_info(path, layer="empty")["features"] == 0
+
+
+def test_overwrite_names_the_files_gridmap_did_not_write(tmp_path):
+    out = tmp_path / "run"
+    with gio.atomic_dir(out) as tmp:
+        (tmp / "grids.gpkg").write_text("g")
+        (tmp / "maps").mkdir()
+        (tmp / "maps" / "a.html").write_text("m")
+    assert json.loads((out / "manifest.json").read_text())["files"] == ["grids.gpkg", "manifest.json", "maps/a.html"]
+    with gio.atomic_dir(out / "export") as tmp:  # `gridmap export` inside the run
+        (tmp / "grids.zip").write_text("z")
+    (out / "map_gaode.html").write_text("`gridmap map` output")
+    assert gio.foreign_files(out) == []
+    gio.check_output(out, overwrite=True)
+    (out / "signed_roster.xlsx").write_text("the user's")
+    (out / "export" / "notes.txt").write_text("the user's")
+    assert gio.foreign_files(out) == ["export/notes.txt", "signed_roster.xlsx"]
+    with pytest.raises(
+        UnsafeOutputError, match=r"holds files gridmap did not write \(export/notes\.txt, signed_roster"
+    ):
+        gio.check_output(out, overwrite=True)
+    with pytest.raises(UnsafeOutputError), gio.atomic_dir(out, overwrite=True):
+        pass
+    assert (out / "signed_roster.xlsx").read_text() == "the user's"
+
+
+def test_stale_cleaning_needs_gridmaps_marker_and_a_dead_pid(tmp_path):
+    out = tmp_path / "run"
+    dead = 2**22 + 12345  # above Linux's default pid_max: no such process
+    ours = tmp_path / f".run.{dead}.abc.tmp"
+    ours.mkdir()
+    (ours / gio.WORK_MARKER).write_text(str(dead))
+    lookalikes = [tmp_path / ".run.mybackup.tmp", tmp_path / f".run.{dead}.x.tmp", tmp_path / f".run.old-{dead}"]
+    for folder in lookalikes:
+        folder.mkdir()
+        (folder / "keep.txt").write_text("mine")
+    assert gio.clean_stale(out) == [ours]
+    assert all((f / "keep.txt").exists() for f in lookalikes)

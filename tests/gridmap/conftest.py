@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+import socket
 from pathlib import Path
 
 import pyogrio
@@ -108,3 +109,16 @@ def start_chromium():
         opts.add_argument(arg)
     opts.set_capability("goog:loggingPrefs", {"browser": "ALL"})
     return webdriver.Chrome(service=Service(DRIVER), options=opts)
+
+
+@pytest.fixture
+def port_8787_taken():
+    """Hold 127.0.0.1:8787 (Dask's dashboard port) as another Dask or Jupyter process would; None if already held."""
+    held = socket.socket()
+    try:
+        held.bind(("127.0.0.1", 8787))
+        held.listen()
+    except OSError:
+        pass  # someone else holds it already: the same situation
+    yield
+    held.close()

@@ -169,3 +169,40 @@ def test_done_when_one_liner_on_the_denver_subset():
     assert len(summary) == 12 and summary["households"].sum() == r.grids["households"].sum()
     spec = gridmap.LayerSpec(str(data), "addresses")  # a plain string path is accepted too
     assert spec.path == data
+
+
+# ---------------------------------------------------------------- the library validates as the command line does
+
+
+@pytest.mark.parametrize(
+    ("change", "match"),
+    [
+        (lambda a, b: (a.geometry, b), r"addresses: must be a GeoDataFrame, got GeoSeries"),
+        (lambda a, b: (None, b), r"addresses: must be a GeoDataFrame, got None"),
+        (lambda a, b: (a, b.iloc[:0]), r"boundaries: has no rows"),
+        (lambda a, b: (a, "villages.gpkg"), r"boundaries: must be a GeoDataFrame, got str"),
+    ],
+)
+def test_make_grids_refuses_what_is_not_a_layer_with_one_clear_error(sample_layers, change, match):
+    from geodata.errors import InputError
+
+    a, b = change(sample_layers["addresses"], sample_layers["boundaries"])
+    with pytest.raises(InputError, match=match):
+        gridmap.make_grids(a, b)
+
+
+@pytest.mark.parametrize("liaison", [(15, 10), (0, 0), (-1, 5), (1.5, 3), ("10", "15"), (True, 3), (10,), (1, 10**20)])
+def test_the_library_refuses_the_liaison_sizes_the_command_line_refuses(liaison):
+    from geodata.errors import OptionError
+
+    with pytest.raises(OptionError, match=r"`liaison`"):
+        gridmap.Options(liaison=liaison)
+
+
+def test_previous_codes_with_non_ascii_digits_are_refused(sample_run, sample_layers):
+    from geodata.errors import InputError
+
+    previous = sample_run.grids.copy()
+    previous.loc[previous.index[0], "grid_code"] = previous["grid_code"].iloc[0][:12] + "００１"  # full-width 001
+    with pytest.raises(InputError, match=r"feature 1, column 'grid_code'.*not ASCII.*Fix: write codes with the ASCII"):
+        gridmap.make_grids(sample_layers["addresses"], sample_layers["boundaries"], previous=previous)

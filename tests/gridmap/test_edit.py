@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
+import geopandas as gpd
 import numpy as np
 import pandas as pd
 import pytest
@@ -11,13 +13,16 @@ import shapely
 from click.testing import CliRunner
 
 from geodata import io as gio
-from gridmap import read_run
+from gridmap import LayerSpec, read_run
 from gridmap.cli import main
 from gridmap.edit.server import create_app
 from gridmap.edit.session import EditSession, replay
 from partition.coding import check_codes
 from partition.measures import coverage_ratio, overlap_area
+from partition.reasons import Reason, ReasonKind, decode
+from partition.rules import Flag
 from partition.tessellation import point_owner
+from tests.helpers import assert_cells_make_grids, run_files
 
 TOKEN = "secret-token"
 VILLAGE = "310115005001"  # 梅园一村: six household-band grids, one over max (a 743-household building)
@@ -39,10 +44,13 @@ def post(client, op: str, body: dict | None = None, *, token: str = TOKEN):
 
 
 def border_move(session: EditSession, village: str = VILLAGE) -> tuple[int, str, str]:
-    """A unit with households on the border of two grids whose move needs no confirmation."""
+    """A unit with households on the border of two grids whose move needs no confirmation.
+
+    Its grid keeps most of its households, so the grid keeps its code.
+    """
     for c in session.village_cells[village]:
         a = session.cell_grid[c]
-        if session.hh[c] <= 0 or len(session.members(a)) < 3:
+        if session.hh[c] <= 0 or len(session.members(a)) < 3 or session.hh[c] >= session.g_hh[a] / 2:
             continue
         for j in session.adj[c].indices:
             b = session.cell_grid[j]
@@ -281,6 +289,12 @@ def test_demo_run_move_merge_save_opens_in_map_report_and_export(sample_run_dir,
     assert counts[a] == before[a] - hh_unit and counts[b] == before[b] + hh_unit
     assert counts[heir] == merged_hh and (set(pair) - {heir}).isdisjoint(counts.index)
     assert (tmp_path / "r.html").exists() and list((tmp_path / "export").iterdir())
+    # the merged grid says it was edited by hand, in Chinese with English beside, and why it is flagged
+    edited = read_run(out).grids.set_index("grid_code").loc[heir]
+    assert decode(edited["reason"])[0] == Reason.of(ReasonKind.EDITED)
+    assert edited["note"].startswith("手工调整。") and edited["note_en"].startswith("edited by hand.")
+    if edited["status"] == "over_max":
+        assert edited["flag"] == Flag.EDITED and f"{merged_hh:.0f} 户，超过上限 500 户" in edited["note"]
 
 
 def test_edit_command_help():
@@ -436,3 +450,175 @@ def test_the_page_and_its_scripts_are_served(client):
 def test_loopback_server_refuses_other_host_names(client):
     assert client.get("/api/villages", headers={"Host": "evil.example:8765"}).status_code == 403
     assert client.get("/api/villages", headers={"Host": "127.0.0.1:8765"}).status_code == 200
+
+
+# ---------------------------------------------------------------- API hardening (issue 22)
+
+
+def test_confirm_and_locked_take_json_booleans_only(client, session):
+    unit, _, b = border_move(session)
+    for body in ({"units": [unit], "to": b, "confirm": "false"}, {"units": [unit], "to": b, "confirm": 1}):
+        resp = post(client, "move", body)
+        assert resp.status_code == 400 and resp.get_json()["field"] == "confirm"
+    resp = post(client, "lock", {"grids": [b], "locked": "true"})
+    assert resp.status_code == 400 and resp.get_json()["field"] == "locked"
+    assert not session.undo_stack
+
+
+@pytest.mark.parametrize(
+    ("body", "status", "field"),
+    [
+        (json.dumps({"out": "runs/a\x00b"}), 400, "out"),
+        (json.dumps({"out": "runs/" + "名" * 100}), 400, "out"),  # 300 bytes in one name
+        (json.dumps({"out": "runs/" + "a" * 300}), 400, "out"),
+        ("[" * 100_000 + "]" * 100_000, 400, "body"),  # nested past Python's recursion limit
+        (json.dumps({"out": "x" * (2 << 20)}), 413, "body"),
+    ],
+)
+def test_save_answers_a_clean_4xx_to_hostile_bodies(client, body, status, field):
+    resp = client.post("/api/save", data=body, headers={"X-Gridmap-Token": TOKEN})
+    assert resp.status_code == status and resp.get_json()["field"] == field
+
+
+def test_repeated_wrong_tokens_are_slowed_down(session):
+    now = [1000.0]
+    c = create_app(session, token=TOKEN, protect_reads=True, clock=lambda: now[0]).test_client()
+    for _ in range(5):
+        assert c.get("/api/villages?token=guess").status_code == 401
+    resp = c.get(f"/api/villages?token={TOKEN}")  # even the right token waits now
+    assert resp.status_code == 429 and int(resp.headers["Retry-After"]) >= 1 and "wait" in resp.get_json()["error"]
+    now[0] += 3
+    assert c.get(f"/api/villages?token={TOKEN}").status_code == 200
+    assert c.get("/api/villages?token=guess").status_code == 401  # the count started again
+
+
+@pytest.mark.parametrize(
+    ("token", "host", "ok"),
+    [
+        ("a", "0.0.0.0", False),
+        ("aaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", "0.0.0.0", False),  # long but one character
+        ("x7Kp2-Qv9_Lm4Rt8Zw1Ya3", "0.0.0.0", True),
+        ("a", "127.0.0.1", True),
+        ("pässwort-pässwort-pässwort", "127.0.0.1", False),
+        ("tab\there", "127.0.0.1", False),
+    ],
+)
+def test_tokens_off_loopback_must_be_strong_and_every_token_ascii(token, host, ok):
+    from geodata.errors import OptionError
+    from gridmap.edit.server import check_token
+
+    if ok:
+        assert check_token(token, host=host) == token
+    else:
+        with pytest.raises(OptionError):
+            check_token(token, host=host)
+
+
+def test_printed_url_carries_the_token_encoded_and_the_log_never_does(session, caplog):
+    import logging
+    import threading
+    import urllib.parse
+    import urllib.request
+
+    from werkzeug.serving import make_server
+
+    from gridmap.edit.server import _QuietHandler, editor_url
+
+    token = "a&b#c%d?e=f+g/h-1234567890"
+    url = editor_url("127.0.0.1", 8765, token)
+    assert urllib.parse.parse_qs(urllib.parse.urlsplit(url).query)["token"] == [token]
+    server = make_server("127.0.0.1", 0, create_app(session, token=token), threaded=True, request_handler=_QuietHandler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        with caplog.at_level(logging.INFO, logger="werkzeug"):
+            urllib.request.urlopen(editor_url("127.0.0.1", server.server_port, token).replace("/?", "/api/villages?"))
+    finally:
+        server.shutdown()
+    logged = "\n".join(r.getMessage() for r in caplog.records)
+    assert "token=***" in logged and urllib.parse.quote(token, safe="") not in logged and token not in logged
+
+
+def test_edit_refuses_a_port_outside_0_65535(run_folder):
+    runner = CliRunner()
+    res = runner.invoke(main, ["edit", str(run_folder), "--port", "70000", "--no-browser"])
+    assert res.exit_code != 0 and "must be 0-65535, got 70000" in str(res.exception or res.output)
+
+
+DENVER = Path(__file__).resolve().parents[1] / "data" / "denver_tracts.gpkg"
+
+
+@pytest.fixture(scope="module")
+def denver_folder(tmp_path_factory) -> Path:
+    """Twelve Denver tracts gridded with census blocks as units (``--units``), saved without maps."""
+    result = run_files(
+        LayerSpec(DENVER, "addresses"), LayerSpec(DENVER, "boundaries"), units=LayerSpec(DENVER, "units")
+    )
+    return result.save(tmp_path_factory.mktemp("denver") / "run", maps=False)
+
+
+def blocks_cut(grids: gpd.GeoDataFrame, blocks: gpd.GeoDataFrame) -> np.ndarray:
+    """Blocks that do not lie within exactly one grid (share of their area, tolerance 1e-6)."""
+    geoms, bgeoms = grids.geometry.values, blocks.geometry.values
+    bi, gi = shapely.STRtree(geoms).query(bgeoms, predicate="intersects")
+    share = shapely.area(shapely.intersection(bgeoms[bi], geoms[gi])) / shapely.area(bgeoms[bi])
+    inside = share > 1 - 1e-6
+    touched = share > 1e-6
+    n_in = np.bincount(bi[inside], minlength=len(blocks))
+    n_touched = np.bincount(bi[touched], minlength=len(blocks))
+    return np.flatnonzero((n_in != 1) | (n_touched != 1))
+
+
+def test_denver_edit_keeps_every_census_block_whole(denver_folder, tmp_path):
+    """The issue's "done when": a move and a split on Denver blocks, saved: every block in exactly one grid."""
+    session = EditSession.from_folder(denver_folder)
+    run = read_run(denver_folder)
+    assert session.kept_cells and len(session.cells) == len(run.cells)
+    blocks = gpd.read_file(DENVER, layer="units").to_crs(run.work_crs)
+    assert not len(blocks_cut(run.grids.to_crs(run.work_crs), blocks))  # the engine cuts none
+
+    def non_contiguous() -> set[str]:
+        return {
+            p["grid_code"] for v in session.villages() for p in session.problems(v) if p["kind"] == "non_contiguous"
+        }
+
+    enclaves = set(run.grids.loc[run.grids["status"].eq("enclave"), "grid_code"])
+    assert non_contiguous() == enclaves  # the editor sees the contiguity the run has, no more
+    village = run.grids.loc[run.grids["households"].idxmax(), "village_code"]
+    unit, a, b = border_move(session, village)
+    session.apply("move", units=[unit], to=b)
+    big = max(session.grids_of(village), key=lambda g: session.g_hh[g])
+    result = session.apply("split", grid=session.code[big], k=2)
+    assert len(result.grids) == 2
+    assert non_contiguous() <= enclaves
+    saved = read_run(session.save(tmp_path / "edited"))
+    grids = saved.grids.to_crs(saved.work_crs)
+    cut = blocks_cut(grids, blocks)
+    assert not len(cut), f"{len(cut)} blocks cut by the saved grids: {blocks['building'].iloc[cut[:5]].tolist()}"
+    assert_cells_make_grids(saved)
+    assert set(saved.grids["grid_code"]) - set(run.grids["grid_code"])  # the split made a new grid
+
+
+def test_two_village_groups_in_one_grid_raise_the_rural_problem(client, session):
+    village = "310115103269"  # rural: one grid per 村民小组
+
+    def rural_problems(resp) -> list[str]:
+        return [p["grid_code"] for p in resp.get_json()["problems"] if p["kind"] == "several_groups"]
+
+    assert not [p for p in session.problems(village) if p["kind"] == "several_groups"]
+    a = session.grids_of(village)[0]
+    neighbours = np.unique(session.cell_grid[np.unique(session.adj[session.members(a)].indices)])
+    b = next(int(g) for g in neighbours if g != a and session.g_village[g] == village)
+    # a household unit of one group moved into the next group's grid
+    unit = next(
+        int(c) for c in session.members(a) if session.hh[c] > 0 and b in session.cell_grid[session.adj[c].indices]
+    )
+    resp = post(client, "move", {"units": [unit], "to": session.code[b], "confirm": True})
+    assert resp.status_code == 200 and rural_problems(resp) == [session.code[b]]
+    assert "村民小组" in figures(resp)[session.code[b]]["note"]
+    assert post(client, "undo").status_code == 200
+    # two groups' grids merged
+    resp = post(client, "merge", {"grids": [session.code[a], session.code[b]]})
+    assert resp.status_code == 200 and rural_problems(resp) == [session.code[a]]
+    assert post(client, "undo").status_code == 200
+    assert not [p for p in session.problems(village) if p["kind"] == "several_groups"]

@@ -51,11 +51,16 @@ def open_page(browser, url: str) -> None:
 
 
 def clickable_unit(session: EditSession) -> tuple[int, str, str]:
-    """A unit with households on a border between two grids, whose bounding-box centre is inside it."""
+    """A unit with households on a border between two grids, whose bounding-box centre is inside it.
+
+    Its grid keeps most of its households, so the grid keeps its code.
+    """
     for c in session.village_cells[VILLAGE]:
         a = session.cell_grid[c]
         geom = session.geoms[c]
         if session.hh[c] <= 0 or len(session.members(a)) < 3 or session.area[c] < 400:
+            continue
+        if session.hh[c] >= session.g_hh[a] / 2:
             continue
         box = shapely.envelope(geom)
         if not shapely.contains(shapely.buffer(geom, -3), shapely.centroid(box)):

@@ -2,8 +2,17 @@
 
 from __future__ import annotations
 
+import os
+import pickle
+import stat
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import pytest
 import shapely
 
+from geodata.errors import UnsafeOutputError
 from geodata.sample import sample_path
 from gridmap import LayerSpec
 from gridmap import execute as gexec
@@ -36,7 +45,9 @@ def test_worker_processes_give_the_in_process_result():
 def test_dask_local_cluster_gives_the_in_process_result():
     from dask.distributed import LocalCluster
 
-    cluster = LocalCluster(n_workers=2, threads_per_worker=1, host="127.0.0.1", dashboard_address=None, processes=True)
+    cluster = LocalCluster(
+        n_workers=2, threads_per_worker=1, host="127.0.0.1", dashboard_address="127.0.0.1:0", processes=True
+    )
     try:
         on_dask = run_files(**config(scheduler=cluster.scheduler_address))
     finally:
@@ -58,7 +69,7 @@ def test_interrupted_run_resumes_where_it_stopped(tmp_path, monkeypatch):
         run_files(**config(), progress=die_after_three, resume_dir=parts)
     except Killed:
         pass
-    assert len(list(parts.glob("*.pkl"))) == 3
+    assert len([p for p in parts.glob("*.json") if p.name != gexec.RESUME_STAMP]) == 3
     calls = []
     real = gexec.grid_village
     monkeypatch.setattr(gexec, "grid_village", lambda task: calls.append(task.village.code) or real(task))
@@ -72,3 +83,113 @@ def test_saved_villages_of_other_inputs_are_not_reused(tmp_path):
     run_files(**config(), resume_dir=parts)
     narrow = config(rules=RuleSet().with_band(200, 320))
     assert_same(run_files(**narrow), run_files(**narrow, resume_dir=parts))
+
+
+# ---------------------------------------------------------------- security: nothing from disk or a local process runs
+
+
+class _Payload:
+    """A pickle that creates `marker` when it is loaded: what an attacker plants."""
+
+    def __init__(self, marker):
+        self.marker = marker
+
+    def __reduce__(self):
+        return (Path.touch, (Path(self.marker),))
+
+
+def _interrupted(parts):
+    class Killed(Exception):
+        pass
+
+    def die_after_three(stage, done, total):
+        if stage == "partition" and done == 3:
+            raise Killed
+
+    with pytest.raises(Killed):
+        run_files(**config(), progress=die_after_three, resume_dir=parts)
+
+
+def _plant(parts, marker) -> None:
+    """Replace every saved village (whatever its format) by a pickle that runs code, and add old-format ones."""
+    payload = pickle.dumps(_Payload(marker))
+    for f in parts.iterdir():
+        if f.suffix in (".pkl", ".parquet"):
+            f.write_bytes(payload)
+    for code in ("310115005001", "310115005003", "310115103269"):
+        (parts / f"{code}.pkl").write_bytes(payload)
+
+
+def test_a_planted_pickle_in_the_resume_folder_runs_nothing(tmp_path):
+    parts, marker = tmp_path / "parts", tmp_path / "PWNED"
+    _interrupted(parts)
+    _plant(parts, marker)
+    resumed = run_files(**config(), resume_dir=parts)
+    assert not marker.exists(), "a file in the resume folder was executed"
+    assert_same(run_files(**config()), resumed)
+
+
+def test_resume_folder_is_private_and_one_others_can_write_is_refused(tmp_path):
+    parts, marker = tmp_path / "parts", tmp_path / "PWNED"
+    _interrupted(parts)
+    assert stat.S_IMODE(parts.stat().st_mode) == 0o700
+    _plant(parts, marker)
+    parts.chmod(0o777)  # as a folder planted on a shared drive would be
+    with pytest.raises(UnsafeOutputError, match=r"not private to you: others may read or write it"):
+        run_files(**config(), resume_dir=parts)
+    assert not marker.exists()
+
+
+@pytest.mark.skipif(not hasattr(os, "getuid") or os.getuid() != 0, reason="needs root to give a folder away")
+def test_resume_folder_of_another_user_is_refused(tmp_path):
+    parts = tmp_path / "parts"
+    _interrupted(parts)
+    os.chown(parts, 65534, 65534)
+    with pytest.raises(UnsafeOutputError, match=r"belongs to another user \(uid 65534\)"):
+        run_files(**config(), resume_dir=parts)
+
+
+def test_clearing_a_resume_folder_never_deletes_files_gridmap_did_not_write(tmp_path):
+    parts = tmp_path / "parts"
+    _interrupted(parts)
+    (parts / "notes.txt").write_text("mine")
+    with pytest.raises(UnsafeOutputError, match=r"holds files gridmap did not write \(notes\.txt\)"):
+        gexec.clear_resume_dir(parts)
+    assert (parts / "notes.txt").exists()
+    (parts / "notes.txt").unlink()
+    gexec.clear_resume_dir(parts)
+    assert not parts.exists()
+
+
+def test_local_cluster_accepts_no_other_client_and_opens_no_dashboard(tmp_path, port_8787_taken):
+    from dask.distributed import Client, Security
+
+    marker = tmp_path / "PWNED"
+    with gexec.Runner(workers=1, scheduler="local") as runner:
+        cluster = runner._cluster
+        address = cluster.scheduler_address
+        assert address.startswith("tls://127.0.0.1:")
+        # another local process: plain TCP, TLS without certificates, TLS with its own certificates
+        attempts = [
+            dict(address=address.replace("tls://", "tcp://")),
+            dict(address=address, security=Security.temporary()),
+        ]
+        for kw in attempts:
+            with pytest.raises((OSError, TimeoutError, TypeError, ValueError)):
+                c = Client(**kw, timeout=3)
+                try:
+                    c.run_on_scheduler(Path.touch, marker)
+                finally:
+                    c.close()
+        assert not marker.exists()
+        # no dashboard, no port 8787: the scheduler's HTTP server is on a free loopback port and serves no route
+        http = cluster.scheduler.http_server
+        ports = {s.getsockname()[1] for s in http._sockets.values()}
+        hosts = {s.getsockname()[0] for s in http._sockets.values()}
+        assert 8787 not in ports and hosts == {"127.0.0.1"}
+        for route in ("/json/identity.json", "/info/main/workers.html", "/status", "/health"):
+            with pytest.raises(urllib.error.HTTPError, match="404"):
+                urllib.request.urlopen(f"http://127.0.0.1:{min(ports)}{route}", timeout=5)
+        done = []
+        runner.run(abs, [-2, -3], lambda k, v: done.append(v))
+        assert sorted(done) == [2, 3]

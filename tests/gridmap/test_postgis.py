@@ -3,6 +3,7 @@ of retired codes, a publish killed halfway, two publishes at once, audit/diff on
 
 from __future__ import annotations
 
+import re
 import signal
 import subprocess
 import sys
@@ -11,6 +12,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import geopandas as gpd
+import pandas as pd
 import psycopg
 import pytest
 import sqlalchemy as sa
@@ -116,6 +118,9 @@ def test_publish_writes_the_layout_with_typed_indexed_geometry_and_constraints(d
     } == codes(run)
     assert sql(db, "SELECT count(*), count(grid_code) FROM gridmap.addresses_current") == [(858, 858)]
     assert sql(db, "SELECT count(*) FROM gridmap.liaison_current")[0][0] > 0
+    # flagged grids keep their reason as data (jsonb) beside the note in Chinese and in English
+    flagged = sql(db, "SELECT reason->0->>'kind', note, note_en FROM gridmap.grids_current WHERE status <> 'ok'")
+    assert flagged and all(kind and "户" in zh and "households" in en for kind, zh, en in flagged)
     name, by, villages, manifest = sql(db, "SELECT name, published_by, villages, manifest FROM gridmap.runs")[0]
     assert name == "run" and by == urlsplit(db).username and len(villages) == 6
     assert manifest["inputs"]["addresses"]["path"].endswith("layer inputs.addresses")
@@ -454,3 +459,179 @@ def test_a_user_without_the_right_to_create_gets_a_clear_refusal_and_nothing_cha
     finally:
         sql(db, f"DROP OWNED BY {role}")
         sql(db, f"DROP ROLE {role}")
+
+
+# ---------------------------------------------------------------- secrets: a password never leaves the URL
+
+HARD_PASSWORD = "p/w@x:y#z%q?r s"
+"""Every character that breaks a URL: / @ : # % ? and a space."""
+
+
+def _forms(password: str) -> set[str]:
+    from urllib.parse import quote, quote_plus
+
+    pieces = {p for p in re.split(r"[/@:#%? ]", password) if len(p) >= 3}  # what a half-parsed URL would show
+    return {password, quote(password, safe=""), quote_plus(password), *pieces}
+
+
+def _leaks(text: str, password: str) -> set[str]:
+    return {f for f in _forms(password) if f in text}
+
+
+@pytest.fixture
+def hard_role(db):
+    """A role whose password holds / @ : # % ? and a space, owning the test database (where the sample is loaded)."""
+    import secrets
+
+    role = f"owner_{secrets.token_hex(4)}"
+    u = urlsplit(db)
+    name = u.path.lstrip("/")
+    load_sample(db)
+    sql(db, f"CREATE ROLE {role} LOGIN PASSWORD %s".replace("%s", "'" + HARD_PASSWORD.replace("'", "''") + "'"))
+    sql(db, f'GRANT ALL ON DATABASE "{name}" TO {role}')
+    sql(db, f"GRANT USAGE, CREATE ON SCHEMA inputs, public TO {role}")
+    sql(db, f"GRANT SELECT ON ALL TABLES IN SCHEMA inputs TO {role}")
+    try:
+        yield role, u
+    finally:
+        sql(db, "DROP SCHEMA IF EXISTS gridmap CASCADE")
+        sql(db, f"DROP OWNED BY {role}")
+        sql(db, f"DROP ROLE {role}")
+
+
+def test_a_password_with_url_characters_is_in_no_file_table_or_message(hard_role, tmp_path, monkeypatch, capsys):
+    from urllib.parse import quote
+
+    role, u = hard_role
+    url = f"postgresql://{role}:{quote(HARD_PASSWORD, safe='')}@{u.hostname}:{u.port}{u.path}"
+    run = tmp_path / "run"
+    code, out, err = cli(
+        [
+            "partition",
+            *("--addresses", url, "--addresses-layer", "inputs.addresses"),
+            *("--boundaries", url, "--boundaries-layer", "inputs.boundaries"),
+            *("--out", str(run)),
+        ],
+        monkeypatch,
+        capsys,
+    )
+    assert code == 0, err
+    code, out2, err2 = cli(["publish", str(run), "--db", url], monkeypatch, capsys)
+    assert code == 0, err2
+    files = "".join(p.read_bytes().decode("utf-8", "replace") for p in run.rglob("*") if p.is_file())
+    assert not _leaks(files, HARD_PASSWORD)
+    assert f"{role}:***@" in (run / "manifest.json").read_text(encoding="utf-8")
+    tables = sql(u.geturl(), "SELECT string_agg(row_to_json(r)::text, '') FROM gridmap.runs r")[0][0]
+    assert not _leaks(tables, HARD_PASSWORD) and f"{role}:***@" in tables
+    assert not _leaks(out + err + out2 + err2, HARD_PASSWORD)
+    # a wrong password with the same characters: the login failure shows neither
+    wrong = url.replace(quote(HARD_PASSWORD, safe=""), quote(HARD_PASSWORD[::-1], safe=""))
+    code, out, err = cli(["publish", str(run), "--db", wrong], monkeypatch, capsys)
+    assert code == 2 and "password authentication failed" in err and "Traceback" not in err
+    assert not _leaks(out + err, HARD_PASSWORD) and not _leaks(out + err, HARD_PASSWORD[::-1])
+
+
+def test_an_unencoded_at_sign_in_the_password_is_refused_without_showing_it(hard_role, tmp_path, monkeypatch, capsys):
+    role, u = hard_role
+    url = f"postgresql://{role}:{HARD_PASSWORD}@{u.hostname}:{u.port}{u.path}"  # as a user would paste it
+    args = ["partition", "--addresses", url, "--addresses-layer", "inputs.addresses", "--boundaries", url]
+    code, out, err = cli(
+        [*args, "--boundaries-layer", "inputs.boundaries", "--out", str(tmp_path / "o")], monkeypatch, capsys
+    )
+    assert code == 2, err
+    assert "must be encoded" in err and "@ as %40" in err and "Traceback" not in err
+    assert not _leaks(out + err, HARD_PASSWORD)
+
+
+def test_an_unencoded_slash_in_the_password_works_and_is_masked(db, tmp_path, monkeypatch, capsys):
+    import secrets
+
+    role, password = f"slash_{secrets.token_hex(4)}", "se/cr:et/" + secrets.token_hex(4)
+    u = urlsplit(db)
+    load_sample(db)
+    sql(db, f"CREATE ROLE {role} LOGIN PASSWORD '{password}'")
+    sql(db, f'GRANT ALL ON DATABASE "{u.path.lstrip("/")}" TO {role}')
+    sql(db, f"GRANT USAGE ON SCHEMA inputs TO {role}")
+    sql(db, f"GRANT SELECT ON ALL TABLES IN SCHEMA inputs TO {role}")
+    try:
+        url = f"postgresql://{role}:{password}@{u.hostname}:{u.port}{u.path}"
+        result = read_inputs(
+            LayerSpec(DbSource(url, "inputs.addresses"), "inputs.addresses"),
+            LayerSpec(DbSource(url, "inputs.boundaries"), "inputs.boundaries"),
+        )
+        made = make_grids(**result.frames())
+        shown = repr(result.sources) + str(made.manifest)
+        assert not _leaks(shown, password) and f"{role}:***@" in shown
+        made.save(tmp_path / "run", maps=False)
+        code, out, err = cli(["publish", str(tmp_path / "run"), "--db", url], monkeypatch, capsys)
+        assert code == 0, err
+        runs = sql(db, "SELECT string_agg(row_to_json(r)::text, '') FROM gridmap.runs r")[0][0]
+        assert not _leaks(runs + out + err, password) and f"{role}:***@" in runs
+    finally:
+        sql(db, "DROP SCHEMA IF EXISTS gridmap CASCADE")
+        sql(db, f"DROP OWNED BY {role}")
+        sql(db, f"DROP ROLE {role}")
+
+
+def test_an_unencoded_at_sign_that_still_parses_is_refused_as_ambiguous(monkeypatch, capsys, tmp_path):
+    url = "postgresql://gis:p@ss@word@db.example.cn:5432/county"  # SQLAlchemy reads password 'p', host 'ss@word@…'
+    args = ["partition", "--addresses", url, "--addresses-layer", "a", "--boundaries", url, "--boundaries-layer", "b"]
+    code, out, err = cli([*args, "--out", str(tmp_path / "o")], monkeypatch, capsys)
+    assert code == 2 and "more than one '@'" in err and "@ as %40" in err
+    assert "ss@word" not in out + err and "p@ss" not in out + err
+
+
+# ---------------------------------------------------------------- ledger integrity
+
+
+def two_community_run(folder: Path) -> Path:
+    """Communities 310115005001 and 310115005003 side by side, 40 points each."""
+    import numpy as np
+    import shapely
+
+    xy = np.c_[350_010 + np.arange(80) % 16 * 20, 3_460_010 + np.arange(80) // 16 * 20]
+    pts = gpd.GeoDataFrame({"households": [10] * 80}, geometry=shapely.points(xy), crs=32651)
+    b = gpd.GeoDataFrame(
+        {"code": ["310115005001", "310115005003"], "name": ["社区A", "社区B"], "urban_rural": ["111", "111"]},
+        geometry=[
+            shapely.box(350_000, 3_460_000, 350_160, 3_460_100),
+            shapely.box(350_160, 3_460_000, 350_320, 3_460_100),
+        ],
+        crs=32651,
+    )
+    return make_grids(pts, b).save(folder, maps=False)
+
+
+def test_a_run_naming_another_villages_codes_retires_none_of_them(db, tmp_path, monkeypatch, capsys):
+    import pyogrio
+
+    both = two_community_run(tmp_path / "both")
+    assert cli(["publish", str(both), "--db", db], monkeypatch, capsys)[0] == 0
+    ledger_b = sql(db, "SELECT * FROM gridmap.code_ledger WHERE village_code = '310115005003' ORDER BY grid_code")
+    assert ledger_b and all(r[3] is None for r in ledger_b)  # issued, not retired
+    # a run of community A only whose code_history (tampered, or mixed up) lists B's codes, used and unused
+    only_a = clean_run(tmp_path / "a")
+    poison = [r[0] for r in ledger_b] + ["310115005003007", "310115005003801"]
+    pyogrio.write_dataframe(
+        pd.DataFrame({"grid_code": poison}), only_a / "grids.gpkg", layer="code_history", append=True
+    )
+    code, out, err = cli(["publish", str(only_a), "--db", db], monkeypatch, capsys)
+    assert code == 0, err
+    after = sql(db, "SELECT * FROM gridmap.code_ledger WHERE village_code = '310115005003' ORDER BY grid_code")
+    assert after == ledger_b, "another village's ledger changed"
+    # B publishes again and may use its next numbers
+    again = two_community_run(tmp_path / "both2")
+    assert cli(["publish", str(again), "--db", db], monkeypatch, capsys)[0] == 0
+
+
+def test_a_failed_first_publish_leaves_no_schema_table_or_index(db, tmp_path, monkeypatch, capsys):
+    import pyogrio
+
+    run = clean_run(tmp_path / "run")
+    grids = gpd.read_file(run / "grids.gpkg", layer="grids")
+    grids["grid_code"] = "310115005003" + grids["grid_code"].str[12:]  # not its village's prefix: the CHECK refuses
+    pyogrio.write_dataframe(grids, run / "grids.gpkg", layer="grids")
+    code, out, err = cli(["publish", str(run), "--db", db], monkeypatch, capsys)
+    assert code == 2 and "Nothing was written" in err, err
+    assert sql(db, "SELECT count(*) FROM pg_namespace WHERE nspname = 'gridmap'") == [(0,)]
+    assert sql(db, "SELECT count(*) FROM pg_class WHERE relname LIKE '%code_ledger%'") == [(0,)]

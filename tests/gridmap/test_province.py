@@ -79,6 +79,13 @@ def test_same_grids_codes_and_addresses_as_one_process(files, whole, tmp_path, a
     gpkg = gpd.read_file(tmp_path / "run" / "grids.gpkg", layer="grids")
     assert list(gpkg["grid_code"]) == list(ref["grid_code"]) and gpkg.crs == ref.crs
     assert res.manifest["counts"]["households"] == pytest.approx(float(whole.addresses["households"].sum()))
+    # every village's cells are kept too: the same cells under the same grids as in one process
+    cells, ref_cells = res.dataset("cells"), whole.cells
+    assert cells.crs == ref_cells.crs
+    per = cells.groupby(cells["grid_code"].astype(str))["households"].agg(["size", "sum"]).sort_index()
+    ref_per = ref_cells.groupby("grid_code")["households"].agg(["size", "sum"]).sort_index()
+    pd.testing.assert_frame_equal(per, ref_per, check_dtype=False, check_index_type=False)
+    assert np.isclose(cells.area.sum(), ref_cells.area.sum())
 
 
 def test_a_task_never_sees_points_of_another_village(files, whole, tmp_path, monkeypatch):
@@ -141,7 +148,7 @@ def test_outside_addresses_are_kept_and_reported(files, tmp_path):
     assert list(stray["address_id"]) == [len(addr)] and stray["grid_code"].isna().all()
 
 
-def test_cli_on_a_local_dask_cluster_writes_index_maps_and_memory(files, tmp_path):
+def test_cli_on_a_local_dask_cluster_writes_index_maps_and_memory(files, tmp_path, port_8787_taken):
     folder, _ = files
     out = tmp_path / "prov"
     res = CliRunner().invoke(

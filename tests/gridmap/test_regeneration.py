@@ -15,7 +15,7 @@ from gridmap import LayerSpec, write_run
 from gridmap.cli import main
 from partition.measures import coverage_ratio
 from partition.rules import RuleSet
-from tests.helpers import run_files
+from tests.helpers import assert_cells_make_grids, run_files
 
 CHANGED = "310115005039"  # the community whose households grow by half in the "later" inputs
 
@@ -85,7 +85,8 @@ def test_keep_valid_keeps_untouched_grids_exactly_and_regrids_the_grown_communit
         & old["status"].eq("ok")
     ]
     assert set(old_ok.index) <= set(kept.index)
-    # the result still tiles every community
+    # kept grids are made of cells like the rest, and the result still tiles every community
+    assert_cells_make_grids(result)
     work = result.grids.to_crs(result.work_crs)
     for code, geom in zip(result.boundaries["code"], result.boundaries.to_crs(result.work_crs).geometry, strict=True):
         assert coverage_ratio(work.loc[work["village_code"].eq(code)].geometry.values, geom) < 1e-9

@@ -8,8 +8,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from gridmap.fields import note_text, note_zh
+from gridmap.catalog import note_text, render
 from gridmap.report import fmt, report_html, rule_figures, village_table
+from partition.reasons import Reason, ReasonKind, UnitRef, encode
 
 
 def visible_text(page: str) -> str:
@@ -62,12 +63,13 @@ def test_fmt(value, shown):
 
 
 def test_notes_are_bilingual_and_name_the_users_ids():
-    note = "building 3号楼 alone has 743 households, above the maximum 500; it is indivisible, so it is its own grid."
-    assert note_zh(note) == "楼栋 3号楼 单独有 743 户，超过上限 500 户；不可拆分，单独成格。"
-    assert note_text(note) == note_zh(note) + " / " + note
-    empty = "no households in this area: it is one grid until people live here."
-    assert note_zh(empty) == "该区域暂无住户：先作为一个网格，有住户后再划分。"
-    assert note_text("村民小组 第1组") == "村民小组 第1组 / village group 第1组"
+    over = encode([Reason.of(ReasonKind.UNIT_OVER_MAX, unit=UnitRef("building", "3号楼"), households=743, max=500)])
+    zh = "楼栋 3号楼 单独有 743 户，超过上限 500 户；不可拆分，单独成格。"
+    en = "building 3号楼 alone has 743 households, above the maximum 500; it is indivisible, so it is its own grid."
+    assert note_text(over) == zh + " / " + en
+    group = encode([Reason.of(ReasonKind.VILLAGE_GROUP, group="第1组")])
+    assert note_text(group) == "村民小组 第1组 / village group 第1组"
+    assert note_text(None, "a note typed by a user") == "a note typed by a user"  # not gridmap's: as given
 
 
 def test_addresses_outside_every_boundary_are_in_the_report_and_on_the_map(hostile_run):
@@ -130,11 +132,12 @@ def test_notes_name_the_users_unit_polygon_ids_not_internal_numbers():
         crs=UTM,
     )
     result = gridmap.make_grids(pts, bnd, units=units)
-    notes = " ".join(result.grids["note"])
+    notes = " ".join(result.grids["note_en"])
     assert "building =楼A-1 alone has 600 households" in notes
     assert "unit 0" not in notes and "unit 1 " not in notes
-    over = result.grids.loc[result.grids["flag"].eq("unit_over_max"), "note"].iloc[0]
-    assert note_text(over).startswith("楼栋 =楼A-1 单独有 600 户")
+    over = result.grids.loc[result.grids["flag"].eq("unit_over_max")].iloc[0]
+    assert over["note"].startswith("楼栋 =楼A-1 单独有 600 户")
+    assert note_text(over["reason"]).startswith("楼栋 =楼A-1 单独有 600 户")
 
 
 def test_an_area_without_households_gets_a_note_that_makes_sense():
@@ -142,5 +145,6 @@ def test_an_area_without_households_gets_a_note_that_makes_sense():
     from tests.partition.test_split import lattice
 
     (part,) = split_graph(lattice(3, 3, households=0.0), min_households=300, max_households=500)
-    assert part.note == "no households in this area: it is one grid until people live here."
-    assert note_zh(part.note) == "该区域暂无住户：先作为一个网格，有住户后再划分。"
+    (reason,) = part.reasons
+    assert render(reason, "en") == "no households in this area: it is one grid until people live here."
+    assert render(reason, "zh") == "该区域暂无住户：先作为一个网格，有住户后再划分。"

@@ -9,6 +9,7 @@ import pytest
 import shapely
 
 from partition.audit import audit_grids, diff_layers, worker_loads
+from partition.reasons import Reason, ReasonKind, decode
 from partition.values import DEFAULT_BAND, Band
 from tests.conftest import ORIGIN, UTM, square
 
@@ -39,10 +40,11 @@ def test_band_edges_at_audit_exactly_min_and_max_are_in_one_beyond_is_out_and_fl
     g = audit.grids
     assert g["households"].tolist() == [300, 500, 501, 299, 400]
     assert g["status"].tolist() == ["ok", "ok", "over_max", "under_min", "ok"]
-    assert g["note"].astype(bool).tolist() == [False, False, True, True, False]
+    assert [bool(decode(r)) for r in g["reason"]] == [False, False, True, True, False]
     out = audit.violations[audit.violations["kind"].eq("out_of_band")]
     assert out["ref"].tolist() == [V + "003", V + "004"]
-    assert "501 households" in out["message"].iloc[0] and "300-500" in out["message"].iloc[0]
+    (why,) = decode(out["reason"].iloc[0])
+    assert (why.values["households"], why.values["min"], why.values["max"]) == (501, 300, 500)
     assert set(g["min_households"]) == {DEFAULT_BAND.min_households}
     assert set(g["max_households"]) == {DEFAULT_BAND.max_households}
 
@@ -55,7 +57,9 @@ def test_the_band_is_the_one_asked_for_and_only_for_band_villages_and_base_grids
     assert audit.grids["status"].tolist() == ["ok", "over_max", "ok", "ok"]
     assert audit.grids["rule"].tolist() == ["household_band", "household_band", "village_group", "village_group"]
     out = audit.violations[audit.violations["kind"].eq("out_of_band")]
-    assert out["ref"].tolist() == [V + "002"] and "band 200-400" in out["message"].iloc[0]
+    assert out["ref"].tolist() == [V + "002"]
+    (why,) = decode(out["reason"].iloc[0])
+    assert (why.values["grid"], why.values["min"], why.values["max"]) == (V + "002", 200, 400)
 
 
 def test_every_address_problem_and_overlap_is_a_finding_with_its_place():
@@ -86,7 +90,9 @@ def test_gaps_crossings_and_bad_codes_against_the_boundaries():
     assert set(v["kind"]) >= {"gap", "crosses_boundary", "code"}
     assert v.loc[v["kind"].eq("gap"), "area_m2"].sum() == pytest.approx(15_000.0)
     assert v.loc[v["kind"].eq("crosses_boundary"), "ref"].tolist() == [V + "001"]  # the second grid spans both
-    assert "used by more than one grid" in " ".join(v.loc[v["kind"].eq("code"), "message"])
+    assert Reason.of(ReasonKind.CODE_REPEATED, code=V + "001") in [
+        r for cell in v.loc[v["kind"].eq("code"), "reason"] for r in decode(cell)
+    ]
     assert audit.grids["village_code"].tolist() == [V, V, "310115005002"]  # by largest share of area
 
 

@@ -10,6 +10,7 @@ import shapely
 
 from partition.grids import Village, partition_village
 from partition.measures import coverage_ratio, overlap_area
+from partition.reasons import Reason, ReasonKind, decode
 from partition.rules import Rule
 from partition.tessellation import blocks_from_barriers, cells_from_points
 from partition.units import units_from_points
@@ -100,7 +101,8 @@ def test_village_group_rule_one_grid_per_group_and_enclaves_reported():
     assert_points_in_own_grid(res, pts)
     assert len(res.grids) == 3
     assert res.grids["status"].tolist().count("enclave") == 1
-    assert "separate pieces" in res.grids.loc[res.grids["status"].eq("enclave"), "note"].iloc[0]
+    enclave = decode(res.grids.loc[res.grids["status"].eq("enclave"), "reason"].iloc[0])
+    assert enclave[-1] == Reason.of(ReasonKind.PIECES, pieces=2)
 
 
 def test_unit_polygons_that_tile_are_used_as_cells():
@@ -146,7 +148,7 @@ def test_array_graph_and_networkx_graph_split_alike():
     assert a == b and len(a) > 2
 
 
-def test_blank_village_groups_are_named_in_the_note_of_the_grid_that_took_them():
+def test_blank_village_groups_are_named_in_the_reasons_of_the_grid_that_took_them():
     pts = grid_points(12, 6, households=2)
     x = pts.geometry.x - ORIGIN[0]
     pts["group"] = np.where(x < 120, "一组", "二组").astype(object)
@@ -157,8 +159,38 @@ def test_blank_village_groups_are_named_in_the_note_of_the_grid_that_took_them()
         Village(code="310115103269", boundary=square(240, 120), rule=Rule("village_group"), points=pts)
     )
     assert len(res.grids) == 2
-    notes = res.grids.set_index(res.grids["note"].str[:9])["note"]
-    two = res.grids["note"][res.grids["note"].str.contains("二组")].iloc[0]
-    assert f"takes {len(blank)} addresses ({2 * len(blank)} households) whose 村民小组 is blank" in two
-    assert ", ".join(str(i + 1000) for i in blank[:3]) in two
-    assert not notes.str.contains("一组.*blank").any()
+    reasons = {decode(r)[0].values["group"]: decode(r)[1:] for r in res.grids["reason"]}
+    (took,) = reasons["二组"]
+    assert took.kind == ReasonKind.BLANK_GROUP
+    assert (took.values["addresses"], took.values["households"]) == (len(blank), 2 * len(blank))
+    assert took.values["address_ids"][:3] == [str(i + 1000) for i in blank[:3]]
+    assert reasons["一组"] == ()
+
+
+def test_the_grids_carry_the_cells_they_are_made_of():
+    blocks = [shapely.box(ORIGIN[0] + i * 50, ORIGIN[1], ORIGIN[0] + (i + 1) * 50, ORIGIN[1] + 100) for i in range(8)]
+    polys = gpd.GeoDataFrame({"building": [f"b{i}" for i in range(8)]}, geometry=blocks, crs="EPSG:32651")
+    pts = gpd.GeoDataFrame(
+        {"households": [100.0] * 8, "population": [250.0] * 8}, geometry=[b.centroid for b in blocks], crs="EPSG:32651"
+    )
+    school = shapely.box(ORIGIN[0] + 400, ORIGIN[1], ORIGIN[0] + 450, ORIGIN[1] + 100)
+    ex = gpd.GeoDataFrame({"name": ["第一小学"], "type": ["school"]}, geometry=[school], crs=pts.crs)
+    village = Village(
+        code="310115005001", boundary=square(450, 100), rule=Rule(), points=pts, unit_polygons=polys, exclusive=ex
+    )
+    res = partition_village(village)
+    cells = res.cells
+    # one cell per block, and the exclusive area as one cell of its own grid
+    assert sorted(cells["unit_id"].dropna()) == [f"b{i}" for i in range(8)]
+    assert len(cells) == 9
+    geoms = np.asarray(cells["geometry"].to_numpy(), dtype=object)
+    for g, grid in enumerate(res.grids.itertuples()):
+        mine = cells["grid"].to_numpy() == g
+        assert cells.loc[mine, "households"].sum() == grid.households
+        assert shapely.area(shapely.symmetric_difference(shapely.union_all(geoms[mine]), grid.geometry)) < 1e-6
+    assert (
+        cells.loc[cells["label"].str.startswith("exclusive"), "grid"]
+        .map(res.grids["grid_type"])
+        .eq("exclusive/school")
+        .all()
+    )

@@ -8,7 +8,7 @@ import pytest
 import shapely
 
 from partition.grids import Village
-from partition.incremental import KEPT_NOTE, partition_incremental, valid_previous
+from partition.incremental import KEPT_REASON, partition_incremental, valid_previous
 from partition.measures import coverage_ratio, overlap_area
 from partition.rules import Rule
 from tests.conftest import ORIGIN, UTM, grid_points, square
@@ -89,7 +89,7 @@ def test_kept_grids_stay_exactly_and_the_rest_is_regridded_to_tile_the_community
     kept = g[g["kept_code"].notna()]
     assert kept["kept_code"].tolist() == [CODE + "001"]
     assert kept.geometry.iloc[0].equals(square(100, 100))
-    assert kept["note"].tolist() == [KEPT_NOTE] and kept["status"].tolist() == ["ok"]
+    assert kept["reason"].tolist() == [KEPT_REASON] and kept["status"].tolist() == ["ok"]
     assert kept["households"].tolist() == [400]
     assert coverage_ratio(g.geometry.values, square(200, 100)) < 1e-9
     assert overlap_area(g.geometry.values) < 1e-6

@@ -11,6 +11,7 @@ from geodata.errors import CodeSpaceError
 from partition.coding import liaison_order_codes
 from partition.liaison import liaison_groups
 from partition.measures import coverage_ratio, pieces
+from partition.reasons import ReasonKind, decode
 from tests.conftest import ORIGIN, UTM, grid_points, square
 
 G1, G2 = "310115005001001", "310115005001002"
@@ -74,7 +75,8 @@ def test_an_apartment_entrance_above_the_maximum_is_one_group_flagged_over_max()
     pts["building"] = [f"b{k}" for k in range(len(pts))]
     groups, _ = liaison_groups(grids, pts, where, min_households=10, max_households=15)
     big = groups[groups["households"].eq(60)]
-    assert len(big) == 1 and big["status"].iloc[0] == "over_max" and big["note"].iloc[0]
+    assert len(big) == 1 and big["status"].iloc[0] == "over_max"
+    assert [r.kind for r in decode(big["reason"].iloc[0])] == [ReasonKind.UNIT_OVER_MAX]
 
 
 def test_band_edges_groups_of_exactly_min_and_max_are_ok():

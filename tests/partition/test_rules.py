@@ -8,6 +8,7 @@ import pytest
 import shapely
 
 from geodata.errors import RulesError
+from partition.reasons import Reason, ReasonKind
 from partition.rules import (
     RULE_LABELLERS,
     RULES,
@@ -185,7 +186,8 @@ def test_the_three_rules_are_registered_and_a_new_one_is_one_function():
 def test_single_makes_one_grid_and_says_so():
     label, verdicts = RULE_LABELLERS["single"](boxes(3, 2), Rule("single"))
     assert label.tolist() == [0] * 6
-    assert [(v.status, v.flag) for v in verdicts] == [("ok", "")] and "single" in verdicts[0].note
+    assert [(v.status, v.flag) for v in verdicts] == [("ok", "")]
+    assert verdicts[0].reasons == (Reason.of(ReasonKind.SINGLE),)
 
 
 def test_household_band_splits_cells_into_in_band_grids_with_their_verdicts():
@@ -207,13 +209,13 @@ def test_village_group_gives_each_group_one_grid_and_cells_without_a_group_join_
     ]
     cells = boxes(3, 3, group=group)
     label, verdicts = RULE_LABELLERS["village_group"](cells, Rule("village_group"))
-    assert [v.note for v in verdicts] == ["村民小组 一组", "村民小组 二组"]
+    assert [v.reasons for v in verdicts] == [(Reason.of(ReasonKind.VILLAGE_GROUP, group=g),) for g in ("一组", "二组")]
     assert label.reshape(3, 3).tolist() == [[0, 0, 1], [0, 0, 1], [0, 0, 1]]
 
 
-def test_village_group_without_any_group_label_is_one_grid_with_a_note():
+def test_village_group_without_any_group_label_is_one_grid_with_a_reason():
     label, verdicts = RULE_LABELLERS["village_group"](boxes(2, 2, group=[None] * 4), Rule("village_group"))
-    assert label.tolist() == [0, 0, 0, 0] and len(verdicts) == 1 and "村民小组" in verdicts[0].note
+    assert label.tolist() == [0, 0, 0, 0] and verdicts[0].reasons == (Reason.of(ReasonKind.NO_GROUP_LABELS),)
 
 
 def test_a_cell_cut_off_from_every_group_joins_the_nearest_group():

@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 import partition.split as split_mod
+from partition.reasons import Reason, ReasonKind, UnitKind, UnitRef
 from partition.split import choose_k, split_graph
 from partition.values import DEFAULT_BAND, Band
 
@@ -113,14 +114,16 @@ def test_oversize_unit_is_its_own_flagged_grid():
     big = [p for p in parts if 0 in p.nodes]
     assert big[0].nodes == (0,)
     assert big[0].status == "over_max"
-    assert "cell 0,0 alone has 620 households" in big[0].note
+    assert big[0].reasons == (
+        Reason.of(ReasonKind.UNIT_OVER_MAX, unit=UnitRef(UnitKind.NODE, "cell 0,0"), households=620, max=500),
+    )
     assert big[0].flag == "unit_over_max"
 
 
 def test_too_few_households_gives_one_flagged_grid():
     parts = split_graph(lattice(4, 4, households=10), min_households=300, max_households=500)
     assert len(parts) == 1 and parts[0].status == "under_min"
-    assert "160 households" in parts[0].note
+    assert parts[0].reasons == (Reason.of(ReasonKind.AREA_FITS_NO_COUNT, households=160, min=300, max=500),)
     assert parts[0].flag == "no_feasible_k"
 
 
@@ -230,7 +233,9 @@ def test_a_pocket_behind_one_big_unit_is_flagged_as_forced():
     parts = split_graph(g, min_households=300, max_households=500)
     out = [p for p in parts if p.status != "ok"]
     assert out and all(p.flag == "no_feasible_k" for p in out)
-    assert "only through cell 3,0 (350 households)" in out[0].note
+    pocket = out[0].reasons[0]
+    assert pocket.kind == ReasonKind.POCKET and pocket.values["households"] == 280
+    assert (pocket.values["unit"], pocket.values["unit_households"]) == ("cell 3,0", 350)
 
 
 def test_a_unit_whose_every_neighbour_is_too_big_is_flagged_as_forced():
@@ -241,7 +246,11 @@ def test_a_unit_whose_every_neighbour_is_too_big_is_flagged_as_forced():
     parts = split_graph(g, min_households=300, max_households=500)
     held = next(p for p in parts if 1 in p.nodes)
     assert held.status != "ok" and held.flag == "no_feasible_k"
-    assert "cell 1,0 has 266 households and every area it could join adds too many" in held.note
+    assert held.reasons == (
+        Reason.of(
+            ReasonKind.UNIT_FITS_NOWHERE, unit=UnitRef(UnitKind.NODE, "cell 1,0"), households=266, min=300, max=500
+        ),
+    )
     assert all(p.flag != "unbalanced" for p in parts)
 
 
@@ -310,14 +319,14 @@ def test_band_edges_at_the_splitter_one_area(households, status, flag):
     (part,) = parts
     assert part.households == pytest.approx(households)
     assert (part.status, part.flag) == (status, flag)
-    assert bool(part.note) == (status != "ok")  # every out-of-band grid says why
+    assert bool(part.reasons) == (status != "ok")  # every out-of-band grid says why
 
 
 @pytest.mark.parametrize(("households", "sizes"), [(600, [300, 300]), (1000, [500, 500])])
 def test_band_edges_at_the_splitter_grids_of_exactly_min_and_max_are_ok(households, sizes):
     parts = split_graph(lattice(10, 1, households=households / 10), min_households=300, max_households=500)
     assert sorted(p.households for p in parts) == pytest.approx(sizes)
-    assert all(p.status == "ok" and p.flag == "" and p.note == "" for p in parts)
+    assert all(p.status == "ok" and p.flag == "" and p.reasons == () for p in parts)
 
 
 def test_a_550_household_grid_is_never_ok_whatever_else_is_around_it():

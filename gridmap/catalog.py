@@ -1,0 +1,293 @@
+"""Message catalog: the words for every reason, status and flag, in Chinese and English.
+
+The engine explains grids with :class:`partition.reasons.Reason` values (a kind and its numbers,
+ids and names); this module is the only place that turns them into text, for the map, the report,
+the exports, the editor, the CLI and the grids layer's ``note`` (Chinese) and ``note_en``
+(English) columns. Entries are ``str.format`` strings filled with the reason's values: a value is
+inserted as it is and never formatted again, so user names (``{{ … }}``, ``<b>``) stay text.
+Whoever puts the result into HTML still escapes it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Literal
+
+import pandas as pd
+
+from geodata.errors import OptionError
+from partition.reasons import Reason, ReasonKind, Reasons, UnitKind, Value, decode
+from partition.rules import Flag, Status
+
+Lang = Literal["zh", "en"]
+
+MESSAGES: dict[ReasonKind, tuple[str, str]] = {
+    ReasonKind.UNIT_OVER_MAX: (
+        "{unit} 单独有 {households} 户，超过上限 {max} 户；不可拆分，单独成格。",
+        "{unit} alone has {households} households, above the maximum {max}; it is indivisible, so it is its own grid.",
+    ),
+    ReasonKind.AREA_FITS_NO_COUNT: (
+        "连通区域共 {households} 户：无论划为几个网格，都无法使每格户数在 {min}–{max} 之间。",
+        "the connected area holds {households} households: no number of grids puts every grid within {min}-{max}.",
+    ),
+    ReasonKind.POCKET: (
+        "此处 {households} 户只能经由 {unit}（{unit_households} 户）与区域其余部分相连：合起来超过 {max} 户，"
+        "分开又不足 {min} 户，因此无论怎样划分都无法使每格户数在 {min}–{max} 之间。",
+        "{households} households here reach the rest of the area only through {unit} ({unit_households} "
+        "households): together they exceed {max}, apart they are below {min}, so no split puts every grid "
+        "within {min}-{max}.",
+    ),
+    ReasonKind.UNIT_FITS_NOWHERE: (
+        "{unit} 有 {households} 户，并入任何相邻区域都会超出：包含它的连通网格都无法使户数在 {min}–{max} 之间。",
+        "{unit} has {households} households and every area it could join adds too many: no connected grid "
+        "holding it has {min}-{max} households.",
+    ),
+    ReasonKind.UNBALANCED: (
+        "{households} 户不拆分不可分单元就无法均衡到 {min}–{max} 户（其中最大：{unit}，{unit_households} 户）。",
+        "{households} households could not be balanced within {min}-{max} without splitting an indivisible "
+        "unit (largest here: {unit}, {unit_households} households).",
+    ),
+    ReasonKind.CUT_APART: (
+        "网格由几块组成：被水域、专属区域或边界隔开。",
+        "The grid is in several pieces: its area is cut by water, an exclusive area or the boundary.",
+    ),
+    ReasonKind.PIECES: ("分为 {pieces} 块。", "in {pieces} separate pieces."),
+    ReasonKind.NO_HOUSEHOLDS: (
+        "该区域暂无住户：先作为一个网格，有住户后再划分。",
+        "no households in this area: it is one grid until people live here.",
+    ),
+    ReasonKind.BASE_UNDER_MIN: (
+        "社区基础区域共 {households} 户，少于下限 {min} 户。",
+        "the community has {households} households in its base area, fewer than the minimum {min}.",
+    ),
+    ReasonKind.EXCLUSIVE: ("专属网格：{name}", "exclusive area: {name}"),
+    ReasonKind.VILLAGE_GROUP: ("村民小组 {group}", "village group {group}"),
+    ReasonKind.NO_GROUP_LABELS: (
+        "住户没有村民小组标注：整村作为一个网格。",
+        "no village group (村民小组) labels on the households: kept as one grid.",
+    ),
+    ReasonKind.BLANK_GROUP: (
+        "含 {addresses} 个村民小组为空的地址（{households} 户），已并入相邻小组：地址序号 {address_ids}。",
+        "takes {addresses} addresses ({households} households) whose village group (村民小组) is blank, joined "
+        "to the neighbouring group: address_id {address_ids}.",
+    ),
+    ReasonKind.SINGLE: (
+        "整个村/社区作为一个网格（规则：整村一格）。",
+        "whole village/community as one grid (rule: single).",
+    ),
+    ReasonKind.KEPT: (
+        "沿用上次划分，未作改动（保留有效网格）。",
+        "kept unchanged from the previous run (--keep-valid).",
+    ),
+    ReasonKind.OUT_OF_BAND: ("户数不在 {min}–{max} 之间。", "households outside the band {min}-{max}."),
+    ReasonKind.BELOW_MIN: ("{households} 户，低于下限 {min} 户。", "{households} households, below the minimum {min}."),
+    ReasonKind.ABOVE_MAX: ("{households} 户，超过上限 {max} 户。", "{households} households, above the maximum {max}."),
+    ReasonKind.EDITED: ("手工调整。", "edited by hand."),
+    ReasonKind.MANY_GROUPS: (
+        "含 {groups} 个村民小组（规则为一组一格）。",
+        "holds {groups} village groups (村民小组; the rule is one per grid).",
+    ),
+    ReasonKind.ADDRESS_OUTSIDE_BOUNDARIES: (
+        "地址不在任何村/社区边界内。",
+        "address lies outside every village/community boundary.",
+    ),
+    ReasonKind.ADDRESS_IN_HOLE: (
+        "地址位于村/社区边界的空洞内。",
+        "address lies inside a hole of a village/community boundary.",
+    ),
+    ReasonKind.REPAIRED_POLYGON: (
+        "无效多边形（{detail}）已自动修复；面积 {area_before} → {area_after}（图层单位）。"
+        "请在问题图层中核对修复后的形状，或在源数据中修正。",
+        "invalid polygon ({detail}) repaired with make_valid; area {area_before} → {area_after} (layer units). "
+        "Check the repaired shape in the violations layer, or fix it at source.",
+    ),
+    ReasonKind.ADDRESS_IN_NO_GRID: (
+        "地址 {address}（{households} 户）不在任何网格内。",
+        "address {address} ({households} households) lies in no grid.",
+    ),
+    ReasonKind.ADDRESS_IN_TWO_GRIDS: (
+        "地址 {address} 位于 {grids} 个网格内：{codes}。",
+        "address {address} lies in {grids} grids: {codes}.",
+    ),
+    ReasonKind.GRID_IN_PIECES: ("网格 {grid} 分为 {pieces} 块。", "grid {grid} is in {pieces} separate pieces."),
+    ReasonKind.GRIDS_OVERLAP: (
+        "网格 {grid} 与 {other} 重叠 {area} 平方米。",
+        "grids {grid} and {other} overlap by {area} m².",
+    ),
+    ReasonKind.AREA_IN_NO_GRID: (
+        "{village_code} 有 {area} 平方米不属于任何网格。",
+        "{area} m² of {village_code} belong to no grid.",
+    ),
+    ReasonKind.GRID_CROSSES_BOUNDARY: (
+        "网格 {grid} 跨越 {villages} 个村/社区：{codes}。",
+        "grid {grid} lies in {villages} villages/communities: {codes}.",
+    ),
+    ReasonKind.GRID_OUT_OF_BAND: (
+        "网格 {grid} 有 {households} 户（区间 {min}–{max}）。",
+        "grid {grid} has {households} households (band {min}-{max}).",
+    ),
+    ReasonKind.CODE_FORMAT: (
+        "“{code}”不是 15 位数字（12 位村/社区代码 + 3 位序号）。",
+        "'{code}' is not 15 digits (12-digit village/community code + 3-digit sequence).",
+    ),
+    ReasonKind.CODE_REPEATED: ("{code} 被多个网格使用。", "{code} is used by more than one grid."),
+    ReasonKind.CODE_PREFIX: (
+        "{code} 的前 12 位不是其所属村/社区代码 {village_code}。",
+        "{code} does not start with its village/community's code {village_code}.",
+    ),
+    ReasonKind.CODE_RANGE_BASE: (
+        "{code} 是基础网格：序号应为 001–799（整村一格为 000）。",
+        "{code} is a base grid: its sequence must be 001-799 (000 for an undivided village).",
+    ),
+    ReasonKind.CODE_RANGE_EXCLUSIVE: (
+        "{code} 是专属网格：序号应为 800–999。",
+        "{code} is an exclusive grid: its sequence must be 800-999.",
+    ),
+    ReasonKind.CODE_SINGLE: (
+        "{code} 使用 000（整村一格），但其村/社区有 {grids} 个网格。",
+        "{code} uses 000 (undivided village) but its village has {grids} grids.",
+    ),
+    ReasonKind.CODE_RETIRED: (
+        "{code} 已记录为停用，但仍有网格在使用。",
+        "{code} is recorded as retired, but a grid still uses it.",
+    ),
+}
+"""Reason kind → (Chinese, English) format strings over the reason's values."""
+
+UNITS: dict[UnitKind, tuple[str, str]] = {
+    UnitKind.BUILDING: ("楼栋 {id}", "building {id}"),
+    UnitKind.COMPOUND: ("小区 {id}", "compound {id}"),
+    UnitKind.FEATURE: ("单元图层第 {id} 个要素", "units feature {id}"),
+    UnitKind.UNCOVERED: ("单元图层未覆盖的区域", "uncovered area"),
+    UnitKind.POINT: ("位于 ({id}) 的地址点", "point at ({id})"),
+    UnitKind.ADDRESS_UNIT: ("地址单元 {id}", "address unit {id}"),
+    UnitKind.NODE: ("单元 {id}", "{id}"),
+}
+"""Unit kind → (Chinese, English) name of a unit named in a reason."""
+
+STATUS: dict[str, tuple[str, str]] = {
+    Status.OK: ("正常", "within rules"),
+    Status.UNDER_MIN: ("户数不足", "below minimum households"),
+    Status.OVER_MAX: ("户数超限", "above maximum households"),
+    Status.ENCLAVE: ("飞地", "in several pieces"),
+}
+"""Status → (Chinese, English) label."""
+
+FLAGS: dict[str, tuple[str, str]] = {
+    Flag.UNIT_OVER_MAX: ("单体超限", "one indivisible unit exceeds the maximum"),
+    Flag.NO_FEASIBLE_K: ("总户数无法成格", "the area's households fit no number of grids"),
+    Flag.UNBALANCED: ("无法均衡", "indivisible units prevented balancing"),
+    Flag.ENCLAVE: ("飞地", "in several pieces"),
+    Flag.EDITED: ("手工调整", "edited by hand"),
+}
+"""Flag reason → (Chinese, English) explanation."""
+
+_LANG = {"zh": 0, "en": 1}
+
+
+def _text(value: Value, lang: Lang) -> str:
+    if isinstance(value, bool):
+        return ("是" if value else "否") if lang == "zh" else str(value).lower()
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    if isinstance(value, float):
+        return f"{value:.6g}"
+    return str(value)
+
+
+def render(reason: Reason, lang: Lang = "zh") -> str:
+    """Return the text of one reason in Chinese (``"zh"``) or English (``"en"``)."""
+    i = _LANG[lang]
+    values = {k: ", ".join(map(str, v)) if isinstance(v, list) else _text(v, lang) for k, v in reason.values.items()}
+    if "unit_kind" in reason.values:
+        values["unit"] = UNITS[UnitKind(str(reason.values["unit_kind"]))][i].format(id=reason.values["unit"])
+    if reason.values.get("more"):
+        values["address_ids"] += " …"
+    return MESSAGES[reason.kind][i].format_map(values)
+
+
+def render_all(reasons: Iterable[Reason], lang: Lang = "zh") -> str:
+    """Return the text of several reasons, one after another ("" for none)."""
+    out = ""
+    for r in reasons:
+        text = render(r, lang)
+        if out:
+            ended = out.endswith(("。", ".", "！", "!", "）", ")"))
+            out += ("" if ended else "；") + text if lang == "zh" else (" " if ended else "; ") + text
+        else:
+            out = text
+    return out
+
+
+def _reasons(text: object) -> Reasons | None:
+    """Reasons of a ``reason`` cell, or None when the cell is not gridmap's JSON (a user's own column)."""
+    try:
+        return decode(text)
+    except OptionError:
+        return None
+
+
+def note_pair(reason: object, note: object = "") -> tuple[str, str]:
+    """(Chinese, English) note of one grid from its ``reason`` cell; else its ``note`` text as given."""
+    reasons = _reasons(reason)
+    if reasons:
+        return render_all(reasons, "zh"), render_all(reasons, "en")
+    text = "" if not isinstance(note, str) and pd.isna(note) else str(note)
+    return text, text
+
+
+def note_pairs(frame: pd.DataFrame, *, reason: str = "reason", note: str = "note") -> list[tuple[str, str]]:
+    """(Chinese, English) note of every row of `frame` (see :func:`note_pair`)."""
+    n = len(frame)
+    reasons = frame[reason].tolist() if reason in frame else [""] * n
+    notes = frame[note].tolist() if note in frame else [""] * n
+    cache: dict[tuple[object, object], tuple[str, str]] = {}
+    out = []
+    for r, t in zip(reasons, notes, strict=True):
+        if not isinstance(r, str | None) or not isinstance(t, str | None):  # parsed JSON, NaN: not cached
+            out.append(note_pair(r, t))
+            continue
+        if (r, t) not in cache:
+            cache[r, t] = note_pair(r, t)
+        out.append(cache[r, t])
+    return out
+
+
+def with_notes(frame: pd.DataFrame, *, reason: str = "reason", note: str = "note") -> pd.DataFrame:
+    """Return `frame` with ``note`` (Chinese) and ``note_en`` (English) rendered from its ``reason`` column.
+
+    Rows without a gridmap reason keep the text they had in `note`.
+    """
+    pairs = note_pairs(frame, reason=reason, note=note)
+    out = frame.copy()
+    out[note] = [zh for zh, _ in pairs]
+    out[f"{note}_en"] = [en for _, en in pairs]
+    return out
+
+
+def bilingual_text(zh: str, en: str) -> str:
+    """``"中文 / English"``, or one of them when both say the same."""
+    if not zh or zh == en:
+        return en or zh
+    if not en:
+        return zh
+    return f"{zh} / {en}"
+
+
+def note_text(reason: object, note: object = "") -> str:
+    """Return a grid's note in Chinese with the English beside (from its ``reason`` cell, else its ``note``)."""
+    return bilingual_text(*note_pair(reason, note))
+
+
+def status_text(status: str) -> str:
+    """Status in Chinese with English beside, e.g. ``户数超限 / above maximum households``."""
+    zh, en = STATUS.get(status, (status, status))
+    return f"{zh} / {en}" if status in STATUS else status
+
+
+def flag_text(flag: str) -> str:
+    """Flag reason in Chinese with English beside, or '' for none."""
+    if not flag:
+        return ""
+    zh, en = FLAGS.get(flag, (flag, flag))
+    return f"{zh} / {en}"

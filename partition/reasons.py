@@ -1,0 +1,260 @@
+"""Reasons as data: why a grid is flagged or what its note says, as a kind and its values (no sentences).
+
+Every engine step that explains a grid (the splitter, the rules, exclusive areas, ``--keep-valid``,
+audit, the editor) gives one or more :class:`Reason` values; the grids table carries them in its
+``reason`` column as JSON text (:func:`encode` / :func:`decode`), so a saved run keeps them. Words
+are chosen only at the output edge, by the message catalog :mod:`gridmap.catalog`, in Chinese and
+English. Values are numbers, ids, codes and user names, never prose.
+
+A unit named in a reason (a building, a compound, a feature of the ``--units`` layer, ...) is a
+:class:`UnitRef`: its kind and its id, so the catalog can name it in either language.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any, NamedTuple
+
+import pandas as pd
+
+from geodata.errors import OptionError
+
+
+class ReasonKind(StrEnum):
+    """What a reason says (its values: :data:`VALUES`)."""
+
+    UNIT_OVER_MAX = "unit_over_max"
+    """One indivisible unit alone is above the maximum: it is its own grid."""
+    AREA_FITS_NO_COUNT = "area_fits_no_count"
+    """A connected area's households fit no number of grids within the band."""
+    POCKET = "pocket"
+    """A pocket reaches the rest only through one unit: too small alone, too big with it."""
+    UNIT_FITS_NOWHERE = "unit_fits_nowhere"
+    """A unit can join no neighbouring area without passing the maximum."""
+    UNBALANCED = "unbalanced"
+    """Balancing did not reach the band (``unit``: the largest indivisible unit)."""
+    CUT_APART = "cut_apart"
+    """The grid is in pieces: water, an exclusive area or the boundary cut its area."""
+    PIECES = "pieces"
+    """The grid is in several separate pieces."""
+    NO_HOUSEHOLDS = "no_households"
+    """No households in the area: one grid until people live there."""
+    BASE_UNDER_MIN = "base_under_min"
+    """The community's whole base area holds fewer households than the minimum."""
+    EXCLUSIVE = "exclusive"
+    """An exclusive area (专属网格), by its name."""
+    VILLAGE_GROUP = "village_group"
+    """The grid of one 村民小组."""
+    NO_GROUP_LABELS = "no_group_labels"
+    """No household carries a 村民小组: the village is one grid."""
+    BLANK_GROUP = "blank_group"
+    """The grid took addresses with a blank 村民小组 (up to 20 ids listed; ``more``: there are more)."""
+    SINGLE = "single"
+    """The whole village/community is one grid by its rule."""
+    KEPT = "kept"
+    """Kept unchanged from the previous run (``--keep-valid``)."""
+    OUT_OF_BAND = "out_of_band"
+    """Households outside the band (audit)."""
+    BELOW_MIN = "below_min"
+    """Households below the minimum (editor)."""
+    ABOVE_MAX = "above_max"
+    """Households above the maximum (editor)."""
+    EDITED = "edited"
+    """The grid was changed by hand in the editor."""
+    MANY_GROUPS = "many_groups"
+    """A village-group grid holds several 村民小组 (the rule is one per grid; editor)."""
+    ADDRESS_OUTSIDE_BOUNDARIES = "address_outside_boundaries"
+    """An address lies outside every village/community boundary (violations layer)."""
+    ADDRESS_IN_HOLE = "address_in_hole"
+    """An address lies inside a hole of a boundary (violations layer)."""
+    REPAIRED_POLYGON = "repaired_polygon"
+    """An invalid polygon was repaired (``detail``: GEOS's validity reason; areas in layer units)."""
+    ADDRESS_IN_NO_GRID = "address_in_no_grid"
+    """Audit: an address lies in no grid."""
+    ADDRESS_IN_TWO_GRIDS = "address_in_two_grids"
+    """Audit: an address lies in several grids (``codes``)."""
+    GRID_IN_PIECES = "grid_in_pieces"
+    """Audit: a grid is in several separate pieces."""
+    GRIDS_OVERLAP = "grids_overlap"
+    """Audit: two grids overlap (``area`` in m²)."""
+    AREA_IN_NO_GRID = "area_in_no_grid"
+    """Audit: part of a village/community belongs to no grid (``area`` in m²)."""
+    GRID_CROSSES_BOUNDARY = "grid_crosses_boundary"
+    """Audit: a grid lies in several villages/communities (``codes``)."""
+    GRID_OUT_OF_BAND = "grid_out_of_band"
+    """Audit: a grid's households are outside the band."""
+    CODE_FORMAT = "code_format"
+    """Audit: a grid code is not 15 digits."""
+    CODE_REPEATED = "code_repeated"
+    """Audit: a grid code is used by more than one grid."""
+    CODE_PREFIX = "code_prefix"
+    """Audit: a grid code does not start with its village/community's code."""
+    CODE_RANGE_BASE = "code_range_base"
+    """Audit: a base grid's sequence is outside 001-799 (000 for an undivided village)."""
+    CODE_RANGE_EXCLUSIVE = "code_range_exclusive"
+    """Audit: an exclusive grid's sequence is outside 800-999."""
+    CODE_SINGLE = "code_single"
+    """Audit: a code uses 000 (undivided village) but its village has several grids."""
+    CODE_RETIRED = "code_retired"
+    """Audit: a code recorded as retired is still used by a grid."""
+
+
+_UNIT = ("unit_kind", "unit")
+VALUES: dict[ReasonKind, tuple[str, ...]] = {
+    ReasonKind.UNIT_OVER_MAX: (*_UNIT, "households", "max"),
+    ReasonKind.AREA_FITS_NO_COUNT: ("households", "min", "max"),
+    ReasonKind.POCKET: (*_UNIT, "households", "unit_households", "min", "max"),
+    ReasonKind.UNIT_FITS_NOWHERE: (*_UNIT, "households", "min", "max"),
+    ReasonKind.UNBALANCED: (*_UNIT, "households", "unit_households", "min", "max"),
+    ReasonKind.CUT_APART: (),
+    ReasonKind.PIECES: ("pieces",),
+    ReasonKind.NO_HOUSEHOLDS: (),
+    ReasonKind.BASE_UNDER_MIN: ("households", "min"),
+    ReasonKind.EXCLUSIVE: ("name",),
+    ReasonKind.VILLAGE_GROUP: ("group",),
+    ReasonKind.NO_GROUP_LABELS: (),
+    ReasonKind.BLANK_GROUP: ("addresses", "households", "address_ids", "more"),
+    ReasonKind.SINGLE: (),
+    ReasonKind.KEPT: (),
+    ReasonKind.OUT_OF_BAND: ("min", "max"),
+    ReasonKind.BELOW_MIN: ("households", "min"),
+    ReasonKind.ABOVE_MAX: ("households", "max"),
+    ReasonKind.EDITED: (),
+    ReasonKind.MANY_GROUPS: ("groups",),
+    ReasonKind.ADDRESS_OUTSIDE_BOUNDARIES: (),
+    ReasonKind.ADDRESS_IN_HOLE: (),
+    ReasonKind.REPAIRED_POLYGON: ("detail", "area_before", "area_after"),
+    ReasonKind.ADDRESS_IN_NO_GRID: ("address", "households"),
+    ReasonKind.ADDRESS_IN_TWO_GRIDS: ("address", "grids", "codes"),
+    ReasonKind.GRID_IN_PIECES: ("grid", "pieces"),
+    ReasonKind.GRIDS_OVERLAP: ("grid", "other", "area"),
+    ReasonKind.AREA_IN_NO_GRID: ("village_code", "area"),
+    ReasonKind.GRID_CROSSES_BOUNDARY: ("grid", "villages", "codes"),
+    ReasonKind.GRID_OUT_OF_BAND: ("grid", "households", "min", "max"),
+    ReasonKind.CODE_FORMAT: ("code",),
+    ReasonKind.CODE_REPEATED: ("code",),
+    ReasonKind.CODE_PREFIX: ("code", "village_code"),
+    ReasonKind.CODE_RANGE_BASE: ("code",),
+    ReasonKind.CODE_RANGE_EXCLUSIVE: ("code",),
+    ReasonKind.CODE_SINGLE: ("code", "grids"),
+    ReasonKind.CODE_RETIRED: ("code",),
+}
+"""Reason kind → the names of the values it carries (``unit_kind``/``unit`` name a :class:`UnitRef`)."""
+
+
+class UnitKind(StrEnum):
+    """What kind of unit a reason names."""
+
+    BUILDING = "building"
+    COMPOUND = "compound"
+    FEATURE = "feature"
+    """A feature of the ``--units`` layer without a building id (``unit`` is its 1-based number)."""
+    UNCOVERED = "uncovered"
+    """Area the ``--units`` layer does not cover (no id)."""
+    POINT = "point"
+    """An address point without a building id (``unit`` is its position ``x, y``)."""
+    ADDRESS_UNIT = "address_unit"
+    """An address unit inside one grid (联户 groups)."""
+    NODE = "node"
+    """A node of a graph given directly to the splitter (``unit`` is its label)."""
+
+
+class UnitRef(NamedTuple):
+    """A unit named in a reason: its kind and its id (a building id, a compound name, a number)."""
+
+    kind: str
+    id: str = ""
+
+
+def unit_ref(label: object) -> UnitRef:
+    """Return `label` as a :class:`UnitRef`.
+
+    Text labels are read as :func:`unit_text` wrote them (``"building 3号楼"``: a unit kind, a space,
+    the id); any other text (a graph given directly to the splitter) names a ``node``.
+    """
+    if isinstance(label, UnitRef):
+        return label
+    if isinstance(label, tuple) and len(label) == 2:  # noqa: PLR2004
+        return UnitRef(str(label[0]), str(label[1]))
+    text = str(label)
+    kind, _, rest = text.partition(" ")
+    if kind in set(UnitKind):
+        return UnitRef(kind, rest)
+    return UnitRef(UnitKind.NODE, text)
+
+
+def unit_text(label: object) -> str:
+    """Return a unit label as text for a table (``"building 3号楼"``); :func:`unit_ref` reads it back."""
+    if isinstance(label, UnitRef):
+        return f"{label.kind} {label.id}".rstrip()
+    return "" if label is None else str(label)
+
+
+Value = int | float | str | bool | list[str]
+
+
+@dataclass(frozen=True)
+class Reason:
+    """One reason: a kind from :class:`ReasonKind` and its values (numbers, ids, codes, names)."""
+
+    kind: ReasonKind
+    values: Mapping[str, Value] = field(default_factory=dict, hash=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "kind", ReasonKind(self.kind))
+        if set(self.values) != set(VALUES[self.kind]):
+            msg = f"reason {self.kind} takes values {VALUES[self.kind]}, got {tuple(self.values)}."
+            raise OptionError(msg, fix="give a reason exactly the values partition.reasons.VALUES lists for its kind.")
+
+    @classmethod
+    def of(cls, kind: ReasonKind, *, unit: object = None, **values: Value) -> Reason:
+        """Build a reason; ``unit=`` (a :class:`UnitRef` or label) fills ``unit_kind`` and ``unit``."""
+        if unit is not None:
+            ref = unit_ref(unit)
+            values = {"unit_kind": str(ref.kind), "unit": ref.id, **values}
+        return cls(kind, {k: _plain(v) for k, v in values.items()})
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain data: ``{"kind": ..., **values}``."""
+        return {"kind": str(self.kind), **self.values}
+
+
+def _plain(v: Any) -> Value:
+    """Return `v` as a JSON-friendly value (numpy numbers as Python numbers, sequences as lists of text)."""
+    if isinstance(v, bool | str):
+        return v
+    if isinstance(v, int | float):
+        return v
+    if hasattr(v, "item"):  # numpy scalar
+        return v.item()
+    if isinstance(v, list | tuple):
+        return [str(x) for x in v]
+    return str(v)
+
+
+Reasons = tuple[Reason, ...]
+"""The reasons of one grid, in the order they were given."""
+
+
+def encode(reasons: Iterable[Reason]) -> str | None:
+    """JSON text of `reasons` as stored in the ``reason`` column (None for none: a null cell)."""
+    items = [r.to_dict() for r in reasons]
+    return json.dumps(items, ensure_ascii=False, separators=(",", ":")) if items else None
+
+
+def decode(data: object) -> Reasons:
+    """Reasons from a ``reason`` cell: its JSON text, or the list a JSON reader already parsed (``()`` for null).
+
+    Raises :class:`geodata.errors.OptionError` when the cell is not reasons gridmap wrote.
+    """
+    if isinstance(data, str) and not data.strip() or not isinstance(data, str | list) and pd.isna(data):
+        return ()
+    try:
+        items: Any = json.loads(data) if isinstance(data, str) else data
+        return tuple(Reason(ReasonKind(i["kind"]), {k: v for k, v in i.items() if k != "kind"}) for i in items)
+    except (ValueError, KeyError, TypeError) as exc:
+        msg = f"a reason cell holds {str(data)[:80]!r}, not the reasons gridmap writes ({exc})."
+        raise OptionError(msg, fix="leave the `reason` column as gridmap wrote it, or drop it.") from exc

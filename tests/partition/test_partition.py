@@ -1,0 +1,144 @@
+"""The partition object: figures and rule checks from the assignment, moves that make new partitions."""
+
+from __future__ import annotations
+
+import geopandas as gpd
+import numpy as np
+import pytest
+import shapely
+
+from partition.adjacency import cell_graph
+from partition.partition import Partition
+from partition.rules import Rule
+from tests.conftest import ORIGIN, UTM
+
+BAND = Rule("household_band", 300, 500)
+
+
+def three_by_three(households=100.0, groups=None) -> gpd.GeoDataFrame:
+    """Nine 10 m square cells, numbered row by row from the south-west::
+
+    6 7 8
+    3 4 5
+    0 1 2
+    """
+    x0, y0 = ORIGIN
+    boxes = [
+        shapely.box(x0 + 10 * c, y0 + 10 * r, x0 + 10 * c + 10, y0 + 10 * r + 10) for r in range(3) for c in range(3)
+    ]
+    hh = np.broadcast_to(np.asarray(households, float), (9,)).copy()
+    return gpd.GeoDataFrame(
+        {
+            "households": hh,
+            "population": hh * 2.5,
+            "n_units": (hh > 0).astype(int),
+            "group": groups if groups is not None else [None] * 9,
+            "block": 0,
+        },
+        geometry=boxes,
+        crs=UTM,
+    )
+
+
+# grids of the 3 × 3 cells:   B B B
+#                             A A B
+#                             A A A
+TWO_GRIDS = np.array([0, 0, 0, 0, 0, 1, 1, 1, 1])
+
+
+def partition(cells=None, assignment=TWO_GRIDS, rule=BAND) -> Partition:
+    cells = three_by_three() if cells is None else cells
+    return Partition(cell_graph(cells), assignment, [rule] * (int(assignment.max()) + 1))
+
+
+def test_figures_and_status_come_from_the_assignment():
+    p = partition()
+    np.testing.assert_array_equal(p.households, [500, 400])
+    np.testing.assert_array_equal(p.population, [1250, 1000])
+    np.testing.assert_array_equal(p.units, [5, 4])
+    np.testing.assert_array_equal(p.pieces, [1, 1])
+    assert list(p.status()) == ["ok", "ok"]
+    np.testing.assert_array_equal(p.cells_of(1), [5, 6, 7, 8])
+
+
+def test_band_edges_exactly_min_and_max_are_in_one_more_is_out():
+    p = partition(rule=Rule("household_band", 400, 500))  # A holds exactly 500, B exactly 400
+    assert p.in_band().all()
+    hh = np.full(9, 100.0)
+    hh[0] = 101  # A: 501
+    over = partition(three_by_three(hh), rule=Rule("household_band", 400, 500))
+    assert list(over.status()) == ["over_max", "ok"]
+    under = partition(rule=Rule("household_band", 401, 500))  # B: 400
+    assert list(under.status()) == ["ok", "under_min"]
+
+
+def test_move_returns_a_new_partition_and_leaves_the_original_unchanged():
+    p = partition()
+    before = p.households.copy()
+    q = p.move([5], 0)
+    assert q is not p and q.parent is p
+    np.testing.assert_array_equal(p.assignment, TWO_GRIDS)
+    np.testing.assert_array_equal(p.households, before)
+    np.testing.assert_array_equal(q.households, [600, 300])
+    np.testing.assert_array_equal(q.moved, [5])
+    assert list(q.status()) == ["over_max", "ok"]
+    with pytest.raises(ValueError, match="read-only"):
+        p.assignment[0] = 1  # nobody changes a partition in place
+
+
+def test_tallies_after_moves_equal_a_fresh_count():
+    p = partition()
+    _ = p.households, p.population, p.units, p.n_cells  # cached: later partitions update them from the flows
+    q = p.move([5, 4], 1).flip({8: 0, 0: 1}).move([3], 2)  # grid 2 is new, under the rule of cell 3's grid
+    fresh = Partition(p.graph, q.assignment, q.rules)
+    for name in ("households", "population", "units", "n_cells"):
+        np.testing.assert_array_equal(getattr(q, name), getattr(fresh, name), err_msg=name)
+    assert len(q) == 3 and q.rules[2] == BAND
+
+
+def test_a_move_that_breaks_contiguity_is_detected():
+    # moving 1 and 4 to B leaves A as {0, 3} and {2}:   B B B
+    #                                                   A B B
+    #                                                   A B A
+    p = partition()
+    q = p.move([1, 4], 1)
+    assert q.contiguous().tolist() == [False, True]
+    np.testing.assert_array_equal(q.pieces, [2, 1])
+    assert list(q.status()) == ["enclave", "over_max"]  # A holds 300: in band, but in pieces
+    assert p.contiguous().all()  # the original is as it was
+
+
+def test_out_of_band_comes_before_enclave():
+    q = partition().move([1, 4, 3], 1)  # A: {0} and {2}, 200 households
+    assert list(q.status()) == ["under_min", "over_max"]
+    assert not q.contiguous()[0]
+
+
+def test_rural_rule_flags_two_village_groups_in_one_grid():
+    groups = ["一组"] * 5 + ["二组"] * 4
+    rural = Rule("village_group")
+    p = partition(three_by_three(groups=groups), rule=rural)
+    assert p.one_group().all()
+    moved = p.move([4], 1)  # a 一组 cell into the 二组 grid
+    assert moved.one_group().tolist() == [True, False]
+    np.testing.assert_array_equal(moved.groups, [1, 2])
+    merged = p.move(p.cells_of(1), 0)  # the two groups' grids merged
+    assert not merged.one_group()[0]
+    # the band and other rules do not care about groups
+    assert partition(three_by_three(groups=groups), assignment=np.zeros(9, int)).one_group().all()
+
+
+def test_exclusive_areas_have_no_band():
+    p = Partition(cell_graph(three_by_three()), TWO_GRIDS, [None, BAND])  # grid 0: an exclusive area, 500
+    q = p.move([5, 6], 0)  # 700 households, still no band
+    assert q.in_band().tolist() == [True, False]
+
+
+def test_bad_assignments_are_refused():
+    graph = cell_graph(three_by_three())
+    with pytest.raises(ValueError, match="9 cells"):
+        Partition(graph, np.zeros(8, int), [BAND])
+    with pytest.raises(ValueError, match="outside"):
+        Partition(graph, TWO_GRIDS, [BAND])
+    with pytest.raises(ValueError, match="does not exist"):
+        partition().move([0], 5)
