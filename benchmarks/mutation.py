@@ -7,9 +7,9 @@ module's test file(s), ``tests/partition/test_<module>.py``. A mutant is *killed
 fails; a *survivor* is a change no test notices. Each module runs in a scratch copy of the
 repository, so the working tree is never touched and modules cannot mix results.
 
-Prints one row per module (mutants, killed, survived, timeouts, kill rate = killed / (all -
-skipped)), the survivors of each module with ``--show``, and writes the table as Markdown with
-``--markdown FILE``.
+Prints one row per module (mutants, killed, survived, no test = mutants in code no test of the
+module runs, timeouts, kill rate = killed / (all - skipped)), the survivors of each module with
+``--show``, and writes the table as Markdown with ``--markdown FILE``.
 
 Usage::
 
@@ -97,7 +97,7 @@ def run_module(module: str, *, children: int, show: bool) -> dict:
 
 
 def kill_rate(row: dict) -> float:
-    judged = row["total"] - row.get("skipped", 0) - row.get("not_checked", 0)
+    judged = row["total"] - row.get("skipped", 0)
     return row["killed"] / judged if judged else float("nan")
 
 
@@ -110,7 +110,8 @@ def main() -> None:
     args = ap.parse_args()
     rows = []
     header = (
-        f"{'module':14s} {'mutants':>8s} {'killed':>7s} {'survived':>9s} {'timeout':>8s} {'kill rate':>10s} {'s':>6s}"
+        f"{'module':14s} {'mutants':>8s} {'killed':>7s} {'survived':>9s} {'no test':>8s} {'timeout':>8s} "
+        f"{'kill rate':>10s} {'s':>6s}"
     )
     print(header, flush=True)
     for module in args.modules or modules():
@@ -120,22 +121,22 @@ def main() -> None:
             print(f"{module:14s} error: {row['error']}", flush=True)
             continue
         print(
-            f"{module:14s} {row['total']:8d} {row['killed']:7d} {row['survived']:9d} {row['timeout']:8d} "
-            f"{kill_rate(row):10.1%} {row['seconds']:6d}",
+            f"{module:14s} {row['total']:8d} {row['killed']:7d} {row['survived']:9d} {row['no_tests']:8d} "
+            f"{row['timeout']:8d} {kill_rate(row):10.1%} {row['seconds']:6d}",
             flush=True,
         )
         for diff in row.get("survivors", []):
             print(diff, flush=True)
     if args.markdown:
         lines = [
-            "| module | test file(s) | mutants | killed | survived | timeout | kill rate |",
-            "| --- | --- | ---: | ---: | ---: | ---: | ---: |",
+            "| module | test file(s) | mutants | killed | survived | no test | timeout | kill rate |",
+            "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |",
         ]
         for r in rows:
             if "error" not in r:
                 lines.append(
                     f"| `partition/{r['module']}.py` | {r['tests']} | {r['total']} | {r['killed']} | {r['survived']} "
-                    f"| {r['timeout']} | {kill_rate(r):.1%} |"
+                    f"| {r['no_tests']} | {r['timeout']} | {kill_rate(r):.1%} |"
                 )
         args.markdown.write_text("\n".join(lines) + "\n", encoding="utf-8")
 

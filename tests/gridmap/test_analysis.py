@@ -235,3 +235,27 @@ def test_audit_of_a_gridmap_run_flags_only_what_breaks_the_rules(tmp_path):
     ]
     assert sorted(found.loc[found["kind"].eq("out_of_band"), "ref"]) == sorted(out_of_band["grid_code"])
     assert not found["kind"].isin(["gap", "overlap", "crosses_boundary", "address_in_no_grid", "code"]).any()
+
+
+def test_band_edges_at_gridmap_audit_min_and_max_are_in_one_beyond_is_out_and_flagged():
+    import gridmap
+
+    code = "310115005001"
+    grids = gpd.GeoDataFrame(
+        {"grid_code": [f"{code}{k:03d}" for k in range(1, 5)]},
+        geometry=[square(100, 100, origin=(ORIGIN[0] + 100 * k, ORIGIN[1])) for k in range(4)],
+        crs=UTM,
+    )
+    addresses = gpd.GeoDataFrame(
+        {"households": [300, 500, 501, 299]},
+        geometry=[shapely.Point(ORIGIN[0] + 100 * k + 50, ORIGIN[1] + 50) for k in range(4)],
+        crs=UTM,
+    )
+    found = gridmap.audit(grids, addresses)
+    g = found.grids.set_index("grid_code")
+    assert g["status"].tolist() == ["ok", "ok", "over_max", "under_min"]
+    out = found.violations[found.violations["kind"].eq("out_of_band")]
+    assert sorted(out["ref"]) == [f"{code}003", f"{code}004"]
+    assert found.manifest["findings"]["out_of_band"] == 2
+    narrow = gridmap.audit(grids, addresses, min_households=299, max_households=501)
+    assert narrow.grids["status"].eq("ok").all()

@@ -254,3 +254,14 @@ def test_an_old_grid_whose_addresses_hold_no_households_is_matched_by_area():
     assert east_rows["households"].sum() > 0.99  # its whole area lies in new grid 1
     assert east_rows.loc[east_rows["households"] > 0, "grid"].tolist() == [1.0]
     assert history == ["310115005001001", "310115005001002"]
+
+
+def test_an_editor_save_without_edits_keeps_every_code_and_retires_none(settled, tmp_path):
+    from gridmap.edit.session import EditSession
+
+    first = run_files(addresses=LayerSpec(settled, "addresses"), boundaries=LayerSpec(settled, "boundaries"))
+    write_run(first, tmp_path / "first", maps=False)
+    saved = EditSession.from_folder(tmp_path / "first").to_result()
+    assert sorted(saved.grids["grid_code"]) == sorted(first.grids["grid_code"])
+    assert saved.manifest["retired_codes"] == []
+    assert saved.code_changes["reason"].eq("kept").all()

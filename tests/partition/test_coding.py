@@ -213,17 +213,52 @@ def test_a_fresh_run_has_no_ledger_and_its_history_is_its_codes():
 
 def test_codes_kept_by_keep_valid_are_fixed_and_recorded_as_kept_unchanged():
     grids = layout([(0, 0), (100, 0), (200, 0)])
-    fixed = pd.Series([None, V + "002", "None"], index=grids.index, dtype=object)  # "None": as read back from a file
-    ov = overlap([(1, V + "002", 400), (0, V + "001", 350), (2, V + "001", 50)])
+    # grid 0 keeps 001 whatever the overlap says (its households moved: 100 of 400 still there)
+    fixed = pd.Series([V + "001", None, "None"], index=grids.index, dtype=object)  # "None": as read back from a file
+    ov = overlap([(0, V + "001", 100), (np.nan, V + "001", 300), (1, V + "002", 350), (2, V + "002", 50)])
     got = assign_codes(grids, overlap=ov, history=[V + "001", V + "002"], fixed=fixed)
     assert got.codes.tolist() == [V + "001", V + "002", V + "003"]
     assert got.changes.to_numpy().tolist() == [
-        [V + "001", V + "001", 50.0, "kept"],
-        [V + "002", V + "002", 0.0, "kept unchanged (--keep-valid)"],
+        [V + "001", V + "001", 0.0, "kept unchanged (--keep-valid)"],
+        [V + "002", V + "002", 50.0, "kept"],
         ["", V + "003", 0.0, "new grid"],
     ]
     blank = assign_codes(grids, fixed=pd.Series(["", None, np.nan], index=grids.index, dtype=object))
     assert blank.codes.tolist() == [V + "001", V + "002", V + "003"]
+
+
+def test_an_old_code_is_split_when_no_new_grid_holds_most_of_it_else_merged():
+    # 001 (400): A 300, B 100 -- A inherits 002 (500), so 001 went mostly into A: merged
+    # 003 (400): C 150, D 1 (and 249 left): no grid holds most of it, but two do: split
+    # 004 (400): C 150 only (250 left): one grid holds what is left of it: merged
+    grids = layout([(0, 0), (100, 0), (200, 0), (300, 0)])
+    ov = overlap(
+        [
+            (0, V + "001", 300),
+            (1, V + "001", 100),
+            (0, V + "002", 500),
+            (2, V + "003", 150),
+            (3, V + "003", 1),
+            (np.nan, V + "003", 249),
+            (2, V + "004", 150),
+            (3, V + "004", 0),
+            (np.nan, V + "004", 250),
+        ]
+    )
+    got = assign_codes(grids, overlap=ov)
+    reasons = dict(
+        zip(got.changes["old_code"], zip(got.changes["new_code"], got.changes["reason"], strict=True), strict=True)
+    )
+    assert reasons[V + "002"] == (V + "002", "kept")
+    assert reasons[V + "001"] == (V + "002", "retired: merged")
+    assert reasons[V + "003"][1] == "retired: split"
+    assert reasons[V + "004"][1] == "retired: merged"
+
+
+def test_rows_for_the_same_pair_of_grids_add_up():
+    # 001 (400): 150 + 150 of it in grid 0 (two rows), 100 in grid 1: grid 0 holds the majority
+    ov = overlap([(0, V + "001", 150), (0, V + "001", 150), (1, V + "001", 100)])
+    assert assign_codes(layout([(0, 0), (100, 0)]), overlap=ov).codes.tolist() == [V + "001", V + "002"]
 
 
 def test_an_exclusive_grid_never_inherits_a_base_code_nor_the_reverse():
@@ -232,6 +267,10 @@ def test_an_exclusive_grid_never_inherits_a_base_code_nor_the_reverse():
     got = assign_codes(grids, overlap=ov)
     assert got.codes.tolist() == [V + "801", V + "002"]
     assert got.retired == [V + "001", V + "800"]
+    # a mismatch first in reading order does not stop the next grid from inheriting
+    grids = layout([(0, 0), (100, 0)], exclusive=[True, False])
+    got = assign_codes(grids, overlap=overlap([(0, V + "001", 400), (1, V + "002", 400)]))
+    assert got.codes.tolist() == [V + "800", V + "002"]
 
 
 def test_villages_are_coded_independently_each_from_its_own_numbers():
@@ -239,6 +278,9 @@ def test_villages_are_coded_independently_each_from_its_own_numbers():
     grids = pd.concat([layout([(0, 0), (100, 0)], village=w), layout([(0, 0), (100, 0)])], ignore_index=True)
     got = assign_codes(grids, history=[w + "004", V + "001", "junk"])
     assert got.codes.tolist() == [w + "005", w + "006", V + "002", V + "003"]
+    # the ledger lists villages in code order, whatever the order of the grids
+    again = assign_codes(grids, overlap=overlap([(k, c, 100) for k, c in enumerate(got.codes)]), history=got.history)
+    assert again.changes["old_code"].tolist() == sorted(got.codes)
 
 
 def test_reading_order_edges():
@@ -315,3 +357,19 @@ def test_check_codes_shows_at_most_ten_missing_numbers():
     assert gaps["grid_code"].tolist() == [V + "020", V + "802"]
     assert "801 are not in use" in gaps["message"].iloc[1]
     assert check_codes(pd.DataFrame({"grid_code": [V + "000"]})).empty  # an undivided village is no gap
+    ten = check_codes(pd.DataFrame({"grid_code": [V + "001", V + "012"]}))
+    assert ten["message"].iloc[0].endswith("010, 011 are not in use (retired or skipped).")  # all ten shown, no "…"
+    eleven = check_codes(pd.DataFrame({"grid_code": [V + "001", V + "013"]}))
+    assert eleven["message"].iloc[0].endswith("010, 011 … are not in use (retired or skipped).")  # 012 left out
+    assert list(check_codes(pd.DataFrame({"grid_code": [V + "001"]})).columns) == [
+        "grid_code",
+        "check",
+        "severity",
+        "message",
+    ]
+
+
+def test_000_in_a_village_of_two_grids_is_an_error_counting_that_village_only():
+    found = check_codes(pd.DataFrame({"grid_code": ["310115005009001", V + "000", V + "001"]}))
+    single = found[found["check"].eq("single")]
+    assert single["message"].tolist() == [f"{V}000 uses 000 (undivided village) but its village has 2 grids."]
