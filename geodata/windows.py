@@ -124,8 +124,7 @@ class PointFile:
             encoding = str(col.get("encoding", "WKB"))
             covering = col.get("covering", {}).get("bbox")
             cover = (covering["xmin"][0],) if covering else None
-            if name not in meta.schema.names and not any(n.startswith(f"{name}.") for n in meta.schema.names):
-                raise KeyError(name)
+            missing = name not in meta.schema.names and not any(n.startswith(f"{name}.") for n in meta.schema.names)
         except (ValueError, KeyError, TypeError, AttributeError, IndexError, CRSError) as exc:
             raise InputError(
                 Problem(
@@ -134,6 +133,14 @@ class PointFile:
                     "write the file again with geopandas to_parquet (or GDAL/QGIS as GeoParquet).",
                 )
             ) from exc
+        if missing:
+            raise InputError(
+                Problem(
+                    str(path),
+                    f"has damaged GeoParquet metadata (its geometry column {name!r} is not in the file).",
+                    "write the file again with geopandas to_parquet (or GDAL/QGIS as GeoParquet).",
+                )
+            )
         if encoding.lower() not in ("wkb", "point"):
             raise InputError(
                 Problem(str(path), f"stores {encoding} geometries.", "give addresses as points (WKB or point).")

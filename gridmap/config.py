@@ -85,6 +85,8 @@ def check_range(pair: object, *, option: str = "liaison") -> tuple[int, int]:
     ):
         raise RulesError(f"`{option}` expects (MIN, MAX) whole numbers such as (10, 15), got {pair!r}.")
     lo, hi = int(values[0]), int(values[1])
-    if not 0 < lo <= hi <= MAX_BAND:
-        raise RulesError(f"`{option}` needs 0 < MIN <= MAX <= {MAX_BAND:,}, got {lo}-{hi}.")
+    if not 0 < lo <= hi:
+        raise RulesError(f"`{option}` needs 0 < MIN <= MAX, got '{lo}-{hi}'.")
+    if hi > MAX_BAND:
+        raise RulesError(f"`{option}` allows at most {MAX_BAND:,} households, got '{lo}-{hi}'.")
     return lo, hi

@@ -69,11 +69,14 @@ class Band:
     max_households: float
 
     def __post_init__(self) -> None:
-        if not 0 < self.min_households <= self.max_households <= MAX_BAND:
+        if not 0 < self.min_households <= self.max_households:
             msg = (
-                f"the household band must satisfy 0 < `min_households` <= `max_households` <= {MAX_BAND:,}, got "
+                f"the household band must satisfy 0 < `min_households` <= `max_households`, got "
                 f"min={self.min_households}, max={self.max_households}."
             )
+            raise RulesError(msg)
+        if self.max_households > MAX_BAND:
+            msg = f"`max_households` is at most {MAX_BAND:,} households, got {self.max_households}."
             raise RulesError(msg)
 
     def with_ends(self, *, min_households: float | None = None, max_households: float | None = None) -> Band:

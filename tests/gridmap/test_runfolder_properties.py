@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from geodata import io as gio
 from geodata.errors import InputError
-from gridmap.runfolder import read_run
+from gridmap.result import read_run
 
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=20),
