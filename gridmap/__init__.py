@@ -15,7 +15,9 @@ from gridmap.analysis import audit, diff, read_workers
 from gridmap.config import parse_range, read_rules
 from gridmap.inputs import Inputs, LayerSpec, read_inputs
 from gridmap.make import make_grids
+from gridmap.maps import save_map
 from gridmap.options import Options
+from gridmap.printmap import write_print
 from gridmap.provenance import gridmap_version as _gridmap_version
 from gridmap.province import ProvinceResult, grid_province, read_dataset
 from gridmap.report import worker_table
@@ -42,6 +44,8 @@ __all__ = [
     "read_run",
     "read_workers",
     "sample_path",
+    "save_map",
     "worker_table",
+    "write_print",
     "write_run",
 ]

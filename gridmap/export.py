@@ -384,7 +384,7 @@ def kml_document(result: GridResult, *, workers: pd.DataFrame | None = None) -> 
     """
     import json
 
-    from gridmap.maps import status_colors
+    from gridmap.colors import status_colors
 
     g = result.grids.to_crs("EPSG:4326")
     colors = status_colors(g)

@@ -223,7 +223,7 @@ def make_grids(
     timings["code"] = time.perf_counter() - t
 
     _label_addresses(addresses, grids, addr_grid, boundaries)
-    violations = violations_frame(addresses, notes, grids)
+    violations = violations_frame(addresses, notes, grids, file=src("addresses").label)
     liaison_groups = None
     liaison = options.liaison
     if liaison:
@@ -234,6 +234,7 @@ def make_grids(
         )
         liaison_groups = with_notes(liaison_groups)
     grids = tidy_grids(grids)
+    context = context_layer(exclusive, bar, crs=work)
 
     def out(g: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
         return gcrs.to_output_crs(g, output_crs=options.output_crs, input_crs=out_crs_in)
@@ -277,7 +278,24 @@ def make_grids(
         work_crs=work.to_string(),
         warnings=input_warnings(notes),
         cells=cells,
+        context=None if context is None else out(context),
     )
+
+
+def context_layer(exclusive: gpd.GeoDataFrame | None, barriers: np.ndarray | None, *, crs) -> gpd.GeoDataFrame | None:
+    """Return the inputs drawn under the grids on the map: barrier lines and exclusive areas (``kind``, ``name``)."""
+    parts = []
+    if barriers is not None and len(barriers):
+        parts.append(
+            gpd.GeoDataFrame({"kind": "barrier", "name": ""}, index=range(len(barriers)), geometry=barriers, crs=crs)
+        )
+    if exclusive is not None and len(exclusive):
+        parts.append(
+            gpd.GeoDataFrame(
+                {"kind": "exclusive", "name": exclusive["name"].to_numpy()}, geometry=exclusive.geometry.values, crs=crs
+            )
+        )
+    return gpd.GeoDataFrame(pd.concat(parts, ignore_index=True), crs=crs) if parts else None
 
 
 def sources_crs(sources: Mapping[str, Source], crs: CRS) -> str:
@@ -648,20 +666,28 @@ def input_warnings(notes: list[Problem]) -> list[str]:
     return out
 
 
-def violations_frame(addresses: gpd.GeoDataFrame, notes: list[Problem], grids: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+def violations_frame(
+    addresses: gpd.GeoDataFrame, notes: list[Problem], grids: gpd.GeoDataFrame, *, file: str = "addresses"
+) -> gpd.GeoDataFrame:
     """Return the violations layer: addresses outside every boundary or in a hole, repaired polygons, flagged grids.
 
     Columns ``kind``, ``flag``, ``ref``, ``message`` (Chinese), ``message_en`` (English) and
-    ``reason`` (the reason as JSON, :mod:`partition.reasons`).
+    ``reason`` (the reason as JSON, :mod:`partition.reasons`). An address is named by its source:
+    `file`, its row as the user finds it (CSV line, sheet row or feature number) and its ``address_id``.
     """
     ids = addresses["address_id"].to_numpy() if "address_id" in addresses else np.arange(len(addresses))
+    rows_kind = addresses.attrs.get("rows") or "feature"
     parts = []
     for kind in ADDRESS_KINDS:
         rows = sorted({i for p in notes if p.kind == kind for i in p.ids})  # positions (assign_villages)
         if rows:
             parts.append(
                 gpd.GeoDataFrame(
-                    {"kind": str(kind), "flag": None, "ref": [f"address {ids[i]}" for i in rows]},
+                    {
+                        "kind": str(kind),
+                        "flag": None,
+                        "ref": [f"{file}, {gio.row_label(rows_kind, int(ids[i]))}, address_id {ids[i]}" for i in rows],
+                    },
                     geometry=addresses.geometry.values[rows],
                     crs=addresses.crs,
                 ).assign(reason=encode([Reason.of(kind)]))

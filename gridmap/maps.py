@@ -1,13 +1,11 @@
-"""Maps of a run: the interactive map page (map.html, Leaflet, offline by default) and a static PNG."""
+"""Maps of a run: the interactive map (a folium.Map, saved as map.html, offline by default) and a static PNG."""
 
 from __future__ import annotations
 
 import html
 import json
-import os
-from dataclasses import dataclass
 from importlib import resources
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import geopandas as gpd
 import numpy as np
@@ -15,24 +13,37 @@ import pandas as pd
 import shapely
 
 from geodata.crs import wgs84_to_china
-from geodata.errors import GridmapError
+from geodata.errors import OptionError
+from gridmap.basemaps import BASEMAPS, TILE_CRS, display_datum, tile_layers
 from gridmap.catalog import FLAGS, STATUS, note_pairs
+from gridmap.colors import (  # noqa: F401 (colours re-exported: the map's are these)
+    EXCLUSIVE_COLOR,
+    GROUP_COLOR,
+    SINGLE_COLOR,
+    STATUS_COLORS,
+    band_ends,
+    status_colors,
+    status_legend,
+)
 from gridmap.fields import GRID_TYPES, GRID_TYPES_EN, RULES
-from partition.values import DEFAULT_BAND
 
 if TYPE_CHECKING:
+    import folium
+
     from gridmap.result import GridResult
 
-BASEMAPS = ("osm", "gaode", "tianditu")
-"""Basemaps of the interactive map. Gaode tiles are GCJ-02: the display copy is shifted to match."""
+__all__ = ["BASEMAPS", "COLORINGS", "LANGS", "TILE_CRS", "build_map", "save_map", "write_map", "write_static_map"]
 
 LANGS = ("zh", "en")
-STATUS_COLORS = {"ok": "#54a24b", "under_min": "#4c9bd6", "over_max": "#e45756", "enclave": "#b279a2"}
-GROUP_COLOR = "#72b7b2"
-"""Village-group (rural) grids: one per 村民小组, no household band, so not coloured as 'in band'."""
-SINGLE_COLOR = "#bab0ac"
-EXCLUSIVE_COLOR = "#f58518"
-CHORO_COLORS = ("#ffffcc", "#fed976", "#feb24c", "#fd8d3c", "#f03b20", "#bd0026")
+CHORO_COLORS = ("#4575b4", "#91bfdb", "#e0f3f8", "#fee090", "#fc8d59", "#d73027")
+"""ColorBrewer RdYlBu (6 classes, reversed): below the band blue, above it red; neighbouring classes
+differ by at least ΔE76 24 (the former YlOrRd scale had 20 between 301–400 and 401–500)."""
+DISTINCT_COLORS = (
+    "#8dd3c7", "#ffffb3", "#bebada", "#fb8072", "#80b1d3", "#fdb462",
+    "#b3de69", "#fccde5", "#bc80bd", "#ccebc5", "#ffed6f", "#d9d9d9",
+)  # fmt: skip
+"""ColorBrewer Set3 (qualitative): the colour-per-grid layer."""
+COLORINGS = ("status", "distinct", "households")
 ZOOM = {"village_min": 12, "village_max": 16, "seq": 14, "full": 17, "addresses": 16, "max_address_markers": 3000}
 """Label and marker zoom levels: village names 12–16, grid sequence from 14, full grid code from 17,
 address markers (one per address, in view) from 16."""
@@ -68,143 +79,42 @@ UI: dict[str, tuple[str, str]] = {
     "legend_status": ("网格状态", "grid status"),
     "legend_choro": ("户数 (每格)", "households per grid"),
     "zoom_for_addresses": ("放大到街道级别显示地址", "zoom in to street level to see addresses"),
-    "search": ("搜索网格编码或村/社区", "search grid code or village"),
+    "search": ("搜索：村/社区名 + 网格序号、网格编码", "search: village + grid number, or grid code"),
+    "no_results": ("没有找到", "no results"),
+    "layer_distinct": ("网格·分色", "grids, one colour each"),
+    "layer_barriers": ("道路、河流（输入的界线）", "roads and rivers (input barriers)"),
+    "layer_exclusive": ("专属区域（输入）", "exclusive areas (input)"),
+    "offline": (
+        "底图无法加载（离线或内网无瓦片服务）：显示输入中的边界、道路河流和专属区域",
+        "base map tiles cannot load (offline or no tile server): showing boundaries, roads, rivers "
+        "and exclusive areas from the inputs",
+    ),
+    "no_basemap": (
+        "未使用底图：显示输入中的边界、道路河流和专属区域",
+        "no base map: showing boundaries, roads, rivers and exclusive areas from the inputs",
+    ),
 }
 """Labels of the page, (Chinese, English); `--lang` picks which comes first."""
 
 
-class MapError(GridmapError, ValueError):
-    """A map option is not usable (unknown basemap or language, Tianditu without a key)."""
-
-
-def _display(gdf: gpd.GeoDataFrame, *, basemap: str, tolerance_m: float) -> gpd.GeoDataFrame:
-    """WGS 84 (or GCJ-02 for Gaode) copy, simplified without opening gaps between neighbours."""
+def _display(gdf: gpd.GeoDataFrame, *, datum: str, tolerance_m: float) -> gpd.GeoDataFrame:
+    """WGS 84 (or GCJ-02 for a GCJ-02 base map) copy, simplified without opening gaps between neighbours."""
     if len(gdf) == 0:
         return gdf.to_crs("EPSG:4326")
     if tolerance_m > 0 and gdf.geom_type.isin(["Polygon", "MultiPolygon"]).all():
         metric = gdf.to_crs(gdf.estimate_utm_crs())
         geoms = shapely.coverage_simplify(metric.geometry.values, tolerance_m)
         gdf = metric.set_geometry(gpd.GeoSeries(geoms, index=metric.index, crs=metric.crs))
-    out = gdf.to_crs("EPSG:4326")
-    if basemap == "gaode":
-        out = wgs84_to_china(out, target="gcj02")
+    out = _datum(gdf, datum)
     # rounding to ~0.1 m shrinks the page; pointwise, as display needs no topology repair
     out.geometry = shapely.set_precision(out.geometry.values, 1e-6, mode="pointwise")
     return out
 
 
-def _tiles(basemap: str, tianditu_key: str | None) -> list[dict]:
-    """Tile layers of the page (the basemap shown, OpenStreetMap as the alternative)."""
-    out = []
-    if basemap == "gaode":
-        out.append(
-            {
-                "name": "高德地图 Gaode",
-                "attr": "© 高德地图 AutoNavi",
-                "subdomains": "1234",
-                "maxZoom": 18,
-                "url": "https://webrd0{s}.is.autonavi.com/appmaptile?lang=zh_cn&size=1&scale=1&style=8&x={x}&y={y}&z={z}",
-                "overlay": False,
-                "show": True,
-            }
-        )
-    elif basemap == "tianditu":
-        key = tianditu_key or os.environ.get("TIANDITU_KEY", "")
-        if not key:
-            msg = "the Tianditu basemap needs a key: pass --tianditu-key KEY or set TIANDITU_KEY."
-            raise MapError(msg)
-        for layer, name in (("vec", "天地图 Tianditu"), ("cva", "天地图注记 Tianditu labels")):
-            out.append(
-                {
-                    "name": name,
-                    "attr": "© 天地图 Tianditu",
-                    "subdomains": "01234567",
-                    "maxZoom": 18,
-                    "url": (
-                        f"https://t{{s}}.tianditu.gov.cn/{layer}_w/wmts?SERVICE=WMTS&REQUEST=GetTile&VERSION=1.0.0"
-                        f"&LAYER={layer}&STYLE=default&TILEMATRIXSET=w&FORMAT=tiles&TILEMATRIX={{z}}"
-                        f"&TILEROW={{y}}&TILECOL={{x}}&tk={key}"
-                    ),
-                    "overlay": layer == "cva",
-                    "show": True,
-                }
-            )
-    out.append(
-        {
-            "name": "OpenStreetMap",
-            "attr": "© OpenStreetMap contributors",
-            "subdomains": "abc",
-            "maxZoom": 19,
-            "url": "https://tile.openstreetmap.org/{z}/{x}/{y}.png",
-            "overlay": False,
-            "show": basemap == "osm",
-        }
-    )
-    return out
-
-
-def status_colors(grids: pd.DataFrame) -> np.ndarray:
-    """Return the fill colour of each grid.
-
-    Exclusive, village-group and single-grid rules have their own colour; household-band grids are
-    coloured by status; any grid in pieces is 'enclave'.
-    """
-    status = grids["status"].astype(str)
-    rule = grids["rule"].astype(str) if "rule" in grids else pd.Series("household_band", index=grids.index)
-    exclusive = grids["grid_type"].astype(str).ne("base") if "grid_type" in grids else rule.eq("exclusive")
-    return np.select(
-        [
-            exclusive,
-            status.eq("enclave"),
-            rule.eq("village_group") & status.eq("ok"),
-            rule.eq("single") & status.eq("ok"),
-        ],
-        [EXCLUSIVE_COLOR, STATUS_COLORS["enclave"], GROUP_COLOR, SINGLE_COLOR],
-        default=status.map(STATUS_COLORS).fillna("#999999").to_numpy(),
-    )
-
-
-def _band_ends(grids: pd.DataFrame) -> tuple[int, int]:
-    """Lowest minimum and highest maximum of the household-band grids (the default band when there are none)."""
-    band = grids[grids["rule"].eq("household_band")] if "rule" in grids else grids
-    if len(band) and "min_households" in band:
-        return int(band["min_households"].min()), int(band["max_households"].max())
-    return int(DEFAULT_BAND.min_households), int(DEFAULT_BAND.max_households)
-
-
-def _status_legend(grids: pd.DataFrame) -> list[dict]:
-    lo, hi = _band_ends(grids)
-    rows = [
-        (
-            STATUS_COLORS["ok"],
-            STATUS["ok"],
-            (f"社区户数区间规则：{lo}–{hi} 户", f"household-band rule (communities): {lo}–{hi}"),
-        ),
-        (
-            STATUS_COLORS["under_min"],
-            STATUS["under_min"],
-            (f"户数区间规则：少于 {lo} 户", f"household-band rule: below {lo}"),
-        ),
-        (
-            STATUS_COLORS["over_max"],
-            STATUS["over_max"],
-            (f"户数区间规则：多于 {hi} 户", f"household-band rule: above {hi}"),
-        ),
-        (
-            GROUP_COLOR,
-            ("村民小组网格", "village-group grid"),
-            ("村：一村民小组一格，不设户数区间", "villages: one grid per group, no band"),
-        ),
-        (SINGLE_COLOR, ("整村一格", "single grid"), ("按规则整村/社区为一格", "whole village as one grid by rule")),
-        (
-            EXCLUSIVE_COLOR,
-            ("专属网格", "exclusive grid"),
-            ("学校、医院等专属区域", "schools, hospitals and other exclusive areas"),
-        ),
-        (STATUS_COLORS["enclave"], STATUS["enclave"], ("任何规则：网格由几块组成", "any rule: grid in several pieces")),
-    ]
-    colors = set(status_colors(grids)) if len(grids) else set()
-    return [{"color": c, "label": list(lab), "rule": list(r)} for c, lab, r in rows if c in colors]
+def _datum(gdf: gpd.GeoDataFrame, datum: str) -> gpd.GeoDataFrame:
+    """WGS 84 longitude/latitude, shifted to GCJ-02 when the base map is."""
+    out = gdf.to_crs("EPSG:4326")
+    return wgs84_to_china(out, target="gcj02") if datum == "gcj02" else out
 
 
 def choropleth_breaks(households: np.ndarray, *, lo: float, hi: float) -> np.ndarray:
@@ -216,7 +126,7 @@ def choropleth_breaks(households: np.ndarray, *, lo: float, hi: float) -> np.nda
 
 def _choropleth(grids: pd.DataFrame) -> tuple[np.ndarray, list[dict]]:
     hh = grids["households"].to_numpy(float)
-    lo, hi = _band_ends(grids)
+    lo, hi = band_ends(grids)
     breaks = choropleth_breaks(hh, lo=lo, hi=hi)
     cls = np.searchsorted(breaks[:-1], hh, side="left")
     colors = np.asarray(CHORO_COLORS)[cls]
@@ -296,13 +206,11 @@ def _village_features(bnd: gpd.GeoDataFrame) -> dict:
     return fc
 
 
-def _addresses(result: GridResult, basemap: str) -> dict:
+def _addresses(result: GridResult, datum: str) -> dict:
     addr = result.addresses
     if addr is None or not len(addr):
         return {"lat": [], "lon": [], "h": [], "b": [], "gr": [], "g": []}
-    a = addr.to_crs("EPSG:4326")
-    if basemap == "gaode":
-        a = wgs84_to_china(a, target="gcj02")
+    a = _datum(addr, datum)
     if len(a) > MAX_ADDRESSES:
         a = a.iloc[np.linspace(0, len(a) - 1, MAX_ADDRESSES).astype(int)]
     xy = a.geometry.get_coordinates()
@@ -321,7 +229,7 @@ def _addresses(result: GridResult, basemap: str) -> dict:
     }
 
 
-def _outside(result: GridResult, basemap: str) -> dict:
+def _outside(result: GridResult, datum: str) -> dict:
     """Addresses outside every boundary (from the violations layer), for their own map layer."""
     v = result.violations
     if v is None or not len(v) or "kind" not in v:
@@ -329,9 +237,7 @@ def _outside(result: GridResult, basemap: str) -> dict:
     v = v[v["kind"].eq("address_outside_boundaries") & v.geometry.notna() & v.geom_type.eq("Point")]
     if not len(v):
         return {"lat": [], "lon": [], "ref": []}
-    v = v.to_crs("EPSG:4326")
-    if basemap == "gaode":
-        v = wgs84_to_china(v, target="gcj02")
+    v = _datum(v, datum)
     return {
         "lat": np.round(shapely.get_y(v.geometry.values), 6).tolist(),
         "lon": np.round(shapely.get_x(v.geometry.values), 6).tolist(),
@@ -349,45 +255,115 @@ def _asset(name: str) -> str:
     return resources.files("gridmap").joinpath("templates", name).read_text(encoding="utf-8")
 
 
-@dataclass(frozen=True)
-class MapPage:
-    """The interactive map as one HTML document (shows itself in Jupyter)."""
+def _text_element(text: str):
+    """Return a folium/branca element that renders to `text` itself: never parsed as a template."""
+    from branca.element import Element
 
-    html: str
+    class _Text(Element):
+        def render(self, **kwargs: Any) -> str:
+            return text
 
-    def save(self, path) -> None:
-        """Write the page to `path` (UTF-8, atomically)."""
-        from geodata.io import write_text
+    return _Text()
 
-        write_text(path, self.html)
 
-    def _repr_html_(self) -> str:
-        return (
-            f'<iframe srcdoc="{html.escape(self.html, quote=True)}" style="width:100%;height:600px;border:0" '
-            'sandbox="allow-scripts allow-popups"></iframe>'
-        )
+def _page_layers(data: dict):
+    """Return the element that draws the run on its folium map: data as JSON text, then ``map.js`` on the map."""
+    from branca.element import MacroElement
+
+    class GridmapLayers(MacroElement):
+        """Grids, villages, context layers, labels, search and legend of a gridmap run (see ``map.js``)."""
+
+        def render(self, **kwargs: Any) -> str:
+            fig: Any = self.get_root()
+            parent: Any = self._parent
+            json_tag = f"<script type='application/json' id='gridmap-data'>{_json_for_script(data)}</script>"
+            fig.html.add_child(_text_element(json_tag), name="gridmap_data")
+            js = _asset("map.js").replace("</script", "<\\/script")
+            call = f"\n{js}\ngridmapPage({parent.get_name()});\n"
+            fig.script.add_child(_text_element(call), name=self.get_name())
+            return ""
+
+    layers = GridmapLayers()
+    layers._name = "GridmapLayers"
+    return layers
+
+
+def _context_features(result: GridResult, datum: str, tolerance_m: float) -> dict:
+    """GeoJSON of the inputs drawn under the grids: barrier lines and exclusive areas (kind, name)."""
+    ctx = result.context
+    if ctx is None or not len(ctx):
+        return {"type": "FeatureCollection", "features": []}
+    disp = _display(ctx[["kind", "name", "geometry"]], datum=datum, tolerance_m=0)
+    fc = json.loads(gpd.GeoSeries(disp.geometry.values, crs=disp.crs).to_json(drop_id=True))
+    for f, kind, name in zip(fc["features"], _text(disp["kind"]), _text(disp["name"]), strict=True):
+        f["properties"] = {"k": kind or "", "n": name or ""}
+    return fc
+
+
+def _inline_tiles(layers: list, bounds: tuple[float, float, float, float]) -> dict:
+    """Tiles of a local MBTiles base map over the page (a fifth of its size around it), carried in the page."""
+    from gridmap.basemaps import mbtiles_tiles
+
+    minx, miny, maxx, maxy = bounds
+    w, h = (maxx - minx) * 0.2, (maxy - miny) * 0.2
+    out: dict = {}
+    for layer in layers:
+        if layer.local:
+            out.update(mbtiles_tiles(layer.url, (minx - w, miny - h, maxx + w, maxy + h)))
+    return out
+
+
+def distinct_colors(grids: gpd.GeoDataFrame) -> np.ndarray:
+    """Return one ColorBrewer Set3 colour per grid, different from every grid it touches.
+
+    Greedy colouring of the touch graph, largest degree first (a map of grids needs 4–6 colours).
+    """
+    import networkx as nx
+
+    geoms = grids.geometry.values
+    left, right = shapely.STRtree(geoms).query(geoms, predicate="intersects")
+    graph = nx.Graph()
+    graph.add_nodes_from(range(len(geoms)))
+    graph.add_edges_from((int(a), int(b)) for a, b in zip(left, right, strict=True) if a < b)
+    colour = nx.greedy_color(graph, strategy="largest_first")
+    return np.asarray(DISTINCT_COLORS)[[colour[i] % len(DISTINCT_COLORS) for i in range(len(geoms))]]
 
 
 def build_map(
     result: GridResult,
     *,
     basemap: str = "osm",
+    tiles: str | None = None,
+    tiles_crs: str = "wgs84",
+    tiles_attribution: str = "",
     tianditu_key: str | None = None,
+    colors: str = "status",
     tolerance_m: float = 1.0,
     lang: str = "zh",
     cdn: bool = False,
-) -> MapPage:
-    """Build the interactive map page of a run.
+) -> folium.Map:
+    """Build the interactive map of a run as a :class:`folium.Map`.
+
+    Add layers and plugins to it as to any folium map (``result.addresses.explore(m=m)``), show it
+    in Jupyter, or save it with :func:`write_map`. Leaflet is inlined from the copy installed with
+    gridmap (folium's CDN links are replaced), so the page needs no network except for tiles.
 
     Parameters
     ----------
     result
         The run.
     basemap
-        ``osm`` (default), ``gaode`` (GCJ-02: geometry is shifted for display only) or
-        ``tianditu`` (needs a key).
+        ``osm`` (default), ``gaode`` (roads and satellite, GCJ-02: the grids are shifted for
+        display), ``tianditu`` (vector and imagery with annotation; needs a key) or ``none``.
+    tiles, tiles_crs, tiles_attribution
+        An office's own XYZ/WMTS tile template instead of `basemap`, its datum (``wgs84``,
+        ``cgcs2000`` or ``gcj02``) and attribution (see :func:`gridmap.basemaps.custom_tiles`).
     tianditu_key
-        Tianditu key (else the ``TIANDITU_KEY`` environment variable).
+        天地图 key (else ``TIANDITU_KEY`` or the config file); it is written into the page, and a
+        warning says so.
+    colors
+        Grid layer shown first: ``status`` (workload status), ``distinct`` (a colour per grid,
+        neighbours different) or ``households`` (choropleth). All three are in the layer control.
     tolerance_m
         Display simplification in metres (topology-preserving; 0 keeps every vertex).
     lang
@@ -397,25 +373,36 @@ def build_map(
 
     Returns
     -------
-    page
-        A :class:`MapPage`; user text travels only as JSON data, inserted with ``textContent``.
+    m
+        The map. User text travels only as JSON data (never through folium's templates) and is
+        inserted with ``textContent``.
+
+    Raises
+    ------
+    OptionError
+        For an unknown base map, language or colouring, a bad tile template, or 天地图 without a key.
     """
-    if basemap not in BASEMAPS:
-        msg = f"`basemap` should be one of {', '.join(BASEMAPS)}, got '{basemap}'."
-        raise MapError(msg)
-    if lang not in LANGS:
-        msg = f"`lang` should be one of {', '.join(LANGS)}, got '{lang}'."
-        raise MapError(msg)
+    import folium
+
     from gridmap.offline import head_tags
 
-    tiles = _tiles(basemap, tianditu_key)
-    disp = _display(result.grids, basemap=basemap, tolerance_m=tolerance_m)
+    if lang not in LANGS:
+        msg = f"`lang` should be one of {', '.join(LANGS)}, got '{lang}'."
+        raise OptionError(msg)
+    if colors not in COLORINGS:
+        msg = f"`colors` should be one of {', '.join(COLORINGS)}, got '{colors}'."
+        raise OptionError(msg)
+    layers = tile_layers(
+        basemap, tiles=tiles, tiles_crs=tiles_crs, tiles_attribution=tiles_attribution, tianditu=tianditu_key
+    )
+    datum = display_datum(layers)
+    disp = _display(result.grids, datum=datum, tolerance_m=tolerance_m)
     bnd_cols = [c for c in ("code", "name") if c in result.boundaries]
-    bnd = _display(result.boundaries[[*bnd_cols, "geometry"]], basemap=basemap, tolerance_m=tolerance_m)
+    bnd = _display(result.boundaries[[*bnd_cols, "geometry"]], datum=datum, tolerance_m=tolerance_m)
     minx, miny, maxx, maxy = disp.total_bounds if len(disp) else bnd.total_bounds
     if not np.isfinite([minx, miny, maxx, maxy]).all():
         minx, miny, maxx, maxy = 73.0, 18.0, 135.0, 54.0
-    outside = _outside(result, basemap)
+    outside = _outside(result, datum)
     if outside["lat"]:  # nearby addresses outside every boundary are in the first view (far-off ones are not)
         w, h = maxx - minx, maxy - miny
         ox, oy = np.asarray(outside["lon"]), np.asarray(outside["lat"])
@@ -424,105 +411,63 @@ def build_map(
             minx, maxx = min(minx, ox[near].min()), max(maxx, ox[near].max())
             miny, maxy = min(miny, oy[near].min()), max(maxy, oy[near].max())
     grids = _grid_features(disp)
+    for f, c in zip(grids["features"], distinct_colors(result.grids) if len(disp) else [], strict=True):
+        f["properties"]["dc"] = str(c)
     order = np.argsort(-np.asarray([f["properties"]["h"] for f in grids["features"]]), kind="stable")
     _, choro_legend = _choropleth(disp) if len(disp) else (None, [])
     data = {
         "lang": lang,
         "ui": {k: list(v) for k, v in UI.items()},
-        "tiles": tiles,
+        "tiles": [layer.as_json() for layer in layers],
+        "inline_tiles": _inline_tiles(layers, (minx, miny, maxx, maxy)),
+        "datum": datum,
+        "colors": colors,
         "grids": grids,
         "order": order.tolist(),
         "villages": _village_features(bnd),
-        "addresses": _addresses(result, basemap),
+        "context": _context_features(result, datum, tolerance_m),
+        "addresses": _addresses(result, datum),
         "outside": outside,
-        "legend": {"status": _status_legend(result.grids), "choro": choro_legend},
+        "legend": {"status": status_legend(result.grids), "choro": choro_legend},
         "zoom": ZOOM,
         "bounds": [[float(miny), float(minx)], [float(maxy), float(maxx)]],
     }
+    m = folium.Map(location=[(miny + maxy) / 2, (minx + maxx) / 2], zoom_start=13, tiles=None)
+    # folium links Leaflet, jQuery, Bootstrap and Font Awesome from CDNs: the page inlines Leaflet instead
+    m.default_js, m.default_css = [], []
+    fig: Any = m.get_root()
     title = f"gridmap · {result.manifest.get('name', '')} · 网格地图 grid map"
-    page = "\n".join(
-        [
-            "<!doctype html>",
-            f"<html lang='{'zh-CN' if lang == 'zh' else 'en'}'><head><meta charset='utf-8'>",
-            "<meta name='viewport' content='width=device-width, initial-scale=1'>",
-            f"<title>{html.escape(title)}</title>",
-            head_tags(cdn=cdn),
-            f"<style>{_asset('map.css')}</style>",
-            "</head><body><div id='map'></div>",
-            f"<script type='application/json' id='gridmap-data'>{_json_for_script(data)}</script>",
-            "<script>" + _asset("map.js").replace("</script", "<\\/script") + "</script>",
-            "</body></html>",
-        ]
-    )
-    return MapPage(page)
+    fig.header.add_child(_text_element(f"<title>{html.escape(title)}</title>"), name="gridmap_title")
+    fig.header.add_child(_text_element(head_tags(cdn=cdn)), name="gridmap_assets")
+    fig.header.add_child(_text_element(f"<style>{_asset('map.css')}</style>"), name="gridmap_css")
+    m.add_child(_page_layers(data), name="gridmap")
+    return m
 
 
-def write_map(result: GridResult, path, **kwargs) -> None:
+def write_map(result: GridResult, path, **kwargs: Any) -> None:
     """Build the interactive map (:func:`build_map` options) and save it as one HTML file, atomically.
 
     By default Leaflet is inlined from the copy installed with gridmap, so the page needs no
     internet except for base-map tiles; ``cdn=True`` links it online instead.
     """
-    build_map(result, **kwargs).save(path)
+    save_map(build_map(result, **kwargs), path)
 
 
-def plot_text(text: str) -> str:
-    """Return `text` for matplotlib: unchanged when a CJK font is installed, else without CJK characters."""
-    import matplotlib.font_manager as fm
+def save_map(m: folium.Map, path) -> None:
+    """Save a folium map (e.g. :func:`build_map`'s, with your layers added) as one HTML file, atomically."""
+    from geodata.io import write_text
 
-    cjk = [
-        f.name
-        for f in fm.fontManager.ttflist
-        if "CJK" in f.name or f.name in ("SimHei", "Microsoft YaHei", "WenQuanYi Zen Hei")
-    ]
-    if cjk:
-        import matplotlib
-
-        matplotlib.rcParams["font.sans-serif"] = [cjk[0], *matplotlib.rcParams["font.sans-serif"]]
-        return text
-    return "".join(ch for ch in text if ord(ch) < 0x2E80).replace("  ", " ").strip()
+    write_text(path, m.get_root().render())
 
 
 def write_static_map(result: GridResult, path, *, dpi: int = 150) -> None:
-    """Save a static PNG of the grids coloured by status, with their codes, for print."""
-    import matplotlib
+    """Save ``map.png``: the A4 landscape print layout (:func:`gridmap.printmap.write_print`) at `dpi`.
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    Raises
+    ------
+    DependencyError
+        When no CJK font is installed (the Chinese names would be lost): the message names the package.
+    """
+    from gridmap.printmap import write_print
 
-    grids = result.grids.to_crs(result.grids.estimate_utm_crs()) if len(result.grids) else result.grids
-    fig, ax = plt.subplots(figsize=(10, 10))
-    colors = status_colors(grids)
-    grids.plot(ax=ax, color=colors, edgecolor="#333", linewidth=0.4, alpha=0.7)
-    bnd = result.boundaries.to_crs(grids.crs)
-    bnd.boundary.plot(ax=ax, color="#111", linewidth=1.5)
-    if len(grids) <= 600:
-        pts = shapely.point_on_surface(grids.geometry.values)
-        for code, p in zip(grids["grid_code"], pts, strict=True):
-            ax.annotate(code[-3:], (p.x, p.y), ha="center", va="center", fontsize=6)
-    if "name" in bnd and len(bnd) <= 200:
-        vpts = shapely.point_on_surface(bnd.geometry.values)
-        for name, p in zip(bnd["name"].fillna("").astype(str), vpts, strict=True):
-            ax.annotate(
-                plot_text(name),
-                (p.x, p.y),
-                ha="center",
-                va="bottom",
-                fontsize=9,
-                fontweight="bold",
-                xytext=(0, 6),
-                textcoords="offset points",
-                color="#111",
-            )
-    from matplotlib.patches import Patch
-
-    handles = [
-        Patch(facecolor=e["color"], edgecolor="#333", alpha=0.7, label=plot_text(f"{e['label'][0]} {e['label'][1]}"))
-        for e in _status_legend(grids)
-    ]
-    if handles:
-        ax.legend(handles=handles, loc="lower left", fontsize=7, framealpha=0.9)
-    ax.set_axis_off()
-    ax.set_title(plot_text(f"gridmap · {result.manifest.get('name', '')} · {len(grids)} grids"))
-    fig.savefig(path, dpi=dpi, bbox_inches="tight")
-    plt.close(fig)
+    write_print(result, path, paper="A4", orientation="landscape", dpi=dpi)

@@ -32,7 +32,17 @@ td.t,th.t{text-align:left}.kpi td{font-size:14px}
 .tools button{margin-left:6px}.svgmap path{stroke:#333;stroke-width:0.6;vector-effect:non-scaling-stroke}
 .svgmap path:hover{stroke-width:2}
 .legend span{display:inline-block;width:14px;height:10px;margin:0 4px 0 10px;border:1px solid #999}
+@media print{
+@page{size:A4;margin:12mm}
+body{margin:0;max-width:none}
+.tools,button,input{display:none!important}
+table{font-size:10px;margin:4px 0}th,td{padding:1px 4px}
+thead{display:table-header-group}tr,svg,img{break-inside:avoid}h2{break-after:avoid;margin-top:14px}
+th.asc:after,th.desc:after{content:""}a{color:inherit;text-decoration:none}
+}
 """
+"""Screen and print: printed, the filter boxes and buttons are hidden, tables break between rows and
+repeat their header row on every page."""
 
 TABLE_JS = """
 (function(){

@@ -15,7 +15,7 @@ from geodata.errors import InputError, Problem
 from geodata.schema import CODE_COLUMNS
 
 if TYPE_CHECKING:
-    from gridmap.maps import MapPage
+    import folium
 
 
 @dataclass
@@ -54,6 +54,9 @@ class GridResult:
     warnings : list of str
         What a person should be told about the inputs (addresses outside every boundary, repeated
         rows, repaired polygons); the command line prints them, a library caller decides.
+    context : geopandas.GeoDataFrame or None
+        Inputs drawn under the grids on the map (``kind`` barrier or exclusive, ``name``): roads and
+        rivers stay visible offline, when no base map loads.
     """
 
     grids: gpd.GeoDataFrame
@@ -67,6 +70,7 @@ class GridResult:
     work_crs: str = ""
     cells: gpd.GeoDataFrame | None = None
     warnings: list[str] = field(default_factory=list)
+    context: gpd.GeoDataFrame | None = None
 
     def save(self, folder: str | Path, *, overwrite: bool = False, maps: bool = True) -> Path:
         """Write the run folder exactly as ``gridmap partition`` does (see :func:`gridmap.write_run`)."""
@@ -74,8 +78,11 @@ class GridResult:
 
         return write_run(self, folder, overwrite=overwrite, maps=maps)
 
-    def explore(self, **kwargs: Any) -> MapPage:
-        """Return the interactive map page, shown inline in Jupyter (keywords as :func:`gridmap.maps.build_map`)."""
+    def explore(self, **kwargs: Any) -> folium.Map:
+        """Return the interactive map as a :class:`folium.Map` (keywords as :func:`gridmap.maps.build_map`).
+
+        Add layers and plugins as to any folium map: ``m = result.explore(); result.addresses.explore(m=m)``.
+        """
         from gridmap.maps import build_map
 
         return build_map(self, **kwargs)
@@ -189,4 +196,13 @@ def read_run(folder: str | Path) -> GridResult:
         liaison=layer("liaison"),
         work_crs=work,
         cells=layer("cells"),
+        context=_context(layer("barriers"), layer("exclusive_areas")),
     )
+
+
+def _context(*parts: gpd.GeoDataFrame | None) -> gpd.GeoDataFrame | None:
+    """Return the map's context layer (``kind``, ``name``) from a run's barriers and exclusive_areas layers."""
+    found = [p for p in parts if p is not None and len(p)]
+    if not found:
+        return None
+    return gpd.GeoDataFrame(pd.concat(found, ignore_index=True), crs=found[0].crs)

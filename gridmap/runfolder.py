@@ -11,6 +11,7 @@ import pandas as pd
 
 from geodata import io as gio
 from geodata.errors import InputError, Problem
+from gridmap.qgis_styles import write_layer_styles
 
 if TYPE_CHECKING:
     from gridmap.result import GridResult
@@ -20,7 +21,8 @@ def write_run(result: GridResult, out: str | Path, *, overwrite: bool = False, m
     """Write the run folder atomically: nothing appears unless every file was written.
 
     Files: ``grids.gpkg`` (layers grids, addresses, violations, boundaries, liaison when made,
-    cells when known, code_history), ``grids.geojson``, ``roster.csv``, ``code_changes.csv`` (with previous grids),
+    cells when known, barriers and exclusive_areas (the inputs, for the map), code_history; QGIS default
+    styles in ``layer_styles``), ``grids.geojson``, ``roster.csv``, ``code_changes.csv`` (with previous grids),
     ``map.html``, ``map.png``, ``report.html`` and ``manifest.json``.
 
     Parameters
@@ -63,8 +65,14 @@ def write_run(result: GridResult, out: str | Path, *, overwrite: bool = False, m
             layers["liaison"] = result.liaison
         if result.cells is not None:
             layers["cells"] = result.cells
+        if result.context is not None:  # the map's context as two layers of one geometry type each (for GIS)
+            for kind, name in (("barrier", "barriers"), ("exclusive", "exclusive_areas")):
+                part = result.context[result.context["kind"].eq(kind)]
+                if len(part):
+                    layers[name] = part.reset_index(drop=True)
         gio.write_layers(tmp / "grids.gpkg", layers)
         gio.write_table(tmp / "grids.gpkg", pd.DataFrame({"grid_code": result.history}), layer="code_history")
+        write_layer_styles(tmp / "grids.gpkg")
         gio.write_geojson(tmp / "grids.geojson", result.grids)
         export.write_roster_csv(result, tmp / "roster.csv")
         if len(result.code_changes):

@@ -812,6 +812,8 @@ def test_warnings_are_counted_on_the_console_and_rows_kept_in_violations(ws):
     )
     v = gpd.read_file(ws / "out" / "grids.gpkg", layer="violations")
     assert v["kind"].tolist().count("address_outside_boundaries") == 1
+    (ref,) = v.loc[v["kind"].eq("address_outside_boundaries"), "ref"]
+    assert re.search(r"a\.csv, row 4 \(line 5\), address_id 3$", ref), ref  # the CSV line a user opens
     manifest = json.loads((ws / "out" / "manifest.json").read_text(encoding="utf-8"))
     assert manifest["counts"]["duplicate_rows"] == 2 and manifest["made_by"] == "gridmap"
     code, text = _cli(_partition(ws, "--dedupe", "--overwrite", addresses=bad))

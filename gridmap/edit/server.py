@@ -89,7 +89,7 @@ def _features(session: EditSession, gids: list[int]) -> str:
     """GeoJSON FeatureCollection (WGS 84, as text) of grids `gids` with their figures."""
     if not gids:
         return json.dumps({"type": "FeatureCollection", "features": []})
-    from gridmap.maps import status_colors
+    from gridmap.colors import status_colors
 
     props = pd.DataFrame(session.figures(gids))
     props["color"] = status_colors(props)  # the fill colour map.html gives the grid

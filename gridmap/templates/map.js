@@ -1,10 +1,12 @@
-/* gridmap map page: layers, popups, labels, search and legend over Leaflet.
- * Every value from the data is inserted with textContent / DOM nodes, never as HTML. */
-(function () {
+/* gridmap map page: layers, popups, labels, search and legend over a Leaflet map made by folium.
+ * Every value from the data is inserted with textContent / DOM nodes, never as HTML.
+ * `gridmapPage(map)` is called with folium's map object; layers added later (folium, geopandas) sit on top. */
+function gridmapPage(map) {
   'use strict';
   var D = JSON.parse(document.getElementById('gridmap-data').textContent);
   var EN = D.lang === 'en';
   var UI = D.ui;
+  document.documentElement.lang = EN ? 'en' : 'zh-CN';
 
   function el(tag, cls, text) {
     var e = document.createElement(tag);
@@ -20,10 +22,28 @@
     return m2 < 10000 ? fmtInt(m2) + ' m²' : (m2 / 10000).toFixed(2) + ' 公顷 ha';
   }
 
-  var map = L.map('map', {zoomControl: true});
-  var bases = {}, overlays = {};
+  /* ---- base map: one datum per page; a notice and the inputs' context layers when no tile loads ---- */
+  var bases = {}, overlays = {}, tileLoads = 0, tileErrors = 0;
+  var notice = el('div', 'gm-notice');
+  notice.id = 'gridmap-notice';
+  notice.setAttribute('role', 'status');
+  notice.style.display = 'none';
+  map.getContainer().appendChild(notice);
+  function showNotice(key) {
+    notice.textContent = both(UI[key]);
+    notice.style.display = '';
+    contextOn();
+  }
+  var EMPTY = 'data:image/gif;base64,R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAIBRAA7';
+  var InlineTiles = L.TileLayer.extend({  /* a local MBTiles file: its tiles travel inside the page */
+    getTileUrl: function (c) { return D.inline_tiles[c.z + '/' + c.x + '/' + c.y] || EMPTY; }
+  });
   D.tiles.forEach(function (t) {
-    var layer = L.tileLayer(t.url, {attribution: t.attr, subdomains: t.subdomains, maxZoom: 20, maxNativeZoom: t.maxZoom});
+    var opts = {attribution: t.attr, subdomains: t.subdomains || 'abc', maxZoom: 20, maxNativeZoom: t.maxZoom, minNativeZoom: t.minZoom};
+    var local = !/^https?:\/\//.test(t.url);
+    var layer = local ? new InlineTiles('', opts) : L.tileLayer(t.url, opts);
+    layer.on('tileload', function () { tileLoads++; if (notice.style.display === '') notice.style.display = 'none'; });
+    layer.on('tileerror', function () { tileErrors++; if (!tileLoads) showNotice('offline'); });
     if (t.overlay) overlays[t.name] = layer; else bases[t.name] = layer;
     if (t.show) layer.addTo(map);
   });
@@ -77,12 +97,35 @@
       }
     });
   }
+  /* ---- the inputs under the grids: roads and rivers (barriers), exclusive areas ---- */
+  function contextLayer(kind, style) {
+    return L.geoJSON({type: 'FeatureCollection', features: D.context.features.filter(function (f) { return f.properties.k === kind; })}, {
+      interactive: false, style: function () { return style; }
+    });
+  }
+  var barrierLayer = contextLayer('barrier', {color: '#3a5f8a', weight: 2, opacity: 0.8, className: 'gridmap-barrier'});
+  var exclusiveLayer = contextLayer('exclusive', {color: '#b35806', weight: 1.5, dashArray: '3 3', fill: false, className: 'gridmap-exclusive'});
+  var contextShown = false;
+  function contextOn() {
+    if (contextShown) return;
+    contextShown = true;
+    barrierLayer.addTo(map);
+    exclusiveLayer.addTo(map);
+    barrierLayer.bringToBack();
+    exclusiveLayer.bringToBack();
+  }
+
   var statusLayer = gridLayer(function (p) {
     return {fillColor: p.sc, color: '#333', weight: 1, fillOpacity: 0.45};
-  }, 'gridmap-grid').addTo(map);
+  }, 'gridmap-grid');
+  var distinctLayer = gridLayer(function (p) {
+    return {fillColor: p.dc, color: '#333', weight: 1, fillOpacity: 0.6};
+  }, 'gridmap-distinct');
   var choroLayer = gridLayer(function (p) {
     return {fillColor: p.cc, color: '#555', weight: 0.5, fillOpacity: 0.7};
   }, 'gridmap-choro');
+  ({status: statusLayer, distinct: distinctLayer, households: choroLayer})[D.colors].addTo(map);
+  if (!D.tiles.length) showNotice('no_basemap');
   var villageLayer = L.geoJSON(D.villages, {
     interactive: false,
     style: function () { return {fill: false, color: '#222', weight: 2.5, dashArray: '6 4'}; }
@@ -180,13 +223,16 @@
   if (O.lat.length) outsideLayer.addTo(map);
 
   overlays[both(UI.layer_status)] = statusLayer;
+  overlays[both(UI.layer_distinct)] = distinctLayer;
   overlays[both(UI.layer_choro)] = choroLayer;
+  if (D.context.features.some(function (f) { return f.properties.k === 'barrier'; })) overlays[both(UI.layer_barriers)] = barrierLayer;
+  if (D.context.features.some(function (f) { return f.properties.k === 'exclusive'; })) overlays[both(UI.layer_exclusive)] = exclusiveLayer;
   overlays[both(UI.layer_villages)] = villageLayer;
   overlays[both(UI.layer_village_names)] = villageLabels;
   overlays[both(UI.layer_codes)] = gridLabels;
   overlays[both(UI.layer_addresses)] = addrLayer;
   if (O.lat.length) overlays[both(UI.layer_outside) + ' (' + O.lat.length + ')'] = outsideLayer;
-  L.control.layers(bases, overlays, {collapsed: true}).addTo(map);
+  L.control.layers(Object.keys(bases).length > 1 ? bases : {}, overlays, {collapsed: true}).addTo(map);
   L.control.scale({imperial: false, metric: true}).addTo(map);
 
   /* ---- legend for the visible layers ---- */
@@ -223,6 +269,14 @@
       div.appendChild(el('b', null, both(UI.legend_choro)));
       D.legend.choro.forEach(function (c) { div.appendChild(swatch(c.color, c.label)); });
     }
+    [[barrierLayer, 'layer_barriers', '#3a5f8a', 'solid'], [exclusiveLayer, 'layer_exclusive', '#b35806', 'dashed']].forEach(function (c) {
+      if (!map.hasLayer(c[0]) || !c[0].getLayers().length) return;
+      var line = swatch('transparent', both(UI[c[1]]));
+      line.firstChild.style.border = 'none';
+      line.firstChild.style.borderTop = '2px ' + c[3] + ' ' + c[2];
+      line.firstChild.style.height = '0';
+      div.appendChild(line);
+    });
     if (map.hasLayer(outsideLayer)) {
       var row = swatch('#fff', both(UI.layer_outside) + ': ' + O.lat.length);
       row.firstChild.style.border = '2px solid #b10026';
@@ -241,7 +295,10 @@
   function gridLayerFor(code) {
     var ls = byCode[code] || [];
     for (var i = 0; i < ls.length; i++) if (map.hasLayer(ls[i])) return ls[i];
-    if (ls.length && !map.hasLayer(statusLayer)) { statusLayer.addTo(map); return ls[0]; }
+    if (ls.length && !map.hasLayer(statusLayer) && !map.hasLayer(distinctLayer) && !map.hasLayer(choroLayer)) {
+      statusLayer.addTo(map);
+      return ls[0];
+    }
     return ls[0];
   }
   function selectGrid(code) {
@@ -260,6 +317,44 @@
     map.closePopup();
     map.fitBounds(outline.getBounds(), {padding: [30, 30], animate: false});
   }
+  /* a query is words of a village name, a grid number (1–3 digits: the last three digits of the code)
+   * and/or a code (4+ digits: part of a village or grid code): "梅园一村 002", "梅园一村002", "3702…" */
+  function queryTokens(q) {
+    var out = [];
+    q.toLowerCase().split(/[\s,，、·]+/).forEach(function (t) {
+      if (!t) return;
+      var m = /^(.*\D)(\d{1,3})$/.exec(t);
+      if (m) { out.push(m[1]); out.push(m[2]); } else out.push(t);
+    });
+    return out;
+  }
+  function tokenMatches(t, name, code, seq) {
+    if (!/^\d+$/.test(t)) return name.toLowerCase().indexOf(t) >= 0;
+    if (t.length <= 3) return seq !== null && seq === ('000' + t).slice(-3);
+    return code.indexOf(t) >= 0;
+  }
+  function results(q) {
+    var out = [], whole = q.trim().toLowerCase();
+    if (!whole) return out;
+    var toks = queryTokens(whole);
+    var hasNumber = toks.some(function (t) { return /^\d{1,3}$/.test(t); });
+    D.villages.features.forEach(function (f) {
+      var p = f.properties, name = p.name || '';
+      if (out.length >= 8) return;
+      var whole_match = name.toLowerCase().indexOf(whole) >= 0 || (/^\d{4,}$/.test(whole) && p.code.indexOf(whole) === 0);
+      var tok_match = !hasNumber && toks.every(function (t) { return tokenMatches(t, name, p.code, null); });
+      if (whole_match || tok_match) out.push({text: name + ' · ' + p.code, go: function () { selectVillage(f); }});
+    });
+    D.grids.features.forEach(function (f) {
+      var p = f.properties;
+      if (out.length >= 16) return;
+      var seq = p.c.slice(-3), ok;
+      if (/^\d{4,}$/.test(whole)) ok = p.c.indexOf(whole) >= 0;
+      else ok = hasNumber && toks.every(function (t) { return tokenMatches(t, p.vn || '', p.c, seq); });
+      if (ok) out.push({text: p.c + ' · ' + (p.vn || '') + ' ' + seq, go: function () { selectGrid(p.c); }});
+    });
+    return out;
+  }
   var search = L.control({position: 'topleft'});
   search.onAdd = function () {
     var box = el('div', 'gm-search leaflet-bar');
@@ -271,31 +366,15 @@
     box.appendChild(list);
     L.DomEvent.disableClickPropagation(box);
     L.DomEvent.disableScrollPropagation(box);
-    function results(q) {
-      var out = [];
-      q = q.trim().toLowerCase();
-      if (!q) return out;
-      D.villages.features.forEach(function (f) {
-        var p = f.properties;
-        if (out.length < 8 && ((p.name || '').toLowerCase().indexOf(q) >= 0 || p.code.indexOf(q) === 0)) {
-          out.push({text: (p.name || '') + ' · ' + p.code, go: function () { selectVillage(f); }});
-        }
-      });
-      D.grids.features.forEach(function (f) {
-        var p = f.properties;
-        if (out.length < 16 && p.c.toLowerCase().indexOf(q) >= 0) {
-          out.push({text: p.c + ' · ' + (p.vn || ''), go: function () { selectGrid(p.c); }});
-        }
-      });
-      return out;
-    }
     function show() {
       while (list.firstChild) list.removeChild(list.firstChild);
-      results(input.value).forEach(function (r, i) {
+      var found = results(input.value);
+      found.forEach(function (r, i) {
         var li = el('li', 'gm-search-item' + (i === 0 ? ' gm-first' : ''), r.text);
         li.addEventListener('click', function () { r.go(); list.style.display = 'none'; });
         list.appendChild(li);
       });
+      if (!found.length && input.value.trim()) list.appendChild(el('li', 'gm-search-empty', both(UI.no_results)));
       list.style.display = list.firstChild ? 'block' : 'none';
     }
     input.addEventListener('input', show);
@@ -305,9 +384,14 @@
     return box;
   };
   search.addTo(map);
+  /* first in the keyboard order: Tab from the page reaches the map, then the search box (grids follow) */
+  var corner = search.getContainer().parentNode;
+  corner.insertBefore(search.getContainer(), corner.firstChild);
+  var controls = map.getContainer().querySelector('.leaflet-control-container');
+  map.getContainer().insertBefore(controls, map.getContainer().firstChild);
 
   map.on('zoomend moveend overlayadd overlayremove', function () { drawLabels(); drawAddresses(); drawLegend(); });
-  map.fitBounds(D.bounds);
+  map.fitBounds(D.bounds, {animate: false});
   drawLabels();
   drawLegend();
   function fromHash() {
@@ -316,5 +400,5 @@
   }
   window.addEventListener('hashchange', fromHash);
   fromHash();
-  window.gridmap = {map: map, statusLayer: statusLayer, choroLayer: choroLayer, selectGrid: selectGrid};
-})();
+  window.gridmap = {map: map, statusLayer: statusLayer, distinctLayer: distinctLayer, choroLayer: choroLayer, selectGrid: selectGrid, search: results};
+}

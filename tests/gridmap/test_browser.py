@@ -86,7 +86,7 @@ def hover_and_click_centre(driver):
     from selenium.webdriver.common.action_chains import ActionChains
     from selenium.webdriver.common.by import By
 
-    m = driver.find_element(By.ID, "map")
+    m = driver.find_element(By.CSS_SELECTOR, ".folium-map")
     ActionChains(driver).move_to_element_with_offset(m, 3, 3).move_to_element(m).perform()
     tip = driver.execute_script("var t=document.querySelector('.leaflet-tooltip'); return t ? t.textContent : '';")
     ActionChains(driver).click().perform()
@@ -115,7 +115,7 @@ def test_every_grid_opens_on_hover_and_click_and_nothing_injected_runs(browser, 
     from selenium.webdriver.common.action_chains import ActionChains
     from selenium.webdriver.common.by import By
 
-    m = browser.find_element(By.ID, "map")
+    m = browser.find_element(By.CSS_SELECTOR, ".folium-map")
     size = m.size
     clicked = 0
     for p in props:

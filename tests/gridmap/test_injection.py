@@ -38,7 +38,7 @@ def page_data(page: str) -> dict:
 
 def test_map_carries_names_as_json_data_only(hostile_run):
     result, _ = hostile_run
-    page = build_map(result).html
+    page = build_map(result).get_root().render()
     assert "崂山42二村" not in page and "<img src=x" not in page and "<script>window.__pwned" not in page
     data = page_data(page)
     assert [f["properties"]["name"] for f in data["villages"]["features"]] == names(result)
@@ -51,8 +51,10 @@ def test_map_carries_names_as_json_data_only(hostile_run):
     zh, en = props[result.grids.index.get_loc(over)]["n"]
     building = re.search(r"building (.*?) alone", en).group(1)
     assert building in set(result.addresses["building"]) and building in zh
-    # the only scripts are ours: Leaflet, map.js, and the JSON data block
-    assert page.count("<script") == 3
+    # the only scripts: Leaflet, folium's two switches, the JSON data block, folium's map + map.js
+    scripts = re.findall(r"<script[^>]*>(.*?)</script>", page, re.S)
+    assert len(scripts) == 4 and "L_NO_TOUCH" in scripts[1] and "gridmapPage(map_" in scripts[3]
+    assert "L.map(" in scripts[3] and "<script src=" not in page
     assert "innerHTML" not in page.split("id='gridmap-data'")[1].split("</script>", 1)[1]
 
 

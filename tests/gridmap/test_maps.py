@@ -11,12 +11,12 @@ import tarfile
 import pandas as pd
 import pytest
 
+from geodata.errors import OptionError
 from gridmap import offline
 from gridmap.maps import (
     EXCLUSIVE_COLOR,
     GROUP_COLOR,
     STATUS_COLORS,
-    MapError,
     build_map,
     status_colors,
 )
@@ -77,20 +77,21 @@ def test_installed_leaflet_is_the_pinned_one():
 
 def test_default_page_inlines_everything_and_cdn_page_pins_with_integrity(hostile_run):
     result, _ = hostile_run
-    page = build_map(result).html
+    page = build_map(result).get_root().render()
     assert "<script src=" not in page and '<link rel="stylesheet"' not in page
     assert "cdn.jsdelivr.net" not in page and "unpkg" not in page
     assert "url(images/" not in page  # Leaflet's images are data URIs
-    cdn = build_map(result, cdn=True).html
+    cdn = build_map(result, cdn=True).get_root().render()
     js = offline.cdn_url("leaflet", "dist/leaflet.js")
     assert f'<script src="{js}" integrity="{offline.sri("leaflet", "dist/leaflet.js")}"' in cdn
     assert len(cdn) < len(page) - 100_000
 
 
 @pytest.mark.parametrize("kw", [{"basemap": "bing"}, {"lang": "fr"}, {"basemap": "tianditu", "tianditu_key": ""}])
-def test_bad_map_options_are_refused_with_the_choices(hostile_run, kw, monkeypatch):
+def test_bad_map_options_are_refused_with_the_choices(hostile_run, kw, monkeypatch, tmp_path):
     monkeypatch.delenv("TIANDITU_KEY", raising=False)
-    with pytest.raises(MapError):
+    monkeypatch.setenv("GRIDMAP_CONFIG", str(tmp_path / "none.toml"))
+    with pytest.raises(OptionError):
         build_map(hostile_run[0], **kw)
 
 
@@ -109,3 +110,102 @@ def test_status_colour_states_the_rule():
         EXCLUSIVE_COLOR,
         STATUS_COLORS["enclave"],
     ]
+
+
+def test_default_page_has_no_cdn_link_of_folium_either(hostile_run):
+    page = build_map(hostile_run[0]).get_root().render()
+    for host in ("cdn.jsdelivr.net", "code.jquery.com", "cdnjs.cloudflare.com", "netdna.bootstrapcdn.com"):
+        assert host not in page
+
+
+def test_gaode_base_map_is_gcj02_only_and_tianditu_has_imagery_and_annotation(tmp_path, monkeypatch, caplog):
+    from gridmap.basemaps import display_datum, tile_layers
+
+    gaode = tile_layers("gaode")
+    assert {t.crs for t in gaode} == {"gcj02"} and all("autonavi.com" in t.url for t in gaode)
+    assert display_datum(gaode) == "gcj02" and display_datum(tile_layers("osm")) == "wgs84"
+    # the key from the config file, with a warning that it goes into the page
+    monkeypatch.delenv("TIANDITU_KEY", raising=False)
+    cfg = tmp_path / "config.toml"
+    cfg.write_text('[basemaps]\ntianditu_key = "k3y"\n', encoding="utf-8")
+    monkeypatch.setenv("GRIDMAP_CONFIG", str(cfg))
+    with caplog.at_level("WARNING", logger="gridmap"):
+        tdt = tile_layers("tianditu")
+    assert "key is written into the map page" in caplog.text
+    assert [t.url.split(".tianditu.gov.cn/")[1][:5] for t in tdt] == ["vec_w", "img_w", "cva_w", "cia_w"]
+    assert all(t.url.endswith("&tk=k3y") for t in tdt) and [t.overlay for t in tdt] == [False, False, True, True]
+    assert display_datum(tdt) == "wgs84"  # CGCS2000 draws as WGS 84 (centimetres apart)
+
+
+def test_tile_template_accepts_xyz_and_wmts_and_refuses_what_leaflet_cannot_fill():
+    from gridmap.basemaps import custom_tiles, display_datum
+
+    xyz = custom_tiles("http://10.1.2.3/tiles/{z}/{x}/{y}.png", crs="cgcs2000")
+    assert xyz.url == "http://10.1.2.3/tiles/{z}/{x}/{y}.png" and "10.1.2.3" in xyz.attr
+    wmts = custom_tiles("https://gis.gov/wmts/vec/default/w/{TileMatrix}/{TileRow}/{TileCol}.png", crs="gcj02")
+    assert wmts.url.endswith("/w/{z}/{y}/{x}.png") and display_datum([wmts]) == "gcj02"
+    with pytest.raises(OptionError, match=r"missing \{x\}"):
+        custom_tiles("http://10.1.2.3/tiles/{z}/{y}.png")
+    with pytest.raises(OptionError, match="tiles_crs"):
+        custom_tiles("http://10.1.2.3/{z}/{x}/{y}.png", crs="bd09")
+    with pytest.raises(OptionError, match="cannot mix GCJ-02"):
+        display_datum([wmts, xyz])
+
+
+def _delta_e(a: str, b: str) -> float:
+    """CIE76 colour difference of two sRGB hex colours."""
+
+    def lab(h: str):
+        rgb = [int(h[i : i + 2], 16) / 255 for i in (1, 3, 5)]
+        r, g, b = (((c + 0.055) / 1.055) ** 2.4 if c > 0.04045 else c / 12.92 for c in rgb)
+        xyz = (
+            (0.4124 * r + 0.3576 * g + 0.1805 * b) / 0.95047,
+            0.2126 * r + 0.7152 * g + 0.0722 * b,
+            (0.0193 * r + 0.1192 * g + 0.9505 * b) / 1.08883,
+        )
+        fx, fy, fz = (v ** (1 / 3) if v > 0.008856 else 7.787 * v + 16 / 116 for v in xyz)
+        return 116 * fy - 16, 500 * (fx - fy), 200 * (fy - fz)
+
+    return sum((p - q) ** 2 for p, q in zip(lab(a), lab(b), strict=True)) ** 0.5
+
+
+def test_choropleth_classes_are_clearly_different_neighbours():
+    from gridmap.maps import CHORO_COLORS
+
+    steps = [_delta_e(a, b) for a, b in zip(CHORO_COLORS, CHORO_COLORS[1:], strict=False)]
+    assert min(steps) >= 24, steps  # the former YlOrRd had 20 between 301–400 and 401–500
+
+
+def test_distinct_colours_differ_between_every_pair_of_touching_grids(sample_run):
+    import shapely
+
+    from gridmap.maps import distinct_colors
+
+    colours = distinct_colors(sample_run.grids)
+    geoms = sample_run.grids.geometry.values
+    left, right = shapely.STRtree(geoms).query(geoms, predicate="intersects")
+    pairs = [(a, b) for a, b in zip(left, right, strict=True) if a < b]
+    assert pairs and all(colours[a] != colours[b] for a, b in pairs)
+    assert len(set(colours)) <= 8
+
+
+def test_mbtiles_tiles_are_renumbered_to_xyz_and_kept_within_the_page_budget(sample_run, tmp_path, caplog):
+    from gridmap.basemaps import custom_tiles, mbtiles_tiles
+    from tests.gridmap.test_map_browser import make_mbtiles
+
+    bounds = tuple(sample_run.grids.to_crs(4326).total_bounds)
+    mb = tmp_path / "t.mbtiles"
+    n = make_mbtiles(mb, bounds, range(12, 15))
+    layer = custom_tiles(str(mb))
+    assert layer.local and (layer.min_zoom, layer.max_zoom) == (12, 14) and layer.as_json()["url"] == ""
+    tiles = mbtiles_tiles(mb, bounds)
+    assert len(tiles) == n and all(v.startswith("data:image/png;base64,") for v in tiles.values())
+    z, x, y = (int(v) for v in next(k for k in tiles if k.startswith("14/")).split("/"))
+    lon = x / 2**z * 360 - 180  # the XYZ key of a tile west of the run's east edge, north of its south edge
+    assert lon <= bounds[2]
+    small = sum(k.startswith("12/") for k in tiles)
+    with caplog.at_level("WARNING", logger="gridmap"):
+        cut = mbtiles_tiles(mb, bounds, max_bytes=len(next(iter(tiles.values()))) * (small + 1))
+    assert set(cut) == {k for k in tiles if k.startswith("12/")} and "zoom levels 13 and deeper" in caplog.text
+    with pytest.raises(OptionError, match="does not exist"):
+        custom_tiles(str(tmp_path / "none.mbtiles"))

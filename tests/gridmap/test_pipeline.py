@@ -109,6 +109,10 @@ def test_address_outside_every_boundary_is_kept_in_violations(town):
     result = run_files(**town_config(town))
     v = result.violations
     assert (v["kind"] == "address_outside_boundaries").sum() == 1
+    # named by where the user finds it: file, feature number and address_id (not an internal index)
+    n = len(addr) - 1
+    (ref,) = v.loc[v["kind"].eq("address_outside_boundaries"), "ref"]
+    assert "town.gpkg" in ref and ref.endswith(f"feature {n}, address_id {n}"), ref
     assert result.addresses["grid_code"].isna().sum() == 1
     assert result.manifest["counts"]["addresses_without_grid"] == 1
 
