@@ -317,7 +317,7 @@ def test_check_codes_writes_one_finding_per_problem_with_a_message_a_person_can_
             "3101150050",
             "format",
             "error",
-            "'3101150050' is not 15 digits (12-digit village/community code + 3-digit sequence).",
+            "'3101150050' is not 15 digits (ASCII 0-9; 12-digit village/community code + 3-digit sequence).",
         ],
         [V + "001", "unique", "error", f"{V}001 is used by more than one grid."],
         [
