@@ -350,3 +350,16 @@ def valid_polygons(gdf: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     g = np.asarray(out.geometry.values, dtype=object).copy()
     g[bad] = fixed
     return out.set_geometry(gpd.GeoSeries(g, index=out.index, crs=out.crs))
+
+
+def flatten(gdf: gpd.GeoDataFrame, *, file: str) -> gpd.GeoDataFrame:
+    """Drop Z (height) and M (measure) values, saying so: gridmap works in 2D.
+
+    ArcGIS exports boundaries as PolygonZ; reprojecting 3D rings can leave them unclosed in GEOS.
+    """
+    geoms = gdf.geometry.values
+    has = shapely.has_z(geoms) | (shapely.has_m(geoms) if hasattr(shapely, "has_m") else False)
+    if has.any():
+        log.warning("%s: %d geometries have Z or M values; they were dropped (gridmap works in 2D).", file, has.sum())
+        gdf = gdf.set_geometry(shapely.force_2d(geoms), crs=gdf.crs)
+    return gdf

@@ -20,8 +20,8 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import pyogrio
-import shapely
 
+from geodata.crs import flatten
 from geodata.errors import (
     DependencyError,
     InputError,
@@ -437,19 +437,6 @@ def read_layer(
         raise InputError(Problem(str(path), "has no geometry column.", "pass a layer with points or polygons."))
     gdf = flatten(gdf.reset_index(drop=True), file=str(path))
     gdf.attrs.update(rows="feature", file=str(path))
-    return gdf
-
-
-def flatten(gdf: gpd.GeoDataFrame, *, file: str) -> gpd.GeoDataFrame:
-    """Drop Z (height) and M (measure) values, saying so: gridmap works in 2D.
-
-    ArcGIS exports boundaries as PolygonZ; reprojecting 3D rings can leave them unclosed in GEOS.
-    """
-    geoms = gdf.geometry.values
-    has = shapely.has_z(geoms) | (shapely.has_m(geoms) if hasattr(shapely, "has_m") else False)
-    if has.any():
-        log.warning("%s: %d geometries have Z or M values; they were dropped (gridmap works in 2D).", file, has.sum())
-        gdf = gdf.set_geometry(shapely.force_2d(geoms), crs=gdf.crs)
     return gdf
 
 

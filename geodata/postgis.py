@@ -22,6 +22,7 @@ import geopandas as gpd
 import pandas as pd
 import shapely
 
+from geodata.crs import flatten
 from geodata.errors import InputError, Problem, require
 
 if TYPE_CHECKING:
@@ -394,8 +395,6 @@ def read_db_layer(url: str, *, layer: str | None = None, sql: str | None = None)
         raise InputError(Problem(where, "returned no rows.", "check the layer or the query's WHERE clause."))
     name = "geometry" if geom_col == "geometry" or "geometry" not in df.columns else geom_col
     gdf = gpd.GeoDataFrame(df.drop(columns=[geom_col]), geometry=gpd.GeoSeries(geoms, name=name), crs=crs)
-    from geodata.io import flatten
-
     return flatten(gdf.reset_index(drop=True), file=where)
 
 
