@@ -16,12 +16,15 @@ import tomllib
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+import numpy as np
+
+from geodata.crs import in_china
 from geodata.errors import OptionError
 
 log = logging.getLogger("gridmap")
 
-BASEMAPS = ("osm", "gaode", "tianditu", "none")
-"""Named base maps (``none``: no tiles, the context layers from the inputs only)."""
+BASEMAPS = ("auto", "osm", "gaode", "tianditu", "none")
+"""Named base maps (``none``: no tiles, the context layers from the inputs only; ``auto``: see :func:`auto_basemap`)."""
 TILE_CRS = ("wgs84", "gcj02", "cgcs2000")
 """Datums of a tile template: ``gcj02`` shifts the grids for display; the others draw them as they are."""
 CONFIG_FILE = Path("~/.config/gridmap/config.toml")
@@ -183,6 +186,23 @@ def custom_tiles(url: str, *, crs: str = "wgs84", attribution: str = "") -> Tile
         "abc" if "{s}" in url else "",
         20,
     )
+
+
+def auto_basemap(lon: float, lat: float, *, tianditu: str | None = None) -> str:
+    """Return the base map an office would pick for a map centred at `lon`, `lat`.
+
+    In China: 天地图 when a key is configured (the state's map service, what a government office
+    publishes on), else Gaode (no key; GCJ-02, so the grids are shifted onto its streets).
+    Elsewhere OpenStreetMap.
+
+    Examples
+    --------
+    >>> auto_basemap(121.5, 31.2, tianditu=""), auto_basemap(-104.9, 39.7, tianditu="")
+    ('gaode', 'osm')
+    """
+    if not bool(in_china(np.array([lon]), np.array([lat]))[0]):
+        return "osm"
+    return "tianditu" if tianditu_key(tianditu) else "gaode"
 
 
 def tile_layers(

@@ -14,7 +14,7 @@ import shapely
 
 from geodata.crs import wgs84_to_china
 from geodata.errors import OptionError
-from gridmap.basemaps import BASEMAPS, TILE_CRS, display_datum, tile_layers
+from gridmap.basemaps import BASEMAPS, TILE_CRS, auto_basemap, display_datum, tile_layers
 from gridmap.catalog import FLAGS, STATUS, note_pairs
 from gridmap.colors import (  # noqa: F401 (colours re-exported: the map's are these)
     EXCLUSIVE_COLOR,
@@ -332,7 +332,7 @@ def distinct_colors(grids: gpd.GeoDataFrame) -> np.ndarray:
 def build_map(
     result: GridResult,
     *,
-    basemap: str = "osm",
+    basemap: str = "auto",
     tiles: str | None = None,
     tiles_crs: str = "wgs84",
     tiles_attribution: str = "",
@@ -353,8 +353,10 @@ def build_map(
     result
         The run.
     basemap
-        ``osm`` (default), ``gaode`` (roads and satellite, GCJ-02: the grids are shifted for
-        display), ``tianditu`` (vector and imagery with annotation; needs a key) or ``none``.
+        ``auto`` (default: in China 天地图 when a key is configured, else Gaode; OpenStreetMap
+        elsewhere, see :func:`gridmap.basemaps.auto_basemap`), ``osm``, ``gaode`` (roads and
+        satellite, GCJ-02: the grids are shifted for display), ``tianditu`` (vector and imagery with
+        annotation; needs a key) or ``none``.
     tiles, tiles_crs, tiles_attribution
         An office's own XYZ/WMTS tile template instead of `basemap`, its datum (``wgs84``,
         ``cgcs2000`` or ``gcj02``) and attribution (see :func:`gridmap.basemaps.custom_tiles`).
@@ -392,6 +394,10 @@ def build_map(
     if colors not in COLORINGS:
         msg = f"`colors` should be one of {', '.join(COLORINGS)}, got '{colors}'."
         raise OptionError(msg)
+    if basemap == "auto" and not tiles:
+        where = (result.grids if len(result.grids) else result.boundaries).to_crs(4326).total_bounds
+        lon, lat = (where[0] + where[2]) / 2, (where[1] + where[3]) / 2
+        basemap = auto_basemap(lon, lat, tianditu=tianditu_key) if np.isfinite([lon, lat]).all() else "osm"
     layers = tile_layers(
         basemap, tiles=tiles, tiles_crs=tiles_crs, tiles_attribution=tiles_attribution, tianditu=tianditu_key
     )

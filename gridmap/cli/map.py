@@ -18,9 +18,10 @@ from gridmap.printmap import ORIENTATIONS, PAGES_BY, PAPERS
 @click.option(
     "--basemap",
     type=click.Choice(BASEMAPS),
-    default="osm",
+    default="auto",
     show_default=True,
-    help="Base map; gaode (roads, satellite) shifts the grids to GCJ-02 so they sit on Gaode's streets; "
+    help="Base map; auto: 天地图 when a key is set and Gaode otherwise for places in China, OpenStreetMap elsewhere; "
+    "gaode (roads, satellite) shifts the grids to GCJ-02 so they sit on Gaode's streets; "
     "tianditu: vector, imagery and annotation; none: the inputs' roads and rivers only.",
 )
 @click.option(

@@ -209,3 +209,16 @@ def test_mbtiles_tiles_are_renumbered_to_xyz_and_kept_within_the_page_budget(sam
     assert set(cut) == {k for k in tiles if k.startswith("12/")} and "zoom levels 13 and deeper" in caplog.text
     with pytest.raises(OptionError, match="does not exist"):
         custom_tiles(str(tmp_path / "none.mbtiles"))
+
+
+def test_default_base_map_is_one_a_chinese_office_can_use(sample_run, monkeypatch, tmp_path):
+    # in China: Gaode without a key (grids shifted to GCJ-02), 天地图 with one; OpenStreetMap is never the default there
+    from gridmap.maps import build_map
+
+    monkeypatch.delenv("TIANDITU_KEY", raising=False)
+    monkeypatch.setenv("GRIDMAP_CONFIG", str(tmp_path / "none.toml"))
+    page = build_map(sample_run).get_root().render()
+    assert "autonavi.com" in page and "openstreetmap" not in page
+    monkeypatch.setenv("TIANDITU_KEY", "k3y")
+    page = build_map(sample_run).get_root().render()
+    assert "tianditu.gov.cn" in page and "autonavi" not in page and "openstreetmap" not in page
