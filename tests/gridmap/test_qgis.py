@@ -104,6 +104,12 @@ def test_plugin_commands_are_ones_the_cli_accepts(tmp_path):
     assert parsed[0]["addresses_layer"] == "pts" and parsed[0]["barriers"] == ("r.gpkg", "w.gpkg")
     assert parsed[0]["boundaries_layer"] is None and parsed[0]["households_col"] == "hh" and parsed[0]["overwrite"]
     assert parsed[1]["grid_code_col"] == "WGBM" and parsed[1]["grids_layer"] == "grids"
+    # a band left empty in the dialog is gridmap's own default (written once, in partition/values.py)
+    assert parsed[0]["min_households"] is None and parsed[1]["max_households"] is None
+    banded = commands.partition_command(
+        "gridmap", addresses=("a.gpkg", ""), boundaries=("b.gpkg", ""), out="run", min_households=250
+    )
+    assert banded[banded.index("--min-households") + 1] == "250" and "--max-households" not in banded
     assert parsed[2]["formats"] == ("shp", "kml") and parsed[2]["encoding"] == "GBK"
 
 

@@ -128,12 +128,12 @@ class PartitionAlgorithm(_Gridmap):
                 "HOUSEHOLDS", "户数字段 Households field", parentLayerParameterName="ADDRESSES", optional=True
             )
         )
-        for key, label, default in (
-            ("MIN", "最少户数 Minimum households", 300),
-            ("MAX", "最多户数 Maximum households", 500),
-        ):
+        for key, label in (("MIN", "最少户数 Minimum households"), ("MAX", "最多户数 Maximum households")):
+            # empty: gridmap's own default band (300-500), so the band is written in one place
             self.addParameter(
-                QgsProcessingParameterNumber(key, label, QgsProcessingParameterNumber.Integer, default, minValue=1)
+                QgsProcessingParameterNumber(
+                    key, label, QgsProcessingParameterNumber.Integer, None, optional=True, minValue=1
+                )
             )
         self.addParameter(QgsProcessingParameterString("NAME", "名称 Run name", optional=True))
         self.addParameter(QgsProcessingParameterBoolean("OVERWRITE", "覆盖 Replace an earlier run", False))
@@ -162,8 +162,8 @@ class PartitionAlgorithm(_Gridmap):
             exclusive=self._source(parameters, "EXCLUSIVE", context, feedback),
             barriers=barriers,
             barriers_layer="barriers",
-            min_households=self.parameterAsInt(parameters, "MIN", context),
-            max_households=self.parameterAsInt(parameters, "MAX", context),
+            min_households=_optional_int(self, parameters, "MIN", context),
+            max_households=_optional_int(self, parameters, "MAX", context),
             households_col=self.parameterAsString(parameters, "HOUSEHOLDS", context),
             name=self.parameterAsString(parameters, "NAME", context),
             overwrite=self.parameterAsBool(parameters, "OVERWRITE", context),
@@ -205,12 +205,12 @@ class AuditAlgorithm(_Gridmap):
                 "BOUNDARIES", "村/社区边界 Village/community boundaries", [QgsProcessing.TypeVectorPolygon]
             )
         )
-        for key, label, default in (
-            ("MIN", "最少户数 Minimum households", 300),
-            ("MAX", "最多户数 Maximum households", 500),
-        ):
+        for key, label in (("MIN", "最少户数 Minimum households"), ("MAX", "最多户数 Maximum households")):
+            # empty: gridmap's own default band (300-500), so the band is written in one place
             self.addParameter(
-                QgsProcessingParameterNumber(key, label, QgsProcessingParameterNumber.Integer, default, minValue=1)
+                QgsProcessingParameterNumber(
+                    key, label, QgsProcessingParameterNumber.Integer, None, optional=True, minValue=1
+                )
             )
         self.addParameter(QgsProcessingParameterBoolean("OVERWRITE", "覆盖 Replace an earlier audit", False))
         self._exe_param()
@@ -226,8 +226,8 @@ class AuditAlgorithm(_Gridmap):
             grid_code_col=self.parameterAsString(parameters, "GRID_CODE", context),
             addresses=self._source(parameters, "ADDRESSES", context, feedback),
             boundaries=self._source(parameters, "BOUNDARIES", context, feedback),
-            min_households=self.parameterAsInt(parameters, "MIN", context),
-            max_households=self.parameterAsInt(parameters, "MAX", context),
+            min_households=_optional_int(self, parameters, "MIN", context),
+            max_households=_optional_int(self, parameters, "MAX", context),
             overwrite=self.parameterAsBool(parameters, "OVERWRITE", context),
             out=out,
         )
@@ -282,3 +282,10 @@ class ExportAlgorithm(_Gridmap):
         )
         self._run(cmd, feedback)
         return {"OUTPUT": out, "FOLDER": out}
+
+
+def _optional_int(alg, parameters, key, context):
+    """Return the whole number given for an optional parameter, or None when it was left empty."""
+    if parameters.get(key) in (None, ""):
+        return None
+    return alg.parameterAsInt(parameters, key, context)

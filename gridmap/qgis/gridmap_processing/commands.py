@@ -50,8 +50,8 @@ def partition_command(
     exclusive: tuple[str, str] | None = None,
     barriers: Sequence[str] = (),
     barriers_layer: str = "",
-    min_households: int = 300,
-    max_households: int = 500,
+    min_households: int | None = None,
+    max_households: int | None = None,
     households_col: str = "",
     name: str = "",
     overwrite: bool = False,
@@ -63,7 +63,7 @@ def partition_command(
         cmd += ["--barriers", path]
     if barriers and barriers_layer:
         cmd += ["--barriers-layer", barriers_layer]
-    cmd += ["--min-households", str(min_households), "--max-households", str(max_households), "--out", out]
+    cmd += [*_band(min_households, max_households), "--out", out]
     if households_col:
         cmd += ["--households-col", households_col]
     if name:
@@ -79,15 +79,25 @@ def audit_command(
     addresses: tuple[str, str],
     boundaries: tuple[str, str],
     out: str,
-    min_households: int = 300,
-    max_households: int = 500,
+    min_households: int | None = None,
+    max_households: int | None = None,
     overwrite: bool = False,
 ) -> list[str]:
     """Return the ``gridmap audit`` command of an existing grid layer."""
     cmd = [exe, "audit", *_layer("grids", grids), "--grid-code-col", grid_code_col]
     cmd += [*_layer("addresses", addresses), *_layer("boundaries", boundaries)]
-    cmd += ["--min-households", str(min_households), "--max-households", str(max_households), "--out", out]
+    cmd += [*_band(min_households, max_households), "--out", out]
     return cmd + (["--overwrite"] if overwrite else [])
+
+
+def _band(min_households: int | None, max_households: int | None) -> list[str]:
+    """Return the band options that were given (gridmap's default band for the others)."""
+    out = []
+    if min_households is not None:
+        out += ["--min-households", str(min_households)]
+    if max_households is not None:
+        out += ["--max-households", str(max_households)]
+    return out
 
 
 def export_command(exe: str, *, run: str, formats: Sequence[str], out: str, encoding: str = "UTF-8") -> list[str]:
