@@ -138,7 +138,8 @@ def _kinds(grids) -> set:
 
 
 def _map_notes(result) -> list:
-    data = json.loads(re.search(r"id='gridmap-data'>(.*?)</script>", build_map(result).html, re.S).group(1))
+    page = build_map(result).get_root().render()
+    data = json.loads(re.search(r"id='gridmap-data'>(.*?)</script>", page, re.S).group(1))
     return [f["properties"]["n"] for f in data["grids"]["features"] if f["properties"]["n"]]
 
 
