@@ -12,6 +12,7 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from gridmap.maps import write_map
@@ -209,6 +210,11 @@ def test_search_layers_legend_and_language_like_a_user(browser, hostile_run, tmp
         if result.boundaries.crs.is_geographic
         else result.boundaries.to_crs(4326).iloc[0].geometry.bounds
     )
+    if "autonavi.com" in browser.page_source:  # the default base map in China is Gaode: the page is in GCJ-02
+        from geodata.crs import wgs84_to_gcj02
+
+        xs, ys = wgs84_to_gcj02(np.array([b[0], b[2]]), np.array([b[1], b[3]]))
+        b = (float(xs[0]), float(ys[0]), float(xs[1]), float(ys[1]))
     inside = browser.execute_script(
         "var b=gridmap.map.getBounds(); return b.contains([arguments[1],arguments[0]]) && "
         "b.contains([arguments[3],arguments[2]]);",
@@ -261,7 +267,13 @@ def test_english_page_and_address_popups(browser, hostile_run, tmp_path):
         if "addresses" in lab.text
     ][0].click()
     a = result.addresses.to_crs(4326).iloc[0]
-    centre_on(browser, [a.geometry.y, a.geometry.x], 18)
+    x, y = a.geometry.x, a.geometry.y
+    if "autonavi.com" in browser.page_source:  # the default base map in China is Gaode: the page is in GCJ-02
+        from geodata.crs import wgs84_to_gcj02
+
+        xs, ys = wgs84_to_gcj02(np.array([x]), np.array([y]))
+        x, y = float(xs[0]), float(ys[0])
+    centre_on(browser, [y, x], 18)
     assert browser.execute_script("return document.querySelectorAll('path.gridmap-address').length") > 0
     _, popup = hover_and_click_centre(browser)
     assert a["grid_code"] in popup and a["building"] in popup
