@@ -70,7 +70,7 @@ class Options:
     >>> Options(liaison=(15, 10))
     Traceback (most recent call last):
     ...
-    geodata.errors.OptionError: `liaison` needs 0 < MIN <= MAX whole numbers, got (15, 10).
+    geodata.errors.OptionError: `liaison` needs 0 < MIN <= MAX <= 1,000,000 whole numbers, got (15, 10).
     """
 
     rules: RuleSet = field(default_factory=RuleSet)

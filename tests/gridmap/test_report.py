@@ -100,9 +100,8 @@ def test_addresses_outside_every_boundary_are_in_the_report_and_on_the_map(hosti
     )
     page = report_html(hurt)
     assert "边界外的地址 / address outside every boundary: 1" in page and "address &lt;b&gt;7&lt;/b&gt;" in page
-    data = json.loads(
-        re.search(r"id='gridmap-data'>(.*?)</script>", build_map(hurt).get_root().render(), re.S).group(1)
-    )
+    html = build_map(hurt, basemap="osm").get_root().render()  # WGS 84 page: the point where it is
+    data = json.loads(re.search(r"id='gridmap-data'>(.*?)</script>", html, re.S).group(1))
     assert data["outside"]["ref"] == ["address <b>7</b>"] and data["outside"]["lon"] == [round(x, 6)]
 
 
