@@ -44,7 +44,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
-from geodata.errors import DatabaseError, InputError, OptionError, Problem
+from geodata.errors import DatabaseError, InputError, OptionError, Problem, require
 from geodata.postgis import DbSource, connect, db_error, mask_url
 from geodata.schema import GRID_COLUMNS, PUBLISHED_ADDRESS_COLUMNS
 
@@ -217,8 +217,8 @@ def publish_run(result: GridResult, url: str, *, schema: str = "gridmap") -> Pub
         The database refused the run (a retired code, a code outside its village, the run already
         published, another SRID); nothing was written.
     """
-    import psycopg
-    import sqlalchemy as sa
+    psycopg = require("psycopg", extra="postgis", purpose="Publishing to PostgreSQL")
+    sa = require("sqlalchemy", extra="postgis", purpose="Publishing to PostgreSQL")
 
     t0 = time.perf_counter()
     _check_schema(schema)

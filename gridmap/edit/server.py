@@ -38,12 +38,11 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import geopandas as gpd
 import numpy as np
 import pandas as pd
-from werkzeug.serving import WSGIRequestHandler
 
 from geodata.errors import EditError, GridmapError, OptionError, OutputExistsError, UnsafeOutputError, require
 from gridmap.edit.session import EditSession
@@ -435,6 +434,14 @@ def editor_url(host: str, port: int, token: str) -> str:
 
     shown = f"[{host}]" if ":" in host else host
     return f"http://{shown}:{port}/?token={quote(token, safe='')}"
+
+
+if TYPE_CHECKING:
+    from werkzeug.serving import WSGIRequestHandler
+else:  # without the [edit] extra, importing the editor is one clear error naming the install
+    WSGIRequestHandler = require(
+        "werkzeug.serving", extra="edit", purpose="The editor (gridmap edit)"
+    ).WSGIRequestHandler
 
 
 class _QuietHandler(WSGIRequestHandler):
