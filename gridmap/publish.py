@@ -219,6 +219,7 @@ def publish_run(result: GridResult, url: str, *, schema: str = "gridmap") -> Pub
     """
     psycopg = require("psycopg", extra="postgis", purpose="Publishing to PostgreSQL")
     sa = require("sqlalchemy", extra="postgis", purpose="Publishing to PostgreSQL")
+    require("geoalchemy2", extra="postgis", purpose="Publishing to PostgreSQL (geopandas' to_postgis)")
 
     t0 = time.perf_counter()
     _check_schema(schema)

@@ -111,3 +111,42 @@ def test_a_missing_optional_package_names_the_extra_that_installs_it(monkeypatch
     monkeypatch.setitem(sys.modules, "sqlalchemy", None)
     with pytest.raises(DependencyError, match=r"sqlalchemy.*pip install 'gridmap-engine\[postgis\]'"):
         connect("postgresql://gis@localhost/county")
+
+
+def _required_modules() -> list[tuple[str, str, str]]:
+    """Every ``require("module", extra="x", ...)`` call in the packages: (file, module, extra)."""
+    found = []
+    for pkg in PACKAGES:
+        for path in (ROOT / pkg).rglob("*.py"):
+            for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+                if isinstance(node, ast.Call) and getattr(node.func, "id", None) == "require" and node.args:
+                    extra = next(k.value for k in node.keywords if k.arg == "extra")
+                    found.append((path.name, node.args[0].value, extra.value))  # type: ignore[attr-defined]
+    return found
+
+
+def test_every_optional_module_the_code_requires_is_listed_in_its_extra():
+    # A module missing from its extra passes every local run (the developer's venv has it) and fails on a
+    # fresh install: geoalchemy2, which geopandas' to_postgis imports, once was dropped from [postgis].
+    import re
+    import tomllib
+    from importlib.metadata import packages_distributions, requires
+
+    extras = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]["optional-dependencies"]
+    listed = {
+        extra: {re.split(r"[\[<>=~! ]", req, maxsplit=1)[0].lower().replace("_", "-") for req in reqs}
+        for extra, reqs in extras.items()
+    }
+    dists = packages_distributions()
+    required = _required_modules()
+    assert {m for _, m, _ in required} >= {"flask", "psycopg", "sqlalchemy", "geoalchemy2", "cryptography"}
+
+    def installs(extra: str) -> set[str]:  # the extra's packages and what they install in turn (flask → werkzeug)
+        names = set(listed[extra])
+        for dist in listed[extra] - {"gridmap-engine"}:
+            names |= {re.split(r"[\[<>=~!; ]", r, maxsplit=1)[0].lower() for r in requires(dist) or []}
+        return names
+
+    for file, module, extra in required:
+        names = {d.lower().replace("_", "-") for d in dists.get(module.split(".")[0], [module])}
+        assert names & installs(extra), f"{file} requires {module}, which [{extra}] does not install"
