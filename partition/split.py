@@ -61,6 +61,8 @@ ANGLES = 8
 """Number of sweep directions tried at every bisection."""
 REFINE_PASSES = 12
 """Maximum passes of local refinement."""
+LIMIT_CUTS = 9
+"""Cut positions tried per sweep direction, spread over the feasible window, when measures are limited."""
 
 
 @dataclass(frozen=True)
@@ -414,6 +416,8 @@ def _bisect(idx: np.ndarray, k: int, g: _Arrays, band: Band) -> list[np.ndarray]
             if len(ok):
                 near = ok[np.argmin(np.abs(sums[ok] - target))]
                 cands = sorted({int(near), int(ok[len(ok) // 4]), int(ok[(3 * len(ok)) // 4])})
+                if limited:  # where the limits fall along the sweep matters too: try more positions
+                    cands = sorted({*cands, *ok[np.linspace(0, len(ok) - 1, LIMIT_CUTS).astype(int)].tolist()})
             else:
                 cands = [int(np.argmin(np.abs(sums - target)))]
             for p in cands:
@@ -1004,6 +1008,89 @@ def _limit_violation(label: np.ndarray, idx: np.ndarray, g: _Arrays) -> float:
 
 
 def _refine_measures(label: np.ndarray, idx: np.ndarray, g: _Arrays, band: Band) -> None:
+    """Single moves (:func:`_move_measures`), then swaps where a grid still misses a limit, until neither helps."""
+    _move_measures(label, idx, g, band)
+    if g.goal is None or not g.goal.limits:
+        return
+    for _ in range(EXCHANGE_ROUNDS):
+        if not _exchange_measures(label, idx, g, band):
+            return
+        _move_measures(label, idx, g, band)
+
+
+EXCHANGE_ROUNDS = 20
+"""Rounds of swaps (then single moves) tried to bring grids within their limits."""
+
+
+def _exchange_measures(label: np.ndarray, idx: np.ndarray, g: _Arrays, band: Band) -> bool:
+    """Swap a node of a grid over its limits with a node of a neighbouring grid; return whether any swap was made.
+
+    Where a grid misses a limit and no single move helps (its households sit at the band's
+    minimum, or the neighbour's at the maximum), a heavy node ``v`` goes to the neighbour and a
+    light node ``u`` of the neighbour comes back: the households of both stay in band, both stay
+    connected, and the total limit violation drops.
+    """
+    goal = g.goal
+    assert goal is not None
+    parts, weight = _part_weights(label, idx, g)
+    tot = {p: goal.m[:, sorted(s)].sum(axis=1) for p, s in parts.items()}
+    lv = {p: goal.limit_violation(t) for p, t in tot.items()}
+    swapped = False
+    for a in sorted((p for p in parts if lv[p] > 1e-9), key=lambda p: (-lv[p], p)):
+        if lv[a] <= 1e-9:
+            continue
+        best = None
+        for v in sorted(parts[a]):
+            if len(parts[a]) <= 1:
+                break
+            lo, hi = g.indptr[v], g.indptr[v + 1]
+            nb, nbar = g.nbr[lo:hi], g.nbar[lo:hi]
+            for b in sorted({int(label[t]) for t, bar in zip(nb, nbar, strict=True) if not bar} - {a}):
+                if b not in parts:
+                    continue
+                rest_a = parts[a] - {v}
+                for u in sorted(parts[b]):
+                    ulo, uhi = g.indptr[u], g.indptr[u + 1]
+                    if not any(
+                        int(t) in rest_a and not bar for t, bar in zip(g.nbr[ulo:uhi], g.nbar[ulo:uhi], strict=True)
+                    ):
+                        continue
+                    ha = weight[a] - g.w[v] + g.w[u]
+                    hb = weight[b] + g.w[v] - g.w[u]
+                    dband = (
+                        band.violation(ha) + band.violation(hb) - band.violation(weight[a]) - band.violation(weight[b])
+                    )
+                    if dband > 1e-9 or (band.contains(weight[a]) and not band.contains(ha)):
+                        continue
+                    if band.contains(weight[b]) and not band.contains(hb):
+                        continue
+                    ta = tot[a] - goal.m[:, v] + goal.m[:, u]
+                    tb = tot[b] + goal.m[:, v] - goal.m[:, u]
+                    dl = goal.limit_violation(ta) + goal.limit_violation(tb) - lv[a] - lv[b]
+                    key = (round(dband, 9), round(dl, 9))
+                    if key < (0.0, 0.0) and (best is None or key < best[0]):
+                        best = (key, v, b, u, ta, tb)
+        if best is None:
+            continue
+        _, v, b, u, ta, tb = best
+        if not _stays_connected(v, parts[a], g):
+            continue
+        if not _stays_connected(u, parts[b] | {v}, g):
+            continue
+        parts[a].discard(v)
+        parts[b].add(v)
+        parts[b].discard(u)
+        parts[a].add(u)
+        weight[a] += g.w[u] - g.w[v]
+        weight[b] += g.w[v] - g.w[u]
+        tot[a], tot[b] = ta, tb
+        lv[a], lv[b] = goal.limit_violation(ta), goal.limit_violation(tb)
+        label[v], label[u] = b, a
+        swapped = True
+    return swapped
+
+
+def _move_measures(label: np.ndarray, idx: np.ndarray, g: _Arrays, band: Band) -> None:
     """Move boundary nodes to meet the limits, then even the weighted measures, then shorten borders.
 
     The household band stays hard: a move never raises the band violation of the two parts and
