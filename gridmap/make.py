@@ -730,9 +730,7 @@ def violations_frame(
     parts.append(
         gpd.GeoDataFrame(
             {
-                "kind": np.where(
-                    flagged["status"].eq("ok"), "grid_limit", "grid_" + flagged["status"].astype(str)
-                ),
+                "kind": np.where(flagged["status"].eq("ok"), "grid_limit", "grid_" + flagged["status"].astype(str)),
                 "flag": flagged["flag"],
                 "ref": flagged["grid_code"],
                 "reason": flagged["reason"],
