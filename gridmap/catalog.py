@@ -71,6 +71,21 @@ MESSAGES: dict[ReasonKind, tuple[str, str]] = {
         "this grid holds {value} {measure}, missing {measure} {limit}; no split within the household band meeting "
         "it was found (not proven impossible).",
     ),
+    ReasonKind.SUGGEST_MOVE: (
+        "建议：将 {cells} 分别划入相邻网格 {grids}，{measure} 由 {before} 降至 {after}，各网格户数仍在区间内。",
+        "suggestion: move {cells} to the neighbouring grids {grids} (in that order); {measure} goes from {before} "
+        "to {after} and every grid stays within its household band.",
+    ),
+    ReasonKind.SUGGEST_SPLIT: (
+        "建议：没有单元调整能满足限值；本格户数够两个网格，将其一分为二（{measure} 现为 {before}）。",
+        "suggestion: no move meets the limit; the grid has households for two grids, so split it in two "
+        "({measure} now {before}).",
+    ),
+    ReasonKind.NO_FIX_FOUND: (
+        "在户数区间内没有能满足限值的调整，本格也不够拆分（{measure} 现为 {before}）。",
+        "no change within the household band meets the limit, and the grid is too small to split ({measure} now "
+        "{before}).",
+    ),
     ReasonKind.UNBALANCED: (
         "{households} 户不拆分不可分单元就无法均衡到 {min}–{max} 户（其中最大：{unit}，{unit_households} 户）。",
         "{households} households could not be balanced within {min}-{max} without splitting an indivisible "

@@ -489,6 +489,7 @@ def report_html(
         link,
         "<h2>户数区间网格的户数分布 Households per household-band grid</h2><img alt='histogram' "
         f"src='{histogram(grids)}'>",
+        *measures_section(result, grids, map_href=map_href),
         f"<h2>超出范围或标记的网格 Grids out of band or flagged ({len(flagged)})</h2>",
         html_table(flag_df, table_id="flagged", html_cols=("网格编码 grid code",), tools=True)
         if len(flagged)
@@ -560,6 +561,62 @@ def report_html(
         f"<script>{TABLE_JS}</script></body></html>",
     ]
     return "\n".join(parts)
+
+
+def measures_section(result: GridResult, grids: pd.DataFrame, *, map_href: str) -> list[str]:
+    """Return the report's measures part: balance per rule and measure, Lorenz curves, worst grids with a fix."""
+    from gridmap.analysis import lorenz_png, measure_figures, report_measures, worst_grids
+
+    measures = report_measures(result)
+    table = measure_figures(grids, measures)
+    if not len(table):
+        return []
+    shown = pd.DataFrame(
+        {
+            "规则 rule": table["rule"].map(lambda r: bilingual_text(*RULES.get(r, (r, r)))),
+            "指标 measure": table["measure"].astype(str),
+            "网格 grids": table["n"].astype(int),
+            "合计 total": table["total"],
+            "平均 mean": table["mean"],
+            "最少 min": table["min"],
+            "最多 max": table["max"],
+            "变异系数 CV": table["cv"],
+            "基尼系数 Gini": table["gini"],
+            "最大/最小 max/min": table["max_min_ratio"],
+            "限值 limit": table["limit"].astype(str),
+            "达标比例 within limit": table["share_within_limit"],
+        }
+    )
+    digits = {"平均 mean": 1, "变异系数 CV": 3, "基尼系数 Gini": 3, "最大/最小 max/min": 2, "达标比例 within limit": 3}
+    out = [
+        "<h2>各项指标（按规则）Measures by rule</h2>",
+        html_table(shown, table_id="measures", text_cols=("规则 rule", "指标 measure", "限值 limit"), digits=digits),
+        "<p class='small'>洛伦兹曲线：越接近对角线越均衡。"
+        "Lorenz curves: the closer to the diagonal, the more even.</p>",
+        f"<img alt='lorenz' src='{lorenz_png(grids, {m: measures[m] for m in table['measure'].unique()})}'>",
+    ]
+    worst = worst_grids(result, measures)
+    if len(worst):
+        notes = note_pairs(worst)
+        out += [
+            f"<h2>未达限值的网格及建议 Grids missing a limit, with a suggested fix ({len(worst)})</h2>",
+            html_table(
+                pd.DataFrame(
+                    {
+                        "网格编码 grid code": [map_link(c, map_href=map_href) for c in worst["grid_code"]],
+                        "指标 measure": worst["measure"].astype(str),
+                        "数值 value": worst["value"],
+                        "限值 limit": worst["limit"].astype(str),
+                        "建议 suggestion": [bilingual_text(zh, en) if zh else DASH for zh, en in notes],
+                    }
+                ),
+                table_id="worst",
+                html_cols=("网格编码 grid code",),
+                text_cols=("指标 measure", "限值 limit", "建议 suggestion"),
+                tools=True,
+            ),
+        ]
+    return out
 
 
 def worker_table(grids: pd.DataFrame, workers: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, Any]]:

@@ -46,6 +46,12 @@ class ReasonKind(StrEnum):
     """Every connected in-band grid that can hold the unit misses the limit (``limit``: ``≤ 300`` or ``≥ 500``)."""
     LIMIT_UNMET = "limit_unmet"
     """The grid misses a limit and no split within the band meeting it was found (not proven impossible)."""
+    SUGGEST_MOVE = "suggest_move"
+    """Suggested fix (report): move these cells to these neighbouring grids to meet a limit."""
+    SUGGEST_SPLIT = "suggest_split"
+    """Suggested fix (report): no move meets the limit; the grid has households for two grids, split it."""
+    NO_FIX_FOUND = "no_fix_found"
+    """Suggested fix (report): no move within the band meets the limit, and the grid is too small to split."""
     CUT_APART = "cut_apart"
     """The grid is in pieces: water, an exclusive area or the boundary cut its area."""
     PIECES = "pieces"
@@ -124,6 +130,9 @@ VALUES: dict[ReasonKind, tuple[str, ...]] = {
     ReasonKind.AREA_UNDER_LIMIT: ("measure", "total", "households", "grids", "limit", "max"),
     ReasonKind.LIMIT_FORCED: (*_UNIT, "measure", "value", "limit", "min", "max"),
     ReasonKind.LIMIT_UNMET: ("measure", "value", "limit"),
+    ReasonKind.SUGGEST_MOVE: ("measure", "before", "after", "cells", "grids"),
+    ReasonKind.SUGGEST_SPLIT: ("measure", "before"),
+    ReasonKind.NO_FIX_FOUND: ("measure", "before"),
     ReasonKind.CUT_APART: (),
     ReasonKind.PIECES: ("pieces",),
     ReasonKind.NO_HOUSEHOLDS: (),

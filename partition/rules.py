@@ -144,15 +144,15 @@ def _limits(value: Any, source: str = "rules") -> tuple[Limit, ...]:
             else:
                 out.append(Limit(str(name), max=spec))
         return tuple(out)
-    out = tuple(value)
-    if not all(isinstance(lim, Limit) for lim in out):
+    given = tuple(value)
+    if not all(isinstance(lim, Limit) for lim in given):
         msg = f"{source}: `limits` must be Limit values or a table measure = max, got {value!r}."
         raise RulesError(msg)
-    names = [lim.measure for lim in out]
+    names = [lim.measure for lim in given]
     if len(set(names)) != len(names):
-        msg = f"{source}: a measure is limited twice in {', '.join(map(str, out))}; give one limit per measure."
+        msg = f"{source}: a measure is limited twice in {', '.join(map(str, given))}; give one limit per measure."
         raise RulesError(msg)
-    return out
+    return given
 
 
 def _balance(value: Any, source: str = "rules") -> tuple[tuple[str, float], ...]:

@@ -1440,8 +1440,9 @@ def _why_limits(nodes_: np.ndarray, label: np.ndarray, g: _Arrays, band: Band) -
         text = f"≤ {lim.max:g}" if lim.max is not None and value > lim.max else f"≥ {lim.min:g}"
         name = goal.names[r]
         row = goal.m[r]
-        heavy = nodes_[np.argmax(row[nodes_])] if lim.max is not None and value > lim.max else None
-        if heavy is not None and row[heavy] > lim.max + TOLERANCE:
+        cap = math.inf if lim.max is None else float(lim.max)
+        heavy = nodes_[np.argmax(row[nodes_])] if value > cap else None
+        if heavy is not None and row[heavy] > cap + TOLERANCE:
             flag = "limit_forced"
             out.append(
                 Reason.of(
@@ -1449,14 +1450,14 @@ def _why_limits(nodes_: np.ndarray, label: np.ndarray, g: _Arrays, band: Band) -
                     unit=g.label[heavy],
                     measure=name,
                     value=_num(row[heavy]),
-                    limit=_num(lim.max),
+                    limit=_num(cap),
                 )
             )
             continue
         area = _area_of(nodes_, label, g)
         H, M = float(g.w[area].sum()), float(row[area].sum())
         ks = band.feasible_counts(H)
-        if len(ks) and heavy is not None and M / (ks.stop - 1) > lim.max + TOLERANCE:
+        if len(ks) and heavy is not None and M / (ks.stop - 1) > cap + TOLERANCE:
             flag = "limit_forced"
             out.append(
                 Reason.of(
@@ -1465,7 +1466,7 @@ def _why_limits(nodes_: np.ndarray, label: np.ndarray, g: _Arrays, band: Band) -
                     total=_num(M),
                     households=round(H),
                     grids=ks.stop - 1,
-                    limit=_num(lim.max),
+                    limit=_num(cap),
                     min=round(band.min_households),
                 )
             )

@@ -6,6 +6,7 @@ import json
 
 import geopandas as gpd
 import numpy as np
+import pandas as pd
 import pytest
 from click.testing import CliRunner
 
@@ -139,3 +140,41 @@ def test_units_is_a_built_in_measure_and_village_group_grids_are_checked(town):
     assert village["note_en"].str.contains("units").all() and village["note"].str.contains("不满足").all()
     band = g[g["rule"] == "household_band"]
     assert (band["units"] <= 40).all() and band["households"].between(300, 500).all()
+
+
+def test_report_and_map_compare_every_measure_and_name_user_columns_as_text(town):
+    hostile = "<b>minors</b>"
+    addresses = town["addresses"].copy()
+    x0 = addresses.geometry.x.min()
+    addresses[hostile] = np.where(addresses.geometry.x < x0 + 200, 4.0, 1.0)
+    rules = read_rules().with_measures(limits=[Limit(hostile, max=250)], balance={"population": 1})
+    result = gridmap.make_grids(addresses, town["boundaries"], options=gridmap.Options(rules=rules))
+    assert set(result.measures()) == {hostile, "population"}
+    page = result.report_html()
+    assert "id='measures'" in page and "alt='lorenz'" in page
+    assert "&lt;b&gt;minors&lt;/b&gt;" in page and hostile not in page
+    from gridmap.analysis import measure_figures, report_measures
+
+    table = measure_figures(pd.DataFrame(result.grids), report_measures(result))
+    band = table[(table["rule"] == "household_band") & (table["measure"] == hostile)].iloc[0]
+    assert band["limit"] == f"{hostile}=250" and band["share_within_limit"] == 1.0
+    assert {"households", "population", "units", hostile} <= set(table["measure"])
+    html = result.explore().get_root().render()
+    assert hostile not in html  # the column name reaches the page only as JSON text
+    assert '"measures"' in html
+
+
+def test_worst_grids_come_with_the_engine_s_suggestion(town):
+    """A run balanced on minors, then judged against a limit it was not made for: grids over it get a fix."""
+    addresses = town["addresses"].copy()
+    x0 = addresses.geometry.x.min()
+    addresses["minors"] = np.where(addresses.geometry.x < x0 + 180, 6.0, 1.0)
+    rules = read_rules().with_measures(balance={"minors": 1})
+    result = gridmap.make_grids(addresses, town["boundaries"], options=gridmap.Options(rules=rules))
+    result.manifest["options"]["rules"]["urban"]["limits"] = {"minors": {"max": 160}}
+    from gridmap.analysis import report_measures, worst_grids
+
+    worst = worst_grids(result, report_measures(result))
+    assert len(worst) and (worst["value"] > 160).all()
+    assert worst["reason"].str.contains('"measure":"minors"').all()
+    assert "id='worst'" in result.report_html()
