@@ -6,6 +6,7 @@ import base64
 import html
 import io
 import math
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
@@ -16,8 +17,10 @@ import shapely
 from gridmap.catalog import bilingual_text, note_pairs, status_text
 from gridmap.fields import GRID_TYPES, GRID_TYPES_EN, RULES
 from partition.audit import worker_loads
-from partition.measures import band_share, summary
-from partition.values import DEFAULT_BAND
+from partition.fixes import Fix
+from partition.measures import band_share, gini, lorenz, summary
+from partition.reasons import Reason, ReasonKind, encode
+from partition.values import DEFAULT_BAND, Band, Limit
 
 if TYPE_CHECKING:
     from gridmap.result import GridResult
@@ -565,8 +568,6 @@ def report_html(
 
 def measures_section(result: GridResult, grids: pd.DataFrame, *, map_href: str) -> list[str]:
     """Return the report's measures part: balance per rule and measure, Lorenz curves, worst grids with a fix."""
-    from gridmap.analysis import lorenz_png, measure_figures, report_measures, worst_grids
-
     measures = report_measures(result)
     table = measure_figures(grids, measures)
     if not len(table):
@@ -641,3 +642,139 @@ def report_page(result: GridResult, *, workers: pd.DataFrame | None = None, titl
     if workers is not None:
         table, figures = worker_table(result.grids, workers)
     return report_html(result, title=title, workers=table, worker_figures=figures)
+
+
+def report_measures(result: GridResult) -> dict[str, Limit | None]:
+    """Return the measures a report compares (name → its limit, or None).
+
+    Households, population (when known), units, then every measure the run's rules limit or balance.
+    """
+    g = result.grids
+    out: dict[str, Limit | None] = {"households": None}
+    if "population" in g and np.nansum(g["population"].to_numpy(float)) > 0:
+        out["population"] = None
+    if "units" in g:
+        out["units"] = None
+    out.update(result.measures())
+    return out
+
+
+def measure_figures(grids: pd.DataFrame, measures: Mapping[str, Limit | None]) -> pd.DataFrame:
+    """Balance of every measure within every rule group (exclusive grids left out): one row per (rule, measure).
+
+    Columns ``rule``, ``measure``, ``n``, ``total``, ``mean``, ``min``, ``max``, ``cv``, ``gini``,
+    ``max_min_ratio``, ``limit`` (text, '' for none) and ``share_within_limit`` (NaN without one).
+    """
+    groups = rule_group(grids)
+    rows = []
+    for key, _ in RULE_GROUPS:
+        g = grids[groups.eq(key)]
+        if key == "exclusive" or not len(g):
+            continue
+        for name, limit in measures.items():
+            if name not in g:
+                continue
+            v = g[name].fillna(0).to_numpy(float)
+            s = summary(v)
+            rows.append(
+                {
+                    "rule": key,
+                    "measure": name,
+                    **{k: s[k] for k in ("n", "total", "mean", "min", "max", "cv", "gini", "max_min_ratio")},
+                    "limit": "" if limit is None else str(limit),
+                    "share_within_limit": float(np.mean(limit.violations(v) <= 1e-9)) if limit else float("nan"),
+                }
+            )
+    return pd.DataFrame(rows)
+
+
+def lorenz_png(grids: pd.DataFrame, measures: Mapping[str, Limit | None]) -> str:
+    """Return a PNG data URI: one Lorenz curve per measure, a line per rule group (the diagonal is perfect balance)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    names = [m for m in measures if m in grids]
+    groups = rule_group(grids)
+    fig, axes = plt.subplots(1, len(names), figsize=(3.2 * len(names), 3.2), squeeze=False)
+    for ax, name in zip(axes[0], names, strict=True):
+        ax.plot([0, 1], [0, 1], color="#999", lw=0.8, ls="--")
+        for key, _ in RULE_GROUPS:
+            g = grids[groups.eq(key)]
+            if key == "exclusive" or not len(g):
+                continue
+            x, y = lorenz(g[name].fillna(0).to_numpy(float))
+            ax.plot(x, y, label=f"{key} (Gini {gini(g[name].fillna(0).to_numpy(float)):.2f})")
+        ax.set_title(str(name))
+        ax.set_xlabel("share of grids")
+        ax.legend(fontsize=7)
+    axes[0][0].set_ylabel("share of the total")
+    uri = _png(fig)
+    plt.close(fig)
+    return uri
+
+
+WORST = 20
+"""Grids listed per measure among the worst (those missing a limit, most missed first)."""
+
+
+def worst_grids(result: GridResult, measures: Mapping[str, Limit | None]) -> pd.DataFrame:
+    """Return the grids that miss a limit, worst first, with the engine's suggested fix as a reason.
+
+    Columns ``grid_code``, ``measure``, ``value``, ``limit`` and ``reason`` (JSON of a
+    ``suggest_move``/``suggest_split``/``no_fix_found`` reason; empty without the run's cells).
+    """
+    from partition.adjacency import cell_graph
+    from partition.fixes import suggest_fix
+    from partition.tessellation import point_owner
+
+    g = result.grids
+    band_rows = g["rule"].eq("household_band") if "rule" in g else pd.Series(True, index=g.index)
+    rows = []
+    cells, graph, label = result.cells, None, None
+    for name, limit in measures.items():
+        if limit is None or name not in g:
+            continue
+        miss = limit.violations(g[name].fillna(0).to_numpy(float))
+        for i in np.argsort(-miss, kind="stable")[:WORST]:
+            if miss[i] <= 1e-9:
+                break
+            reason = None
+            if cells is not None and len(cells) and bool(band_rows.iloc[i]) and name in result.addresses:
+                if graph is None:
+                    graph = cell_graph(cells.assign(block=cells["block"].to_numpy()))
+                    codes = {c: j for j, c in enumerate(g["grid_code"].astype(str))}
+                    label = cells["grid_code"].astype(str).map(codes).to_numpy()
+                pts = result.addresses.to_crs(cells.crs)
+                owner = point_owner(cells.geometry.values, pts.geometry.values)
+                ok = owner >= 0
+                values = np.bincount(owner[ok], weights=pts[name].to_numpy(float)[ok], minlength=len(cells))
+                band = Band(float(g["min_households"].iloc[i]), float(g["max_households"].iloc[i]))
+                assert label is not None  # made with the graph
+                fix = suggest_fix(graph, label, int(i), values=values, limit=limit, band=band)
+                reason = _fix_reason(fix, name, cells, g)
+            rows.append(
+                {
+                    "grid_code": str(g["grid_code"].iloc[i]),
+                    "measure": name,
+                    "value": float(g[name].iloc[i]),
+                    "limit": str(limit),
+                    "reason": encode([reason]) if reason is not None else None,
+                }
+            )
+    return pd.DataFrame(rows, columns=["grid_code", "measure", "value", "limit", "reason"])
+
+
+def _fix_reason(fix: Fix, name: str, cells: pd.DataFrame, grids: pd.DataFrame) -> Reason:
+    """Return the reason that words a suggested fix (cells by their unit label, or their cell id)."""
+    before, after = round(fix.before, 2), round(fix.after, 2)
+    if fix.kind == "move":
+        labels = cells["label"].astype(object).where(cells["label"].notna(), None).to_numpy(object)
+        cell_names = [str(labels[c]) if labels[c] else f"cell {cells['cell_id'].iloc[c]}" for c, _ in fix.moves]
+        codes = [str(grids["grid_code"].iloc[t]) for _, t in fix.moves]
+        return Reason.of(
+            ReasonKind.SUGGEST_MOVE, measure=name, before=before, after=after, cells=cell_names, grids=codes
+        )
+    kind = ReasonKind.SUGGEST_SPLIT if fix.kind == "split" else ReasonKind.NO_FIX_FOUND
+    return Reason.of(kind, measure=name, before=before)

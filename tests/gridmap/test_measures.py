@@ -153,7 +153,7 @@ def test_report_and_map_compare_every_measure_and_name_user_columns_as_text(town
     page = result.report_html()
     assert "id='measures'" in page and "alt='lorenz'" in page
     assert "&lt;b&gt;minors&lt;/b&gt;" in page and hostile not in page
-    from gridmap.analysis import measure_figures, report_measures
+    from gridmap.report import measure_figures, report_measures
 
     table = measure_figures(pd.DataFrame(result.grids), report_measures(result))
     band = table[(table["rule"] == "household_band") & (table["measure"] == hostile)].iloc[0]
@@ -172,7 +172,7 @@ def test_worst_grids_come_with_the_engine_s_suggestion(town):
     rules = read_rules().with_measures(balance={"minors": 1})
     result = gridmap.make_grids(addresses, town["boundaries"], options=gridmap.Options(rules=rules))
     result.manifest["options"]["rules"]["urban"]["limits"] = {"minors": {"max": 160}}
-    from gridmap.analysis import report_measures, worst_grids
+    from gridmap.report import report_measures, worst_grids
 
     worst = worst_grids(result, report_measures(result))
     assert len(worst) and (worst["value"] > 160).all()
