@@ -178,3 +178,17 @@ def test_worst_grids_come_with_the_engine_s_suggestion(town):
     assert len(worst) and (worst["value"] > 160).all()
     assert worst["reason"].str.contains('"measure":"minors"').all()
     assert "id='worst'" in result.report_html()
+
+
+def test_audit_sums_and_compares_measures_of_a_layer_gridmap_did_not_make(town):
+    addresses = town["addresses"].copy()
+    addresses["minors"] = 2.0
+    made = gridmap.make_grids(town["addresses"], town["boundaries"])
+    found = gridmap.audit(made.grids[["grid_code", "geometry"]], addresses, limits=[Limit("minors", max=50)])
+    per_grid = found.grids.set_index("grid_code")["minors"]
+    assert per_grid.sum() == pytest.approx(2.0 * len(addresses))
+    assert found.measures() == {"minors": Limit("minors", max=50)}
+    page = found.report_html()
+    assert "id='measures'" in page and "id='worst'" in page  # grids of 30+ points hold more than 50 minors
+    with pytest.raises(InputError, match="'minors'"):
+        gridmap.audit(made.grids, town["addresses"], limits=[Limit("minors", max=50)])
