@@ -454,6 +454,26 @@ def _cut_limit_bound(idx: np.ndarray, left: np.ndarray, k1: int, k2: int, g: _Ar
     return round(g.goal.lower_bound(ml, k1) + g.goal.lower_bound(m.sum(axis=1) - ml, k2), 9)
 
 
+def _boundary(label: np.ndarray, g: _Arrays) -> np.ndarray:
+    """Mask of the nodes with a neighbour in another part."""
+    edge = label[g.eu] != label[g.ev]
+    boundary = np.zeros(len(g.w), bool)
+    boundary[g.eu[edge]] = True
+    boundary[g.ev[edge]] = True
+    return boundary
+
+
+def _band_change(band: Band, a: float, b: float, new_a: float, new_b: float) -> float | None:
+    """Change of the band violation of two parts going from households (a, b) to (new_a, new_b).
+
+    None when the band forbids the change: the violation rises, or an in-band part leaves the band.
+    """
+    d = band.violation(new_a) + band.violation(new_b) - band.violation(a) - band.violation(b)
+    if d > 1e-9 or (band.contains(a) and not band.contains(new_a)) or (band.contains(b) and not band.contains(new_b)):
+        return None
+    return d
+
+
 def _refine(label: np.ndarray, idx: np.ndarray, g: _Arrays, band: Band, *, polish: bool = True) -> None:
     """Move boundary nodes between parts to fix the band, then (with `polish`) to shorten internal borders."""
     parts: dict[int, set[int]] = {}
@@ -462,10 +482,7 @@ def _refine(label: np.ndarray, idx: np.ndarray, g: _Arrays, band: Band, *, polis
     weight = {p: float(g.w[list(s)].sum()) for p, s in parts.items()}
     order = idx[np.lexsort((idx,))].tolist()
     # only nodes next to another part can move: mark them once, and the neighbours of every move
-    edge = label[g.eu] != label[g.ev]
-    boundary = np.zeros(len(g.w), bool)
-    boundary[g.eu[edge]] = True
-    boundary[g.ev[edge]] = True
+    boundary = _boundary(label, g)
     for _ in range(REFINE_PASSES):
         moved = 0
         for v in order:
@@ -1055,14 +1072,9 @@ def _exchange_measures(label: np.ndarray, idx: np.ndarray, g: _Arrays, band: Ban
                         int(t) in rest_a and not bar for t, bar in zip(g.nbr[ulo:uhi], g.nbar[ulo:uhi], strict=True)
                     ):
                         continue
-                    ha = weight[a] - g.w[v] + g.w[u]
-                    hb = weight[b] + g.w[v] - g.w[u]
-                    dband = (
-                        band.violation(ha) + band.violation(hb) - band.violation(weight[a]) - band.violation(weight[b])
-                    )
-                    if dband > 1e-9 or (band.contains(weight[a]) and not band.contains(ha)):
-                        continue
-                    if band.contains(weight[b]) and not band.contains(hb):
+                    swing = g.w[u] - g.w[v]
+                    dband = _band_change(band, weight[a], weight[b], weight[a] + swing, weight[b] - swing)
+                    if dband is None:
                         continue
                     ta = tot[a] - goal.m[:, v] + goal.m[:, u]
                     tb = tot[b] + goal.m[:, v] - goal.m[:, u]
@@ -1109,10 +1121,7 @@ def _move_measures(label: np.ndarray, idx: np.ndarray, g: _Arrays, band: Band) -
     lv = {p: goal.limit_violation(t) for p, t in tot.items()}
     im = {p: goal.imbalance(t, mean) for p, t in tot.items()}
     order = idx[np.lexsort((idx,))].tolist()
-    edge = label[g.eu] != label[g.ev]
-    boundary = np.zeros(len(g.w), bool)
-    boundary[g.eu[edge]] = True
-    boundary[g.ev[edge]] = True
+    boundary = _boundary(label, g)
     for _ in range(2 * REFINE_PASSES):
         moved = 0
         for v in order:
@@ -1132,11 +1141,8 @@ def _move_measures(label: np.ndarray, idx: np.ndarray, g: _Arrays, band: Band) -
                 m = nlab == b
                 if b not in parts or nbar[m].all():
                     continue
-                ha, hb = weight[a] - wv, weight[b] + wv
-                dband = band.violation(ha) + band.violation(hb) - band.violation(weight[a]) - band.violation(weight[b])
-                if dband > 1e-9 or (band.contains(weight[a]) and not band.contains(ha)):
-                    continue
-                if band.contains(weight[b]) and not band.contains(hb):
+                dband = _band_change(band, weight[a], weight[b], weight[a] - wv, weight[b] + wv)
+                if dband is None:
                     continue
                 ta, tb = tot[a] - mv, tot[b] + mv
                 dl = goal.limit_violation(ta) + goal.limit_violation(tb) - lv[a] - lv[b]
