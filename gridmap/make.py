@@ -19,7 +19,7 @@ from geodata.errors import InputError, OptionError, Problem
 from geodata.schema import GRID_COLUMNS
 from gridmap.catalog import note_text, with_notes
 from gridmap.execute import VillageTask, execute
-from gridmap.inputs import Source
+from gridmap.inputs import LayerSpec, PathLike, Source, read_inputs
 from gridmap.options import Options
 from gridmap.provenance import MADE_BY, fingerprint, gridmap_version, library_versions, now_iso
 from gridmap.result import GridResult
@@ -33,6 +33,35 @@ from partition.values import GridCode
 
 Progress = Callable[[str, int, int], None]
 """Callback ``progress(stage, done, total)`` called as work advances."""
+
+
+def grid_files(
+    addresses: PathLike | LayerSpec,
+    boundaries: PathLike | LayerSpec,
+    *,
+    units: PathLike | LayerSpec | None = None,
+    exclusive: PathLike | LayerSpec | None = None,
+    barriers: Sequence[PathLike | LayerSpec] = (),
+    previous: PathLike | LayerSpec | None = None,
+    options: Options | None = None,
+    progress: Progress | None = None,
+) -> GridResult:
+    """Read input files and grid them (:func:`gridmap.read_inputs`, then :func:`make_grids`), as ``gridmap partition``.
+
+    Parameters are those of :func:`gridmap.read_inputs` (files, database URLs or :class:`LayerSpec`)
+    and `progress` of :func:`make_grids`; `options` serves both.
+
+    Examples
+    --------
+    >>> import gridmap
+    >>> result = gridmap.grid_files(**gridmap.sample_layers())
+    >>> result.manifest["inputs"]["addresses"]["layer"]
+    'addresses'
+    """
+    inputs = read_inputs(
+        addresses, boundaries, units=units, exclusive=exclusive, barriers=barriers, previous=previous, options=options
+    )
+    return make_grids(**inputs.frames(), options=options, progress=progress)
 
 
 def make_grids(

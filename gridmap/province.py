@@ -56,6 +56,7 @@ from gridmap.options import Options
 from gridmap.provenance import MADE_BY, file_sha256, gridmap_version, library_versions, now_iso
 from gridmap.result import GridResult
 from partition.reasons import Reason, ReasonKind, encode
+from partition.values import GridCode
 
 Progress = Callable[[str, int, int], None]
 
@@ -393,10 +394,12 @@ def _village_jobs(
             raise InputError(
                 Problem("previous", "has no 'grid_code' column.", "pass the grids layer of an earlier run.")
             )
-        village = previous["village_code"].astype(str) if "village_code" in previous.columns else codes.str[:12]
+        village = (
+            previous["village_code"].astype(str) if "village_code" in previous.columns else GridCode.villages(codes)
+        )
         prev_by = village.groupby(village.to_numpy()).indices
     issued = pd.Series(history, dtype=object)
-    issued_by = issued.groupby(issued.str[:12].to_numpy()).indices if len(issued) else {}
+    issued_by = issued.groupby(GridCode.villages(issued).to_numpy()).indices if len(issued) else {}
     geoms = bnd_work.geometry.values
     boxes = shapely.bounds(geoms) + np.array([-PAD_M, -PAD_M, PAD_M, PAD_M])
     tree = shapely.STRtree(geoms)
