@@ -192,3 +192,22 @@ def test_audit_sums_and_compares_measures_of_a_layer_gridmap_did_not_make(town):
     assert "id='measures'" in page and "id='worst'" in page  # grids of 30+ points hold more than 50 minors
     with pytest.raises(InputError, match="'minors'"):
         gridmap.audit(made.grids, town["addresses"], limits=[Limit("minors", max=50)])
+
+
+def test_an_edited_run_sums_its_measures_again(town, tmp_path):
+    from gridmap.edit.session import EditSession
+    from gridmap.result import read_run
+    from tests.gridmap.test_edit import border_move
+
+    addresses = town["addresses"].copy()
+    addresses["minors"] = np.arange(len(addresses)) % 7 * 1.0
+    rules = read_rules().with_measures(balance={"minors": 1})
+    result = gridmap.make_grids(addresses, town["boundaries"], options=gridmap.Options(rules=rules))
+    run = result.save(tmp_path / "run", maps=False)
+    session = EditSession.from_folder(run)
+    unit, a, b = border_move(session, "310115005001")
+    session.apply("move", units=[unit], to=b)
+    saved = read_run(session.save(tmp_path / "edited"))
+    per_grid = saved.addresses.groupby("grid_code")["minors"].sum()
+    minors = saved.grids.set_index("grid_code")["minors"]
+    assert minors.to_dict() == pytest.approx(per_grid.reindex(minors.index).fillna(0).to_dict())
