@@ -138,6 +138,8 @@ def test_units_is_a_built_in_measure_and_village_group_grids_are_checked(town):
     assert (village["units"] > 40).all()
     assert village["flag"].eq("limit_unmet").all()
     assert village["note_en"].str.contains("units").all() and village["note"].str.contains("不满足").all()
+    listed = result.violations[result.violations["kind"].eq("grid_limit")]
+    assert sorted(listed["ref"]) == sorted(village["grid_code"])  # the violations layer lists them too
     band = g[g["rule"] == "household_band"]
     assert (band["units"] <= 40).all() and band["households"].between(300, 500).all()
 
