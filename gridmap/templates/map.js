@@ -233,9 +233,10 @@ function gridmapPage(map) {
   overlays[both(UI.layer_choro)] = choroLayer;
   D.legend.measures.forEach(function (m, j) {
     // the layers control sets its names as HTML: a column name is user text, so it goes in escaped
-    var name = document.createElement('span');
-    name.textContent = both(UI.layer_measure) + ' ' + m.name;
-    overlays[name.innerHTML] = measureLayers[j];
+    var name = (both(UI.layer_measure) + ' ' + m.name).replace(/[&<>"']/g, function (c) {
+      return {'&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;'}[c];
+    });
+    overlays[name] = measureLayers[j];
   });
   if (D.context.features.some(function (f) { return f.properties.k === 'barrier'; })) overlays[both(UI.layer_barriers)] = barrierLayer;
   if (D.context.features.some(function (f) { return f.properties.k === 'exclusive'; })) overlays[both(UI.layer_exclusive)] = exclusiveLayer;
