@@ -181,10 +181,18 @@ def test_merge_split_lock_regenerate(client, session):
     resp = post(client, "merge", {"grids": [a, b]})
     assert resp.status_code == 200 and resp.get_json()["removed"] == [b]
     assert figures(resp)[a]["households"] == hh
-    resp = post(client, "split", {"grid": a, "k": 3})
+    allowed = figures(resp)[a]["split_counts"]
+    assert allowed == list(range(int(np.ceil(hh / 500)), int(hh // 300) + 1))  # the band 300-500 decides
+    # a count the band does not allow is refused, in Chinese first, naming the counts it allows
+    refused = post(client, "split", {"grid": a, "k": allowed[-1] + 1})
+    assert refused.status_code == 409 and refused.get_json()["error"].startswith(f"网格 {a} 有")
+    shown = f"{allowed[0]}–{allowed[-1]}" if len(allowed) > 1 else str(allowed[0])
+    assert f"可拆为 {shown} 个网格" in refused.get_json()["error"]
+    k = allowed[-1]
+    resp = post(client, "split", {"grid": a, "k": k})
     assert resp.status_code == 200
     parts = figures(resp)
-    assert len(parts) == 3 and sum(p["households"] for p in parts.values()) == hh
+    assert len(parts) == k and sum(p["households"] for p in parts.values()) == hh
     assert all(shapely.get_num_geometries(session.geometry(session.by_code[c])) >= 1 for c in parts)
     resp = post(client, "lock", {"grids": [a], "locked": True})
     assert figures(resp)[a]["locked"] is True
@@ -588,6 +596,11 @@ def test_denver_edit_keeps_every_census_block_whole(denver_folder, tmp_path):
     unit, a, b = border_move(session, village)
     session.apply("move", units=[unit], to=b)
     big = max(session.grids_of(village), key=lambda g: session.g_hh[g])
+    if not session.split_counts(big):  # in band: merged with a neighbour first, the band allows a split
+        near = np.unique(session.cell_grid[session.adj[session.members(big)].indices])
+        other = next(int(g) for g in near if g != big and session.g_type[g] == "base")
+        session.apply("merge", grids=[session.code[big], session.code[other]])
+    assert 2 in session.split_counts(big)
     result = session.apply("split", grid=session.code[big], k=2)
     assert len(result.grids) == 2
     assert non_contiguous() <= enclaves
