@@ -17,9 +17,10 @@ op          arguments                                        refuses (nothing ch
 ==========  ===============================================  ==============================
 move        ``units`` (cell ids), ``to`` (grid code),        unknown unit/grid, other village,
             ``confirm`` (bool)                               locked grid; warnings unless confirmed
-merge       ``grids`` (two codes)                            not adjacent, other villages, locked,
+merge       ``grids`` (two or more codes)                    not connected, other villages, locked,
                                                              exclusive grid
-split       ``grid``, ``k`` (>= 2, or None: the rule's band)  locked, exclusive, fewer units than k
+split       ``grid``, ``k`` (a count the band allows, or     locked, exclusive, a count outside
+            None: the rule's band)                           :meth:`EditSession.split_counts`
 lock        ``grids``, ``locked`` (bool)                     unknown grid
 regenerate  ``village`` (code)                               not a household-band village
 undo, redo  —                                                nothing to undo/redo
@@ -84,8 +85,11 @@ DONE = {
 
 
 def refused(kind: ReasonKind, *, field: str, status: int = 409, warnings: list[str] | None = None, **values) -> EditError:
-    """An :class:`EditError` worded by the catalog (Chinese, English beside) from one reason."""
-    return EditError(catalog.reason_text(Reason.of(kind, **values)), field=field, status=status, warnings=warnings)
+    """An :class:`EditError` worded by the catalog (Chinese, English beside) from one reason (its ``reason``)."""
+    reason = Reason.of(kind, **values)
+    exc = EditError(catalog.reason_text(reason), field=field, status=status, warnings=warnings)
+    exc.reason = reason.to_dict()  # type: ignore[attr-defined]
+    return exc
 
 
 @dataclass
@@ -247,6 +251,11 @@ class EditSession:
         self._new = 0
         self._wgs84: np.ndarray | None = None
         self._color: dict[int, str] = {}
+        self.journal: Path | None = None
+        """The edit log (JSON lines) written as edits are made; None: not kept."""
+        self._pending: list[dict] | None = None
+        self.saved: set[str] = set()
+        """Folders this session (or the one it resumed) saved to, resolved: they may be saved over."""
         self._members0: dict | None = None
         self.code_array0 = np.asarray(self.code, dtype=object)
         """The codes of the grids the session started from (by grid id)."""
@@ -608,7 +617,52 @@ class EditSession:
         self._record(op, args, result)
         return result
 
+    # ---- the edit log beside the run (nothing lost) -------------------------------------------
+    def open_journal(self, path: str | Path) -> int:
+        """Write every edit to `path` (JSON lines) as it is made; return the edits already there.
+
+        Edits found from an earlier session (a crash, a closed tab) wait for :meth:`resume` or
+        :meth:`discard_journal`; the first new edit discards them.
+        """
+        self.journal = Path(path)
+        try:
+            lines = self.journal.read_text(encoding="utf-8").splitlines()
+        except FileNotFoundError:
+            lines = []
+        self._pending = [json.loads(line) for line in lines if line.strip()]
+        return sum(1 for e in self._pending if e.get("op") in OPS)
+
+    def resume(self) -> int:
+        """Apply the edits of the journal again (the session as it was); return how many."""
+        pending, self._pending = self._pending or [], None
+        journal, self.journal = self.journal, None  # the journal already holds them
+        try:
+            for entry in pending:
+                if entry.get("op") == "save":
+                    self.saved.add(str(entry.get("out", "")))
+                elif entry.get("op") in OPS:
+                    self.apply(str(entry["op"]), **entry.get("args", {}))
+        finally:
+            self.journal = journal
+        return sum(1 for e in pending if e.get("op") in OPS)
+
+    def discard_journal(self) -> None:
+        """Start the journal afresh (the earlier session's edits are dropped)."""
+        self._pending = None
+        if self.journal is not None:
+            self.journal.write_text("", encoding="utf-8")
+
+    def _journal(self, entry: dict) -> None:
+        if self.journal is None:
+            return
+        if self._pending is not None:
+            self.discard_journal()
+        with self.journal.open("a", encoding="utf-8") as f:
+            f.write(json.dumps(entry, ensure_ascii=False, default=str) + "\n")
+            f.flush()
+
     def _record(self, op: str, args: dict, result: EditResult) -> None:
+        self._journal({"op": op, "args": args})
         self.log.append(
             {
                 "seq": len(self.log) + 1,
@@ -967,6 +1021,8 @@ class EditSession:
             for f in staged.iterdir():
                 f.rename(tmp / f.name)
             staged.rmdir()
+        self.saved.add(str(out.resolve()))
+        self._journal({"op": "save", "out": str(out.resolve())})
         return out
 
 

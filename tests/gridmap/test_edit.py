@@ -604,12 +604,16 @@ def test_denver_edit_keeps_every_census_block_whole(denver_folder, tmp_path):
     result = session.apply("split", grid=session.code[big], k=2)
     assert len(result.grids) == 2
     assert non_contiguous() <= enclaves
+    shown = session.preview_codes(village)  # the codes the editor shows
     saved = read_run(session.save(tmp_path / "edited"))
     grids = saved.grids.to_crs(saved.work_crs)
     cut = blocks_cut(grids, blocks)
     assert not len(cut), f"{len(cut)} blocks cut by the saved grids: {blocks['building'].iloc[cut[:5]].tolist()}"
     assert_cells_make_grids(saved)
-    assert set(saved.grids["grid_code"]) - set(run.grids["grid_code"])  # the split made a new grid
+    # every grid carries exactly the code the editor showed for it
+    counts = saved.grids.set_index("grid_code")["households"]
+    assert set(saved.grids.loc[saved.grids["village_code"].eq(village), "grid_code"]) == set(shown.values())
+    assert {code: counts[code] for code in shown.values()} == {c: round(session.g_hh[g]) for g, c in shown.items()}
 
 
 def test_two_village_groups_in_one_grid_raise_the_rural_problem(client, session):
