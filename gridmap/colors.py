@@ -60,7 +60,7 @@ def distinct_colors(
 
     Greedy in the order of `grids`: a grid keeps its colour from `previous` unless a grid coloured
     before it that touches it has it; otherwise it takes the first palette colour no touching grid
-    has (the least used one when a grid touches more grids than the palette has colours).
+    has, the least used one first (any, least used, when it touches more grids than there are colours).
     """
     near: dict[int, set[int]] = {g: set() for g in grids}
     for a, b in touching:
@@ -72,9 +72,9 @@ def distinct_colors(
         taken = {out[n] for n in near[g] if n in out}
         mine = previous.get(g)
         if mine is None or mine in taken or mine not in palette:
-            free = [c for c in palette if c not in taken]
-            used = [c for c in out.values()]
-            mine = free[0] if free else min(palette, key=used.count)
+            used = list(out.values()) + [c for k, c in previous.items() if k not in near]
+            free = [c for c in palette if c not in taken] or list(palette)
+            mine = min(free, key=used.count)  # the least used: grids far apart differ too
         out[g] = mine
     return out
 

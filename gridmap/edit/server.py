@@ -43,6 +43,7 @@ from typing import TYPE_CHECKING, Any
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+import shapely
 
 from geodata.errors import EditError, GridmapError, OptionError, OutputExistsError, UnsafeOutputError, require
 from gridmap import catalog
@@ -100,8 +101,6 @@ def _features(session: EditSession, gids: list[int]) -> str:
 
 def _figures(session: EditSession, gids: list[int]) -> list[dict[str, Any]]:
     """Figures of grids `gids` with the code save will give each, its colour and its label point (WGS 84)."""
-    import shapely
-
     out = session.figures(gids)
     codes: dict[int, str] = {}
     colors: dict[int, str] = {}
@@ -131,6 +130,9 @@ def _units(session: EditSession, village: str) -> str:
     if cells is None:
         raise refused(ReasonKind.NO_SUCH_VILLAGE, field="village", status=404, village=village)
     c = session.cells.iloc[cells]
+    points = shapely.get_coordinates(
+        gpd.GeoSeries(shapely.point_on_surface(session.geoms[cells]), crs=session.work_crs).to_crs("EPSG:4326").values
+    )
     frame = gpd.GeoDataFrame(
         {
             "unit_id": cells.astype(int),
@@ -140,6 +142,8 @@ def _units(session: EditSession, village: str) -> str:
             "compound": _text(c["compound"]),
             "label": c["label"].astype(str).to_numpy(),
             "exclusive": session.exclusive[cells],
+            "lat": np.round(points[:, 1], 7),
+            "lng": np.round(points[:, 0], 7),
         },
         geometry=session.cells_wgs84()[cells],
         crs="EPSG:4326",
@@ -351,6 +355,16 @@ def create_app(  # noqa: C901 - a Flask factory: its routes are nested functions
         village = village_arg()
         with lock:
             return Response(_units(session, village), mimetype="application/json")
+
+    @app.get("/api/outline")
+    def outline():
+        check_token(reads=True)
+        village = village_arg()
+        bounds = session.run.boundaries
+        if bounds is None:
+            return Response(json.dumps({"type": "FeatureCollection", "features": []}), mimetype="application/json")
+        mine = bounds[bounds["code"].astype(str) == village][["code", "geometry"]].to_crs("EPSG:4326")
+        return Response(mine.to_json(drop_id=True), mimetype="application/json")
 
     @app.get("/api/problems")
     def problems():
