@@ -13,7 +13,7 @@ import shapely
 from click.testing import CliRunner
 
 from geodata import io as gio
-from gridmap import LayerSpec, read_run
+from gridmap import LayerSpec, catalog, read_run
 from gridmap.cli import main
 from gridmap.edit.server import create_app
 from gridmap.edit.session import EditSession, replay
@@ -639,3 +639,82 @@ def test_two_village_groups_in_one_grid_raise_the_rural_problem(client, session)
     assert resp.status_code == 200 and rural_problems(resp) == [session.code[a]]
     assert post(client, "undo").status_code == 200
     assert not [p for p in session.problems(village) if p["kind"] == "several_groups"]
+
+
+def test_codes_shown_after_a_split_are_the_codes_saved(client, session, tmp_path):
+    """A new grid shows its future code, and the kept code sits on the same half as in the saved run."""
+    a, b = f"{VILLAGE}002", f"{VILLAGE}003"
+    post(client, "merge", {"grids": [a, b]})
+    resp = post(client, "split", {"grid": a, "k": 2})
+    assert resp.status_code == 200
+    shown = {g["grid_code"]: (g["code"], g["households"]) for g in resp.get_json()["grids"]}
+    assert not [c for c, _ in shown.values() if not c.isdigit()]  # no "new-1": the future code
+    assert post(client, "save", {"out": str(tmp_path / "edited")}).status_code == 200
+    saved = read_run(tmp_path / "edited").grids
+    saved = saved[saved["village_code"].eq(VILLAGE)]
+    assert dict(zip(saved["grid_code"], saved["households"], strict=True)) == dict(shown.values())
+
+
+def test_problems_and_refusals_are_worded_by_the_catalog(client, session):
+    for p in session.problems(VILLAGE) + session.problems("310115005035"):
+        reason = Reason(ReasonKind(p["reason"]["kind"]), {k: v for k, v in p["reason"].items() if k != "kind"})
+        assert p["text"] == catalog.reason_text(reason)
+    resp = post(client, "undo")
+    assert resp.status_code == 409 and resp.get_json()["error"] == "没有可撤销的操作。 / nothing to undo."
+    resp = post(client, "lock", {"grids": [f"{VILLAGE}002"], "locked": True})
+    assert resp.get_json()["message"].startswith("已锁定")
+    resp = post(client, "merge", {"grids": [f"{VILLAGE}002", f"{VILLAGE}003"]})
+    assert resp.status_code == 409 and resp.get_json()["error"].startswith(f"网格 {VILLAGE}002 已锁定")
+    statuses = {f["properties"]["status_text"] for f in client.get(f"/api/grids?village={VILLAGE}").get_json()["features"]}
+    assert statuses <= {catalog.status_text(s) for s in ("ok", "under_min", "over_max", "enclave")}
+    assert not any("`" in s or "--" in s for s in statuses)
+
+
+def test_merge_takes_any_number_of_connected_grids(client, session):
+    gids = session.grids_of(VILLAGE)
+    hh = session.g_hh[gids].sum()
+    resp = post(client, "merge", {"grids": [session.code[g] for g in gids if session.g_type[g] == "base"]})
+    assert resp.status_code == 200
+    assert len(session.grids_of(VILLAGE)) == 1 + sum(session.g_type[g] != "base" for g in gids)
+    assert session.g_hh[session.grids_of(VILLAGE)].sum() == hh
+
+
+def test_edit_log_beside_the_run_resumes_after_a_crash(run_folder, tmp_path):
+    from gridmap.edit.server import journal_path
+
+    log = journal_path(run_folder)
+    assert log.parent == run_folder.resolve().parent and log.name == "run.edit-log.jsonl"
+    first = EditSession.from_folder(run_folder)
+    assert first.open_journal(tmp_path / "log.jsonl") == 0
+    unit, a, b = border_move(first)
+    first.apply("move", units=[unit], to=b)
+    first.apply("merge", grids=[f"{VILLAGE}002", f"{VILLAGE}003"])
+    first.apply("undo")
+    # the process dies here; a new session finds the log and continues from it
+    again = EditSession.from_folder(run_folder)
+    assert again.open_journal(tmp_path / "log.jsonl") == len(first.log)
+    assert again.resume() == len(first.log)
+    np.testing.assert_array_equal(again.cell_grid, first.cell_grid)
+    assert len(again.undo_stack) == len(first.undo_stack) and len(again.redo_stack) == len(first.redo_stack)
+    # discarding starts afresh
+    third = EditSession.from_folder(run_folder)
+    third.open_journal(tmp_path / "log.jsonl")
+    third.discard_journal()
+    assert EditSession.from_folder(run_folder).open_journal(tmp_path / "log.jsonl") == 0
+
+
+def test_save_paths_are_relative_to_the_start_folder_and_only_own_saves_are_replaced(session, tmp_path):
+    client = create_app(session, token=TOKEN, start_dir=tmp_path).test_client()
+    resp = post(client, "save", {"out": "edited"})
+    assert resp.status_code == 200 and resp.get_json()["out"] == str(tmp_path / "edited")
+    again = post(client, "save", {"out": "edited"})
+    assert again.status_code == 409 and again.get_json()["reason"] == {
+        "kind": "save_exists",
+        "path": str(tmp_path / "edited"),
+        "own": True,
+    }
+    assert post(client, "save", {"out": "edited", "overwrite": True}).status_code == 200
+    other = tmp_path / "other"
+    other.mkdir()
+    resp = post(client, "save", {"out": "other", "overwrite": True})  # not this editor's save: never replaced
+    assert resp.status_code == 409 and resp.get_json()["reason"]["own"] is False and other.exists()
