@@ -1,4 +1,4 @@
-"""Editor click-to-paint in a real browser: median and p95 per operation, from the pointer/key event to the painted frame.
+"""Editor click-to-paint in a real browser: median and p95 per operation, from the event to the painted frame.
 
 Two cases, each gridded and opened in ``gridmap edit``'s app, driven in headless Debian Chromium
 with real pointer and key events (WebDriver actions):
@@ -43,12 +43,13 @@ SHARED = ROOT.parent / "shared"
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(Path(__file__).parent))
 
+from synthetic import run_files  # noqa: E402
+
 from gridmap import LayerSpec  # noqa: E402
 from gridmap.edit.server import create_app  # noqa: E402
 from gridmap.edit.session import EditSession  # noqa: E402
 from tests.gridmap.conftest import start_chromium  # noqa: E402
 from tests.gridmap.test_edit_browser import keys, press_at, to_cell  # noqa: E402
-from synthetic import run_files  # noqa: E402
 
 TOKEN = "bench"
 
@@ -197,8 +198,9 @@ def drive(folder: Path, village: str | None, paints: int, seed: int) -> pd.DataF
                 browser.find_element(By.CLASS_NAME, button).click()
                 wait(
                     browser,
-                    lambda n=n: browser.execute_script("return performance.getEntriesByName('gridmap:redraw').length")
-                    > n,
+                    lambda n=n: (
+                        browser.execute_script("return performance.getEntriesByName('gridmap:redraw').length") > n
+                    ),
                 )
                 time.sleep(0.3)
         rows = browser.execute_script(
@@ -234,7 +236,9 @@ def main() -> None:
                 n="size", median="median", p95=lambda s: float(np.percentile(s, 95)), max="max"
             )
             print(f"\n{name}: one village/community of {df.attrs['cells']} cells, {df.attrs['grids']} grids")
-            print("milliseconds from the pointer/key event to the frame that shows the edit (zoom: to the redrawn frame)")
+            print(
+                "milliseconds from the pointer/key event to the frame that shows the edit (zoom: to the redrawn frame)"
+            )
             print(table.round(0).astype(int).to_string())
 
 

@@ -87,20 +87,32 @@ MESSAGES: dict[ReasonKind, tuple[str, str]] = {
         "含 {groups} 个村民小组（规则为一组一格）。",
         "holds {groups} village groups (村民小组; the rule is one per grid).",
     ),
-    ReasonKind.COMPOUND_SPLIT: ("小区 {compound} 被分到 {grids} 个网格。", "compound {compound} is split between {grids} grids."),
+    ReasonKind.COMPOUND_SPLIT: (
+        "小区 {compound} 被分到 {grids} 个网格。",
+        "compound {compound} is split between {grids} grids.",
+    ),
     ReasonKind.BARRIER_CROSSING: (
         "网格跨越道路/河流：住户分布在 {blocks} 个街区。",
         "the grid crosses roads/rivers: its households lie in {blocks} blocks between them.",
     ),
-    ReasonKind.EXCLUSIVE_MIXED: ("专属区域与其他单元同在一个网格。", "an exclusive area shares its grid with other units."),
+    ReasonKind.EXCLUSIVE_MIXED: (
+        "专属区域与其他单元同在一个网格。",
+        "an exclusive area shares its grid with other units.",
+    ),
     ReasonKind.EMPTY_GRID: ("网格内没有住户。", "the grid holds no households."),
-    ReasonKind.WOULD_REMOVE: ("网格 {grid} 将失去全部单元而被取消。", "grid {grid} would lose all its units and be removed."),
+    ReasonKind.WOULD_REMOVE: (
+        "网格 {grid} 将失去全部单元而被取消。",
+        "grid {grid} would lose all its units and be removed.",
+    ),
     ReasonKind.WOULD_BREAK: ("网格 {grid} 将断成几块。", "grid {grid} would be left in pieces."),
     ReasonKind.NOT_TOUCHING: (
         "所选单元与网格 {grid} 不相邻：该网格将不连通。",
         "the units do not touch grid {grid}: it would be in pieces.",
     ),
-    ReasonKind.WOULD_SPLIT_COMPOUND: ("小区 {compound} 将被拆分到不同网格。", "compound {compound} would be split between grids."),
+    ReasonKind.WOULD_SPLIT_COMPOUND: (
+        "小区 {compound} 将被拆分到不同网格。",
+        "compound {compound} would be split between grids.",
+    ),
     ReasonKind.WOULD_CHANGE_EXCLUSIVE: (
         "专属区域将不再单独成格。",
         "an exclusive area would no longer be its own grid.",

@@ -54,7 +54,11 @@ GRID_PALETTE = (
 
 
 def distinct_colors(
-    grids: list[int], touching: set[tuple[int, int]], previous: dict[int, str], *, palette: tuple[str, ...] = GRID_PALETTE
+    grids: list[int],
+    touching: set[tuple[int, int]],
+    previous: dict[int, str],
+    *,
+    palette: tuple[str, ...] = GRID_PALETTE,
 ) -> dict[int, str]:
     """Colour every grid so that touching grids differ, keeping each grid's previous colour while it can.
 

@@ -89,11 +89,11 @@ def leaflet_assets(web: str | Path | None = None) -> dict[str, Any]:
     }
 
 
-def _features(session: EditSession, gids: list[int]) -> str:
-    """GeoJSON FeatureCollection (WGS 84, as text) of grids `gids` with their figures."""
+def _features(session: EditSession, gids: list[int], figures: list[dict[str, Any]] | None = None) -> str:
+    """GeoJSON FeatureCollection (WGS 84, as text) of grids `gids` with their figures (given, or worked out)."""
     if not gids:
         return json.dumps({"type": "FeatureCollection", "features": []})
-    props = pd.DataFrame(_figures(session, gids))
+    props = pd.DataFrame(figures if figures is not None else _figures(session, gids))
     geoms = gpd.GeoSeries([session.geometry(g) for g in gids], crs=session.work_crs).to_crs("EPSG:4326")
     frame = gpd.GeoDataFrame(props, geometry=geoms.values, crs="EPSG:4326")
     return frame.to_json(drop_id=True)
@@ -403,14 +403,15 @@ def create_app(  # noqa: C901 - a Flask factory: its routes are nested functions
             gone = [session.code[g] for g in result.grids if not session.alive(g)]
             village = result.village or (session.g_village[result.grids[0]] if result.grids else "")
             grids = _village_grids(session, village)
-            shown = {session.code[g]: r["code"] for g, r in zip(session.grids_of(village), grids, strict=True)}
-            done = Reason.of(DONE[result.op], grids=[shown.get(session.code[g], session.code[g]) for g in live])
+            row = {r["grid_code"]: r for r in grids}
+            live = [g for g in live if session.code[g] in row]
+            done = Reason.of(DONE[result.op], grids=[row[session.code[g]]["code"] for g in live])
             cells = result.cells.astype(int)
             return jsonify(
                 {
                     "op": op,
                     "village": village,
-                    "changed": json.loads(_features(session, live)),
+                    "changed": json.loads(_features(session, live, [row[session.code[g]] for g in live])),
                     "removed": gone,
                     "cells": [cells.tolist(), [session.code[g] for g in session.cell_grid[cells]]],
                     "grids": grids,
@@ -562,7 +563,7 @@ class _QuietHandler(WSGIRequestHandler):
 
 
 def journal_path(folder: str | Path) -> Path:
-    """The edit log of a run: ``RUN.edit-log.jsonl`` beside the run folder (the run itself is never written)."""
+    """Return the edit log of a run: ``RUN.edit-log.jsonl`` beside the run folder (the run itself is never written)."""
     folder = Path(folder).resolve()
     return folder.parent / f"{folder.name}.edit-log.jsonl"
 

@@ -84,8 +84,10 @@ DONE = {
 """Operation → the reason kind of the message the editor shows when it is done."""
 
 
-def refused(kind: ReasonKind, *, field: str, status: int = 409, warnings: list[str] | None = None, **values) -> EditError:
-    """An :class:`EditError` worded by the catalog (Chinese, English beside) from one reason (its ``reason``)."""
+def refused(
+    kind: ReasonKind, *, field: str, status: int = 409, warnings: list[str] | None = None, **values
+) -> EditError:
+    """Return an :class:`EditError` worded by the catalog (Chinese, English beside) from one reason (its ``reason``)."""
     reason = Reason.of(kind, **values)
     exc = EditError(catalog.reason_text(reason), field=field, status=status, warnings=warnings)
     exc.reason = reason.to_dict()  # type: ignore[attr-defined]
@@ -433,7 +435,11 @@ class EditSession:
         old_code = self.code_array0[self.cell_grid0[cell[here]]]
         new = pos[self.cell_grid[cell[here]]].astype(float)
         df = pd.DataFrame(
-            {"grid": np.where(new >= 0, new, np.nan), "old_code": old_code, "households": a["households"].to_numpy(float)[here]}
+            {
+                "grid": np.where(new >= 0, new, np.nan),
+                "old_code": old_code,
+                "households": a["households"].to_numpy(float)[here],
+            }
         )
         df = df.groupby(["grid", "old_code"], dropna=False, as_index=False)["households"].sum()
         olds = np.flatnonzero(np.isin(np.asarray(self._grids0["village_code"].astype(str)), list(villages)))
@@ -441,7 +447,9 @@ class EditSession:
         empty = [g for g in olds if held.get(self.code_array0[g], 0) <= 0]
         if empty:
             cells = np.flatnonzero(np.isin(self.cell_grid0, empty))
-            share = pd.DataFrame({"old": self.cell_grid0[cells], "grid": pos[self.cell_grid[cells]], "area": self.area[cells]})
+            share = pd.DataFrame(
+                {"old": self.cell_grid0[cells], "grid": pos[self.cell_grid[cells]], "area": self.area[cells]}
+            )
             share = share.groupby(["old", "grid"], as_index=False)["area"].sum()
             share["area"] /= np.maximum(share.groupby("old")["area"].transform("sum"), 1e-9)
             rows = pd.DataFrame(
@@ -454,11 +462,13 @@ class EditSession:
             df = pd.concat([df, rows[rows["households"] > 1e-6]], ignore_index=True)
         missing = sorted(set(self.code_array0[olds]) - set(df["old_code"]))
         if missing:
-            df = pd.concat([df, pd.DataFrame({"grid": np.nan, "old_code": missing, "households": 0.0})], ignore_index=True)
+            df = pd.concat(
+                [df, pd.DataFrame({"grid": np.nan, "old_code": missing, "households": 0.0})], ignore_index=True
+            )
         return df, sorted(set(self.run.history) | set(self.code_array0))
 
     def _coded(self, gids: list[int]) -> tuple[gpd.GeoDataFrame, Any]:
-        """The grids `gids` coded exactly as :meth:`save` codes them (:func:`gridmap.make.code_grids`)."""
+        """Return the grids `gids` coded exactly as :meth:`save` codes them (:func:`gridmap.make.code_grids`)."""
         from gridmap.make import code_grids
 
         geoms = np.array([self._saved_geometry(g) for g in gids], dtype=object)
@@ -479,11 +489,11 @@ class EditSession:
         return np.array_equal(np.sort(self.members(gid)), self._members0.get(gid, np.zeros(0, int)))
 
     def _saved_geometry(self, gid: int):
-        """The geometry save writes for grid `gid`: the run's own while the grid is unchanged, else its cells' union."""
+        """Return the geometry save writes for grid `gid`: the run's own while unchanged, else its cells' union."""
         return self._grids0.geometry.values[gid] if self._unchanged(gid) else self.geometry(gid)
 
     def preview_codes(self, village: str) -> dict[int, str]:
-        """The code save will give every grid of `village` now (grid id → 15-digit code)."""
+        """Return the code save will give every grid of `village` now (grid id → 15-digit code)."""
         gids = self.grids_of(village)
         frame, _ = self._coded(gids)
         return dict(zip(gids, frame["grid_code"].astype(str), strict=True))
@@ -714,7 +724,7 @@ class EditSession:
         return delta, EditResult("move", sorted({target, *old.tolist()}), village, warnings, cells)
 
     def _move_warnings(self, cells: np.ndarray, old: np.ndarray, target: int) -> list[str]:
-        """What moving `cells` (now in grids `old`) to `target` breaks, worded by the catalog."""
+        """Return what moving `cells` (now in grids `old`) to `target` breaks, worded by the catalog."""
         why: list[Reason] = []
         moving = np.zeros(len(self.cell_grid), bool)
         moving[cells] = True
@@ -785,7 +795,7 @@ class EditSession:
         return list(range(lo, hi + 1))
 
     def split_parts(self, grid: Any = None, k: Any = None) -> tuple[int, list[np.ndarray]]:
-        """The parts a split of `grid` into `k` grids would make (largest first); nothing changes.
+        """Return the parts a split of `grid` into `k` grids would make (largest first); nothing changes.
 
         Raises
         ------

@@ -665,7 +665,9 @@ def test_problems_and_refusals_are_worded_by_the_catalog(client, session):
     assert resp.get_json()["message"].startswith("已锁定")
     resp = post(client, "merge", {"grids": [f"{VILLAGE}002", f"{VILLAGE}003"]})
     assert resp.status_code == 409 and resp.get_json()["error"].startswith(f"网格 {VILLAGE}002 已锁定")
-    statuses = {f["properties"]["status_text"] for f in client.get(f"/api/grids?village={VILLAGE}").get_json()["features"]}
+    statuses = {
+        f["properties"]["status_text"] for f in client.get(f"/api/grids?village={VILLAGE}").get_json()["features"]
+    }
     assert statuses <= {catalog.status_text(s) for s in ("ok", "under_min", "over_max", "enclave")}
     assert not any("`" in s or "--" in s for s in statuses)
 

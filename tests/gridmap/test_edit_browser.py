@@ -3,7 +3,8 @@
 A planner's day: pick the neighbouring grid as the brush, paint a unit into it and see its colour,
 label, chart and problems change; undo and redo from the keyboard; merge two 村民小组 grids and
 see the rural problem; split with a preview and save: the saved codes are the codes shown; reload
-after a killed server and continue the edit log; reach the controls and the grid list by Tab. Needs Debian's ``chromium`` and ``chromium-driver`` (``.ci/run`` installs them); Leaflet is the copy
+after a killed server and continue the edit log; reach the controls and the grid list by Tab.
+Needs Debian's ``chromium`` and ``chromium-driver`` (``.ci/run`` installs them); Leaflet is the copy
 installed with gridmap (``gridmap/web``), served by the editor itself: no internet at run time.
 """
 
@@ -224,7 +225,8 @@ def test_planner_paints_a_unit_into_the_neighbouring_grid_and_sees_everything_ch
         assert [op for op, _ in measures] == ["move", "undo", "redo"] and all(d > 0 for _, d in measures)
         # closing the tab with unsaved edits asks first
         assert browser.execute_script(
-            "const e = new Event('beforeunload', {cancelable: true}); window.dispatchEvent(e); return e.defaultPrevented;"
+            "const e = new Event('beforeunload', {cancelable: true}); window.dispatchEvent(e);"
+            " return e.defaultPrevented;"
         )
         assert not errors(browser)
     finally:
@@ -248,7 +250,11 @@ def test_merging_two_village_group_grids_raises_the_rural_problem(browser, run_f
         open_page(browser, url)
         wait = WebDriverWait(browser, 20, ignored_exceptions=REDRAWN)
         Select(browser.find_element(By.ID, "village")).select_by_value(rural)
-        wait.until(lambda d: d.find_element(By.TAG_NAME, "body").get_attribute("data-ready") == "1" and session.code[a] in listed(d))
+        wait.until(
+            lambda d: (
+                d.find_element(By.TAG_NAME, "body").get_attribute("data-ready") == "1" and session.code[a] in listed(d)
+            )
+        )
         assert "村民小组" not in browser.find_element(By.ID, "problems").text
         ActionChains(browser).click(row(browser, session.code[a])).perform()
         ActionChains(browser).key_down(Keys.SHIFT).click(row(browser, session.code[b])).key_up(Keys.SHIFT).perform()
@@ -266,9 +272,8 @@ def test_merging_two_village_group_grids_raises_the_rural_problem(browser, run_f
 def test_split_preview_then_save_carries_exactly_the_codes_shown(browser, run_folder, tmp_path):
     from selenium.webdriver.common.action_chains import ActionChains
     from selenium.webdriver.common.by import By
-    from selenium.webdriver.support.ui import Select, WebDriverWait
-
     from selenium.webdriver.common.keys import Keys
+    from selenium.webdriver.support.ui import Select, WebDriverWait
 
     session = EditSession.from_folder(run_folder)
     big, other = f"{VILLAGE}002", f"{VILLAGE}003"  # merged: 814 households, the band 300-500 allows 2 grids
@@ -294,7 +299,9 @@ def test_split_preview_then_save_carries_exactly_the_codes_shown(browser, run_fo
         ActionChains(browser).click(accept).perform()
         wait.until(lambda d: idle(d) and len(listed(d)) == n)
         shown = {
-            li.find_element(By.CSS_SELECTOR, ".code").text: int(li.find_element(By.CSS_SELECTOR, ".households").text.split()[0])
+            li.find_element(By.CSS_SELECTOR, ".code").text: int(
+                li.find_element(By.CSS_SELECTOR, ".households").text.split()[0]
+            )
             for li in browser.find_elements(By.CSS_SELECTOR, "#grid-list li")
         }
         assert not [c for c in shown if c.startswith("new")]  # a new grid shows its future code
@@ -390,7 +397,8 @@ def test_controls_and_grid_list_are_a_few_tabs_away_and_map_shapes_are_not_tab_s
         assert "brush" in row(browser, second).get_attribute("class")
         assert browser.find_element(By.ID, "brush").text.startswith(second)
         focusable = browser.execute_script(
-            "return document.querySelectorAll('#map path[tabindex], #map .leaflet-marker-icon[tabindex], #map [tabindex=\"0\"]:not(.leaflet-container)').length"
+            "return document.querySelectorAll('#map path[tabindex], #map .leaflet-marker-icon[tabindex],"
+            " #map canvas[tabindex]').length"
         )
         assert focusable == 0
         assert not errors(browser)
