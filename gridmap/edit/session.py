@@ -813,15 +813,16 @@ class EditSession:
         self._unlocked((gid,), name="grid")
         allowed = self.split_counts(gid)
         hh = round(float(self.g_hh[gid]))
+        no_split = refused(
+            ReasonKind.SPLIT_NONE,
+            field="k",
+            grid=self.code[gid],
+            households=hh,
+            min=round(self.g_min[gid]),
+            max=round(self.g_max[gid]),
+        )
         if not allowed:
-            raise refused(
-                ReasonKind.SPLIT_NONE,
-                field="k",
-                grid=self.code[gid],
-                households=hh,
-                min=round(self.g_min[gid]),
-                max=round(self.g_max[gid]),
-            )
+            raise no_split
         if k is not None and k not in allowed:
             shown = [f"{allowed[0]}–{allowed[-1]}" if len(allowed) > 1 else str(allowed[0])]
             raise refused(ReasonKind.SPLIT_COUNT, field="k", grid=self.code[gid], households=hh, k=k, allowed=shown)
@@ -833,14 +834,7 @@ class EditSession:
             mn, mx = hh / want * 0.75, hh / want * 1.25
         parts = self._parts(cells, mn, mx)
         if len(parts) < 2:  # noqa: PLR2004
-            raise refused(
-                ReasonKind.SPLIT_NONE,
-                field="k",
-                grid=self.code[gid],
-                households=hh,
-                min=round(self.g_min[gid]),
-                max=round(self.g_max[gid]),
-            )
+            raise no_split
         parts.sort(key=lambda p: (-self.hh[p].sum(), int(p.min())))
         return gid, parts
 
