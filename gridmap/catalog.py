@@ -166,6 +166,22 @@ MESSAGES: dict[ReasonKind, tuple[str, str]] = {
         "已保存到 {path}：{grids} 个网格，{edits} 项调整。",
         "saved to {path}: {grids} grids, {edits} edits.",
     ),
+    ReasonKind.TOKEN_WRONG: (
+        "缺少或错误的访问口令：请打开启动编辑器时显示的网址。",
+        "missing or wrong access token: open the address the editor printed when it started.",
+    ),
+    ReasonKind.TOKEN_WAIT: (
+        "口令错误次数过多：请等待 {seconds} 秒，再打开启动编辑器时显示的网址。",
+        "too many wrong tokens: wait {seconds} s, then open the address the editor printed when it started.",
+    ),
+    ReasonKind.HOST_REFUSED: (
+        "不接受主机名 {host}：请打开启动编辑器时显示的网址。",
+        "host name {host} is not served: open the address the editor printed when it started.",
+    ),
+    ReasonKind.INTERNAL: (
+        "编辑器内部错误（程序缺陷）：详情见服务器日志。",
+        "internal error in the editor (a bug): see the server's log.",
+    ),
     ReasonKind.MOVED: ("已移动单元：{grids}", "units moved: {grids}"),
     ReasonKind.MERGED: ("已合并：{grids}", "merged: {grids}"),
     ReasonKind.SPLIT_DONE: ("已拆分：{grids}", "split: {grids}"),

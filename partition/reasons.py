@@ -122,6 +122,14 @@ class ReasonKind(StrEnum):
     """Editor refusal: the folder cannot be written (``detail``: the system's reason)."""
     SAVED = "saved"
     """Editor message: the edited run was saved."""
+    TOKEN_WRONG = "token_wrong"
+    """Editor refusal: the request lacks the session's token."""
+    TOKEN_WAIT = "token_wait"
+    """Editor refusal: too many wrong tokens from one address (``seconds`` to wait)."""
+    HOST_REFUSED = "host_refused"
+    """Editor refusal: the page was reached under another host name than the printed URL's."""
+    INTERNAL = "internal"
+    """Editor: an internal error (a bug); the server's log has the details."""
     MOVED = "moved"
     """Editor message: units were moved (``grids``: the codes touched)."""
     MERGED = "merged"
@@ -224,6 +232,10 @@ VALUES: dict[ReasonKind, tuple[str, ...]] = {
     ReasonKind.SAVE_NOT_OURS: ("path",),
     ReasonKind.SAVE_FAILED: ("path", "detail"),
     ReasonKind.SAVED: ("path", "grids", "edits"),
+    ReasonKind.TOKEN_WRONG: (),
+    ReasonKind.TOKEN_WAIT: ("seconds",),
+    ReasonKind.HOST_REFUSED: ("host",),
+    ReasonKind.INTERNAL: (),
     ReasonKind.MOVED: ("grids",),
     ReasonKind.MERGED: ("grids",),
     ReasonKind.SPLIT_DONE: ("grids",),

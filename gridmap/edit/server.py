@@ -208,15 +208,11 @@ def create_app(  # noqa: C901 - a Flask factory: its routes are nested functions
         who = request.remote_addr or ""
         wait = throttle.wait(who)
         if wait:
-            raise EditError(
-                f"too many wrong tokens from {who}: wait {wait:.0f} s, then open the URL `gridmap edit` printed.",
-                field="token",
-                status=429,
-            )
+            raise refused(ReasonKind.TOKEN_WAIT, field="token", status=429, seconds=round(wait))
         given = request.headers.get("X-Gridmap-Token") or (request.args.get("token", "") if reads else "")
         if not hmac.compare_digest(given.encode(), token.encode()):
             throttle.failed(who)
-            raise EditError("missing or wrong token: open the URL `gridmap edit` printed.", field="token", status=401)
+            raise refused(ReasonKind.TOKEN_WRONG, field="token", status=401)
         throttle.passed(who)
 
     @app.before_request
@@ -227,7 +223,7 @@ def create_app(  # noqa: C901 - a Flask factory: its routes are nested functions
         if not protect_reads and host not in LOOPBACK:
             return jsonify(
                 {
-                    "error": f"host '{host}' is not served; open the URL `gridmap edit` printed.",
+                    "error": catalog.reason_text(Reason.of(ReasonKind.HOST_REFUSED, host=host)),
                     "field": "host",
                     "warnings": [],
                 }
@@ -240,9 +236,7 @@ def create_app(  # noqa: C901 - a Flask factory: its routes are nested functions
 
     @app.errorhandler(500)
     def _internal(exc):
-        return jsonify(
-            {"error": "internal error in gridmap edit (a bug): see the server's log.", "field": "", "warnings": []}
-        ), 500
+        return jsonify({"error": catalog.reason_text(Reason.of(ReasonKind.INTERNAL)), "field": "", "warnings": []}), 500
 
     @app.errorhandler(413)
     def _too_large(exc):

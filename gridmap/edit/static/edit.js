@@ -77,20 +77,28 @@
     const old = state.outlines.get(key);
     if (old) outlineLayer.removeLayer(old);
     const layer = L.geoJSON(feature, { style: () => outlineStyle(key), interactive: false });
+    layer.gmLook = JSON.stringify(outlineStyle(key), (k, v) => (k === "renderer" ? undefined : v));
     state.outlines.set(key, layer);
     outlineLayer.addLayer(layer);
   }
-  function restyleOutlines() {
-    state.outlines.forEach((layer, key) => layer.setStyle(outlineStyle(key)));
+  function restyleOutlines() {  // only outlines whose look changed: each restyle redraws its area of the canvas
+    state.outlines.forEach((layer, key) => {
+      const style = outlineStyle(key);
+      const look = JSON.stringify(style, (k, v) => (k === "renderer" ? undefined : v));
+      if (layer.gmLook !== look) { layer.gmLook = look; layer.setStyle(style); }
+    });
   }
   function setLabel(p) {
+    const look = `${seq(p)} ${p.households} ${p.label_point}`;
+    const old = state.labels.get(p.grid_code);
+    if (old && old.gmLook === look) return;
     const el = document.createElement("div");
     el.appendChild(text("b", seq(p)));
     el.appendChild(text("span", ` ${p.households}户`));
     const icon = L.divIcon({ html: el, className: "grid-label", iconSize: null });
-    const old = state.labels.get(p.grid_code);
-    if (old) { old.setLatLng(p.label_point); old.setIcon(icon); return; }
+    if (old) { old.gmLook = look; old.setLatLng(p.label_point); old.setIcon(icon); return; }
     const m = L.marker(p.label_point, { icon, interactive: false, keyboard: false });
+    m.gmLook = look;
     state.labels.set(p.grid_code, m);
     labelLayer.addLayer(m);
   }
