@@ -188,6 +188,11 @@ MESSAGES: dict[ReasonKind, tuple[str, str]] = {
     ReasonKind.LOCKED: ("已锁定：{grids}", "locked: {grids}"),
     ReasonKind.UNLOCKED: ("已解锁：{grids}", "unlocked: {grids}"),
     ReasonKind.REGENERATED: ("已重新划分：{grids}", "made again: {grids}"),
+    ReasonKind.FIXED: ("已修正：{grids}", "fixed: {grids}"),
+    ReasonKind.FIX_NONE: (
+        "网格 {grid} 无需修正，或与相邻网格重新划分也无法改善。",
+        "grid {grid} needs no fix, or regridding it with its neighbours does not help.",
+    ),
     ReasonKind.UNDONE: ("已撤销，涉及：{grids}", "undone, grids: {grids}"),
     ReasonKind.REDONE: ("已重做，涉及：{grids}", "redone, grids: {grids}"),
     ReasonKind.ADDRESS_OUTSIDE_BOUNDARIES: (

@@ -142,6 +142,10 @@ class ReasonKind(StrEnum):
     """Editor message: grids were unlocked."""
     REGENERATED = "regenerated"
     """Editor message: a village's unlocked grids were made again."""
+    FIXED = "fixed"
+    """Editor message: an out-of-band grid and its neighbours were regridded."""
+    FIX_NONE = "fix_none"
+    """Editor refusal: the engine proposes no change for this grid (in band, or nothing helps)."""
     UNDONE = "undone"
     """Editor message: the last edit was undone."""
     REDONE = "redone"
@@ -242,6 +246,8 @@ VALUES: dict[ReasonKind, tuple[str, ...]] = {
     ReasonKind.LOCKED: ("grids",),
     ReasonKind.UNLOCKED: ("grids",),
     ReasonKind.REGENERATED: ("grids",),
+    ReasonKind.FIXED: ("grids",),
+    ReasonKind.FIX_NONE: ("grid",),
     ReasonKind.UNDONE: ("grids",),
     ReasonKind.REDONE: ("grids",),
     ReasonKind.ADDRESS_OUTSIDE_BOUNDARIES: (),

@@ -57,10 +57,11 @@ ALLOWED = {
     "split": {"grid", "k"},
     "lock": {"grids", "locked"},
     "regenerate": {"village"},
+    "fix": {"grid"},
     "undo": set(),
     "redo": set(),
 }
-READS_ALSO = {"split_preview": {"grid", "k"}}
+READS_ALSO = {"split_preview": {"grid", "k"}, "fix_preview": {"grid"}}
 """POST requests that change nothing."""
 
 
@@ -310,6 +311,24 @@ def create_app(  # noqa: C901 - a Flask factory: its routes are nested functions
         with lock:
             session.discard_journal()
         return jsonify({"discarded": True})
+
+    @app.post("/api/fix_preview")
+    def fix_preview():
+        check_token()
+        data = body()
+        unknown = sorted(set(data) - READS_ALSO["fix_preview"])
+        if unknown:
+            raise EditError(f"`{unknown[0]}` is not a field of fix_preview; expected grid.", field=unknown[0])
+        with lock:
+            gid, cells, free = session.fix_area(data.get("grid"))
+            parts = [p for p, _ in session.regrid_parts(cells, free)]
+            return jsonify(
+                {
+                    "grid": session.code[gid],
+                    "parts": [p.astype(int).tolist() for p in parts],
+                    "households": [int(round(session.hh[p].sum())) for p in parts],
+                }
+            )
 
     @app.post("/api/split_preview")
     def split_preview():

@@ -23,6 +23,8 @@ split       ``grid``, ``k`` (a count the band allows, or     locked, exclusive, 
             None: the rule's band)                           :meth:`EditSession.split_counts`
 lock        ``grids``, ``locked`` (bool)                     unknown grid
 regenerate  ``village`` (code)                               not a household-band village
+fix         ``grid`` (code): regrid it and its unlocked      in band, locked, exclusive,
+            neighbours, warm-started                         nothing to change
 undo, redo  —                                                nothing to undo/redo
 ==========  ===============================================  ==============================
 """
@@ -57,7 +59,7 @@ from partition.split import split_graph
 from partition.tessellation import SLIVER_M2
 from partition.values import Flag
 
-OPS = ("move", "merge", "split", "lock", "regenerate", "undo", "redo")
+OPS = ("move", "merge", "split", "lock", "regenerate", "fix", "undo", "redo")
 """Operations an edit session accepts (see the module docstring)."""
 
 PROBLEM_KINDS = {
@@ -78,6 +80,7 @@ DONE = {
     "lock": ReasonKind.LOCKED,
     "unlock": ReasonKind.UNLOCKED,
     "regenerate": ReasonKind.REGENERATED,
+    "fix": ReasonKind.FIXED,
     "undo": ReasonKind.UNDONE,
     "redo": ReasonKind.REDONE,
 }
@@ -868,21 +871,69 @@ class EditSession:
         if not free or self.g_rule[free[0]] != "household_band":
             raise refused(ReasonKind.NO_REGENERATE, field="village", village=village)
         cells = self.village_cells[village]
-        cells = cells[np.isin(self.cell_grid[cells], free)]
-        # warm start from the grids as they are: only what the band requires changes (keep-valid style)
+        delta, ids = self._regrid(cells[np.isin(self.cell_grid[cells], free)], free)
+        return delta, EditResult("regenerate", sorted(set(free) | set(ids)), village, cells=delta.cells)
+
+    def regrid_parts(self, cells: np.ndarray, free: list[int]) -> list[tuple[np.ndarray, int | None]]:
+        """Return the engine's parts of `cells` (grids `free`), each with the grid id it keeps (None: a new grid).
+
+        The splitter is warm-started from the grids as they are, so only what the band requires
+        changes (keep-valid style); a part takes the id of the freed grid it shares most households with.
+        """
         parts = self._parts(cells, self.g_min[free[0]], self.g_max[free[0]], previous=self.cell_grid[cells])
-        # parts take the ids of the freed grids they share most households with, the rest new ids
-        new_of = np.full(len(self.cell_grid), -1)
+        out: list[tuple[np.ndarray, int | None]] = []
         taken: set[int] = set()
-        for p in sorted(parts, key=lambda p: -self.hh[p].sum()):
+        for p in sorted(parts, key=lambda p: (-self.hh[p].sum(), int(p.min()))):
             share = pd.Series(self.hh[p] + 1e-9).groupby(self.cell_grid[p]).sum().sort_values(ascending=False)
             gid = next((int(g) for g in share.index if int(g) not in taken), None)
+            if gid is not None:
+                taken.add(gid)
+            out.append((p, gid))
+        return out
+
+    def _regrid(self, cells: np.ndarray, free: list[int]) -> tuple[Delta, list[int]]:
+        new_of = np.full(len(self.cell_grid), -1)
+        ids = []
+        for p, gid in self.regrid_parts(cells, free):
             gid = self._new_grid(free[0]) if gid is None else gid
-            taken.add(gid)
+            ids.append(gid)
             new_of[p] = gid
         moved = cells[new_of[cells] != self.cell_grid[cells]]
-        delta = Delta(moved, self.cell_grid[moved].copy(), new_of[moved])
-        return delta, EditResult("regenerate", sorted(set(free) | taken), village, cells=moved)
+        return Delta(moved, self.cell_grid[moved].copy(), new_of[moved]), ids
+
+    def fix_area(self, grid: Any = None) -> tuple[int, np.ndarray, list[int]]:
+        """Return grid `grid`, the cells a fix may move and the grids they are in: it and its free neighbours.
+
+        Raises
+        ------
+        EditError
+            When the grid is locked, exclusive, not a household-band grid, or within its band.
+        """
+        gid = self.grid_id(grid, name="grid")
+        if self.g_type[gid] != "base":
+            raise refused(ReasonKind.EXCLUSIVE_FIXED, field="grid", grid=self.code[gid])
+        self._unlocked((gid,), name="grid")
+        if self.g_rule[gid] != "household_band" or self.partition.in_band()[gid]:
+            raise refused(ReasonKind.FIX_NONE, field="grid", grid=self.code[gid])
+        near = np.unique(self.cell_grid[np.unique(self.adj[self.members(gid)].indices)])
+        free = [gid] + [
+            int(g)
+            for g in near
+            if g != gid
+            and self.g_village[g] == self.g_village[gid]
+            and self.g_type[g] == "base"
+            and self.g_rule[g] == "household_band"
+            and not self.locked[g]
+        ]
+        cells = np.concatenate([self.members(g) for g in free])
+        return gid, cells, free
+
+    def _op_fix(self, grid: Any = None) -> tuple[Delta, EditResult]:
+        gid, cells, free = self.fix_area(grid)
+        delta, ids = self._regrid(cells, free)
+        if not len(delta.cells):
+            raise refused(ReasonKind.FIX_NONE, field="grid", grid=self.code[gid])
+        return delta, EditResult("fix", sorted(set(free) | set(ids)), self.g_village[gid], cells=delta.cells)
 
     # ---- saving ------------------------------------------------------------------------------
     def edits_table(self) -> pd.DataFrame:

@@ -720,3 +720,29 @@ def test_save_paths_are_relative_to_the_start_folder_and_only_own_saves_are_repl
     other.mkdir()
     resp = post(client, "save", {"out": "other", "overwrite": True})  # not this editor's save: never replaced
     assert resp.status_code == 409 and resp.get_json()["reason"]["own"] is False and other.exists()
+
+
+def test_fix_regrids_an_out_of_band_grid_with_its_neighbours_after_a_preview(client, session):
+    b = session.by_code[f"{VILLAGE}004"]  # 496 households: painted over the maximum 500
+    while session.g_hh[b] <= 520:  # noqa: PLR2004
+        cell = next(
+            int(j)
+            for c in session.members(b)
+            for j in session.adj[c].indices
+            if session.cell_grid[j] != b and session.hh[j] > 0 and session.g_type[session.cell_grid[j]] == "base"
+        )
+        assert post(client, "move", {"units": [cell], "to": session.code[b], "confirm": True}).status_code == 200
+    assert not session.partition.in_band()[b]
+    out_before = int((~session.partition.in_band()[session.grids_of(VILLAGE)]).sum())
+    before = session.cell_grid.copy()
+    resp = post(client, "fix_preview", {"grid": session.code[b]})
+    assert resp.status_code == 200
+    parts = resp.get_json()["parts"]
+    np.testing.assert_array_equal(session.cell_grid, before)  # a preview changes nothing
+    resp = post(client, "fix", {"grid": session.code[b]})
+    assert resp.status_code == 200 and resp.get_json()["message"].startswith("已修正")
+    assert all(len(np.unique(session.cell_grid[p])) == 1 for p in parts)  # exactly the previewed parts
+    assert int((~session.partition.in_band()[session.grids_of(VILLAGE)]).sum()) < out_before
+    in_band = next(g for g in session.grids_of(VILLAGE) if session.partition.in_band()[g])
+    resp = post(client, "fix_preview", {"grid": session.code[in_band]})
+    assert resp.status_code == 409 and "无需修正" in resp.get_json()["error"]

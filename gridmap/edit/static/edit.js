@@ -185,6 +185,7 @@
     const one = state.selected.size === 1 ? state.grids.get([...state.selected][0]) : null;
     (one ? one.split_counts : []).forEach((k) => { const o = text("option", k); o.value = k; sel.appendChild(o); });
     $("split").disabled = !sel.options.length;
+    $("fix").disabled = !(one && one.rule === "household_band" && (one.status === "under_min" || one.status === "over_max"));
   }
   function renderAll() {
     renderList(); renderChart(); renderBrush(); renderSplitCounts(); restyleOutlines();
@@ -376,26 +377,29 @@
     paintCells(ids);
     $("split-accept").hidden = true;
   }
-  $("split").addEventListener("click", async () => {
-    const grid = [...state.selected][0];
-    const k = parseInt($("k").value, 10);
+  // split and fix: the proposed parts are shown on the map first; Accept applies the same request
+  async function preview(op, body, title) {
     try {
-      const data = await api("POST", "/api/split_preview", { grid, k });
+      const data = await api("POST", `/api/${op}_preview`, body);
       cancelPreview();
       const part = new Map();
       data.parts.forEach((ids, i) => ids.forEach((id) => part.set(id, i)));
-      state.preview = { grid, k, part };
+      state.preview = { op, body, part };
       paintCells([...part.keys()]);
       $("split-accept").hidden = false;
-      say(`拆分预览 split preview：${data.households.join(" / ")} 户 households — 确认 accept or Esc`);
+      say(`${title}：${data.households.join(" / ")} 户 households — 确认 Accept / Esc`);
     } catch (err) { say(err.message, true); }
+  }
+  $("split").addEventListener("click", () => {
+    preview("split", { grid: [...state.selected][0], k: parseInt($("k").value, 10) }, "拆分预览 split preview");
   });
+  $("fix").addEventListener("click", () => preview("fix", { grid: [...state.selected][0] }, "修正预览 fix preview"));
   $("split-accept").addEventListener("click", async (e) => {
     const p = state.preview;
     if (!p) return;
     cancelPreview();
-    const data = await edit("split", { grid: p.grid, k: p.k }, e.timeStamp);
-    if (data) pickGrid(p.grid, false);
+    const data = await edit(p.op, p.body, e.timeStamp);
+    if (data) pickGrid(p.body.grid, false);
   });
   for (const [id, locked] of [["lock", true], ["unlock", false]]) {
     $(id).addEventListener("click", (e) => {
