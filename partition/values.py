@@ -176,6 +176,8 @@ class GridCode:
     seq: int
 
     VILLAGE_DIGITS: ClassVar[int] = 12
+    TOWNSHIP_DIGITS: ClassVar[int] = 9
+    """乡镇/街道: the first 9 digits of a statistical division code (county: 6)."""
     SEQ_DIGITS: ClassVar[int] = 3
     UNDIVIDED: ClassVar[int] = 0
     BASE_RANGE: ClassVar[range] = range(1, 800)
@@ -258,6 +260,15 @@ class GridCode:
         """Return the village/community code of each grid code (missing where it is not a code)."""
         s = codes.astype(str)
         return s.str[: cls.VILLAGE_DIGITS].where(cls.valid(s))
+
+    @classmethod
+    def townships(cls, codes: pd.Series) -> pd.Series:
+        """Return the township/street (乡镇/街道) code of each village or grid code: its first 9 digits.
+
+        >>> GridCode.townships(pd.Series(["310115005001", "310115005001002"])).tolist()
+        ['310115005', '310115005']
+        """
+        return codes.astype(str).str[: cls.TOWNSHIP_DIGITS]
 
     @classmethod
     def seqs(cls, codes: pd.Series) -> pd.Series:
