@@ -746,3 +746,21 @@ def test_fix_regrids_an_out_of_band_grid_with_its_neighbours_after_a_preview(cli
     in_band = next(g for g in session.grids_of(VILLAGE) if session.partition.in_band()[g])
     resp = post(client, "fix_preview", {"grid": session.code[in_band]})
     assert resp.status_code == 409 and "无需修正" in resp.get_json()["error"]
+
+
+def test_touching_grids_always_have_different_colours_and_keep_them_across_edits(client, session):
+    def touching(village: str) -> set[tuple[int, int]]:
+        i, j, _ = session.edges
+        gi, gj = session.cell_grid[i], session.cell_grid[j]
+        here = (gi != gj) & (session.village[i] == village)
+        return set(zip(gi[here].tolist(), gj[here].tolist(), strict=True))
+
+    for village in session.villages():
+        colors = session.colors(village)
+        assert all(colors[a] != colors[b] for a, b in touching(village))
+    before = session.colors(VILLAGE)
+    unit, a, b = border_move(session)
+    post(client, "move", {"units": [unit], "to": b})
+    after = session.colors(VILLAGE)
+    assert all(after[x] != after[y] for x, y in touching(VILLAGE))
+    assert after == before  # a small move recolours nothing

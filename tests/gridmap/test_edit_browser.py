@@ -212,7 +212,7 @@ def test_planner_paints_a_unit_into_the_neighbouring_grid_and_sees_everything_ch
         )
         assert "已移动单元" in browser.find_element(By.ID, "message").text
         # keyboard undo and redo (focus off the inputs)
-        browser.find_element(By.ID, "grid-list").click()
+        browser.execute_script("document.activeElement.blur()")
         keys(browser, (Keys.CONTROL, "z"))
         wait.until(lambda d: idle(d) and f"{hh_b} 户" in row(d, b).text)
         assert pixel(browser, x, y) == before and browser.find_element(By.ID, "problems").text == problems
@@ -223,6 +223,14 @@ def test_planner_paints_a_unit_into_the_neighbouring_grid_and_sees_everything_ch
             "return performance.getEntriesByName('gridmap:edit').map(m => [m.detail.op, m.duration])"
         )
         assert [op for op, _ in measures] == ["move", "undo", "redo"] and all(d > 0 for _, d in measures)
+        # box: undo once more, then drag a small rectangle around the unit: it joins the brush grid again
+        keys(browser, (Keys.CONTROL, "z"))
+        wait.until(lambda d: idle(d) and f"{hh_b} 户" in row(d, b).text)
+        browser.find_element(By.ID, "box").click()
+        assert browser.find_element(By.ID, "box").get_attribute("aria-pressed") == "true"
+        press_at(browser, [(x - 4, y - 4), (x, y), (x + 4, y + 4)])
+        wait.until(lambda d: idle(d) and session.cell_grid[unit] == session.by_code[b])
+        assert pixel(browser, x, y) == colour_b
         # closing the tab with unsaved edits asks first
         assert browser.execute_script(
             "const e = new Event('beforeunload', {cancelable: true}); window.dispatchEvent(e);"
