@@ -161,6 +161,10 @@ MESSAGES: dict[ReasonKind, tuple[str, str]] = {
         "{path} 中有不是本软件生成的文件，不会覆盖：请换一个文件夹。",
         "{path} holds files gridmap did not make, so it is not replaced: choose another folder.",
     ),
+    ReasonKind.SAVE_PATH_BAD: (
+        "请填写一个新文件夹的路径（不能为空、不能含空字符，每级名称不超过 255 字节）。",
+        "give the path of a new folder (not empty, no NUL character, no name over 255 bytes).",
+    ),
     ReasonKind.SAVE_FAILED: ("无法写入 {path}（{detail}）。", "cannot write {path} ({detail})."),
     ReasonKind.SAVED: (
         "已保存到 {path}：{grids} 个网格，{edits} 项调整。",

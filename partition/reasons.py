@@ -118,6 +118,8 @@ class ReasonKind(StrEnum):
     """Editor refusal: saving over the run being edited."""
     SAVE_NOT_OURS = "save_not_ours"
     """Editor refusal: the save folder holds files gridmap did not make."""
+    SAVE_PATH_BAD = "save_path_bad"
+    """Editor refusal: the save path is empty, holds a NUL character or a name too long for a file system."""
     SAVE_FAILED = "save_failed"
     """Editor refusal: the folder cannot be written (``detail``: the system's reason)."""
     SAVED = "saved"
@@ -246,6 +248,7 @@ VALUES: dict[ReasonKind, tuple[str, ...]] = {
     ReasonKind.SAVE_EXISTS: ("path", "own"),
     ReasonKind.SAVE_OVER_RUN: ("path",),
     ReasonKind.SAVE_NOT_OURS: ("path",),
+    ReasonKind.SAVE_PATH_BAD: (),
     ReasonKind.SAVE_FAILED: ("path", "detail"),
     ReasonKind.SAVED: ("path", "grids", "edits"),
     ReasonKind.TOKEN_WRONG: (),
