@@ -126,6 +126,8 @@
       li.appendChild(text("span", `${p.households} 户`, "households"));
       li.appendChild(text("span", p.status_text, "status"));
       if (p.locked) li.appendChild(text("span", "锁 locked", "lock"));
+      li.title = `人口 population ${Math.round(p.population || 0)} · 单元 units ${p.units} · ` +
+        `紧凑度 compactness ${(p.compactness || 0).toFixed(2)}` + (p.note ? ` · ${p.note}` : "");
       li.addEventListener("click", (e) => pickGrid(key, e.shiftKey, e.timeStamp));
       ul.appendChild(li);
     });
