@@ -23,6 +23,8 @@ from gridmap.province import ProvinceResult, grid_province, read_dataset
 from gridmap.report import worker_table
 from gridmap.result import GridResult, read_run
 from gridmap.runfolder import write_run
+from gridmap.walks import walk_grids
+from gridmap.assign import assign_workers
 
 __version__ = _gridmap_version()
 
@@ -48,4 +50,6 @@ __all__ = [
     "worker_table",
     "write_print",
     "write_run",
+    "walk_grids",
+    "assign_workers",
 ]

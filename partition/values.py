@@ -176,6 +176,7 @@ class GridCode:
     seq: int
 
     VILLAGE_DIGITS: ClassVar[int] = 12
+    TOWNSHIP_DIGITS: ClassVar[int] = 9
     SEQ_DIGITS: ClassVar[int] = 3
     UNDIVIDED: ClassVar[int] = 0
     BASE_RANGE: ClassVar[range] = range(1, 800)
@@ -258,6 +259,15 @@ class GridCode:
         """Return the village/community code of each grid code (missing where it is not a code)."""
         s = codes.astype(str)
         return s.str[: cls.VILLAGE_DIGITS].where(cls.valid(s))
+
+    @classmethod
+    def townships(cls, village_codes: pd.Series) -> pd.Series:
+        """Return the 9-digit township (乡镇/街道) code of each 12-digit village/community code.
+
+        >>> GridCode.townships(pd.Series(["310115005001", "310115103201"])).tolist()
+        ['310115005', '310115103']
+        """
+        return village_codes.astype(str).str[: cls.TOWNSHIP_DIGITS]
 
     @classmethod
     def seqs(cls, codes: pd.Series) -> pd.Series:
