@@ -12,6 +12,7 @@ from __future__ import annotations
 from geodata.sample import sample_path
 from geodata.schema import INPUT_FIELDS
 from gridmap.analysis import audit, diff, read_workers
+from gridmap.assign import assign_workers
 from gridmap.config import parse_range, read_rules
 from gridmap.inputs import Inputs, LayerSpec, read_inputs
 from gridmap.make import make_grids
@@ -24,7 +25,6 @@ from gridmap.report import worker_table
 from gridmap.result import GridResult, read_run
 from gridmap.runfolder import write_run
 from gridmap.walks import walk_grids
-from gridmap.assign import assign_workers
 
 __version__ = _gridmap_version()
 

@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 import geopandas as gpd
+import networkx as nx
 import numpy as np
 import pandas as pd
 import shapely
@@ -18,9 +19,13 @@ from gridmap.result import GridResult
 from partition.measures import summary
 from partition.values import GridCode
 from partition.workers import assign_workers as assign_regions
-from partition.workers import composite_load
+from partition.workers import composite_load, grid_neighbours
 
-COLUMNS = {"worker": ("worker", "网格员", "姓名"), "capacity": ("capacity", "工作能力", "能力"), "township": ("township", "乡镇", "街道")}
+COLUMNS = {
+    "worker": ("worker", "网格员", "姓名"),
+    "capacity": ("capacity", "工作能力", "能力"),
+    "township": ("township", "乡镇", "街道"),
+}
 """Columns of a workers table: canonical name → the headers accepted for it (the first is canonical)."""
 DEFAULT_WEIGHTS = {"households": 1.0}
 
@@ -171,7 +176,9 @@ def assign_workers(
         )
     load = composite_load(g, weights)
     capacity = table["capacity"].to_numpy(float)
-    plan = assign_regions(g.geometry.values, township, load, capacity=capacity, pinned=pins)
+    plan = assign_regions(
+        g.geometry.values, township, load, capacity=capacity, pinned=pins, neighbours=_neighbours(result, g)
+    )
     names = table["worker"].to_numpy(object).copy()
     if not isinstance(workers, pd.DataFrame):
         names = _numbered(plan.township)
@@ -210,11 +217,16 @@ def assign_workers(
     return dataclasses.replace(result, workers=layer, worker_grids=pairs, manifest=manifest)
 
 
-def workers_csv_frame(workers: gpd.GeoDataFrame | None) -> pd.DataFrame:
-    """Return the ``workers.csv`` table: the workers layer without its geometry (empty when none)."""
-    if workers is None:
-        return pd.DataFrame(columns=list(WORKER_COLUMNS))
-    return pd.DataFrame(workers.drop(columns=workers.geometry.name))
+def _neighbours(result: GridResult, grids: gpd.GeoDataFrame) -> nx.Graph:
+    """Which grids share a border: from the run's cells where kept (exact in the work CRS), else the outlines."""
+    cells = result.cells
+    if cells is not None and len(cells):
+        row = pd.Series(np.arange(len(grids)), index=grids["grid_code"].astype(str).to_numpy())
+        at = row.reindex(cells["grid_code"].astype(str)).to_numpy()
+        if not pd.isna(at).any():
+            geoms = cells.to_crs(grids.crs).geometry.values
+            return grid_neighbours(grids.geometry.values, cells=geoms, cell_grid=at.astype(int))
+    return grid_neighbours(grids.geometry.values)
 
 
 def _areas(result: GridResult, grids: gpd.GeoDataFrame, worker: np.ndarray, n: int) -> list:

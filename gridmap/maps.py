@@ -314,7 +314,9 @@ def _walk_features(result: GridResult, datum: str) -> dict:
         return {"type": "FeatureCollection", "features": []}
     disp = _display(walks[["grid_code", "walk_m", "geometry"]], datum=datum, tolerance_m=0)
     fc = json.loads(gpd.GeoSeries(disp.geometry.values, crs=disp.crs).to_json(drop_id=True))
-    for f, code, metres in zip(fc["features"], _text(disp["grid_code"]), _none(disp["walk_m"].to_numpy(float)), strict=True):
+    for f, code, metres in zip(
+        fc["features"], _text(disp["grid_code"]), _none(disp["walk_m"].to_numpy(float)), strict=True
+    ):
         f["properties"] = {"c": code or "", "m": metres}
     return fc
 

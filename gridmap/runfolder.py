@@ -21,8 +21,9 @@ def write_run(result: GridResult, out: str | Path, *, overwrite: bool = False, m
     """Write the run folder atomically: nothing appears unless every file was written.
 
     Files: ``grids.gpkg`` (layers grids, addresses, violations, boundaries, liaison when made,
-    cells when known, barriers and exclusive_areas (the inputs, for the map), code_history; QGIS default
-    styles in ``layer_styles``), ``grids.geojson``, ``roster.csv``, ``code_changes.csv`` (with previous grids),
+    cells when known, barriers and exclusive_areas (the inputs, for the map), walks and workers when
+    made, code_history and worker_grids; QGIS default styles in ``layer_styles``), ``grids.geojson``,
+    ``roster.csv``, ``code_changes.csv`` (with previous grids), ``workers.csv`` (with workers),
     ``map.html``, ``map.png``, ``report.html`` and ``manifest.json``.
 
     Parameters
@@ -48,7 +49,6 @@ def write_run(result: GridResult, out: str | Path, *, overwrite: bool = False, m
     """
     from gridmap import export, report
     from gridmap import maps as gmaps
-    from gridmap.assign import workers_csv_frame
 
     out = Path(out)
     t = time.perf_counter()
@@ -76,9 +76,10 @@ def write_run(result: GridResult, out: str | Path, *, overwrite: bool = False, m
                 layers[name] = getattr(result, name)
         gio.write_layers(tmp / "grids.gpkg", layers)
         gio.write_table(tmp / "grids.gpkg", pd.DataFrame({"grid_code": result.history}), layer="code_history")
-        if result.worker_grids is not None:
+        if result.worker_grids is not None and result.workers is not None:
             gio.write_table(tmp / "grids.gpkg", result.worker_grids, layer="worker_grids")
-            gio.write_csv(tmp / "workers.csv", workers_csv_frame(result.workers), text_cols=("township",))
+            workers = pd.DataFrame(result.workers.drop(columns=result.workers.geometry.name))
+            gio.write_csv(tmp / "workers.csv", workers, text_cols=("township",))
         write_layer_styles(tmp / "grids.gpkg")
         gio.write_geojson(tmp / "grids.geojson", result.grids)
         export.write_roster_csv(result, tmp / "roster.csv")

@@ -83,7 +83,9 @@ def walk_grids(
         streets, file = barrier, "barriers"
     if not isinstance(streets, gpd.GeoDataFrame) or streets.crs is None:
         raise InputError(
-            Problem(file, "must be a GeoDataFrame with a CRS.", "read it with geopandas.read_file or gridmap.read_input.")
+            Problem(
+                file, "must be a GeoDataFrame with a CRS.", "read it with geopandas.read_file or gridmap.read_input."
+            )
         )
     addresses = result.addresses
     if service_col is not None and service_col not in addresses.columns:
@@ -152,4 +154,3 @@ def _marked(values: pd.Series) -> np.ndarray:
     num = pd.to_numeric(values, errors="coerce")
     text = values.astype(str).str.strip().str.lower().isin(TRUE_TEXT)
     return ((num.fillna(0) != 0) | text).to_numpy()
-

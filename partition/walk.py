@@ -81,10 +81,10 @@ def street_graph(lines: np.ndarray, *, precision: float = 0.01, min_network_m: f
     graph.add_nodes_from((i, {"x": float(x), "y": float(y)}) for i, (x, y) in enumerate(xy * precision))
     for i in np.argsort(-length, kind="stable"):  # shorter pieces overwrite longer ones between the same nodes
         if start[i] != end[i]:
-            graph.add_edge(
-                int(start[i]), int(end[i]), length=float(length[i]), geometry=pieces[i], start=int(start[i])
-            )
-    parts = [(sum(d["length"] for *_, d in graph.subgraph(c).edges(data=True)), c) for c in nx.connected_components(graph)]
+            graph.add_edge(int(start[i]), int(end[i]), length=float(length[i]), geometry=pieces[i], start=int(start[i]))
+    parts = [
+        (sum(d["length"] for *_, d in graph.subgraph(c).edges(data=True)), c) for c in nx.connected_components(graph)
+    ]
     small = [c for total, c in parts if total < min_network_m]
     if len(small) < len(parts):
         graph.remove_nodes_from({n for c in small for n in c})
@@ -201,7 +201,7 @@ def _grid_walk(
     hh: np.ndarray,
     marked: np.ndarray,
 ) -> tuple[int, int, float, float, list[int]] | None:
-    """The walk of one grid: service row, farthest row, metres, households unreached, node route."""
+    """Return the walk of one grid: service row, farthest row, metres, households unreached, node route."""
     nodes, inv = np.unique(np.concatenate([eu[local], ev[local]]), return_inverse=True)
     m = len(local)
     w = elen[local]
@@ -265,7 +265,7 @@ def _path_line(
     snap_edge: np.ndarray,
     along: np.ndarray,
 ) -> shapely.LineString:
-    """The walk drawn: door of `s` → its street piece → the route's pieces → the piece of `f` → door of `f`."""
+    """Return the walk as a line: door of `s`, its street piece, the route, the piece of `f`, door of `f`."""
     from shapely.ops import substring
 
     def piece(row: int) -> tuple[shapely.LineString, int]:

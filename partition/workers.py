@@ -3,9 +3,12 @@
 Pure functions (no I/O) on grid polygons in one metric CRS. A grid's load is a weighted sum of
 its measures, each divided by its mean over the grids so that households and people weigh as
 the weights say. Workers are shared out to townships in proportion to their load (every township
-gets at least one), then each township's grids are grown into one region per worker from seeds
-far apart, and boundary grids move between neighbouring regions while that lowers the imbalance
-and no region is cut in two. A worker's capacity (1 = a full load) scales the load it should carry.
+gets at least one). Each township's grids are then cut in two along an edge of a spanning tree of
+their neighbour graph where the two sides' loads best match the capacities of the two halves of its
+workers (the best cut of several random trees, as ReCom does), recursively down to one worker; then
+boundary grids move between neighbouring regions while that lowers the imbalance and no region is
+cut in two. A worker's capacity (1 = a full load) scales the load it should carry. A grid that
+touches no other grid of its township (an island) joins the nearest region, which is then in pieces.
 """
 
 from __future__ import annotations
@@ -19,9 +22,12 @@ import pandas as pd
 import shapely
 
 from geodata.errors import OptionError
+from partition.adjacency import edges_from_cells
 
 MIN_SHARED_M = 0.5
 """Grids sharing less border than this (metres) are not neighbours (they meet at a corner)."""
+TOLERANCE_M = 0.05
+"""Grid outlines this close count as one border (grids made in another CRS and reprojected)."""
 MAX_PASSES = 60
 """Rounds of boundary moves per township at most."""
 
@@ -56,14 +62,34 @@ class Assignment:
     """Connected pieces of every worker's area (1: contiguous)."""
 
 
-def grid_neighbours(geoms: np.ndarray, *, min_shared_m: float = MIN_SHARED_M) -> nx.Graph:
-    """Return the graph of grids that share a border of at least `min_shared_m` metres."""
+def grid_neighbours(
+    geoms: np.ndarray,
+    *,
+    cells: np.ndarray | None = None,
+    cell_grid: np.ndarray | None = None,
+    min_shared_m: float = MIN_SHARED_M,
+) -> nx.Graph:
+    """Return the graph of grids that share a border of at least `min_shared_m` metres.
+
+    From the cells the grids are unions of when given (`cells`, and `cell_grid`: the grid of each
+    cell), whose borders match exactly; else from the grids' own outlines, matched within
+    :data:`TOLERANCE_M` (grids reprojected from another CRS no longer share their vertices exactly).
+    """
     graph = nx.Graph()
     graph.add_nodes_from(range(len(geoms)))
-    a, b = shapely.STRtree(geoms).query(geoms, predicate="intersects")
+    if cells is not None and cell_grid is not None:
+        ci, cj, length = edges_from_cells(cells)
+        a, b = cell_grid[ci], cell_grid[cj]
+        shared = pd.Series(length).groupby([np.minimum(a, b), np.maximum(a, b)]).sum()
+        shared = shared[shared.index.get_level_values(0) != shared.index.get_level_values(1)]
+        pairs = shared[shared >= min_shared_m].index
+        graph.add_edges_from((int(x), int(y)) for x, y in pairs)
+        return graph
+    a, b = shapely.STRtree(geoms).query(geoms, predicate="dwithin", distance=TOLERANCE_M)
     keep = a < b
     a, b = a[keep], b[keep]
-    shared = shapely.length(shapely.intersection(shapely.boundary(geoms[a]), shapely.boundary(geoms[b])))
+    rings = shapely.boundary(geoms)
+    shared = shapely.length(shapely.intersection(rings[a], shapely.buffer(rings[b], TOLERANCE_M)))
     graph.add_edges_from(zip(a[shared >= min_shared_m].tolist(), b[shared >= min_shared_m].tolist(), strict=True))
     return graph
 
@@ -122,6 +148,7 @@ def assign_workers(
     *,
     capacity: np.ndarray,
     pinned: Sequence[str | None] | None = None,
+    neighbours: nx.Graph | None = None,
 ) -> Assignment:
     """Give every grid a worker: one contiguous set of grids per worker, within one township, loads balanced.
 
@@ -137,6 +164,8 @@ def assign_workers(
         Capacity of every worker (> 0; 1 = a full load).
     pinned
         Township of every worker who must work there (None: anywhere).
+    neighbours
+        Which grids share a border (:func:`grid_neighbours`); found from `geoms` when not given.
 
     Returns
     -------
@@ -154,7 +183,7 @@ def assign_workers(
     pins = list(pinned) if pinned is not None else [None] * len(capacity)
     where = share_workers(township, load, capacity, pins)
     worker = np.full(len(geoms), -1)
-    graph = grid_neighbours(geoms)
+    graph = grid_neighbours(geoms) if neighbours is None else neighbours
     cen = shapely.get_coordinates(shapely.point_on_surface(geoms))
     for t in np.unique(township):
         grids = np.flatnonzero(township == t)
@@ -162,48 +191,96 @@ def assign_workers(
         part = _regions(graph.subgraph(grids.tolist()), grids, cen[grids], load[grids], capacity[staff])
         worker[grids] = staff[part]
     pieces = np.array(
-        [nx.number_connected_components(graph.subgraph(np.flatnonzero(worker == w).tolist())) for w in range(len(where))]
+        [
+            nx.number_connected_components(graph.subgraph(np.flatnonzero(worker == w).tolist()))
+            for w in range(len(where))
+        ]
     )
     return Assignment(worker=worker, township=where, pieces=pieces)
 
 
 def _regions(graph: nx.Graph, grids: np.ndarray, xy: np.ndarray, load: np.ndarray, cap: np.ndarray) -> np.ndarray:
-    """Split one township's grids into ``len(cap)`` regions (index per grid) grown from far-apart seeds."""
-    k, n = len(cap), len(grids)
+    """Split one township's grids into ``len(cap)`` regions (index per grid): tree bisection, then boundary moves."""
+    n = len(grids)
     local = {int(g): i for i, g in enumerate(grids)}
     adj = [[local[int(b)] for b in graph.neighbors(int(g))] for g in grids]
-    if k == 1:
-        return np.zeros(n, int)
-    weight = np.maximum(load, 1e-9)
-    centre = (xy * weight[:, None]).sum(axis=0) / weight.sum()
-    seeds = [int(np.argmax(((xy - centre) ** 2).sum(axis=1)))]
-    near = ((xy - xy[seeds[0]]) ** 2).sum(axis=1)
-    for _ in range(1, k):
-        seeds.append(int(np.argmax(near)))
-        near = np.minimum(near, ((xy - xy[seeds[-1]]) ** 2).sum(axis=1))
-    part = np.full(n, -1)
-    part[seeds] = np.arange(k)
-    held = np.zeros(k)
-    np.add.at(held, part[seeds], load[seeds])
-    while (part < 0).any():
-        ratio = held / cap
-        grown = False
-        for p in np.argsort(ratio, kind="stable"):
-            members = np.flatnonzero(part == p)
-            border = sorted({b for m in members for b in adj[m] if part[b] < 0})
-            if border:
-                dist = ((xy[border] - xy[seeds[p]]) ** 2).sum(axis=1)
-                g = border[int(np.argmin(dist))]
-                part[g], held[p], grown = p, held[p] + load[g], True
-                break
-        if not grown:  # grids no region touches (an island): the nearest region with room takes the nearest one
-            free = np.flatnonzero(part < 0)
-            taken = np.flatnonzero(part >= 0)
-            d = ((xy[free][:, None, :] - xy[taken][None, :, :]) ** 2).sum(axis=2)
-            f, t = np.unravel_index(int(np.argmin(d)), d.shape)
-            g, p = free[f], part[taken[t]]
-            part[g], held[p] = p, held[p] + load[g]
+    part = np.zeros(n, int)
+    if len(cap) > 1:
+        tree_graph = _joined(adj, xy)
+        rng = np.random.default_rng(0)
+        _bisect(tree_graph, list(range(n)), list(range(len(cap))), part, xy, load, cap, rng)
+    held = np.bincount(part, weights=load, minlength=len(cap))
     return _balance(part, adj, load, cap, held)
+
+
+def _joined(adj: list[list[int]], xy: np.ndarray) -> nx.Graph:
+    """Return the neighbour graph, with islands joined to their nearest grid (so one tree spans the township)."""
+    graph = nx.Graph()
+    graph.add_nodes_from(range(len(adj)))
+    graph.add_edges_from((a, b) for a, nb in enumerate(adj) for b in nb if a < b)
+    comps = [np.array(sorted(c)) for c in nx.connected_components(graph)]
+    while len(comps) > 1:
+        first, rest = comps[0], np.concatenate(comps[1:])
+        d = ((xy[first][:, None, :] - xy[rest][None, :, :]) ** 2).sum(axis=2)
+        f, r = np.unravel_index(int(np.argmin(d)), d.shape)
+        graph.add_edge(int(first[f]), int(rest[r]))
+        comps = [np.array(sorted(c)) for c in nx.connected_components(graph)]
+    return graph
+
+
+def _bisect(
+    graph: nx.Graph,
+    nodes: list[int],
+    staff: list[int],
+    part: np.ndarray,
+    xy: np.ndarray,
+    load: np.ndarray,
+    cap: np.ndarray,
+    rng: np.random.Generator,
+    tries: int = 48,
+) -> None:
+    """Give `nodes` to `staff`: cut a spanning tree where the loads match the two halves' capacities, recurse."""
+    if len(staff) == 1:
+        part[nodes] = staff[0]
+        return
+    half = len(staff) // 2
+    left_staff, right_staff = staff[:half], staff[half:]
+    share = cap[left_staff].sum() / cap[staff].sum()
+    sub = graph.subgraph(nodes)
+    total = load[nodes].sum()
+    best: tuple[float, nx.Graph, int, int, bool] | None = None  # error, tree, cut (parent, child), child's side left
+    for _ in range(tries):
+        for a, b in sub.edges():
+            sub.edges[a, b]["w"] = float(np.hypot(*(xy[a] - xy[b]))) * rng.uniform(1.0, 2.0)
+        tree = nx.minimum_spanning_tree(sub, weight="w")
+        order = list(nx.dfs_preorder_nodes(tree, nodes[0]))
+        parent = dict(nx.dfs_predecessors(tree, nodes[0]))
+        below = dict(zip(order, load[order].astype(float), strict=True))
+        count = dict.fromkeys(order, 1)
+        for v in reversed(order[1:]):
+            below[parent[v]] += below[v]
+            count[parent[v]] += count[v]
+        for v in order[1:]:
+            for left in (True, False):  # the piece below v goes to the left or the right half of the staff
+                mine, others = (left_staff, right_staff) if left else (right_staff, left_staff)
+                if count[v] < len(mine) or len(nodes) - count[v] < len(others):
+                    continue
+                err = abs(below[v] - total * (share if left else 1 - share))
+                if best is None or err < best[0]:
+                    best = (err, tree, parent[v], v, left)
+        if best is not None and best[0] <= 0.01 * total / len(staff):
+            break
+    if best is None:  # cannot happen: every township has at least as many grids as workers
+        part[nodes] = staff[0]
+        return
+    _, tree, up, v, child_left = best
+    tree = nx.Graph(tree)
+    tree.remove_edge(up, v)
+    piece = sorted(nx.node_connected_component(tree, v))
+    rest = sorted(set(nodes) - set(piece))
+    west, east = (piece, rest) if child_left else (rest, piece)
+    _bisect(graph, west, left_staff, part, xy, load, cap, rng, tries)
+    _bisect(graph, east, right_staff, part, xy, load, cap, rng, tries)
 
 
 def _balance(part: np.ndarray, adj: list[list[int]], load: np.ndarray, cap: np.ndarray, held: np.ndarray) -> np.ndarray:

@@ -81,7 +81,14 @@ def partition(
         o = options
         walk = read_input(streets, role="streets", input_crs=o.input_crs, crs=o.crs_of("streets"), encoding=o.encoding)
     grid_and_write(
-        ctx, inputs, Path(out), options=options, overwrite=overwrite, resume=resume, streets=walk, service_col=service_col
+        ctx,
+        inputs,
+        Path(out),
+        options=options,
+        overwrite=overwrite,
+        resume=resume,
+        streets=walk,
+        service_col=service_col,
     )
 
 
@@ -121,7 +128,11 @@ def grid_and_write(
         frame, source = streets if streets is not None else (None, None)
         result = walk_grids(result, frame, service_col=service_col, file=source.label if source else "barriers")
         if source is not None:
-            result.manifest["inputs"]["streets"] = {"path": source.label, "layer": source.layer, "sha256": source.sha256}
+            result.manifest["inputs"]["streets"] = {
+                "path": source.label,
+                "layer": source.layer,
+                "sha256": source.sha256,
+            }
         progress("walk", 1, 1)
     progress("write", 0, 1)
     result.save(out, overwrite=overwrite)

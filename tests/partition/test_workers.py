@@ -17,7 +17,9 @@ from partition.workers import assign_workers, composite_load, grid_neighbours, s
 #   |  005 (16 grids)  |  006 (16 grids)  |
 #   +--+--+--+--+--+--+--+--+   (4 rows)
 COLS, ROWS = 8, 4
-GEOMS = np.array([shapely.box(100 * c, 100 * r, 100 * c + 100, 100 * r + 100) for r in range(ROWS) for c in range(COLS)])
+GEOMS = np.array(
+    [shapely.box(100 * c, 100 * r, 100 * c + 100, 100 * r + 100) for r in range(ROWS) for c in range(COLS)]
+)
 TOWNSHIP = np.array(["310115005" if c < 4 else "310115006" for r in range(ROWS) for c in range(COLS)], dtype=object)
 
 
