@@ -5,10 +5,10 @@ its measures, each divided by its mean over the grids so that households and peo
 the weights say. Workers are shared out to townships in proportion to their load (every township
 gets at least one). Each township's grids are then cut in two along an edge of a spanning tree of
 their neighbour graph where the two sides' loads best match the capacities of the two halves of its
-workers (the best cut of several random trees, as ReCom does), recursively down to one worker; then
-boundary grids move between neighbouring regions while that lowers the imbalance and no region is
-cut in two. A worker's capacity (1 = a full load) scales the load it should carry. A grid that
-touches no other grid of its township (an island) joins the nearest region, which is then in pieces.
+workers (the best cut of several random trees, as ReCom does), recursively down to one worker:
+each side of a tree cut is connected, so every worker's grids are. A worker's capacity (1 = a full
+load) scales the load it should carry. A grid that touches no other grid of its township (an island)
+is joined to the nearest grid for the cut, so the worker holding it has an area in pieces.
 """
 
 from __future__ import annotations
@@ -28,8 +28,8 @@ MIN_SHARED_M = 0.5
 """Grids sharing less border than this (metres) are not neighbours (they meet at a corner)."""
 TOLERANCE_M = 0.05
 """Grid outlines this close count as one border (grids made in another CRS and reprojected)."""
-MAX_PASSES = 60
-"""Rounds of boundary moves per township at most."""
+TRIES = 48
+"""Random spanning trees tried per cut at most (fewer when a cut within 1 % of a worker's load is found)."""
 
 
 def composite_load(measures: pd.DataFrame, weights: Mapping[str, float]) -> np.ndarray:
@@ -200,7 +200,7 @@ def assign_workers(
 
 
 def _regions(graph: nx.Graph, grids: np.ndarray, xy: np.ndarray, load: np.ndarray, cap: np.ndarray) -> np.ndarray:
-    """Split one township's grids into ``len(cap)`` regions (index per grid): tree bisection, then boundary moves."""
+    """Split one township's grids into ``len(cap)`` regions (index per grid) by recursive tree bisection."""
     n = len(grids)
     local = {int(g): i for i, g in enumerate(grids)}
     adj = [[local[int(b)] for b in graph.neighbors(int(g))] for g in grids]
@@ -209,8 +209,7 @@ def _regions(graph: nx.Graph, grids: np.ndarray, xy: np.ndarray, load: np.ndarra
         tree_graph = _joined(adj, xy)
         rng = np.random.default_rng(0)
         _bisect(tree_graph, list(range(n)), list(range(len(cap))), part, xy, load, cap, rng)
-    held = np.bincount(part, weights=load, minlength=len(cap))
-    return _balance(part, adj, load, cap, held)
+    return part
 
 
 def _joined(adj: list[list[int]], xy: np.ndarray) -> nx.Graph:
@@ -237,7 +236,7 @@ def _bisect(
     load: np.ndarray,
     cap: np.ndarray,
     rng: np.random.Generator,
-    tries: int = 48,
+    tries: int = TRIES,
 ) -> None:
     """Give `nodes` to `staff`: cut a spanning tree where the loads match the two halves' capacities, recurse."""
     if len(staff) == 1:
@@ -281,37 +280,3 @@ def _bisect(
     west, east = (piece, rest) if child_left else (rest, piece)
     _bisect(graph, west, left_staff, part, xy, load, cap, rng, tries)
     _bisect(graph, east, right_staff, part, xy, load, cap, rng, tries)
-
-
-def _balance(part: np.ndarray, adj: list[list[int]], load: np.ndarray, cap: np.ndarray, held: np.ndarray) -> np.ndarray:
-    """Move border grids to lighter neighbouring regions while Σ cap·(load/cap − mean)² falls, none cut in two."""
-    graph = nx.Graph()
-    graph.add_nodes_from(range(len(part)))
-    graph.add_edges_from((a, b) for a, nb in enumerate(adj) for b in nb if a < b)
-    rate = held.sum() / cap.sum()
-
-    def cost(p: int, h: float) -> float:
-        return float(cap[p] * (h / cap[p] - rate) ** 2)
-
-    def pieces(members: list[int]) -> int:
-        return nx.number_connected_components(graph.subgraph(members)) if members else 0
-
-    for _ in range(MAX_PASSES):
-        moved = False
-        for a in np.argsort(-load, kind="stable"):
-            p = part[a]
-            if (part == p).sum() == 1:
-                continue
-            for q in sorted({int(part[b]) for b in adj[a]} - {int(p)}, key=lambda r: held[r] / cap[r]):
-                gain = cost(p, held[p]) + cost(q, held[q]) - cost(p, held[p] - load[a]) - cost(q, held[q] + load[a])
-                if gain <= 1e-12:
-                    continue
-                before = np.flatnonzero(part == p).tolist()
-                after = [m for m in before if m != a]
-                if pieces(after) > pieces(before):
-                    continue
-                part[a], held[p], held[q], moved = q, held[p] - load[a], held[q] + load[a], True
-                break
-        if not moved:
-            break
-    return part

@@ -146,6 +146,7 @@ def test_worker_names_are_data_in_map_report_and_csv(sample_run, tmp_path):
     page = (out / "map.html").read_text(encoding="utf-8")
     assert "<img src=x" not in page and "<script>window.__pwned" not in page and "崂山42二村" not in page
     assert sorted(f["properties"]["w"] for f in page_data(page)["workers"]["features"]) == sorted(names)
+    assert "innerHTML" not in page.split("id='gridmap-data'")[1].split("</script>", 1)[1]  # names set as text
     report = (out / "report.html").read_text(encoding="utf-8")
     assert "<img src=x" not in report and "<script>window.__pwned" not in report
     for name in names:
