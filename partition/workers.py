@@ -20,6 +20,8 @@ import networkx as nx
 import numpy as np
 import pandas as pd
 import shapely
+from scipy.sparse import coo_array
+from scipy.sparse.csgraph import breadth_first_order, connected_components, minimum_spanning_tree
 
 from geodata.errors import OptionError
 from partition.adjacency import edges_from_cells
@@ -202,34 +204,33 @@ def assign_workers(
 def _regions(graph: nx.Graph, grids: np.ndarray, xy: np.ndarray, load: np.ndarray, cap: np.ndarray) -> np.ndarray:
     """Split one township's grids into ``len(cap)`` regions (index per grid) by recursive tree bisection."""
     n = len(grids)
-    local = {int(g): i for i, g in enumerate(grids)}
-    adj = [[local[int(b)] for b in graph.neighbors(int(g))] for g in grids]
     part = np.zeros(n, int)
     if len(cap) > 1:
-        tree_graph = _joined(adj, xy)
+        local = {int(g): i for i, g in enumerate(grids)}
+        edges = np.array([(local[int(a)], local[int(b)]) for a, b in graph.edges()], dtype=np.int64).reshape(-1, 2)
+        edges = _joined(edges, xy)
         rng = np.random.default_rng(0)
-        _bisect(tree_graph, list(range(n)), list(range(len(cap))), part, xy, load, cap, rng)
+        _bisect(edges, np.arange(n), list(range(len(cap))), part, xy, load, cap, rng)
     return part
 
 
-def _joined(adj: list[list[int]], xy: np.ndarray) -> nx.Graph:
-    """Return the neighbour graph, with islands joined to their nearest grid (so one tree spans the township)."""
-    graph = nx.Graph()
-    graph.add_nodes_from(range(len(adj)))
-    graph.add_edges_from((a, b) for a, nb in enumerate(adj) for b in nb if a < b)
-    comps = [np.array(sorted(c)) for c in nx.connected_components(graph)]
-    while len(comps) > 1:
-        first, rest = comps[0], np.concatenate(comps[1:])
+def _joined(edges: np.ndarray, xy: np.ndarray) -> np.ndarray:
+    """Return `edges` with islands joined to their nearest grid (so one tree spans the township)."""
+    n = len(xy)
+    while True:
+        adj = coo_array((np.ones(len(edges)), (edges[:, 0], edges[:, 1])), shape=(n, n))
+        k, label = connected_components(adj, directed=False)
+        if k == 1:
+            return edges
+        first, rest = np.flatnonzero(label == 0), np.flatnonzero(label != 0)
         d = ((xy[first][:, None, :] - xy[rest][None, :, :]) ** 2).sum(axis=2)
         f, r = np.unravel_index(int(np.argmin(d)), d.shape)
-        graph.add_edge(int(first[f]), int(rest[r]))
-        comps = [np.array(sorted(c)) for c in nx.connected_components(graph)]
-    return graph
+        edges = np.vstack([edges, [[first[f], rest[r]]]])
 
 
 def _bisect(
-    graph: nx.Graph,
-    nodes: list[int],
+    edges: np.ndarray,
+    nodes: np.ndarray,
     staff: list[int],
     part: np.ndarray,
     xy: np.ndarray,
@@ -245,38 +246,41 @@ def _bisect(
     half = len(staff) // 2
     left_staff, right_staff = staff[:half], staff[half:]
     share = cap[left_staff].sum() / cap[staff].sum()
-    sub = graph.subgraph(nodes)
-    total = load[nodes].sum()
-    best: tuple[float, nx.Graph, int, int, bool] | None = None  # error, tree, cut (parent, child), child's side left
+    m = len(nodes)
+    pos = np.full(len(xy), -1)
+    pos[nodes] = np.arange(m)
+    inside = (pos[edges[:, 0]] >= 0) & (pos[edges[:, 1]] >= 0)
+    a, b = pos[edges[inside, 0]], pos[edges[inside, 1]]
+    dist = np.hypot(*(xy[nodes][a] - xy[nodes][b]).T) + 1e-6  # csgraph reads a weight of 0 as no edge
+    w = load[nodes]
+    total = w.sum()
+    best: tuple[float, np.ndarray, np.ndarray, int, bool] | None = None  # error, BFS order, parents, cut child, side
     for _ in range(tries):
-        for a, b in sub.edges():
-            sub.edges[a, b]["w"] = float(np.hypot(*(xy[a] - xy[b]))) * rng.uniform(1.0, 2.0)
-        tree = nx.minimum_spanning_tree(sub, weight="w")
-        order = list(nx.dfs_preorder_nodes(tree, nodes[0]))
-        parent = dict(nx.dfs_predecessors(tree, nodes[0]))
-        below = dict(zip(order, load[order].astype(float), strict=True))
-        count = dict.fromkeys(order, 1)
-        for v in reversed(order[1:]):
+        tree = minimum_spanning_tree(coo_array((dist * rng.uniform(1.0, 2.0, len(dist)), (a, b)), shape=(m, m)))
+        order, parent = breadth_first_order(tree, 0, directed=False, return_predecessors=True)
+        below, count = w.astype(float), np.ones(m)
+        for v in order[:0:-1]:
             below[parent[v]] += below[v]
             count[parent[v]] += count[v]
-        for v in order[1:]:
-            for left in (True, False):  # the piece below v goes to the left or the right half of the staff
-                mine, others = (left_staff, right_staff) if left else (right_staff, left_staff)
-                if count[v] < len(mine) or len(nodes) - count[v] < len(others):
-                    continue
-                err = abs(below[v] - total * (share if left else 1 - share))
-                if best is None or err < best[0]:
-                    best = (err, tree, parent[v], v, left)
+        child = order[1:]
+        for left in (True, False):  # the part below the cut goes to the left or the right half of the staff
+            mine = len(left_staff) if left else len(right_staff)
+            fits = (count[child] >= mine) & (m - count[child] >= len(staff) - mine)
+            err = np.where(fits, np.abs(below[child] - total * (share if left else 1 - share)), np.inf)
+            j = int(np.argmin(err))
+            if np.isfinite(err[j]) and (best is None or err[j] < best[0]):
+                best = (float(err[j]), order, parent, int(child[j]), left)
         if best is not None and best[0] <= 0.01 * total / len(staff):
             break
     if best is None:  # cannot happen: every township has at least as many grids as workers
         part[nodes] = staff[0]
         return
-    _, tree, up, v, child_left = best
-    tree = nx.Graph(tree)
-    tree.remove_edge(up, v)
-    piece = sorted(nx.node_connected_component(tree, v))
-    rest = sorted(set(nodes) - set(piece))
-    west, east = (piece, rest) if child_left else (rest, piece)
-    _bisect(graph, west, left_staff, part, xy, load, cap, rng, tries)
-    _bisect(graph, east, right_staff, part, xy, load, cap, rng, tries)
+    _, order, parent, cut, child_left = best
+    below_cut = np.zeros(m, bool)
+    below_cut[cut] = True
+    for v in order:  # breadth first: a parent is marked before its children
+        if parent[v] >= 0 and below_cut[parent[v]]:
+            below_cut[v] = True
+    west, east = (nodes[below_cut], nodes[~below_cut]) if child_left else (nodes[~below_cut], nodes[below_cut])
+    _bisect(edges, west, left_staff, part, xy, load, cap, rng, tries)
+    _bisect(edges, east, right_staff, part, xy, load, cap, rng, tries)

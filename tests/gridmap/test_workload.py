@@ -105,6 +105,9 @@ def test_assign_command_writes_workers_into_the_run_folder(run_dir, tmp_path):
     table = pd.read_csv(run_dir / "workers.csv", encoding="utf-8-sig")
     assert len(table) == 6 and {"worker", "households", "load_per_capacity", "pieces"} <= set(table.columns)
     assert "网格员工作量" in (run_dir / "report.html").read_text(encoding="utf-8")
+    redo = tmp_path / "report.html"  # `gridmap report` of the run shows the workers assign gave it
+    assert CliRunner().invoke(main, ["report", str(run_dir), "--out", str(redo)]).exit_code == 0
+    assert "网格员工作量" in redo.read_text(encoding="utf-8")
     data = page_data((run_dir / "map.html").read_text(encoding="utf-8"))
     assert len(data["workers"]["features"]) == 6 and data["walks"]["features"]
     again = gridmap_cli("assign", str(run_dir), "--workers", "6")
