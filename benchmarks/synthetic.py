@@ -196,7 +196,5 @@ def run_files(
     """
     import gridmap
 
-    opts = gridmap.Options(**options)
     layers = {"units": units, "exclusive": exclusive, "barriers": barriers or (), "previous": previous}
-    inputs = gridmap.read_inputs(addresses, boundaries, **layers, options=opts)
-    return gridmap.make_grids(**inputs.frames(), options=opts, progress=progress)
+    return gridmap.grid_files(addresses, boundaries, **layers, options=gridmap.Options(**options), progress=progress)

@@ -14,8 +14,8 @@ from geodata.schema import INPUT_FIELDS
 from gridmap.analysis import audit, diff, read_workers
 from gridmap.assign import assign_workers
 from gridmap.config import parse_range, read_rules
-from gridmap.inputs import Inputs, LayerSpec, read_inputs
-from gridmap.make import make_grids
+from gridmap.inputs import Inputs, LayerSpec, read_inputs, sample_layers
+from gridmap.make import grid_files, make_grids
 from gridmap.maps import save_map
 from gridmap.options import Options
 from gridmap.printmap import write_print
@@ -37,6 +37,7 @@ __all__ = [
     "ProvinceResult",
     "audit",
     "diff",
+    "grid_files",
     "grid_province",
     "make_grids",
     "parse_range",
@@ -45,6 +46,7 @@ __all__ = [
     "read_rules",
     "read_run",
     "read_workers",
+    "sample_layers",
     "sample_path",
     "save_map",
     "worker_table",

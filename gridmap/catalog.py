@@ -127,8 +127,8 @@ MESSAGES: dict[ReasonKind, tuple[str, str]] = {
         "grid {grid} has {households} households (band {min}-{max}).",
     ),
     ReasonKind.CODE_FORMAT: (
-        "“{code}”不是 15 位数字（12 位村/社区代码 + 3 位序号）。",
-        "'{code}' is not 15 digits (12-digit village/community code + 3-digit sequence).",
+        "“{code}”不是 15 位半角数字（0–9；12 位村/社区代码 + 3 位序号）。",
+        "'{code}' is not 15 digits (ASCII 0-9; 12-digit village/community code + 3-digit sequence).",
     ),
     ReasonKind.CODE_REPEATED: ("{code} 被多个网格使用。", "{code} is used by more than one grid."),
     ReasonKind.CODE_PREFIX: (
@@ -150,6 +150,32 @@ MESSAGES: dict[ReasonKind, tuple[str, str]] = {
     ReasonKind.CODE_RETIRED: (
         "{code} 已记录为停用，但仍有网格在使用。",
         "{code} is recorded as retired, but a grid still uses it.",
+    ),
+    ReasonKind.ADDRESSES_KEPT_OUTSIDE: (
+        "{addresses} 个地址位于所有村/社区边界之外：已保留但不属于任何网格，列于问题图层（严格模式会拒绝此类地址）。",
+        "{addresses} addresses lie outside every village/community boundary: kept without a grid, listed in the "
+        "violations layer (strict mode refuses them).",
+    ),
+    ReasonKind.ADDRESSES_KEPT_IN_HOLE: (
+        "{addresses} 个地址位于村/社区边界的空洞内：已保留但不属于任何网格，列于问题图层（严格模式会拒绝此类地址）。",
+        "{addresses} addresses lie inside a hole of a village/community boundary: kept without a grid, listed in "
+        "the violations layer (strict mode refuses them).",
+    ),
+    ReasonKind.ROWS_REPEATED: (
+        "{rows} 行地址与前面某行完全相同（位置和属性相同），已重复计数（去重选项会删除它们）。",
+        "{rows} address rows repeat an earlier row exactly (same place and values): counted again (dedupe drops them).",
+    ),
+    ReasonKind.ROWS_DROPPED: (
+        "{rows} 行地址与前面某行完全相同（位置和属性相同），已按去重选项删除。",
+        "{rows} address rows repeat an earlier row exactly (same place and values): dropped (dedupe).",
+    ),
+    ReasonKind.POLYGONS_REPAIRED: (
+        "{polygons} 个无效多边形已自动修复，列于问题图层。",
+        "{polygons} invalid polygons were repaired with make_valid (listed in the violations layer).",
+    ),
+    ReasonKind.CODE_GAP: (
+        "{village_code} 的序号 {missing} 未被使用（已停用或跳过）。",
+        "village {village_code}: sequence numbers {missing} are not in use (retired or skipped).",
     ),
 }
 """Reason kind → (Chinese, English) format strings over the reason's values."""
@@ -201,8 +227,10 @@ def render(reason: Reason, lang: Lang = "zh") -> str:
     values = {k: ", ".join(map(str, v)) if isinstance(v, list) else _text(v, lang) for k, v in reason.values.items()}
     if "unit_kind" in reason.values:
         values["unit"] = UNITS[UnitKind(str(reason.values["unit_kind"]))][i].format(id=reason.values["unit"])
-    if reason.values.get("more"):
-        values["address_ids"] += " …"
+    if reason.values.get("more"):  # a list cut short: its first items, then "…"
+        for k, v in reason.values.items():
+            if isinstance(v, list):
+                values[k] += " …"
     return MESSAGES[reason.kind][i].format_map(values)
 
 

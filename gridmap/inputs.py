@@ -12,6 +12,7 @@ from geodata import crs as gcrs
 from geodata import io as gio
 from geodata.errors import InputError, Problem
 from geodata.postgis import DbSource, is_db_url
+from geodata.sample import sample_path
 from gridmap.options import Options
 from gridmap.provenance import file_sha256, frame_sha256
 
@@ -173,6 +174,31 @@ def _read_previous_db(source: DbSource) -> tuple[gpd.GeoDataFrame, list[str], So
             Problem(str(source), "has SRID 0 (no coordinate system).", "give the geometry column an SRID.")
         )
     return prev, ledger_codes(source), Source(str(source), source.layer, frame_sha256(prev))
+
+
+def sample_layers(path: PathLike | None = None) -> dict[str, LayerSpec | list[LayerSpec]]:
+    """Return the layers of the bundled sample township as :func:`read_inputs` takes them.
+
+    Parameters
+    ----------
+    path
+        A GeoPackage laid out like the sample (layers ``addresses``, ``boundaries``, ``exclusive``
+        and ``barriers``); default: the bundled sample (:func:`gridmap.sample_path`).
+
+    Examples
+    --------
+    >>> import gridmap
+    >>> sorted(gridmap.sample_layers())
+    ['addresses', 'barriers', 'boundaries', 'exclusive']
+    >>> inputs = gridmap.read_inputs(**gridmap.sample_layers())
+    """
+    p = Path(path) if path is not None else sample_path()
+    return {
+        "addresses": LayerSpec(p, "addresses"),
+        "boundaries": LayerSpec(p, "boundaries"),
+        "exclusive": LayerSpec(p, "exclusive"),
+        "barriers": [LayerSpec(p, "barriers")],
+    }
 
 
 def read_inputs(

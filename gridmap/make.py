@@ -17,22 +17,51 @@ from geodata import io as gio
 from geodata import validate as gval
 from geodata.errors import InputError, OptionError, Problem
 from geodata.schema import GRID_COLUMNS
-from gridmap.catalog import with_notes
+from gridmap.catalog import note_text, with_notes
 from gridmap.execute import VillageTask, execute
-from gridmap.inputs import Source
+from gridmap.inputs import LayerSpec, PathLike, Source, read_inputs
 from gridmap.options import Options
 from gridmap.provenance import MADE_BY, fingerprint, gridmap_version, library_versions, now_iso
 from gridmap.result import GridResult
 from partition.coding import CodeAssignment, assign_codes
 from partition.grids import Village, cell_table
 from partition.measures import polsby_popper
-from partition.reasons import Reason, ReasonKind, encode
+from partition.reasons import VALUES, Reason, ReasonKind, encode
 from partition.rules import RuleSet
 from partition.tessellation import point_owner
 from partition.values import GridCode
 
 Progress = Callable[[str, int, int], None]
 """Callback ``progress(stage, done, total)`` called as work advances."""
+
+
+def grid_files(
+    addresses: PathLike | LayerSpec,
+    boundaries: PathLike | LayerSpec,
+    *,
+    units: PathLike | LayerSpec | None = None,
+    exclusive: PathLike | LayerSpec | None = None,
+    barriers: Sequence[PathLike | LayerSpec] = (),
+    previous: PathLike | LayerSpec | None = None,
+    options: Options | None = None,
+    progress: Progress | None = None,
+) -> GridResult:
+    """Read input files and grid them (:func:`gridmap.read_inputs`, then :func:`make_grids`), as ``gridmap partition``.
+
+    Parameters are those of :func:`gridmap.read_inputs` (files, database URLs or :class:`LayerSpec`)
+    and `progress` of :func:`make_grids`; `options` serves both.
+
+    Examples
+    --------
+    >>> import gridmap
+    >>> result = gridmap.grid_files(**gridmap.sample_layers())
+    >>> result.manifest["inputs"]["addresses"]["layer"]
+    'addresses'
+    """
+    inputs = read_inputs(
+        addresses, boundaries, units=units, exclusive=exclusive, barriers=barriers, previous=previous, options=options
+    )
+    return make_grids(**inputs.frames(), options=options, progress=progress)
 
 
 def make_grids(
@@ -259,7 +288,7 @@ def make_grids(
             "addresses": len(addresses),
             "households": float(addresses["households"].sum()),
             "addresses_without_grid": int((addr_grid < 0).sum()),
-            **{f"{kind}s": n for kind, n in _note_counts(notes).items()},
+            **note_counts(notes),
             "kept_grids": int(grids["kept"].sum()),
         },
         "retired_codes": assignment.retired,
@@ -276,7 +305,9 @@ def make_grids(
         manifest=manifest,
         liaison=out(liaison_groups) if liaison_groups is not None else None,
         work_crs=work.to_string(),
-        warnings=input_warnings(notes),
+        warnings=input_warnings(
+            _note_counts(notes), dedupe=options.dedupe, details=[str(p) for p in notes if p.kind == "duplicate_row"]
+        ),
         cells=cells,
         context=None if context is None else out(context),
     )
@@ -639,31 +670,44 @@ def _note_counts(notes: list[Problem]) -> dict[str, int]:
     return counts
 
 
-def input_warnings(notes: list[Problem]) -> list[str]:
-    """Return what the console should warn about in the inputs (counts; the rows are in the violations layer)."""
-    counts = _note_counts(notes)
-    where = {
-        "address_outside_boundaries": "outside every village/community boundary",
-        "address_in_hole": "inside a hole of a village/community boundary",
+def note_counts(notes: list[Problem]) -> dict[str, int]:
+    """Rows per kind of input note, keyed as the manifest's ``counts`` (``duplicate_rows``, ``address_in_holes``)."""
+    return {kind if kind.endswith("s") else f"{kind}s": n for kind, n in _note_counts(notes).items()}
+
+
+def input_warnings(counts: Mapping[str, int], *, dedupe: bool, details: Sequence[str] = ()) -> list[str]:
+    """Return what the console should warn about in the inputs, Chinese first with English beside.
+
+    Parameters
+    ----------
+    counts
+        Rows per note kind (``address_outside_boundaries``, ``address_in_hole``, ``duplicate_row``,
+        ``repaired_polygon``); the rows themselves are in the violations layer.
+    dedupe
+        Whether repeated rows were dropped (else counted again).
+    details
+        Lines naming the repeated rows (the input check's own notes), shown after the count.
+    """
+    kinds = {
+        "address_outside_boundaries": ReasonKind.ADDRESSES_KEPT_OUTSIDE,
+        "address_in_hole": ReasonKind.ADDRESSES_KEPT_IN_HOLE,
+        "duplicate_row": ReasonKind.ROWS_DROPPED if dedupe else ReasonKind.ROWS_REPEATED,
+        "repaired_polygon": ReasonKind.POLYGONS_REPAIRED,
     }
-    out = [
-        f"{counts[kind]} addresses lie {text}: kept without a grid, listed in the violations layer (`strict` refuses "
-        "them)."
-        for kind, text in where.items()
-        if counts.get(kind)
-    ]
-    dups = [p for p in notes if p.kind == "duplicate_row"]
-    out += [str(p) for p in dups[:10]]
-    if len(dups) > 10:
-        out.append(
-            f"... and {len(dups) - 10} more groups of repeated rows ({counts['duplicate_row']} repeated rows in all)."
-        )
-    if counts.get("repaired_polygon"):
-        out.append(
-            f"{counts['repaired_polygon']} invalid polygons were repaired with make_valid (listed in the violations "
-            "layer)."
-        )
+    out = []
+    for note, kind in kinds.items():
+        if counts.get(note):
+            (name,) = VALUES[kind]
+            out.append(note_text(encode([Reason.of(kind, **{name: counts[note]})])))
+            if note == "duplicate_row":
+                out += [f"  {line}" for line in details[:MAX_DETAILS]]
+                if len(details) > MAX_DETAILS:
+                    out.append(f"  … {len(details) - MAX_DETAILS} …")
     return out
+
+
+MAX_DETAILS = 10
+"""Groups of repeated rows named one by one on the console (all are in the manifest's counts)."""
 
 
 def violations_frame(

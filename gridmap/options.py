@@ -23,8 +23,9 @@ class Options:
     Parameters
     ----------
     rules
-        Which rule governs which village/community (default: urban 300–500 households, rural one
-        grid per 村民小组; see :func:`gridmap.read_rules`).
+        Which rule governs which village/community (default: urban grids within
+        :data:`partition.values.DEFAULT_BAND` households, rural one grid per 村民小组; see
+        :func:`gridmap.read_rules`).
     fields
         Remapped input columns: canonical name → your column (keys in :data:`gridmap.INPUT_FIELDS`,
         e.g. ``{"households": "户数", "group": "村民小组"}``).

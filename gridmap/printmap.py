@@ -17,6 +17,7 @@ import numpy as np
 import shapely
 
 from geodata.errors import DependencyError, OptionError
+from partition.values import GridCode
 
 if TYPE_CHECKING:
     import geopandas as gpd
@@ -162,7 +163,7 @@ def _pages(result: GridResult, by: str | None) -> list[tuple[str, np.ndarray]]:
         raise OptionError(msg)
     codes = result.grids["village_code"].astype(str)
     if by == "township":
-        keys = codes.str[:9]
+        keys = GridCode.townships(codes)
         return [(f"乡镇/街道 township {k}", keys.eq(k).to_numpy()) for k in sorted(keys.unique())]
     names = dict(zip(result.grids["village_code"].astype(str), result.grids["village_name"].astype(str), strict=False))
     return [(f"{names[k]} {k}", codes.eq(k).to_numpy()) for k in sorted(codes.unique())]

@@ -48,12 +48,15 @@ from geodata import validate as gval
 from geodata.errors import GridmapError, InputError, OptionError, Problem
 from geodata.schema import GRID_COLUMNS
 from geodata.windows import Bounds, PointFile, layer_crs
+from gridmap.catalog import with_notes
 from gridmap.execute import Runner
 from gridmap.inputs import LayerSpec, read_input, read_previous
-from gridmap.make import make_grids, violations_frame
+from gridmap.make import ADDRESS_KINDS, input_warnings, make_grids, note_counts, violations_frame
 from gridmap.options import Options
 from gridmap.provenance import MADE_BY, file_sha256, gridmap_version, library_versions, now_iso
 from gridmap.result import GridResult
+from partition.reasons import Reason, ReasonKind, encode
+from partition.values import GridCode
 
 Progress = Callable[[str, int, int], None]
 
@@ -335,20 +338,14 @@ def grid_province(
         manifest["timings_s"] = {k: round(v, 3) for k, v in timings.items()}
         _index_page(tmp, manifest, outcomes["maps"], villages, maps=maps)
         gio.write_text(tmp / "manifest.json", json.dumps(manifest, ensure_ascii=False, indent=2))
-    return ProvinceResult(out, manifest, villages, _warnings(villages, notes))
+    return ProvinceResult(out, manifest, villages, _warnings(villages, notes, dedupe=plan.options.dedupe))
 
 
-def _warnings(villages: pd.DataFrame, notes: list[Problem]) -> list[str]:
-    """Return, once for the whole run, what the tasks found in the addresses."""
-    out = []
-    repeats = int(villages["duplicate_rows"].sum()) if "duplicate_rows" in villages else 0
-    if repeats:
-        out.append(f"{repeats} address rows repeat an earlier row exactly: counted again (`dedupe` drops them).")
-    for kind, where in (("address_outside_boundaries", "outside every boundary"), ("address_in_hole", "in a hole")):
-        n = sum(len(p.ids) for p in notes if p.kind == kind)
-        if n:
-            out.append(f"{n} addresses lie {where}: kept without a grid, listed in the violations layer.")
-    return out
+def _warnings(villages: pd.DataFrame, notes: list[Problem], *, dedupe: bool) -> list[str]:
+    """Return, once for the whole run, what the tasks found in the addresses (as :func:`make_grids` words it)."""
+    counts = {kind: sum(len(p.ids) for p in notes if p.kind == kind) for kind in {p.kind for p in notes if p.kind}}
+    counts["duplicate_row"] = int(villages["duplicate_rows"].sum()) if "duplicate_rows" in villages else 0
+    return input_warnings(counts, dedupe=dedupe)
 
 
 def _area(gdf: gpd.GeoDataFrame) -> float:
@@ -397,10 +394,12 @@ def _village_jobs(
             raise InputError(
                 Problem("previous", "has no 'grid_code' column.", "pass the grids layer of an earlier run.")
             )
-        village = previous["village_code"].astype(str) if "village_code" in previous.columns else codes.str[:12]
+        village = (
+            previous["village_code"].astype(str) if "village_code" in previous.columns else GridCode.villages(codes)
+        )
         prev_by = village.groupby(village.to_numpy()).indices
     issued = pd.Series(history, dtype=object)
-    issued_by = issued.groupby(issued.str[:12].to_numpy()).indices if len(issued) else {}
+    issued_by = issued.groupby(GridCode.villages(issued).to_numpy()).indices if len(issued) else {}
     geoms = bnd_work.geometry.values
     boxes = shapely.bounds(geoms) + np.array([-PAD_M, -PAD_M, PAD_M, PAD_M])
     tree = shapely.STRtree(geoms)
@@ -698,20 +697,28 @@ def _assemble(
             pyogrio.write_dataframe(
                 viol, gpkg, layer="violations", driver="GPKG", append=gpkg.exists(), geometry_type="Unknown"
             )
+        cells = read_dataset(tmp, "cells", county=county)  # the kept partition, in the work CRS (as make_grids')
+        if len(cells):
+            pyogrio.write_dataframe(
+                cells, gpkg, layer="cells", driver="GPKG", append=gpkg.exists(), promote_to_multi=True
+            )
     stray = read_dataset(tmp, "addresses", county="none")
     if len(stray):
         kinds = {i: p.kind for p in notes for i in p.ids if p.kind}
         ids = stray["address_id"].to_numpy()
+        address_kinds = {k.value for k in ADDRESS_KINDS}
+        kind = [k if (k := kinds.get(int(i))) in address_kinds else ADDRESS_KINDS[0].value for i in ids]
         viol = gpd.GeoDataFrame(
             {
-                "kind": [kinds.get(int(i), "address_outside_boundaries") for i in ids],
+                "kind": kind,
                 "flag": None,
-                "ref": [f"address {i}" for i in ids],
-                "message": "address lies outside every village/community boundary (or in a hole)",
+                "ref": [f"address_id {i}" for i in ids],
+                "reason": [encode([Reason.of(ReasonKind(k))]) for k in kind],
             },
             geometry=stray.geometry.values,
             crs=stray.crs,
         )
+        viol = with_notes(viol, note="message")[["kind", "flag", "ref", "message", "message_en", "reason", "geometry"]]
         pyogrio.write_dataframe(
             viol, gpkg, layer="violations", driver="GPKG", append=gpkg.exists(), geometry_type="Unknown"
         )
@@ -733,10 +740,6 @@ def _assemble(
 
 
 def _manifest(plan, spec, bnd_source, villages, outcomes, notes, peaks, timings, b_report) -> dict[str, Any]:
-    kinds: dict[str, int] = {}
-    for p in notes:
-        if p.kind:
-            kinds[p.kind] = kinds.get(p.kind, 0) + max(len(p.ids), 1)
     driver = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # the driver's whole life
     return {
         "made_by": MADE_BY,
@@ -765,7 +768,7 @@ def _manifest(plan, spec, bnd_source, villages, outcomes, notes, peaks, timings,
             "flagged_grids": int(villages["flagged"].sum()),
             "rows_read_by_windows": int(villages["read"].sum()),
             "rows_scanned_by_windows": int(villages["scanned"].sum()),
-            **{f"{k}s": v for k, v in kinds.items()},
+            **note_counts(notes),
             "repaired_polygons": len([p for p in b_report.notes if p.kind == "repaired_polygon"]),
         },
         "memory_mib": {

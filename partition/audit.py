@@ -15,7 +15,7 @@ import shapely
 
 from partition.coding import check_codes
 from partition.measures import pieces, polsby_popper, summary
-from partition.reasons import Reason, ReasonKind, encode
+from partition.reasons import Reason, ReasonKind, decode, encode
 from partition.tessellation import point_owner
 from partition.values import DEFAULT_BAND, Band, GridCode, Status
 
@@ -150,37 +150,11 @@ def audit_grids(
             ReasonKind.GRID_OUT_OF_BAND, grid=str(r.grid_code), households=round(r.households), min=mn, max=mx
         )
         add("out_of_band", r.grid_code, why, r.geometry)
-    village_of = dict(zip(g["grid_code"].astype(str).str.strip(), g["village_code"].astype(str), strict=False))
     for r in check_codes(g).itertuples():
         if r.severity == "error":
-            add("code", r.grid_code, _code_reason(r.check, str(r.grid_code), village_of, g))
+            add("code", r.grid_code, *decode(r.reason))
     violations = gpd.GeoDataFrame(rows, columns=["kind", "ref", "reason", "area_m2"], geometry=vgeoms, crs=grids.crs)
     return Audit(grids=g, violations=violations, address_grid=address_grid)
-
-
-_CODE_REASONS = {
-    "format": ReasonKind.CODE_FORMAT,
-    "unique": ReasonKind.CODE_REPEATED,
-    "prefix": ReasonKind.CODE_PREFIX,
-    "single": ReasonKind.CODE_SINGLE,
-    "retired": ReasonKind.CODE_RETIRED,
-}
-
-
-def _code_reason(check: str, code: str, village_of: dict[str, str], g: pd.DataFrame) -> Reason:
-    """Reason of a failed code check (:func:`partition.coding.check_codes`)."""
-    if check == "range":
-        exclusive = str(g.loc[g["grid_code"].astype(str).str.strip().eq(code), "grid_type"].iloc[0])
-        return Reason.of(
-            ReasonKind.CODE_RANGE_EXCLUSIVE if exclusive.startswith("exclusive") else ReasonKind.CODE_RANGE_BASE,
-            code=code,
-        )
-    kind = _CODE_REASONS[check]
-    if kind == ReasonKind.CODE_PREFIX:
-        return Reason.of(kind, code=code, village_code=village_of.get(code, ""))
-    if kind == ReasonKind.CODE_SINGLE:
-        return Reason.of(kind, code=code, grids=int(g["grid_code"].astype(str).str[:12].eq(code[:12]).sum()))
-    return Reason.of(kind, code=code)
 
 
 def worker_loads(grids: pd.DataFrame, workers: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, float]]:

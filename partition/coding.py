@@ -30,6 +30,7 @@ import pandas as pd
 from scipy.optimize import linear_sum_assignment
 
 from geodata.errors import CodeSpaceError
+from partition.reasons import Reason, ReasonKind, encode
 from partition.values import CodeKind, GridCode
 
 
@@ -217,69 +218,54 @@ def check_codes(grids: pd.DataFrame, *, retired: Iterable[str] = ()) -> pd.DataF
     problems
         One row per finding: ``grid_code``, ``check`` (``format``, ``unique``, ``prefix``,
         ``range``, ``single``, ``retired``, ``gap``), ``severity`` (``error``; ``warning`` for
-        gaps, which are normal after grids were retired) and ``message``. Empty when every code
-        is right.
+        gaps, which are normal after grids were retired) and ``reason`` (JSON of
+        :mod:`partition.reasons`, worded by :mod:`gridmap.catalog`). Empty when every code is right.
     """
     rows: list[dict] = []
 
-    def add(code, check, message, severity="error"):
-        rows.append(dict(grid_code=code, check=check, severity=severity, message=message))
+    def add(code: str, check: str, reason: Reason, severity: str = "error") -> None:
+        rows.append(dict(grid_code=code, check=check, severity=severity, reason=encode([reason])))
 
     codes = grids["grid_code"].astype(str).str.strip()
     fmt = GridCode.valid(codes)
     for code in codes[~fmt]:
-        add(
-            code,
-            "format",
-            f"'{code}' is not 15 digits (ASCII 0-9; 12-digit village/community code + 3-digit sequence).",
-        )
+        add(code, "format", Reason.of(ReasonKind.CODE_FORMAT, code=code))
     for code in codes[codes.duplicated(keep="first") & fmt]:
-        add(code, "unique", f"{code} is used by more than one grid.")
+        add(code, "unique", Reason.of(ReasonKind.CODE_REPEATED, code=code))
     ok = grids[fmt.to_numpy()].assign(grid_code=codes[fmt])
     seq = GridCode.seqs(ok["grid_code"])
     village = GridCode.villages(ok["grid_code"])
     if "village_code" in ok:
         vc = ok["village_code"].astype(str).str.strip()
-        for code, own, v in zip(ok["grid_code"][village != vc], village[village != vc], vc[village != vc], strict=True):
-            add(code, "prefix", f"{code} starts with {own}, but its village/community is {v}.")
+        for code, v in zip(ok["grid_code"][village != vc], vc[village != vc], strict=True):
+            add(code, "prefix", Reason.of(ReasonKind.CODE_PREFIX, code=code, village_code=v))
     base, exclusive = GridCode.BASE_RANGE, GridCode.EXCLUSIVE_RANGE
     if "grid_type" in ok:
         ex = ok["grid_type"].astype(str).str.startswith("exclusive")
-        bad_ex = ex & ~seq.isin(exclusive)
-        bad_base = ~ex & ~seq.isin(base) & seq.ne(GridCode.UNDIVIDED)
-        for code in ok["grid_code"][bad_ex]:
-            add(code, "range", f"{code} is an exclusive grid: its sequence must be {_span(exclusive)}.")
-        for code in ok["grid_code"][bad_base]:
-            add(
-                code,
-                "range",
-                f"{code} is a base grid: its sequence must be {_span(base)} (000 for an undivided village).",
-            )
+        for code in ok["grid_code"][ex & ~seq.isin(exclusive)]:
+            add(code, "range", Reason.of(ReasonKind.CODE_RANGE_EXCLUSIVE, code=code))
+        for code in ok["grid_code"][~ex & ~seq.isin(base) & seq.ne(GridCode.UNDIVIDED)]:
+            add(code, "range", Reason.of(ReasonKind.CODE_RANGE_BASE, code=code))
     n_per = village.map(village.value_counts())
-    for code in ok["grid_code"][seq.eq(GridCode.UNDIVIDED) & n_per.gt(1)]:
-        add(
-            code,
-            "single",
-            f"{code} uses 000 (undivided village) but its village has "
-            f"{int(n_per[ok['grid_code'] == code].iloc[0])} grids.",
-        )
+    single = seq.eq(GridCode.UNDIVIDED) & n_per.gt(1)
+    for code, n in zip(ok["grid_code"][single], n_per[single], strict=True):
+        add(code, "single", Reason.of(ReasonKind.CODE_SINGLE, code=code, grids=int(n)))
     for code in sorted(set(ok["grid_code"]) & {str(c) for c in retired}):
-        add(code, "retired", f"{code} is recorded as retired, but a grid still uses it.")
+        add(code, "retired", Reason.of(ReasonKind.CODE_RETIRED, code=code))
     for v, s in seq.groupby(village):
         for r in (base, exclusive):
             used = sorted(x for x in s if x in r)
-            if used:
-                missing = sorted(set(range(r.start, used[-1] + 1)) - set(used))
-                if missing:
-                    shown = ", ".join(f"{m:03d}" for m in missing[:10]) + (" …" if len(missing) > 10 else "")
-                    add(
-                        str(GridCode(str(v), used[-1])),
-                        "gap",
-                        f"village {v}: sequence numbers {shown} are not in use (retired or skipped).",
-                        "warning",
-                    )
-    return pd.DataFrame(rows, columns=["grid_code", "check", "severity", "message"])
+            missing = sorted(set(range(r.start, used[-1] + 1)) - set(used)) if used else []
+            if missing:
+                why = Reason.of(
+                    ReasonKind.CODE_GAP,
+                    village_code=str(v),
+                    missing=[f"{m:03d}" for m in missing[:SHOWN_GAPS]],
+                    more=len(missing) > SHOWN_GAPS,
+                )
+                add(str(GridCode(str(v), used[-1])), "gap", why, "warning")
+    return pd.DataFrame(rows, columns=["grid_code", "check", "severity", "reason"])
 
 
-def _span(r: range) -> str:
-    return f"{r.start:03d}-{r.stop - 1:03d}"
+SHOWN_GAPS = 10
+"""Unused sequence numbers a gap finding lists (then "…")."""

@@ -100,6 +100,18 @@ class ReasonKind(StrEnum):
     """Audit: a code uses 000 (undivided village) but its village has several grids."""
     CODE_RETIRED = "code_retired"
     """Audit: a code recorded as retired is still used by a grid."""
+    ADDRESSES_KEPT_OUTSIDE = "addresses_kept_outside"
+    """Run warning: addresses outside every boundary, kept without a grid (``addresses``: how many)."""
+    ADDRESSES_KEPT_IN_HOLE = "addresses_kept_in_hole"
+    """Run warning: addresses inside a hole of a boundary, kept without a grid."""
+    ROWS_REPEATED = "rows_repeated"
+    """Run warning: address rows repeating an earlier row exactly, counted again."""
+    ROWS_DROPPED = "rows_dropped"
+    """Run warning: address rows repeating an earlier row exactly, dropped (``dedupe``)."""
+    POLYGONS_REPAIRED = "polygons_repaired"
+    """Run warning: invalid polygons repaired with make_valid."""
+    CODE_GAP = "code_gap"
+    """Check of codes, a warning: sequence numbers not in use (up to 10 listed; ``more``: there are more)."""
 
 
 _UNIT = ("unit_kind", "unit")
@@ -141,6 +153,12 @@ VALUES: dict[ReasonKind, tuple[str, ...]] = {
     ReasonKind.CODE_RANGE_EXCLUSIVE: ("code",),
     ReasonKind.CODE_SINGLE: ("code", "grids"),
     ReasonKind.CODE_RETIRED: ("code",),
+    ReasonKind.ADDRESSES_KEPT_OUTSIDE: ("addresses",),
+    ReasonKind.ADDRESSES_KEPT_IN_HOLE: ("addresses",),
+    ReasonKind.ROWS_REPEATED: ("rows",),
+    ReasonKind.ROWS_DROPPED: ("rows",),
+    ReasonKind.POLYGONS_REPAIRED: ("polygons",),
+    ReasonKind.CODE_GAP: ("village_code", "missing", "more"),
 }
 """Reason kind → the names of the values it carries (``unit_kind``/``unit`` name a :class:`UnitRef`)."""
 

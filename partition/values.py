@@ -177,6 +177,7 @@ class GridCode:
 
     VILLAGE_DIGITS: ClassVar[int] = 12
     TOWNSHIP_DIGITS: ClassVar[int] = 9
+    """乡镇/街道: the first 9 digits of a statistical division code (county: 6)."""
     SEQ_DIGITS: ClassVar[int] = 3
     UNDIVIDED: ClassVar[int] = 0
     BASE_RANGE: ClassVar[range] = range(1, 800)
@@ -261,13 +262,13 @@ class GridCode:
         return s.str[: cls.VILLAGE_DIGITS].where(cls.valid(s))
 
     @classmethod
-    def townships(cls, village_codes: pd.Series) -> pd.Series:
-        """Return the 9-digit township (乡镇/街道) code of each 12-digit village/community code.
+    def townships(cls, codes: pd.Series) -> pd.Series:
+        """Return the township/street (乡镇/街道) code of each village or grid code: its first 9 digits.
 
-        >>> GridCode.townships(pd.Series(["310115005001", "310115103201"])).tolist()
-        ['310115005', '310115103']
+        >>> GridCode.townships(pd.Series(["310115005001", "310115005001002"])).tolist()
+        ['310115005', '310115005']
         """
-        return village_codes.astype(str).str[: cls.TOWNSHIP_DIGITS]
+        return codes.astype(str).str[: cls.TOWNSHIP_DIGITS]
 
     @classmethod
     def seqs(cls, codes: pd.Series) -> pd.Series:

@@ -85,7 +85,7 @@ def town(tmp_path: Path) -> dict[str, Path]:
 
 
 @pytest.fixture(scope="session")
-def sample_layers() -> dict[str, gpd.GeoDataFrame]:
+def sample_frames() -> dict[str, gpd.GeoDataFrame]:
     """The bundled sample's layers, read once per test session."""
     from geodata.sample import SAMPLE_LAYERS, sample_path
 
@@ -93,11 +93,11 @@ def sample_layers() -> dict[str, gpd.GeoDataFrame]:
 
 
 @pytest.fixture(scope="session")
-def sample_run(sample_layers):
+def sample_run(sample_frames):
     """The demo's grids (sample, exclusive areas, barriers, 联户 10-15), made once per session."""
     import gridmap
 
-    s = sample_layers
+    s = sample_frames
     return gridmap.make_grids(
         s["addresses"],
         s["boundaries"],

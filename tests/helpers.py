@@ -22,10 +22,8 @@ def run_files(
 
     Keywords other than the layers and `progress` are :class:`gridmap.Options` fields.
     """
-    opts = gridmap.Options(**options)
     layers = {"units": units, "exclusive": exclusive, "barriers": barriers or (), "previous": previous}
-    inputs = gridmap.read_inputs(addresses, boundaries, **layers, options=opts)
-    return gridmap.make_grids(**inputs.frames(), options=opts, progress=progress)
+    return gridmap.grid_files(addresses, boundaries, **layers, options=gridmap.Options(**options), progress=progress)
 
 
 def assert_cells_make_grids(result: gridmap.GridResult) -> None:

@@ -9,6 +9,9 @@ import click
 from geodata.errors import printable
 from geodata.io import RUN_FILES
 
+SEVERITY = {"error": "错误 error  ", "warning": "提醒 warning"}
+"""How a finding's severity is printed (Chinese first, English beside, one width)."""
+
 
 @click.command("check-codes")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False))
@@ -47,6 +50,7 @@ def check_codes_cmd(
       gridmap check-codes old_grids.shp --grid-code-col WGBM --village-code-col CJBM
     """
     from geodata.io import check_output_file, layer_names, read_layer, write_csv
+    from gridmap.catalog import bilingual_text, with_notes
     from gridmap.runfolder import recorded_retired
     from partition.coding import check_codes
 
@@ -65,11 +69,16 @@ def check_codes_cmd(
     frame = frame.rename(
         columns={c: n for c, n in ((village_code_col, "village_code"), (type_col, "grid_type")) if c in frame.columns}
     )
-    found = check_codes(frame, retired=recorded_retired(Path(file).parent))  # a run folder's retirements
-    errors = found[found["severity"].eq("error")]
-    click.echo(f"{len(frame)} grids checked: {len(errors)} errors, {len(found) - len(errors)} warnings.")
+    found = with_notes(check_codes(frame, retired=recorded_retired(Path(file).parent)))  # a run's retirements
+    n_errors = int(found["severity"].eq("error").sum())
+    n_warnings = len(found) - n_errors
+    click.echo(
+        f"已检查 {len(frame)} 个网格：{n_errors} 个错误，{n_warnings} 个提醒。"
+        f" / {len(frame)} grids checked: {n_errors} errors, {n_warnings} warnings."
+    )
     for row in found.itertuples():
-        click.echo(printable(f"  {row.severity:7} {row.check:7} {row.message}"))
+        label = SEVERITY[row.severity]
+        click.echo(printable(f"  {label}  {bilingual_text(row.note, row.note_en)}"))
     if out:
-        write_csv(Path(out), found)
-    ctx.exit(1 if len(errors) else 0)
+        write_csv(Path(out), found[["grid_code", "check", "severity", "note", "note_en", "reason"]])
+    ctx.exit(1 if n_errors else 0)

@@ -20,16 +20,9 @@ from gridmap.options import Options
 @click.pass_context
 def demo(ctx: click.Context, out: str, options: Options) -> None:
     """Run the whole pipeline on the bundled sample township (regenerates an earlier demo folder, nothing else)."""
-    from geodata.sample import sample_path
-    from gridmap.inputs import LayerSpec, read_inputs
+    from gridmap.inputs import read_inputs, sample_layers
 
-    p = sample_path()
-    inputs = read_inputs(
-        LayerSpec(p, "addresses"),
-        LayerSpec(p, "boundaries"),
-        exclusive=LayerSpec(p, "exclusive"),
-        barriers=[LayerSpec(p, "barriers")],
-    )
+    inputs = read_inputs(**sample_layers())
     out_path = Path(out)
     # data loss: only an earlier demo run is replaced; any other folder (a real run) is refused
     replace = _demo_run(out_path)

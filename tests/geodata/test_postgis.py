@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from geodata import postgis
 from geodata.errors import InputError
 from geodata.sample import sample_path
-from gridmap import LayerSpec, make_grids, read_inputs
+from gridmap import LayerSpec, grid_files, make_grids, read_inputs, sample_layers
 from tests import pgfixtures
 from tests.pgfixtures import cli
 
@@ -67,15 +67,7 @@ def test_the_sample_read_from_postgis_gives_the_same_grids_as_from_the_file(db):
             barriers=[src(layer="inputs.barriers")],
         ).frames()
     )
-    p = sample_path()
-    from_file = make_grids(
-        **read_inputs(
-            LayerSpec(p, "addresses"),
-            LayerSpec(p, "boundaries"),
-            exclusive=LayerSpec(p, "exclusive"),
-            barriers=[LayerSpec(p, "barriers")],
-        ).frames()
-    )
+    from_file = grid_files(**sample_layers())
     assert from_db.grids.crs.to_epsg() == 4490  # from the geometry column's SRID
     pd.testing.assert_frame_equal(
         from_db.grids[["grid_code", "households", "grid_type"]],

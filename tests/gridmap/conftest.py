@@ -11,7 +11,7 @@ import pytest
 from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
 
 from geodata.sample import sample_path
-from gridmap import LayerSpec, make_grids, read_inputs, write_run
+from gridmap import LayerSpec, grid_files, sample_layers, write_run
 from tests.helpers import run_files
 
 PAYLOADS = (
@@ -58,10 +58,7 @@ def hostile_run(tmp_path_factory):
     folder = tmp_path_factory.mktemp("hostile")
     spec = hostile_sample(folder)
     result = run_files(
-        LayerSpec(spec.path, "addresses"),
-        LayerSpec(spec.path, "boundaries"),
-        exclusive=LayerSpec(spec.path, "exclusive"),
-        barriers=(LayerSpec(spec.path, "barriers"),),
+        **sample_layers(spec.path),
         liaison=(10, 15),
         name=PAYLOADS[0],
     )
@@ -73,14 +70,7 @@ def hostile_run(tmp_path_factory):
 @pytest.fixture(scope="module")
 def run_folder(tmp_path_factory) -> Path:
     """The sample gridded from its files (so the manifest names the barrier file the editor checks), per module."""
-    p = sample_path()
-    inputs = read_inputs(
-        LayerSpec(p, "addresses"),
-        LayerSpec(p, "boundaries"),
-        exclusive=LayerSpec(p, "exclusive"),
-        barriers=[LayerSpec(p, "barriers")],
-    )
-    return make_grids(**inputs.frames()).save(tmp_path_factory.mktemp("edit") / "run", maps=False)
+    return grid_files(**sample_layers()).save(tmp_path_factory.mktemp("edit") / "run", maps=False)
 
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"

@@ -19,9 +19,9 @@ def test_public_names_are_exported_and_documented():
     assert "make_grids" in gridmap.__all__ and "GridResult" in gridmap.__all__
 
 
-def test_make_grids_touches_no_file(sample_layers, tmp_path, monkeypatch):
+def test_make_grids_touches_no_file(sample_frames, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    s = sample_layers
+    s = sample_frames
     result = gridmap.make_grids(s["addresses"], s["boundaries"], exclusive=s["exclusive"], barriers=s["barriers"])
     assert list(tmp_path.iterdir()) == []
     assert isinstance(result, gridmap.GridResult)
@@ -29,8 +29,8 @@ def test_make_grids_touches_no_file(sample_layers, tmp_path, monkeypatch):
     assert int(result.grids["households"].sum()) == int(s["addresses"]["households"].sum())
 
 
-def test_inputs_in_different_crs_give_the_same_grids(sample_layers, sample_run):
-    s = sample_layers
+def test_inputs_in_different_crs_give_the_same_grids(sample_frames, sample_run):
+    s = sample_frames
     mixed = gridmap.make_grids(
         s["addresses"].to_crs(4326),
         s["boundaries"],
@@ -56,15 +56,15 @@ def test_grids_tile_every_boundary(sample_run):
         assert overlap_area(mine) < 1e-6 * geom.area
 
 
-def test_frame_without_crs_is_refused_with_the_fix(sample_layers):
-    s = sample_layers
+def test_frame_without_crs_is_refused_with_the_fix(sample_frames):
+    s = sample_frames
     naked = s["addresses"].set_crs(None, allow_override=True)
     with pytest.raises(InputError, match=r"addresses: has no CRS.*set_crs"):
         gridmap.make_grids(naked, s["boundaries"])
 
 
-def test_remapped_columns_by_keyword(sample_layers):
-    s = sample_layers
+def test_remapped_columns_by_keyword(sample_frames):
+    s = sample_frames
     addr = s["addresses"].rename(columns={"households": "户数"})
     result = gridmap.make_grids(addr, s["boundaries"], options=gridmap.Options(fields={"households": "户数"}))
     assert int(result.grids["households"].sum()) == int(s["addresses"]["households"].sum())
@@ -74,8 +74,8 @@ def test_remapped_columns_by_keyword(sample_layers):
         gridmap.make_grids(addr, s["boundaries"], options=gridmap.Options(fields={"housholds": "户数"}))
 
 
-def test_keep_valid_without_previous_names_the_parameter(sample_layers):
-    s = sample_layers
+def test_keep_valid_without_previous_names_the_parameter(sample_frames):
+    s = sample_frames
     with pytest.raises(InputError, match="keep_valid"):
         gridmap.make_grids(s["addresses"], s["boundaries"], options=gridmap.Options(keep_valid=True))
 
@@ -117,8 +117,8 @@ def test_audit_of_a_gridmap_run_finds_no_gap_or_overlap(sample_run):
     assert found.grids["households"].sum() == sample_run.grids["households"].sum()
 
 
-def test_diff_of_two_runs_counts_moved_households(sample_layers, sample_run):
-    s = sample_layers
+def test_diff_of_two_runs_counts_moved_households(sample_frames, sample_run):
+    s = sample_frames
     narrow = gridmap.make_grids(
         s["addresses"],
         s["boundaries"],
@@ -135,22 +135,15 @@ def test_diff_of_two_runs_counts_moved_households(sample_layers, sample_run):
 
 
 def test_read_inputs_then_make_grids_equals_the_cli_run(sample_run_dir):
-    p = gridmap.sample_path()
-    inputs = gridmap.read_inputs(
-        gridmap.LayerSpec(p, "addresses"),
-        gridmap.LayerSpec(p, "boundaries"),
-        exclusive=gridmap.LayerSpec(p, "exclusive"),
-        barriers=[gridmap.LayerSpec(p, "barriers")],
-    )
-    result = gridmap.make_grids(**inputs.frames(), options=gridmap.Options(liaison=(10, 15)))
+    result = gridmap.grid_files(**gridmap.sample_layers(), options=gridmap.Options(liaison=(10, 15)))
     assert len(result.manifest["inputs"]["addresses"]["sha256"]) == 64
     saved = gpd.read_file(sample_run_dir / "grids.gpkg", layer="grids")
     assert result.grids["grid_code"].tolist() == saved["grid_code"].astype(str).tolist()
     assert np.array_equal(result.grids["households"].to_numpy(), saved["households"].to_numpy())
 
 
-def test_progress_callback_reports_every_stage(sample_layers):
-    s = sample_layers
+def test_progress_callback_reports_every_stage(sample_frames):
+    s = sample_frames
     seen: list[tuple[str, int, int]] = []
     gridmap.make_grids(s["addresses"], s["boundaries"], progress=lambda *a: seen.append(a))
     stages = pd.unique(pd.Series([st for st, _, _ in seen]))
@@ -187,10 +180,10 @@ def test_done_when_one_liner_on_the_denver_subset():
         (lambda a, b: (a, "villages.gpkg"), r"boundaries: must be a GeoDataFrame, got str"),
     ],
 )
-def test_make_grids_refuses_what_is_not_a_layer_with_one_clear_error(sample_layers, change, match):
+def test_make_grids_refuses_what_is_not_a_layer_with_one_clear_error(sample_frames, change, match):
     from geodata.errors import InputError
 
-    a, b = change(sample_layers["addresses"], sample_layers["boundaries"])
+    a, b = change(sample_frames["addresses"], sample_frames["boundaries"])
     with pytest.raises(InputError, match=match):
         gridmap.make_grids(a, b)
 
@@ -203,10 +196,10 @@ def test_the_library_refuses_the_liaison_sizes_the_command_line_refuses(liaison)
         gridmap.Options(liaison=liaison)
 
 
-def test_previous_codes_with_non_ascii_digits_are_refused(sample_run, sample_layers):
+def test_previous_codes_with_non_ascii_digits_are_refused(sample_run, sample_frames):
     from geodata.errors import InputError
 
     previous = sample_run.grids.copy()
     previous.loc[previous.index[0], "grid_code"] = previous["grid_code"].iloc[0][:12] + "００１"  # full-width 001
     with pytest.raises(InputError, match=r"feature 1, column 'grid_code'.*not ASCII.*Fix: write codes with the ASCII"):
-        gridmap.make_grids(sample_layers["addresses"], sample_layers["boundaries"], previous=previous)
+        gridmap.make_grids(sample_frames["addresses"], sample_frames["boundaries"], previous=previous)

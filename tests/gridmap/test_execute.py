@@ -13,22 +13,14 @@ import pytest
 import shapely
 
 from geodata.errors import UnsafeOutputError
-from geodata.sample import sample_path
-from gridmap import LayerSpec
 from gridmap import execute as gexec
+from gridmap import sample_layers
 from partition.rules import RuleSet
 from tests.helpers import run_files
 
 
 def config(**kw) -> dict:
-    p = sample_path()
-    return dict(
-        addresses=LayerSpec(p, "addresses"),
-        boundaries=LayerSpec(p, "boundaries"),
-        exclusive=LayerSpec(p, "exclusive"),
-        barriers=(LayerSpec(p, "barriers"),),
-        **kw,
-    )
+    return dict(**sample_layers(), **kw)
 
 
 def assert_same(a, b):

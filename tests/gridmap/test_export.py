@@ -13,8 +13,7 @@ import pytest
 import shapely
 from click.testing import CliRunner
 
-from geodata.sample import sample_path
-from gridmap import LayerSpec, read_run, write_run
+from gridmap import read_run, sample_layers, write_run
 from gridmap.cli import main
 from gridmap.export import SHP_FIELDS
 from gridmap.fields import bilingual
@@ -23,16 +22,7 @@ from tests.helpers import run_files
 
 @pytest.fixture(scope="module")
 def run_dir(tmp_path_factory):
-    p = sample_path()
-    result = run_files(
-        **dict(
-            addresses=LayerSpec(p, "addresses"),
-            boundaries=LayerSpec(p, "boundaries"),
-            exclusive=LayerSpec(p, "exclusive"),
-            barriers=(LayerSpec(p, "barriers"),),
-            liaison=(10, 15),
-        )
-    )
+    result = run_files(**sample_layers(), liaison=(10, 15))
     out = tmp_path_factory.mktemp("run") / "run"
     write_run(result, out, maps=False)
     return out

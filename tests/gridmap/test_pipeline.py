@@ -12,9 +12,8 @@ import pytest
 import shapely
 
 from geodata.errors import InputError
-from geodata.sample import sample_path
 from geodata.validate import code_problem
-from gridmap import LayerSpec, write_run
+from gridmap import LayerSpec, sample_layers, write_run
 from partition.measures import coverage_ratio, overlap_area
 from partition.rules import failing_checks
 from tests.helpers import run_files
@@ -82,15 +81,7 @@ def test_deterministic_byte_identical_grids(town, tmp_path):
 
 
 def test_sample_run(tmp_path):
-    p = sample_path()
-    result = run_files(
-        **dict(
-            addresses=LayerSpec(p, "addresses"),
-            boundaries=LayerSpec(p, "boundaries"),
-            exclusive=LayerSpec(p, "exclusive"),
-            barriers=(LayerSpec(p, "barriers"),),
-        )
-    )
+    result = run_files(**sample_layers())
     assert_grids_are_correct(result)
     g = result.grids
     assert g["grid_type"].str.startswith("exclusive/").sum() == 3

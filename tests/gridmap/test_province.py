@@ -18,6 +18,7 @@ from geodata.sample import sample_path
 from geodata.windows import PointFile
 from gridmap import province
 from gridmap.cli import main
+from gridmap.result import read_run
 from tests.test_bad_inputs import _cli
 
 
@@ -86,6 +87,10 @@ def test_same_grids_codes_and_addresses_as_one_process(files, whole, tmp_path, a
     ref_per = ref_cells.groupby("grid_code")["households"].agg(["size", "sum"]).sort_index()
     pd.testing.assert_frame_equal(per, ref_per, check_dtype=False, check_index_type=False)
     assert np.isclose(cells.area.sum(), ref_cells.area.sum())
+    # ... and in the assembled GeoPackage, where read_run (and the editor) find them
+    kept = read_run(tmp_path / "run").cells
+    assert kept is not None and len(kept) == len(ref_cells) and kept.crs == ref_cells.crs
+    assert kept.groupby("grid_code")["households"].sum().sort_index().tolist() == ref_per["sum"].tolist()
 
 
 def test_a_task_never_sees_points_of_another_village(files, whole, tmp_path, monkeypatch):
@@ -141,9 +146,12 @@ def test_outside_addresses_are_kept_and_reported(files, tmp_path):
     far["geometry"] = gpd.points_from_xy([far.geometry.x.iloc[0] + 0.5], [far.geometry.y.iloc[0]], crs=addr.crs)
     pd.concat([addr, far], ignore_index=True).to_parquet(folder / "stray.parquet", write_covering_bbox=True)
     res = _run(folder, tmp_path / "run", addresses="stray.parquet", workers=1, maps=False)
-    assert res.manifest["counts"]["address_outside_boundariess"] == 1
-    viol = gpd.read_file(tmp_path / "run" / "grids.gpkg", layer="violations")
-    assert f"address {len(addr)}" in set(viol["ref"])
+    assert res.manifest["counts"]["address_outside_boundaries"] == 1
+    viol = gpd.read_file(tmp_path / "run" / "grids.gpkg", layer="violations").set_index("ref")
+    stray_row = viol.loc[f"address_id {len(addr)}"]
+    assert stray_row["kind"] == "address_outside_boundaries"
+    assert stray_row["message"].startswith("地址不在") and "outside every" in stray_row["message_en"]
+    assert any("1 个地址位于所有村/社区边界之外" in w and "1 addresses lie outside" in w for w in res.warnings)
     stray = res.dataset("addresses", county="none")
     assert list(stray["address_id"]) == [len(addr)] and stray["grid_code"].isna().all()
 

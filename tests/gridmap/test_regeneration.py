@@ -6,6 +6,7 @@ from pathlib import Path
 
 import geopandas as gpd
 import numpy as np
+import pandas as pd
 import pytest
 import shapely
 from click.testing import CliRunner
@@ -133,10 +134,13 @@ def test_check_codes_cli_passes_our_output_and_names_each_bad_code(tmp_path, fir
     bad.to_file(path, layer="grids")
     res = CliRunner().invoke(main, ["check-codes", str(path), "--out", str(tmp_path / "found.csv")])
     assert res.exit_code == 1
-    assert "is used by more than one grid" in res.output
-    assert "'31011500500100' is not 15 digits" in res.output
-    assert "must be 800-999" in res.output
-    assert (tmp_path / "found.csv").exists()
+    dup = bad.loc[1, "grid_code"]
+    # Chinese first, English beside, on the line of each finding
+    assert f"错误 error    {dup} 被多个网格使用。 / {dup} is used by more than one grid." in res.output
+    assert "'31011500500100' is not 15 digits" in res.output and "“31011500500100”不是 15 位半角数字" in res.output
+    assert "must be 800-999" in res.output and "3 errors" in res.output and "3 个错误" in res.output
+    found = pd.read_csv(tmp_path / "found.csv", dtype=str)
+    assert set(found["check"]) >= {"unique", "format", "range"} and found["note"].str.contains("网格|位数字|序号").all()
 
 
 def test_liaison_groups_are_coded_under_their_grid_and_cover_its_households(tmp_path):

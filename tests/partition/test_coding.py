@@ -7,8 +7,14 @@ import pandas as pd
 import pytest
 
 from partition.coding import assign_codes, check_codes, reading_order
+from partition.reasons import decode
 
 V = "310115005001"
+
+
+def why(found: pd.DataFrame) -> list[dict]:
+    """The reasons of check_codes' findings, as plain data."""
+    return [r.to_dict() for cell in found["reason"] for r in decode(cell)]
 
 
 def layout(xy, *, exclusive=None, village=V, area=100.0 * 100.0):
@@ -146,7 +152,7 @@ def test_check_codes_reports_a_live_code_recorded_as_retired():
     assert check_codes(grids).empty
     found = check_codes(grids, retired=[V + "002", V + "003"])
     assert found[["grid_code", "check", "severity"]].to_numpy().tolist() == [[V + "002", "retired", "error"]]
-    assert "recorded as retired" in found["message"].iloc[0]
+    assert why(found) == [{"kind": "code_retired", "code": V + "002"}]
 
 
 def test_check_codes_names_every_kind_of_bad_code():
@@ -166,7 +172,7 @@ def test_check_codes_names_every_kind_of_bad_code():
     assert (V + "004", "prefix") in by
     assert (V + "801", "range") not in by
     gaps = found[found["check"].eq("gap")]
-    assert gaps["severity"].eq("warning").all() and "002, 003" in gaps["message"].iloc[0]
+    assert gaps["severity"].eq("warning").all() and why(gaps)[0]["missing"] == ["002", "003"]
 
 
 def test_check_codes_refuses_non_ascii_digits():
@@ -312,36 +318,27 @@ def test_check_codes_writes_one_finding_per_problem_with_a_message_a_person_can_
         }
     )
     found = check_codes(grids, retired=[V + "801"])
-    assert found.to_numpy().tolist() == [
-        [
-            "3101150050",
-            "format",
-            "error",
-            "'3101150050' is not 15 digits (ASCII 0-9; 12-digit village/community code + 3-digit sequence).",
-        ],
-        [V + "001", "unique", "error", f"{V}001 is used by more than one grid."],
-        [
-            "310115005009007",
-            "prefix",
-            "error",
-            "310115005009007 starts with 310115005009, but its village/community is 310115005008.",
-        ],
-        [V + "003", "range", "error", f"{V}003 is an exclusive grid: its sequence must be 800-999."],
-        [
-            V + "800",
-            "range",
-            "error",
-            f"{V}800 is a base grid: its sequence must be 001-799 (000 for an undivided village).",
-        ],
-        [V + "000", "single", "error", f"{V}000 uses 000 (undivided village) but its village has 6 grids."],
-        [V + "801", "retired", "error", f"{V}801 is recorded as retired, but a grid still uses it."],
-        [V + "003", "gap", "warning", f"village {V}: sequence numbers 002 are not in use (retired or skipped)."],
-        [
-            "310115005009007",
-            "gap",
-            "warning",
-            "village 310115005009: sequence numbers 001, 002, 003, 004, 005, 006 are not in use (retired or skipped).",
-        ],
+    assert found[["grid_code", "check", "severity"]].to_numpy().tolist() == [
+        ["3101150050", "format", "error"],
+        [V + "001", "unique", "error"],
+        ["310115005009007", "prefix", "error"],
+        [V + "003", "range", "error"],
+        [V + "800", "range", "error"],
+        [V + "000", "single", "error"],
+        [V + "801", "retired", "error"],
+        [V + "003", "gap", "warning"],
+        ["310115005009007", "gap", "warning"],
+    ]
+    assert why(found) == [
+        {"kind": "code_format", "code": "3101150050"},
+        {"kind": "code_repeated", "code": V + "001"},
+        {"kind": "code_prefix", "code": "310115005009007", "village_code": "310115005008"},
+        {"kind": "code_range_exclusive", "code": V + "003"},
+        {"kind": "code_range_base", "code": V + "800"},
+        {"kind": "code_single", "code": V + "000", "grids": 6},
+        {"kind": "code_retired", "code": V + "801"},
+        {"kind": "code_gap", "village_code": V, "missing": ["002"], "more": False},
+        {"kind": "code_gap", "village_code": "310115005009", "missing": [f"00{i}" for i in range(1, 7)], "more": False},
     ]
 
 
@@ -349,27 +346,23 @@ def test_check_codes_shows_at_most_ten_missing_numbers():
     grids = pd.DataFrame({"grid_code": [V + "001", V + "020", V + "800", V + "802"]})
     gaps = check_codes(grids)
     assert gaps["check"].tolist() == ["gap", "gap"]
-    assert (
-        gaps["message"]
-        .iloc[0]
-        .endswith("002, 003, 004, 005, 006, 007, 008, 009, 010, 011 … are not in use (retired or skipped).")
-    )
+    assert why(gaps)[0]["missing"] == [f"{i:03d}" for i in range(2, 12)] and why(gaps)[0]["more"] is True
     assert gaps["grid_code"].tolist() == [V + "020", V + "802"]
-    assert "801 are not in use" in gaps["message"].iloc[1]
+    assert why(gaps)[1]["missing"] == ["801"] and why(gaps)[1]["more"] is False
     assert check_codes(pd.DataFrame({"grid_code": [V + "000"]})).empty  # an undivided village is no gap
-    ten = check_codes(pd.DataFrame({"grid_code": [V + "001", V + "012"]}))
-    assert ten["message"].iloc[0].endswith("010, 011 are not in use (retired or skipped).")  # all ten shown, no "…"
-    eleven = check_codes(pd.DataFrame({"grid_code": [V + "001", V + "013"]}))
-    assert eleven["message"].iloc[0].endswith("010, 011 … are not in use (retired or skipped).")  # 012 left out
+    ten = why(check_codes(pd.DataFrame({"grid_code": [V + "001", V + "012"]})))[0]
+    assert len(ten["missing"]) == 10 and ten["more"] is False  # all ten shown, no "…"
+    eleven = why(check_codes(pd.DataFrame({"grid_code": [V + "001", V + "013"]})))[0]
+    assert eleven["missing"][-1] == "011" and eleven["more"] is True  # 012 left out
     assert list(check_codes(pd.DataFrame({"grid_code": [V + "001"]})).columns) == [
         "grid_code",
         "check",
         "severity",
-        "message",
+        "reason",
     ]
 
 
 def test_000_in_a_village_of_two_grids_is_an_error_counting_that_village_only():
     found = check_codes(pd.DataFrame({"grid_code": ["310115005009001", V + "000", V + "001"]}))
     single = found[found["check"].eq("single")]
-    assert single["message"].tolist() == [f"{V}000 uses 000 (undivided village) but its village has 2 grids."]
+    assert why(single) == [{"kind": "code_single", "code": V + "000", "grids": 2}]
