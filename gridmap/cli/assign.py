@@ -57,7 +57,8 @@ def assign(
     """Assign workers to a run's grids: contiguous grids within one township each, loads balanced.
 
     Writes the workers layer (one area per worker) into grids.gpkg, workers.csv, and the map and
-    report with the workers; the run folder is rewritten as a whole, atomically.
+    report with the workers; the run folder is rewritten as a whole, atomically (maps and exports
+    other commands added to it are removed: they show no workers).
 
     \b
     Examples:
@@ -78,7 +79,9 @@ def assign(
     staff = read_worker_table(workers_table, sheet=workers_sheet) if workers_table else count
     assert staff is not None
     staffed = assign_workers(result, staff, weights=weights, file=str(workers_table or "--workers"))
-    write_run(staffed, run, overwrite=True)
+    listed = set(result.manifest.get("files") or [])
+    made_later = sorted(p.name for p in run.iterdir() if p.name not in listed and not p.name.startswith("."))
+    write_run(staffed, run, overwrite=True)  # refuses a folder holding files gridmap did not write
     w = staffed.workers
     assert w is not None
     lpc = w["load_per_capacity"]
@@ -88,3 +91,5 @@ def assign(
         f"{lpc.min():.2f}–{lpc.max():.2f} (max/min {lpc.max() / max(lpc.min(), 1e-12):.2f}); contiguous "
         f"{int(w['pieces'].eq(1).sum())}/{len(w)}.\nWorkers: {run / 'workers.csv'}\nMap: {run / 'map.html'}",
     )
+    if made_later:
+        echo(ctx, f"Removed with the old run files (make them again with gridmap map/export): {', '.join(made_later)}")

@@ -98,8 +98,10 @@ def run_dir(tmp_path_factory, sample_run):
 
 
 def test_assign_command_writes_workers_into_the_run_folder(run_dir, tmp_path):
+    assert CliRunner().invoke(main, ["map", str(run_dir), "--basemap", "none"]).exit_code == 0
     res = CliRunner().invoke(main, ["assign", str(run_dir), "--workers", "6"])
     assert res.exit_code == 0, res.output
+    assert "map_none.html" in res.output and not (run_dir / "map_none.html").exists()  # it showed no workers
     back = gridmap.read_run(run_dir)
     assert back.workers is not None and len(back.workers) == 6 and back.walks is not None
     table = pd.read_csv(run_dir / "workers.csv", encoding="utf-8-sig")
