@@ -176,3 +176,17 @@ def test_partition_with_streets_puts_walk_m_on_the_grids(tmp_path):
     assert len(gpd.read_file(out / "grids.gpkg", layer="walks")) == len(grids)
     manifest = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
     assert manifest["inputs"]["streets"]["layer"] == "barriers" and manifest["walk"]["grids_with_walk"] == len(grids)
+
+
+def test_an_edited_run_keeps_no_walk_or_workers_made_for_the_grids_before_the_edits(tmp_path):
+    from gridmap.edit.session import EditSession
+    from tests.gridmap.test_edit import border_move
+
+    run = gridmap.grid_files(**gridmap.sample_layers())
+    folder = gridmap.assign_workers(gridmap.walk_grids(run), 6).save(tmp_path / "run", maps=False)
+    session = EditSession.from_folder(folder)
+    unit, _, to = border_move(session)
+    session.apply("move", units=[unit], to=to)
+    edited = session.to_result()
+    assert edited.workers is None and edited.walks is None and "walk_m" not in edited.grids
+    assert "workers" not in edited.manifest and "walk" not in edited.manifest
