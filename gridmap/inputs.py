@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import TypedDict
 from pathlib import Path
+from typing import TypedDict
 
 import geopandas as gpd
 

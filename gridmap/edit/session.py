@@ -1038,6 +1038,8 @@ class EditSession:
             }
         )
         manifest["retired_codes"] = assignment.retired
+        for stale in ("walk", "workers"):  # walks and workers were made for the grids before the edits
+            manifest.pop(stale, None)
         manifest["edited"] = {"from": self.source, "edits": len(self.log), "ops": self.log}
         manifest["timings_s"] = {"edit_save": round(time.perf_counter() - t, 3)}
         out_crs = self.run.grids.crs
