@@ -92,6 +92,12 @@ UI: dict[str, tuple[str, str]] = {
         "base map tiles cannot load (offline or no tile server): showing boundaries, roads, rivers "
         "and exclusive areas from the inputs",
     ),
+    "walk_m": ("最远步行距离", "farthest walk"),
+    "worker": ("网格员", "worker"),
+    "load": ("工作量(单位能力)", "load per capacity"),
+    "grids": ("网格数", "grids"),
+    "layer_walks": ("步行路线（服务点→最远户）", "walks (service point → farthest household)"),
+    "layer_workers": ("网格员责任区", "worker areas"),
     "no_basemap": (
         "未使用底图：显示输入中的边界、道路河流和专属区域",
         "no base map: showing boundaries, roads, rivers and exclusive areas from the inputs",
@@ -205,6 +211,7 @@ def _grid_features(disp: gpd.GeoDataFrame) -> dict:
             "p": _none(np.round(pop, 0)),
             "a": _none(np.round(area, 1)),
             "k": _none(np.round(comp, 3)),
+            "wm": _none(np.round(col("walk_m").to_numpy(float), 0)) if "walk_m" in disp else [None] * n,
             "sc": list(status_colors(disp)),
             "cc": list(choro),
         },
@@ -331,6 +338,41 @@ def _context_features(result: GridResult, datum: str, tolerance_m: float) -> dic
     return fc
 
 
+def _walk_features(result: GridResult, datum: str) -> dict:
+    """GeoJSON of the walks (one line per grid: service point → farthest household) with code and metres."""
+    walks = result.walks
+    if walks is None or not len(walks):
+        return {"type": "FeatureCollection", "features": []}
+    disp = _display(walks[["grid_code", "walk_m", "geometry"]], datum=datum, tolerance_m=0)
+    fc = json.loads(gpd.GeoSeries(disp.geometry.values, crs=disp.crs).to_json(drop_id=True))
+    for f, code, metres in zip(
+        fc["features"], _text(disp["grid_code"]), _none(disp["walk_m"].to_numpy(float)), strict=True
+    ):
+        f["properties"] = {"c": code or "", "m": metres}
+    return fc
+
+
+def _worker_features(result: GridResult, datum: str) -> dict:
+    """GeoJSON of the worker areas: name, township, grids, households and load per capacity (names stay text)."""
+    workers = result.workers
+    if workers is None or not len(workers):
+        return {"type": "FeatureCollection", "features": []}
+    disp = _display(workers, datum=datum, tolerance_m=0)  # dissolved areas are no coverage of their own
+    fc = json.loads(gpd.GeoSeries(disp.geometry.values, crs=disp.crs).to_json(drop_id=True))
+    hh = disp["households"].to_numpy(float) if "households" in disp else np.full(len(disp), np.nan)
+    for f, name, town, grids, h, load in zip(
+        fc["features"],
+        _text(disp["worker"]),
+        _text(disp["township"]),
+        disp["grids"].to_numpy(int),
+        _none(hh),
+        _none(disp["load_per_capacity"].to_numpy(float)),
+        strict=True,
+    ):
+        f["properties"] = {"w": name or "", "t": town or "", "n": int(grids), "h": h, "l": load}
+    return fc
+
+
 def _inline_tiles(layers: list, bounds: tuple[float, float, float, float]) -> dict:
     """Tiles of a local MBTiles base map over the page (a fifth of its size around it), carried in the page."""
     from gridmap.basemaps import mbtiles_tiles
@@ -448,6 +490,10 @@ def build_map(
             minx, maxx = min(minx, ox[near].min()), max(maxx, ox[near].max())
             miny, maxy = min(miny, oy[near].min()), max(maxy, oy[near].max())
     grids = _grid_features(disp)
+    if result.worker_grids is not None:
+        by_grid = dict(zip(result.worker_grids["grid_code"], result.worker_grids["worker"], strict=True))
+        for f in grids["features"]:
+            f["properties"]["wk"] = by_grid.get(f["properties"]["c"])
     for f, c in zip(grids["features"], distinct_colors(result.grids) if len(disp) else [], strict=True):
         f["properties"]["dc"] = str(c)
     order = np.argsort(-np.asarray([f["properties"]["h"] for f in grids["features"]]), kind="stable")
@@ -469,6 +515,8 @@ def build_map(
         "villages": _village_features(bnd),
         "context": _context_features(result, datum, tolerance_m),
         "addresses": _addresses(result, datum),
+        "walks": _walk_features(result, datum),
+        "workers": _worker_features(result, datum),
         "outside": outside,
         "legend": {"status": status_legend(result.grids), "choro": choro_legend, "measures": measure_legends},
         "zoom": ZOOM,

@@ -12,7 +12,7 @@ from geodata.schema import INPUT_FIELDS
 from partition.rules import Rule, RuleSet
 from partition.values import MAX_BAND
 
-LAYER_ROLES = ("addresses", "boundaries", "units", "exclusive", "barriers", "previous", "grids")
+LAYER_ROLES = ("addresses", "boundaries", "units", "exclusive", "barriers", "previous", "grids", "streets")
 """Input layers whose CRS can be set whatever their file says (``layer_crs``)."""
 
 
