@@ -519,8 +519,11 @@ def validate_addresses(
     return gdf, report
 
 
-BUILT_IN_MEASURES = ("units",)
+BUILT_IN_MEASURES = ("units", "walk_m")
 """Measures the engine counts itself (``units``: indivisible units per grid); any other measure is a column."""
+
+MEASURED_AFTER = ("walk_m",)
+"""Built-in measures of finished grids (``walk_m``: gridmap.walk_grids): checked and flagged, not split by."""
 
 
 def validate_measures(

@@ -66,6 +66,11 @@ MESSAGES: dict[ReasonKind, tuple[str, str]] = {
         "every connected grid of {min}-{max} households that holds {unit} misses {measure} {limit} "
         "(this grid: {value}).",
     ),
+    ReasonKind.WALK_OVER_LIMIT: (
+        "服务点到最远住户步行 {value} 米，不满足 {limit} 米；步行距离在划分后沿街道测量，划分时未据此调整。",
+        "the walk from the service point to the farthest household is {value} m, missing walk_m {limit}; walking "
+        "distance is measured on the streets after the split, which does not steer by it.",
+    ),
     ReasonKind.LIMIT_UNMET: (
         "本格 {measure} 为 {value}，不满足 {limit}；在户数范围内未找到满足它的划分（未证明不可能）。",
         "this grid holds {value} {measure}, missing {measure} {limit}; no split within the household band meeting "

@@ -623,7 +623,8 @@ def _label_addresses(
 
 def _measure_names(rules: RuleSet) -> tuple[str, ...]:
     """Every measure any rule limits or balances, in order of first mention."""
-    return tuple(dict.fromkeys(name for rule in rules.rules() for name in rule.measures))
+    names = (name for rule in rules.rules() for name in rule.measures if name not in gval.MEASURED_AFTER)
+    return tuple(dict.fromkeys(names))
 
 
 def tidy_grids(grids: gpd.GeoDataFrame, *, measures: Sequence[str] = ()) -> gpd.GeoDataFrame:

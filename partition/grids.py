@@ -11,6 +11,7 @@ import shapely
 from shapely.geometry.base import BaseGeometry
 
 from geodata.schema import VILLAGE_CELL_COLUMNS, VILLAGE_GRID_COLUMNS
+from geodata.validate import MEASURED_AFTER
 from partition.adjacency import cell_graph, measure_column
 from partition.partition import Partition
 from partition.reasons import Reason, ReasonKind, UnitKind, UnitRef, encode, unit_text
@@ -304,7 +305,7 @@ def partition_village(village: Village, *, previous: np.ndarray | None = None) -
                     **{
                         name: float(pts[name].to_numpy(float)[members].sum()) if name in pts else 0.0
                         for name in rule.measures
-                        if name not in VILLAGE_GRID_COLUMNS
+                        if name not in VILLAGE_GRID_COLUMNS and name not in MEASURED_AFTER
                     },
                 )
             )

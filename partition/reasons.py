@@ -44,6 +44,8 @@ class ReasonKind(StrEnum):
     """The area's measure over the fewest grids the band allows is below the minimum: some grid must fall short."""
     LIMIT_FORCED = "limit_forced"
     """Every connected in-band grid that can hold the unit misses the limit (``limit``: ``≤ 300`` or ``≥ 500``)."""
+    WALK_OVER_LIMIT = "walk_over_limit"
+    """The walk from a grid's service point to its farthest household misses its ``walk_m`` limit (measured after)."""
     LIMIT_UNMET = "limit_unmet"
     """The grid misses a limit and no split within the band meeting it was found (not proven impossible)."""
     SUGGEST_MOVE = "suggest_move"
@@ -228,6 +230,7 @@ VALUES: dict[ReasonKind, tuple[str, ...]] = {
     ReasonKind.AREA_UNDER_LIMIT: ("measure", "total", "households", "grids", "limit", "max"),
     ReasonKind.LIMIT_FORCED: (*_UNIT, "measure", "value", "limit", "min", "max"),
     ReasonKind.LIMIT_UNMET: ("measure", "value", "limit"),
+    ReasonKind.WALK_OVER_LIMIT: ("value", "limit"),
     ReasonKind.SUGGEST_MOVE: ("measure", "before", "after", "cells", "grids"),
     ReasonKind.SUGGEST_SPLIT: ("measure", "before"),
     ReasonKind.NO_FIX_FOUND: ("measure", "before"),
