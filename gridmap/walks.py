@@ -53,8 +53,8 @@ def walk_grids(
     Returns
     -------
     result
-        A copy whose grids have ``walk_m`` and ``walk_unreached`` (households on streets not
-        connected to the service point), with the ``walks`` layer (one line per grid) and
+        A copy whose grids have ``walk_m`` (0 for a grid without households) and ``walk_unreached``
+        (households on streets not connected to the service point), with the ``walks`` layer (one line per grid) and
         ``manifest["walk"]``.
 
     Raises
@@ -121,8 +121,11 @@ def walk_grids(
         margin_m=margin_m,
     )
     grids = grids.copy()
-    grids[WALK_COLUMNS[0]] = np.round(walks.walk_m, 1)
-    grids[WALK_COLUMNS[1]] = np.where(np.isnan(walks.walk_m), np.nan, walks.unreached)
+    # a grid without households (a school, a park) has nobody to walk to: 0 m, not unknown
+    nobody = np.isnan(walks.walk_m) & (grids["households"].to_numpy(float) == 0)
+    walk_m = np.where(nobody, 0.0, walks.walk_m)
+    grids[WALK_COLUMNS[0]] = np.round(walk_m, 1)
+    grids[WALK_COLUMNS[1]] = np.where(np.isnan(walk_m), np.nan, np.where(nobody, 0, walks.unreached))
     has = walks.service >= 0
     ids = a["address_id"].to_numpy() if "address_id" in a else np.arange(len(a))
     layer = gpd.GeoDataFrame(

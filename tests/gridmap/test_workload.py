@@ -44,6 +44,11 @@ def test_walk_m_is_on_every_grid_with_households(sample_run):
     g = walked.grids
     has = g["households"] > 0
     assert g.loc[has, "walk_m"].notna().all() and (g.loc[has, "walk_m"] > 0).all()
+
+    # a grid without households (the sample's schools and hospital) has nobody to walk to: 0 m, not unknown
+    ex = gridmap.walk_grids(gridmap.grid_files(**gridmap.sample_layers())).grids
+    empty = ex[ex["households"].eq(0)]
+    assert len(empty) == 3 and empty["walk_m"].eq(0).all() and empty["walk_unreached"].eq(0).all()
     assert walked.walks is not None and len(walked.walks) == int(has.sum())
     # the walk drawn is the walk measured (door → streets → door), in the run's CRS
     lengths = walked.walks.to_crs(walked.work_crs).length.to_numpy()
