@@ -842,8 +842,9 @@ def write_layers(path: str | os.PathLike, layers: Mapping[str, gpd.GeoDataFrame]
 
 
 def write_geojson(path: str | os.PathLike, gdf: gpd.GeoDataFrame) -> None:
-    """Write a GeoJSON file in WGS 84, as RFC 7946 requires."""
-    pyogrio.write_dataframe(gdf.to_crs("EPSG:4326"), path, driver="GeoJSON")
+    """Write a GeoJSON file in WGS 84, as RFC 7946 requires (through Arrow where :func:`arrow_ready`)."""
+    arrow = ARROW_WRITES and len(gdf) > 0 and arrow_ready(gdf)
+    pyogrio.write_dataframe(gdf.to_crs("EPSG:4326"), path, driver="GeoJSON", use_arrow=arrow)
 
 
 @contextlib.contextmanager
