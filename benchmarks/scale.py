@@ -208,15 +208,15 @@ def floor(inputs: Path, layers: dict[str, str], parts: dict[str, int]) -> dict:
         shapely.voronoi_polygons(shapely.multipoints(xy[rows]), extend_to=shapes[c])
         t_vor += time.perf_counter() - t
         t = time.perf_counter()
-        tri = Delaunay(xy[rows]).simplices
-        edges = np.unique(np.sort(np.concatenate([tri[:, [0, 1]], tri[:, [1, 2]], tri[:, [0, 2]]]), axis=1), axis=0)
-        both = np.concatenate([edges, edges[:, ::-1]])
-        both = both[np.lexsort((both[:, 1], both[:, 0]))]
-        xadj = np.searchsorted(both[:, 0], np.arange(len(rows) + 1))
+        tri = Delaunay(xy[rows]).simplices.astype(np.int64)
+        ends = np.sort(np.concatenate([tri[:, [0, 1]], tri[:, [1, 2]], tri[:, [0, 2]]]), axis=1)
+        key = np.unique(np.concatenate([ends[:, 0] * len(rows) + ends[:, 1], ends[:, 1] * len(rows) + ends[:, 0]]))
+        src, dst = np.divmod(key, len(rows))  # every edge both ways, sorted by source: CSR
+        xadj = np.searchsorted(src, np.arange(len(rows) + 1))
         t_graph += time.perf_counter() - t
         t = time.perf_counter()
         if k > 1:
-            adj = pymetis.CSRAdjacency(xadj, both[:, 1])
+            adj = pymetis.CSRAdjacency(xadj, dst)
             pymetis.part_graph(k, adj, vweights=hh[rows], options=pymetis.Options(seed=0))
         t_metis += time.perf_counter() - t
         n_parts += k
