@@ -1,8 +1,8 @@
 """Export benchmark: time each export of a finished run, through Arrow and through the classic writers.
 
 Reads a run folder (``gridmap partition ... --out RUN``), then writes ``roster.csv`` with Arrow
-compute (``geodata.io.write_csv``) and with pandas' writer (the path it takes for frames Arrow
-cannot write, and the code before), and ``addresses.geojson`` through pyogrio's Arrow path and its
+compute (``geodata.io.write_csv``) and with pandas' writer (``geodata.io._pandas_csv``: the path for
+frames Arrow cannot write, and the code before), and ``addresses.geojson`` through pyogrio's Arrow path and its
 classic path; prints the seconds (wall and CPU), the load average and whether the files are
 byte-for-byte identical. The machine is shared: compare CPU seconds, or re-run on an idle machine.
 

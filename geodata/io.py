@@ -911,21 +911,26 @@ def write_csv(path: str | os.PathLike, df: pd.DataFrame, *, text_cols: tuple[str
     lines = _csv_lines(df, text_cols=text_cols)
     with atomic_file(path) as tmp:
         if lines is None:
-            out = df.copy()
-            for c in out.columns:
-                if out[c].dtype == object or isinstance(out[c].dtype, pd.StringDtype):
-                    out[c] = spreadsheet_safe(out[c].astype(object))
-            for c in text_cols:
-                if c in out.columns:
-                    col = out[c].astype(object)
-                    text = col.astype(str)
-                    out[c] = col.where(col.isna() | text.eq(""), "\t" + text)
-            out.to_csv(tmp, index=False, encoding="utf-8-sig")
+            _pandas_csv(tmp, df, text_cols=text_cols)
             return
         with open(tmp, "wb") as f:
             f.write(b"\xef\xbb\xbf")
             for chunk in lines:
                 f.write(chunk)
+
+
+def _pandas_csv(path: Path, df: pd.DataFrame, *, text_cols: tuple[str, ...]) -> None:
+    """Write :func:`write_csv`'s file through pandas' writer (frames with columns Arrow cannot write alike)."""
+    out = df.copy()
+    for c in out.columns:
+        if out[c].dtype == object or isinstance(out[c].dtype, pd.StringDtype):
+            out[c] = spreadsheet_safe(out[c].astype(object))
+    for c in text_cols:
+        if c in out.columns:
+            col = out[c].astype(object)
+            text = col.astype(str)
+            out[c] = col.where(col.isna() | text.eq(""), "\t" + text)
+    out.to_csv(path, index=False, encoding="utf-8-sig")
 
 
 _RISKY_START = "^[" + "".join(sorted(FORMULA_START, key=lambda c: c != "-")) + "]"  # '-' first: a literal
