@@ -487,6 +487,7 @@ RUN_FILES: Final = (
     "grids.geojson",
     "roster.csv",
     "code_changes.csv",
+    "workers.csv",
     "manifest.json",
     "map.html",
     "map.png",

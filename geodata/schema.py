@@ -56,6 +56,16 @@ GRID_COLUMNS = (
 )
 """Columns of a run's grids table, in order (geometry last); also the columns published to a database."""
 
+WALK_COLUMNS = ("walk_m", "walk_unreached")
+"""Grid columns added when streets are given (:func:`gridmap.walk_grids`): metres from the service point
+to the farthest household along the streets, and households on streets not connected to it."""
+
+WALK_LAYER_COLUMNS = ("grid_code", "walk_m", "service_address", "farthest_address")
+"""Columns of a run's ``walks`` layer (one LineString per grid: service point → farthest household)."""
+
+WORKER_COLUMNS = ("worker", "township", "capacity", "grids", "load", "load_per_capacity", "pieces")
+"""Columns of a run's ``workers`` layer and ``workers.csv`` (then one column per measure), geometry last."""
+
 VILLAGE_CELL_COLUMNS = ("grid", "households", "population", "n_units", "unit_id", "label", "group", "compound", "block")
 """Columns of the cells of one village/community as the engine hands them on (``grid``: row of its grids
 table; geometry as shapely objects besides)."""

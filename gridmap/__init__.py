@@ -12,6 +12,7 @@ from __future__ import annotations
 from geodata.sample import sample_path
 from geodata.schema import INPUT_FIELDS
 from gridmap.analysis import audit, diff, read_workers
+from gridmap.assign import assign_workers
 from gridmap.config import parse_range, read_rules
 from gridmap.inputs import Inputs, LayerSpec, read_inputs, sample_layers
 from gridmap.make import grid_files, make_grids
@@ -23,6 +24,7 @@ from gridmap.province import ProvinceResult, grid_province, read_dataset
 from gridmap.report import worker_table
 from gridmap.result import GridResult, read_run
 from gridmap.runfolder import write_run
+from gridmap.walks import walk_grids
 
 __version__ = _gridmap_version()
 
@@ -50,4 +52,6 @@ __all__ = [
     "worker_table",
     "write_print",
     "write_run",
+    "walk_grids",
+    "assign_workers",
 ]

@@ -42,6 +42,55 @@ MESSAGES: dict[ReasonKind, tuple[str, str]] = {
         "{unit} has {households} households and every area it could join adds too many: no connected grid "
         "holding it has {min}-{max} households.",
     ),
+    ReasonKind.UNIT_OVER_LIMIT: (
+        "{unit} 单独有 {value} 个 {measure}，超过每格上限 {limit}；不可拆分，所在网格必然超限。",
+        "{unit} alone holds {value} {measure}, above the limit {limit} per grid; it is indivisible, so its grid "
+        "exceeds the limit.",
+    ),
+    ReasonKind.AREA_OVER_LIMIT: (
+        "区域共 {households} 户、{total} 个 {measure}：每格至少 {min} 户，最多只能划 {grids} 个网格，"
+        "平均每格已超过上限 {limit}，必有网格超限。",
+        "the area has {households} households and {total} {measure}: with at least {min} households per grid it "
+        "takes at most {grids} grids, so on average a grid holds more than the limit {limit}; some grid must "
+        "exceed it.",
+    ),
+    ReasonKind.AREA_UNDER_LIMIT: (
+        "区域共 {households} 户、{total} 个 {measure}：每格至多 {max} 户，至少要划 {grids} 个网格，"
+        "平均每格已低于下限 {limit}，必有网格不足。",
+        "the area has {households} households and {total} {measure}: with at most {max} households per grid it "
+        "needs at least {grids} grids, so on average a grid holds less than the minimum {limit}; some grid must "
+        "fall short.",
+    ),
+    ReasonKind.LIMIT_FORCED: (
+        "包含 {unit} 且户数在 {min}–{max} 之间的任何连通网格，{measure} 都不满足 {limit}（本格 {value}）。",
+        "every connected grid of {min}-{max} households that holds {unit} misses {measure} {limit} "
+        "(this grid: {value}).",
+    ),
+    ReasonKind.WALK_OVER_LIMIT: (
+        "服务点到最远住户步行 {value} 米，不满足 {limit} 米；步行距离在划分后沿街道测量，划分时未据此调整。",
+        "the walk from the service point to the farthest household is {value} m, missing walk_m {limit}; walking "
+        "distance is measured on the streets after the split, which does not steer by it.",
+    ),
+    ReasonKind.LIMIT_UNMET: (
+        "本格 {measure} 为 {value}，不满足 {limit}；在户数范围内未找到满足它的划分（未证明不可能）。",
+        "this grid holds {value} {measure}, missing {measure} {limit}; no split within the household band meeting "
+        "it was found (not proven impossible).",
+    ),
+    ReasonKind.SUGGEST_MOVE: (
+        "建议：将 {cells} 分别划入相邻网格 {grids}，{measure} 由 {before} 降至 {after}，各网格户数仍在区间内。",
+        "suggestion: move {cells} to the neighbouring grids {grids} (in that order); {measure} goes from {before} "
+        "to {after} and every grid stays within its household band.",
+    ),
+    ReasonKind.SUGGEST_SPLIT: (
+        "建议：没有单元调整能满足限值；本格户数够两个网格，将其一分为二（{measure} 现为 {before}）。",
+        "suggestion: no move meets the limit; the grid has households for two grids, so split it in two "
+        "({measure} now {before}).",
+    ),
+    ReasonKind.NO_FIX_FOUND: (
+        "在户数区间内没有能满足限值的调整，本格也不够拆分（{measure} 现为 {before}）。",
+        "no change within the household band meets the limit, and the grid is too small to split ({measure} now "
+        "{before}).",
+    ),
     ReasonKind.UNBALANCED: (
         "{households} 户不拆分不可分单元就无法均衡到 {min}–{max} 户（其中最大：{unit}，{unit_households} 户）。",
         "{households} households could not be balanced within {min}-{max} without splitting an indivisible "
@@ -87,6 +136,118 @@ MESSAGES: dict[ReasonKind, tuple[str, str]] = {
         "含 {groups} 个村民小组（规则为一组一格）。",
         "holds {groups} village groups (村民小组; the rule is one per grid).",
     ),
+    ReasonKind.COMPOUND_SPLIT: (
+        "小区 {compound} 被分到 {grids} 个网格。",
+        "compound {compound} is split between {grids} grids.",
+    ),
+    ReasonKind.BARRIER_CROSSING: (
+        "网格跨越道路/河流：住户分布在 {blocks} 个街区。",
+        "the grid crosses roads/rivers: its households lie in {blocks} blocks between them.",
+    ),
+    ReasonKind.EXCLUSIVE_MIXED: (
+        "专属区域与其他单元同在一个网格。",
+        "an exclusive area shares its grid with other units.",
+    ),
+    ReasonKind.EMPTY_GRID: ("网格内没有住户。", "the grid holds no households."),
+    ReasonKind.WOULD_REMOVE: (
+        "网格 {grid} 将失去全部单元而被取消。",
+        "grid {grid} would lose all its units and be removed.",
+    ),
+    ReasonKind.WOULD_BREAK: ("网格 {grid} 将断成几块。", "grid {grid} would be left in pieces."),
+    ReasonKind.NOT_TOUCHING: (
+        "所选单元与网格 {grid} 不相邻：该网格将不连通。",
+        "the units do not touch grid {grid}: it would be in pieces.",
+    ),
+    ReasonKind.WOULD_SPLIT_COMPOUND: (
+        "小区 {compound} 将被拆分到不同网格。",
+        "compound {compound} would be split between grids.",
+    ),
+    ReasonKind.WOULD_CHANGE_EXCLUSIVE: (
+        "专属区域将不再单独成格。",
+        "an exclusive area would no longer be its own grid.",
+    ),
+    ReasonKind.GRID_LOCKED: ("网格 {grid} 已锁定：请先解锁。", "grid {grid} is locked: unlock it first."),
+    ReasonKind.NOT_CONNECTED: (
+        "网格 {grids} 连不成一片，不能合并。",
+        "grids {grids} do not form one connected area, so they are not merged.",
+    ),
+    ReasonKind.OTHER_VILLAGE: (
+        "单元只能在同一村/社区的网格之间调整。",
+        "units move only between grids of one village/community.",
+    ),
+    ReasonKind.EXCLUSIVE_FIXED: (
+        "{grid} 是专属网格，不合并也不拆分；可改为移动单元。",
+        "{grid} is an exclusive grid: it is not merged or split; move units instead.",
+    ),
+    ReasonKind.SPLIT_COUNT: (
+        "网格 {grid} 有 {households} 户：按户数区间可拆为 {allowed} 个网格，不能拆为 {k} 个。",
+        "grid {grid} has {households} households: the band allows splitting it into {allowed} grids, not {k}.",
+    ),
+    ReasonKind.SPLIT_NONE: (
+        "网格 {grid} 有 {households} 户：拆分后每格都无法在 {min}–{max} 户之间。",
+        "grid {grid} has {households} households: no split keeps every part within {min}-{max}.",
+    ),
+    ReasonKind.MERGE_FEW: ("合并需要选择至少两个相邻网格。", "select at least two neighbouring grids to merge."),
+    ReasonKind.NOTHING_TO_UNDO: ("没有可撤销的操作。", "nothing to undo."),
+    ReasonKind.NOTHING_TO_REDO: ("没有可重做的操作。", "nothing to redo."),
+    ReasonKind.ALREADY_THERE: ("所选单元都已在网格 {grid} 中。", "every unit is already in grid {grid}."),
+    ReasonKind.NO_SUCH_GRID: ("没有网格 {grid}。", "there is no grid {grid}."),
+    ReasonKind.NO_SUCH_UNIT: ("没有单元 {number}。", "there is no unit {number}."),
+    ReasonKind.NO_SUCH_VILLAGE: ("没有村/社区 {village}。", "there is no village/community {village}."),
+    ReasonKind.NO_REGENERATE: (
+        "{village} 没有未锁定的按户数区间划分的网格可重新划分。",
+        "{village} has no unlocked household-band grid to make again.",
+    ),
+    ReasonKind.SAVE_EXISTS: (
+        "{path} 已存在。如是本编辑器此前保存的结果，可选择覆盖；否则请换一个文件夹。",
+        "{path} exists. If it is this editor's earlier save you may replace it; otherwise choose another folder.",
+    ),
+    ReasonKind.SAVE_OVER_RUN: (
+        "不能保存到正在调整的结果 {path}：请换一个文件夹。",
+        "{path} is the run being edited: it is never saved over; choose another folder.",
+    ),
+    ReasonKind.SAVE_NOT_OURS: (
+        "{path} 中有不是本软件生成的文件，不会覆盖：请换一个文件夹。",
+        "{path} holds files gridmap did not make, so it is not replaced: choose another folder.",
+    ),
+    ReasonKind.SAVE_PATH_BAD: (
+        "请填写一个新文件夹的路径（不能为空、不能含空字符，每级名称不超过 255 字节）。",
+        "give the path of a new folder (not empty, no NUL character, no name over 255 bytes).",
+    ),
+    ReasonKind.SAVE_FAILED: ("无法写入 {path}（{detail}）。", "cannot write {path} ({detail})."),
+    ReasonKind.SAVED: (
+        "已保存到 {path}：{grids} 个网格，{edits} 项调整。",
+        "saved to {path}: {grids} grids, {edits} edits.",
+    ),
+    ReasonKind.TOKEN_WRONG: (
+        "缺少或错误的访问口令：请打开启动编辑器时显示的网址。",
+        "missing or wrong access token: open the address the editor printed when it started.",
+    ),
+    ReasonKind.TOKEN_WAIT: (
+        "口令错误次数过多：请等待 {seconds} 秒，再打开启动编辑器时显示的网址。",
+        "too many wrong tokens: wait {seconds} s, then open the address the editor printed when it started.",
+    ),
+    ReasonKind.HOST_REFUSED: (
+        "不接受主机名 {host}：请打开启动编辑器时显示的网址。",
+        "host name {host} is not served: open the address the editor printed when it started.",
+    ),
+    ReasonKind.INTERNAL: (
+        "编辑器内部错误（程序缺陷）：详情见服务器日志。",
+        "internal error in the editor (a bug): see the server's log.",
+    ),
+    ReasonKind.MOVED: ("已移动单元：{grids}", "units moved: {grids}"),
+    ReasonKind.MERGED: ("已合并：{grids}", "merged: {grids}"),
+    ReasonKind.SPLIT_DONE: ("已拆分：{grids}", "split: {grids}"),
+    ReasonKind.LOCKED: ("已锁定：{grids}", "locked: {grids}"),
+    ReasonKind.UNLOCKED: ("已解锁：{grids}", "unlocked: {grids}"),
+    ReasonKind.REGENERATED: ("已重新划分：{grids}", "made again: {grids}"),
+    ReasonKind.FIXED: ("已修正：{grids}", "fixed: {grids}"),
+    ReasonKind.FIX_NONE: (
+        "网格 {grid} 无需修正，或与相邻网格重新划分也无法改善。",
+        "grid {grid} needs no fix, or regridding it with its neighbours does not help.",
+    ),
+    ReasonKind.UNDONE: ("已撤销，涉及：{grids}", "undone, grids: {grids}"),
+    ReasonKind.REDONE: ("已重做，涉及：{grids}", "redone, grids: {grids}"),
     ReasonKind.ADDRESS_OUTSIDE_BOUNDARIES: (
         "地址不在任何村/社区边界内。",
         "address lies outside every village/community boundary.",
@@ -205,6 +366,8 @@ FLAGS: dict[str, tuple[str, str]] = {
     Flag.UNBALANCED: ("无法均衡", "indivisible units prevented balancing"),
     Flag.ENCLAVE: ("飞地", "in several pieces"),
     Flag.EDITED: ("手工调整", "edited by hand"),
+    Flag.LIMIT_FORCED: ("指标必然超限", "a measure limit no in-band grid here can meet"),
+    Flag.LIMIT_UNMET: ("指标未达标", "a measure limit missed (not proven unavoidable)"),
 }
 """Flag reason → (Chinese, English) explanation."""
 
@@ -305,6 +468,11 @@ def bilingual_text(zh: str, en: str) -> str:
 def note_text(reason: object, note: object = "") -> str:
     """Return a grid's note in Chinese with the English beside (from its ``reason`` cell, else its ``note``)."""
     return bilingual_text(*note_pair(reason, note))
+
+
+def reason_text(reason: Reason) -> str:
+    """Return one reason in Chinese with the English beside (``"中文 / English"``)."""
+    return bilingual_text(render(reason, "zh"), render(reason, "en"))
 
 
 def status_text(status: str) -> str:

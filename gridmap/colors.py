@@ -36,6 +36,53 @@ def status_colors(grids: pd.DataFrame) -> np.ndarray:
     )
 
 
+GRID_PALETTE = (
+    "#4e79a7",
+    "#f28e2b",
+    "#59a14f",
+    "#e15759",
+    "#b07aa1",
+    "#edc948",
+    "#76b7b2",
+    "#ff9da7",
+    "#9c755f",
+    "#86bcb6",
+    "#d4a6c8",
+    "#a0cbe8",
+)
+"""Colours the editor gives grids one by one (Tableau 10 and two lighter ones), so neighbours differ."""
+
+
+def distinct_colors(
+    grids: list[int],
+    touching: set[tuple[int, int]],
+    previous: dict[int, str],
+    *,
+    palette: tuple[str, ...] = GRID_PALETTE,
+) -> dict[int, str]:
+    """Colour every grid so that touching grids differ, keeping each grid's previous colour while it can.
+
+    Greedy in the order of `grids`: a grid keeps its colour from `previous` unless a grid coloured
+    before it that touches it has it; otherwise it takes the first palette colour no touching grid
+    has, the least used one first (any, least used, when it touches more grids than there are colours).
+    """
+    near: dict[int, set[int]] = {g: set() for g in grids}
+    for a, b in touching:
+        if a in near and b in near:
+            near[a].add(b)
+            near[b].add(a)
+    out: dict[int, str] = {}
+    for g in grids:
+        taken = {out[n] for n in near[g] if n in out}
+        mine = previous.get(g)
+        if mine is None or mine in taken or mine not in palette:
+            used = list(out.values()) + [c for k, c in previous.items() if k not in near]
+            free = [c for c in palette if c not in taken] or list(palette)
+            mine = min(free, key=used.count)  # the least used: grids far apart differ too
+        out[g] = mine
+    return out
+
+
 def band_ends(grids: pd.DataFrame) -> tuple[int, int]:
     """Lowest minimum and highest maximum of the household-band grids (the default band when there are none)."""
     band = grids[grids["rule"].eq("household_band")] if "rule" in grids else grids

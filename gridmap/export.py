@@ -150,6 +150,8 @@ SHP_FIELDS: dict[str, str] = {
     "compound": "COMPOUND",
     "grid_type_zh": "TYPE_ZH",
     "worker": "WORKER",
+    "walk_m": "WALK_M",
+    "walk_unreached": "WALK_UNRCH",
     "type_text": "TYPE_TXT",
     "rule_text": "RULE_TXT",
     "status_text": "STATUS_TXT",

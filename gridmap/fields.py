@@ -27,6 +27,17 @@ FIELDS: dict[str, tuple[str, str]] = {
     "group": ("村民小组", "village group"),
     "building": ("楼栋", "building"),
     "compound": ("小区", "compound"),
+    "walk_m": ("最远步行距离(米)", "farthest walk (m)"),
+    "walk_unreached": ("步行不可达户数", "households not reached on the streets"),
+    "service_address": ("服务点地址序号", "service point address id"),
+    "farthest_address": ("最远户地址序号", "farthest household address id"),
+    "worker": ("网格员", "worker"),
+    "township": ("乡镇/街道代码", "township code"),
+    "capacity": ("工作能力(份额)", "capacity (share)"),
+    "grids": ("网格数", "grids"),
+    "load": ("综合工作量", "composite load"),
+    "load_per_capacity": ("单位能力工作量", "load per capacity"),
+    "pieces": ("片数", "pieces"),
 }
 """Field name → (Chinese label, English label)."""
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypedDict
 
 import geopandas as gpd
 
@@ -17,6 +18,28 @@ from gridmap.options import Options
 from gridmap.provenance import file_sha256, frame_sha256
 
 PathLike = str | Path
+
+
+class SampleLayers(TypedDict):
+    """The layers of the sample, as :func:`read_inputs` takes them (:func:`sample_layers`)."""
+
+    addresses: LayerSpec
+    boundaries: LayerSpec
+    exclusive: LayerSpec
+    barriers: list[LayerSpec]
+
+
+class Frames(TypedDict):
+    """The keyword arguments of :func:`gridmap.make_grids` that read inputs fill (:meth:`Inputs.frames`)."""
+
+    addresses: gpd.GeoDataFrame
+    boundaries: gpd.GeoDataFrame
+    units: gpd.GeoDataFrame | None
+    exclusive: gpd.GeoDataFrame | None
+    barriers: list[gpd.GeoDataFrame] | None
+    previous: gpd.GeoDataFrame | None
+    history: list[str] | None
+    sources: dict[str, Source]
 
 
 @dataclass(frozen=True)
@@ -81,7 +104,7 @@ class Inputs:
     sources: dict[str, Source] = field(default_factory=dict)
     input_crs: str | None = None
 
-    def frames(self) -> dict[str, object]:
+    def frames(self) -> Frames:
         """Return the keyword arguments of :func:`gridmap.make_grids` that these inputs fill."""
         return {
             "addresses": self.addresses,
@@ -176,7 +199,7 @@ def _read_previous_db(source: DbSource) -> tuple[gpd.GeoDataFrame, list[str], So
     return prev, ledger_codes(source), Source(str(source), source.layer, frame_sha256(prev))
 
 
-def sample_layers(path: PathLike | None = None) -> dict[str, LayerSpec | list[LayerSpec]]:
+def sample_layers(path: PathLike | None = None) -> SampleLayers:
     """Return the layers of the bundled sample township as :func:`read_inputs` takes them.
 
     Parameters

@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     import folium
 
     from gridmap.result import GridResult
+    from partition.values import Limit
 
 __all__ = ["BASEMAPS", "COLORINGS", "LANGS", "TILE_CRS", "build_map", "save_map", "write_map", "write_static_map"]
 
@@ -78,6 +79,8 @@ UI: dict[str, tuple[str, str]] = {
     "legend": ("图例", "legend"),
     "legend_status": ("网格状态", "grid status"),
     "legend_choro": ("户数 (每格)", "households per grid"),
+    "layer_measure": ("指标分级：", "per grid: "),
+    "limit": ("限值", "limit"),
     "zoom_for_addresses": ("放大到街道级别显示地址", "zoom in to street level to see addresses"),
     "search": ("搜索：村/社区名 + 网格序号、网格编码", "search: village + grid number, or grid code"),
     "no_results": ("没有找到", "no results"),
@@ -89,6 +92,12 @@ UI: dict[str, tuple[str, str]] = {
         "base map tiles cannot load (offline or no tile server): showing boundaries, roads, rivers "
         "and exclusive areas from the inputs",
     ),
+    "walk_m": ("最远步行距离", "farthest walk"),
+    "worker": ("网格员", "worker"),
+    "load": ("工作量(单位能力)", "load per capacity"),
+    "grids": ("网格数", "grids"),
+    "layer_walks": ("步行路线（服务点→最远户）", "walks (service point → farthest household)"),
+    "layer_workers": ("网格员责任区", "worker areas"),
     "no_basemap": (
         "未使用底图：显示输入中的边界、道路河流和专属区域",
         "no base map: showing boundaries, roads, rivers and exclusive areas from the inputs",
@@ -138,6 +147,34 @@ def _choropleth(grids: pd.DataFrame) -> tuple[np.ndarray, list[dict]]:
     return colors, legend
 
 
+def measure_breaks(values: np.ndarray, limit: Limit | None) -> np.ndarray:
+    """Upper class breaks of a measure's choropleth: around its limit when it has one, else sextiles of the data."""
+    top = float(values.max()) if len(values) else 1.0
+    if limit is not None:
+        end = float(limit.max if limit.max is not None else (limit.min or 0.0))
+        breaks = np.array([end / 2, end * 0.8, end, end * 1.25, end * 1.5])
+    else:
+        breaks = np.unique(np.quantile(values, [1 / 6, 2 / 6, 3 / 6, 4 / 6, 5 / 6])) if len(values) else np.ones(1)
+    return np.append(breaks, max(top, breaks[-1] + 1))
+
+
+def _measure_choropleths(grids: pd.DataFrame, measures: dict[str, Limit | None]) -> tuple[list[list[str]], list[dict]]:
+    """Colour of every grid per measure, and one legend per measure (``name``, ``rows``)."""
+    colors, legends = [], []
+    for name, limit in measures.items():
+        v = grids[name].fillna(0).to_numpy(float)
+        breaks = measure_breaks(v, limit)
+        palette = np.asarray(CHORO_COLORS)[np.linspace(0, len(CHORO_COLORS) - 1, len(breaks)).round().astype(int)]
+        colors.append(palette[np.searchsorted(breaks[:-1], v, side="left")].tolist())
+        lower = np.concatenate([[0.0], breaks[:-1]])
+        rows = [
+            {"color": str(c), "label": f"{a:,.0f}–{b:,.0f}" if i < len(breaks) - 1 else f"> {a:,.0f}"}
+            for i, (c, a, b) in enumerate(zip(palette, lower, breaks, strict=True))
+        ]
+        legends.append({"name": name, "limit": None if limit is None else str(limit), "rows": rows})
+    return colors, legends
+
+
 def _none(values: np.ndarray) -> list:
     return [None if (v is None or (isinstance(v, float) and np.isnan(v))) else float(v) for v in values]
 
@@ -174,6 +211,7 @@ def _grid_features(disp: gpd.GeoDataFrame) -> dict:
             "p": _none(np.round(pop, 0)),
             "a": _none(np.round(area, 1)),
             "k": _none(np.round(comp, 3)),
+            "wm": _none(np.round(col("walk_m").to_numpy(float), 0)) if "walk_m" in disp else [None] * n,
             "sc": list(status_colors(disp)),
             "cc": list(choro),
         },
@@ -300,6 +338,41 @@ def _context_features(result: GridResult, datum: str, tolerance_m: float) -> dic
     return fc
 
 
+def _walk_features(result: GridResult, datum: str) -> dict:
+    """GeoJSON of the walks (one line per grid: service point → farthest household) with code and metres."""
+    walks = result.walks
+    if walks is None or not len(walks):
+        return {"type": "FeatureCollection", "features": []}
+    disp = _display(walks[["grid_code", "walk_m", "geometry"]], datum=datum, tolerance_m=0)
+    fc = json.loads(gpd.GeoSeries(disp.geometry.values, crs=disp.crs).to_json(drop_id=True))
+    for f, code, metres in zip(
+        fc["features"], _text(disp["grid_code"]), _none(disp["walk_m"].to_numpy(float)), strict=True
+    ):
+        f["properties"] = {"c": code or "", "m": metres}
+    return fc
+
+
+def _worker_features(result: GridResult, datum: str) -> dict:
+    """GeoJSON of the worker areas: name, township, grids, households and load per capacity (names stay text)."""
+    workers = result.workers
+    if workers is None or not len(workers):
+        return {"type": "FeatureCollection", "features": []}
+    disp = _display(workers, datum=datum, tolerance_m=0)  # dissolved areas are no coverage of their own
+    fc = json.loads(gpd.GeoSeries(disp.geometry.values, crs=disp.crs).to_json(drop_id=True))
+    hh = disp["households"].to_numpy(float) if "households" in disp else np.full(len(disp), np.nan)
+    for f, name, town, grids, h, load in zip(
+        fc["features"],
+        _text(disp["worker"]),
+        _text(disp["township"]),
+        disp["grids"].to_numpy(int),
+        _none(hh),
+        _none(disp["load_per_capacity"].to_numpy(float)),
+        strict=True,
+    ):
+        f["properties"] = {"w": name or "", "t": town or "", "n": int(grids), "h": h, "l": load}
+    return fc
+
+
 def _inline_tiles(layers: list, bounds: tuple[float, float, float, float]) -> dict:
     """Tiles of a local MBTiles base map over the page (a fifth of its size around it), carried in the page."""
     from gridmap.basemaps import mbtiles_tiles
@@ -417,10 +490,19 @@ def build_map(
             minx, maxx = min(minx, ox[near].min()), max(maxx, ox[near].max())
             miny, maxy = min(miny, oy[near].min()), max(maxy, oy[near].max())
     grids = _grid_features(disp)
+    if result.worker_grids is not None:
+        by_grid = dict(zip(result.worker_grids["grid_code"], result.worker_grids["worker"], strict=True))
+        for f in grids["features"]:
+            f["properties"]["wk"] = by_grid.get(f["properties"]["c"])
     for f, c in zip(grids["features"], distinct_colors(result.grids) if len(disp) else [], strict=True):
         f["properties"]["dc"] = str(c)
     order = np.argsort(-np.asarray([f["properties"]["h"] for f in grids["features"]]), kind="stable")
     _, choro_legend = _choropleth(disp) if len(disp) else (None, [])
+    measures = result.measures() if len(disp) else {}
+    measure_colors, measure_legends = _measure_choropleths(disp, measures)
+    for j, f in enumerate(grids["features"]):
+        f["properties"]["mc"] = [c[j] for c in measure_colors]
+        f["properties"]["mv"] = _none(np.round([float(disp[m].iloc[j]) for m in measures], 2))
     data = {
         "lang": lang,
         "ui": {k: list(v) for k, v in UI.items()},
@@ -433,8 +515,10 @@ def build_map(
         "villages": _village_features(bnd),
         "context": _context_features(result, datum, tolerance_m),
         "addresses": _addresses(result, datum),
+        "walks": _walk_features(result, datum),
+        "workers": _worker_features(result, datum),
         "outside": outside,
-        "legend": {"status": status_legend(result.grids), "choro": choro_legend},
+        "legend": {"status": status_legend(result.grids), "choro": choro_legend, "measures": measure_legends},
         "zoom": ZOOM,
         "bounds": [[float(miny), float(minx)], [float(maxy), float(maxx)]],
     }

@@ -17,6 +17,8 @@ from geodata.schema import CODE_COLUMNS
 if TYPE_CHECKING:
     import folium
 
+    from partition.values import Limit
+
 
 @dataclass
 class GridResult:
@@ -57,6 +59,13 @@ class GridResult:
     context : geopandas.GeoDataFrame or None
         Inputs drawn under the grids on the map (``kind`` barrier or exclusive, ``name``): roads and
         rivers stay visible offline, when no base map loads.
+    walks : geopandas.GeoDataFrame or None
+        Per grid, the walk from its service point to its farthest household along the streets
+        (:func:`gridmap.walk_grids`; columns :data:`geodata.schema.WALK_LAYER_COLUMNS`).
+    workers : geopandas.GeoDataFrame or None
+        Worker areas (:func:`gridmap.assign_workers`): one dissolved area per worker with its loads.
+    worker_grids : pandas.DataFrame or None
+        ``grid_code`` → ``worker``, one row per grid, when workers were assigned.
     """
 
     grids: gpd.GeoDataFrame
@@ -71,6 +80,9 @@ class GridResult:
     cells: gpd.GeoDataFrame | None = None
     warnings: list[str] = field(default_factory=list)
     context: gpd.GeoDataFrame | None = None
+    walks: gpd.GeoDataFrame | None = None
+    workers: gpd.GeoDataFrame | None = None
+    worker_grids: pd.DataFrame | None = None
 
     def save(self, folder: str | Path, *, overwrite: bool = False, maps: bool = True) -> Path:
         """Write the run folder exactly as ``gridmap partition`` does (see :func:`gridmap.write_run`)."""
@@ -88,10 +100,34 @@ class GridResult:
         return build_map(self, **kwargs)
 
     def report_html(self, *, workers: pd.DataFrame | None = None, title: str | None = None) -> str:
-        """Return the workload report as one self-contained HTML page (worker loads when `workers` is given)."""
+        """Return the workload report as one self-contained HTML page.
+
+        Worker loads come from `workers` (``grid_code`` → ``worker``) when given, else from the
+        workers :func:`gridmap.assign_workers` assigned.
+        """
         from gridmap.report import report_page
 
-        return report_page(self, workers=workers, title=title)
+        return report_page(self, workers=self.worker_grids if workers is None else workers, title=title)
+
+    def measures(self) -> dict[str, Limit | None]:
+        """Return the measures the run's rules limit or balance that its grids carry: name → a limit, or None.
+
+        A measure limited by several rules gives the first rule's limit (urban, rural, unknown, then overrides).
+        """
+        from partition.values import Limit
+
+        rules = (self.manifest.get("options") or {}).get("rules") or {}
+        specs = [rules.get(k) or {} for k in ("urban", "rural", "unknown")]
+        specs += list((rules.get("overrides") or {}).values())
+        out: dict[str, Limit | None] = {}
+        for spec in specs:
+            for name, ends in (spec.get("limits") or {}).items():
+                if name in self.grids.columns and out.get(name) is None:
+                    out[name] = Limit(name, max=ends.get("max"), min=ends.get("min"))
+            for name in spec.get("balance") or {}:
+                if name in self.grids.columns:
+                    out.setdefault(name, None)
+        return out
 
     def summary(self) -> pd.DataFrame:
         """Return one row per village/community: rule, grids, households, band share, flagged grids.
@@ -197,6 +233,13 @@ def read_run(folder: str | Path) -> GridResult:
         work_crs=work,
         cells=layer("cells"),
         context=_context(layer("barriers"), layer("exclusive_areas")),
+        walks=layer("walks"),
+        workers=layer("workers"),
+        worker_grids=(
+            gio.read_table(gpkg, layer="worker_grids").astype({"grid_code": str, "worker": str})
+            if "worker_grids" in names
+            else None
+        ),
     )
 
 

@@ -21,8 +21,9 @@ def write_run(result: GridResult, out: str | Path, *, overwrite: bool = False, m
     """Write the run folder atomically: nothing appears unless every file was written.
 
     Files: ``grids.gpkg`` (layers grids, addresses, violations, boundaries, liaison when made,
-    cells when known, barriers and exclusive_areas (the inputs, for the map), code_history; QGIS default
-    styles in ``layer_styles``), ``grids.geojson``, ``roster.csv``, ``code_changes.csv`` (with previous grids),
+    cells when known, barriers and exclusive_areas (the inputs, for the map), walks and workers when
+    made, code_history and worker_grids; QGIS default styles in ``layer_styles``), ``grids.geojson``,
+    ``roster.csv``, ``code_changes.csv`` (with previous grids), ``workers.csv`` (with workers),
     ``map.html``, ``map.png``, ``report.html`` and ``manifest.json``.
 
     Parameters
@@ -70,8 +71,15 @@ def write_run(result: GridResult, out: str | Path, *, overwrite: bool = False, m
                 part = result.context[result.context["kind"].eq(kind)]
                 if len(part):
                     layers[name] = part.reset_index(drop=True)
+        for name in ("walks", "workers"):
+            if getattr(result, name) is not None:
+                layers[name] = getattr(result, name)
         gio.write_layers(tmp / "grids.gpkg", layers)
         gio.write_table(tmp / "grids.gpkg", pd.DataFrame({"grid_code": result.history}), layer="code_history")
+        if result.worker_grids is not None and result.workers is not None:
+            gio.write_table(tmp / "grids.gpkg", result.worker_grids, layer="worker_grids")
+            workers = pd.DataFrame(result.workers.drop(columns=result.workers.geometry.name))
+            gio.write_csv(tmp / "workers.csv", workers, text_cols=("township",))
         write_layer_styles(tmp / "grids.gpkg")
         gio.write_geojson(tmp / "grids.geojson", result.grids)
         export.write_roster_csv(result, tmp / "roster.csv")
@@ -80,7 +88,7 @@ def write_run(result: GridResult, out: str | Path, *, overwrite: bool = False, m
         if maps:
             gmaps.write_map(result, tmp / "map.html")
             gmaps.write_static_map(result, tmp / "map.png")
-        gio.write_text(tmp / "report.html", report.report_html(result))
+        gio.write_text(tmp / "report.html", report.report_page(result, workers=result.worker_grids))
         result.manifest.setdefault("timings_s", {})["write"] = round(time.perf_counter() - t, 3)
         gio.write_text(tmp / "manifest.json", json.dumps(result.manifest, ensure_ascii=False, indent=2))
     return out

@@ -138,7 +138,7 @@ def assign_codes(
             mat = np.zeros((len(rows), len(cols)))
             ri = {r: i for i, r in enumerate(rows)}
             ci = {c: j for j, c in enumerate(cols)}
-            for r, c, h in ov[["grid", "old_code", "households"]].itertuples(index=False):
+            for r, c, h in ov[["grid", "old_code", "households"]].itertuples(index=False, name=None):
                 mat[ri[r], ci[c]] += h
             a, b = linear_sum_assignment(mat, maximize=True)
             for i, j in zip(a, b, strict=True):

@@ -4,8 +4,9 @@ A previous household-band grid is **kept** (geometry and code unchanged) when
 
 1. it lies inside the village/community's current boundary (the boundary did not move under it),
 2. no current exclusive area (专属网格) overlaps it,
-3. its current households are within the band ``[min, max]``, and
-4. its households changed by at most ``tolerance`` (share of its previous count).
+3. its current households are within the band ``[min, max]``,
+4. its households changed by at most ``tolerance`` (share of its previous count), and
+5. it is in one piece (grids are contiguous: a grid in pieces is regridded, not kept as ``ok``).
 
 The remaining area (boundary minus kept grids) is gridded as usual. Where a connected piece of
 that area holds a household count that no number of grids fits (e.g. 150 households squeezed
@@ -25,6 +26,7 @@ import pandas as pd
 import shapely
 
 from partition.grids import Village, VillageGrids, cell_table, cells_of_area, partition_village
+from partition.measures import pieces
 from partition.reasons import Reason, ReasonKind, encode
 from partition.tessellation import point_owner
 from partition.values import Status
@@ -34,7 +36,7 @@ KEPT_REASON = encode([Reason.of(ReasonKind.KEPT)])
 
 
 def valid_previous(village: Village, previous: gpd.GeoDataFrame, *, tolerance: float = 0.1) -> np.ndarray:
-    """Boolean mask of `previous` grids (this village's, metric CRS) that may be kept (rules 1-4)."""
+    """Boolean mask of `previous` grids (this village's, metric CRS) that may be kept (rules 1-5)."""
     rule = village.rule
     if rule.name != "household_band" or len(previous) == 0:
         return np.zeros(len(previous), bool)
@@ -52,7 +54,8 @@ def valid_previous(village: Village, previous: gpd.GeoDataFrame, *, tolerance: f
     hh_before = previous["households"].to_numpy(float) if "households" in previous else np.full(len(geoms), np.nan)
     in_band = rule.band.contains_all(hh_now)
     steady = np.abs(hh_now - hh_before) <= tolerance * np.maximum(hh_before, 1.0)
-    return base & inside & in_band & steady
+    whole = pieces(geoms) == 1  # parts touching at a point (reprojection) are one piece
+    return base & inside & in_band & steady & whole
 
 
 def _release_for_feasibility(village: Village, kept: np.ndarray, geoms: np.ndarray) -> np.ndarray:

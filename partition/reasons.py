@@ -36,6 +36,24 @@ class ReasonKind(StrEnum):
     """A unit can join no neighbouring area without passing the maximum."""
     UNBALANCED = "unbalanced"
     """Balancing did not reach the band (``unit``: the largest indivisible unit)."""
+    UNIT_OVER_LIMIT = "unit_over_limit"
+    """One indivisible unit alone holds more of a measure than its limit per grid."""
+    AREA_OVER_LIMIT = "area_over_limit"
+    """The area's measure over the most grids the band allows is above the limit: some grid must exceed it."""
+    AREA_UNDER_LIMIT = "area_under_limit"
+    """The area's measure over the fewest grids the band allows is below the minimum: some grid must fall short."""
+    LIMIT_FORCED = "limit_forced"
+    """Every connected in-band grid that can hold the unit misses the limit (``limit``: ``≤ 300`` or ``≥ 500``)."""
+    WALK_OVER_LIMIT = "walk_over_limit"
+    """The walk from a grid's service point to its farthest household misses its ``walk_m`` limit (measured after)."""
+    LIMIT_UNMET = "limit_unmet"
+    """The grid misses a limit and no split within the band meeting it was found (not proven impossible)."""
+    SUGGEST_MOVE = "suggest_move"
+    """Suggested fix (report): move these cells to these neighbouring grids to meet a limit."""
+    SUGGEST_SPLIT = "suggest_split"
+    """Suggested fix (report): no move meets the limit; the grid has households for two grids, split it."""
+    NO_FIX_FOUND = "no_fix_found"
+    """Suggested fix (report): no move within the band meets the limit, and the grid is too small to split."""
     CUT_APART = "cut_apart"
     """The grid is in pieces: water, an exclusive area or the boundary cut its area."""
     PIECES = "pieces"
@@ -66,6 +84,92 @@ class ReasonKind(StrEnum):
     """The grid was changed by hand in the editor."""
     MANY_GROUPS = "many_groups"
     """A village-group grid holds several 村民小组 (the rule is one per grid; editor)."""
+    COMPOUND_SPLIT = "compound_split"
+    """Editor problem: a compound (小区) small enough for one grid is split between grids."""
+    BARRIER_CROSSING = "barrier_crossing"
+    """Editor problem: a grid's households lie in several blocks between roads/rivers."""
+    EXCLUSIVE_MIXED = "exclusive_mixed"
+    """Editor problem: an exclusive area shares its grid with other units."""
+    EMPTY_GRID = "empty_grid"
+    """Editor problem: a base grid holds no households."""
+    WOULD_REMOVE = "would_remove"
+    """Editor warning: the edit takes every unit from a grid, which disappears."""
+    WOULD_BREAK = "would_break"
+    """Editor warning: the edit leaves a grid in pieces."""
+    NOT_TOUCHING = "not_touching"
+    """Editor warning: the units do not touch the grid they join."""
+    WOULD_SPLIT_COMPOUND = "would_split_compound"
+    """Editor warning: the edit splits a compound kept whole so far."""
+    WOULD_CHANGE_EXCLUSIVE = "would_change_exclusive"
+    """Editor warning: an exclusive area would no longer be its own grid."""
+    GRID_LOCKED = "grid_locked"
+    """Editor refusal: the grid is locked."""
+    NOT_CONNECTED = "not_connected"
+    """Editor refusal: the grids to merge do not form one connected area."""
+    OTHER_VILLAGE = "other_village"
+    """Editor refusal: units and grids of different villages/communities."""
+    EXCLUSIVE_FIXED = "exclusive_fixed"
+    """Editor refusal: an exclusive grid is not merged or split."""
+    SPLIT_COUNT = "split_count"
+    """Editor refusal: the band allows no split into that many grids (``allowed``: the counts it allows)."""
+    SPLIT_NONE = "split_none"
+    """Editor refusal: the band allows no split of this grid at all."""
+    MERGE_FEW = "merge_few"
+    """Editor refusal: merging needs at least two grids."""
+    NOTHING_TO_UNDO = "nothing_to_undo"
+    """Editor refusal: nothing to undo."""
+    NOTHING_TO_REDO = "nothing_to_redo"
+    """Editor refusal: nothing to redo."""
+    ALREADY_THERE = "already_there"
+    """Editor refusal: every unit is already in that grid."""
+    NO_SUCH_GRID = "no_such_grid"
+    """Editor refusal: no grid with that code in the session."""
+    NO_SUCH_UNIT = "no_such_unit"
+    """Editor refusal: no unit with that number."""
+    NO_SUCH_VILLAGE = "no_such_village"
+    """Editor refusal: no village/community with that code."""
+    NO_REGENERATE = "no_regenerate"
+    """Editor refusal: no unlocked household-band grid to make again."""
+    SAVE_EXISTS = "save_exists"
+    """Editor refusal: the save folder exists (``own``: the editor's own earlier save, which may be replaced)."""
+    SAVE_OVER_RUN = "save_over_run"
+    """Editor refusal: saving over the run being edited."""
+    SAVE_NOT_OURS = "save_not_ours"
+    """Editor refusal: the save folder holds files gridmap did not make."""
+    SAVE_PATH_BAD = "save_path_bad"
+    """Editor refusal: the save path is empty, holds a NUL character or a name too long for a file system."""
+    SAVE_FAILED = "save_failed"
+    """Editor refusal: the folder cannot be written (``detail``: the system's reason)."""
+    SAVED = "saved"
+    """Editor message: the edited run was saved."""
+    TOKEN_WRONG = "token_wrong"
+    """Editor refusal: the request lacks the session's token."""
+    TOKEN_WAIT = "token_wait"
+    """Editor refusal: too many wrong tokens from one address (``seconds`` to wait)."""
+    HOST_REFUSED = "host_refused"
+    """Editor refusal: the page was reached under another host name than the printed URL's."""
+    INTERNAL = "internal"
+    """Editor: an internal error (a bug); the server's log has the details."""
+    MOVED = "moved"
+    """Editor message: units were moved (``grids``: the codes touched)."""
+    MERGED = "merged"
+    """Editor message: grids were merged."""
+    SPLIT_DONE = "split_done"
+    """Editor message: a grid was split."""
+    LOCKED = "locked"
+    """Editor message: grids were locked."""
+    UNLOCKED = "unlocked"
+    """Editor message: grids were unlocked."""
+    REGENERATED = "regenerated"
+    """Editor message: a village's unlocked grids were made again."""
+    FIXED = "fixed"
+    """Editor message: an out-of-band grid and its neighbours were regridded."""
+    FIX_NONE = "fix_none"
+    """Editor refusal: the engine proposes no change for this grid (in band, or nothing helps)."""
+    UNDONE = "undone"
+    """Editor message: the last edit was undone."""
+    REDONE = "redone"
+    """Editor message: an undone edit was made again."""
     ADDRESS_OUTSIDE_BOUNDARIES = "address_outside_boundaries"
     """An address lies outside every village/community boundary (violations layer)."""
     ADDRESS_IN_HOLE = "address_in_hole"
@@ -121,6 +225,15 @@ VALUES: dict[ReasonKind, tuple[str, ...]] = {
     ReasonKind.POCKET: (*_UNIT, "households", "unit_households", "min", "max"),
     ReasonKind.UNIT_FITS_NOWHERE: (*_UNIT, "households", "min", "max"),
     ReasonKind.UNBALANCED: (*_UNIT, "households", "unit_households", "min", "max"),
+    ReasonKind.UNIT_OVER_LIMIT: (*_UNIT, "measure", "value", "limit"),
+    ReasonKind.AREA_OVER_LIMIT: ("measure", "total", "households", "grids", "limit", "min"),
+    ReasonKind.AREA_UNDER_LIMIT: ("measure", "total", "households", "grids", "limit", "max"),
+    ReasonKind.LIMIT_FORCED: (*_UNIT, "measure", "value", "limit", "min", "max"),
+    ReasonKind.LIMIT_UNMET: ("measure", "value", "limit"),
+    ReasonKind.WALK_OVER_LIMIT: ("value", "limit"),
+    ReasonKind.SUGGEST_MOVE: ("measure", "before", "after", "cells", "grids"),
+    ReasonKind.SUGGEST_SPLIT: ("measure", "before"),
+    ReasonKind.NO_FIX_FOUND: ("measure", "before"),
     ReasonKind.CUT_APART: (),
     ReasonKind.PIECES: ("pieces",),
     ReasonKind.NO_HOUSEHOLDS: (),
@@ -136,6 +249,49 @@ VALUES: dict[ReasonKind, tuple[str, ...]] = {
     ReasonKind.ABOVE_MAX: ("households", "max"),
     ReasonKind.EDITED: (),
     ReasonKind.MANY_GROUPS: ("groups",),
+    ReasonKind.COMPOUND_SPLIT: ("compound", "grids"),
+    ReasonKind.BARRIER_CROSSING: ("blocks",),
+    ReasonKind.EXCLUSIVE_MIXED: (),
+    ReasonKind.EMPTY_GRID: (),
+    ReasonKind.WOULD_REMOVE: ("grid",),
+    ReasonKind.WOULD_BREAK: ("grid",),
+    ReasonKind.NOT_TOUCHING: ("grid",),
+    ReasonKind.WOULD_SPLIT_COMPOUND: ("compound",),
+    ReasonKind.WOULD_CHANGE_EXCLUSIVE: (),
+    ReasonKind.GRID_LOCKED: ("grid",),
+    ReasonKind.NOT_CONNECTED: ("grids",),
+    ReasonKind.OTHER_VILLAGE: (),
+    ReasonKind.EXCLUSIVE_FIXED: ("grid",),
+    ReasonKind.SPLIT_COUNT: ("grid", "households", "k", "allowed"),
+    ReasonKind.SPLIT_NONE: ("grid", "households", "min", "max"),
+    ReasonKind.MERGE_FEW: (),
+    ReasonKind.NOTHING_TO_UNDO: (),
+    ReasonKind.NOTHING_TO_REDO: (),
+    ReasonKind.ALREADY_THERE: ("grid",),
+    ReasonKind.NO_SUCH_GRID: ("grid",),
+    ReasonKind.NO_SUCH_UNIT: ("number",),
+    ReasonKind.NO_SUCH_VILLAGE: ("village",),
+    ReasonKind.NO_REGENERATE: ("village",),
+    ReasonKind.SAVE_EXISTS: ("path", "own"),
+    ReasonKind.SAVE_OVER_RUN: ("path",),
+    ReasonKind.SAVE_NOT_OURS: ("path",),
+    ReasonKind.SAVE_PATH_BAD: (),
+    ReasonKind.SAVE_FAILED: ("path", "detail"),
+    ReasonKind.SAVED: ("path", "grids", "edits"),
+    ReasonKind.TOKEN_WRONG: (),
+    ReasonKind.TOKEN_WAIT: ("seconds",),
+    ReasonKind.HOST_REFUSED: ("host",),
+    ReasonKind.INTERNAL: (),
+    ReasonKind.MOVED: ("grids",),
+    ReasonKind.MERGED: ("grids",),
+    ReasonKind.SPLIT_DONE: ("grids",),
+    ReasonKind.LOCKED: ("grids",),
+    ReasonKind.UNLOCKED: ("grids",),
+    ReasonKind.REGENERATED: ("grids",),
+    ReasonKind.FIXED: ("grids",),
+    ReasonKind.FIX_NONE: ("grid",),
+    ReasonKind.UNDONE: ("grids",),
+    ReasonKind.REDONE: ("grids",),
     ReasonKind.ADDRESS_OUTSIDE_BOUNDARIES: (),
     ReasonKind.ADDRESS_IN_HOLE: (),
     ReasonKind.REPAIRED_POLYGON: ("detail", "area_before", "area_after"),

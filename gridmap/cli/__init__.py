@@ -1,7 +1,7 @@
 """The `gridmap` command line: one module per command (read → library → write), options in one module.
 
 >>> sorted(main.commands)[:4]
-['audit', 'check-codes', 'demo', 'diff']
+['assign', 'audit', 'check-codes', 'demo']
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ import sys
 import click
 
 from geodata.errors import DISTRIBUTION, GridmapError, printable
+from gridmap.cli.assign import assign
 from gridmap.cli.audit import audit
 from gridmap.cli.check_codes import check_codes_cmd
 from gridmap.cli.console import FlagFormatter, as_flags
@@ -53,7 +54,20 @@ def main(ctx: click.Context, verbose: int, quiet: bool) -> None:
     _state["verbose"] = verbose
 
 
-for _command in (partition, province, demo, map_cmd, export, report_cmd, audit, diff, publish, check_codes_cmd, edit):
+for _command in (
+    partition,
+    province,
+    demo,
+    map_cmd,
+    export,
+    report_cmd,
+    audit,
+    diff,
+    publish,
+    check_codes_cmd,
+    edit,
+    assign,
+):
     main.add_command(_command)
 
 

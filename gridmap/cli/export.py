@@ -60,7 +60,7 @@ def export(
     except LookupError as exc:
         raise click.BadParameter(f"unknown encoding '{encoding}'", param_hint="--encoding") from exc
     result = read_run(Path(run_dir))
-    workers = read_workers(workers_csv) if workers_csv else None
+    workers = read_workers(workers_csv) if workers_csv else result.worker_grids  # default: `gridmap assign`'s
     out = Path(out_dir) if out_dir else Path(run_dir) / "export"
     files: list[Path] = []
     with atomic_dir(out, overwrite=overwrite, inputs=[run_dir]) as tmp:

@@ -26,6 +26,12 @@ from gridmap.options import Options
 @input_option("units", "Unit polygons (buildings, parcels, blocks) that tile the area.")
 @input_option("exclusive", "Exclusive areas (专属网格): schools, hospitals, ...")
 @input_option("barriers", "Roads/rivers/railways grids should not cross (repeatable).", multiple=True)
+@input_option(
+    "streets",
+    "Street lines (e.g. OSM roads) for walk_m, the walk from each grid's service point to its farthest household "
+    "[the --barriers lines].",
+)
+@click.option("--service-col", metavar="NAME", help="Address column marking possible service points (1/true/是).")
 @grid_run_options
 @csv_options
 @run_options
@@ -42,6 +48,8 @@ def partition(
     units: Any,
     exclusive: Any,
     barriers: list[Any],
+    streets: Any,
+    service_col: str | None,
     previous: Any,
     options: Options,
     out: str,
@@ -66,26 +74,71 @@ def partition(
     inputs = read_inputs(
         addresses, boundaries, units=units, exclusive=exclusive, barriers=barriers, previous=previous, options=options
     )
-    grid_and_write(ctx, inputs, Path(out), options=options, overwrite=overwrite, resume=resume)
+    walk = None
+    if streets is not None:
+        from gridmap.inputs import read_input
+
+        o = options
+        walk = read_input(streets, role="streets", input_crs=o.input_crs, crs=o.crs_of("streets"), encoding=o.encoding)
+    grid_and_write(
+        ctx,
+        inputs,
+        Path(out),
+        options=options,
+        overwrite=overwrite,
+        resume=resume,
+        streets=walk,
+        service_col=service_col,
+    )
 
 
 def grid_and_write(
-    ctx: click.Context, inputs: Any, out: Path, *, options: Options, overwrite: bool, resume: bool = False
+    ctx: click.Context,
+    inputs: Any,
+    out: Path,
+    *,
+    options: Options,
+    overwrite: bool,
+    resume: bool = False,
+    streets: Any = None,
+    service_col: str | None = None,
 ) -> None:
-    """Make the grids of `inputs` and write the run folder `out` (shared by partition and demo)."""
+    """Make the grids of `inputs` and write the run folder `out` (shared by partition and demo).
+
+    With `streets` (a frame and its source) or barrier lines, every grid gets ``walk_m``.
+    """
+    from geodata.errors import InputError, Problem
     from geodata.io import check_output
     from gridmap.execute import clear_resume_dir
     from gridmap.make import make_grids
     from partition.measures import band_share
 
-    paths = [Path(s.label) for s in inputs.sources.values() if Path(s.label).exists()]
+    labels = [s.label for s in inputs.sources.values()] + ([streets[1].label] if streets is not None else [])
+    paths = [Path(label) for label in labels if Path(label).exists()]
     check_output(out, overwrite=overwrite, inputs=paths)  # fail before the work, not after it
+    walk_limited = any(lim.measure == "walk_m" for rule in options.rules.rules() for lim in rule.limits)
+    if walk_limited and streets is None and not inputs.barriers:
+        fix = "pass the street lines to walk on (--streets roads.gpkg, e.g. OSM roads), or drop the walk_m limit."
+        raise InputError(Problem("--limit walk_m", "needs streets: the run has no street or barrier lines.", fix))
     parts = out.with_name(f".{out.name}.parts")
     if not resume:
         clear_resume_dir(parts)  # security: only a private folder of gridmap's own data files
     progress = Progress(ctx.obj.get("quiet", False))
     result = make_grids(**inputs.frames(), options=options.replace(resume_dir=parts), progress=progress)
     warn(result.warnings)
+    if streets is not None or inputs.barriers:
+        from gridmap.walks import walk_grids
+
+        progress("walk", 0, 1)
+        frame, source = streets if streets is not None else (None, None)
+        result = walk_grids(result, frame, service_col=service_col, file=source.label if source else "barriers")
+        if source is not None:
+            result.manifest["inputs"]["streets"] = {
+                "path": source.label,
+                "layer": source.layer,
+                "sha256": source.sha256,
+            }
+        progress("walk", 1, 1)
     progress("write", 0, 1)
     result.save(out, overwrite=overwrite)
     clear_resume_dir(parts)

@@ -50,7 +50,7 @@ def report_cmd(
     workers = (
         read_workers(workers_csv, grid_code_col=grid_code_col, worker_col=worker_col, sheet=workers_sheet)
         if workers_csv
-        else None
+        else result.worker_grids  # the workers `gridmap assign` gave the run, if any
     )
     write_text(out, report_page(result, workers=workers))
     echo(ctx, f"Report: {out}")

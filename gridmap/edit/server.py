@@ -43,9 +43,12 @@ from typing import TYPE_CHECKING, Any
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+import shapely
 
 from geodata.errors import EditError, GridmapError, OptionError, OutputExistsError, UnsafeOutputError, require
-from gridmap.edit.session import EditSession
+from gridmap import catalog
+from gridmap.edit.session import DONE, EditSession, refused
+from partition.reasons import Reason, ReasonKind
 
 STATIC = Path(__file__).parent / "static"
 ALLOWED = {
@@ -54,9 +57,12 @@ ALLOWED = {
     "split": {"grid", "k"},
     "lock": {"grids", "locked"},
     "regenerate": {"village"},
+    "fix": {"grid"},
     "undo": set(),
     "redo": set(),
 }
+READS_ALSO = {"split_preview": {"grid", "k"}, "fix_preview": {"grid"}}
+"""POST requests that change nothing."""
 
 
 def leaflet_assets(web: str | Path | None = None) -> dict[str, Any]:
@@ -84,17 +90,36 @@ def leaflet_assets(web: str | Path | None = None) -> dict[str, Any]:
     }
 
 
-def _features(session: EditSession, gids: list[int]) -> str:
-    """GeoJSON FeatureCollection (WGS 84, as text) of grids `gids` with their figures."""
+def _features(session: EditSession, gids: list[int], figures: list[dict[str, Any]] | None = None) -> str:
+    """GeoJSON FeatureCollection (WGS 84, as text) of grids `gids` with their figures (given, or worked out)."""
     if not gids:
         return json.dumps({"type": "FeatureCollection", "features": []})
-    from gridmap.colors import status_colors
-
-    props = pd.DataFrame(session.figures(gids))
-    props["color"] = status_colors(props)  # the fill colour map.html gives the grid
+    props = pd.DataFrame(figures if figures is not None else _figures(session, gids))
     geoms = gpd.GeoSeries([session.geometry(g) for g in gids], crs=session.work_crs).to_crs("EPSG:4326")
     frame = gpd.GeoDataFrame(props, geometry=geoms.values, crs="EPSG:4326")
     return frame.to_json(drop_id=True)
+
+
+def _figures(session: EditSession, gids: list[int]) -> list[dict[str, Any]]:
+    """Figures of grids `gids` with the code save will give each, its colour and its label point (WGS 84)."""
+    out = session.figures(gids)
+    codes: dict[int, str] = {}
+    colors: dict[int, str] = {}
+    for village in {session.g_village[g] for g in gids}:
+        codes.update(session.preview_codes(village))
+        colors.update(session.colors(village))
+    points = shapely.point_on_surface(np.array([session.geometry(g) for g in gids], dtype=object))
+    xy = shapely.get_coordinates(gpd.GeoSeries(points, crs=session.work_crs).to_crs("EPSG:4326").values)
+    for row, g, (x, y) in zip(out, gids, xy, strict=True):
+        row["code"] = codes.get(g, session.code[g])
+        row["color"] = colors.get(g, "#999999")
+        row["label_point"] = [round(float(y), 7), round(float(x), 7)]
+    return out
+
+
+def _village_grids(session: EditSession, village: str) -> list[dict[str, Any]]:
+    """Figures of every grid of `village` (no geometry): the panel's table, chart and labels."""
+    return _figures(session, session.grids_of(village)) if village else []
 
 
 def _text(values: pd.Series) -> list[str | None]:
@@ -104,8 +129,11 @@ def _text(values: pd.Series) -> list[str | None]:
 def _units(session: EditSession, village: str) -> str:
     cells = session.village_cells.get(village)
     if cells is None:
-        raise EditError(f"`village`: no village/community {village} in this run.", field="village", status=404)
+        raise refused(ReasonKind.NO_SUCH_VILLAGE, field="village", status=404, village=village)
     c = session.cells.iloc[cells]
+    points = shapely.get_coordinates(
+        gpd.GeoSeries(shapely.point_on_surface(session.geoms[cells]), crs=session.work_crs).to_crs("EPSG:4326").values
+    )
     frame = gpd.GeoDataFrame(
         {
             "unit_id": cells.astype(int),
@@ -115,6 +143,8 @@ def _units(session: EditSession, village: str) -> str:
             "compound": _text(c["compound"]),
             "label": c["label"].astype(str).to_numpy(),
             "exclusive": session.exclusive[cells],
+            "lat": np.round(points[:, 1], 7),
+            "lng": np.round(points[:, 0], 7),
         },
         geometry=session.cells_wgs84()[cells],
         crs="EPSG:4326",
@@ -129,6 +159,7 @@ def create_app(  # noqa: C901 - a Flask factory: its routes are nested functions
     protect_reads: bool = False,
     web: str | Path | None = None,
     clock: Callable[[], float] = time.monotonic,
+    start_dir: str | Path | None = None,
 ):
     """Build the Flask app of the editor.
 
@@ -145,6 +176,9 @@ def create_app(  # noqa: C901 - a Flask factory: its routes are nested functions
         Folder of the map's web assets (default ``gridmap/web``; see :func:`leaflet_assets`).
     clock
         Monotonic seconds, for the wait after repeated wrong tokens (:class:`_Throttle`).
+    start_dir
+        Folder `gridmap edit` was started in: a relative save path is taken from there (default:
+        the current folder).
 
     Returns
     -------
@@ -159,9 +193,12 @@ def create_app(  # noqa: C901 - a Flask factory: its routes are nested functions
     lock = threading.Lock()
     throttle = _Throttle(clock)
     leaflet = leaflet_assets(web)
+    start = Path(start_dir or Path.cwd()).resolve()
 
     def fail(exc: EditError):
-        answer = jsonify({"error": str(exc), "field": exc.field, "warnings": exc.warnings})
+        answer = jsonify(
+            {"error": str(exc), "field": exc.field, "warnings": exc.warnings, "reason": getattr(exc, "reason", None)}
+        )
         if exc.status == 429:
             answer.headers["Retry-After"] = str(max(1, round(throttle.wait(request.remote_addr or ""))))
         return answer, exc.status
@@ -172,15 +209,11 @@ def create_app(  # noqa: C901 - a Flask factory: its routes are nested functions
         who = request.remote_addr or ""
         wait = throttle.wait(who)
         if wait:
-            raise EditError(
-                f"too many wrong tokens from {who}: wait {wait:.0f} s, then open the URL `gridmap edit` printed.",
-                field="token",
-                status=429,
-            )
+            raise refused(ReasonKind.TOKEN_WAIT, field="token", status=429, seconds=round(wait))
         given = request.headers.get("X-Gridmap-Token") or (request.args.get("token", "") if reads else "")
         if not hmac.compare_digest(given.encode(), token.encode()):
             throttle.failed(who)
-            raise EditError("missing or wrong token: open the URL `gridmap edit` printed.", field="token", status=401)
+            raise refused(ReasonKind.TOKEN_WRONG, field="token", status=401)
         throttle.passed(who)
 
     @app.before_request
@@ -191,7 +224,7 @@ def create_app(  # noqa: C901 - a Flask factory: its routes are nested functions
         if not protect_reads and host not in LOOPBACK:
             return jsonify(
                 {
-                    "error": f"host '{host}' is not served; open the URL `gridmap edit` printed.",
+                    "error": catalog.reason_text(Reason.of(ReasonKind.HOST_REFUSED, host=host)),
                     "field": "host",
                     "warnings": [],
                 }
@@ -204,9 +237,7 @@ def create_app(  # noqa: C901 - a Flask factory: its routes are nested functions
 
     @app.errorhandler(500)
     def _internal(exc):
-        return jsonify(
-            {"error": "internal error in gridmap edit (a bug): see the server's log.", "field": "", "warnings": []}
-        ), 500
+        return jsonify({"error": catalog.reason_text(Reason.of(ReasonKind.INTERNAL)), "field": "", "warnings": []}), 500
 
     @app.errorhandler(413)
     def _too_large(exc):
@@ -254,7 +285,67 @@ def create_app(  # noqa: C901 - a Flask factory: its routes are nested functions
                 {"code": v, "name": session.village_name.get(v, ""), "grids": len(session.grids_of(v))}
                 for v in session.villages()
             ]
-        return jsonify({"villages": rows, "can_undo": bool(session.undo_stack), "can_redo": bool(session.redo_stack)})
+            pending = sum(1 for e in session._pending or () if e.get("op") in ALLOWED)
+        return jsonify(
+            {
+                "villages": rows,
+                "can_undo": bool(session.undo_stack),
+                "can_redo": bool(session.redo_stack),
+                "start_dir": str(start),
+                "journal": str(session.journal) if session.journal else None,
+                "pending": pending,
+                "edits": len(session.log),
+            }
+        )
+
+    @app.post("/api/resume")
+    def resume():
+        check_token()
+        with lock:
+            n = session.resume()
+            return jsonify({"resumed": n, "can_undo": bool(session.undo_stack), "can_redo": bool(session.redo_stack)})
+
+    @app.post("/api/discard")
+    def discard():
+        check_token()
+        with lock:
+            session.discard_journal()
+        return jsonify({"discarded": True})
+
+    @app.post("/api/fix_preview")
+    def fix_preview():
+        check_token()
+        data = body()
+        unknown = sorted(set(data) - READS_ALSO["fix_preview"])
+        if unknown:
+            raise EditError(f"`{unknown[0]}` is not a field of fix_preview; expected grid.", field=unknown[0])
+        with lock:
+            gid, cells, free = session.fix_area(data.get("grid"))
+            parts = [p for p, _ in session.regrid_parts(cells, free)]
+            return jsonify(
+                {
+                    "grid": session.code[gid],
+                    "parts": [p.astype(int).tolist() for p in parts],
+                    "households": [int(round(session.hh[p].sum())) for p in parts],
+                }
+            )
+
+    @app.post("/api/split_preview")
+    def split_preview():
+        check_token()
+        data = body()
+        unknown = sorted(set(data) - READS_ALSO["split_preview"])
+        if unknown:
+            raise EditError(f"`{unknown[0]}` is not a field of split_preview; expected grid, k.", field=unknown[0])
+        with lock:
+            gid, parts = session.split_parts(data.get("grid"), data.get("k"))
+            return jsonify(
+                {
+                    "grid": session.code[gid],
+                    "parts": [p.astype(int).tolist() for p in parts],
+                    "households": [int(round(session.hh[p].sum())) for p in parts],
+                }
+            )
 
     @app.get("/api/grids")
     def grids():
@@ -268,7 +359,7 @@ def create_app(  # noqa: C901 - a Flask factory: its routes are nested functions
                     )
                 gids = session.grids_of(village)
             else:
-                gids = [g for g in range(len(session.code)) if session.alive(g)]
+                gids = [g for v in session.villages() for g in session.grids_of(v)]
             return Response(_features(session, gids), mimetype="application/json")
 
     @app.get("/api/units")
@@ -277,6 +368,16 @@ def create_app(  # noqa: C901 - a Flask factory: its routes are nested functions
         village = village_arg()
         with lock:
             return Response(_units(session, village), mimetype="application/json")
+
+    @app.get("/api/outline")
+    def outline():
+        check_token(reads=True)
+        village = village_arg()
+        bounds = session.run.boundaries
+        if bounds is None:
+            return Response(json.dumps({"type": "FeatureCollection", "features": []}), mimetype="application/json")
+        mine = bounds[bounds["code"].astype(str) == village][["code", "geometry"]].to_crs("EPSG:4326")
+        return Response(mine.to_json(drop_id=True), mimetype="application/json")
 
     @app.get("/api/problems")
     def problems():
@@ -314,16 +415,25 @@ def create_app(  # noqa: C901 - a Flask factory: its routes are nested functions
             live = [g for g in result.grids if session.alive(g)]
             gone = [session.code[g] for g in result.grids if not session.alive(g)]
             village = result.village or (session.g_village[result.grids[0]] if result.grids else "")
+            grids = _village_grids(session, village)
+            row = {r["grid_code"]: r for r in grids}
+            live = [g for g in live if session.code[g] in row]
+            done = Reason.of(DONE[result.op], grids=[row[session.code[g]]["code"] for g in live])
+            cells = result.cells.astype(int)
             return jsonify(
                 {
                     "op": op,
                     "village": village,
-                    "changed": json.loads(_features(session, live)),
+                    "changed": json.loads(_features(session, live, [row[session.code[g]] for g in live])),
                     "removed": gone,
+                    "cells": [cells.tolist(), [session.code[g] for g in session.cell_grid[cells]]],
+                    "grids": grids,
                     "problems": session.problems(village) if village else [],
                     "warnings": result.warnings,
+                    "message": catalog.reason_text(done),
                     "can_undo": bool(session.undo_stack),
                     "can_redo": bool(session.redo_stack),
+                    "edits": len(session.log),
                 }
             )
 
@@ -339,24 +449,34 @@ def create_app(  # noqa: C901 - a Flask factory: its routes are nested functions
             raise EditError(f"`{unknown[0]}` is not a field of save; expected out, overwrite.", field=unknown[0])
         out = data.get("out")
         if not isinstance(out, str) or not out.strip():
-            raise EditError("`out` must be the path of a new run folder.", field="out")
+            raise refused(ReasonKind.SAVE_PATH_BAD, field="out", status=400)
         _check_path(out)
         overwrite = data.get("overwrite", False)
         if not isinstance(overwrite, bool):
             raise EditError("`overwrite` must be true or false.", field="overwrite")
+        path = Path(out).expanduser()
+        path = (path if path.is_absolute() else start / path).resolve()
+        shown = str(path)
         with lock:
+            if session.source and path == Path(session.source).resolve():
+                raise refused(ReasonKind.SAVE_OVER_RUN, field="out", path=shown)
+            own = shown in session.saved
+            if path.exists() and not (overwrite and own):
+                raise refused(ReasonKind.SAVE_EXISTS, field="out", path=shown, own=own)
             try:
-                path = session.save(Path(out).expanduser(), overwrite=overwrite)
-            except (OutputExistsError, UnsafeOutputError) as exc:
-                raise EditError(str(exc), field="out", status=409) from exc
+                session.save(path, overwrite=overwrite and own)
+            except OutputExistsError as exc:
+                raise refused(ReasonKind.SAVE_EXISTS, field="out", path=shown, own=own) from exc
+            except UnsafeOutputError as exc:
+                raise refused(ReasonKind.SAVE_NOT_OURS, field="out", path=shown) from exc
             except EditError:
                 raise
-            except GridmapError as exc:
-                raise EditError(str(exc), field="out") from exc
-            except OSError as exc:
-                raise EditError(f"`out`: cannot write {out} ({exc.strerror or exc}).", field="out") from exc
+            except (GridmapError, OSError) as exc:
+                detail = getattr(exc, "strerror", None) or str(exc)
+                raise refused(ReasonKind.SAVE_FAILED, field="out", status=400, path=shown, detail=detail) from exc
             n = int(np.sum([session.alive(g) for g in range(len(session.code))]))
-        return jsonify({"out": str(path.resolve()), "grids": n, "edits": len(session.log)})
+        saved = Reason.of(ReasonKind.SAVED, path=shown, grids=n, edits=len(session.log))
+        return jsonify({"out": shown, "grids": n, "edits": len(session.log), "message": catalog.reason_text(saved)})
 
     return app
 
@@ -401,10 +521,8 @@ class _Throttle:
 
 def _check_path(out: str) -> None:
     """Refuse a save path the file system cannot hold (NUL byte, a name over 255 bytes) with a 400."""
-    if "\x00" in out:
-        raise EditError("`out` holds a NUL character.", field="out")
-    if len(out.encode()) > 4000 or any(len(part.encode()) > 255 for part in Path(out).parts):
-        raise EditError("`out` has a folder name longer than 255 bytes (or is over 4,000 bytes).", field="out")
+    if "\x00" in out or len(out.encode()) > 4000 or any(len(part.encode()) > 255 for part in Path(out).parts):  # noqa: PLR2004
+        raise refused(ReasonKind.SAVE_PATH_BAD, field="out", status=400)
 
 
 def check_token(token: str, *, host: str) -> str:
@@ -455,6 +573,12 @@ class _QuietHandler(WSGIRequestHandler):
         super().log_request(code, size)
 
 
+def journal_path(folder: str | Path) -> Path:
+    """Return the edit log of a run: ``RUN.edit-log.jsonl`` beside the run folder (the run itself is never written)."""
+    folder = Path(folder).resolve()
+    return folder.parent / f"{folder.name}.edit-log.jsonl"
+
+
 def serve(
     folder: str | Path,
     *,
@@ -480,7 +604,16 @@ def serve(
         raise OptionError(f"`--port` must be 0-65535, got {port}.", fix="pick a port such as 8765 (0: any free port).")
     token = check_token(token, host=host) if token is not None else secrets.token_urlsafe(16)
     session = EditSession.from_folder(folder, user=getpass.getuser())
-    app = create_app(session, token=token, protect_reads=host not in LOOPBACK)
+    log = journal_path(folder)
+    try:
+        pending = session.open_journal(log)
+    except (OSError, ValueError) as exc:
+        echo(f"gridmap edit: the edit log {log} cannot be kept ({exc}); edits are only in memory until saved.")
+        session.journal = None
+    else:
+        if pending:
+            echo(f"gridmap edit: {pending} unsaved edits found in {log}; the page offers to continue them.")
+    app = create_app(session, token=token, protect_reads=host not in LOOPBACK, start_dir=Path.cwd())
     try:
         server = make_server(host, port, app, threaded=True, request_handler=_QuietHandler)
     except OSError as exc:

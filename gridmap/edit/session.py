@@ -17,11 +17,14 @@ op          arguments                                        refuses (nothing ch
 ==========  ===============================================  ==============================
 move        ``units`` (cell ids), ``to`` (grid code),        unknown unit/grid, other village,
             ``confirm`` (bool)                               locked grid; warnings unless confirmed
-merge       ``grids`` (two codes)                            not adjacent, other villages, locked,
+merge       ``grids`` (two or more codes)                    not connected, other villages, locked,
                                                              exclusive grid
-split       ``grid``, ``k`` (>= 2, or None: the rule's band)  locked, exclusive, fewer units than k
+split       ``grid``, ``k`` (a count the band allows, or     locked, exclusive, a count outside
+            None: the rule's band)                           :meth:`EditSession.split_counts`
 lock        ``grids``, ``locked`` (bool)                     unknown grid
 regenerate  ``village`` (code)                               not a household-band village
+fix         ``grid`` (code): regrid it and its unlocked      in band, locked, exclusive,
+            neighbours, warm-started                         nothing to change
 undo, redo  —                                                nothing to undo/redo
 ==========  ===============================================  ==============================
 """
@@ -56,19 +59,42 @@ from partition.split import split_graph
 from partition.tessellation import SLIVER_M2
 from partition.values import Flag
 
-OPS = ("move", "merge", "split", "lock", "regenerate", "undo", "redo")
+OPS = ("move", "merge", "split", "lock", "regenerate", "fix", "undo", "redo")
 """Operations an edit session accepts (see the module docstring)."""
 
 PROBLEM_KINDS = {
-    "out_of_band": ("户数超出范围", "households out of band"),
-    "non_contiguous": ("网格不连通", "grid not contiguous"),
-    "compound_split": ("小区被拆分", "compound split"),
-    "barrier_crossing": ("跨越道路/河流", "grid crosses a barrier"),
-    "exclusive_violated": ("专属网格被改动", "exclusive area violated"),
-    "empty_grid": ("空网格", "empty grid"),
-    "several_groups": ("一个网格含多个村民小组", "several 村民小组 in one grid"),
+    "out_of_band": (ReasonKind.BELOW_MIN, ReasonKind.ABOVE_MAX),
+    "non_contiguous": (ReasonKind.PIECES,),
+    "several_groups": (ReasonKind.MANY_GROUPS,),
+    "compound_split": (ReasonKind.COMPOUND_SPLIT,),
+    "barrier_crossing": (ReasonKind.BARRIER_CROSSING,),
+    "exclusive_violated": (ReasonKind.EXCLUSIVE_MIXED,),
+    "empty_grid": (ReasonKind.EMPTY_GRID,),
 }
-"""Problem kind → (Chinese, English) label, as listed per village/community."""
+"""Problem kind (as listed per village/community) → the reason kinds that word it in the catalog."""
+
+DONE = {
+    "move": ReasonKind.MOVED,
+    "merge": ReasonKind.MERGED,
+    "split": ReasonKind.SPLIT_DONE,
+    "lock": ReasonKind.LOCKED,
+    "unlock": ReasonKind.UNLOCKED,
+    "regenerate": ReasonKind.REGENERATED,
+    "fix": ReasonKind.FIXED,
+    "undo": ReasonKind.UNDONE,
+    "redo": ReasonKind.REDONE,
+}
+"""Operation → the reason kind of the message the editor shows when it is done."""
+
+
+def refused(
+    kind: ReasonKind, *, field: str, status: int = 409, warnings: list[str] | None = None, **values
+) -> EditError:
+    """Return an :class:`EditError` worded by the catalog (Chinese, English beside) from one reason (its ``reason``)."""
+    reason = Reason.of(kind, **values)
+    exc = EditError(catalog.reason_text(reason), field=field, status=status, warnings=warnings)
+    exc.reason = reason.to_dict()  # type: ignore[attr-defined]
+    return exc
 
 
 @dataclass
@@ -93,6 +119,8 @@ class EditResult:
     grids: list[int]
     village: str
     warnings: list[str] = field(default_factory=list)
+    cells: np.ndarray = field(default_factory=lambda: np.zeros(0, int))
+    """Cells whose grid changed."""
 
 
 def clean_union(cells: np.ndarray):
@@ -227,6 +255,15 @@ class EditSession:
         self.log: list[dict] = []
         self._new = 0
         self._wgs84: np.ndarray | None = None
+        self._color: dict[int, str] = {}
+        self.journal: Path | None = None
+        """The edit log (JSON lines) written as edits are made; None: not kept."""
+        self._pending: list[dict] | None = None
+        self.saved: set[str] = set()
+        """Folders this session (or the one it resumed) saved to, resolved: they may be saved over."""
+        self._members0: dict | None = None
+        self.code_array0 = np.asarray(self.code, dtype=object)
+        """The codes of the grids the session started from (by grid id)."""
 
     # ---- construction ----------------------------------------------------------------------
     @classmethod
@@ -299,7 +336,7 @@ class EditSession:
             )
         gid = self.by_code.get(code)
         if gid is None or not self.alive(gid):
-            raise EditError(f"`{name}`: no grid {code} in this session.", field=name, status=404)
+            raise refused(ReasonKind.NO_SUCH_GRID, field=name, status=404, grid=code)
         return gid
 
     def members(self, gid: int) -> np.ndarray:
@@ -377,72 +414,167 @@ class EditSession:
                     "min_households": self.g_min[gid],
                     "max_households": self.g_max[gid],
                     "status": status,
+                    "status_text": catalog.status_text(status),
                     "note": catalog.note_text(encode(reasons)),
                     "locked": bool(self.locked[gid]),
+                    "split_counts": self.split_counts(gid),
                 }
             )
         return out
+
+    # ---- codes and colours as saved / as drawn ------------------------------------------------
+    def _overlap(self, gids: list[int], villages: set[str]) -> tuple[pd.DataFrame, list[str]]:
+        """Households each grid of `gids` shares with the codes the session started from (row = position).
+
+        As :func:`gridmap.make.previous_overlap`, from the session's own cells: an address counts for
+        its starting code and for the grid its cell is in now; a starting grid without households is
+        matched by the share of its area; a starting code sharing nothing is listed (it retires).
+        """
+        pos = np.full(len(self.code), -1)
+        pos[gids] = np.arange(len(gids))
+        a = self._addresses
+        cell = self.address_cell
+        here = (cell >= 0) & np.isin(self.village[np.maximum(cell, 0)], list(villages))
+        old_code = self.code_array0[self.cell_grid0[cell[here]]]
+        new = pos[self.cell_grid[cell[here]]].astype(float)
+        df = pd.DataFrame(
+            {
+                "grid": np.where(new >= 0, new, np.nan),
+                "old_code": old_code,
+                "households": a["households"].to_numpy(float)[here],
+            }
+        )
+        df = df.groupby(["grid", "old_code"], dropna=False, as_index=False)["households"].sum()
+        olds = np.flatnonzero(np.isin(np.asarray(self._grids0["village_code"].astype(str)), list(villages)))
+        held = df.groupby("old_code")["households"].sum()
+        empty = [g for g in olds if held.get(self.code_array0[g], 0) <= 0]
+        if empty:
+            cells = np.flatnonzero(np.isin(self.cell_grid0, empty))
+            share = pd.DataFrame(
+                {"old": self.cell_grid0[cells], "grid": pos[self.cell_grid[cells]], "area": self.area[cells]}
+            )
+            share = share.groupby(["old", "grid"], as_index=False)["area"].sum()
+            share["area"] /= np.maximum(share.groupby("old")["area"].transform("sum"), 1e-9)
+            rows = pd.DataFrame(
+                {
+                    "grid": share["grid"].astype(float),
+                    "old_code": self.code_array0[share["old"].to_numpy(int)],
+                    "households": share["area"].to_numpy(float),
+                }
+            )
+            df = pd.concat([df, rows[rows["households"] > 1e-6]], ignore_index=True)
+        missing = sorted(set(self.code_array0[olds]) - set(df["old_code"]))
+        if missing:
+            df = pd.concat(
+                [df, pd.DataFrame({"grid": np.nan, "old_code": missing, "households": 0.0})], ignore_index=True
+            )
+        return df, sorted(set(self.run.history) | set(self.code_array0))
+
+    def _coded(self, gids: list[int]) -> tuple[gpd.GeoDataFrame, Any]:
+        """Return the grids `gids` coded exactly as :meth:`save` codes them (:func:`gridmap.make.code_grids`)."""
+        from gridmap.make import code_grids
+
+        geoms = np.array([self._saved_geometry(g) for g in gids], dtype=object)
+        frame = gpd.GeoDataFrame(
+            {"village_code": [self.g_village[g] for g in gids], "grid_type": [self.g_type[g] for g in gids]},
+            geometry=geoms,
+            crs=self.work_crs,
+        )
+        overlap, history = self._overlap(gids, set(frame["village_code"]))
+        return frame, code_grids(frame, overlap=overlap, history=history)
+
+    def _unchanged(self, gid: int) -> bool:
+        """Whether grid `gid` holds exactly the cells it started with."""
+        if gid >= len(self._grids0):
+            return False
+        if self._members0 is None:
+            self._members0 = pd.Series(np.arange(len(self.cell_grid0))).groupby(self.cell_grid0).indices
+        return np.array_equal(np.sort(self.members(gid)), self._members0.get(gid, np.zeros(0, int)))
+
+    def _saved_geometry(self, gid: int):
+        """Return the geometry save writes for grid `gid`: the run's own while unchanged, else its cells' union."""
+        return self._grids0.geometry.values[gid] if self._unchanged(gid) else self.geometry(gid)
+
+    def preview_codes(self, village: str) -> dict[int, str]:
+        """Return the code save will give every grid of `village` now (grid id → 15-digit code)."""
+        gids = self.grids_of(village)
+        frame, _ = self._coded(gids)
+        return dict(zip(gids, frame["grid_code"].astype(str), strict=True))
+
+    def colors(self, village: str) -> dict[int, str]:
+        """Fill colour of every grid of `village`: neighbours always differ; a grid keeps its colour while it can."""
+        from gridmap.colors import distinct_colors
+
+        cells = self.village_cells[village]
+        i, j, _ = self.edges
+        mine = np.isin(i, cells)
+        gi, gj = self.cell_grid[i[mine]], self.cell_grid[j[mine]]
+        touch = gi != gj
+        pairs = set(zip(gi[touch].tolist(), gj[touch].tolist(), strict=True))
+        gids = sorted(self.grids_of(village), key=lambda g: self.code[g])
+        self._color.update(distinct_colors(gids, pairs, self._color))
+        return {g: self._color[g] for g in gids}
 
     # ---- problems --------------------------------------------------------------------------
     def problems(self, village: str) -> list[dict[str, Any]]:
         """Return the problems of one village/community now (see :data:`PROBLEM_KINDS`).
 
         Out of band, non-contiguous and several 村民小组 in a rural grid (the partition's rule
-        checks), compound split, crossing a barrier, exclusive area violated, empty grid.
+        checks), compound split, crossing a barrier, exclusive area violated, empty grid. Each is
+        ``{"kind", "grid_code", "reason", "text"}``: ``text`` is the catalog's wording of ``reason``.
         """
         cells = self.village_cells.get(village)
         if cells is None:
-            raise EditError(f"`village`: no village/community {village} in this run.", field="village", status=404)
+            raise refused(ReasonKind.NO_SUCH_VILLAGE, field="village", status=404, village=village)
         out: list[dict[str, Any]] = []
 
-        def add(kind: str, gid: int, detail: str) -> None:
-            zh, en = PROBLEM_KINDS[kind]
-            out.append({"kind": kind, "grid_code": self.code[gid], "label": f"{zh} {en}", "message": detail})
+        def add(kind: str, gid: int, reason: Reason) -> None:
+            assert reason.kind in PROBLEM_KINDS[kind]
+            out.append(
+                {
+                    "kind": kind,
+                    "grid_code": self.code[gid],
+                    "reason": reason.to_dict(),
+                    "text": catalog.reason_text(reason),
+                }
+            )
 
         grid = self.cell_grid[cells]
         gids = np.unique(grid)
         p = self.partition
         in_band, contiguous, one_group = p.in_band(), p.contiguous(), p.one_group()
         for gid in gids:
-            hh = self.g_hh[gid]
-            if not in_band[gid]:
-                mn, mx = self.g_min[gid], self.g_max[gid]
-                add("out_of_band", gid, f"{self.code[gid]}: {hh:.0f} 户 households, band {mn:.0f}-{mx:.0f}")
-            if hh == 0 and self.g_type[gid] == "base":
-                add("empty_grid", gid, f"{self.code[gid]}: 0 户 households")
+            status, reasons = self.status(int(gid))
+            for r in reasons:
+                if r.kind in (ReasonKind.BELOW_MIN, ReasonKind.ABOVE_MAX) and not in_band[gid]:
+                    add("out_of_band", int(gid), r)
+            if self.g_hh[gid] == 0 and self.g_type[gid] == "base":
+                add("empty_grid", int(gid), Reason.of(ReasonKind.EMPTY_GRID))
             if not contiguous[gid]:
-                add("non_contiguous", int(gid), f"{self.code[gid]}: {p.pieces[gid]:.0f} 块 separate pieces")
+                add("non_contiguous", int(gid), Reason.of(ReasonKind.PIECES, pieces=int(p.pieces[gid])))
             if not one_group[gid]:
-                add(
-                    "several_groups",
-                    int(gid),
-                    f"{self.code[gid]}: {p.groups[gid]:.0f} 个村民小组 groups in one grid",
-                )
+                add("several_groups", int(gid), Reason.of(ReasonKind.MANY_GROUPS, groups=int(p.groups[gid])))
         comp_hh = pd.DataFrame({"compound": self.compound[cells], "grid": grid, "hh": self.hh[cells]})
         comp_hh = comp_hh[comp_hh["compound"].notna()]
         if len(comp_hh):
             per = comp_hh.groupby("compound").agg(hh=("hh", "sum"), n=("grid", "nunique"), first=("grid", "min"))
             mx = max((self.g_max[g] for g in gids), default=np.inf)
             for name, row in per[(per["n"] > 1) & (per["hh"] <= mx)].iterrows():
-                add("compound_split", int(row["first"]), f"小区 compound {name}: {int(row['n'])} 个网格 grids")
+                why = Reason.of(ReasonKind.COMPOUND_SPLIT, compound=str(name), grids=int(row["n"]))
+                add("compound_split", int(row["first"]), why)
         if self.has_barriers:
             occupied = self.hh[cells] > 0
             nb = pd.Series(self.block[cells][occupied]).groupby(grid[occupied]).nunique()
             for gid, k in nb.items():
                 if k > 1 and self.g_type[int(gid)] == "base":
-                    add(
-                        "barrier_crossing",
-                        int(gid),
-                        f"{self.code[gid]}: 跨 {k} 个街区 spans {k} blocks between barriers",
-                    )
-        for c in cells[self.exclusive[cells]]:
-            gid = self.cell_grid[c]
-            if gid != self.cell_grid0[c] or self.g_cells[gid] != 1:
-                add(
-                    "exclusive_violated",
-                    int(gid),
-                    f"{self.code[gid]}: 专属网格与其他单元混合 an exclusive area shares a grid with other units",
-                )
+                    add("barrier_crossing", int(gid), Reason.of(ReasonKind.BARRIER_CROSSING, blocks=int(k)))
+        mixed = {
+            int(self.cell_grid[c])
+            for c in cells[self.exclusive[cells]]
+            if self.cell_grid[c] != self.cell_grid0[c] or self.g_cells[self.cell_grid[c]] != 1
+        }
+        for gid in sorted(mixed):
+            add("exclusive_violated", gid, Reason.of(ReasonKind.EXCLUSIVE_MIXED))
         return out
 
     # ---- applying edits --------------------------------------------------------------------
@@ -470,7 +602,7 @@ class EditSession:
     def _unlocked(self, gids, *, name: str) -> None:
         for gid in gids:
             if self.locked[gid]:
-                raise EditError(f"`{name}`: grid {self.code[gid]} is locked; unlock it first.", field=name, status=409)
+                raise refused(ReasonKind.GRID_LOCKED, field=name, grid=self.code[gid])
 
     def _connected(self, cells: np.ndarray) -> bool:
         if len(cells) <= 1:
@@ -498,7 +630,52 @@ class EditSession:
         self._record(op, args, result)
         return result
 
+    # ---- the edit log beside the run (nothing lost) -------------------------------------------
+    def open_journal(self, path: str | Path) -> int:
+        """Write every edit to `path` (JSON lines) as it is made; return the edits already there.
+
+        Edits found from an earlier session (a crash, a closed tab) wait for :meth:`resume` or
+        :meth:`discard_journal`; the first new edit discards them.
+        """
+        self.journal = Path(path)
+        try:
+            lines = self.journal.read_text(encoding="utf-8").splitlines()
+        except FileNotFoundError:
+            lines = []
+        self._pending = [json.loads(line) for line in lines if line.strip()]
+        return sum(1 for e in self._pending if e.get("op") in OPS)
+
+    def resume(self) -> int:
+        """Apply the edits of the journal again (the session as it was); return how many."""
+        pending, self._pending = self._pending or [], None
+        journal, self.journal = self.journal, None  # the journal already holds them
+        try:
+            for entry in pending:
+                if entry.get("op") == "save":
+                    self.saved.add(str(entry.get("out", "")))
+                elif entry.get("op") in OPS:
+                    self.apply(str(entry["op"]), **entry.get("args", {}))
+        finally:
+            self.journal = journal
+        return sum(1 for e in pending if e.get("op") in OPS)
+
+    def discard_journal(self) -> None:
+        """Start the journal afresh (the earlier session's edits are dropped)."""
+        self._pending = None
+        if self.journal is not None:
+            self.journal.write_text("", encoding="utf-8")
+
+    def _journal(self, entry: dict) -> None:
+        if self.journal is None:
+            return
+        if self._pending is not None:
+            self.discard_journal()
+        with self.journal.open("a", encoding="utf-8") as f:
+            f.write(json.dumps(entry, ensure_ascii=False, default=str) + "\n")
+            f.flush()
+
     def _record(self, op: str, args: dict, result: EditResult) -> None:
+        self._journal({"op": op, "args": args})
         self.log.append(
             {
                 "seq": len(self.log) + 1,
@@ -513,13 +690,13 @@ class EditSession:
     def _undo_redo(self, op: str) -> EditResult:
         src, dst = (self.undo_stack, self.redo_stack) if op == "undo" else (self.redo_stack, self.undo_stack)
         if not src:
-            raise EditError(f"nothing to {op}.", field="op", status=409)
+            raise refused(ReasonKind.NOTHING_TO_UNDO if op == "undo" else ReasonKind.NOTHING_TO_REDO, field="op")
         entry, delta = src.pop()
         self._apply(delta.inverse() if op == "undo" else delta)
         dst.append((entry, delta))
         gids = sorted(set(delta.old.tolist()) | set(delta.new.tolist()) | {g for g, _, _ in delta.locks})
         village = self.g_village[gids[0]] if gids else ""
-        return EditResult(op, gids, village)
+        return EditResult(op, gids, village, cells=delta.cells)
 
     # ---- operations (each returns a Delta without changing anything) -------------------------
     def _op_move(self, units: Any = None, to: Any = None, confirm: bool = False) -> tuple[Delta, EditResult]:
@@ -531,49 +708,39 @@ class EditSession:
             raise EditError("`units` must be a non-empty list of unit ids (integers).", field="units")
         bad = [u for u in units if not 0 <= u < len(self.cell_grid)]
         if bad:
-            raise EditError(f"`units`: no unit {bad[0]} in this run.", field="units", status=404)
+            raise refused(ReasonKind.NO_SUCH_UNIT, field="units", status=404, number=bad[0])
         target = self.grid_id(to, name="to")
         cells = np.unique(np.asarray(units, int))
         village = self.g_village[target]
         other = cells[self.village[cells] != village]
         if len(other):
-            raise EditError(
-                f"`units`: unit {other[0]} lies in village/community {self.village[other[0]]}, grid {to} in {village}; "
-                "units move only between grids of one village/community.",
-                field="units",
-            )
+            raise refused(ReasonKind.OTHER_VILLAGE, field="units", status=400)
         cells = cells[self.cell_grid[cells] != target]
         if not len(cells):
-            raise EditError(f"`units`: every unit is already in grid {to}.", field="units")
+            raise refused(ReasonKind.ALREADY_THERE, field="units", status=400, grid=to)
         old = self.cell_grid[cells].copy()
         self._unlocked({target, *old.tolist()}, name="units" if any(self.locked[g] for g in old) else "to")
         warnings = self._move_warnings(cells, old, target)
         if warnings and not confirm:
-            raise EditError(
-                "this move needs confirmation: " + " ".join(warnings), field="confirm", status=409, warnings=warnings
-            )
+            raise EditError(" ".join(warnings), field="confirm", status=409, warnings=warnings)
         delta = Delta(cells, old, np.full(len(cells), target))
-        return delta, EditResult("move", sorted({target, *old.tolist()}), village, warnings)
+        return delta, EditResult("move", sorted({target, *old.tolist()}), village, warnings, cells)
 
     def _move_warnings(self, cells: np.ndarray, old: np.ndarray, target: int) -> list[str]:
-        warnings = []
+        """Return what moving `cells` (now in grids `old`) to `target` breaks, worded by the catalog."""
+        why: list[Reason] = []
         moving = np.zeros(len(self.cell_grid), bool)
         moving[cells] = True
         for gid in np.unique(old):
             before = self.members(gid)
             after = before[~moving[before]]
             if not len(after):
-                warnings.append(
-                    f"网格 {self.code[gid]} 将被取消 (grid {self.code[gid]} loses all its units and is removed)."
-                )
+                why.append(Reason.of(ReasonKind.WOULD_REMOVE, grid=self.code[gid]))
             elif self._connected(before) and not self._connected(after):
-                warnings.append(f"网格 {self.code[gid]} 将不连通 (grid {self.code[gid]} would be split into pieces).")
+                why.append(Reason.of(ReasonKind.WOULD_BREAK, grid=self.code[gid]))
         t_before = self.members(target)
         if self._connected(t_before) and not self._connected(np.r_[t_before, cells]):
-            warnings.append(
-                f"所选单元与网格 {self.code[target]} 不相邻 "
-                f"(the units do not touch grid {self.code[target]}: it would be in pieces)."
-            )
+            why.append(Reason.of(ReasonKind.NOT_TOUCHING, grid=self.code[target]))
         comps = {c for c in self.compound[cells] if c is not None and c == c}
         if comps:
             vcells = self.village_cells[self.g_village[target]]
@@ -582,29 +749,30 @@ class EditSession:
             for name in sorted(comps, key=str):
                 inside = self.compound[vcells] == name
                 if len(np.unique(self.cell_grid[vcells][inside])) == 1 and len(np.unique(grid_after[inside])) > 1:
-                    warnings.append(f"小区 {name} 将被拆分 (compound {name} would be split between grids).")
+                    why.append(Reason.of(ReasonKind.WOULD_SPLIT_COMPOUND, compound=str(name)))
         if self.exclusive[cells].any() or self.g_type[target] != "base":
-            warnings.append("专属网格将被改动 (an exclusive area would no longer be its own grid).")
-        return warnings
+            why.append(Reason.of(ReasonKind.WOULD_CHANGE_EXCLUSIVE))
+        return [catalog.reason_text(r) for r in why]
 
     def _op_merge(self, grids: Any = None) -> tuple[Delta, EditResult]:
-        if not isinstance(grids, list) or len(grids) != 2:
-            raise EditError("`grids` must list exactly two grid codes.", field="grids")
-        a, b = (self.grid_id(c, name="grids") for c in grids)
-        if a == b:
-            raise EditError("`grids`: a grid cannot be merged with itself.", field="grids")
-        if self.g_village[a] != self.g_village[b]:
-            raise EditError("`grids`: the two grids are in different villages/communities.", field="grids")
-        if self.g_type[a] != "base" or self.g_type[b] != "base":
-            raise EditError(
-                "`grids`: exclusive grids (专属网格) are not merged; move units instead.", field="grids", status=409
-            )
-        self._unlocked((a, b), name="grids")
-        ca, cb = self.members(a), self.members(b)
-        if not self.adj[ca][:, cb].nnz:
-            raise EditError(f"`grids`: {self.code[a]} and {self.code[b]} do not share a border.", field="grids")
-        delta = Delta(cb, np.full(len(cb), b), np.full(len(cb), a))
-        return delta, EditResult("merge", [a, b], self.g_village[a])
+        if not isinstance(grids, list) or not all(isinstance(c, str) for c in grids):
+            raise EditError("`grids` must list the codes of the grids to merge.", field="grids")
+        gids = list(dict.fromkeys(self.grid_id(c, name="grids") for c in grids))
+        if len(gids) < 2:  # noqa: PLR2004
+            raise refused(ReasonKind.MERGE_FEW, field="grids", status=400)
+        if len({self.g_village[g] for g in gids}) > 1:
+            raise refused(ReasonKind.OTHER_VILLAGE, field="grids", status=400)
+        for g in gids:
+            if self.g_type[g] != "base":
+                raise refused(ReasonKind.EXCLUSIVE_FIXED, field="grids", grid=self.code[g])
+        self._unlocked(gids, name="grids")
+        cells = np.concatenate([self.members(g) for g in gids])
+        if not self._connected(cells):
+            raise refused(ReasonKind.NOT_CONNECTED, field="grids", status=400, grids=[self.code[g] for g in gids])
+        keep = gids[0]  # the saved code is the coding's choice (shown by preview_codes)
+        moved = cells[self.cell_grid[cells] != keep]
+        delta = Delta(moved, self.cell_grid[moved].copy(), np.full(len(moved), keep))
+        return delta, EditResult("merge", [keep, *(g for g in gids if g != keep)], self.g_village[keep], cells=moved)
 
     def _parts(
         self, cells: np.ndarray, mn: float, mx: float, *, previous: np.ndarray | None = None
@@ -614,46 +782,75 @@ class EditSession:
         )
         return [cells[list(p.nodes)] for p in parts]
 
-    def _op_split(self, grid: Any = None, k: Any = 2) -> tuple[Delta, EditResult]:
+    def split_counts(self, gid: int) -> list[int]:
+        """Numbers of grids `gid` may be split into: those whose mean households fall in its band.
+
+        A grid without a household band (one 村民小组, one village) may be split into 2-9 parts,
+        at most one per unit with households.
+        """
+        n_units = int((self.hh[self.members(gid)] > 0).sum())
+        if self.g_type[gid] != "base" or n_units < 2:  # noqa: PLR2004
+            return []
+        hh, mn, mx = float(self.g_hh[gid]), self.g_min[gid], self.g_max[gid]
+        if self.g_rule[gid] != "household_band" or not 0 < mn <= mx:
+            return list(range(2, min(9, n_units) + 1))
+        lo, hi = max(2, int(np.ceil(hh / mx))), min(n_units, int(np.floor(hh / mn)))
+        return list(range(lo, hi + 1))
+
+    def split_parts(self, grid: Any = None, k: Any = None) -> tuple[int, list[np.ndarray]]:
+        """Return the parts a split of `grid` into `k` grids would make (largest first); nothing changes.
+
+        Raises
+        ------
+        EditError
+            When `k` is not one of :meth:`split_counts` (or the grid is locked or exclusive).
+        """
         gid = self.grid_id(grid, name="grid")
-        if k is not None and (not isinstance(k, int) or isinstance(k, bool) or k < 2):
+        if k is not None and (not isinstance(k, int) or isinstance(k, bool) or k < 2):  # noqa: PLR2004
             raise EditError(
                 f"`k` must be an integer of at least 2 (or null: the rule's band decides), got {json.dumps(k)}.",
                 field="k",
             )
         if self.g_type[gid] != "base":
-            raise EditError(
-                f"`grid`: {grid} is an exclusive grid (专属网格); it is not split.", field="grid", status=409
-            )
+            raise refused(ReasonKind.EXCLUSIVE_FIXED, field="grid", grid=self.code[gid])
         self._unlocked((gid,), name="grid")
+        allowed = self.split_counts(gid)
+        hh = round(float(self.g_hh[gid]))
+        no_split = refused(
+            ReasonKind.SPLIT_NONE,
+            field="k",
+            grid=self.code[gid],
+            households=hh,
+            min=round(self.g_min[gid]),
+            max=round(self.g_max[gid]),
+        )
+        if not allowed:
+            raise no_split
+        if k is not None and k not in allowed:
+            shown = [f"{allowed[0]}–{allowed[-1]}" if len(allowed) > 1 else str(allowed[0])]
+            raise refused(ReasonKind.SPLIT_COUNT, field="k", grid=self.code[gid], households=hh, k=k, allowed=shown)
         cells = self.members(gid)
-        hh = float(self.g_hh[gid])
-        n_units = int((self.hh[cells] > 0).sum())
-        want = k or 2
-        if n_units < want:
-            raise EditError(
-                f"`k`: grid {grid} has {n_units} units with households; it cannot be split into {want}.",
-                field="k",
-                status=409,
-            )
-        if k is None:
+        if k is None and self.g_rule[gid] == "household_band":
             mn, mx = self.g_min[gid], self.g_max[gid]
-        else:
-            # a band centred on hh/k: the splitter's choice of k is then exactly k
-            mn, mx = hh / k * 0.75, hh / k * 1.25
+        else:  # a band centred on hh/k: the splitter's choice of k is then exactly k
+            want = k or allowed[0]
+            mn, mx = hh / want * 0.75, hh / want * 1.25
         parts = self._parts(cells, mn, mx)
-        if len(parts) < 2:
-            raise EditError(
-                f"`grid`: the splitter keeps {grid} as one grid ({hh:.0f} households).", field="grid", status=409
-            )
-        parts.sort(key=lambda p: -self.hh[p].sum())
+        if len(parts) < 2:  # noqa: PLR2004
+            raise no_split
+        parts.sort(key=lambda p: (-self.hh[p].sum(), int(p.min())))
+        return gid, parts
+
+    def _op_split(self, grid: Any = None, k: Any = 2) -> tuple[Delta, EditResult]:
+        gid, parts = self.split_parts(grid, k)
+        cells = self.members(gid)
         new_of = np.full(len(self.cell_grid), -1)
         ids = [gid] + [self._new_grid(gid) for _ in parts[1:]]
         for p, g in zip(parts, ids, strict=True):
             new_of[p] = g
         moved = cells[new_of[cells] != gid]
         delta = Delta(moved, np.full(len(moved), gid), new_of[moved])
-        return delta, EditResult("split", ids, self.g_village[gid])
+        return delta, EditResult("split", ids, self.g_village[gid], cells=moved)
 
     def _op_lock(self, grids: Any = None, locked: Any = True) -> tuple[Delta, EditResult]:
         if not isinstance(grids, list) or not grids:
@@ -663,38 +860,80 @@ class EditSession:
         gids = [self.grid_id(c, name="grids") for c in grids]
         locks = [(g, self.locked[g], locked) for g in dict.fromkeys(gids)]
         return Delta(np.zeros(0, int), np.zeros(0, int), np.zeros(0, int), locks), EditResult(
-            "lock", gids, self.g_village[gids[0]]
+            "lock" if locked else "unlock", gids, self.g_village[gids[0]]
         )
 
     def _op_regenerate(self, village: Any = None) -> tuple[Delta, EditResult]:
         if not isinstance(village, str) or village not in self.village_cells:
-            raise EditError(
-                f"`village`: no village/community {json.dumps(village, ensure_ascii=False)} in this run.",
-                field="village",
-                status=404,
-            )
+            raise refused(ReasonKind.NO_SUCH_VILLAGE, field="village", status=404, village=str(village))
         gids = self.grids_of(village)
         free = [g for g in gids if not self.locked[g] and self.g_type[g] == "base"]
         if not free or self.g_rule[free[0]] != "household_band":
-            raise EditError(
-                f"`village`: {village} has no unlocked household-band grid to regenerate.", field="village", status=409
-            )
+            raise refused(ReasonKind.NO_REGENERATE, field="village", village=village)
         cells = self.village_cells[village]
-        cells = cells[np.isin(self.cell_grid[cells], free)]
-        # warm start from the grids as they are: only what the band requires changes (keep-valid style)
+        delta, ids = self._regrid(cells[np.isin(self.cell_grid[cells], free)], free)
+        return delta, EditResult("regenerate", sorted(set(free) | set(ids)), village, cells=delta.cells)
+
+    def regrid_parts(self, cells: np.ndarray, free: list[int]) -> list[tuple[np.ndarray, int | None]]:
+        """Return the engine's parts of `cells` (grids `free`), each with the grid id it keeps (None: a new grid).
+
+        The splitter is warm-started from the grids as they are, so only what the band requires
+        changes (keep-valid style); a part takes the id of the freed grid it shares most households with.
+        """
         parts = self._parts(cells, self.g_min[free[0]], self.g_max[free[0]], previous=self.cell_grid[cells])
-        # parts take the ids of the freed grids they share most households with, the rest new ids
-        new_of = np.full(len(self.cell_grid), -1)
+        out: list[tuple[np.ndarray, int | None]] = []
         taken: set[int] = set()
-        for p in sorted(parts, key=lambda p: -self.hh[p].sum()):
+        for p in sorted(parts, key=lambda p: (-self.hh[p].sum(), int(p.min()))):
             share = pd.Series(self.hh[p] + 1e-9).groupby(self.cell_grid[p]).sum().sort_values(ascending=False)
             gid = next((int(g) for g in share.index if int(g) not in taken), None)
+            if gid is not None:
+                taken.add(gid)
+            out.append((p, gid))
+        return out
+
+    def _regrid(self, cells: np.ndarray, free: list[int]) -> tuple[Delta, list[int]]:
+        new_of = np.full(len(self.cell_grid), -1)
+        ids = []
+        for p, gid in self.regrid_parts(cells, free):
             gid = self._new_grid(free[0]) if gid is None else gid
-            taken.add(gid)
+            ids.append(gid)
             new_of[p] = gid
         moved = cells[new_of[cells] != self.cell_grid[cells]]
-        delta = Delta(moved, self.cell_grid[moved].copy(), new_of[moved])
-        return delta, EditResult("regenerate", sorted(set(free) | taken), village)
+        return Delta(moved, self.cell_grid[moved].copy(), new_of[moved]), ids
+
+    def fix_area(self, grid: Any = None) -> tuple[int, np.ndarray, list[int]]:
+        """Return grid `grid`, the cells a fix may move and the grids they are in: it and its free neighbours.
+
+        Raises
+        ------
+        EditError
+            When the grid is locked, exclusive, not a household-band grid, or within its band.
+        """
+        gid = self.grid_id(grid, name="grid")
+        if self.g_type[gid] != "base":
+            raise refused(ReasonKind.EXCLUSIVE_FIXED, field="grid", grid=self.code[gid])
+        self._unlocked((gid,), name="grid")
+        if self.g_rule[gid] != "household_band" or self.partition.in_band()[gid]:
+            raise refused(ReasonKind.FIX_NONE, field="grid", grid=self.code[gid])
+        near = np.unique(self.cell_grid[np.unique(self.adj[self.members(gid)].indices)])
+        free = [gid] + [
+            int(g)
+            for g in near
+            if g != gid
+            and self.g_village[g] == self.g_village[gid]
+            and self.g_type[g] == "base"
+            and self.g_rule[g] == "household_band"
+            and not self.locked[g]
+        ]
+        cells = np.concatenate([self.members(g) for g in free])
+        return gid, cells, free
+
+    def _op_fix(self, grid: Any = None) -> tuple[Delta, EditResult]:
+        gid, cells, free = self.fix_area(grid)
+        delta, ids = self._regrid(cells, free)
+        if not len(delta.cells):
+            raise refused(ReasonKind.FIX_NONE, field="grid", grid=self.code[gid])
+        return delta, EditResult("fix", sorted(set(free) | set(ids)), self.g_village[gid], cells=delta.cells)
 
     # ---- saving ------------------------------------------------------------------------------
     def edits_table(self) -> pd.DataFrame:
@@ -708,19 +947,17 @@ class EditSession:
         households each grid shares with the grids the session started from); the code history
         carries every code ever issued, so a retired code is never given again.
         """
-        from gridmap.make import cells_frame, code_grids, previous_overlap, tidy_grids, violations_frame
+        from gridmap.make import cells_frame, code_grids, tidy_grids, violations_frame
         from gridmap.result import GridResult
 
         t = time.perf_counter()
         live = [g for g in range(len(self.code)) if self.alive(g)]
         pos = np.full(len(self.code), -1)
         pos[live] = np.arange(len(live))
-        n0 = len(self._grids0)
-        orig_members = pd.Series(np.arange(len(self.cell_grid0))).groupby(self.cell_grid0).indices
         rows, geoms = [], []
         for g in live:
-            unchanged = g < n0 and np.array_equal(np.sort(self.members(g)), orig_members.get(g, np.zeros(0, int)))
-            geom = self._grids0.geometry.values[g] if unchanged else self.geometry(g)
+            unchanged = self._unchanged(g)
+            geom = self._saved_geometry(g)
             if unchanged:
                 src = self._grids0.iloc[g]
                 status, flag = str(src["status"]), str(src.get("flag") or "")
@@ -753,8 +990,7 @@ class EditSession:
         addresses = self._addresses.copy()
         cell = self.address_cell
         addr_grid = np.where(cell >= 0, pos[self.cell_grid[np.maximum(cell, 0)]], -1)
-        previous = self._grids0[["grid_code", "village_code", "geometry"]]
-        overlap, history = previous_overlap(previous, list(self.run.history), addresses, addr_grid, geoms_arr)
+        overlap, history = self._overlap(live, set(self.village_cells))
         assignment = code_grids(grids, overlap=overlap, history=history)
         cells = cells_frame(
             pd.DataFrame(
@@ -789,7 +1025,13 @@ class EditSession:
                 grids, addresses, addr_grid, min_households=band[0], max_households=band[1]
             )
             liaison = catalog.with_notes(liaison)
-        grids = tidy_grids(catalog.with_notes(grids))
+        # the run's limited/balanced measures are summed again over the edited grids
+        measures = [m for m in self.run.measures() if m in addresses.columns]
+        placed = addr_grid >= 0
+        for m in measures:
+            values = addresses[m].to_numpy(float)[placed]
+            grids[m] = np.bincount(addr_grid[placed], weights=values, minlength=len(grids))[: len(grids)]
+        grids = tidy_grids(catalog.with_notes(grids), measures=measures)
         violations = violations_frame(addresses, [], grids)
         manifest = copy.deepcopy(self.run.manifest)
         manifest["created"] = _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds")
@@ -802,6 +1044,8 @@ class EditSession:
             }
         )
         manifest["retired_codes"] = assignment.retired
+        for stale in ("walk", "workers"):  # walks and workers were made for the grids before the edits
+            manifest.pop(stale, None)
         manifest["edited"] = {"from": self.source, "edits": len(self.log), "ops": self.log}
         manifest["timings_s"] = {"edit_save": round(time.perf_counter() - t, 3)}
         out_crs = self.run.grids.crs
@@ -840,6 +1084,8 @@ class EditSession:
             for f in staged.iterdir():
                 f.rename(tmp / f.name)
             staged.rmdir()
+        self.saved.add(str(out.resolve()))
+        self._journal({"op": "save", "out": str(out.resolve())})
         return out
 
 

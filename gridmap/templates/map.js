@@ -57,6 +57,8 @@ function gridmapPage(map) {
     ['population', function (p) { return p.p === null ? null : fmtInt(p.p); }],
     ['area', function (p) { return fmtArea(p.a); }],
     ['compactness', function (p) { return p.k === null ? null : p.k.toFixed(2); }],
+    ['walk_m', function (p) { return p.wm === null || p.wm === undefined ? null : fmtInt(p.wm) + ' m'; }],
+    ['worker', function (p) { return p.wk || null; }],
     ['status', function (p) { return pick(p.sl); }],
     ['flag', function (p) { return p.fl ? pick(p.fl) : null; }],
     ['note', function (p) { return p.n ? pick(p.n) : null; }],
@@ -125,6 +127,12 @@ function gridmapPage(map) {
     return {fillColor: p.cc, color: '#555', weight: 0.5, fillOpacity: 0.7};
   }, 'gridmap-choro');
   ({status: statusLayer, distinct: distinctLayer, households: choroLayer})[D.colors].addTo(map);
+  /* one choropleth per measure the rules limit or balance (minors, population, …) */
+  var measureLayers = D.legend.measures.map(function (m, j) {
+    return gridLayer(function (p) {
+      return {fillColor: p.mc[j], color: '#555', weight: 0.5, fillOpacity: 0.7};
+    }, 'gridmap-measure');
+  });
   if (!D.tiles.length) showNotice('no_basemap');
   var villageLayer = L.geoJSON(D.villages, {
     interactive: false,
@@ -222,11 +230,52 @@ function gridmapPage(map) {
   }
   if (O.lat.length) outsideLayer.addTo(map);
 
+  /* ---- walks (service point → farthest household) and worker areas ---- */
+  var walkLayer = L.layerGroup();
+  L.geoJSON(D.walks, {
+    style: function () { return {color: '#6a3d9a', weight: 3, dashArray: '6 4', className: 'gridmap-walk'}; },
+    onEachFeature: function (f, layer) {
+      var p = f.properties;
+      layer.bindTooltip(function () {
+        var box = el('div', 'gm-tip');
+        box.appendChild(el('b', null, p.c));
+        box.appendChild(el('div', null, both(UI.walk_m) + ': ' + fmtInt(p.m) + ' m'));
+        return box;
+      }, {sticky: true});
+      var start = f.geometry.coordinates[0];
+      L.circleMarker([start[1], start[0]], {radius: 5, color: '#6a3d9a', weight: 2, fillColor: '#fff', fillOpacity: 1, className: 'gridmap-service'}).addTo(walkLayer);
+    }
+  }).addTo(walkLayer);
+  var workerLayer = L.geoJSON(D.workers, {
+    style: function () { return {fill: false, color: '#e7298a', weight: 3.5, className: 'gridmap-worker'}; },
+    onEachFeature: function (f, layer) {
+      var p = f.properties;
+      layer.bindTooltip(function () {
+        var box = el('div', 'gm-tip');
+        box.appendChild(el('b', null, p.w));
+        [['grids', fmtInt(p.n)], ['households', fmtInt(p.h)], ['load', p.l === null ? '–' : p.l.toFixed(2)]].forEach(function (r) {
+          box.appendChild(el('div', null, both(UI[r[0]]) + ': ' + r[1]));
+        });
+        return box;
+      }, {sticky: true});
+    }
+  });
+  if (D.workers.features.length) workerLayer.addTo(map);
+
   overlays[both(UI.layer_status)] = statusLayer;
   overlays[both(UI.layer_distinct)] = distinctLayer;
   overlays[both(UI.layer_choro)] = choroLayer;
+  D.legend.measures.forEach(function (m, j) {
+    // the layers control sets its names as HTML: a column name is user text, so it goes in escaped
+    var name = (both(UI.layer_measure) + ' ' + m.name).replace(/[&<>"']/g, function (c) {
+      return {'&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;'}[c];
+    });
+    overlays[name] = measureLayers[j];
+  });
   if (D.context.features.some(function (f) { return f.properties.k === 'barrier'; })) overlays[both(UI.layer_barriers)] = barrierLayer;
   if (D.context.features.some(function (f) { return f.properties.k === 'exclusive'; })) overlays[both(UI.layer_exclusive)] = exclusiveLayer;
+  if (D.walks.features.length) overlays[both(UI.layer_walks)] = walkLayer;
+  if (D.workers.features.length) overlays[both(UI.layer_workers)] = workerLayer;
   overlays[both(UI.layer_villages)] = villageLayer;
   overlays[both(UI.layer_village_names)] = villageLabels;
   overlays[both(UI.layer_codes)] = gridLabels;
@@ -269,7 +318,12 @@ function gridmapPage(map) {
       div.appendChild(el('b', null, both(UI.legend_choro)));
       D.legend.choro.forEach(function (c) { div.appendChild(swatch(c.color, c.label)); });
     }
-    [[barrierLayer, 'layer_barriers', '#3a5f8a', 'solid'], [exclusiveLayer, 'layer_exclusive', '#b35806', 'dashed']].forEach(function (c) {
+    D.legend.measures.forEach(function (m, j) {
+      if (!map.hasLayer(measureLayers[j])) return;
+      div.appendChild(el('b', null, m.name + (m.limit ? ' (' + both(UI.limit) + ' ' + m.limit + ')' : '')));
+      m.rows.forEach(function (c) { div.appendChild(swatch(c.color, c.label)); });
+    });
+    [[barrierLayer, 'layer_barriers', '#3a5f8a', 'solid'], [exclusiveLayer, 'layer_exclusive', '#b35806', 'dashed'], [walkLayer, 'layer_walks', '#6a3d9a', 'dashed'], [workerLayer, 'layer_workers', '#e7298a', 'solid']].forEach(function (c) {
       if (!map.hasLayer(c[0]) || !c[0].getLayers().length) return;
       var line = swatch('transparent', both(UI[c[1]]));
       line.firstChild.style.border = 'none';

@@ -13,7 +13,7 @@ import shapely
 from click.testing import CliRunner
 
 from geodata import io as gio
-from gridmap import LayerSpec, read_run
+from gridmap import LayerSpec, catalog, read_run
 from gridmap.cli import main
 from gridmap.edit.server import create_app
 from gridmap.edit.session import EditSession, replay
@@ -181,10 +181,18 @@ def test_merge_split_lock_regenerate(client, session):
     resp = post(client, "merge", {"grids": [a, b]})
     assert resp.status_code == 200 and resp.get_json()["removed"] == [b]
     assert figures(resp)[a]["households"] == hh
-    resp = post(client, "split", {"grid": a, "k": 3})
+    allowed = figures(resp)[a]["split_counts"]
+    assert allowed == list(range(int(np.ceil(hh / 500)), int(hh // 300) + 1))  # the band 300-500 decides
+    # a count the band does not allow is refused, in Chinese first, naming the counts it allows
+    refused = post(client, "split", {"grid": a, "k": allowed[-1] + 1})
+    assert refused.status_code == 409 and refused.get_json()["error"].startswith(f"网格 {a} 有")
+    shown = f"{allowed[0]}–{allowed[-1]}" if len(allowed) > 1 else str(allowed[0])
+    assert f"可拆为 {shown} 个网格" in refused.get_json()["error"]
+    k = allowed[-1]
+    resp = post(client, "split", {"grid": a, "k": k})
     assert resp.status_code == 200
     parts = figures(resp)
-    assert len(parts) == 3 and sum(p["households"] for p in parts.values()) == hh
+    assert len(parts) == k and sum(p["households"] for p in parts.values()) == hh
     assert all(shapely.get_num_geometries(session.geometry(session.by_code[c])) >= 1 for c in parts)
     resp = post(client, "lock", {"grids": [a], "locked": True})
     assert figures(resp)[a]["locked"] is True
@@ -588,15 +596,24 @@ def test_denver_edit_keeps_every_census_block_whole(denver_folder, tmp_path):
     unit, a, b = border_move(session, village)
     session.apply("move", units=[unit], to=b)
     big = max(session.grids_of(village), key=lambda g: session.g_hh[g])
+    if not session.split_counts(big):  # in band: merged with a neighbour first, the band allows a split
+        near = np.unique(session.cell_grid[session.adj[session.members(big)].indices])
+        other = next(int(g) for g in near if g != big and session.g_type[g] == "base")
+        session.apply("merge", grids=[session.code[big], session.code[other]])
+    assert 2 in session.split_counts(big)
     result = session.apply("split", grid=session.code[big], k=2)
     assert len(result.grids) == 2
     assert non_contiguous() <= enclaves
+    shown = session.preview_codes(village)  # the codes the editor shows
     saved = read_run(session.save(tmp_path / "edited"))
     grids = saved.grids.to_crs(saved.work_crs)
     cut = blocks_cut(grids, blocks)
     assert not len(cut), f"{len(cut)} blocks cut by the saved grids: {blocks['building'].iloc[cut[:5]].tolist()}"
     assert_cells_make_grids(saved)
-    assert set(saved.grids["grid_code"]) - set(run.grids["grid_code"])  # the split made a new grid
+    # every grid carries exactly the code the editor showed for it
+    counts = saved.grids.set_index("grid_code")["households"]
+    assert set(saved.grids.loc[saved.grids["village_code"].eq(village), "grid_code"]) == set(shown.values())
+    assert {code: counts[code] for code in shown.values()} == {c: round(session.g_hh[g]) for g, c in shown.items()}
 
 
 def test_two_village_groups_in_one_grid_raise_the_rural_problem(client, session):
@@ -622,3 +639,128 @@ def test_two_village_groups_in_one_grid_raise_the_rural_problem(client, session)
     assert resp.status_code == 200 and rural_problems(resp) == [session.code[a]]
     assert post(client, "undo").status_code == 200
     assert not [p for p in session.problems(village) if p["kind"] == "several_groups"]
+
+
+def test_codes_shown_after_a_split_are_the_codes_saved(client, session, tmp_path):
+    """A new grid shows its future code, and the kept code sits on the same half as in the saved run."""
+    a, b = f"{VILLAGE}002", f"{VILLAGE}003"
+    post(client, "merge", {"grids": [a, b]})
+    resp = post(client, "split", {"grid": a, "k": 2})
+    assert resp.status_code == 200
+    shown = {g["grid_code"]: (g["code"], g["households"]) for g in resp.get_json()["grids"]}
+    assert not [c for c, _ in shown.values() if not c.isdigit()]  # no "new-1": the future code
+    assert post(client, "save", {"out": str(tmp_path / "edited")}).status_code == 200
+    saved = read_run(tmp_path / "edited").grids
+    saved = saved[saved["village_code"].eq(VILLAGE)]
+    assert dict(zip(saved["grid_code"], saved["households"], strict=True)) == dict(shown.values())
+
+
+def test_problems_and_refusals_are_worded_by_the_catalog(client, session):
+    for p in session.problems(VILLAGE) + session.problems("310115005035"):
+        reason = Reason(ReasonKind(p["reason"]["kind"]), {k: v for k, v in p["reason"].items() if k != "kind"})
+        assert p["text"] == catalog.reason_text(reason)
+    resp = post(client, "undo")
+    assert resp.status_code == 409 and resp.get_json()["error"] == "没有可撤销的操作。 / nothing to undo."
+    resp = post(client, "lock", {"grids": [f"{VILLAGE}002"], "locked": True})
+    assert resp.get_json()["message"].startswith("已锁定")
+    resp = post(client, "merge", {"grids": [f"{VILLAGE}002", f"{VILLAGE}003"]})
+    assert resp.status_code == 409 and resp.get_json()["error"].startswith(f"网格 {VILLAGE}002 已锁定")
+    statuses = {
+        f["properties"]["status_text"] for f in client.get(f"/api/grids?village={VILLAGE}").get_json()["features"]
+    }
+    assert statuses <= {catalog.status_text(s) for s in ("ok", "under_min", "over_max", "enclave")}
+    assert not any("`" in s or "--" in s for s in statuses)
+
+
+def test_merge_takes_any_number_of_connected_grids(client, session):
+    gids = session.grids_of(VILLAGE)
+    hh = session.g_hh[gids].sum()
+    resp = post(client, "merge", {"grids": [session.code[g] for g in gids if session.g_type[g] == "base"]})
+    assert resp.status_code == 200
+    assert len(session.grids_of(VILLAGE)) == 1 + sum(session.g_type[g] != "base" for g in gids)
+    assert session.g_hh[session.grids_of(VILLAGE)].sum() == hh
+
+
+def test_edit_log_beside_the_run_resumes_after_a_crash(run_folder, tmp_path):
+    from gridmap.edit.server import journal_path
+
+    log = journal_path(run_folder)
+    assert log.parent == run_folder.resolve().parent and log.name == "run.edit-log.jsonl"
+    first = EditSession.from_folder(run_folder)
+    assert first.open_journal(tmp_path / "log.jsonl") == 0
+    unit, a, b = border_move(first)
+    first.apply("move", units=[unit], to=b)
+    first.apply("merge", grids=[f"{VILLAGE}002", f"{VILLAGE}003"])
+    first.apply("undo")
+    # the process dies here; a new session finds the log and continues from it
+    again = EditSession.from_folder(run_folder)
+    assert again.open_journal(tmp_path / "log.jsonl") == len(first.log)
+    assert again.resume() == len(first.log)
+    np.testing.assert_array_equal(again.cell_grid, first.cell_grid)
+    assert len(again.undo_stack) == len(first.undo_stack) and len(again.redo_stack) == len(first.redo_stack)
+    # discarding starts afresh
+    third = EditSession.from_folder(run_folder)
+    third.open_journal(tmp_path / "log.jsonl")
+    third.discard_journal()
+    assert EditSession.from_folder(run_folder).open_journal(tmp_path / "log.jsonl") == 0
+
+
+def test_save_paths_are_relative_to_the_start_folder_and_only_own_saves_are_replaced(session, tmp_path):
+    client = create_app(session, token=TOKEN, start_dir=tmp_path).test_client()
+    resp = post(client, "save", {"out": "edited"})
+    assert resp.status_code == 200 and resp.get_json()["out"] == str(tmp_path / "edited")
+    again = post(client, "save", {"out": "edited"})
+    assert again.status_code == 409 and again.get_json()["reason"] == {
+        "kind": "save_exists",
+        "path": str(tmp_path / "edited"),
+        "own": True,
+    }
+    assert post(client, "save", {"out": "edited", "overwrite": True}).status_code == 200
+    other = tmp_path / "other"
+    other.mkdir()
+    resp = post(client, "save", {"out": "other", "overwrite": True})  # not this editor's save: never replaced
+    assert resp.status_code == 409 and resp.get_json()["reason"]["own"] is False and other.exists()
+
+
+def test_fix_regrids_an_out_of_band_grid_with_its_neighbours_after_a_preview(client, session):
+    b = session.by_code[f"{VILLAGE}004"]  # 496 households: painted over the maximum 500
+    while session.g_hh[b] <= 520:  # noqa: PLR2004
+        cell = next(
+            int(j)
+            for c in session.members(b)
+            for j in session.adj[c].indices
+            if session.cell_grid[j] != b and session.hh[j] > 0 and session.g_type[session.cell_grid[j]] == "base"
+        )
+        assert post(client, "move", {"units": [cell], "to": session.code[b], "confirm": True}).status_code == 200
+    assert not session.partition.in_band()[b]
+    out_before = int((~session.partition.in_band()[session.grids_of(VILLAGE)]).sum())
+    before = session.cell_grid.copy()
+    resp = post(client, "fix_preview", {"grid": session.code[b]})
+    assert resp.status_code == 200
+    parts = resp.get_json()["parts"]
+    np.testing.assert_array_equal(session.cell_grid, before)  # a preview changes nothing
+    resp = post(client, "fix", {"grid": session.code[b]})
+    assert resp.status_code == 200 and resp.get_json()["message"].startswith("已修正")
+    assert all(len(np.unique(session.cell_grid[p])) == 1 for p in parts)  # exactly the previewed parts
+    assert int((~session.partition.in_band()[session.grids_of(VILLAGE)]).sum()) < out_before
+    in_band = next(g for g in session.grids_of(VILLAGE) if session.partition.in_band()[g])
+    resp = post(client, "fix_preview", {"grid": session.code[in_band]})
+    assert resp.status_code == 409 and "无需修正" in resp.get_json()["error"]
+
+
+def test_touching_grids_always_have_different_colours_and_keep_them_across_edits(client, session):
+    def touching(village: str) -> set[tuple[int, int]]:
+        i, j, _ = session.edges
+        gi, gj = session.cell_grid[i], session.cell_grid[j]
+        here = (gi != gj) & (session.village[i] == village)
+        return set(zip(gi[here].tolist(), gj[here].tolist(), strict=True))
+
+    for village in session.villages():
+        colors = session.colors(village)
+        assert all(colors[a] != colors[b] for a, b in touching(village))
+    before = session.colors(VILLAGE)
+    unit, a, b = border_move(session)
+    post(client, "move", {"units": [unit], "to": b})
+    after = session.colors(VILLAGE)
+    assert all(after[x] != after[y] for x, y in touching(VILLAGE))
+    assert after == before  # a small move recolours nothing

@@ -1,7 +1,9 @@
-"""The editor page in a real headless Chromium, driven with real mouse events (Selenium ActionChains).
+"""The editor page in a real headless Chromium, driven with real pointer and key events (WebDriver actions).
 
-A planner's round trip: pick the village, click a unit on the map, move it to the next grid, see
-the panel's household counts change, undo, redo, save, and open the saved run in the editor again.
+A planner's day: pick the neighbouring grid as the brush, paint a unit into it and see its colour,
+label, chart and problems change; undo and redo from the keyboard; merge two 村民小组 grids and
+see the rural problem; split with a preview and save: the saved codes are the codes shown; reload
+after a killed server and continue the edit log; reach the controls and the grid list by Tab.
 Needs Debian's ``chromium`` and ``chromium-driver`` (``.ci/run`` installs them); Leaflet is the copy
 installed with gridmap (``gridmap/web``), served by the editor itself: no internet at run time.
 """
@@ -32,11 +34,11 @@ def browser():
     driver.quit()
 
 
-def serve(session: EditSession):
+def serve(session: EditSession, **kwargs):
     """Run the editor on a free loopback port in a thread; returns (url, server)."""
     from werkzeug.serving import make_server
 
-    server = make_server("127.0.0.1", 0, create_app(session, token=TOKEN), threaded=True)
+    server = make_server("127.0.0.1", 0, create_app(session, token=TOKEN, **kwargs), threaded=True)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     return f"http://127.0.0.1:{server.server_port}/?token={TOKEN}", server
 
@@ -97,16 +99,80 @@ def errors(browser) -> list[str]:
     return [e["message"] for e in logs if e["level"] == "SEVERE" and not any(h in e["message"] for h in TILE_HOSTS)]
 
 
-def test_planner_moves_a_unit_undoes_redoes_saves_and_reopens(browser, run_folder, tmp_path):
+def to_cell(browser, cell: int, zoom: int = 17) -> tuple[int, int]:
+    """Centre the map on `cell` (no animation) and return its inner point in window pixels."""
+    script = (
+        "const ed = window.gridmapEditor; ed.map.setView(ed.state.cellPoint.get(arguments[0]), arguments[1],"
+        " {animate: false}); const r = document.getElementById('map').getBoundingClientRect();"
+        " const [x, y] = ed.cellPixel(arguments[0]); return [Math.round(r.left + x), Math.round(r.top + y)];"
+    )
+    return tuple(browser.execute_script(script, cell, zoom))
+
+
+def pixel(browser, x: int, y: int) -> tuple[int, int, int]:
+    """Colour the map's canvas shows at window point (x, y)."""
+    script = (
+        "const c = document.querySelector('.leaflet-overlay-pane canvas'); const r = c.getBoundingClientRect();"
+        " const px = (arguments[0] - r.left) * c.width / r.width, py = (arguments[1] - r.top) * c.height / r.height;"
+        " return Array.from(c.getContext('2d').getImageData(px, py, 1, 1).data.slice(0, 3));"
+    )
+    return tuple(browser.execute_script(script, x, y))
+
+
+def press_at(browser, points: list[tuple[int, int]]) -> None:
+    """Real pointer: press at the first point, drag through the others, release."""
+    from selenium.webdriver.common.actions.action_builder import ActionBuilder
+
+    actions = ActionBuilder(browser)
+    actions.pointer_action.move_to_location(*points[0]).pointer_down()
+    for p in points[1:]:
+        actions.pointer_action.move_to_location(*p)
+    actions.pointer_action.pointer_up()
+    actions.perform()
+
+
+def idle(d) -> bool:
+    return d.find_element("tag name", "body").get_attribute("data-busy") in (None, "0")
+
+
+def row(browser, key: str):
+    return browser.find_element("css selector", f'#grid-list li[data-code="{key}"]')
+
+
+def listed(browser) -> dict[str, str]:
+    """Grid list: grid key → its row text."""
+    return {li.get_attribute("data-code"): li.text for li in browser.find_elements("css selector", "#grid-list li")}
+
+
+def keys(browser, *sequence) -> None:
     from selenium.webdriver.common.action_chains import ActionChains
+
+    chain = ActionChains(browser)
+    for k in sequence:
+        if isinstance(k, tuple):  # (modifier, ..., key)
+            for m in k[:-1]:
+                chain = chain.key_down(m)
+            chain = chain.send_keys(k[-1])
+            for m in reversed(k[:-1]):
+                chain = chain.key_up(m)
+        else:
+            chain = chain.send_keys(k)
+    chain.perform()
+
+
+def test_planner_paints_a_unit_into_the_neighbouring_grid_and_sees_everything_change(browser, run_folder):
     from selenium.webdriver.common.by import By
-    from selenium.webdriver.support.ui import Select, WebDriverWait
+    from selenium.webdriver.common.keys import Keys
+    from selenium.webdriver.support.ui import WebDriverWait
 
     assert leaflet_assets()["dir"] is not None  # the installed copy: the page needs no internet
     session = EditSession.from_folder(run_folder)
     unit, a, b = clickable_unit(session)
     hh_unit = int(session.hh[unit])
     hh_a, hh_b = int(session.g_hh[session.by_code[a]]), int(session.g_hh[session.by_code[b]])
+    other_b = next(  # a cell of b away from the unit: what b's colour looks like on the canvas
+        int(c) for c in session.members(session.by_code[b]) if c != unit and session.area[c] > 400
+    )
     # text from the run is data: a village name written as HTML must show as text and run nothing
     payload = "<img src=x onerror=\"document.title='pwned'\">梅园"
     session.village_name[VILLAGE] = payload
@@ -117,117 +183,232 @@ def test_planner_moves_a_unit_undoes_redoes_saves_and_reopens(browser, run_folde
         option = browser.find_element(By.CSS_SELECTOR, f'#village option[value="{VILLAGE}"]')
         assert payload in option.text and browser.title != "pwned"
         assert not browser.find_elements(By.CSS_SELECTOR, "#panel img")
-        Select(browser.find_element(By.ID, "village")).select_by_value(VILLAGE)
-        cell = settled(browser, wait.until(lambda d: d.find_element(By.CSS_SELECTOR, f"path.unit-{unit}")))
-        ActionChains(browser).move_to_element(cell).click().perform()
-        wait.until(lambda d: d.find_element(By.ID, "sel-units").text == "1")
-        Select(browser.find_element(By.ID, "move-to")).select_by_value(b)
-
-        def households(code: str) -> str:
-            return browser.find_element(By.CSS_SELECTOR, f'#figures tr[data-code="{code}"] td.households').text
-
-        wait.until(lambda d: households(a) == str(hh_a) and households(b) == str(hh_b))
-        ActionChains(browser).click(browser.find_element(By.ID, "move")).perform()
-        wait.until(lambda d: households(a) == str(hh_a - hh_unit) and households(b) == str(hh_b + hh_unit))
+        assert browser.find_element(By.ID, "village").get_attribute("value") == VILLAGE
+        # the neighbouring grid as the brush by its number key, then paint mode by its key
+        number = list(listed(browser)).index(b) + 1
+        keys(browser, str(number), "p")
+        wait.until(lambda d: "brush" in row(d, b).get_attribute("class"))
+        assert browser.find_element(By.ID, "paint").get_attribute("aria-pressed") == "true"
+        bx, by = to_cell(browser, other_b)
+        colour_b = pixel(browser, bx, by)
+        x, y = to_cell(browser, unit)
+        before = pixel(browser, x, y)
+        assert before != colour_b
+        bar = browser.find_element(By.CSS_SELECTOR, f'#chart rect[data-code="{b}"]')
+        height = float(bar.get_attribute("height"))
+        problems = browser.find_element(By.ID, "problems").text
+        press_at(browser, [(x, y)])
+        wait.until(lambda d: idle(d) and f"{hh_b + hh_unit} 户" in row(d, b).text)
+        assert f"{hh_a - hh_unit} 户" in row(browser, a).text
         assert session.cell_grid[unit] == session.by_code[b]
-        ActionChains(browser).click(browser.find_element(By.ID, "undo")).perform()
-        wait.until(lambda d: households(a) == str(hh_a) and households(b) == str(hh_b))
-        assert not browser.find_element(By.ID, "redo").get_attribute("disabled")
-        ActionChains(browser).click(browser.find_element(By.ID, "redo")).perform()
-        wait.until(lambda d: households(a) == str(hh_a - hh_unit))
-        # box select: drag a rectangle around the unit (real mouse down, move, up)
-        wait.until(lambda d: d.find_element(By.TAG_NAME, "body").get_attribute("data-busy") == "0")
-        ActionChains(browser).click(browser.find_element(By.ID, "clear")).perform()
-        wait.until(lambda d: d.find_element(By.ID, "sel-units").text == "0")
-        ActionChains(browser).click(browser.find_element(By.ID, "box")).perform()
-        cell = settled(browser, browser.find_element(By.CSS_SELECTOR, f"path.unit-{unit}"))
-        ActionChains(browser).move_to_element_with_offset(cell, -4, -4).click_and_hold().move_by_offset(
-            8, 8
-        ).release().perform()
-        wait.until(lambda d: int(d.find_element(By.ID, "sel-units").text) >= 1)
-        ActionChains(browser).click(browser.find_element(By.ID, "box")).perform()
-        # lasso: draw a triangle around the unit
-        ActionChains(browser).click(browser.find_element(By.ID, "clear")).perform()
-        ActionChains(browser).click(browser.find_element(By.ID, "lasso")).perform()
-        cell = settled(browser, browser.find_element(By.CSS_SELECTOR, f"path.unit-{unit}"))
-        (
-            ActionChains(browser)
-            .move_to_element_with_offset(cell, 0, -6)
-            .click_and_hold()
-            .move_by_offset(6, 10)
-            .move_by_offset(-12, 0)
-            .move_by_offset(6, -10)
-            .release()
-            .perform()
+        assert pixel(browser, x, y) == colour_b  # painted in b's colour
+        labels = [e.text for e in browser.find_elements(By.CSS_SELECTOR, ".grid-label")]
+        assert f"{b[-3:]} {hh_b + hh_unit}户" in labels and f"{a[-3:]} {hh_a - hh_unit}户" in labels
+        bar = browser.find_element(By.CSS_SELECTOR, f'#chart rect[data-code="{b}"]')
+        assert float(bar.get_attribute("height")) > height
+        shown = browser.find_element(By.ID, "problems").text
+        assert shown == "\n".join(f"{p['grid_code']}：{p['text']}" for p in session.problems(VILLAGE)) or (
+            shown == "无 none" and not session.problems(VILLAGE)
         )
-        wait.until(lambda d: int(d.find_element(By.ID, "sel-units").text) >= 1)
-        ActionChains(browser).click(browser.find_element(By.ID, "lasso")).perform()
-        out = tmp_path / "edited"
-        box = browser.find_element(By.ID, "out")
-        ActionChains(browser).click(box).send_keys(str(out)).perform()
-        ActionChains(browser).click(browser.find_element(By.ID, "save")).perform()
-        wait.until(lambda d: "Saved" in d.find_element(By.ID, "message").text)
+        assert "已移动单元" in browser.find_element(By.ID, "message").text
+        # keyboard undo and redo (focus off the inputs)
+        browser.execute_script("document.activeElement.blur()")
+        keys(browser, (Keys.CONTROL, "z"))
+        wait.until(lambda d: idle(d) and f"{hh_b} 户" in row(d, b).text)
+        assert pixel(browser, x, y) == before and browser.find_element(By.ID, "problems").text == problems
+        keys(browser, (Keys.CONTROL, Keys.SHIFT, "z"))
+        wait.until(lambda d: idle(d) and f"{hh_b + hh_unit} 户" in row(d, b).text)
+        # every edit is measured from the pointer/key event to the frame that shows it
+        measures = browser.execute_script(
+            "return performance.getEntriesByName('gridmap:edit').map(m => [m.detail.op, m.duration])"
+        )
+        assert [op for op, _ in measures] == ["move", "undo", "redo"] and all(d > 0 for _, d in measures)
+        # box: undo once more, then drag a small rectangle around the unit: it joins the brush grid again
+        keys(browser, (Keys.CONTROL, "z"))
+        wait.until(lambda d: idle(d) and f"{hh_b} 户" in row(d, b).text)
+        browser.find_element(By.ID, "box").click()
+        assert browser.find_element(By.ID, "box").get_attribute("aria-pressed") == "true"
+        press_at(browser, [(x - 4, y - 4), (x, y), (x + 4, y + 4)])
+        wait.until(lambda d: idle(d) and session.cell_grid[unit] == session.by_code[b])
+        assert pixel(browser, x, y) == colour_b
+        # closing the tab with unsaved edits asks first
+        assert browser.execute_script(
+            "const e = new Event('beforeunload', {cancelable: true}); window.dispatchEvent(e);"
+            " return e.defaultPrevented;"
+        )
         assert not errors(browser)
     finally:
         server.shutdown()
         server.server_close()
-    saved = read_run(out)
-    counts = saved.grids.set_index("grid_code")["households"]
-    assert counts[a] == hh_a - hh_unit and counts[b] == hh_b + hh_unit
-    # the saved run opens in the editor again, with the moved unit in its new grid
-    reopened = EditSession.from_folder(out)
-    url, server = serve(reopened)
+
+
+def test_merging_two_village_group_grids_raises_the_rural_problem(browser, run_folder):
+    from selenium.webdriver.common.action_chains import ActionChains
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
+    from selenium.webdriver.support.ui import Select, WebDriverWait
+
+    rural = "310115103269"
+    session = EditSession.from_folder(run_folder)
+    a = session.grids_of(rural)[0]
+    near = np.unique(session.cell_grid[np.unique(session.adj[session.members(a)].indices)])
+    b = next(int(g) for g in near if g != a and session.g_village[g] == rural)
+    url, server = serve(session)
     try:
         open_page(browser, url)
-        items = browser.find_elements(By.CSS_SELECTOR, "#grid-list li")
-        listed = {li.get_attribute("data-code") for li in items}
-        assert {a, b} <= listed
+        wait = WebDriverWait(browser, 20, ignored_exceptions=REDRAWN)
+        Select(browser.find_element(By.ID, "village")).select_by_value(rural)
+        wait.until(
+            lambda d: (
+                d.find_element(By.TAG_NAME, "body").get_attribute("data-ready") == "1" and session.code[a] in listed(d)
+            )
+        )
+        assert "村民小组" not in browser.find_element(By.ID, "problems").text
+        ActionChains(browser).click(row(browser, session.code[a])).perform()
+        ActionChains(browser).key_down(Keys.SHIFT).click(row(browser, session.code[b])).key_up(Keys.SHIFT).perform()
+        ActionChains(browser).click(browser.find_element(By.ID, "merge")).perform()
+        wait.until(lambda d: idle(d) and session.code[b] not in listed(d))
+        problems = browser.find_element(By.ID, "problems").text
+        assert "含 2 个村民小组（规则为一组一格）。 / holds 2 village groups" in problems
+        assert "several_groups" not in problems and "ok" not in listed(browser)[session.code[a]]
         assert not errors(browser)
     finally:
         server.shutdown()
         server.server_close()
 
 
-def test_planner_merges_splits_and_locks_from_the_grid_list(browser, run_folder):
+def test_split_preview_then_save_carries_exactly_the_codes_shown(browser, run_folder, tmp_path):
     from selenium.webdriver.common.action_chains import ActionChains
     from selenium.webdriver.common.by import By
     from selenium.webdriver.common.keys import Keys
     from selenium.webdriver.support.ui import Select, WebDriverWait
 
     session = EditSession.from_folder(run_folder)
-    a, b = f"{VILLAGE}002", f"{VILLAGE}003"
-    total = int(session.g_hh[session.by_code[a]] + session.g_hh[session.by_code[b]])
+    big, other = f"{VILLAGE}002", f"{VILLAGE}003"  # merged: 814 households, the band 300-500 allows 2 grids
+    url, server = serve(session, start_dir=tmp_path)
+    try:
+        open_page(browser, url)
+        wait = WebDriverWait(browser, 30, ignored_exceptions=REDRAWN)
+        n = len(listed(browser))
+        ActionChains(browser).click(row(browser, big)).perform()
+        assert not browser.find_elements(By.CSS_SELECTOR, "#k option")  # in band: no split offered
+        ActionChains(browser).key_down(Keys.SHIFT).click(row(browser, other)).key_up(Keys.SHIFT).perform()
+        ActionChains(browser).click(browser.find_element(By.ID, "merge")).perform()
+        wait.until(lambda d: idle(d) and len(listed(d)) == n - 1)
+        ActionChains(browser).click(row(browser, big)).perform()
+        counts = [o.get_attribute("value") for o in browser.find_elements(By.CSS_SELECTOR, "#k option")]
+        assert counts == [str(k) for k in session.split_counts(session.by_code[big])] == ["2"]
+        Select(browser.find_element(By.ID, "k")).select_by_value("2")
+        ActionChains(browser).click(browser.find_element(By.ID, "split")).perform()
+        accept = wait.until(lambda d: d.find_element(By.ID, "split-accept"))
+        wait.until(lambda d: accept.is_displayed())
+        assert "拆分预览" in browser.find_element(By.ID, "message").text
+        assert [e["op"] for e in session.log] == ["merge"]  # a preview changes nothing
+        ActionChains(browser).click(accept).perform()
+        wait.until(lambda d: idle(d) and len(listed(d)) == n)
+        shown = {
+            li.find_element(By.CSS_SELECTOR, ".code").text: int(
+                li.find_element(By.CSS_SELECTOR, ".households").text.split()[0]
+            )
+            for li in browser.find_elements(By.CSS_SELECTOR, "#grid-list li")
+        }
+        assert not [c for c in shown if c.startswith("new")]  # a new grid shows its future code
+        box = browser.find_element(By.ID, "out")
+        ActionChains(browser).click(box).send_keys("edited").perform()
+        assert browser.find_element(By.ID, "out-full").text == str(tmp_path / "edited")  # relative to the start
+        ActionChains(browser).click(browser.find_element(By.ID, "save")).perform()
+        wait.until(lambda d: "已保存到" in d.find_element(By.ID, "message").text)
+        assert str(tmp_path / "edited") in browser.find_element(By.ID, "message").text
+        # saving again to the same folder: refused first, then offered as a replacement of the own save
+        ActionChains(browser).click(browser.find_element(By.ID, "save")).perform()
+        wait.until(lambda d: d.find_element(By.ID, "overwrite").is_displayed())
+        ActionChains(browser).click(browser.find_element(By.ID, "overwrite")).perform()
+        wait.until(lambda d: "已保存到" in d.find_element(By.ID, "message").text)
+        # never over the run being edited, even asked to
+        ActionChains(browser).click(box).send_keys("x").perform()
+        box.clear()
+        ActionChains(browser).click(box).send_keys(str(run_folder)).perform()
+        ActionChains(browser).click(browser.find_element(By.ID, "save")).perform()
+        wait.until(lambda d: "正在调整的结果" in d.find_element(By.ID, "message").text)
+        assert not browser.find_element(By.ID, "overwrite").is_displayed()
+        assert not [e for e in errors(browser) if "409 (CONFLICT)" not in e]  # the two refusals answer 409
+    finally:
+        server.shutdown()
+        server.server_close()
+    saved = read_run(tmp_path / "edited")
+    mine = saved.grids[saved.grids["village_code"].eq(VILLAGE)]
+    assert dict(zip(mine["grid_code"], mine["households"], strict=True)) == shown
+
+
+def test_reload_after_a_killed_server_continues_the_edit_log(browser, run_folder, tmp_path):
+    from selenium.webdriver.common.action_chains import ActionChains
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    journal = tmp_path / "run.edit-log.jsonl"
+    session = EditSession.from_folder(run_folder)
+    assert session.open_journal(journal) == 0
+    unit, a, b = clickable_unit(session)
+    hh_b = int(session.g_hh[session.by_code[b]] + session.hh[unit])
     url, server = serve(session)
     try:
         open_page(browser, url)
         wait = WebDriverWait(browser, 20, ignored_exceptions=REDRAWN)
-        Select(browser.find_element(By.ID, "village")).select_by_value(VILLAGE)
+        ActionChains(browser).click(row(browser, b)).perform()
+        keys(browser, "p")
+        press_at(browser, [to_cell(browser, unit)])
+        wait.until(lambda d: idle(d) and f"{hh_b} 户" in row(d, b).text)
+    finally:  # the server dies without saving
+        server.shutdown()
+        server.server_close()
+    assert journal.read_text(encoding="utf-8").count("\n") == 1
+    again = EditSession.from_folder(run_folder)
+    assert again.open_journal(journal) == 1
+    url, server = serve(again)
+    try:
+        open_page(browser, url)
+        wait = WebDriverWait(browser, 20, ignored_exceptions=REDRAWN)
+        offer = browser.find_element(By.ID, "resume")
+        assert offer.is_displayed() and "1 项调整" in offer.text
+        assert f"{hh_b} 户" not in row(browser, b).text
+        ActionChains(browser).click(browser.find_element(By.ID, "resume-yes")).perform()
+        wait.until(lambda d: f"{hh_b} 户" in row(d, b).text)
+        assert again.cell_grid[unit] == again.by_code[b]
+        assert not browser.find_element(By.ID, "undo").get_attribute("disabled")  # the edit can be undone
+        assert not errors(browser)
+    finally:
+        server.shutdown()
+        server.server_close()
 
-        def item(code: str):
-            return browser.find_element(By.CSS_SELECTOR, f'#grid-list li[data-code="{code}"]')
 
-        def listed() -> set[str]:
-            return {li.get_attribute("data-code") for li in browser.find_elements(By.CSS_SELECTOR, "#grid-list li")}
+def test_controls_and_grid_list_are_a_few_tabs_away_and_map_shapes_are_not_tab_stops(browser, run_folder):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
 
-        def idle(d) -> bool:
-            return d.find_element(By.TAG_NAME, "body").get_attribute("data-busy") == "0"
-
-        wait.until(lambda d: a in listed())
-        before = listed()
-        ActionChains(browser).click(item(a)).perform()
-        ActionChains(browser).key_down(Keys.SHIFT).click(item(b)).key_up(Keys.SHIFT).perform()
-        ActionChains(browser).click(browser.find_element(By.ID, "merge")).perform()
-        wait.until(lambda d: idle(d) and listed() == before - {b})
-        assert f"{total} 户" in item(a).text  # the merged grid's count, shown in the list
-        ActionChains(browser).click(item(a)).perform()
-        ActionChains(browser).click(browser.find_element(By.ID, "split")).perform()
-        wait.until(lambda d: idle(d) and len(listed()) == len(before))
-        new = (listed() - before).pop()
-        assert new.startswith("new-")
-        ActionChains(browser).click(item(new)).perform()
-        ActionChains(browser).click(browser.find_element(By.ID, "lock")).perform()
-        wait.until(lambda d: idle(d) and "locked" in item(new).text)
-        assert session.locked[session.by_code[new]]
+    url, server = serve(EditSession.from_folder(run_folder))
+    try:
+        open_page(browser, url)
+        browser.find_element(By.TAG_NAME, "body").click()
+        reached = []
+        for _ in range(10):
+            keys(browser, Keys.TAB)
+            reached.append(browser.switch_to.active_element.get_attribute("id"))
+        assert {"village", "paint", "box", "lasso", "grid-list"} <= set(reached), reached
+        grid_list = browser.find_element(By.ID, "grid-list")
+        assert grid_list.get_attribute("role") == "listbox" and grid_list.get_attribute("aria-labelledby")
+        options = browser.find_elements(By.CSS_SELECTOR, "#grid-list li[role=option]")
+        assert len(options) == len(listed(browser)) > 1
+        # arrows move through the list, Enter takes the grid as the brush
+        browser.execute_script("arguments[0].focus()", grid_list)
+        keys(browser, Keys.ARROW_DOWN, Keys.ARROW_DOWN, Keys.ENTER)
+        second = list(listed(browser))[1]
+        assert "brush" in row(browser, second).get_attribute("class")
+        assert browser.find_element(By.ID, "brush").text.startswith(second)
+        focusable = browser.execute_script(
+            "return document.querySelectorAll('#map path[tabindex], #map .leaflet-marker-icon[tabindex],"
+            " #map canvas[tabindex]').length"
+        )
+        assert focusable == 0
         assert not errors(browser)
     finally:
         server.shutdown()

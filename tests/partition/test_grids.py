@@ -194,3 +194,108 @@ def test_the_grids_carry_the_cells_they_are_made_of():
         .eq("exclusive/school")
         .all()
     )
+
+
+def _box(x0: float, y0: float, x1: float, y1: float):
+    return shapely.box(ORIGIN[0] + x0, ORIGIN[1] + y0, ORIGIN[0] + x1, ORIGIN[1] + y1)
+
+
+def test_an_exclusive_grid_row_says_what_it_is_and_holds_the_households_inside_it():
+    pts = grid_points(20, 10, households=4)  # 400 × 200 m, 800 households
+    pts["population"] = np.where(np.arange(len(pts)) % 2, 10.0, np.nan)  # population partly unknown
+    park = _box(0, 0, 100, 200)  # the 5 western columns: 50 points
+    ex = gpd.GeoDataFrame({"name": ["滨江公园"], "type": ["park"]}, geometry=[park], crs=pts.crs)
+    res = partition_village(
+        Village(code="310115005001", boundary=square(400, 200), rule=Rule(), points=pts, exclusive=ex)
+    )
+    row = res.grids[res.grids["grid_type"].eq("exclusive/park")].iloc[0]
+    inside = shapely.within(pts.geometry.values, park)
+    assert (row["rule"], row["status"], row["flag"], row["name"]) == ("exclusive", "ok", "", "滨江公园")
+    assert row["households"] == 200 and row["units"] == inside.sum() == 50
+    assert row["population"] == np.nansum(pts["population"].to_numpy()[inside]) == 200  # unknown counts as none
+    assert decode(row["reason"]) == (Reason.of(ReasonKind.EXCLUSIVE, name="滨江公园"),)
+    assert (res.point_grid[inside] == res.grids.index[res.grids["grid_type"].eq("exclusive/park")][0]).all()
+    # the rest is the base area, gridded under the band; its cells never reach into the park
+    base = res.grids[res.grids["grid_type"].eq("base")]
+    assert base["households"].sum() == 600 and base["rule"].eq("household_band").all()
+    cell = res.cells[res.cells["label"].eq("exclusive area 滨江公园")]
+    assert len(cell) == 1 and cell["households"].iloc[0] == 200 and cell["n_units"].iloc[0] == 50
+    assert shapely.equals(cell["geometry"].iloc[0], park)
+    assert_tiles(res.grids, square(400, 200))
+
+
+def test_where_two_exclusive_areas_overlap_the_first_keeps_the_overlap():
+    pts = grid_points(20, 10, households=4)
+    school, hospital = _box(0, 0, 100, 200), _box(60, 0, 160, 200)  # overlap 60-100 m
+    ex = gpd.GeoDataFrame(
+        {"name": ["一小", "医院"], "type": ["school", "hospital"]}, geometry=[school, hospital], crs=pts.crs
+    )
+    res = partition_village(
+        Village(code="310115005001", boundary=square(400, 200), rule=Rule(), points=pts, exclusive=ex)
+    )
+    by_type = res.grids.set_index("grid_type")
+    assert shapely.equals(by_type.loc["exclusive/school"].geometry, school)
+    assert shapely.area(by_type.loc["exclusive/hospital"].geometry) == pytest.approx(60 * 200)
+    assert (
+        by_type.loc["exclusive/school", "households"] == 200 and by_type.loc["exclusive/hospital", "households"] == 120
+    )
+    assert_tiles(res.grids, square(400, 200))
+
+
+def test_an_exclusive_area_outside_the_village_or_only_touching_it_makes_no_grid():
+    pts = grid_points(20, 10, households=4)
+    far = _box(500, 0, 600, 200)  # outside the 400 m wide village
+    touching = _box(400, 0, 450, 200)  # shares the east border only
+    ex = gpd.GeoDataFrame({"name": ["远", "邻"], "type": ["school", "park"]}, geometry=[far, touching], crs=pts.crs)
+    res = partition_village(
+        Village(code="310115005001", boundary=square(400, 200), rule=Rule(), points=pts, exclusive=ex)
+    )
+    assert res.grids["grid_type"].eq("base").all() and res.grids["households"].sum() == 800
+
+
+@pytest.mark.parametrize(
+    ("rule", "status", "flag"), [(Rule(), "under_min", "no_feasible_k"), (Rule("village_group"), "ok", "")]
+)
+def test_a_base_area_without_households_is_one_grid_under_its_rule(rule, status, flag):
+    pts = grid_points(5, 10, households=4)  # all 50 points inside the school in the west
+    school = _box(0, 0, 100, 200)
+    ex = gpd.GeoDataFrame({"name": ["一小"], "type": ["school"]}, geometry=[school], crs=pts.crs)
+    res = partition_village(
+        Village(code="310115103269", boundary=square(400, 200), rule=rule, points=pts, exclusive=ex)
+    )
+    base = res.grids[res.grids["grid_type"].eq("base")]
+    assert len(base) == 1
+    row = base.iloc[0]
+    assert (row["households"], row["population"], row["units"]) == (0, 0, 0)
+    assert (row["rule"], row["status"], str(row["flag"])) == (rule.name, status, flag)
+    assert decode(row["reason"])[0] == Reason.of(ReasonKind.NO_HOUSEHOLDS)
+    assert shapely.area(row.geometry) == pytest.approx(300 * 200)
+    assert (res.point_grid >= 0).all() and (res.point_grid != base.index[0]).all()  # nobody lives in it
+    cell = res.cells[res.cells["grid"].eq(base.index[0])]
+    assert len(cell) == 1 and cell["label"].iloc[0] == "area without households" and cell["households"].iloc[0] == 0
+
+
+def test_a_community_with_fewer_households_than_the_minimum_is_one_grid_saying_so():
+    pts = grid_points(10, 10, households=2)  # 200 households in all: no grid can reach 300
+    res = partition_village(Village(code="310115005001", boundary=square(200, 200), rule=Rule(), points=pts))
+    assert len(res.grids) == 1
+    row = res.grids.iloc[0]
+    assert (row["status"], str(row["flag"])) == ("under_min", "no_feasible_k")
+    assert decode(row["reason"]) == (Reason.of(ReasonKind.AREA_FITS_NO_COUNT, households=200, min=300, max=500),)
+    assert (row["min_households"], row["max_households"], row["village_code"]) == (300, 500, "310115005001")
+
+
+def test_cell_table_keeps_every_column_and_integer_types():
+    from geodata.schema import VILLAGE_CELL_COLUMNS
+    from partition.grids import cell_table
+
+    empty = cell_table([])
+    assert list(empty.columns) == [*VILLAGE_CELL_COLUMNS, "geometry"] and len(empty) == 0
+    pts = grid_points(10, 10, households=4)
+    res = partition_village(Village(code="310115005001", boundary=square(200, 200), rule=Rule(), points=pts))
+    cells = res.cells
+    assert list(cells.columns) == [*VILLAGE_CELL_COLUMNS, "geometry"]
+    for col in ("grid", "n_units", "block"):
+        assert cells[col].dtype == np.int64, col
+    assert cells["label"].map(type).eq(str).all()  # unit refs as text, as the cells layer stores them
+    assert cells["households"].sum() == 400 and cells["n_units"].sum() == 100

@@ -73,6 +73,26 @@ def test_a_grid_outside_the_boundary_or_under_an_exclusive_area_is_not_kept():
     assert valid_previous(village(now, exclusive=school), previous()).tolist() == [False, True]
 
 
+def test_a_grid_in_pieces_is_regridded_not_kept_as_ok():
+    # west 200 | middle 400 | east 200 households; the previous 001 is west + east: in band, but in two pieces
+    pts = [
+        grid_points(5, 5, households=h / 25, origin=(ORIGIN[0] + 100 * i, ORIGIN[1]))
+        for i, h in enumerate([200, 400, 200])
+    ]
+    now = gpd.GeoDataFrame(gpd.pd.concat(pts, ignore_index=True), crs=UTM)
+    west, middle, east = (square(100, 100, origin=(ORIGIN[0] + 100 * i, ORIGIN[1])) for i in range(3))
+    prev = gpd.GeoDataFrame(
+        {"grid_code": [CODE + "001", CODE + "002"], "households": [400, 400], "grid_type": "base"},
+        geometry=[shapely.union(west, east), middle],
+        crs=UTM,
+    )
+    whole = Village(code=CODE, boundary=square(300, 100), rule=Rule(), points=now)
+    assert valid_previous(whole, prev).tolist() == [False, True]
+    out = partition_incremental(whole, prev)
+    assert (shapely.get_num_geometries(out.grids.geometry.values) == 1).all()  # every grid in one piece
+    assert out.grids["status"].eq("ok").all() and out.grids["households"].between(300, 500).all()
+
+
 def test_only_household_band_base_grids_are_ever_kept():
     now = community(400, 400)
     assert not valid_previous(village(now, rule=Rule("village_group")), previous()).any()

@@ -86,14 +86,13 @@ def test_move_returns_a_new_partition_and_leaves_the_original_unchanged():
         p.assignment[0] = 1  # nobody changes a partition in place
 
 
-def test_tallies_after_moves_equal_a_fresh_count():
-    p = partition()
-    _ = p.households, p.population, p.units, p.n_cells  # cached: later partitions update them from the flows
-    q = p.move([5, 4], 1).flip({8: 0, 0: 1}).move([3], 2)  # grid 2 is new, under the rule of cell 3's grid
-    fresh = Partition(p.graph, q.assignment, q.rules)
-    for name in ("households", "population", "units", "n_cells"):
-        np.testing.assert_array_equal(getattr(q, name), getattr(fresh, name), err_msg=name)
-    assert len(q) == 3 and q.rules[2] == BAND
+def test_a_new_grid_takes_the_rule_of_the_grid_its_first_cell_came_from():
+    rural = Rule("village_group")
+    p = Partition(cell_graph(three_by_three()), TWO_GRIDS, [BAND, rural])
+    q = p.reassign(np.array([1, 7]), np.array([0, 2]))  # cell 7 (grid B, rural) founds grid 2
+    assert q.rules == (BAND, rural, rural) and q.parent is p
+    assert p.reassign(np.array([1]), np.array([1]), keep_parent=False).parent is None  # an editor's long history
+    assert p.move([3], 2).rules[2] == BAND
 
 
 def test_a_move_that_breaks_contiguity_is_detected():
@@ -138,7 +137,53 @@ def test_bad_assignments_are_refused():
     graph = cell_graph(three_by_three())
     with pytest.raises(ValueError, match="9 cells"):
         Partition(graph, np.zeros(8, int), [BAND])
-    with pytest.raises(ValueError, match="outside"):
+    with pytest.raises(ValueError, match=r"names grids outside 0\.\.0\."):
         Partition(graph, TWO_GRIDS, [BAND])
     with pytest.raises(ValueError, match="does not exist"):
         partition().move([0], 5)
+
+
+def _fresh(p: Partition) -> Partition:
+    """The same assignment computed from scratch (no tallies carried over from a parent)."""
+    return Partition(p.graph, p.assignment, p.rules)
+
+
+@pytest.mark.parametrize("given", [True, False], ids=["cells carry population and units", "they do not"])
+def test_tallies_carried_through_moves_equal_figures_counted_afresh(given):
+    from dataclasses import replace
+
+    hh = np.array([0, 120, 80, 100, 0, 60, 90, 40, 10], float)
+    cells = three_by_three(hh)
+    graph = cell_graph(cells)
+    if given:
+        graph = replace(graph, population=np.arange(9.0) * 3, units=np.array([0, 2, 1, 1, 0, 3, 1, 1, 1]))
+    else:
+        graph = replace(graph, population=None, units=None)
+    p = Partition(graph, TWO_GRIDS, [BAND, BAND])
+    for figure in ("households", "population", "units", "n_cells"):
+        getattr(p, figure)  # tallied now, so the moves below update them instead of recounting
+    moved = p.move([5, 2], 1).flip({8: 0, 0: 1}).move([4], 2).reassign(np.array([4]), np.array([1]))
+    moved = moved.with_grids([BAND])  # a fourth grid, empty: every figure has a (zero) entry for it
+    fresh = _fresh(moved)
+    for figure in ("households", "population", "units", "n_cells"):
+        np.testing.assert_allclose(getattr(moved, figure), getattr(fresh, figure), err_msg=figure)
+    assert len(moved) == 4 and moved.households[3] == 0 and len(fresh.households) == 4
+    np.testing.assert_array_equal(moved.households, [np.sum(hh[moved.assignment == g]) for g in range(4)])
+    if given:
+        np.testing.assert_array_equal(
+            moved.population, [np.sum(graph.population[moved.assignment == g]) for g in range(4)]
+        )
+    else:
+        np.testing.assert_array_equal(moved.population, [0, 0, 0, 0])  # no population: zero, not NaN
+        # without unit counts, a unit is a cell with households (cells 0 and 4 hold none)
+        np.testing.assert_array_equal(moved.units, [np.sum(hh[moved.assignment == g] > 0) for g in range(4)])
+    np.testing.assert_array_equal(moved.n_cells, np.bincount(moved.assignment, minlength=4))
+
+
+def test_a_rule_without_a_band_reads_ok_as_text_whatever_the_households():
+    from partition.partition import band_status
+
+    for rule in (None, Rule("village_group"), Rule("single")):
+        out = band_status(np.array([0, 10_000]), rule)
+        assert out.tolist() == ["ok", "ok"] and out.dtype == object
+    assert band_status([299, 300, 500, 501], BAND).tolist() == ["under_min", "ok", "ok", "over_max"]

@@ -28,7 +28,7 @@ def gridmap_executable(given: str = "") -> str:
         if candidate and os.path.isfile(candidate) and os.access(candidate, os.X_OK):
             return candidate
     msg = (
-        "the gridmap command was not found. Install gridmap (pip install gridmap) and give its executable "
+        "the gridmap command was not found. Install gridmap (pip install gridmap-engine) and give its executable "
         "(e.g. /home/me/.venv/bin/gridmap) in the GRIDMAP parameter or the GRIDMAP_CLI environment variable."
     )
     raise FileNotFoundError(msg)
