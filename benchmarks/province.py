@@ -18,6 +18,7 @@ Usage::
 
     python benchmarks/province.py                 # 300k check, then 1M and 5M with maps
     python benchmarks/province.py 1M --no-maps
+    python benchmarks/province.py 1M --scheduler tls://127.0.0.1:8786   # a cluster started with dask scheduler/worker
 """
 
 from __future__ import annotations
@@ -106,7 +107,7 @@ def generate(tiles: int) -> tuple[Path, Path]:
     return paths(tiles)
 
 
-def run_one(addresses: str, boundaries: str, out: str, workers: int, maps: bool) -> None:
+def run_one(addresses: str, boundaries: str, out: str, workers: int, maps: bool, scheduler: str = "local") -> None:
     """Run grid_province in this (fresh) process and print its figures as JSON."""
     from gridmap.province import grid_province
 
@@ -117,7 +118,7 @@ def run_one(addresses: str, boundaries: str, out: str, workers: int, maps: bool)
         out,
         overwrite=True,
         maps=maps,
-        options=Options(workers=workers, scheduler="local", name="bench"),
+        options=Options(workers=workers, scheduler=scheduler, name="bench"),
     )
     wall = time.perf_counter() - t
     m = res.manifest
@@ -195,10 +196,16 @@ def main() -> None:
     ap.add_argument("sizes", nargs="*", default=["300k", "1M", "5M"])
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--no-maps", action="store_true")
+    ap.add_argument(
+        "--scheduler",
+        default="local",
+        help="a running Dask scheduler (tls://HOST:PORT; certificates through DASK_DISTRIBUTED__COMM__TLS__*) "
+        "instead of a LocalCluster; --workers then only labels the table",
+    )
     ap.add_argument("--run", nargs=3, metavar=("ADDRESSES", "BOUNDARIES", "OUT"), help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.run:
-        run_one(*args.run, workers=args.workers, maps=not args.no_maps)
+        run_one(*args.run, workers=args.workers, maps=not args.no_maps, scheduler=args.scheduler)
         return
     rows = []
     for size in args.sizes:
@@ -213,6 +220,8 @@ def main() -> None:
             __file__,
             "--workers",
             str(args.workers),
+            "--scheduler",
+            args.scheduler,
             "--run",
             str(addr),
             str(bnd),
@@ -229,7 +238,8 @@ def main() -> None:
         rows.append(row)
         print(pd.DataFrame([row]).to_string(index=False), flush=True)
     if rows:
-        print(f"\nMemory and time by size (Dask LocalCluster, {args.workers} workers)")
+        where = "LocalCluster" if args.scheduler == "local" else f"scheduler {args.scheduler}"
+        print(f"\nMemory and time by size (Dask {where}, {args.workers} workers)")
         print(pd.DataFrame(rows).to_string(index=False))
 
 

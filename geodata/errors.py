@@ -18,6 +18,8 @@ UnsafeOutputError      PermissionError      the output may not be replaced (not 
                                             holds an input, is the working folder, ...)
 OutputError            OSError              the output cannot be written (permissions, disk)
 DependencyError        ImportError          an optional package is missing
+ClusterError           ConnectionError      a Dask scheduler cannot be reached or refuses
+                                            this client (address, TLS certificates)
 DatabaseError          RuntimeError         the database refused a publish (nothing written)
 EditError              ValueError           an editor request is invalid or refused (names the
                                             request field; carries the HTTP status)
@@ -139,6 +141,10 @@ class OutputError(GridmapError, OSError):
 
 class DependencyError(GridmapError, ImportError):
     """An optional package needed for this is not installed."""
+
+
+class ClusterError(GridmapError, ConnectionError):
+    """A Dask scheduler cannot be reached, or it and this client do not trust each other's TLS certificates."""
 
 
 DISTRIBUTION = "gridmap-engine"

@@ -14,7 +14,7 @@ import tempfile
 import zipfile
 from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
-from typing import Final
+from typing import Any, Final
 
 import geopandas as gpd
 import numpy as np
@@ -843,8 +843,9 @@ def write_layers(path: str | os.PathLike, layers: Mapping[str, gpd.GeoDataFrame]
 
 
 def write_geojson(path: str | os.PathLike, gdf: gpd.GeoDataFrame) -> None:
-    """Write a GeoJSON file in WGS 84, as RFC 7946 requires."""
-    pyogrio.write_dataframe(gdf.to_crs("EPSG:4326"), path, driver="GeoJSON")
+    """Write a GeoJSON file in WGS 84, as RFC 7946 requires (through Arrow where :func:`arrow_ready`)."""
+    arrow = ARROW_WRITES and len(gdf) > 0 and arrow_ready(gdf)
+    pyogrio.write_dataframe(gdf.to_crs("EPSG:4326"), path, driver="GeoJSON", use_arrow=arrow)
 
 
 @contextlib.contextmanager
@@ -902,7 +903,25 @@ def write_csv(path: str | os.PathLike, df: pd.DataFrame, *, text_cols: tuple[str
     (:func:`spreadsheet_safe`). Columns in `text_cols` (long digit codes) are written with a
     leading tab, the convention that makes Excel and LibreOffice keep them as text instead of
     rounding them to 15 significant digits; strip whitespace when reading them back.
+
+    Frames of text, integer, float and boolean columns (rosters, findings) are written with Arrow
+    compute functions, without Python per row or cell, in pandas' own form (numbers as
+    ``to_csv`` writes them, missing values empty); a cell holding a comma, quote, CR or LF is
+    quoted. Other frames go through pandas' writer.
     """
+    lines = _csv_lines(df, text_cols=text_cols)
+    with atomic_file(path) as tmp:
+        if lines is None:
+            _pandas_csv(tmp, df, text_cols=text_cols)
+            return
+        with open(tmp, "wb") as f:
+            f.write(b"\xef\xbb\xbf")
+            for chunk in lines:
+                f.write(chunk)
+
+
+def _pandas_csv(path: Path, df: pd.DataFrame, *, text_cols: tuple[str, ...]) -> None:
+    """Write :func:`write_csv`'s file through pandas' writer (frames with columns Arrow cannot write alike)."""
     out = df.copy()
     for c in out.columns:
         if out[c].dtype == object or isinstance(out[c].dtype, pd.StringDtype):
@@ -912,8 +931,105 @@ def write_csv(path: str | os.PathLike, df: pd.DataFrame, *, text_cols: tuple[str
             col = out[c].astype(object)
             text = col.astype(str)
             out[c] = col.where(col.isna() | text.eq(""), "\t" + text)
-    with atomic_file(path) as tmp:
-        out.to_csv(tmp, index=False, encoding="utf-8-sig")
+    out.to_csv(path, index=False, encoding="utf-8-sig")
+
+
+_RISKY_START = "^[" + "".join(sorted(FORMULA_START, key=lambda c: c != "-")) + "]"  # '-' first: a literal
+_NEEDS_QUOTES = '[,"\r\n]'
+
+
+def _csv_lines(df: pd.DataFrame, *, text_cols: tuple[str, ...]) -> list[bytes] | None:
+    """Return the CSV header and body as UTF-8 bytes made by Arrow, or None when a column is not text or a number."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    if len(df.columns) < 2:  # csv writes a lone empty cell as "": pandas' writer knows the rule
+        return None
+    cells = []
+    for c in df.columns:
+        col = _csv_cells(df[c], code=c in text_cols)
+        if col is None:
+            return None
+        cells.append(pc.fill_null(col, _text("")))
+    names = _quoted(pa.array([str(c) for c in df.columns], pa.large_string()))
+    header = pc.binary_join_element_wise(*names, _text(","))
+    rows = pc.binary_join_element_wise(*cells, _text(",")) if len(df) else pa.array([], pa.large_string())
+    body = pc.binary_join_element_wise(rows, _text(""), _text("\n"))  # each row and its line end, one buffer
+    return [header.as_py().encode() + b"\n", _string_bytes(body)]
+
+
+def _csv_cells(col: pd.Series, *, code: bool) -> Any:
+    """Return one column as CSV cells (Arrow large strings, missing values null), or None for other types.
+
+    Text is neutralised (:func:`spreadsheet_safe`), a code in `text_cols` gets its leading tab, and a
+    cell is quoted where it must be; numbers never need quotes.
+    """
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    if not code and col.dtype.kind == "b":
+        return pa.array(np.where(col.to_numpy(), "True", "False"), pa.large_string())
+    if not code and pd.api.types.is_integer_dtype(col.dtype):
+        return pc.cast(pa.array(col, from_pandas=True), pa.large_string())
+    if not code and col.dtype == np.float64:
+        return _float_cells(col.to_numpy())
+    if isinstance(col.dtype, pd.StringDtype):
+        text = pc.cast(pa.array(col, from_pandas=True), pa.large_string())
+    elif col.dtype == object and pd.api.types.infer_dtype(col, skipna=True) in ("string", "empty"):
+        text = pa.array(col, pa.large_string(), from_pandas=True)
+    else:
+        return None
+    risky = pc.match_substring_regex(text, _RISKY_START)
+    if pc.any(risky).as_py():
+        text = pc.if_else(risky, pc.binary_join_element_wise(_text("'"), text, _text("")), text)
+    if code:
+        tab = pc.binary_join_element_wise(_text("\t"), text, _text(""))
+        text = pc.if_else(pc.greater(pc.binary_length(text), 0), tab, text)
+    return _quoted(text)
+
+
+def _float_cells(values: np.ndarray) -> Any:
+    """Floats as pandas writes them (Python's shortest repr: ``1.0``, ``1e-05``), NaN as null."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    text = pc.cast(pa.array(values), pa.large_string())  # shortest round trip, as repr, in this range:
+    size = np.abs(values)
+    plain = (size >= 1e-4) & (size < 1e9) | (values == 0)
+    whole = plain & (np.floor(values) == values)  # Arrow writes 1 and -0 where Python writes 1.0 and -0.0
+    text = pc.if_else(pa.array(whole), pc.binary_join_element_wise(text, _text(".0"), _text("")), text)
+    odd = ~plain & ~np.isnan(values)  # tiny, huge or infinite: rare, in Python's own words
+    if odd.any():
+        reprs = pa.array([repr(float(v)) for v in values[odd]], pa.large_string())
+        text = pc.replace_with_mask(text, pa.array(odd), reprs)
+    return pc.if_else(pa.array(np.isnan(values)), pa.scalar(None, pa.large_string()), text)
+
+
+def _text(value: str) -> Any:
+    """Return `value` as an Arrow large-string scalar (Arrow's string kernels want one string type)."""
+    import pyarrow as pa
+
+    return pa.scalar(value, pa.large_string())
+
+
+def _quoted(text: Any) -> Any:
+    """Cells holding a comma, quote, CR or LF in quotes (inner quotes doubled), as RFC 4180 asks."""
+    import pyarrow.compute as pc
+
+    needs = pc.match_substring_regex(text, _NEEDS_QUOTES)
+    if not pc.any(needs).as_py():
+        return text
+    quoted = pc.binary_join_element_wise(_text('"'), pc.replace_substring(text, '"', '""'), _text('"'), _text(""))
+    return pc.if_else(needs, quoted, text)
+
+
+def _string_bytes(text: Any) -> bytes:
+    """Return the concatenated UTF-8 bytes of an Arrow string array without nulls (its data buffer, sliced)."""
+    text = text.combine_chunks() if hasattr(text, "combine_chunks") else text
+    if not len(text):
+        return b""
+    offsets = np.frombuffer(text.buffers()[1], np.int64)[text.offset : text.offset + len(text) + 1]
+    return text.buffers()[2].to_pybytes()[offsets[0] : offsets[-1]]
 
 
 def read_table(path: str | os.PathLike, *, layer: str) -> pd.DataFrame:

@@ -32,7 +32,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from geodata.errors import UnsafeOutputError, require
+from geodata.errors import ClusterError, UnsafeOutputError, require
 from partition.grids import Village, VillageGrids, partition_village
 from partition.incremental import partition_incremental
 
@@ -290,6 +290,68 @@ def local_cluster(workers: int) -> Any:
         )
 
 
+TLS_SETTINGS = {
+    "ca-file": "DASK_DISTRIBUTED__COMM__TLS__CA_FILE",
+    "client.cert": "DASK_DISTRIBUTED__COMM__TLS__CLIENT__CERT",
+    "client.key": "DASK_DISTRIBUTED__COMM__TLS__CLIENT__KEY",
+}
+"""The client's TLS settings in Dask's configuration (``distributed.comm.tls.*``) and their environment variables."""
+
+
+def connect(address: str) -> Any:
+    """Connect to the Dask scheduler at `address`, or say in one line why not.
+
+    A ``tls://`` scheduler needs this client's certificates in Dask's configuration (a YAML file or
+    the :data:`TLS_SETTINGS` environment variables): the CA that signed the scheduler's and
+    workers' certificates, and a client certificate (and key) signed by it. Any other address is
+    used as it is, with a warning: whoever reaches such a scheduler can run code on its workers and
+    in this process.
+
+    Raises
+    ------
+    ClusterError
+        The TLS settings are missing or name no file, the scheduler does not answer within Dask's
+        connect timeout (``distributed.comm.timeouts.connect``, 30 s by default), or the two
+        sides' certificates do not match.
+    """
+    import dask
+    from dask.distributed import Client
+
+    where = f"the Dask scheduler {address}"
+    if address.startswith("tls://"):
+        files = {env: dask.config.get(f"distributed.comm.tls.{key}", None) for key, env in TLS_SETTINGS.items()}
+        unset = [env for env in list(TLS_SETTINGS.values())[:2] if not files[env]]
+        if unset:
+            raise ClusterError(
+                f"{where} speaks TLS, but no certificate is set for this client ({', '.join(unset)} unset).",
+                fix="set them to the CA that signed the cluster's certificates and to a client certificate "
+                "(and its key) signed by that CA (README: A Dask cluster of several machines).",
+            )
+        for env, path in files.items():
+            if path and not os.path.isfile(path):
+                raise ClusterError(f"{env} names {path}, which is not a file.", fix="point it at the PEM file.")
+    else:
+        log.warning(
+            "Dask scheduler %s is not a tls:// address: anyone who can reach it can run code on its "
+            "workers and in this process. Use TLS certificates (see README, Security).",
+            address,
+        )
+    try:
+        return Client(address)
+    except OSError as exc:  # distributed's comm errors, timeouts and refused TLS handshakes are OSErrors
+        if "certificate" in str(exc).lower():
+            fix = (
+                "give this client the CA that signed the scheduler's certificate and a client certificate "
+                "signed by the CA the scheduler trusts (its --tls-ca-file)."
+            )
+        else:
+            fix = (
+                "check the address and port, that `dask scheduler` runs there and can be reached from here, and "
+                "that a TLS scheduler is addressed as tls://."
+            )
+        raise ClusterError(f"cannot connect to {where}: {str(exc).rstrip('.')}.", fix=fix) from exc
+
+
 class Runner:
     """Run a function over items in this process, in worker processes, or on a Dask cluster.
 
@@ -317,18 +379,11 @@ class Runner:
     def __enter__(self) -> Runner:
         if self.scheduler:
             distributed = require("dask.distributed", extra="dask", purpose="Running on Dask (--scheduler)")
-            Client = distributed.Client
             if self.scheduler == "local":
                 self._cluster = local_cluster(self.workers)
-                self._client = Client(self._cluster)
+                self._client = distributed.Client(self._cluster)
             else:
-                if not str(self.scheduler).startswith("tls://"):
-                    log.warning(
-                        "Dask scheduler %s is not a tls:// address: anyone who can reach it can run code on its "
-                        "workers and in this process. Use TLS certificates (see README, Security).",
-                        self.scheduler,
-                    )
-                self._client = Client(self.scheduler)  # security: distributed's own config (distributed.comm.tls.*)
+                self._client = connect(self.scheduler)
         elif self.workers > 1:
             self._pool = ProcessPoolExecutor(max_workers=self.workers)
         return self

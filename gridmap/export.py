@@ -54,8 +54,10 @@ def worker_names(workers: pd.DataFrame | None) -> pd.Series:
 
 
 def type_text(grid_type: pd.Series) -> pd.Series:
-    """Grid type in Chinese with English beside."""
-    return grid_type.astype(str).map(lambda t: bilingual_text(str(GRID_TYPES.get(t, t)), str(GRID_TYPES_EN.get(t, t))))
+    """Grid type in Chinese with English beside (worded once per distinct type, not once per row)."""
+    types = grid_type.astype(str)
+    words = {t: bilingual_text(str(GRID_TYPES.get(t, t)), str(GRID_TYPES_EN.get(t, t))) for t in types.unique()}
+    return types.map(words)
 
 
 def grid_texts(grids: pd.DataFrame) -> pd.DataFrame:

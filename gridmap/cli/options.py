@@ -279,7 +279,7 @@ run_options = compose(
     click.option(
         "--scheduler",
         metavar="ADDRESS",
-        help="Run on Dask: 'local' or a scheduler address such as tcp://10.0.0.5:8786.",
+        help="Run on Dask: 'local' or a scheduler address such as tls://10.0.0.5:8786 (TLS certificates: README).",
     ),
 )
 """Where a run goes and what runs it: --name, --out, --overwrite, --workers, --scheduler."""

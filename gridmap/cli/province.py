@@ -59,7 +59,7 @@ def province(
     \b
     Example:
       gridmap province --addresses province.parquet --boundaries villages.gpkg \\
-          --scheduler tcp://10.0.0.5:8786 --out outputs/province
+          --scheduler tls://10.0.0.5:8786 --out outputs/province
     """
     from geodata.io import check_output
     from gridmap.province import grid_province

@@ -17,6 +17,8 @@ import geopandas as gpd
 import pandas as pd
 import pytest
 import shapely
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from geodata import io as gio
 from geodata.errors import InputError, OutputError, OutputExistsError, UnsafeOutputError
@@ -435,3 +437,51 @@ def test_stale_cleaning_needs_gridmaps_marker_and_a_dead_pid(tmp_path):
         (folder / "keep.txt").write_text("mine")
     assert gio.clean_stale(out) == [ours]
     assert all((f / "keep.txt").exists() for f in lookalikes)
+
+
+# ---------------------------------------------------------------- CSV: what a spreadsheet or csv reader gets back
+
+_CELL_TEXT = st.text(st.sampled_from(list("ab,\"'=+-@\t\r\n 社区 0123456789")), max_size=8)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    rows=st.lists(
+        st.tuples(
+            st.one_of(st.none(), _CELL_TEXT),
+            st.one_of(st.none(), st.text(st.sampled_from(list("0123456789")), min_size=1, max_size=15)),
+            st.one_of(st.none(), st.integers(-(10**12), 10**12)),
+            st.floats(allow_nan=True, allow_infinity=True),
+            st.booleans(),
+        ),
+        max_size=12,
+    )
+)
+def test_csv_reads_back_cell_for_cell(tmp_path_factory, rows):
+    """Every cell comes back as written: text neutralised, codes with their tab, numbers as pandas writes them."""
+    import csv
+
+    import numpy as np
+
+    df = pd.DataFrame(rows, columns=["name", "code", "count", "x", "flag"])
+    df["count"] = df["count"].astype("Int64")
+    df["x"] = df["x"].astype(np.float64)
+    df["flag"] = df["flag"].astype(bool)
+    path = tmp_path_factory.mktemp("csv") / "t.csv"
+    gio.write_csv(path, df, text_cols=("code",))
+    assert path.read_bytes().startswith(b"\xef\xbb\xbf")
+    with open(path, encoding="utf-8-sig", newline="") as f:
+        got = list(csv.reader(f))
+    assert got[0] == list(df.columns)
+
+    def text(v, *, code=False):
+        if pd.isna(v):
+            return ""
+        v = "'" + v if v.startswith(gio.FORMULA_START) else v
+        return "\t" + v if code and v else v
+
+    expected = [
+        [text(n), text(c, code=True), "" if k is pd.NA else str(k), "" if np.isnan(x) else repr(float(x)), str(b)]
+        for n, c, k, x, b in df.itertuples(index=False)
+    ]
+    assert got[1:] == expected

@@ -269,3 +269,172 @@ def test_keep_valid_without_previous_is_refused_before_any_work(files, tmp_path)
             options=gridmap.Options(keep_valid=True),
         )
     assert not (tmp_path / "run").exists()
+
+
+# ---------------------------------------------------------------- a Dask cluster of separate processes, over TLS
+
+
+def _certificates(folder, roles=("scheduler", "worker", "client")):
+    """A CA of its own and a certificate + key per role signed by it (PEM files in `folder`)."""
+    import datetime as dt
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    folder.mkdir(parents=True)
+    now = dt.datetime.now(dt.UTC)
+
+    def signed(name, key, issuer, issuer_key, *, ca):
+        cert = x509.CertificateBuilder().subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)]))
+        cert = cert.issuer_name(issuer).public_key(key.public_key()).serial_number(x509.random_serial_number())
+        cert = cert.not_valid_before(now - dt.timedelta(hours=1)).not_valid_after(now + dt.timedelta(days=1))
+        cert = cert.add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True)
+        return cert.sign(issuer_key, hashes.SHA256())
+
+    ca_key = ec.generate_private_key(ec.SECP256R1())
+    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, f"gridmap test CA {folder.name}")])
+    ca = signed(f"gridmap test CA {folder.name}", ca_key, ca_name, ca_key, ca=True)
+    (folder / "ca.pem").write_bytes(ca.public_bytes(serialization.Encoding.PEM))
+    for role in roles:
+        key = ec.generate_private_key(ec.SECP256R1())
+        pem = signed(role, key, ca.subject, ca_key, ca=False).public_bytes(serialization.Encoding.PEM)
+        (folder / f"{role}.pem").write_bytes(pem)
+        fmt = serialization.PrivateFormat.PKCS8
+        (folder / f"{role}.key").write_bytes(
+            key.private_bytes(serialization.Encoding.PEM, fmt, serialization.NoEncryption())
+        )
+    return folder
+
+
+def _tls(certs, role):
+    pem = {"--tls-ca-file": "ca.pem", "--tls-cert": f"{role}.pem", "--tls-key": f"{role}.key"}
+    return [a for flag, name in pem.items() for a in (flag, str(certs / name))]
+
+
+@pytest.fixture(scope="module")
+def tls_cluster(tmp_path_factory):
+    """`dask scheduler` and two `dask worker`s as separate OS processes, TLS with certificates of a test CA.
+
+    Yields the scheduler's address, the certificates and the worker processes. Ports are chosen by
+    the scheduler (``--port 0``) and read from its scheduler file.
+    """
+    import subprocess
+    import sys
+    import time
+
+    from dask.distributed import Client, Security
+
+    folder = tmp_path_factory.mktemp("cluster")
+    certs = _certificates(folder / "certs")
+    dask = [sys.executable, "-m", "dask"]
+    logs = [open(folder / f"{name}.log", "wb") for name in ("scheduler", "worker1", "worker2")]  # noqa: SIM115
+    procs = []
+    try:
+        scheduler = [*dask, "scheduler", "--host", "127.0.0.1", "--port", "0", "--protocol", "tls", "--no-dashboard"]
+        scheduler += ["--scheduler-file", str(folder / "scheduler.json"), *_tls(certs, "scheduler")]
+        procs.append(subprocess.Popen(scheduler, stdout=logs[0], stderr=subprocess.STDOUT))
+        deadline = time.monotonic() + 120
+        while not (folder / "scheduler.json").exists():
+            assert procs[0].poll() is None and time.monotonic() < deadline, (folder / "scheduler.log").read_text()
+            time.sleep(0.2)
+        time.sleep(0.2)  # the file is written whole before the scheduler listens; let it finish
+        address = json.loads((folder / "scheduler.json").read_text())["address"]
+        assert address.startswith("tls://127.0.0.1:")
+        for log in logs[1:]:
+            worker = [*dask, "worker", address, "--nworkers", "1", "--nthreads", "1", "--no-dashboard"]
+            procs.append(subprocess.Popen([*worker, *_tls(certs, "worker")], stdout=log, stderr=subprocess.STDOUT))
+        security = Security(
+            tls_ca_file=str(certs / "ca.pem"),
+            tls_client_cert=str(certs / "client.pem"),
+            tls_client_key=str(certs / "client.key"),
+            require_encryption=True,
+        )
+        with Client(address, security=security, timeout="60s") as client:
+            client.wait_for_workers(2, timeout=120)
+        yield address, certs, procs[1:]
+    finally:
+        for p in procs:
+            p.terminate()
+        for p in procs:
+            try:
+                p.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                p.kill()
+        for log in logs:
+            log.close()
+
+
+def _cli_process(args, env):
+    """Run `gridmap ARGS` as its own process (a client of the cluster, as a user runs it)."""
+    import os
+    import subprocess
+    import sys
+
+    cmd = [sys.executable, "-c", "from gridmap.cli import run; run()", *args]
+    return subprocess.run(cmd, env={**os.environ, **env}, capture_output=True, text=True, timeout=600)
+
+
+def _client_env(certs):
+    return {
+        "DASK_DISTRIBUTED__COMM__REQUIRE_ENCRYPTION": "True",
+        "DASK_DISTRIBUTED__COMM__TLS__CA_FILE": str(certs / "ca.pem"),
+        "DASK_DISTRIBUTED__COMM__TLS__CLIENT__CERT": str(certs / "client.pem"),
+        "DASK_DISTRIBUTED__COMM__TLS__CLIENT__KEY": str(certs / "client.key"),
+    }
+
+
+def _province_args(folder, out, scheduler):
+    layers = {"addresses": "addresses.parquet", "boundaries": "boundaries.gpkg"}
+    layers |= {"exclusive": "exclusive.gpkg", "barriers": "barriers.gpkg"}
+    args = [a for flag, name in layers.items() for a in (f"--{flag}", str(folder / name))]
+    return ["province", *args, "--liaison", "10-15", "--scheduler", scheduler, "--no-maps", "--out", str(out)]
+
+
+def test_a_tls_cluster_of_separate_processes_gives_the_one_process_grids(files, whole, tls_cluster, tmp_path):
+    import psutil
+
+    folder, _ = files
+    address, certs, workers = tls_cluster
+    out = tmp_path / "run"
+    done = _cli_process(_province_args(folder, out, address), _client_env(certs))
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "not a tls:// address" not in done.stderr
+    grids = province.read_dataset(out, "grids").sort_values("grid_code").reset_index(drop=True)
+    ref = whole.grids.sort_values("grid_code").reset_index(drop=True)
+    assert list(grids["grid_code"]) == list(ref["grid_code"])
+    assert (grids["households"].to_numpy() == ref["households"].to_numpy()).all()
+    assert list(grids["status"].astype(str)) == list(ref["status"].astype(str))
+    assert grids.geometry.geom_equals_exact(ref.geometry, 1e-9).all()
+    got = province.read_dataset(out, "addresses").set_index("address_id").sort_index()
+    exp = whole.addresses.set_index("address_id").sort_index()
+    assert (got["grid_code"].astype(object).fillna("-") == exp["grid_code"].fillna("-")).all()
+    # the villages were gridded by the two `dask worker` processes, not by the client
+    ran = {int(pid) for pid in json.loads((out / "manifest.json").read_text())["memory_mib"]["worker_peaks"]}
+    worker_pids = {c.pid for w in workers for c in psutil.Process(w.pid).children(recursive=True)}
+    assert ran and ran <= worker_pids
+    assert len(ran) == 2, "both workers took villages"
+
+
+@pytest.mark.parametrize("case", ["other CA", "no certificates", "nothing listening"])
+def test_a_cluster_that_cannot_be_used_is_one_clear_error(files, tls_cluster, tmp_path, case):
+    import socket
+
+    folder, _ = files
+    address, certs, _ = tls_cluster
+    env = {"DASK_DISTRIBUTED__COMM__TIMEOUTS__CONNECT": "3s"}
+    if case == "other CA":
+        env |= _client_env(_certificates(tmp_path / "other"))
+    elif case == "nothing listening":
+        env |= _client_env(certs)
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            address = f"tls://127.0.0.1:{s.getsockname()[1]}"  # free once closed: nothing listens there
+    done = _cli_process(_province_args(folder, tmp_path / "run", address), env)
+    assert done.returncode == 2, done.stdout + done.stderr
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("Error: ") and "Traceback" not in done.stderr, done.stderr
+    assert address in lines[0] and "Fix:" in lines[0]
+    assert {"other CA": "certificate", "no certificates": "CA_FILE", "nothing listening": "Timed out"}[case] in lines[0]
+    assert not (tmp_path / "run").exists()
