@@ -167,9 +167,7 @@ def _fixed_codes(index: pd.Index, fixed: pd.Series | None) -> dict[object, str]:
     """Return the codes `fixed` keeps, by grid label (blank, missing and ``"None"`` keep nothing)."""
     if fixed is None:
         return {}
-    return {
-        gid: str(c) for gid, c in fixed.reindex(index).items() if pd.notna(c) and str(c) != "" and str(c) != "None"
-    }
+    return {gid: str(c) for gid, c in fixed.reindex(index).items() if pd.notna(c) and str(c) != "" and str(c) != "None"}
 
 
 @dataclass
@@ -193,7 +191,7 @@ class _Shared:
 
 
 def _change(code: str, heir: object, shared: _Shared, codes: dict[object, str], fixed: dict[object, str]) -> dict:
-    """The change record of old code `code`: kept by `heir`, else retired (split, merged or emptied)."""
+    """Return the change record of old code `code`: kept by `heir`, else retired (split, merged or emptied)."""
     total = shared.total[code]
     if heir is not None and heir in fixed:
         return dict(old_code=code, new_code=code, households_moved=0.0, reason="kept unchanged (--keep-valid)")

@@ -10,6 +10,7 @@ installed with gridmap (``gridmap/web``), served by the editor itself: no intern
 
 from __future__ import annotations
 
+import json
 import threading
 
 import numpy as np
@@ -361,7 +362,8 @@ def test_reload_after_a_killed_server_continues_the_edit_log(browser, run_folder
     finally:  # the server dies without saving
         server.shutdown()
         server.server_close()
-    assert journal.read_text(encoding="utf-8").count("\n") == 1
+    lines = journal.read_text(encoding="utf-8").splitlines()
+    assert [json.loads(line)["op"] for line in lines] == ["run", "move"]  # the run it belongs to, then the edit
     again = EditSession.from_folder(run_folder)
     assert again.open_journal(journal) == 1
     url, server = serve(again)
