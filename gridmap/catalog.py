@@ -200,12 +200,12 @@ MESSAGES: dict[ReasonKind, tuple[str, str]] = {
         "the request has a field {name} this operation does not take (it takes: {expected}).",
     ),
     ReasonKind.REQUEST_FIELD_TYPE: (
-        "请求字段 {name} 的类型不对：应为{expected}。",
-        "request field {name} has the wrong type: expected {expected}.",
+        "请求字段 {name} 的类型不对：应为{type}。",
+        "request field {name} has the wrong type: expected {type}.",
     ),
     ReasonKind.REQUEST_FIELD_MISSING: ("请求缺少字段 {name}。", "the request lacks the field {name}."),
     ReasonKind.REQUEST_NOT_JSON: (
-        "请求内容不是有效的 JSON 对象（或嵌套过深）。",
+        "请求内容格式不对：应为一个对象，且嵌套不能过深。",
         "the request body is not a valid JSON object (or is nested too deeply).",
     ),
     ReasonKind.REQUEST_TOO_LARGE: (
@@ -375,7 +375,7 @@ REQUEST_TYPES: dict[str, tuple[str, str]] = {
         "an integer of at least 2, or null (the household band decides)",
     ),
 }
-"""What an editor request field must hold (the ``expected`` of :attr:`ReasonKind.REQUEST_FIELD_TYPE`)."""
+"""What an editor request field must hold (the ``type`` of :attr:`ReasonKind.REQUEST_FIELD_TYPE`)."""
 
 
 def render(reason: Reason, lang: Lang = "zh") -> str:
@@ -383,7 +383,7 @@ def render(reason: Reason, lang: Lang = "zh") -> str:
     i = _LANG[lang]
     values = {k: ", ".join(map(str, v)) if isinstance(v, list) else _text(v, lang) for k, v in reason.values.items()}
     if reason.kind is ReasonKind.REQUEST_FIELD_TYPE:
-        values["expected"] = REQUEST_TYPES[str(reason.values["expected"])][i]
+        values["type"] = REQUEST_TYPES[str(reason.values["type"])][i]
     if "unit_kind" in reason.values:
         values["unit"] = UNITS[UnitKind(str(reason.values["unit_kind"]))][i].format(id=reason.values["unit"])
     if reason.values.get("more"):  # a list cut short: its first items, then "…"

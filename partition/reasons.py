@@ -139,7 +139,7 @@ class ReasonKind(StrEnum):
     REQUEST_FIELD_UNKNOWN = "request_field_unknown"
     """Editor refusal: a request carries a field the operation does not take (``name``, ``expected``)."""
     REQUEST_FIELD_TYPE = "request_field_type"
-    """Editor refusal: a request field has the wrong type (``name``; ``expected``: a key of the catalog's kinds)."""
+    """Editor refusal: a request field has the wrong type (``name``; ``type``: a catalog.REQUEST_TYPES key)."""
     REQUEST_FIELD_MISSING = "request_field_missing"
     """Editor refusal: a required request field is missing (``name``)."""
     REQUEST_NOT_JSON = "request_not_json"
@@ -278,7 +278,7 @@ VALUES: dict[ReasonKind, tuple[str, ...]] = {
     ReasonKind.JOURNAL_FOUND: ("path", "edits"),
     ReasonKind.JOURNAL_OTHER_RUN: ("path", "edits"),
     ReasonKind.REQUEST_FIELD_UNKNOWN: ("name", "expected"),
-    ReasonKind.REQUEST_FIELD_TYPE: ("name", "expected"),
+    ReasonKind.REQUEST_FIELD_TYPE: ("name", "type"),
     ReasonKind.REQUEST_FIELD_MISSING: ("name",),
     ReasonKind.REQUEST_NOT_JSON: (),
     ReasonKind.REQUEST_TOO_LARGE: ("bytes",),

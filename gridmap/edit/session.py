@@ -100,7 +100,7 @@ def refused(
 
 def wrong_type(name: str, expected: str) -> EditError:
     """Return the refusal of request field `name` of the wrong type (`expected`: a catalog.REQUEST_TYPES key)."""
-    return refused(ReasonKind.REQUEST_FIELD_TYPE, field=name, status=400, name=name, expected=expected)
+    return refused(ReasonKind.REQUEST_FIELD_TYPE, field=name, status=400, name=name, type=expected)
 
 
 @dataclass
