@@ -222,13 +222,7 @@ def create_app(  # noqa: C901 - a Flask factory: its routes are nested functions
         # API by pointing its own domain at 127.0.0.1 (DNS rebinding)
         host = (request.host or "").rsplit(":", 1)[0].strip("[]")
         if not protect_reads and host not in LOOPBACK:
-            return jsonify(
-                {
-                    "error": catalog.reason_text(Reason.of(ReasonKind.HOST_REFUSED, host=host)),
-                    "field": "host",
-                    "warnings": [],
-                }
-            ), 403
+            return fail(refused(ReasonKind.HOST_REFUSED, field="host", status=403, host=host))
         return None
 
     @app.errorhandler(EditError)
@@ -237,7 +231,7 @@ def create_app(  # noqa: C901 - a Flask factory: its routes are nested functions
 
     @app.errorhandler(500)
     def _internal(exc):
-        return jsonify({"error": catalog.reason_text(Reason.of(ReasonKind.INTERNAL)), "field": "", "warnings": []}), 500
+        return fail(refused(ReasonKind.INTERNAL, field="", status=500))
 
     @app.errorhandler(413)
     def _too_large(exc):

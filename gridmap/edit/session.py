@@ -51,6 +51,7 @@ from gridmap import catalog
 from gridmap.edit.units import adjacency_from_cells, blocks_of_cells, cells_from_layer, units_from_run
 from gridmap.provenance import file_sha256
 from partition.adjacency import CellGraph, subgraph
+from partition.coding import assign_codes
 from partition.grids import dissolve_cells
 from partition.measures import polsby_popper
 from partition.partition import Partition
@@ -442,19 +443,24 @@ class EditSession:
         a = self._addresses
         cell = self.address_cell
         here = (cell >= 0) & np.isin(self.village[np.maximum(cell, 0)], list(villages))
-        old_code = self.code_array0[self.cell_grid0[cell[here]]]
-        new = pos[self.cell_grid[cell[here]]].astype(float)
+        n_old = len(self.code_array0)
+        old = self.cell_grid0[cell[here]]
+        new = pos[self.cell_grid[cell[here]]]  # -1: not among `gids`
+        hh = a["households"].to_numpy(float)[here]
+        # households per (new grid, old grid) pair, summed in one pass
+        pairs, inverse = np.unique((new + 1) * n_old + old, return_inverse=True)
+        summed = np.bincount(inverse, weights=hh, minlength=len(pairs))
+        new_of, old_of = pairs // n_old - 1, pairs % n_old
         df = pd.DataFrame(
             {
-                "grid": np.where(new >= 0, new, np.nan),
-                "old_code": old_code,
-                "households": a["households"].to_numpy(float)[here],
+                "grid": np.where(new_of >= 0, new_of, np.nan),
+                "old_code": self.code_array0[old_of],
+                "households": summed,
             }
         )
-        df = df.groupby(["grid", "old_code"], dropna=False, as_index=False)["households"].sum()
         olds = np.flatnonzero(np.isin(np.asarray(self._grids0["village_code"].astype(str)), list(villages)))
-        held = df.groupby("old_code")["households"].sum()
-        empty = [g for g in olds if held.get(self.code_array0[g], 0) <= 0]
+        held = np.bincount(old_of, weights=summed, minlength=n_old)
+        empty = [g for g in olds if held[g] <= 0]
         if empty:
             cells = np.flatnonzero(np.isin(self.cell_grid0, empty))
             share = pd.DataFrame(
@@ -477,18 +483,15 @@ class EditSession:
             )
         return df, sorted(set(self.run.history) | set(self.code_array0))
 
-    def _coded(self, gids: list[int]) -> tuple[gpd.GeoDataFrame, Any]:
-        """Return the grids `gids` coded exactly as :meth:`save` codes them (:func:`gridmap.make.code_grids`)."""
-        from gridmap.make import code_grids
+    def _coded(self, gids: list[int]) -> list[str]:
+        """Return the codes of grids `gids` exactly as :meth:`save` codes them (:func:`gridmap.make.code_grids`)."""
+        from gridmap.make import code_table
 
         geoms = np.array([self._saved_geometry(g) for g in gids], dtype=object)
-        frame = gpd.GeoDataFrame(
-            {"village_code": [self.g_village[g] for g in gids], "grid_type": [self.g_type[g] for g in gids]},
-            geometry=geoms,
-            crs=self.work_crs,
-        )
-        overlap, history = self._overlap(gids, set(frame["village_code"]))
-        return frame, code_grids(frame, overlap=overlap, history=history)
+        villages = [self.g_village[g] for g in gids]
+        table = code_table(geoms, villages, [self.g_type[g] for g in gids], shapely.area(geoms))
+        overlap, history = self._overlap(gids, set(villages))
+        return assign_codes(table, overlap=overlap, history=history).codes.astype(str).tolist()
 
     def _unchanged(self, gid: int) -> bool:
         """Whether grid `gid` holds exactly the cells it started with."""
@@ -505,8 +508,7 @@ class EditSession:
     def preview_codes(self, village: str) -> dict[int, str]:
         """Return the code save will give every grid of `village` now (grid id → 15-digit code)."""
         gids = self.grids_of(village)
-        frame, _ = self._coded(gids)
-        return dict(zip(gids, frame["grid_code"].astype(str), strict=True))
+        return dict(zip(gids, self._coded(gids), strict=True))
 
     def colors(self, village: str) -> dict[int, str]:
         """Fill colour of every grid of `village`: neighbours always differ; a grid keeps its colour while it can."""
