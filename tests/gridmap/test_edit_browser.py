@@ -383,6 +383,36 @@ def test_reload_after_a_killed_server_continues_the_edit_log(browser, run_folder
         server.server_close()
 
 
+def test_an_edit_log_of_another_run_version_is_only_offered_for_discarding(browser, run_folder, tmp_path):
+    from selenium.webdriver.common.action_chains import ActionChains
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    session = EditSession.from_folder(run_folder)
+    unit, _, b = clickable_unit(session)
+    journal = tmp_path / "run.edit-log.jsonl"
+    stale = [
+        {"op": "run", "run": str(run_folder), "grids_sha256": "0" * 64},
+        {"op": "move", "args": {"units": [unit], "to": b}},
+    ]
+    journal.write_text("".join(json.dumps(e) + "\n" for e in stale), encoding="utf-8")
+    assert session.open_journal(journal) == 1
+    url, server = serve(session)
+    try:
+        open_page(browser, url)
+        offer = browser.find_element(By.ID, "resume")
+        assert offer.is_displayed() and "另一版本" in offer.text and "another version" in offer.text
+        assert not browser.find_element(By.ID, "resume-yes").is_displayed()
+        ActionChains(browser).click(browser.find_element(By.ID, "resume-no")).perform()
+        WebDriverWait(browser, 20).until(lambda d: session.unsaved() == 0)  # the discard reached the server
+        assert not session.undo_stack and session.journal_refusal is None
+        assert [json.loads(line)["op"] for line in journal.read_text(encoding="utf-8").splitlines()] == ["run"]
+        assert not errors(browser)
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
 def test_controls_and_grid_list_are_a_few_tabs_away_and_map_shapes_are_not_tab_stops(browser, run_folder):
     from selenium.webdriver.common.by import By
     from selenium.webdriver.common.keys import Keys
