@@ -137,18 +137,18 @@ def make_town(households: int, *, seed: int = 0, per_community: int = 5_000, com
     return Town(addresses=addresses, boundaries=boundaries, roads=roads_gdf)
 
 
-def denver(shared_data, *, household_size: float = 2.5):
+def denver(shared_data, *, household_size: float = 2.5, minors: bool = False):
     """Denver 2020 blocks as units: households = round(pop / household_size) (estimated, not census).
 
     Returns ``(addresses, boundaries, blocks)``: one point per block (its representative point),
     tracts dissolved from blocks as communities with stand-in 12-digit codes, and the block polygons
-    as unit polygons (``building`` = GEOID20).
+    as unit polygons (``building`` = GEOID20). With `minors`, addresses also carry ``minors`` =
+    TOTPOP20 − VAP20 (people under 18) per block, a second measure.
     """
     import pyogrio
 
-    blocks = pyogrio.read_dataframe(
-        f"{shared_data}/us_denver_blocks_2020/DenverCo_blocks.zip", columns=["GEOID20", "TRACTCE20", "TOTPOP20"]
-    )
+    columns = ["GEOID20", "TRACTCE20", "TOTPOP20", *(["VAP20"] if minors else [])]
+    blocks = pyogrio.read_dataframe(f"{shared_data}/us_denver_blocks_2020/DenverCo_blocks.zip", columns=columns)
     blocks["households"] = np.round(blocks["TOTPOP20"] / household_size).astype(int)
     blocks["population"] = blocks["TOTPOP20"].astype(int)
     blocks["building"] = blocks["GEOID20"]
@@ -157,8 +157,10 @@ def denver(shared_data, *, household_size: float = 2.5):
     tracts["code"] = [f"310115{101 + i // 900:03d}{1 + i % 900:03d}" for i in range(len(tracts))]
     tracts["name"] = "Tract " + tracts["TRACTCE20"]
     tracts["urban_rural"] = "111"
+    if minors:
+        blocks["minors"] = (blocks["TOTPOP20"] - blocks["VAP20"]).astype(int)
     addresses = gpd.GeoDataFrame(
-        blocks[["building", "households", "population"]],
+        blocks[["building", "households", "population", *(["minors"] if minors else [])]],
         geometry=blocks.geometry.representative_point(),
         crs=blocks.crs,
     )

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import csv
 import functools
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
 from importlib import resources
 
 import geopandas as gpd
@@ -516,6 +517,69 @@ def validate_addresses(
         gdf = gdf.drop(index=gdf.index[repeats])
         gdf.attrs.update(attrs)
     return gdf, report
+
+
+BUILT_IN_MEASURES = ("units", "walk_m")
+"""Measures the engine counts itself (``units``: indivisible units per grid); any other measure is a column."""
+
+MEASURED_AFTER = ("walk_m",)
+"""Built-in measures of finished grids (``walk_m``: gridmap.walk_grids): checked and flagged, not split by."""
+
+
+def validate_measures(
+    addresses: gpd.GeoDataFrame,
+    names: Sequence[str],
+    *,
+    file: str,
+    csv_like: bool = False,
+    units: pd.DataFrame | None = None,
+    units_file: str = "units",
+) -> Report:
+    """Check that every measure in `names` is a numeric column ≥ 0 of the addresses (or else of the units).
+
+    A limit or balance weight (``--limit minors=300``) names a measure: a column summed per grid.
+    Built-in measures (:data:`BUILT_IN_MEASURES`) need no column. A column that is missing, or has a
+    blank, non-numeric or negative value, is an error naming the file, the rows and the fix; the
+    values are turned into floats in place.
+
+    Returns
+    -------
+    report
+        The errors found (raise with :meth:`Report.raise_if_errors`).
+    """
+    report = Report()
+    for name in names:
+        if name in BUILT_IN_MEASURES:
+            continue
+        frame, where = (addresses, file) if name in addresses.columns else (units, units_file)
+        if frame is None or name not in frame.columns:
+            columns = ", ".join(map(str, [c for c in addresses.columns if c != "geometry"][:12]))
+            report.errors.append(
+                Problem(
+                    file,
+                    f"the measure '{name}' (a limit or balance weight) is not a column of the addresses"
+                    f"{' or the units' if units is not None else ''}; its columns: {columns}.",
+                    f"add a numeric column '{name}' (0 where none), or correct the name in --limit/--balance or "
+                    f"the rules file ({', '.join(BUILT_IN_MEASURES)} needs no column).",
+                    column=name,
+                )
+            )
+            continue
+        found = Report()
+        values = _numeric(
+            frame, name, file=where, csv_like=csv_like and frame is addresses, report=found, default=0.0, whole=False
+        )
+        for p in found.errors:
+            report.errors.append(
+                replace(
+                    p,
+                    message=f"measure {p.message}",
+                    fix=p.fix.replace("(0 for a non-residential point)", "(0 where none)"),
+                )
+            )
+        if not found.errors:
+            frame[name] = values.to_numpy(float)
+    return report
 
 
 def validate_exclusive(gdf: gpd.GeoDataFrame, *, file: str) -> tuple[gpd.GeoDataFrame, Report]:

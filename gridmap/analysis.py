@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html
+from collections.abc import Sequence
 from pathlib import Path
 
 import geopandas as gpd
@@ -15,12 +16,13 @@ from geodata import validate as gval
 from geodata.errors import InputError, Problem
 from gridmap import report
 from gridmap.catalog import with_notes
+from gridmap.options import Options
 from gridmap.provenance import MADE_BY, gridmap_version, now_iso
 from gridmap.report import report_page
 from gridmap.result import GridResult
 from partition.audit import Diff, audit_grids, diff_layers
-from partition.rules import RuleSet
-from partition.values import DEFAULT_BAND, Band
+from partition.rules import Rule, RuleSet
+from partition.values import DEFAULT_BAND, Band, Limit
 
 
 def read_workers(
@@ -92,6 +94,8 @@ def audit(
     households_col: str = "households",
     min_households: float = DEFAULT_BAND.min_households,
     max_households: float = DEFAULT_BAND.max_households,
+    limits: Sequence[Limit] = (),
+    balance: Sequence[tuple[str, float]] = (),
     name: str | None = None,
 ) -> GridResult:
     """Audit a grid layer gridmap did not make: households per grid, gaps, overlaps, crossings, codes.
@@ -109,6 +113,9 @@ def audit(
         Columns of `grids` and `addresses` holding the code and the households.
     min_households, max_households
         The household band.
+    limits, balance
+        Measures (numeric columns of `addresses`) to sum per grid and compare in the report: limits
+        per grid and balance weights, as in a rule.
     name
         Title of the audit.
 
@@ -144,6 +151,12 @@ def audit(
     if households_col != "households" and households_col in a.columns:
         a = gio.rename_fields(a, {"households": households_col}, file="addresses")
     a, _ = gval.validate_addresses(a, file=a.attrs.get("file", "addresses"), csv_like=a.attrs.get("rows") == "csv")
+    rule = Rule(min_households=min_households, max_households=max_households).with_measures(
+        limits=limits, balance=balance
+    )
+    gval.validate_measures(
+        a, rule.measures, file=a.attrs.get("file", "addresses"), csv_like=a.attrs.get("rows") == "csv"
+    ).raise_if_errors()
     out_crs = g.crs
     work = gcrs.metric_crs(g)
     b = None
@@ -158,6 +171,11 @@ def audit(
         band_villages=_band_villages(b) if b is not None else None,
     )
     ag = with_notes(found.grids)
+    inside = found.address_grid >= 0
+    for m in rule.measures:
+        if m in a.columns and m not in ag.columns:
+            values = a[m].to_numpy(float)[inside]
+            ag[m] = np.bincount(found.address_grid[inside], weights=values, minlength=len(ag))
     names = dict(zip(b["code"], b["name"], strict=True)) if b is not None and "name" in b else {}
     ag["village_name"] = ag["village_code"].map(names).fillna("") if names else ag.get("village_name", "")
     a = a.to_crs(work)
@@ -171,6 +189,7 @@ def audit(
         "name": name or "audit",
         "created": now_iso(),
         "kind": "audit",
+        "options": {"rules": {"urban": Options(rules=RuleSet(urban=rule)).record()["rules"]["urban"]}},
         "findings": {k: int(v) for k, v in found.violations["kind"].value_counts().items()},
         "counts": {
             "villages": int(len(b)) if b is not None else int(ag["village_code"].nunique()),

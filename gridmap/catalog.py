@@ -42,6 +42,55 @@ MESSAGES: dict[ReasonKind, tuple[str, str]] = {
         "{unit} has {households} households and every area it could join adds too many: no connected grid "
         "holding it has {min}-{max} households.",
     ),
+    ReasonKind.UNIT_OVER_LIMIT: (
+        "{unit} 单独有 {value} 个 {measure}，超过每格上限 {limit}；不可拆分，所在网格必然超限。",
+        "{unit} alone holds {value} {measure}, above the limit {limit} per grid; it is indivisible, so its grid "
+        "exceeds the limit.",
+    ),
+    ReasonKind.AREA_OVER_LIMIT: (
+        "区域共 {households} 户、{total} 个 {measure}：每格至少 {min} 户，最多只能划 {grids} 个网格，"
+        "平均每格已超过上限 {limit}，必有网格超限。",
+        "the area has {households} households and {total} {measure}: with at least {min} households per grid it "
+        "takes at most {grids} grids, so on average a grid holds more than the limit {limit}; some grid must "
+        "exceed it.",
+    ),
+    ReasonKind.AREA_UNDER_LIMIT: (
+        "区域共 {households} 户、{total} 个 {measure}：每格至多 {max} 户，至少要划 {grids} 个网格，"
+        "平均每格已低于下限 {limit}，必有网格不足。",
+        "the area has {households} households and {total} {measure}: with at most {max} households per grid it "
+        "needs at least {grids} grids, so on average a grid holds less than the minimum {limit}; some grid must "
+        "fall short.",
+    ),
+    ReasonKind.LIMIT_FORCED: (
+        "包含 {unit} 且户数在 {min}–{max} 之间的任何连通网格，{measure} 都不满足 {limit}（本格 {value}）。",
+        "every connected grid of {min}-{max} households that holds {unit} misses {measure} {limit} "
+        "(this grid: {value}).",
+    ),
+    ReasonKind.WALK_OVER_LIMIT: (
+        "服务点到最远住户步行 {value} 米，不满足 {limit} 米；步行距离在划分后沿街道测量，划分时未据此调整。",
+        "the walk from the service point to the farthest household is {value} m, missing walk_m {limit}; walking "
+        "distance is measured on the streets after the split, which does not steer by it.",
+    ),
+    ReasonKind.LIMIT_UNMET: (
+        "本格 {measure} 为 {value}，不满足 {limit}；在户数范围内未找到满足它的划分（未证明不可能）。",
+        "this grid holds {value} {measure}, missing {measure} {limit}; no split within the household band meeting "
+        "it was found (not proven impossible).",
+    ),
+    ReasonKind.SUGGEST_MOVE: (
+        "建议：将 {cells} 分别划入相邻网格 {grids}，{measure} 由 {before} 降至 {after}，各网格户数仍在区间内。",
+        "suggestion: move {cells} to the neighbouring grids {grids} (in that order); {measure} goes from {before} "
+        "to {after} and every grid stays within its household band.",
+    ),
+    ReasonKind.SUGGEST_SPLIT: (
+        "建议：没有单元调整能满足限值；本格户数够两个网格，将其一分为二（{measure} 现为 {before}）。",
+        "suggestion: no move meets the limit; the grid has households for two grids, so split it in two "
+        "({measure} now {before}).",
+    ),
+    ReasonKind.NO_FIX_FOUND: (
+        "在户数区间内没有能满足限值的调整，本格也不够拆分（{measure} 现为 {before}）。",
+        "no change within the household band meets the limit, and the grid is too small to split ({measure} now "
+        "{before}).",
+    ),
     ReasonKind.UNBALANCED: (
         "{households} 户不拆分不可分单元就无法均衡到 {min}–{max} 户（其中最大：{unit}，{unit_households} 户）。",
         "{households} households could not be balanced within {min}-{max} without splitting an indivisible "
@@ -349,6 +398,8 @@ FLAGS: dict[str, tuple[str, str]] = {
     Flag.UNBALANCED: ("无法均衡", "indivisible units prevented balancing"),
     Flag.ENCLAVE: ("飞地", "in several pieces"),
     Flag.EDITED: ("手工调整", "edited by hand"),
+    Flag.LIMIT_FORCED: ("指标必然超限", "a measure limit no in-band grid here can meet"),
+    Flag.LIMIT_UNMET: ("指标未达标", "a measure limit missed (not proven unavoidable)"),
 }
 """Flag reason → (Chinese, English) explanation."""
 

@@ -90,3 +90,27 @@ def check_range(pair: object, *, option: str = "liaison") -> tuple[int, int]:
     if hi > MAX_BAND:
         raise RulesError(f"`{option}` allows at most {MAX_BAND:,} households, got '{lo}-{hi}'.")
     return lo, hi
+
+
+def parse_balance(text: str, *, option: str = "--balance") -> tuple[str, float]:
+    """Parse ``NAME`` or ``NAME=WEIGHT`` (weight above 0; 1 when not given) into ``(name, weight)``.
+
+    Raises
+    ------
+    RulesError
+        When the weight is not a number above 0; the message names `option`.
+
+    Examples
+    --------
+    >>> parse_balance("population"), parse_balance("minors=2")
+    (('population', 1.0), ('minors', 2.0))
+    """
+    name, sep, weight = str(text).partition("=")
+    try:
+        w = float(weight) if sep else 1.0
+    except ValueError:
+        w = float("nan")
+    if not name.strip() or not 0 < w <= 1e6:
+        msg = f"`{option}` expects NAME or NAME=WEIGHT (a weight above 0) such as population=2, got '{text}'."
+        raise RulesError(msg)
+    return name.strip(), w

@@ -29,7 +29,7 @@ from partition.measures import polsby_popper
 from partition.reasons import VALUES, Reason, ReasonKind, encode
 from partition.rules import RuleSet
 from partition.tessellation import point_owner
-from partition.values import GridCode
+from partition.values import Flag, GridCode
 
 Progress = Callable[[str, int, int], None]
 """Callback ``progress(stage, done, total)`` called as work advances."""
@@ -193,6 +193,18 @@ def make_grids(
         unit_polys = _declared(
             gio.rename_fields(units, _present(remaps, units), file=src("units").label), src("units")
         ).to_crs(work)
+    measures = _measure_names(rules)
+    if measures:
+        if unit_polys is not None:
+            unit_polys = unit_polys.copy()
+        gval.validate_measures(
+            addresses,
+            measures,
+            file=src("addresses").label,
+            csv_like=src("addresses").csv,
+            units=unit_polys,
+            units_file=src("units").label,
+        ).raise_if_errors()
     prev = None
     if previous is not None:
         prev = _previous_frame(previous, remaps.get("grid_code"), src("previous"), work)
@@ -262,7 +274,7 @@ def make_grids(
             grids, addresses, addr_grid, min_households=liaison[0], max_households=liaison[1]
         )
         liaison_groups = with_notes(liaison_groups)
-    grids = tidy_grids(grids)
+    grids = tidy_grids(grids, measures=measures)
     context = context_layer(exclusive, bar, crs=work)
 
     def out(g: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
@@ -614,9 +626,18 @@ def _label_addresses(
     addresses["address_id"] = idx.to_numpy() if idx.dtype.kind in "iu" else np.arange(len(addresses))
 
 
-def tidy_grids(grids: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
-    """Return `grids` ordered by code, columns as :data:`GRID_COLUMNS`, counts as integers."""
-    grids = grids.sort_values("grid_code", kind="stable").reset_index(drop=True)[[*GRID_COLUMNS, "geometry"]]
+def _measure_names(rules: RuleSet) -> tuple[str, ...]:
+    """Every measure any rule limits or balances, in order of first mention."""
+    names = (name for rule in rules.rules() for name in rule.measures if name not in gval.MEASURED_AFTER)
+    return tuple(dict.fromkeys(names))
+
+
+def tidy_grids(grids: gpd.GeoDataFrame, *, measures: Sequence[str] = ()) -> gpd.GeoDataFrame:
+    """Return `grids` ordered by code, columns as :data:`GRID_COLUMNS` then one per measure, counts as integers."""
+    extra = [m for m in measures if m not in GRID_COLUMNS]
+    for m in extra:
+        grids[m] = grids[m].fillna(0.0) if m in grids else 0.0
+    grids = grids.sort_values("grid_code", kind="stable").reset_index(drop=True)[[*GRID_COLUMNS, *extra, "geometry"]]
     grids["households"] = grids["households"].round().astype("int64")
     grids["units"] = grids["units"].astype("int64")
     grids["population"] = grids["population"].where(grids["population"] > 0)
@@ -754,11 +775,12 @@ def violations_frame(
             crs=addresses.crs,
         )
     )
-    flagged = grids[grids["status"].ne("ok")]
+    limit_flags = [str(Flag.LIMIT_FORCED), str(Flag.LIMIT_UNMET)]
+    flagged = grids[grids["status"].ne("ok") | grids["flag"].isin(limit_flags)]
     parts.append(
         gpd.GeoDataFrame(
             {
-                "kind": "grid_" + flagged["status"].astype(str),
+                "kind": np.where(flagged["status"].eq("ok"), "grid_limit", "grid_" + flagged["status"].astype(str)),
                 "flag": flagged["flag"],
                 "ref": flagged["grid_code"],
                 "reason": flagged["reason"],

@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     import folium
 
     from gridmap.result import GridResult
+    from partition.values import Limit
 
 __all__ = ["BASEMAPS", "COLORINGS", "LANGS", "TILE_CRS", "build_map", "save_map", "write_map", "write_static_map"]
 
@@ -78,6 +79,8 @@ UI: dict[str, tuple[str, str]] = {
     "legend": ("图例", "legend"),
     "legend_status": ("网格状态", "grid status"),
     "legend_choro": ("户数 (每格)", "households per grid"),
+    "layer_measure": ("指标分级：", "per grid: "),
+    "limit": ("限值", "limit"),
     "zoom_for_addresses": ("放大到街道级别显示地址", "zoom in to street level to see addresses"),
     "search": ("搜索：村/社区名 + 网格序号、网格编码", "search: village + grid number, or grid code"),
     "no_results": ("没有找到", "no results"),
@@ -142,6 +145,34 @@ def _choropleth(grids: pd.DataFrame) -> tuple[np.ndarray, list[dict]]:
         for i, (c, a, b) in enumerate(zip(CHORO_COLORS, lower, np.floor(breaks), strict=True))
     ]
     return colors, legend
+
+
+def measure_breaks(values: np.ndarray, limit: Limit | None) -> np.ndarray:
+    """Upper class breaks of a measure's choropleth: around its limit when it has one, else sextiles of the data."""
+    top = float(values.max()) if len(values) else 1.0
+    if limit is not None:
+        end = float(limit.max if limit.max is not None else (limit.min or 0.0))
+        breaks = np.array([end / 2, end * 0.8, end, end * 1.25, end * 1.5])
+    else:
+        breaks = np.unique(np.quantile(values, [1 / 6, 2 / 6, 3 / 6, 4 / 6, 5 / 6])) if len(values) else np.ones(1)
+    return np.append(breaks, max(top, breaks[-1] + 1))
+
+
+def _measure_choropleths(grids: pd.DataFrame, measures: dict[str, Limit | None]) -> tuple[list[list[str]], list[dict]]:
+    """Colour of every grid per measure, and one legend per measure (``name``, ``rows``)."""
+    colors, legends = [], []
+    for name, limit in measures.items():
+        v = grids[name].fillna(0).to_numpy(float)
+        breaks = measure_breaks(v, limit)
+        palette = np.asarray(CHORO_COLORS)[np.linspace(0, len(CHORO_COLORS) - 1, len(breaks)).round().astype(int)]
+        colors.append(palette[np.searchsorted(breaks[:-1], v, side="left")].tolist())
+        lower = np.concatenate([[0.0], breaks[:-1]])
+        rows = [
+            {"color": str(c), "label": f"{a:,.0f}–{b:,.0f}" if i < len(breaks) - 1 else f"> {a:,.0f}"}
+            for i, (c, a, b) in enumerate(zip(palette, lower, breaks, strict=True))
+        ]
+        legends.append({"name": name, "limit": None if limit is None else str(limit), "rows": rows})
+    return colors, legends
 
 
 def _none(values: np.ndarray) -> list:
@@ -467,6 +498,11 @@ def build_map(
         f["properties"]["dc"] = str(c)
     order = np.argsort(-np.asarray([f["properties"]["h"] for f in grids["features"]]), kind="stable")
     _, choro_legend = _choropleth(disp) if len(disp) else (None, [])
+    measures = result.measures() if len(disp) else {}
+    measure_colors, measure_legends = _measure_choropleths(disp, measures)
+    for j, f in enumerate(grids["features"]):
+        f["properties"]["mc"] = [c[j] for c in measure_colors]
+        f["properties"]["mv"] = _none(np.round([float(disp[m].iloc[j]) for m in measures], 2))
     data = {
         "lang": lang,
         "ui": {k: list(v) for k, v in UI.items()},
@@ -482,7 +518,7 @@ def build_map(
         "walks": _walk_features(result, datum),
         "workers": _worker_features(result, datum),
         "outside": outside,
-        "legend": {"status": status_legend(result.grids), "choro": choro_legend},
+        "legend": {"status": status_legend(result.grids), "choro": choro_legend, "measures": measure_legends},
         "zoom": ZOOM,
         "bounds": [[float(miny), float(minx)], [float(maxy), float(maxx)]],
     }

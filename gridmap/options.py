@@ -25,7 +25,8 @@ class Options:
     rules
         Which rule governs which village/community (default: urban grids within
         :data:`partition.values.DEFAULT_BAND` households, rural one grid per 村民小组; see
-        :func:`gridmap.read_rules`).
+        :func:`gridmap.read_rules`), with each rule's measure ``limits`` and ``balance`` weights
+        (``rules.with_measures(limits=[Limit("minors", max=300)])``).
     fields
         Remapped input columns: canonical name → your column (keys in :data:`gridmap.INPUT_FIELDS`,
         e.g. ``{"households": "户数", "group": "村民小组"}``).
@@ -148,10 +149,10 @@ class Options:
         out = {f.name: getattr(self, f.name) for f in fields(self) if f.name in _DECIDING}
         rules = self.rules
         out["rules"] = {
-            "urban": asdict(rules.urban),
-            "rural": asdict(rules.rural),
-            "unknown": asdict(rules.unknown),
-            "overrides": {k: asdict(v) for k, v in rules.overrides.items()},
+            "urban": _rule_record(rules.urban),
+            "rural": _rule_record(rules.rural),
+            "unknown": _rule_record(rules.unknown),
+            "overrides": {k: _rule_record(v) for k, v in rules.overrides.items()},
         }
         out["liaison"] = list(self.liaison) if self.liaison else None
         return out
@@ -168,7 +169,9 @@ class Options:
         """
 
         def rule(data: Mapping[str, Any]) -> Rule:
-            return Rule(**{k: data[k] for k in ("name", "min_households", "max_households") if k in data})
+            return Rule(
+                **{k: data[k] for k in ("name", "min_households", "max_households") if k in data}
+            ).with_measures(limits=data.get("limits", {}), balance=data.get("balance", {}))
 
         name = record.get("name")
         record = record.get("options", record)
@@ -186,6 +189,19 @@ class Options:
             liaison=tuple(record["liaison"]) if record.get("liaison") else None,
             **values,
         )
+
+
+def _rule_record(rule: Rule) -> dict[str, Any]:
+    """Return a rule as plain data; limits (``{measure: {"max", "min"}}``) and balance weights only when it has them."""
+    out: dict[str, Any] = {k: v for k, v in asdict(rule).items() if k not in ("limits", "balance")}
+    if rule.limits:
+        out["limits"] = {
+            lim.measure: {end: getattr(lim, end) for end in ("max", "min") if getattr(lim, end) is not None}
+            for lim in rule.limits
+        }
+    if rule.balance:
+        out["balance"] = dict(rule.balance)
+    return out
 
 
 _DECIDING = ("rules", "fields", "liaison", "dedupe", "strict", "keep_valid", "keep_tolerance", "work_crs")

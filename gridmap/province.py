@@ -687,7 +687,8 @@ def _assemble(
     for county in groups:
         grids = read_dataset(tmp, "grids", county=county)
         if len(grids):
-            grids = grids.sort_values("grid_code", kind="stable")[[*GRID_COLUMNS, "geometry"]]
+            measures = [c for c in grids.columns if c not in (*GRID_COLUMNS, "geometry")]  # limited/balanced
+            grids = grids.sort_values("grid_code", kind="stable")[[*GRID_COLUMNS, *measures, "geometry"]]
             pyogrio.write_dataframe(
                 grids, gpkg, layer="grids", driver="GPKG", append=gpkg.exists(), promote_to_multi=True
             )

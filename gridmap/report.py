@@ -6,6 +6,7 @@ import base64
 import html
 import io
 import math
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
@@ -16,8 +17,10 @@ import shapely
 from gridmap.catalog import bilingual_text, note_pairs, status_text
 from gridmap.fields import GRID_TYPES, GRID_TYPES_EN, RULES
 from partition.audit import worker_loads
-from partition.measures import band_share, summary
-from partition.values import DEFAULT_BAND
+from partition.fixes import Fix
+from partition.measures import band_share, gini, lorenz, summary
+from partition.reasons import Reason, ReasonKind, encode
+from partition.values import DEFAULT_BAND, Band, Limit
 
 if TYPE_CHECKING:
     from gridmap.result import GridResult
@@ -489,6 +492,7 @@ def report_html(
         link,
         "<h2>户数区间网格的户数分布 Households per household-band grid</h2><img alt='histogram' "
         f"src='{histogram(grids)}'>",
+        *measures_section(result, grids, map_href=map_href),
         f"<h2>超出范围或标记的网格 Grids out of band or flagged ({len(flagged)})</h2>",
         html_table(flag_df, table_id="flagged", html_cols=("网格编码 grid code",), tools=True)
         if len(flagged)
@@ -562,6 +566,60 @@ def report_html(
     return "\n".join(parts)
 
 
+def measures_section(result: GridResult, grids: pd.DataFrame, *, map_href: str) -> list[str]:
+    """Return the report's measures part: balance per rule and measure, Lorenz curves, worst grids with a fix."""
+    measures = report_measures(result)
+    table = measure_figures(grids, measures)
+    if not len(table):
+        return []
+    shown = pd.DataFrame(
+        {
+            "规则 rule": table["rule"].map(lambda r: bilingual_text(*RULES.get(r, (r, r)))),
+            "指标 measure": table["measure"].astype(str),
+            "网格 grids": table["n"].astype(int),
+            "合计 total": table["total"],
+            "平均 mean": table["mean"],
+            "最少 min": table["min"],
+            "最多 max": table["max"],
+            "变异系数 CV": table["cv"],
+            "基尼系数 Gini": table["gini"],
+            "最大/最小 max/min": table["max_min_ratio"],
+            "限值 limit": table["limit"].astype(str),
+            "达标比例 within limit": table["share_within_limit"],
+        }
+    )
+    digits = {"平均 mean": 1, "变异系数 CV": 3, "基尼系数 Gini": 3, "最大/最小 max/min": 2, "达标比例 within limit": 3}
+    out = [
+        "<h2>各项指标（按规则）Measures by rule</h2>",
+        html_table(shown, table_id="measures", text_cols=("规则 rule", "指标 measure", "限值 limit"), digits=digits),
+        "<p class='small'>洛伦兹曲线：越接近对角线越均衡。"
+        "Lorenz curves: the closer to the diagonal, the more even.</p>",
+        f"<img alt='lorenz' src='{lorenz_png(grids, {m: measures[m] for m in table['measure'].unique()})}'>",
+    ]
+    worst = worst_grids(result, measures)
+    if len(worst):
+        notes = note_pairs(worst)
+        out += [
+            f"<h2>未达限值的网格及建议 Grids missing a limit, with a suggested fix ({len(worst)})</h2>",
+            html_table(
+                pd.DataFrame(
+                    {
+                        "网格编码 grid code": [map_link(c, map_href=map_href) for c in worst["grid_code"]],
+                        "指标 measure": worst["measure"].astype(str),
+                        "数值 value": worst["value"],
+                        "限值 limit": worst["limit"].astype(str),
+                        "建议 suggestion": [bilingual_text(zh, en) if zh else DASH for zh, en in notes],
+                    }
+                ),
+                table_id="worst",
+                html_cols=("网格编码 grid code",),
+                text_cols=("指标 measure", "限值 limit", "建议 suggestion"),
+                tools=True,
+            ),
+        ]
+    return out
+
+
 def worker_table(grids: pd.DataFrame, workers: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, Any]]:
     """Return the bilingual worker-load table (heaviest first) and the balance figures over workers."""
     loads, balance = worker_loads(grids, workers)
@@ -584,3 +642,139 @@ def report_page(result: GridResult, *, workers: pd.DataFrame | None = None, titl
     if workers is not None:
         table, figures = worker_table(result.grids, workers)
     return report_html(result, title=title, workers=table, worker_figures=figures)
+
+
+def report_measures(result: GridResult) -> dict[str, Limit | None]:
+    """Return the measures a report compares (name → its limit, or None).
+
+    Households, population (when known), units, then every measure the run's rules limit or balance.
+    """
+    g = result.grids
+    out: dict[str, Limit | None] = {"households": None}
+    if "population" in g and np.nansum(g["population"].to_numpy(float)) > 0:
+        out["population"] = None
+    if "units" in g:
+        out["units"] = None
+    out.update(result.measures())
+    return out
+
+
+def measure_figures(grids: pd.DataFrame, measures: Mapping[str, Limit | None]) -> pd.DataFrame:
+    """Balance of every measure within every rule group (exclusive grids left out): one row per (rule, measure).
+
+    Columns ``rule``, ``measure``, ``n``, ``total``, ``mean``, ``min``, ``max``, ``cv``, ``gini``,
+    ``max_min_ratio``, ``limit`` (text, '' for none) and ``share_within_limit`` (NaN without one).
+    """
+    groups = rule_group(grids)
+    rows = []
+    for key, _ in RULE_GROUPS:
+        g = grids[groups.eq(key)]
+        if key == "exclusive" or not len(g):
+            continue
+        for name, limit in measures.items():
+            if name not in g:
+                continue
+            v = g[name].fillna(0).to_numpy(float)
+            s = summary(v)
+            rows.append(
+                {
+                    "rule": key,
+                    "measure": name,
+                    **{k: s[k] for k in ("n", "total", "mean", "min", "max", "cv", "gini", "max_min_ratio")},
+                    "limit": "" if limit is None else str(limit),
+                    "share_within_limit": float(np.mean(limit.violations(v) <= 1e-9)) if limit else float("nan"),
+                }
+            )
+    return pd.DataFrame(rows)
+
+
+def lorenz_png(grids: pd.DataFrame, measures: Mapping[str, Limit | None]) -> str:
+    """Return a PNG data URI: one Lorenz curve per measure, a line per rule group (the diagonal is perfect balance)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    names = [m for m in measures if m in grids]
+    groups = rule_group(grids)
+    fig, axes = plt.subplots(1, len(names), figsize=(3.2 * len(names), 3.2), squeeze=False)
+    for ax, name in zip(axes[0], names, strict=True):
+        ax.plot([0, 1], [0, 1], color="#999", lw=0.8, ls="--")
+        for key, _ in RULE_GROUPS:
+            g = grids[groups.eq(key)]
+            if key == "exclusive" or not len(g):
+                continue
+            x, y = lorenz(g[name].fillna(0).to_numpy(float))
+            ax.plot(x, y, label=f"{key} (Gini {gini(g[name].fillna(0).to_numpy(float)):.2f})")
+        ax.set_title(str(name))
+        ax.set_xlabel("share of grids")
+        ax.legend(fontsize=7)
+    axes[0][0].set_ylabel("share of the total")
+    uri = _png(fig)
+    plt.close(fig)
+    return uri
+
+
+WORST = 20
+"""Grids listed per measure among the worst (those missing a limit, most missed first)."""
+
+
+def worst_grids(result: GridResult, measures: Mapping[str, Limit | None]) -> pd.DataFrame:
+    """Return the grids that miss a limit, worst first, with the engine's suggested fix as a reason.
+
+    Columns ``grid_code``, ``measure``, ``value``, ``limit`` and ``reason`` (JSON of a
+    ``suggest_move``/``suggest_split``/``no_fix_found`` reason; empty without the run's cells).
+    """
+    from partition.adjacency import cell_graph
+    from partition.fixes import suggest_fix
+    from partition.tessellation import point_owner
+
+    g = result.grids
+    band_rows = g["rule"].eq("household_band") if "rule" in g else pd.Series(True, index=g.index)
+    rows = []
+    cells, graph, label = result.cells, None, None
+    for name, limit in measures.items():
+        if limit is None or name not in g:
+            continue
+        miss = limit.violations(g[name].fillna(0).to_numpy(float))
+        for i in np.argsort(-miss, kind="stable")[:WORST]:
+            if miss[i] <= 1e-9:
+                break
+            reason = None
+            if cells is not None and len(cells) and bool(band_rows.iloc[i]) and name in result.addresses:
+                if graph is None:
+                    graph = cell_graph(cells.assign(block=cells["block"].to_numpy()))
+                    codes = {c: j for j, c in enumerate(g["grid_code"].astype(str))}
+                    label = cells["grid_code"].astype(str).map(codes).to_numpy()
+                pts = result.addresses.to_crs(cells.crs)
+                owner = point_owner(cells.geometry.values, pts.geometry.values)
+                ok = owner >= 0
+                values = np.bincount(owner[ok], weights=pts[name].to_numpy(float)[ok], minlength=len(cells))
+                band = Band(float(g["min_households"].iloc[i]), float(g["max_households"].iloc[i]))
+                assert label is not None  # made with the graph
+                fix = suggest_fix(graph, label, int(i), values=values, limit=limit, band=band)
+                reason = _fix_reason(fix, name, cells, g)
+            rows.append(
+                {
+                    "grid_code": str(g["grid_code"].iloc[i]),
+                    "measure": name,
+                    "value": float(g[name].iloc[i]),
+                    "limit": str(limit),
+                    "reason": encode([reason]) if reason is not None else None,
+                }
+            )
+    return pd.DataFrame(rows, columns=["grid_code", "measure", "value", "limit", "reason"])
+
+
+def _fix_reason(fix: Fix, name: str, cells: pd.DataFrame, grids: pd.DataFrame) -> Reason:
+    """Return the reason that words a suggested fix (cells by their unit label, or their cell id)."""
+    before, after = round(fix.before, 2), round(fix.after, 2)
+    if fix.kind == "move":
+        labels = cells["label"].astype(object).where(cells["label"].notna(), None).to_numpy(object)
+        cell_names = [str(labels[c]) if labels[c] else f"cell {cells['cell_id'].iloc[c]}" for c, _ in fix.moves]
+        codes = [str(grids["grid_code"].iloc[t]) for _, t in fix.moves]
+        return Reason.of(
+            ReasonKind.SUGGEST_MOVE, measure=name, before=before, after=after, cells=cell_names, grids=codes
+        )
+    kind = ReasonKind.SUGGEST_SPLIT if fix.kind == "split" else ReasonKind.NO_FIX_FOUND
+    return Reason.of(kind, measure=name, before=before)

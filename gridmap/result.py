@@ -17,6 +17,8 @@ from geodata.schema import CODE_COLUMNS
 if TYPE_CHECKING:
     import folium
 
+    from partition.values import Limit
+
 
 @dataclass
 class GridResult:
@@ -106,6 +108,26 @@ class GridResult:
         from gridmap.report import report_page
 
         return report_page(self, workers=self.worker_grids if workers is None else workers, title=title)
+
+    def measures(self) -> dict[str, Limit | None]:
+        """Return the measures the run's rules limit or balance that its grids carry: name → a limit, or None.
+
+        A measure limited by several rules gives the first rule's limit (urban, rural, unknown, then overrides).
+        """
+        from partition.values import Limit
+
+        rules = (self.manifest.get("options") or {}).get("rules") or {}
+        specs = [rules.get(k) or {} for k in ("urban", "rural", "unknown")]
+        specs += list((rules.get("overrides") or {}).values())
+        out: dict[str, Limit | None] = {}
+        for spec in specs:
+            for name, ends in (spec.get("limits") or {}).items():
+                if name in self.grids.columns and out.get(name) is None:
+                    out[name] = Limit(name, max=ends.get("max"), min=ends.get("min"))
+            for name in spec.get("balance") or {}:
+                if name in self.grids.columns:
+                    out.setdefault(name, None)
+        return out
 
     def summary(self) -> pd.DataFrame:
         """Return one row per village/community: rule, grids, households, band share, flagged grids.

@@ -11,7 +11,11 @@ import pandas as pd
 from geodata import validate as gval
 from geodata.errors import InputError, Problem
 from geodata.schema import WALK_COLUMNS, WALK_LAYER_COLUMNS
+from gridmap.catalog import with_notes
+from gridmap.options import Options
 from gridmap.result import GridResult
+from partition.reasons import Reason, ReasonKind, decode, encode
+from partition.values import Flag, Limit
 from partition.walk import MARGIN_M, grid_walks, street_graph
 
 TRUE_TEXT = frozenset({"1", "true", "yes", "y", "是", "√", "x"})
@@ -49,8 +53,8 @@ def walk_grids(
     Returns
     -------
     result
-        A copy whose grids have ``walk_m`` and ``walk_unreached`` (households on streets not
-        connected to the service point), with the ``walks`` layer (one line per grid) and
+        A copy whose grids have ``walk_m`` (0 for a grid without households) and ``walk_unreached``
+        (households on streets not connected to the service point), with the ``walks`` layer (one line per grid) and
         ``manifest["walk"]``.
 
     Raises
@@ -117,8 +121,11 @@ def walk_grids(
         margin_m=margin_m,
     )
     grids = grids.copy()
-    grids[WALK_COLUMNS[0]] = np.round(walks.walk_m, 1)
-    grids[WALK_COLUMNS[1]] = np.where(np.isnan(walks.walk_m), np.nan, walks.unreached)
+    # a grid without households (a school, a park) has nobody to walk to: 0 m, not unknown
+    nobody = np.isnan(walks.walk_m) & (grids["households"].to_numpy(float) == 0)
+    walk_m = np.where(nobody, 0.0, walks.walk_m)
+    grids[WALK_COLUMNS[0]] = np.round(walk_m, 1)
+    grids[WALK_COLUMNS[1]] = np.where(np.isnan(walk_m), np.nan, np.where(nobody, 0, walks.unreached))
     has = walks.service >= 0
     ids = a["address_id"].to_numpy() if "address_id" in a else np.arange(len(a))
     layer = gpd.GeoDataFrame(
@@ -144,7 +151,55 @@ def walk_grids(
         "service_col": service_col,
         "margin_m": margin_m,
     }
-    return dataclasses.replace(result, grids=grids, walks=layer, manifest=manifest)
+    grids, flagged = _flag_walk_limits(result, grids)
+    manifest["walk"]["grids_over_limit"] = int(len(flagged))
+    violations = result.violations
+    if len(flagged):
+        violations = pd.concat([violations, flagged.to_crs(violations.crs)], ignore_index=True)
+    return dataclasses.replace(result, grids=grids, walks=layer, manifest=manifest, violations=violations)
+
+
+def _flag_walk_limits(result: GridResult, grids: gpd.GeoDataFrame) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame]:
+    """Flag the grids whose ``walk_m`` misses a ``walk_m`` limit of their village's rule; return them as violations."""
+    rules = Options.from_record(result.manifest).rules
+    bnd = result.boundaries
+    limit_of: dict[str, Limit] = {}
+    for row in bnd.itertuples():
+        rule = rules.rule_for(
+            code=str(row.code),
+            urban_rural=getattr(row, "urban_rural", None) or None,
+            kind=getattr(row, "kind", None) or None,
+        )
+        limit_of.update({str(row.code): lim for lim in rule.limits if lim.measure == WALK_COLUMNS[0]})
+    if not limit_of:
+        return grids, result.violations.iloc[:0]
+    grids = grids.copy()
+    rows = []
+    for i, (code, village, walk) in enumerate(
+        zip(grids["grid_code"], grids["village_code"], grids[WALK_COLUMNS[0]], strict=True)
+    ):
+        lim = limit_of.get(str(village))
+        if lim is None or pd.isna(walk) or lim.contains(float(walk)):
+            continue
+        text = f"≤ {lim.max:g}" if lim.max is not None and walk > lim.max else f"≥ {lim.min:g}"
+        why = Reason.of(ReasonKind.WALK_OVER_LIMIT, value=round(float(walk)), limit=text)
+        grids.iloc[i, grids.columns.get_loc("reason")] = encode([*decode(grids["reason"].iloc[i]), why])
+        if not grids["flag"].iloc[i]:
+            grids.iloc[i, grids.columns.get_loc("flag")] = Flag.LIMIT_UNMET.value
+        rows.append(
+            {
+                "kind": "grid_limit",
+                "flag": grids["flag"].iloc[i],
+                "ref": code,
+                "reason": encode([why]),
+                "geometry": grids.geometry.iloc[i],
+            }
+        )
+    grids = with_notes(grids)
+    flagged = gpd.GeoDataFrame(rows, geometry="geometry", crs=grids.crs) if rows else result.violations.iloc[:0]
+    if rows:
+        flagged = with_notes(flagged, note="message")
+    return grids, flagged
 
 
 def _marked(values: pd.Series) -> np.ndarray:

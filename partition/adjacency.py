@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 
 import geopandas as gpd
 import networkx as nx
@@ -103,6 +104,15 @@ def edges_from_cells(geoms: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndar
     return i[keep], j[keep], length[keep]
 
 
+MEASURE_PREFIX = "measure:"
+"""Cells carry each measure of their rule in a column ``measure:<name>`` (never clashing with their own columns)."""
+
+
+def measure_column(name: str) -> str:
+    """Return the cell column holding measure `name`."""
+    return MEASURE_PREFIX + name
+
+
 @dataclass(frozen=True)
 class CellGraph:
     """Rook adjacency of cells as arrays: one entry per cell (0..n-1), one per edge ``i < j``.
@@ -126,6 +136,8 @@ class CellGraph:
     population: np.ndarray | None = None
     units: np.ndarray | None = None
     group: np.ndarray | None = None
+    measures: Mapping[str, np.ndarray] = field(default_factory=dict)
+    """Measure name → value per cell (the ``measure:<name>`` columns of the cells), for limits and balance."""
 
     def __len__(self) -> int:
         return len(self.households)
@@ -159,6 +171,7 @@ def subgraph(graph: CellGraph, nodes: np.ndarray) -> CellGraph:
         population=take(graph.population),
         units=take(graph.units),
         group=take(graph.group),
+        measures={k: v[nodes] for k, v in graph.measures.items()},
     )
 
 
@@ -200,6 +213,11 @@ def cell_graph(cells: gpd.GeoDataFrame) -> CellGraph:
         population=cells["population"].to_numpy(float) if "population" in cells else None,
         units=cells["n_units"].to_numpy(float) if "n_units" in cells else None,
         group=cells["group"].to_numpy(object) if "group" in cells else None,
+        measures={
+            str(c)[len(MEASURE_PREFIX) :]: cells[c].to_numpy(float)
+            for c in cells.columns
+            if str(c).startswith(MEASURE_PREFIX)
+        },
     )
 
 

@@ -11,7 +11,8 @@ import shapely
 from shapely.geometry.base import BaseGeometry
 
 from geodata.schema import VILLAGE_CELL_COLUMNS, VILLAGE_GRID_COLUMNS
-from partition.adjacency import cell_graph
+from geodata.validate import MEASURED_AFTER
+from partition.adjacency import cell_graph, measure_column
 from partition.partition import Partition
 from partition.reasons import Reason, ReasonKind, UnitKind, UnitRef, encode, unit_text
 from partition.rules import RULE_LABELLERS, Rule, Verdict
@@ -122,6 +123,10 @@ def cells_of_area(
                 }
             ).reindex(np.arange(len(cells)))
             cells = cells.drop(columns=["unit"]).join(agg)
+            for name in village.rule.measures:  # a measure of the units layer: each cell takes its polygon's
+                if name in polys.columns and name not in points.columns:
+                    values = polys[name].to_numpy(float)
+                    cells[measure_column(name)] = np.where(src >= 0, values[np.clip(src, 0, None)], 0.0)
             cells["households"] = cells["households"].fillna(0.0)
             cells["n_units"] = cells["n_units"].fillna(0).astype(int)
             # reasons name the user's own unit: its building id, else its feature number in the units layer
@@ -165,6 +170,21 @@ def cells_of_area(
         cells.loc[dup, "n_units"] = 0
     unit_cell = pd.Series(np.flatnonzero(has & ~dup), index=u[has & ~dup])
     return cells, unit_cell.reindex(unit.to_numpy()).to_numpy()
+
+
+def _add_measures(cells: pd.DataFrame, cell_of_point: np.ndarray, points: pd.DataFrame, names: tuple[str, ...]) -> None:
+    """Sum every measure column of the address points into their cells (in place); ``units`` counts units."""
+    at = np.asarray(cell_of_point, float)
+    ok = np.isfinite(at) & (at >= 0)
+    for name in names:
+        col = measure_column(name)
+        if col in cells:  # taken from the units layer
+            continue
+        if name in points.columns:
+            values = points[name].to_numpy(float)[ok]
+            cells[col] = np.bincount(at[ok].astype(int), weights=values, minlength=len(cells))[: len(cells)]
+        elif name == "units":
+            cells[col] = cells["n_units"].to_numpy(float)
 
 
 def _note_blank_groups(rows: list[dict], points: gpd.GeoDataFrame, grid_of_point: np.ndarray) -> None:
@@ -282,6 +302,11 @@ def partition_village(village: Village, *, previous: np.ndarray | None = None) -
                     flag="",
                     reasons=(Reason.of(ReasonKind.EXCLUSIVE, name=str(piece.name)),),
                     name=piece.name,
+                    **{
+                        name: float(pts[name].to_numpy(float)[members].sum()) if name in pts else 0.0
+                        for name in rule.measures
+                        if name not in VILLAGE_GRID_COLUMNS and name not in MEASURED_AFTER
+                    },
                 )
             )
             geoms.append(piece.geometry)
@@ -310,6 +335,7 @@ def partition_village(village: Village, *, previous: np.ndarray | None = None) -
         cell_parts.append(_whole_cell(len(rows) - 1, base_area, rows[-1], label="area without households"))
     elif not shapely.is_empty(base_area) and shapely.area(base_area) > 0:
         cells, cell_of_point = cells_of_area(village, base_area, base_pts)
+        _add_measures(cells, cell_of_point, base_pts, rule.measures)
         if previous is not None and len(previous):
             cells["previous"] = _previous_of_cells(cells, cell_of_point, base_pts, previous)
         graph = cell_graph(cells)
@@ -318,6 +344,11 @@ def partition_village(village: Village, *, previous: np.ndarray | None = None) -
         figures = Partition(graph, label, [rule] * (int(label.max()) + 1 if len(label) else 0))
         dissolved = dissolve_cells(cells.geometry.values, label)
         agg = pd.DataFrame({"households": figures.households, "population": figures.population, "units": figures.units})
+        sums = {
+            name: np.bincount(label, weights=values, minlength=len(agg))
+            for name, values in graph.measures.items()
+            if name not in VILLAGE_GRID_COLUMNS  # population, units: their columns hold the sums already
+        }
         cells["grid"] = base_start + label
         cell_parts.append(cells)
         for j in agg.index:
@@ -337,6 +368,7 @@ def partition_village(village: Village, *, previous: np.ndarray | None = None) -
                     flag=flag,
                     reasons=reasons,
                     name="",
+                    **{name: float(values[j]) for name, values in sums.items()},
                 )
             )
             geoms.append(geom)
@@ -344,6 +376,7 @@ def partition_village(village: Village, *, previous: np.ndarray | None = None) -
         point_grid[base_idx[ok]] = base_start + label[cell_of_point[ok].astype(int)]
         if rule.name == "village_group" and "group" in base_pts and base_pts["group"].notna().any():
             _note_blank_groups(rows, base_pts, point_grid[base_idx])
+    _check_limits(rows, rule)
     for row in rows:
         row["reason"] = encode(row.pop("reasons"))
     grids = gpd.GeoDataFrame(rows, geometry=geoms, crs=crs)
@@ -362,6 +395,28 @@ def partition_village(village: Village, *, previous: np.ndarray | None = None) -
             [Reason.of(ReasonKind.BASE_UNDER_MIN, households=round(hh.sum()), min=rule.min_households)]
         )
     return VillageGrids(grids=grids, point_grid=pd.Series(point_grid, index=pts.index), cells=cell_table(cell_parts))
+
+
+def _check_limits(rows: list[dict], rule: Rule) -> None:
+    """Flag every grid that misses a limit of its rule and carries no reason for it yet (in place).
+
+    The splitter explains the limits it worked on; this catches the rest: rules that do not
+    split by households (one grid per 村民小组, single) and exclusive areas.
+    """
+    limit_kinds = {ReasonKind.UNIT_OVER_LIMIT, ReasonKind.AREA_OVER_LIMIT, ReasonKind.AREA_UNDER_LIMIT}
+    limit_kinds |= {ReasonKind.LIMIT_FORCED, ReasonKind.LIMIT_UNMET}
+    for row in rows:
+        explained = {r.values.get("measure") for r in row["reasons"] if r.kind in limit_kinds}
+        for lim in rule.limits:
+            value = row.get(lim.measure)
+            if value is None or lim.measure in explained or lim.contains(value):
+                continue
+            text = f"≤ {lim.max:g}" if lim.max is not None and value > lim.max else f"≥ {lim.min:g}"
+            row["reasons"] = (
+                *row["reasons"],
+                Reason.of(ReasonKind.LIMIT_UNMET, measure=lim.measure, value=round(float(value), 2), limit=text),
+            )
+            row["flag"] = row["flag"] or Flag.LIMIT_UNMET
 
 
 def _whole_cell(grid: int, geom: BaseGeometry, row: dict, *, label: str) -> pd.DataFrame:

@@ -25,6 +25,22 @@ def gini(values: np.ndarray) -> float:
     return float((2 * np.arange(1, n + 1) - n - 1) @ v / (n * v.sum()))
 
 
+def lorenz(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Lorenz curve of non-negative values: cumulative share of grids (x) and of the total (y), from (0, 0).
+
+    Examples
+    --------
+    >>> x, y = lorenz(np.array([1.0, 1.0, 2.0]))
+    >>> x.round(2).tolist(), y.round(2).tolist()
+    ([0.0, 0.33, 0.67, 1.0], [0.0, 0.25, 0.5, 1.0])
+    """
+    v = np.sort(np.asarray(values, float))
+    x = np.linspace(0.0, 1.0, len(v) + 1)
+    total = v.sum()
+    y = np.concatenate([[0.0], np.cumsum(v) / total]) if total > 0 else x.copy()
+    return x, y
+
+
 def max_min_ratio(values: np.ndarray) -> float:
     """Largest value over smallest (infinite when the smallest is 0)."""
     v = np.asarray(values, float)

@@ -36,6 +36,24 @@ class ReasonKind(StrEnum):
     """A unit can join no neighbouring area without passing the maximum."""
     UNBALANCED = "unbalanced"
     """Balancing did not reach the band (``unit``: the largest indivisible unit)."""
+    UNIT_OVER_LIMIT = "unit_over_limit"
+    """One indivisible unit alone holds more of a measure than its limit per grid."""
+    AREA_OVER_LIMIT = "area_over_limit"
+    """The area's measure over the most grids the band allows is above the limit: some grid must exceed it."""
+    AREA_UNDER_LIMIT = "area_under_limit"
+    """The area's measure over the fewest grids the band allows is below the minimum: some grid must fall short."""
+    LIMIT_FORCED = "limit_forced"
+    """Every connected in-band grid that can hold the unit misses the limit (``limit``: ``≤ 300`` or ``≥ 500``)."""
+    WALK_OVER_LIMIT = "walk_over_limit"
+    """The walk from a grid's service point to its farthest household misses its ``walk_m`` limit (measured after)."""
+    LIMIT_UNMET = "limit_unmet"
+    """The grid misses a limit and no split within the band meeting it was found (not proven impossible)."""
+    SUGGEST_MOVE = "suggest_move"
+    """Suggested fix (report): move these cells to these neighbouring grids to meet a limit."""
+    SUGGEST_SPLIT = "suggest_split"
+    """Suggested fix (report): no move meets the limit; the grid has households for two grids, split it."""
+    NO_FIX_FOUND = "no_fix_found"
+    """Suggested fix (report): no move within the band meets the limit, and the grid is too small to split."""
     CUT_APART = "cut_apart"
     """The grid is in pieces: water, an exclusive area or the boundary cut its area."""
     PIECES = "pieces"
@@ -227,6 +245,15 @@ VALUES: dict[ReasonKind, tuple[str, ...]] = {
     ReasonKind.POCKET: (*_UNIT, "households", "unit_households", "min", "max"),
     ReasonKind.UNIT_FITS_NOWHERE: (*_UNIT, "households", "min", "max"),
     ReasonKind.UNBALANCED: (*_UNIT, "households", "unit_households", "min", "max"),
+    ReasonKind.UNIT_OVER_LIMIT: (*_UNIT, "measure", "value", "limit"),
+    ReasonKind.AREA_OVER_LIMIT: ("measure", "total", "households", "grids", "limit", "min"),
+    ReasonKind.AREA_UNDER_LIMIT: ("measure", "total", "households", "grids", "limit", "max"),
+    ReasonKind.LIMIT_FORCED: (*_UNIT, "measure", "value", "limit", "min", "max"),
+    ReasonKind.LIMIT_UNMET: ("measure", "value", "limit"),
+    ReasonKind.WALK_OVER_LIMIT: ("value", "limit"),
+    ReasonKind.SUGGEST_MOVE: ("measure", "before", "after", "cells", "grids"),
+    ReasonKind.SUGGEST_SPLIT: ("measure", "before"),
+    ReasonKind.NO_FIX_FOUND: ("measure", "before"),
     ReasonKind.CUT_APART: (),
     ReasonKind.PIECES: ("pieces",),
     ReasonKind.NO_HOUSEHOLDS: (),

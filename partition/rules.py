@@ -41,7 +41,7 @@ from partition.adjacency import CellGraph, cell_graph, networkx_from_graph
 from partition.measures import pieces, within_band
 from partition.reasons import Reason, ReasonKind, Reasons
 from partition.split import split_graph
-from partition.values import DEFAULT_BAND, Band, Flag, GridCode, Status
+from partition.values import DEFAULT_BAND, Band, Flag, GridCode, Limit, Status
 
 
 class Verdict(NamedTuple):
@@ -77,7 +77,12 @@ def household_band(
     previous = cells["previous"].to_numpy() if "previous" in cells else None  # warm start (regeneration)
     graph = cell_graph(cells) if graph is None else graph
     parts = split_graph(
-        graph, min_households=rule.min_households, max_households=rule.max_households, previous=previous
+        graph,
+        min_households=rule.min_households,
+        max_households=rule.max_households,
+        previous=previous,
+        limits=rule.limits,
+        balance=rule.balance,
     )
     label = np.full(len(cells), -1)
     for j, part in enumerate(parts):
@@ -125,6 +130,47 @@ RULES = tuple(RULE_LABELLERS)
 """Rule names accepted in a rules file and on the command line."""
 
 
+def _limits(value: Any, source: str = "rules") -> tuple[Limit, ...]:
+    """Limits from a tuple of :class:`Limit` or a mapping ``{measure: max}`` / ``{measure: {min, max}}``."""
+    if isinstance(value, Mapping):
+        out = []
+        for name, spec in value.items():
+            if isinstance(spec, Mapping):
+                bad = sorted(set(spec) - {"min", "max"})
+                if bad:
+                    msg = f"{source}: limit `{name}` has unknown key(s) {', '.join(bad)}; allowed: max, min."
+                    raise RulesError(msg)
+                out.append(Limit(str(name), max=spec.get("max"), min=spec.get("min")))
+            else:
+                out.append(Limit(str(name), max=spec))
+        return tuple(out)
+    given = tuple(value)
+    if not all(isinstance(lim, Limit) for lim in given):
+        msg = f"{source}: `limits` must be Limit values or a table measure = max, got {value!r}."
+        raise RulesError(msg)
+    names = [lim.measure for lim in given]
+    if len(set(names)) != len(names):
+        msg = f"{source}: a measure is limited twice in {', '.join(map(str, given))}; give one limit per measure."
+        raise RulesError(msg)
+    return given
+
+
+def _balance(value: Any, source: str = "rules") -> tuple[tuple[str, float], ...]:
+    """Balance weights from a mapping ``{measure: weight}`` or ``(measure, weight)`` pairs (weights > 0)."""
+    pairs = list(value.items()) if isinstance(value, Mapping) else [tuple(p) for p in value]
+    out = {}
+    for pair in pairs:
+        if len(pair) != 2 or not isinstance(pair[0], str) or not pair[0].strip():
+            msg = f"{source}: `balance` expects measure = weight pairs, got {pair!r}."
+            raise RulesError(msg)
+        name, weight = pair
+        if isinstance(weight, bool) or not isinstance(weight, int | float) or not 0 < weight <= 1e6:
+            msg = f"{source}: balance weight of `{name}` must be a number above 0, got {weight!r}."
+            raise RulesError(msg)
+        out[name.strip()] = float(weight)
+    return tuple(out.items())
+
+
 @dataclass(frozen=True)
 class Rule:
     """The rule of one village/community."""
@@ -132,12 +178,39 @@ class Rule:
     name: str = "household_band"
     min_households: float = DEFAULT_BAND.min_households
     max_households: float = DEFAULT_BAND.max_households
+    limits: tuple[Limit, ...] = ()
+    """Per-grid limits on measures, kept where the households allow and flagged with a proof where not."""
+    balance: tuple[tuple[str, float], ...] = ()
+    """``(measure, weight)``: measures made as even as possible across a village's grids (after the limits)."""
 
     def __post_init__(self) -> None:
         if self.name not in RULE_LABELLERS:
             msg = f"rule '{self.name}' is unknown; expected one of {', '.join(RULE_LABELLERS)}."
             raise RulesError(msg)
         self.band  # noqa: B018 -- a band with 0 < min <= max, or a RulesError
+        object.__setattr__(self, "limits", _limits(self.limits))
+        object.__setattr__(self, "balance", _balance(self.balance))
+        if "households" in self.measures:
+            msg = "households are kept by the band: set min_households/max_households, not a limit or balance weight."
+            raise RulesError(msg)
+
+    @property
+    def measures(self) -> tuple[str, ...]:
+        """Every measure this rule limits or balances, in order of first mention."""
+        names = [lim.measure for lim in self.limits] + [name for name, _ in self.balance]
+        return tuple(dict.fromkeys(names))
+
+    def with_measures(self, *, limits: Any = None, balance: Any = None) -> Rule:
+        """Return this rule with more limits/balance weights; a measure given here replaces the rule's own."""
+        new_limits = _limits(limits or ())
+        new_balance = _balance(balance or ())
+        given = {lim.measure for lim in new_limits}
+        weights = dict(self.balance) | dict(new_balance)
+        return replace(
+            self,
+            limits=(*(lim for lim in self.limits if lim.measure not in given), *new_limits),
+            balance=tuple(weights.items()),
+        )
 
     @property
     def band(self) -> Band:
@@ -166,11 +239,16 @@ class RuleSet:
         """Build a rule set from parsed TOML; command-line band options win over the file.
 
         Accepted keys: ``min_households``, ``max_households``, ``urban_rule``, ``rural_rule``,
-        ``unknown_rule`` and a ``[codes."<12-digit code>"]`` table per override (keys ``rule``,
-        ``min_households``, ``max_households``). Unknown keys are errors, so typos do not pass
+        ``unknown_rule``, ``limits`` and ``balance`` (measures of every rule: ``limits = {minors = 300,
+        population = {min = 500, max = 1500}}``, ``balance = {population = 1}``), a ``[urban]``,
+        ``[rural]`` or ``[unknown]`` table with ``limits``/``balance`` of that rule alone, and a
+        ``[codes."<12-digit code>"]`` table per override (keys ``rule``, ``min_households``,
+        ``max_households``, ``limits``, ``balance``). Unknown keys are errors, so typos do not pass
         silently.
         """
+        kinds = ("urban", "rural", "unknown")
         allowed = {"min_households", "max_households", "urban_rule", "rural_rule", "unknown_rule", "codes"}
+        allowed |= {"limits", "balance", *kinds}
         unknown = sorted(set(data) - allowed)
         if unknown:
             msg = f"{source}: unknown key(s) {', '.join(unknown)}; allowed: {', '.join(sorted(allowed))}."
@@ -185,31 +263,62 @@ class RuleSet:
             "max_households",
             source,
         )
+        every = (_limits(data.get("limits", {}), source), _balance(data.get("balance", {}), source))
 
-        def make(name: str, extra: Mapping[str, Any] | None = None) -> Rule:
-            extra = extra or {}
-            return Rule(
-                name,
-                _whole(extra.get("min_households", mn), "min_households", source),
-                _whole(extra.get("max_households", mx), "max_households", source),
+        def measures(spec: Mapping[str, Any], where: str) -> tuple[tuple[Limit, ...], tuple[tuple[str, float], ...]]:
+            if not isinstance(spec, Mapping):
+                msg = f"{source}: `{where}` must be a table."
+                raise RulesError(msg)
+            return _limits(spec.get("limits", {}), f"{source}: {where}"), _balance(
+                spec.get("balance", {}), f"{source}: {where}"
             )
 
+        def make(name: str, extra: Mapping[str, Any] | None = None, where: str = "") -> Rule:
+            extra = extra or {}
+            own = measures(extra, where) if where else ((), ())
+            return (
+                Rule(
+                    name,
+                    _whole(extra.get("min_households", mn), "min_households", source),
+                    _whole(extra.get("max_households", mx), "max_households", source),
+                )
+                .with_measures(limits=every[0], balance=every[1])
+                .with_measures(limits=own[0], balance=own[1])
+            )
+
+        for kind in kinds:
+            bad = sorted(set(data.get(kind, {})) - {"limits", "balance"}) if isinstance(data.get(kind), Mapping) else []
+            if bad:
+                msg = f"{source}: {kind} has unknown key(s) {', '.join(bad)}; allowed: balance, limits."
+                raise RulesError(msg)
         overrides = {}
         for code, spec in dict(data.get("codes", {})).items():
             if not isinstance(spec, Mapping):
                 msg = f"{source}: codes.{code} must be a table with a 'rule' key."
                 raise RulesError(msg)
-            bad = sorted(set(spec) - {"rule", "min_households", "max_households"})
+            bad = sorted(set(spec) - {"rule", "min_households", "max_households", "limits", "balance"})
             if bad:
                 msg = f"{source}: codes.{code} has unknown key(s) {', '.join(bad)}."
                 raise RulesError(msg)
-            overrides[str(code)] = make(str(spec.get("rule", "household_band")), spec)
+            overrides[str(code)] = make(str(spec.get("rule", "household_band")), spec, f"codes.{code}")
         return cls(
-            urban=make(str(data.get("urban_rule", "household_band"))),
-            rural=make(str(data.get("rural_rule", "village_group"))),
-            unknown=make(str(data.get("unknown_rule", "household_band"))),
+            urban=make(str(data.get("urban_rule", "household_band")), data.get("urban", {}), "urban"),
+            rural=make(str(data.get("rural_rule", "village_group")), data.get("rural", {}), "rural"),
+            unknown=make(str(data.get("unknown_rule", "household_band")), data.get("unknown", {}), "unknown"),
             overrides=overrides,
         )
+
+    def rules(self) -> tuple[Rule, ...]:
+        """Every rule of the set (overrides included)."""
+        return (self.urban, self.rural, self.unknown, *self.overrides.values())
+
+    def with_measures(self, *, limits: Any = (), balance: Any = ()) -> RuleSet:
+        """Return a copy whose rules (overrides included) also carry `limits` and `balance` (these win)."""
+
+        def m(rule: Rule) -> Rule:
+            return rule.with_measures(limits=limits, balance=balance)
+
+        return RuleSet(m(self.urban), m(self.rural), m(self.unknown), {k: m(v) for k, v in self.overrides.items()})
 
     def with_band(self, min_households: int, max_households: int) -> RuleSet:
         """Return a copy whose rules (overrides included) use another household band."""

@@ -53,7 +53,7 @@ except ImportError:  # pragma: no cover - a scipy that moved it: the public func
 
 from partition.adjacency import CellGraph
 from partition.reasons import Reason, ReasonKind, Reasons, UnitKind, UnitRef, unit_ref
-from partition.values import DEFAULT_BAND, TOLERANCE, Band, Status
+from partition.values import DEFAULT_BAND, TOLERANCE, Band, Limit, Status
 
 BARRIER_COST = 0.1
 """Cost of cutting one metre of border that follows a barrier, relative to an ordinary border."""
@@ -61,6 +61,8 @@ ANGLES = 8
 """Number of sweep directions tried at every bisection."""
 REFINE_PASSES = 12
 """Maximum passes of local refinement."""
+LIMIT_CUTS = 9
+"""Cut positions tried per sweep direction, spread over the feasible window, when measures are limited."""
 
 
 @dataclass(frozen=True)
@@ -79,6 +81,30 @@ class Part:
     (no such proof was found, yet balancing did not reach the band), or ``""``."""
 
 
+@dataclass(frozen=True)
+class _Goal:
+    """The measures a split keeps within limits, then balances: one row of `m` per measure, one column per node."""
+
+    m: np.ndarray
+    names: tuple[str, ...]
+    limits: tuple[tuple[int, Limit], ...]
+    weights: tuple[tuple[int, float], ...]
+
+    def limit_violation(self, totals: np.ndarray) -> float:
+        """Sum over limits of how far a part's totals miss them, each relative to its limit (0: all met)."""
+        return float(sum(lim.violation(totals[r]) / max(lim.max or lim.min or 1.0, 1.0) for r, lim in self.limits))
+
+    def imbalance(self, totals: np.ndarray, mean: np.ndarray) -> float:
+        """Weighted squared relative deviation of a part's totals from the group's mean per part."""
+        return float(sum(w * ((totals[r] - mean[r]) / max(mean[r], 1e-9)) ** 2 for r, w in self.weights))
+
+    def lower_bound(self, total: np.ndarray, k: int) -> float:
+        """Least limit violation of any k parts holding `total` (all even): what a choice of k cannot avoid."""
+        return float(
+            sum(k * lim.violation(total[r] / k) / max(lim.max or lim.min or 1.0, 1.0) for r, lim in self.limits)
+        )
+
+
 @dataclass
 class _Arrays:
     w: np.ndarray
@@ -94,6 +120,8 @@ class _Arrays:
     nbr: np.ndarray = field(init=False)
     ncost: np.ndarray = field(init=False)
     nbar: np.ndarray = field(init=False)
+    goal: _Goal | None = field(default=None, init=False)
+    """Measure limits and balance weights of the split (None: households and borders alone, as before)."""
 
     def __post_init__(self) -> None:
         n = len(self.w)
@@ -376,6 +404,7 @@ def _bisect(idx: np.ndarray, k: int, g: _Arrays, band: Band) -> list[np.ndarray]
         order = np.lexsort((idx, proj))
         sweeps.append((order, np.cumsum(w[order])[:-1]))
     made: dict[tuple[int, int], tuple[np.ndarray, float, float] | None] = {}
+    limited = g.goal is not None and bool(g.goal.limits)  # then cuts that let both sides meet the limits win
     best = None
     for k1, k2 in sorted(splits):
         lo, hi = max(k1 * mn, H - k2 * mx), min(k1 * mx, H - k2 * mn)
@@ -387,6 +416,8 @@ def _bisect(idx: np.ndarray, k: int, g: _Arrays, band: Band) -> list[np.ndarray]
             if len(ok):
                 near = ok[np.argmin(np.abs(sums[ok] - target))]
                 cands = sorted({int(near), int(ok[len(ok) // 4]), int(ok[(3 * len(ok)) // 4])})
+                if limited:  # where the limits fall along the sweep matters too: try more positions
+                    cands = sorted({*cands, *ok[np.linspace(0, len(ok) - 1, LIMIT_CUTS).astype(int)].tolist()})
             else:
                 cands = [int(np.argmin(np.abs(sums - target)))]
             for p in cands:
@@ -404,6 +435,7 @@ def _bisect(idx: np.ndarray, k: int, g: _Arrays, band: Band) -> list[np.ndarray]
                 score = (
                     not feasible,
                     abs(L - target) if not feasible else 0.0,
+                    _cut_limit_bound(idx, left, k1, k2, g) if limited else 0.0,
                     cut * (1 + abs(L - target) / max(H, 1)),
                 )
                 if best is None or score < best[0]:
@@ -414,6 +446,34 @@ def _bisect(idx: np.ndarray, k: int, g: _Arrays, band: Band) -> list[np.ndarray]
     return _bisect(idx[left], k1, g, band) + _bisect(idx[~left], k2, g, band)
 
 
+def _cut_limit_bound(idx: np.ndarray, left: np.ndarray, k1: int, k2: int, g: _Arrays) -> float:
+    """Least limit violation left by a cut: each side's measures spread evenly over its grids."""
+    assert g.goal is not None
+    m = g.goal.m[:, idx]
+    ml = m[:, left].sum(axis=1)
+    return round(g.goal.lower_bound(ml, k1) + g.goal.lower_bound(m.sum(axis=1) - ml, k2), 9)
+
+
+def _boundary(label: np.ndarray, g: _Arrays) -> np.ndarray:
+    """Mask of the nodes with a neighbour in another part."""
+    edge = label[g.eu] != label[g.ev]
+    boundary = np.zeros(len(g.w), bool)
+    boundary[g.eu[edge]] = True
+    boundary[g.ev[edge]] = True
+    return boundary
+
+
+def _band_change(band: Band, a: float, b: float, new_a: float, new_b: float) -> float | None:
+    """Change of the band violation of two parts going from households (a, b) to (new_a, new_b).
+
+    None when the band forbids the change: the violation rises, or an in-band part leaves the band.
+    """
+    d = band.violation(new_a) + band.violation(new_b) - band.violation(a) - band.violation(b)
+    if d > 1e-9 or (band.contains(a) and not band.contains(new_a)) or (band.contains(b) and not band.contains(new_b)):
+        return None
+    return d
+
+
 def _refine(label: np.ndarray, idx: np.ndarray, g: _Arrays, band: Band, *, polish: bool = True) -> None:
     """Move boundary nodes between parts to fix the band, then (with `polish`) to shorten internal borders."""
     parts: dict[int, set[int]] = {}
@@ -422,10 +482,7 @@ def _refine(label: np.ndarray, idx: np.ndarray, g: _Arrays, band: Band, *, polis
     weight = {p: float(g.w[list(s)].sum()) for p, s in parts.items()}
     order = idx[np.lexsort((idx,))].tolist()
     # only nodes next to another part can move: mark them once, and the neighbours of every move
-    edge = label[g.eu] != label[g.ev]
-    boundary = np.zeros(len(g.w), bool)
-    boundary[g.eu[edge]] = True
-    boundary[g.ev[edge]] = True
+    boundary = _boundary(label, g)
     for _ in range(REFINE_PASSES):
         moved = 0
         for v in order:
@@ -914,6 +971,11 @@ def _split_group(idx: np.ndarray, g: _Arrays, band: Band, label: np.ndarray, nex
     H = g.w[idx].sum()
     k0 = choose_k(H, band)
     ks = band.feasible_counts(H)
+    goal = g.goal
+    if goal is not None and goal.limits and len(ks):
+        # as many grids as the limits need (within the band), else the band's own choice
+        total = goal.m[:, idx].sum(axis=1)
+        k0 = min(ks, key=lambda k: (round(goal.lower_bound(total, k), 9), abs(k - k0), k))
     tries = [k0, *sorted((k for k in ks if k != k0), key=lambda k: (abs(k - k0), k))[:2]]
     best = None
     for k in tries:
@@ -923,23 +985,187 @@ def _split_group(idx: np.ndarray, g: _Arrays, band: Band, label: np.ndarray, nex
         _refine(trial, idx, g, band)
         _rebalance(trial, idx, g, band)
         _refine(trial, idx, g, band)
+        if goal is not None:
+            _refine_measures(trial, idx, g, band)
         used = np.unique(trial[idx])
         viol = sum(band.violation(g.w[idx][trial[idx] == p].sum()) for p in used)
-        if best is None or viol < best[0] - 1e-9:
-            best = (viol, trial, len(used))
-        if viol <= 1e-9:
+        missed = _limit_violation(trial, idx, g)
+        if best is None or _better((viol, missed), best[0]):
+            best = ((viol, missed), trial, len(used))
+        if viol <= 1e-9 and missed <= 1e-9:
             break
     assert best is not None  # at least one grid count was tried
-    if best[0] > 1e-9 and len(ks):  # restarts cannot help where no k fits the households
+    if best[0][0] > 1e-9 and len(ks):  # restarts cannot help where no k fits the households
         for k in tries:
             found = _restarts(idx, k, g, band, next_id)
-            if found is not None and found[0] < best[0] - 1e-9:
-                best = (found[0], found[1], k)
-            if best[0] <= 1e-9:
+            if found is not None and found[0] < best[0][0] - 1e-9:
+                if goal is not None:
+                    _refine_measures(found[1], idx, g, band)
+                best = ((found[0], _limit_violation(found[1], idx, g)), found[1], k)
+            if best[0][0] <= 1e-9:
                 break
     trial = best[1]
     label[idx] = trial[idx]
     return next_id + max(tries)
+
+
+def _better(a: tuple[float, float], b: tuple[float, float]) -> bool:
+    """Whether (band violation, limit violation) `a` beats `b`: the band first, then the limits."""
+    return a[0] < b[0] - 1e-9 or (abs(a[0] - b[0]) <= 1e-9 and a[1] < b[1] - 1e-9)
+
+
+def _limit_violation(label: np.ndarray, idx: np.ndarray, g: _Arrays) -> float:
+    """Total limit violation of the parts of `idx` (0 without limits)."""
+    goal = g.goal
+    if goal is None or not goal.limits:
+        return 0.0
+    parts, back = np.unique(label[idx], return_inverse=True)
+    totals = np.stack([np.bincount(back.ravel(), weights=row[idx], minlength=len(parts)) for row in goal.m])
+    return sum(goal.limit_violation(totals[:, j]) for j in range(len(parts)))
+
+
+def _refine_measures(label: np.ndarray, idx: np.ndarray, g: _Arrays, band: Band) -> None:
+    """Single moves (:func:`_move_measures`), then swaps where a grid still misses a limit, until neither helps."""
+    _move_measures(label, idx, g, band)
+    if g.goal is None or not g.goal.limits:
+        return
+    for _ in range(EXCHANGE_ROUNDS):
+        if not _exchange_measures(label, idx, g, band):
+            return
+        _move_measures(label, idx, g, band)
+
+
+EXCHANGE_ROUNDS = 20
+"""Rounds of swaps (then single moves) tried to bring grids within their limits."""
+
+
+def _exchange_measures(label: np.ndarray, idx: np.ndarray, g: _Arrays, band: Band) -> bool:
+    """Swap a node of a grid over its limits with a node of a neighbouring grid; return whether any swap was made.
+
+    Where a grid misses a limit and no single move helps (its households sit at the band's
+    minimum, or the neighbour's at the maximum), a heavy node ``v`` goes to the neighbour and a
+    light node ``u`` of the neighbour comes back: the households of both stay in band, both stay
+    connected, and the total limit violation drops.
+    """
+    goal = g.goal
+    assert goal is not None
+    parts, weight = _part_weights(label, idx, g)
+    tot = {p: goal.m[:, sorted(s)].sum(axis=1) for p, s in parts.items()}
+    lv = {p: goal.limit_violation(t) for p, t in tot.items()}
+    swapped = False
+    for a in sorted((p for p in parts if lv[p] > 1e-9), key=lambda p: (-lv[p], p)):
+        if lv[a] <= 1e-9:
+            continue
+        best = None
+        for v in sorted(parts[a]):
+            if len(parts[a]) <= 1:
+                break
+            lo, hi = g.indptr[v], g.indptr[v + 1]
+            nb, nbar = g.nbr[lo:hi], g.nbar[lo:hi]
+            for b in sorted({int(label[t]) for t, bar in zip(nb, nbar, strict=True) if not bar} - {a}):
+                if b not in parts:
+                    continue
+                rest_a = parts[a] - {v}
+                for u in sorted(parts[b]):
+                    ulo, uhi = g.indptr[u], g.indptr[u + 1]
+                    if not any(
+                        int(t) in rest_a and not bar for t, bar in zip(g.nbr[ulo:uhi], g.nbar[ulo:uhi], strict=True)
+                    ):
+                        continue
+                    swing = g.w[u] - g.w[v]
+                    dband = _band_change(band, weight[a], weight[b], weight[a] + swing, weight[b] - swing)
+                    if dband is None:
+                        continue
+                    ta = tot[a] - goal.m[:, v] + goal.m[:, u]
+                    tb = tot[b] + goal.m[:, v] - goal.m[:, u]
+                    dl = goal.limit_violation(ta) + goal.limit_violation(tb) - lv[a] - lv[b]
+                    key = (round(dband, 9), round(dl, 9))
+                    if key < (0.0, 0.0) and (best is None or key < best[0]):
+                        best = (key, v, b, u, ta, tb)
+        if best is None:
+            continue
+        _, v, b, u, ta, tb = best
+        if not _stays_connected(v, parts[a], g):
+            continue
+        if not _stays_connected(u, parts[b] | {v}, g):
+            continue
+        parts[a].discard(v)
+        parts[b].add(v)
+        parts[b].discard(u)
+        parts[a].add(u)
+        weight[a] += g.w[u] - g.w[v]
+        weight[b] += g.w[v] - g.w[u]
+        tot[a], tot[b] = ta, tb
+        lv[a], lv[b] = goal.limit_violation(ta), goal.limit_violation(tb)
+        label[v], label[u] = b, a
+        swapped = True
+    return swapped
+
+
+def _move_measures(label: np.ndarray, idx: np.ndarray, g: _Arrays, band: Band) -> None:
+    """Move boundary nodes to meet the limits, then even the weighted measures, then shorten borders.
+
+    The household band stays hard: a move never raises the band violation of the two parts and
+    never takes an in-band part out of its band. Among moves that keep the band, one is made when
+    it lowers the limit violation, or keeps it and lowers the weighted imbalance, or keeps both
+    and shortens the internal border; the part it leaves stays connected and the node touches its
+    new part across a border that is not a barrier (as in :func:`_refine`).
+    """
+    goal = g.goal
+    assert goal is not None  # called only with limits or balance weights
+    parts, weight = _part_weights(label, idx, g)
+    if len(parts) < 2:
+        return
+    tot = {p: goal.m[:, sorted(s)].sum(axis=1) for p, s in parts.items()}
+    mean = goal.m[:, idx].sum(axis=1) / len(parts)
+    lv = {p: goal.limit_violation(t) for p, t in tot.items()}
+    im = {p: goal.imbalance(t, mean) for p, t in tot.items()}
+    order = idx[np.lexsort((idx,))].tolist()
+    boundary = _boundary(label, g)
+    for _ in range(2 * REFINE_PASSES):
+        moved = 0
+        for v in order:
+            if not boundary[v]:
+                continue
+            a = int(label[v])
+            if len(parts[a]) <= 1:
+                continue
+            lo, hi = g.indptr[v], g.indptr[v + 1]
+            nb, nc, nbar = g.nbr[lo:hi], g.ncost[lo:hi], g.nbar[lo:hi]
+            nlab = label[nb]
+            to_a = nc[nlab == a].sum()
+            wv, mv = g.w[v], goal.m[:, v]
+            best = None
+            for b in np.unique(nlab[nlab != a]):
+                b = int(b)
+                m = nlab == b
+                if b not in parts or nbar[m].all():
+                    continue
+                dband = _band_change(band, weight[a], weight[b], weight[a] - wv, weight[b] + wv)
+                if dband is None:
+                    continue
+                ta, tb = tot[a] - mv, tot[b] + mv
+                dl = goal.limit_violation(ta) + goal.limit_violation(tb) - lv[a] - lv[b]
+                di = goal.imbalance(ta, mean) + goal.imbalance(tb, mean) - im[a] - im[b]
+                gain = nc[m].sum() - to_a
+                key = (round(dband, 9), round(dl, 9), round(di, 12), round(-gain, 9))
+                if key < (0.0, 0.0, 0.0, 0.0) and (best is None or key < best[0]):
+                    best = (key, b, ta, tb)
+            if best is None or not _stays_connected(v, parts[a], g):
+                continue
+            _, b, ta, tb = best
+            parts[a].discard(v)
+            parts[b].add(v)
+            weight[a] -= wv
+            weight[b] += wv
+            tot[a], tot[b] = ta, tb
+            for p in (a, b):
+                lv[p], im[p] = goal.limit_violation(tot[p]), goal.imbalance(tot[p], mean)
+            label[v] = b
+            boundary[nb] = True
+            moved += 1
+        if not moved:
+            break
 
 
 def split_graph(
@@ -948,6 +1174,8 @@ def split_graph(
     min_households: float = DEFAULT_BAND.min_households,
     max_households: float = DEFAULT_BAND.max_households,
     previous: np.ndarray | None = None,
+    limits: tuple[Limit, ...] = (),
+    balance: tuple[tuple[str, float], ...] = (),
 ) -> list[Part]:
     """Split a community's cell graph into contiguous grids within ``[min, max]`` households.
 
@@ -963,6 +1191,16 @@ def split_graph(
         Optional grid of each node in an earlier run (any integer id, -1 where none): the split
         then starts from those grids and changes them only as far as the band requires
         (stable regeneration), falling back to a fresh split where that is clearly better.
+    limits, balance
+        Measure limits per grid and balance weights (:class:`partition.rules.Rule`). The band
+        stays hard and first; then the split minimises the limit violations (choosing as many
+        grids as the limits need, cutting where they are met, moving nodes between grids), then
+        the weighted imbalance, then the border length. A measure is a node attribute of that
+        name (a networkx graph) or an entry of ``CellGraph.measures`` (``units``: the units
+        count); a limit on a measure the graph does not carry is left to whoever has it. A part
+        that misses a limit carries flag ``limit_forced`` with the proof (a unit alone over it, an
+        area whose households allow too few grids, every in-band grid around a unit missing it), or
+        ``limit_unmet``.
 
     Returns
     -------
@@ -977,6 +1215,7 @@ def split_graph(
     band = Band(float(min_households), float(max_households))
     mn, mx = band.min_households, band.max_households  # for the reasons
     g, inv = _arrays(graph, mx)
+    g.goal = _goal(graph, inv, len(g.w), limits, balance)
     warm = None
     if previous is not None:
         prev = np.asarray(previous, int)
@@ -1017,6 +1256,8 @@ def split_graph(
                 if start is not None:
                     label[grp] = start[1][grp]
                     next_id += start[2]
+                    if g.goal is not None:
+                        _refine_measures(label, grp, g, band)
                 elif not used_cold:
                     next_id = _split_group(grp, g, band, label, next_id)
                 Hg = g.w[grp].sum()
@@ -1055,12 +1296,15 @@ def split_graph(
             if status == "ok":
                 status, flag = "enclave", "enclave"
             reasons = (*reasons, Reason.of(ReasonKind.CUT_APART))
+        if status == "ok":
+            flag = ""
+        if g.goal is not None and g.goal.limits:
+            missed = _why_limits(nodes_, label, g, band)
+            if missed:
+                flag = flag or missed[0]
+                reasons = (*reasons, *missed[1])
         members = sorted(m for v in nodes_ for m in g.members[v])
-        parts.append(
-            Part(
-                nodes=tuple(members), households=hh, status=status, reasons=reasons, flag=flag if status != "ok" else ""
-            )
-        )
+        parts.append(Part(nodes=tuple(members), households=hh, status=status, reasons=reasons, flag=flag))
     parts.sort(key=lambda p: p.nodes[0])
     return parts
 
@@ -1149,3 +1393,166 @@ def _attach_empty(label: np.ndarray, g: _Arrays) -> None:
             v = todo[0]
             d = (g.x[done] - g.x[v]) ** 2 + (g.y[done] - g.y[v]) ** 2
             label[v] = label[done[np.argmin(d)]]
+
+
+def _goal(
+    graph: nx.Graph | CellGraph,
+    inv: np.ndarray,
+    n: int,
+    limits: tuple[Limit, ...],
+    balance: tuple[tuple[str, float], ...],
+) -> _Goal | None:
+    """Return the measures of `limits` and `balance` the graph carries, summed into the contracted nodes (or None)."""
+    names = list(dict.fromkeys([lim.measure for lim in limits] + [name for name, _ in balance]))
+    rows: dict[str, np.ndarray] = {}
+    for name in names:
+        if isinstance(graph, CellGraph):
+            values = graph.measures.get(name)
+            if values is None and name == "units" and graph.units is not None:
+                values = graph.units
+        else:
+            nodes = sorted(graph.nodes)
+            values = np.array([graph.nodes[v].get(name, np.nan) for v in nodes], float)
+            values = None if np.isnan(values).all() else np.nan_to_num(values)
+        if values is not None:
+            rows[name] = np.bincount(inv, weights=np.asarray(values, float), minlength=n)
+    if not rows:
+        return None
+    keys = list(rows)
+    return _Goal(
+        m=np.vstack([rows[k] for k in keys]),
+        names=tuple(keys),
+        limits=tuple((keys.index(lim.measure), lim) for lim in limits if lim.measure in rows),
+        weights=tuple((keys.index(name), w) for name, w in balance if name in rows),
+    )
+
+
+def _why_limits(nodes_: np.ndarray, label: np.ndarray, g: _Arrays, band: Band) -> tuple[str, Reasons] | None:
+    """Flag and reasons of a part that misses a limit: the proof where the data give one, else ``limit_unmet``.
+
+    Proofs, in order: one unit alone holds more than the maximum; the part's connected area (its
+    grids of one barrier group) admits too few (or needs too many) in-band grids for its total;
+    every connected in-band set of nodes holding the part's heaviest unit misses the limit
+    (:func:`_limit_fits`).
+    """
+    goal = g.goal
+    assert goal is not None
+    flag, out = "limit_unmet", []
+    totals = goal.m[:, nodes_].sum(axis=1)
+    for r, lim in goal.limits:
+        value = float(totals[r])
+        if lim.contains(value):
+            continue
+        text = f"≤ {lim.max:g}" if lim.max is not None and value > lim.max else f"≥ {lim.min:g}"
+        name = goal.names[r]
+        row = goal.m[r]
+        cap = math.inf if lim.max is None else float(lim.max)
+        heavy = nodes_[np.argmax(row[nodes_])] if value > cap else None
+        if heavy is not None and row[heavy] > cap + TOLERANCE:
+            flag = "limit_forced"
+            out.append(
+                Reason.of(
+                    ReasonKind.UNIT_OVER_LIMIT,
+                    unit=g.label[heavy],
+                    measure=name,
+                    value=_num(row[heavy]),
+                    limit=_num(cap),
+                )
+            )
+            continue
+        area = _area_of(nodes_, label, g)
+        H, M = float(g.w[area].sum()), float(row[area].sum())
+        ks = band.feasible_counts(H)
+        if len(ks) and heavy is not None and M / (ks.stop - 1) > cap + TOLERANCE:
+            flag = "limit_forced"
+            out.append(
+                Reason.of(
+                    ReasonKind.AREA_OVER_LIMIT,
+                    measure=name,
+                    total=_num(M),
+                    households=round(H),
+                    grids=ks.stop - 1,
+                    limit=_num(cap),
+                    min=round(band.min_households),
+                )
+            )
+            continue
+        if len(ks) and heavy is None and lim.min is not None and M / ks.start < lim.min - TOLERANCE:
+            flag = "limit_forced"
+            out.append(
+                Reason.of(
+                    ReasonKind.AREA_UNDER_LIMIT,
+                    measure=name,
+                    total=_num(M),
+                    households=round(H),
+                    grids=ks.start,
+                    limit=_num(lim.min),
+                    max=round(band.max_households),
+                )
+            )
+            continue
+        unit = heavy if heavy is not None else nodes_[np.argmax(g.w[nodes_])]
+        if _limit_fits(int(unit), area, g, band, r, lim) is False:
+            flag = "limit_forced"
+            out.append(
+                Reason.of(
+                    ReasonKind.LIMIT_FORCED,
+                    unit=g.label[unit],
+                    measure=name,
+                    value=_num(value),
+                    limit=text,
+                    min=round(band.min_households),
+                    max=round(band.max_households),
+                )
+            )
+            continue
+        out.append(Reason.of(ReasonKind.LIMIT_UNMET, measure=name, value=_num(value), limit=text))
+    return (flag, tuple(out)) if out else None
+
+
+def _num(value: float) -> int | float:
+    """Return a measure value for a reason: whole numbers as int, else rounded to 2 decimals."""
+    return int(round(value)) if abs(value - round(value)) < 1e-9 else round(float(value), 2)
+
+
+def _area_of(nodes_: np.ndarray, label: np.ndarray, g: _Arrays) -> np.ndarray:
+    """Nodes of the connected area (across barriers, every grid) the part lies in."""
+    n = len(g.w)
+    everyone = np.flatnonzero(label >= 0)
+    comp = _components(n, everyone, g)
+    mine = comp[np.searchsorted(everyone, nodes_[0])]
+    return everyone[comp == mine]
+
+
+def _limit_fits(u: int, area: np.ndarray, g: _Arrays, band: Band, r: int, lim: Limit) -> bool | None:
+    """Whether some connected set of `area` nodes holding `u` is in band and meets `lim` on measure row `r`.
+
+    Depth-first over connected sets grown one node at a time, pruned where households pass the
+    band's maximum (or, for a maximum limit, the measure passes it: values are never negative);
+    ``False`` proves that every in-band grid holding `u` misses the limit, ``None`` means the
+    search ran out of budget (:data:`FIT_BUDGET`).
+    """
+    row = g.goal.m[r] if g.goal is not None else np.zeros(len(g.w))
+    allowed = np.zeros(len(g.w), bool)
+    allowed[area] = True
+    start = frozenset([u])
+    seen = {start}
+    stack = [start]
+    while stack:
+        if len(seen) > FIT_BUDGET:
+            return None
+        core = stack.pop()
+        members = list(core)
+        h, m = float(g.w[members].sum()), float(row[members].sum())
+        if band.contains(h) and lim.contains(m):
+            return True
+        frontier = {int(t) for v in core for t in g.nbr[g.indptr[v] : g.indptr[v + 1]] if allowed[t] and t not in core}
+        for t in sorted(frontier):
+            nxt = core | {t}
+            if nxt in seen or h + g.w[t] > band.max_households + TOLERANCE:
+                continue
+            if lim.max is not None and m + row[t] > lim.max + TOLERANCE:
+                continue
+            seen.add(nxt)
+            stack.append(nxt)
+    return False

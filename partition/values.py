@@ -44,6 +44,10 @@ class Flag(StrEnum):
     ENCLAVE = "enclave"
     EDITED = "edited"
     """Changed by hand in the editor and out of its band (no engine proof either way)."""
+    LIMIT_FORCED = "limit_forced"
+    """In band, but a measure limit is missed and the data prove no in-band grid there can meet it."""
+    LIMIT_UNMET = "limit_unmet"
+    """In band, but a measure limit is missed and no proof was found that it must be."""
 
 
 MAX_BAND = 1_000_000
@@ -128,6 +132,88 @@ class Band:
 
     def __str__(self) -> str:
         return f"{self.min_households:.0f}-{self.max_households:.0f}"
+
+
+@dataclass(frozen=True)
+class Limit:
+    """A limit on one measure of a grid (a numeric column of the addresses or units, summed per grid).
+
+    ``max`` (and/or ``min``) per grid; a grid outside is out of its limit by :meth:`violation`.
+
+    Examples
+    --------
+    >>> Limit("minors", max=300).violation(320), Limit("minors", max=300).contains(300)
+    (20.0, True)
+    >>> str(Limit("population", min=500, max=1500))
+    'population=500-1500'
+    """
+
+    measure: str
+    max: float | None = None
+    min: float | None = None
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.measure, str) or not self.measure.strip():
+            msg = f"a limit needs a measure name (a numeric column), got {self.measure!r}."
+            raise RulesError(msg)
+        for end in ("min", "max"):
+            v = getattr(self, end)
+            if v is not None and (isinstance(v, bool) or not isinstance(v, int | float) or not 0 <= v <= MAX_MEASURE):
+                msg = f"limit `{self.measure}`: `{end}` must be a number from 0 to {MAX_MEASURE:,}, got {v!r}."
+                raise RulesError(msg)
+        if self.min is None and self.max is None:
+            msg = f"limit `{self.measure}` has neither `max` nor `min`; give one (e.g. {self.measure}=300)."
+            raise RulesError(msg)
+        if self.min is not None and self.max is not None and self.min > self.max:
+            msg = f"limit `{self.measure}`: `min` {self.min} is above `max` {self.max}."
+            raise RulesError(msg)
+
+    def violation(self, value: float) -> float:
+        """How far `value` lies outside the limit (0 inside)."""
+        lo = 0.0 if self.min is None else max(0.0, self.min - value)
+        hi = 0.0 if self.max is None else max(0.0, value - self.max)
+        return lo + hi
+
+    def violations(self, values: np.ndarray | pd.Series) -> np.ndarray:
+        """:meth:`violation` of every element of `values`."""
+        v = np.asarray(values, float)
+        lo = 0.0 if self.min is None else np.maximum(0.0, self.min - v)
+        hi = 0.0 if self.max is None else np.maximum(0.0, v - self.max)
+        return np.asarray(lo + hi, float)
+
+    def contains(self, value: float) -> bool:
+        """Whether `value` meets the limit (its ends included)."""
+        return self.violation(value) <= TOLERANCE
+
+    def __str__(self) -> str:
+        if self.min is None:
+            return f"{self.measure}={self.max:g}"
+        return f"{self.measure}={self.min:g}-{'' if self.max is None else f'{self.max:g}'}"
+
+    @classmethod
+    def parse(cls, text: str, *, option: str = "--limit") -> Limit:
+        """Read ``NAME=MAX``, ``NAME=MIN-MAX`` or ``NAME=MIN-`` (e.g. ``minors=300``).
+
+        Examples
+        --------
+        >>> Limit.parse("minors=300"), Limit.parse("population=500-")
+        (Limit(measure='minors', max=300.0, min=None), Limit(measure='population', max=None, min=500.0))
+        """
+        name, sep, value = str(text).partition("=")
+        lo, dash, hi = value.partition("-")
+        try:
+            if not sep or not name.strip():
+                raise ValueError
+            if dash:
+                return cls(name.strip(), max=float(hi) if hi.strip() else None, min=float(lo))
+            return cls(name.strip(), max=float(value))
+        except ValueError as exc:
+            msg = f"`{option}` expects NAME=MAX, NAME=MIN-MAX or NAME=MIN- such as minors=300, got '{text}'."
+            raise RulesError(msg) from exc
+
+
+MAX_MEASURE = 1e12
+"""Largest end of a limit (a typo beyond it)."""
 
 
 DEFAULT_BAND = Band(300, 500)

@@ -79,6 +79,8 @@ def audit(
         households_col=households_col,
         min_households=band.min_households,
         max_households=band.max_households,
+        limits=band.limits,
+        balance=band.balance,
         name=f"audit of {Path(str(grids.path)).name}",
     )
     workers = read_workers(workers_csv, grid_code_col=grid_code_col, sheet=workers_sheet) if workers_csv else None

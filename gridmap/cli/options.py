@@ -164,13 +164,20 @@ def field_options(func: F) -> F:
 
 
 def rules_options(func: F) -> F:
-    """``--rules FILE``, ``--min-households``, ``--max-households``: the rule set (``rules``)."""
-    from gridmap.config import read_rules
+    """``--rules FILE``, ``--min-households``, ``--max-households``, ``--limit``, ``--balance``: the rule set."""
+    from gridmap.config import parse_balance, read_rules
+    from partition.values import Limit
 
     def change(kw: dict[str, Any]) -> None:
-        kw["rules"] = read_rules(
+        rules = read_rules(
             kw.pop("rules_path"), min_households=kw.pop("min_households"), max_households=kw.pop("max_households")
         )
+        limits, balance = kw.pop("limit"), kw.pop("balance")
+        if limits or balance:
+            rules = rules.with_measures(
+                limits=[Limit.parse(t) for t in limits], balance=[parse_balance(t) for t in balance]
+            )
+        kw["rules"] = rules
 
     return compose(
         click.option("--rules", "rules_path", type=click.Path(exists=True, dir_okay=False), help="TOML rules file."),
@@ -179,6 +186,21 @@ def rules_options(func: F) -> F:
         ),
         click.option(
             "--max-households", type=int, help=f"Upper end of the household band [{_DEFAULT.max_households}]."
+        ),
+        click.option(
+            "--limit",
+            multiple=True,
+            metavar="NAME=MAX",
+            help="Keep a measure (a numeric column of the addresses or units, summed per grid; 'units' counts "
+            "them) within a limit per grid where the households allow, flag with the proof where not: "
+            "minors=300, population=500-1500 (MIN-MAX), population=500- (MIN). Repeatable; every rule.",
+        ),
+        click.option(
+            "--balance",
+            multiple=True,
+            metavar="NAME[=WEIGHT]",
+            help="Make a measure as even as possible across a village's grids (after the limits), weight 1 "
+            "unless given. Repeatable; every rule.",
         ),
     )(_transform(func, change))
 

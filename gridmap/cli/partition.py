@@ -107,6 +107,7 @@ def grid_and_write(
 
     With `streets` (a frame and its source) or barrier lines, every grid gets ``walk_m``.
     """
+    from geodata.errors import InputError, Problem
     from geodata.io import check_output
     from gridmap.execute import clear_resume_dir
     from gridmap.make import make_grids
@@ -115,6 +116,10 @@ def grid_and_write(
     labels = [s.label for s in inputs.sources.values()] + ([streets[1].label] if streets is not None else [])
     paths = [Path(label) for label in labels if Path(label).exists()]
     check_output(out, overwrite=overwrite, inputs=paths)  # fail before the work, not after it
+    walk_limited = any(lim.measure == "walk_m" for rule in options.rules.rules() for lim in rule.limits)
+    if walk_limited and streets is None and not inputs.barriers:
+        fix = "pass the street lines to walk on (--streets roads.gpkg, e.g. OSM roads), or drop the walk_m limit."
+        raise InputError(Problem("--limit walk_m", "needs streets: the run has no street or barrier lines.", fix))
     parts = out.with_name(f".{out.name}.parts")
     if not resume:
         clear_resume_dir(parts)  # security: only a private folder of gridmap's own data files

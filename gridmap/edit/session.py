@@ -1059,7 +1059,13 @@ class EditSession:
                 grids, addresses, addr_grid, min_households=band[0], max_households=band[1]
             )
             liaison = catalog.with_notes(liaison)
-        grids = tidy_grids(catalog.with_notes(grids))
+        # the run's limited/balanced measures are summed again over the edited grids
+        measures = [m for m in self.run.measures() if m in addresses.columns]
+        placed = addr_grid >= 0
+        for m in measures:
+            values = addresses[m].to_numpy(float)[placed]
+            grids[m] = np.bincount(addr_grid[placed], weights=values, minlength=len(grids))[: len(grids)]
+        grids = tidy_grids(catalog.with_notes(grids), measures=measures)
         violations = violations_frame(addresses, [], grids)
         manifest = copy.deepcopy(self.run.manifest)
         manifest["created"] = _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds")

@@ -127,6 +127,12 @@ function gridmapPage(map) {
     return {fillColor: p.cc, color: '#555', weight: 0.5, fillOpacity: 0.7};
   }, 'gridmap-choro');
   ({status: statusLayer, distinct: distinctLayer, households: choroLayer})[D.colors].addTo(map);
+  /* one choropleth per measure the rules limit or balance (minors, population, …) */
+  var measureLayers = D.legend.measures.map(function (m, j) {
+    return gridLayer(function (p) {
+      return {fillColor: p.mc[j], color: '#555', weight: 0.5, fillOpacity: 0.7};
+    }, 'gridmap-measure');
+  });
   if (!D.tiles.length) showNotice('no_basemap');
   var villageLayer = L.geoJSON(D.villages, {
     interactive: false,
@@ -259,6 +265,13 @@ function gridmapPage(map) {
   overlays[both(UI.layer_status)] = statusLayer;
   overlays[both(UI.layer_distinct)] = distinctLayer;
   overlays[both(UI.layer_choro)] = choroLayer;
+  D.legend.measures.forEach(function (m, j) {
+    // the layers control sets its names as HTML: a column name is user text, so it goes in escaped
+    var name = (both(UI.layer_measure) + ' ' + m.name).replace(/[&<>"']/g, function (c) {
+      return {'&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;'}[c];
+    });
+    overlays[name] = measureLayers[j];
+  });
   if (D.context.features.some(function (f) { return f.properties.k === 'barrier'; })) overlays[both(UI.layer_barriers)] = barrierLayer;
   if (D.context.features.some(function (f) { return f.properties.k === 'exclusive'; })) overlays[both(UI.layer_exclusive)] = exclusiveLayer;
   if (D.walks.features.length) overlays[both(UI.layer_walks)] = walkLayer;
@@ -305,6 +318,11 @@ function gridmapPage(map) {
       div.appendChild(el('b', null, both(UI.legend_choro)));
       D.legend.choro.forEach(function (c) { div.appendChild(swatch(c.color, c.label)); });
     }
+    D.legend.measures.forEach(function (m, j) {
+      if (!map.hasLayer(measureLayers[j])) return;
+      div.appendChild(el('b', null, m.name + (m.limit ? ' (' + both(UI.limit) + ' ' + m.limit + ')' : '')));
+      m.rows.forEach(function (c) { div.appendChild(swatch(c.color, c.label)); });
+    });
     [[barrierLayer, 'layer_barriers', '#3a5f8a', 'solid'], [exclusiveLayer, 'layer_exclusive', '#b35806', 'dashed'], [walkLayer, 'layer_walks', '#6a3d9a', 'dashed'], [workerLayer, 'layer_workers', '#e7298a', 'solid']].forEach(function (c) {
       if (!map.hasLayer(c[0]) || !c[0].getLayers().length) return;
       var line = swatch('transparent', both(UI[c[1]]));

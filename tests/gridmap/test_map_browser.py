@@ -333,3 +333,43 @@ def test_local_mbtiles_base_map_shows_offline(browser, sample_run, tmp_path):
     assert "县自然资源局" in browser.find_element("css selector", ".leaflet-control-attribution").text
     shot(browser, "mbtiles_offline.png")
     assert js_errors(browser) == []
+
+
+def test_a_measure_choropleth_is_offered_with_its_name_as_text_and_its_limit_in_the_legend(browser, town, tmp_path):
+    import numpy as np
+
+    import gridmap
+    from gridmap.config import read_rules
+    from partition.values import Limit
+
+    hostile = "<img src=x onerror=window.__pwned=1>"
+    addresses = town["addresses"].copy()
+    addresses[hostile] = np.arange(len(addresses)) % 5 * 1.0
+    rules = read_rules().with_measures(limits=[Limit(hostile, max=200)])
+    result = gridmap.make_grids(addresses, town["boundaries"], options=gridmap.Options(rules=rules))
+    page = tmp_path / "map.html"
+    write_map(result, page, basemap="none")
+    offline(browser)
+    load(browser, page, len(result.grids))
+    labels = browser.execute_script(
+        "return Array.from(document.querySelectorAll('.leaflet-control-layers-overlays label'))"
+        ".map(function (s) { return s.textContent; });"
+    )
+    mine = [t for t in labels if hostile in t]
+    assert len(mine) == 1  # the column name is shown as text, never run
+    browser.execute_script(
+        "var name = arguments[0];"
+        "var box = Array.from(document.querySelectorAll('.leaflet-control-layers-overlays label'))"
+        ".find(function (l) { return l.textContent.indexOf(name) >= 0; }).querySelector('input');"
+        "box.click();",
+        hostile,
+    )
+    time.sleep(0.5)
+    assert browser.execute_script("return document.querySelectorAll('path.gridmap-measure').length") == len(
+        result.grids
+    )
+    legend = browser.execute_script("return document.getElementById('gridmap-legend').textContent")
+    assert f"{hostile}=200" in legend
+    assert browser.execute_script("return window.__pwned === undefined")
+    assert not js_errors(browser)
+    offline(browser, False)

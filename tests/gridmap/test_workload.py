@@ -20,6 +20,7 @@ import gridmap
 from geodata.errors import InputError, OptionError
 from geodata.sample import sample_path
 from gridmap.cli import main
+from partition.reasons import decode
 from partition.values import GridCode
 from partition.workers import grid_neighbours
 from tests.gridmap.conftest import PAYLOADS
@@ -43,6 +44,11 @@ def test_walk_m_is_on_every_grid_with_households(sample_run):
     g = walked.grids
     has = g["households"] > 0
     assert g.loc[has, "walk_m"].notna().all() and (g.loc[has, "walk_m"] > 0).all()
+
+    # a grid without households (the sample's schools and hospital) has nobody to walk to: 0 m, not unknown
+    ex = gridmap.walk_grids(gridmap.grid_files(**gridmap.sample_layers())).grids
+    empty = ex[ex["households"].eq(0)]
+    assert len(empty) == 3 and empty["walk_m"].eq(0).all() and empty["walk_unreached"].eq(0).all()
     assert walked.walks is not None and len(walked.walks) == int(has.sum())
     # the walk drawn is the walk measured (door → streets → door), in the run's CRS
     lengths = walked.walks.to_crs(walked.work_crs).length.to_numpy()
@@ -190,3 +196,37 @@ def test_an_edited_run_keeps_no_walk_or_workers_made_for_the_grids_before_the_ed
     edited = session.to_result()
     assert edited.workers is None and edited.walks is None and "walk_m" not in edited.grids
     assert "workers" not in edited.manifest and "walk" not in edited.manifest
+
+
+def test_a_walk_limit_flags_the_grids_whose_walk_misses_it_and_only_those(tmp_path):
+    p = str(sample_path())
+    common = ["--addresses", p, "--addresses-layer", "addresses", "--boundaries", p, "--boundaries-layer", "boundaries"]
+    streets = ["--streets", p, "--streets-layer", "barriers"]
+    plain = tmp_path / "plain"
+    assert CliRunner().invoke(main, ["-q", "partition", *common, *streets, "--out", str(plain)]).exit_code == 0
+    walks = gpd.read_file(plain / "grids.gpkg", layer="grids").set_index("grid_code")["walk_m"]
+    limit = float(walks.median())  # about half the grids walk further
+    out = tmp_path / "limited"
+    res = CliRunner().invoke(
+        main, ["-q", "partition", *common, *streets, "--limit", f"walk_m={limit:g}", "--out", str(out)]
+    )
+    assert res.exit_code == 0, res.output
+    grids = gpd.read_file(out / "grids.gpkg", layer="grids").set_index("grid_code")
+    # walk_m steers no split: the same grids and walks as without the limit
+    assert grids["walk_m"].round(1).equals(walks.round(1))
+    over = grids.index[grids["walk_m"] > limit]
+    assert 0 < len(over) < len(grids)
+    for code in grids.index:
+        kinds = [r.kind for r in decode(grids.loc[code, "reason"])]
+        assert ("walk_over_limit" in kinds) == (code in over), code
+    note = grids.loc[over[0], "note"]
+    assert f"步行 {round(grids.loc[over[0], 'walk_m'])} 米" in note and f"≤ {limit:g}" in note
+    assert "walk from the service point" in grids.loc[over[0], "note_en"]
+    viol = gpd.read_file(out / "grids.gpkg", layer="violations")
+    assert set(viol.loc[viol["kind"].eq("grid_limit"), "ref"]) == set(over)
+    manifest = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
+    assert manifest["walk"]["grids_over_limit"] == len(over)
+    # without streets or barrier lines to walk on, a walk limit is one clear error
+    bare = gridmap_cli("partition", *common, "--limit", "walk_m=500", "--out", str(tmp_path / "x"))
+    assert bare.returncode == 2 and "--streets" in bare.stderr and "Traceback" not in bare.stderr, bare.stderr
+    assert not (tmp_path / "x").exists()

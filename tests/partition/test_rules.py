@@ -122,7 +122,9 @@ def test_an_override_takes_its_own_band_and_the_rest_from_the_file():
 
 
 def test_errors_in_the_file_name_the_file_the_key_and_what_is_allowed():
-    with pytest.raises(RulesError, match=r"^town.toml: unknown key\(s\) colour; allowed: codes, max_households"):
+    with pytest.raises(
+        RulesError, match=r"^town.toml: unknown key\(s\) colour; allowed: balance, codes, limits, max_households"
+    ):
         RuleSet.from_dict({"colour": "red"}, source="town.toml")
     with pytest.raises(RulesError, match=r"^rules: unknown key\(s\) a, b;"):
         RuleSet.from_dict({"b": 1, "a": 2})
