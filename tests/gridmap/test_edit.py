@@ -764,14 +764,20 @@ def test_edit_log_beside_the_run_resumes_after_a_crash(run_folder, tmp_path):
     assert EditSession.from_folder(run_folder).open_journal(tmp_path / "log.jsonl") == 0
 
 
+def moved_with_a_log(run_folder: Path, log: Path) -> EditSession:
+    """A session on `run_folder` keeping its edit log in `log`, with one unit moved."""
+    session = EditSession.from_folder(run_folder)
+    session.open_journal(log)
+    unit, _, b = border_move(session)
+    session.apply("move", units=[unit], to=b)
+    return session
+
+
 def test_edit_log_names_its_run_and_refuses_another_version(run_folder, tmp_path):
     import shutil
 
     log = tmp_path / "log.jsonl"
-    first = EditSession.from_folder(run_folder)
-    first.open_journal(log)
-    unit, _, b = border_move(first)
-    first.apply("move", units=[unit], to=b)
+    first = moved_with_a_log(run_folder, log)
     head = json.loads(log.read_text(encoding="utf-8").splitlines()[0])
     assert head["op"] == "run" and head["grids_sha256"] == first.run_sha256() != ""
     # the same folder, made again with other grids: the log no longer fits it
@@ -797,10 +803,7 @@ def test_edit_log_names_its_run_and_refuses_another_version(run_folder, tmp_path
 
 def test_edit_log_after_a_save_offers_nothing_already_saved(run_folder, tmp_path):
     log = tmp_path / "log.jsonl"
-    first = EditSession.from_folder(run_folder)
-    first.open_journal(log)
-    unit, _, b = border_move(first)
-    first.apply("move", units=[unit], to=b)
+    first = moved_with_a_log(run_folder, log)
     first.save(tmp_path / "saved")
     assert EditSession.from_folder(run_folder).open_journal(log) == 0
     first.apply("merge", grids=[f"{VILLAGE}002", f"{VILLAGE}003"])  # one edit after the save
