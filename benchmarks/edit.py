@@ -16,12 +16,14 @@ Usage::
 
     python benchmarks/edit.py                 # 200 edits, seed 0
     python benchmarks/edit.py --edits 500 --seed 3
+    python benchmarks/edit.py --case points --ops move,undo,redo,merge   # the 5,068-household-point community
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import tempfile
 import time
@@ -99,13 +101,22 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--edits", type=int, default=200)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument(
+        "--case", choices=["denver", "points"], default="denver", help="points: benchmarks/edit_browser.py's community"
+    )
+    ap.add_argument("--ops", default=",".join(WEIGHTS), help="comma-separated operations to draw from")
     args = ap.parse_args()
     rng = np.random.default_rng(args.seed)
     with tempfile.TemporaryDirectory() as d:
         tmp = Path(d)
         t = time.perf_counter()
-        folder = denver_run(tmp)
-        print(f"Denver run made in {time.perf_counter() - t:.1f} s", flush=True)
+        if args.case == "points":
+            from edit_browser import household_points
+
+            folder = household_points(tmp)
+        else:
+            folder = denver_run(tmp)
+        print(f"{args.case} run made in {time.perf_counter() - t:.1f} s", flush=True)
         t = time.perf_counter()
         session = EditSession.from_folder(folder)
         opened = time.perf_counter() - t
@@ -120,7 +131,8 @@ def main() -> None:
             flush=True,
         )
         rows = []
-        ops, p = list(WEIGHTS), np.array(list(WEIGHTS.values()))
+        ops = [op for op in WEIGHTS if op in args.ops.split(",")]
+        p = np.array([WEIGHTS[op] for op in ops])
         while len(rows) < args.edits:
             op = str(rng.choice(ops, p=p / p.sum()))
             body = propose(session, op, rng)
@@ -146,6 +158,7 @@ def main() -> None:
     )
     target = {"move": 200, "merge": 200, "lock": 200, "split": 1000}
     table["target_ms"] = [target.get(op, "") for op in table.index]
+    print(f"load average at the end: {' '.join(f'{x:.1f}' for x in os.getloadavg())}")
     print(f"\n{len(df)} random valid edits through the JSON API (seed {args.seed}), milliseconds per answer:")
     print(table.to_string())
     print(f"\nsave (complete run folder: gpkg, geojson, roster, map, report, manifest): {save_s:.1f} s")

@@ -235,6 +235,38 @@ MESSAGES: dict[ReasonKind, tuple[str, str]] = {
         "编辑器内部错误（程序缺陷）：详情见服务器日志。",
         "internal error in the editor (a bug): see the server's log.",
     ),
+    ReasonKind.JOURNAL_FOUND: (
+        "发现上次未保存的 {edits} 项调整（{path}）。",
+        "found {edits} unsaved edits from last time ({path}).",
+    ),
+    ReasonKind.JOURNAL_OTHER_RUN: (
+        "{path} 中未保存的 {edits} 项调整是在此结果的另一版本上做的，无法继续，只能放弃。",
+        "the {edits} unsaved edits in {path} were made on another version of this run: "
+        "they cannot be continued, only discarded.",
+    ),
+    ReasonKind.REQUEST_FIELD_UNKNOWN: (
+        "请求中有本操作不接受的字段 {name}（可用：{expected}）。",
+        "the request has a field {name} this operation does not take (it takes: {expected}).",
+    ),
+    ReasonKind.REQUEST_FIELD_TYPE: (
+        "请求字段 {name} 的类型不对：应为{type}。",
+        "request field {name} has the wrong type: expected {type}.",
+    ),
+    ReasonKind.REQUEST_FIELD_MISSING: ("请求缺少字段 {name}。", "the request lacks the field {name}."),
+    ReasonKind.REQUEST_NOT_JSON: (
+        "请求内容格式不对：应为一个对象，且嵌套不能过深。",
+        "the request body is not a valid JSON object (or is nested too deeply).",
+    ),
+    ReasonKind.REQUEST_TOO_LARGE: (
+        "请求内容超过 {bytes} 字节。",
+        "the request body is larger than {bytes} bytes.",
+    ),
+    ReasonKind.NO_SUCH_PAGE: ("没有这个页面：{path}。", "there is no page {path}."),
+    ReasonKind.METHOD_NOT_ALLOWED: ("{path} 不接受 {method} 请求。", "{path} does not take {method} requests."),
+    ReasonKind.NO_SUCH_OP: (
+        "没有调整操作 {op}（可用：{expected}）。",
+        "there is no editing operation {op} (there are: {expected}).",
+    ),
     ReasonKind.MOVED: ("已移动单元：{grids}", "units moved: {grids}"),
     ReasonKind.MERGED: ("已合并：{grids}", "merged: {grids}"),
     ReasonKind.SPLIT_DONE: ("已拆分：{grids}", "split: {grids}"),
@@ -384,10 +416,25 @@ def _text(value: Value, lang: Lang) -> str:
     return str(value)
 
 
+REQUEST_TYPES: dict[str, tuple[str, str]] = {
+    "code": ("网格编码（文本）", "a grid code (text)"),
+    "codes": ("网格编码（文本）的非空列表", "a non-empty list of grid codes (text)"),
+    "units": ("单元编号（整数）的非空列表", "a non-empty list of unit numbers (integers)"),
+    "bool": ("true 或 false", "true or false"),
+    "k": (
+        "不小于 2 的整数，或 null（由户数区间决定）",
+        "an integer of at least 2, or null (the household band decides)",
+    ),
+}
+"""What an editor request field must hold (the ``type`` of :attr:`ReasonKind.REQUEST_FIELD_TYPE`)."""
+
+
 def render(reason: Reason, lang: Lang = "zh") -> str:
     """Return the text of one reason in Chinese (``"zh"``) or English (``"en"``)."""
     i = _LANG[lang]
     values = {k: ", ".join(map(str, v)) if isinstance(v, list) else _text(v, lang) for k, v in reason.values.items()}
+    if reason.kind is ReasonKind.REQUEST_FIELD_TYPE:
+        values["type"] = REQUEST_TYPES[str(reason.values["type"])][i]
     if "unit_kind" in reason.values:
         values["unit"] = UNITS[UnitKind(str(reason.values["unit_kind"]))][i].format(id=reason.values["unit"])
     if reason.values.get("more"):  # a list cut short: its first items, then "…"

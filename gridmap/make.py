@@ -586,23 +586,28 @@ def code_grids(
     """
     grids["area_m2"] = shapely.area(grids.geometry.values)
     grids["compactness"] = polsby_popper(grids.geometry.values)
-    assignment = assign_codes(_code_table(grids), overlap=overlap, history=list(history), fixed=fixed)
+    table = code_table(grids.geometry.values, grids["village_code"], grids["grid_type"], grids["area_m2"])
+    assignment = assign_codes(table, overlap=overlap, history=list(history), fixed=fixed)
     grids["grid_code"] = assignment.codes
     grids["seq"] = GridCode.seqs(grids["grid_code"]).map("{:03d}".format)
     return assignment
 
 
-def _code_table(grids: gpd.GeoDataFrame) -> pd.DataFrame:
-    """Return what :func:`partition.coding.assign_codes` orders grids by: village, kind, label point, area."""
-    xy = shapely.get_coordinates(shapely.point_on_surface(grids.geometry.values))
+def code_table(geoms: np.ndarray, village_code: Sequence[str], grid_type: Sequence[str], area: Sequence[float]):
+    """Return what :func:`partition.coding.assign_codes` orders grids by: village, kind, label point, area.
+
+    Indexed like `village_code` when it is a Series (the grids' own index), else by position.
+    """
+    xy = shapely.get_coordinates(shapely.point_on_surface(geoms))
     return pd.DataFrame(
         {
-            "village_code": grids["village_code"],
-            "exclusive": grids["grid_type"].ne("base"),
+            "village_code": village_code,
+            "exclusive": np.asarray(grid_type, dtype=object) != "base",
             "x": xy[:, 0],
             "y": xy[:, 1],
-            "area": grids["area_m2"],
-        }
+            "area": np.asarray(area, float),
+        },
+        index=village_code.index if isinstance(village_code, pd.Series) else None,
     )
 
 

@@ -91,16 +91,12 @@ def assign_codes(
         ``codes`` (indexed like `grids`), ``changes`` (old code, new code, households moved,
         reason), the updated ``history`` and the ``retired`` codes.
     """
-    codes = pd.Series("", index=grids.index, dtype=object)
-    fixed = fixed.reindex(grids.index) if fixed is not None else pd.Series(None, index=grids.index, dtype=object)
-    fixed = fixed.where(fixed.notna() & fixed.astype(str).ne("") & fixed.astype(str).ne("None"))
-    used_all = set(history) | set(fixed.dropna())
+    fixed_of = _fixed_codes(grids.index, fixed)
+    shared = _Shared.of(overlap)
+    used_all = set(history) | set(fixed_of.values()) | set(shared.total)
+    codes: dict[object, str] = dict.fromkeys(grids.index, "")
     change_rows: list[dict] = []
     retired: list[str] = []
-    old_total = pd.Series(dtype=float)
-    if overlap is not None and len(overlap):
-        old_total = overlap.groupby("old_code")["households"].sum()
-        used_all |= set(old_total.index)
     # codes by village once (not one scan of the whole history per village)
     used_by: dict[str, set[int]] = {}
     for c in used_all:
@@ -108,89 +104,109 @@ def assign_codes(
             parsed = GridCode.parse(c)
             used_by.setdefault(parsed.village, set()).add(parsed.seq)
     old_by: dict[str, list[str]] = {}
-    for c in old_total.index:
+    for c in shared.total:
         if GridCode.is_code(c):
             old_by.setdefault(GridCode.parse(c).village, []).append(c)
-    ov_by = dict(iter(overlap.groupby("old_code"))) if overlap is not None and len(overlap) else {}
-    ov_village = (
-        dict(iter(overlap.groupby(GridCode.villages(overlap["old_code"])))) if overlap is not None and ov_by else {}
-    )
     for village, g in grids.groupby("village_code", sort=True):
         used = used_by.get(village, set())
         order = reading_order(g["x"].to_numpy(), g["y"].to_numpy(), g["area"].to_numpy())
-        ordered = g.index[order]
+        ordered = g.index[order].tolist()
         exclusive = g["exclusive"].to_numpy(bool)[order]
         undivided = len(g) == 1 and not exclusive[0]
-        inherited: dict[object, str] = {gid: str(fixed[gid]) for gid in ordered if pd.notna(fixed[gid])}
+        inherited: dict[object, str] = {gid: fixed_of[gid] for gid in ordered if gid in fixed_of}
         old_here = old_by.get(village, [])
         if undivided:
             whole = str(GridCode.undivided(village))
             codes[ordered[0]] = whole
             if whole in old_here and ordered[0] not in inherited:  # one grid before and now: it keeps 000
                 inherited[ordered[0]] = whole
-        free_old = [c for c in old_here if c not in set(inherited.values())]
+        taken = set(inherited.values())
+        free_old = [c for c in old_here if c not in taken]
         if free_old and not undivided:
-            ov = ov_village[village]
-            ov = ov[ov["old_code"].isin(free_old) & ov["grid"].isin(g.index)]
             rows = [gid for gid in ordered if gid not in inherited]
-            cols = free_old
             ex_of = dict(zip(ordered, exclusive, strict=True))
-            mat = np.zeros((len(rows), len(cols)))
-            ri = {r: i for i, r in enumerate(rows)}
-            ci = {c: j for j, c in enumerate(cols)}
-            for r, c, h in ov[["grid", "old_code", "households"]].itertuples(index=False, name=None):
-                mat[ri[r], ci[c]] += h
+            mat = np.zeros((len(rows), len(free_old)))
+            for j, c in enumerate(free_old):
+                mat[:, j] = [shared.by_grid[c].get(r, 0.0) for r in rows]
             a, b = linear_sum_assignment(mat, maximize=True)
             for i, j in zip(a, b, strict=True):
-                code = cols[j]
+                code = free_old[j]
                 kind = GridCode.parse(code).kind
                 if kind is CodeKind.UNDIVIDED or (kind is CodeKind.EXCLUSIVE) != bool(ex_of[rows[i]]):
                     continue
-                if mat[i, j] > 0.5 * old_total[code]:
+                if mat[i, j] > 0.5 * shared.total[code]:
                     inherited[rows[i]] = code
-        for grid_id, code in inherited.items():
-            codes[grid_id] = code
+        codes.update(inherited)
         for grid_id, ex in zip(ordered, exclusive, strict=True):
             if not codes[grid_id]:
                 issued = GridCode.next_free(village, used, exclusive=bool(ex))
                 codes[grid_id] = str(issued)
                 used.add(issued.seq)
+        heir_of = {c: gid for gid, c in reversed(inherited.items())}  # the first grid holding each code
         for code in old_here:
-            heirs = [gid for gid, c in inherited.items() if c == code]
-            if heirs and pd.notna(fixed[heirs[0]]):
-                change_rows.append(
-                    dict(old_code=code, new_code=code, households_moved=0.0, reason="kept unchanged (--keep-valid)")
-                )
-                continue
-            if heirs:
-                mine = ov_by[code]
-                kept = mine.loc[mine["grid"] == heirs[0], "households"].sum()
-                moved = float(old_total[code] - kept)
-                change_rows.append(dict(old_code=code, new_code=code, households_moved=moved, reason="kept"))
-                continue
-            retired.append(code)
-            share = ov_by[code][ov_by[code]["grid"].notna()]
-            by_new = share.groupby("grid")["households"].sum()
-            if by_new.sum() == 0:
-                reason = "retired: no households left"
-                new = ""
-            elif (by_new > 0).sum() > 1 and by_new.max() <= 0.5 * old_total[code]:
-                reason = "retired: split"
-                new = codes[by_new.idxmax()]
-            else:
-                reason = "retired: merged"
-                new = codes[by_new.idxmax()]
-            change_rows.append(
-                dict(old_code=code, new_code=new, households_moved=float(old_total[code]), reason=reason)
-            )
-    new_codes = set(codes)
-    old_codes = set(old_total.index)
-    for code in codes:
-        if overlap is not None and code not in old_codes:
-            change_rows.append(dict(old_code="", new_code=code, households_moved=0.0, reason="new grid"))
-    history_out = sorted(used_all | new_codes)
+            change_rows.append(_change(code, heir_of.get(code), shared, codes, fixed_of))
+            if heir_of.get(code) is None:
+                retired.append(code)
+    if overlap is not None:
+        change_rows += [
+            dict(old_code="", new_code=code, households_moved=0.0, reason="new grid")
+            for code in codes.values()
+            if code not in shared.total
+        ]
+    history_out = sorted(used_all | set(codes.values()))
     changes = pd.DataFrame(change_rows, columns=["old_code", "new_code", "households_moved", "reason"])
-    return CodeAssignment(codes=codes, changes=changes, history=history_out, retired=sorted(retired))
+    return CodeAssignment(
+        codes=pd.Series(list(codes.values()), index=grids.index, dtype=object),
+        changes=changes,
+        history=history_out,
+        retired=sorted(retired),
+    )
+
+
+def _fixed_codes(index: pd.Index, fixed: pd.Series | None) -> dict[object, str]:
+    """Return the codes `fixed` keeps, by grid label (blank, missing and ``"None"`` keep nothing)."""
+    if fixed is None:
+        return {}
+    return {gid: str(c) for gid, c in fixed.reindex(index).items() if pd.notna(c) and str(c) != "" and str(c) != "None"}
+
+
+@dataclass
+class _Shared:
+    """Households shared with a previous layer, summed once: per old code, its total and its share per new grid."""
+
+    total: dict[str, float]
+    by_grid: dict[str, dict[object, float]]
+
+    @classmethod
+    def of(cls, overlap: pd.DataFrame | None) -> _Shared:
+        if overlap is None or not len(overlap):
+            return cls({}, {})
+        total = overlap.groupby("old_code")["households"].sum()
+        by_grid: dict[str, dict[object, float]] = {c: {} for c in total.index}
+        for grid, code, h in overlap[["grid", "old_code", "households"]].itertuples(index=False, name=None):
+            if pd.notna(grid):
+                mine = by_grid[code]
+                mine[grid] = mine.get(grid, 0.0) + h
+        return cls(total.to_dict(), by_grid)
+
+
+def _change(code: str, heir: object, shared: _Shared, codes: dict[object, str], fixed: dict[object, str]) -> dict:
+    """Return the change record of old code `code`: kept by `heir`, else retired (split, merged or emptied)."""
+    total = shared.total[code]
+    if heir is not None and heir in fixed:
+        return dict(old_code=code, new_code=code, households_moved=0.0, reason="kept unchanged (--keep-valid)")
+    if heir is not None:
+        moved = float(total - shared.by_grid[code].get(heir, 0.0))
+        return dict(old_code=code, new_code=code, households_moved=moved, reason="kept")
+    by_new = dict(sorted(shared.by_grid[code].items()))
+    values = np.array(list(by_new.values()), float)
+    if values.sum() == 0:
+        reason, new = "retired: no households left", ""
+    else:
+        top = list(by_new)[int(np.argmax(values))]
+        reason = "retired: split" if (values > 0).sum() > 1 and values.max() <= 0.5 * total else "retired: merged"
+        new = codes[top]
+    return dict(old_code=code, new_code=new, households_moved=float(total), reason=reason)
 
 
 def liaison_order_codes(grid_code: str, n: int) -> list[str]:

@@ -150,6 +150,26 @@ class ReasonKind(StrEnum):
     """Editor refusal: the page was reached under another host name than the printed URL's."""
     INTERNAL = "internal"
     """Editor: an internal error (a bug); the server's log has the details."""
+    JOURNAL_FOUND = "journal_found"
+    """Editor offer: unsaved edits from an earlier session are in the edit log (``edits``, ``path``)."""
+    JOURNAL_OTHER_RUN = "journal_other_run"
+    """Editor refusal: the edit log was made for another version of the run; it can only be discarded."""
+    REQUEST_FIELD_UNKNOWN = "request_field_unknown"
+    """Editor refusal: a request carries a field the operation does not take (``name``, ``expected``)."""
+    REQUEST_FIELD_TYPE = "request_field_type"
+    """Editor refusal: a request field has the wrong type (``name``; ``type``: a catalog.REQUEST_TYPES key)."""
+    REQUEST_FIELD_MISSING = "request_field_missing"
+    """Editor refusal: a required request field is missing (``name``)."""
+    REQUEST_NOT_JSON = "request_not_json"
+    """Editor refusal: the request body is not a JSON object (or is nested too deeply)."""
+    REQUEST_TOO_LARGE = "request_too_large"
+    """Editor refusal: the request body is larger than ``bytes``."""
+    NO_SUCH_PAGE = "no_such_page"
+    """Editor refusal: no page or API at ``path``."""
+    METHOD_NOT_ALLOWED = "method_not_allowed"
+    """Editor refusal: ``method`` is not allowed on ``path``."""
+    NO_SUCH_OP = "no_such_op"
+    """Editor refusal: ``op`` is not an editing operation (``expected``: the operations)."""
     MOVED = "moved"
     """Editor message: units were moved (``grids``: the codes touched)."""
     MERGED = "merged"
@@ -282,6 +302,16 @@ VALUES: dict[ReasonKind, tuple[str, ...]] = {
     ReasonKind.TOKEN_WAIT: ("seconds",),
     ReasonKind.HOST_REFUSED: ("host",),
     ReasonKind.INTERNAL: (),
+    ReasonKind.JOURNAL_FOUND: ("path", "edits"),
+    ReasonKind.JOURNAL_OTHER_RUN: ("path", "edits"),
+    ReasonKind.REQUEST_FIELD_UNKNOWN: ("name", "expected"),
+    ReasonKind.REQUEST_FIELD_TYPE: ("name", "type"),
+    ReasonKind.REQUEST_FIELD_MISSING: ("name",),
+    ReasonKind.REQUEST_NOT_JSON: (),
+    ReasonKind.REQUEST_TOO_LARGE: ("bytes",),
+    ReasonKind.NO_SUCH_PAGE: ("path",),
+    ReasonKind.METHOD_NOT_ALLOWED: ("method", "path"),
+    ReasonKind.NO_SUCH_OP: ("op", "expected"),
     ReasonKind.MOVED: ("grids",),
     ReasonKind.MERGED: ("grids",),
     ReasonKind.SPLIT_DONE: ("grids",),

@@ -47,7 +47,7 @@ import shapely
 
 from geodata.errors import EditError, GridmapError, OptionError, OutputExistsError, UnsafeOutputError, require
 from gridmap import catalog
-from gridmap.edit.session import DONE, EditSession, refused
+from gridmap.edit.session import DONE, EditSession, refused, wrong_type
 from partition.reasons import Reason, ReasonKind
 
 STATIC = Path(__file__).parent / "static"
@@ -222,13 +222,7 @@ def create_app(  # noqa: C901 - a Flask factory: its routes are nested functions
         # API by pointing its own domain at 127.0.0.1 (DNS rebinding)
         host = (request.host or "").rsplit(":", 1)[0].strip("[]")
         if not protect_reads and host not in LOOPBACK:
-            return jsonify(
-                {
-                    "error": catalog.reason_text(Reason.of(ReasonKind.HOST_REFUSED, host=host)),
-                    "field": "host",
-                    "warnings": [],
-                }
-            ), 403
+            return fail(refused(ReasonKind.HOST_REFUSED, field="host", status=403, host=host))
         return None
 
     @app.errorhandler(EditError)
@@ -237,23 +231,21 @@ def create_app(  # noqa: C901 - a Flask factory: its routes are nested functions
 
     @app.errorhandler(500)
     def _internal(exc):
-        return jsonify({"error": catalog.reason_text(Reason.of(ReasonKind.INTERNAL)), "field": "", "warnings": []}), 500
+        return fail(refused(ReasonKind.INTERNAL, field="", status=500))
 
     @app.errorhandler(413)
     def _too_large(exc):
-        return jsonify(
-            {"error": f"the request body is larger than {MAX_BODY:,} bytes.", "field": "body", "warnings": []}
-        ), 413
+        return fail(refused(ReasonKind.REQUEST_TOO_LARGE, field="body", status=413, bytes=MAX_BODY))
 
     @app.errorhandler(404)
     def _not_found(exc):
-        return jsonify({"error": f"no such page: {request.path}", "field": "path", "warnings": []}), 404
+        return fail(refused(ReasonKind.NO_SUCH_PAGE, field="path", status=404, path=request.path))
 
     @app.errorhandler(405)
     def _bad_method(exc):
-        return jsonify(
-            {"error": f"{request.method} is not allowed on {request.path}", "field": "method", "warnings": []}
-        ), 405
+        return fail(
+            refused(ReasonKind.METHOD_NOT_ALLOWED, field="method", status=405, method=request.method, path=request.path)
+        )
 
     @app.get("/")
     def page():
@@ -274,7 +266,7 @@ def create_app(  # noqa: C901 - a Flask factory: its routes are nested functions
     def village_arg() -> str:
         village = request.args.get("village", "")
         if not village:
-            raise EditError("`village` is required (?village=CODE).", field="village")
+            raise refused(ReasonKind.REQUEST_FIELD_MISSING, field="village", status=400, name="village")
         return village
 
     @app.get("/api/villages")
@@ -285,7 +277,9 @@ def create_app(  # noqa: C901 - a Flask factory: its routes are nested functions
                 {"code": v, "name": session.village_name.get(v, ""), "grids": len(session.grids_of(v))}
                 for v in session.villages()
             ]
-            pending = sum(1 for e in session._pending or () if e.get("op") in ALLOWED)
+            pending = session.unsaved()
+            found = Reason.of(ReasonKind.JOURNAL_FOUND, path=str(session.journal), edits=pending)
+            refusal = session.journal_refusal
         return jsonify(
             {
                 "villages": rows,
@@ -294,6 +288,8 @@ def create_app(  # noqa: C901 - a Flask factory: its routes are nested functions
                 "start_dir": str(start),
                 "journal": str(session.journal) if session.journal else None,
                 "pending": pending,
+                "journal_text": catalog.reason_text(found) if pending else None,
+                "journal_refused": catalog.reason_text(refusal) if refusal else None,
                 "edits": len(session.log),
             }
         )
@@ -315,10 +311,7 @@ def create_app(  # noqa: C901 - a Flask factory: its routes are nested functions
     @app.post("/api/fix_preview")
     def fix_preview():
         check_token()
-        data = body()
-        unknown = sorted(set(data) - READS_ALSO["fix_preview"])
-        if unknown:
-            raise EditError(f"`{unknown[0]}` is not a field of fix_preview; expected grid.", field=unknown[0])
+        data = body(READS_ALSO["fix_preview"])
         with lock:
             gid, cells, free = session.fix_area(data.get("grid"))
             parts = [p for p, _ in session.regrid_parts(cells, free)]
@@ -333,10 +326,7 @@ def create_app(  # noqa: C901 - a Flask factory: its routes are nested functions
     @app.post("/api/split_preview")
     def split_preview():
         check_token()
-        data = body()
-        unknown = sorted(set(data) - READS_ALSO["split_preview"])
-        if unknown:
-            raise EditError(f"`{unknown[0]}` is not a field of split_preview; expected grid, k.", field=unknown[0])
+        data = body(READS_ALSO["split_preview"])
         with lock:
             gid, parts = session.split_parts(data.get("grid"), data.get("k"))
             return jsonify(
@@ -354,9 +344,7 @@ def create_app(  # noqa: C901 - a Flask factory: its routes are nested functions
         with lock:
             if village:
                 if village not in session.village_cells:
-                    raise EditError(
-                        f"`village`: no village/community {village} in this run.", field="village", status=404
-                    )
+                    raise refused(ReasonKind.NO_SUCH_VILLAGE, field="village", status=404, village=village)
                 gids = session.grids_of(village)
             else:
                 gids = [g for v in session.villages() for g in session.grids_of(v)]
@@ -386,30 +374,32 @@ def create_app(  # noqa: C901 - a Flask factory: its routes are nested functions
         with lock:
             return jsonify({"village": village, "problems": session.problems(village)})
 
-    def body() -> dict[str, Any]:
+    def body(fields: set[str] | None = None) -> dict[str, Any]:
+        """Return the request's JSON object; refuse the first field outside `fields` (None: any)."""
         raw = request.get_data(cache=True)
         try:
             data = json.loads(raw) if raw.strip() else {}
-        except ValueError as exc:
-            raise EditError(f"the request body is not valid JSON ({exc}).", field="body") from exc
-        except RecursionError as exc:
-            raise EditError("the request body is nested too deeply.", field="body") from exc
+        except (ValueError, RecursionError) as exc:
+            raise refused(ReasonKind.REQUEST_NOT_JSON, field="body", status=400) from exc
         if not isinstance(data, dict):
-            raise EditError("the request body must be a JSON object.", field="body")
+            raise refused(ReasonKind.REQUEST_NOT_JSON, field="body", status=400)
+        unknown = sorted(set(data) - fields) if fields is not None else []
+        if unknown:
+            raise refused(
+                ReasonKind.REQUEST_FIELD_UNKNOWN,
+                field=unknown[0],
+                status=400,
+                name=unknown[0],
+                expected=sorted(fields or ()) or ["—"],
+            )
         return data
 
     def edit(op: str):
         check_token()
-        data = body()
-        unknown = sorted(set(data) - ALLOWED[op])
-        if unknown:
-            raise EditError(
-                f"`{unknown[0]}` is not a field of {op}; expected {', '.join(sorted(ALLOWED[op])) or 'none'}.",
-                field=unknown[0],
-            )
+        data = body(ALLOWED[op])
         for flag in ("confirm", "locked"):  # JSON booleans only: the string "false" is truthy
             if flag in data and not isinstance(data[flag], bool):
-                raise EditError(f"`{flag}` must be true or false, got {json.dumps(data[flag])[:40]}.", field=flag)
+                raise wrong_type(flag, "bool")
         with lock:
             result = session.apply(op, **data)
             live = [g for g in result.grids if session.alive(g)]
@@ -443,17 +433,14 @@ def create_app(  # noqa: C901 - a Flask factory: its routes are nested functions
     @app.post("/api/save")
     def save():
         check_token()
-        data = body()
-        unknown = sorted(set(data) - {"out", "overwrite"})
-        if unknown:
-            raise EditError(f"`{unknown[0]}` is not a field of save; expected out, overwrite.", field=unknown[0])
+        data = body({"out", "overwrite"})
         out = data.get("out")
         if not isinstance(out, str) or not out.strip():
             raise refused(ReasonKind.SAVE_PATH_BAD, field="out", status=400)
         _check_path(out)
         overwrite = data.get("overwrite", False)
         if not isinstance(overwrite, bool):
-            raise EditError("`overwrite` must be true or false.", field="overwrite")
+            raise wrong_type("overwrite", "bool")
         path = Path(out).expanduser()
         path = (path if path.is_absolute() else start / path).resolve()
         shown = str(path)
@@ -612,7 +599,8 @@ def serve(
         session.journal = None
     else:
         if pending:
-            echo(f"gridmap edit: {pending} unsaved edits found in {log}; the page offers to continue them.")
+            found = Reason.of(ReasonKind.JOURNAL_FOUND, path=str(log), edits=pending)
+            echo(f"gridmap edit: {catalog.reason_text(session.journal_refusal or found)}")
     app = create_app(session, token=token, protect_reads=host not in LOOPBACK, start_dir=Path.cwd())
     try:
         server = make_server(host, port, app, threaded=True, request_handler=_QuietHandler)

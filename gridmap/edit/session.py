@@ -49,7 +49,9 @@ from scipy.sparse.csgraph import connected_components
 from geodata.errors import EditError
 from gridmap import catalog
 from gridmap.edit.units import adjacency_from_cells, blocks_of_cells, cells_from_layer, units_from_run
+from gridmap.provenance import file_sha256
 from partition.adjacency import CellGraph, subgraph
+from partition.coding import assign_codes
 from partition.grids import dissolve_cells
 from partition.measures import polsby_popper
 from partition.partition import Partition
@@ -95,6 +97,11 @@ def refused(
     exc = EditError(catalog.reason_text(reason), field=field, status=status, warnings=warnings)
     exc.reason = reason.to_dict()  # type: ignore[attr-defined]
     return exc
+
+
+def wrong_type(name: str, expected: str) -> EditError:
+    """Return the refusal of request field `name` of the wrong type (`expected`: a catalog.REQUEST_TYPES key)."""
+    return refused(ReasonKind.REQUEST_FIELD_TYPE, field=name, status=400, name=name, type=expected)
 
 
 @dataclass
@@ -259,6 +266,9 @@ class EditSession:
         self.journal: Path | None = None
         """The edit log (JSON lines) written as edits are made; None: not kept."""
         self._pending: list[dict] | None = None
+        self.journal_refusal: Reason | None = None
+        """Why the edit log found cannot be continued (made for another version of the run), else None."""
+        self._run_sha256: str | None = None
         self.saved: set[str] = set()
         """Folders this session (or the one it resumed) saved to, resolved: they may be saved over."""
         self._members0: dict | None = None
@@ -331,9 +341,7 @@ class EditSession:
     def grid_id(self, code: Any, *, name: str = "grid") -> int:
         """Return the id of the live grid with `code`, or raise :class:`EditError` naming `name`."""
         if not isinstance(code, str) or not code:
-            raise EditError(
-                f"`{name}` must be a grid code (text), got {json.dumps(code, ensure_ascii=False)}.", field=name
-            )
+            raise wrong_type(name, "code")
         gid = self.by_code.get(code)
         if gid is None or not self.alive(gid):
             raise refused(ReasonKind.NO_SUCH_GRID, field=name, status=404, grid=code)
@@ -435,19 +443,24 @@ class EditSession:
         a = self._addresses
         cell = self.address_cell
         here = (cell >= 0) & np.isin(self.village[np.maximum(cell, 0)], list(villages))
-        old_code = self.code_array0[self.cell_grid0[cell[here]]]
-        new = pos[self.cell_grid[cell[here]]].astype(float)
+        n_old = len(self.code_array0)
+        old = self.cell_grid0[cell[here]]
+        new = pos[self.cell_grid[cell[here]]]  # -1: not among `gids`
+        hh = a["households"].to_numpy(float)[here]
+        # households per (new grid, old grid) pair, summed in one pass
+        pairs, inverse = np.unique((new + 1) * n_old + old, return_inverse=True)
+        summed = np.bincount(inverse, weights=hh, minlength=len(pairs))
+        new_of, old_of = pairs // n_old - 1, pairs % n_old
         df = pd.DataFrame(
             {
-                "grid": np.where(new >= 0, new, np.nan),
-                "old_code": old_code,
-                "households": a["households"].to_numpy(float)[here],
+                "grid": np.where(new_of >= 0, new_of, np.nan),
+                "old_code": self.code_array0[old_of],
+                "households": summed,
             }
         )
-        df = df.groupby(["grid", "old_code"], dropna=False, as_index=False)["households"].sum()
         olds = np.flatnonzero(np.isin(np.asarray(self._grids0["village_code"].astype(str)), list(villages)))
-        held = df.groupby("old_code")["households"].sum()
-        empty = [g for g in olds if held.get(self.code_array0[g], 0) <= 0]
+        held = np.bincount(old_of, weights=summed, minlength=n_old)
+        empty = [g for g in olds if held[g] <= 0]
         if empty:
             cells = np.flatnonzero(np.isin(self.cell_grid0, empty))
             share = pd.DataFrame(
@@ -470,18 +483,15 @@ class EditSession:
             )
         return df, sorted(set(self.run.history) | set(self.code_array0))
 
-    def _coded(self, gids: list[int]) -> tuple[gpd.GeoDataFrame, Any]:
-        """Return the grids `gids` coded exactly as :meth:`save` codes them (:func:`gridmap.make.code_grids`)."""
-        from gridmap.make import code_grids
+    def _coded(self, gids: list[int]) -> list[str]:
+        """Return the codes of grids `gids` exactly as :meth:`save` codes them (:func:`gridmap.make.code_grids`)."""
+        from gridmap.make import code_table
 
         geoms = np.array([self._saved_geometry(g) for g in gids], dtype=object)
-        frame = gpd.GeoDataFrame(
-            {"village_code": [self.g_village[g] for g in gids], "grid_type": [self.g_type[g] for g in gids]},
-            geometry=geoms,
-            crs=self.work_crs,
-        )
-        overlap, history = self._overlap(gids, set(frame["village_code"]))
-        return frame, code_grids(frame, overlap=overlap, history=history)
+        villages = [self.g_village[g] for g in gids]
+        table = code_table(geoms, villages, [self.g_type[g] for g in gids], shapely.area(geoms))
+        overlap, history = self._overlap(gids, set(villages))
+        return assign_codes(table, overlap=overlap, history=history).codes.astype(str).tolist()
 
     def _unchanged(self, gid: int) -> bool:
         """Whether grid `gid` holds exactly the cells it started with."""
@@ -498,8 +508,7 @@ class EditSession:
     def preview_codes(self, village: str) -> dict[int, str]:
         """Return the code save will give every grid of `village` now (grid id → 15-digit code)."""
         gids = self.grids_of(village)
-        frame, _ = self._coded(gids)
-        return dict(zip(gids, frame["grid_code"].astype(str), strict=True))
+        return dict(zip(gids, self._coded(gids), strict=True))
 
     def colors(self, village: str) -> dict[int, str]:
         """Fill colour of every grid of `village`: neighbours always differ; a grid keeps its colour while it can."""
@@ -618,7 +627,7 @@ class EditSession:
             Naming the request field at fault, with the HTTP status the API answers with.
         """
         if op not in OPS:
-            raise EditError(f"`op` should be one of {', '.join(OPS)}, got '{op}'.", field="op")
+            raise refused(ReasonKind.NO_SUCH_OP, field="op", status=400, op=str(op), expected=list(OPS))
         if op in ("undo", "redo"):
             result = self._undo_redo(op)
             self._record(op, {}, result)
@@ -632,21 +641,44 @@ class EditSession:
 
     # ---- the edit log beside the run (nothing lost) -------------------------------------------
     def open_journal(self, path: str | Path) -> int:
-        """Write every edit to `path` (JSON lines) as it is made; return the edits already there.
+        """Write every edit to `path` (JSON lines) as it is made; return the unsaved edits already there.
 
-        Edits found from an earlier session (a crash, a closed tab) wait for :meth:`resume` or
-        :meth:`discard_journal`; the first new edit discards them.
+        The log's first line names the run it belongs to (the SHA-256 of its ``grids.gpkg``); every
+        save adds a line, so edits up to the last save are not offered again. Unsaved edits found
+        from an earlier session (a crash, a closed tab) wait for :meth:`resume` or
+        :meth:`discard_journal`; the first new edit discards them. A log made for another version
+        of the run (or without its first line) can only be discarded (:attr:`journal_refusal`).
         """
         self.journal = Path(path)
         try:
             lines = self.journal.read_text(encoding="utf-8").splitlines()
         except FileNotFoundError:
             lines = []
-        self._pending = [json.loads(line) for line in lines if line.strip()]
-        return sum(1 for e in self._pending if e.get("op") in OPS)
+        entries = [json.loads(line) for line in lines if line.strip()]
+        self._pending = entries or None
+        head = entries[0] if entries and entries[0].get("op") == "run" else {}
+        self.journal_refusal = None
+        if self.unsaved() and head.get("grids_sha256") != self.run_sha256():
+            self.journal_refusal = Reason.of(ReasonKind.JOURNAL_OTHER_RUN, path=str(self.journal), edits=self.unsaved())
+        return self.unsaved()
+
+    def unsaved(self) -> int:
+        """Edits of the log found by :meth:`open_journal` made after its last save (0 once resumed or discarded)."""
+        pending = self._pending or []
+        last = max((k for k, e in enumerate(pending) if e.get("op") == "save"), default=-1)
+        return sum(1 for e in pending[last + 1 :] if e.get("op") in OPS)
+
+    def run_sha256(self) -> str:
+        """SHA-256 of the run's ``grids.gpkg`` (the version of the run an edit log belongs to); "" without a folder."""
+        if self._run_sha256 is None:
+            grids = Path(self.source) / "grids.gpkg" if self.source else None
+            self._run_sha256 = file_sha256(grids) if grids is not None and grids.is_file() else ""
+        return self._run_sha256
 
     def resume(self) -> int:
         """Apply the edits of the journal again (the session as it was); return how many."""
+        if self.journal_refusal is not None:
+            raise refused(ReasonKind.JOURNAL_OTHER_RUN, field="journal", path=str(self.journal), edits=self.unsaved())
         pending, self._pending = self._pending or [], None
         journal, self.journal = self.journal, None  # the journal already holds them
         try:
@@ -662,13 +694,18 @@ class EditSession:
     def discard_journal(self) -> None:
         """Start the journal afresh (the earlier session's edits are dropped)."""
         self._pending = None
+        self.journal_refusal = None
         if self.journal is not None:
-            self.journal.write_text("", encoding="utf-8")
+            self.journal.write_text(self._journal_head(), encoding="utf-8")
+
+    def _journal_head(self) -> str:
+        head = {"op": "run", "run": self.source, "grids_sha256": self.run_sha256()}
+        return json.dumps(head, ensure_ascii=False) + "\n"
 
     def _journal(self, entry: dict) -> None:
         if self.journal is None:
             return
-        if self._pending is not None:
+        if self._pending is not None or not self.journal.exists():
             self.discard_journal()
         with self.journal.open("a", encoding="utf-8") as f:
             f.write(json.dumps(entry, ensure_ascii=False, default=str) + "\n")
@@ -705,7 +742,7 @@ class EditSession:
             or not units
             or not all(isinstance(u, int) and not isinstance(u, bool) for u in units)
         ):
-            raise EditError("`units` must be a non-empty list of unit ids (integers).", field="units")
+            raise wrong_type("units", "units")
         bad = [u for u in units if not 0 <= u < len(self.cell_grid)]
         if bad:
             raise refused(ReasonKind.NO_SUCH_UNIT, field="units", status=404, number=bad[0])
@@ -756,7 +793,7 @@ class EditSession:
 
     def _op_merge(self, grids: Any = None) -> tuple[Delta, EditResult]:
         if not isinstance(grids, list) or not all(isinstance(c, str) for c in grids):
-            raise EditError("`grids` must list the codes of the grids to merge.", field="grids")
+            raise wrong_type("grids", "codes")
         gids = list(dict.fromkeys(self.grid_id(c, name="grids") for c in grids))
         if len(gids) < 2:  # noqa: PLR2004
             raise refused(ReasonKind.MERGE_FEW, field="grids", status=400)
@@ -807,10 +844,7 @@ class EditSession:
         """
         gid = self.grid_id(grid, name="grid")
         if k is not None and (not isinstance(k, int) or isinstance(k, bool) or k < 2):  # noqa: PLR2004
-            raise EditError(
-                f"`k` must be an integer of at least 2 (or null: the rule's band decides), got {json.dumps(k)}.",
-                field="k",
-            )
+            raise wrong_type("k", "k")
         if self.g_type[gid] != "base":
             raise refused(ReasonKind.EXCLUSIVE_FIXED, field="grid", grid=self.code[gid])
         self._unlocked((gid,), name="grid")
@@ -854,9 +888,9 @@ class EditSession:
 
     def _op_lock(self, grids: Any = None, locked: Any = True) -> tuple[Delta, EditResult]:
         if not isinstance(grids, list) or not grids:
-            raise EditError("`grids` must be a non-empty list of grid codes.", field="grids")
+            raise wrong_type("grids", "codes")
         if not isinstance(locked, bool):
-            raise EditError("`locked` must be true or false.", field="locked")
+            raise wrong_type("locked", "bool")
         gids = [self.grid_id(c, name="grids") for c in grids]
         locks = [(g, self.locked[g], locked) for g in dict.fromkeys(gids)]
         return Delta(np.zeros(0, int), np.zeros(0, int), np.zeros(0, int), locks), EditResult(

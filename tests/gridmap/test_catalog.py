@@ -43,6 +43,8 @@ def example(kind: ReasonKind, unit_kind: UnitKind = UnitKind.BUILDING) -> Reason
             values[name] = TEXT_VALUES[name]
         elif name in ("address_ids", "codes"):
             values[name] = ["id17", "310115005002001"]
+        elif name == "type":  # what a request field must hold: a key of the catalog's own table
+            values[name] = "code"
         elif name == "more":
             values[name] = True
         elif name.startswith("area_"):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import geopandas as gpd
@@ -155,8 +156,66 @@ def test_bad_requests_name_the_field_and_change_nothing(client, op, body, status
     before = client.get("/api/grids").get_json()
     resp = post(client, op, body)
     assert resp.status_code == status, resp.get_json()
-    assert resp.get_json()["field"] == field and resp.get_json()["error"]
+    assert resp.get_json()["field"] == field
+    assert_worded_for_people(resp.get_json())
     assert client.get("/api/grids").get_json() == before
+
+
+def assert_worded_for_people(answer: dict) -> None:
+    """An error a person may see: Chinese first, English beside, no API quoting; the reason kept as data."""
+    zh, _, en = answer["error"].partition(" / ")
+    assert re.search(r"[\u4e00-\u9fff]", zh) and en, answer
+    assert "`" not in answer["error"] and "--" not in answer["error"], answer
+    assert answer["reason"]["kind"] in set(ReasonKind), answer
+
+
+@pytest.mark.parametrize(
+    ("send", "status", "field", "kind"),
+    [
+        (
+            lambda c: post(c, "move", {"units": [0], "to": "310115005001002", "tiles": 1}),
+            400,
+            "tiles",
+            "request_field_unknown",
+        ),
+        (
+            lambda c: post(c, "lock", {"grids": ["310115005001002"], "locked": "false"}),
+            400,
+            "locked",
+            "request_field_type",
+        ),
+        (lambda c: post(c, "split", {"grid": 310115005001002}), 400, "grid", "request_field_type"),
+        (
+            lambda c: c.post("/api/move", data="[1, 2]", headers={"X-Gridmap-Token": TOKEN}),
+            400,
+            "body",
+            "request_not_json",
+        ),
+        (
+            lambda c: c.post("/api/move", data="{" * 5000, headers={"X-Gridmap-Token": TOKEN}),
+            400,
+            "body",
+            "request_not_json",
+        ),
+        (
+            lambda c: c.post("/api/move", data=b"x" * (2 << 20), headers={"X-Gridmap-Token": TOKEN}),
+            413,
+            "body",
+            "request_too_large",
+        ),
+        (lambda c: c.get("/api/nothing"), 404, "path", "no_such_page"),
+        (lambda c: c.get("/api/move"), 405, "method", "method_not_allowed"),
+        (lambda c: c.get("/api/units"), 400, "village", "request_field_missing"),
+        (lambda c: c.get("/api/grids?village=nowhere"), 404, "village", "no_such_village"),
+    ],
+)
+def test_malformed_requests_are_worded_through_the_catalog(client, send, status, field, kind):
+    resp = send(client)
+    answer = resp.get_json()
+    assert resp.status_code == status and answer["field"] == field and answer["reason"]["kind"] == kind, answer
+    assert_worded_for_people(answer)
+    if kind.startswith("request_field"):  # the field's name is data in the reason, not quoted into prose
+        assert answer["reason"]["name"] == field and field in answer["error"]
 
 
 def test_writes_need_the_token_and_bodies_must_be_json(client, session):
@@ -703,6 +762,56 @@ def test_edit_log_beside_the_run_resumes_after_a_crash(run_folder, tmp_path):
     third.open_journal(tmp_path / "log.jsonl")
     third.discard_journal()
     assert EditSession.from_folder(run_folder).open_journal(tmp_path / "log.jsonl") == 0
+
+
+def moved_with_a_log(run_folder: Path, log: Path) -> EditSession:
+    """A session on `run_folder` keeping its edit log in `log`, with one unit moved."""
+    session = EditSession.from_folder(run_folder)
+    session.open_journal(log)
+    unit, _, b = border_move(session)
+    session.apply("move", units=[unit], to=b)
+    return session
+
+
+def test_edit_log_names_its_run_and_refuses_another_version(run_folder, tmp_path):
+    import shutil
+
+    log = tmp_path / "log.jsonl"
+    first = moved_with_a_log(run_folder, log)
+    head = json.loads(log.read_text(encoding="utf-8").splitlines()[0])
+    assert head["op"] == "run" and head["grids_sha256"] == first.run_sha256() != ""
+    # the same folder, made again with other grids: the log no longer fits it
+    other = tmp_path / "other-version"
+    shutil.copytree(run_folder, other)
+    again = EditSession.from_folder(other)
+    again.apply("merge", grids=[f"{VILLAGE}002", f"{VILLAGE}003"])
+    again.save(tmp_path / "merged")
+    shutil.rmtree(other)
+    shutil.copytree(tmp_path / "merged", other)
+    stale = EditSession.from_folder(other)
+    assert stale.open_journal(log) == 1
+    client = create_app(stale, token=TOKEN).test_client()
+    info = client.get("/api/villages").get_json()
+    assert info["pending"] == 1 and info["journal_refused"]
+    assert_worded_for_people({"error": info["journal_refused"], "reason": {"kind": "journal_other_run"}})
+    resp = post(client, "resume")
+    assert resp.status_code == 409 and resp.get_json()["reason"]["kind"] == "journal_other_run"
+    assert not stale.undo_stack  # nothing of the other version's edits was applied
+    assert post(client, "discard").status_code == 200
+    assert EditSession.from_folder(other).open_journal(log) == 0
+
+
+def test_edit_log_after_a_save_offers_nothing_already_saved(run_folder, tmp_path):
+    log = tmp_path / "log.jsonl"
+    first = moved_with_a_log(run_folder, log)
+    first.save(tmp_path / "saved")
+    assert EditSession.from_folder(run_folder).open_journal(log) == 0
+    first.apply("merge", grids=[f"{VILLAGE}002", f"{VILLAGE}003"])  # one edit after the save
+    again = EditSession.from_folder(run_folder)
+    assert again.open_journal(log) == 1
+    assert again.resume() == 2  # both are applied again: the session continues as it was
+    np.testing.assert_array_equal(again.cell_grid, first.cell_grid)
+    assert str((tmp_path / "saved").resolve()) in again.saved
 
 
 def test_save_paths_are_relative_to_the_start_folder_and_only_own_saves_are_replaced(session, tmp_path):

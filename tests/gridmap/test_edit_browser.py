@@ -10,6 +10,7 @@ installed with gridmap (``gridmap/web``), served by the editor itself: no intern
 
 from __future__ import annotations
 
+import json
 import threading
 
 import numpy as np
@@ -361,7 +362,8 @@ def test_reload_after_a_killed_server_continues_the_edit_log(browser, run_folder
     finally:  # the server dies without saving
         server.shutdown()
         server.server_close()
-    assert journal.read_text(encoding="utf-8").count("\n") == 1
+    lines = journal.read_text(encoding="utf-8").splitlines()
+    assert [json.loads(line)["op"] for line in lines] == ["run", "move"]  # the run it belongs to, then the edit
     again = EditSession.from_folder(run_folder)
     assert again.open_journal(journal) == 1
     url, server = serve(again)
@@ -375,6 +377,36 @@ def test_reload_after_a_killed_server_continues_the_edit_log(browser, run_folder
         wait.until(lambda d: f"{hh_b} 户" in row(d, b).text)
         assert again.cell_grid[unit] == again.by_code[b]
         assert not browser.find_element(By.ID, "undo").get_attribute("disabled")  # the edit can be undone
+        assert not errors(browser)
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_an_edit_log_of_another_run_version_is_only_offered_for_discarding(browser, run_folder, tmp_path):
+    from selenium.webdriver.common.action_chains import ActionChains
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    session = EditSession.from_folder(run_folder)
+    unit, _, b = clickable_unit(session)
+    journal = tmp_path / "run.edit-log.jsonl"
+    stale = [
+        {"op": "run", "run": str(run_folder), "grids_sha256": "0" * 64},
+        {"op": "move", "args": {"units": [unit], "to": b}},
+    ]
+    journal.write_text("".join(json.dumps(e) + "\n" for e in stale), encoding="utf-8")
+    assert session.open_journal(journal) == 1
+    url, server = serve(session)
+    try:
+        open_page(browser, url)
+        offer = browser.find_element(By.ID, "resume")
+        assert offer.is_displayed() and "另一版本" in offer.text and "another version" in offer.text
+        assert not browser.find_element(By.ID, "resume-yes").is_displayed()
+        ActionChains(browser).click(browser.find_element(By.ID, "resume-no")).perform()
+        WebDriverWait(browser, 20).until(lambda d: session.unsaved() == 0)  # the discard reached the server
+        assert not session.undo_stack and session.journal_refusal is None
+        assert [json.loads(line)["op"] for line in journal.read_text(encoding="utf-8").splitlines()] == ["run"]
         assert not errors(browser)
     finally:
         server.shutdown()

@@ -530,7 +530,9 @@
         $("village").appendChild(opt);
       });
       if (info.pending) {
-        $("resume-text").textContent = `发现上次未保存的 ${info.pending} 项调整（${info.journal}）。Found ${info.pending} unsaved edits from last time.`;
+        // a log made for another version of the run can only be discarded
+        $("resume-text").textContent = info.journal_refused || info.journal_text;
+        $("resume-yes").hidden = Boolean(info.journal_refused);
         $("resume").hidden = false;
       }
       if (info.villages.length) await setVillage(info.villages[0].code, true);
