@@ -1039,12 +1039,25 @@ CASES_22 = [
         code=1,
     ),
     Case22(
+        "assign-a-folder-that-is-no-run",
+        lambda ws: ["assign", str(_folder(ws, "notes")), "--workers", "3"],
+        r"is not a gridmap run folder \(no grids\.gpkg\)",
+    ),
+    Case22(
         "check-codes-full-width-code-exit-1",
         lambda ws: ["check-codes", str(_grids_with_codes(ws, ["310115005001００１"]))],
         r"is not 15 digits \(ASCII 0-9;",
         code=1,
     ),
 ]
+
+
+def _folder(ws: Path, name: str) -> Path:
+    """A folder of the user's own (a note in it), not a run."""
+    folder = ws / name
+    folder.mkdir(exist_ok=True)
+    (folder / "readme.txt").write_text("mine", encoding="utf-8")
+    return folder
 
 
 def _shp_without_dbf(ws: Path) -> Path:
