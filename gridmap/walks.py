@@ -181,7 +181,7 @@ def _flag_walk_limits(result: GridResult, grids: gpd.GeoDataFrame) -> tuple[gpd.
         lim = limit_of.get(str(village))
         if lim is None or pd.isna(walk) or lim.contains(float(walk)):
             continue
-        text = f"≤ {lim.max:g}" if lim.max is not None and walk > lim.max else f"≥ {lim.min:g}"
+        text = lim.missed(walk)
         why = Reason.of(ReasonKind.WALK_OVER_LIMIT, value=round(float(walk)), limit=text)
         grids.iloc[i, grids.columns.get_loc("reason")] = encode([*decode(grids["reason"].iloc[i]), why])
         if not grids["flag"].iloc[i]:

@@ -411,7 +411,7 @@ def _check_limits(rows: list[dict], rule: Rule) -> None:
             value = row.get(lim.measure)
             if value is None or lim.measure in explained or lim.contains(value):
                 continue
-            text = f"≤ {lim.max:g}" if lim.max is not None and value > lim.max else f"≥ {lim.min:g}"
+            text = lim.missed(value)
             row["reasons"] = (
                 *row["reasons"],
                 Reason.of(ReasonKind.LIMIT_UNMET, measure=lim.measure, value=round(float(value), 2), limit=text),

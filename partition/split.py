@@ -1443,7 +1443,7 @@ def _why_limits(nodes_: np.ndarray, label: np.ndarray, g: _Arrays, band: Band) -
         value = float(totals[r])
         if lim.contains(value):
             continue
-        text = f"≤ {lim.max:g}" if lim.max is not None and value > lim.max else f"≥ {lim.min:g}"
+        text = lim.missed(value)
         name = goal.names[r]
         row = goal.m[r]
         cap = math.inf if lim.max is None else float(lim.max)

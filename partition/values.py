@@ -185,6 +185,14 @@ class Limit:
         """Whether `value` meets the limit (its ends included)."""
         return self.violation(value) <= TOLERANCE
 
+    def missed(self, value: float) -> str:
+        """Return the end of the limit `value` misses, as reasons quote it.
+
+        >>> Limit("minors", max=300).missed(320), Limit("population", min=500, max=1500).missed(400)
+        ('≤ 300', '≥ 500')
+        """
+        return f"≤ {self.max:g}" if self.max is not None and value > self.max else f"≥ {self.min:g}"
+
     def __str__(self) -> str:
         if self.min is None:
             return f"{self.measure}={self.max:g}"
