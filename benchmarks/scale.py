@@ -16,10 +16,11 @@ Stages: read+validate (files read, inputs checked and in the work CRS), partitio
 graph, split; per community, in --workers processes; each village saved into the resume folder,
 as `gridmap partition` always does), code, other (addresses labelled with their
 grid, the violations layer, outputs back to the output CRS), write (GeoPackage, GeoJSON, CSV
-roster, report), map (map.html, the interactive map; timed separately with --map, added in "with map s"). "cpu s" is the CPU time
-of the run and its workers (comparable across machine load), "load" the 1-minute load average
-before/after: the machine is shared, so wall times are only comparable at low load. Each run is a
-fresh process, so its peak memory (the run and its workers) is its own.
+roster, report), map (map.html, the interactive map; timed separately with --map, added in "with
+map s"). "cpu s" is the CPU time of the run and its workers (comparable across machine load),
+"load" the 1-minute load average before/after: the machine is shared, so wall times are only
+comparable at low load. Each run is a fresh process, so its peak memory (the run and its workers)
+is its own.
 
 The floor (--floor; on by default for city): what the bare job costs with the fastest tools, on the
 same points: read the addresses and communities with Arrow (pyogrio), Voronoi cells of each
