@@ -493,27 +493,26 @@ def _refine(label: np.ndarray, idx: np.ndarray, g: _Arrays, band: Band, *, polis
             if len(parts[a]) <= 1:
                 continue
             lo, hi = g.indptr[v], g.indptr[v + 1]
-            nb, nc, nbar = g.nbr[lo:hi], g.ncost[lo:hi], g.nbar[lo:hi]
-            nlab = label[nb]
-            inside = nlab == a
-            to_a = nc[inside].sum()
+            nlab = label[g.nbr[lo:hi]]
+            wv = g.w[v]
+            left_a, va = band.violation(weight[a] - wv), band.violation(weight[a])
             options = []
-            for b in np.unique(nlab[~inside]):
-                b = int(b)
+            to_a = None
+            for b in sorted(set(nlab.tolist()) - {a}):
                 if b not in parts:
                     continue
-                m = nlab == b
-                if (nbar[m]).all():
+                # the band change first: most neighbours are ruled out by it without touching the border arrays
+                dviol = left_a + band.violation(weight[b] + wv) - va - band.violation(weight[b])
+                if not (dviol < -1e-9 or (polish and abs(dviol) <= 1e-9)):
                     continue
+                m = nlab == b
+                if g.nbar[lo:hi][m].all():
+                    continue
+                nc = g.ncost[lo:hi]
+                if to_a is None:
+                    to_a = nc[nlab == a].sum()
                 gain = nc[m].sum() - to_a
-                wv = g.w[v]
-                dviol = (
-                    band.violation(weight[a] - wv)
-                    + band.violation(weight[b] + wv)
-                    - band.violation(weight[a])
-                    - band.violation(weight[b])
-                )
-                if dviol < -1e-9 or (polish and abs(dviol) <= 1e-9 and gain > 1e-9):
+                if dviol < -1e-9 or gain > 1e-9:
                     options.append((dviol, -gain, b))
             if not options:
                 continue
