@@ -111,9 +111,9 @@ def to_cell(browser, cell: int, zoom: int = 17) -> tuple[int, int]:
 
 
 def pixel(browser, x: int, y: int) -> tuple[int, int, int]:
-    """Colour the map's canvas shows at window point (x, y)."""
+    """Colour the cells' canvas shows at window point (x, y)."""
     script = (
-        "const c = document.querySelector('.leaflet-overlay-pane canvas'); const r = c.getBoundingClientRect();"
+        "const c = document.querySelector('#map canvas.gm-cells'); const r = c.getBoundingClientRect();"
         " const px = (arguments[0] - r.left) * c.width / r.width, py = (arguments[1] - r.top) * c.height / r.height;"
         " return Array.from(c.getContext('2d').getImageData(px, py, 1, 1).data.slice(0, 3));"
     )
