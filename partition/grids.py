@@ -212,9 +212,10 @@ def _note_blank_groups(rows: list[dict], points: gpd.GeoDataFrame, grid_of_point
 def dissolve_cells(geoms: np.ndarray, label: np.ndarray) -> dict[int, BaseGeometry]:
     """Return the union of the cells of every label: a fast coverage union, checked, else a full overlay union.
 
-    Cells tile the area without overlaps, so GEOS's coverage union applies; where its result is
-    not one valid hole-free polygon of the cells' total area (an enclave, cells whose shared
-    edges do not match exactly) the grid is unioned again with the general (slower) overlay.
+    Cells tile the area without overlaps, so GEOS's coverage union applies; its result is kept when
+    it is valid and has the cells' total area, holes (a grid inside this one) and pieces included.
+    Where cells' shared edges do not match exactly (cut at different vertices along a barrier) it
+    fails or is not valid, and the grid is unioned again with the general (slower) overlay.
     """
     order = np.argsort(label, kind="stable")
     labels, starts = np.unique(label[order], return_index=True)
@@ -227,8 +228,7 @@ def dissolve_cells(geoms: np.ndarray, label: np.ndarray) -> dict[int, BaseGeomet
             merged = None
         area = float(shapely.area(parts).sum())
         if merged is None or not (
-            shapely.get_type_id(merged) == 3
-            and shapely.get_num_interior_rings(merged) == 0
+            shapely.get_type_id(merged) in (3, 6)  # Polygon, MultiPolygon
             and shapely.is_valid(merged)
             and abs(shapely.area(merged) - area) <= 1e-9 * max(area, 1.0)
         ):
