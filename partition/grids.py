@@ -172,7 +172,7 @@ def cells_of_area(
     return cells, unit_cell.reindex(unit.to_numpy()).to_numpy()
 
 
-def _add_measures(cells: pd.DataFrame, cell_of_point: np.ndarray, points: pd.DataFrame, names: tuple[str, ...]) -> None:
+def add_measures(cells: pd.DataFrame, cell_of_point: np.ndarray, points: pd.DataFrame, names: tuple[str, ...]) -> None:
     """Sum every measure column of the address points into their cells (in place); ``units`` counts units."""
     at = np.asarray(cell_of_point, float)
     ok = np.isfinite(at) & (at >= 0)
@@ -335,7 +335,7 @@ def partition_village(village: Village, *, previous: np.ndarray | None = None) -
         cell_parts.append(_whole_cell(len(rows) - 1, base_area, rows[-1], label="area without households"))
     elif not shapely.is_empty(base_area) and shapely.area(base_area) > 0:
         cells, cell_of_point = cells_of_area(village, base_area, base_pts)
-        _add_measures(cells, cell_of_point, base_pts, rule.measures)
+        add_measures(cells, cell_of_point, base_pts, rule.measures)
         if previous is not None and len(previous):
             cells["previous"] = _previous_of_cells(cells, cell_of_point, base_pts, previous)
         graph = cell_graph(cells)

@@ -310,4 +310,3 @@ def test_dissolved_grids_keep_the_hole_of_a_grid_inside_them_and_their_pieces():
     assert shapely.equals(grids[0], shapely.union_all(cells[label == 0]))
     assert [len(p.interiors) for p in grids[0].geoms] == [1, 0] and grids[0].area == 9
     assert shapely.equals(grids[1], cells[4])
-
