@@ -13,12 +13,14 @@ Datasets (seeded):
                        outside the repository) and pass it with --city (default: $GRIDMAP_CITY)
 
 Stages: read+validate (files read, inputs checked and in the work CRS), partition (tessellate,
-graph, split; per community, in --workers processes), code, other (addresses labelled with their
+graph, split; per community, in --workers processes; each village saved into the resume folder,
+as `gridmap partition` always does), code, other (addresses labelled with their
 grid, the violations layer, outputs back to the output CRS), write (GeoPackage, GeoJSON, CSV
-roster, report), map (folium + PNG; timed separately with --map, and added in "with map s"). "cpu s" is the CPU time
-of the run and its workers (comparable across machine load), "load" the 1-minute load average
-before/after: the machine is shared, so wall times are only comparable at low load. Each run is a
-fresh process, so its peak memory (the run and its workers) is its own.
+roster, report), map (map.html, the interactive map; timed separately with --map, added in "with
+map s"). "cpu s" is the CPU time of the run and its workers (comparable across machine load),
+"load" the 1-minute load average before/after: the machine is shared, so wall times are only
+comparable at low load. Each run is a fresh process, so its peak memory (the run and its workers)
+is its own.
 
 The floor (--floor; on by default for city): what the bare job costs with the fastest tools, on the
 same points: read the addresses and communities with Arrow (pyogrio), Voronoi cells of each
@@ -59,6 +61,7 @@ from synthetic import denver, make_town, write_inputs  # noqa: E402
 
 import gridmap  # noqa: E402
 from gridmap import LayerSpec, write_run  # noqa: E402
+from gridmap.execute import clear_resume_dir  # noqa: E402
 
 SHARED = ROOT.parent / "shared" / "data"
 
@@ -136,11 +139,15 @@ def run_case(name: str, inputs: Path, out: Path, *, layers: dict[str, str], work
         options=gridmap.Options(fields=fields),
     ).frames()
     t_read = time.perf_counter() - t0
-    result = gridmap.make_grids(**frames, options=gridmap.Options(workers=workers, fields=fields))
+    # the resume folder `gridmap partition` always keeps (each finished village saved, for --resume)
+    parts = out.with_name(f".{out.name}.parts")
+    options = gridmap.Options(workers=workers, fields=fields, resume_dir=parts)
+    result = gridmap.make_grids(**frames, options=options)
     del frames  # as in run_files, the frames read are not kept while the outputs are written
     t_run = time.perf_counter() - t0
     t = time.perf_counter()
     write_run(result, out, maps=False)
+    clear_resume_dir(parts)
     t_write = time.perf_counter() - t
     t_map = float("nan")
     if draw_map:

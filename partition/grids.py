@@ -153,22 +153,25 @@ def cells_of_area(
     cells = cells_from_points(points.geometry.values, unit.to_numpy(), area, barriers=village.barriers)
     u = cells["unit"].to_numpy()
     has = u != EMPTY
-    for col in ("households", "population", "group", "compound", "label"):
-        values = units[col].to_numpy()
-        fill = 0.0 if col == "households" else (np.nan if col == "population" else None)
-        out = np.full(len(cells), fill, dtype=values.dtype if col in ("households", "population") else object)
-        out[has] = values[u[has]]
-        cells[col] = out
-    cells["n_units"] = has.astype(int)
-    building = units["building"].to_numpy(object)
-    cells["unit_id"] = np.full(len(cells), None, dtype=object)
-    cells.loc[has, "unit_id"] = [None if pd.isna(b) else str(b) for b in building[u[has]]]
     # a unit may own several cells (pieces in two blocks); its households sit on the first one
-    dup = pd.Series(u).duplicated().to_numpy() & has
-    if dup.any():
-        cells.loc[dup, ["households", "population"]] = [0.0, np.nan]
-        cells.loc[dup, "n_units"] = 0
-    unit_cell = pd.Series(np.flatnonzero(has & ~dup), index=u[has & ~dup])
+    first = has & ~pd.Series(u).duplicated().to_numpy()
+    at = u[has]
+    cols: dict[str, np.ndarray] = {"unit": u, "block": cells["block"].to_numpy()}
+    for col, fill in (("households", 0.0), ("population", np.nan)):
+        values = np.full(len(cells), fill)
+        values[first] = units[col].to_numpy(float)[u[first]]
+        cols[col] = values
+    for col in ("group", "compound", "label", "building"):
+        values = np.full(len(cells), None, dtype=object)
+        values[has] = units[col].to_numpy(object)[at]
+        cols[col] = values
+    building = cols.pop("building")
+    named = has & pd.notna(building)
+    cols["n_units"] = first.astype(int)
+    cols["unit_id"] = np.full(len(cells), None, dtype=object)
+    cols["unit_id"][named] = building[named].astype(str)
+    cells = gpd.GeoDataFrame(cols, geometry=cells.geometry.values)  # one frame, not a column at a time
+    unit_cell = pd.Series(np.flatnonzero(first), index=u[first])
     return cells, unit_cell.reindex(unit.to_numpy()).to_numpy()
 
 

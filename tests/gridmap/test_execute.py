@@ -70,6 +70,29 @@ def test_interrupted_run_resumes_where_it_stopped(tmp_path, monkeypatch):
     assert_same(run_files(**config()), resumed)
 
 
+def test_villages_saved_by_worker_processes_are_resumed(tmp_path, monkeypatch):
+    """Worker processes save the villages they grid themselves; a later run reuses every one of them."""
+    parts = tmp_path / "parts"
+
+    class Killed(Exception):
+        pass
+
+    def die_after_three(stage, done, total):
+        if stage == "partition" and done == 3:
+            raise Killed
+
+    with pytest.raises(Killed):
+        run_files(**config(workers=2), progress=die_after_three, resume_dir=parts)
+    saved = {p.stem for p in parts.glob("*.json") if p.name != gexec.RESUME_STAMP}
+    assert len(saved) >= 3  # the workers may have finished more before the run stopped
+    calls = []
+    real = gexec.grid_village
+    monkeypatch.setattr(gexec, "grid_village", lambda task: calls.append(task.village.code) or real(task))
+    resumed = run_files(**config(), resume_dir=parts)
+    assert not set(calls) & saved and len(calls) == len(resumed.boundaries) - len(saved)
+    assert_same(run_files(**config()), resumed)
+
+
 def test_saved_villages_of_other_inputs_are_not_reused(tmp_path):
     parts = tmp_path / "parts"
     run_files(**config(), resume_dir=parts)

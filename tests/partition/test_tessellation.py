@@ -6,7 +6,14 @@ import numpy as np
 import shapely
 
 from partition.measures import coverage_ratio, overlap_area
-from partition.tessellation import EMPTY, blocks_from_barriers, cells_from_points, cells_from_polygons, point_owner
+from partition.tessellation import (
+    EMPTY,
+    blocks_from_barriers,
+    cells_from_points,
+    cells_from_polygons,
+    point_owner,
+    union_runs,
+)
 
 BOUNDARY = shapely.box(0, 0, 100, 60)
 
@@ -88,3 +95,22 @@ def test_footprints_with_streets_between_them_are_not_cells():
     houses = np.array([shapely.box(0, 0, 40, 60), shapely.box(60, 0, 100, 60)])  # 80 % of the area
     assert cells_from_polygons(houses, np.array([0, 1]), BOUNDARY) is None
     assert cells_from_polygons(houses, np.array([0, 1]), BOUNDARY, min_share=0.8) is not None
+
+
+def test_runs_of_voronoi_pieces_and_of_overlapping_polygons_dissolve_to_their_union():
+    rng = np.random.default_rng(3)
+    pts = shapely.points(rng.uniform(0, 100, (400, 2)))
+    cells = shapely.get_parts(shapely.voronoi_polygons(shapely.multipoints(pts), extend_to=BOUNDARY, ordered=True))
+    cells = shapely.intersection(cells, BOUNDARY)
+    # runs of 1..40 pieces; the last run overlaps itself (not a coverage): the general union is used there
+    sizes = rng.integers(1, 41, 30)
+    sizes = sizes[np.cumsum(sizes) <= len(cells)]
+    overlapping = np.array([shapely.box(0, 0, 10, 10), shapely.box(5, 5, 15, 15), shapely.box(8, 0, 12, 3)])
+    geoms = np.concatenate([cells[: sizes.sum()], overlapping])
+    size = np.r_[sizes, len(overlapping)]
+    start = np.r_[0, np.cumsum(size)[:-1]]
+    out = union_runs(geoms, start, size)
+    want = [shapely.union_all(geoms[a : a + n]) for a, n in zip(start, size, strict=True)]
+    assert shapely.equals(out, want).all()
+    assert shapely.is_valid(out).all()
+    assert np.isclose(shapely.area(out[-1]), 100 + 100 + 12 - 25 - 6)  # overlaps counted once
