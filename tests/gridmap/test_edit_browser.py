@@ -258,11 +258,15 @@ def test_a_lasso_drawn_with_the_pointer_gives_the_cells_inside_it_to_the_brush(b
     try:
         open_page(browser, url)
         wait = WebDriverWait(browser, 20, ignored_exceptions=REDRAWN)
-        ActionChains(browser).click(row(browser, b)).perform()  # the neighbouring grid as the brush
+        # the neighbouring grid as the brush: a click on one of its units on the map (no tool on)
+        ActionChains(browser).click(row(browser, a)).perform()
+        at_b = to_cell(browser, other_b)
+        press_at(browser, [at_b])
         wait.until(lambda d: "brush" in row(d, b).get_attribute("class"))
+        assert "brush" not in row(browser, a).get_attribute("class")
         browser.find_element(By.ID, "lasso").click()
         assert browser.find_element(By.ID, "lasso").get_attribute("aria-pressed") == "true"
-        colour_b = pixel(browser, *to_cell(browser, other_b))
+        colour_b = pixel(browser, *at_b)
         x, y = to_cell(browser, unit)
         before = pixel(browser, x, y)
         assert before != colour_b
