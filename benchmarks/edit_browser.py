@@ -13,21 +13,24 @@ with real pointer and key events (WebDriver actions):
 
 The page records every edit as ``performance.measure('gridmap:edit')`` from the event that made it
 (pointer release of a paint stroke, Ctrl+Z, a button click) to the animation frame after the
-answer was drawn; every zoom as ``gridmap:zoom`` from its start to the redrawn frame (Leaflet's
-0.25 s zoom animation included) and as ``gridmap:redraw`` from the end of the movement to the frame
-the canvas was redrawn in. Operations: paint one border unit into the neighbouring grid (brush picked first, not timed),
-undo (Ctrl+Z), redo (Ctrl+Shift+Z), merge two grids and split one (preview, then accept: the accept
-click is timed), zoom in and out.
+answer was drawn; every zoom or pan as ``gridmap:redraw`` from the end of the movement to the frame
+the canvases were redrawn in, and every zoom also as ``gridmap:zoom`` from its start (Leaflet's
+0.25 s zoom animation included). Operations: paint one border unit into the neighbouring grid
+(brush picked first, not timed), undo (Ctrl+Z), redo (Ctrl+Shift+Z), merge two grids and split one
+(preview, then accept: the accept click is timed), zoom in and out with the map's buttons, pan by
+dragging the map with the pointer. The load average is printed with every table: the figures are
+only as quiet as the machine.
 
 Usage::
 
-    python benchmarks/edit_browser.py               # 20 paints per case
+    python benchmarks/edit_browser.py               # 20 paints, 20 zooms, 20 pans per case
     python benchmarks/edit_browser.py --paints 40 --case points
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import tempfile
 import threading
@@ -131,7 +134,56 @@ def n_edits(browser) -> int:
     return browser.execute_script("return performance.getEntriesByName('gridmap:edit').length")
 
 
-def drive(folder: Path, village: str | None, paints: int, seed: int) -> pd.DataFrame:
+def view_changes(browser, zooms: int, pans: int) -> list[list]:
+    """Zoom in and out with the map's buttons, then pan with real pointer drags; the page's redraw measures.
+
+    Each redraw is measured from the end of the movement (Leaflet's ``zoomend``; for a drag the
+    ``moveend`` after its inertia) to the frame the canvases were redrawn in.
+    """
+    from selenium.webdriver.common.actions.action_builder import ActionBuilder
+    from selenium.webdriver.common.by import By
+
+    def count() -> int:
+        return browser.execute_script("return performance.getEntriesByName('gridmap:redraw').length")
+
+    def measured(change) -> None:
+        n = count()
+        change()
+        wait(browser, lambda: count() > n)
+        time.sleep(0.3)
+
+    def drag(dx: int, dy: int) -> None:
+        r = browser.execute_script(
+            "const r = document.getElementById('map').getBoundingClientRect();"
+            " return [r.left, r.top, r.width, r.height]"
+        )
+        x, y = int(r[0] + r[2] / 2), int(r[1] + r[3] / 2)
+        actions = ActionBuilder(browser)
+        actions.pointer_action.move_to_location(x, y).pointer_down()
+        for step in range(1, 6):
+            actions.pointer_action.move_to_location(x + dx * step // 5, y + dy * step // 5)
+        actions.pointer_action.pointer_up()
+        actions.perform()
+
+    browser.execute_script("performance.clearMeasures('gridmap:redraw'); performance.clearMeasures('gridmap:zoom')")
+    for _ in range(zooms // 2):
+        for button in ("leaflet-control-zoom-in", "leaflet-control-zoom-out"):
+            measured(lambda button=button: browser.find_element(By.CLASS_NAME, button).click())
+    rows = browser.execute_script(
+        "return performance.getEntriesByName('gridmap:redraw').map(m => ['zoom: redraw', m.duration])"
+        ".concat(performance.getEntriesByName('gridmap:zoom').map(m => ['zoom: with animation', m.duration]))"
+    )
+    browser.execute_script("performance.clearMeasures('gridmap:redraw'); performance.clearMeasures('gridmap:zoom')")
+    for i in range(pans):
+        measured(lambda i=i: drag(*[(240, 0), (0, 160), (-240, 0), (0, -160)][i % 4]))
+    return rows + browser.execute_script(
+        "return performance.getEntriesByName('gridmap:redraw').map(m => ['pan: redraw', m.duration])"
+    )
+
+
+def drive(
+    folder: Path, village: str | None, paints: int, seed: int, *, zooms: int = 20, pans: int = 20
+) -> pd.DataFrame:
     from selenium.webdriver.common.by import By
     from selenium.webdriver.common.keys import Keys
     from werkzeug.serving import make_server
@@ -193,22 +245,10 @@ def drive(folder: Path, village: str | None, paints: int, seed: int) -> pd.DataF
                 edit(lambda: browser.find_element(By.ID, "split-accept").click())
                 edit(lambda: keys(browser, (Keys.CONTROL, "z")))
             edit(lambda: keys(browser, (Keys.CONTROL, "z")))
-        for _ in range(10):
-            for button in ("leaflet-control-zoom-in", "leaflet-control-zoom-out"):
-                n = browser.execute_script("return performance.getEntriesByName('gridmap:redraw').length")
-                browser.find_element(By.CLASS_NAME, button).click()
-                wait(
-                    browser,
-                    lambda n=n: (
-                        browser.execute_script("return performance.getEntriesByName('gridmap:redraw').length") > n
-                    ),
-                )
-                time.sleep(0.3)
         rows = browser.execute_script(
             "return performance.getEntriesByName('gridmap:edit').map(m => [m.detail.op, m.duration])"
-            ".concat(performance.getEntriesByName('gridmap:redraw').map(m => ['zoom: redraw', m.duration]))"
-            ".concat(performance.getEntriesByName('gridmap:zoom').map(m => ['zoom: with animation', m.duration]))"
         )
+        rows += view_changes(browser, zooms, pans)
     finally:
         browser.quit()
         server.shutdown()
@@ -233,14 +273,16 @@ def main() -> None:
         if args.case in ("points", "both"):
             cases.append(("household points", household_points(tmp)))
         for name, folder in cases:
+            before = " ".join(f"{x:.1f}" for x in os.getloadavg())
             df = drive(folder, None, args.paints, args.seed)
             table = df.groupby("op")["ms"].agg(
                 n="size", median="median", p95=lambda s: float(np.percentile(s, 95)), max="max"
             )
+            after = " ".join(f"{x:.1f}" for x in os.getloadavg())
             print(f"\n{name}: one village/community of {df.attrs['cells']} cells, {df.attrs['grids']} grids")
-            print(
-                "milliseconds from the pointer/key event to the frame that shows the edit (zoom: to the redrawn frame)"
-            )
+            print(f"load average (1, 5, 15 min): {before} at the start, {after} at the end")
+            print("milliseconds from the pointer/key event to the frame that shows the edit")
+            print("(zoom, pan: from the end of the movement to the redrawn frame)")
             print(table.round(0).astype(int).to_string())
 
 

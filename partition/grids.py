@@ -175,7 +175,7 @@ def cells_of_area(
     return cells, unit_cell.reindex(unit.to_numpy()).to_numpy()
 
 
-def _add_measures(cells: pd.DataFrame, cell_of_point: np.ndarray, points: pd.DataFrame, names: tuple[str, ...]) -> None:
+def add_measures(cells: pd.DataFrame, cell_of_point: np.ndarray, points: pd.DataFrame, names: tuple[str, ...]) -> None:
     """Sum every measure column of the address points into their cells (in place); ``units`` counts units."""
     at = np.asarray(cell_of_point, float)
     ok = np.isfinite(at) & (at >= 0)
@@ -215,9 +215,10 @@ def _note_blank_groups(rows: list[dict], points: gpd.GeoDataFrame, grid_of_point
 def dissolve_cells(geoms: np.ndarray, label: np.ndarray) -> dict[int, BaseGeometry]:
     """Return the union of the cells of every label: a fast coverage union, checked, else a full overlay union.
 
-    Cells tile the area without overlaps, so GEOS's coverage union applies; where its result is
-    not one valid hole-free polygon of the cells' total area (an enclave, cells whose shared
-    edges do not match exactly) the grid is unioned again with the general (slower) overlay.
+    Cells tile the area without overlaps, so GEOS's coverage union applies; its result is kept when
+    it is valid and has the cells' total area, holes (a grid inside this one) and pieces included.
+    Where cells' shared edges do not match exactly (cut at different vertices along a barrier) it
+    fails or is not valid, and the grid is unioned again with the general (slower) overlay.
     """
     order = np.argsort(label, kind="stable")
     labels, starts = np.unique(label[order], return_index=True)
@@ -230,8 +231,7 @@ def dissolve_cells(geoms: np.ndarray, label: np.ndarray) -> dict[int, BaseGeomet
             merged = None
         area = float(shapely.area(parts).sum())
         if merged is None or not (
-            shapely.get_type_id(merged) == 3
-            and shapely.get_num_interior_rings(merged) == 0
+            shapely.get_type_id(merged) in (3, 6)  # Polygon, MultiPolygon
             and shapely.is_valid(merged)
             and abs(shapely.area(merged) - area) <= 1e-9 * max(area, 1.0)
         ):
@@ -338,7 +338,7 @@ def partition_village(village: Village, *, previous: np.ndarray | None = None) -
         cell_parts.append(_whole_cell(len(rows) - 1, base_area, rows[-1], label="area without households"))
     elif not shapely.is_empty(base_area) and shapely.area(base_area) > 0:
         cells, cell_of_point = cells_of_area(village, base_area, base_pts)
-        _add_measures(cells, cell_of_point, base_pts, rule.measures)
+        add_measures(cells, cell_of_point, base_pts, rule.measures)
         if previous is not None and len(previous):
             cells["previous"] = _previous_of_cells(cells, cell_of_point, base_pts, previous)
         graph = cell_graph(cells)

@@ -49,14 +49,15 @@ from scipy.sparse.csgraph import connected_components
 from geodata.errors import EditError
 from gridmap import catalog
 from gridmap.edit.units import adjacency_from_cells, blocks_of_cells, cells_from_layer, units_from_run
+from gridmap.options import Options
 from gridmap.provenance import file_sha256
-from partition.adjacency import CellGraph, subgraph
+from partition.adjacency import MEASURE_PREFIX, CellGraph, subgraph
 from partition.coding import assign_codes
-from partition.grids import dissolve_cells
+from partition.grids import add_measures, dissolve_cells
 from partition.measures import polsby_popper
 from partition.partition import Partition
 from partition.reasons import Reason, ReasonKind, Reasons, encode
-from partition.rules import RULES, Rule
+from partition.rules import RULES, Rule, RuleSet
 from partition.split import split_graph
 from partition.tessellation import SLIVER_M2
 from partition.values import Flag
@@ -150,6 +151,18 @@ def clean_union(cells: np.ndarray):
     return shapely.make_valid(shapely.remove_repeated_points(out, 1e-7))
 
 
+def _village_rules(rules: RuleSet, boundaries: pd.DataFrame | None) -> dict[str, Rule]:
+    """Return the rule of every village/community of `boundaries`, picked as the pipeline picks it."""
+    if boundaries is None:
+        return {}
+    b = boundaries.reset_index(drop=True)
+    column = {c: b[c] if c in b else pd.Series([None] * len(b)) for c in ("urban_rural", "kind")}
+    return {
+        str(code): rules.rule_for(code=str(code), urban_rural=ur or None, kind=kind or None)
+        for code, ur, kind in zip(b["code"], column["urban_rural"], column["kind"], strict=True)
+    }
+
+
 def _rule(grid_type: str, rule: str, mn: float, mx: float) -> Rule | None:
     """Return the rule a grid was made under (None: an exclusive area, or a rule this version does not know)."""
     if grid_type != "base" or rule not in RULES or not 0 < mn <= mx:
@@ -213,6 +226,13 @@ class EditSession:
         else:
             self.block = np.zeros(n, int)
         self.has_barriers = (barriers is not None and len(barriers) > 0) or bool(len(np.unique(self.block)) > 1)
+        # the run's rules: a split, regenerate or fix keeps their measure limits and balance as the pipeline does
+        self.rules = Options.from_record(run.manifest).rules
+        self.village_rule = _village_rules(self.rules, run.boundaries)
+        """Village/community code → the rule the run gave it (a village without a boundary: the unknown rule)."""
+        per_cell = pd.DataFrame({"n_units": self.is_unit.astype(int)})
+        names = dict.fromkeys(name for rule in self.rules.rules() for name in rule.measures)
+        add_measures(per_cell, self.address_cell, addresses, tuple(names))
         i, j, length = adjacency_from_cells(cells)
         self.edges = (i, j, length)
         sym = coo_matrix((np.r_[length, length], (np.r_[i, j], np.r_[j, i])), shape=(n, n))
@@ -236,6 +256,7 @@ class EditSession:
             population=self.pop,
             units=self.is_unit.astype(float),
             group=cells["group"].to_numpy(object) if "group" in cells else None,
+            measures={str(c)[len(MEASURE_PREFIX) :]: per_cell[c].to_numpy(float) for c in per_cell.columns[1:]},
         )
         # grid table (grows when splits make grids; a grid with no cells is gone)
         g = len(grids)
@@ -814,8 +835,14 @@ class EditSession:
     def _parts(
         self, cells: np.ndarray, mn: float, mx: float, *, previous: np.ndarray | None = None
     ) -> list[np.ndarray]:
+        rule = self.village_rule.get(self.village[cells[0]], self.rules.unknown)
         parts = split_graph(
-            subgraph(self.partition.graph, cells), min_households=mn, max_households=mx, previous=previous
+            subgraph(self.partition.graph, cells),
+            min_households=mn,
+            max_households=mx,
+            previous=previous,
+            limits=rule.limits,
+            balance=rule.balance,
         )
         return [cells[list(p.nodes)] for p in parts]
 
@@ -836,6 +863,8 @@ class EditSession:
 
     def split_parts(self, grid: Any = None, k: Any = None) -> tuple[int, list[np.ndarray]]:
         """Return the parts a split of `grid` into `k` grids would make (largest first); nothing changes.
+
+        The cuts keep the measure limits and balance of the village's rule, as the pipeline's do.
 
         Raises
         ------
@@ -912,7 +941,8 @@ class EditSession:
         """Return the engine's parts of `cells` (grids `free`), each with the grid id it keeps (None: a new grid).
 
         The splitter is warm-started from the grids as they are, so only what the band requires
-        changes (keep-valid style); a part takes the id of the freed grid it shares most households with.
+        changes (keep-valid style), and keeps the measure limits and balance of the village's rule
+        as the pipeline does; a part takes the id of the freed grid it shares most households with.
         """
         parts = self._parts(cells, self.g_min[free[0]], self.g_max[free[0]], previous=self.cell_grid[cells])
         out: list[tuple[np.ndarray, int | None]] = []

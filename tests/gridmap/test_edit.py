@@ -873,3 +873,46 @@ def test_touching_grids_always_have_different_colours_and_keep_them_across_edits
     after = session.colors(VILLAGE)
     assert all(after[x] != after[y] for x, y in touching(VILLAGE))
     assert after == before  # a small move recolours nothing
+
+
+def limited_run(band: tuple[int, int], limit: float):
+    """Community A of the town (30 × 10 points, 10 households each) with minors in its south-west
+    corner (3 per point, 90 in all), gridded with a limit on minors per grid."""
+    import gridmap
+    from gridmap.config import read_rules
+    from partition.values import Limit
+    from tests.conftest import UTM, grid_points, square
+
+    a = grid_points(30, 10)
+    x, y = a.geometry.x - a.geometry.x.min(), a.geometry.y - a.geometry.y.min()
+    a["minors"] = np.where((x < 120) & (y < 100), 3.0, 0.0)
+    boundaries = gpd.GeoDataFrame(
+        {"code": ["310115005001"], "name": ["社区A"], "urban_rural": ["111"]}, geometry=[square(600, 200)], crs=UTM
+    )
+    rules = read_rules().with_band(*band).with_measures(limits=[Limit("minors", max=limit)])
+    run = gridmap.make_grids(a, boundaries, options=gridmap.Options(rules=rules))
+    return run
+
+
+def test_split_regenerate_and_fix_keep_the_runs_limits_as_the_pipeline_does():
+    # a split of a grid over the limit (430 households, 18 minors at one end): the even cut leaves
+    # them all on one side, a cut that keeps the limit exists
+    session = EditSession(limited_run((150, 500), 15))
+    minors = np.bincount(session.address_cell, weights=session._addresses["minors"], minlength=len(session.hh))
+    big = max(
+        (g for g in session.grids_of(VILLAGE) if session.split_counts(g)),
+        key=lambda g: minors[session.members(g)].sum(),
+    )
+    assert minors[session.members(big)].sum() == 18 and session.split_counts(big) == [2]
+    _, parts = session.split_parts(session.code[big], 2)
+    assert [minors[p].sum() for p in parts] == [9, 9]
+    # the two grids holding the minors merged (60 of them in one grid), then regenerated, or fixed
+    for op in ("regenerate", "fix"):
+        session = EditSession(limited_run((300, 500), 30))
+        held = sorted(session.grids_of(VILLAGE), key=lambda g: -minors[session.members(g)].sum())[:2]
+        session.apply("merge", grids=[session.code[g] for g in held])
+        merged = next(g for g in held if session.alive(g))
+        assert minors[session.members(merged)].sum() > 30
+        session.apply(op, **({"village": VILLAGE} if op == "regenerate" else {"grid": session.code[merged]}))
+        grids = session.to_result().grids
+        assert grids["minors"].max() <= 30 and grids["households"].between(300, 500).all(), op

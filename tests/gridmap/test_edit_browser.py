@@ -1,9 +1,10 @@
 """The editor page in a real headless Chromium, driven with real pointer and key events (WebDriver actions).
 
 A planner's day: pick the neighbouring grid as the brush, paint a unit into it and see its colour,
-label, chart and problems change; undo and redo from the keyboard; merge two 村民小组 grids and
-see the rural problem; split with a preview and save: the saved codes are the codes shown; reload
-after a killed server and continue the edit log; reach the controls and the grid list by Tab.
+label, chart and problems change; undo and redo from the keyboard; give units to the brush with a
+box and with a lasso; merge two 村民小组 grids and see the rural problem; split with a preview and
+save: the saved codes are the codes shown; reload after a killed server and continue the edit log;
+reach the controls and the grid list by Tab.
 Needs Debian's ``chromium`` and ``chromium-driver`` (``.ci/run`` installs them); Leaflet is the copy
 installed with gridmap (``gridmap/web``), served by the editor itself: no internet at run time.
 """
@@ -111,9 +112,9 @@ def to_cell(browser, cell: int, zoom: int = 17) -> tuple[int, int]:
 
 
 def pixel(browser, x: int, y: int) -> tuple[int, int, int]:
-    """Colour the map's canvas shows at window point (x, y)."""
+    """Colour the cells' canvas shows at window point (x, y)."""
     script = (
-        "const c = document.querySelector('.leaflet-overlay-pane canvas'); const r = c.getBoundingClientRect();"
+        "const c = document.querySelector('#map canvas.gm-cells'); const r = c.getBoundingClientRect();"
         " const px = (arguments[0] - r.left) * c.width / r.width, py = (arguments[1] - r.top) * c.height / r.height;"
         " return Array.from(c.getContext('2d').getImageData(px, py, 1, 1).data.slice(0, 3));"
     )
@@ -237,6 +238,59 @@ def test_planner_paints_a_unit_into_the_neighbouring_grid_and_sees_everything_ch
             "const e = new Event('beforeunload', {cancelable: true}); window.dispatchEvent(e);"
             " return e.defaultPrevented;"
         )
+        assert not errors(browser)
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_a_lasso_drawn_with_the_pointer_gives_the_cells_inside_it_to_the_brush(browser, run_folder):
+    import math
+
+    from selenium.webdriver.common.action_chains import ActionChains
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    session = EditSession.from_folder(run_folder)
+    unit, a, b = clickable_unit(session)
+    other_b = next(int(c) for c in session.members(session.by_code[b]) if c != unit and session.area[c] > 400)
+    url, server = serve(session)
+    try:
+        open_page(browser, url)
+        wait = WebDriverWait(browser, 20, ignored_exceptions=REDRAWN)
+        # the neighbouring grid as the brush: a click on one of its units on the map (no tool on)
+        ActionChains(browser).click(row(browser, a)).perform()
+        at_b = to_cell(browser, other_b)
+        press_at(browser, [at_b])
+        wait.until(lambda d: "brush" in row(d, b).get_attribute("class"))
+        assert "brush" not in row(browser, a).get_attribute("class")
+        browser.find_element(By.ID, "lasso").click()
+        assert browser.find_element(By.ID, "lasso").get_attribute("aria-pressed") == "true"
+        colour_b = pixel(browser, *at_b)
+        x, y = to_cell(browser, unit)
+        before = pixel(browser, x, y)
+        assert before != colour_b
+
+        def bar() -> float:
+            return float(browser.find_element(By.CSS_SELECTOR, f'#chart rect[data-code="{b}"]').get_attribute("height"))
+
+        height = bar()
+        labels = {e.text for e in browser.find_elements(By.CSS_SELECTOR, ".grid-label")}
+        # a closed loop of pointer moves, 6 px around the unit's inner point
+        turns = [t / 8 * math.tau for t in range(9)]
+        loop = [(round(x + 6 * math.cos(t)), round(y + 6 * math.sin(t))) for t in turns]
+        press_at(browser, loop)
+        wait.until(lambda d: idle(d) and session.cell_grid[unit] == session.by_code[b])
+        hh_a, hh_b = (int(session.g_hh[session.by_code[k]]) for k in (a, b))
+        wait.until(lambda d: f"{hh_b} 户" in row(d, b).text and f"{hh_a} 户" in row(d, a).text)
+        assert [e["op"] for e in session.log] == ["move"]
+        assert pixel(browser, x, y) == colour_b  # painted in the brush's colour
+        now = {e.text for e in browser.find_elements(By.CSS_SELECTOR, ".grid-label")}
+        assert {f"{b[-3:]} {hh_b}户", f"{a[-3:]} {hh_a}户"} <= now and now != labels
+        assert bar() > height
+        shown = browser.find_element(By.ID, "problems").text
+        expected = session.problems(VILLAGE)
+        assert shown == ("\n".join(f"{p['grid_code']}：{p['text']}" for p in expected) if expected else "无 none")
         assert not errors(browser)
     finally:
         server.shutdown()

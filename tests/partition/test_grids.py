@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 import shapely
 
-from partition.grids import Village, partition_village
+from partition.grids import Village, dissolve_cells, partition_village
 from partition.measures import coverage_ratio, overlap_area
 from partition.reasons import Reason, ReasonKind, decode
 from partition.rules import Rule
@@ -299,3 +299,14 @@ def test_cell_table_keeps_every_column_and_integer_types():
         assert cells[col].dtype == np.int64, col
     assert cells["label"].map(type).eq(str).all()  # unit refs as text, as the cells layer stores them
     assert cells["households"].sum() == 400 and cells["n_units"].sum() == 100
+
+
+def test_dissolved_grids_keep_the_hole_of_a_grid_inside_them_and_their_pieces():
+    # grid 0: eight squares around grid 1's square, and one square apart; a planner's edits make such grids
+    square_at = [(x, y) for x in range(3) for y in range(3)] + [(5, 5)]
+    cells = np.array([shapely.box(x, y, x + 1, y + 1) for x, y in square_at], dtype=object)
+    label = np.array([1 if xy == (1, 1) else 0 for xy in square_at])
+    grids = dissolve_cells(cells, label)
+    assert shapely.equals(grids[0], shapely.union_all(cells[label == 0]))
+    assert [len(p.interiors) for p in grids[0].geoms] == [1, 0] and grids[0].area == 9
+    assert shapely.equals(grids[1], cells[4])

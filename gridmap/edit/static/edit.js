@@ -1,26 +1,165 @@
 // gridmap editor page: every text from the run is set with textContent, never as HTML.
-// Cells are drawn on one canvas; an edit answer carries only the cells that changed grid and the
-// village's grid figures, so only those cells are restyled (no reload of the village).
+// Cells are drawn on a canvas of their own (CellCanvas below); an edit answer carries only the cells
+// that changed grid and the village's grid figures, so only those cells are repainted (no reload).
 "use strict";
 (function () {
   const TOKEN = new URLSearchParams(location.search).get("token") || "";
   const $ = (id) => document.getElementById(id);
   const state = {
     village: null, grids: new Map(), order: [], outlines: new Map(), labels: new Map(),
-    cellLayers: new Map(), cellGrid: new Map(), cellPoint: new Map(), gridCells: new Map(),
+    painted: new Map(), cellGrid: new Map(), cellPoint: new Map(), gridCells: new Map(),
     selected: new Set(), brush: null, mode: null, stroke: null, pending: null, preview: null,
     problems: new Set(), dirty: false, saved: null,
   };
   const renderer = L.canvas({ padding: 0.3, tolerance: 0 });
   const map = L.map("map", { boxZoom: false, keyboard: false, renderer }).setView([31.2, 121.5], 13);
+  map.createPane("cells").style.zIndex = 390;  // under the grid outlines (overlayPane, 400)
   L.tileLayer("https://tile.openstreetmap.org/{z}/{x}/{y}.png", {
     maxZoom: 19, attribution: "© OpenStreetMap",
   }).addTo(map);
   map.attributionControl.setPrefix(false);
-  const cellLayer = L.layerGroup().addTo(map);
   const outlineLayer = L.layerGroup().addTo(map);
   const villageLayer = L.layerGroup().addTo(map);
   const labelLayer = L.layerGroup().addTo(map);
+
+  // ---- the cells' canvas ---------------------------------------------------------------------
+  // Thousands of household cells as Leaflet paths cost, on every zoom, a projection of every vertex
+  // into new objects, a clip, and one fill and one stroke per cell. Here each vertex is projected
+  // once (zoom-0 pixels in one Float64Array); a redraw scales them, skips cells out of view and
+  // vertices closer than a pixel, and fills all cells of one colour as one path.
+  const CellCanvas = L.Renderer.extend({
+    options: { padding: 0.3, pane: "cells" },
+    initialize(options) {
+      L.Renderer.prototype.initialize.call(this, options);
+      this.setCells([]);
+    },
+    _initContainer() {
+      this._container = document.createElement("canvas");
+      this._container.className = "gm-cells";
+      this._ctx = this._container.getContext("2d");
+    },
+    _destroyContainer() {
+      L.DomUtil.remove(this._container);
+      delete this._ctx;
+      delete this._container;
+    },
+    _update() {  // on moveend: the canvas covers the view and its padding, in layer pixels
+      if (this._map._animatingZoom && this._bounds) return;
+      L.Renderer.prototype._update.call(this);
+      const b = this._bounds, c = this._container, size = b.getSize(), r = window.devicePixelRatio || 1;
+      L.DomUtil.setPosition(c, b.min);
+      c.width = r * size.x; c.height = r * size.y;
+      c.style.width = size.x + "px"; c.style.height = size.y + "px";
+      this._ctx.setTransform(r, 0, 0, r, -r * b.min.x, -r * b.min.y);
+      this.fire("update");
+    },
+    _updatePaths() { this.dirty = null; this.draw(null); },
+    setCells(features) {  // GeoJSON features of (Multi)Polygons with properties.unit_id
+      const rings = (g) => (g.type === "Polygon" ? g.coordinates : g.type === "MultiPolygon" ? g.coordinates.flat() : []);
+      let nv = 0, nr = 0;
+      features.forEach((f) => rings(f.geometry).forEach((r) => { nr += 1; nv += r.length; }));
+      const n = features.length, crs = L.CRS.EPSG3857;
+      this.xy = new Float64Array(2 * nv);       // vertices, zoom-0 pixels
+      this.ring = new Int32Array(nr + 1);       // first vertex of each ring
+      this.first = new Int32Array(n + 1);       // first ring of each cell
+      this.box = new Float64Array(4 * n);       // x0 y0 x1 y1 of each cell
+      this.ids = features.map((f) => f.properties.unit_id);
+      this.index = new Map(this.ids.map((id, i) => [id, i]));
+      let v = 0, k = 0;
+      features.forEach((f, i) => {
+        this.first[i] = k;
+        let x0 = Infinity, y0 = Infinity, x1 = -Infinity, y1 = -Infinity;
+        for (const r of rings(f.geometry)) {
+          this.ring[k++] = v;
+          for (const [lng, lat] of r) {
+            const p = crs.latLngToPoint(L.latLng(lat, lng), 0);
+            this.xy[2 * v] = p.x; this.xy[2 * v + 1] = p.y; v += 1;
+            x0 = Math.min(x0, p.x); y0 = Math.min(y0, p.y); x1 = Math.max(x1, p.x); y1 = Math.max(y1, p.y);
+          }
+        }
+        this.box.set([x0, y0, x1, y1], 4 * i);
+      });
+      this.first[n] = k; this.ring[k] = v;
+      this.dirty = null;
+      if (this._map) this.draw(null);
+    },
+    frame() {  // zoom-0 pixels → layer pixels: x * s - o.x
+      return { s: 2 ** this._zoom, o: this._map.getPixelOrigin() };
+    },
+    trace(path, i, s, ox, oy) {
+      const xy = this.xy, ring = this.ring;
+      for (let r = this.first[i]; r < this.first[i + 1]; r++) {
+        const a = ring[r], e = ring[r + 1];
+        let px = xy[2 * a] * s - ox, py = xy[2 * a + 1] * s - oy;
+        path.moveTo(px, py);
+        for (let w = a + 1; w < e; w++) {  // a GeoJSON ring ends on its first vertex: no closePath (slow)
+          const x = xy[2 * w] * s - ox, y = xy[2 * w + 1] * s - oy;
+          if (w < e - 1 && Math.abs(x - px) + Math.abs(y - py) < 0.7) continue;
+          path.lineTo(x, y); px = x; py = y;
+        }
+      }
+    },
+    draw(clip) {  // repaint the cells inside `clip` ([x0, y0, x1, y1], layer pixels), or the whole canvas
+      const ctx = this._ctx;
+      if (!ctx || !this._bounds) return;
+      const b = this._bounds, { s, o } = this.frame();
+      const x0 = Math.max(b.min.x, clip ? clip[0] : -Infinity), y0 = Math.max(b.min.y, clip ? clip[1] : -Infinity);
+      const x1 = Math.min(b.max.x, clip ? clip[2] : Infinity), y1 = Math.min(b.max.y, clip ? clip[3] : Infinity);
+      if (x0 >= x1 || y0 >= y1) return;
+      const wx0 = (x0 + o.x) / s, wy0 = (y0 + o.y) / s, wx1 = (x1 + o.x) / s, wy1 = (y1 + o.y) / s;
+      const box = this.box, fill = this.options.fill, paths = new Map();
+      for (let i = 0; i < this.ids.length; i++) {
+        if (box[4 * i] > wx1 || box[4 * i + 2] < wx0 || box[4 * i + 1] > wy1 || box[4 * i + 3] < wy0) continue;
+        const colour = fill(this.ids[i]);
+        let path = paths.get(colour);
+        if (!path) paths.set(colour, (path = new Path2D()));
+        this.trace(path, i, s, o.x, o.y);
+      }
+      ctx.save();
+      ctx.beginPath(); ctx.rect(x0, y0, x1 - x0, y1 - y0); ctx.clip();
+      ctx.clearRect(x0, y0, x1 - x0, y1 - y0);
+      ctx.globalAlpha = 0.55;
+      paths.forEach((path, colour) => { ctx.fillStyle = colour; ctx.fill(path, "evenodd"); });
+      ctx.globalAlpha = 0.8; ctx.strokeStyle = "#ffffff"; ctx.lineWidth = 0.4;
+      paths.forEach((path) => ctx.stroke(path));
+      ctx.restore();
+    },
+    repaint(ids) {  // repaint cells `ids` (the box around them) at the next frame
+      const box = this.box;
+      let d = this.dirty;
+      ids.forEach((id) => {
+        const i = this.index.get(id);
+        if (i === undefined) return;
+        if (!d) d = this.dirty = [Infinity, Infinity, -Infinity, -Infinity];
+        d[0] = Math.min(d[0], box[4 * i]); d[1] = Math.min(d[1], box[4 * i + 1]);
+        d[2] = Math.max(d[2], box[4 * i + 2]); d[3] = Math.max(d[3], box[4 * i + 3]);
+      });
+      if (!d || this.pending) return;
+      this.pending = requestAnimationFrame(() => {
+        this.pending = null;
+        const w = this.dirty;
+        this.dirty = null;  // during a zoom the redraw at its end draws everything
+        if (!w || !this._map || this._map._animatingZoom) return;
+        const { s, o } = this.frame();
+        this.draw([w[0] * s - o.x - 1, w[1] * s - o.y - 1, w[2] * s - o.x + 1, w[3] * s - o.y + 1]);
+      });
+    },
+    cellAt(latlng) {  // the cell under a map point, or null
+      const p = L.CRS.EPSG3857.latLngToPoint(latlng, 0), box = this.box, xy = this.xy, ring = this.ring;
+      for (let i = 0; i < this.ids.length; i++) {
+        if (p.x < box[4 * i] || p.x > box[4 * i + 2] || p.y < box[4 * i + 1] || p.y > box[4 * i + 3]) continue;
+        let hit = false;
+        for (let r = this.first[i]; r < this.first[i + 1]; r++) {
+          for (let a = ring[r], e = ring[r + 1], v = a, w = e - 1; v < e; w = v++) {
+            const xv = xy[2 * v], yv = xy[2 * v + 1], xw = xy[2 * w], yw = xy[2 * w + 1];
+            if ((yv > p.y) !== (yw > p.y) && p.x < ((xw - xv) * (p.y - yv)) / (yw - yv) + xv) hit = !hit;
+          }
+        }
+        if (hit) return this.ids[i];
+      }
+      return null;
+    },
+  });
 
   function text(tag, value, cls) {
     const el = document.createElement(tag);
@@ -52,11 +191,12 @@
   const seq = (p) => (p.code || p.grid_code).slice(-3);
 
   // ---- drawing -------------------------------------------------------------------------------
-  function cellStyle(id) {
+  function cellFill(id) {  // a stroke's colour until the answer, else the preview's, else the grid's
+    const painted = state.painted.get(id);
+    if (painted) return painted;
+    if (state.preview && state.preview.part.has(id)) return PREVIEW[state.preview.part.get(id) % PREVIEW.length];
     const g = state.grids.get(state.cellGrid.get(id));
-    let fill = g ? g.color : "#999";
-    if (state.preview && state.preview.part.has(id)) fill = PREVIEW[state.preview.part.get(id) % PREVIEW.length];
-    return { fillColor: fill, fillOpacity: 0.55, color: "#ffffff", weight: 0.4, opacity: 0.8 };
+    return g ? g.color : "#999999";
   }
   const PREVIEW = ["#1b9e77", "#d95f02", "#7570b3", "#e7298a", "#66a61e", "#e6ab02", "#a6761d", "#666666", "#1f78b4"];
   function outlineStyle(key) {
@@ -69,8 +209,13 @@
       dashArray: bad ? "6 4" : p.locked ? "2 4" : null,
     };
   }
+  const cells = new CellCanvas({ fill: cellFill }).addTo(map);
   function paintCells(ids) {
-    ids.forEach((id) => { const l = state.cellLayers.get(id); if (l) l.setStyle(cellStyle(id)); });
+    cells.repaint(ids);
+  }
+  function unpaint(ids) {  // a stroke's colours go back to the grids'
+    ids.forEach((id) => state.painted.delete(id));
+    cells.repaint(ids);
   }
   function setOutline(feature) {
     const key = feature.properties.grid_code;
@@ -271,15 +416,16 @@
       } else {
         say(err.message, true);
       }
-      if (body && body.units) paintCells(body.units);  // the optimistic colours go back
       return null;
     } finally {
       document.body.dataset.busy = "0";
+      if (body && body.units) unpaint(body.units);  // the stroke's colours give way to the answer's
     }
   }
   function assign(ids, t0) {
     if (!state.brush) return say("先选画笔网格 Pick a grid as the brush first (click it or press its number).", true);
     const units = [...new Set(ids)].filter((id) => state.cellGrid.get(id) !== state.brush);
+    unpaint(ids.filter((id) => state.cellGrid.get(id) === state.brush));
     if (!units.length) return null;
     return edit("move", { units, to: state.brush }, t0);
   }
@@ -295,24 +441,16 @@
   $("cancel-move").addEventListener("click", () => { cancelPending(); say(""); });
 
   // paint: press on a cell and drag; each cell is coloured at once, one move is sent on release
-  function onCell(layer, id) {
-    layer.on("mousedown", (e) => {
-      if (state.mode !== "paint") return;
-      L.DomEvent.stop(e.originalEvent);
-      if (!state.brush) { pickGrid(state.cellGrid.get(id), false); return; }
-      state.stroke = new Set([id]);
-      layer.setStyle({ fillColor: state.grids.get(state.brush).color });
-    });
-    layer.on("mouseover", () => {
-      if (!state.stroke || state.stroke.has(id)) return;
-      state.stroke.add(id);
-      layer.setStyle({ fillColor: state.grids.get(state.brush).color });
-    });
-    layer.on("click", (e) => {
-      if (state.mode) return;
-      pickGrid(state.cellGrid.get(id), e.originalEvent.shiftKey);
-    });
+  function stroke(id) {
+    if (id == null || state.stroke.has(id)) return;
+    state.stroke.add(id);
+    state.painted.set(id, state.grids.get(state.brush).color);
+    cells.repaint([id]);
   }
+  map.on("click", (e) => {
+    const id = state.mode ? null : cells.cellAt(e.latlng);
+    if (id != null) pickGrid(state.cellGrid.get(id), e.originalEvent.shiftKey);
+  });
   document.addEventListener("mouseup", (e) => {
     if (!state.stroke) return;
     const ids = [...state.stroke];
@@ -331,6 +469,14 @@
     return hit;
   }
   map.on("mousedown", (e) => {
+    if (state.mode === "paint") {
+      const id = cells.cellAt(e.latlng);
+      if (id == null) return;
+      if (!state.brush) { pickGrid(state.cellGrid.get(id), false); return; }
+      state.stroke = new Set();
+      stroke(id);
+      return;
+    }
     if (state.mode !== "box" && state.mode !== "lasso") return;
     dragStart = e.latlng;
     lassoPts = [e.latlng];
@@ -339,6 +485,7 @@
       : L.polyline([e.latlng], { color: "#d00", weight: 1, interactive: false }).addTo(map);
   });
   map.on("mousemove", (e) => {
+    if (state.stroke) stroke(cells.cellAt(e.latlng));
     if (!dragStart) return;
     if (state.mode === "box") dragShape.setBounds(L.latLngBounds(dragStart, e.latlng));
     else { lassoPts.push(e.latlng); dragShape.setLatLngs(lassoPts); }
@@ -457,7 +604,7 @@
       e.preventDefault();
       edit("redo", {}, e.timeStamp);
     } else if (e.key === "Escape") {
-      if (state.stroke) { const ids = [...state.stroke]; state.stroke = null; paintCells(ids); }
+      if (state.stroke) { const ids = [...state.stroke]; state.stroke = null; unpaint(ids); }
       else if (!$("warnings").hidden) cancelPending();
       else if (state.preview) cancelPreview();
       else if (state.mode) setMode(state.mode);
@@ -494,8 +641,8 @@
     const [grids, units, probs, outline] = await Promise.all([
       api("GET", "/api/grids" + q), api("GET", "/api/units" + q), api("GET", "/api/problems" + q), api("GET", "/api/outline" + q),
     ]);
-    cellLayer.clearLayers(); outlineLayer.clearLayers(); labelLayer.clearLayers(); villageLayer.clearLayers();
-    state.cellLayers.clear(); state.cellGrid.clear(); state.cellPoint.clear(); state.gridCells.clear();
+    outlineLayer.clearLayers(); labelLayer.clearLayers(); villageLayer.clearLayers();
+    state.painted.clear(); state.cellGrid.clear(); state.cellPoint.clear(); state.gridCells.clear();
     state.outlines.clear(); state.labels.clear(); state.grids.clear();
     setGrids(grids.features.map((f) => f.properties));
     units.features.forEach((f) => {
@@ -505,10 +652,7 @@
       if (!state.gridCells.has(p.grid_code)) state.gridCells.set(p.grid_code, new Set());
       state.gridCells.get(p.grid_code).add(p.unit_id);
     });
-    L.geoJSON(units, {
-      renderer, style: (f) => cellStyle(f.properties.unit_id),
-      onEachFeature: (f, layer) => { state.cellLayers.set(f.properties.unit_id, layer); onCell(layer, f.properties.unit_id); },
-    }).addTo(cellLayer);
+    cells.setCells(units.features);
     grids.features.forEach(setOutline);
     L.geoJSON(outline, { style: { fill: false, color: "#1a237e", weight: 4, opacity: 0.9 }, interactive: false, renderer }).addTo(villageLayer);
     renderProblems(probs.problems);
