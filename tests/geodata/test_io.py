@@ -485,3 +485,28 @@ def test_csv_reads_back_cell_for_cell(tmp_path_factory, rows):
         for n, c, k, x, b in df.itertuples(index=False)
     ]
     assert got[1:] == expected
+
+
+def test_csv_written_in_chunks_is_the_file_written_whole(tmp_path, monkeypatch):
+    """Chunks (a city's roster) give the same bytes; a later chunk Arrow cannot write sends the whole file to pandas."""
+    df = pd.DataFrame(
+        {
+            "name": ["=1+1", "社区", None, 'a,"b"', "x"] * 2,
+            "code": ["310115001001001"] * 10,
+            "n": range(10),
+            "x": [0.5, 1.0, float("nan"), 1e-7, 3.0] * 2,
+        }
+    )
+    whole, chunked = tmp_path / "whole.csv", tmp_path / "chunked.csv"
+    gio.write_csv(whole, df, text_cols=("code",))
+    monkeypatch.setattr(gio, "CSV_CHUNK_ROWS", 3)
+    gio.write_csv(chunked, df, text_cols=("code",))
+    assert chunked.read_bytes() == whole.read_bytes()
+    mixed = df.astype({"name": object})
+    mixed.loc[8, "name"] = 7  # text until the third chunk, then a number: not a text column
+    gio.write_csv(chunked, mixed, text_cols=("code",))
+    monkeypatch.setattr(gio, "CSV_CHUNK_ROWS", 100)
+    gio.write_csv(whole, mixed, text_cols=("code",))
+    assert chunked.read_bytes() == whole.read_bytes()
+    rows = chunked.read_text(encoding="utf-8-sig").splitlines()
+    assert len(rows) == 11 and rows[9].startswith("7,")
