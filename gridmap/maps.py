@@ -248,9 +248,9 @@ def _addresses(result: GridResult, datum: str) -> dict:
     addr = result.addresses
     if addr is None or not len(addr):
         return {"lat": [], "lon": [], "h": [], "b": [], "gr": [], "g": []}
+    if len(addr) > MAX_ADDRESSES:  # the sample first: the city's 1.14M addresses converted whole took 300 MiB
+        addr = addr.iloc[np.linspace(0, len(addr) - 1, MAX_ADDRESSES).astype(int)]
     a = _datum(addr, datum)
-    if len(a) > MAX_ADDRESSES:
-        a = a.iloc[np.linspace(0, len(a) - 1, MAX_ADDRESSES).astype(int)]
     xy = a.geometry.get_coordinates()
 
     def txt(c):
