@@ -950,3 +950,24 @@ def test_a_move_over_a_measure_limit_is_a_problem_until_an_edit_brings_it_back()
     resp = post(client, "move", {"units": [unit], "to": session.code[a], "confirm": True})
     assert resp.status_code == 200 and not limit_problems(resp)
     assert "minors" not in figures(resp)[session.code[b]]["note"]
+
+
+def test_before_any_edit_the_editor_lists_exactly_the_grids_the_run_flags_for_a_limit():
+    """The live check and the pipeline's agree, exclusive areas (held to their village's limits) included."""
+    import gridmap
+    from gridmap.config import read_rules
+    from partition.values import Limit
+
+    rules = read_rules().with_measures(limits=[Limit("population", max=1000), Limit("units", min=5)])
+    run = gridmap.grid_files(**gridmap.sample_layers(), options=gridmap.Options(rules=rules))
+    kinds = {ReasonKind.LIMIT_UNMET, ReasonKind.LIMIT_FORCED, ReasonKind.UNIT_OVER_LIMIT, ReasonKind.AREA_OVER_LIMIT}
+    flagged = {
+        code
+        for code, why in zip(run.grids["grid_code"], run.grids["reason"], strict=True)
+        if kinds & {r.kind for r in decode(why)}
+    }
+    exclusive = set(run.grids.loc[run.grids["grid_type"].str.startswith("exclusive"), "grid_code"])
+    assert exclusive and exclusive <= flagged  # no units in a school or hospital area: under 5
+    session = EditSession(run)
+    shown = {p["grid_code"] for v in session.villages() for p in session.problems(v) if p["kind"] == "limit_unmet"}
+    assert shown == flagged
