@@ -431,8 +431,9 @@ class EditSession:
         not judged: it is walked on the streets after the split, which the editor does not redo.
         """
         rule = self.village_rule.get(self.g_village[gid])
-        exclusive = self.partition.rules[gid] is None and rule is not None
-        return self.partition.limit_reasons(gid, limits=rule.limits if exclusive else None)
+        if self.partition.rules[gid] is None and rule is not None:  # an exclusive area
+            return self.partition.limit_reasons(gid, limits=rule.limits)
+        return self.partition.limit_reasons(gid)
 
     def figures(self, gids: list[int]) -> list[dict[str, Any]]:
         """Figures of grids `gids` as shown in the editor's panel (geometry not included)."""

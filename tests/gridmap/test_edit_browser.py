@@ -2,9 +2,9 @@
 
 A planner's day: pick the neighbouring grid as the brush, paint a unit into it and see its colour,
 label, chart and problems change; drag the brush across several units; undo and redo from the
-keyboard; give units to the brush with a box and with a lasso; merge two 村民小组 grids and see the rural problem; split with a preview and
-save: the saved codes are the codes shown; reload after a killed server and continue the edit log;
-reach the controls and the grid list by Tab.
+keyboard; give units to the brush with a box and with a lasso; merge two 村民小组 grids and see the
+rural problem; split with a preview and save: the saved codes are the codes shown; reload after a
+killed server and continue the edit log; reach the controls and the grid list by Tab.
 Needs Debian's ``chromium`` and ``chromium-driver`` (``.ci/run`` installs them); Leaflet is the copy
 installed with gridmap (``gridmap/web``), served by the editor itself: no internet at run time.
 """
