@@ -47,8 +47,8 @@ def test_dask_local_cluster_gives_the_in_process_result():
     assert_same(run_files(**config()), on_dask)
 
 
-def test_interrupted_run_resumes_where_it_stopped(tmp_path, monkeypatch):
-    parts = tmp_path / "parts"
+def _interrupted(parts, **kw):
+    """A run into the resume folder `parts` that stops (an exception) once three villages are finished."""
 
     class Killed(Exception):
         pass
@@ -57,10 +57,13 @@ def test_interrupted_run_resumes_where_it_stopped(tmp_path, monkeypatch):
         if stage == "partition" and done == 3:
             raise Killed
 
-    try:
-        run_files(**config(), progress=die_after_three, resume_dir=parts)
-    except Killed:
-        pass
+    with pytest.raises(Killed):
+        run_files(**config(**kw), progress=die_after_three, resume_dir=parts)
+
+
+def test_interrupted_run_resumes_where_it_stopped(tmp_path, monkeypatch):
+    parts = tmp_path / "parts"
+    _interrupted(parts)
     assert len([p for p in parts.glob("*.json") if p.name != gexec.RESUME_STAMP]) == 3
     calls = []
     real = gexec.grid_village
@@ -73,16 +76,7 @@ def test_interrupted_run_resumes_where_it_stopped(tmp_path, monkeypatch):
 def test_villages_saved_by_worker_processes_are_resumed(tmp_path, monkeypatch):
     """Worker processes save the villages they grid themselves; a later run reuses every one of them."""
     parts = tmp_path / "parts"
-
-    class Killed(Exception):
-        pass
-
-    def die_after_three(stage, done, total):
-        if stage == "partition" and done == 3:
-            raise Killed
-
-    with pytest.raises(Killed):
-        run_files(**config(workers=2), progress=die_after_three, resume_dir=parts)
+    _interrupted(parts, workers=2)
     saved = {p.stem for p in parts.glob("*.json") if p.name != gexec.RESUME_STAMP}
     assert len(saved) >= 3  # the workers may have finished more before the run stopped
     calls = []
@@ -111,18 +105,6 @@ class _Payload:
 
     def __reduce__(self):
         return (Path.touch, (Path(self.marker),))
-
-
-def _interrupted(parts):
-    class Killed(Exception):
-        pass
-
-    def die_after_three(stage, done, total):
-        if stage == "partition" and done == 3:
-            raise Killed
-
-    with pytest.raises(Killed):
-        run_files(**config(), progress=die_after_three, resume_dir=parts)
 
 
 def _plant(parts, marker) -> None:
