@@ -431,7 +431,7 @@ class EditSession:
         not judged: it is walked on the streets after the split, which the editor does not redo.
         """
         rule = self.village_rule.get(self.g_village[gid])
-        if self.partition.rules[gid] is None and rule is not None:  # an exclusive area
+        if self.partition.rules[gid] is None and rule is not None:  # an exclusive area (no rule of its own)
             return self.partition.limit_reasons(gid, limits=rule.limits)
         return self.partition.limit_reasons(gid)
 
