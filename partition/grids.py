@@ -13,7 +13,7 @@ from shapely.geometry.base import BaseGeometry
 from geodata.schema import VILLAGE_CELL_COLUMNS, VILLAGE_GRID_COLUMNS
 from geodata.validate import MEASURED_AFTER
 from partition.adjacency import cell_graph, measure_column
-from partition.partition import Partition
+from partition.partition import Partition, unmet_limits
 from partition.reasons import Reason, ReasonKind, UnitKind, UnitRef, encode, unit_text
 from partition.rules import RULE_LABELLERS, Rule, Verdict
 from partition.tessellation import EMPTY, cells_from_points, cells_from_polygons, point_owner
@@ -410,15 +410,9 @@ def _check_limits(rows: list[dict], rule: Rule) -> None:
     limit_kinds |= {ReasonKind.LIMIT_FORCED, ReasonKind.LIMIT_UNMET}
     for row in rows:
         explained = {r.values.get("measure") for r in row["reasons"] if r.kind in limit_kinds}
-        for lim in rule.limits:
-            value = row.get(lim.measure)
-            if value is None or lim.measure in explained or lim.contains(value):
-                continue
-            text = lim.missed(value)
-            row["reasons"] = (
-                *row["reasons"],
-                Reason.of(ReasonKind.LIMIT_UNMET, measure=lim.measure, value=round(float(value), 2), limit=text),
-            )
+        missed = unmet_limits((lim for lim in rule.limits if lim.measure not in explained), row)
+        if missed:
+            row["reasons"] = (*row["reasons"], *missed)
             row["flag"] = row["flag"] or Flag.LIMIT_UNMET
 
 

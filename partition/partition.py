@@ -2,12 +2,13 @@
 
 After GerryChain's ``Partition``: a :class:`Partition` is a cell graph
 (:class:`partition.adjacency.CellGraph`) plus an assignment (the grid of every cell) plus the
-rule of every grid. Per-grid figures (households, population, units, pieces, 村民小组) are
+rule of every grid. Per-grid figures (households, population, units, measures, pieces, 村民小组) are
 computed from the assignment when first asked for and cached. A partition is never changed:
 :meth:`Partition.move` and :meth:`Partition.flip` return a new partition whose ``parent`` is the
 old one, and tallies update from the cells that changed grid.
 
-Checks (each a method returning one value per grid, so a failure names its grids):
+Checks (each a method returning one value per grid, so a failure names its grids; ``limit_reasons``
+judges one grid and says what it misses):
 
 ===================  =====================================================================
 check                a grid passes when
@@ -16,6 +17,10 @@ check                a grid passes when
 ``contiguous``       its cells are connected in the cell graph (or it has at most one cell)
 ``one_group``        it is not a village-group (rural) grid, or its cells hold at most one
                      村民小组
+``limit_reasons``    its measure totals meet every limit of its rule (:class:`partition.values.Limit`);
+                     one grid at a time, a ``limit_unmet`` reason per miss. A limit on a measure
+                     the cells do not carry (``walk_m``, walked on the streets after the split) is
+                     not judged here
 ===================  =====================================================================
 
 :meth:`Partition.status` combines them into the :class:`partition.values.Status` of every grid,
@@ -24,7 +29,7 @@ as the engine writes it: out of band first, then in pieces (``enclave``).
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -32,9 +37,13 @@ from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
 from geodata.errors import OptionError
-from partition.adjacency import CellGraph
+from partition.adjacency import MEASURE_PREFIX, CellGraph
+from partition.reasons import Reason, ReasonKind, Reasons
 from partition.rules import Rule
-from partition.values import Status
+from partition.values import Limit, Status
+
+TALLIES = ("households", "population", "units", "n_cells")
+"""Per-grid sums kept up to date from the cells that change grid (with every ``measure:<name>`` total)."""
 
 
 def band_status(households: np.ndarray, rule: Rule | None) -> np.ndarray:
@@ -46,6 +55,23 @@ def band_status(households: np.ndarray, rule: Rule | None) -> np.ndarray:
     if rule is None or rule.name != "household_band":
         return np.full(len(hh), Status.OK.value, dtype=object)
     return rule.band.statuses(hh)
+
+
+def unmet_limits(limits: Iterable[Limit], totals: Mapping[str, float]) -> Reasons:
+    """Return one ``limit_unmet`` reason for every limit of `limits` its measure's total in `totals` misses.
+
+    A limit whose measure is not in `totals` is not judged. The pipeline's grids and the editor's
+    live problems are both worded from here.
+    """
+    return tuple(
+        Reason.of(ReasonKind.LIMIT_UNMET, measure=lim.measure, value=round(float(value), 2), limit=lim.missed(value))
+        for lim in limits
+        if (value := totals.get(lim.measure)) is not None and not lim.contains(float(value))
+    )
+
+
+def _tallied(name: str) -> bool:
+    return name in TALLIES or name.startswith(MEASURE_PREFIX)
 
 
 class Partition:
@@ -126,7 +152,7 @@ class Partition:
         """Return a new partition with empty grids of `rules` added after the existing ones."""
         child = Partition(self.graph, self.assignment, (*self.rules, *rules), parent=self if keep_parent else None)
         for name, tally in self._cache.items():
-            if name in ("households", "population", "units", "n_cells"):
+            if _tallied(name):
                 child._cache[name] = np.r_[tally, np.zeros(len(rules))]
         return child
 
@@ -146,18 +172,19 @@ class Partition:
         changed = old != to
         child._moved = cells[changed]
         # tallies follow the cells that changed grid (GerryChain's updaters on flows)
-        for name in ("households", "population", "units", "n_cells"):
-            if name in self._cache:
-                weight = self._weight(name)[cells[changed]]
-                tally = np.zeros(len(rules))
-                tally[: len(self.rules)] = self._cache[name]
-                np.subtract.at(tally, old[changed], weight)
-                np.add.at(tally, to[changed], weight)
-                child._cache[name] = tally
+        for name in [n for n in self._cache if _tallied(n)]:
+            weight = self._weight(name)[cells[changed]]
+            tally = np.zeros(len(rules))
+            tally[: len(self.rules)] = self._cache[name]
+            np.subtract.at(tally, old[changed], weight)
+            np.add.at(tally, to[changed], weight)
+            child._cache[name] = tally
         return child
 
     # ---- figures -------------------------------------------------------------------------------
     def _weight(self, name: str) -> np.ndarray:
+        if name.startswith(MEASURE_PREFIX):
+            return np.nan_to_num(np.asarray(self.graph.measures[name[len(MEASURE_PREFIX) :]], float))
         if name == "n_cells":
             return np.ones(len(self.graph))
         if name == "households":
@@ -194,6 +221,13 @@ class Partition:
     def n_cells(self) -> np.ndarray:
         """Number of cells of every grid (0: the grid is gone)."""
         return self._tally("n_cells")
+
+    def measure(self, name: str) -> np.ndarray:
+        """Total of measure `name` (one of the graph's ``measures``) in every grid."""
+        if name not in self.graph.measures:
+            msg = f"measure `{name}` is not on the cells; they carry {', '.join(self.graph.measures) or 'none'}."
+            raise OptionError(msg)
+        return self._tally(MEASURE_PREFIX + name)
 
     @property
     def moved(self) -> np.ndarray:
@@ -244,6 +278,17 @@ class Partition:
     def one_group(self) -> np.ndarray:
         """Per grid: not a village-group grid, or at most one 村民小组 (the rural rule)."""
         return ~self._rules()[1] | (self.groups <= 1)
+
+    def limit_reasons(self, grid: int, *, limits: Iterable[Limit] | None = None) -> Reasons:
+        """Return why `grid` misses limits: one ``limit_unmet`` reason per missed limit (:func:`unmet_limits`).
+
+        `limits` judges those instead of the grid's rule's (an exclusive area has no rule; the
+        pipeline holds it to its village's limits). Measures the cells do not carry are not judged.
+        """
+        rule = self.rules[grid]
+        given = tuple(limits) if limits is not None else rule.limits if rule is not None else ()
+        names = [lim.measure for lim in given if lim.measure in self.graph.measures]
+        return unmet_limits(given, {name: float(self.measure(name)[grid]) for name in names})
 
     def _rules(self) -> tuple[dict[Rule | None, list[int]], np.ndarray]:
         """Grid ids by rule, and which grids are village-group (rural) grids; shared by partitions of the same grids."""

@@ -47,6 +47,7 @@ from scipy.sparse import coo_matrix, csr_matrix
 from scipy.sparse.csgraph import connected_components
 
 from geodata.errors import EditError
+from geodata.validate import MEASURED_AFTER
 from gridmap import catalog
 from gridmap.edit.units import adjacency_from_cells, blocks_of_cells, cells_from_layer, units_from_run
 from gridmap.options import Options
@@ -60,7 +61,7 @@ from partition.reasons import Reason, ReasonKind, Reasons, encode
 from partition.rules import RULES, Rule, RuleSet
 from partition.split import split_graph
 from partition.tessellation import SLIVER_M2
-from partition.values import Flag
+from partition.values import Flag, Limit
 
 OPS = ("move", "merge", "split", "lock", "regenerate", "fix", "undo", "redo")
 """Operations an edit session accepts (see the module docstring)."""
@@ -73,6 +74,7 @@ PROBLEM_KINDS = {
     "barrier_crossing": (ReasonKind.BARRIER_CROSSING,),
     "exclusive_violated": (ReasonKind.EXCLUSIVE_MIXED,),
     "empty_grid": (ReasonKind.EMPTY_GRID,),
+    "limit_unmet": (ReasonKind.LIMIT_UNMET,),
 }
 """Problem kind (as listed per village/community) → the reason kinds that word it in the catalog."""
 
@@ -163,11 +165,11 @@ def _village_rules(rules: RuleSet, boundaries: pd.DataFrame | None) -> dict[str,
     }
 
 
-def _rule(grid_type: str, rule: str, mn: float, mx: float) -> Rule | None:
+def _rule(grid_type: str, rule: str, mn: float, mx: float, limits: tuple[Limit, ...]) -> Rule | None:
     """Return the rule a grid was made under (None: an exclusive area, or a rule this version does not know)."""
     if grid_type != "base" or rule not in RULES or not 0 < mn <= mx:
         return None
-    return Rule(rule, int(mn), int(mx))
+    return Rule(rule, int(mn), int(mx), limits=limits)
 
 
 class EditSession:
@@ -231,7 +233,8 @@ class EditSession:
         self.village_rule = _village_rules(self.rules, run.boundaries)
         """Village/community code → the rule the run gave it (a village without a boundary: the unknown rule)."""
         per_cell = pd.DataFrame({"n_units": self.is_unit.astype(int)})
-        names = dict.fromkeys(name for rule in self.rules.rules() for name in rule.measures)
+        # summed per cell, so every limit but walk_m (walked on the streets after the split) is judged live
+        names = dict.fromkeys(n for rule in self.rules.rules() for n in rule.measures if n not in MEASURED_AFTER)
         add_measures(per_cell, self.address_cell, addresses, tuple(names))
         i, j, length = adjacency_from_cells(cells)
         self.edges = (i, j, length)
@@ -267,7 +270,8 @@ class EditSession:
         self.g_min = list(grids["min_households"].astype(float))
         self.g_max = list(grids["max_households"].astype(float))
         self.locked = [False] * g
-        rules = [_rule(*r) for r in zip(self.g_type, self.g_rule, self.g_min, self.g_max, strict=True)]
+        limits = [self.village_rule[v].limits if v in self.village_rule else () for v in self.g_village]
+        rules = [_rule(*r) for r in zip(self.g_type, self.g_rule, self.g_min, self.g_max, limits, strict=True)]
         self.partition = Partition(graph, self.cell_grid0, rules)
         """The partition being edited: every edit makes a new one (the engine's figures and rule checks)."""
         self._geom: dict[int, Any] = dict(enumerate(grids.geometry.values))
@@ -405,7 +409,7 @@ class EditSession:
 
         Judged by the partition's rule checks (:class:`partition.partition.Partition`): the band of
         the grid's rule, then contiguity in the cell graph; a village-group grid holding several
-        村民小组 says so.
+        村民小组 says so, and so does a grid missing a measure limit (:meth:`limit_reasons`).
         """
         p = self.partition
         status = str(p.status()[gid])
@@ -418,7 +422,18 @@ class EditSession:
         reasons: Reasons = (why[status],) if status in why else ()
         if not p.one_group()[gid]:
             reasons = (*reasons, Reason.of(ReasonKind.MANY_GROUPS, groups=int(p.groups[gid])))
-        return status, reasons
+        return status, (*reasons, *self.limit_reasons(gid))
+
+    def limit_reasons(self, gid: int) -> Reasons:
+        """Return the measure limits of its village's rule grid `gid` misses now (the partition's check).
+
+        An exclusive area is held to its village's limits, as the pipeline holds it. ``walk_m`` is
+        not judged: it is walked on the streets after the split, which the editor does not redo.
+        """
+        rule = self.village_rule.get(self.g_village[gid])
+        if self.partition.rules[gid] is None and rule is not None:  # an exclusive area (no rule of its own)
+            return self.partition.limit_reasons(gid, limits=rule.limits)
+        return self.partition.limit_reasons(gid)
 
     def figures(self, gids: list[int]) -> list[dict[str, Any]]:
         """Figures of grids `gids` as shown in the editor's panel (geometry not included)."""
@@ -549,8 +564,9 @@ class EditSession:
     def problems(self, village: str) -> list[dict[str, Any]]:
         """Return the problems of one village/community now (see :data:`PROBLEM_KINDS`).
 
-        Out of band, non-contiguous and several 村民小组 in a rural grid (the partition's rule
-        checks), compound split, crossing a barrier, exclusive area violated, empty grid. Each is
+        Out of band, non-contiguous, several 村民小组 in a rural grid and a measure limit missed
+        (the partition's rule checks; ``walk_m`` is not judged live), compound split, crossing a
+        barrier, exclusive area violated, empty grid. Each is
         ``{"kind", "grid_code", "reason", "text"}``: ``text`` is the catalog's wording of ``reason``.
         """
         cells = self.village_cells.get(village)
@@ -584,6 +600,9 @@ class EditSession:
                 add("non_contiguous", int(gid), Reason.of(ReasonKind.PIECES, pieces=int(p.pieces[gid])))
             if not one_group[gid]:
                 add("several_groups", int(gid), Reason.of(ReasonKind.MANY_GROUPS, groups=int(p.groups[gid])))
+            for r in reasons:
+                if r.kind is ReasonKind.LIMIT_UNMET:
+                    add("limit_unmet", int(gid), r)
         comp_hh = pd.DataFrame({"compound": self.compound[cells], "grid": grid, "hh": self.hh[cells]})
         comp_hh = comp_hh[comp_hh["compound"].notna()]
         if len(comp_hh):
@@ -1029,6 +1048,8 @@ class EditSession:
             else:
                 status, reasons = self.status(g)
                 flag = "" if status == "ok" else (Flag.ENCLAVE if status == "enclave" else Flag.EDITED)
+                if not flag and any(r.kind is ReasonKind.LIMIT_UNMET for r in reasons):
+                    flag = Flag.LIMIT_UNMET  # listed with the run's limit violations, as the pipeline does
                 reason, note = encode((Reason.of(ReasonKind.EDITED), *reasons)), ""
             rows.append(
                 {

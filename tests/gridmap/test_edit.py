@@ -916,3 +916,58 @@ def test_split_regenerate_and_fix_keep_the_runs_limits_as_the_pipeline_does():
         session.apply(op, **({"village": VILLAGE} if op == "regenerate" else {"grid": session.code[merged]}))
         grids = session.to_result().grids
         assert grids["minors"].max() <= 30 and grids["households"].between(300, 500).all(), op
+
+
+def test_a_move_over_a_measure_limit_is_a_problem_until_an_edit_brings_it_back():
+    """The run's limit (≤ 30 minors per grid) is judged live: a move over it lists the grid, worded as
+    the pipeline words it; moving the unit back clears it; a saved edit carries the flag."""
+    session = EditSession(limited_run((300, 500), 30))
+    client = create_app(session, token=TOKEN).test_client()
+    minors = np.bincount(session.address_cell, weights=session._addresses["minors"], minlength=len(session.hh))
+
+    def limit_problems(resp) -> dict[str, str]:
+        return {p["grid_code"]: p["text"] for p in resp.get_json()["problems"] if p["kind"] == "limit_unmet"}
+
+    assert not limit_problems(client.get(f"/api/problems?village={VILLAGE}"))  # the run meets its limit
+    # a unit holding minors moved into the neighbouring grid that already holds the most
+    unit, a, b = next(
+        (int(c), int(session.cell_grid[c]), int(session.cell_grid[j]))
+        for c in np.argsort(-minors, kind="stable")
+        if minors[c] > 0
+        for j in session.adj[c].indices
+        if session.cell_grid[j] != session.cell_grid[c] and minors[session.members(session.cell_grid[j])].sum() >= 28
+    )
+    total = minors[session.members(b)].sum() + minors[unit]
+    assert total > 30
+    resp = post(client, "move", {"units": [unit], "to": session.code[b], "confirm": True})
+    assert resp.status_code == 200
+    why = Reason.of(ReasonKind.LIMIT_UNMET, measure="minors", value=float(total), limit="≤ 30")
+    assert limit_problems(resp) == {session.code[b]: catalog.reason_text(why)}
+    assert catalog.reason_text(why).startswith(f"本格 minors 为 {total:g}，不满足 ≤ 30")  # Chinese first
+    assert "minors" in figures(resp)[session.code[b]]["note"]
+    saved = session.to_result().grids.set_index("grid_code")  # the saved run lists it as the pipeline does
+    assert saved.loc[session.preview_codes(VILLAGE)[b], "flag"] == Flag.LIMIT_UNMET
+    resp = post(client, "move", {"units": [unit], "to": session.code[a], "confirm": True})
+    assert resp.status_code == 200 and not limit_problems(resp)
+    assert "minors" not in figures(resp)[session.code[b]]["note"]
+
+
+def test_before_any_edit_the_editor_lists_exactly_the_grids_the_run_flags_for_a_limit():
+    """The live check and the pipeline's agree, exclusive areas (held to their village's limits) included."""
+    import gridmap
+    from gridmap.config import read_rules
+    from partition.values import Limit
+
+    rules = read_rules().with_measures(limits=[Limit("population", max=1000), Limit("units", min=5)])
+    run = gridmap.grid_files(**gridmap.sample_layers(), options=gridmap.Options(rules=rules))
+    kinds = {ReasonKind.LIMIT_UNMET, ReasonKind.LIMIT_FORCED, ReasonKind.UNIT_OVER_LIMIT, ReasonKind.AREA_OVER_LIMIT}
+    flagged = {
+        code
+        for code, why in zip(run.grids["grid_code"], run.grids["reason"], strict=True)
+        if kinds & {r.kind for r in decode(why)}
+    }
+    exclusive = set(run.grids.loc[run.grids["grid_type"].str.startswith("exclusive"), "grid_code"])
+    assert exclusive and exclusive <= flagged  # no units in a school or hospital area: under 5
+    session = EditSession(run)
+    shown = {p["grid_code"] for v in session.villages() for p in session.problems(v) if p["kind"] == "limit_unmet"}
+    assert shown == flagged

@@ -1,16 +1,17 @@
 """The editor page in a real headless Chromium, driven with real pointer and key events (WebDriver actions).
 
 A planner's day: pick the neighbouring grid as the brush, paint a unit into it and see its colour,
-label, chart and problems change; undo and redo from the keyboard; give units to the brush with a
-box and with a lasso; merge two 村民小组 grids and see the rural problem; split with a preview and
-save: the saved codes are the codes shown; reload after a killed server and continue the edit log;
-reach the controls and the grid list by Tab.
+label, chart and problems change; drag the brush across several units; undo and redo from the
+keyboard; give units to the brush with a box and with a lasso; merge two 村民小组 grids and see the
+rural problem; split with a preview and save: the saved codes are the codes shown; reload after a
+killed server and continue the edit log; reach the controls and the grid list by Tab.
 Needs Debian's ``chromium`` and ``chromium-driver`` (``.ci/run`` installs them); Leaflet is the copy
 installed with gridmap (``gridmap/web``), served by the editor itself: no internet at run time.
 """
 
 from __future__ import annotations
 
+import itertools
 import json
 import threading
 
@@ -109,6 +110,13 @@ def to_cell(browser, cell: int, zoom: int = 17) -> tuple[int, int]:
         " const [x, y] = ed.cellPixel(arguments[0]); return [Math.round(r.left + x), Math.round(r.top + y)];"
     )
     return tuple(browser.execute_script(script, cell, zoom))
+
+
+PIXEL = (
+    "const r = document.getElementById('map').getBoundingClientRect(); const [x, y] = window.gridmapEditor"
+    ".cellPixel(arguments[0]); return [Math.round(r.left + x), Math.round(r.top + y)];"
+)
+"""Window pixel of a cell's inner point, the map left where it is."""
 
 
 def pixel(browser, x: int, y: int) -> tuple[int, int, int]:
@@ -288,6 +296,91 @@ def test_a_lasso_drawn_with_the_pointer_gives_the_cells_inside_it_to_the_brush(b
         now = {e.text for e in browser.find_elements(By.CSS_SELECTOR, ".grid-label")}
         assert {f"{b[-3:]} {hh_b}户", f"{a[-3:]} {hh_a}户"} <= now and now != labels
         assert bar() > height
+        shown = browser.find_element(By.ID, "problems").text
+        expected = session.problems(VILLAGE)
+        assert shown == ("\n".join(f"{p['grid_code']}：{p['text']}" for p in expected) if expected else "无 none")
+        assert not errors(browser)
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def drag_chain(session: EditSession, length: int = 3) -> tuple[list[int], str, str]:
+    """`length` units of one grid in a chain (each touches the next), the first touching a neighbouring
+    grid, such that the straight pointer path through their inner points stays inside them (2 m clear)
+    and giving them all to that neighbour warns of nothing. Returns the chain and the two grids' codes."""
+    inner = shapely.points(session.x, session.y)
+
+    def clear(c: int, d: int) -> bool:
+        both = shapely.buffer(shapely.union_all(session.geoms[[c, d]]), -2)
+        return bool(shapely.contains(both, shapely.linestrings([inner[c].coords[0], inner[d].coords[0]])))
+
+    def chains(path: list[int]):
+        if len(path) == length:
+            yield path
+            return
+        for d in map(int, session.adj[path[-1]].indices):
+            same = session.cell_grid[d] == session.cell_grid[path[0]]
+            if d not in path and same and session.area[d] > 400 and clear(path[-1], d):  # noqa: PLR2004
+                yield from chains([*path, d])
+
+    for c in map(int, session.village_cells[VILLAGE]):
+        a = int(session.cell_grid[c])
+        if session.area[c] < 400 or len(session.members(a)) < length + 2:  # noqa: PLR2004
+            continue
+        for b in sorted({int(session.cell_grid[j]) for j in session.adj[c].indices} - {a}):
+            if session.g_village[b] != VILLAGE or session.g_type[b] != "base":
+                continue
+            for path in chains([c]):
+                cells = np.array(path)
+                if not 0 < session.hh[cells].sum() < session.g_hh[a] / 2:  # a keeps most: both keep their codes
+                    continue
+                if not session._move_warnings(cells, session.cell_grid[cells], b):
+                    return path, session.code[a], session.code[b]
+    raise AssertionError("no chain of units to drag the brush across in the sample")
+
+
+def test_dragging_the_brush_across_units_of_the_neighbouring_grid_gives_it_every_unit_crossed(browser, run_folder):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    session = EditSession.from_folder(run_folder)
+    chain, a, b = drag_chain(session)
+    gained = int(session.hh[chain].sum())
+    hh_a, hh_b = int(session.g_hh[session.by_code[a]]), int(session.g_hh[session.by_code[b]])
+    start = next(int(c) for c in session.members(session.by_code[b]) if session.area[c] > 400)  # noqa: PLR2004
+    url, server = serve(session)
+    try:
+        open_page(browser, url)
+        wait = WebDriverWait(browser, 20, ignored_exceptions=REDRAWN)
+        keys(browser, str(list(listed(browser)).index(b) + 1), "p")  # b as the brush, paint mode
+        wait.until(lambda d: "brush" in row(d, b).get_attribute("class"))
+        colour_b = pixel(browser, *to_cell(browser, start, 18))
+        to_cell(browser, chain[len(chain) // 2], 18)  # the chain in view; where each unit's inner point is now
+        points = [tuple(browser.execute_script(PIXEL, c)) for c in chain]
+        before = [pixel(browser, *p) for p in points]
+        assert colour_b not in before
+        bar = float(browser.find_element(By.CSS_SELECTOR, f'#chart rect[data-code="{b}"]').get_attribute("height"))
+        labels = {e.text for e in browser.find_elements(By.CSS_SELECTOR, ".grid-label")}
+        # press on the first unit, drag through the others in 3 px steps, release: one move on release
+        path = [points[0]]
+        for (x0, y0), (x1, y1) in itertools.pairwise(points):
+            steps = max(1, round(max(abs(x1 - x0), abs(y1 - y0)) / 3))
+            path += [
+                (round(x0 + (x1 - x0) * k / steps), round(y0 + (y1 - y0) * k / steps)) for k in range(1, steps + 1)
+            ]
+        press_at(browser, path)
+        wait.until(lambda d: idle(d) and f"{hh_b + gained} 户" in row(d, b).text)
+        assert f"{hh_a - gained} 户" in row(browser, a).text
+        assert [e["op"] for e in session.log] == ["move"]
+        assert sorted(json.loads(session.log[0]["args"])["units"]) == sorted(chain)  # every unit crossed, no other
+        assert all(session.cell_grid[c] == session.by_code[b] for c in chain)
+        assert [pixel(browser, *p) for p in points] == [colour_b] * len(chain)  # each painted in b's colour
+        now = {e.text for e in browser.find_elements(By.CSS_SELECTOR, ".grid-label")}
+        assert {f"{b[-3:]} {hh_b + gained}户", f"{a[-3:]} {hh_a - gained}户"} <= now and now != labels
+        assert (
+            float(browser.find_element(By.CSS_SELECTOR, f'#chart rect[data-code="{b}"]').get_attribute("height")) > bar
+        )
         shown = browser.find_element(By.ID, "problems").text
         expected = session.problems(VILLAGE)
         assert shown == ("\n".join(f"{p['grid_code']}：{p['text']}" for p in expected) if expected else "无 none")

@@ -159,9 +159,11 @@ def test_tallies_carried_through_moves_equal_figures_counted_afresh(given):
         graph = replace(graph, population=np.arange(9.0) * 3, units=np.array([0, 2, 1, 1, 0, 3, 1, 1, 1]))
     else:
         graph = replace(graph, population=None, units=None)
+    graph = replace(graph, measures={"minors": np.arange(9.0) ** 2})
     p = Partition(graph, TWO_GRIDS, [BAND, BAND])
     for figure in ("households", "population", "units", "n_cells"):
         getattr(p, figure)  # tallied now, so the moves below update them instead of recounting
+    p.measure("minors")
     moved = p.move([5, 2], 1).flip({8: 0, 0: 1}).move([4], 2).reassign(np.array([4]), np.array([1]))
     moved = moved.with_grids([BAND])  # a fourth grid, empty: every figure has a (zero) entry for it
     fresh = _fresh(moved)
@@ -178,6 +180,27 @@ def test_tallies_carried_through_moves_equal_figures_counted_afresh(given):
         # without unit counts, a unit is a cell with households (cells 0 and 4 hold none)
         np.testing.assert_array_equal(moved.units, [np.sum(hh[moved.assignment == g] > 0) for g in range(4)])
     np.testing.assert_array_equal(moved.n_cells, np.bincount(moved.assignment, minlength=4))
+    np.testing.assert_allclose(moved.measure("minors"), fresh.measure("minors"))
+    np.testing.assert_array_equal(moved.measure("minors"), np.bincount(moved.assignment, np.arange(9.0) ** 2, 4))
+
+
+def test_a_grid_over_a_measure_limit_of_its_rule_says_so_and_walk_m_is_not_judged():
+    from dataclasses import replace
+
+    from partition.reasons import ReasonKind
+    from partition.values import Limit
+
+    graph = replace(cell_graph(three_by_three()), measures={"minors": np.array([40.0, 0, 0, 0, 0, 0, 0, 0, 30])})
+    rule = Rule("household_band", 300, 500, limits=(Limit("minors", max=50), Limit("walk_m", max=1)))
+    p = Partition(graph, TWO_GRIDS, [rule, rule])
+    assert p.limit_reasons(0) == p.limit_reasons(1) == ()  # 40 and 30 minors; walk_m is not on the cells
+    q = p.move([8], 0)  # 70 minors in A
+    (why,) = q.limit_reasons(0)
+    assert why.kind is ReasonKind.LIMIT_UNMET and why.values == {"measure": "minors", "value": 70.0, "limit": "≤ 50"}
+    assert q.limit_reasons(1) == () and q.move([8], 1).limit_reasons(0) == ()
+    # an exclusive area has no rule: no limits unless the caller names them
+    r = Partition(graph, np.zeros(9, int), [None])
+    assert r.limit_reasons(0) == () and len(r.limit_reasons(0, limits=rule.limits)) == 1
 
 
 def test_a_rule_without_a_band_reads_ok_as_text_whatever_the_households():
