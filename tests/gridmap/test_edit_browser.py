@@ -149,6 +149,13 @@ def row(browser, key: str):
     return browser.find_element("css selector", f'#grid-list li[data-code="{key}"]')
 
 
+def shows_the_engines_problems(browser, session: EditSession) -> bool:
+    """Whether the page's problem list is the session's (the engine's) problems of the village, in its words."""
+    expected = session.problems(VILLAGE)
+    text = "\n".join(f"{p['grid_code']}：{p['text']}" for p in expected) if expected else "无 none"
+    return browser.find_element("css selector", "#problems").text == text
+
+
 def listed(browser) -> dict[str, str]:
     """Grid list: grid key → its row text."""
     return {li.get_attribute("data-code"): li.text for li in browser.find_elements("css selector", "#grid-list li")}
@@ -216,10 +223,7 @@ def test_planner_paints_a_unit_into_the_neighbouring_grid_and_sees_everything_ch
         assert f"{b[-3:]} {hh_b + hh_unit}户" in labels and f"{a[-3:]} {hh_a - hh_unit}户" in labels
         bar = browser.find_element(By.CSS_SELECTOR, f'#chart rect[data-code="{b}"]')
         assert float(bar.get_attribute("height")) > height
-        shown = browser.find_element(By.ID, "problems").text
-        assert shown == "\n".join(f"{p['grid_code']}：{p['text']}" for p in session.problems(VILLAGE)) or (
-            shown == "无 none" and not session.problems(VILLAGE)
-        )
+        assert shows_the_engines_problems(browser, session)
         assert "已移动单元" in browser.find_element(By.ID, "message").text
         # keyboard undo and redo (focus off the inputs)
         browser.execute_script("document.activeElement.blur()")
@@ -296,9 +300,7 @@ def test_a_lasso_drawn_with_the_pointer_gives_the_cells_inside_it_to_the_brush(b
         now = {e.text for e in browser.find_elements(By.CSS_SELECTOR, ".grid-label")}
         assert {f"{b[-3:]} {hh_b}户", f"{a[-3:]} {hh_a}户"} <= now and now != labels
         assert bar() > height
-        shown = browser.find_element(By.ID, "problems").text
-        expected = session.problems(VILLAGE)
-        assert shown == ("\n".join(f"{p['grid_code']}：{p['text']}" for p in expected) if expected else "无 none")
+        assert shows_the_engines_problems(browser, session)
         assert not errors(browser)
     finally:
         server.shutdown()
@@ -381,9 +383,7 @@ def test_dragging_the_brush_across_units_of_the_neighbouring_grid_gives_it_every
         assert (
             float(browser.find_element(By.CSS_SELECTOR, f'#chart rect[data-code="{b}"]').get_attribute("height")) > bar
         )
-        shown = browser.find_element(By.ID, "problems").text
-        expected = session.problems(VILLAGE)
-        assert shown == ("\n".join(f"{p['grid_code']}：{p['text']}" for p in expected) if expected else "无 none")
+        assert shows_the_engines_problems(browser, session)
         assert not errors(browser)
     finally:
         server.shutdown()
