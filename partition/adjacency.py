@@ -56,7 +56,17 @@ def _matched_segments(geoms: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.nda
     seg = pd.DataFrame({"x1": p[:, 0], "y1": p[:, 1], "x2": q[:, 0], "y2": q[:, 1]})
     key = seg.groupby(["x1", "y1", "x2", "y2"], sort=False).ngroup().to_numpy()
     count = np.bincount(key)[key]
-    loose[cell[count != 2]] = True
+    odd = np.flatnonzero(count != 2)
+    # a segment of one cell alone on the area's outer edge touches no other cell: it has no neighbour to
+    # measure, so it does not make its cell loose (borders cut at different vertices touch the other cell)
+    alone = odd[count[odd] == 1]
+    mid = shapely.points((p[alone] + q[alone]) / 2)
+    hit, other = shapely.STRtree(geoms).query(mid, predicate="intersects")
+    touched = np.zeros(len(alone), bool)
+    touched[hit[other != cell[alone][hit]]] = True
+    outer = np.zeros(len(count), bool)
+    outer[alone[~touched]] = True
+    loose[cell[(count != 2) & ~outer]] = True
     pair = count == 2
     order = np.flatnonzero(pair)[np.argsort(key[pair], kind="stable")]
     first, second = cell[order[0::2]], cell[order[1::2]]
@@ -77,9 +87,9 @@ def edges_from_cells(geoms: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndar
     """Return ``(i, j, length)`` for every pair of cells sharing a border longer than :data:`MIN_SHARED`.
 
     Borders between cells whose every ring segment is shared vertex for vertex with exactly one
-    other cell are summed from those segments (no geometry overlay); every pair involving any
-    other cell (the outer edge of the area, borders cut at different vertices) is measured
-    exactly by intersecting the two boundaries. Both give the same lengths.
+    other cell, or lies alone on the area's outer edge, are summed from those segments (no geometry
+    overlay); every pair involving any other cell (borders cut at different vertices, as along a
+    road) is measured exactly by intersecting the two boundaries. Both give the same lengths.
     """
     n = len(geoms)
     mi, mj, mlen, loose = _matched_segments(geoms)

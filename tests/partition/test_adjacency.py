@@ -87,3 +87,27 @@ def test_an_empty_cell_has_no_centroid_rather_than_a_wrong_one():
     g = cell_graph(cells)
     assert g.x[0] == pytest.approx(0.5) and np.isnan(g.x[1]) and np.isnan(g.y[1])
     assert len(g.i) == 0
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_voronoi_cells_cut_by_the_edge_and_a_road_border_exactly_as_the_overlay_says(seed):
+    """Cells on the area's outer edge and along a road (cut at different vertices on each side): every pair
+    whose boundaries share more than MIN_SHARED is an edge, with the overlay's length."""
+    from partition.tessellation import cells_from_points
+
+    rng = np.random.default_rng(seed)
+    area = shapely.Polygon([(0, 0), (120, -10), (140, 70), (60, 95), (-15, 60)])
+    road = shapely.LineString([(-20, 30), (150, 45)])
+    pts = shapely.points(rng.uniform(0, 120, (300, 2)))
+    pts = pts[shapely.contains(area, pts)]
+    geoms = cells_from_points(pts, np.arange(len(pts)), area, barriers=np.array([road])).geometry.values
+    i, j, length = edges_from_cells(geoms)
+    ti, tj = shapely.STRtree(geoms).query(geoms, predicate="intersects")
+    keep = ti < tj
+    ti, tj = ti[keep], tj[keep]
+    exact = shapely.length(shapely.intersection(shapely.boundary(geoms[ti]), shapely.boundary(geoms[tj])))
+    shared = exact > MIN_SHARED
+    pairs = sorted(zip(ti[shared].tolist(), tj[shared].tolist(), strict=True))
+    assert list(zip(i.tolist(), j.tolist(), strict=True)) == pairs
+    order = np.lexsort((tj[shared], ti[shared]))
+    assert np.allclose(length, exact[shared][order], rtol=0, atol=1e-9)
