@@ -43,3 +43,10 @@ def assert_cells_make_grids(result: gridmap.GridResult) -> None:
     for code, geom in zip(grids["grid_code"], grids.geometry.values, strict=True):
         union = shapely.union_all(geoms[members[code]])
         assert shapely.area(shapely.symmetric_difference(union, geom)) <= 1e-6 * max(shapely.area(geom), 1.0), code
+
+
+def town_args(town: dict, out) -> list[str]:
+    """``gridmap -q partition`` on the test town's addresses and boundaries into `out` (add options after it)."""
+    gpkg = str(town["gpkg"])
+    layers = ["--addresses-layer", "addresses", "--boundaries-layer", "boundaries"]
+    return ["-q", "partition", "--addresses", gpkg, "--boundaries", gpkg, *layers, "--out", str(out)]

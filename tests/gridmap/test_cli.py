@@ -9,6 +9,7 @@ import geopandas as gpd
 from click.testing import CliRunner
 
 from gridmap.cli import main
+from tests.helpers import town_args
 
 
 def test_help_lists_commands_with_examples():
@@ -22,24 +23,7 @@ def test_help_lists_commands_with_examples():
 
 def test_partition_command_writes_a_run_and_refuses_to_overwrite(town, tmp_path):
     out = tmp_path / "run"
-    args = [
-        "-q",
-        "partition",
-        "--addresses",
-        str(town["gpkg"]),
-        "--addresses-layer",
-        "addresses",
-        "--boundaries",
-        str(town["gpkg"]),
-        "--boundaries-layer",
-        "boundaries",
-        "--min-households",
-        "250",
-        "--max-households",
-        "450",
-        "--out",
-        str(out),
-    ]
+    args = [*town_args(town, out), "--min-households", "250", "--max-households", "450"]
     res = CliRunner().invoke(main, args)
     assert res.exit_code == 0, res.output
     grids = gpd.read_file(out / "grids.gpkg", layer="grids")

@@ -15,23 +15,7 @@ from geodata.errors import InputError, RulesError
 from gridmap.cli import main
 from gridmap.config import read_rules
 from partition.values import Limit
-
-
-def town_args(town, out) -> list[str]:
-    return [
-        "-q",
-        "partition",
-        "--addresses",
-        str(town["gpkg"]),
-        "--addresses-layer",
-        "addresses",
-        "--boundaries",
-        str(town["gpkg"]),
-        "--boundaries-layer",
-        "boundaries",
-        "--out",
-        str(out),
-    ]
+from tests.helpers import town_args
 
 
 def with_minors(town, values) -> None:
