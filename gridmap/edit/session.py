@@ -61,7 +61,7 @@ from partition.reasons import Reason, ReasonKind, Reasons, encode
 from partition.rules import RULES, Rule, RuleSet
 from partition.split import split_graph
 from partition.tessellation import SLIVER_M2
-from partition.values import Flag, Limit
+from partition.values import Band, Flag, Limit
 
 OPS = ("move", "merge", "split", "lock", "regenerate", "fix", "undo", "redo")
 """Operations an edit session accepts (see the module docstring)."""
@@ -877,8 +877,7 @@ class EditSession:
         hh, mn, mx = float(self.g_hh[gid]), self.g_min[gid], self.g_max[gid]
         if self.g_rule[gid] != "household_band" or not 0 < mn <= mx:
             return list(range(2, min(9, n_units) + 1))
-        lo, hi = max(2, int(np.ceil(hh / mx))), min(n_units, int(np.floor(hh / mn)))
-        return list(range(lo, hi + 1))
+        return [k for k in Band(mn, mx).feasible_counts(hh) if 2 <= k <= n_units]  # noqa: PLR2004
 
     def split_parts(self, grid: Any = None, k: Any = None) -> tuple[int, list[np.ndarray]]:
         """Return the parts a split of `grid` into `k` grids would make (largest first); nothing changes.
