@@ -39,13 +39,16 @@ def _ring_coordinates(geoms: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.nda
     return xy, ring, poly_cell[ring_poly], loose
 
 
-def _matched_segments(geoms: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+def _matched_segments(
+    geoms: np.ndarray, tree: shapely.STRtree
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Shared borders made of identical ring segments, and which cells have any other segment.
 
     Neighbouring cells of one tessellation share their border vertex for vertex, so each shared
     segment appears once in each cell's ring. Returns ``(i, j, length, loose)``: summed length of
     the segments found in exactly two cells ``i < j``, and a mask of cells with a segment found in
-    one cell only (the outer edge, or a border whose vertices do not match) or in more than two.
+    more than two cells, or in one cell only while touching another (a border whose vertices do not
+    match; a segment alone on the area's outer edge touches none). `tree` indexes `geoms`.
     """
     xy, ring, ring_cell, loose = _ring_coordinates(geoms)
     same = ring[1:] == ring[:-1]
@@ -61,7 +64,7 @@ def _matched_segments(geoms: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.nda
     # measure, so it does not make its cell loose (borders cut at different vertices touch the other cell)
     alone = odd[count[odd] == 1]
     mid = shapely.points((p[alone] + q[alone]) / 2)
-    hit, other = shapely.STRtree(geoms).query(mid, predicate="intersects")
+    hit, other = tree.query(mid, predicate="intersects")
     touched = np.zeros(len(alone), bool)
     touched[hit[other != cell[alone][hit]]] = True
     outer = np.zeros(len(count), bool)
@@ -92,11 +95,12 @@ def edges_from_cells(geoms: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndar
     road) is measured exactly by intersecting the two boundaries. Both give the same lengths.
     """
     n = len(geoms)
-    mi, mj, mlen, loose = _matched_segments(geoms)
+    tree = shapely.STRtree(geoms)
+    mi, mj, mlen, loose = _matched_segments(geoms, tree)
     clean = ~loose[mi] & ~loose[mj]
     # only pairs with a loose cell are measured exactly: query the tree with those cells alone
     near = np.flatnonzero(loose)
-    qi, qj = shapely.STRtree(geoms).query(geoms[near], predicate="intersects")
+    qi, qj = tree.query(geoms[near], predicate="intersects")
     qi = near[qi]
     lo, hi = np.minimum(qi, qj), np.maximum(qi, qj)
     pair = np.unique(lo[lo != hi] * n + hi[lo != hi])
