@@ -551,9 +551,14 @@ def test_an_edit_log_of_another_run_version_is_only_offered_for_discarding(brows
         assert offer.is_displayed() and "另一版本" in offer.text and "another version" in offer.text
         assert not browser.find_element(By.ID, "resume-yes").is_displayed()
         ActionChains(browser).click(browser.find_element(By.ID, "resume-no")).perform()
-        WebDriverWait(browser, 20).until(lambda d: session.unsaved() == 0)  # the discard reached the server
-        assert not session.undo_stack and session.journal_refusal is None
-        assert [json.loads(line)["op"] for line in journal.read_text(encoding="utf-8").splitlines()] == ["run"]
+
+        def ops() -> list[str]:
+            return [json.loads(line)["op"] for line in journal.read_text(encoding="utf-8").splitlines()]
+
+        # the discard reached the server and the log (read while being rewritten: not JSON yet, try again)
+        WebDriverWait(browser, 20, ignored_exceptions=(ValueError,)).until(lambda d: ops() == ["run"])
+        assert not session.undo_stack and session.journal_refusal is None and session.unsaved() == 0
+        assert ops() == ["run"]
         assert not errors(browser)
     finally:
         server.shutdown()
