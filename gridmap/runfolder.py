@@ -3,11 +3,7 @@
 from __future__ import annotations
 
 import json
-import multiprocessing
-import os
-import sys
 import time
-from multiprocessing.process import BaseProcess
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -21,9 +17,7 @@ if TYPE_CHECKING:
     from gridmap.result import GridResult
 
 
-def write_run(
-    result: GridResult, out: str | Path, *, overwrite: bool = False, maps: bool = True, workers: int = 1
-) -> Path:
+def write_run(result: GridResult, out: str | Path, *, overwrite: bool = False, maps: bool = True) -> Path:
     """Write the run folder atomically: nothing appears unless every file was written.
 
     Files: ``grids.gpkg`` (layers grids, addresses, violations, boundaries, liaison when made,
@@ -42,9 +36,6 @@ def write_run(
         Replace `out` when it is a run folder gridmap made.
     maps
         Also draw ``map.html`` and ``map.png`` (the slowest files).
-    workers
-        Processes the run may use: with 2 or more (on Linux), the maps are drawn in a second process
-        while this one writes the other files.
 
     Returns
     -------
@@ -56,92 +47,51 @@ def write_run(
     OutputExistsError
         When `out` exists and `overwrite` is false.
     """
+    from gridmap import export, report
+    from gridmap import maps as gmaps
+
     out = Path(out)
     t = time.perf_counter()
     inputs = [
         Path(v["path"]) for v in result.manifest.get("inputs", {}).values() if isinstance(v, dict) and v.get("path")
     ]
     with gio.atomic_dir(out, overwrite=overwrite, inputs=[p for p in inputs if p.exists()]) as tmp:
-        aside = _maps_aside(result, tmp) if maps and workers > 1 else None
-        try:
-            _write_files(result, tmp, maps=maps, aside=aside)
-        finally:
-            if aside is not None and aside.is_alive():  # this process failed first: stop drawing into its folder
-                aside.terminate()
-                aside.join()
+        layers = {
+            "grids": result.grids,
+            "addresses": result.addresses,
+            "violations": result.violations,
+            "boundaries": result.boundaries,
+        }
+        if result.liaison is not None:
+            layers["liaison"] = result.liaison
+        if result.cells is not None:
+            layers["cells"] = result.cells
+        if result.context is not None:  # the map's context as two layers of one geometry type each (for GIS)
+            for kind, name in (("barrier", "barriers"), ("exclusive", "exclusive_areas")):
+                part = result.context[result.context["kind"].eq(kind)]
+                if len(part):
+                    layers[name] = part.reset_index(drop=True)
+        for name in ("walks", "workers"):
+            if getattr(result, name) is not None:
+                layers[name] = getattr(result, name)
+        gio.write_layers(tmp / "grids.gpkg", layers)
+        gio.write_table(tmp / "grids.gpkg", pd.DataFrame({"grid_code": result.history}), layer="code_history")
+        if result.worker_grids is not None and result.workers is not None:
+            gio.write_table(tmp / "grids.gpkg", result.worker_grids, layer="worker_grids")
+            workers = pd.DataFrame(result.workers.drop(columns=result.workers.geometry.name))
+            gio.write_csv(tmp / "workers.csv", workers, text_cols=("township",))
+        write_layer_styles(tmp / "grids.gpkg")
+        gio.write_geojson(tmp / "grids.geojson", result.grids)
+        export.write_roster_csv(result, tmp / "roster.csv")
+        if len(result.code_changes):
+            gio.write_csv(tmp / "code_changes.csv", result.code_changes)
+        if maps:
+            gmaps.write_map(result, tmp / "map.html")
+            gmaps.write_static_map(result, tmp / "map.png")
+        gio.write_text(tmp / "report.html", report.report_page(result, workers=result.worker_grids))
         result.manifest.setdefault("timings_s", {})["write"] = round(time.perf_counter() - t, 3)
         gio.write_text(tmp / "manifest.json", json.dumps(result.manifest, ensure_ascii=False, indent=2))
     return out
-
-
-def _write_files(result: GridResult, tmp: Path, *, maps: bool, aside: BaseProcess | None) -> None:
-    """Every file of the run folder but the manifest; the maps are waited for when `aside` draws them."""
-    from gridmap import export, report
-
-    layers = {
-        "grids": result.grids,
-        "addresses": result.addresses,
-        "violations": result.violations,
-        "boundaries": result.boundaries,
-    }
-    if result.liaison is not None:
-        layers["liaison"] = result.liaison
-    if result.cells is not None:
-        layers["cells"] = result.cells
-    if result.context is not None:  # the map's context as two layers of one geometry type each (for GIS)
-        for kind, name in (("barrier", "barriers"), ("exclusive", "exclusive_areas")):
-            part = result.context[result.context["kind"].eq(kind)]
-            if len(part):
-                layers[name] = part.reset_index(drop=True)
-    for name in ("walks", "workers"):
-        if getattr(result, name) is not None:
-            layers[name] = getattr(result, name)
-    gio.write_layers(tmp / "grids.gpkg", layers)
-    gio.write_table(tmp / "grids.gpkg", pd.DataFrame({"grid_code": result.history}), layer="code_history")
-    if result.worker_grids is not None and result.workers is not None:
-        gio.write_table(tmp / "grids.gpkg", result.worker_grids, layer="worker_grids")
-        workers = pd.DataFrame(result.workers.drop(columns=result.workers.geometry.name))
-        gio.write_csv(tmp / "workers.csv", workers, text_cols=("township",))
-    write_layer_styles(tmp / "grids.gpkg")
-    gio.write_geojson(tmp / "grids.geojson", result.grids)
-    export.write_roster_csv(result, tmp / "roster.csv")
-    if len(result.code_changes):
-        gio.write_csv(tmp / "code_changes.csv", result.code_changes)
-    gio.write_text(tmp / "report.html", report.report_page(result, workers=result.worker_grids))
-    if aside is not None:
-        aside.join()
-    if maps and (aside is None or aside.exitcode != 0):  # drawn here; a failure aside is raised here, as it is
-        _draw_maps(result, tmp)
-
-
-def _draw_maps(result: GridResult, folder: Path) -> None:
-    from gridmap import maps as gmaps
-
-    gmaps.write_map(result, folder / "map.html")
-    gmaps.write_static_map(result, folder / "map.png")
-
-
-def _maps_aside(result: GridResult, folder: Path) -> BaseProcess | None:
-    """Start drawing the maps in a forked process (it shares the result's memory; nothing is pickled).
-
-    None where fork is not the way processes start (only Linux is used here): the maps are drawn in turn.
-    """
-    if not sys.platform.startswith("linux"):
-        return None
-    sys.stdout.flush()  # the child must not write out a copy of what this process still buffers
-    sys.stderr.flush()
-    proc = multiprocessing.get_context("fork").Process(target=_draw_maps_quietly, args=(result, folder), daemon=True)
-    proc.start()
-    return proc
-
-
-def _draw_maps_quietly(result: GridResult, folder: Path) -> None:
-    """Draw the maps in the forked process; leave with no traceback and nothing flushed (the parent reports)."""
-    try:
-        _draw_maps(result, folder)
-    except BaseException:  # noqa: BLE001 - the parent draws again and raises the error itself
-        os._exit(1)
-    os._exit(0)
 
 
 def recorded_retired(folder: str | Path) -> list[str]:

@@ -192,27 +192,3 @@ def test_inputs_in_different_crss_and_web_mercator_are_measured_in_utm(town, tmp
     true_area = town["boundaries"].area.sum()
     assert result.grids["area_m2"].sum() == pytest.approx(true_area, rel=1e-3)  # not x1.37 as in Web Mercator
     assert result.grids["households"].sum() == town["addresses"]["households"].sum()
-
-
-def test_maps_drawn_by_a_second_process_while_the_rest_is_written(sample_run, tmp_path, monkeypatch):
-    """With two processes the run folder is the same; a map that fails to draw aside fails the run as it would alone."""
-    import re
-
-    from gridmap import maps as gmaps
-
-    one = sample_run.save(tmp_path / "one")
-    two = sample_run.save(tmp_path / "two", workers=2)
-    assert sorted(p.name for p in one.iterdir()) == sorted(p.name for p in two.iterdir())
-    for name in ("grids.geojson", "roster.csv", "report.html"):
-        assert (one / name).read_bytes() == (two / name).read_bytes()
-    ids = re.compile(rb"[0-9a-f]{32}")  # folium names each map element with a random id
-    assert ids.sub(b"", (one / "map.html").read_bytes()) == ids.sub(b"", (two / "map.html").read_bytes())
-    assert (two / "map.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-
-    def broken(*args, **kwargs):
-        raise RuntimeError("no fonts to draw with")
-
-    monkeypatch.setattr(gmaps, "write_static_map", broken)  # inherited by the forked process too
-    with pytest.raises(RuntimeError, match="no fonts"):
-        sample_run.save(tmp_path / "three", workers=2)
-    assert not (tmp_path / "three").exists()  # nothing half-written
