@@ -154,6 +154,38 @@ def _legend_handles(grids: gpd.GeoDataFrame, has_barriers: bool) -> list:
     return handles
 
 
+def _polygons(geoms: np.ndarray, *, facecolors: np.ndarray, **style: Any) -> Any:
+    """Return one matplotlib collection of the polygons, one path per polygon (its parts and holes as rings), z-order 2.
+
+    As geopandas' ``plot`` draws them (rings normalised, so holes wind against their shell), but
+    built from shapely's coordinate arrays at once: ``plot`` makes a patch per polygon in Python and
+    renders the whole figure after every call.
+    """
+    from matplotlib.collections import PathCollection
+    from matplotlib.path import Path
+
+    keep = ~shapely.is_empty(geoms) & ~shapely.is_missing(geoms)
+    parts, owner = shapely.get_parts(shapely.normalize(geoms[keep]), return_index=True)
+    rings, ring_part = shapely.get_rings(parts, return_index=True)
+    xy, ring = shapely.get_coordinates(rings, return_index=True)
+    codes = np.full(len(xy), Path.LINETO, dtype=Path.code_type)
+    first = np.r_[0, np.flatnonzero(np.diff(ring)) + 1]
+    codes[first] = Path.MOVETO
+    codes[np.r_[first[1:], len(xy)] - 1] = Path.CLOSEPOLY
+    ends = np.searchsorted(owner[ring_part[ring]], np.arange(1, keep.sum()))  # a polygon's rings follow each other
+    paths = [Path(v, c) for v, c in zip(np.split(xy, ends), np.split(codes, ends), strict=True)]
+    return PathCollection(paths, facecolors=np.asarray(facecolors)[keep], zorder=2, **style)
+
+
+def _lines(geoms: np.ndarray, **style: Any) -> Any:
+    """Return one matplotlib collection of the lines (every part of every line, normalised as geopandas draws them)."""
+    from matplotlib.collections import LineCollection
+
+    parts = shapely.get_parts(shapely.normalize(geoms))
+    xy, part = shapely.get_coordinates(parts, return_index=True)
+    return LineCollection(np.split(xy, np.flatnonzero(np.diff(part)) + 1), **style)
+
+
 def _pages(result: GridResult, by: str | None) -> list[tuple[str, np.ndarray]]:
     """(heading, mask over the grids) of every page."""
     if by is None:
@@ -225,9 +257,11 @@ def _draw_page(fig, result: GridResult, mask: np.ndarray, *, heading: str, title
     if ctx is not None:
         lines = ctx[ctx["kind"].eq("barrier")]
         if len(lines):
-            lines.plot(ax=ax, color=BARRIER_COLOR, linewidth=0.5, alpha=0.8, zorder=1)
-    grids.plot(ax=ax, color=status_colors(grids), edgecolor="#333", linewidth=0.4, alpha=0.7, zorder=2)
-    bnd.boundary.plot(ax=ax, color="#111", linewidth=1.4, zorder=3)
+            ax.add_collection(_lines(lines.geometry.values, color=BARRIER_COLOR, linewidth=0.5, alpha=0.8, zorder=1))
+    ax.add_collection(
+        _polygons(grids.geometry.values, facecolors=status_colors(grids), edgecolor="#333", linewidth=0.4, alpha=0.7)
+    )
+    ax.add_collection(_lines(shapely.boundary(bnd.geometry.values), color="#111", linewidth=1.4, zorder=3))
     if len(grids) <= 600:
         pts = shapely.point_on_surface(grids.geometry.values)
         for code, p in zip(grids["grid_code"].astype(str), pts, strict=True):

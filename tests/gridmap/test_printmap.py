@@ -93,3 +93,29 @@ def test_hostile_names_print_literally(hostile_run, tmp_path):
     out = write_print(dataclasses.replace(result, boundaries=b), tmp_path / "hostile.pdf")
     flat = re.sub(r"\s+", "", pdf("pdftotext", out))
     assert "崂山{{6*7}}二村" in flat and "$5村$税" in flat and "<imgsrc=xonerror=window.__pwned=1>" in flat
+
+
+def test_a_grid_with_a_hole_is_drawn_with_the_hole_left_open():
+    """A grid around another grid (an enclave) must not paint over it, whichever way its rings wind."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import numpy as np
+    import shapely
+
+    from gridmap.printmap import _polygons
+
+    shell = [(0, 0), (10, 0), (10, 10), (0, 10), (0, 0)]
+    hole = [(3, 3), (7, 3), (7, 7), (3, 7), (3, 3)]  # same winding as the shell: a fill rule alone fills it
+    donut = shapely.Polygon(shell, [hole])
+    fig = plt.figure(figsize=(1, 1), dpi=100)
+    ax = fig.add_axes((0, 0, 1, 1))
+    ax.set_xlim(0, 10)
+    ax.set_ylim(0, 10)
+    ax.add_collection(_polygons(np.array([donut]), facecolors=np.array(["#e45756"]), edgecolor="#e45756", linewidth=0))
+    fig.canvas.draw()
+    px = np.asarray(fig.canvas.buffer_rgba())[..., :3]
+    plt.close(fig)
+    assert tuple(px[50, 50]) == (255, 255, 255)  # the hole's centre: the paper shows through
+    assert tuple(px[10, 10]) == (0xE4, 0x57, 0x56)  # the grid itself is filled
