@@ -222,3 +222,42 @@ def test_default_base_map_is_one_a_chinese_office_can_use(sample_run, monkeypatc
     monkeypatch.setenv("TIANDITU_KEY", "k3y")
     page = build_map(sample_run).get_root().render()
     assert "tianditu.gov.cn" in page and "autonavi" not in page and "openstreetmap" not in page
+
+
+def _page_data(m) -> dict:
+    import re
+
+    page = m.get_root().render()
+    return json.loads(re.search(r"<script type='application/json' id='gridmap-data'>(.*?)</script>", page, re.S)[1])
+
+
+@pytest.mark.parametrize("crs", ["EPSG:4326", "EPSG:4547"])  # longitude/latitude, and a CGCS2000 Gauss-Krüger zone
+def test_map_draws_every_grid_where_it_is_with_its_code_and_households_and_no_gaps(sample_run, crs):
+    """The page's GeoJSON: each feature is its grid (same place, same code and households), neighbours still meet."""
+    import dataclasses
+
+    import geopandas as gpd
+    import numpy as np
+    import shapely
+
+    run = dataclasses.replace(
+        sample_run, grids=sample_run.grids.to_crs(crs), boundaries=sample_run.boundaries.to_crs(crs)
+    )
+    grids = sample_run.grids.to_crs(sample_run.grids.estimate_utm_crs())
+
+    def gaps(union) -> float:  # area of the holes in the grids' union
+        return shapely.area(shapely.polygons(shapely.get_exterior_ring(shapely.get_parts(union)))).sum() - union.area
+
+    holes = gaps(shapely.union_all(grids.geometry.values))
+    for tolerance in (1.0, 20.0):
+        features = _page_data(build_map(run, basemap="osm", tolerance_m=tolerance))["grids"]["features"]
+        assert [f["properties"]["c"] for f in features] == list(grids["grid_code"])
+        assert [f["properties"]["h"] for f in features] == list(grids["households"])
+        drawn = gpd.GeoSeries([shapely.geometry.shape(f["geometry"]) for f in features], crs=4326).to_crs(grids.crs)
+        overlap = shapely.area(shapely.intersection(drawn.values, grids.geometry.values))
+        assert (overlap / shapely.area(grids.geometry.values)).min() > (0.99 if tolerance == 1.0 else 0.9)
+        # simplified as one coverage: neighbours neither overlap nor open a gap (a hole in their union)
+        union = shapely.union_all(drawn.values)
+        assert drawn.area.sum() - union.area < 1e-5 * union.area  # rounding to 1e-6° leaves slivers of a few m²
+        assert gaps(union) < holes + 1e-5 * union.area
+    assert np.isfinite([c for f in features for c in f["properties"]["lp"]]).all()
