@@ -217,12 +217,21 @@ def _measure_choropleths(grids: pd.DataFrame, measures: dict[str, Limit | None])
     return colors, legends
 
 
-def _none(values: np.ndarray) -> list:
-    return [None if (v is None or (isinstance(v, float) and np.isnan(v))) else float(v) for v in values]
+def _none(values: Any) -> list:
+    """Return the numbers as floats, None (JSON null) where missing."""
+    values = np.asarray(values, dtype=float)
+    out = values.tolist()
+    for i in np.flatnonzero(np.isnan(values)):
+        out[i] = None
+    return out
 
 
 def _text(s: pd.Series) -> list:
-    return [None if v is None or (isinstance(v, float) and np.isnan(v)) else str(v) for v in s.astype(object)]
+    """Return the values as text, None (JSON null) where missing."""
+    out = s.astype(str).tolist()
+    for i in np.flatnonzero(s.isna().to_numpy()):
+        out[i] = None
+    return out
 
 
 def _grid_properties(disp: gpd.GeoDataFrame) -> pd.DataFrame:
@@ -269,9 +278,20 @@ def _grid_properties(disp: gpd.GeoDataFrame) -> pd.DataFrame:
 
 
 class _Json(str):
-    """JSON text made whole elsewhere (GeoJSON written by GEOS): put into the page's data as it is."""
+    """JSON text safe inside the page's ``<script type="application/json">`` element (no ``<``, ``>``, ``&``)."""
 
     __slots__ = ()
+
+
+def _safe(text: str) -> _Json:
+    return _Json(text.replace("&", "\\u0026").replace("<", "\\u003c").replace(">", "\\u003e"))
+
+
+def _script_json(value: Any) -> _Json:
+    """Return `value` as JSON safe inside the page's script element (escaped here, so every piece on its own)."""
+    if isinstance(value, _Json):
+        return value
+    return _safe(json.dumps(value, ensure_ascii=False, separators=(",", ":"), allow_nan=False))
 
 
 def _features(geoms: np.ndarray, properties: list[dict]) -> _Json:
@@ -282,14 +302,10 @@ def _features(geoms: np.ndarray, properties: list[dict]) -> _Json:
     """
     text = shapely.to_geojson(np.where(shapely.is_empty(geoms), None, geoms))
     features = ",".join(
-        f'{{"type":"Feature","properties":{_dumps(p)},"geometry":{g or "null"}}}'
+        f'{{"type":"Feature","properties":{_script_json(p)},"geometry":{_safe(g) if g else "null"}}}'
         for p, g in zip(properties, text, strict=True)
     )
     return _Json(f'{{"type":"FeatureCollection","features":[{features}]}}')
-
-
-def _dumps(value: Any) -> str:
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
 
 
 def _village_features(bnd: gpd.GeoDataFrame) -> _Json:
@@ -307,18 +323,18 @@ def _addresses(result: GridResult, datum: str) -> dict:
     addr = result.addresses
     if addr is None or not len(addr):
         return {"lat": [], "lon": [], "h": [], "b": [], "gr": [], "g": []}
+    addr = addr[[c for c in ("households", "building", "group", "grid_code") if c in addr] + [addr.geometry.name]]
     if len(addr) > MAX_ADDRESSES:  # the sample first: the city's 1.14M addresses converted whole took 300 MiB
         addr = addr.iloc[np.linspace(0, len(addr) - 1, MAX_ADDRESSES).astype(int)]
     a = _datum(addr, datum)
-    xy = a.geometry.get_coordinates()
 
     def txt(c):
         return _text(a[c]) if c in a else [None] * len(a)
 
     hh = a["households"].to_numpy(float) if "households" in a else np.full(len(a), np.nan)
     return {
-        "lat": np.round(xy["y"].to_numpy(), 6).tolist(),
-        "lon": np.round(xy["x"].to_numpy(), 6).tolist(),
+        "lat": np.round(shapely.get_y(a.geometry.values), 6).tolist(),
+        "lon": np.round(shapely.get_x(a.geometry.values), 6).tolist(),
         "h": _none(np.round(hh, 0)),
         "b": txt("building"),
         "gr": txt("group"),
@@ -343,9 +359,12 @@ def _outside(result: GridResult, datum: str) -> dict:
 
 
 def _json_for_script(data: dict) -> str:
-    """JSON that is safe inside a ``<script type="application/json">`` element (no ``<``, ``>``, ``&``)."""
-    text = "{" + ",".join(f"{_dumps(k)}:{v if isinstance(v, _Json) else _dumps(v)}" for k, v in data.items()) + "}"
-    return text.replace("&", "\\u0026").replace("<", "\\u003c").replace(">", "\\u003e")
+    """JSON that is safe inside a ``<script type="application/json">`` element (no ``<``, ``>``, ``&``).
+
+    Escaped piece by piece (:func:`_script_json`): most pieces are ASCII (coordinates, codes), which
+    Python searches far faster than the whole page with its Chinese text.
+    """
+    return "{" + ",".join(f"{_script_json(k)}:{_script_json(v)}" for k, v in data.items()) + "}"
 
 
 def _asset(name: str) -> str:
