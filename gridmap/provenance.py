@@ -71,7 +71,10 @@ def frame_sha256(gdf: pd.DataFrame | None) -> str:
     if len(attrs.columns):
         # values hashed as text; object and text columns hash the same as their text already, so only
         # the others are converted (converting 1.14M codes to text took 0.8 s of a city run)
-        as_text = {c: v if v.dtype == object or isinstance(v.dtype, pd.StringDtype) else v.astype(str) for c, v in attrs.items()}
+        as_text = {
+            c: v if v.dtype == object or isinstance(v.dtype, pd.StringDtype) else v.astype(str)
+            for c, v in attrs.items()
+        }
         h.update(pd.util.hash_pandas_object(pd.DataFrame(as_text), index=False).to_numpy().tobytes())
     if geom_col:
         h.update(str(gdf.crs).encode())
