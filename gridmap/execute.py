@@ -14,6 +14,7 @@ only the rest. The folder is private to the user and refused when anyone else co
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import json
 import logging
@@ -470,13 +471,18 @@ class Runner:
             else:
                 calls = [(func, item) for item in items]
             self._started = True
+            # the workers fork at the first submit: frozen, this process's objects are left out of
+            # their garbage collections (which would otherwise walk, and copy, every page of them)
+            gc.freeze()
             try:
                 pending = {self._pool.submit(f, arg): k for k, (f, arg) in enumerate(calls)}
+                gc.unfreeze()
                 while pending:
                     ready, _ = wait(pending, return_when=FIRST_COMPLETED)
                     for fut in ready:
                         done(pending.pop(fut), fut.result())
             finally:
+                gc.unfreeze()
                 _SHARED = None
         else:
             for k, item in enumerate(items):
