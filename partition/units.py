@@ -116,5 +116,5 @@ def units_from_points(points: gpd.GeoDataFrame) -> tuple[pd.Series, gpd.GeoDataF
     geometry = gpd.points_from_xy(cx, cy, crs=points.crs)
     return (
         pd.Series(unit, index=points.index, name="unit"),
-        gpd.GeoDataFrame(units, geometry=geometry, crs=points.crs),
+        gpd.GeoDataFrame(units.assign(geometry=geometry), geometry="geometry", crs=points.crs),
     )
