@@ -300,7 +300,9 @@ def _features(geoms: np.ndarray, properties: list[dict]) -> _Json:
     The geometries carry numbers only; every user text is in `properties`, a JSON string. Missing
     and empty geometries are ``null``, as geopandas writes them.
     """
-    text = shapely.to_geojson(np.where(shapely.is_empty(geoms), None, geoms))
+    geoms = np.array(geoms, dtype=object)
+    geoms[shapely.is_empty(geoms)] = None
+    text = shapely.to_geojson(geoms)
     features = ",".join(
         f'{{"type":"Feature","properties":{_script_json(p)},"geometry":{_safe(g) if g else "null"}}}'
         for p, g in zip(properties, text, strict=True)

@@ -261,3 +261,18 @@ def test_map_draws_every_grid_where_it_is_with_its_code_and_households_and_no_ga
         assert drawn.area.sum() - union.area < 1e-5 * union.area  # rounding to 1e-6° leaves slivers of a few m²
         assert gaps(union) < holes + 1e-5 * union.area
     assert np.isfinite([c for f in features for c in f["properties"]["lp"]]).all()
+
+
+def test_a_missing_building_or_group_is_empty_on_the_map_not_a_word(sample_run):
+    """Missing text (None, NaN or pandas' NA) reaches the page as null, never as 'None', 'nan' or '<NA>'."""
+    import dataclasses
+
+    addr = sample_run.addresses.copy()
+    addr["building"] = addr["building"].astype("string")
+    addr.loc[addr.index[0], "building"] = pd.NA
+    addr.loc[addr.index[1], "group"] = None
+    addr.loc[addr.index[2], "group"] = float("nan")
+    data = _page_data(build_map(dataclasses.replace(sample_run, addresses=addr), basemap="osm"))["addresses"]
+    assert data["b"][0] is None and data["gr"][1] is None and data["gr"][2] is None
+    assert data["b"][1:] == list(addr["building"].iloc[1:])
+    assert not {"None", "nan", "<NA>"} & (set(data["b"]) | set(data["gr"]))
