@@ -365,7 +365,6 @@ def write_print(
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    from matplotlib.backends.backend_pdf import PdfPages
 
     from geodata.io import atomic_file
 
@@ -406,6 +405,8 @@ def write_print(
             fig.savefig(tmp, dpi=dpi, format="png")
             plt.close(fig)
         else:
+            from matplotlib.backends.backend_pdf import PdfPages  # a tenth of a second to import: PDFs only
+
             with PdfPages(tmp, metadata={"Title": title, "Creator": "gridmap"}) as pdf:
                 for heading, mask in pages:
                     fig = plt.figure(figsize=size)
