@@ -321,7 +321,7 @@ def _village_features(bnd: gpd.GeoDataFrame) -> _Json:
     return _features(bnd.geometry.values, props)
 
 
-def _addresses(result: GridResult, datum: str) -> dict:
+def _addresses(result: GridResult, datum: str) -> dict | _Json:
     addr = result.addresses
     if addr is None or not len(addr):
         return {"lat": [], "lon": [], "h": [], "b": [], "gr": [], "g": []}
@@ -334,14 +334,33 @@ def _addresses(result: GridResult, datum: str) -> dict:
         return _text(a[c]) if c in a else [None] * len(a)
 
     hh = a["households"].to_numpy(float) if "households" in a else np.full(len(a), np.nan)
-    return {
-        "lat": np.round(shapely.get_y(a.geometry.values), 6).tolist(),
-        "lon": np.round(shapely.get_x(a.geometry.values), 6).tolist(),
-        "h": _none(np.round(hh, 0)),
-        "b": txt("building"),
-        "gr": txt("group"),
-        "g": txt("grid_code"),
-    }
+    return _json_for_script(
+        {
+            "lat": _numbers(np.round(shapely.get_y(a.geometry.values), 6)),
+            "lon": _numbers(np.round(shapely.get_x(a.geometry.values), 6)),
+            "h": _numbers(np.round(hh, 0)),
+            "b": txt("building"),
+            "gr": txt("group"),
+            "g": txt("grid_code"),
+        }
+    )
+
+
+def _numbers(values: np.ndarray) -> _Json:
+    """Return a JSON array of the numbers, null where missing, written by Arrow in C.
+
+    The same shortest text that reads back the same number as ``json`` writes (``json`` took 0.1 s
+    for the city's 200,000 latitudes), except that whole numbers lose their ``.0``.
+    """
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    if np.isinf(values).any():
+        msg = "infinite numbers have no JSON form."
+        raise ValueError(msg)
+    text = pc.fill_null(pa.array(values, from_pandas=True).cast(pa.string()), "null")
+    joined = pc.binary_join(pa.ListArray.from_arrays(pa.array([0, len(text)], pa.int32()), text), ",")[0]
+    return _Json(f"[{joined.as_py()}]")
 
 
 def _outside(result: GridResult, datum: str) -> dict:
@@ -360,13 +379,13 @@ def _outside(result: GridResult, datum: str) -> dict:
     }
 
 
-def _json_for_script(data: dict) -> str:
+def _json_for_script(data: dict) -> _Json:
     """JSON that is safe inside a ``<script type="application/json">`` element (no ``<``, ``>``, ``&``).
 
     Escaped piece by piece (:func:`_script_json`): most pieces are ASCII (coordinates, codes), which
     Python searches far faster than the whole page with its Chinese text.
     """
-    return "{" + ",".join(f"{_script_json(k)}:{_script_json(v)}" for k, v in data.items()) + "}"
+    return _Json("{" + ",".join(f"{_script_json(k)}:{_script_json(v)}" for k, v in data.items()) + "}")
 
 
 def _asset(name: str) -> str:

@@ -263,8 +263,8 @@ def test_map_draws_every_grid_where_it_is_with_its_code_and_households_and_no_ga
     assert np.isfinite([c for f in features for c in f["properties"]["lp"]]).all()
 
 
-def test_a_missing_building_or_group_is_empty_on_the_map_not_a_word(sample_run):
-    """Missing text (None, NaN or pandas' NA) reaches the page as null, never as 'None', 'nan' or '<NA>'."""
+def test_addresses_are_where_they_are_and_a_missing_value_is_empty_not_a_word(sample_run):
+    """Missing text (None, NaN or pandas' NA) and numbers reach the page as null, never as 'None', 'nan' or '<NA>'."""
     import dataclasses
 
     addr = sample_run.addresses.copy()
@@ -272,7 +272,11 @@ def test_a_missing_building_or_group_is_empty_on_the_map_not_a_word(sample_run):
     addr.loc[addr.index[0], "building"] = pd.NA
     addr.loc[addr.index[1], "group"] = None
     addr.loc[addr.index[2], "group"] = float("nan")
+    addr.loc[addr.index[3], "households"] = float("nan")
     data = _page_data(build_map(dataclasses.replace(sample_run, addresses=addr), basemap="osm"))["addresses"]
-    assert data["b"][0] is None and data["gr"][1] is None and data["gr"][2] is None
+    assert data["b"][0] is None and data["gr"][1] is None and data["gr"][2] is None and data["h"][3] is None
+    assert data["h"][4:] == list(addr["households"].iloc[4:])
+    wgs = addr.to_crs(4326)
+    assert data["lat"] == list(wgs.geometry.y.round(6)) and data["lon"] == list(wgs.geometry.x.round(6))
     assert data["b"][1:] == list(addr["building"].iloc[1:])
     assert not {"None", "nan", "<NA>"} & (set(data["b"]) | set(data["gr"]))
