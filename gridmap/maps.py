@@ -491,11 +491,13 @@ def distinct_colors(grids: gpd.GeoDataFrame) -> np.ndarray:
     """
     import networkx as nx
 
-    geoms = grids.geometry.values
-    left, right = shapely.STRtree(geoms).query(geoms, predicate="intersects")
+    geoms = np.asarray(grids.geometry.values)
+    left, right = shapely.STRtree(geoms).query(geoms)
+    left, right = left[left < right], right[left < right]  # each pair tested once, not both ways and with itself
+    touch = shapely.intersects(geoms[left], geoms[right])
     graph = nx.Graph()
     graph.add_nodes_from(range(len(geoms)))
-    graph.add_edges_from((int(a), int(b)) for a, b in zip(left, right, strict=True) if a < b)
+    graph.add_edges_from(zip(left[touch].tolist(), right[touch].tolist(), strict=True))
     colour = nx.greedy_color(graph, strategy="largest_first")
     return np.asarray(DISTINCT_COLORS)[[colour[i] % len(DISTINCT_COLORS) for i in range(len(geoms))]]
 
