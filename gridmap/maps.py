@@ -355,9 +355,8 @@ def _numbers(values: np.ndarray) -> _Json:
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    if np.isinf(values).any():
-        msg = "infinite numbers have no JSON form."
-        raise ValueError(msg)
+    if np.isinf(values).any():  # Arrow would write 'inf', which is no JSON: json refuses them, as it did
+        return _script_json(values.tolist())
     text = pc.fill_null(pa.array(values, from_pandas=True).cast(pa.string()), "null")
     joined = pc.binary_join(pa.ListArray.from_arrays(pa.array([0, len(text)], pa.int32()), text), ",")[0]
     return _Json(f"[{joined.as_py()}]")
