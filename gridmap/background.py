@@ -20,6 +20,8 @@ import sys
 import threading
 from typing import Any
 
+from geodata.errors import OptionError, OutputError
+
 ALLOWED = ("gridmap.runfolder:write_geopackage",)
 """The functions a child may run (module:name)."""
 
@@ -42,7 +44,7 @@ class Background:
 
     def __init__(self, func: str, *args: Any) -> None:
         if func not in ALLOWED:
-            raise ValueError(f"{func} is not one of gridmap's background functions {ALLOWED}")
+            raise OptionError(f"{func} is not one of gridmap's background functions {ALLOWED}")
         env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}
         self._proc = subprocess.Popen(  # noqa: S603 - this interpreter running gridmap's own module
             [sys.executable, "-m", "gridmap.background"],
@@ -72,7 +74,7 @@ class Background:
             self._proc.stdin = None  # closed: communicate() only reads the answer
 
     def wait(self) -> None:
-        """Wait for the call to end; raise what it raised (an ``OSError`` stays an ``OSError``)."""
+        """Wait for the call to end; raise :class:`~geodata.errors.OutputError` with the child's message on failure."""
         self._sender.join()
         out, err = self._proc.communicate()
         try:
@@ -81,12 +83,14 @@ class Background:
             answer = {}
         if self._proc.returncode == 0 and answer.get("ok"):
             return
-        kind, message = answer.get("error", "RuntimeError"), answer.get("message") or err.decode(errors="replace")
-        if kind in ("OSError", "PermissionError", "FileNotFoundError"):
-            raise OSError(message)
         if self._sent is not None and not isinstance(self._sent, BrokenPipeError):
-            raise self._sent
-        raise RuntimeError(f"writing in a background process failed ({kind}): {message.strip()[-2000:]}")
+            raise self._sent  # the arguments could not be sent: this process's own error
+        kind = answer.get("error", "the process ended")
+        message = str(answer.get("message") or err.decode(errors="replace")).strip()[-2000:]
+        raise OutputError(
+            f"writing in a background process failed ({kind}): {message}",
+            fix="check the output folder's disk space and permissions, or run with --workers 1.",
+        )
 
     def cancel(self) -> None:
         """Stop the child (when the caller failed before waiting for it)."""

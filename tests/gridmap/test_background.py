@@ -7,6 +7,7 @@ import subprocess
 import pyogrio
 import pytest
 
+from geodata.errors import OptionError, OutputError
 from gridmap import runfolder
 from gridmap.background import Background
 
@@ -40,7 +41,7 @@ def test_a_failure_aside_is_raised_and_leaves_no_folder(sample_run, tmp_path, mo
     bad["x"] = 1 + 2j  # no GeoPackage field type: the child's write fails
     monkeypatch.setattr(sample_run, "grids", bad)
     monkeypatch.setattr(runfolder, "_write_others", lambda *a, **k: None)
-    with pytest.raises(RuntimeError, match="background process failed.*complex128"):
+    with pytest.raises(OutputError, match="background process failed.*complex128"):
         sample_run.save(tmp_path / "run", maps=False, workers=2)
     assert not (tmp_path / "run").exists()
 
@@ -67,7 +68,7 @@ def test_a_failure_here_stops_the_child(sample_run, tmp_path, monkeypatch):
 
 
 def test_only_gridmaps_own_writers_run_aside(tmp_path):
-    with pytest.raises(ValueError, match="not one of"):
+    with pytest.raises(OptionError, match="not one of"):
         Background("os:system", "echo hi")
     # the child itself refuses any other name sent down its pipe
     import pickle
