@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from geodata.crs import wgs84_to_china
+from geodata.crs import is_mercator, wgs84_to_china
 from geodata.errors import OptionError
 from gridmap.basemaps import BASEMAPS, TILE_CRS, auto_basemap, display_datum, tile_layers
 from gridmap.catalog import FLAGS, STATUS, note_pairs
@@ -127,13 +127,15 @@ def _coverage_simplify(geoms: Any, tolerance_m: float) -> np.ndarray:
 
     Longitude/latitude are simplified in a sinusoidal frame centred on the data: equal-area, as
     the simplification weighs the area a vertex spans, and computed with numpy both ways (UTM
-    through PROJ took four times as long on the city's grids). Other CRSs go through their UTM zone.
+    through PROJ took four times as long on the city's grids). A CRS in metres is used as it is
+    (Mercator excepted: its scale grows with latitude); others go through their UTM zone.
     Groups of polygons whose bounding boxes never meet are simplified one by one: the result is the
     same (a vertex is kept or dropped by what lies within its polygon's box), and GEOS's time grows
     faster than the number of vertices (the city's four counties: 0.48 s apart, 0.82 s at once).
     """
     crs = geoms.crs
-    if crs is not None and crs.is_geographic and crs.axis_info[0].unit_name == "degree":
+    unit = crs.axis_info[0].unit_name if crs is not None and crs.axis_info else ""
+    if crs is not None and crs.is_geographic and unit == "degree":
         lon0 = float(np.nanmean(shapely.total_bounds(geoms)[[0, 2]]))
         k = np.pi / 180 * EARTH_RADIUS_M
 
@@ -145,6 +147,8 @@ def _coverage_simplify(geoms: Any, tolerance_m: float) -> np.ndarray:
             return np.column_stack([lon0 + xy[:, 0] / (k * np.cos(np.radians(lat))), lat])
 
         return shapely.transform(_simplify_apart(shapely.transform(geoms, forward), tolerance_m), back)
+    if crs is not None and crs.is_projected and unit in ("metre", "meter") and not is_mercator(crs):
+        return _simplify_apart(np.asarray(geoms), tolerance_m)
     metric = geoms.to_crs(geoms.estimate_utm_crs())
     return gpd.GeoSeries(_simplify_apart(np.asarray(metric), tolerance_m), crs=metric.crs).to_crs(crs).values
 
