@@ -288,6 +288,7 @@ class _Json(str):
 
 
 def _safe(text: str) -> _Json:
+    """Return JSON text with ``<``, ``>`` and ``&`` as unicode escapes: no user text can close the script element."""
     return _Json(text.replace("&", "\\u0026").replace("<", "\\u003c").replace(">", "\\u003e"))
 
 
@@ -363,7 +364,7 @@ def _numbers(values: np.ndarray) -> _Json:
         return _script_json(values.tolist())
     text = pc.fill_null(pa.array(values, from_pandas=True).cast(pa.string()), "null")
     joined = pc.binary_join(pa.ListArray.from_arrays(pa.array([0, len(text)], pa.int32()), text), ",")[0]
-    return _Json(f"[{joined.as_py()}]")
+    return _safe(f"[{joined.as_py()}]")  # digits only; escaped all the same, as every piece
 
 
 def _outside(result: GridResult, datum: str) -> dict:
