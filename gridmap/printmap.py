@@ -168,6 +168,8 @@ def _polygons(geoms: np.ndarray, *, facecolors: np.ndarray, **style: Any) -> Any
     parts, owner = shapely.get_parts(shapely.normalize(geoms[keep]), return_index=True)
     rings, ring_part = shapely.get_rings(parts, return_index=True)
     xy, ring = shapely.get_coordinates(rings, return_index=True)
+    if not len(xy):  # no grid on the page
+        return PathCollection([], zorder=2, **style)
     codes = np.full(len(xy), Path.LINETO, dtype=Path.code_type)
     first = np.r_[0, np.flatnonzero(np.diff(ring)) + 1]
     codes[first] = Path.MOVETO
@@ -183,6 +185,8 @@ def _lines(geoms: np.ndarray, **style: Any) -> Any:
 
     parts = shapely.get_parts(shapely.normalize(geoms))
     xy, part = shapely.get_coordinates(parts, return_index=True)
+    if not len(xy):
+        return LineCollection([], **style)
     return LineCollection(np.split(xy, np.flatnonzero(np.diff(part)) + 1), **style)
 
 
