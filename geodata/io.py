@@ -416,11 +416,11 @@ def read_layer(
     try:
         if encoding is None and is_shp and not _shapefile_cpg(path):
             try:
-                gdf = pyogrio.read_dataframe(path, layer=layer, encoding="utf-8")
+                gdf = _read_features(path, layer=layer, encoding="utf-8")
             except UnicodeDecodeError:
-                gdf = pyogrio.read_dataframe(path, layer=layer, encoding="gbk")
+                gdf = _read_features(path, layer=layer, encoding="gbk")
         else:
-            gdf = pyogrio.read_dataframe(path, layer=layer, encoding=encoding)
+            gdf = _read_features(path, layer=layer, encoding=encoding)
     except (InputError, KeyboardInterrupt):
         raise
     except Exception as exc:  # noqa: BLE001 - GDAL read failures of a damaged file
@@ -438,6 +438,54 @@ def read_layer(
     gdf = flatten(gdf.reset_index(drop=True), file=str(path))
     gdf.attrs.update(rows="feature", file=str(path))
     return gdf
+
+
+ARROW_READS: Final = (".gpkg", ".fgb", ".shp", ".zip")
+"""Suffixes read through pyogrio's Arrow path (:func:`_read_features`): text in them reaches pandas as UTF-8.
+
+GeoPackage and FlatGeobuf hold UTF-8 by definition; GDAL recodes a Shapefile's text to UTF-8 from its
+``.cpg`` or the encoding :func:`read_layer` passes, on both paths alike. All three know their feature
+count without reading the features. GeoJSON is parsed by GDAL whichever path reads it (no gain); other
+formats may hand over text in their own encoding, which only the classic path decodes.
+"""
+
+
+def _read_features(path: Path, *, layer: str | None, encoding: str | None) -> gpd.GeoDataFrame:
+    """Read a vector layer as pyogrio's classic path does, through its Arrow path where that gives the same frame.
+
+    The Arrow read takes half the time of the classic one on a million points: no text goes through
+    Python objects. Its frame is kept when it has every feature the layer counts (the Arrow path
+    stops silently where a damaged file makes the classic one raise) and every column is valid
+    UTF-8 text, a number or a boolean without nulls, where both paths agree. Dates, booleans with
+    nulls, JSON and list fields (typed apart by the two paths) and any failure of the Arrow read
+    take the classic path, which then reads, decodes or raises exactly as before.
+    """
+    if path.suffix.lower() in ARROW_READS:
+        try:
+            gdf = pyogrio.read_dataframe(path, layer=layer, encoding=encoding, use_arrow=True)
+            whole = len(gdf) == pyogrio.read_info(path, layer=layer)["features"]
+        except Exception:  # noqa: BLE001 - the classic read below raises the error users see
+            gdf, whole = None, False
+        if whole and isinstance(gdf, gpd.GeoDataFrame) and all(_arrow_like_classic(gdf[c]) for c in gdf.columns):
+            return gdf
+    return pyogrio.read_dataframe(path, layer=layer, encoding=encoding)
+
+
+def _arrow_like_classic(col: pd.Series) -> bool:
+    """Whether a column from pyogrio's Arrow read has the dtype and values of its classic read.
+
+    Text must be valid UTF-8: the Arrow read hands over a Shapefile's bytes undecoded when they are
+    not in the encoding asked for, where the classic read raises (and :func:`read_layer` tries GBK).
+    """
+    import pyarrow as pa
+
+    if isinstance(col.dtype, pd.StringDtype):
+        try:
+            pa.chunked_array(col.array.__arrow_array__()).validate(full=True)
+        except pa.ArrowInvalid:
+            return False
+        return True
+    return isinstance(col.dtype, gpd.array.GeometryDtype) or col.dtype.kind in "iufb"
 
 
 def _missing_dbf(path: Path) -> bool:
