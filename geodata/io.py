@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 import pyogrio
 
+from geodata.bulk import gc_paused
 from geodata.crs import flatten
 from geodata.errors import (
     DependencyError,
@@ -460,15 +461,16 @@ def _read_features(path: Path, *, layer: str | None, encoding: str | None) -> gp
     nulls, JSON and list fields (typed apart by the two paths) and any failure of the Arrow read
     take the classic path, which then reads, decodes or raises exactly as before.
     """
-    if path.suffix.lower() in ARROW_READS:
-        try:
-            gdf = pyogrio.read_dataframe(path, layer=layer, encoding=encoding, use_arrow=True)
-            whole = len(gdf) == pyogrio.read_info(path, layer=layer)["features"]
-        except Exception:  # noqa: BLE001 - the classic read below raises the error users see
-            gdf, whole = None, False
-        if whole and isinstance(gdf, gpd.GeoDataFrame) and all(_arrow_like_classic(gdf[c]) for c in gdf.columns):
-            return gdf
-    return pyogrio.read_dataframe(path, layer=layer, encoding=encoding)
+    with gc_paused():  # a geometry object per feature
+        if path.suffix.lower() in ARROW_READS:
+            try:
+                gdf = pyogrio.read_dataframe(path, layer=layer, encoding=encoding, use_arrow=True)
+                whole = len(gdf) == pyogrio.read_info(path, layer=layer)["features"]
+            except Exception:  # noqa: BLE001 - the classic read below raises the error users see
+                gdf, whole = None, False
+            if whole and isinstance(gdf, gpd.GeoDataFrame) and all(_arrow_like_classic(gdf[c]) for c in gdf.columns):
+                return gdf
+        return pyogrio.read_dataframe(path, layer=layer, encoding=encoding)
 
 
 def _arrow_like_classic(col: pd.Series) -> bool:

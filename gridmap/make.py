@@ -174,7 +174,7 @@ def make_grids(
     out_crs_in = boundaries.crs
     work = gcrs.metric_crs(boundaries, work_crs=options.work_crs)
     boundaries = boundaries.to_crs(work)
-    addresses = addresses.to_crs(work)
+    addresses = gcrs.reproject(addresses, work)
     notes = [*b_report.notes, *a_report.notes]
     if exclusive is not None:
         ex = _declared(
