@@ -656,3 +656,22 @@ def test_a_damaged_file_gives_what_the_classic_read_gives(tmp_path, monkeypatch,
         assert fast == classic
     else:
         assert_geodataframe_equal(fast, classic, check_less_precise=False, check_index_type=True)
+
+
+def test_arrow_read_gives_text_in_one_chunk_as_the_classic_read(tmp_path, monkeypatch):
+    """Past pyogrio's 65,536-row batches too: a village's rows are taken from one chunk, not from eighteen."""
+    import numpy as np
+    import pyarrow as pa
+
+    n = 70_000
+    path = tmp_path / "a.gpkg"
+    gpd.GeoDataFrame(
+        {"name": [f"户{i % 977}" for i in range(n)]},
+        geometry=gpd.points_from_xy(121 + np.arange(n) / 1e6, np.full(n, 31.0)),
+        crs="EPSG:4326",
+    ).to_file(path)
+    calls = _spy_reads(monkeypatch)
+    fast = gio.read_layer(path)
+    assert calls == [True]
+    assert pa.chunked_array(fast["name"].array.__arrow_array__()).num_chunks == 1
+    assert fast["name"].iloc[[0, 65_536, n - 1]].tolist() == ["户0", f"户{65_536 % 977}", f"户{(n - 1) % 977}"]
