@@ -468,7 +468,7 @@ def _village_tasks(
     keep_tolerance: float,
 ) -> Iterator[VillageTask]:
     """One :class:`VillageTask` per boundary, with only the inputs that touch that village."""
-    by_village = pd.Series(np.arange(len(addresses))).groupby(village_code.to_numpy()).indices
+    by_village = pd.Series(np.arange(len(addresses))).groupby(village_code.array).indices  # as Arrow text
     has_ur = "urban_rural" in boundaries.columns
     has_kind = "kind" in boundaries.columns
     prev_by = previous.groupby("village_code").indices if previous is not None else {}
