@@ -15,12 +15,12 @@ Datasets (seeded):
 Stages: read+validate (files read, inputs checked and in the work CRS), partition (tessellate,
 graph, split; per community, in --workers processes; each village saved into the resume folder,
 as `gridmap partition` always does), code, other (addresses labelled with their
-grid, the violations layer, outputs back to the output CRS), write (GeoPackage, GeoJSON, CSV
-roster, report), map (map.html, the interactive map; timed separately with --map, added in "with
-map s"). "cpu s" is the CPU time of the run and its workers (comparable across machine load),
-"load" the 1-minute load average before/after: the machine is shared, so wall times are only
-comparable at low load. Each run is a fresh process, so its peak memory (the run and its workers)
-is its own.
+grid, the violations layer, outputs back to the output CRS), write (the run folder as the command
+writes it: GeoPackage, GeoJSON, CSV roster, report, and with --map both maps, map.html and
+map.png; with --workers 2 the GeoPackage is written by a second process meanwhile). "cpu s" is
+the CPU time of the run and its workers (comparable across machine load), "load" the 1-minute
+load average before/after: the machine is shared, so wall times are only comparable at low load.
+Each run is a fresh process, so its peak memory (the run and its workers) is its own.
 
 The floor (--floor; on by default for city): what the bare job costs with the fastest tools, on the
 same points: read the addresses and communities with Arrow (pyogrio), Voronoi cells of each
@@ -146,16 +146,10 @@ def run_case(name: str, inputs: Path, out: Path, *, layers: dict[str, str], work
     del frames  # as in run_files, the frames read are not kept while the outputs are written
     t_run = time.perf_counter() - t0
     t = time.perf_counter()
-    write_run(result, out, maps=False)
+    # as the command: with --workers 2 the GeoPackage is written aside while the rest (and maps) are
+    write_run(result, out, maps=draw_map, workers=workers)
     clear_resume_dir(parts)
     t_write = time.perf_counter() - t
-    t_map = float("nan")
-    if draw_map:
-        from gridmap import maps as gmaps
-
-        t = time.perf_counter()
-        gmaps.write_map(result, out / "map.html")
-        t_map = time.perf_counter() - t
     timings = json.loads((out / "manifest.json").read_text())["timings_s"]
     hh = float(result.addresses["households"].sum())
     total = t_run + t_write
@@ -175,9 +169,8 @@ def run_case(name: str, inputs: Path, out: Path, *, layers: dict[str, str], work
         "code s": round(timings["code"], 1),
         "other s": round(t_run - t_read - timings["read_validate"] - timings["partition"] - timings["code"], 1),
         "write s": round(t_write, 1),
+        "maps": "both" if draw_map else "none",
         "end-to-end s": round(total, 1),
-        "map s": round(t_map, 1),
-        "with map s": round(total + t_map, 1),
         "households/s": int(hh / total),
         "cpu s": round(cpu_s() - c0, 1),
         "load": f"{load_before:.1f}/{load():.1f}",
@@ -277,7 +270,7 @@ def main() -> None:
     ap.add_argument("datasets", nargs="*", default=["100k", "300k", "1M", "denver"])
     ap.add_argument("--workers", type=int, nargs="+", default=[2], help="one run per value, e.g. --workers 1 2")
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--map", action="store_true", help="also time the interactive map")
+    ap.add_argument("--map", action="store_true", help="also draw both maps (map.html, map.png), as the command does")
     ap.add_argument("--floor", action="store_true", help="also time the floor (always for city)")
     ap.add_argument("--city", type=Path, default=os.environ.get("GRIDMAP_CITY"), help="city1m.gpkg")
     ap.add_argument("--case", nargs=5, help=argparse.SUPPRESS)  # name inputs out workers layers-json (child)

@@ -69,12 +69,18 @@ def frame_sha256(gdf: pd.DataFrame | None) -> str:
     attrs = gdf.drop(columns=[geom_col]) if geom_col else gdf
     h.update(json.dumps([str(c) for c in attrs.columns]).encode())
     if len(attrs.columns):
-        h.update(pd.util.hash_pandas_object(attrs.astype(str), index=False).to_numpy().tobytes())
+        # values hashed as text; object and text columns hash the same as their text already, so only
+        # the others are converted (converting 1.14M codes to text took 0.8 s of a city run)
+        as_text = {
+            c: v if v.dtype == object or isinstance(v.dtype, pd.StringDtype) else v.astype(str)
+            for c, v in attrs.items()
+        }
+        h.update(pd.util.hash_pandas_object(pd.DataFrame(as_text), index=False).to_numpy().tobytes())
     if geom_col:
         h.update(str(gdf.crs).encode())
         wkb = shapely.to_wkb(gdf.geometry.values, hex=False, output_dimension=2)
-        for w in wkb:
-            h.update(w if w is not None else b"\0")
+        wkb[pd.isna(wkb)] = b"\0"
+        h.update(b"".join(wkb.tolist()))  # one update of the joined WKB is the same digest as one per row
     return h.hexdigest()
 
 

@@ -84,11 +84,11 @@ class GridResult:
     workers: gpd.GeoDataFrame | None = None
     worker_grids: pd.DataFrame | None = None
 
-    def save(self, folder: str | Path, *, overwrite: bool = False, maps: bool = True) -> Path:
+    def save(self, folder: str | Path, *, overwrite: bool = False, maps: bool = True, workers: int = 1) -> Path:
         """Write the run folder exactly as ``gridmap partition`` does (see :func:`gridmap.write_run`)."""
         from gridmap.runfolder import write_run
 
-        return write_run(self, folder, overwrite=overwrite, maps=maps)
+        return write_run(self, folder, overwrite=overwrite, maps=maps, workers=workers)
 
     def explore(self, **kwargs: Any) -> folium.Map:
         """Return the interactive map as a :class:`folium.Map` (keywords as :func:`gridmap.maps.build_map`).

@@ -170,7 +170,8 @@ def cells_of_area(
     cols["n_units"] = first.astype(int)
     cols["unit_id"] = np.full(len(cells), None, dtype=object)
     cols["unit_id"][named] = building[named].astype(str)
-    cells = gpd.GeoDataFrame(cols, geometry=cells.geometry.values)  # one frame, not a column at a time
+    cols["geometry"] = cells.geometry.values
+    cells = gpd.GeoDataFrame(cols, geometry="geometry")  # one frame, not a column at a time
     unit_cell = pd.Series(np.flatnonzero(first), index=u[first])
     return cells, unit_cell.reindex(unit.to_numpy()).to_numpy()
 
@@ -382,7 +383,7 @@ def partition_village(village: Village, *, previous: np.ndarray | None = None) -
     _check_limits(rows, rule)
     for row in rows:
         row["reason"] = encode(row.pop("reasons"))
-    grids = gpd.GeoDataFrame(rows, geometry=geoms, crs=crs)
+    grids = gpd.GeoDataFrame(pd.DataFrame(rows).assign(geometry=geoms), geometry="geometry", crs=crs)
     if len(grids) == 0:
         grids = gpd.GeoDataFrame({c: [] for c in VILLAGE_GRID_COLUMNS}, geometry=[], crs=crs)
     grids["village_code"] = village.code

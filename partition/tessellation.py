@@ -226,7 +226,7 @@ def cells_from_points(
     block = np.concatenate([u_block, block[~own], bare])
     geoms = np.concatenate([u_geom, pieces[~own], blocks[bare]])
     keep = ~shapely.is_empty(geoms) & (shapely.area(geoms) > 0)
-    return gpd.GeoDataFrame({"unit": unit[keep], "block": block[keep]}, geometry=geoms[keep])
+    return gpd.GeoDataFrame({"unit": unit[keep], "block": block[keep], "geometry": geoms[keep]}, geometry="geometry")
 
 
 def cells_from_polygons(

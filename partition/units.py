@@ -34,6 +34,21 @@ def _row_codes(*cols: np.ndarray) -> np.ndarray:
     return code
 
 
+def _first_known(values: np.ndarray | None, sorted_unit: np.ndarray, at: np.ndarray, m: int) -> np.ndarray:
+    """Return the first value of each unit that is not missing (None if it has none), as grouped ``first()``.
+
+    `at` orders the points unit by unit (file order within a unit); `sorted_unit` is ``unit[at]``.
+    """
+    out = np.full(m, None, dtype=object)
+    if values is None:
+        return out
+    known = pd.notna(values[at])
+    u, v = sorted_unit[known], values[at][known]
+    head = np.r_[True, u[1:] != u[:-1]] if len(u) else np.zeros(0, bool)
+    out[u[head]] = v[head]
+    return out
+
+
 def units_from_points(points: gpd.GeoDataFrame) -> tuple[pd.Series, gpd.GeoDataFrame]:
     """Group address points into indivisible units.
 
@@ -68,64 +83,38 @@ def units_from_points(points: gpd.GeoDataFrame) -> tuple[pd.Series, gpd.GeoDataF
     graph = coo_matrix((np.ones(n), (first, m + coord)), shape=(m + c, m + c))
     _, comp = connected_components(graph, directed=False)
     unit = np.unique(comp[first], return_inverse=True)[1].ravel()
-    cols = {
-        col: points[col].to_numpy() if col in points else None
-        for col in ("village_code", "group", "building", "compound")
-    }
-    if unit.max() + 1 == n:
+    m = int(unit.max()) + 1 if n else 0
+    hh = points["households"].to_numpy(float)
+    pop = points["population"].to_numpy(float)
+    if m == n:
         # one point per unit (every household at its own spot, no building ids): nothing to aggregate
         at = np.argsort(unit)
-        units = pd.DataFrame(
-            {
-                "households": points["households"].to_numpy(float)[at],
-                "population": points["population"].to_numpy(float)[at],
-                "n_points": np.ones(n, np.int64),
-            },
-            index=pd.Index(np.arange(n), name="unit"),
-        )
-        for col, v in cols.items():
-            values = np.full(n, None, dtype=object)
-            if v is not None:
-                values[:] = v[at]
-                values[pd.isna(values)] = None  # as groupby's first() leaves a unit without a value
-            units[col] = pd.Series(values, index=units.index, dtype=object)
-        cx, cy = pd.Series(xy[at, 0], index=units.index), pd.Series(xy[at, 1], index=units.index)
+        households, population, n_points = hh[at], pop[at], np.ones(n, np.int64)
+        cx, cy = xy[at, 0], xy[at, 1]
     else:
-        df = pd.DataFrame(
-            {
-                "unit": unit,
-                "households": points["households"].to_numpy(float),
-                "population": points["population"].to_numpy(float),
-                "x": xy[:, 0],
-                "y": xy[:, 1],
-            }
-        )
-        for col, v in cols.items():
-            df[col] = v
-        g = df.groupby("unit", sort=True)
-        units = pd.DataFrame(
-            {
-                "households": g["households"].sum(),
-                "population": g["population"].sum(min_count=1),
-                "n_points": g.size(),
-                "village_code": g["village_code"].first(),
-                "group": g["group"].first(),
-                "building": g["building"].first(),
-                "compound": g["compound"].first(),
-            }
-        )
-        cx, cy = g["x"].mean(), g["y"].mean()
-    at_xy = cx.round(1).astype(str) + ", " + cy.round(1).astype(str)
-    units["label"] = pd.Series(
-        [
-            UnitRef(UnitKind.BUILDING, str(b)) if pd.notna(b) else UnitRef(UnitKind.POINT, p)
-            for b, p in zip(units["building"].to_numpy(object), at_xy.to_numpy(object), strict=True)
-        ],
-        index=units.index,
-        dtype=object,
-    )
+        at = np.argsort(unit, kind="stable")  # the points unit by unit, in file order within a unit
+        n_points = np.bincount(unit, minlength=m)
+        # numbers only through pandas' grouped sums and means (compensated sums: centroids to the last bit)
+        g = pd.DataFrame({"households": hh, "population": pop, "x": xy[:, 0], "y": xy[:, 1]}).groupby(unit)
+        households, population = g["households"].sum().to_numpy(), g["population"].sum(min_count=1).to_numpy()
+        cx, cy = g["x"].mean().to_numpy(), g["y"].mean().to_numpy()
+    index = pd.Index(np.arange(m), name="unit")
+    units = pd.DataFrame({"households": households, "population": population, "n_points": n_points}, index=index)
+    for col in ("village_code", "group", "building", "compound"):
+        values = points[col].to_numpy(object) if col in points else None
+        units[col] = pd.Series(_first_known(values, unit[at], at, m), index=index, dtype=object)
+    labels = np.empty(m, dtype=object)  # filled one by one: a UnitRef is a tuple, which numpy would unpack
+    building = units["building"].to_numpy(object)
+    named = pd.notna(building)
+    for k in np.flatnonzero(named):
+        labels[k] = UnitRef(UnitKind.BUILDING, str(building[k]))
+    if not named.all():  # a unit without a building id is named by where it stands
+        px, py = pd.Series(cx[~named]).round(1).astype(str), pd.Series(cy[~named]).round(1).astype(str)
+        for k, at_xy in zip(np.flatnonzero(~named), (px + ", " + py).to_numpy(object), strict=True):
+            labels[k] = UnitRef(UnitKind.POINT, at_xy)
+    units["label"] = pd.Series(labels, index=index, dtype=object)
     geometry = gpd.points_from_xy(cx, cy, crs=points.crs)
     return (
         pd.Series(unit, index=points.index, name="unit"),
-        gpd.GeoDataFrame(units, geometry=geometry, crs=points.crs),
+        gpd.GeoDataFrame(units.assign(geometry=geometry), geometry="geometry", crs=points.crs),
     )

@@ -140,7 +140,7 @@ def grid_and_write(
             }
         progress("walk", 1, 1)
     progress("write", 0, 1)
-    result.save(out, overwrite=overwrite)
+    result.save(out, overwrite=overwrite, workers=options.workers)
     clear_resume_dir(parts)
     g = result.grids
     echo(

@@ -47,6 +47,21 @@ def test_dask_local_cluster_gives_the_in_process_result():
     assert_same(run_files(**config()), on_dask)
 
 
+def _label(item: tuple[str, int]) -> str:
+    return f"{item[0]}{item[1]}"
+
+
+def test_a_runner_used_for_two_stages_runs_each_stages_own_items():
+    """Worker processes see the items in memory, not pickled: a second stage must not get the first's."""
+    with gexec.Runner(workers=2) as runner:
+        first: dict[int, str] = {}
+        runner.run(_label, [("a", k) for k in range(5)], first.__setitem__)
+        second: dict[int, str] = {}
+        runner.run(_label, [("b", k) for k in range(7)], second.__setitem__)
+    assert first == {k: f"a{k}" for k in range(5)}
+    assert second == {k: f"b{k}" for k in range(7)}
+
+
 def _interrupted(parts, **kw):
     """A run into the resume folder `parts` that stops (an exception) once three villages are finished."""
 

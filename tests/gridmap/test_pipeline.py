@@ -172,6 +172,23 @@ def test_field_remapping(town, tmp_path):
         run_files(**bad)
 
 
+def test_addresses_are_written_at_the_coordinates_given(town, tmp_path):
+    """A GIS officer joins the addresses layer back to the source: its points are the source's, to the bit."""
+    wgs = town["addresses"].to_crs(4326)
+    path = tmp_path / "wgs.gpkg"
+    wgs.to_file(path, layer="addresses")
+    town["boundaries"].to_crs(4326).to_file(path, layer="boundaries")
+    result = run_files(LayerSpec(path, "addresses"), LayerSpec(path, "boundaries"))
+    assert result.work_crs != "EPSG:4326" and result.addresses.crs.to_epsg() == 4326
+    given = wgs.geometry.values[result.addresses["address_id"].to_numpy()]
+    assert shapely.equals_exact(result.addresses.geometry.values, given, tolerance=0).all()
+    # asked for another CRS, they are converted (and stay on the same spot)
+    other = run_files(LayerSpec(path, "addresses"), LayerSpec(path, "boundaries"), output_crs="EPSG:3857")
+    assert other.addresses.crs.to_epsg() == 3857
+    back = other.addresses.to_crs(4326).geometry.values
+    assert shapely.distance(back, given).max() < 1e-9
+
+
 def test_inputs_in_different_crss_and_web_mercator_are_measured_in_utm(town, tmp_path):
     """Boundaries in Web Mercator + a CSV of lon/lat: each is transformed on its own; areas are true m²."""
     path = tmp_path / "merc.gpkg"

@@ -1,0 +1,115 @@
+"""Run one of gridmap's own functions in a fresh Python process beside this one.
+
+Used to write a run's GeoPackage while this process draws the maps and writes the other files:
+GDAL's writer holds Python's GIL, so a thread would not run beside it, and a forked process would
+share this one's open files and library state (fonts, PROJ's database), which is what made an
+earlier forked map writer fail. The child is a new interpreter (``python -m gridmap.background``)
+that imports only what the function needs and gets the function's name and arguments as a pickle
+through its stdin pipe: nothing is read from a file, and only gridmap's own module functions are
+called (see :data:`ALLOWED`).
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import os
+import pickle
+import subprocess
+import sys
+import threading
+from typing import Any
+
+ALLOWED = ("gridmap.runfolder:write_geopackage",)
+"""The functions a child may run (module:name)."""
+
+
+class Background:
+    """A call of ``func(*args)`` running in a child process; :meth:`wait` returns when it is done.
+
+    Parameters
+    ----------
+    func
+        ``"module:name"`` of a function listed in :data:`ALLOWED`.
+    *args
+        Its arguments (pickled to the child).
+
+    Examples
+    --------
+    >>> job = Background("gridmap.runfolder:write_geopackage", path, layers, tables)  # doctest: +SKIP
+    >>> job.wait()  # doctest: +SKIP
+    """
+
+    def __init__(self, func: str, *args: Any) -> None:
+        if func not in ALLOWED:
+            raise ValueError(f"{func} is not one of gridmap's background functions {ALLOWED}")
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}
+        self._proc = subprocess.Popen(  # noqa: S603 - this interpreter running gridmap's own module
+            [sys.executable, "-m", "gridmap.background"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            env=env,
+        )
+        self._sent: BaseException | None = None
+        # pickling and sending take this process about a second for a city's addresses: in a thread,
+        # so the caller goes on at once (the child starts its imports meanwhile)
+        self._sender = threading.Thread(target=self._send, args=((func, args),), daemon=True)
+        self._sender.start()
+
+    def _send(self, payload: tuple[str, tuple[Any, ...]]) -> None:
+        pipe = self._proc.stdin
+        assert pipe is not None
+        try:
+            pickle.dump(payload, pipe, protocol=pickle.HIGHEST_PROTOCOL)
+        except BaseException as exc:  # noqa: BLE001 - re-raised by wait()
+            self._sent = exc
+        finally:
+            try:
+                pipe.close()
+            except OSError:  # the child is gone: wait() says why
+                pass
+            self._proc.stdin = None  # closed: communicate() only reads the answer
+
+    def wait(self) -> None:
+        """Wait for the call to end; raise what it raised (an ``OSError`` stays an ``OSError``)."""
+        self._sender.join()
+        out, err = self._proc.communicate()
+        try:
+            answer = json.loads(out.decode("utf-8") or "{}")
+        except ValueError:
+            answer = {}
+        if self._proc.returncode == 0 and answer.get("ok"):
+            return
+        kind, message = answer.get("error", "RuntimeError"), answer.get("message") or err.decode(errors="replace")
+        if kind in ("OSError", "PermissionError", "FileNotFoundError"):
+            raise OSError(message)
+        if self._sent is not None and not isinstance(self._sent, BrokenPipeError):
+            raise self._sent
+        raise RuntimeError(f"writing in a background process failed ({kind}): {message.strip()[-2000:]}")
+
+    def cancel(self) -> None:
+        """Stop the child (when the caller failed before waiting for it)."""
+        if self._proc.poll() is None:
+            self._proc.kill()
+        self._sender.join()
+        self._proc.communicate()
+
+
+def _main() -> int:
+    func, args = pickle.load(sys.stdin.buffer)  # noqa: S301 - our own parent's pipe, never a file
+    if func not in ALLOWED:
+        print(json.dumps({"error": "ValueError", "message": f"{func} is not allowed"}))
+        return 2
+    module, name = func.split(":")
+    try:
+        getattr(importlib.import_module(module), name)(*args)
+    except Exception as exc:  # noqa: BLE001 - reported to the parent, which raises it
+        print(json.dumps({"error": type(exc).__name__, "message": str(exc)}))
+        return 1
+    print(json.dumps({"ok": True}))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(_main())

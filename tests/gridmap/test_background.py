@@ -1,0 +1,82 @@
+"""grids.gpkg written by a second process (``write_run(workers=2)``): the same file, and failures stay failures."""
+
+from __future__ import annotations
+
+import subprocess
+
+import pyogrio
+import pytest
+
+from gridmap import runfolder
+from gridmap.background import Background
+
+
+def _layers(path):
+    # layer_styles carries the time it was written; every other layer must be the same
+    return [name for name in pyogrio.list_layers(path)[:, 0] if name != "layer_styles"]
+
+
+def test_geopackage_written_aside_is_the_same(sample_run, tmp_path, monkeypatch):
+    monkeypatch.setattr(runfolder, "BACKGROUND_ADDRESSES", 0)  # the sample is small: take the city's path
+    here = sample_run.save(tmp_path / "here", maps=False)
+    aside = sample_run.save(tmp_path / "aside", maps=False, workers=2)
+    names = _layers(here / "grids.gpkg")
+    assert names == _layers(aside / "grids.gpkg")
+    assert {"grids", "addresses", "cells", "code_history"} <= set(names)
+    for name in names:
+        a = pyogrio.read_dataframe(here / "grids.gpkg", layer=name)
+        b = pyogrio.read_dataframe(aside / "grids.gpkg", layer=name)
+        assert a.equals(b), name
+    styled = pyogrio.read_dataframe(aside / "grids.gpkg", layer="layer_styles")
+    here_styled = pyogrio.read_dataframe(here / "grids.gpkg", layer="layer_styles")
+    assert sorted(styled["f_table_name"]) == sorted(here_styled["f_table_name"])  # QGIS opens it styled
+    assert "grids" in set(styled["f_table_name"])
+    assert sorted(p.name for p in here.iterdir()) == sorted(p.name for p in aside.iterdir())
+
+
+def test_a_failure_aside_is_raised_and_leaves_no_folder(sample_run, tmp_path, monkeypatch):
+    monkeypatch.setattr(runfolder, "BACKGROUND_ADDRESSES", 0)
+    bad = sample_run.grids.copy()
+    bad["x"] = 1 + 2j  # no GeoPackage field type: the child's write fails
+    monkeypatch.setattr(sample_run, "grids", bad)
+    monkeypatch.setattr(runfolder, "_write_others", lambda *a, **k: None)
+    with pytest.raises(RuntimeError, match="background process failed.*complex128"):
+        sample_run.save(tmp_path / "run", maps=False, workers=2)
+    assert not (tmp_path / "run").exists()
+
+
+def test_a_failure_here_stops_the_child(sample_run, tmp_path, monkeypatch):
+    monkeypatch.setattr(runfolder, "BACKGROUND_ADDRESSES", 0)
+    started: list[Background] = []
+
+    class Watched(Background):
+        def __init__(self, *args):
+            super().__init__(*args)
+            started.append(self)
+
+    def fail(*args, **kwargs):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(runfolder, "Background", Watched)
+    monkeypatch.setattr(runfolder, "_write_others", fail)
+    with pytest.raises(OSError, match="disk full"):
+        sample_run.save(tmp_path / "run", workers=2)
+    assert not (tmp_path / "run").exists()
+    (job,) = started
+    assert job._proc.poll() is not None  # no child left writing into a folder that was removed
+
+
+def test_only_gridmaps_own_writers_run_aside(tmp_path):
+    with pytest.raises(ValueError, match="not one of"):
+        Background("os:system", "echo hi")
+    # the child itself refuses any other name sent down its pipe
+    import pickle
+    import sys
+
+    child = subprocess.run(
+        [sys.executable, "-m", "gridmap.background"],
+        input=pickle.dumps(("os:system", ("echo hi",))),
+        capture_output=True,
+        check=False,
+    )
+    assert child.returncode == 2 and b"not allowed" in child.stdout and b"hi" not in child.stdout
