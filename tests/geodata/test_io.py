@@ -601,6 +601,7 @@ def test_arrow_read_of_shapefiles_and_geojson_is_the_classic_frame(tmp_path, mon
     calls = _spy_reads(monkeypatch)
     fast = gio.read_layer(path)
     assert_geodataframe_equal(fast, classic, check_less_precise=False, check_index_type=True)
+    assert fast.attrs == classic.attrs
     assert "陆家嘴一号" in fast["name"].tolist()  # decoded, not mojibake
     assert calls[-1] is arrow  # the frame kept came through Arrow (GeoJSON: GDAL parses it either way)
 
