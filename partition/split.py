@@ -38,6 +38,7 @@ The algorithm, in order (every step is deterministic: same graph, same parts):
 
 from __future__ import annotations
 
+import itertools
 import math
 from dataclasses import dataclass, field
 
@@ -133,6 +134,54 @@ class _Arrays:
         order = np.lexsort((dst, src))
         self.nbr, self.ncost, self.nbar = dst[order], cost[order], bar[order]
         self.indptr = np.searchsorted(src[order], np.arange(n + 1))
+        self._lists: _Lists | None = None
+
+    def lists(self) -> _Lists:
+        """Return the graph as Python lists, made once: node-by-node loops read them far faster than arrays."""
+        if self._lists is None:
+            spans = list(itertools.pairwise(self.indptr.tolist()))
+            nbr, cost, bar = self.nbr.tolist(), self.ncost.tolist(), self.nbar.tolist()
+            self._lists = _Lists(
+                nbr=[nbr[a:b] for a, b in spans],
+                cost=[cost[a:b] for a, b in spans],
+                barrier=[bar[a:b] for a, b in spans],
+                w=self.w.tolist(),
+            )
+        return self._lists
+
+
+@dataclass(frozen=True)
+class _Lists:
+    """Neighbours, border costs and barrier flags of every node (in :class:`_Arrays`' order), and weights."""
+
+    nbr: list[list[int]]
+    cost: list[list[float]]
+    barrier: list[list[bool]]
+    w: list[float]
+
+
+def _array_sum(values: list[float]) -> float:
+    """``np.sum`` of `values` to the last bit (numpy's pairwise order), without making an array."""
+    n = len(values)
+    if n < 8:
+        total = 0.0
+        for x in values:
+            total += x
+        return total
+    if n > 128:
+        half = n // 2
+        half -= half % 8
+        return _array_sum(values[:half]) + _array_sum(values[half:])
+    r = values[:8]
+    i = 8
+    while i < n - n % 8:
+        for j in range(8):
+            r[j] += values[i + j]
+        i += 8
+    total = ((r[0] + r[1]) + (r[2] + r[3])) + ((r[4] + r[5]) + (r[6] + r[7]))
+    for x in values[i:]:
+        total += x
+    return total
 
 
 def choose_k(households: float, band: Band) -> int:
@@ -483,35 +532,41 @@ def _refine(label: np.ndarray, idx: np.ndarray, g: _Arrays, band: Band, *, polis
     weight = {p: float(g.w[list(s)].sum()) for p, s in parts.items()}
     order = idx[np.lexsort((idx,))].tolist()
     # only nodes next to another part can move: mark them once, and the neighbours of every move
-    boundary = _boundary(label, g)
+    boundary = _boundary(label, g).tolist()
+    lab = label.tolist()  # read node by node: lists, written back to `label` as nodes move
+    gl = g.lists()
+    lo_h, hi_h = band.min_households, band.max_households
+
+    def violation(h: float) -> float:  # Band.violation, inlined: it is called for every boundary node
+        return (lo_h - h if h < lo_h else 0.0) + (h - hi_h if h > hi_h else 0.0)
+
     for _ in range(REFINE_PASSES):
         moved = 0
         for v in order:
             if not boundary[v]:
                 continue
-            a = int(label[v])
+            a = lab[v]
             if len(parts[a]) <= 1:
                 continue
-            lo, hi = g.indptr[v], g.indptr[v + 1]
-            nlab = label[g.nbr[lo:hi]]
-            wv = g.w[v]
-            left_a, va = band.violation(weight[a] - wv), band.violation(weight[a])
+            nbr = gl.nbr[v]
+            nlab = [lab[u] for u in nbr]
+            wv = gl.w[v]
+            left_a, va = violation(weight[a] - wv), violation(weight[a])
             options = []
             to_a = None
-            for b in sorted(set(nlab.tolist()) - {a}):
+            for b in sorted(set(nlab) - {a}):
                 if b not in parts:
                     continue
-                # the band change first: most neighbours are ruled out by it without touching the border arrays
-                dviol = left_a + band.violation(weight[b] + wv) - va - band.violation(weight[b])
+                # the band change first: most neighbours are ruled out by it without touching the borders
+                dviol = left_a + violation(weight[b] + wv) - va - violation(weight[b])
                 if not (dviol < -1e-9 or (polish and abs(dviol) <= 1e-9)):
                     continue
-                m = nlab == b
-                if g.nbar[lo:hi][m].all():
+                if all(bar for bar, lb in zip(gl.barrier[v], nlab, strict=True) if lb == b):
                     continue
-                nc = g.ncost[lo:hi]
+                cost = gl.cost[v]
                 if to_a is None:
-                    to_a = nc[nlab == a].sum()
-                gain = nc[m].sum() - to_a
+                    to_a = _array_sum([c for c, lb in zip(cost, nlab, strict=True) if lb == a])
+                gain = _array_sum([c for c, lb in zip(cost, nlab, strict=True) if lb == b]) - to_a
                 if dviol < -1e-9 or gain > 1e-9:
                     options.append((dviol, -gain, b))
             if not options:
@@ -522,10 +577,12 @@ def _refine(label: np.ndarray, idx: np.ndarray, g: _Arrays, band: Band, *, polis
             b = options[0][2]
             parts[a].discard(v)
             parts[b].add(v)
-            weight[a] -= g.w[v]
-            weight[b] += g.w[v]
+            weight[a] -= wv
+            weight[b] += wv
+            lab[v] = b
             label[v] = b
-            boundary[g.nbr[lo:hi]] = True
+            for u in nbr:
+                boundary[u] = True
             moved += 1
         if not moved:
             break
@@ -831,35 +888,34 @@ def _unit_fits(u: int, allowed: np.ndarray, g: _Arrays, band: Band) -> bool | No
 
 def _stays_connected(v: int, part: set[int], g: _Arrays) -> bool:
     """Whether `part` without `v` is still connected (a local check first, the whole part if needed)."""
-    mine = [int(u) for u in g.nbr[g.indptr[v] : g.indptr[v + 1]] if int(u) in part]
+    nbr = g.lists().nbr
+    mine = [u for u in nbr[v] if u in part]
     if len(mine) <= 1:
         return len(mine) == 1 and len(part) > 1
     # the neighbours of v in the part joined within two steps of v: removal cannot disconnect
     near = set(mine)
     for u in mine:
-        near.update(int(t) for t in g.nbr[g.indptr[u] : g.indptr[u + 1]] if int(t) in part)
+        near.update(t for t in nbr[u] if t in part)
     near.discard(v)
     seen = {mine[0]}
     stack = [mine[0]]
     while stack:
         u = stack.pop()
-        for t in g.nbr[g.indptr[u] : g.indptr[u + 1]]:
-            t = int(t)
+        for t in nbr[u]:
             if t in near and t not in seen:
                 seen.add(t)
                 stack.append(t)
     if all(u in seen for u in mine):
         return True
     rest = part - {v}
-    start = next((int(u) for u in g.nbr[g.indptr[v] : g.indptr[v + 1]] if int(u) in rest), None)
+    start = next((u for u in nbr[v] if u in rest), None)
     if start is None:
         return False
     seen = {start}
     stack = [start]
     while stack:
         u = stack.pop()
-        for t in g.nbr[g.indptr[u] : g.indptr[u + 1]]:
-            t = int(t)
+        for t in nbr[u]:
             if t in rest and t not in seen:
                 seen.add(t)
                 stack.append(t)

@@ -275,7 +275,11 @@ run_options = compose(
     click.option("--name", help="Run name [the --out folder name]."),
     click.option("--out", required=True, type=click.Path(file_okay=False), help="Run folder to create."),
     overwrite_option,
-    click.option("--workers", type=int, help="Worker processes for the per-village work [all cores]."),
+    click.option(
+        "--workers",
+        type=int,
+        help="Worker processes for the per-village work; with 2+, a big run's grids.gpkg is written aside [all cores].",
+    ),
     click.option(
         "--scheduler",
         metavar="ADDRESS",

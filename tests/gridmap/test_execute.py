@@ -205,3 +205,45 @@ def test_local_cluster_accepts_no_other_client_and_opens_no_dashboard(tmp_path, 
         done = []
         runner.run(abs, [-2, -3], lambda k, v: done.append(v))
         assert sorted(done) == [2, 3]
+
+
+def test_the_resume_fingerprint_reads_every_value_and_is_the_same_in_another_process():
+    """A saved village is reused only for the same inputs: any changed value, point or column type changes it."""
+    import subprocess
+    import sys
+
+    import numpy as np
+    import pandas as pd
+
+    from gridmap.inputs import read_inputs
+    from gridmap.provenance import fingerprint
+
+    frames = read_inputs(**sample_layers()).frames()
+    addresses, boundaries = frames["addresses"], frames["boundaries"]
+    addresses = addresses.assign(
+        size=pd.array(np.arange(len(addresses)) % 3, dtype="Int64"),
+        note=np.where(np.arange(len(addresses)) % 2, "a", None),
+    )
+    base = fingerprint([addresses, boundaries], {"band": [300, 500]})
+    assert fingerprint([addresses.copy(), boundaries.copy()], {"band": [300, 500]}) == base
+    changed = []
+    for col in ("households", "size", "note", "building"):
+        other = addresses.copy()
+        other.loc[other.index[5], col] = other[col].iloc[6] if other[col].iloc[6] != other[col].iloc[5] else None
+        changed.append(fingerprint([other, boundaries], {"band": [300, 500]}))
+    moved = addresses.copy()
+    moved.loc[moved.index[0], "geometry"] = shapely.Point(moved.geometry.iloc[0].x + 0.001, moved.geometry.iloc[0].y)
+    changed.append(fingerprint([moved, boundaries], {"band": [300, 500]}))
+    changed.append(fingerprint([addresses.astype({"households": float}), boundaries], {"band": [300, 500]}))
+    changed.append(fingerprint([addresses, boundaries], {"band": [300, 480]}))
+    assert base not in changed and len(set(changed)) == len(changed)
+    # the same digest in a fresh process: it hashes values, never object addresses
+    code = (
+        "import numpy as np, pandas as pd; from gridmap import sample_layers; from gridmap.inputs import read_inputs;"
+        "from gridmap.provenance import fingerprint; f = read_inputs(**sample_layers()).frames(); a = f['addresses'];"
+        "a = a.assign(size=pd.array(np.arange(len(a)) % 3, dtype='Int64'),"
+        " note=np.where(np.arange(len(a)) % 2, 'a', None));"
+        "print(fingerprint([a, f['boundaries']], {'band': [300, 500]}))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
+    assert out == base
