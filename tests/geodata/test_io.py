@@ -570,6 +570,7 @@ def test_arrow_read_of_the_sample_is_the_classic_frame(monkeypatch, layer):
     from geopandas.testing import assert_geodataframe_equal
 
     from geodata.sample import sample_path
+    from gridmap.provenance import fingerprint
 
     classic = _classic(monkeypatch, sample_path(), layer=layer)
     calls = _spy_reads(monkeypatch)
@@ -577,6 +578,7 @@ def test_arrow_read_of_the_sample_is_the_classic_frame(monkeypatch, layer):
     assert calls == [True]  # one read, through Arrow, and kept
     assert_geodataframe_equal(fast, classic, check_less_precise=False, check_index_type=True)
     assert fast.attrs == classic.attrs
+    assert fingerprint([fast], {}) == fingerprint([classic], {})  # a resume folder of either read is the other's
 
 
 @pytest.mark.parametrize(
