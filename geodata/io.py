@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 import pyogrio
 
+from geodata.bulk import gc_paused
 from geodata.crs import flatten
 from geodata.errors import (
     DependencyError,
@@ -416,11 +417,11 @@ def read_layer(
     try:
         if encoding is None and is_shp and not _shapefile_cpg(path):
             try:
-                gdf = pyogrio.read_dataframe(path, layer=layer, encoding="utf-8")
+                gdf = _read_features(path, layer=layer, encoding="utf-8")
             except UnicodeDecodeError:
-                gdf = pyogrio.read_dataframe(path, layer=layer, encoding="gbk")
+                gdf = _read_features(path, layer=layer, encoding="gbk")
         else:
-            gdf = pyogrio.read_dataframe(path, layer=layer, encoding=encoding)
+            gdf = _read_features(path, layer=layer, encoding=encoding)
     except (InputError, KeyboardInterrupt):
         raise
     except Exception as exc:  # noqa: BLE001 - GDAL read failures of a damaged file
@@ -438,6 +439,66 @@ def read_layer(
     gdf = flatten(gdf.reset_index(drop=True), file=str(path))
     gdf.attrs.update(rows="feature", file=str(path))
     return gdf
+
+
+ARROW_READS: Final = (".gpkg", ".fgb", ".shp", ".zip")
+"""Suffixes read through pyogrio's Arrow path (:func:`_read_features`): text in them reaches pandas as UTF-8.
+
+GeoPackage and FlatGeobuf hold UTF-8 by definition; GDAL recodes a Shapefile's text to UTF-8 from its
+``.cpg`` or the encoding :func:`read_layer` passes, on both paths alike. All three know their feature
+count without reading the features. GeoJSON is parsed by GDAL whichever path reads it (no gain); other
+formats may hand over text in their own encoding, which only the classic path decodes.
+"""
+
+
+def _read_features(path: Path, *, layer: str | None, encoding: str | None) -> gpd.GeoDataFrame:
+    """Read a vector layer as pyogrio's classic path does, through its Arrow path where that gives the same frame.
+
+    The Arrow read takes half the time of the classic one on a million points: no text goes through
+    Python objects. It reads the layer in one batch, so text columns are one Arrow chunk as the
+    classic read makes them (taking a village's rows from 18 chunks is 18 times slower). Its frame
+    is kept when it has every feature the layer counts (the Arrow path stops silently where a
+    damaged file makes the classic one raise) and every column is valid UTF-8 text in one chunk, a
+    number or a boolean without nulls, where both paths agree. Dates, booleans with nulls, JSON and
+    list fields (typed apart by the two paths) and any failure of the Arrow read take the classic
+    path, which then reads, decodes or raises exactly as before.
+    """
+    with gc_paused():  # a geometry object per feature
+        if path.suffix.lower() in ARROW_READS:
+            try:
+                count = pyogrio.read_info(path, layer=layer)["features"]
+                gdf = (
+                    pyogrio.read_dataframe(path, layer=layer, encoding=encoding, use_arrow=True, batch_size=count)
+                    if count > 0
+                    else None
+                )
+            except Exception:  # noqa: BLE001 - the classic read below raises the error users see
+                gdf = None
+            if (
+                isinstance(gdf, gpd.GeoDataFrame)
+                and len(gdf) == count
+                and all(_arrow_like_classic(gdf[c]) for c in gdf.columns)
+            ):
+                return gdf
+        return pyogrio.read_dataframe(path, layer=layer, encoding=encoding)
+
+
+def _arrow_like_classic(col: pd.Series) -> bool:
+    """Whether a column from pyogrio's Arrow read has the dtype and values of its classic read.
+
+    Text must be valid UTF-8: the Arrow read hands over a Shapefile's bytes undecoded when they are
+    not in the encoding asked for, where the classic read raises (and :func:`read_layer` tries GBK).
+    """
+    import pyarrow as pa
+
+    if isinstance(col.dtype, pd.StringDtype):
+        text = pa.chunked_array(col.array.__arrow_array__())
+        try:
+            text.validate(full=True)
+        except pa.ArrowInvalid:
+            return False
+        return text.num_chunks <= 1
+    return isinstance(col.dtype, gpd.array.GeometryDtype) or col.dtype.kind in "iufb"
 
 
 def _missing_dbf(path: Path) -> bool:

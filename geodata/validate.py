@@ -259,25 +259,29 @@ def find_duplicates(
     """
     if len(gdf) < 2:
         return np.zeros(0, int)
-    frame = pd.DataFrame(gdf.drop(columns=gdf.geometry.name))
     geoms = gdf.geometry.values
-    if (shapely.get_type_id(geoms) == 0).all():  # points: their coordinates are the geometry
-        xy = shapely.get_coordinates(geoms)
-        frame["__x"], frame["__y"] = xy[:, 0], xy[:, 1]
+    xy = shapely.get_coordinates(geoms) if (shapely.get_type_id(geoms) == 0).all() else None
+    if xy is not None and len(xy) != len(gdf):  # empty points have no coordinates
+        xy = None
+    # points: only a row at a place another row has can repeat one
+    rows = _shared_places(xy) if xy is not None else np.arange(len(gdf))
+    frame = pd.DataFrame((gdf if len(rows) == len(gdf) else gdf.iloc[rows]).drop(columns=gdf.geometry.name))
+    if xy is not None:
+        frame["__x"], frame["__y"] = xy[rows, 0], xy[rows, 1]
     else:
         frame["__wkb"] = shapely.to_wkb(geoms, hex=True)
     try:
         key = pd.util.hash_pandas_object(frame, index=False).to_numpy()
     except TypeError:  # unhashable cells (lists from JSON properties): compare their text
         key = pd.util.hash_pandas_object(frame.astype(str), index=False).to_numpy()
-    dup = pd.Series(key).duplicated(keep="first").to_numpy()
-    if not dup.any():
+    dup = np.flatnonzero(pd.Series(key).duplicated(keep="first").to_numpy())
+    if not len(dup):
         return np.zeros(0, int)
-    first = pd.Series(np.arange(len(gdf))).groupby(key).transform("min").to_numpy()
-    repeats = np.flatnonzero(dup)
+    first = pd.Series(np.arange(len(rows))).groupby(key).transform("min").to_numpy()
+    repeats = rows[dup]
     action = "dropped (`dedupe`)" if dedupe else "counted again"
     fix = "nothing to do." if dedupe else "delete the repeated rows, or pass `dedupe` to drop them."
-    groups = pd.Series(repeats).groupby(first[repeats]).agg(list)
+    groups = pd.Series(repeats).groupby(rows[first[dup]]).agg(list)
     for n, (orig, rows) in enumerate(groups.items()):
         if n >= MAX_LISTED:
             rest = tuple(int(r) for rows_ in groups.iloc[MAX_LISTED:] for r in rows_)
@@ -302,6 +306,19 @@ def find_duplicates(
             )
         )
     return repeats
+
+
+def _shared_places(xy: np.ndarray) -> np.ndarray:
+    """Positions of the points whose place another point has too (or, rarely, a few more).
+
+    Hashes each point's coordinates as the row key of :func:`find_duplicates` does (0.0 and -0.0
+    alike), into one number per point: equal places always share it, so the rows found hold every
+    repeat, and a collision only adds a row that is then compared in full.
+    """
+    hx, hy = pd.util.hash_array(xy[:, 0]), pd.util.hash_array(xy[:, 1])
+    with np.errstate(over="ignore"):
+        place = hx ^ (hy * np.uint64(0x9E3779B97F4A7C15))
+    return np.flatnonzero(pd.Series(place).duplicated(keep=False).to_numpy())
 
 
 def _repair_polygons(gdf: gpd.GeoDataFrame, *, file: str, report: Report) -> gpd.GeoDataFrame:
@@ -507,9 +524,11 @@ def validate_addresses(
         gdf["population"] = np.nan
     for col in ("building", "compound", "group", "village_code"):
         if col in gdf.columns:
-            text = _text(gdf[col]).astype(object)
-            text[text.eq("")] = None
-            gdf[col] = text
+            text = _text(gdf[col])
+            blank = text.eq("").to_numpy()  # compared as Arrow text, not as a million Python strings
+            ids = text.astype(object)
+            ids[blank] = None
+            gdf[col] = ids
     report.raise_if_errors()
     repeats = find_duplicates(gdf, file=file, report=report, csv_like=csv_like, dedupe=dedupe)
     if dedupe and len(repeats):

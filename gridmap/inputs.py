@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TypedDict
@@ -74,9 +75,11 @@ class LayerSpec:
         return cls(Path(value), layer)
 
 
-def _sha256(path: Path | DbSource, gdf: gpd.GeoDataFrame) -> str:
-    """Return the file's checksum; for a database source, the checksum of the rows as read."""
-    return frame_sha256(gdf) if isinstance(path, DbSource) else file_sha256(path)
+def _sha256(path: Path | DbSource, gdf: gpd.GeoDataFrame, checksums: Mapping[Path, Future[str]]) -> str:
+    """Return the file's checksum (from `checksums` when it is being hashed); for a database, of the rows as read."""
+    if isinstance(path, DbSource):
+        return frame_sha256(gdf)
+    return checksums[path].result() if path in checksums else file_sha256(path)
 
 
 @dataclass(frozen=True)
@@ -128,6 +131,7 @@ def read_input(
     y_col: str | None = None,
     encoding: str | None = None,
     sheet: str | None = None,
+    checksums: Mapping[Path, Future[str]] | None = None,
 ) -> tuple[gpd.GeoDataFrame, Source]:
     """Read one input layer and give it its true CRS (GCJ-02/BD-09 converted to WGS 84).
 
@@ -143,6 +147,9 @@ def read_input(
         CRS of this file whatever it declares (``<role>_crs``).
     x_col, y_col, encoding, sheet
         Coordinate columns, text encoding and workbook sheet of a table.
+    checksums
+        SHA-256 of input files being hashed meanwhile (:func:`read_inputs`) [the file is hashed after
+        it is read].
 
     Returns
     -------
@@ -156,7 +163,7 @@ def read_input(
     gdf = gcrs.assign_input_crs(gdf, input_crs=input_crs, crs=crs, file=label, option=f"{role}_crs")
     csv = gdf.attrs.get("rows") == "csv"
     applied = crs or (None if declared else input_crs)
-    return gdf, Source(label, spec.layer, _sha256(spec.path, gdf), csv, applied)
+    return gdf, Source(label, spec.layer, _sha256(spec.path, gdf, checksums or {}), csv, applied)
 
 
 def read_previous(spec: PathLike | LayerSpec) -> tuple[gpd.GeoDataFrame, list[str], Source]:
@@ -270,21 +277,28 @@ def read_inputs(
     6
     """
     o = options or Options()
+    given = [addresses, boundaries, *(s for s in (units, exclusive) if s is not None), *barriers]
+    files = dict.fromkeys(spec.path for spec in map(LayerSpec.of, given) if isinstance(spec.path, Path))
     kw = {"input_crs": o.input_crs, "x_col": o.x_col, "y_col": o.y_col, "encoding": o.encoding}
-    addr, s_addr = read_input(addresses, role="addresses", crs=o.crs_of("addresses"), sheet=o.sheet, **kw)
-    bnd, s_bnd = read_input(boundaries, role="boundaries", crs=o.crs_of("boundaries"), **kw)
-    out = Inputs(
-        addresses=addr, boundaries=bnd, sources={"addresses": s_addr, "boundaries": s_bnd}, input_crs=o.input_crs
-    )
-    for role, spec in (("units", units), ("exclusive", exclusive)):
-        if spec is not None:
-            gdf, src = read_input(spec, role=role, crs=o.crs_of(role), **kw)
-            setattr(out, role, gdf)
-            out.sources[role] = src
-    for i, spec in enumerate(barriers):
-        gdf, src = read_input(spec, role="barriers", crs=o.crs_of("barriers"), **kw)
-        out.barriers.append(gdf)
-        out.sources[f"barriers[{i}]"] = src
+    # each file hashed once (addresses and boundaries often share one), on a thread while the layers are read
+    with ThreadPoolExecutor(1) as pool:
+        sums = {path: pool.submit(file_sha256, path) for path in files}
+        addr, s_addr = read_input(
+            addresses, role="addresses", crs=o.crs_of("addresses"), sheet=o.sheet, checksums=sums, **kw
+        )
+        bnd, s_bnd = read_input(boundaries, role="boundaries", crs=o.crs_of("boundaries"), checksums=sums, **kw)
+        out = Inputs(
+            addresses=addr, boundaries=bnd, sources={"addresses": s_addr, "boundaries": s_bnd}, input_crs=o.input_crs
+        )
+        for role, spec in (("units", units), ("exclusive", exclusive)):
+            if spec is not None:
+                gdf, src = read_input(spec, role=role, crs=o.crs_of(role), checksums=sums, **kw)
+                setattr(out, role, gdf)
+                out.sources[role] = src
+        for i, spec in enumerate(barriers):
+            gdf, src = read_input(spec, role="barriers", crs=o.crs_of("barriers"), checksums=sums, **kw)
+            out.barriers.append(gdf)
+            out.sources[f"barriers[{i}]"] = src
     if previous is not None:
         out.previous, out.history, out.sources["previous"] = read_previous(previous)
     return out

@@ -175,7 +175,7 @@ def make_grids(
     work = gcrs.metric_crs(boundaries, work_crs=options.work_crs)
     boundaries = boundaries.to_crs(work)
     as_given = addresses.geometry  # the points in the user's CRS, written back as they came (see `out` below)
-    addresses = addresses.to_crs(work)
+    addresses = gcrs.reproject(addresses, work)
     notes = [*b_report.notes, *a_report.notes]
     if exclusive is not None:
         ex = _declared(
@@ -475,7 +475,7 @@ def _village_tasks(
     keep_tolerance: float,
 ) -> Iterator[VillageTask]:
     """One :class:`VillageTask` per boundary, with only the inputs that touch that village."""
-    by_village = pd.Series(np.arange(len(addresses))).groupby(village_code.to_numpy()).indices
+    by_village = pd.Series(np.arange(len(addresses))).groupby(village_code.array).indices  # as Arrow text
     has_ur = "urban_rural" in boundaries.columns
     has_kind = "kind" in boundaries.columns
     prev_by = previous.groupby("village_code").indices if previous is not None else {}

@@ -147,3 +147,35 @@ def test_no_utm_zone_for_coordinates_that_do_not_fit_their_crs_is_a_clear_error(
     bad = gpd.GeoDataFrame(geometry=[shapely.Point(350_000.0, 3_460_000.0)], crs="EPSG:4326")
     with pytest.raises(CRSError, match="do not fit their CRS"):
         gcrs.metric_crs(bad)
+
+
+@pytest.mark.parametrize("layer", ["addresses", "boundaries"])
+@pytest.mark.parametrize("target", ["EPSG:32651", "EPSG:3857", "EPSG:4490"])
+def test_reproject_is_geopandas_to_crs_coordinate_for_coordinate(layer, target):
+    """Points take the fast path, polygons geopandas' own: both give gdf.to_crs exactly (index, columns, attrs)."""
+    from geopandas.testing import assert_geodataframe_equal
+
+    from geodata.io import read_layer
+    from geodata.sample import sample_path
+
+    gdf = read_layer(sample_path(), layer=layer)
+    gdf = gdf.set_index(gdf.index * 3 + 5)  # labels that are not positions, as after a dedupe
+    expected = gdf.to_crs(target)
+    got = gcrs.reproject(gdf, target)
+    assert_geodataframe_equal(got, expected, check_less_precise=False, check_index_type=True)
+    coords = shapely.get_coordinates
+    assert np.array_equal(coords(got.geometry.values), coords(expected.geometry.values))
+    assert got.attrs == expected.attrs and got.geometry.name == expected.geometry.name
+    assert_geodataframe_equal(gcrs.reproject(gdf, gdf.crs), gdf, check_less_precise=False)
+
+
+def test_reproject_leaves_empty_3d_and_missing_points_to_geopandas():
+    from geopandas.testing import assert_geodataframe_equal
+
+    for geoms in (
+        [shapely.Point(121, 31), shapely.Point()],
+        [shapely.Point(121, 31, 5), shapely.Point(121.1, 31.1, 7)],
+        [shapely.Point(121, 31), None],
+    ):
+        gdf = gpd.GeoDataFrame({"n": [1, 2]}, geometry=geoms, crs="EPSG:4326")
+        assert_geodataframe_equal(gcrs.reproject(gdf, "EPSG:32651"), gdf.to_crs("EPSG:32651"), check_less_precise=False)

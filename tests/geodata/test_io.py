@@ -510,3 +510,171 @@ def test_csv_written_in_chunks_is_the_file_written_whole(tmp_path, monkeypatch):
     assert chunked.read_bytes() == whole.read_bytes()
     rows = chunked.read_text(encoding="utf-8-sig").splitlines()
     assert len(rows) == 11 and rows[9].startswith("7,")
+
+
+def _mixed_fields(n: int = 6) -> gpd.GeoDataFrame:
+    """Points with every field type an input carries: text (Chinese, blank, null), integers, reals, nulls."""
+    import numpy as np
+
+    return gpd.GeoDataFrame(
+        {
+            "name": pd.Series(["陆家嘴一号", None, "", "乳山二村", " a b ", "x"][:n], dtype=object),
+            "code": pd.Series(["310115005001", "310115005002", None, "0123", "310115005001", "1"][:n], dtype=object),
+            "households": np.arange(n, dtype="int64") * 3,
+            "floors": pd.Series([1, None, 3, 4, 5, 6][:n], dtype="Int64"),
+            "area": [1.5, np.nan, 0.0, -2.25, 1e-7, 3e9][:n],
+        },
+        geometry=gpd.points_from_xy(121.5 + np.arange(n) / 1e3, 31.2 + np.arange(n) / 7e3),
+        crs="EPSG:4326",
+    )
+
+
+def _spy_reads(monkeypatch) -> list[bool]:
+    """Record, for every pyogrio read, whether it asked for the Arrow path."""
+    import pyogrio
+
+    calls: list[bool] = []
+    real = pyogrio.read_dataframe
+
+    def spy(*args, **kwargs):
+        calls.append(bool(kwargs.get("use_arrow")))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(gio.pyogrio, "read_dataframe", spy)
+    return calls
+
+
+def _classic(monkeypatch, path, **kwargs) -> gpd.GeoDataFrame:
+    with monkeypatch.context() as m:
+        m.setattr(gio, "ARROW_READS", ())
+        return gio.read_layer(path, **kwargs)
+
+
+def _shapefile(tmp_path: Path, gdf: gpd.GeoDataFrame, *, encoding: str, cpg: bool, zipped: bool = False) -> Path:
+    shp = tmp_path / f"{encoding}{'' if cpg else '-nocpg'}.shp"
+    gdf.to_file(shp, encoding=encoding)
+    if not cpg:
+        shp.with_suffix(".cpg").unlink()
+    if not zipped:
+        return shp
+    zpath = shp.with_suffix(".zip")
+    with zipfile.ZipFile(zpath, "w") as zf:
+        for f in tmp_path.glob(f"{shp.stem}.*"):
+            if f.suffix != ".zip":
+                zf.write(f, f.name)
+    return zpath
+
+
+@pytest.mark.parametrize("layer", ["addresses", "boundaries", "exclusive", "barriers"])
+def test_arrow_read_of_the_sample_is_the_classic_frame(monkeypatch, layer):
+    from geopandas.testing import assert_geodataframe_equal
+
+    from geodata.sample import sample_path
+    from gridmap.provenance import fingerprint
+
+    classic = _classic(monkeypatch, sample_path(), layer=layer)
+    calls = _spy_reads(monkeypatch)
+    fast = gio.read_layer(sample_path(), layer=layer)
+    assert calls == [True]  # one read, through Arrow, and kept
+    assert_geodataframe_equal(fast, classic, check_less_precise=False, check_index_type=True)
+    assert fast.attrs == classic.attrs
+    assert fingerprint([fast], {}) == fingerprint([classic], {})  # a resume folder of either read is the other's
+
+
+@pytest.mark.parametrize(
+    ("make", "arrow"),
+    [
+        pytest.param(lambda d, g: _shapefile(d, g, encoding="gbk", cpg=True), True, id="shp-gbk-cpg"),
+        pytest.param(lambda d, g: _shapefile(d, g, encoding="utf-8", cpg=True), True, id="shp-utf8-cpg"),
+        pytest.param(lambda d, g: _shapefile(d, g, encoding="utf-8", cpg=False), True, id="shp-utf8-no-cpg"),
+        pytest.param(lambda d, g: _shapefile(d, g, encoding="gbk", cpg=False), True, id="shp-gbk-no-cpg"),
+        pytest.param(lambda d, g: _shapefile(d, g, encoding="gbk", cpg=False, zipped=True), True, id="zip-gbk"),
+        pytest.param(lambda d, g: g.to_file(d / "a.fgb", driver="FlatGeobuf") or d / "a.fgb", True, id="fgb"),
+        pytest.param(lambda d, g: g.to_file(d / "a.gpkg", layer="a") or d / "a.gpkg", True, id="gpkg"),
+        pytest.param(lambda d, g: g.to_file(d / "a.geojson", driver="GeoJSON") or d / "a.geojson", False, id="json"),
+    ],
+)
+def test_arrow_read_of_shapefiles_and_geojson_is_the_classic_frame(tmp_path, monkeypatch, make, arrow):
+    """Same columns, dtypes, values (nulls, blanks, Chinese text in either encoding), row order and geometry."""
+    from geopandas.testing import assert_geodataframe_equal
+
+    path = make(tmp_path, _mixed_fields())
+    classic = _classic(monkeypatch, path)
+    calls = _spy_reads(monkeypatch)
+    fast = gio.read_layer(path)
+    assert_geodataframe_equal(fast, classic, check_less_precise=False, check_index_type=True)
+    assert fast.attrs == classic.attrs
+    assert "陆家嘴一号" in fast["name"].tolist()  # decoded, not mojibake
+    assert calls[-1] is arrow  # the frame kept came through Arrow (GeoJSON: GDAL parses it either way)
+
+
+@pytest.mark.parametrize("field", ["vacant", "surveyed"])
+def test_fields_typed_apart_by_the_two_paths_take_the_classic_read(tmp_path, monkeypatch, field):
+    """Booleans with nulls come out of pyogrio's Arrow path as objects (classic: floats): read classically, as dates."""
+    from geopandas.testing import assert_geodataframe_equal
+
+    values = {
+        "vacant": pd.Series([True, None, False], dtype="boolean"),
+        "surveyed": pd.to_datetime(pd.Series(["2024-05-01 08:00", None, "2023-01-09 17:30"])),
+    }
+    path = tmp_path / "a.gpkg"
+    _mixed_fields(3).assign(**{field: values[field]}).to_file(path)
+    classic = _classic(monkeypatch, path)
+    calls = _spy_reads(monkeypatch)
+    fast = gio.read_layer(path)
+    assert_geodataframe_equal(fast, classic, check_less_precise=False, check_index_type=True)
+    assert calls == [True, False]
+
+
+@pytest.mark.parametrize("damaged", ["a.gpkg", "a.fgb", "a.geojson", "a.shp", "a.dbf"])
+def test_a_damaged_file_gives_what_the_classic_read_gives(tmp_path, monkeypatch, damaged):
+    """Garbage in its last third, or cut short there: the same error, or (where GDAL reads on) the same frame."""
+    import numpy as np
+    from geopandas.testing import assert_geodataframe_equal
+
+    n = 3000
+    path = tmp_path / ("a.shp" if damaged == "a.dbf" else damaged)
+    gpd.GeoDataFrame(
+        {"name": [f"户{i}" for i in range(n)], "households": np.arange(n)},
+        geometry=gpd.points_from_xy(121 + np.arange(n) / 1e4, 31 + np.arange(n) / 1e4),
+        crs="EPSG:4326",
+    ).to_file(path)
+    data = bytearray((tmp_path / damaged).read_bytes())
+    at = len(data) * 2 // 3
+    if damaged in ("a.gpkg", "a.fgb"):
+        data[at : at + 4000] = np.random.default_rng(7).bytes(4000)
+    else:
+        del data[at:]
+    (tmp_path / damaged).write_bytes(bytes(data))
+
+    def outcome(read):
+        try:
+            return read()
+        except InputError as exc:
+            return str(exc)
+
+    classic = outcome(lambda: _classic(monkeypatch, path))
+    fast = outcome(lambda: gio.read_layer(path))
+    if isinstance(classic, str):
+        assert fast == classic
+    else:
+        assert_geodataframe_equal(fast, classic, check_less_precise=False, check_index_type=True)
+
+
+def test_arrow_read_gives_text_in_one_chunk_as_the_classic_read(tmp_path, monkeypatch):
+    """Past pyogrio's 65,536-row batches too: a village's rows are taken from one chunk, not from eighteen."""
+    import numpy as np
+    import pyarrow as pa
+
+    n = 70_000
+    path = tmp_path / "a.gpkg"
+    gpd.GeoDataFrame(
+        {"name": [f"户{i % 977}" for i in range(n)]},
+        geometry=gpd.points_from_xy(121 + np.arange(n) / 1e6, np.full(n, 31.0)),
+        crs="EPSG:4326",
+    ).to_file(path)
+    calls = _spy_reads(monkeypatch)
+    fast = gio.read_layer(path)
+    assert calls == [True]
+    assert pa.chunked_array(fast["name"].array.__arrow_array__()).num_chunks == 1
+    assert fast["name"].iloc[[0, 65_536, n - 1]].tolist() == ["户0", f"户{65_536 % 977}", f"户{(n - 1) % 977}"]

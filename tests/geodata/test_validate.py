@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import geopandas as gpd
 import numpy as np
+import pandas as pd
 import pytest
 import shapely
 import shapely.affinity
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from geodata import validate as gval
 from geodata.errors import InputError
@@ -259,3 +262,34 @@ def test_swaps_the_range_check_cannot_see_are_found_against_the_boundaries():
     fine = gval.Report()
     gval.check_swapped_against(lonlat([(80.0, 31.0)]), bnd, file="a.csv", report=fine)
     assert not fine.errors
+
+
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from([0.0, -0.0, 1.5, 2.0, 1e-300]),  # few places, so rows meet
+            st.sampled_from([0.0, 3.25]),
+            st.sampled_from(["A1", "A2", None, ""]),
+            st.sampled_from([1, 2]),
+        ),
+        min_size=2,
+        max_size=40,
+    )
+)
+@settings(max_examples=200, deadline=None)
+def test_find_duplicates_names_exactly_the_rows_that_repeat_an_earlier_row(rows):
+    """The repeats are the rows equal to an earlier one in place (0.0 is -0.0) and every value, grouped by it."""
+    x, y, building, households = map(list, zip(*rows, strict=True))
+    pts = gpd.GeoDataFrame(
+        {"building": pd.Series(building, dtype=object), "households": households},
+        geometry=gpd.points_from_xy(x, y),
+        crs="EPSG:32651",
+    )
+    report = gval.Report()
+    repeats = gval.find_duplicates(pts, file="a.gpkg", report=report)
+    same = pd.DataFrame({"b": pts["building"].fillna("<null>"), "h": households, "x": x, "y": y})
+    assert repeats.tolist() == np.flatnonzero(same.duplicated(keep="first")).tolist()
+    first = same.groupby(list(same.columns), sort=False).ngroup()
+    expected = sorted(tuple(int(i) for i in g[1:]) for _, g in pd.Series(range(len(same))).groupby(first) if len(g) > 1)
+    assert sorted(p.ids for p in report.notes) == expected
+    assert all(p.kind == "duplicate_row" for p in report.notes)

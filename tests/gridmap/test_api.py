@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import geopandas as gpd
 import numpy as np
 import pandas as pd
@@ -203,3 +205,23 @@ def test_previous_codes_with_non_ascii_digits_are_refused(sample_run, sample_fra
     previous.loc[previous.index[0], "grid_code"] = previous["grid_code"].iloc[0][:12] + "００１"  # full-width 001
     with pytest.raises(InputError, match=r"feature 1, column 'grid_code'.*not ASCII.*Fix: write codes with the ASCII"):
         gridmap.make_grids(sample_frames["addresses"], sample_frames["boundaries"], previous=previous)
+
+
+def test_read_inputs_records_each_files_checksum_hashing_each_file_once(tmp_path, monkeypatch):
+    import hashlib
+    import shutil
+
+    import gridmap.inputs as ginputs
+
+    layers = gridmap.sample_layers()
+    other = tmp_path / "boundaries copy.gpkg"
+    shutil.copy(layers["boundaries"].path, other)
+    layers["boundaries"] = gridmap.LayerSpec(other, "boundaries")
+    hashed = []
+    real = ginputs.file_sha256
+    monkeypatch.setattr(ginputs, "file_sha256", lambda path: hashed.append(path) or real(path))
+    inputs = gridmap.read_inputs(**layers)
+    assert sorted(map(str, hashed)) == sorted({str(layers["addresses"].path), str(other)})  # four layers, two files
+    for role, source in inputs.sources.items():
+        path = Path(source.label)
+        assert source.sha256 == hashlib.sha256(path.read_bytes()).hexdigest(), role
