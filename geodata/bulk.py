@@ -24,3 +24,16 @@ def gc_paused() -> Iterator[None]:
     finally:
         if was:
             gc.enable()
+
+
+@contextlib.contextmanager
+def gc_frozen() -> Iterator[None]:
+    """Leave every object alive now out of the collector's passes during the block (a run's frames while it is written).
+
+    Objects made in the block are collected as usual; the frozen ones are unfrozen at its end.
+    """
+    gc.freeze()
+    try:
+        yield
+    finally:
+        gc.unfreeze()

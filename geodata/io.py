@@ -903,6 +903,15 @@ def write_layers(path: str | os.PathLike, layers: Mapping[str, gpd.GeoDataFrame]
         pyogrio.write_dataframe(gdf, path, layer=name, driver="GPKG", append=path.exists(), use_arrow=arrow)
 
 
+def write_geopackage(
+    path: str | os.PathLike, layers: Mapping[str, gpd.GeoDataFrame], tables: Mapping[str, pd.DataFrame]
+) -> None:
+    """Write a GeoPackage (created fresh): its layers (:func:`write_layers`), then its plain tables."""
+    write_layers(path, layers)
+    for name, table in tables.items():
+        write_table(path, table, layer=name)
+
+
 def write_geojson(path: str | os.PathLike, gdf: gpd.GeoDataFrame) -> None:
     """Write a GeoJSON file in WGS 84, as RFC 7946 requires (through Arrow where :func:`arrow_ready`)."""
     arrow = ARROW_WRITES and len(gdf) > 0 and arrow_ready(gdf)

@@ -7,12 +7,12 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import geopandas as gpd
 import pandas as pd
 
 from geodata import io as gio
+from geodata.background import Background
+from geodata.bulk import gc_frozen
 from geodata.errors import InputError, Problem
-from gridmap.background import Background
 from gridmap.qgis_styles import write_layer_styles
 
 if TYPE_CHECKING:
@@ -67,7 +67,9 @@ def write_run(
     inputs = [
         Path(v["path"]) for v in result.manifest.get("inputs", {}).values() if isinstance(v, dict) and v.get("path")
     ]
-    with gio.atomic_dir(out, overwrite=overwrite, inputs=[p for p in inputs if p.exists()]) as tmp:
+    # the run's frames live through the write: a full collection while the map was drawn walked all 1.14M
+    # of the city's addresses for nothing
+    with gc_frozen(), gio.atomic_dir(out, overwrite=overwrite, inputs=[p for p in inputs if p.exists()]) as tmp:
         layers = {
             "grids": result.grids,
             "addresses": result.addresses,
@@ -93,10 +95,10 @@ def write_run(
             gio.write_csv(tmp / "workers.csv", workers_table, text_cols=("township",))
         gpkg = None
         if workers > 1 and len(result.addresses) >= BACKGROUND_ADDRESSES:
-            gpkg = Background("gridmap.runfolder:write_geopackage", tmp / "grids.gpkg", layers, tables)
+            gpkg = Background("geodata.io:write_geopackage", tmp / "grids.gpkg", layers, tables)
         try:
             if gpkg is None:
-                write_geopackage(tmp / "grids.gpkg", layers, tables)
+                gio.write_geopackage(tmp / "grids.gpkg", layers, tables)
             _write_others(result, tmp, maps=maps)
         except BaseException:
             if gpkg is not None:
@@ -104,17 +106,10 @@ def write_run(
             raise
         if gpkg is not None:
             gpkg.wait()
+        write_layer_styles(tmp / "grids.gpkg")  # QGIS's default style of each layer, stored in the file
         result.manifest.setdefault("timings_s", {})["write"] = round(time.perf_counter() - t, 3)
         gio.write_text(tmp / "manifest.json", json.dumps(result.manifest, ensure_ascii=False, indent=2))
     return out
-
-
-def write_geopackage(path: Path, layers: dict[str, gpd.GeoDataFrame], tables: dict[str, pd.DataFrame]) -> None:
-    """Write ``grids.gpkg``: the layers, then the plain tables, then QGIS's default style of each layer."""
-    gio.write_layers(path, layers)
-    for name, table in tables.items():
-        gio.write_table(path, table, layer=name)
-    write_layer_styles(path)
 
 
 def _write_others(result: GridResult, tmp: Path, *, maps: bool) -> None:

@@ -7,9 +7,9 @@ import subprocess
 import pyogrio
 import pytest
 
+from geodata.background import Background
 from geodata.errors import OptionError, OutputError
 from gridmap import runfolder
-from gridmap.background import Background
 
 
 def _layers(path):
@@ -75,7 +75,7 @@ def test_only_gridmaps_own_writers_run_aside(tmp_path):
     import sys
 
     child = subprocess.run(
-        [sys.executable, "-m", "gridmap.background"],
+        [sys.executable, "-m", "geodata.background"],
         input=pickle.dumps(("os:system", ("echo hi",))),
         capture_output=True,
         check=False,
