@@ -76,7 +76,11 @@ def frame_sha256(gdf: pd.DataFrame | None) -> str:
             c: v if v.dtype == object or isinstance(v.dtype, pd.StringDtype) else v.astype(str)
             for c, v in attrs.items()
         }
-        h.update(pd.util.hash_pandas_object(pd.DataFrame(as_text), index=False).to_numpy().tobytes())
+        try:
+            hashed = pd.util.hash_pandas_object(pd.DataFrame(as_text), index=False)
+        except TypeError:  # unhashable values (lists from a database array column): all as text, as always
+            hashed = pd.util.hash_pandas_object(attrs.astype(str), index=False)
+        h.update(hashed.to_numpy().tobytes())
     if geom_col:
         h.update(str(gdf.crs).encode())
         wkb = shapely.to_wkb(gdf.geometry.values, hex=False, output_dimension=2)
@@ -113,7 +117,11 @@ def _update_with_frame(h: Any, gdf: pd.DataFrame | None) -> None:
         if isinstance(col.dtype, np.dtype) and col.dtype.kind in "biufmM":  # numpy numbers and times: their bytes
             h.update(np.ascontiguousarray(col.to_numpy()).tobytes())
         else:
-            h.update(pd.util.hash_pandas_object(col, index=False).to_numpy().tobytes())
+            try:
+                hashed = pd.util.hash_pandas_object(col, index=False)
+            except TypeError:  # unhashable values (lists from a database array column): as text
+                hashed = pd.util.hash_pandas_object(col.astype(str), index=False)
+            h.update(hashed.to_numpy().tobytes())
     if geom_col:
         geoms = gdf.geometry.values
         h.update(str(gdf.crs).encode())
