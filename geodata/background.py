@@ -42,11 +42,6 @@ class Background:
         ``"module:name"`` of a function listed in :data:`ALLOWED`.
     *args
         Its arguments (pickled to the child).
-
-    Examples
-    --------
-    >>> job = Background("geodata.io:write_geopackage", path, layers, tables)  # doctest: +SKIP
-    >>> job.wait()  # doctest: +SKIP
     """
 
     def __init__(self, func: str, *args: Any) -> None:
