@@ -27,6 +27,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
+from geodata.crs import plain_points
 from geodata.errors import OptionError, OutputError
 
 ALLOWED = ("geodata.io:write_geopackage",)
@@ -58,7 +59,7 @@ class Background:
         self._sent: BaseException | None = None
         # pickling and sending take this process about a second for a city's addresses: in a thread,
         # so the caller goes on at once (the child starts its imports meanwhile)
-        self._sender = threading.Thread(target=self._send, args=((func, _packed(args)),), daemon=True)
+        self._sender = threading.Thread(target=self._send, args=((func, tuple(_pack(a) for a in args)),), daemon=True)
         self._sender.start()
 
     def _send(self, payload: tuple[str, tuple[Any, ...]]) -> None:
@@ -114,9 +115,9 @@ class _Points:
 
 
 def _pack(value: Any) -> Any:
-    if isinstance(value, gpd.GeoDataFrame) and len(value):
-        geoms = value.geometry.values
-        if (shapely.get_type_id(geoms) == 0).all() and not shapely.has_z(geoms).any():
+    if isinstance(value, gpd.GeoDataFrame):
+        geoms = np.asarray(value.geometry.values)
+        if plain_points(geoms):
             name = value.geometry.name
             attrs = pd.DataFrame(value.drop(columns=name))
             return _Points(attrs, name, list(value.columns), shapely.get_coordinates(geoms), value.crs)
@@ -134,14 +135,6 @@ def _unpack(value: Any) -> Any:
     return value
 
 
-def _packed(args: tuple[Any, ...]) -> tuple[Any, ...]:
-    return tuple(_pack(a) for a in args)
-
-
-def _unpacked(args: tuple[Any, ...]) -> tuple[Any, ...]:
-    return tuple(_unpack(a) for a in args)
-
-
 def _main() -> int:
     func, args = pickle.load(sys.stdin.buffer)  # noqa: S301 - our own parent's pipe, never a file
     if func not in ALLOWED:
@@ -149,7 +142,7 @@ def _main() -> int:
         return 2
     module, name = func.split(":")
     try:
-        getattr(importlib.import_module(module), name)(*_unpacked(args))
+        getattr(importlib.import_module(module), name)(*(_unpack(a) for a in args))
     except Exception as exc:  # noqa: BLE001 - reported to the parent, which raises it
         print(json.dumps({"error": type(exc).__name__, "message": str(exc)}))
         return 1

@@ -334,7 +334,7 @@ def reproject(gdf: gpd.GeoDataFrame, crs: CRS) -> gpd.GeoDataFrame:
     with gc_paused():
         geoms = gdf.geometry.values
         crs = CRS.from_user_input(crs)
-        if gdf.crs is None or gdf.crs.is_exact_same(crs) or not _plain_points(np.asarray(geoms)):
+        if gdf.crs is None or gdf.crs.is_exact_same(crs) or not plain_points(np.asarray(geoms)):
             return gdf.to_crs(crs)
         xy = shapely.get_coordinates(np.asarray(geoms))
         x, y = Transformer.from_crs(gdf.crs, crs, always_xy=True).transform(xy[:, 0], xy[:, 1])
@@ -346,7 +346,7 @@ def reproject(gdf: gpd.GeoDataFrame, crs: CRS) -> gpd.GeoDataFrame:
         return out
 
 
-def _plain_points(geoms: np.ndarray) -> bool:
+def plain_points(geoms: np.ndarray) -> bool:
     """Whether every geometry is a non-empty Point with x and y only."""
     return bool(
         len(geoms)

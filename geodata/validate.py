@@ -270,10 +270,7 @@ def find_duplicates(
         frame["__x"], frame["__y"] = xy[rows, 0], xy[rows, 1]
     else:
         frame["__wkb"] = shapely.to_wkb(geoms, hex=True)
-    try:
-        key = pd.util.hash_pandas_object(frame, index=False).to_numpy()
-    except TypeError:  # unhashable cells (lists from JSON properties): compare their text
-        key = pd.util.hash_pandas_object(frame.astype(str), index=False).to_numpy()
+    key = row_hashes(frame)
     dup = np.flatnonzero(pd.Series(key).duplicated(keep="first").to_numpy())
     if not len(dup):
         return np.zeros(0, int)
@@ -306,6 +303,18 @@ def find_duplicates(
             )
         )
     return repeats
+
+
+def row_hashes(frame: pd.DataFrame) -> np.ndarray:
+    """Return a 64-bit hash of each row (``pd.util.hash_pandas_object``).
+
+    A frame with unhashable cells (lists from JSON properties or a database array column) is
+    hashed as its text.
+    """
+    try:
+        return pd.util.hash_pandas_object(frame, index=False).to_numpy()
+    except TypeError:
+        return pd.util.hash_pandas_object(frame.astype(str), index=False).to_numpy()
 
 
 def _shared_places(xy: np.ndarray) -> np.ndarray:

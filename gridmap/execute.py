@@ -14,7 +14,6 @@ only the rest. The folder is private to the user and refused when anyone else co
 
 from __future__ import annotations
 
-import gc
 import hashlib
 import json
 import logging
@@ -35,6 +34,7 @@ import pandas as pd
 import pyarrow as pa
 import shapely
 
+from geodata.bulk import gc_frozen
 from geodata.errors import ClusterError, UnsafeOutputError, require
 from partition.grids import Village, VillageGrids, partition_village
 from partition.incremental import partition_incremental
@@ -482,18 +482,16 @@ class Runner:
             else:
                 calls = [(func, item) for item in items]
             self._started = True
-            # the workers fork at the first submit: frozen, this process's objects are left out of
-            # their garbage collections (which would otherwise walk, and copy, every page of them)
-            gc.freeze()
             try:
-                pending = {self._pool.submit(f, arg): k for k, (f, arg) in enumerate(calls)}
-                gc.unfreeze()
+                # the workers fork at the first submit: frozen, this process's objects are left out of
+                # their garbage collections (which would otherwise walk, and copy, every page of them)
+                with gc_frozen():
+                    pending = {self._pool.submit(f, arg): k for k, (f, arg) in enumerate(calls)}
                 while pending:
                     ready, _ = wait(pending, return_when=FIRST_COMPLETED)
                     for fut in ready:
                         done(pending.pop(fut), fut.result())
             finally:
-                gc.unfreeze()
                 _SHARED = None
         else:
             for k, item in enumerate(items):

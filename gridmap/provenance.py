@@ -17,7 +17,9 @@ import numpy as np
 import pandas as pd
 import shapely
 
+from geodata.crs import plain_points
 from geodata.errors import DISTRIBUTION
+from geodata.validate import row_hashes
 
 MADE_BY = "gridmap"
 """Value of ``made_by`` in every manifest gridmap writes: marks folders gridmap may replace."""
@@ -76,17 +78,18 @@ def frame_sha256(gdf: pd.DataFrame | None) -> str:
             c: v if v.dtype == object or isinstance(v.dtype, pd.StringDtype) else v.astype(str)
             for c, v in attrs.items()
         }
-        try:
-            hashed = pd.util.hash_pandas_object(pd.DataFrame(as_text), index=False)
-        except TypeError:  # unhashable values (lists from a database array column): all as text, as always
-            hashed = pd.util.hash_pandas_object(attrs.astype(str), index=False)
-        h.update(hashed.to_numpy().tobytes())
+        h.update(row_hashes(pd.DataFrame(as_text)).tobytes())
     if geom_col:
         h.update(str(gdf.crs).encode())
-        wkb = shapely.to_wkb(gdf.geometry.values, hex=False, output_dimension=2)
-        wkb[pd.isna(wkb)] = b"\0"
-        h.update(b"".join(wkb.tolist()))  # one update of the joined WKB is the same digest as one per row
+        h.update(_wkb_bytes(gdf.geometry.values))  # one update of the joined WKB: the same digest as one per row
     return h.hexdigest()
+
+
+def _wkb_bytes(geoms: np.ndarray) -> bytes:
+    """Every geometry's 2D WKB, joined (a missing one as one zero byte)."""
+    wkb = shapely.to_wkb(geoms, hex=False, output_dimension=2)
+    wkb[pd.isna(wkb)] = b"\0"
+    return b"".join(wkb.tolist())
 
 
 def fingerprint(frames: Iterable[pd.DataFrame | None], options: Mapping[str, Any]) -> str:
@@ -117,22 +120,12 @@ def _update_with_frame(h: Any, gdf: pd.DataFrame | None) -> None:
         if isinstance(col.dtype, np.dtype) and col.dtype.kind in "biufmM":  # numpy numbers and times: their bytes
             h.update(np.ascontiguousarray(col.to_numpy()).tobytes())
         else:
-            try:
-                hashed = pd.util.hash_pandas_object(col, index=False)
-            except TypeError:  # unhashable values (lists from a database array column): as text
-                hashed = pd.util.hash_pandas_object(col.astype(str), index=False)
-            h.update(hashed.to_numpy().tobytes())
+            h.update(row_hashes(col.to_frame()).tobytes())
     if geom_col:
-        geoms = gdf.geometry.values
+        geoms = np.asarray(gdf.geometry.values)
         h.update(str(gdf.crs).encode())
-        kind = shapely.get_type_id(geoms)
-        h.update(kind.tobytes())
-        if (kind == 0).all():  # points: the coordinates are the whole geometry
-            h.update(shapely.get_coordinates(geoms).tobytes())
-        else:
-            wkb = shapely.to_wkb(geoms, hex=False, output_dimension=2)
-            wkb[pd.isna(wkb)] = b"\0"
-            h.update(b"".join(wkb.tolist()))
+        # points: the coordinates are the whole geometry
+        h.update(shapely.get_coordinates(geoms).tobytes() if plain_points(geoms) else _wkb_bytes(geoms))
 
 
 def now_iso() -> str:
