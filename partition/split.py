@@ -535,11 +535,7 @@ def _refine(label: np.ndarray, idx: np.ndarray, g: _Arrays, band: Band, *, polis
     boundary = _boundary(label, g).tolist()
     lab = label.tolist()  # read node by node: lists, written back to `label` as nodes move
     gl = g.lists()
-    lo_h, hi_h = band.min_households, band.max_households
-
-    def violation(h: float) -> float:  # Band.violation, inlined: it is called for every boundary node
-        return (lo_h - h if h < lo_h else 0.0) + (h - hi_h if h > hi_h else 0.0)
-
+    violation = band.violation
     for _ in range(REFINE_PASSES):
         moved = 0
         for v in order:

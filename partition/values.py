@@ -91,8 +91,12 @@ class Band:
         )
 
     def violation(self, households: float) -> float:
-        """Households outside the band: below the minimum or above the maximum (0 inside)."""
-        return max(0.0, self.min_households - households) + max(0.0, households - self.max_households)
+        """Households outside the band: below the minimum or above the maximum (0 inside).
+
+        Written with comparisons rather than ``max``: refinement calls it for every boundary node.
+        """
+        lo, hi = self.min_households, self.max_households
+        return (lo - households if households < lo else 0.0) + (households - hi if households > hi else 0.0)
 
     def contains(self, households: float) -> bool:
         """Whether `households` lie in the band; exactly the minimum and the maximum are in."""
