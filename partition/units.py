@@ -42,8 +42,9 @@ def _first_known(values: np.ndarray | None, sorted_unit: np.ndarray, at: np.ndar
     out = np.full(m, None, dtype=object)
     if values is None:
         return out
-    known = pd.notna(values[at])
-    u, v = sorted_unit[known], values[at][known]
+    ordered = values[at]
+    known = pd.notna(ordered)
+    u, v = sorted_unit[known], ordered[known]
     head = np.r_[True, u[1:] != u[:-1]] if len(u) else np.zeros(0, bool)
     out[u[head]] = v[head]
     return out
@@ -100,9 +101,10 @@ def units_from_points(points: gpd.GeoDataFrame) -> tuple[pd.Series, gpd.GeoDataF
         cx, cy = g["x"].mean().to_numpy(), g["y"].mean().to_numpy()
     index = pd.Index(np.arange(m), name="unit")
     units = pd.DataFrame({"households": households, "population": population, "n_points": n_points}, index=index)
+    sorted_unit = unit[at]
     for col in ("village_code", "group", "building", "compound"):
         values = points[col].to_numpy(object) if col in points else None
-        units[col] = pd.Series(_first_known(values, unit[at], at, m), index=index, dtype=object)
+        units[col] = pd.Series(_first_known(values, sorted_unit, at, m), index=index, dtype=object)
     labels = np.empty(m, dtype=object)  # filled one by one: a UnitRef is a tuple, which numpy would unpack
     building = units["building"].to_numpy(object)
     named = pd.notna(building)
