@@ -435,6 +435,84 @@ def _make_contiguous(left: np.ndarray, w: np.ndarray, src: np.ndarray, dst: np.n
     return left
 
 
+def _sweep_cuts(
+    cuts: list[tuple[int, int]], ranks: np.ndarray, w: np.ndarray, src: np.ndarray, dst: np.ndarray
+) -> np.ndarray:
+    """Return the left side of every sweep cut ``(angle, p)`` (the angle's first p + 1 nodes), made contiguous.
+
+    `ranks` holds each node's position in every sweep order. This is :func:`_make_contiguous` on
+    every cut at once: the components of both sides of all cuts come from one call on a graph
+    holding a copy of the nodes per cut (copies in cut order, so each copy's components are
+    numbered as on their own). Most cuts leave one piece on each side and are kept as they are;
+    in the others the side's pieces but its heaviest change sides, the left side's first.
+    """
+    angle = np.array([a for a, _ in cuts])
+    left = ranks[angle] <= np.array([p for _, p in cuts])[:, None]
+    labels = _copies_components(left, src, dst)
+    # both sides hold nodes and no edge joins them: two labels mean one piece each
+    rows = np.flatnonzero(labels.max(axis=1) - labels.min(axis=1) + 1 != 2)
+    if not len(rows):
+        return left
+    sub, lab = left[rows], labels[rows]
+    heavy = np.broadcast_to(w + 1e-9, sub.shape).ravel()
+    for flip_side in (True, False):
+        on = sub == flip_side
+        # a component lies on one side: the other side's nodes add nothing to its weight
+        weight = np.bincount(lab.ravel(), weights=np.where(on.ravel(), heavy, 0.0))
+        flipped = []
+        for r in range(len(rows)):
+            comps = np.unique(lab[r][on[r]])
+            if len(comps) > 1:
+                keep = comps[np.argmax(weight[comps])]
+                sub[r][on[r] & (lab[r] != keep)] = not flip_side
+                flipped.append(r)
+        if flip_side and flipped:  # the flipped pieces joined the other side (numbered apart from the rest)
+            lab[flipped] = _copies_components(sub[flipped], src, dst) + lab.max() + 1
+    left[rows] = sub
+    return left
+
+
+def _copies_components(sides: np.ndarray, src: np.ndarray, dst: np.ndarray) -> np.ndarray:
+    """:func:`_side_components` of each row of `sides` (labels numbered across rows, each row's above the last's)."""
+    count, n = sides.shape
+    same = sides[:, src] == sides[:, dst]
+    offset = (np.arange(count, dtype=np.int32) * n)[:, None]
+    return _component_labels(count * n, (src + offset)[same], (dst + offset)[same]).reshape(count, n)
+
+
+_COS = np.array([math.cos(math.pi * a / ANGLES) for a in range(ANGLES)])
+_SIN = np.array([math.sin(math.pi * a / ANGLES) for a in range(ANGLES)])
+"""Directions of the sweep lines (every row of a bisection's projections)."""
+
+
+def _sweep_positions(sums: np.ndarray, lo: float, hi: float, target: float, *, limited: bool) -> list[tuple[int, int]]:
+    """Return the cut positions ``(direction, p)`` a bisection tries.
+
+    In each direction (a row of left household sums `sums`): of the cuts whose sum lies in
+    ``[lo, hi]``, the one nearest `target` and those at a quarter and three quarters of them (with
+    `limited`, also :data:`LIMIT_CUTS` spread over them); where none does, the cut nearest `target`.
+    """
+    ok = (sums >= lo - TOLERANCE) & (sums <= hi + TOLERANCE)
+    count = ok.sum(axis=1)
+    upto = np.cumsum(ok, axis=1)  # the j-th ok position (from 0) is the first whose running count passes j
+    gap = np.abs(sums - target)
+    near = np.argmin(np.where(ok, gap, np.inf), axis=1)
+    quarter = np.argmax(upto > (count // 4)[:, None], axis=1)
+    three = np.argmax(upto > ((3 * count) // 4)[:, None], axis=1)
+    nearest = np.argmin(gap, axis=1)
+    out = []
+    for a in range(len(sums)):
+        if count[a]:
+            at = sorted({int(near[a]), int(quarter[a]), int(three[a])})
+            if limited:  # where the limits fall along the sweep matters too: try more positions
+                spread = np.flatnonzero(ok[a])[np.linspace(0, count[a] - 1, LIMIT_CUTS).astype(int)]
+                at = sorted({*at, *spread.tolist()})
+        else:
+            at = [int(nearest[a])]
+        out += [(a, p) for p in at]
+    return out
+
+
 def _bisect(idx: np.ndarray, k: int, g: _Arrays, band: Band) -> list[np.ndarray]:
     if k <= 1 or len(idx) <= 1:
         return [idx]
@@ -446,50 +524,42 @@ def _bisect(idx: np.ndarray, k: int, g: _Arrays, band: Band) -> list[np.ndarray]
     src, dst = _both_ways(lu, lv)
     splits = {(k // 2, k - k // 2), (k - k // 2, k // 2)}
     # the sweep orders and the cuts they give do not depend on the split: with odd k both
-    # splits score the same candidates, so each is made contiguous and measured once
-    sweeps = []
-    for a in range(ANGLES):
-        theta = math.pi * a / ANGLES
-        proj = x * math.cos(theta) + y * math.sin(theta)
-        order = np.lexsort((idx, proj))
-        sweeps.append((order, np.cumsum(w[order])[:-1]))
-    made: dict[tuple[int, int], tuple[np.ndarray, float, float] | None] = {}
+    # splits score the same candidates, so each is made contiguous and measured once.
+    # One row per direction; `idx` is ascending, so a stable sort breaks ties by node as before
+    proj = x * _COS[:, None] + y * _SIN[:, None]
+    orders = np.argsort(proj, axis=1, kind="stable")
+    ranks = np.empty_like(orders)
+    np.put_along_axis(ranks, orders, np.arange(len(idx))[None, :], axis=1)
+    sums = np.cumsum(w[orders], axis=1)[:, :-1]
     limited = g.goal is not None and bool(g.goal.limits)  # then cuts that let both sides meet the limits win
-    best = None
+    plans = []
     for k1, k2 in sorted(splits):
         lo, hi = max(k1 * mn, H - k2 * mx), min(k1 * mx, H - k2 * mn)
         target = H * k1 / k
         if lo > hi:
             lo = hi = target
-        for a, (order, sums) in enumerate(sweeps):
-            ok = np.flatnonzero((sums >= lo - TOLERANCE) & (sums <= hi + TOLERANCE))
-            if len(ok):
-                near = ok[np.argmin(np.abs(sums[ok] - target))]
-                cands = sorted({int(near), int(ok[len(ok) // 4]), int(ok[(3 * len(ok)) // 4])})
-                if limited:  # where the limits fall along the sweep matters too: try more positions
-                    cands = sorted({*cands, *ok[np.linspace(0, len(ok) - 1, LIMIT_CUTS).astype(int)].tolist()})
-            else:
-                cands = [int(np.argmin(np.abs(sums - target)))]
-            for p in cands:
-                if (a, p) not in made:
-                    left = np.zeros(len(idx), bool)
-                    left[order[: p + 1]] = True
-                    left = _make_contiguous(left, w, src, dst)
-                    whole = left.all() or not left.any()
-                    made[a, p] = None if whole else (left, w[left].sum(), lc[left[lu] != left[lv]].sum())
-                got = made[a, p]
-                if got is None:
-                    continue
-                left, L, cut = got
-                feasible = lo - TOLERANCE <= L <= hi + TOLERANCE
-                score = (
-                    not feasible,
-                    abs(L - target) if not feasible else 0.0,
-                    _cut_limit_bound(idx, left, k1, k2, g) if limited else 0.0,
-                    cut * (1 + abs(L - target) / max(H, 1)),
-                )
-                if best is None or score < best[0]:
-                    best = (score, left, k1, k2)
+        plans.append((k1, k2, lo, hi, target, _sweep_positions(sums, lo, hi, target, limited=limited)))
+    cuts = list(dict.fromkeys(c for plan in plans for c in plan[5]))
+    made: dict[tuple[int, int], tuple[np.ndarray, float, float] | None] = {}
+    for cut, left in zip(cuts, _sweep_cuts(cuts, ranks, w, src, dst), strict=True):
+        whole = left.all() or not left.any()
+        made[cut] = None if whole else (left, w[left].sum(), lc[left[lu] != left[lv]].sum())
+    best = None
+    for k1, k2, lo, hi, target, cands in plans:
+        for cut in cands:
+            got = made[cut]
+            if got is None:
+                continue
+            left, L, cut_len = got
+            feasible = lo - TOLERANCE <= L <= hi + TOLERANCE
+            score = (
+                not feasible,
+                abs(L - target) if not feasible else 0.0,
+                _cut_limit_bound(idx, left, k1, k2, g) if limited else 0.0,
+                cut_len * (1 + abs(L - target) / max(H, 1)),
+            )
+            if best is None or score < best[0]:
+                best = (score, left, k1, k2)
     if best is None:
         return [idx]
     _, left, k1, k2 = best
@@ -536,16 +606,25 @@ def _refine(label: np.ndarray, idx: np.ndarray, g: _Arrays, band: Band, *, polis
     lab = label.tolist()  # read node by node: lists, written back to `label` as nodes move
     gl = g.lists()
     violation = band.violation
+    # what a node's look found depends only on its part and the parts around it: a node that found
+    # no move is looked at again only once one of those parts has gained or lost a node since
+    moves = 0
+    changed = dict.fromkeys(parts, 0)  # the move count when each part last changed
+    looked = dict.fromkeys(order, -1)  # the move count when each node last found no move
     for _ in range(REFINE_PASSES):
         moved = 0
         for v in order:
             if not boundary[v]:
                 continue
             a = lab[v]
-            if len(parts[a]) <= 1:
-                continue
             nbr = gl.nbr[v]
             nlab = [lab[u] for u in nbr]
+            seen = looked[v]
+            if seen >= changed[a] and all(changed.get(b, 0) <= seen for b in nlab):
+                continue
+            looked[v] = moves
+            if len(parts[a]) <= 1:
+                continue
             wv = gl.w[v]
             left_a, va = violation(weight[a] - wv), violation(weight[a])
             options = []
@@ -580,6 +659,8 @@ def _refine(label: np.ndarray, idx: np.ndarray, g: _Arrays, band: Band, *, polis
             for u in nbr:
                 boundary[u] = True
             moved += 1
+            moves += 1
+            changed[a] = changed[b] = moves
         if not moved:
             break
 

@@ -1,0 +1,49 @@
+"""The splitter's batched and cached paths make the decisions of the plain ones, on random graphs."""
+
+from __future__ import annotations
+
+import numpy as np
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import partition.split as split_mod
+
+
+def _holed_lattice(draw: st.DrawFn) -> tuple[int, np.ndarray, np.ndarray]:
+    """A lattice with edges left out (so sides of a cut fall into several pieces), as (n, u, v)."""
+    nx_, ny = draw(st.integers(2, 8)), draw(st.integers(2, 8))
+    keep = draw(st.lists(st.booleans(), min_size=2 * nx_ * ny, max_size=2 * nx_ * ny))
+    u, v = [], []
+    for i in range(nx_):
+        for j in range(ny):
+            node = i * ny + j
+            if i + 1 < nx_ and keep[2 * node]:
+                u.append(node)
+                v.append(node + ny)
+            if j + 1 < ny and keep[2 * node + 1]:
+                u.append(node)
+                v.append(node + 1)
+    return nx_ * ny, np.array(u, int), np.array(v, int)
+
+
+@st.composite
+def sweep_cases(draw: st.DrawFn) -> tuple:
+    n, u, v = _holed_lattice(draw)
+    scale = draw(st.sampled_from([1.0, 0.1, 0.37]))
+    w = np.array(draw(st.lists(st.integers(0, 4), min_size=n, max_size=n)), float) * scale
+    rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
+    ranks = np.array([rng.permutation(n) for _ in range(3)])
+    cuts = draw(st.lists(st.tuples(st.integers(0, 2), st.integers(0, n - 2)), min_size=1, max_size=8, unique=True))
+    return w, u, v, ranks, cuts
+
+
+@given(sweep_cases())
+@settings(max_examples=300, deadline=None)
+def test_all_cuts_at_once_are_each_cut_made_contiguous_alone(case):
+    """Bisection makes every candidate cut contiguous in one batch: the same sides as one cut at a time."""
+    w, u, v, ranks, cuts = case
+    src, dst = split_mod._both_ways(u, v)
+    got = split_mod._sweep_cuts(cuts, ranks, w, src, dst)
+    for (a, p), row in zip(cuts, got, strict=True):
+        alone = split_mod._make_contiguous(ranks[a] <= p, w, src, dst)
+        assert np.array_equal(row, alone)
