@@ -45,7 +45,7 @@ from dataclasses import dataclass, field
 import networkx as nx
 import numpy as np
 import shapely
-from scipy.sparse import coo_matrix
+from scipy.sparse import coo_matrix, csr_matrix
 from scipy.sparse.csgraph import connected_components
 
 try:  # the routine behind scipy's connected_components, without its per-call checks and transpose
@@ -447,8 +447,17 @@ def _sweep_cuts(
     in the others the side's pieces but its heaviest change sides, the left side's first.
     """
     angle = np.array([a for a, _ in cuts])
-    left = ranks[angle] <= np.array([p for _, p in cuts])[:, None]
-    labels = _copies_components(left, src, dst)
+    at = np.array([p for _, p in cuts], dtype=ranks.dtype)[:, None]
+    left = ranks[angle] <= at
+    # an edge crosses the cut where its ends' positions lie on both sides of p
+    rank_src, rank_dst = ranks[:, src], ranks[:, dst]
+    first, last = np.minimum(rank_src, rank_dst), np.maximum(rank_src, rank_dst)
+    cross = np.empty((len(cuts), len(src)), bool)
+    for a in np.unique(angle):
+        rows = np.flatnonzero(angle == a)
+        cross[rows] = (first[a] <= at[rows]) & (last[a] > at[rows])
+    indptr = np.searchsorted(src, np.arange(len(w) + 1)).astype(np.int32)
+    labels = _copies_components(cross, src, dst, indptr)
     # both sides hold nodes and no edge joins them: two labels mean one piece each
     rows = np.flatnonzero(labels.max(axis=1) - labels.min(axis=1) + 1 != 2)
     if not len(rows):
@@ -467,17 +476,32 @@ def _sweep_cuts(
                 sub[r][on[r] & (lab[r] != keep)] = not flip_side
                 flipped.append(r)
         if flip_side and flipped:  # the flipped pieces joined the other side (numbered apart from the rest)
-            lab[flipped] = _copies_components(sub[flipped], src, dst) + lab.max() + 1
+            moved = sub[flipped]
+            lab[flipped] = _copies_components(moved[:, src] != moved[:, dst], src, dst, indptr) + lab.max() + 1
     left[rows] = sub
     return left
 
 
-def _copies_components(sides: np.ndarray, src: np.ndarray, dst: np.ndarray) -> np.ndarray:
-    """:func:`_side_components` of each row of `sides` (labels numbered across rows, each row's above the last's)."""
-    count, n = sides.shape
-    same = sides[:, src] == sides[:, dst]
-    offset = (np.arange(count, dtype=np.int32) * n)[:, None]
-    return _component_labels(count * n, (src + offset)[same], (dst + offset)[same]).reshape(count, n)
+def _copies_components(cross: np.ndarray, src: np.ndarray, dst: np.ndarray, indptr: np.ndarray) -> np.ndarray:
+    """Component labels of copies of a graph, one row per copy, each without the edges its row of `cross` marks.
+
+    The graph is every edge both ways, sorted by `src`, with `indptr` its row pointers (CSR). The
+    copies are numbered one after the other, so each copy's components are numbered in the order
+    of their smallest node, above the last copy's. A removed edge becomes a loop on its source
+    node: the traversal passes over it, and every copy keeps the same layout.
+    """
+    count, m = cross.shape
+    n = len(indptr) - 1
+    indices = (np.where(cross, src, dst) + (np.arange(count, dtype=np.int32) * n)[:, None]).ravel()
+    ptr = np.empty(count * n + 1, np.int32)
+    ptr[:-1] = (indptr[:-1] + (np.arange(count, dtype=np.int32) * m)[:, None]).ravel()
+    ptr[-1] = count * m
+    if _connected_components_undirected is None:  # see the import above (tested)
+        every = csr_matrix((np.ones(len(indices)), indices, ptr), shape=(count * n, count * n))
+        return connected_components(every, directed=False)[1].reshape(count, n)
+    labels = np.full(count * n, -9999, np.int32)
+    _connected_components_undirected(indices, ptr, indices, ptr, labels)
+    return labels.reshape(count, n)
 
 
 _COS = np.array([math.cos(math.pi * a / ANGLES) for a in range(ANGLES)])
@@ -528,8 +552,8 @@ def _bisect(idx: np.ndarray, k: int, g: _Arrays, band: Band) -> list[np.ndarray]
     # One row per direction; `idx` is ascending, so a stable sort breaks ties by node as before
     proj = x * _COS[:, None] + y * _SIN[:, None]
     orders = np.argsort(proj, axis=1, kind="stable")
-    ranks = np.empty_like(orders)
-    np.put_along_axis(ranks, orders, np.arange(len(idx))[None, :], axis=1)
+    ranks = np.empty(orders.shape, np.int32)
+    np.put_along_axis(ranks, orders, np.arange(len(idx), dtype=np.int32)[None, :], axis=1)
     sums = np.cumsum(w[orders], axis=1)[:, :-1]
     limited = g.goal is not None and bool(g.goal.limits)  # then cuts that let both sides meet the limits win
     plans = []
@@ -594,8 +618,11 @@ def _band_change(band: Band, a: float, b: float, new_a: float, new_b: float) -> 
     return d
 
 
-def _refine(label: np.ndarray, idx: np.ndarray, g: _Arrays, band: Band, *, polish: bool = True) -> None:
-    """Move boundary nodes between parts to fix the band, then (with `polish`) to shorten internal borders."""
+def _refine(label: np.ndarray, idx: np.ndarray, g: _Arrays, band: Band, *, polish: bool = True) -> bool:
+    """Move boundary nodes between parts to fix the band, then (with `polish`) to shorten internal borders.
+
+    Returns whether it ended on a pass without moves (so refining again, unchanged, moves nothing).
+    """
     parts: dict[int, set[int]] = {}
     for v in idx:
         parts.setdefault(int(label[v]), set()).add(int(v))
@@ -606,11 +633,16 @@ def _refine(label: np.ndarray, idx: np.ndarray, g: _Arrays, band: Band, *, polis
     lab = label.tolist()  # read node by node: lists, written back to `label` as nodes move
     gl = g.lists()
     violation = band.violation
-    # what a node's look found depends only on its part and the parts around it: a node that found
-    # no move is looked at again only once one of those parts has gained or lost a node since
+    # What a node's look finds depends only on its part and the parts around it, so a node that
+    # found no move is looked at again only when one of them gained or lost a node since. And
+    # where every one of them is strictly inside the band, only polishing can move a node: one
+    # whose neighbouring parts offered no shorter border (`calm`) stays put while its neighbours
+    # keep their parts and those parts stay inside, whatever their households.
     moves = 0
     changed = dict.fromkeys(parts, 0)  # the move count when each part last changed
     looked = dict.fromkeys(order, -1)  # the move count when each node last found no move
+    calm = dict.fromkeys(order, False)
+    inside = {p: violation(h) == 0.0 for p, h in weight.items()}
     for _ in range(REFINE_PASSES):
         moved = 0
         for v in order:
@@ -622,6 +654,8 @@ def _refine(label: np.ndarray, idx: np.ndarray, g: _Arrays, band: Band, *, polis
             seen = looked[v]
             if seen >= changed[a] and all(changed.get(b, 0) <= seen for b in nlab):
                 continue
+            if calm[v] and inside[a] and all(inside.get(b, True) for b in nlab):
+                continue
             looked[v] = moves
             if len(parts[a]) <= 1:
                 continue
@@ -629,12 +663,14 @@ def _refine(label: np.ndarray, idx: np.ndarray, g: _Arrays, band: Band, *, polis
             left_a, va = violation(weight[a] - wv), violation(weight[a])
             options = []
             to_a = None
+            shorter = not polish  # whether some neighbouring part offers a shorter border
             for b in sorted(set(nlab) - {a}):
                 if b not in parts:
                     continue
                 # the band change first: most neighbours are ruled out by it without touching the borders
                 dviol = left_a + violation(weight[b] + wv) - va - violation(weight[b])
-                if not (dviol < -1e-9 or (polish and abs(dviol) <= 1e-9)):
+                allowed = dviol < -1e-9 or (polish and abs(dviol) <= 1e-9)
+                if not allowed and shorter:
                     continue
                 if all(bar for bar, lb in zip(gl.barrier[v], nlab, strict=True) if lb == b):
                     continue
@@ -642,8 +678,10 @@ def _refine(label: np.ndarray, idx: np.ndarray, g: _Arrays, band: Band, *, polis
                 if to_a is None:
                     to_a = _array_sum([c for c, lb in zip(cost, nlab, strict=True) if lb == a])
                 gain = _array_sum([c for c, lb in zip(cost, nlab, strict=True) if lb == b]) - to_a
-                if dviol < -1e-9 or gain > 1e-9:
+                shorter = shorter or gain > 1e-9
+                if allowed and (dviol < -1e-9 or gain > 1e-9):
                     options.append((dviol, -gain, b))
+            calm[v] = not shorter
             if not options:
                 continue
             options.sort()
@@ -656,13 +694,17 @@ def _refine(label: np.ndarray, idx: np.ndarray, g: _Arrays, band: Band, *, polis
             weight[b] += wv
             lab[v] = b
             label[v] = b
+            calm[v] = False
             for u in nbr:
                 boundary[u] = True
+                calm[u] = False
             moved += 1
             moves += 1
             changed[a] = changed[b] = moves
+            inside[a], inside[b] = violation(weight[a]) == 0.0, violation(weight[b]) == 0.0
         if not moved:
-            break
+            return True
+    return False
 
 
 REBALANCE_TARGETS = 24
@@ -787,7 +829,7 @@ def _chain(
     return band.contains(weight[path[-1]])
 
 
-def _rebalance(label: np.ndarray, idx: np.ndarray, g: _Arrays, band: Band) -> None:
+def _rebalance(label: np.ndarray, idx: np.ndarray, g: _Arrays, band: Band) -> bool:
     """Bring out-of-band parts into the band by chains of moves through neighbouring parts.
 
     Local refinement only moves a node when the move itself lowers the band violation, so a
@@ -795,12 +837,13 @@ def _rebalance(label: np.ndarray, idx: np.ndarray, g: _Arrays, band: Band) -> No
     hands its excess (or takes its shortfall) along a path of neighbouring parts to the nearest
     part with room, each part on the path passing on just enough to stay in band. A chain is
     kept only if the total violation drops; non-barrier borders are tried first, then any
-    shared border of the group.
+    shared border of the group. Returns whether any chain was kept.
     """
 
     def total(weight: dict[int, float]) -> float:
         return sum(band.violation(wp) for wp in weight.values())
 
+    kept = False
     for barriers in (False, True):
         for _ in range(4 * len(np.unique(label[idx]))):
             parts, weight = _part_weights(label, idx, g)
@@ -809,7 +852,7 @@ def _rebalance(label: np.ndarray, idx: np.ndarray, g: _Arrays, band: Band) -> No
                 key=lambda p: (-band.violation(weight[p]), p),
             )
             if not bad:
-                return
+                return kept
             adj = _part_neighbours(label, idx, g, barriers=barriers)
             before = total(weight)
             fixed = False
@@ -837,12 +880,13 @@ def _rebalance(label: np.ndarray, idx: np.ndarray, g: _Arrays, band: Band) -> No
                     _chain(path, over, trial, t_parts, t_weight, g, band, barriers=barriers)
                     if total(t_weight) < before - 1e-9:
                         label[idx] = trial[idx]
-                        fixed = True
+                        fixed = kept = True
                         break
                 if fixed:
                     break
             if not fixed:
                 break
+    return kept
 
 
 RESTART_BUDGET = 20000
@@ -903,18 +947,20 @@ def _restarts(idx: np.ndarray, k: int, g: _Arrays, band: Band, next_id: int) -> 
     rng = np.random.default_rng(len(idx) * 1009 + k)
     best = None
     last = 0
+    settled = False  # whether the best start's refinement settled and no chain changed it after
     for i in range(tries):
         trial = _grow(idx, k, g, rng)
         trial[idx] += next_id
-        _refine(trial, idx, g, band)
-        _rebalance(trial, idx, g, band)
+        done = _refine(trial, idx, g, band)
+        done = not _rebalance(trial, idx, g, band) and done
         viol = sum(band.violation(g.w[idx][trial[idx] == p].sum()) for p in np.unique(trial[idx]))
         if best is None or viol < best[0] - 1e-9:
-            best, last = (viol, trial), i
+            best, last, settled = (viol, trial), i, done
         if viol <= 1e-9 or i - last >= RESTART_PATIENCE:
             break
     assert best is not None  # the loop ran at least once
-    _refine(best[1], idx, g, band)
+    if not settled:  # refining a settled start again moves nothing
+        _refine(best[1], idx, g, band)
     return best
 
 
@@ -1120,9 +1166,10 @@ def _split_group(idx: np.ndarray, g: _Arrays, band: Band, label: np.ndarray, nex
         trial = label.copy()
         for j, part in enumerate(_bisect(idx, k, g, band)):
             trial[part] = next_id + j
-        _refine(trial, idx, g, band)
-        _rebalance(trial, idx, g, band)
-        _refine(trial, idx, g, band)
+        # refining again moves nothing where refinement settled and no chain was kept
+        settled = _refine(trial, idx, g, band)
+        if _rebalance(trial, idx, g, band) or not settled:
+            _refine(trial, idx, g, band)
         if goal is not None:
             _refine_measures(trial, idx, g, band)
         used = np.unique(trial[idx])

@@ -47,3 +47,19 @@ def test_all_cuts_at_once_are_each_cut_made_contiguous_alone(case):
     for (a, p), row in zip(cuts, got, strict=True):
         alone = split_mod._make_contiguous(ranks[a] <= p, w, src, dst)
         assert np.array_equal(row, alone)
+
+
+@given(sweep_cases())
+@settings(max_examples=100, deadline=None)
+def test_batched_cuts_without_scipys_inner_routine_give_the_same_sides(case):
+    """Where scipy moved its inner routine, the public connected_components gives the same sides."""
+    w, u, v, ranks, cuts = case
+    src, dst = split_mod._both_ways(u, v)
+    fast = split_mod._sweep_cuts(cuts, ranks, w, src, dst)
+    inner = split_mod._connected_components_undirected
+    split_mod._connected_components_undirected = None
+    try:
+        public = split_mod._sweep_cuts(cuts, ranks, w, src, dst)
+    finally:
+        split_mod._connected_components_undirected = inner
+    assert np.array_equal(fast, public)
