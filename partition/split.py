@@ -41,6 +41,7 @@ from __future__ import annotations
 import itertools
 import math
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 import networkx as nx
 import numpy as np
@@ -317,13 +318,18 @@ def _contract(
         if c is not None and c == c and str(c) != "":
             comp_ids.setdefault(str(c), []).append(i)
     in_compound = np.zeros(n, bool)
-    for members in comp_ids.values():
+    which = np.full(n, -1)
+    for c, members in enumerate(comp_ids.values()):
         in_compound[members] = True
+        which[members] = c
+    # the pieces of every compound at once: the components along edges inside one compound
+    inner = (which[eu] == which[ev]) & (which[eu] >= 0)
+    pieces = _component_labels(n, *_both_ways(eu[inner], ev[inner]))
     for name, members in comp_ids.items():
         total = w[members].sum()
         if total > max_households or len(members) < 2:
             continue
-        lab = _piece_labels(members, n, eu, ev)
+        lab = pieces
         if len(np.unique(lab[members])) > 1:
             # stray cells inside the compound's outline (a kiosk, a house in the gap) join it
             # when that makes it one piece and it still fits
@@ -537,15 +543,44 @@ def _sweep_positions(sums: np.ndarray, lo: float, hi: float, target: float, *, l
     return out
 
 
-def _bisect(idx: np.ndarray, k: int, g: _Arrays, band: Band) -> list[np.ndarray]:
+class _Edges(NamedTuple):
+    """The edges among a bisection's nodes, as positions in its node list.
+
+    Each edge once, in the graph's edge order (`u`, `v`, border `cost`), and both ways sorted by
+    source (`src`, `dst`, as :func:`_both_ways` gives them).
+    """
+
+    u: np.ndarray
+    v: np.ndarray
+    cost: np.ndarray
+    src: np.ndarray
+    dst: np.ndarray
+
+    @classmethod
+    def of(cls, idx: np.ndarray, g: _Arrays) -> _Edges:
+        """Return the edges among the nodes `idx` of `g`."""
+        lu, lv, lc = _local(idx, g)
+        return cls(lu, lv, lc, *_both_ways(lu, lv))
+
+    def within(self, keep: np.ndarray) -> _Edges:
+        """Return the edges among the nodes `keep` marks, renumbered: what :meth:`of` gives for them."""
+        pos = np.cumsum(keep) - 1  # order-keeping, so `src` stays sorted
+        once = keep[self.u] & keep[self.v]
+        both = keep[self.src] & keep[self.dst]
+        src, dst = pos[self.src[both]].astype(np.int32), pos[self.dst[both]].astype(np.int32)
+        return _Edges(pos[self.u[once]], pos[self.v[once]], self.cost[once], src, dst)
+
+
+def _bisect(idx: np.ndarray, k: int, g: _Arrays, band: Band, edges: _Edges | None = None) -> list[np.ndarray]:
+    """Cut the nodes `idx` (ascending) into `k` grids by recursive sweep-line bisection (`edges`: theirs, if known)."""
     if k <= 1 or len(idx) <= 1:
         return [idx]
     mn, mx = band.min_households, band.max_households
     w = g.w[idx]
     x, y = g.x[idx], g.y[idx]
     H = w.sum()
-    lu, lv, lc = _local(idx, g)
-    src, dst = _both_ways(lu, lv)
+    edges = _Edges.of(idx, g) if edges is None else edges
+    lu, lv, lc, src, dst = edges
     splits = {(k // 2, k - k // 2), (k - k // 2, k // 2)}
     # the sweep orders and the cuts they give do not depend on the split: with odd k both
     # splits score the same candidates, so each is made contiguous and measured once.
@@ -587,7 +622,7 @@ def _bisect(idx: np.ndarray, k: int, g: _Arrays, band: Band) -> list[np.ndarray]
     if best is None:
         return [idx]
     _, left, k1, k2 = best
-    return _bisect(idx[left], k1, g, band) + _bisect(idx[~left], k2, g, band)
+    return _bisect(idx[left], k1, g, band, edges.within(left)) + _bisect(idx[~left], k2, g, band, edges.within(~left))
 
 
 def _cut_limit_bound(idx: np.ndarray, left: np.ndarray, k1: int, k2: int, g: _Arrays) -> float:
@@ -750,31 +785,32 @@ def _push(
     least (so grids stay compact); returns False when no such sequence reaches `lo`.
     """
     sent = 0.0
+    gl = g.lists()
+    home, into = parts[src], parts[dst]  # kept with `label`: a neighbour's part is the set holding it
     while sent < lo - 1e-9:
-        best = None
-        for v in parts[src]:
-            wv = g.w[v]
+        keys = []
+        for v in home:
+            wv = gl.w[v]
             if wv <= 0 or sent + wv > hi + 1e-9:
                 continue
-            s, e = g.indptr[v], g.indptr[v + 1]
-            nlab = label[g.nbr[s:e]]
-            to_dst = nlab == dst
-            if not to_dst.any() or (not barriers and g.nbar[s:e][to_dst].all()):
+            nbr, cost = gl.nbr[v], gl.cost[v]
+            across = [i for i, u in enumerate(nbr) if u in into]
+            if not across or (not barriers and all(gl.barrier[v][i] for i in across)):
                 continue
-            gain = g.ncost[s:e][to_dst].sum() - g.ncost[s:e][nlab == src].sum()
-            key = (-gain, v)
-            if best is None or key < best[0]:
-                if len(parts[src]) > 1 and _stays_connected(v, parts[src], g):
-                    best = (key, v)
-        if best is None:
+            stay = _array_sum([c for u, c in zip(nbr, cost, strict=True) if u in home])
+            keys.append((stay - _array_sum([cost[i] for i in across]), v))
+        # the best move that keeps `src` connected (the order of the look cannot matter: keys differ)
+        keys.sort()
+        v = next((v for _, v in keys if len(home) > 1 and _stays_connected(v, home, g)), None)
+        if v is None:
             return False
-        v = best[1]
-        parts[src].discard(v)
-        parts[dst].add(v)
-        weight[src] -= g.w[v]
-        weight[dst] += g.w[v]
+        wv = gl.w[v]
+        home.discard(v)
+        into.add(v)
+        weight[src] -= wv
+        weight[dst] += wv
         label[v] = dst
-        sent += g.w[v]
+        sent += wv
     return True
 
 
