@@ -458,12 +458,8 @@ def _sweep_cuts(
     # an edge crosses the cut where its ends' positions lie on both sides of p
     rank_src, rank_dst = ranks[:, src], ranks[:, dst]
     first, last = np.minimum(rank_src, rank_dst), np.maximum(rank_src, rank_dst)
-    cross = np.empty((len(cuts), len(src)), bool)
-    for a in np.unique(angle):
-        rows = np.flatnonzero(angle == a)
-        cross[rows] = (first[a] <= at[rows]) & (last[a] > at[rows])
     indptr = np.searchsorted(src, np.arange(len(w) + 1)).astype(np.int32)
-    labels = _copies_components(cross, src, dst, indptr)
+    labels = _copies_components((first[angle] <= at) & (last[angle] > at), src, dst, indptr)
     # both sides hold nodes and no edge joins them: two labels mean one piece each
     rows = np.flatnonzero(labels.max(axis=1) - labels.min(axis=1) + 1 != 2)
     if not len(rows):
@@ -599,10 +595,12 @@ def _bisect(idx: np.ndarray, k: int, g: _Arrays, band: Band, edges: _Edges | Non
             lo = hi = target
         plans.append((k1, k2, lo, hi, target, _sweep_positions(sums, lo, hi, target, limited=limited)))
     cuts = list(dict.fromkeys(c for plan in plans for c in plan[5]))
-    made: dict[tuple[int, int], tuple[np.ndarray, float, float] | None] = {}
-    for cut, left in zip(cuts, _sweep_cuts(cuts, ranks, w, src, dst), strict=True):
-        whole = left.all() or not left.any()
-        made[cut] = None if whole else (left, w[left].sum(), lc[left[lu] != left[lv]].sum())
+    sides = _sweep_cuts(cuts, ranks, w, src, dst)
+    whole = sides.all(axis=1) | ~sides.any(axis=1)
+    crossing = sides[:, lu] != sides[:, lv]
+    made: dict[tuple[int, int], tuple[np.ndarray, float, float] | None] = {
+        cut: None if whole[r] else (sides[r], w[sides[r]].sum(), lc[crossing[r]].sum()) for r, cut in enumerate(cuts)
+    }
     best = None
     for k1, k2, lo, hi, target, cands in plans:
         for cut in cands:
