@@ -1499,8 +1499,14 @@ def split_graph(
             (Reason.of(ReasonKind.NO_HOUSEHOLDS),),
         )
     parts = []
-    for p in np.unique(label):
-        nodes_ = np.flatnonzero(label == p)
+    ids, which = np.unique(label, return_inverse=True)
+    which = which.ravel()
+    by_part = np.split(np.argsort(which, kind="stable"), np.cumsum(np.bincount(which))[:-1])
+    # a part is in pieces where its nodes fall into more than one component along its inner edges
+    inner = which[g.eu] == which[g.ev]
+    piece = _component_labels(n, *_both_ways(g.eu[inner], g.ev[inner]))
+    pieces = np.bincount(np.unique(which * n + piece) // n, minlength=len(ids))
+    for p, nodes_, count in zip(ids, by_part, pieces, strict=True):
         hh = float(g.w[nodes_].sum())
         status, flag, reasons = given.get(int(p), ("", "", ()))
         if not status:
@@ -1511,7 +1517,7 @@ def split_graph(
             elif status != "ok" and not flag:
                 flag, why = _why_unbalanced(nodes_, hh, g, band, oversize)
                 reasons = (why,)
-        if len(nodes_) > 1 and len(np.unique(_components(n, nodes_, g))) > 1:
+        if count > 1:
             if status == "ok":
                 status, flag = "enclave", "enclave"
             reasons = (*reasons, Reason.of(ReasonKind.CUT_APART))

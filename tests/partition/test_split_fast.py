@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import networkx as nx
 import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import partition.split as split_mod
+from partition.reasons import Reason, ReasonKind
+from partition.split import split_graph
 
 
 def _holed_lattice(draw: st.DrawFn) -> tuple[int, np.ndarray, np.ndarray]:
@@ -63,3 +66,15 @@ def test_batched_cuts_without_scipys_inner_routine_give_the_same_sides(case):
     finally:
         split_mod._connected_components_undirected = inner
     assert np.array_equal(fast, public)
+
+
+def test_a_grid_holding_a_detached_empty_cell_is_reported_cut_apart():
+    """An empty cell cut off from the rest joins the nearest grid, which is then in pieces: an enclave."""
+    g = nx.Graph()
+    for v, (x, hh) in enumerate([(0.5, 200.0), (1.5, 200.0), (5.5, 0.0), (8.5, 400.0)]):
+        g.add_node(v, households=hh, x=x, y=0.5, area=1.0)
+    g.add_edge(0, 1, length=1.0, barrier=False)
+    parts = split_graph(g, min_households=300, max_households=500)
+    assert [(p.nodes, p.status) for p in parts] == [((0, 1), "ok"), ((2, 3), "enclave")]
+    assert parts[1].reasons == (Reason.of(ReasonKind.CUT_APART),)
+    assert parts[0].reasons == ()
