@@ -675,7 +675,8 @@ def _refine(label: np.ndarray, idx: np.ndarray, g: _Arrays, band: Band, *, polis
     changed = dict.fromkeys(parts, 0)  # the move count when each part last changed
     looked = dict.fromkeys(order, -1)  # the move count when each node last found no move
     calm = dict.fromkeys(order, False)
-    inside = {p: violation(h) == 0.0 for p, h in weight.items()}
+    off = {p: violation(h) for p, h in weight.items()}  # each part's band violation
+    inside = {p: o == 0.0 for p, o in off.items()}
     for _ in range(REFINE_PASSES):
         moved = 0
         for v in order:
@@ -693,24 +694,22 @@ def _refine(label: np.ndarray, idx: np.ndarray, g: _Arrays, band: Band, *, polis
             if len(parts[a]) <= 1:
                 continue
             wv = gl.w[v]
-            left_a, va = violation(weight[a] - wv), violation(weight[a])
+            left_a, va = violation(weight[a] - wv), off[a]
+            border, crossable = _borders(gl.cost[v], gl.barrier[v], nlab)
+            to_a = border.get(a, 0.0)
             options = []
-            to_a = None
             shorter = not polish  # whether some neighbouring part offers a shorter border
-            for b in sorted(set(nlab) - {a}):
-                if b not in parts:
+            for b in sorted(border):
+                if b == a or b not in parts:
                     continue
                 # the band change first: most neighbours are ruled out by it without touching the borders
-                dviol = left_a + violation(weight[b] + wv) - va - violation(weight[b])
+                dviol = left_a + violation(weight[b] + wv) - va - off[b]
                 allowed = dviol < -1e-9 or (polish and abs(dviol) <= 1e-9)
                 if not allowed and shorter:
                     continue
-                if all(bar for bar, lb in zip(gl.barrier[v], nlab, strict=True) if lb == b):
+                if b not in crossable:
                     continue
-                cost = gl.cost[v]
-                if to_a is None:
-                    to_a = _array_sum([c for c, lb in zip(cost, nlab, strict=True) if lb == a])
-                gain = _array_sum([c for c, lb in zip(cost, nlab, strict=True) if lb == b]) - to_a
+                gain = border[b] - to_a
                 shorter = shorter or gain > 1e-9
                 if allowed and (dviol < -1e-9 or gain > 1e-9):
                     options.append((dviol, -gain, b))
@@ -734,10 +733,25 @@ def _refine(label: np.ndarray, idx: np.ndarray, g: _Arrays, band: Band, *, polis
             moved += 1
             moves += 1
             changed[a] = changed[b] = moves
-            inside[a], inside[b] = violation(weight[a]) == 0.0, violation(weight[b]) == 0.0
+            off[a], off[b] = violation(weight[a]), violation(weight[b])
+            inside[a], inside[b] = off[a] == 0.0, off[b] == 0.0
         if not moved:
             return True
     return False
+
+
+def _borders(cost: list[float], barrier: list[bool], nlab: list[int]) -> tuple[dict[int, float], set[int]]:
+    """Border length a node shares with each neighbouring label, and the labels it touches across a non-barrier.
+
+    Sums are numpy's (:func:`_array_sum`): below eight values that is adding in order, in one pass.
+    """
+    crossable = {lb for lb, bar in zip(nlab, barrier, strict=True) if not bar}
+    if len(cost) >= 8:
+        return {lb: _array_sum([c for c, x in zip(cost, nlab, strict=True) if x == lb]) for lb in set(nlab)}, crossable
+    border: dict[int, float] = {}
+    for c, lb in zip(cost, nlab, strict=True):
+        border[lb] = border.get(lb, 0.0) + c
+    return border, crossable
 
 
 REBALANCE_TARGETS = 24

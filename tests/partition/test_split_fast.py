@@ -78,3 +78,21 @@ def test_a_grid_holding_a_detached_empty_cell_is_reported_cut_apart():
     assert [(p.nodes, p.status) for p in parts] == [((0, 1), "ok"), ((2, 3), "enclave")]
     assert parts[1].reasons == (Reason.of(ReasonKind.CUT_APART),)
     assert parts[0].reasons == ()
+
+
+@given(
+    st.lists(
+        st.tuples(st.integers(0, 1), st.floats(0, 1e6) | st.sampled_from([0.1, 0.2, 0.3]), st.booleans()),
+        max_size=20,
+    )
+)
+@settings(max_examples=300, deadline=None)
+def test_a_nodes_border_with_each_neighbouring_grid_is_numpys_sum(edges):
+    """Refinement sums a node's borders per neighbouring grid in one pass: the same floats as numpy's sums."""
+    nlab = [lb for lb, _, _ in edges]
+    cost = [c for _, c, _ in edges]
+    barrier = [bar for _, _, bar in edges]
+    border, crossable = split_mod._borders(cost, barrier, nlab)
+    labels = np.array(nlab, int)
+    assert border == {lb: float(np.sum(np.array(cost)[labels == lb])) for lb in set(nlab)}
+    assert crossable == {lb for lb, _, bar in edges if not bar}
