@@ -96,3 +96,84 @@ def test_a_nodes_border_with_each_neighbouring_grid_is_numpys_sum(edges):
     labels = np.array(nlab, int)
     assert border == {lb: float(np.sum(np.array(cost)[labels == lb])) for lb in set(nlab)}
     assert crossable == {lb for lb, _, bar in edges if not bar}
+
+
+def _plain_refine(label: np.ndarray, idx: np.ndarray, g, band, *, polish: bool = True) -> None:
+    """Refinement as first written: every boundary node looked at on every pass (the reference)."""
+    parts: dict[int, set[int]] = {}
+    for v in idx:
+        parts.setdefault(int(label[v]), set()).add(int(v))
+    weight = {p: float(g.w[list(s)].sum()) for p, s in parts.items()}
+    boundary = split_mod._boundary(label, g)
+    for _ in range(split_mod.REFINE_PASSES):
+        moved = 0
+        for v in sorted(idx.tolist()):
+            a = int(label[v])
+            if not boundary[v] or len(parts[a]) <= 1:
+                continue
+            nb = g.nbr[g.indptr[v] : g.indptr[v + 1]]
+            cost, bar, nlab = g.ncost[g.indptr[v] : g.indptr[v + 1]], g.nbar[g.indptr[v] : g.indptr[v + 1]], label[nb]
+            options = []
+            for b in sorted(set(nlab.tolist()) - {a}):
+                if b not in parts or bar[nlab == b].all():
+                    continue
+                wv = g.w[v]
+                dviol = (
+                    band.violation(weight[a] - wv)
+                    + band.violation(weight[b] + wv)
+                    - band.violation(weight[a])
+                    - band.violation(weight[b])
+                )
+                gain = cost[nlab == b].sum() - cost[nlab == a].sum()
+                if dviol < -1e-9 or (polish and abs(dviol) <= 1e-9 and gain > 1e-9):
+                    options.append((dviol, -gain, b))
+            if not options or not split_mod._stays_connected(v, parts[a], g):
+                continue
+            b = min(options)[2]
+            parts[a].discard(v)
+            parts[b].add(v)
+            weight[a] -= g.w[v]
+            weight[b] += g.w[v]
+            label[v] = b
+            boundary[nb] = True
+            moved += 1
+        if not moved:
+            return
+
+
+@st.composite
+def refine_cases(draw: st.DrawFn) -> tuple:
+    side = draw(st.integers(3, 10))
+    graph = nx.Graph()
+    for node in range(side * side):
+        hh = draw(st.sampled_from([0.0, 10.0, 20.0, 30.0, 60.0]))
+        graph.add_node(node, households=hh, x=float(node % side), y=float(node // side), area=1.0)
+    for node in range(side * side):
+        for other in (node + 1, node + side):
+            if (other == node + 1 and other % side == 0) or other >= side * side:
+                continue
+            length = draw(st.sampled_from([0.1, 0.2, 0.3, 1.0, 1.7]))
+            graph.add_edge(node, other, length=length, barrier=draw(st.integers(0, 9)) == 0)
+    g, _ = split_mod._arrays(graph, 1e9)
+    idx = np.arange(len(g.w))
+    k = draw(st.integers(2, 6))
+    if (g.w > 0).sum() < k:
+        k = 2
+        g.w[:2] = 10.0
+    label = split_mod._grow(idx, k, g, np.random.default_rng(draw(st.integers(0, 2**32 - 1))))
+    mean = g.w.sum() / k
+    low, high = draw(st.sampled_from([0.7, 0.9, 1.0])), draw(st.sampled_from([1.0, 1.1, 1.3]))
+    band = split_mod.Band(max(mean * low, 1.0), mean * high)
+    return g, label, band, draw(st.booleans())
+
+
+@given(refine_cases())
+@settings(max_examples=150, deadline=None)
+def test_refinement_that_skips_unchanged_nodes_moves_as_the_plain_one(case):
+    """Refinement looks again only at nodes whose surroundings changed: the same moves as looking at every one."""
+    g, label, band, polish = case
+    idx = np.arange(len(g.w))
+    fast, plain = label.copy(), label.copy()
+    split_mod._refine(fast, idx, g, band, polish=polish)
+    _plain_refine(plain, idx, g, band, polish=polish)
+    assert np.array_equal(fast, plain)
