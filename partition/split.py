@@ -142,10 +142,12 @@ class _Arrays:
         if self._lists is None:
             spans = list(itertools.pairwise(self.indptr.tolist()))
             nbr, cost, bar = self.nbr.tolist(), self.ncost.tolist(), self.nbar.tolist()
+            barrier = [bar[a:b] for a, b in spans]
             self._lists = _Lists(
                 nbr=[nbr[a:b] for a, b in spans],
                 cost=[cost[a:b] for a, b in spans],
-                barrier=[bar[a:b] for a, b in spans],
+                barrier=barrier,
+                fenced=[True in bars for bars in barrier],
                 w=self.w.tolist(),
             )
         return self._lists
@@ -158,6 +160,8 @@ class _Lists:
     nbr: list[list[int]]
     cost: list[list[float]]
     barrier: list[list[bool]]
+    fenced: list[bool]
+    """Whether a node has a barrier on any of its borders."""
     w: list[float]
 
 
@@ -443,7 +447,7 @@ def _make_contiguous(left: np.ndarray, w: np.ndarray, src: np.ndarray, dst: np.n
 
 def _sweep_cuts(
     cuts: list[tuple[int, int]], ranks: np.ndarray, w: np.ndarray, src: np.ndarray, dst: np.ndarray
-) -> np.ndarray:
+) -> tuple[np.ndarray, np.ndarray]:
     """Return the left side of every sweep cut ``(angle, p)`` (the angle's first p + 1 nodes), made contiguous.
 
     `ranks` holds each node's position in every sweep order. This is :func:`_make_contiguous` on
@@ -451,6 +455,7 @@ def _sweep_cuts(
     holding a copy of the nodes per cut (copies in cut order, so each copy's components are
     numbered as on their own). Most cuts leave one piece on each side and are kept as they are;
     in the others the side's pieces but its heaviest change sides, the left side's first.
+    Returns the sides (one row per cut) and the rows that changed.
     """
     angle = np.array([a for a, _ in cuts])
     at = np.array([p for _, p in cuts], dtype=ranks.dtype)[:, None]
@@ -459,11 +464,11 @@ def _sweep_cuts(
     rank_src, rank_dst = ranks[:, src], ranks[:, dst]
     first, last = np.minimum(rank_src, rank_dst), np.maximum(rank_src, rank_dst)
     indptr = np.searchsorted(src, np.arange(len(w) + 1)).astype(np.int32)
-    labels = _copies_components((first[angle] <= at) & (last[angle] > at), src, dst, indptr)
+    labels = _copies_components(_crossing(first, last, angle, at), src, dst, indptr)
     # both sides hold nodes and no edge joins them: two labels mean one piece each
     rows = np.flatnonzero(labels.max(axis=1) - labels.min(axis=1) + 1 != 2)
     if not len(rows):
-        return left
+        return left, rows
     sub, lab = left[rows], labels[rows]
     heavy = np.broadcast_to(w + 1e-9, sub.shape).ravel()
     for flip_side in (True, False):
@@ -481,7 +486,12 @@ def _sweep_cuts(
             moved = sub[flipped]
             lab[flipped] = _copies_components(moved[:, src] != moved[:, dst], src, dst, indptr) + lab.max() + 1
     left[rows] = sub
-    return left
+    return left, rows
+
+
+def _crossing(first: np.ndarray, last: np.ndarray, angle: np.ndarray, at: np.ndarray) -> np.ndarray:
+    """Edges cut by each sweep cut: an edge's ends' positions (`first` <= `last`, a row per direction) straddle it."""
+    return (first[angle] <= at) & (last[angle] > at)
 
 
 def _copies_components(cross: np.ndarray, src: np.ndarray, dst: np.ndarray, indptr: np.ndarray) -> np.ndarray:
@@ -595,9 +605,16 @@ def _bisect(idx: np.ndarray, k: int, g: _Arrays, band: Band, edges: _Edges | Non
             lo = hi = target
         plans.append((k1, k2, lo, hi, target, _sweep_positions(sums, lo, hi, target, limited=limited)))
     cuts = list(dict.fromkeys(c for plan in plans for c in plan[5]))
-    sides = _sweep_cuts(cuts, ranks, w, src, dst)
+    sides, changed = _sweep_cuts(cuts, ranks, w, src, dst)
     whole = sides.all(axis=1) | ~sides.any(axis=1)
-    crossing = sides[:, lu] != sides[:, lv]
+    rank_u, rank_v = ranks[:, lu], ranks[:, lv]
+    crossing = _crossing(
+        np.minimum(rank_u, rank_v),
+        np.maximum(rank_u, rank_v),
+        np.array([a for a, _ in cuts]),
+        np.array([p for _, p in cuts], dtype=ranks.dtype)[:, None],
+    )
+    crossing[changed] = sides[changed][:, lu] != sides[changed][:, lv]
     made: dict[tuple[int, int], tuple[np.ndarray, float, float] | None] = {
         cut: None if whole[r] else (sides[r], w[sides[r]].sum(), lc[crossing[r]].sum()) for r, cut in enumerate(cuts)
     }
@@ -695,7 +712,9 @@ def _refine(label: np.ndarray, idx: np.ndarray, g: _Arrays, band: Band, *, polis
                 continue
             wv = gl.w[v]
             left_a, va = violation(weight[a] - wv), off[a]
-            border, crossable = _borders(gl.cost[v], gl.barrier[v], nlab)
+            border = _borders(gl.cost[v], nlab)
+            # the labels it touches across a border that is not a barrier
+            crossable = {lb for lb, bar in zip(nlab, gl.barrier[v], strict=True) if not bar} if gl.fenced[v] else border
             to_a = border.get(a, 0.0)
             options = []
             shorter = not polish  # whether some neighbouring part offers a shorter border
@@ -740,18 +759,17 @@ def _refine(label: np.ndarray, idx: np.ndarray, g: _Arrays, band: Band, *, polis
     return False
 
 
-def _borders(cost: list[float], barrier: list[bool], nlab: list[int]) -> tuple[dict[int, float], set[int]]:
-    """Border length a node shares with each neighbouring label, and the labels it touches across a non-barrier.
+def _borders(cost: list[float], nlab: list[int]) -> dict[int, float]:
+    """Return the border length a node shares with each neighbouring label (its edges' `cost` and labels `nlab`).
 
     Sums are numpy's (:func:`_array_sum`): below eight values that is adding in order, in one pass.
     """
-    crossable = {lb for lb, bar in zip(nlab, barrier, strict=True) if not bar}
     if len(cost) >= 8:
-        return {lb: _array_sum([c for c, x in zip(cost, nlab, strict=True) if x == lb]) for lb in set(nlab)}, crossable
+        return {lb: _array_sum([c for c, x in zip(cost, nlab, strict=True) if x == lb]) for lb in set(nlab)}
     border: dict[int, float] = {}
     for c, lb in zip(cost, nlab, strict=True):
         border[lb] = border.get(lb, 0.0) + c
-    return border, crossable
+    return border
 
 
 REBALANCE_TARGETS = 24
