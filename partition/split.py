@@ -790,9 +790,13 @@ def _part_neighbours(label: np.ndarray, idx: np.ndarray, g: _Arrays, *, barriers
     if not barriers:
         m &= ~g.barrier
     a, b = label[g.eu[m]], label[g.ev[m]]
-    pairs = np.unique(np.column_stack([np.r_[a, b], np.r_[b, a]]), axis=0) if m.any() else np.zeros((0, 2), int)
     out: dict[int, list[int]] = {}
-    for p, q in pairs.tolist():
+    if not m.any():
+        return out
+    # each pair of labels once, in order: one number per pair, sorted
+    first, span = min(a.min(), b.min()), abs(int(max(a.max(), b.max()) - min(a.min(), b.min()))) + 1
+    pairs = np.unique((np.r_[a, b] - first) * span + (np.r_[b, a] - first))
+    for p, q in zip((pairs // span + first).tolist(), (pairs % span + first).tolist(), strict=True):
         out.setdefault(p, []).append(q)
     return out
 
@@ -941,7 +945,7 @@ def _rebalance(label: np.ndarray, idx: np.ndarray, g: _Arrays, band: Band) -> bo
                         path.append(prev[path[-1]])
                     path.reverse()
                     trial = label.copy()
-                    t_parts = {p: set(s) for p, s in parts.items()}
+                    t_parts = dict(parts) | {p: set(parts[p]) for p in path}  # only the path's parts change
                     t_weight = dict(weight)
                     _chain(path, over, trial, t_parts, t_weight, g, band, barriers=barriers)
                     if total(t_weight) < before - 1e-9:
