@@ -972,35 +972,25 @@ def _grow(idx: np.ndarray, k: int, g: _Arrays, rng: np.random.Generator) -> np.n
     n = len(g.w)
     label = np.full(n, -1)
     heavy = idx[g.w[idx] > 0]
-    seeds = rng.choice(heavy if len(heavy) >= k else idx, size=k, replace=False)
-    inset = np.zeros(n, bool)
-    inset[idx] = True
-    weight = np.zeros(k)
-    for p, v in enumerate(seeds):
-        label[v] = p
-        weight[p] = g.w[v]
-    frontier: list[set[int]] = [set() for _ in range(k)]
-
-    def extend(p: int, v: int) -> None:
-        for u in g.nbr[g.indptr[v] : g.indptr[v + 1]]:
-            if inset[u] and label[u] < 0:
-                frontier[p].add(int(u))
-
-    for p, v in enumerate(seeds):
-        extend(p, int(v))
+    seeds = rng.choice(heavy if len(heavy) >= k else idx, size=k, replace=False).tolist()
+    gl = g.lists()
+    free = set(idx.tolist()) - set(seeds)  # the group's nodes not in a part yet
+    weight = [gl.w[v] for v in seeds]
+    frontier: list[set[int]] = [{u for u in gl.nbr[v] if u in free} for v in seeds]
     while True:
-        for p in range(k):
-            frontier[p] = {u for u in frontier[p] if label[u] < 0}
         open_ = [p for p in range(k) if frontier[p]]
         if not open_:
             break
         p = min(open_, key=lambda q: (weight[q], q))
         v = int(rng.choice(sorted(frontier[p])))
+        free.discard(v)
+        for f in frontier:
+            f.discard(v)
         label[v] = p
-        weight[p] += g.w[v]
-        extend(p, v)
-    left = idx[label[idx] < 0]
-    label[left] = 0  # unreachable within the group (cannot happen in a connected group)
+        weight[p] += gl.w[v]
+        frontier[p].update(u for u in gl.nbr[v] if u in free)
+    label[seeds] = np.arange(k)
+    label[idx[label[idx] < 0]] = 0  # unreachable within the group (cannot happen in a connected group)
     return label
 
 
