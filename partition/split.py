@@ -136,6 +136,8 @@ class _Arrays:
         self.nbr, self.ncost, self.nbar = dst[order], cost[order], bar[order]
         self.indptr = np.searchsorted(src[order], np.arange(n + 1))
         self._lists: _Lists | None = None
+        # whole numbers of households whose total stays exact in floats: sums of them are exact in any order
+        self.whole = bool(np.all(self.w == np.round(self.w))) and float(np.abs(self.w).sum()) < 2.0**52
 
     def lists(self) -> _Lists:
         """Return the graph as Python lists, made once: node-by-node loops read them far faster than arrays."""
@@ -606,7 +608,7 @@ def _bisect(idx: np.ndarray, k: int, g: _Arrays, band: Band, edges: _Edges | Non
         plans.append((k1, k2, lo, hi, target, _sweep_positions(sums, lo, hi, target, limited=limited)))
     cuts = list(dict.fromkeys(c for plan in plans for c in plan[5]))
     sides, changed = _sweep_cuts(cuts, ranks, w, src, dst)
-    whole = sides.all(axis=1) | ~sides.any(axis=1)
+    whole = np.asarray(sides.all(axis=1) | ~sides.any(axis=1))
     rank_u, rank_v = ranks[:, lu], ranks[:, lv]
     crossing = _crossing(
         np.minimum(rank_u, rank_v),
@@ -615,8 +617,12 @@ def _bisect(idx: np.ndarray, k: int, g: _Arrays, band: Band, edges: _Edges | Non
         np.array([p for _, p in cuts], dtype=ranks.dtype)[:, None],
     )
     crossing[changed] = sides[changed][:, lu] != sides[changed][:, lv]
+    if g.whole:  # households are whole numbers: every order of adding them gives numpy's sums
+        held = np.where(sides, w, 0.0).sum(axis=1)
+    else:
+        held = np.array([w[row].sum() for row in sides])
     made: dict[tuple[int, int], tuple[np.ndarray, float, float] | None] = {
-        cut: None if whole[r] else (sides[r], w[sides[r]].sum(), lc[crossing[r]].sum()) for r, cut in enumerate(cuts)
+        cut: None if whole[r] else (sides[r], held[r], lc[crossing[r]].sum()) for r, cut in enumerate(cuts)
     }
     best = None
     for k1, k2, lo, hi, target, cands in plans:
@@ -637,7 +643,10 @@ def _bisect(idx: np.ndarray, k: int, g: _Arrays, band: Band, edges: _Edges | Non
     if best is None:
         return [idx]
     _, left, k1, k2 = best
-    return _bisect(idx[left], k1, g, band, edges.within(left)) + _bisect(idx[~left], k2, g, band, edges.within(~left))
+    halves = []
+    for side, count in ((left, k1), (~left, k2)):
+        halves += _bisect(idx[side], count, g, band, edges.within(side) if count > 1 else None)
+    return halves
 
 
 def _cut_limit_bound(idx: np.ndarray, left: np.ndarray, k1: int, k2: int, g: _Arrays) -> float:
@@ -835,15 +844,15 @@ def _push(
             keys.append((stay - _array_sum([cost[i] for i in across]), v))
         # the best move that keeps `src` connected (the order of the look cannot matter: keys differ)
         keys.sort()
-        v = next((v for _, v in keys if len(home) > 1 and _stays_connected(v, home, g)), None)
-        if v is None:
+        pick = next((v for _, v in keys if len(home) > 1 and _stays_connected(v, home, g)), None)
+        if pick is None:
             return False
-        wv = gl.w[v]
-        home.discard(v)
-        into.add(v)
+        wv = gl.w[pick]
+        home.discard(pick)
+        into.add(pick)
         weight[src] -= wv
         weight[dst] += wv
-        label[v] = dst
+        label[pick] = dst
         sent += wv
     return True
 

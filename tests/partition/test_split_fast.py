@@ -176,3 +176,16 @@ def test_refinement_that_skips_unchanged_nodes_moves_as_the_plain_one(case):
     split_mod._refine(fast, idx, g, band, polish=polish)
     _plain_refine(plain, idx, g, band, polish=polish)
     assert np.array_equal(fast, plain)
+
+
+@given(refine_cases(), st.integers(2, 6))
+@settings(max_examples=100, deadline=None)
+def test_bisection_adds_whole_households_in_any_order_to_the_same_cuts(case, k):
+    """Whole households are summed for all cuts at once: the same grids as summing each cut on its own."""
+    g, _, band, _ = case
+    idx = np.arange(len(g.w))
+    assert g.whole
+    at_once = split_mod._bisect(idx, k, g, band)
+    g.whole = False
+    one_by_one = split_mod._bisect(idx, k, g, band)
+    assert [part.tolist() for part in at_once] == [part.tolist() for part in one_by_one]
