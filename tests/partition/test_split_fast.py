@@ -189,3 +189,40 @@ def test_bisection_adds_whole_households_in_any_order_to_the_same_cuts(case, k):
     g.whole = False
     one_by_one = split_mod._bisect(idx, k, g, band)
     assert [part.tolist() for part in at_once] == [part.tolist() for part in one_by_one]
+
+
+@given(refine_cases(), st.lists(st.booleans(), min_size=100, max_size=100))
+@settings(max_examples=100, deadline=None)
+def test_the_edges_handed_to_a_half_are_those_rebuilt_from_the_graph(case, keep):
+    """A half's edges filtered from its parent's: the same arrays, in the same order, as built from the whole graph."""
+    g = case[0]
+    idx = np.arange(len(g.w))
+    mask = np.array(keep[: len(idx)])
+    handed, rebuilt = split_mod._Edges.of(idx, g).within(mask), split_mod._Edges.of(idx[mask], g)
+    assert all(np.array_equal(a, b) and a.dtype == b.dtype for a, b in zip(handed, rebuilt, strict=True))
+
+
+@given(
+    st.lists(st.lists(st.integers(0, 60), min_size=6, max_size=6), min_size=1, max_size=8),
+    st.integers(0, 200),
+    st.integers(0, 120),
+    st.booleans(),
+)
+@settings(max_examples=300, deadline=None)
+def test_cut_positions_for_all_directions_at_once_are_each_directions_own(rows, lo, width, limited):
+    """Cut positions picked for all sweep directions at once: the ones the rule picks direction by direction."""
+    sums = np.cumsum(np.array(rows, float), axis=1)
+    lo, hi = float(lo), float(lo + width)
+    target = (lo + hi) / 2
+    expected = []
+    for a, row in enumerate(sums):
+        ok = np.flatnonzero((row >= lo - split_mod.TOLERANCE) & (row <= hi + split_mod.TOLERANCE))
+        if len(ok):
+            near = ok[np.argmin(np.abs(row[ok] - target))]
+            at = sorted({int(near), int(ok[len(ok) // 4]), int(ok[(3 * len(ok)) // 4])})
+            if limited:
+                at = sorted({*at, *ok[np.linspace(0, len(ok) - 1, split_mod.LIMIT_CUTS).astype(int)].tolist()})
+        else:
+            at = [int(np.argmin(np.abs(row - target)))]
+        expected += [(a, p) for p in at]
+    assert split_mod._sweep_positions(sums, lo, hi, target, limited=limited) == expected
