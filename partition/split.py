@@ -40,6 +40,7 @@ from __future__ import annotations
 
 import itertools
 import math
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
@@ -144,12 +145,17 @@ class _Arrays:
         if self._lists is None:
             spans = list(itertools.pairwise(self.indptr.tolist()))
             nbr, cost, bar = self.nbr.tolist(), self.ncost.tolist(), self.nbar.tolist()
-            barrier = [bar[a:b] for a, b in spans]
             self._lists = _Lists(
                 nbr=[nbr[a:b] for a, b in spans],
-                cost=[cost[a:b] for a, b in spans],
-                barrier=barrier,
-                fenced=[True in bars for bars in barrier],
+                start=self.indptr.tolist(),
+                cost=cost,
+                barrier=bar,
+                fenced=(
+                    np.bincount(
+                        np.repeat(np.arange(len(self.w)), np.diff(self.indptr))[self.nbar], minlength=len(self.w)
+                    )
+                    > 0
+                ).tolist(),
                 w=self.w.tolist(),
             )
         return self._lists
@@ -160,8 +166,10 @@ class _Lists:
     """Neighbours, border costs and barrier flags of every node (in :class:`_Arrays`' order), and weights."""
 
     nbr: list[list[int]]
-    cost: list[list[float]]
-    barrier: list[list[bool]]
+    start: list[int]
+    """Where each node's edges start in `cost` and `barrier` (and end: the next node's start)."""
+    cost: list[float]
+    barrier: list[bool]
     fenced: list[bool]
     """Whether a node has a barrier on any of its borders."""
     w: list[float]
@@ -721,9 +729,12 @@ def _refine(label: np.ndarray, idx: np.ndarray, g: _Arrays, band: Band, *, polis
                 continue
             wv = gl.w[v]
             left_a, va = violation(weight[a] - wv), off[a]
-            border = _borders(gl.cost[v], nlab)
+            edges = slice(gl.start[v], gl.start[v + 1])
+            border = _borders(gl.cost[edges], nlab)
             # the labels it touches across a border that is not a barrier
-            crossable = {lb for lb, bar in zip(nlab, gl.barrier[v], strict=True) if not bar} if gl.fenced[v] else border
+            crossable: Collection[int] = border
+            if gl.fenced[v]:
+                crossable = {lb for lb, bar in zip(nlab, gl.barrier[edges], strict=True) if not bar}
             to_a = border.get(a, 0.0)
             options = []
             shorter = not polish  # whether some neighbouring part offers a shorter border
@@ -836,9 +847,10 @@ def _push(
             wv = gl.w[v]
             if wv <= 0 or sent + wv > hi + 1e-9:
                 continue
-            nbr, cost = gl.nbr[v], gl.cost[v]
+            nbr, first = gl.nbr[v], gl.start[v]
+            cost = gl.cost[first : gl.start[v + 1]]
             across = [i for i, u in enumerate(nbr) if u in into]
-            if not across or (not barriers and all(gl.barrier[v][i] for i in across)):
+            if not across or (not barriers and all(gl.barrier[first + i] for i in across)):
                 continue
             stay = _array_sum([c for u, c in zip(nbr, cost, strict=True) if u in home])
             keys.append((stay - _array_sum([cost[i] for i in across]), v))
