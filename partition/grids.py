@@ -16,8 +16,8 @@ from partition.adjacency import cell_graph, measure_column
 from partition.partition import Partition, unmet_limits
 from partition.reasons import Reason, ReasonKind, UnitKind, UnitRef, encode, unit_text
 from partition.rules import RULE_LABELLERS, Rule, Verdict
-from partition.tessellation import EMPTY, cells_from_points, cells_from_polygons, point_owner
-from partition.units import units_from_points
+from partition.tessellation import EMPTY, cells_from_polygons, point_owner, voronoi_cells
+from partition.units import unit_columns
 from partition.values import Flag, Status
 
 
@@ -92,8 +92,6 @@ def cells_of_area(
 
     Cells carry households, population, group, compound and label.
     """
-    unit, units = units_from_points(points)
-    cells = None
     if village.unit_polygons is not None and len(village.unit_polygons):
         polys = village.unit_polygons
         cells = cells_from_polygons(polys.geometry.values, np.arange(len(polys)), area)
@@ -150,30 +148,31 @@ def cells_of_area(
                 dtype=object,
             )
             return cells, cell_of_point
-    cells = cells_from_points(points.geometry.values, unit.to_numpy(), area, barriers=village.barriers)
-    u = cells["unit"].to_numpy()
+    unit, units = unit_columns(points)
+    u, block, geoms = voronoi_cells(points.geometry.values, unit, area, barriers=village.barriers)
     has = u != EMPTY
     # a unit may own several cells (pieces in two blocks); its households sit on the first one
     first = has & ~pd.Series(u).duplicated().to_numpy()
     at = u[has]
-    cols: dict[str, np.ndarray] = {"unit": u, "block": cells["block"].to_numpy()}
+    cols: dict[str, np.ndarray] = {"unit": u, "block": block}
     for col, fill in (("households", 0.0), ("population", np.nan)):
-        values = np.full(len(cells), fill)
-        values[first] = units[col].to_numpy(float)[u[first]]
+        values = np.full(len(u), fill)
+        values[first] = units[col][u[first]]
         cols[col] = values
     for col in ("group", "compound", "label", "building"):
-        values = np.full(len(cells), None, dtype=object)
-        values[has] = units[col].to_numpy(object)[at]
+        values = np.full(len(u), None, dtype=object)
+        values[has] = units[col][at]
         cols[col] = values
     building = cols.pop("building")
     named = has & pd.notna(building)
     cols["n_units"] = first.astype(int)
-    cols["unit_id"] = np.full(len(cells), None, dtype=object)
+    cols["unit_id"] = np.full(len(u), None, dtype=object)
     cols["unit_id"][named] = building[named].astype(str)
-    cols["geometry"] = cells.geometry.values
+    cols["geometry"] = geoms
     cells = gpd.GeoDataFrame(cols, geometry="geometry")  # one frame, not a column at a time
-    unit_cell = pd.Series(np.flatnonzero(first), index=u[first])
-    return cells, unit_cell.reindex(unit.to_numpy()).to_numpy()
+    unit_cell = np.full(len(units["households"]), -1)
+    unit_cell[u[first]] = np.flatnonzero(first)
+    return cells, unit_cell[unit]
 
 
 def add_measures(cells: pd.DataFrame, cell_of_point: np.ndarray, points: pd.DataFrame, names: tuple[str, ...]) -> None:

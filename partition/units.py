@@ -13,7 +13,7 @@ from partition.reasons import UnitKind, UnitRef
 
 
 def _key(values: pd.Series | None, n: int) -> np.ndarray:
-    """Rank of each value among the column's distinct values as text (missing first, as ``"\\x00"``)."""
+    """Rank of each value among the column's distinct values as text (missing ones as a NUL character)."""
     if values is None:
         return np.zeros(n, dtype=np.int64)
     if not isinstance(values.dtype, pd.StringDtype):
@@ -77,6 +77,17 @@ def units_from_points(points: gpd.GeoDataFrame) -> tuple[pd.Series, gpd.GeoDataF
         (a :class:`partition.reasons.UnitRef`: building id or coordinates, for reasons) and the
         centroid of its points as geometry.
     """
+    unit, cols = unit_columns(points)
+    index = pd.RangeIndex(len(cols["households"]), name="unit")
+    for col in ("village_code", "group", "building", "compound", "label"):  # as they are, not inferred as text
+        cols[col] = pd.Series(cols[col], index=index, dtype=object)
+    geometry = gpd.points_from_xy(cols.pop("x"), cols.pop("y"), crs=points.crs)
+    units = gpd.GeoDataFrame({**cols, "geometry": geometry}, index=index, geometry="geometry", crs=points.crs)
+    return pd.Series(unit, index=points.index, name="unit"), units
+
+
+def unit_columns(points: gpd.GeoDataFrame) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """:func:`units_from_points` as arrays: the unit of every point, and the units' columns (``x``, ``y``: centroid)."""
     n = len(points)
     xy = shapely.get_coordinates(points.geometry.values)
     coord = _row_codes(xy[:, 0], xy[:, 1])
@@ -119,16 +130,12 @@ def units_from_points(points: gpd.GeoDataFrame) -> tuple[pd.Series, gpd.GeoDataF
         for k, at_xy in zip(np.flatnonzero(~named), (px + ", " + py).to_numpy(object), strict=True):
             labels[k] = UnitRef(UnitKind.POINT, at_xy)
     cols["label"] = labels
-    geometry = gpd.points_from_xy(cx, cy, crs=points.crs)
-    index = pd.RangeIndex(m, name="unit")
-    for col in ("village_code", "group", "building", "compound", "label"):  # as they are, not inferred as text
-        cols[col] = pd.Series(cols[col], index=index, dtype=object)
-    units = gpd.GeoDataFrame({**cols, "geometry": geometry}, index=index, geometry="geometry", crs=points.crs)
-    return pd.Series(unit, index=points.index, name="unit"), units
+    cols["x"], cols["y"] = cx, cy
+    return unit, cols
 
 
 def _merge_shared_spots(first: np.ndarray, coord: np.ndarray) -> np.ndarray:
-    """Unit number of each point: its group in `first`, merged with every group sharing a coordinate.
+    """Return the unit of each point: its group in `first`, merged with every group sharing a coordinate.
 
     Groups joined through shared coordinates are the components of the group-coordinate bipartite
     graph, numbered in the order of their smallest group; without any shared coordinate that is
