@@ -245,13 +245,15 @@ def make_grids(
         resume_dir=resume_dir,
         fingerprint=digest,
     )
-    for vg, vname in zip(vgs, boundaries["name"], strict=True):
-        vg.grids["village_name"] = vname
     progress("partition", len(tasks), len(tasks))
     timings["partition"] = time.perf_counter() - t
 
     t = time.perf_counter()
-    grids = gpd.GeoDataFrame(with_notes(pd.concat([vg.grids for vg in vgs], ignore_index=True)), crs=work)
+    grids = pd.concat([vg.grids for vg in vgs], ignore_index=True)
+    grids["village_name"] = pd.Series(
+        np.repeat(boundaries["name"].to_numpy(object), [len(vg.grids) for vg in vgs]), dtype=boundaries["name"].dtype
+    )
+    grids = gpd.GeoDataFrame(with_notes(grids), crs=work)
     addr_grid = _address_grid(len(addresses), tasks, vgs)
     overlap = None
     old_history = list(history or [])
