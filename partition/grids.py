@@ -317,7 +317,7 @@ def partition_village(village: Village, *, previous: np.ndarray | None = None) -
                 _whole_cell(len(rows) - 1, piece.geometry, rows[-1], label=f"exclusive area {piece.name}")
             )
         base_area = shapely.difference(village.boundary, shapely.union_all(pieces.geometry.values))
-    base_pts = pts[~in_excl]
+    base_pts = pts[~in_excl] if in_excl.any() else pts
     base_idx = np.flatnonzero(~in_excl)
     if not shapely.is_empty(base_area) and shapely.area(base_area) > 0 and len(base_pts) == 0:
         # no household at all in the base area (new development, a park-only boundary): one grid
@@ -380,24 +380,39 @@ def partition_village(village: Village, *, previous: np.ndarray | None = None) -
         if rule.name == "village_group" and "group" in base_pts and base_pts["group"].notna().any():
             _note_blank_groups(rows, base_pts, point_grid[base_idx])
     _check_limits(rows, rule)
+    if rule.name == "household_band":
+        _note_base_under_min(rows, rule)
     for row in rows:
         row["reason"] = encode(row.pop("reasons"))
-    grids = gpd.GeoDataFrame(pd.DataFrame(rows).assign(geometry=geoms), geometry="geometry", crs=crs)
+    frame = pd.DataFrame(rows)
+    frame["geometry"] = np.array(geoms, dtype=object) if geoms else np.zeros(0, dtype=object)
+    frame["village_code"] = village.code
+    frame["min_households"] = rule.min_households
+    frame["max_households"] = rule.max_households
+    grids = gpd.GeoDataFrame(frame, geometry="geometry", crs=crs)
     if len(grids) == 0:
         grids = gpd.GeoDataFrame({c: [] for c in VILLAGE_GRID_COLUMNS}, geometry=[], crs=crs)
-    grids["village_code"] = village.code
-    grids["min_households"] = rule.min_households
-    grids["max_households"] = rule.max_households
-    if rule.name == "household_band":
-        hh = grids["households"]
-        band = grids["rule"].eq("household_band")
-        under = band & (rule.band.statuses(hh) == Status.UNDER_MIN) & grids["status"].eq(Status.OK)
-        grids.loc[under, "status"] = Status.UNDER_MIN
-        grids.loc[under, "flag"] = Flag.NO_FEASIBLE_K
-        grids.loc[under, "reason"] = encode(
-            [Reason.of(ReasonKind.BASE_UNDER_MIN, households=round(hh.sum()), min=rule.min_households)]
-        )
+        grids["village_code"] = village.code
+        grids["min_households"] = rule.min_households
+        grids["max_households"] = rule.max_households
     return VillageGrids(grids=grids, point_grid=pd.Series(point_grid, index=pts.index), cells=cell_table(cell_parts))
+
+
+def _note_base_under_min(rows: list[dict], rule: Rule) -> None:
+    """Mark the household-band grids left under the minimum with nothing else wrong (in place).
+
+    The whole village/community is then under the band's minimum: no number of grids fits.
+    """
+    hh = np.array([row["households"] for row in rows], float)
+    under = [
+        k
+        for k, (row, status) in enumerate(zip(rows, rule.band.statuses(hh), strict=True))
+        if row["rule"] == "household_band" and status == Status.UNDER_MIN and row["status"] == Status.OK
+    ]
+    if under:
+        reason = Reason.of(ReasonKind.BASE_UNDER_MIN, households=round(hh.sum()), min=rule.min_households)
+        for k in under:
+            rows[k].update(status=Status.UNDER_MIN, flag=Flag.NO_FEASIBLE_K, reasons=(reason,))
 
 
 def _check_limits(rows: list[dict], rule: Rule) -> None:
@@ -442,11 +457,12 @@ def cell_table(parts: list[pd.DataFrame]) -> pd.DataFrame:
     frames = []
     for part in parts:
         frame = pd.DataFrame({c: part[c].to_numpy() if c in part else None for c in cols})
-        frame["label"] = [unit_text(v) for v in frame["label"]]  # UnitRefs as text, read back by unit_ref
+        # UnitRefs as text, read back by unit_ref
+        frame["label"] = [unit_text(v) for v in frame["label"].to_numpy(object)]
         frame["geometry"] = np.asarray(part.geometry.values if hasattr(part, "geometry") else part["geometry"], object)
         frames.append(frame)
-    out = pd.concat(frames, ignore_index=True)
-    out["grid"] = out["grid"].astype(np.int64)
-    out["n_units"] = out["n_units"].astype(np.int64)
-    out["block"] = out["block"].astype(np.int64)
+    out = frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True)
+    for col in ("grid", "n_units", "block"):
+        if out[col].dtype != np.int64:
+            out[col] = out[col].astype(np.int64)
     return out
