@@ -226,3 +226,91 @@ def test_cut_positions_for_all_directions_at_once_are_each_directions_own(rows, 
             at = [int(np.argmin(np.abs(row - target)))]
         expected += [(a, p) for p in at]
     assert split_mod._sweep_positions(sums, lo, hi, target, limited=limited) == expected
+
+
+def _plain_grow(idx: np.ndarray, k: int, g, rng: np.random.Generator) -> np.ndarray:
+    """Seeded growth as first written: every frontier refiltered with array reads at every step (the reference)."""
+    label = np.full(len(g.w), -1)
+    heavy = idx[g.w[idx] > 0]
+    seeds = rng.choice(heavy if len(heavy) >= k else idx, size=k, replace=False)
+    inset = np.zeros(len(g.w), bool)
+    inset[idx] = True
+    weight = np.zeros(k)
+    for p, v in enumerate(seeds):
+        label[v] = p
+        weight[p] = g.w[v]
+    frontier: list[set[int]] = [set() for _ in range(k)]
+
+    def extend(p: int, v: int) -> None:
+        frontier[p].update(int(u) for u in g.nbr[g.indptr[v] : g.indptr[v + 1]] if inset[u] and label[u] < 0)
+
+    for p, v in enumerate(seeds):
+        extend(p, int(v))
+    while True:
+        frontier = [{u for u in f if label[u] < 0} for f in frontier]
+        open_ = [p for p in range(k) if frontier[p]]
+        if not open_:
+            break
+        p = min(open_, key=lambda q: (weight[q], q))
+        v = int(rng.choice(sorted(frontier[p])))
+        label[v] = p
+        weight[p] += g.w[v]
+        extend(p, v)
+    label[idx[label[idx] < 0]] = 0
+    return label
+
+
+@given(refine_cases(), st.integers(0, 2**32 - 1))
+@settings(max_examples=100, deadline=None)
+def test_seeded_growth_makes_the_parts_of_the_plain_one_from_the_same_draws(case, seed):
+    """Seeded restarts grow parts on lists: the same parts, from the same random draws, as the plain growth."""
+    g, label, _, _ = case
+    idx = np.arange(len(g.w))
+    k = int(label.max()) + 1
+    fast, plain = np.random.default_rng(seed), np.random.default_rng(seed)
+    assert np.array_equal(split_mod._grow(idx, k, g, fast), _plain_grow(idx, k, g, plain))
+    assert fast.integers(1 << 30) == plain.integers(1 << 30)  # and left the generator in the same state
+
+
+def _plain_push(src, dst, lo, hi, label, parts, weight, g, *, barriers: bool) -> bool:
+    """Chain step as first written: each node's borders read from arrays (the reference)."""
+    sent = 0.0
+    while sent < lo - 1e-9:
+        best = None
+        for v in parts[src]:
+            wv = g.w[v]
+            if wv <= 0 or sent + wv > hi + 1e-9:
+                continue
+            s, e = g.indptr[v], g.indptr[v + 1]
+            nlab = label[g.nbr[s:e]]
+            to_dst = nlab == dst
+            if not to_dst.any() or (not barriers and g.nbar[s:e][to_dst].all()):
+                continue
+            key = (-(g.ncost[s:e][to_dst].sum() - g.ncost[s:e][nlab == src].sum()), v)
+            if (best is None or key < best[0]) and len(parts[src]) > 1 and split_mod._stays_connected(v, parts[src], g):
+                best = (key, v)
+        if best is None:
+            return False
+        v = best[1]
+        parts[src].discard(v)
+        parts[dst].add(v)
+        weight[src] -= g.w[v]
+        weight[dst] += g.w[v]
+        label[v] = dst
+        sent += g.w[v]
+    return True
+
+
+@given(refine_cases(), st.floats(0, 150), st.floats(0, 100), st.booleans())
+@settings(max_examples=150, deadline=None)
+def test_a_chain_step_moves_the_nodes_of_the_plain_one(case, lo, extra, barriers):
+    """A chain step picks each move from sorted candidates on lists: the same moves as the plain step."""
+    g, label, _, _ = case
+    idx = np.arange(len(g.w))
+    results = []
+    for push in (split_mod._push, _plain_push):
+        trial = label.copy()
+        parts, weight = split_mod._part_weights(trial, idx, g)
+        done = push(0, 1, lo, lo + extra, trial, parts, weight, g, barriers=barriers)
+        results.append((done, trial.tolist(), weight))
+    assert results[0] == results[1]
