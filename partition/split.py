@@ -708,6 +708,8 @@ def _refine(label: np.ndarray, idx: np.ndarray, g: _Arrays, band: Band, *, polis
     moves = 0
     changed = dict.fromkeys(parts, 0)  # the move count when each part last changed
     looked = dict.fromkeys(order, -1)  # the move count when each node last found no move
+    near: dict[int, tuple[int, ...]] = {}  # the parts each node touched (its own too) when it last looked
+    still = dict.fromkeys(order, False)  # neither the node nor a neighbour moved since it last looked
     calm = dict.fromkeys(order, False)
     off = {p: violation(h) for p, h in weight.items()}  # each part's band violation
     inside = {p: o == 0.0 for p, o in off.items()}
@@ -716,15 +718,19 @@ def _refine(label: np.ndarray, idx: np.ndarray, g: _Arrays, band: Band, *, polis
         for v in order:
             if not boundary[v]:
                 continue
+            if still[v]:  # (where it is not, a part it touches changed since and it may no longer be calm)
+                seen, around = looked[v], near[v]
+                if all(changed.get(p, 0) <= seen for p in around):
+                    continue
+                if calm[v] and all(inside.get(p, True) for p in around):
+                    continue
             a = lab[v]
             nbr = gl.nbr[v]
             nlab = [lab[u] for u in nbr]
-            seen = looked[v]
-            if seen >= changed[a] and all(changed.get(b, 0) <= seen for b in nlab):
-                continue
-            if calm[v] and inside[a] and all(inside.get(b, True) for b in nlab):
-                continue
             looked[v] = moves
+            near[v] = tuple({a, *nlab})
+            still[v] = True
+            calm[v] = False
             if len(parts[a]) <= 1:
                 continue
             wv = gl.w[v]
@@ -765,10 +771,10 @@ def _refine(label: np.ndarray, idx: np.ndarray, g: _Arrays, band: Band, *, polis
             weight[b] += wv
             lab[v] = b
             label[v] = b
-            calm[v] = False
+            still[v] = False
             for u in nbr:
                 boundary[u] = True
-                calm[u] = False
+                still[u] = False
             moved += 1
             moves += 1
             changed[a] = changed[b] = moves
