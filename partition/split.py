@@ -40,7 +40,7 @@ from __future__ import annotations
 
 import itertools
 import math
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
@@ -273,7 +273,7 @@ def _bridge(
 def _arrays(graph: nx.Graph | CellGraph, max_households: float) -> tuple[_Arrays, np.ndarray]:
     if isinstance(graph, CellGraph):
         n = len(graph)
-        nodes = list(range(n))
+        nodes: Sequence = range(n)  # node i is row i: no object array needed for the members
         w = graph.households.astype(float)
         area = np.maximum(graph.area.astype(float), 1e-9)
         x, y = graph.x.astype(float), graph.y.astype(float)
@@ -311,7 +311,7 @@ def _arrays(graph: nx.Graph | CellGraph, max_households: float) -> tuple[_Arrays
 
 def _contract(
     n: int,
-    nodes: list,
+    nodes: Sequence,
     w: np.ndarray,
     area: np.ndarray,
     x: np.ndarray,
