@@ -539,22 +539,23 @@ def _sweep_positions(sums: np.ndarray, lo: float, hi: float, target: float, *, l
     `limited`, also :data:`LIMIT_CUTS` spread over them); where none does, the cut nearest `target`.
     """
     ok = (sums >= lo - TOLERANCE) & (sums <= hi + TOLERANCE)
-    count = ok.sum(axis=1)
-    upto = np.cumsum(ok, axis=1)  # the j-th ok position (from 0) is the first whose running count passes j
+    row, col = np.nonzero(ok)  # every direction's ok positions, row by row, in order
+    count = np.bincount(row, minlength=len(sums))
+    start = np.cumsum(count) - count
     gap = np.abs(sums - target)
-    near = np.argmin(np.where(ok, gap, np.inf), axis=1)
-    quarter = np.argmax(upto > (count // 4)[:, None], axis=1)
-    three = np.argmax(upto > ((3 * count) // 4)[:, None], axis=1)
-    nearest = np.argmin(gap, axis=1)
+    near = np.argmin(np.where(ok, gap, np.inf), axis=1).tolist()
+    quarter = col[np.minimum(start + count // 4, len(col) - 1)].tolist() if len(col) else []
+    three = col[np.minimum(start + (3 * count) // 4, len(col) - 1)].tolist() if len(col) else []
+    nearest = np.argmin(gap, axis=1).tolist() if (count == 0).any() else []
     out = []
-    for a in range(len(sums)):
-        if count[a]:
-            at = sorted({int(near[a]), int(quarter[a]), int(three[a])})
+    for a, (n_ok, first) in enumerate(zip(count.tolist(), start.tolist(), strict=True)):
+        if n_ok:
+            at = sorted({near[a], quarter[a], three[a]})
             if limited:  # where the limits fall along the sweep matters too: try more positions
-                spread = np.flatnonzero(ok[a])[np.linspace(0, count[a] - 1, LIMIT_CUTS).astype(int)]
+                spread = col[first + np.linspace(0, n_ok - 1, LIMIT_CUTS).astype(int)]
                 at = sorted({*at, *spread.tolist()})
         else:
-            at = [int(nearest[a])]
+            at = [nearest[a]]
         out += [(a, p) for p in at]
     return out
 
