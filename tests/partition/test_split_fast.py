@@ -37,15 +37,14 @@ def sweep_cases(draw: st.DrawFn) -> tuple:
     rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
     ranks = np.array([rng.permutation(n) for _ in range(3)])
     cuts = draw(st.lists(st.tuples(st.integers(0, 2), st.integers(0, n - 2)), min_size=1, max_size=8, unique=True))
-    return w, u, v, ranks, cuts
+    return w, *split_mod._both_ways(u, v), ranks, cuts
 
 
 @given(sweep_cases())
 @settings(max_examples=300, deadline=None)
 def test_all_cuts_at_once_are_each_cut_made_contiguous_alone(case):
     """Bisection makes every candidate cut contiguous in one batch: the same sides as one cut at a time."""
-    w, u, v, ranks, cuts = case
-    src, dst = split_mod._both_ways(u, v)
+    w, src, dst, ranks, cuts = case
     got, changed = split_mod._sweep_cuts(cuts, ranks, w, src, dst)
     for r, ((a, p), row) in enumerate(zip(cuts, got, strict=True)):
         alone = split_mod._make_contiguous(ranks[a] <= p, w, src, dst)
@@ -57,8 +56,7 @@ def test_all_cuts_at_once_are_each_cut_made_contiguous_alone(case):
 @settings(max_examples=100, deadline=None)
 def test_batched_cuts_without_scipys_inner_routine_give_the_same_sides(case):
     """Where scipy moved its inner routine, the public connected_components gives the same sides."""
-    w, u, v, ranks, cuts = case
-    src, dst = split_mod._both_ways(u, v)
+    w, src, dst, ranks, cuts = case
     fast, _ = split_mod._sweep_cuts(cuts, ranks, w, src, dst)
     inner = split_mod._connected_components_undirected
     split_mod._connected_components_undirected = None
