@@ -975,9 +975,9 @@ def write_csv(path: str | os.PathLike, df: pd.DataFrame, *, text_cols: tuple[str
     rounding them to 15 significant digits; strip whitespace when reading them back.
 
     Frames of text, integer, float and boolean columns (rosters, findings) are written with Arrow
-    compute functions, without Python per row or cell, in pandas' own form (numbers as
-    ``to_csv`` writes them, missing values empty); a cell holding a comma, quote, CR or LF is
-    quoted. Other frames go through pandas' writer.
+    (numpy on its buffers, its CSV writer), without Python per row or cell, in pandas' own form
+    (numbers as ``to_csv`` writes them, missing values empty); a cell holding a comma, quote, CR or
+    LF is quoted. Other frames go through pandas' writer.
     """
     with atomic_file(path) as tmp:
         if not _arrow_csv(tmp, df, text_cols=text_cols):
@@ -1015,17 +1015,19 @@ def _pandas_csv(path: Path, df: pd.DataFrame, *, text_cols: tuple[str, ...]) -> 
     out.to_csv(path, index=False, encoding="utf-8-sig")
 
 
-_RISKY_START = "^[" + "".join(sorted(FORMULA_START, key=lambda c: c != "-")) + "]"  # '-' first: a literal
 _NEEDS_QUOTES = '[,"\r\n]'
 
 
-def _csv_lines(df: pd.DataFrame, *, text_cols: tuple[str, ...], header: bool = True) -> list[bytes] | None:
-    """Return the CSV lines of `df` as UTF-8 bytes made by Arrow (None: a column is not text or a number).
+def _csv_lines(df: pd.DataFrame, *, text_cols: tuple[str, ...], header: bool = True) -> list[Any] | None:
+    """Return the CSV lines of `df` as UTF-8 buffers made by Arrow (None: a column is not text or a number).
 
-    The header line comes first with `header`; the rows follow as one buffer.
+    The header line comes first with `header`; the rows follow as one buffer: Arrow's CSV writer
+    makes them where no cell needs quotes (it refuses such a cell), else the cells are quoted where
+    they must be and joined.
     """
     import pyarrow as pa
     import pyarrow.compute as pc
+    import pyarrow.csv as pa_csv
 
     if len(df.columns) < 2:  # csv writes a lone empty cell as "": pandas' writer knows the rule
         return None
@@ -1034,21 +1036,28 @@ def _csv_lines(df: pd.DataFrame, *, text_cols: tuple[str, ...], header: bool = T
         col = _csv_cells(df[c], code=c in text_cols)
         if col is None:
             return None
-        cells.append(pc.fill_null(col, _text("")))
-    rows = pc.binary_join_element_wise(*cells, _text(",")) if len(df) else pa.array([], pa.large_string())
-    body = pc.binary_join_element_wise(rows, _text(""), _text("\n"))  # each row and its line end, one buffer
+        cells.append(col)
+    table = pa.table(cells, names=[str(i) for i in range(len(cells))])
+    sink = pa.BufferOutputStream()
+    try:
+        pa_csv.write_csv(table, sink, pa_csv.WriteOptions(include_header=False, quoting_style="none"))
+        body = sink.getvalue()
+    except pa.ArrowInvalid:  # a cell holds a comma, quote, CR or LF
+        text = [pc.fill_null(_quoted(pc.cast(col, pa.large_string())), _text("")) for col in cells]
+        rows = pc.binary_join_element_wise(*text, _text(","))
+        body = _string_bytes(pc.binary_join_element_wise(rows, _text(""), _text("\n")))  # each row and its line end
     if not header:
-        return [_string_bytes(body)]
+        return [body]
     names = _quoted(pa.array([str(c) for c in df.columns], pa.large_string()))
     line = pc.binary_join_element_wise(*names, _text(","))
-    return [line.as_py().encode() + b"\n", _string_bytes(body)]
+    return [line.as_py().encode() + b"\n", body]
 
 
 def _csv_cells(col: pd.Series, *, code: bool) -> Any:
-    """Return one column as CSV cells (Arrow large strings, missing values null), or None for other types.
+    """Return one column as Arrow cells for CSV (integers as integers, others as large strings), or None.
 
-    Text is neutralised (:func:`spreadsheet_safe`), a code in `text_cols` gets its leading tab, and a
-    cell is quoted where it must be; numbers never need quotes.
+    Text is neutralised (:func:`spreadsheet_safe`) and a code in `text_cols` gets its leading tab;
+    missing values are null. Quoting is left to :func:`_csv_lines`. None for other types.
     """
     import pyarrow as pa
     import pyarrow.compute as pc
@@ -1056,7 +1065,7 @@ def _csv_cells(col: pd.Series, *, code: bool) -> Any:
     if not code and col.dtype.kind == "b":
         return pa.array(np.where(col.to_numpy(), "True", "False"), pa.large_string())
     if not code and pd.api.types.is_integer_dtype(col.dtype):
-        return pc.cast(pa.array(col, from_pandas=True), pa.large_string())
+        return pa.array(col, from_pandas=True)  # Arrow writes integers as pandas does
     if not code and col.dtype == np.float64:
         return _float_cells(col.to_numpy())
     if isinstance(col.dtype, pd.StringDtype):
@@ -1065,13 +1074,37 @@ def _csv_cells(col: pd.Series, *, code: bool) -> Any:
         text = pa.array(col, pa.large_string(), from_pandas=True)
     else:
         return None
-    risky = pc.match_substring_regex(text, _RISKY_START)
-    if pc.any(risky).as_py():
-        text = pc.if_else(risky, pc.binary_join_element_wise(_text("'"), text, _text("")), text)
-    if code:
-        tab = pc.binary_join_element_wise(_text("\t"), text, _text(""))
-        text = pc.if_else(pc.greater(pc.binary_length(text), 0), tab, text)
-    return _quoted(text)
+    text = text.combine_chunks() if isinstance(text, pa.ChunkedArray) else text
+    offsets, data = _string_buffers(text)
+    filled = (offsets[1:] > offsets[:-1]) & ~text.is_null().to_numpy(zero_copy_only=False)
+    first = data[np.minimum(offsets[:-1], len(data) - 1)] if len(data) else np.zeros(len(text), np.uint8)
+    risky = filled & np.isin(first, np.frombuffer("".join(FORMULA_START).encode(), np.uint8))
+    if risky.any():
+        text, offsets, data = _prefixed(text, offsets, data, risky, "'")
+    if code and filled.any():
+        text, _, _ = _prefixed(text, offsets, data, filled, "\t")
+    return text
+
+
+def _string_buffers(text: Any) -> tuple[np.ndarray, np.ndarray]:
+    """Return the offsets (from 0) and UTF-8 bytes of an Arrow large-string array, without copying the bytes."""
+    offsets = np.frombuffer(text.buffers()[1], np.int64)[text.offset : text.offset + len(text) + 1]
+    data = text.buffers()[2]
+    data = np.frombuffer(data, np.uint8) if data is not None else np.zeros(0, np.uint8)
+    return offsets - offsets[0], data[offsets[0] : offsets[-1]]
+
+
+def _prefixed(text: Any, offsets: np.ndarray, data: np.ndarray, where: np.ndarray, char: str) -> tuple[Any, ...]:
+    """Return `text` with the ASCII `char` before every cell `where` is true (nulls stay null), and its buffers."""
+    import pyarrow as pa
+
+    data = np.insert(data, offsets[:-1][where], ord(char))
+    offsets = offsets + np.concatenate(([0], np.cumsum(where)))
+    valid = None
+    if text.null_count:
+        valid = pa.py_buffer(np.packbits(text.is_valid().to_numpy(zero_copy_only=False), bitorder="little"))
+    out = pa.LargeStringArray.from_buffers(len(text), pa.py_buffer(offsets), pa.py_buffer(data), valid, text.null_count)
+    return out, offsets, data
 
 
 def _float_cells(values: np.ndarray) -> Any:
@@ -1079,16 +1112,18 @@ def _float_cells(values: np.ndarray) -> Any:
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    text = pc.cast(pa.array(values), pa.large_string())  # shortest round trip, as repr, in this range:
-    size = np.abs(values)
+    nan = np.isnan(values)
+    text = pc.cast(pa.array(values, mask=nan if nan.any() else None), pa.large_string())  # shortest round trip,
+    size = np.abs(values)  # as repr, in this range:
     plain = (size >= 1e-4) & (size < 1e9) | (values == 0)
     whole = plain & (np.floor(values) == values)  # Arrow writes 1 and -0 where Python writes 1.0 and -0.0
-    text = pc.if_else(pa.array(whole), pc.binary_join_element_wise(text, _text(".0"), _text("")), text)
-    odd = ~plain & ~np.isnan(values)  # tiny, huge or infinite: rare, in Python's own words
+    if whole.any():
+        text = pc.if_else(pa.array(whole), pc.binary_join_element_wise(text, _text(".0"), _text("")), text)
+    odd = ~plain & ~nan  # tiny, huge or infinite: rare, in Python's own words
     if odd.any():
         reprs = pa.array([repr(float(v)) for v in values[odd]], pa.large_string())
         text = pc.replace_with_mask(text, pa.array(odd), reprs)
-    return pc.if_else(pa.array(np.isnan(values)), pa.scalar(None, pa.large_string()), text)
+    return text
 
 
 def _text(value: str) -> Any:
@@ -1109,13 +1144,10 @@ def _quoted(text: Any) -> Any:
     return pc.if_else(needs, quoted, text)
 
 
-def _string_bytes(text: Any) -> bytes:
-    """Return the concatenated UTF-8 bytes of an Arrow string array without nulls (its data buffer, sliced)."""
+def _string_bytes(text: Any) -> Any:
+    """Return the concatenated UTF-8 bytes of an Arrow string array without nulls (a view of its data buffer)."""
     text = text.combine_chunks() if hasattr(text, "combine_chunks") else text
-    if not len(text):
-        return b""
-    offsets = np.frombuffer(text.buffers()[1], np.int64)[text.offset : text.offset + len(text) + 1]
-    return text.buffers()[2].to_pybytes()[offsets[0] : offsets[-1]]
+    return _string_buffers(text)[1] if len(text) else b""
 
 
 def read_table(path: str | os.PathLike, *, layer: str) -> pd.DataFrame:

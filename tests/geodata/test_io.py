@@ -487,6 +487,37 @@ def test_csv_reads_back_cell_for_cell(tmp_path_factory, rows):
     assert got[1:] == expected
 
 
+@settings(max_examples=80, deadline=None)
+@given(
+    rows=st.lists(
+        st.tuples(
+            st.one_of(st.none(), st.text(st.sampled_from(list("ab,\"'=+-@\t\n 社区 0123456789")), max_size=8)),
+            st.one_of(st.none(), st.text(st.sampled_from(list("0123456789=-")), max_size=15)),
+            st.one_of(st.none(), st.integers(-(10**12), 10**12)),
+            st.floats(allow_nan=True, allow_infinity=True),
+            st.booleans(),
+        ),
+        max_size=12,
+    ),
+    string_dtype=st.booleans(),
+)
+def test_csv_bytes_are_pandas_writers_bytes(tmp_path_factory, rows, string_dtype):
+    """Arrow's file (its CSV writer, or quoted cells joined where a cell needs quotes) is pandas' file, byte for byte.
+
+    Text without CR: pandas leaves a lone CR unquoted, where RFC 4180 (and Arrow's file) quotes it.
+    """
+    import numpy as np
+
+    df = pd.DataFrame(rows, columns=["name", "code", "count", "x", "flag"])
+    df = df.astype({"count": "Int64", "x": np.float64, "flag": bool})
+    if string_dtype:  # a roster's columns as pandas reads them (Arrow-backed text), not Python objects
+        df = df.astype({"name": pd.StringDtype("pyarrow"), "code": pd.StringDtype("pyarrow")})
+    folder = tmp_path_factory.mktemp("csv")
+    gio.write_csv(folder / "arrow.csv", df, text_cols=("code",))
+    gio._pandas_csv(folder / "pandas.csv", df, text_cols=("code",))
+    assert (folder / "arrow.csv").read_bytes() == (folder / "pandas.csv").read_bytes()
+
+
 def test_csv_written_in_chunks_is_the_file_written_whole(tmp_path, monkeypatch):
     """Chunks (a city's roster) give the same bytes; a later chunk Arrow cannot write sends the whole file to pandas."""
     df = pd.DataFrame(
