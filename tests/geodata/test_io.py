@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import json
 import os
@@ -399,6 +400,35 @@ def test_write_layers_keeps_field_types_on_the_arrow_path_and_falls_back_where_i
     worker = pyogrio.read_info(path, layer="mixed")
     assert dict(zip(worker["fields"], worker["dtypes"], strict=True))["worker"] == "object"
     assert pyogrio.read_info(path, layer="empty")["features"] == 0
+
+
+def _sql_dump(path: Path) -> list[str]:
+    """A GeoPackage as SQL, its write times blanked (two writes of one layer then read the same)."""
+    import re
+    import sqlite3
+
+    with contextlib.closing(sqlite3.connect(path)) as db:
+        return [re.sub(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z", "T", line) for line in db.iterdump()]
+
+
+@pytest.mark.parametrize("crs", ["EPSG:4326", "+proj=tmerc +lon_0=121.5 +k=1 +x_0=500000 +ellps=GRS80 +units=m"])
+def test_points_written_from_their_coordinates_are_pyogrios_file(tmp_path, crs):
+    """A point layer's WKB made from its coordinates (no geometry objects) gives pyogrio's own GeoPackage."""
+    import pyogrio
+
+    points = _mixed_fields().assign(
+        blank=pd.Series([None] * 6, dtype=object), kind=pd.Series(list("abcdef"), dtype="str")
+    )
+    points = points[["name", "geometry", "code", "households", "floors", "area", "blank", "kind"]].set_crs(
+        crs, allow_override=True
+    )
+    assert gio.arrow_points(points) is not None
+    gio.write_layers(tmp_path / "ours.gpkg", {"addresses": points})
+    pyogrio.write_dataframe(points, tmp_path / "pyogrio.gpkg", layer="addresses", driver="GPKG", use_arrow=True)
+    assert _sql_dump(tmp_path / "ours.gpkg") == _sql_dump(tmp_path / "pyogrio.gpkg")
+    assert gio.arrow_points(points.assign(geometry=shapely.buffer(points.geometry.values, 1))) is None  # not points
+    with_z = points.assign(geometry=shapely.force_3d(points.geometry.values))
+    assert gio.arrow_points(with_z) is None
 
 
 def test_overwrite_names_the_files_gridmap_did_not_write(tmp_path):
