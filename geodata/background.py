@@ -1,10 +1,10 @@
-"""Run one of gridmap's own writers in a fresh Python process beside this one.
+"""Run some of gridmap's own writers in a fresh Python process beside this one.
 
-Used to write a run's GeoPackage while this process draws the maps and writes the other files:
+Used to write a run's GeoPackage and GeoJSON while this process draws the maps and writes the other files:
 GDAL's writer holds Python's GIL, so a thread would not run beside it, and a forked process would
 share this one's open files and library state (fonts, PROJ's database), which is what made an
 earlier forked map writer fail. The child is a new interpreter (``python -m geodata.background``)
-that imports only geodata and gets the function's name and arguments as a pickle through its
+that imports only geodata and gets the functions' names and arguments as a pickle through its
 stdin pipe: nothing is read from a file, and only the functions in :data:`ALLOWED` are called.
 Point layers travel as the Arrow tables GDAL writes (:func:`geodata.io.arrow_points`: the WKB made
 from the coordinates), which pickle as their buffers: a GeoDataFrame's points pickle one by one
@@ -27,24 +27,24 @@ import geopandas as gpd
 from geodata.errors import OptionError, OutputError
 from geodata.io import arrow_points
 
-ALLOWED = ("geodata.io:write_geopackage",)
+ALLOWED = ("geodata.io:write_geopackage", "geodata.io:write_geojson")
 """The functions a child may run (module:name)."""
 
 
 class Background:
-    """A call of ``func(*args)`` running in a child process; :meth:`wait` returns when it is done.
+    """Calls ``func(*args)``, one after the other, running in a child process; :meth:`wait` returns when they are done.
 
     Parameters
     ----------
-    func
-        ``"module:name"`` of a function listed in :data:`ALLOWED`.
-    *args
-        Its arguments (pickled to the child).
+    *calls
+        ``("module:name", args)``: a function listed in :data:`ALLOWED` and its arguments (pickled
+        to the child, in one pickle: a frame two calls share travels once).
     """
 
-    def __init__(self, func: str, *args: Any) -> None:
-        if func not in ALLOWED:
-            raise OptionError(f"{func} is not one of gridmap's background functions {ALLOWED}")
+    def __init__(self, *calls: tuple[str, tuple[Any, ...]]) -> None:
+        for func, _ in calls:
+            if func not in ALLOWED:
+                raise OptionError(f"{func} is not one of gridmap's background functions {ALLOWED}")
         env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}
         self._proc = subprocess.Popen(  # noqa: S603 - this interpreter running gridmap's own module
             [sys.executable, "-m", "geodata.background"],
@@ -56,10 +56,11 @@ class Background:
         self._sent: BaseException | None = None
         # pickling and sending take this process about a second for a city's addresses: in a thread,
         # so the caller goes on at once (the child starts its imports meanwhile)
-        self._sender = threading.Thread(target=self._send, args=((func, tuple(_pack(a) for a in args)),), daemon=True)
+        payload = [(func, tuple(_pack(a) for a in args)) for func, args in calls]
+        self._sender = threading.Thread(target=self._send, args=(payload,), daemon=True)
         self._sender.start()
 
-    def _send(self, payload: tuple[str, tuple[Any, ...]]) -> None:
+    def _send(self, payload: list[tuple[str, tuple[Any, ...]]]) -> None:
         pipe = self._proc.stdin
         assert pipe is not None
         try:
@@ -74,7 +75,7 @@ class Background:
             self._proc.stdin = None  # closed: communicate() only reads the answer
 
     def wait(self) -> None:
-        """Wait for the call to end; raise :class:`~geodata.errors.OutputError` with the child's message on failure."""
+        """Wait for the calls to end; raise :class:`~geodata.errors.OutputError` with the child's message on failure."""
         self._sender.join()
         out, err = self._proc.communicate()
         try:
@@ -109,13 +110,15 @@ def _pack(value: Any) -> Any:
 
 
 def _main() -> int:
-    func, args = pickle.load(sys.stdin.buffer)  # noqa: S301 - our own parent's pipe, never a file
-    if func not in ALLOWED:
-        print(json.dumps({"error": "ValueError", "message": f"{func} is not allowed"}))
+    calls = pickle.load(sys.stdin.buffer)  # noqa: S301 - our own parent's pipe, never a file
+    refused = [func for func, _ in calls if func not in ALLOWED]
+    if refused:
+        print(json.dumps({"error": "ValueError", "message": f"{', '.join(refused)} is not allowed"}))
         return 2
-    module, name = func.split(":")
     try:
-        getattr(importlib.import_module(module), name)(*args)
+        for func, args in calls:
+            module, name = func.split(":")
+            getattr(importlib.import_module(module), name)(*args)
     except Exception as exc:  # noqa: BLE001 - reported to the parent, which raises it
         print(json.dumps({"error": type(exc).__name__, "message": str(exc)}))
         return 1
