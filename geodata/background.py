@@ -6,9 +6,10 @@ share this one's open files and library state (fonts, PROJ's database), which is
 earlier forked map writer fail. The child is a new interpreter (``python -m geodata.background``)
 that imports only geodata and gets the functions' names and arguments as a pickle through its
 stdin pipe: nothing is read from a file, and only the functions in :data:`ALLOWED` are called.
-Point layers travel as the Arrow tables GDAL writes (:func:`geodata.io.arrow_points`: the WKB made
-from the coordinates), which pickle as their buffers: a GeoDataFrame's points pickle one by one
-(0.6 s for the city's 1.14M addresses, and as long again to read back and make into geometries).
+Layers travel as the Arrow tables GDAL writes (:func:`geodata.io.arrow_layer`: a point layer's WKB
+made from its coordinates), which pickle as their buffers: a GeoDataFrame's geometries pickle one
+by one (0.6 s for the city's 1.14M addresses), to be made into geometries again on the other side
+(as long again) and into WKB once more for GDAL.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from typing import Any
 import geopandas as gpd
 
 from geodata.errors import OptionError, OutputError
-from geodata.io import arrow_points
+from geodata.io import arrow_layer
 
 ALLOWED = ("geodata.io:write_geopackage", "geodata.io:write_geojson")
 """The functions a child may run (module:name)."""
@@ -102,8 +103,8 @@ class Background:
 
 
 def _pack(value: Any) -> Any:
-    if isinstance(value, gpd.GeoDataFrame) and len(value):
-        return arrow_points(value) or value
+    if isinstance(value, gpd.GeoDataFrame):
+        return arrow_layer(value) or value
     if isinstance(value, dict):
         return {k: _pack(v) for k, v in value.items()}
     return value

@@ -895,8 +895,9 @@ def arrow_ready(gdf: pd.DataFrame) -> bool:
 class ArrowLayer:
     """A layer as GDAL's Arrow writer takes it: its attributes and WKB geometry in one Arrow table.
 
-    :func:`arrow_points` makes one of a point layer; it pickles as its buffers (the pipe of
-    :mod:`geodata.background`), where a GeoDataFrame would pickle a million geometries.
+    :func:`arrow_layer` makes one as pyogrio would; it pickles as its buffers (the pipe of
+    :mod:`geodata.background`), where a GeoDataFrame pickles every geometry as WKB, to be made
+    into geometries again on the other side, and again into WKB for GDAL.
     """
 
     table: Any
@@ -906,8 +907,8 @@ class ArrowLayer:
     crs: str | None
     """As pyogrio passes it to GDAL: ``EPSG:n``, else WKT1."""
 
-    def write(self, path: Path, *, layer: str, driver: str = "GPKG") -> None:
-        """Write the layer into `path` (appended when the file exists)."""
+    def write(self, path: Path, *, layer: str | None = None, driver: str = "GPKG") -> None:
+        """Write the layer into `path` (appended when the file exists; named after the file without `layer`)."""
         from pyogrio.raw import write_arrow
 
         write_arrow(
@@ -922,22 +923,49 @@ class ArrowLayer:
         )
 
 
-def arrow_points(gdf: gpd.GeoDataFrame) -> ArrowLayer | None:
-    """Return a layer of x/y points as the :class:`ArrowLayer` pyogrio's Arrow path would write, else None.
+_GEOMETRY_TYPES = ("Point", "LineString", "LinearRing", "Polygon", "MultiPoint", "MultiLineString", "MultiPolygon")
+"""Shapely's geometry type ids as names (GeometryCollection, 7, is never half of a single/multi pair)."""
 
-    The WKB is made from the coordinates, not from a million geometry objects; the attributes are
-    the table pyogrio makes. None unless GDAL takes Arrow and :func:`arrow_ready`.
+
+def arrow_layer(gdf: gpd.GeoDataFrame, *, driver: str = "GPKG") -> ArrowLayer | None:
+    """Return `gdf` as the :class:`ArrowLayer` pyogrio's Arrow path writes with `driver`; None where it is not taken.
+
+    The same table, geometry type and CRS as ``pyogrio.write_dataframe(use_arrow=True)`` makes
+    (a GeoPackage's polygons and multipolygons mixed are all written as multipolygons); the
+    WKB of plain x/y points is made from their coordinates, not from a million geometries. None
+    for an empty frame, where GDAL cannot write Arrow or the frame is not :func:`arrow_ready`, and
+    for 2D and 3D geometries mixed where `driver` refuses them.
     """
     import pyarrow as pa
+    from pyogrio.raw import DRIVERS_NO_MIXED_DIMENSIONS, DRIVERS_NO_MIXED_SINGLE_MULTI
 
-    geoms = np.asarray(gdf.geometry.values)
-    if not (ARROW_WRITES and arrow_ready(gdf) and plain_points(geoms)):
+    if not (ARROW_WRITES and len(gdf) and arrow_ready(gdf)):
         return None
-    xy = shapely.get_coordinates(geoms)
-    wkb = np.empty(len(xy), dtype=[("order", "u1"), ("type", "<u4"), ("x", "<f8"), ("y", "<f8")])
-    wkb["order"], wkb["type"], wkb["x"], wkb["y"] = 1, 1, xy[:, 0], xy[:, 1]  # little-endian WKB Point
-    offsets = pa.py_buffer(np.arange(0, wkb.itemsize * (len(wkb) + 1), wkb.itemsize, dtype=np.int32))
-    column = pa.Array.from_buffers(pa.binary(), len(wkb), [None, offsets, pa.py_buffer(wkb.view(np.uint8))])
+    geoms = np.asarray(gdf.geometry.values)
+    if plain_points(geoms):
+        xy = shapely.get_coordinates(geoms)
+        wkb = np.empty(len(xy), dtype=[("order", "u1"), ("type", "<u4"), ("x", "<f8"), ("y", "<f8")])
+        wkb["order"], wkb["type"], wkb["x"], wkb["y"] = 1, 1, xy[:, 0], xy[:, 1]  # little-endian WKB Point
+        offsets = pa.py_buffer(np.arange(0, wkb.itemsize * (len(wkb) + 1), wkb.itemsize, dtype=np.int32))
+        column = pa.Array.from_buffers(pa.binary(), len(wkb), [None, offsets, pa.py_buffer(wkb.view(np.uint8))])
+        geometry_type = "Point"
+    else:
+        kinds = shapely.get_type_id(geoms)  # -1 where missing
+        z = shapely.has_z(geoms[(kinds >= 0) & ~shapely.is_empty(geoms)])
+        if driver in DRIVERS_NO_MIXED_DIMENSIONS and z.any() and not z.all():
+            return None  # pyogrio refuses it, in its own words
+        present = {_GEOMETRY_TYPES[k] if k < len(_GEOMETRY_TYPES) else "GeometryCollection" for k in kinds[kinds >= 0]}
+        geometry_type = present.pop() if len(present) == 1 else "Unknown"
+        single = next((t for t in ("Polygon", "LineString", "Point") if present == {t, f"Multi{t}"}), None)
+        if single and driver in DRIVERS_NO_MIXED_SINGLE_MULTI:  # singles become multis, as pyogrio writes them
+            geometry_type = f"Multi{single}"
+            multi = {"Polygon": shapely.multipolygons, "LineString": shapely.multilinestrings}.get(single)
+            promote = kinds == _GEOMETRY_TYPES.index(single)
+            geoms = geoms.copy()
+            geoms[promote] = (multi or shapely.multipoints)(np.atleast_2d(geoms[promote]), axis=0)
+        if z.any() and geometry_type != "Unknown":
+            geometry_type += " Z"
+        column = pa.array(shapely.to_wkb(geoms), pa.binary())
     name = gdf.geometry.name
     table = pa.Table.from_pandas(pd.DataFrame(gdf.drop(columns=name)), preserve_index=False)
     for i, field in enumerate(table.schema):
@@ -948,27 +976,25 @@ def arrow_points(gdf: gpd.GeoDataFrame) -> ArrowLayer | None:
     if gdf.crs:
         epsg = gdf.crs.to_epsg()
         crs = f"EPSG:{epsg}" if epsg else gdf.crs.to_wkt("WKT1_GDAL")
-    return ArrowLayer(table, name, "Point", crs)
+    return ArrowLayer(table, name, geometry_type, crs)
 
 
 def write_layers(path: str | os.PathLike, layers: Mapping[str, gpd.GeoDataFrame | ArrowLayer]) -> None:
     """Write several layers into one GeoPackage (created fresh).
 
     Layers go through pyogrio's Arrow path where it writes the same fields (:func:`arrow_ready`):
-    a third faster on a run's addresses, with no per-row Python conversion; point layers as
-    :func:`arrow_points` makes them.
+    a third faster on a run's addresses, with no per-row Python conversion (:func:`arrow_layer`).
     """
     path = Path(path)
     if path.exists():
         path.unlink()
     for name, layer in layers.items():
-        if isinstance(layer, gpd.GeoDataFrame) and len(layer):
-            layer = arrow_points(layer) or layer
+        if isinstance(layer, gpd.GeoDataFrame):
+            layer = arrow_layer(layer) or layer
         if isinstance(layer, ArrowLayer):
             layer.write(path, layer=name)
         else:
-            arrow = ARROW_WRITES and len(layer) > 0 and arrow_ready(layer)
-            pyogrio.write_dataframe(layer, path, layer=name, driver="GPKG", append=path.exists(), use_arrow=arrow)
+            pyogrio.write_dataframe(layer, path, layer=name, driver="GPKG", append=path.exists(), use_arrow=False)
 
 
 def write_geopackage(
@@ -980,10 +1006,22 @@ def write_geopackage(
         write_table(path, table, layer=name)
 
 
-def write_geojson(path: str | os.PathLike, gdf: gpd.GeoDataFrame) -> None:
-    """Write a GeoJSON file in WGS 84, as RFC 7946 requires (through Arrow where :func:`arrow_ready`)."""
-    arrow = ARROW_WRITES and len(gdf) > 0 and arrow_ready(gdf)
-    pyogrio.write_dataframe(gdf.to_crs("EPSG:4326"), path, driver="GeoJSON", use_arrow=arrow)
+def write_geojson(path: str | os.PathLike, gdf: gpd.GeoDataFrame | ArrowLayer) -> None:
+    """Write a GeoJSON file in WGS 84, as RFC 7946 requires (through Arrow where :func:`arrow_ready`).
+
+    `gdf` may also be what :func:`geojson_layer` made of it.
+    """
+    layer = geojson_layer(gdf) if isinstance(gdf, gpd.GeoDataFrame) else gdf
+    if isinstance(layer, ArrowLayer):
+        layer.write(Path(path), driver="GeoJSON")
+    else:
+        pyogrio.write_dataframe(layer, path, driver="GeoJSON", use_arrow=False)
+
+
+def geojson_layer(gdf: gpd.GeoDataFrame) -> gpd.GeoDataFrame | ArrowLayer:
+    """Return `gdf` in WGS 84 as :func:`write_geojson` writes it: an :class:`ArrowLayer` where it can be one."""
+    wgs84 = gdf.to_crs("EPSG:4326")
+    return arrow_layer(wgs84, driver="GeoJSON") or wgs84
 
 
 @contextlib.contextmanager

@@ -97,7 +97,7 @@ def write_run(
         if workers > 1 and len(result.addresses) >= BACKGROUND_ADDRESSES:
             aside = Background(
                 ("geodata.io:write_geopackage", (tmp / "grids.gpkg", layers, tables)),
-                ("geodata.io:write_geojson", (tmp / "grids.geojson", result.grids)),
+                ("geodata.io:write_geojson", (tmp / "grids.geojson", gio.geojson_layer(result.grids))),
             )
         try:
             if aside is None:

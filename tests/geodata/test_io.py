@@ -411,24 +411,48 @@ def _sql_dump(path: Path) -> list[str]:
         return [re.sub(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z", "T", line) for line in db.iterdump()]
 
 
+def _geometries(kind: str) -> list:
+    """Six geometries of one kind of layer, as runs and inputs hold them."""
+    import numpy as np
+
+    points = list(gpd.points_from_xy(121.5 + np.arange(6) / 1e3, 31.2 + np.arange(6) / 7e3))
+    boxes = [shapely.box(121.5 + i / 1e3, 31.2, 121.5 + (i + 0.8) / 1e3, 31.201) for i in range(6)]
+    return {
+        "points": points,
+        "polygons": boxes,
+        "polygons and multipolygons": [*boxes[:3], shapely.MultiPolygon(boxes[3:5]), None, shapely.Polygon()],
+        "lines in 3D": [
+            shapely.force_3d(shapely.LineString([p, q])) for p, q in zip(points, points[1:] + points[:1], strict=True)
+        ],
+        "points and lines": [
+            *points[:3],
+            *(shapely.LineString([p, q]) for p, q in zip(points[3:], points[:3], strict=True)),
+        ],
+    }[kind]
+
+
+@pytest.mark.parametrize(
+    "kind", ["points", "polygons", "polygons and multipolygons", "lines in 3D", "points and lines"]
+)
 @pytest.mark.parametrize("crs", ["EPSG:4326", "+proj=tmerc +lon_0=121.5 +k=1 +x_0=500000 +ellps=GRS80 +units=m"])
-def test_points_written_from_their_coordinates_are_pyogrios_file(tmp_path, crs):
-    """A point layer's WKB made from its coordinates (no geometry objects) gives pyogrio's own GeoPackage."""
+def test_arrow_layers_are_pyogrios_own_files(tmp_path, crs, kind):
+    """A layer as gridmap hands it to GDAL (a point layer's WKB made from its coordinates) is pyogrio's own file."""
     import pyogrio
 
-    points = _mixed_fields().assign(
+    layer = _mixed_fields().assign(
         blank=pd.Series([None] * 6, dtype=object), kind=pd.Series(list("abcdef"), dtype="str")
     )
-    points = points[["name", "geometry", "code", "households", "floors", "area", "blank", "kind"]].set_crs(
-        crs, allow_override=True
-    )
-    assert gio.arrow_points(points) is not None
-    gio.write_layers(tmp_path / "ours.gpkg", {"addresses": points})
-    pyogrio.write_dataframe(points, tmp_path / "pyogrio.gpkg", layer="addresses", driver="GPKG", use_arrow=True)
+    layer = layer[["name", "geometry", "code", "households", "floors", "area", "blank", "kind"]]
+    layer = layer.set_geometry(gpd.GeoSeries(_geometries(kind), crs=crs))
+    assert gio.arrow_layer(layer) is not None
+    gio.write_layers(tmp_path / "ours.gpkg", {"addresses": layer})
+    pyogrio.write_dataframe(layer, tmp_path / "pyogrio.gpkg", layer="addresses", driver="GPKG", use_arrow=True)
     assert _sql_dump(tmp_path / "ours.gpkg") == _sql_dump(tmp_path / "pyogrio.gpkg")
-    assert gio.arrow_points(points.assign(geometry=shapely.buffer(points.geometry.values, 1))) is None  # not points
-    with_z = points.assign(geometry=shapely.force_3d(points.geometry.values))
-    assert gio.arrow_points(with_z) is None
+    ours, theirs = tmp_path / "ours" / "grids.geojson", tmp_path / "pyogrio" / "grids.geojson"  # named after the file
+    ours.parent.mkdir(), theirs.parent.mkdir()
+    gio.write_geojson(ours, layer)
+    pyogrio.write_dataframe(layer.to_crs("EPSG:4326"), theirs, driver="GeoJSON", use_arrow=True)
+    assert ours.read_bytes() == theirs.read_bytes()
 
 
 def test_overwrite_names_the_files_gridmap_did_not_write(tmp_path):
