@@ -128,4 +128,7 @@ def _main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(_main())
+    status = _main()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(status)  # the files are written and closed: tearing the tables down only keeps the parent waiting
