@@ -245,13 +245,15 @@ def make_grids(
         resume_dir=resume_dir,
         fingerprint=digest,
     )
-    for vg, vname in zip(vgs, boundaries["name"], strict=True):
-        vg.grids["village_name"] = vname
     progress("partition", len(tasks), len(tasks))
     timings["partition"] = time.perf_counter() - t
 
     t = time.perf_counter()
-    grids = gpd.GeoDataFrame(with_notes(pd.concat([vg.grids for vg in vgs], ignore_index=True)), crs=work)
+    grids = pd.concat([vg.grids for vg in vgs], ignore_index=True)
+    grids["village_name"] = pd.Series(
+        np.repeat(boundaries["name"].to_numpy(object), [len(vg.grids) for vg in vgs]), dtype=boundaries["name"].dtype
+    )
+    grids = gpd.GeoDataFrame(with_notes(grids), crs=work)
     addr_grid = _address_grid(len(addresses), tasks, vgs)
     overlap = None
     old_history = list(history or [])
@@ -622,12 +624,11 @@ def _label_addresses(
     addresses: gpd.GeoDataFrame, grids: gpd.GeoDataFrame, addr_grid: np.ndarray, boundaries: gpd.GeoDataFrame
 ) -> None:
     """Add grid code, village name, grid type and a running id to every address (in place)."""
-    has = addr_grid >= 0
-    at = np.maximum(addr_grid, 0)
-    addresses["grid_code"] = np.where(has, grids["grid_code"].to_numpy()[at], None)
+    # taken as arrays (missing where an address has no grid), not as a million Python objects
+    addresses["grid_code"] = grids["grid_code"].array.take(addr_grid, allow_fill=True)
     names = dict(zip(boundaries["code"], boundaries["name"], strict=True))
     addresses["village_name"] = addresses["village_code"].map(names)
-    addresses["grid_type"] = np.where(has, grids["grid_type"].to_numpy()[at], None)
+    addresses["grid_type"] = grids["grid_type"].array.take(addr_grid, allow_fill=True)
     # the position in the input file, also when `dedupe` dropped rows (messages and notes use it)
     idx = addresses.index
     addresses["address_id"] = idx.to_numpy() if idx.dtype.kind in "iu" else np.arange(len(addresses))

@@ -56,8 +56,7 @@ def _matched_segments(
     swap = (a[:, 0] > b[:, 0]) | ((a[:, 0] == b[:, 0]) & (a[:, 1] > b[:, 1]))
     p = np.where(swap[:, None], b, a)
     q = np.where(swap[:, None], a, b)
-    seg = pd.DataFrame({"x1": p[:, 0], "y1": p[:, 1], "x2": q[:, 0], "y2": q[:, 1]})
-    key = seg.groupby(["x1", "y1", "x2", "y2"], sort=False).ngroup().to_numpy()
+    key = _first_seen_key(p[:, 0], p[:, 1], q[:, 0], q[:, 1])
     count = np.bincount(key)[key]
     odd = np.flatnonzero(count != 2)
     # a segment of one cell alone on the area's outer edge touches no other cell: it has no neighbour to
@@ -77,13 +76,33 @@ def _matched_segments(
     distinct = first != second
     i = np.minimum(first, second)[distinct]
     j = np.maximum(first, second)[distinct]
-    frame = pd.DataFrame({"i": i, "j": j, "length": length[distinct]}).groupby(["i", "j"], sort=True)["length"].sum()
-    return (
-        frame.index.get_level_values(0).to_numpy(int),
-        frame.index.get_level_values(1).to_numpy(int),
-        frame.to_numpy(float),
-        loose,
-    )
+    n = max(len(geoms), 1)
+    # summed pair by pair in segment order (pandas' compensated sums), pairs sorted by (i, j)
+    total = pd.Series(length[distinct]).groupby(i * n + j, sort=True).sum()
+    pair = total.index.to_numpy(np.int64)
+    return pair // n, pair % n, total.to_numpy(float), loose
+
+
+def _first_seen_key(*cols: np.ndarray) -> np.ndarray:
+    """Return the number of each row's distinct value of `cols`, numbered in order of first appearance.
+
+    What ``DataFrame.groupby(cols, sort=False).ngroup()`` gives, from one sort of the rows.
+    """
+    if len(cols[0]) == 0:
+        return np.zeros(0, np.int64)
+    order = np.lexsort(cols[::-1])
+    new = np.zeros(len(order), bool)
+    new[0] = True
+    for col in cols:
+        s = col[order]
+        new[1:] |= s[1:] != s[:-1]
+    starts = np.flatnonzero(new)
+    first = np.minimum.reduceat(order, starts)  # each value's first row
+    rank = np.empty(len(starts), np.int64)
+    rank[np.argsort(first)] = np.arange(len(starts))
+    key = np.empty(len(order), np.int64)
+    key[order] = rank[np.cumsum(new) - 1]
+    return key
 
 
 def edges_from_cells(geoms: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -27,7 +27,6 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
-from scipy.optimize import linear_sum_assignment
 
 from geodata.errors import CodeSpaceError
 from partition.reasons import Reason, ReasonKind, encode
@@ -128,6 +127,8 @@ def assign_codes(
             mat = np.zeros((len(rows), len(free_old)))
             for j, c in enumerate(free_old):
                 mat[:, j] = [shared.by_grid[c].get(r, 0.0) for r in rows]
+            from scipy.optimize import linear_sum_assignment  # only when re-coding: scipy.optimize takes 0.3 s to load
+
             a, b = linear_sum_assignment(mat, maximize=True)
             for i, j in zip(a, b, strict=True):
                 code = free_old[j]

@@ -16,8 +16,8 @@ from partition.adjacency import cell_graph, measure_column
 from partition.partition import Partition, unmet_limits
 from partition.reasons import Reason, ReasonKind, UnitKind, UnitRef, encode, unit_text
 from partition.rules import RULE_LABELLERS, Rule, Verdict
-from partition.tessellation import EMPTY, cells_from_points, cells_from_polygons, point_owner
-from partition.units import units_from_points
+from partition.tessellation import EMPTY, cells_from_polygons, point_owner, voronoi_cells
+from partition.units import unit_columns
 from partition.values import Flag, Status
 
 
@@ -92,8 +92,6 @@ def cells_of_area(
 
     Cells carry households, population, group, compound and label.
     """
-    unit, units = units_from_points(points)
-    cells = None
     if village.unit_polygons is not None and len(village.unit_polygons):
         polys = village.unit_polygons
         cells = cells_from_polygons(polys.geometry.values, np.arange(len(polys)), area)
@@ -150,30 +148,31 @@ def cells_of_area(
                 dtype=object,
             )
             return cells, cell_of_point
-    cells = cells_from_points(points.geometry.values, unit.to_numpy(), area, barriers=village.barriers)
-    u = cells["unit"].to_numpy()
+    unit, units = unit_columns(points)
+    u, block, geoms = voronoi_cells(points.geometry.values, unit, area, barriers=village.barriers)
     has = u != EMPTY
     # a unit may own several cells (pieces in two blocks); its households sit on the first one
     first = has & ~pd.Series(u).duplicated().to_numpy()
     at = u[has]
-    cols: dict[str, np.ndarray] = {"unit": u, "block": cells["block"].to_numpy()}
+    cols: dict[str, np.ndarray] = {"unit": u, "block": block}
     for col, fill in (("households", 0.0), ("population", np.nan)):
-        values = np.full(len(cells), fill)
-        values[first] = units[col].to_numpy(float)[u[first]]
+        values = np.full(len(u), fill)
+        values[first] = units[col][u[first]]
         cols[col] = values
     for col in ("group", "compound", "label", "building"):
-        values = np.full(len(cells), None, dtype=object)
-        values[has] = units[col].to_numpy(object)[at]
+        values = np.full(len(u), None, dtype=object)
+        values[has] = units[col][at]
         cols[col] = values
     building = cols.pop("building")
     named = has & pd.notna(building)
     cols["n_units"] = first.astype(int)
-    cols["unit_id"] = np.full(len(cells), None, dtype=object)
+    cols["unit_id"] = np.full(len(u), None, dtype=object)
     cols["unit_id"][named] = building[named].astype(str)
-    cols["geometry"] = cells.geometry.values
+    cols["geometry"] = geoms
     cells = gpd.GeoDataFrame(cols, geometry="geometry")  # one frame, not a column at a time
-    unit_cell = pd.Series(np.flatnonzero(first), index=u[first])
-    return cells, unit_cell.reindex(unit.to_numpy()).to_numpy()
+    unit_cell = np.full(len(units["households"]), -1)
+    unit_cell[u[first]] = np.flatnonzero(first)
+    return cells, unit_cell[unit]
 
 
 def add_measures(cells: pd.DataFrame, cell_of_point: np.ndarray, points: pd.DataFrame, names: tuple[str, ...]) -> None:
@@ -318,7 +317,7 @@ def partition_village(village: Village, *, previous: np.ndarray | None = None) -
                 _whole_cell(len(rows) - 1, piece.geometry, rows[-1], label=f"exclusive area {piece.name}")
             )
         base_area = shapely.difference(village.boundary, shapely.union_all(pieces.geometry.values))
-    base_pts = pts[~in_excl]
+    base_pts = pts[~in_excl] if in_excl.any() else pts
     base_idx = np.flatnonzero(~in_excl)
     if not shapely.is_empty(base_area) and shapely.area(base_area) > 0 and len(base_pts) == 0:
         # no household at all in the base area (new development, a park-only boundary): one grid
@@ -381,24 +380,39 @@ def partition_village(village: Village, *, previous: np.ndarray | None = None) -
         if rule.name == "village_group" and "group" in base_pts and base_pts["group"].notna().any():
             _note_blank_groups(rows, base_pts, point_grid[base_idx])
     _check_limits(rows, rule)
+    if rule.name == "household_band":
+        _note_base_under_min(rows, rule)
     for row in rows:
         row["reason"] = encode(row.pop("reasons"))
-    grids = gpd.GeoDataFrame(pd.DataFrame(rows).assign(geometry=geoms), geometry="geometry", crs=crs)
+    frame = pd.DataFrame(rows)
+    frame["geometry"] = np.array(geoms, dtype=object) if geoms else np.zeros(0, dtype=object)
+    frame["village_code"] = village.code
+    frame["min_households"] = rule.min_households
+    frame["max_households"] = rule.max_households
+    grids = gpd.GeoDataFrame(frame, geometry="geometry", crs=crs)
     if len(grids) == 0:
         grids = gpd.GeoDataFrame({c: [] for c in VILLAGE_GRID_COLUMNS}, geometry=[], crs=crs)
-    grids["village_code"] = village.code
-    grids["min_households"] = rule.min_households
-    grids["max_households"] = rule.max_households
-    if rule.name == "household_band":
-        hh = grids["households"]
-        band = grids["rule"].eq("household_band")
-        under = band & (rule.band.statuses(hh) == Status.UNDER_MIN) & grids["status"].eq(Status.OK)
-        grids.loc[under, "status"] = Status.UNDER_MIN
-        grids.loc[under, "flag"] = Flag.NO_FEASIBLE_K
-        grids.loc[under, "reason"] = encode(
-            [Reason.of(ReasonKind.BASE_UNDER_MIN, households=round(hh.sum()), min=rule.min_households)]
-        )
+        grids["village_code"] = village.code
+        grids["min_households"] = rule.min_households
+        grids["max_households"] = rule.max_households
     return VillageGrids(grids=grids, point_grid=pd.Series(point_grid, index=pts.index), cells=cell_table(cell_parts))
+
+
+def _note_base_under_min(rows: list[dict], rule: Rule) -> None:
+    """Mark the household-band grids left under the minimum with nothing else wrong (in place).
+
+    The whole village/community is then under the band's minimum: no number of grids fits.
+    """
+    hh = np.array([row["households"] for row in rows], float)
+    under = [
+        k
+        for k, (row, status) in enumerate(zip(rows, rule.band.statuses(hh), strict=True))
+        if row["rule"] == "household_band" and status == Status.UNDER_MIN and row["status"] == Status.OK
+    ]
+    if under:
+        reason = Reason.of(ReasonKind.BASE_UNDER_MIN, households=round(hh.sum()), min=rule.min_households)
+        for k in under:
+            rows[k].update(status=Status.UNDER_MIN, flag=Flag.NO_FEASIBLE_K, reasons=(reason,))
 
 
 def _check_limits(rows: list[dict], rule: Rule) -> None:
@@ -443,11 +457,12 @@ def cell_table(parts: list[pd.DataFrame]) -> pd.DataFrame:
     frames = []
     for part in parts:
         frame = pd.DataFrame({c: part[c].to_numpy() if c in part else None for c in cols})
-        frame["label"] = [unit_text(v) for v in frame["label"]]  # UnitRefs as text, read back by unit_ref
+        # UnitRefs as text, read back by unit_ref
+        frame["label"] = [unit_text(v) for v in frame["label"].to_numpy(object)]
         frame["geometry"] = np.asarray(part.geometry.values if hasattr(part, "geometry") else part["geometry"], object)
         frames.append(frame)
-    out = pd.concat(frames, ignore_index=True)
-    out["grid"] = out["grid"].astype(np.int64)
-    out["n_units"] = out["n_units"].astype(np.int64)
-    out["block"] = out["block"].astype(np.int64)
+    out = frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True)
+    for col in ("grid", "n_units", "block"):
+        if out[col].dtype != np.int64:
+            out[col] = out[col].astype(np.int64)
     return out

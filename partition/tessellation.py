@@ -200,9 +200,17 @@ def cells_from_points(
     cells
         Columns ``unit`` (or :data:`EMPTY`), ``block``; geometry. Cells tile `boundary`.
     """
+    unit, block, geoms = voronoi_cells(points, unit, boundary, barriers=barriers)
+    return gpd.GeoDataFrame({"unit": unit, "block": block, "geometry": geoms}, geometry="geometry")
+
+
+def voronoi_cells(
+    points: np.ndarray, unit: np.ndarray, boundary: BaseGeometry, *, barriers: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`cells_from_points` as arrays: ``(unit, block, geometry)`` of every cell."""
     blocks = blocks_from_barriers(boundary, barriers)
     if len(points) == 0:
-        return gpd.GeoDataFrame({"unit": EMPTY, "block": np.arange(len(blocks))}, geometry=blocks)
+        return np.full(len(blocks), EMPTY), np.arange(len(blocks)), blocks
     xy = shapely.get_coordinates(points)
     uniq, first, inverse = np.unique(xy, axis=0, return_index=True, return_inverse=True)
     inverse = inverse.ravel()
@@ -226,7 +234,7 @@ def cells_from_points(
     block = np.concatenate([u_block, block[~own], bare])
     geoms = np.concatenate([u_geom, pieces[~own], blocks[bare]])
     keep = ~shapely.is_empty(geoms) & (shapely.area(geoms) > 0)
-    return gpd.GeoDataFrame({"unit": unit[keep], "block": block[keep], "geometry": geoms[keep]}, geometry="geometry")
+    return unit[keep], block[keep], geoms[keep]
 
 
 def cells_from_polygons(

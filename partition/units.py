@@ -13,9 +13,14 @@ from partition.reasons import UnitKind, UnitRef
 
 
 def _key(values: pd.Series | None, n: int) -> np.ndarray:
+    """Rank of each value among the column's distinct values as text (missing ones as a NUL character)."""
     if values is None:
         return np.zeros(n, dtype=np.int64)
-    return pd.factorize(values.fillna("\x00").astype(str), sort=True)[0]
+    if not isinstance(values.dtype, pd.StringDtype):
+        values = values.fillna("\x00").astype(str)
+    elif values.hasnans:  # text already: no copy as str
+        values = values.fillna("\x00")
+    return pd.factorize(values, sort=True)[0]
 
 
 def _row_codes(*cols: np.ndarray) -> np.ndarray:
@@ -72,6 +77,17 @@ def units_from_points(points: gpd.GeoDataFrame) -> tuple[pd.Series, gpd.GeoDataF
         (a :class:`partition.reasons.UnitRef`: building id or coordinates, for reasons) and the
         centroid of its points as geometry.
     """
+    unit, cols = unit_columns(points)
+    index = pd.RangeIndex(len(cols["households"]), name="unit")
+    for col in ("village_code", "group", "building", "compound", "label"):  # as they are, not inferred as text
+        cols[col] = pd.Series(cols[col], index=index, dtype=object)
+    geometry = gpd.points_from_xy(cols.pop("x"), cols.pop("y"), crs=points.crs)
+    units = gpd.GeoDataFrame({**cols, "geometry": geometry}, index=index, geometry="geometry", crs=points.crs)
+    return pd.Series(unit, index=points.index, name="unit"), units
+
+
+def unit_columns(points: gpd.GeoDataFrame) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """:func:`units_from_points` as arrays: the unit of every point, and the units' columns (``x``, ``y``: centroid)."""
     n = len(points)
     xy = shapely.get_coordinates(points.geometry.values)
     coord = _row_codes(xy[:, 0], xy[:, 1])
@@ -79,11 +95,7 @@ def units_from_points(points: gpd.GeoDataFrame) -> tuple[pd.Series, gpd.GeoDataF
     has_b = building.notna().to_numpy()
     bkey = np.where(has_b, _key(building, n), -1 - coord)
     first = _row_codes(_key(points.get("village_code"), n), _key(points.get("group"), n), bkey)
-    # merge units that share a coordinate: components of the unit-coordinate bipartite graph
-    m, c = first.max() + 1, coord.max() + 1
-    graph = coo_matrix((np.ones(n), (first, m + coord)), shape=(m + c, m + c))
-    _, comp = connected_components(graph, directed=False)
-    unit = np.unique(comp[first], return_inverse=True)[1].ravel()
+    unit = _merge_shared_spots(first, coord)
     m = int(unit.max()) + 1 if n else 0
     hh = points["households"].to_numpy(float)
     pop = points["population"].to_numpy(float)
@@ -95,18 +107,21 @@ def units_from_points(points: gpd.GeoDataFrame) -> tuple[pd.Series, gpd.GeoDataF
     else:
         at = np.argsort(unit, kind="stable")  # the points unit by unit, in file order within a unit
         n_points = np.bincount(unit, minlength=m)
-        # numbers only through pandas' grouped sums and means (compensated sums: centroids to the last bit)
-        g = pd.DataFrame({"households": hh, "population": pop, "x": xy[:, 0], "y": xy[:, 1]}).groupby(unit)
-        households, population = g["households"].sum().to_numpy(), g["population"].sum(min_count=1).to_numpy()
-        cx, cy = g["x"].mean().to_numpy(), g["y"].mean().to_numpy()
-    index = pd.Index(np.arange(m), name="unit")
-    units = pd.DataFrame({"households": households, "population": population, "n_points": n_points}, index=index)
+        # pandas' grouped sums are compensated (its means are these sums over the count: centroids to the last bit)
+        sums = (
+            pd.DataFrame({"households": hh, "population": pop, "x": xy[:, 0], "y": xy[:, 1]})
+            .groupby(unit)
+            .sum(min_count=1)
+        )
+        households = np.nan_to_num(sums["households"].to_numpy(), nan=0.0)
+        population = sums["population"].to_numpy()
+        cx, cy = sums["x"].to_numpy() / n_points, sums["y"].to_numpy() / n_points
     sorted_unit = unit[at]
+    cols = {"households": households, "population": population, "n_points": n_points}
     for col in ("village_code", "group", "building", "compound"):
-        values = points[col].to_numpy(object) if col in points else None
-        units[col] = pd.Series(_first_known(values, sorted_unit, at, m), index=index, dtype=object)
+        cols[col] = _first_known(points[col].to_numpy(object) if col in points else None, sorted_unit, at, m)
+    building = cols["building"]
     labels = np.empty(m, dtype=object)  # filled one by one: a UnitRef is a tuple, which numpy would unpack
-    building = units["building"].to_numpy(object)
     named = pd.notna(building)
     for k in np.flatnonzero(named):
         labels[k] = UnitRef(UnitKind.BUILDING, str(building[k]))
@@ -114,9 +129,25 @@ def units_from_points(points: gpd.GeoDataFrame) -> tuple[pd.Series, gpd.GeoDataF
         px, py = pd.Series(cx[~named]).round(1).astype(str), pd.Series(cy[~named]).round(1).astype(str)
         for k, at_xy in zip(np.flatnonzero(~named), (px + ", " + py).to_numpy(object), strict=True):
             labels[k] = UnitRef(UnitKind.POINT, at_xy)
-    units["label"] = pd.Series(labels, index=index, dtype=object)
-    geometry = gpd.points_from_xy(cx, cy, crs=points.crs)
-    return (
-        pd.Series(unit, index=points.index, name="unit"),
-        gpd.GeoDataFrame(units.assign(geometry=geometry), geometry="geometry", crs=points.crs),
-    )
+    cols["label"] = labels
+    cols["x"], cols["y"] = cx, cy
+    return unit, cols
+
+
+def _merge_shared_spots(first: np.ndarray, coord: np.ndarray) -> np.ndarray:
+    """Return the unit of each point: its group in `first`, merged with every group sharing a coordinate.
+
+    Groups joined through shared coordinates are the components of the group-coordinate bipartite
+    graph, numbered in the order of their smallest group; without any shared coordinate that is
+    `first` itself.
+    """
+    if len(first) == 0:
+        return first
+    by_spot = np.lexsort((first, coord))
+    c, f = coord[by_spot], first[by_spot]
+    if not ((c[1:] == c[:-1]) & (f[1:] != f[:-1])).any():
+        return first
+    m, k = first.max() + 1, coord.max() + 1
+    graph = coo_matrix((np.ones(len(first)), (first, m + coord)), shape=(m + k, m + k))
+    _, comp = connected_components(graph, directed=False)
+    return np.unique(comp[first], return_inverse=True)[1].ravel()

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import geopandas as gpd
 import numpy as np
+import pandas as pd
 import pytest
 import shapely
 
-from partition.adjacency import MIN_SHARED, cell_graph, edges_from_cells, graph_from_cells
+from partition.adjacency import MIN_SHARED, _first_seen_key, cell_graph, edges_from_cells, graph_from_cells
 
 
 def boxes(nx_: int, ny: int, size: float = 10.0) -> np.ndarray:
@@ -111,3 +112,13 @@ def test_voronoi_cells_cut_by_the_edge_and_a_road_border_exactly_as_the_overlay_
     assert list(zip(i.tolist(), j.tolist(), strict=True)) == pairs
     order = np.lexsort((tj[shared], ti[shared]))
     assert np.allclose(length, exact[shared][order], rtol=0, atol=1e-9)
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_segments_are_numbered_in_order_of_first_appearance_as_pandas_numbers_groups(seed):
+    # the shared-segment lengths are summed in this order: the same numbering keeps every border length to the bit
+    rng = np.random.default_rng(seed)
+    cols = [rng.integers(0, 3, 400).astype(float) * 0.1 for _ in range(4)]
+    frame = pd.DataFrame(dict(enumerate(cols)))
+    expected = frame.groupby(list(frame.columns), sort=False).ngroup().to_numpy()
+    assert _first_seen_key(*cols).tolist() == expected.tolist()

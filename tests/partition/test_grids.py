@@ -8,12 +8,13 @@ import pandas as pd
 import pytest
 import shapely
 
-from partition.grids import Village, dissolve_cells, partition_village
+from partition.grids import Village, _note_base_under_min, dissolve_cells, partition_village
 from partition.measures import coverage_ratio, overlap_area
 from partition.reasons import Reason, ReasonKind, decode
 from partition.rules import Rule
 from partition.tessellation import blocks_from_barriers, cells_from_points
 from partition.units import units_from_points
+from partition.values import Flag, Status
 from tests.conftest import ORIGIN, grid_points, square
 
 
@@ -310,3 +311,17 @@ def test_dissolved_grids_keep_the_hole_of_a_grid_inside_them_and_their_pieces():
     assert shapely.equals(grids[0], shapely.union_all(cells[label == 0]))
     assert [len(p.interiors) for p in grids[0].geoms] == [1, 0] and grids[0].area == 9
     assert shapely.equals(grids[1], cells[4])
+
+
+def test_band_grids_left_under_the_minimum_unexplained_are_flagged_with_the_area_total():
+    def row(rule, households, status=Status.OK):
+        return {"rule": rule, "households": households, "status": status, "flag": "", "reasons": ()}
+
+    rows = [row("exclusive", 40.0), row("household_band", 120.0), row("household_band", 90.0, Status.UNDER_MIN)]
+    _note_base_under_min(rows, Rule())
+    assert [r["status"] for r in rows] == [Status.OK, Status.UNDER_MIN, Status.UNDER_MIN]
+    assert rows[1]["flag"] == Flag.NO_FEASIBLE_K and rows[2]["flag"] == ""  # the splitter's own verdict stays
+    (reason,) = rows[1]["reasons"]
+    assert reason.kind is ReasonKind.BASE_UNDER_MIN
+    assert reason.values == {"households": 250, "min": 300}
+    assert rows[0]["reasons"] == () and rows[2]["reasons"] == ()
