@@ -907,6 +907,9 @@ class ArrowLayer:
     crs: str | None
     """As pyogrio passes it to GDAL: ``EPSG:n``, else WKT1."""
 
+    def __len__(self) -> int:
+        return len(self.table)
+
     def write(self, path: Path, *, layer: str | None = None, driver: str = "GPKG") -> None:
         """Write the layer into `path` (appended when the file exists; named after the file without `layer`)."""
         from pyogrio.raw import write_arrow
@@ -980,21 +983,44 @@ def arrow_layer(gdf: gpd.GeoDataFrame, *, driver: str = "GPKG") -> ArrowLayer | 
 
 
 def write_layers(path: str | os.PathLike, layers: Mapping[str, gpd.GeoDataFrame | ArrowLayer]) -> None:
-    """Write several layers into one GeoPackage (created fresh).
+    """Write several layers into one GeoPackage (created fresh), listed in the order given.
 
     Layers go through pyogrio's Arrow path where it writes the same fields (:func:`arrow_ready`):
     a third faster on a run's addresses, with no per-row Python conversion (:func:`arrow_layer`).
+    The largest layer is written first: GDAL builds the spatial index of the first layer of a new
+    file beside its rows, in a second thread, and every later layer's at the end, from its table
+    read back (the city's addresses: 0.3 s more, on the one thread). The same index either way.
     """
     path = Path(path)
     if path.exists():
         path.unlink()
-    for name, layer in layers.items():
+    largest = max(layers, key=lambda name: len(layers[name]), default=None)
+    for name in sorted(layers, key=lambda name: name != largest):
+        layer = layers[name]
         if isinstance(layer, gpd.GeoDataFrame):
             layer = arrow_layer(layer) or layer
         if isinstance(layer, ArrowLayer):
             layer.write(path, layer=name)
         else:
             pyogrio.write_dataframe(layer, path, layer=name, driver="GPKG", append=path.exists(), use_arrow=False)
+    if largest is not None and largest != next(iter(layers)):
+        _list_in_order(path, list(layers))
+
+
+def _list_in_order(path: Path, names: list[str]) -> None:
+    """Make a GeoPackage list its layers as `names` orders them (GDAL lists them as ``gpkg_contents`` holds them)."""
+    import sqlite3
+
+    with contextlib.closing(sqlite3.connect(path)) as db, db:
+        columns = [row[1] for row in db.execute("PRAGMA table_info(gpkg_contents)")]
+        rows = db.execute("SELECT * FROM gpkg_contents ORDER BY rowid").fetchall()
+        at = {name: i for i, name in enumerate(names)}
+        rows.sort(key=lambda row: at.get(row[columns.index("table_name")], len(names)))  # others after, as they were
+        db.execute("DELETE FROM gpkg_contents")
+        db.executemany(
+            f"INSERT INTO gpkg_contents ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})",  # noqa: S608
+            rows,
+        )
 
 
 def write_geopackage(

@@ -455,6 +455,30 @@ def test_arrow_layers_are_pyogrios_own_files(tmp_path, crs, kind):
     assert ours.read_bytes() == theirs.read_bytes()
 
 
+def test_the_largest_layer_goes_first_and_the_file_lists_and_holds_the_layers_as_given(tmp_path):
+    """A city's addresses are written first (GDAL indexes them beside their rows, in a second thread); the
+    GeoPackage still lists its layers in the order given and holds, row for row, what pyogrio writes in that order.
+    """
+    import numpy as np
+    import pyogrio
+
+    grids = _mixed_fields().set_geometry(gpd.GeoSeries(_geometries("polygons"), crs="EPSG:4326"))
+    n = 120_000  # enough rows for GDAL's index thread to start
+    rng = np.random.default_rng(0)
+    addresses = gpd.GeoDataFrame(
+        {"households": rng.integers(1, 5, n), "building": pd.Series(rng.integers(0, 900, n).astype(str), dtype="str")},
+        geometry=gpd.points_from_xy(121.5 + rng.random(n) / 10, 31.2 + rng.random(n) / 10),
+        crs="EPSG:4326",
+    )
+    layers = {"grids": grids, "addresses": addresses, "none": grids.iloc[:0]}
+    gio.write_layers(tmp_path / "ours.gpkg", layers)
+    for name, layer in layers.items():
+        pyogrio.write_dataframe(layer, tmp_path / "theirs.gpkg", layer=name, driver="GPKG", use_arrow=len(layer) > 0)
+    listed = [pyogrio.list_layers(tmp_path / f)[:, 0].tolist() for f in ("ours.gpkg", "theirs.gpkg")]
+    assert listed == [["grids", "addresses", "none"]] * 2
+    assert sorted(_sql_dump(tmp_path / "ours.gpkg")) == sorted(_sql_dump(tmp_path / "theirs.gpkg"))
+
+
 def test_overwrite_names_the_files_gridmap_did_not_write(tmp_path):
     out = tmp_path / "run"
     with gio.atomic_dir(out) as tmp:
