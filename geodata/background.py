@@ -1,13 +1,15 @@
-"""Run one of gridmap's own writers in a fresh Python process beside this one.
+"""Run some of gridmap's own writers in a fresh Python process beside this one.
 
-Used to write a run's GeoPackage while this process draws the maps and writes the other files:
+Used to write a run's GeoPackage and GeoJSON while this process draws the maps and writes the other files:
 GDAL's writer holds Python's GIL, so a thread would not run beside it, and a forked process would
 share this one's open files and library state (fonts, PROJ's database), which is what made an
 earlier forked map writer fail. The child is a new interpreter (``python -m geodata.background``)
-that imports only geodata and gets the function's name and arguments as a pickle through its
+that imports only geodata and gets the functions' names and arguments as a pickle through its
 stdin pipe: nothing is read from a file, and only the functions in :data:`ALLOWED` are called.
-Point layers travel as coordinate arrays (a point's pickle is its WKB: 0.6 s for the city's 1.14M
-addresses, and as long again to read back).
+Layers travel as the Arrow tables GDAL writes (:func:`geodata.io.arrow_layer`: a point layer's WKB
+made from its coordinates), which pickle as their buffers: a GeoDataFrame's geometries pickle one
+by one (0.6 s for the city's 1.14M addresses), to be made into geometries again on the other side
+(as long again) and into WKB once more for GDAL.
 """
 
 from __future__ import annotations
@@ -19,35 +21,31 @@ import pickle
 import subprocess
 import sys
 import threading
-from dataclasses import dataclass
 from typing import Any
 
 import geopandas as gpd
-import numpy as np
-import pandas as pd
-import shapely
 
-from geodata.crs import plain_points
 from geodata.errors import OptionError, OutputError
+from geodata.io import arrow_layer
 
-ALLOWED = ("geodata.io:write_geopackage",)
+ALLOWED = ("geodata.io:write_geopackage", "geodata.io:write_geojson")
 """The functions a child may run (module:name)."""
 
 
 class Background:
-    """A call of ``func(*args)`` running in a child process; :meth:`wait` returns when it is done.
+    """Calls ``func(*args)``, one after the other, running in a child process; :meth:`wait` returns when they are done.
 
     Parameters
     ----------
-    func
-        ``"module:name"`` of a function listed in :data:`ALLOWED`.
-    *args
-        Its arguments (pickled to the child).
+    *calls
+        ``("module:name", args)``: a function listed in :data:`ALLOWED` and its arguments (pickled
+        to the child, in one pickle: a frame two calls share travels once).
     """
 
-    def __init__(self, func: str, *args: Any) -> None:
-        if func not in ALLOWED:
-            raise OptionError(f"{func} is not one of gridmap's background functions {ALLOWED}")
+    def __init__(self, *calls: tuple[str, tuple[Any, ...]]) -> None:
+        for func, _ in calls:
+            if func not in ALLOWED:
+                raise OptionError(f"{func} is not one of gridmap's background functions {ALLOWED}")
         env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}
         self._proc = subprocess.Popen(  # noqa: S603 - this interpreter running gridmap's own module
             [sys.executable, "-m", "geodata.background"],
@@ -59,10 +57,11 @@ class Background:
         self._sent: BaseException | None = None
         # pickling and sending take this process about a second for a city's addresses: in a thread,
         # so the caller goes on at once (the child starts its imports meanwhile)
-        self._sender = threading.Thread(target=self._send, args=((func, tuple(_pack(a) for a in args)),), daemon=True)
+        payload = [(func, tuple(_pack(a) for a in args)) for func, args in calls]
+        self._sender = threading.Thread(target=self._send, args=(payload,), daemon=True)
         self._sender.start()
 
-    def _send(self, payload: tuple[str, tuple[Any, ...]]) -> None:
+    def _send(self, payload: list[tuple[str, tuple[Any, ...]]]) -> None:
         pipe = self._proc.stdin
         assert pipe is not None
         try:
@@ -77,7 +76,7 @@ class Background:
             self._proc.stdin = None  # closed: communicate() only reads the answer
 
     def wait(self) -> None:
-        """Wait for the call to end; raise :class:`~geodata.errors.OutputError` with the child's message on failure."""
+        """Wait for the calls to end; raise :class:`~geodata.errors.OutputError` with the child's message on failure."""
         self._sender.join()
         out, err = self._proc.communicate()
         try:
@@ -103,46 +102,24 @@ class Background:
         self._proc.communicate()
 
 
-@dataclass(frozen=True)
-class _Points:
-    """A point layer as its attributes and its coordinates (no geometry column)."""
-
-    frame: pd.DataFrame
-    geometry: str
-    columns: list[str]
-    xy: np.ndarray
-    crs: Any
-
-
 def _pack(value: Any) -> Any:
     if isinstance(value, gpd.GeoDataFrame):
-        geoms = np.asarray(value.geometry.values)
-        if plain_points(geoms):
-            name = value.geometry.name
-            attrs = pd.DataFrame(value.drop(columns=name))
-            return _Points(attrs, name, list(value.columns), shapely.get_coordinates(geoms), value.crs)
+        return arrow_layer(value) or value
     if isinstance(value, dict):
         return {k: _pack(v) for k, v in value.items()}
     return value
 
 
-def _unpack(value: Any) -> Any:
-    if isinstance(value, _Points):
-        frame = value.frame.assign(**{value.geometry: gpd.points_from_xy(value.xy[:, 0], value.xy[:, 1])})
-        return gpd.GeoDataFrame(frame[value.columns], geometry=value.geometry, crs=value.crs)
-    if isinstance(value, dict):
-        return {k: _unpack(v) for k, v in value.items()}
-    return value
-
-
 def _main() -> int:
-    func, args = pickle.load(sys.stdin.buffer)  # noqa: S301 - our own parent's pipe, never a file
-    if func not in ALLOWED:
-        print(json.dumps({"error": "ValueError", "message": f"{func} is not allowed"}))
+    calls = pickle.load(sys.stdin.buffer)  # noqa: S301 - our own parent's pipe, never a file
+    refused = [func for func, _ in calls if func not in ALLOWED]
+    if refused:
+        print(json.dumps({"error": "ValueError", "message": f"{', '.join(refused)} is not allowed"}))
         return 2
-    module, name = func.split(":")
     try:
-        getattr(importlib.import_module(module), name)(*(_unpack(a) for a in args))
+        for func, args in calls:
+            module, name = func.split(":")
+            getattr(importlib.import_module(module), name)(*args)
     except Exception as exc:  # noqa: BLE001 - reported to the parent, which raises it
         print(json.dumps({"error": type(exc).__name__, "message": str(exc)}))
         return 1
@@ -150,7 +127,8 @@ def _main() -> int:
     return 0
 
 
-if __name__ == "__main__":  # run as the module itself, so the pickled _Points are this module's class
-    from geodata.background import _main as main
-
-    sys.exit(main())
+if __name__ == "__main__":
+    status = _main()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(status)  # the files are written and closed: tearing the tables down only keeps the parent waiting

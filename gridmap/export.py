@@ -56,8 +56,9 @@ def worker_names(workers: pd.DataFrame | None) -> pd.Series:
 def type_text(grid_type: pd.Series) -> pd.Series:
     """Grid type in Chinese with English beside (worded once per distinct type, not once per row)."""
     types = grid_type.astype(str)
-    words = {t: bilingual_text(str(GRID_TYPES.get(t, t)), str(GRID_TYPES_EN.get(t, t))) for t in types.unique()}
-    return types.map(words)
+    codes, kinds = pd.factorize(types, use_na_sentinel=False)  # a roster's million rows: no lookup per row
+    words = [bilingual_text(str(GRID_TYPES.get(t, t)), str(GRID_TYPES_EN.get(t, t))) for t in kinds]
+    return pd.Series(pd.array(words, dtype=types.dtype).take(codes), index=types.index, name=types.name)
 
 
 def grid_texts(grids: pd.DataFrame) -> pd.DataFrame:
@@ -87,9 +88,9 @@ def roster_frame(result: GridResult, *, workers: pd.DataFrame | None = None) -> 
     names = worker_names(workers)
     if len(names) and "grid_code" in df:
         df.insert(df.columns.get_loc("grid_code") + 1, "worker", df["grid_code"].astype(str).map(names))
-    xy = a.geometry.get_coordinates()
-    df["x"] = np.round(xy["x"].to_numpy(), 7)
-    df["y"] = np.round(xy["y"].to_numpy(), 7)
+    xy = shapely.get_coordinates(a.geometry.values)
+    df["x"] = np.round(xy[:, 0], 7)
+    df["y"] = np.round(xy[:, 1], 7)
     return df
 
 

@@ -18,7 +18,7 @@ from gridmap.catalog import bilingual_text, note_pairs, status_text
 from gridmap.fields import GRID_TYPES, GRID_TYPES_EN, RULES
 from partition.audit import worker_loads
 from partition.fixes import Fix
-from partition.measures import band_share, gini, lorenz, summary
+from partition.measures import band_share, cv, gini, lorenz, summary
 from partition.reasons import Reason, ReasonKind, encode
 from partition.values import DEFAULT_BAND, Band, Limit
 
@@ -298,17 +298,24 @@ def histogram(grids: pd.DataFrame, *, title: str = "") -> str:
 
 def village_table(grids: pd.DataFrame) -> pd.DataFrame:
     """One row per village/community: rule, grids, households, mean/min/max, CV within the village, flagged."""
-    g = grids.assign(_group=rule_group(grids), _flag=grids["status"].ne("ok") if "status" in grids else False)
+    group = rule_group(grids)
+    g = grids.assign(
+        _group=group, _exclusive=group.eq("exclusive"), _flag=grids["status"].ne("ok") if "status" in grids else False
+    )
     base = g[g["_group"].ne("exclusive")]
     keys = ["village_code", "village_name"]
     allg = g.groupby(keys, sort=True, dropna=False)
     b = base.groupby(keys, sort=True, dropna=False)["households"]
     rule = base.groupby(keys, sort=True, dropna=False)["_group"].first()
-    cvs = b.agg(lambda s: summary(s.to_numpy(float))["cv"] if len(s) > 1 and s.sum() > 0 else float("nan"))
+    hh = base["households"].to_numpy(float)  # each village's households as numpy: no Series per village
+    rows = np.split(np.argsort(b.ngroup().to_numpy(), kind="stable"), np.cumsum(b.size().to_numpy())[:-1])
+    cvs = pd.Series(
+        [cv(hh[i]) if len(i) > 1 and hh[i].sum() > 0 else float("nan") for i in rows], index=b.size().index, dtype=float
+    )
     df = pd.DataFrame(
         {
             "grids": allg.size(),
-            "exclusive": allg["_group"].agg(lambda s: int(s.eq("exclusive").sum())),
+            "exclusive": allg["_exclusive"].sum().astype(int),
             "households": allg["households"].sum().astype(int),
             "mean": b.mean().where(b.sum() > 0),
             "min": b.min(),

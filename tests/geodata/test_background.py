@@ -1,4 +1,5 @@
-"""grids.gpkg written by a second process (``write_run(workers=2)``): the same file, and failures stay failures."""
+"""grids.gpkg and grids.geojson written by a second process (``write_run(workers=2)``): the same files, and failures
+stay failures."""
 
 from __future__ import annotations
 
@@ -33,6 +34,7 @@ def test_geopackage_written_aside_is_the_same(sample_run, tmp_path, monkeypatch)
     assert sorted(styled["f_table_name"]) == sorted(here_styled["f_table_name"])  # QGIS opens it styled
     assert "grids" in set(styled["f_table_name"])
     assert sorted(p.name for p in here.iterdir()) == sorted(p.name for p in aside.iterdir())
+    assert (here / "grids.geojson").read_bytes() == (aside / "grids.geojson").read_bytes()
 
 
 def test_a_failure_aside_is_raised_and_leaves_no_folder(sample_run, tmp_path, monkeypatch):
@@ -69,14 +71,14 @@ def test_a_failure_here_stops_the_child(sample_run, tmp_path, monkeypatch):
 
 def test_only_gridmaps_own_writers_run_aside(tmp_path):
     with pytest.raises(OptionError, match="not one of"):
-        Background("os:system", "echo hi")
+        Background(("geodata.io:write_geojson", ()), ("os:system", ("echo hi",)))
     # the child itself refuses any other name sent down its pipe
     import pickle
     import sys
 
     child = subprocess.run(
         [sys.executable, "-m", "geodata.background"],
-        input=pickle.dumps(("os:system", ("echo hi",))),
+        input=pickle.dumps([("os:system", ("echo hi",))]),
         capture_output=True,
         check=False,
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import json
 import os
@@ -401,6 +402,83 @@ def test_write_layers_keeps_field_types_on_the_arrow_path_and_falls_back_where_i
     assert pyogrio.read_info(path, layer="empty")["features"] == 0
 
 
+def _sql_dump(path: Path) -> list[str]:
+    """A GeoPackage as SQL, its write times blanked (two writes of one layer then read the same)."""
+    import re
+    import sqlite3
+
+    with contextlib.closing(sqlite3.connect(path)) as db:
+        return [re.sub(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z", "T", line) for line in db.iterdump()]
+
+
+def _geometries(kind: str) -> list:
+    """Six geometries of one kind of layer, as runs and inputs hold them."""
+    import numpy as np
+
+    points = list(gpd.points_from_xy(121.5 + np.arange(6) / 1e3, 31.2 + np.arange(6) / 7e3))
+    boxes = [shapely.box(121.5 + i / 1e3, 31.2, 121.5 + (i + 0.8) / 1e3, 31.201) for i in range(6)]
+    return {
+        "points": points,
+        "polygons": boxes,
+        "polygons and multipolygons": [*boxes[:3], shapely.MultiPolygon(boxes[3:5]), None, shapely.Polygon()],
+        "lines in 3D": [
+            shapely.force_3d(shapely.LineString([p, q])) for p, q in zip(points, points[1:] + points[:1], strict=True)
+        ],
+        "points and lines": [
+            *points[:3],
+            *(shapely.LineString([p, q]) for p, q in zip(points[3:], points[:3], strict=True)),
+        ],
+    }[kind]
+
+
+@pytest.mark.parametrize(
+    "kind", ["points", "polygons", "polygons and multipolygons", "lines in 3D", "points and lines"]
+)
+@pytest.mark.parametrize("crs", ["EPSG:4326", "+proj=tmerc +lon_0=121.5 +k=1 +x_0=500000 +ellps=GRS80 +units=m"])
+def test_arrow_layers_are_pyogrios_own_files(tmp_path, crs, kind):
+    """A layer as gridmap hands it to GDAL (a point layer's WKB made from its coordinates) is pyogrio's own file."""
+    import pyogrio
+
+    layer = _mixed_fields().assign(
+        blank=pd.Series([None] * 6, dtype=object), kind=pd.Series(list("abcdef"), dtype="str")
+    )
+    layer = layer[["name", "geometry", "code", "households", "floors", "area", "blank", "kind"]]
+    layer = layer.set_geometry(gpd.GeoSeries(_geometries(kind), crs=crs))
+    assert gio.arrow_layer(layer) is not None
+    gio.write_layers(tmp_path / "ours.gpkg", {"addresses": layer})
+    pyogrio.write_dataframe(layer, tmp_path / "pyogrio.gpkg", layer="addresses", driver="GPKG", use_arrow=True)
+    assert _sql_dump(tmp_path / "ours.gpkg") == _sql_dump(tmp_path / "pyogrio.gpkg")
+    ours, theirs = tmp_path / "ours" / "grids.geojson", tmp_path / "pyogrio" / "grids.geojson"  # named after the file
+    ours.parent.mkdir(), theirs.parent.mkdir()
+    gio.write_geojson(ours, layer)
+    pyogrio.write_dataframe(layer.to_crs("EPSG:4326"), theirs, driver="GeoJSON", use_arrow=True)
+    assert ours.read_bytes() == theirs.read_bytes()
+
+
+def test_the_largest_layer_goes_first_and_the_file_lists_and_holds_the_layers_as_given(tmp_path):
+    """A city's addresses are written first (GDAL indexes them beside their rows, in a second thread); the
+    GeoPackage still lists its layers in the order given and holds, row for row, what pyogrio writes in that order.
+    """
+    import numpy as np
+    import pyogrio
+
+    grids = _mixed_fields().set_geometry(gpd.GeoSeries(_geometries("polygons"), crs="EPSG:4326"))
+    n = 120_000  # enough rows for GDAL's index thread to start
+    rng = np.random.default_rng(0)
+    addresses = gpd.GeoDataFrame(
+        {"households": rng.integers(1, 5, n), "building": pd.Series(rng.integers(0, 900, n).astype(str), dtype="str")},
+        geometry=gpd.points_from_xy(121.5 + rng.random(n) / 10, 31.2 + rng.random(n) / 10),
+        crs="EPSG:4326",
+    )
+    layers = {"grids": grids, "addresses": addresses, "none": grids.iloc[:0]}
+    gio.write_layers(tmp_path / "ours.gpkg", layers)
+    for name, layer in layers.items():
+        pyogrio.write_dataframe(layer, tmp_path / "theirs.gpkg", layer=name, driver="GPKG", use_arrow=len(layer) > 0)
+    listed = [pyogrio.list_layers(tmp_path / f)[:, 0].tolist() for f in ("ours.gpkg", "theirs.gpkg")]
+    assert listed == [["grids", "addresses", "none"]] * 2
+    assert sorted(_sql_dump(tmp_path / "ours.gpkg")) == sorted(_sql_dump(tmp_path / "theirs.gpkg"))
+
+
 def test_overwrite_names_the_files_gridmap_did_not_write(tmp_path):
     out = tmp_path / "run"
     with gio.atomic_dir(out) as tmp:
@@ -485,6 +563,37 @@ def test_csv_reads_back_cell_for_cell(tmp_path_factory, rows):
         for n, c, k, x, b in df.itertuples(index=False)
     ]
     assert got[1:] == expected
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    rows=st.lists(
+        st.tuples(
+            st.one_of(st.none(), st.text(st.sampled_from(list("ab,\"'=+-@\t\n 社区 0123456789")), max_size=8)),
+            st.one_of(st.none(), st.text(st.sampled_from(list("0123456789=-")), max_size=15)),
+            st.one_of(st.none(), st.integers(-(10**12), 10**12)),
+            st.floats(allow_nan=True, allow_infinity=True),
+            st.booleans(),
+        ),
+        max_size=12,
+    ),
+    string_dtype=st.booleans(),
+)
+def test_csv_bytes_are_pandas_writers_bytes(tmp_path_factory, rows, string_dtype):
+    """Arrow's file (its CSV writer, or quoted cells joined where a cell needs quotes) is pandas' file, byte for byte.
+
+    Text without CR: pandas leaves a lone CR unquoted, where RFC 4180 (and Arrow's file) quotes it.
+    """
+    import numpy as np
+
+    df = pd.DataFrame(rows, columns=["name", "code", "count", "x", "flag"])
+    df = df.astype({"count": "Int64", "x": np.float64, "flag": bool})
+    if string_dtype:  # a roster's columns as pandas reads them (Arrow-backed text), not Python objects
+        df = df.astype({"name": pd.StringDtype("pyarrow"), "code": pd.StringDtype("pyarrow")})
+    folder = tmp_path_factory.mktemp("csv")
+    gio.write_csv(folder / "arrow.csv", df, text_cols=("code",))
+    gio._pandas_csv(folder / "pandas.csv", df, text_cols=("code",))
+    assert (folder / "arrow.csv").read_bytes() == (folder / "pandas.csv").read_bytes()
 
 
 def test_csv_written_in_chunks_is_the_file_written_whole(tmp_path, monkeypatch):

@@ -55,6 +55,29 @@ def test_village_table_and_imbalance_map_per_village(hostile_run):
     assert "&lt;img src=x" in svg and "<img src=x" not in svg
 
 
+def test_village_table_figures_are_each_villages_own():
+    """Rows of many villages, interleaved: each village's CV and counts come from its own grids only."""
+    rows = [
+        ("A", "甲", "base", "household_band", 300, "ok"),
+        ("B", "乙", "base", "household_band", 420, "over_max"),
+        ("A", "甲", "school", "exclusive", 0, "ok"),
+        ("C", "丙", "base", "village_group", 0, "ok"),
+        ("A", "甲", "base", "household_band", 450, "ok"),
+        ("D", None, "base", "household_band", 310, "ok"),
+        ("C", "丙", "base", "village_group", 0, "ok"),
+        ("A", "甲", "base", "household_band", 380, "under_min"),
+        ("D", None, "base", "household_band", 490, "ok"),
+    ]
+    grids = pd.DataFrame(rows, columns=["village_code", "village_name", "grid_type", "rule", "households", "status"])
+    v = village_table(grids).set_index("village_code")
+    assert v["grids"].to_dict() == {"A": 4, "B": 1, "C": 2, "D": 2}
+    assert v["exclusive"].to_dict() == {"A": 1, "B": 0, "C": 0, "D": 0}
+    assert v["flagged"].to_dict() == {"A": 1, "B": 1, "C": 0, "D": 0}
+    for code, hh in (("A", [300, 450, 380]), ("D", [310, 490])):
+        assert v.loc[code, "cv"] == pytest.approx(np.std(hh) / np.mean(hh))
+    assert np.isnan(v.loc["B", "cv"]) and np.isnan(v.loc["C", "cv"])  # one grid; no households
+
+
 @pytest.mark.parametrize(
     ("value", "shown"), [(4.0, "4"), (np.int64(9030), "9,030"), (float("inf"), "–"), (float("nan"), "–"), (None, "–")]
 )
