@@ -691,10 +691,7 @@ def _refine(label: np.ndarray, idx: np.ndarray, g: _Arrays, band: Band, *, polis
 
     Returns whether it ended on a pass without moves (so refining again, unchanged, moves nothing).
     """
-    parts: dict[int, set[int]] = {}
-    for v in idx:
-        parts.setdefault(int(label[v]), set()).add(int(v))
-    weight = {p: float(g.w[list(s)].sum()) for p, s in parts.items()}
+    parts, weight = _part_weights(label, idx, g)
     order = idx[np.lexsort((idx,))].tolist()
     # only nodes next to another part can move: mark them once, and the neighbours of every move
     boundary = _boundary(label, g).tolist()
@@ -804,9 +801,10 @@ REBALANCE_TARGETS = 24
 
 
 def _part_weights(label: np.ndarray, idx: np.ndarray, g: _Arrays) -> tuple[dict[int, set[int]], dict[int, float]]:
+    """Return the nodes of each part of `idx` (in the order of `idx`) and the part's households."""
     parts: dict[int, set[int]] = {}
-    for v in idx:
-        parts.setdefault(int(label[v]), set()).add(int(v))
+    for v, p in zip(idx.tolist(), label[idx].tolist(), strict=True):
+        parts.setdefault(p, set()).add(v)
     return parts, {p: float(g.w[list(s)].sum()) for p, s in parts.items()}
 
 
