@@ -101,7 +101,7 @@ def sql(url: str, query: str, params=None) -> list[tuple]:
 
 
 def cli(argv: list[str], monkeypatch, capsys) -> tuple[int, str, str]:
-    """Run the installed console entry point (``gridmap.cli:run``) in-process; return exit code, stdout, stderr."""
+    """Run the installed console entry point (``gridmap.cli:run``, which ``gridmap.cli:command`` calls) in-process; return exit code, stdout, stderr."""
     from gridmap.cli import run
 
     monkeypatch.setattr(sys, "argv", ["gridmap", *argv])

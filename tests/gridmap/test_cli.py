@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
 
 import geopandas as gpd
 from click.testing import CliRunner
@@ -196,3 +197,27 @@ def test_diff_command_counts_households_that_change_grid(sample_run_dir, tmp_pat
     assert f"{share:.1%}" in res.output
     assert 0 < share < 1
     assert "网格对比" in (out / "report.html").read_text(encoding="utf-8")
+
+
+def test_the_installed_command_writes_everything_and_reports_its_status(sample_run_dir, tmp_path):
+    # the console script leaves without the interpreter's teardown: its files, its output and its exit
+    # status must all be there as after a normal exit, and a failure must still exit 2 with its message
+    exe = Path(sys.executable).with_name("gridmap")
+    out = tmp_path / "export"
+    done = subprocess.run(
+        [str(exe), "export", str(sample_run_dir), "--format", "csv", "--format", "geojson", "--out", str(out)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr
+    written = sorted(p.name for p in out.iterdir())
+    assert written and all(p.stat().st_size > 0 for p in out.iterdir())
+    roster = out / "roster.csv"
+    printed = done.stdout.split()  # what the command printed reached its reader
+    assert str(roster) in printed and all(Path(p).exists() for p in printed)
+    assert roster.read_bytes().endswith(b"\n")
+    failed = subprocess.run(
+        [str(exe), "export", str(tmp_path / "nowhere"), "--format", "csv"], capture_output=True, text=True
+    )
+    assert failed.returncode == 2 and "Error" in failed.stderr
