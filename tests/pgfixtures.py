@@ -101,7 +101,10 @@ def sql(url: str, query: str, params=None) -> list[tuple]:
 
 
 def cli(argv: list[str], monkeypatch, capsys) -> tuple[int, str, str]:
-    """Run the installed console entry point (``gridmap.cli:run``, which ``gridmap.cli:command`` calls) in-process; return exit code, stdout, stderr."""
+    """Run the command line (``gridmap.cli:run``, which the installed ``gridmap`` calls) in-process.
+
+    Returns exit code, stdout and stderr.
+    """
     from gridmap.cli import run
 
     monkeypatch.setattr(sys, "argv", ["gridmap", *argv])

@@ -101,7 +101,7 @@ def run() -> None:
 
 
 def command() -> None:
-    """The installed ``gridmap`` command: :func:`run`, then leave without tearing the interpreter down.
+    """Run the installed ``gridmap`` command (:func:`run`), then leave without tearing the interpreter down.
 
     After a city's run this process holds a million addresses, their geometries and the grids;
     freeing them object by object took half a second after every output was written and closed.
