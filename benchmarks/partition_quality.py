@@ -167,6 +167,10 @@ def synthetic_case(tmp: Path, households: int, seed: int) -> tuple[GridResult, n
     return result, town.roads.to_crs(result.work_crs).geometry.values, s
 
 
+PEER_REPEATS = 5
+"""Runs of gridmap per peer input; the times printed are their medians (the grids are the same each run)."""
+
+
 def peers(tmp: Path) -> None:
     """Run ours on the peer harness inputs and score it with the harness's metric code."""
     bench = SHARED / "bench"
@@ -179,7 +183,10 @@ def peers(tmp: Path) -> None:
             barriers=(LayerSpec(src, "roads"),),
             fields={"compound": "compound_id"},
         )
-        result, s = _run(config)
+        runs = [_run(config) for _ in range(PEER_REPEATS)]
+        result = runs[0][0]
+        s = float(np.median([t for _, t in runs]))
+        stage = float(np.median([r.manifest["timings_s"]["partition"] for r, _ in runs]))
         ours = tmp / f"{size}_ours.gpkg"
         pts = result.addresses[["households", "compound", "grid_code", "geometry"]].rename(
             columns={"compound": "compound_id"}
@@ -218,9 +225,12 @@ def peers(tmp: Path) -> None:
             raise SystemExit(f"peers.py failed:\n{done.stderr[-3000:]}")
         m = json.loads((tmp / f"{size}_ours.json").read_text())
         m = m.get("results", [m])[0] if "results" in m else m
-        rows.append((size, s, m))
-    for size, s, m in rows:
-        print(f"\n### {size} — gridmap scored by ../shared/bench/metrics.py (partition {s:.2f} s)")
+        rows.append((size, s, stage, m))
+    for size, s, stage, m in rows:
+        print(
+            f"\n### {size} — gridmap scored by ../shared/bench/metrics.py (partition stage {stage:.3f} s, "
+            f"whole call with reading {s:.2f} s: medians of {PEER_REPEATS})"
+        )
         print(json.dumps(_pick(m), indent=1, ensure_ascii=False))
 
 
