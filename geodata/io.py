@@ -910,8 +910,8 @@ class ArrowLayer:
     def __len__(self) -> int:
         return len(self.table)
 
-    def write(self, path: Path, *, layer: str | None = None, driver: str = "GPKG") -> None:
-        """Write the layer into `path` (appended when the file exists; named after the file without `layer`)."""
+    def write(self, path: Path, *, layer: str | None = None, driver: str = "GPKG", append: bool = False) -> None:
+        """Write the layer into `path` (named after the file without `layer`); with `append`, as another layer."""
         from pyogrio.raw import write_arrow
 
         write_arrow(
@@ -922,7 +922,7 @@ class ArrowLayer:
             geometry_name=self.geometry,
             geometry_type=self.geometry_type,
             crs=self.crs,
-            append=path.exists(),
+            append=append,
         )
 
 
@@ -1000,7 +1000,7 @@ def write_layers(path: str | os.PathLike, layers: Mapping[str, gpd.GeoDataFrame 
         if isinstance(layer, gpd.GeoDataFrame):
             layer = arrow_layer(layer) or layer
         if isinstance(layer, ArrowLayer):
-            layer.write(path, layer=name)
+            layer.write(path, layer=name, append=path.exists())
         else:
             pyogrio.write_dataframe(layer, path, layer=name, driver="GPKG", append=path.exists(), use_arrow=False)
     if largest is not None and largest != next(iter(layers)):

@@ -85,6 +85,14 @@ def test_geojson_and_geopackage_layers(tmp_path, points):
         gio.read_layer(gpkg, layer="nope")
 
 
+def test_a_geojson_written_over_an_earlier_one_replaces_it(tmp_path, points):
+    # GeoJSON holds one layer: writing again (an export made again) must not add the new features to the old
+    path = tmp_path / "a.geojson"
+    gio.write_geojson(path, points)
+    gio.write_geojson(path, points.iloc[:1])
+    assert list(gpd.read_file(path)["name"]) == ["陆家嘴一号"]
+
+
 @pytest.mark.parametrize("encoding", ["utf-8", "gbk"])
 def test_shapefile_encoding_from_cpg(tmp_path, points, encoding):
     shp = tmp_path / "a.shp"
