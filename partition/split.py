@@ -434,34 +434,13 @@ def _component_labels(n: int, src: np.ndarray, dst: np.ndarray) -> np.ndarray:
     return labels
 
 
-def _side_components(side: np.ndarray, src: np.ndarray, dst: np.ndarray) -> np.ndarray:
-    """Components of the graph keeping only edges whose ends lie on the same side."""
-    same = side[src] == side[dst]
-    return _component_labels(len(side), src[same], dst[same])
-
-
-def _make_contiguous(left: np.ndarray, w: np.ndarray, src: np.ndarray, dst: np.ndarray) -> np.ndarray:
-    left = left.copy()
-    lab = _side_components(left, src, dst)
-    for flip_side in (True, False):
-        on = left == flip_side
-        comps = np.unique(lab[on])
-        if len(comps) <= 1:
-            continue
-        weight = np.bincount(lab[on], weights=w[on] + 1e-9, minlength=lab.max() + 1)
-        keep = comps[np.argmax(weight[comps])]
-        left[on & (lab != keep)] = not flip_side
-        lab = _side_components(left, src, dst)  # the flipped pieces joined the other side
-    return left
-
-
 def _sweep_cuts(
     cuts: list[tuple[int, int]], ranks: np.ndarray, w: np.ndarray, src: np.ndarray, dst: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
     """Return the left side of every sweep cut ``(angle, p)`` (the angle's first p + 1 nodes), made contiguous.
 
-    `ranks` holds each node's position in every sweep order. This is :func:`_make_contiguous` on
-    every cut at once: the components of both sides of all cuts come from one call on a graph
+    `ranks` holds each node's position in every sweep order. Every cut is made contiguous as
+    though alone, all at once: the components of both sides of all cuts come from one call on a graph
     holding a copy of the nodes per cut (copies in cut order, so each copy's components are
     numbered as on their own). Most cuts leave one piece on each side and are kept as they are;
     in the others the side's pieces but its heaviest change sides, the left side's first.
