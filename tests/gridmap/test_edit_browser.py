@@ -243,7 +243,9 @@ def test_planner_paints_a_unit_into_the_neighbouring_grid_and_sees_everything_ch
         browser.find_element(By.ID, "box").click()
         assert browser.find_element(By.ID, "box").get_attribute("aria-pressed") == "true"
         press_at(browser, [(x - 4, y - 4), (x, y), (x + 4, y + 4)])
-        wait.until(lambda d: idle(d) and session.cell_grid[unit] == session.by_code[b])
+        # the page shows the edit once its list has the new count (the server applies it before the page hears back)
+        wait.until(lambda d: idle(d) and f"{hh_b + hh_unit} 户" in row(d, b).text)
+        assert session.cell_grid[unit] == session.by_code[b]
         assert pixel(browser, x, y) == colour_b
         # closing the tab with unsaved edits asks first
         assert browser.execute_script(
