@@ -434,26 +434,16 @@ def _component_labels(n: int, src: np.ndarray, dst: np.ndarray) -> np.ndarray:
     return labels
 
 
-def _sweep_cuts(
-    cuts: list[tuple[int, int]], ranks: np.ndarray, w: np.ndarray, src: np.ndarray, dst: np.ndarray
-) -> tuple[np.ndarray, np.ndarray]:
-    """Return the left side of every sweep cut ``(angle, p)`` (the angle's first p + 1 nodes), made contiguous.
+def _sweep_cuts(left: np.ndarray, cross: np.ndarray, w: np.ndarray, edges: _Edges) -> tuple[np.ndarray, np.ndarray]:
+    """Return the sides `left` of sweep cuts (one row per cut) made contiguous, and the rows that changed.
 
-    `ranks` holds each node's position in every sweep order. Every cut is made contiguous as
-    though alone, all at once: the components of both sides of all cuts come from one call on a graph
-    holding a copy of the nodes per cut (copies in cut order, so each copy's components are
-    numbered as on their own). Most cuts leave one piece on each side and are kept as they are;
-    in the others the side's pieces but its heaviest change sides, the left side's first.
-    Returns the sides (one row per cut) and the rows that changed.
+    `cross` marks, per cut, the `edges` whose ends lie on both sides. Every cut is made contiguous
+    as though alone, all at once: the components of both sides of all cuts come from one call on
+    a graph holding a copy of the nodes per cut (copies in cut order, so each copy's components
+    are numbered as on their own). Most cuts leave one piece on each side and are kept as they
+    are; in the others the side's pieces but its heaviest change sides, the left side's first.
     """
-    angle = np.array([a for a, _ in cuts])
-    at = np.array([p for _, p in cuts], dtype=ranks.dtype)[:, None]
-    left = ranks[angle] <= at
-    # an edge crosses the cut where its ends' positions lie on both sides of p
-    rank_src, rank_dst = ranks[:, src], ranks[:, dst]
-    first, last = np.minimum(rank_src, rank_dst), np.maximum(rank_src, rank_dst)
-    indptr = np.searchsorted(src, np.arange(len(w) + 1)).astype(np.int32)
-    labels = _copies_components(_crossing(first, last, angle, at), src, dst, indptr)
+    labels = _copies_components(cross, edges, len(w))
     # both sides hold nodes and no edge joins them: two labels mean one piece each
     rows = np.flatnonzero(labels.max(axis=1) - labels.min(axis=1) + 1 != 2)
     if not len(rows):
@@ -473,36 +463,42 @@ def _sweep_cuts(
                 flipped.append(r)
         if flip_side and flipped:  # the flipped pieces joined the other side (numbered apart from the rest)
             moved = sub[flipped]
-            lab[flipped] = _copies_components(moved[:, src] != moved[:, dst], src, dst, indptr) + lab.max() + 1
+            lab[flipped] = _copies_components(moved[:, edges.u] != moved[:, edges.v], edges, len(w)) + lab.max() + 1
+    left = left.copy()
     left[rows] = sub
     return left, rows
 
 
-def _crossing(first: np.ndarray, last: np.ndarray, angle: np.ndarray, at: np.ndarray) -> np.ndarray:
-    """Edges cut by each sweep cut: an edge's ends' positions (`first` <= `last`, a row per direction) straddle it."""
-    return (first[angle] <= at) & (last[angle] > at)
+def _copies_components(cross: np.ndarray, edges: _Edges, n: int) -> np.ndarray:
+    """Component labels of copies of a graph of `n` nodes, one row per copy, each without the edges `cross` marks.
 
-
-def _copies_components(cross: np.ndarray, src: np.ndarray, dst: np.ndarray, indptr: np.ndarray) -> np.ndarray:
-    """Component labels of copies of a graph, one row per copy, each without the edges its row of `cross` marks.
-
-    The graph is every edge both ways, sorted by `src`, with `indptr` its row pointers (CSR). The
-    copies are numbered one after the other, so each copy's components are numbered in the order
-    of their smallest node, above the last copy's. A removed edge becomes a loop on its source
-    node: the traversal passes over it, and every copy keeps the same layout.
+    The copies are numbered one after the other, so each copy's components are numbered in the
+    order of their smallest node, above the last copy's. The traversal reads each edge once from
+    either end: the edges by `u` (their order) and by `v` (:attr:`_Edges.by_v`), a graph and its
+    transpose. A removed edge becomes a loop on its node: the traversal passes over it, and
+    every copy keeps the same layout.
     """
     count, m = cross.shape
-    n = len(indptr) - 1
-    indices = (np.where(cross, src, dst) + (np.arange(count, dtype=np.int32) * n)[:, None]).ravel()
-    ptr = np.empty(count * n + 1, np.int32)
-    ptr[:-1] = (indptr[:-1] + (np.arange(count, dtype=np.int32) * m)[:, None]).ravel()
-    ptr[-1] = count * m
+    step = (np.arange(count, dtype=np.int32) * n)[:, None]
+    heads = (np.where(cross, edges.u, edges.v) + step).ravel()
+    by_v = edges.by_v
+    tails = (np.where(cross[:, by_v], edges.v[by_v], edges.u[by_v]) + step).ravel()
+    forward, backward = _copies_ptr(edges.u, n, count), _copies_ptr(edges.v[by_v], n, count)
     if _connected_components_undirected is None:  # see the import above (tested)
-        every = csr_matrix((np.ones(len(indices)), indices, ptr), shape=(count * n, count * n))
+        every = csr_matrix((np.ones(len(heads)), heads, forward), shape=(count * n, count * n))
         return connected_components(every, directed=False)[1].reshape(count, n)
     labels = np.full(count * n, -9999, np.int32)
-    _connected_components_undirected(indices, ptr, indices, ptr, labels)
+    _connected_components_undirected(heads, forward, tails, backward, labels)
     return labels.reshape(count, n)
+
+
+def _copies_ptr(ends: np.ndarray, n: int, count: int) -> np.ndarray:
+    """Row pointers (CSR) of `count` copies of edges whose sorted ends `ends` are among `n` nodes."""
+    indptr = np.searchsorted(ends, np.arange(n, dtype=np.int32))
+    ptr = np.empty(count * n + 1, np.int32)
+    ptr[:-1] = (indptr + (np.arange(count, dtype=np.int32) * len(ends))[:, None]).ravel()
+    ptr[-1] = count * len(ends)
+    return ptr
 
 
 _COS = np.array([math.cos(math.pi * a / ANGLES) for a in range(ANGLES)])
@@ -542,98 +538,124 @@ def _sweep_positions(sums: np.ndarray, lo: float, hi: float, target: float, *, l
 class _Edges(NamedTuple):
     """The edges among a bisection's nodes, as positions in its node list.
 
-    Each edge once, in the graph's edge order (`u`, `v`, border `cost`), and both ways sorted by
-    source (`src`, `dst`, as :func:`_both_ways` gives them).
+    Each edge once with its border `cost`, sorted by `u` (:func:`_contract` gives the graph's
+    edges so sorted: then this is their order), and `by_v`, the order by `v` (each stable).
     """
 
     u: np.ndarray
     v: np.ndarray
     cost: np.ndarray
-    src: np.ndarray
-    dst: np.ndarray
+    by_v: np.ndarray
 
     @classmethod
     def of(cls, idx: np.ndarray, g: _Arrays) -> _Edges:
         """Return the edges among the nodes `idx` of `g`."""
         lu, lv, lc = _local(idx, g)
-        return cls(lu, lv, lc, *_both_ways(lu, lv))
+        by_u = np.argsort(lu, kind="stable")
+        lu, lv, lc = lu[by_u].astype(np.int32), lv[by_u].astype(np.int32), lc[by_u]
+        return cls(lu, lv, lc, np.argsort(lv, kind="stable"))
 
     def within(self, keep: np.ndarray) -> _Edges:
         """Return the edges among the nodes `keep` marks, renumbered: what :meth:`of` gives for them."""
-        pos = np.cumsum(keep) - 1  # order-keeping, so `src` stays sorted
+        pos = (np.cumsum(keep) - 1).astype(np.int32)  # order-keeping, so both orders stay sorted
         once = keep[self.u] & keep[self.v]
-        both = keep[self.src] & keep[self.dst]
-        src, dst = pos[self.src[both]].astype(np.int32), pos[self.dst[both]].astype(np.int32)
-        return _Edges(pos[self.u[once]], pos[self.v[once]], self.cost[once], src, dst)
+        by_v = (np.cumsum(once) - 1)[self.by_v[once[self.by_v]]]
+        return _Edges(pos[self.u[once]], pos[self.v[once]], self.cost[once], by_v)
 
 
-def _bisect(idx: np.ndarray, k: int, g: _Arrays, band: Band, edges: _Edges | None = None) -> list[np.ndarray]:
-    """Cut the nodes `idx` (ascending) into `k` grids by recursive sweep-line bisection (`edges`: theirs, if known)."""
+class _Sweep(NamedTuple):
+    """A bisection's nodes along every sweep direction, one row per direction (:data:`_COS`, :data:`_SIN`).
+
+    `order` lists node positions by their projection on the direction (equal ones by position:
+    the sort is stable), `rank` gives each node's place in it.
+    """
+
+    order: np.ndarray
+    rank: np.ndarray
+
+    @classmethod
+    def of(cls, x: np.ndarray, y: np.ndarray) -> _Sweep:
+        """Return the sweep of nodes at `x`, `y`."""
+        return cls.ordered(np.argsort(x * _COS[:, None] + y * _SIN[:, None], axis=1, kind="stable"))
+
+    @classmethod
+    def ordered(cls, order: np.ndarray) -> _Sweep:
+        """Return the sweep whose orders are `order`."""
+        rank = np.empty(order.shape, np.int32)
+        rank[np.arange(len(order))[:, None], order] = np.arange(order.shape[1], dtype=np.int32)
+        return cls(order, rank)
+
+    def within(self, keep: np.ndarray) -> _Sweep:
+        """Return the sweep of the nodes `keep` marks, renumbered: what :meth:`of` gives for them.
+
+        Sorting fewer nodes stably leaves them in the order they had among all: each direction's
+        order filtered, without sorting again.
+        """
+        pos = np.cumsum(keep) - 1
+        return _Sweep.ordered(pos[self.order[keep[self.order]].reshape(len(self.order), -1)])
+
+
+def _bisect(
+    idx: np.ndarray, k: int, g: _Arrays, band: Band, known: tuple[_Edges, _Sweep] | None = None
+) -> list[np.ndarray]:
+    """Cut the nodes `idx` (ascending) into `k` grids by recursive sweep-line bisection.
+
+    `known` holds their edges and sweep where the caller has them (a half's come from its whole's).
+    """
     if k <= 1 or len(idx) <= 1:
         return [idx]
     mn, mx = band.min_households, band.max_households
     w = g.w[idx]
-    x, y = g.x[idx], g.y[idx]
     H = w.sum()
-    edges = _Edges.of(idx, g) if edges is None else edges
-    lu, lv, lc, src, dst = edges
-    splits = {(k // 2, k - k // 2), (k - k // 2, k // 2)}
+    edges, sweep = (_Edges.of(idx, g), _Sweep.of(g.x[idx], g.y[idx])) if known is None else known
     # the sweep orders and the cuts they give do not depend on the split: with odd k both
-    # splits score the same candidates, so each is made contiguous and measured once.
-    # One row per direction; `idx` is ascending, so a stable sort breaks ties by node as before
-    proj = x * _COS[:, None] + y * _SIN[:, None]
-    orders = np.argsort(proj, axis=1, kind="stable")
-    ranks = np.empty(orders.shape, np.int32)
-    np.put_along_axis(ranks, orders, np.arange(len(idx), dtype=np.int32)[None, :], axis=1)
-    sums = np.cumsum(w[orders], axis=1)[:, :-1]
+    # splits score the same candidates, so each is made contiguous and measured once
+    sums = np.cumsum(w[sweep.order], axis=1)[:, :-1]
     limited = g.goal is not None and bool(g.goal.limits)  # then cuts that let both sides meet the limits win
     plans = []
-    for k1, k2 in sorted(splits):
+    for k1, k2 in sorted({(k // 2, k - k // 2), (k - k // 2, k // 2)}):
         lo, hi = max(k1 * mn, H - k2 * mx), min(k1 * mx, H - k2 * mn)
         target = H * k1 / k
         if lo > hi:
             lo = hi = target
         plans.append((k1, k2, lo, hi, target, _sweep_positions(sums, lo, hi, target, limited=limited)))
-    cuts = list(dict.fromkeys(c for plan in plans for c in plan[5]))
-    sides, changed = _sweep_cuts(cuts, ranks, w, src, dst)
-    whole = np.asarray(sides.all(axis=1) | ~sides.any(axis=1))
-    rank_u, rank_v = ranks[:, lu], ranks[:, lv]
-    crossing = _crossing(
-        np.minimum(rank_u, rank_v),
-        np.maximum(rank_u, rank_v),
-        np.array([a for a, _ in cuts]),
-        np.array([p for _, p in cuts], dtype=ranks.dtype)[:, None],
-    )
-    crossing[changed] = sides[changed][:, lu] != sides[changed][:, lv]
+    cuts = sorted({cut for plan in plans for cut in plan[5]})  # each cut once
+    row = {cut: r for r, cut in enumerate(cuts)}
+    angle = np.array([a for a, _ in cuts])
+    at = np.array([p for _, p in cuts])[:, None]
+    # an edge crosses a cut where its ends' places lie on both sides of it
+    rank_u, rank_v = sweep.rank[:, edges.u], sweep.rank[:, edges.v]
+    crossing = (np.minimum(rank_u, rank_v)[angle] <= at) & (np.maximum(rank_u, rank_v)[angle] > at)
+    sides, changed = _sweep_cuts(sweep.rank[angle] <= at, crossing, w, edges)
+    crossing[changed] = sides[changed][:, edges.u] != sides[changed][:, edges.v]
+    whole = sides.all(axis=1) | ~sides.any(axis=1)
     if g.whole:  # households are whole numbers: every order of adding them gives numpy's sums
         held = np.where(sides, w, 0.0).sum(axis=1)
     else:
         held = np.array([w[row].sum() for row in sides])
-    made: dict[tuple[int, int], tuple[np.ndarray, float, float] | None] = {
-        cut: None if whole[r] else (sides[r], held[r], lc[crossing[r]].sum()) for r, cut in enumerate(cuts)
-    }
+    length = np.array([edges.cost[row].sum() for row in crossing])
     best = None
-    for k1, k2, lo, hi, target, cands in plans:
-        for cut in cands:
-            got = made[cut]
-            if got is None:
-                continue
-            left, L, cut_len = got
-            feasible = lo - TOLERANCE <= L <= hi + TOLERANCE
-            score = (
-                not feasible,
-                abs(L - target) if not feasible else 0.0,
-                _cut_limit_bound(idx, left, k1, k2, g) if limited else 0.0,
-                cut_len * (1 + abs(L - target) / max(H, 1)),
-            )
-            if best is None or score < best[0]:
-                best = (score, left, k1, k2)
+    for k1, k2, lo, hi, target, plan in plans:
+        rows = np.array([row[cut] for cut in plan])
+        rows = rows[~whole[rows]]
+        if not len(rows):
+            continue
+        L = held[rows]
+        off = ~((lo - TOLERANCE <= L) & (L <= hi + TOLERANCE))
+        miss = np.where(off, np.abs(L - target), 0.0)
+        bound = [_cut_limit_bound(idx, sides[r], k1, k2, g) if limited else 0.0 for r in rows.tolist()]
+        score = length[rows] * (1 + np.abs(L - target) / max(H, 1))
+        # the plan's best cut: the first of the least scores, as when scored one by one in order
+        j = np.lexsort((score, bound, miss, off))[0]
+        key = (bool(off[j]), float(miss[j]), bound[j], float(score[j]))
+        if best is None or key < best[0]:
+            best = (key, sides[rows[j]], k1, k2)
     if best is None:
         return [idx]
     _, left, k1, k2 = best
     halves = []
     for side, count in ((left, k1), (~left, k2)):
-        halves += _bisect(idx[side], count, g, band, edges.within(side) if count > 1 else None)
+        halves += _bisect(idx[side], count, g, band, (edges.within(side), sweep.within(side)) if count > 1 else None)
     return halves
 
 

@@ -37,7 +37,14 @@ def sweep_cases(draw: st.DrawFn) -> tuple:
     rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
     ranks = np.array([rng.permutation(n) for _ in range(3)])
     cuts = draw(st.lists(st.tuples(st.integers(0, 2), st.integers(0, n - 2)), min_size=1, max_size=8, unique=True))
-    return w, *split_mod._both_ways(u, v), ranks, cuts
+    return w, u, v, ranks, cuts
+
+
+def _sweep_cuts(w: np.ndarray, u: np.ndarray, v: np.ndarray, ranks: np.ndarray, cuts: list) -> tuple:
+    """Bisection's batched sweep cuts ``(angle, p)`` (the first p + 1 nodes in order `angle`) on the edges `u`, `v`."""
+    edges = split_mod._Edges(u.astype(np.int32), v.astype(np.int32), np.ones(len(u)), np.argsort(v, kind="stable"))
+    left = np.array([ranks[a] <= p for a, p in cuts])
+    return split_mod._sweep_cuts(left, left[:, u] != left[:, v], w, edges)
 
 
 def _make_contiguous(left: np.ndarray, w: np.ndarray, src: np.ndarray, dst: np.ndarray) -> np.ndarray:
@@ -65,8 +72,9 @@ def _make_contiguous(left: np.ndarray, w: np.ndarray, src: np.ndarray, dst: np.n
 @settings(max_examples=300, deadline=None)
 def test_all_cuts_at_once_are_each_cut_made_contiguous_alone(case):
     """Bisection makes every candidate cut contiguous in one batch: the same sides as one cut at a time."""
-    w, src, dst, ranks, cuts = case
-    got, changed = split_mod._sweep_cuts(cuts, ranks, w, src, dst)
+    w, u, v, ranks, cuts = case
+    src, dst = split_mod._both_ways(u, v)
+    got, changed = _sweep_cuts(*case)
     for r, ((a, p), row) in enumerate(zip(cuts, got, strict=True)):
         alone = _make_contiguous(ranks[a] <= p, w, src, dst)
         assert np.array_equal(row, alone)
@@ -77,12 +85,11 @@ def test_all_cuts_at_once_are_each_cut_made_contiguous_alone(case):
 @settings(max_examples=100, deadline=None)
 def test_batched_cuts_without_scipys_inner_routine_give_the_same_sides(case):
     """Where scipy moved its inner routine, the public connected_components gives the same sides."""
-    w, src, dst, ranks, cuts = case
-    fast, _ = split_mod._sweep_cuts(cuts, ranks, w, src, dst)
+    fast, _ = _sweep_cuts(*case)
     inner = split_mod._connected_components_undirected
     split_mod._connected_components_undirected = None
     try:
-        public, _ = split_mod._sweep_cuts(cuts, ranks, w, src, dst)
+        public, _ = _sweep_cuts(*case)
     finally:
         split_mod._connected_components_undirected = inner
     assert np.array_equal(fast, public)
@@ -219,6 +226,20 @@ def test_the_edges_handed_to_a_half_are_those_rebuilt_from_the_graph(case, keep)
     mask = np.array(keep[: len(idx)])
     handed, rebuilt = split_mod._Edges.of(idx, g).within(mask), split_mod._Edges.of(idx[mask], g)
     assert all(np.array_equal(a, b) and a.dtype == b.dtype for a, b in zip(handed, rebuilt, strict=True))
+
+
+@given(st.lists(st.tuples(st.integers(0, 5), st.integers(0, 5)), min_size=1, max_size=40), st.data())
+@settings(max_examples=200, deadline=None)
+def test_the_sweep_handed_to_a_half_is_the_one_sorted_afresh(points, data):
+    """A half's sweep orders filtered from its parent's: the orders and ranks sorting the half's nodes again gives.
+
+    Coordinates on a small lattice project to equal values along several directions: ties are
+    broken by node, as the stable sort of the half's nodes breaks them.
+    """
+    x, y = (np.array(c, float) for c in zip(*points, strict=True))
+    keep = np.array(data.draw(st.lists(st.booleans(), min_size=len(x), max_size=len(x))))
+    handed, sorted_afresh = split_mod._Sweep.of(x, y).within(keep), split_mod._Sweep.of(x[keep], y[keep])
+    assert all(np.array_equal(a, b) and a.dtype == b.dtype for a, b in zip(handed, sorted_afresh, strict=True))
 
 
 @given(
