@@ -40,6 +40,7 @@ from __future__ import annotations
 
 import itertools
 import math
+from collections import defaultdict
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from typing import NamedTuple
@@ -705,23 +706,23 @@ def _refine(label: np.ndarray, idx: np.ndarray, g: _Arrays, band: Band, *, polis
     # whose neighbouring parts offered no shorter border (`calm`) stays put while its neighbours
     # keep their parts and those parts stay inside, whatever their households.
     moves = 0
-    changed = dict.fromkeys(parts, 0)  # the move count when each part last changed
+    changed = defaultdict(int, dict.fromkeys(parts, 0))  # the move count when each part last changed (0: never)
     looked = dict.fromkeys(order, -1)  # the move count when each node last found no move
     near: dict[int, tuple[int, ...]] = {}  # the parts each node touched (its own too) when it last looked
     still = dict.fromkeys(order, False)  # neither the node nor a neighbour moved since it last looked
     calm = dict.fromkeys(order, False)
     off = {p: violation(h) for p, h in weight.items()}  # each part's band violation
-    inside = {p: o == 0.0 for p, o in off.items()}
+    inside = defaultdict(lambda: True, {p: o == 0.0 for p, o in off.items()})  # parts beyond the group: as inside
     for _ in range(REFINE_PASSES):
         moved = 0
         for v in order:
             if not boundary[v]:
                 continue
             if still[v]:  # (where it is not, a part it touches changed since and it may no longer be calm)
-                seen, around = looked[v], near[v]
-                if all(changed.get(p, 0) <= seen for p in around):
+                around = near[v]
+                if max(map(changed.__getitem__, around)) <= looked[v]:
                     continue
-                if calm[v] and all(inside.get(p, True) for p in around):
+                if calm[v] and all(map(inside.__getitem__, around)):
                     continue
             a = lab[v]
             nbr = gl.nbr[v]
