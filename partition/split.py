@@ -120,7 +120,8 @@ class _Arrays:
     cost: np.ndarray
     barrier: np.ndarray
     members: list[list[int]]
-    label: list[UnitRef]
+    label: list
+    """Each node's unit label as the graph gives it (a compound's: its :class:`UnitRef`), read by :meth:`unit`."""
     indptr: np.ndarray = field(init=False)
     nbr: np.ndarray = field(init=False)
     ncost: np.ndarray = field(init=False)
@@ -134,12 +135,16 @@ class _Arrays:
         dst = np.concatenate([self.ev, self.eu])
         cost = np.concatenate([self.cost, self.cost])
         bar = np.concatenate([self.barrier, self.barrier])
-        order = np.lexsort((dst, src))
+        order = np.argsort(src * n + dst)  # by source, then neighbour (each pair once: any sort gives this order)
         self.nbr, self.ncost, self.nbar = dst[order], cost[order], bar[order]
         self.indptr = np.searchsorted(src[order], np.arange(n + 1))
         self._lists: _Lists | None = None
         # whole numbers of households whose total stays exact in floats: sums of them are exact in any order
         self.whole = bool(np.all(self.w == np.round(self.w))) and float(np.abs(self.w).sum()) < 2.0**52
+
+    def unit(self, v: int | np.integer) -> UnitRef:
+        """Return node `v`'s unit, as a reason names it (made only for the few nodes a reason names)."""
+        return unit_ref(self.label[v])
 
     def lists(self) -> _Lists:
         """Return the graph as Python lists, made once: node-by-node loops read them far faster than arrays."""
@@ -279,7 +284,7 @@ def _arrays(graph: nx.Graph | CellGraph, max_households: float) -> tuple[_Arrays
         area = np.maximum(graph.area.astype(float), 1e-9)
         x, y = graph.x.astype(float), graph.y.astype(float)
         compound = graph.compound.tolist()
-        label = [unit_ref(v) for v in graph.label]
+        label = graph.label.tolist()
         eu, ev = graph.i.astype(int), graph.j.astype(int)
         length, bar = graph.length.astype(float), graph.barrier.astype(bool)
         return _contract(n, nodes, w, area, x, y, compound, label, eu, ev, length, bar, max_households)
@@ -291,7 +296,7 @@ def _arrays(graph: nx.Graph | CellGraph, max_households: float) -> tuple[_Arrays
     x = np.array([graph.nodes[v]["x"] for v in nodes], float)
     y = np.array([graph.nodes[v]["y"] for v in nodes], float)
     compound = [graph.nodes[v].get("compound") for v in nodes]
-    label = [unit_ref(graph.nodes[v].get("label", v)) for v in nodes]
+    label = [graph.nodes[v].get("label", v) for v in nodes]
     if graph.number_of_edges():
         eu, ev, length, bar = map(
             np.array,
@@ -318,7 +323,7 @@ def _contract(
     x: np.ndarray,
     y: np.ndarray,
     compound: list,
-    label: list[UnitRef],
+    label: list,
     eu: np.ndarray,
     ev: np.ndarray,
     length: np.ndarray,
@@ -384,7 +389,7 @@ def _contract(
         cost=cost_sum,
         barrier=bar_all,
         members=part_members,
-        label=[label[new[g]] for g in range(m)],
+        label=[label[i] for i in new.tolist()],
     )
     return arr, inv
 
@@ -629,7 +634,7 @@ def _bisect(
     crossing = (np.minimum(rank_u, rank_v)[angle] <= at) & (np.maximum(rank_u, rank_v)[angle] > at)
     sides, changed = _sweep_cuts(sweep.rank[angle] <= at, crossing, w, edges)
     crossing[changed] = sides[changed][:, edges.u] != sides[changed][:, edges.v]
-    whole = sides.all(axis=1) | ~sides.any(axis=1)
+    whole = np.asarray(sides.all(axis=1) | ~sides.any(axis=1))
     if g.whole:  # households are whole numbers: every order of adding them gives numpy's sums
         held = np.where(sides, w, 0.0).sum(axis=1)
     else:
@@ -644,11 +649,11 @@ def _bisect(
         L = held[rows]
         off = ~((lo - TOLERANCE <= L) & (L <= hi + TOLERANCE))
         miss = np.where(off, np.abs(L - target), 0.0)
-        bound = [_cut_limit_bound(idx, sides[r], k1, k2, g) if limited else 0.0 for r in rows.tolist()]
+        bound = np.array([_cut_limit_bound(idx, sides[r], k1, k2, g) if limited else 0.0 for r in rows.tolist()])
         score = length[rows] * (1 + np.abs(L - target) / max(H, 1))
         # the plan's best cut: the first of the least scores, as when scored one by one in order
         j = np.lexsort((score, bound, miss, off))[0]
-        key = (bool(off[j]), float(miss[j]), bound[j], float(score[j]))
+        key = (bool(off[j]), float(miss[j]), float(bound[j]), float(score[j]))
         if best is None or key < best[0]:
             best = (key, sides[rows[j]], k1, k2)
     if best is None:
@@ -1506,7 +1511,7 @@ def split_graph(
         given[next_id] = (
             "over_max",
             "unit_over_max",
-            (Reason.of(ReasonKind.UNIT_OVER_MAX, unit=g.label[v], households=round(g.w[v]), max=round(mx)),),
+            (Reason.of(ReasonKind.UNIT_OVER_MAX, unit=g.unit(v), households=round(g.w[v]), max=round(mx)),),
         )
         next_id += 1
     rest = np.setdiff1d(np.arange(n), oversize)
@@ -1616,7 +1621,7 @@ def _pocket(nodes_: np.ndarray, allowed: np.ndarray, g: _Arrays, band: Band) -> 
                 return Reason.of(
                     ReasonKind.POCKET,
                     households=round(hc),
-                    unit=g.label[c],
+                    unit=g.unit(c),
                     unit_households=round(g.w[c]),
                     min=round(mn),
                     max=round(mx),
@@ -1636,7 +1641,7 @@ def _why_unbalanced(nodes_: np.ndarray, hh: float, g: _Arrays, band: Band, overs
     for u in units[np.lexsort((units, -g.w[units]))][:10]:
         if _unit_fits(int(u), allowed, g, band) is False:
             return "no_feasible_k", Reason.of(
-                ReasonKind.UNIT_FITS_NOWHERE, unit=g.label[u], households=round(g.w[u]), min=round(mn), max=round(mx)
+                ReasonKind.UNIT_FITS_NOWHERE, unit=g.unit(u), households=round(g.w[u]), min=round(mn), max=round(mx)
             )
     big = nodes_[np.argmax(g.w[nodes_])]
     return "unbalanced", Reason.of(
@@ -1644,7 +1649,7 @@ def _why_unbalanced(nodes_: np.ndarray, hh: float, g: _Arrays, band: Band, overs
         households=round(hh),
         min=round(mn),
         max=round(mx),
-        unit=g.label[big],
+        unit=g.unit(big),
         unit_households=round(g.w[big]),
     )
 
@@ -1732,7 +1737,7 @@ def _why_limits(nodes_: np.ndarray, label: np.ndarray, g: _Arrays, band: Band) -
             out.append(
                 Reason.of(
                     ReasonKind.UNIT_OVER_LIMIT,
-                    unit=g.label[heavy],
+                    unit=g.unit(heavy),
                     measure=name,
                     value=_num(row[heavy]),
                     limit=_num(cap),
@@ -1776,7 +1781,7 @@ def _why_limits(nodes_: np.ndarray, label: np.ndarray, g: _Arrays, band: Band) -
             out.append(
                 Reason.of(
                     ReasonKind.LIMIT_FORCED,
-                    unit=g.label[unit],
+                    unit=g.unit(unit),
                     measure=name,
                     value=_num(value),
                     limit=text,
