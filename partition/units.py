@@ -91,9 +91,9 @@ def unit_columns(points: gpd.GeoDataFrame) -> tuple[np.ndarray, dict[str, np.nda
     n = len(points)
     xy = shapely.get_coordinates(points.geometry.values)
     coord = _row_codes(xy[:, 0], xy[:, 1])
-    building = points["building"] if "building" in points else pd.Series(None, index=points.index)
-    has_b = building.notna().to_numpy()
-    bkey = np.where(has_b, _key(building, n), -1 - coord)
+    building = points["building"] if "building" in points else None
+    has_b = building.notna().to_numpy() if building is not None else np.zeros(n, bool)
+    bkey = np.where(has_b, _key(building, n), -1 - coord) if has_b.any() else -1 - coord
     first = _row_codes(_key(points.get("village_code"), n), _key(points.get("group"), n), bkey)
     unit = _merge_shared_spots(first, coord)
     m = int(unit.max()) + 1 if n else 0
