@@ -8,7 +8,6 @@ from dataclasses import dataclass, field
 import geopandas as gpd
 import networkx as nx
 import numpy as np
-import pandas as pd
 import shapely
 
 MIN_SHARED = 1e-6
@@ -77,10 +76,32 @@ def _matched_segments(
     i = np.minimum(first, second)[distinct]
     j = np.maximum(first, second)[distinct]
     n = max(len(geoms), 1)
-    # summed pair by pair in segment order (pandas' compensated sums), pairs sorted by (i, j)
-    total = pd.Series(length[distinct]).groupby(i * n + j, sort=True).sum()
-    pair = total.index.to_numpy(np.int64)
-    return pair // n, pair % n, total.to_numpy(float), loose
+    pair, total = _group_sums(i * n + j, length[distinct])  # pairs sorted by (i, j)
+    return pair // n, pair % n, total, loose
+
+
+def _group_sums(key: np.ndarray, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Return each distinct `key` (ascending) and the sum of its `values`, added in row order with compensation.
+
+    ``pd.Series(values).groupby(key, sort=True).sum()`` bit for bit (pandas' Kahan summation),
+    one step per position within the groups: cells share one segment with most neighbours, so
+    about two steps.
+    """
+    order = np.argsort(key, kind="stable")
+    key, values = key[order], values[order]
+    start = np.flatnonzero(np.r_[True, key[1:] != key[:-1]]) if len(key) else np.zeros(0, np.int64)
+    size = np.diff(np.r_[start, len(key)])
+    total = values[start].copy()
+    compensation = np.zeros(len(start))
+    for step in range(1, int(size.max()) if len(size) else 0):
+        g = np.flatnonzero(size > step)
+        with np.errstate(invalid="ignore"):  # inf - inf: NaN, as in pandas
+            y = values[start[g] + step] - compensation[g]
+            t = total[g] + y
+            c = (t - total[g]) - y
+        compensation[g] = np.where(np.isnan(c), 0.0, c)  # pandas resets it where an infinity made it NaN
+        total[g] = t
+    return key[start], total
 
 
 def _first_seen_key(*cols: np.ndarray) -> np.ndarray:

@@ -16,7 +16,7 @@ from partition.adjacency import cell_graph, measure_column
 from partition.partition import Partition, unmet_limits
 from partition.reasons import Reason, ReasonKind, UnitKind, UnitRef, encode, unit_text
 from partition.rules import RULE_LABELLERS, Rule, Verdict
-from partition.tessellation import EMPTY, cells_from_polygons, point_owner, voronoi_cells
+from partition.tessellation import EMPTY, cells_from_polygons, coverage_runs, point_owner, voronoi_cells
 from partition.units import unit_columns
 from partition.values import Flag, Status
 
@@ -215,29 +215,36 @@ def _note_blank_groups(rows: list[dict], points: gpd.GeoDataFrame, grid_of_point
 def dissolve_cells(geoms: np.ndarray, label: np.ndarray) -> dict[int, BaseGeometry]:
     """Return the union of the cells of every label: a fast coverage union, checked, else a full overlay union.
 
-    Cells tile the area without overlaps, so GEOS's coverage union applies; its result is kept when
-    it is valid and has the cells' total area, holes (a grid inside this one) and pieces included.
-    Where cells' shared edges do not match exactly (cut at different vertices along a barrier) it
-    fails or is not valid, and the grid is unioned again with the general (slower) overlay.
+    Cells tile the area without overlaps, so GEOS's coverage union applies (all grids in one call,
+    :func:`partition.tessellation.coverage_runs`); its result is kept when it is valid and has the
+    cells' total area, holes (a grid inside this one) and pieces included. Where cells' shared edges
+    do not match exactly (cut at different vertices along a barrier) it fails or is not valid, and
+    the grid is unioned again with the general (slower) overlay.
     """
     order = np.argsort(label, kind="stable")
     labels, starts = np.unique(label[order], return_index=True)
-    out: dict[int, BaseGeometry] = {}
-    for lab, members in zip(labels, np.split(order, starts[1:]), strict=True):
-        parts = geoms[members]
-        try:
-            merged = shapely.coverage_union_all(parts)
-        except shapely.errors.GEOSException:  # cells cut at different vertices (along a barrier)
-            merged = None
-        area = float(shapely.area(parts).sum())
-        if merged is None or not (
-            shapely.get_type_id(merged) in (3, 6)  # Polygon, MultiPolygon
-            and shapely.is_valid(merged)
-            and abs(shapely.area(merged) - area) <= 1e-9 * max(area, 1.0)
-        ):
-            merged = shapely.union_all(parts)
-        out[int(lab)] = merged
-    return out
+    size = np.diff(np.r_[starts, len(order)])
+    parts = geoms[order]
+    try:
+        merged = coverage_runs(parts, starts, size, single=True)
+    except shapely.errors.GEOSException:  # cells cut at different vertices (along a barrier): grid by grid
+        merged = np.array([_coverage_or_none(parts[a : a + n]) for a, n in zip(starts, size, strict=True)], object)
+    area = np.add.reduceat(shapely.area(parts), starts) if len(parts) else np.zeros(0)
+    ok = (
+        np.isin(shapely.get_type_id(merged), (3, 6))  # Polygon, MultiPolygon (None: -1)
+        & shapely.is_valid(merged)
+        & (np.abs(shapely.area(merged) - area) <= 1e-9 * np.maximum(area, 1.0))
+    )
+    for k in np.flatnonzero(~ok):
+        merged[k] = shapely.union_all(parts[starts[k] : starts[k] + size[k]])
+    return dict(zip(labels.tolist(), merged, strict=True))
+
+
+def _coverage_or_none(parts: np.ndarray) -> BaseGeometry | None:
+    try:
+        return shapely.coverage_union_all(parts)
+    except shapely.errors.GEOSException:
+        return None
 
 
 def _previous_of_cells(
@@ -346,15 +353,16 @@ def partition_village(village: Village, *, previous: np.ndarray | None = None) -
         base_start = len(rows)
         figures = Partition(graph, label, [rule] * (int(label.max()) + 1 if len(label) else 0))
         dissolved = dissolve_cells(cells.geometry.values, label)
-        agg = pd.DataFrame({"households": figures.households, "population": figures.population, "units": figures.units})
+        households, population = figures.households.tolist(), figures.population.tolist()
+        units = figures.units.astype(int).tolist()
         sums = {
-            name: np.bincount(label, weights=values, minlength=len(agg))
+            name: np.bincount(label, weights=values, minlength=len(households)).tolist()
             for name, values in graph.measures.items()
             if name not in VILLAGE_GRID_COLUMNS  # population, units: their columns hold the sums already
         }
         cells["grid"] = base_start + label
         cell_parts.append(cells)
-        for j in agg.index:
+        for j in range(len(households)):
             status, reasons, flag = verdicts[j] if j < len(verdicts) else Verdict()
             geom = dissolved[j]
             if status == Status.OK and shapely.get_num_geometries(geom) > 1:
@@ -364,14 +372,14 @@ def partition_village(village: Village, *, previous: np.ndarray | None = None) -
                 dict(
                     grid_type="base",
                     rule=rule.name,
-                    households=float(agg.at[j, "households"]),
-                    population=float(agg.at[j, "population"]),
-                    units=int(agg.at[j, "units"]),
+                    households=households[j],
+                    population=population[j],
+                    units=units[j],
                     status=status,
                     flag=flag,
                     reasons=reasons,
                     name="",
-                    **{name: float(values[j]) for name, values in sums.items()},
+                    **{name: values[j] for name, values in sums.items()},
                 )
             )
             geoms.append(geom)

@@ -91,9 +91,9 @@ def unit_columns(points: gpd.GeoDataFrame) -> tuple[np.ndarray, dict[str, np.nda
     n = len(points)
     xy = shapely.get_coordinates(points.geometry.values)
     coord = _row_codes(xy[:, 0], xy[:, 1])
-    building = points["building"] if "building" in points else pd.Series(None, index=points.index)
-    has_b = building.notna().to_numpy()
-    bkey = np.where(has_b, _key(building, n), -1 - coord)
+    building = points["building"] if "building" in points else None
+    has_b = building.notna().to_numpy() if building is not None else np.zeros(n, bool)
+    bkey = np.where(has_b, _key(building, n), -1 - coord) if has_b.any() else -1 - coord
     first = _row_codes(_key(points.get("village_code"), n), _key(points.get("group"), n), bkey)
     unit = _merge_shared_spots(first, coord)
     m = int(unit.max()) + 1 if n else 0
@@ -120,18 +120,23 @@ def unit_columns(points: gpd.GeoDataFrame) -> tuple[np.ndarray, dict[str, np.nda
     cols = {"households": households, "population": population, "n_points": n_points}
     for col in ("village_code", "group", "building", "compound"):
         cols[col] = _first_known(points[col].to_numpy(object) if col in points else None, sorted_unit, at, m)
-    building = cols["building"]
-    labels = np.empty(m, dtype=object)  # filled one by one: a UnitRef is a tuple, which numpy would unpack
-    named = pd.notna(building)
-    for k in np.flatnonzero(named):
-        labels[k] = UnitRef(UnitKind.BUILDING, str(building[k]))
-    if not named.all():  # a unit without a building id is named by where it stands
-        px, py = pd.Series(cx[~named]).round(1).astype(str), pd.Series(cy[~named]).round(1).astype(str)
-        for k, at_xy in zip(np.flatnonzero(~named), (px + ", " + py).to_numpy(object), strict=True):
-            labels[k] = UnitRef(UnitKind.POINT, at_xy)
-    cols["label"] = labels
+    cols["label"] = _labels(cols["building"], cx, cy)
     cols["x"], cols["y"] = cx, cy
     return unit, cols
+
+
+def _labels(building: np.ndarray, cx: np.ndarray, cy: np.ndarray) -> np.ndarray:
+    """Each unit's :class:`UnitRef`: its building id, else where it stands (centroid to 0.1 m)."""
+    named = pd.notna(building)
+    # a unit without a building id is named by where it stands (numpy's rounding, Python's float text)
+    at = iter(
+        f"{x!r}, {y!r}" for x, y in zip(np.round(cx[~named], 1).tolist(), np.round(cy[~named], 1).tolist(), strict=True)
+    )
+    refs = (
+        UnitRef(UnitKind.BUILDING, str(b)) if has else UnitRef(UnitKind.POINT, next(at))
+        for b, has in zip(building.tolist(), named.tolist(), strict=True)
+    )
+    return np.fromiter(refs, dtype=object, count=len(building))  # not np.array: a UnitRef is a tuple
 
 
 def _merge_shared_spots(first: np.ndarray, coord: np.ndarray) -> np.ndarray:

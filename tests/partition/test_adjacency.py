@@ -8,7 +8,14 @@ import pandas as pd
 import pytest
 import shapely
 
-from partition.adjacency import MIN_SHARED, _first_seen_key, cell_graph, edges_from_cells, graph_from_cells
+from partition.adjacency import (
+    MIN_SHARED,
+    _first_seen_key,
+    _group_sums,
+    cell_graph,
+    edges_from_cells,
+    graph_from_cells,
+)
 
 
 def boxes(nx_: int, ny: int, size: float = 10.0) -> np.ndarray:
@@ -122,3 +129,17 @@ def test_segments_are_numbered_in_order_of_first_appearance_as_pandas_numbers_gr
     frame = pd.DataFrame(dict(enumerate(cols)))
     expected = frame.groupby(list(frame.columns), sort=False).ngroup().to_numpy()
     assert _first_seen_key(*cols).tolist() == expected.tolist()
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_border_lengths_are_summed_per_pair_to_the_bit_as_pandas_sums_them(seed):
+    # pairs of cells sharing 1..12 segments, lengths of every magnitude (compensation matters), an infinity
+    rng = np.random.default_rng(seed)
+    key = rng.integers(0, 60, 500) * 1_000 + rng.integers(0, 3, 500)
+    values = rng.choice([1e-9, 1e-3, 1.0, 1e6, 1e12], 500) * rng.random(500)
+    values[rng.integers(0, 500)] = np.inf
+    expected = pd.Series(values).groupby(key, sort=True).sum()
+    pair, total = _group_sums(key, values)
+    assert pair.tolist() == expected.index.tolist()
+    assert total.tobytes() == expected.to_numpy(float).tobytes()
+    assert [len(x) for x in _group_sums(np.zeros(0, np.int64), np.zeros(0))] == [0, 0]

@@ -313,6 +313,22 @@ def test_dissolved_grids_keep_the_hole_of_a_grid_inside_them_and_their_pieces():
     assert shapely.equals(grids[1], cells[4])
 
 
+def test_every_grid_dissolves_to_its_cells_union_where_coverage_union_fails_or_misleads():
+    # all grids are dissolved in one batch: a grid GEOS cannot coverage-union (a vertex on one side
+    # of a shared edge only), one that overlaps itself and single cells must each still get their union
+    unnoded = [shapely.box(0, 0, 1, 1), shapely.Polygon([(1, 0), (2, 0), (2, 1), (1, 1), (1, 0.5)])]
+    overlapping = [shapely.box(10, 0, 11, 1), shapely.box(10.5, 0.5, 11.5, 1.5)]
+    tiles = [shapely.box(x, 5, x + 1, 6) for x in range(4)]
+    single = [shapely.box(20, 20, 22, 21)]
+    cells = np.array([*tiles, *unnoded, *single, *overlapping], dtype=object)
+    label = np.array([2, 2, 2, 2, 0, 0, 3, 1, 1])
+    grids = dissolve_cells(cells, label)
+    assert sorted(grids) == [0, 1, 2, 3]
+    for k, grid in grids.items():
+        assert shapely.is_valid(grid) and shapely.equals(grid, shapely.union_all(cells[label == k])), k
+    assert shapely.get_num_geometries(grids[0]) == 1 and grids[0].area == 2
+
+
 def test_band_grids_left_under_the_minimum_unexplained_are_flagged_with_the_area_total():
     def row(rule, households, status=Status.OK):
         return {"rule": rule, "households": households, "status": status, "flag": "", "reasons": ()}

@@ -8,6 +8,7 @@ import shapely
 from partition.measures import coverage_ratio, overlap_area
 from partition.tessellation import (
     EMPTY,
+    _distinct_rows,
     blocks_from_barriers,
     cells_from_points,
     cells_from_polygons,
@@ -114,3 +115,15 @@ def test_runs_of_voronoi_pieces_and_of_overlapping_polygons_dissolve_to_their_un
     assert shapely.equals(out, want).all()
     assert shapely.is_valid(out).all()
     assert np.isclose(shapely.area(out[-1]), 100 + 100 + 12 - 25 - 6)  # overlaps counted once
+
+
+def test_sites_are_the_distinct_coordinates_numpy_finds():
+    # Voronoi sites: each distinct spot once (sorted by x then y), its first address, every address's site
+    rng = np.random.default_rng(5)
+    for n in (1, 2, 50, 3000):
+        xy = np.round(rng.uniform(-5, 5, (n, 2)), 0)  # many shared spots, ties in x
+        xy[rng.random(n) < 0.1] *= -1.0  # signed zeros among them
+        got = _distinct_rows(xy)
+        want = np.unique(xy, axis=0, return_index=True, return_inverse=True)
+        for g, w in zip(got, want, strict=True):
+            assert np.array_equal(g, w.reshape(g.shape)), n

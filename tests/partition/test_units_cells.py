@@ -9,6 +9,7 @@ import shapely
 from partition.adjacency import edges_from_cells, graph_from_cells
 from partition.liaison import liaison_groups
 from partition.measures import coverage_ratio, overlap_area
+from partition.reasons import UnitKind, UnitRef
 from partition.tessellation import cells_from_points, point_owner
 from partition.units import units_from_points
 from tests.conftest import UTM, grid_points, square
@@ -25,6 +26,25 @@ def test_points_of_one_building_or_one_spot_form_one_unit():
     assert unit.iloc[2] == unit.iloc[3]  # no building, same coordinates
     assert unit.nunique() == 3
     assert units["households"].sort_values().tolist() == [3.0, 5.0, 7.0]
+
+
+def test_reasons_name_a_unit_by_its_building_id_else_by_where_it_stands():
+    pts = gpd.GeoDataFrame(
+        {"households": [1.0, 1, 1, 1], "population": [1.0, 1, 1, 1], "building": ["3号楼", 7, None, None]},
+        geometry=shapely.points([(0, 0), (10, 0), (500123.04, 3200456.06), (-12.34, 1e-3)]),
+        crs=UTM,
+    )
+    _, units = units_from_points(pts)
+    labels = sorted(units["label"], key=str)
+    assert all(isinstance(v, UnitRef) for v in labels)  # whole references, not tuples taken apart
+    assert sorted(labels) == sorted(
+        [
+            UnitRef(UnitKind.BUILDING, "3号楼"),
+            UnitRef(UnitKind.BUILDING, "7"),
+            UnitRef(UnitKind.POINT, "500123.0, 3200456.1"),
+            UnitRef(UnitKind.POINT, "-12.3, 0.0"),
+        ]
+    )
 
 
 def test_a_point_on_a_shared_border_has_exactly_one_owner():
