@@ -651,8 +651,7 @@ def _bisect(
         miss = np.where(off, np.abs(L - target), 0.0)
         bound = np.array([_cut_limit_bound(idx, sides[r], k1, k2, g) if limited else 0.0 for r in rows.tolist()])
         score = length[rows] * (1 + np.abs(L - target) / max(H, 1))
-        # the plan's best cut: the first of the least scores, as when scored one by one in order
-        j = np.lexsort((score, bound, miss, off))[0]
+        j = _first_least((off, miss, bound, score))
         key = (bool(off[j]), float(miss[j]), float(bound[j]), float(score[j]))
         if best is None or key < best[0]:
             best = (key, sides[rows[j]], k1, k2)
@@ -663,6 +662,11 @@ def _bisect(
     for side, count in ((left, k1), (~left, k2)):
         halves += _bisect(idx[side], count, g, band, (edges.within(side), sweep.within(side)) if count > 1 else None)
     return halves
+
+
+def _first_least(keys: tuple[np.ndarray, ...]) -> int:
+    """Index of the first of the least rows of `keys` (columns, compared in turn): what scoring one by one keeps."""
+    return int(np.lexsort(keys[::-1])[0])
 
 
 def _cut_limit_bound(idx: np.ndarray, left: np.ndarray, k1: int, k2: int, g: _Arrays) -> float:

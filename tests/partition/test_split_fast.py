@@ -242,6 +242,19 @@ def test_the_sweep_handed_to_a_half_is_the_one_sorted_afresh(points, data):
     assert all(np.array_equal(a, b) and a.dtype == b.dtype for a, b in zip(handed, sorted_afresh, strict=True))
 
 
+@given(st.lists(st.tuples(st.booleans(), st.integers(0, 2), st.integers(0, 2), st.integers(0, 3)), min_size=1))
+@settings(max_examples=300, deadline=None)
+def test_the_best_cut_of_a_plan_is_the_first_of_the_least_scores(rows):
+    """Bisection picks a plan's cut from all scores at once: the cut scoring them one by one in order keeps."""
+    off, *rest = zip(*rows, strict=True)
+    keys = (np.array(off), *(np.array(column) / 3 for column in rest))  # a flag, then fractions with ties
+    best = None
+    for j, row in enumerate(zip(*keys, strict=True)):
+        if best is None or row < best[0]:
+            best = (row, j)
+    assert split_mod._first_least(keys) == best[1]
+
+
 @given(
     st.lists(st.lists(st.integers(0, 60), min_size=6, max_size=6), min_size=1, max_size=8),
     st.integers(0, 200),
