@@ -735,7 +735,7 @@ def _refine(label: np.ndarray, idx: np.ndarray, g: _Arrays, band: Band, *, polis
                     continue
             a = lab[v]
             nbr = gl.nbr[v]
-            nlab = [lab[u] for u in nbr]
+            nlab = list(map(lab.__getitem__, nbr))
             looked[v] = moves
             near[v] = tuple({a, *nlab})
             still[v] = True
