@@ -313,7 +313,7 @@ def metric_crs(gdf: gpd.GeoDataFrame, *, work_crs: str | None = None) -> CRS:
     if gdf.crs is None:
         raise CRSError("the data has no CRS, so no UTM zone can be chosen. Fix: pass `input_crs`.")
     try:
-        return gdf.estimate_utm_crs()
+        return utm_crs(gdf)
     except (RuntimeError, ValueError, _ProjCRSError) as exc:
         msg = (
             f"cannot choose a UTM zone for the data (bounds {tuple(round(v, 3) for v in gdf.total_bounds)} in "
@@ -322,6 +322,30 @@ def metric_crs(gdf: gpd.GeoDataFrame, *, work_crs: str | None = None) -> CRS:
         raise CRSError(
             msg, fix="check the CRS of each input (`addresses_crs`, `boundaries_crs`), or pass `work_crs`."
         ) from exc
+
+
+def utm_crs(gdf: gpd.GeoDataFrame | gpd.GeoSeries) -> CRS:
+    """Return ``gdf.estimate_utm_crs()``: the WGS 84 UTM zone of the data's centre.
+
+    geopandas asks pyproj's database which zones cover the centre, a scan of every CRS it knows
+    (about 70 ms, and a run asks several times). For longitude/latitude data the centre lies
+    inside one zone's area of use but on a zone's edge, the equator or beyond 80° S–84° N; that zone is
+    computed and confirmed against its area of use, and every other case goes to geopandas.
+
+    Raises
+    ------
+    RuntimeError, ValueError, pyproj.exceptions.CRSError
+        As ``estimate_utm_crs`` does (no CRS, no zone for the centre).
+    """
+    if gdf.crs is not None and gdf.crs.is_geographic:
+        minx, miny, maxx, maxy = gdf.total_bounds
+        lon, lat = np.mean([minx, maxx]), np.mean([miny, maxy])  # the centre geopandas takes
+        if -180 < lon < 180 and -90 < lat < 90:  # noqa: PLR2004 (False for NaN)
+            crs = CRS.from_epsg((32600 if lat > 0 else 32700) + int((lon + 180) // 6) + 1)
+            area = crs.area_of_use
+            if area is not None and area.west < lon < area.east and area.south < lat < area.north:
+                return crs
+    return gdf.estimate_utm_crs()
 
 
 def reproject(gdf: gpd.GeoDataFrame, crs: CRS) -> gpd.GeoDataFrame:

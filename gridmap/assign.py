@@ -13,6 +13,7 @@ import pandas as pd
 import shapely
 
 from geodata import io as gio
+from geodata.crs import utm_crs
 from geodata.errors import InputError, OptionError, Problem
 from geodata.schema import WORKER_COLUMNS
 from gridmap.result import GridResult
@@ -160,7 +161,7 @@ def assign_workers(
     grids = result.grids
     _check_weights(grids, weights)
     table = _staff(workers, file=file)
-    work = result.work_crs or grids.estimate_utm_crs()
+    work = result.work_crs or utm_crs(grids)
     g = grids.to_crs(work)
     township = GridCode.townships(g["village_code"]).to_numpy(object)
     pins = [t if isinstance(t, str) and t else None for t in table["township"]]

@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from geodata.crs import is_mercator, wgs84_to_china
+from geodata.crs import is_mercator, utm_crs, wgs84_to_china
 from geodata.errors import OptionError
 from gridmap.basemaps import BASEMAPS, TILE_CRS, auto_basemap, display_datum, tile_layers
 from gridmap.catalog import FLAGS, STATUS, note_pairs
@@ -149,7 +149,7 @@ def _coverage_simplify(geoms: Any, tolerance_m: float) -> np.ndarray:
         return shapely.transform(_simplify_apart(shapely.transform(geoms, forward), tolerance_m), back)
     if crs is not None and crs.is_projected and unit in ("metre", "meter") and not is_mercator(crs):
         return _simplify_apart(np.asarray(geoms), tolerance_m)
-    metric = geoms.to_crs(geoms.estimate_utm_crs())
+    metric = geoms.to_crs(utm_crs(geoms))
     return gpd.GeoSeries(_simplify_apart(np.asarray(metric), tolerance_m), crs=metric.crs).to_crs(crs).values
 
 

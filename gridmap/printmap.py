@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import shapely
 
+from geodata.crs import utm_crs
 from geodata.errors import DependencyError, OptionError
 from partition.values import GridCode
 
@@ -393,7 +394,7 @@ def write_print(
         names += list(result.boundaries["name"].astype(str))
     w, h = PAPERS[paper.upper()]
     size = (h * MM, w * MM) if orientation == "landscape" else (w * MM, h * MM)
-    metric = result.grids.estimate_utm_crs() if len(result.grids) else result.boundaries.estimate_utm_crs()
+    metric = utm_crs(result.grids if len(result.grids) else result.boundaries)
     with matplotlib.rc_context(_rc(names)), atomic_file(path) as tmp:
         if suffix == ".png":
             fig = plt.figure(figsize=size)

@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
+from geodata.crs import utm_crs
 from gridmap.catalog import bilingual_text, note_pairs, status_text
 from gridmap.fields import GRID_TYPES, GRID_TYPES_EN, RULES
 from partition.audit import worker_loads
@@ -334,7 +335,7 @@ def imbalance_svg(result: GridResult, villages: pd.DataFrame, *, width: int = 64
     bnd = result.boundaries
     if bnd is None or not len(bnd) or "code" not in bnd:
         return "<p class='small'>无边界 no boundaries</p>"
-    b = bnd.to_crs(bnd.estimate_utm_crs()) if bnd.crs is not None and bnd.crs.is_geographic else bnd
+    b = bnd.to_crs(utm_crs(bnd)) if bnd.crs is not None and bnd.crs.is_geographic else bnd
     geoms = shapely.simplify(b.geometry.values, 5.0, preserve_topology=True)
     minx, miny, maxx, maxy = shapely.total_bounds(geoms)
     scale = width / max(maxx - minx, 1e-9)

@@ -11,6 +11,7 @@ import pandas as pd
 import pyogrio
 
 from geodata import io as gio
+from geodata.crs import utm_crs
 from geodata.errors import InputError, Problem
 from geodata.schema import CODE_COLUMNS
 
@@ -218,7 +219,7 @@ def read_run(folder: str | Path) -> GridResult:
         )
     crs = manifest.get("crs")
     work = _work_crs(
-        (crs.get("work") if isinstance(crs, dict) else None) or grids.estimate_utm_crs().to_string(),
+        (crs.get("work") if isinstance(crs, dict) else None) or utm_crs(grids).to_string(),
         folder / "manifest.json",
     )
     return GridResult(

@@ -122,6 +122,36 @@ def test_metric_crs_is_utm_of_the_centre_or_the_override():
         gcrs.metric_crs(gdf, work_crs="EPSG:4326")
 
 
+@pytest.mark.parametrize(
+    ("lon", "lat"),
+    [
+        (121.5, 31.23),  # Shanghai
+        (87.6, 43.8),  # Urumqi
+        (114.0, 22.5),  # on the edge of zones 49 and 50: pyproj's database chooses
+        (116.0, 0.0),  # on the equator
+        (100.0, -0.5),
+        (-74.0, 40.7),
+        (179.99, -16.0),
+        (5.0, 84.5),  # beyond the zones' 84° N
+        (-180.0, 10.0),
+    ],
+)
+def test_the_utm_zone_is_the_one_geopandas_estimates_from_the_database(lon, lat):
+    # the zone is computed where the centre lies inside one; the work CRS (and so every grid) must not change
+    for crs in ("EPSG:4326", "EPSG:4490"):
+        gdf = gpd.GeoDataFrame(geometry=[shapely.Point(lon, lat)], crs=crs)
+        try:
+            want = gdf.estimate_utm_crs()
+        except RuntimeError:
+            with pytest.raises(RuntimeError):
+                gcrs.utm_crs(gdf)
+            continue
+        assert gcrs.utm_crs(gdf) == want
+        assert gcrs.utm_crs(gdf.geometry) == want
+    merc = gpd.GeoSeries([shapely.Point(13_525_000.0, 3_664_000.0)], crs="EPSG:3857")
+    assert gcrs.utm_crs(merc) == merc.estimate_utm_crs()
+
+
 def test_input_crs_only_fills_in_a_missing_crs_and_per_file_crs_overrides():
     declared = gpd.GeoDataFrame(geometry=[shapely.Point(13_525_000.0, 3_664_000.0)], crs="EPSG:3857")
     kept = gcrs.assign_input_crs(declared, input_crs="EPSG:4326", file="b.gpkg")
