@@ -130,6 +130,20 @@ def _pieces(cells: np.ndarray, blocks: np.ndarray) -> tuple[np.ndarray, np.ndarr
     return parts[poly], ci[idx[poly]], bj[idx[poly]]
 
 
+def _site_blocks(blocks: np.ndarray, xy: np.ndarray) -> np.ndarray:
+    """Block of each site at `xy` (-1: in none); a site on a barrier takes the first block the tree lists.
+
+    An area without barriers is one block: its sites are tested by coordinates, without making a
+    point object for each (a city's million households).
+    """
+    if len(blocks) == 1:
+        return np.where(shapely.intersects_xy(blocks[0], xy[:, 0], xy[:, 1]), 0, -1)
+    si, bi = _intersecting(shapely.STRtree(blocks), blocks, shapely.points(xy))
+    site_block = np.full(len(xy), -1)
+    site_block[si[::-1]] = bi[::-1]  # first block wins for a point on a barrier
+    return site_block
+
+
 def _dissolve(unit: np.ndarray, block: np.ndarray, geoms: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """One polygon per (unit, block), sorted by unit then block; pieces are unioned only where there are several.
 
@@ -229,16 +243,12 @@ def voronoi_cells(
     xy = shapely.get_coordinates(points)
     uniq, first, inverse = _distinct_rows(xy)
     site_unit = unit[first]
-    sites = shapely.points(uniq)
     if len(uniq) == 1:
         vor = np.array([boundary])
     else:
-        vor = shapely.get_parts(shapely.voronoi_polygons(shapely.multipoints(sites), extend_to=boundary, ordered=True))
+        vor = shapely.get_parts(shapely.voronoi_polygons(shapely.multipoints(uniq), extend_to=boundary, ordered=True))
     pieces, site, block = _pieces(vor, blocks)
-    si, bi = _intersecting(shapely.STRtree(blocks), blocks, sites)
-    site_block = np.full(len(sites), -1)
-    site_block[si[::-1]] = bi[::-1]  # first block wins for a point on a barrier
-    own = block == site_block[site]
+    own = block == _site_blocks(blocks, uniq)[site]
     u_unit, u_block, u_geom = _dissolve(site_unit[site[own]], block[own], pieces[own])
     # blocks that no piece touches at all (rare: tiny faces between sites) stay as empty cells
     covered = np.zeros(len(blocks), bool)

@@ -9,6 +9,7 @@ from partition.measures import coverage_ratio, overlap_area
 from partition.tessellation import (
     EMPTY,
     _distinct_rows,
+    _site_blocks,
     blocks_from_barriers,
     cells_from_points,
     cells_from_polygons,
@@ -127,3 +128,15 @@ def test_sites_are_the_distinct_coordinates_numpy_finds():
         want = np.unique(xy, axis=0, return_index=True, return_inverse=True)
         for g, w in zip(got, want, strict=True):
             assert np.array_equal(g, w.reshape(g.shape)), n
+
+
+def test_a_household_on_the_edge_belongs_to_the_area_and_one_outside_to_no_block():
+    xy = np.array([(30.0, 30.0), (0.0, 30.0), (100.0, 60.0), (130.0, 30.0), (50.0, 10.0)])
+    whole = blocks_from_barriers(BOUNDARY, None)  # no barrier: one block, tested by coordinates
+    assert _site_blocks(whole, xy).tolist() == [0, 0, 0, -1, 0]
+    road = shapely.LineString([(50, -10), (50, 70)])
+    halves = blocks_from_barriers(BOUNDARY, np.array([road]))
+    west = int(shapely.contains_xy(halves[1], 10.0, 10.0))  # which of the two blocks lies west
+    got = _site_blocks(halves, xy)
+    assert got[[0, 1, 3]].tolist() == [west, west, -1] and got[2] == 1 - west
+    assert got[4] in (0, 1)  # on the road: one block, never none
