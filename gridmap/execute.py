@@ -495,8 +495,5 @@ class Runner:
             finally:
                 _SHARED = None
         else:
-            # objects alive before the run (the inputs, their frames) stay out of the collector's full
-            # passes, which otherwise walk them all again every few villages (40 ms a pass on a bench input)
-            with gc_frozen():
-                for k, item in enumerate(items):
-                    done(k, func(item))
+            for k, item in enumerate(items):
+                done(k, func(item))
