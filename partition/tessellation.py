@@ -241,7 +241,7 @@ def voronoi_cells(
     if len(points) == 0:
         return np.full(len(blocks), EMPTY), np.arange(len(blocks)), blocks
     xy = shapely.get_coordinates(points)
-    uniq, first, inverse = _distinct_rows(xy)
+    uniq, first, _ = _distinct_rows(xy)
     site_unit = unit[first]
     if len(uniq) == 1:
         vor = np.array([boundary])
