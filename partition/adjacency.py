@@ -10,6 +10,8 @@ import networkx as nx
 import numpy as np
 import shapely
 
+from partition.rows import distinct_rows
+
 MIN_SHARED = 1e-6
 """Shared border (metres) below which two cells only touch at a corner and are not neighbours."""
 
@@ -109,21 +111,10 @@ def _first_seen_key(*cols: np.ndarray) -> np.ndarray:
 
     What ``DataFrame.groupby(cols, sort=False).ngroup()`` gives, from one sort of the rows.
     """
-    if len(cols[0]) == 0:
-        return np.zeros(0, np.int64)
-    order = np.lexsort(cols[::-1])
-    new = np.zeros(len(order), bool)
-    new[0] = True
-    for col in cols:
-        s = col[order]
-        new[1:] |= s[1:] != s[:-1]
-    starts = np.flatnonzero(new)
-    first = np.minimum.reduceat(order, starts)  # each value's first row
-    rank = np.empty(len(starts), np.int64)
-    rank[np.argsort(first)] = np.arange(len(starts))
-    key = np.empty(len(order), np.int64)
-    key[order] = rank[np.cumsum(new) - 1]
-    return key
+    rank, first = distinct_rows(*cols)
+    seen = np.empty(len(first), np.int64)
+    seen[np.argsort(first)] = np.arange(len(first))
+    return seen[rank]
 
 
 def edges_from_cells(geoms: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -8,6 +8,8 @@ import pandas as pd
 import shapely
 from shapely.geometry.base import BaseGeometry
 
+from partition.rows import distinct_rows
+
 SNAP_M = 0.5
 """Barrier ends closer than this (metres) to the village border are snapped onto it."""
 
@@ -241,7 +243,8 @@ def voronoi_cells(
     if len(points) == 0:
         return np.full(len(blocks), EMPTY), np.arange(len(blocks)), blocks
     xy = shapely.get_coordinates(points)
-    uniq, first, _ = _distinct_rows(xy)
+    first = distinct_rows(xy[:, 0], xy[:, 1])[1]  # each distinct spot once, sorted by x then y
+    uniq = xy[first]
     site_unit = unit[first]
     if len(uniq) == 1:
         vor = np.array([boundary])
@@ -259,19 +262,6 @@ def voronoi_cells(
     geoms = np.concatenate([u_geom, pieces[~own], blocks[bare]])
     keep = ~shapely.is_empty(geoms) & (shapely.area(geoms) > 0)
     return unit[keep], block[keep], geoms[keep]
-
-
-def _distinct_rows(xy: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """``np.unique(xy, axis=0, return_index=True, return_inverse=True)`` from one lexsort (several times faster).
-
-    Returns the distinct rows sorted by x then y, the first row holding each, and each row's number.
-    """
-    order = np.lexsort((xy[:, 1], xy[:, 0]))  # stable: each run starts with its first row
-    ordered = xy[order]
-    new = np.r_[True, (ordered[1:] != ordered[:-1]).any(axis=1)]
-    inverse = np.empty(len(xy), np.int64)
-    inverse[order] = np.cumsum(new) - 1
-    return ordered[new], order[new], inverse
 
 
 def cells_from_polygons(

@@ -10,6 +10,7 @@ from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
 from partition.reasons import UnitKind, UnitRef
+from partition.rows import distinct_rows
 
 
 def _key(values: pd.Series | None, n: int) -> np.ndarray:
@@ -21,22 +22,6 @@ def _key(values: pd.Series | None, n: int) -> np.ndarray:
     elif values.hasnans:  # text already: no copy as str
         values = values.fillna("\x00")
     return pd.factorize(values, sort=True)[0]
-
-
-def _row_codes(*cols: np.ndarray) -> np.ndarray:
-    """Return the rank of each row of `cols` among its distinct rows (``pd.factorize(MultiIndex, sort=True)``)."""
-    n = len(cols[0])
-    if n == 0:
-        return np.zeros(0, np.int64)
-    order = np.lexsort(cols[::-1])
-    new = np.zeros(n, bool)
-    new[0] = True
-    for col in cols:
-        s = col[order]
-        new[1:] |= s[1:] != s[:-1]
-    code = np.empty(n, np.int64)
-    code[order] = np.cumsum(new) - 1
-    return code
 
 
 def _first_known(values: np.ndarray | None, sorted_unit: np.ndarray, at: np.ndarray, m: int) -> np.ndarray:
@@ -90,11 +75,11 @@ def unit_columns(points: gpd.GeoDataFrame) -> tuple[np.ndarray, dict[str, np.nda
     """:func:`units_from_points` as arrays: the unit of every point, and the units' columns (``x``, ``y``: centroid)."""
     n = len(points)
     xy = shapely.get_coordinates(points.geometry.values)
-    coord = _row_codes(xy[:, 0], xy[:, 1])
+    coord = distinct_rows(xy[:, 0], xy[:, 1])[0]
     building = points["building"] if "building" in points else None
     has_b = building.notna().to_numpy() if building is not None else np.zeros(n, bool)
     bkey = np.where(has_b, _key(building, n), -1 - coord) if has_b.any() else -1 - coord
-    first = _row_codes(_key(points.get("village_code"), n), _key(points.get("group"), n), bkey)
+    first = distinct_rows(_key(points.get("village_code"), n), _key(points.get("group"), n), bkey)[0]
     unit = _merge_shared_spots(first, coord)
     m = int(unit.max()) + 1 if n else 0
     hh = points["households"].to_numpy(float)

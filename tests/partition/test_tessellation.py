@@ -6,9 +6,9 @@ import numpy as np
 import shapely
 
 from partition.measures import coverage_ratio, overlap_area
+from partition.rows import distinct_rows
 from partition.tessellation import (
     EMPTY,
-    _distinct_rows,
     _site_blocks,
     blocks_from_barriers,
     cells_from_points,
@@ -124,7 +124,8 @@ def test_sites_are_the_distinct_coordinates_numpy_finds():
     for n in (1, 2, 50, 3000):
         xy = np.round(rng.uniform(-5, 5, (n, 2)), 0)  # many shared spots, ties in x
         xy[rng.random(n) < 0.1] *= -1.0  # signed zeros among them
-        got = _distinct_rows(xy)
+        rank, first = distinct_rows(xy[:, 0], xy[:, 1])
+        got = (xy[first], first, rank)
         want = np.unique(xy, axis=0, return_index=True, return_inverse=True)
         for g, w in zip(got, want, strict=True):
             assert np.array_equal(g, w.reshape(g.shape)), n
