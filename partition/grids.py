@@ -16,7 +16,7 @@ from partition.adjacency import cell_graph, measure_column
 from partition.partition import Partition, unmet_limits
 from partition.reasons import Reason, ReasonKind, UnitKind, UnitRef, encode, unit_text
 from partition.rules import RULE_LABELLERS, Rule, Verdict
-from partition.tessellation import EMPTY, cells_from_polygons, coverage_runs, point_owner, voronoi_cells
+from partition.tessellation import EMPTY, cells_from_polygons, point_owner, union_runs, voronoi_cells
 from partition.units import unit_columns
 from partition.values import Flag, Status
 
@@ -213,38 +213,14 @@ def _note_blank_groups(rows: list[dict], points: gpd.GeoDataFrame, grid_of_point
 
 
 def dissolve_cells(geoms: np.ndarray, label: np.ndarray) -> dict[int, BaseGeometry]:
-    """Return the union of the cells of every label: a fast coverage union, checked, else a full overlay union.
+    """Return the union of the cells of every label (:func:`partition.tessellation.union_runs`, all grids at once).
 
-    Cells tile the area without overlaps, so GEOS's coverage union applies (all grids in one call,
-    :func:`partition.tessellation.coverage_runs`); its result is kept when it is valid and has the
-    cells' total area, holes (a grid inside this one) and pieces included. Where cells' shared edges
-    do not match exactly (cut at different vertices along a barrier) it fails or is not valid, and
-    the grid is unioned again with the general (slower) overlay.
+    Holes (a grid inside this one) and pieces are kept.
     """
     order = np.argsort(label, kind="stable")
     labels, starts = np.unique(label[order], return_index=True)
     size = np.diff(np.r_[starts, len(order)])
-    parts = geoms[order]
-    try:
-        merged = coverage_runs(parts, starts, size, single=True)
-    except shapely.errors.GEOSException:  # cells cut at different vertices (along a barrier): grid by grid
-        merged = np.array([_coverage_or_none(parts[a : a + n]) for a, n in zip(starts, size, strict=True)], object)
-    area = np.add.reduceat(shapely.area(parts), starts) if len(parts) else np.zeros(0)
-    ok = (
-        np.isin(shapely.get_type_id(merged), (3, 6))  # Polygon, MultiPolygon (None: -1)
-        & shapely.is_valid(merged)
-        & (np.abs(shapely.area(merged) - area) <= 1e-9 * np.maximum(area, 1.0))
-    )
-    for k in np.flatnonzero(~ok):
-        merged[k] = shapely.union_all(parts[starts[k] : starts[k] + size[k]])
-    return dict(zip(labels.tolist(), merged, strict=True))
-
-
-def _coverage_or_none(parts: np.ndarray) -> BaseGeometry | None:
-    try:
-        return shapely.coverage_union_all(parts)
-    except shapely.errors.GEOSException:
-        return None
+    return dict(zip(labels.tolist(), union_runs(geoms[order], starts, size, single=True), strict=True))
 
 
 def _previous_of_cells(

@@ -158,39 +158,50 @@ def _dissolve(unit: np.ndarray, block: np.ndarray, geoms: np.ndarray) -> tuple[n
     return unit[start], block[start], union_runs(geoms, start, size)
 
 
-def union_runs(geoms: np.ndarray, start: np.ndarray, size: np.ndarray) -> np.ndarray:
-    """Union of each run ``geoms[start[k] : start[k] + size[k]]`` of non-overlapping polygons.
+def union_runs(geoms: np.ndarray, start: np.ndarray, size: np.ndarray, *, single: bool = False) -> np.ndarray:
+    """Union of each run ``geoms[start[k] : start[k] + size[k]]`` of polygons that tile without overlapping.
 
-    Voronoi pieces of one unit form a coverage (they meet along shared edges, never overlap), so
-    GEOS' coverage union dissolves them in linear time, run by run in C: runs are padded with None
-    into one 2-D array per power-of-two size, so there is no Python call per unit. A run whose
-    coverage union is not valid or loses area (pieces that do overlap, by rounding) is unioned
-    again with the general union.
+    Such runs (a unit's Voronoi pieces, a grid's cells) form a coverage, so GEOS' coverage union
+    dissolves them in linear time, all runs in C (:func:`_coverage_runs`). A run GEOS refuses (edges
+    cut at different vertices, as along a road), or whose union is not valid polygons with the
+    run's area (pieces that do overlap, by rounding), gets the general union instead. A run of one
+    is that geometry as it is, or with `single` its union too (GEOS writes its rings in its own order).
     """
-    out = coverage_runs(geoms, start, size)
-    multi = np.flatnonzero(size > 1)
-    if len(multi) == 0:
+    unioned = np.flatnonzero(size > (0 if single else 1))
+    try:
+        out = _coverage_runs(geoms, start, unioned, size)
+    except shapely.errors.GEOSException:  # one run is not a coverage GEOS can union: run by run
+        out = geoms[start].copy()
+        for k in unioned:
+            out[k] = _coverage_or_none(geoms[start[k] : start[k] + size[k]])
+    if len(unioned) == 0:
         return out
-    area = np.add.reduceat(shapely.area(geoms), start)
-    lost = ~np.isclose(shapely.area(out[multi]), area[multi], rtol=1e-9, atol=1e-6)
-    bad = multi[~shapely.is_valid(out[multi]) | lost]
-    for k in bad:  # not a clean coverage: rare
+    area = np.add.reduceat(shapely.area(geoms), start)[unioned]
+    got = out[unioned]
+    ok = (
+        np.isin(shapely.get_type_id(got), (3, 6))  # Polygon, MultiPolygon (None: -1)
+        & shapely.is_valid(got)
+        & (np.abs(shapely.area(got) - area) <= 1e-9 * np.maximum(area, 1.0))
+    )
+    for k in unioned[~ok]:  # not a clean coverage: rare
         out[k] = shapely.union_all(geoms[start[k] : start[k] + size[k]])
     return out
 
 
-def coverage_runs(geoms: np.ndarray, start: np.ndarray, size: np.ndarray, *, single: bool = False) -> np.ndarray:
-    """GEOS' coverage union of each run ``geoms[start[k] : start[k] + size[k]]``.
+def _coverage_or_none(parts: np.ndarray) -> BaseGeometry | None:
+    try:
+        return shapely.coverage_union_all(parts)
+    except shapely.errors.GEOSException:
+        return None
 
-    A run of one is that geometry as it is, or with `single` its union too (GEOS writes its rings
-    in its own order). Runs are padded with None into one 2-D array per power-of-two size, so there
-    is no Python call per run. Raises ``shapely.errors.GEOSException`` where a run is not a
-    coverage GEOS can union.
+
+def _coverage_runs(geoms: np.ndarray, start: np.ndarray, multi: np.ndarray, size: np.ndarray) -> np.ndarray:
+    """GEOS' coverage union of the runs `multi` (the others: their first geometry), in C.
+
+    Runs are padded with None into one 2-D array per power-of-two size. Raises
+    ``shapely.errors.GEOSException`` where a run is not a coverage GEOS can union.
     """
     out = geoms[start].copy()
-    multi = np.flatnonzero(size > (0 if single else 1))
-    if len(multi) == 0:
-        return out
     bucket = np.ceil(np.log2(size[multi])).astype(int)
     for b in np.unique(bucket):  # about log2 of the largest run: a handful of arrays
         ks = multi[bucket == b]

@@ -141,3 +141,13 @@ def test_a_household_on_the_edge_belongs_to_the_area_and_one_outside_to_no_block
     got = _site_blocks(halves, xy)
     assert got[[0, 1, 3]].tolist() == [west, west, -1] and got[2] == 1 - west
     assert got[4] in (0, 1)  # on the road: one block, never none
+
+
+def test_a_run_geos_cannot_coverage_union_gets_the_general_union_instead_of_failing_the_village():
+    # a unit's pieces cut at different vertices along their shared edge (a road clipped each separately)
+    unnoded = [shapely.box(0, 0, 1, 1), shapely.Polygon([(1, 0), (2, 0), (2, 1), (1, 1), (1, 0.5)])]
+    alone = shapely.box(5, 5, 6, 6)
+    geoms = np.array([*unnoded, alone], dtype=object)
+    out = union_runs(geoms, np.array([0, 2]), np.array([2, 1]))
+    assert shapely.equals(out[0], shapely.box(0, 0, 2, 1)) and shapely.is_valid(out[0])
+    assert out[1] is alone  # a run of one is left as it is
