@@ -36,8 +36,8 @@ import pyarrow as pa
 import shapely
 
 from geodata.bulk import gc_frozen
-from geodata.errors import ClusterError, UnsafeOutputError, require
-from partition.grids import Village, VillageGrids, partition_village
+from geodata.errors import ClusterError, OutputError, UnsafeOutputError, require
+from partition.grids import Village, VillageGrids, cell_table, partition_village
 from partition.incremental import partition_incremental
 
 Progress = Callable[[str, int, int], None]
@@ -160,7 +160,7 @@ class _Store:
         _check_private(self.folder)
         _write_json(stamp, {"made_by": "gridmap", "fingerprint": fingerprint})
 
-    def load(self, code: str) -> VillageGrids | None:
+    def load(self, code: str) -> VillageTables | None:
         if self.folder is None:
             return None
         *data, meta_path = _paths(self.folder, code)
@@ -170,64 +170,85 @@ class _Store:
             if meta.get("code") != code or meta.get("sha256") != [hashlib.sha256(b).hexdigest() for b in blobs]:
                 return None  # not finished, changed, or saved by a gridmap that did not keep cells: grid it again
             grids, points, cells = (pa.ipc.open_file(pa.BufferReader(b)).read_all() for b in blobs)
-            points, cells = points.to_pandas(), cells.to_pandas()
-            return VillageGrids(
-                grids=gpd.GeoDataFrame.from_arrow(grids),
-                point_grid=pd.Series(points["grid"].to_numpy(), index=pd.Index(points["row"].to_numpy())),
-                notes=[str(n) for n in meta.get("notes", [])],
-                cells=cells.assign(geometry=shapely.from_wkb(cells["geometry"].to_numpy(object))),
-            )
-        except (OSError, ValueError, KeyError, TypeError, pa.ArrowException, shapely.errors.GEOSException):
+            if points.column_names != ["row", "grid"] or "geometry" not in cells.column_names:
+                return None
+            return VillageTables(grids=grids, points=points, cells=cells, notes=[str(n) for n in meta.get("notes", [])])
+        except (OSError, ValueError, KeyError, TypeError, pa.ArrowException):
             return None  # unreadable: compute again
 
-    def save(self, code: str, result: VillageGrids) -> None:
-        if self.folder is None:
-            return
-        _save_village(self.folder, code, result)
+    def save(self, code: str, tables: VillageTables) -> None:
+        if self.folder is not None:
+            _save_village(self.folder, code, tables)
+
+
+@dataclass
+class VillageTables:
+    """One village's result as Arrow tables, as its resume files hold it.
+
+    ``grids`` (geometry as WKB), ``points`` (``row`` and ``grid`` of each of its addresses, in the
+    task's order) and ``cells`` (:data:`geodata.schema.VILLAGE_CELL_COLUMNS`, geometry as WKB).
+    A run that keeps a resume folder collects its villages in this form and turns them into frames
+    once, all together (:func:`join_results`): a frame made per village cost the parent 2.7 ms each.
+    """
+
+    grids: pa.Table
+    points: pa.Table
+    cells: pa.Table
+    notes: list[str]
+
+
+def village_tables(result: VillageGrids) -> VillageTables:
+    """Return `result` as :class:`VillageTables`."""
+    cells = result.cells if result.cells is not None else cell_table([])
+    return VillageTables(
+        grids=pa.table(result.grids.to_arrow(geometry_encoding="WKB", index=False)),
+        points=pa.table({"row": result.point_grid.index.to_numpy(), "grid": result.point_grid.to_numpy()}),
+        cells=pa.Table.from_pandas(
+            cells.assign(geometry=shapely.to_wkb(cells["geometry"].to_numpy(object))), preserve_index=False
+        ),
+        notes=list(result.notes),
+    )
 
 
 @dataclass(frozen=True)
 class _GridAndSave:
     """:func:`grid_village`, then the village saved into the resume folder by the process that gridded it.
 
-    Local worker processes save their own villages, so the parent only collects results: saving
-    in the parent cost it 24 ms per village (17 s of the 712-community city), which it then spent
-    on a core the two workers needed.
+    Local worker processes save their own villages and send nothing back: the parent reads the
+    saved files. Saving in the parent cost it 24 ms per village (17 s of the 712-community city), and
+    sending each village's frames through the pipe (pickled by the worker, unpickled by the parent)
+    took 1.2 s of the city's two-worker run, on cores the workers needed.
     """
 
     folder: Path | None
+    send: bool
+    """Return the saved village (in this process), else None (in a worker: the parent reads it)."""
 
-    def __call__(self, task: VillageTask) -> VillageGrids:
+    def __call__(self, task: VillageTask) -> VillageGrids | VillageTables | None:
         result = grid_village(task)
-        if self.folder is not None:
-            _save_village(self.folder, task.village.code, result)
-        return result
+        if self.folder is None:
+            return result
+        tables = village_tables(result)
+        _save_village(self.folder, task.village.code, tables)
+        return tables if self.send else None
 
 
-def _save_village(folder: Path, code: str, result: VillageGrids) -> None:
+def _save_village(folder: Path, code: str, tables: VillageTables) -> None:
     """Save one village's result in a resume folder (its JSON, naming the data files' SHA-256, last).
 
     The tables are Arrow IPC files, made in memory and hashed there: half the time of Parquet
     files read back for their digest (4 against 8 ms a village, 3 s of the city's CPU).
     """
-    if result.cells is None:
-        return  # nothing to resume from (main gridmap always keeps cells)
     *data, meta_path = _paths(folder, code)
-    cells = result.cells.assign(geometry=shapely.to_wkb(result.cells["geometry"].to_numpy(object)))
-    tables = (
-        pa.table(result.grids.to_arrow(geometry_encoding="WKB", index=False)),
-        pa.table({"row": result.point_grid.index.to_numpy(), "grid": result.point_grid.to_numpy()}),
-        pa.Table.from_pandas(cells, preserve_index=False),
-    )
     digests = []
-    for path, table in zip(data, tables, strict=True):
+    for path, table in zip(data, (tables.grids, tables.points, tables.cells), strict=True):
         sink = pa.BufferOutputStream()
         with pa.ipc.new_file(sink, table.schema) as writer:
             writer.write_table(table)
         blob = sink.getvalue()
         path.write_bytes(blob)
         digests.append(hashlib.sha256(blob).hexdigest())
-    _write_json(meta_path, {"code": code, "notes": list(result.notes), "sha256": digests})
+    _write_json(meta_path, {"code": code, "notes": tables.notes, "sha256": digests})
 
 
 def _paths(folder: Path, code: str) -> tuple[Path, Path, Path, Path]:
@@ -257,8 +278,11 @@ def execute(
     progress: Progress | None = None,
     resume_dir: str | Path | None = None,
     fingerprint: str = "",
-) -> list[VillageGrids]:
-    """Grid every task and return the results in task order.
+) -> list[VillageGrids | VillageTables]:
+    """Grid every task and return the results in task order (:func:`join_results` joins them).
+
+    With a `resume_dir`, every result is a :class:`VillageTables` (as saved there), else a
+    :class:`~partition.grids.VillageGrids`.
 
     Parameters
     ----------
@@ -277,20 +301,29 @@ def execute(
     """
     progress = progress or (lambda stage, done, total: None)
     store = _Store(resume_dir, fingerprint)
-    results: list[VillageGrids | None] = [store.load(t.village.code) for t in tasks]
+    results: list[VillageGrids | VillageTables | None] = [store.load(t.village.code) for t in tasks]
     todo = [i for i, r in enumerate(results) if r is None]
     total = len(tasks)
     done = total - len(todo)
     progress("partition", done, total)
 
     # processes on this machine save their own villages; a Dask cluster's workers may sit on other machines
-    func = grid_village if scheduler else _GridAndSave(store.folder)
+    func = grid_village if scheduler else _GridAndSave(store.folder, send=workers <= 1)
 
-    def finished(i: int, result: VillageGrids) -> None:
+    def finished(i: int, result: VillageGrids | VillageTables | None) -> None:
         nonlocal done
+        code = tasks[i].village.code
+        if isinstance(result, VillageGrids) and store.folder is not None:  # gridded on Dask
+            result = village_tables(result)
+            store.save(code, result)
+        elif result is None:  # saved by a worker process
+            result = store.load(code)
+            if result is None:
+                raise OutputError(
+                    f"the result of {code} that a worker process saved in {store.folder} cannot be read back.",
+                    fix="check that the disk is not full and nothing else writes into that folder, then run again.",
+                )
         results[i] = result
-        if scheduler:
-            store.save(tasks[i].village.code, result)
         done += 1
         progress("partition", done, total)
 
@@ -299,6 +332,58 @@ def execute(
         order = sorted(todo, key=lambda i: -len(tasks[i].village.points))
         runner.run(func, [tasks[i] for i in order], lambda k, result: finished(order[k], result))
     return results  # type: ignore[return-value]
+
+
+@dataclass
+class JoinedGrids:
+    """Every village's result of a run, joined in task order (:func:`join_results`)."""
+
+    grids: pd.DataFrame
+    """Every village's grids, one after the other (geometry as shapely objects)."""
+    sizes: np.ndarray
+    """Number of grids of each village."""
+    cells: pd.DataFrame
+    """Every cell (:data:`geodata.schema.VILLAGE_CELL_COLUMNS`, ``geometry``), ``grid`` the row of `grids`."""
+    point_grid: list[np.ndarray]
+    """The grid of each address of each village (village-local numbers, -1: none)."""
+
+    def address_grid(self, n: int, tasks: Sequence[VillageTask]) -> np.ndarray:
+        """Row of `grids` for each of the run's `n` addresses (-1: no grid)."""
+        addr_grid = np.full(n, -1)
+        offsets = np.cumsum(self.sizes) - self.sizes
+        for task, pg, off in zip(tasks, self.point_grid, offsets, strict=True):
+            addr_grid[task.index] = np.where(pg >= 0, pg + off, -1)
+        return addr_grid
+
+
+def join_results(results: Sequence[VillageGrids | VillageTables]) -> JoinedGrids:
+    """Join the villages' results as :func:`execute` returned them, in their order.
+
+    Results kept as :class:`VillageTables` (a run with a resume folder) become frames once, all
+    together; the grids and cells are those the villages' own frames would have given.
+    """
+    if any(isinstance(r, VillageTables) for r in results):
+        tables = [r if isinstance(r, VillageTables) else village_tables(r) for r in results]
+        sizes = np.array([t.grids.num_rows for t in tables], np.int64)
+        grids = gpd.GeoDataFrame.from_arrow(pa.concat_tables([t.grids for t in tables], promote_options="permissive"))
+        cells = pa.concat_tables([t.cells for t in tables], promote_options="permissive").to_pandas()
+        cells["geometry"] = shapely.from_wkb(cells["geometry"].to_numpy(object))
+        point_grid = [t.points.column("grid").to_numpy() for t in tables]
+        n_cells = [t.cells.num_rows for t in tables]
+    else:
+        frames: list[VillageGrids] = list(results)  # type: ignore[arg-type]
+        sizes = np.array([len(r.grids) for r in frames], np.int64)
+        grids = pd.concat([r.grids for r in frames], ignore_index=True) if frames else pd.DataFrame()
+        parts = [r.cells if r.cells is not None else cell_table([]) for r in frames]
+        cells = pd.concat(parts, ignore_index=True) if parts else cell_table([])
+        point_grid = [r.point_grid.to_numpy() for r in frames]
+        n_cells = [len(p) for p in parts]
+    for col in ("reason", "kept_code"):  # text some villages leave empty: one dtype however the villages were joined
+        if col in grids:
+            grids[col] = grids[col].astype("str")
+    offsets = np.cumsum(sizes) - sizes
+    cells["grid"] = cells["grid"].to_numpy(np.int64) + np.repeat(offsets, n_cells)
+    return JoinedGrids(grids=grids, sizes=sizes, cells=cells, point_grid=point_grid)
 
 
 def local_cluster(workers: int) -> Any:

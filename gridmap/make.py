@@ -18,13 +18,13 @@ from geodata import validate as gval
 from geodata.errors import InputError, OptionError, Problem
 from geodata.schema import GRID_COLUMNS
 from gridmap.catalog import note_text, with_notes
-from gridmap.execute import VillageTask, execute
+from gridmap.execute import VillageTask, execute, join_results
 from gridmap.inputs import LayerSpec, PathLike, Source, read_inputs
 from gridmap.options import Options
 from gridmap.provenance import MADE_BY, fingerprint, gridmap_version, library_versions, now_iso
 from gridmap.result import GridResult
 from partition.coding import CodeAssignment, assign_codes
-from partition.grids import Village, cell_table
+from partition.grids import Village
 from partition.measures import polsby_popper
 from partition.reasons import VALUES, Reason, ReasonKind, encode
 from partition.rules import RuleSet
@@ -249,12 +249,13 @@ def make_grids(
     timings["partition"] = time.perf_counter() - t
 
     t = time.perf_counter()
-    grids = pd.concat([vg.grids for vg in vgs], ignore_index=True)
+    joined = join_results(vgs)
+    grids = joined.grids
     grids["village_name"] = pd.Series(
-        np.repeat(boundaries["name"].to_numpy(object), [len(vg.grids) for vg in vgs]), dtype=boundaries["name"].dtype
+        np.repeat(boundaries["name"].to_numpy(object), joined.sizes), dtype=boundaries["name"].dtype
     )
     grids = gpd.GeoDataFrame(with_notes(grids), crs=work)
-    addr_grid = _address_grid(len(addresses), tasks, vgs)
+    addr_grid = joined.address_grid(len(addresses), tasks)
     overlap = None
     old_history = list(history or [])
     if prev is not None:
@@ -263,7 +264,7 @@ def make_grids(
         grids, overlap=overlap, history=old_history, fixed=grids["kept_code"] if "kept_code" in grids else None
     )
     grids["kept"] = grids["kept_code"].notna() if "kept_code" in grids else False
-    cells = cells_frame(_run_cells(vgs), grids, crs=work)
+    cells = cells_frame(joined.cells, grids, crs=work)
     timings["code"] = time.perf_counter() - t
 
     _label_addresses(addresses, grids, addr_grid, boundaries)
@@ -512,23 +513,6 @@ def _near(layer: Any) -> Callable[[Any], Any]:
     if isinstance(layer, np.ndarray):
         return lambda geom: layer[tree.query(geom, predicate="intersects")]
     return lambda geom: layer.iloc[np.sort(tree.query(geom, predicate="intersects"))]
-
-
-def _address_grid(n: int, tasks: list[VillageTask], vgs: list) -> np.ndarray:
-    """Row of the run's grids table for every address (-1: no grid)."""
-    offsets = np.cumsum([0] + [len(vg.grids) for vg in vgs])
-    addr_grid = np.full(n, -1)
-    for task, vg, off in zip(tasks, vgs, offsets[:-1], strict=False):
-        pg = vg.point_grid.to_numpy()
-        addr_grid[task.index] = np.where(pg >= 0, pg + off, -1)
-    return addr_grid
-
-
-def _run_cells(vgs: list) -> pd.DataFrame:
-    """Return the cells of every village in task order, ``grid`` turned into the row of the run's grids table."""
-    offsets = np.cumsum([0] + [len(vg.grids) for vg in vgs])
-    parts = [vg.cells.assign(grid=vg.cells["grid"] + off) for vg, off in zip(vgs, offsets[:-1], strict=False)]
-    return pd.concat(parts, ignore_index=True) if parts else cell_table([])
 
 
 def cells_frame(cells: pd.DataFrame, grids: pd.DataFrame, *, crs: Any) -> gpd.GeoDataFrame:

@@ -14,6 +14,7 @@ import shapely
 
 from geodata.errors import UnsafeOutputError
 from gridmap import execute as gexec
+from gridmap import make as gmake
 from gridmap import sample_layers
 from partition.rules import RuleSet
 from tests.helpers import run_files
@@ -100,6 +101,36 @@ def test_villages_saved_by_worker_processes_are_resumed(tmp_path, monkeypatch):
     resumed = run_files(**config(), resume_dir=parts)
     assert not set(calls) & saved and len(calls) == len(resumed.boundaries) - len(saved)
     assert_same(run_files(**config()), resumed)
+
+
+def _frames_equal(a, b):
+    """Every table of two runs is the same, values, dtypes and geometry (WKB) alike."""
+    import pandas as pd
+
+    for name in ("grids", "addresses", "cells", "violations"):
+        x, y = getattr(a, name), getattr(b, name)
+        pd.testing.assert_frame_equal(
+            pd.DataFrame(x.drop(columns="geometry")), pd.DataFrame(y.drop(columns="geometry"))
+        )
+        assert list(shapely.to_wkb(x.geometry.values)) == list(shapely.to_wkb(y.geometry.values)), name
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_a_run_kept_in_a_resume_folder_gives_every_table_of_a_run_without(tmp_path, workers):
+    """With a resume folder the villages travel as their saved Arrow tables and are joined once: same tables."""
+    _frames_equal(run_files(**config()), run_files(**config(workers=workers), resume_dir=tmp_path / "parts"))
+
+
+def test_a_run_of_saved_and_fresh_villages_gives_the_tables_of_fresh_ones(monkeypatch):
+    """Villages loaded from a resume folder (Arrow tables) join with freshly gridded ones (frames) into the same run."""
+    real = gexec.execute
+
+    def half_saved(*args, **kw):
+        return [gexec.village_tables(r) if k % 2 else r for k, r in enumerate(real(*args, **kw))]
+
+    fresh = run_files(**config())
+    monkeypatch.setattr(gmake, "execute", half_saved)
+    _frames_equal(fresh, run_files(**config()))
 
 
 def test_saved_villages_of_other_inputs_are_not_reused(tmp_path):
