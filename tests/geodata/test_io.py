@@ -459,8 +459,28 @@ def test_arrow_layers_are_pyogrios_own_files(tmp_path, crs, kind):
     ours, theirs = tmp_path / "ours" / "grids.geojson", tmp_path / "pyogrio" / "grids.geojson"  # named after the file
     ours.parent.mkdir(), theirs.parent.mkdir()
     gio.write_geojson(ours, layer)
-    pyogrio.write_dataframe(layer.to_crs("EPSG:4326"), theirs, driver="GeoJSON", use_arrow=True)
+    pyogrio.write_dataframe(
+        layer.to_crs("EPSG:4326"), theirs, driver="GeoJSON", use_arrow=True, layer_options=gio.GEOJSON_OPTIONS
+    )
     assert ours.read_bytes() == theirs.read_bytes()
+
+
+def test_geojson_coordinates_keep_twelve_significant_figures(tmp_path):
+    """GeoJSON is written to 12 significant figures (0.1 mm in degrees), not GDAL's 17 digits of float noise."""
+    import json
+
+    import numpy as np
+    import shapely
+
+    ring = [(121.123456789012345, 31.98765432109876), (121.2, 31.9), (121.25, 31.999999999999), (121.1, 31.95)]
+    grids = gpd.GeoDataFrame({"grid_code": ["a"]}, geometry=[shapely.Polygon(ring)], crs="EPSG:4326")
+    path = tmp_path / "grids.geojson"
+    gio.write_geojson(path, grids)
+    text = json.loads(path.read_text())["features"][0]["geometry"]["coordinates"][0]
+    written = np.array(text)
+    assert np.abs(written - shapely.get_coordinates(grids.geometry.values)).max() < 1e-9
+    assert written[0].tolist() == [121.123456789, 31.9876543211]
+    assert written[2].tolist() == [121.25, 32.0]
 
 
 def test_the_largest_layer_goes_first_and_the_file_lists_and_holds_the_layers_as_given(tmp_path):
