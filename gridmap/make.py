@@ -477,8 +477,17 @@ def _village_tasks(
     keep_valid: bool,
     keep_tolerance: float,
 ) -> Iterator[VillageTask]:
-    """One :class:`VillageTask` per boundary, with only the inputs that touch that village."""
-    by_village = pd.Series(np.arange(len(addresses))).groupby(village_code.array).indices  # as Arrow text
+    """One :class:`VillageTask` per boundary, with only the inputs that touch that village.
+
+    The addresses are put in village order once (each village's rows in input order) and every
+    village takes its run of them: a row selection per village took 0.44 s of the city's 712.
+    """
+    number, keys = pd.factorize(village_code.array)  # -1: in no village
+    order = np.argsort(number, kind="stable")
+    counts = np.bincount(number[number >= 0], minlength=len(keys))
+    ends = int((number < 0).sum()) + np.cumsum(counts)  # the rows in no village come first
+    runs = dict(zip(keys, zip((ends - counts).tolist(), ends.tolist(), strict=True), strict=True))
+    in_order = addresses.take(order)
     has_ur = "urban_rural" in boundaries.columns
     has_kind = "kind" in boundaries.columns
     prev_by = previous.groupby("village_code").indices if previous is not None else {}
@@ -490,12 +499,13 @@ def _village_tasks(
             kind=(row.kind or None) if has_kind else None,
         )
         geom = row.geometry
-        idx = np.asarray(by_village.get(row.code, np.zeros(0, int)))
+        start, end = runs.get(row.code, (0, 0))
+        idx = order[start:end]
         village = Village(
             code=row.code,
             boundary=geom,
             rule=rule,
-            points=addresses.iloc[idx],
+            points=in_order.iloc[start:end],
             exclusive=near_exclusive(geom),
             barriers=near_barriers(geom),
             unit_polygons=near_units(geom),
