@@ -620,8 +620,8 @@ def _label_addresses(
     """Add grid code, village name, grid type and a running id to every address (in place)."""
     # taken as arrays (missing where an address has no grid), not as a million Python objects
     addresses["grid_code"] = grids["grid_code"].array.take(addr_grid, allow_fill=True)
-    names = dict(zip(boundaries["code"], boundaries["name"], strict=True))
-    addresses["village_name"] = addresses["village_code"].map(names)
+    at = pd.Index(boundaries["code"]).get_indexer(addresses["village_code"])
+    addresses["village_name"] = boundaries["name"].array.take(at, allow_fill=True)
     addresses["grid_type"] = grids["grid_type"].array.take(addr_grid, allow_fill=True)
     # the position in the input file, also when `dedupe` dropped rows (messages and notes use it)
     idx = addresses.index
