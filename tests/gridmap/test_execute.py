@@ -133,6 +133,35 @@ def test_a_run_of_saved_and_fresh_villages_gives_the_tables_of_fresh_ones(monkey
     _frames_equal(fresh, run_files(**config()))
 
 
+@pytest.mark.parametrize("enabled", [True, False])
+def test_gridding_a_village_leaves_the_garbage_collector_as_it_was(monkeypatch, enabled):
+    """The collector is paused while a village is partitioned, and left as the caller had it, also on failure."""
+    import gc
+
+    from gridmap import read_inputs
+    from gridmap.make import make_grids
+
+    seen = []
+    real = gexec.partition_village
+
+    def spy(village, **kw):
+        seen.append(gc.isenabled())
+        if len(seen) == 2:
+            raise RuntimeError("a village fails")
+        return real(village, **kw)
+
+    monkeypatch.setattr(gexec, "partition_village", spy)
+    frames = read_inputs(**sample_layers()).frames()
+    (gc.enable if enabled else gc.disable)()
+    try:
+        with pytest.raises(RuntimeError, match="a village fails"):
+            make_grids(**frames)
+        assert gc.isenabled() is enabled
+    finally:
+        gc.enable()
+    assert seen == [False, False]
+
+
 def test_saved_villages_of_other_inputs_are_not_reused(tmp_path):
     parts = tmp_path / "parts"
     run_files(**config(), resume_dir=parts)
