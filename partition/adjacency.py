@@ -10,7 +10,7 @@ import networkx as nx
 import numpy as np
 import shapely
 
-from partition.rows import distinct_rows
+from partition.rows import distinct_rows, sorted_runs
 
 MIN_SHARED = 1e-6
 """Shared border (metres) below which two cells only touch at a corner and are not neighbours."""
@@ -89,9 +89,8 @@ def _group_sums(key: np.ndarray, values: np.ndarray) -> tuple[np.ndarray, np.nda
     one step per position within the groups: cells share one segment with most neighbours, so
     about two steps.
     """
-    order = np.argsort(key, kind="stable")
+    order, start = sorted_runs(key)
     key, values = key[order], values[order]
-    start = np.flatnonzero(np.r_[True, key[1:] != key[:-1]]) if len(key) else np.zeros(0, np.int64)
     size = np.diff(np.r_[start, len(key)])
     total = values[start].copy()
     compensation = np.zeros(len(start))

@@ -15,6 +15,7 @@ from geodata.validate import MEASURED_AFTER
 from partition.adjacency import cell_graph, measure_column
 from partition.partition import Partition, unmet_limits
 from partition.reasons import Reason, ReasonKind, UnitKind, UnitRef, encode, unit_text
+from partition.rows import sorted_runs
 from partition.rules import RULE_LABELLERS, Rule, Verdict
 from partition.tessellation import EMPTY, cells_from_polygons, point_owner, union_runs, voronoi_cells
 from partition.units import unit_columns
@@ -217,10 +218,10 @@ def dissolve_cells(geoms: np.ndarray, label: np.ndarray) -> dict[int, BaseGeomet
 
     Holes (a grid inside this one) and pieces are kept.
     """
-    order = np.argsort(label, kind="stable")
-    labels, starts = np.unique(label[order], return_index=True)
+    order, starts = sorted_runs(label)
     size = np.diff(np.r_[starts, len(order)])
-    return dict(zip(labels.tolist(), union_runs(geoms[order], starts, size, single=True), strict=True))
+    labels = label[order[starts]].tolist()
+    return dict(zip(labels, union_runs(geoms[order], starts, size, single=True), strict=True))
 
 
 def _previous_of_cells(

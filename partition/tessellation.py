@@ -8,7 +8,7 @@ import pandas as pd
 import shapely
 from shapely.geometry.base import BaseGeometry
 
-from partition.rows import distinct_rows
+from partition.rows import distinct_rows, sorted_runs
 
 SNAP_M = 0.5
 """Barrier ends closer than this (metres) to the village border are snapped onto it."""
@@ -151,9 +151,8 @@ def _dissolve(unit: np.ndarray, block: np.ndarray, geoms: np.ndarray) -> tuple[n
 
     Returns ``(unit, block, geometry)``.
     """
-    order = np.lexsort((block, unit))
+    order, start = sorted_runs(unit, block)
     unit, block, geoms = unit[order], block[order], geoms[order]
-    start = np.flatnonzero(np.r_[True, (unit[1:] != unit[:-1]) | (block[1:] != block[:-1])])
     size = np.diff(np.r_[start, len(unit)])
     return unit[start], block[start], union_runs(geoms, start, size)
 
