@@ -328,9 +328,10 @@ def utm_crs(gdf: gpd.GeoDataFrame | gpd.GeoSeries) -> CRS:
     """Return ``gdf.estimate_utm_crs()``: the WGS 84 UTM zone of the data's centre.
 
     geopandas asks pyproj's database which zones cover the centre, a scan of every CRS it knows
-    (about 70 ms, and a run asks several times). For longitude/latitude data the centre lies
-    inside one zone's area of use but on a zone's edge, the equator or beyond 80° S–84° N; that zone is
-    computed and confirmed against its area of use, and every other case goes to geopandas.
+    (about 70 ms, and a run asks several times). For longitude/latitude data whose centre lies
+    strictly inside one zone's area of use, that zone is computed and confirmed against its area
+    of use; every other case (a zone's edge, the equator, beyond 80° S–84° N, projected data) goes
+    to geopandas.
 
     Raises
     ------
