@@ -799,12 +799,15 @@ def _borders(cost: list[float], nlab: list[int]) -> dict[int, float]:
 
     Sums are numpy's (:func:`_array_sum`): below eight values that is adding in order, in one pass.
     """
-    if len(cost) >= 8:
-        return {lb: _array_sum([c for c, x in zip(cost, nlab, strict=True) if x == lb]) for lb in set(nlab)}
     border: dict[int, float] = {}
+    if len(cost) < 8:
+        for c, lb in zip(cost, nlab, strict=True):
+            border[lb] = border.get(lb, 0.0) + c
+        return border
+    runs: dict[int, list[float]] = {}
     for c, lb in zip(cost, nlab, strict=True):
-        border[lb] = border.get(lb, 0.0) + c
-    return border
+        runs.setdefault(lb, []).append(c)
+    return {lb: _array_sum(values) for lb, values in runs.items()}
 
 
 REBALANCE_TARGETS = 24
