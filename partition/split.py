@@ -702,96 +702,147 @@ def _refine(label: np.ndarray, idx: np.ndarray, g: _Arrays, band: Band, *, polis
 
     Returns whether it ended on a pass without moves (so refining again, unchanged, moves nothing).
     """
-    parts, weight = _part_weights(label, idx, g)
-    order = idx[np.lexsort((idx,))].tolist()
-    # only nodes next to another part can move: mark them once, and the neighbours of every move
-    boundary = _boundary(label, g).tolist()
-    lab = label.tolist()  # read node by node: lists, written back to `label` as nodes move
-    gl = g.lists()
-    violation = band.violation
-    # What a node's look finds depends only on its part and the parts around it, so a node that
-    # found no move is looked at again only when one of them gained or lost a node since. And
-    # where every one of them is strictly inside the band, only polishing can move a node: one
-    # whose neighbouring parts offered no shorter border (`calm`) stays put while its neighbours
-    # keep their parts and those parts stay inside, whatever their households.
-    moves = 0
-    changed = defaultdict(int, dict.fromkeys(parts, 0))  # the move count when each part last changed (0: never)
-    looked = dict.fromkeys(order, -1)  # the move count when each node last found no move
-    near: dict[int, tuple[int, ...]] = {}  # the parts each node touched (its own too) when it last looked
-    still = dict.fromkeys(order, False)  # neither the node nor a neighbour moved since it last looked
-    calm = dict.fromkeys(order, False)
-    off = {p: violation(h) for p, h in weight.items()}  # each part's band violation
-    inside = defaultdict(lambda: True, {p: o == 0.0 for p, o in off.items()})  # parts beyond the group: as inside
-    for _ in range(REFINE_PASSES):
-        moved = 0
-        for v in order:
-            if not boundary[v]:
-                continue
-            if still[v]:  # (where it is not, a part it touches changed since and it may no longer be calm)
-                around = near[v]
-                if max(map(changed.__getitem__, around)) <= looked[v]:
-                    continue
-                if calm[v] and all(map(inside.__getitem__, around)):
-                    continue
-            a = lab[v]
-            nbr = gl.nbr[v]
-            nlab = list(map(lab.__getitem__, nbr))
-            looked[v] = moves
-            near[v] = tuple({a, *nlab})
-            still[v] = True
-            calm[v] = False
-            if len(parts[a]) <= 1:
-                continue
-            wv = gl.w[v]
-            left_a, va = violation(weight[a] - wv), off[a]
-            edges = slice(gl.start[v], gl.start[v + 1])
-            border = _borders(gl.cost[edges], nlab)
-            # the labels it touches across a border that is not a barrier
-            crossable: Collection[int] = border
-            if gl.fenced[v]:
-                crossable = {lb for lb, bar in zip(nlab, gl.barrier[edges], strict=True) if not bar}
-            to_a = border.get(a, 0.0)
-            options = []
-            shorter = not polish  # whether some neighbouring part offers a shorter border
-            for b in sorted(border):
-                if b == a or b not in parts:
-                    continue
-                # the band change first: most neighbours are ruled out by it without touching the borders
-                dviol = left_a + violation(weight[b] + wv) - va - off[b]
-                allowed = dviol < -1e-9 or (polish and abs(dviol) <= 1e-9)
-                if not allowed and shorter:
-                    continue
-                if b not in crossable:
-                    continue
-                gain = border[b] - to_a
-                shorter = shorter or gain > 1e-9
-                if allowed and (dviol < -1e-9 or gain > 1e-9):
-                    options.append((dviol, -gain, b))
-            calm[v] = not shorter
-            if not options:
-                continue
-            options.sort()
-            if not _stays_connected(v, parts[a], g):
-                continue
-            b = options[0][2]
-            parts[a].discard(v)
-            parts[b].add(v)
-            weight[a] -= wv
-            weight[b] += wv
-            lab[v] = b
-            label[v] = b
-            still[v] = False
-            for u in nbr:
-                boundary[u] = True
-                still[u] = False
-            moved += 1
-            moves += 1
-            changed[a] = changed[b] = moves
-            off[a], off[b] = violation(weight[a]), violation(weight[b])
-            inside[a], inside[b] = off[a] == 0.0, off[b] == 0.0
-        if not moved:
-            return True
-    return False
+    return _Refiner(label, idx, g, band).run(polish=polish)
+
+
+class _Refiner:
+    """Local refinement of the parts of a group (`label` of the nodes `idx`, changed in place).
+
+    What a node's look finds depends only on its part and the parts around it, so a node that
+    found no move is looked at again only when one of them gained or lost a node since. And
+    where every one of them is strictly inside the band, only polishing can move a node: one
+    whose neighbouring parts offered no shorter border (`calm`) stays put while its neighbours
+    keep their parts and those parts stay inside, whatever their households. That bookkeeping
+    outlives a :meth:`run`: after nodes moved otherwise (:meth:`moved`), refining again looks
+    only where they changed something, and moves as refining afresh would.
+    """
+
+    def __init__(self, label: np.ndarray, idx: np.ndarray, g: _Arrays, band: Band) -> None:
+        self.label, self.idx, self.g, self.band = label, idx, g, band
+        self.order = np.sort(idx).tolist()
+        # only nodes next to another part can move: mark them once, and the neighbours of every move
+        self.boundary = _boundary(label, g).tolist()
+        self.lab = label.tolist()  # read node by node: lists, written back to `label` as nodes move
+        n = len(g.w)
+        self.moves = 0
+        self.changed: defaultdict[int, int] = defaultdict(int)  # the move count when each part last changed
+        self.looked = [-1] * n  # the move count when each node last found no move
+        self.near: list[tuple[int, ...]] = [()] * n  # the parts each node touched (its own too) when it last looked
+        self.still = [False] * n  # neither the node nor a neighbour moved since it last looked
+        self.calm = [False] * n
+        self._count()
+
+    def _count(self) -> None:
+        self.parts, self.weight = _part_weights(self.label, self.idx, self.g)
+        violation = self.band.violation
+        self.off = {p: violation(h) for p, h in self.weight.items()}  # each part's band violation
+        # parts beyond the group count as inside
+        self.inside = defaultdict(lambda: True, {p: o == 0.0 for p, o in self.off.items()})
+
+    def moved(self, before: np.ndarray) -> None:
+        """Take in the moves made since `label` was `before` (by chains): what they changed is looked at again."""
+        nodes = self.idx[before[self.idx] != self.label[self.idx]]
+        if not len(nodes):
+            return
+        self.moves += 1
+        nbr = self.g.lists().nbr
+        for v, a, b in zip(nodes.tolist(), before[nodes].tolist(), self.label[nodes].tolist(), strict=True):
+            self.changed[a] = self.changed[b] = self.moves
+            self.lab[v] = b
+            self.boundary[v] = True
+            self.still[v] = False
+            for u in nbr[v]:
+                self.boundary[u] = True
+                self.still[u] = False
+        self._count()
+
+    def run(self, *, polish: bool = True) -> bool:
+        """Refine until a pass moves nothing (True) or :data:`REFINE_PASSES` passes are done (False)."""
+        parts, weight, off, inside, changed = self.parts, self.weight, self.off, self.inside, self.changed
+        lab, label, boundary = self.lab, self.label, self.boundary
+        still, calm, looked, near = self.still, self.calm, self.looked, self.near
+        g = self.g
+        gl = g.lists()
+        violation = self.band.violation
+        moves = self.moves
+        try:
+            for _ in range(REFINE_PASSES):
+                moved = 0
+                for v in self.order:
+                    if not boundary[v]:
+                        continue
+                    if still[v]:  # (where it is not, a part it touches changed since and it may no longer be calm)
+                        around = near[v]
+                        if max(map(changed.__getitem__, around)) <= looked[v]:
+                            continue
+                        if calm[v] and all(map(inside.__getitem__, around)):
+                            continue
+                    a = lab[v]
+                    nbr = gl.nbr[v]
+                    nlab = list(map(lab.__getitem__, nbr))
+                    first, end = gl.start[v], gl.start[v + 1]
+                    if end - first < 8:  # as _borders adds them
+                        border: dict[int, float] = {}
+                        for c, lb in zip(gl.cost[first:end], nlab, strict=True):
+                            border[lb] = border.get(lb, 0.0) + c
+                    else:
+                        border = _borders(gl.cost[first:end], nlab)
+                    looked[v] = moves
+                    near[v] = (a, *border)
+                    still[v] = True
+                    calm[v] = False
+                    if len(parts[a]) <= 1:
+                        continue
+                    wv = gl.w[v]
+                    left_a, va = violation(weight[a] - wv), off[a]
+                    # the labels it touches across a border that is not a barrier
+                    crossable: Collection[int] = border
+                    if gl.fenced[v]:
+                        crossable = {lb for lb, bar in zip(nlab, gl.barrier[first:end], strict=True) if not bar}
+                    to_a = border.get(a, 0.0)
+                    options = []
+                    shorter = not polish  # whether some neighbouring part offers a shorter border
+                    for b in sorted(border):
+                        if b == a or b not in parts:
+                            continue
+                        # the band change first: most neighbours are ruled out by it without touching the borders
+                        dviol = left_a + violation(weight[b] + wv) - va - off[b]
+                        allowed = dviol < -1e-9 or (polish and abs(dviol) <= 1e-9)
+                        if not allowed and shorter:
+                            continue
+                        if b not in crossable:
+                            continue
+                        gain = border[b] - to_a
+                        shorter = shorter or gain > 1e-9
+                        if allowed and (dviol < -1e-9 or gain > 1e-9):
+                            options.append((dviol, -gain, b))
+                    calm[v] = not shorter
+                    if not options:
+                        continue
+                    options.sort()
+                    if not _stays_connected(v, parts[a], g):
+                        continue
+                    b = options[0][2]
+                    parts[a].discard(v)
+                    parts[b].add(v)
+                    weight[a] -= wv
+                    weight[b] += wv
+                    lab[v] = b
+                    label[v] = b
+                    still[v] = False
+                    for u in nbr:
+                        boundary[u] = True
+                        still[u] = False
+                    moved += 1
+                    moves += 1
+                    changed[a] = changed[b] = moves
+                    off[a], off[b] = violation(weight[a]), violation(weight[b])
+                    inside[a], inside[b] = off[a] == 0.0, off[b] == 0.0
+                if not moved:
+                    return True
+            return False
+        finally:
+            self.moves = moves
 
 
 def _borders(cost: list[float], nlab: list[int]) -> dict[int, float]:
@@ -1051,16 +1102,19 @@ def _restarts(idx: np.ndarray, k: int, g: _Arrays, band: Band, next_id: int) -> 
     for i in range(tries):
         trial = _grow(idx, k, g, rng)
         trial[idx] += next_id
-        done = _refine(trial, idx, g, band)
+        refiner = _Refiner(trial, idx, g, band)
+        done = refiner.run()
+        before = trial.copy()
         done = not _rebalance(trial, idx, g, band) and done
         viol = sum(band.violation(g.w[idx][trial[idx] == p].sum()) for p in np.unique(trial[idx]))
         if best is None or viol < best[0] - 1e-9:
-            best, last, settled = (viol, trial), i, done
+            best, last, settled, kept = (viol, trial), i, done, (refiner, before)
         if viol <= 1e-9 or i - last >= RESTART_PATIENCE:
             break
     assert best is not None  # the loop ran at least once
     if not settled:  # refining a settled start again moves nothing
-        _refine(best[1], idx, g, band)
+        kept[0].moved(kept[1])
+        kept[0].run()
     return best
 
 
@@ -1267,9 +1321,12 @@ def _split_group(idx: np.ndarray, g: _Arrays, band: Band, label: np.ndarray, nex
         for j, part in enumerate(_bisect(idx, k, g, band)):
             trial[part] = next_id + j
         # refining again moves nothing where refinement settled and no chain was kept
-        settled = _refine(trial, idx, g, band)
+        refiner = _Refiner(trial, idx, g, band)
+        settled = refiner.run()
+        before = trial.copy()
         if _rebalance(trial, idx, g, band) or not settled:
-            _refine(trial, idx, g, band)
+            refiner.moved(before)
+            refiner.run()
         if goal is not None:
             _refine_measures(trial, idx, g, band)
         used = np.unique(trial[idx])

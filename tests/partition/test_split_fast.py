@@ -204,6 +204,29 @@ def test_refinement_that_skips_unchanged_nodes_moves_as_the_plain_one(case):
     assert np.array_equal(fast, plain)
 
 
+@given(refine_cases(), st.lists(st.integers(0, 10**6), max_size=6))
+@settings(max_examples=150, deadline=None)
+def test_refining_again_after_other_moves_moves_as_refining_afresh(case, picks):
+    """Refinement keeps its bookkeeping across chains and other moves: refining again moves as a fresh start would."""
+    g, label, band, polish = case
+    idx = np.arange(len(g.w))
+    kept, fresh = label.copy(), label.copy()
+    refiner = split_mod._Refiner(kept, idx, g, band)
+    refiner.run(polish=polish)
+    split_mod._refine(fresh, idx, g, band, polish=polish)
+    before = kept.copy()
+    split_mod._rebalance(kept, idx, g, band)
+    for pick in picks:  # and some nodes handed to a neighbour's grid, as a chain would
+        v = pick % len(idx)
+        nbr = g.nbr[g.indptr[v] : g.indptr[v + 1]]
+        if len(nbr):
+            kept[v] = kept[nbr[pick % len(nbr)]]
+    fresh[:] = kept
+    refiner.moved(before)
+    assert refiner.run(polish=polish) == split_mod._refine(fresh, idx, g, band, polish=polish)
+    assert np.array_equal(kept, fresh)
+
+
 @given(refine_cases(), st.integers(2, 6))
 @settings(max_examples=100, deadline=None)
 def test_bisection_adds_whole_households_in_any_order_to_the_same_cuts(case, k):
