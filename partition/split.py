@@ -911,27 +911,37 @@ def _push(
     sent = 0.0
     gl = g.lists()
     home, into = parts[src], parts[dst]  # kept with `label`: a neighbour's part is the set holding it
+
+    def lengthens(v: int) -> float | None:
+        """How much moving `v` lengthens the internal border (None: it has households none, or no way across)."""
+        nbr, first = gl.nbr[v], gl.start[v]
+        cost = gl.cost[first : gl.start[v + 1]]
+        across = [i for i, u in enumerate(nbr) if u in into]
+        if gl.w[v] <= 0 or not across or (not barriers and all(gl.barrier[first + i] for i in across)):
+            return None
+        return _array_sum([c for u, c in zip(nbr, cost, strict=True) if u in home]) - _array_sum(
+            [cost[i] for i in across]
+        )
+
+    # a node's key changes only when a neighbour moves: the keys are kept, those around a move redone
+    keyed = {v: key for v in home if (key := lengthens(v)) is not None}
     while sent < lo - 1e-9:
-        keys = []
-        for v in home:
-            wv = gl.w[v]
-            if wv <= 0 or sent + wv > hi + 1e-9:
-                continue
-            nbr, first = gl.nbr[v], gl.start[v]
-            cost = gl.cost[first : gl.start[v + 1]]
-            across = [i for i, u in enumerate(nbr) if u in into]
-            if not across or (not barriers and all(gl.barrier[first + i] for i in across)):
-                continue
-            stay = _array_sum([c for u, c in zip(nbr, cost, strict=True) if u in home])
-            keys.append((stay - _array_sum([cost[i] for i in across]), v))
+        keys = sorted((key, v) for v, key in keyed.items() if sent + gl.w[v] <= hi + 1e-9)
         # the best move that keeps `src` connected (the order of the look cannot matter: keys differ)
-        keys.sort()
         pick = next((v for _, v in keys if len(home) > 1 and _stays_connected(v, home, g)), None)
         if pick is None:
             return False
         wv = gl.w[pick]
         home.discard(pick)
         into.add(pick)
+        del keyed[pick]
+        for u in gl.nbr[pick]:
+            if u in home:
+                key = lengthens(u)
+                if key is None:
+                    keyed.pop(u, None)
+                else:
+                    keyed[u] = key
         weight[src] -= wv
         weight[dst] += wv
         label[pick] = dst
