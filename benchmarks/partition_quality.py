@@ -171,6 +171,33 @@ PEER_REPEATS = 5
 """Runs of gridmap per peer input; the times printed are their medians (the grids are the same each run)."""
 
 
+def metis_problems(src: Path) -> list:
+    """The harness's own graph problems of `src` (one per community, as ``peers.py`` builds them), ready for METIS."""
+    sys.path.insert(0, str(SHARED / "bench"))
+    import metrics as harness_metrics  # noqa: PLC0415 - the harness's modules, from ../shared/bench
+    import peers as harness  # noqa: PLC0415
+    import pymetis  # noqa: PLC0415
+
+    inputs = harness_metrics.load_inputs(
+        str(src), str(src), "households", points_layer="units", boundary_layer="boundary"
+    )
+    problems = harness.problems(harness_metrics.build_sites(inputs), 300, 500, 0)
+    return [(p.k, pymetis.CSRAdjacency(*p.csr()), p.hh.astype(np.int64)) for p in problems]
+
+
+def metis_solve(problems: list) -> float:
+    """Seconds of METIS's bare solve over `problems` (``pymetis.part_graph``, as the harness times its ``metis``)."""
+    import pymetis  # noqa: PLC0415
+
+    options = pymetis.Options(seed=0)
+    total = 0.0
+    for k, adjacency, households in problems:
+        t = time.perf_counter()
+        pymetis.part_graph(k, adjacency, vweights=households, options=options)
+        total += time.perf_counter() - t
+    return total
+
+
 def peers(tmp: Path) -> None:
     """Run ours on the peer harness inputs and score it with the harness's metric code."""
     bench = SHARED / "bench"
@@ -183,10 +210,15 @@ def peers(tmp: Path) -> None:
             barriers=(LayerSpec(src, "roads"),),
             fields={"compound": "compound_id"},
         )
-        runs = [_run(config) for _ in range(PEER_REPEATS)]
+        problems = metis_problems(src)
+        runs, metis = [], []
+        for _ in range(PEER_REPEATS):  # each run of ours next to METIS's solve: the same machine load for both
+            runs.append(_run(config))
+            metis.append(float(np.median([metis_solve(problems) for _ in range(PEER_REPEATS)])))
         result = runs[0][0]
         s = float(np.median([t for _, t in runs]))
         stage = float(np.median([r.manifest["timings_s"]["partition"] for r, _ in runs]))
+        solve = float(np.median(metis))
         ours = tmp / f"{size}_ours.gpkg"
         pts = result.addresses[["households", "compound", "grid_code", "geometry"]].rename(
             columns={"compound": "compound_id"}
@@ -225,11 +257,12 @@ def peers(tmp: Path) -> None:
             raise SystemExit(f"peers.py failed:\n{done.stderr[-3000:]}")
         m = json.loads((tmp / f"{size}_ours.json").read_text())
         m = m.get("results", [m])[0] if "results" in m else m
-        rows.append((size, s, stage, m))
-    for size, s, stage, m in rows:
+        rows.append((size, s, stage, solve, m))
+    for size, s, stage, solve, m in rows:
         print(
             f"\n### {size} — gridmap scored by ../shared/bench/metrics.py (partition stage {stage:.3f} s, "
-            f"whole call with reading {s:.2f} s: medians of {PEER_REPEATS})"
+            f"whole call with reading {s:.2f} s: medians of {PEER_REPEATS}; METIS's bare solve {solve:.4f} s "
+            f"alongside, the stage {stage / solve:.1f}x it)"
         )
         print(json.dumps(_pick(m), indent=1, ensure_ascii=False))
 

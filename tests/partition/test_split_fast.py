@@ -283,9 +283,10 @@ def test_the_best_cut_of_a_plan_is_the_first_of_the_least_scores(rows):
     st.integers(0, 200),
     st.integers(0, 120),
     st.booleans(),
+    st.booleans(),
 )
 @settings(max_examples=300, deadline=None)
-def test_cut_positions_for_all_directions_at_once_are_each_directions_own(rows, lo, width, limited):
+def test_cut_positions_for_all_directions_at_once_are_each_directions_own(rows, lo, width, limited, wide):
     """Cut positions picked for all sweep directions at once: the ones the rule picks direction by direction."""
     sums = np.cumsum(np.array(rows, float), axis=1)
     lo, hi = float(lo), float(lo + width)
@@ -295,13 +296,13 @@ def test_cut_positions_for_all_directions_at_once_are_each_directions_own(rows, 
         ok = np.flatnonzero((row >= lo - split_mod.TOLERANCE) & (row <= hi + split_mod.TOLERANCE))
         if len(ok):
             near = ok[np.argmin(np.abs(row[ok] - target))]
-            at = sorted({int(near), int(ok[len(ok) // 4]), int(ok[(3 * len(ok)) // 4])})
+            at = [int(near)] if wide else sorted({int(near), int(ok[len(ok) // 4]), int(ok[(3 * len(ok)) // 4])})
             if limited:
                 at = sorted({*at, *ok[np.linspace(0, len(ok) - 1, split_mod.LIMIT_CUTS).astype(int)].tolist()})
         else:
             at = [int(np.argmin(np.abs(row - target)))]
         expected += [(a, p) for p in at]
-    assert split_mod._sweep_positions(sums, lo, hi, target, limited=limited) == expected
+    assert split_mod._sweep_positions(sums, lo, hi, target, limited=limited, wide=wide) == expected
 
 
 def _plain_grow(idx: np.ndarray, k: int, g, rng: np.random.Generator) -> np.ndarray:
