@@ -9,7 +9,7 @@ import shapely
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
-from partition.reasons import UnitKind, UnitRef
+from partition.reasons import UnitKind
 from partition.rows import distinct_rows
 
 
@@ -59,7 +59,8 @@ def units_from_points(points: gpd.GeoDataFrame) -> tuple[pd.Series, gpd.GeoDataF
         ``unit``: the unit number of every point, indexed like `points`. ``units``: one row per
         unit (index = unit number) with ``households``, ``population``, ``n_points``,
         ``village_code``, ``group``, ``building``, ``compound``, ``label``
-        (a :class:`partition.reasons.UnitRef`: building id or coordinates, for reasons) and the
+        (text, ``"building 3号楼"`` or ``"point x, y"``: building id or coordinates, for reasons;
+        :func:`partition.reasons.unit_ref` reads it as a :class:`partition.reasons.UnitRef`) and the
         centroid of its points as geometry.
     """
     unit, cols = unit_columns(points)
@@ -111,17 +112,18 @@ def unit_columns(points: gpd.GeoDataFrame) -> tuple[np.ndarray, dict[str, np.nda
 
 
 def _labels(building: np.ndarray, cx: np.ndarray, cy: np.ndarray) -> np.ndarray:
-    """Each unit's :class:`UnitRef`: its building id, else where it stands (centroid to 0.1 m)."""
+    """Each unit's label as text, as :func:`partition.reasons.unit_text` writes a :class:`UnitRef`.
+
+    ``"building <id>"``, else where it stands: ``"point <x>, <y>"`` (centroid to 0.1 m, numpy's
+    rounding, Python's float text); :func:`partition.reasons.unit_ref` reads it back.
+    """
     named = pd.notna(building)
-    # a unit without a building id is named by where it stands (numpy's rounding, Python's float text)
-    at = iter(
-        f"{x!r}, {y!r}" for x, y in zip(np.round(cx[~named], 1).tolist(), np.round(cy[~named], 1).tolist(), strict=True)
-    )
-    refs = (
-        UnitRef(UnitKind.BUILDING, str(b)) if has else UnitRef(UnitKind.POINT, next(at))
-        for b, has in zip(building.tolist(), named.tolist(), strict=True)
-    )
-    return np.fromiter(refs, dtype=object, count=len(building))  # not np.array: a UnitRef is a tuple
+    labels = np.empty(len(building), dtype=object)
+    point, house = str(UnitKind.POINT), str(UnitKind.BUILDING)
+    x, y = np.round(cx[~named], 1).tolist(), np.round(cy[~named], 1).tolist()
+    labels[~named] = np.array([f"{point} {a!r}, {b!r}" for a, b in zip(x, y, strict=True)], dtype=object)
+    labels[named] = np.array([f"{house} {b}" for b in building[named].tolist()], dtype=object)
+    return labels
 
 
 def _merge_shared_spots(first: np.ndarray, coord: np.ndarray) -> np.ndarray:

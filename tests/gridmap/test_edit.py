@@ -971,3 +971,16 @@ def test_before_any_edit_the_editor_lists_exactly_the_grids_the_run_flags_for_a_
     session = EditSession(run)
     shown = {p["grid_code"] for v in session.villages() for p in session.problems(v) if p["kind"] == "limit_unmet"}
     assert shown == flagged
+
+
+def test_cells_rebuilt_for_a_run_without_its_cells_name_units_as_the_engine_does(sample_run):
+    """A run without a cells layer: the editor's rebuilt cells name each unit as text, as reasons read it back."""
+    from gridmap.edit.units import units_from_run  # noqa: PLC0415
+    from partition.reasons import UnitKind, unit_ref  # noqa: PLC0415
+
+    work = sample_run.work_crs
+    cells, _ = units_from_run(sample_run.grids.to_crs(work), sample_run.addresses.to_crs(work))
+    units = cells.loc[cells["households"].gt(0) & cells["building"].notna(), "label"]
+    assert len(units)
+    assert all(isinstance(v, str) and v.startswith("building ") for v in units)
+    assert all(unit_ref(v).kind == UnitKind.BUILDING for v in units)

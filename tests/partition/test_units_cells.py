@@ -9,7 +9,7 @@ import shapely
 from partition.adjacency import edges_from_cells, graph_from_cells
 from partition.liaison import liaison_groups
 from partition.measures import coverage_ratio, overlap_area
-from partition.reasons import UnitKind, UnitRef
+from partition.reasons import UnitKind, UnitRef, unit_ref, unit_text
 from partition.tessellation import cells_from_points, point_owner
 from partition.units import units_from_points
 from tests.conftest import UTM, grid_points, square
@@ -35,9 +35,10 @@ def test_reasons_name_a_unit_by_its_building_id_else_by_where_it_stands():
         crs=UTM,
     )
     _, units = units_from_points(pts)
-    labels = sorted(units["label"], key=str)
-    assert all(isinstance(v, UnitRef) for v in labels)  # whole references, not tuples taken apart
-    assert sorted(labels) == sorted(
+    labels = sorted(units["label"])
+    # text as the cells table shows it, read back by unit_ref as the reference a reason names
+    assert labels == sorted(["building 3号楼", "building 7", "point 500123.0, 3200456.1", "point -12.3, 0.0"])
+    assert sorted(unit_ref(v) for v in labels) == sorted(
         [
             UnitRef(UnitKind.BUILDING, "3号楼"),
             UnitRef(UnitKind.BUILDING, "7"),
@@ -45,6 +46,7 @@ def test_reasons_name_a_unit_by_its_building_id_else_by_where_it_stands():
             UnitRef(UnitKind.POINT, "-12.3, 0.0"),
         ]
     )
+    assert [unit_text(unit_ref(v)) for v in labels] == labels
 
 
 def test_a_point_on_a_shared_border_has_exactly_one_owner():
