@@ -442,8 +442,8 @@ def cell_table(parts: list[pd.DataFrame]) -> pd.DataFrame:
     frames = []
     for part in parts:
         frame = pd.DataFrame({c: part[c].to_numpy() if c in part else None for c in cols})
-        # UnitRefs as text, read back by unit_ref
-        frame["label"] = [unit_text(v) for v in frame["label"].to_numpy(object)]
+        # UnitRefs as text, read back by unit_ref (most labels are text already)
+        frame["label"] = [v if type(v) is str else unit_text(v) for v in frame["label"].to_numpy(object)]
         frame["geometry"] = np.asarray(part.geometry.values if hasattr(part, "geometry") else part["geometry"], object)
         frames.append(frame)
     out = frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True)
