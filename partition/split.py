@@ -14,11 +14,13 @@ The algorithm, in order (every step is deterministic: same graph, same parts):
 4. **Recursive multi-angle bisection.** A group of H households gets k grids, k in
    ``[ceil(H/max), floor(H/min)]`` closest to ``H / ((min+max)/2)``. It is cut in two (k//2 and
    k - k//2 grids) by a straight sweep line: for 8 directions, nodes are sorted by their
-   projection and every cut whose left household sum keeps both sides feasible is a candidate;
-   each candidate is made contiguous (stray components change sides) and scored by the length of
-   border it cuts (barrier borders count one tenth: cutting along a road is cheap). The shortest
-   feasible cut wins, and both halves are split again. Short cuts at every level give compact
-   grids, the feasibility window gives grids inside the band.
+   projection; of the cuts whose left household sum keeps both sides feasible, the one nearest
+   the balanced split is a candidate, and in bisections of at most :data:`WIDE_NODES` nodes also
+   those a quarter and three quarters into that window. Each candidate is made contiguous (stray
+   components change sides) and scored by the length of border it cuts, weighted by how far it
+   is from the balanced split (barrier borders count one tenth: cutting along a road is cheap).
+   The best feasible cut wins, and both halves are split again. Short cuts at every level give
+   compact grids, the feasibility window gives grids inside the band.
 5. **Local refinement.** Boundary nodes move to a neighbouring grid when the move reduces the
    total band violation, or keeps it and shortens the total internal border (so grids get more
    compact). A move is allowed only if the grid it leaves stays connected and the node touches the
