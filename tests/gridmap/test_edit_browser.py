@@ -434,7 +434,7 @@ def test_split_preview_then_save_carries_exactly_the_codes_shown(browser, run_fo
     from selenium.webdriver.support.ui import Select, WebDriverWait
 
     session = EditSession.from_folder(run_folder)
-    big, other = f"{VILLAGE}002", f"{VILLAGE}003"  # merged: 814 households, the band 300-500 allows 2 grids
+    big, other = f"{VILLAGE}002", f"{VILLAGE}004"  # merged: 798 households, the band 300-500 allows 2 grids
     url, server = serve(session, start_dir=tmp_path)
     try:
         open_page(browser, url)
