@@ -78,7 +78,7 @@ Smaller ones (the last two or three cuts before a grid) also try cuts a quarter 
 into the feasible window: a shorter border there shapes the grids themselves. On bigger ones those
 cuts cost a third of the split and bought nothing: on the peer harness's medium and large inputs
 they made the grids less compact (median Polsby-Popper 0.58 / 0.61 with them, 0.62 / 0.62
-without), on Denver, the synthetic towns and the sample they changed it by at most 0.005.
+without), on Denver, the synthetic towns and the sample they changed it by at most 0.006.
 """
 
 
@@ -797,12 +797,7 @@ class _Refiner:
                     nbr = gl.nbr[v]
                     nlab = list(map(lab.__getitem__, nbr))
                     first, end = gl.start[v], gl.start[v + 1]
-                    if end - first < 8:  # as _borders adds them
-                        border: dict[int, float] = {}
-                        for c, lb in zip(gl.cost[first:end], nlab, strict=True):
-                            border[lb] = border.get(lb, 0.0) + c
-                    else:
-                        border = _borders(gl.cost[first:end], nlab)
+                    border = _borders(gl.cost[first:end], nlab)
                     looked[v] = moves
                     near[v] = (a, *border)
                     still[v] = True
@@ -929,7 +924,7 @@ def _push(
     home, into = parts[src], parts[dst]  # kept with `label`: a neighbour's part is the set holding it
 
     def lengthens(v: int) -> float | None:
-        """How much moving `v` lengthens the internal border (None: it has households none, or no way across)."""
+        """How much moving `v` lengthens the internal border (None: it holds no households, or has no way across)."""
         nbr, first = gl.nbr[v], gl.start[v]
         cost = gl.cost[first : gl.start[v + 1]]
         across = [i for i, u in enumerate(nbr) if u in into]
