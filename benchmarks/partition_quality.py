@@ -12,7 +12,8 @@ denver      Denver 2020 census blocks (../shared/data): blocks as unit polygons 
 synth20k    seeded synthetic town, ~20,000 households (benchmarks/synthetic.py)
 synth100k   seeded synthetic town, ~100,000 households
 peers       the peer harness inputs (../shared/bench/data/synthetic_{small,medium,large}.gpkg),
-            scored with the harness's own metric code next to spopt / GerryChain / METIS
+            scored with the harness's own metric code next to spopt / GerryChain / METIS; METIS's bare
+            solve on the harness's graphs is timed beside each run, and the stage's ratio to it printed
 
 Usage::
 
