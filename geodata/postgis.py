@@ -105,7 +105,7 @@ def parse_url(url: str) -> sqlalchemy.URL:
             f"write postgresql://USER@HOST:PORT/DATABASE; if the password holds @ / : # ? % or a space, {ENCODE_HINT}."
         )
         raise InputError(Problem(mask_url(url), msg, fix)) from exc
-    if u.host and "@" in u.host:
+    if _ambiguous(u, str(url)):
         raise InputError(
             Problem(
                 mask_url(url),
@@ -118,6 +118,16 @@ def parse_url(url: str) -> sqlalchemy.URL:
             Problem(mask_url(url), f"has '{u.host}' as its host, which is not a host name.", "check the host part.")
         )
     return u
+
+
+def _ambiguous(u: sqlalchemy.URL, text: str) -> bool:
+    """Whether an unencoded '@' in the user or password leaves a piece of it as the parsed host.
+
+    The host then holds an '@', or is no host name while another '@' follows (the rest of the
+    password pushed past it, into the query after a '?').
+    """
+    host = u.host or ""
+    return bool(host) and ("@" in host or (not _host_ok(host) and text.count("@") > 1))
 
 
 def _host_ok(host: str) -> bool:
@@ -142,7 +152,7 @@ def mask_url(url: str) -> str:
     text = str(url).strip()
     try:
         u = sa.make_url(text)
-        if not (u.host and "@" in u.host):  # an '@' left in the host: user and password unclear, mask below
+        if not _ambiguous(u, text):  # otherwise user and password are unclear: masked below
             return re.sub(r"(?i)([?&]password=)[^&#]*", r"\1***", u.render_as_string(hide_password=True))
     except (sa.exc.ArgumentError, ValueError, TypeError):
         pass  # unreadable: masked below

@@ -48,6 +48,16 @@ def test_an_unencoded_password_is_either_read_or_refused_never_shown(user, pw):
         assert not _shown(mask_url(url), str(parsed.password or pw))
 
 
+def test_a_password_whose_at_sign_leaves_a_piece_of_it_as_the_host_is_refused_and_masked_whole():
+    """Found by the property above: 'Zq7@\x1f?' left '\x1f' as the host and the rest in the query."""
+    url = "postgresql://a:Zq7@\x1f?@db.example.cn:5432/county"
+    with pytest.raises(InputError) as caught:
+        parse_url(url)
+    assert "percent-encode" in str(caught.value)
+    assert "\x1f" not in str(caught.value) and "Zq7" not in str(caught.value)
+    assert mask_url(url) == "postgresql://***@db.example.cn:5432/county"
+
+
 @settings(max_examples=200, deadline=None)
 @given(pw=password)
 def test_a_password_in_the_query_is_masked(pw):
