@@ -393,8 +393,13 @@ def unit_ref(label: object) -> UnitRef:
 def unit_text(label: object) -> str:
     """Return a unit label as text for a table (``"building 3号楼"``); :func:`unit_ref` reads it back."""
     if isinstance(label, UnitRef):
-        return f"{label.kind} {label.id}".rstrip()
+        return unit_label(label.kind, label.id)
     return "" if label is None else str(label)
+
+
+def unit_label(kind: str, unit: str) -> str:
+    """Return the text naming unit `unit` of `kind` (``"building 3号楼"``), as :func:`unit_text` writes a reference."""
+    return f"{kind} {unit}".rstrip()
 
 
 Value = int | float | str | bool | list[str]

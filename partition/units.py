@@ -9,7 +9,7 @@ import shapely
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
-from partition.reasons import UnitKind
+from partition.reasons import UnitKind, unit_label
 from partition.rows import distinct_rows
 
 
@@ -112,17 +112,16 @@ def unit_columns(points: gpd.GeoDataFrame) -> tuple[np.ndarray, dict[str, np.nda
 
 
 def _labels(building: np.ndarray, cx: np.ndarray, cy: np.ndarray) -> np.ndarray:
-    """Each unit's label as text, as :func:`partition.reasons.unit_text` writes a :class:`UnitRef`.
+    """Each unit's label as text (:func:`partition.reasons.unit_label`, read back by ``unit_ref``).
 
-    ``"building <id>"``, else where it stands: ``"point <x>, <y>"`` (centroid to 0.1 m, numpy's
-    rounding, Python's float text); :func:`partition.reasons.unit_ref` reads it back.
+    Its building id, else where it stands: the centroid to 0.1 m (numpy's rounding, Python's float text).
     """
     named = pd.notna(building)
     labels = np.empty(len(building), dtype=object)
-    point, house = str(UnitKind.POINT), str(UnitKind.BUILDING)
     x, y = np.round(cx[~named], 1).tolist(), np.round(cy[~named], 1).tolist()
-    labels[~named] = np.array([f"{point} {a!r}, {b!r}" for a, b in zip(x, y, strict=True)], dtype=object)
-    labels[named] = np.array([f"{house} {b}" for b in building[named].tolist()], dtype=object)
+    spots = (f"{a!r}, {b!r}" for a, b in zip(x, y, strict=True))
+    labels[~named] = np.array([unit_label(UnitKind.POINT, spot) for spot in spots], dtype=object)
+    labels[named] = np.array([unit_label(UnitKind.BUILDING, str(b)) for b in building[named].tolist()], dtype=object)
     return labels
 
 
