@@ -174,7 +174,8 @@ PEER_REPEATS = 5
 
 def metis_problems(src: Path) -> list:
     """The harness's own graph problems of `src` (one per community, as ``peers.py`` builds them), ready for METIS."""
-    sys.path.insert(0, str(SHARED / "bench"))
+    if str(SHARED / "bench") not in sys.path:
+        sys.path.insert(0, str(SHARED / "bench"))
     import metrics as harness_metrics  # noqa: PLC0415 - the harness's modules, from ../shared/bench
     import peers as harness  # noqa: PLC0415
     import pymetis  # noqa: PLC0415
