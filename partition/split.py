@@ -49,6 +49,7 @@ from typing import NamedTuple
 
 import networkx as nx
 import numpy as np
+import pandas as pd
 import shapely
 from scipy.sparse import coo_matrix, csr_matrix
 from scipy.sparse.csgraph import connected_components
@@ -327,6 +328,20 @@ def _arrays(graph: nx.Graph | CellGraph, max_households: float) -> tuple[_Arrays
     return _contract(n, nodes, w, area, x, y, compound, label, eu, ev, length, bar, max_households)
 
 
+def _compounds(compound: Sequence) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """Each node's compound number (-1: none), and each compound's nodes by its id as text, in order of appearance.
+
+    A node whose id is missing (None, NaN) or empty belongs to no compound.
+    """
+    ids = [(str(c) or None) if c is not None and c == c else None for c in compound]
+    which, names = pd.factorize(np.array(ids, dtype=object))  # missing ids are -1
+    if not len(names):
+        return which, {}
+    nodes = np.argsort(which, kind="stable")[np.count_nonzero(which < 0) :]
+    members = np.split(nodes, np.cumsum(np.bincount(which[which >= 0], minlength=len(names)))[:-1])
+    return which, dict(zip(names.tolist(), members, strict=True))
+
+
 def _contract(
     n: int,
     nodes: Sequence,
@@ -345,17 +360,10 @@ def _contract(
     """Working arrays with every compound that fits contracted into one node; `inv` maps node → row."""
     # contract compounds that fit: connected pieces of one compound become one node
     group = np.arange(n)
-    comp_ids: dict[str, list[int]] = {}
-    for i, c in enumerate(compound):
-        if c is not None and c == c and str(c) != "":
-            comp_ids.setdefault(str(c), []).append(i)
-    in_compound = np.zeros(n, bool)
-    which = np.full(n, -1)
-    for c, members in enumerate(comp_ids.values()):
-        in_compound[members] = True
-        which[members] = c
+    which, comp_ids = _compounds(compound)
+    in_compound = which >= 0
     # the pieces of every compound at once: the components along edges inside one compound
-    inner = (which[eu] == which[ev]) & (which[eu] >= 0)
+    inner = (which[eu] == which[ev]) & in_compound[eu]
     pieces = _component_labels(n, *_both_ways(eu[inner], ev[inner]))
     for name, members in comp_ids.items():
         total = w[members].sum()
@@ -365,13 +373,14 @@ def _contract(
         if len(np.unique(lab[members])) > 1:
             # stray cells inside the compound's outline (a kiosk, a house in the gap) join it
             # when that makes it one piece and it still fits
-            wider = _bridge(members, n, x, y, w, area, eu, ev, free=~in_compound & (group == np.arange(n)))
+            wider = _bridge(members.tolist(), n, x, y, w, area, eu, ev, free=~in_compound & (group == np.arange(n)))
             if wider is not None and w[wider].sum() <= max_households:
-                members, lab = wider, _piece_labels(wider, n, eu, ev)
+                members, lab = np.asarray(wider), _piece_labels(wider, n, eu, ev)
         for comp in np.unique(lab[members]):
-            piece = [i for i in members if lab[i] == comp]
-            group[piece] = min(piece)
-            label[min(piece)] = UnitRef(UnitKind.COMPOUND, name)
+            piece = members[lab[members] == comp]
+            head = int(piece.min())
+            group[piece] = head
+            label[head] = UnitRef(UnitKind.COMPOUND, name)
     new, inv = np.unique(group, return_inverse=True)
     inv = inv.ravel()
     m = len(new)
