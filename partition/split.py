@@ -43,7 +43,7 @@ from __future__ import annotations
 import itertools
 import math
 from collections import defaultdict
-from collections.abc import Collection, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
@@ -865,6 +865,25 @@ class _Refiner:
             self.moves = moves
 
 
+def _refine_and_rebalance(trial: np.ndarray, idx: np.ndarray, g: _Arrays, band: Band) -> Callable[[], None] | None:
+    """Refine the parts `trial` gives the nodes `idx`, then rebalance them (in place).
+
+    Returns what refines them once more, taking in the rebalancing's moves, or None where that
+    would move nothing: refinement settled and no chain was kept.
+    """
+    refiner = _Refiner(trial, idx, g, band)
+    settled = refiner.run()
+    before = trial.copy()
+    if not _rebalance(trial, idx, g, band) and settled:
+        return None
+
+    def again() -> None:
+        refiner.moved(before)
+        refiner.run()
+
+    return again
+
+
 def _borders(cost: list[float], nlab: list[int]) -> dict[int, float]:
     """Return the border length a node shares with each neighbouring label (its edges' `cost` and labels `nlab`).
 
@@ -1128,23 +1147,19 @@ def _restarts(idx: np.ndarray, k: int, g: _Arrays, band: Band, next_id: int) -> 
     rng = np.random.default_rng(len(idx) * 1009 + k)
     best = None
     last = 0
-    settled = False  # whether the best start's refinement settled and no chain changed it after
+    best_again: Callable[[], None] | None = None  # refines the best start once more, where that can move a node
     for i in range(tries):
         trial = _grow(idx, k, g, rng)
         trial[idx] += next_id
-        refiner = _Refiner(trial, idx, g, band)
-        done = refiner.run()
-        before = trial.copy()
-        done = not _rebalance(trial, idx, g, band) and done
+        again = _refine_and_rebalance(trial, idx, g, band)
         viol = sum(band.violation(g.w[idx][trial[idx] == p].sum()) for p in np.unique(trial[idx]))
         if best is None or viol < best[0] - 1e-9:
-            best, last, settled, kept = (viol, trial), i, done, (refiner, before)
+            best, last, best_again = (viol, trial), i, again
         if viol <= 1e-9 or i - last >= RESTART_PATIENCE:
             break
     assert best is not None  # the loop ran at least once
-    if not settled:  # refining a settled start again moves nothing
-        kept[0].moved(kept[1])
-        kept[0].run()
+    if best_again is not None:  # only the start kept is refined again
+        best_again()
     return best
 
 
@@ -1350,13 +1365,9 @@ def _split_group(idx: np.ndarray, g: _Arrays, band: Band, label: np.ndarray, nex
         trial = label.copy()
         for j, part in enumerate(_bisect(idx, k, g, band)):
             trial[part] = next_id + j
-        # refining again moves nothing where refinement settled and no chain was kept
-        refiner = _Refiner(trial, idx, g, band)
-        settled = refiner.run()
-        before = trial.copy()
-        if _rebalance(trial, idx, g, band) or not settled:
-            refiner.moved(before)
-            refiner.run()
+        again = _refine_and_rebalance(trial, idx, g, band)
+        if again is not None:
+            again()
         if goal is not None:
             _refine_measures(trial, idx, g, band)
         used = np.unique(trial[idx])
