@@ -331,9 +331,10 @@ def _arrays(graph: nx.Graph | CellGraph, max_households: float) -> tuple[_Arrays
 def _compounds(compound: Sequence) -> tuple[np.ndarray, dict[str, np.ndarray]]:
     """Each node's compound number (-1: none), and each compound's nodes by its id as text, in order of appearance.
 
-    A node whose id is missing (None, NaN) or empty belongs to no compound.
+    A node whose id is missing (None, NaN, ``pd.NA``) or empty belongs to no compound.
     """
-    ids = [(str(c) or None) if c is not None and c == c else None for c in compound]
+    # `c == c` is false for NaN; pd.NA compares as NA (no truth value), so it is tested by identity first
+    ids = [(str(c) or None) if c is not None and c is not pd.NA and c == c else None for c in compound]
     which, names = pd.factorize(np.array(ids, dtype=object))  # missing ids are -1
     if not len(names):
         return which, {}

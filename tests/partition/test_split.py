@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import networkx as nx
 import numpy as np
+import pandas as pd
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -92,6 +93,20 @@ def test_compound_that_fits_is_never_split():
     compound = {j * 12 + i for i in range(4, 8) for j in range(1, 5)}
     holders = [p for p in parts if compound & set(p.nodes)]
     assert len(holders) == 1 and compound <= set(holders[0].nodes)
+
+
+@pytest.mark.parametrize("missing", [None, float("nan"), pd.NA, ""])
+def test_a_missing_compound_id_of_any_kind_means_no_compound(missing):
+    # a nullable column read by pandas or Arrow gives pd.NA where a plain one gives None or NaN
+    def comp(i, j):
+        return "C" if 4 <= i < 8 and 1 <= j < 5 else missing
+
+    parts = split_graph(lattice(12, 6, households=10, compound=comp), min_households=300, max_households=500)
+    plain = lambda i, j: "C" if 4 <= i < 8 and 1 <= j < 5 else None  # noqa: E731
+    expected = split_graph(lattice(12, 6, households=10, compound=plain), min_households=300, max_households=500)
+    assert [sorted(p.nodes) for p in parts] == [sorted(p.nodes) for p in expected]
+    compound = {j * 12 + i for i in range(4, 8) for j in range(1, 5)}
+    assert sum(1 for p in parts if compound & set(p.nodes)) == 1
 
 
 def test_compound_cut_by_a_stray_cell_is_joined_through_it():
