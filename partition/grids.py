@@ -369,18 +369,33 @@ def partition_village(village: Village, *, previous: np.ndarray | None = None) -
         _note_base_under_min(rows, rule)
     for row in rows:
         row["reason"] = encode(row.pop("reasons"))
-    frame = pd.DataFrame(rows)
-    frame["geometry"] = np.array(geoms, dtype=object) if geoms else np.zeros(0, dtype=object)
-    frame["village_code"] = village.code
-    frame["min_households"] = rule.min_households
-    frame["max_households"] = rule.max_households
-    grids = gpd.GeoDataFrame(frame, geometry="geometry", crs=crs)
-    if len(grids) == 0:
+    return VillageGrids(
+        grids=_grids_frame(rows, geoms, village.code, rule, crs),
+        point_grid=pd.Series(point_grid, index=pts.index),
+        cells=cell_table(cell_parts),
+    )
+
+
+def _grids_frame(rows: list[dict], geoms: list[BaseGeometry], code: str, rule: Rule, crs) -> gpd.GeoDataFrame:
+    """Return a village's grids as a frame: its `rows` with their `geoms`, the village's `code`, the rule's band."""
+    if not rows:
         grids = gpd.GeoDataFrame({c: [] for c in VILLAGE_GRID_COLUMNS}, geometry=[], crs=crs)
-        grids["village_code"] = village.code
+        grids["village_code"] = code
         grids["min_households"] = rule.min_households
         grids["max_households"] = rule.max_households
-    return VillageGrids(grids=grids, point_grid=pd.Series(point_grid, index=pts.index), cells=cell_table(cell_parts))
+        return grids
+    keys, n = list(rows[0]), len(rows)
+    if all(list(row) == keys for row in rows):  # the same fields in the same order: a list per column
+        data: dict[str, object] = {k: [row[k] for row in rows] for k in keys}
+    else:
+        frame = pd.DataFrame(rows)
+        data = {c: frame[c].array for c in frame.columns}
+    # one frame made at once (each column set on a made frame cost more than making it)
+    data["geometry"] = np.array(geoms, dtype=object)
+    data["village_code"] = np.full(n, code, dtype=object)  # text, as pandas infers it
+    data["min_households"] = np.full(n, rule.min_households)
+    data["max_households"] = np.full(n, rule.max_households)
+    return gpd.GeoDataFrame(data, geometry="geometry", crs=crs)
 
 
 def _note_base_under_min(rows: list[dict], rule: Rule) -> None:
@@ -441,10 +456,14 @@ def cell_table(parts: list[pd.DataFrame]) -> pd.DataFrame:
         return pd.DataFrame({c: [] for c in cols})
     frames = []
     for part in parts:
-        frame = pd.DataFrame({c: part[c].to_numpy() if c in part else None for c in cols})
-        # UnitRefs as text, read back by unit_ref (most labels are text already)
-        frame["label"] = [v if type(v) is str else unit_text(v) for v in frame["label"].to_numpy(object)]
-        frame["geometry"] = np.asarray(part.geometry.values if hasattr(part, "geometry") else part["geometry"], object)
+        # the columns' own arrays: text stays the text column it is (not objects, to be inferred again)
+        data = {c: part[c].array if c in part else None for c in VILLAGE_CELL_COLUMNS}
+        data["geometry"] = np.asarray(part.geometry.values if hasattr(part, "geometry") else part["geometry"], object)
+        frame = pd.DataFrame(data)
+        label = frame["label"]
+        if not isinstance(label.dtype, pd.StringDtype) or label.hasnans:
+            # UnitRefs as text, read back by unit_ref (most labels are text already)
+            frame["label"] = [v if type(v) is str else unit_text(v) for v in label.to_numpy(object)]
         frames.append(frame)
     out = frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True)
     for col in ("grid", "n_units", "block"):
