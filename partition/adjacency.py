@@ -235,7 +235,7 @@ def cell_graph(cells: gpd.GeoDataFrame) -> CellGraph:
         ``label``; per edge the cells ``i < j``, the shared border ``length`` and ``barrier``
         (True when the border separates two blocks, i.e. follows a barrier).
     """
-    geoms = cells.geometry.values
+    geoms = np.asarray(cells.geometry.values)  # the geometries themselves: shapely on pandas' array costs more
     xy, at = shapely.get_coordinates(shapely.centroid(geoms), return_index=True)
     centroid = np.full((len(geoms), 2), np.nan)  # an empty cell has no centroid: NaN, never a shift
     centroid[at] = xy

@@ -150,7 +150,7 @@ def cells_of_area(
             )
             return cells, cell_of_point
     unit, units = unit_columns(points)
-    u, block, geoms = voronoi_cells(points.geometry.values, unit, area, barriers=village.barriers)
+    u, block, geoms = voronoi_cells(np.asarray(points.geometry.values), unit, area, barriers=village.barriers)
     has = u != EMPTY
     # a unit may own several cells (pieces in two blocks); its households sit on the first one
     first = has & ~pd.Series(u).duplicated().to_numpy()
@@ -329,7 +329,7 @@ def partition_village(village: Village, *, previous: np.ndarray | None = None) -
         label, verdicts = RULE_LABELLERS[rule.name](cells, rule, graph=graph)
         base_start = len(rows)
         figures = Partition(graph, label, [rule] * (int(label.max()) + 1 if len(label) else 0))
-        dissolved = dissolve_cells(cells.geometry.values, label)
+        dissolved = dissolve_cells(np.asarray(cells.geometry.values), label)
         households, population = figures.households.tolist(), figures.population.tolist()
         units = figures.units.astype(int).tolist()
         sums = {

@@ -115,7 +115,7 @@ def village_group(
         if not changed:  # a cell cut off from every group: the nearest group takes it
             todo = np.flatnonzero(label < 0)
             done = np.flatnonzero(label >= 0)
-            c = shapely.centroid(cells.geometry.values)
+            c = shapely.centroid(np.asarray(cells.geometry.values))
             label[todo[0]] = label[done[np.argmin(shapely.distance(c[todo[0]], c[done]))]]
     return label, [Verdict(reasons=(Reason.of(ReasonKind.VILLAGE_GROUP, group=str(name)),)) for name in names]
 

@@ -75,7 +75,7 @@ def units_from_points(points: gpd.GeoDataFrame) -> tuple[pd.Series, gpd.GeoDataF
 def unit_columns(points: gpd.GeoDataFrame) -> tuple[np.ndarray, dict[str, np.ndarray]]:
     """:func:`units_from_points` as arrays: the unit of every point, and the units' columns (``x``, ``y``: centroid)."""
     n = len(points)
-    xy = shapely.get_coordinates(points.geometry.values)
+    xy = shapely.get_coordinates(np.asarray(points.geometry.values))
     coord = distinct_rows(xy[:, 0], xy[:, 1])[0]
     building = points["building"] if "building" in points else None
     has_b = building.notna().to_numpy() if building is not None else np.zeros(n, bool)
