@@ -10,7 +10,7 @@ import networkx as nx
 import numpy as np
 import shapely
 
-from partition.rows import distinct_rows, sorted_runs
+from partition.rows import first_seen, sorted_runs
 
 MIN_SHARED = 1e-6
 """Shared border (metres) below which two cells only touch at a corner and are not neighbours."""
@@ -57,7 +57,7 @@ def _matched_segments(
     swap = (a[:, 0] > b[:, 0]) | ((a[:, 0] == b[:, 0]) & (a[:, 1] > b[:, 1]))
     p = np.where(swap[:, None], b, a)
     q = np.where(swap[:, None], a, b)
-    key = _first_seen_key(p[:, 0], p[:, 1], q[:, 0], q[:, 1])
+    key = first_seen(p[:, 0], p[:, 1], q[:, 0], q[:, 1])
     count = np.bincount(key)[key]
     odd = np.flatnonzero(count != 2)
     # a segment of one cell alone on the area's outer edge touches no other cell: it has no neighbour to
@@ -103,17 +103,6 @@ def _group_sums(key: np.ndarray, values: np.ndarray) -> tuple[np.ndarray, np.nda
         compensation[g] = np.where(np.isnan(c), 0.0, c)  # pandas resets it where an infinity made it NaN
         total[g] = t
     return key[start], total
-
-
-def _first_seen_key(*cols: np.ndarray) -> np.ndarray:
-    """Return the number of each row's distinct value of `cols`, numbered in order of first appearance.
-
-    What ``DataFrame.groupby(cols, sort=False).ngroup()`` gives, from one sort of the rows.
-    """
-    rank, first = distinct_rows(*cols)
-    seen = np.empty(len(first), np.int64)
-    seen[np.argsort(first)] = np.arange(len(first))
-    return seen[rank]
 
 
 def edges_from_cells(geoms: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -8,9 +8,9 @@ import pandas as pd
 import pytest
 import shapely
 
+import partition.rows as rows_mod
 from partition.adjacency import (
     MIN_SHARED,
-    _first_seen_key,
     _group_sums,
     cell_graph,
     edges_from_cells,
@@ -121,14 +121,20 @@ def test_voronoi_cells_cut_by_the_edge_and_a_road_border_exactly_as_the_overlay_
     assert np.allclose(length, exact[shared][order], rtol=0, atol=1e-9)
 
 
+@pytest.mark.parametrize("hashed", [True, False])
 @pytest.mark.parametrize("seed", range(5))
-def test_segments_are_numbered_in_order_of_first_appearance_as_pandas_numbers_groups(seed):
+def test_segments_are_numbered_in_order_of_first_appearance_as_pandas_numbers_groups(seed, hashed, monkeypatch):
     # the shared-segment lengths are summed in this order: the same numbering keeps every border length to the bit
+    if not hashed:  # every row one hash: the check finds two values under one number and sorts instead
+        monkeypatch.setattr(rows_mod, "row_hash", lambda *cols: np.zeros(len(cols[0]), np.uint64))
     rng = np.random.default_rng(seed)
-    cols = [rng.integers(0, 3, 400).astype(float) * 0.1 for _ in range(4)]
+    cols = [rng.integers(-1, 3, 400).astype(float) * 0.1 for _ in range(3)]
+    cols.append(np.where(rng.random(400) < 0.5, -0.0, 0.0))  # -0.0 and 0.0 are one value
     frame = pd.DataFrame(dict(enumerate(cols)))
     expected = frame.groupby(list(frame.columns), sort=False).ngroup().to_numpy()
-    assert _first_seen_key(*cols).tolist() == expected.tolist()
+    assert rows_mod.first_seen(*cols).tolist() == expected.tolist()
+    ints = [np.round(c * 10).astype(np.int64) for c in cols]
+    assert rows_mod.first_seen(*ints).tolist() == expected.tolist()
 
 
 @pytest.mark.parametrize("seed", range(5))
