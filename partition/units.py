@@ -119,8 +119,8 @@ def _labels(building: np.ndarray, cx: np.ndarray, cy: np.ndarray) -> np.ndarray:
     named = pd.notna(building)
     labels = np.empty(len(building), dtype=object)
     x, y = np.round(cx[~named], 1).tolist(), np.round(cy[~named], 1).tolist()
-    spots = (f"{a!r}, {b!r}" for a, b in zip(x, y, strict=True))
-    labels[~named] = np.array([unit_label(UnitKind.POINT, spot) for spot in spots], dtype=object)
+    point = unit_label(UnitKind.POINT, "")  # the kind's text made once: formatting it per unit took a third
+    labels[~named] = np.array([f"{point} {a!r}, {b!r}" for a, b in zip(x, y, strict=True)], dtype=object)
     labels[named] = np.array([unit_label(UnitKind.BUILDING, str(b)) for b in building[named].tolist()], dtype=object)
     return labels
 
