@@ -399,7 +399,13 @@ def unit_text(label: object) -> str:
 
 def unit_label(kind: str, unit: str) -> str:
     """Return the text naming unit `unit` of `kind` (``"building 3号楼"``), as :func:`unit_text` writes a reference."""
-    return f"{kind} {unit}".rstrip()
+    return unit_labels(kind, (unit,))[0]
+
+
+def unit_labels(kind: str, units: Iterable[str]) -> list[str]:
+    """Return :func:`unit_label` of each of `units`, all of one `kind` (its text made once, not per unit)."""
+    prefix = f"{kind} "
+    return [(prefix + unit).rstrip() for unit in units]
 
 
 Value = int | float | str | bool | list[str]

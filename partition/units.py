@@ -9,7 +9,7 @@ import shapely
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
-from partition.reasons import UnitKind, unit_label
+from partition.reasons import UnitKind, unit_labels
 from partition.rows import distinct_rows
 
 
@@ -112,16 +112,16 @@ def unit_columns(points: gpd.GeoDataFrame) -> tuple[np.ndarray, dict[str, np.nda
 
 
 def _labels(building: np.ndarray, cx: np.ndarray, cy: np.ndarray) -> np.ndarray:
-    """Each unit's label as text (:func:`partition.reasons.unit_label`, read back by ``unit_ref``).
+    """Each unit's label as text (:func:`partition.reasons.unit_labels`, read back by ``unit_ref``).
 
     Its building id, else where it stands: the centroid to 0.1 m (numpy's rounding, Python's float text).
     """
     named = pd.notna(building)
     labels = np.empty(len(building), dtype=object)
     x, y = np.round(cx[~named], 1).tolist(), np.round(cy[~named], 1).tolist()
-    point = unit_label(UnitKind.POINT, "")  # the kind's text made once: formatting it per unit took a third
-    labels[~named] = np.array([f"{point} {a!r}, {b!r}" for a, b in zip(x, y, strict=True)], dtype=object)
-    labels[named] = np.array([unit_label(UnitKind.BUILDING, str(b)) for b in building[named].tolist()], dtype=object)
+    spots = (f"{a!r}, {b!r}" for a, b in zip(x, y, strict=True))
+    labels[~named] = np.array(unit_labels(UnitKind.POINT, spots), dtype=object)
+    labels[named] = np.array(unit_labels(UnitKind.BUILDING, map(str, building[named].tolist())), dtype=object)
     return labels
 
 
