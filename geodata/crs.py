@@ -366,7 +366,7 @@ def reproject(gdf: gpd.GeoDataFrame, crs: CRS) -> gpd.GeoDataFrame:
         points = gpd.GeoSeries(
             gpd.array.GeometryArray(shapely.points(x, y), crs=crs), index=gdf.index, name=gdf.geometry.name
         )
-        out = gdf.copy()
+        out = gdf.copy(deep=False)  # pandas' copy-on-write: the columns are shared until one is written
         out.geometry = points
         return out
 

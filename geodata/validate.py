@@ -511,7 +511,7 @@ def validate_addresses(
     """
     check_width(gdf, file=file)
     report = Report()
-    gdf = gdf.copy()
+    gdf = gdf.copy(deep=False)  # copy-on-write: the caller's columns are copied only where written
     geoms = gdf.geometry.values
     bad_geom = np.flatnonzero(pd.isna(geoms) | shapely.is_empty(geoms) | (shapely.get_type_id(geoms) != 0))
     report.errors.extend(

@@ -31,6 +31,20 @@ def test_make_grids_touches_no_file(sample_frames, tmp_path, monkeypatch):
     assert int(result.grids["households"].sum()) == int(s["addresses"]["households"].sum())
 
 
+def test_make_grids_leaves_the_callers_frames_as_they_were(sample_frames):
+    """Validation and reprojection share the caller's columns (copy-on-write): none may be written through."""
+    s = sample_frames
+    addresses = s["addresses"].to_crs(4326)  # reprojected in make_grids: the points are made anew
+    addresses["building"] = addresses["building"].astype(object)  # normalised to text in make_grids
+    addresses.loc[addresses.index[:3], "households"] = [2, 0, 5]
+    before = {"addresses": addresses.copy(), "boundaries": s["boundaries"].copy()}
+    result = gridmap.make_grids(addresses, s["boundaries"], options=gridmap.Options(dedupe=True))
+    assert len(result.grids) > 0
+    assert "grid_code" in result.addresses and "grid_code" not in addresses
+    pd.testing.assert_frame_equal(addresses, before["addresses"])
+    pd.testing.assert_frame_equal(s["boundaries"], before["boundaries"])
+
+
 def test_inputs_in_different_crs_give_the_same_grids(sample_frames, sample_run):
     s = sample_frames
     mixed = gridmap.make_grids(
