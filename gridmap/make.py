@@ -212,6 +212,13 @@ def make_grids(
     timings["read_validate"] = time.perf_counter() - t0
     progress("read", 1, 1)
 
+    resume_dir = options.resume_dir
+    deciding = {**options.record(), "work_crs": work.to_string()}
+    # taken before each address gets its village, which follows from the frames and options hashed; with
+    # gridmap's version, so villages an older gridmap saved are gridded again
+    frames = [addresses, boundaries, exclusive, unit_polys, prev, *bar_frames]
+    digest = fingerprint(frames, {**deciding, "gridmap": gridmap_version()}) if resume_dir else ""
+
     t = time.perf_counter()
     village_code, v_report = gval.assign_villages(
         addresses, boundaries, file=src("addresses").label, csv_like=src("addresses").csv, strict=options.strict
@@ -231,11 +238,6 @@ def make_grids(
             keep_valid=keep_valid,
             keep_tolerance=options.keep_tolerance,
         )
-    )
-    resume_dir = options.resume_dir
-    deciding = {**options.record(), "work_crs": work.to_string()}
-    digest = (
-        fingerprint([addresses, boundaries, exclusive, unit_polys, prev, *bar_frames], deciding) if resume_dir else ""
     )
     vgs = execute(
         tasks,
@@ -267,7 +269,7 @@ def make_grids(
     cells = cells_frame(joined.cells, grids, crs=work)
     timings["code"] = time.perf_counter() - t
 
-    _label_addresses(addresses, grids, addr_grid, boundaries)
+    _label_addresses(addresses, grids, addr_grid, boundaries, tasks)
     violations = violations_frame(addresses, notes, grids, file=src("addresses").label)
     liaison_groups = None
     liaison = options.liaison
@@ -615,12 +617,21 @@ def code_table(geoms: np.ndarray, village_code: Sequence[str], grid_type: Sequen
 
 
 def _label_addresses(
-    addresses: gpd.GeoDataFrame, grids: gpd.GeoDataFrame, addr_grid: np.ndarray, boundaries: gpd.GeoDataFrame
+    addresses: gpd.GeoDataFrame,
+    grids: gpd.GeoDataFrame,
+    addr_grid: np.ndarray,
+    boundaries: gpd.GeoDataFrame,
+    tasks: Sequence[VillageTask],
 ) -> None:
-    """Add grid code, village name, grid type and a running id to every address (in place)."""
+    """Add grid code, village name, grid type and a running id to every address (in place).
+
+    `tasks` are the villages' tasks, one per row of `boundaries` in order.
+    """
     # taken as arrays (missing where an address has no grid), not as a million Python objects
     addresses["grid_code"] = grids["grid_code"].array.take(addr_grid, allow_fill=True)
-    at = pd.Index(boundaries["code"]).get_indexer(addresses["village_code"])
+    at = np.full(len(addresses), -1)  # each address's village: its task's rows, not a lookup of a million codes
+    for k, task in enumerate(tasks):
+        at[task.index] = k
     addresses["village_name"] = boundaries["name"].array.take(at, allow_fill=True)
     addresses["grid_type"] = grids["grid_type"].array.take(addr_grid, allow_fill=True)
     # the position in the input file, also when `dedupe` dropped rows (messages and notes use it)

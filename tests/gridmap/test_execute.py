@@ -89,6 +89,19 @@ def test_interrupted_run_resumes_where_it_stopped(tmp_path, monkeypatch):
     assert_same(run_files(**config()), resumed)
 
 
+def test_villages_an_older_gridmap_saved_are_gridded_again(tmp_path, monkeypatch):
+    """A resume folder left by another gridmap version is not reused: its grids may come from older rules."""
+    parts = tmp_path / "parts"
+    _interrupted(parts)
+    calls = []
+    real = gexec.grid_village
+    monkeypatch.setattr(gexec, "grid_village", lambda task: calls.append(task.village.code) or real(task))
+    monkeypatch.setattr(gmake, "gridmap_version", lambda: "0.0.1")
+    resumed = run_files(**config(), resume_dir=parts)
+    assert len(calls) == len(resumed.boundaries)
+    assert_same(run_files(**config()), resumed)
+
+
 def test_villages_saved_by_worker_processes_are_resumed(tmp_path, monkeypatch):
     """Worker processes save the villages they grid themselves; a later run reuses every one of them."""
     parts = tmp_path / "parts"
