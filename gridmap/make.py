@@ -628,7 +628,7 @@ def _label_addresses(
     `tasks` are the villages' tasks, one per row of `boundaries` in order.
     """
     # taken as arrays (missing where an address has no grid), not as a million Python objects
-    addresses["grid_code"] = grids["grid_code"].array.take(addr_grid, allow_fill=True)
+    addresses["grid_code"] = grids["grid_code"].astype("str").array.take(addr_grid, allow_fill=True)
     at = np.full(len(addresses), -1)  # each address's village: its task's rows, not a lookup of a million codes
     for k, task in enumerate(tasks):
         at[task.index] = k
