@@ -432,6 +432,17 @@ def _geometries(kind: str) -> list:
         "lines in 3D": [
             shapely.force_3d(shapely.LineString([p, q])) for p, q in zip(points, points[1:] + points[:1], strict=True)
         ],
+        "points and multipoints in 3D": [
+            *(shapely.force_3d(p) for p in points[:4]),
+            shapely.force_3d(shapely.MultiPoint(points[4:])),
+            shapely.Point(),
+        ],
+        "lines and multilines": [
+            *(shapely.LineString([p, q]) for p, q in zip(points[:3], points[1:4], strict=True)),
+            shapely.MultiLineString([points[3:5], points[4:6]]),
+            None,
+            shapely.LineString(points[:3]),
+        ],
         "points and lines": [
             *points[:3],
             *(shapely.LineString([p, q]) for p, q in zip(points[3:], points[:3], strict=True)),
@@ -440,7 +451,16 @@ def _geometries(kind: str) -> list:
 
 
 @pytest.mark.parametrize(
-    "kind", ["points", "polygons", "polygons and multipolygons", "lines in 3D", "points and lines"]
+    "kind",
+    [
+        "points",
+        "polygons",
+        "polygons and multipolygons",
+        "points and multipoints in 3D",
+        "lines and multilines",
+        "lines in 3D",
+        "points and lines",
+    ],
 )
 @pytest.mark.parametrize("crs", ["EPSG:4326", "+proj=tmerc +lon_0=121.5 +k=1 +x_0=500000 +ellps=GRS80 +units=m"])
 def test_arrow_layers_are_pyogrios_own_files(tmp_path, crs, kind):
