@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 import pandas as pd
 
 from geodata import io as gio
-from geodata.background import Background
+from geodata.background import Background, prestart
 from geodata.bulk import gc_frozen
 from geodata.errors import InputError, Problem
 from gridmap.qgis_styles import write_layer_styles
@@ -24,6 +24,17 @@ BACKGROUND_ADDRESSES = 100_000
 
 Below it the process's start (about a second of imports) costs more than the GeoPackage takes.
 """
+
+
+def warm_writer(*, addresses: int, workers: int) -> None:
+    """Start the second process :func:`write_run` will write with, now, when it will use one.
+
+    For a run of `addresses` addresses written with `workers`: the command line calls it after
+    reading the inputs, so the child's imports run while the grids are made
+    (:func:`geodata.background.prestart`).
+    """
+    if workers > 1 and addresses >= BACKGROUND_ADDRESSES:
+        prestart()
 
 
 def write_run(
@@ -95,9 +106,10 @@ def write_run(
             gio.write_csv(tmp / "workers.csv", workers_table, text_cols=("township",))
         aside = None
         if workers > 1 and len(result.addresses) >= BACKGROUND_ADDRESSES:
+            # the GeoJSON first: its one layer packs at once, and the child writes it while the rest is packed
             aside = Background(
-                ("geodata.io:write_geopackage", (tmp / "grids.gpkg", layers, tables)),
                 ("geodata.io:write_geojson", (tmp / "grids.geojson", gio.geojson_layer(result.grids))),
+                ("geodata.io:write_geopackage", (tmp / "grids.gpkg", layers, tables)),
             )
         try:
             if aside is None:
