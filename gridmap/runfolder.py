@@ -61,7 +61,7 @@ def write_run(
     workers
         With 2 or more, and :data:`BACKGROUND_ADDRESSES` addresses or more, ``grids.gpkg`` and
         ``grids.geojson`` are written by a second process while this one writes the other files
-        (the 1.14M-household city: 9.2 s in one process, 4.7 s with the second, on two cores).
+        (the 1.14M-household city: 7.4 s in one process, 4.2 s with the second, on two cores).
 
     Returns
     -------
