@@ -16,7 +16,7 @@ from geodata.errors import DISTRIBUTION, GridmapError, printable
 from gridmap.cli.assign import assign
 from gridmap.cli.audit import audit
 from gridmap.cli.check_codes import check_codes_cmd
-from gridmap.cli.console import FlagFormatter, as_flags
+from gridmap.cli.console import KEPT, FlagFormatter, as_flags
 from gridmap.cli.demo import demo
 from gridmap.cli.diff import diff
 from gridmap.cli.edit import edit
@@ -72,8 +72,19 @@ for _command in (
     main.add_command(_command)
 
 
-def run() -> None:
-    """Entry point: gridmap's own errors become a clear message and exit code 2 (``-v``: with traceback)."""
+def run(*, keep: bool = False) -> None:
+    """Entry point: gridmap's own errors become a clear message and exit code 2 (``-v``: with traceback).
+
+    What a command made (:data:`~gridmap.cli.console.KEPT`) is let go when it returns, unless `keep`.
+    """
+    try:
+        _run()
+    finally:
+        if not keep:
+            KEPT.clear()
+
+
+def _run() -> None:
     try:
         code = main(standalone_mode=False)
     except click.exceptions.Abort:
@@ -107,7 +118,7 @@ def command() -> None:
     freeing them object by object took half a second after every output was written and closed.
     A failing command exits as :func:`run` makes it (its ``SystemExit`` is not caught here).
     """
-    run()
+    run(keep=True)
     logging.shutdown()
     sys.stdout.flush()
     sys.stderr.flush()

@@ -7,7 +7,7 @@ from typing import Any
 
 import click
 
-from gridmap.cli.console import Progress, echo, warn
+from gridmap.cli.console import KEPT, Progress, echo, warn
 from gridmap.cli.options import (
     csv_options,
     grid_run_options,
@@ -154,3 +154,4 @@ def grid_and_write(
             f"Run folder: {out}\nMap: {out / 'map.html'}\nReport: {out / 'report.html'}"
         ),
     )
+    KEPT["result"] = result  # freed when the command returns, or with the process (gridmap.cli.command)

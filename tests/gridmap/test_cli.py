@@ -113,6 +113,20 @@ def test_demo_produces_the_run_folder(tmp_path):
     assert CliRunner().invoke(main, ["-q", "demo", "--out", str(out)]).exit_code == 0
 
 
+def test_run_lets_go_of_the_result_and_the_installed_command_keeps_it_to_the_end(tmp_path, monkeypatch):
+    """In a process that goes on (a notebook, a test) the run's result is freed; the command leaves holding it."""
+    import gridmap
+    from gridmap.cli import console, run
+
+    monkeypatch.setattr(sys, "argv", ["gridmap", "-q", "demo", "--out", str(tmp_path / "a")])
+    run()
+    assert console.KEPT == {}
+    monkeypatch.setattr(sys, "argv", ["gridmap", "-q", "demo", "--out", str(tmp_path / "b")])
+    run(keep=True)
+    kept = console.KEPT.pop("result")
+    assert isinstance(kept, gridmap.GridResult) and (tmp_path / "b" / "grids.gpkg").exists()
+
+
 def test_report_command_writes_worker_loads(sample_run, sample_run_dir, tmp_path):
     codes = sample_run.grids.loc[sample_run.grids["rule"].eq("household_band"), "grid_code"].tolist()[:3]
     workers = tmp_path / "workers.csv"
