@@ -164,8 +164,7 @@ def check_coordinates(
     ok = ~(pd.isna(geoms) | shapely.is_empty(geoms))
     if not ok.any():
         return
-    b = np.full((len(gdf), 4), np.nan)
-    b[ok] = shapely.bounds(geoms[ok])
+    b = shapely.bounds(np.asarray(geoms))  # NaN where missing or empty
     minx, miny, maxx, maxy = b.T
     cols = gdf.attrs.get("coordinate_columns")
     with np.errstate(invalid="ignore"):
