@@ -153,18 +153,28 @@ class _Store:
     and is refused when anyone else could write into it.
     """
 
-    def __init__(self, folder: str | Path | None, fingerprint: str) -> None:
+    def __init__(self, folder: str | Path | None, fingerprint: str | None) -> None:
         self.folder = Path(folder) if folder else None
         if self.folder is None:
             return
-        stamp = self.folder / RESUME_STAMP
         if os.path.lexists(self.folder):
             _check_private(self.folder)
-            if _read_json(stamp).get("fingerprint") != fingerprint:
+            if fingerprint is None or _read_json(self.folder / RESUME_STAMP).get("fingerprint") != fingerprint:
                 clear_resume_dir(self.folder)  # left by a run of other inputs: not ours to resume
         self.folder.mkdir(mode=0o700, parents=True, exist_ok=True)
         _check_private(self.folder)
-        _write_json(stamp, {"made_by": "gridmap", "fingerprint": fingerprint})
+        if fingerprint is not None:
+            self.stamp(fingerprint)
+
+    @staticmethod
+    def stamped(folder: str | Path | None) -> bool:
+        """Whether `folder` holds a stamp, i.e. villages that a run with its fingerprint may reuse."""
+        return folder is not None and str(folder) != "" and os.path.lexists(Path(folder) / RESUME_STAMP)
+
+    def stamp(self, fingerprint: str) -> None:
+        """Mark the folder as holding villages of the run with `fingerprint` (a later run of it resumes them)."""
+        if self.folder is not None:
+            _write_json(self.folder / RESUME_STAMP, {"made_by": "gridmap", "fingerprint": fingerprint})
 
     def load(self, code: str) -> VillageTables | None:
         if self.folder is None:
@@ -304,7 +314,7 @@ def execute(
     scheduler: str | None = None,
     progress: Progress | None = None,
     resume_dir: str | Path | None = None,
-    fingerprint: str = "",
+    fingerprint: str | Callable[[], str] = "",
 ) -> list[VillageGrids | VillageTables]:
     """Grid every task and return the results in task order (:func:`join_results` joins them).
 
@@ -324,10 +334,15 @@ def execute(
         Callback ``progress("partition", done, total)``.
     resume_dir, fingerprint
         Save each finished village under `resume_dir` and reuse saved ones of the same
-        `fingerprint` (a digest of the inputs and options).
+        `fingerprint` (a digest of the inputs and options), or of what it returns when a function:
+        it is then asked first only when `resume_dir` holds villages to compare; for a fresh
+        folder it is taken while the villages run (on a core the worker processes leave to this
+        one; the city's 0.3 s) and stamped on the folder then.
     """
     progress = progress or (lambda stage, done, total: None)
-    store = _Store(resume_dir, fingerprint)
+    # saved villages are compared before any is reused; a fresh folder is stamped while the villages run
+    digest = fingerprint if isinstance(fingerprint, str) else (fingerprint() if _Store.stamped(resume_dir) else None)
+    store = _Store(resume_dir, digest)
     results: list[VillageGrids | VillageTables | None] = [store.load(t.village.code) for t in tasks]
     todo = [i for i, r in enumerate(results) if r is None]
     total = len(tasks)
@@ -349,10 +364,14 @@ def execute(
         done += 1
         progress("partition", done, total)
 
+    def stamp() -> None:
+        if digest is None and store.folder is not None and callable(fingerprint):
+            store.stamp(fingerprint())
+
     with Runner(workers=workers, scheduler=scheduler) as runner:
         # largest villages first, so one big community does not finish last on an idle pool
         order = sorted(todo, key=lambda i: -len(tasks[i].village.points))
-        runner.run(func, [tasks[i] for i in order], lambda k, result: finished(order[k], result))
+        runner.run(func, [tasks[i] for i in order], lambda k, result: finished(order[k], result), meanwhile=stamp)
     return results  # type: ignore[return-value]
 
 
@@ -568,12 +587,24 @@ class Runner:
             self.__exit__()
             self.__enter__()
 
-    def run(self, func: Callable, items: Sequence, done: Callable[[int, Any], None]) -> None:
-        """Call ``done(k, func(items[k]))`` for every item, as each finishes."""
+    def run(
+        self,
+        func: Callable,
+        items: Sequence,
+        done: Callable[[int, Any], None],
+        *,
+        meanwhile: Callable[[], None] = lambda: None,
+    ) -> None:
+        """Call ``done(k, func(items[k]))`` for every item, as each finishes.
+
+        ``meanwhile()`` is called once, while the items run: after they are handed to the
+        worker processes or the cluster, before the first ``done`` (in this process: first).
+        """
         if self._client is not None:
             from dask.distributed import as_completed
 
             futures = self._client.map(func, list(items), pure=False)
+            meanwhile()
             where = {f.key: k for k, f in enumerate(futures)}
             for fut in as_completed(futures):
                 done(where[fut.key], fut.result())
@@ -595,6 +626,7 @@ class Runner:
                 # their garbage collections (which would otherwise walk, and copy, every page of them)
                 with gc_frozen():
                     pending = {self._pool.submit(f, arg): k for k, (f, arg) in enumerate(calls)}
+                meanwhile()
                 # one waiter on every future for the whole run: a wait() per result re-armed all 712 of
                 # the city's futures each time, a second of this process's core
                 for fut in futures_completed(pending):
@@ -602,5 +634,6 @@ class Runner:
             finally:
                 _SHARED = None
         else:
+            meanwhile()
             for k, item in enumerate(items):
                 done(k, func(item))

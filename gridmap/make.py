@@ -214,10 +214,10 @@ def make_grids(
 
     resume_dir = options.resume_dir
     deciding = {**options.record(), "work_crs": work.to_string()}
-    # taken before each address gets its village, which follows from the frames and options hashed; with
+    # of the frames before each address gets its village (which follows from them and the options); with
     # gridmap's version, so villages an older gridmap saved are gridded again
-    frames = [addresses, boundaries, exclusive, unit_polys, prev, *bar_frames]
-    digest = fingerprint(frames, {**deciding, "gridmap": gridmap_version()}) if resume_dir else ""
+    frames = [addresses.copy(deep=False), boundaries, exclusive, unit_polys, prev, *bar_frames]
+    digest = (lambda: fingerprint(frames, {**deciding, "gridmap": gridmap_version()})) if resume_dir else ""
 
     t = time.perf_counter()
     village_code, v_report = gval.assign_villages(

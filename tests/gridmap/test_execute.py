@@ -63,6 +63,30 @@ def test_a_runner_used_for_two_stages_runs_each_stages_own_items():
     assert second == {k: f"b{k}" for k in range(7)}
 
 
+@pytest.mark.parametrize("workers", [1, 2])
+def test_meanwhile_runs_once_while_the_items_run_before_any_result_is_taken(workers):
+    """The parent's own work (the resume stamp) goes where it waits: after the items are handed out."""
+    events: list[str] = []
+    with gexec.Runner(workers=workers) as runner:
+        runner.run(
+            _label, [("a", k) for k in range(4)], lambda k, v: events.append(v), meanwhile=lambda: events.append("m")
+        )
+    assert events[0] == "m" and events.count("m") == 1 and sorted(events[1:]) == [f"a{k}" for k in range(4)]
+
+
+def test_a_resume_folder_without_its_stamp_is_not_reused(tmp_path, monkeypatch):
+    """A fresh folder is stamped while its villages run: villages saved before the stamp are never reused."""
+    parts = tmp_path / "parts"
+    _interrupted(parts, workers=2)
+    (parts / gexec.RESUME_STAMP).unlink()  # as if the run had stopped before it stamped the folder
+    calls = []
+    real = gexec.grid_village
+    monkeypatch.setattr(gexec, "grid_village", lambda task: calls.append(task.village.code) or real(task))
+    resumed = run_files(**config(), resume_dir=parts)
+    assert len(calls) == len(resumed.boundaries)
+    assert_same(run_files(**config()), resumed)
+
+
 def _interrupted(parts, **kw):
     """A run into the resume folder `parts` that stops (an exception) once three villages are finished."""
 
