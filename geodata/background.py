@@ -43,7 +43,7 @@ _SPARE: subprocess.Popen | None = None
 def prestart() -> None:
     """Start the next :class:`Background`'s child now, so its interpreter start and imports are done when it is needed.
 
-    The command line calls it before reading the inputs when it will write in the background: the
+    The command line calls it once the inputs are read, when it will write in the background: the
     child's half second of imports then runs on a core the single-process start leaves idle. A
     child never used ends when this process does (its pipe closes).
     """

@@ -185,10 +185,10 @@ class _Store:
             blobs = [p.read_bytes() for p in data]
             if meta.get("code") != code or meta.get("sha256") != [hashlib.sha256(b).hexdigest() for b in blobs]:
                 return None  # not finished, changed, or saved by a gridmap that did not keep cells: grid it again
-            grids, points, cells = (pa.ipc.open_file(pa.BufferReader(b)).read_all() for b in blobs)
-            if points.column_names != ["row", "grid"] or "geometry" not in cells.column_names:
+            tables = _Saved((blobs[0], blobs[1], blobs[2]), [str(n) for n in meta.get("notes", [])]).tables()
+            if tables.points.column_names != ["row", "grid"] or "geometry" not in tables.cells.column_names:
                 return None
-            return VillageTables(grids=grids, points=points, cells=cells, notes=[str(n) for n in meta.get("notes", [])])
+            return tables
         except (OSError, ValueError, KeyError, TypeError, pa.ArrowException):
             return None  # unreadable: compute again
 
@@ -252,9 +252,9 @@ class _GridAndSave:
 
 @dataclass(frozen=True)
 class _Saved:
-    """A village a worker process saved: the bytes of its three Arrow IPC files, and its notes."""
+    """A saved village: the bytes of its three Arrow IPC files (as a worker process sends them), and its notes."""
 
-    blobs: tuple[pa.Buffer, pa.Buffer, pa.Buffer]
+    blobs: tuple[pa.Buffer | bytes, pa.Buffer | bytes, pa.Buffer | bytes]
     notes: list[str]
 
     def tables(self) -> VillageTables:

@@ -33,8 +33,13 @@ def warm_writer(*, addresses: int, workers: int) -> None:
     reading the inputs, so the child's imports run while the grids are made
     (:func:`geodata.background.prestart`).
     """
-    if workers > 1 and addresses >= BACKGROUND_ADDRESSES:
+    if _aside(addresses=addresses, workers=workers):
         prestart()
+
+
+def _aside(*, addresses: int, workers: int) -> bool:
+    """Whether :func:`write_run` writes ``grids.gpkg`` and ``.geojson`` in a second process."""
+    return workers > 1 and addresses >= BACKGROUND_ADDRESSES
 
 
 def write_run(
@@ -105,7 +110,7 @@ def write_run(
             workers_table = pd.DataFrame(result.workers.drop(columns=result.workers.geometry.name))
             gio.write_csv(tmp / "workers.csv", workers_table, text_cols=("township",))
         aside = None
-        if workers > 1 and len(result.addresses) >= BACKGROUND_ADDRESSES:
+        if _aside(addresses=len(result.addresses), workers=workers):
             # the GeoJSON first: its one layer packs at once, and the child writes it while the rest is packed
             aside = Background(
                 ("geodata.io:write_geojson", (tmp / "grids.geojson", gio.geojson_layer(result.grids))),
