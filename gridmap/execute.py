@@ -368,11 +368,53 @@ def execute(
         if digest is None and store.folder is not None and callable(fingerprint):
             store.stamp(fingerprint())
 
+    # largest villages first, so one big community does not finish last on an idle pool
+    order = sorted(todo, key=lambda i: -len(tasks[i].village.points))
+    batches = _batches([len(tasks[i].village.points) for i in order], workers=workers)
+
+    def batch_finished(b: int, batch_results: list[Any]) -> None:
+        for k, result in zip(batches[b], batch_results, strict=True):
+            finished(order[k], result)
+
     with Runner(workers=workers, scheduler=scheduler) as runner:
-        # largest villages first, so one big community does not finish last on an idle pool
-        order = sorted(todo, key=lambda i: -len(tasks[i].village.points))
-        runner.run(func, [tasks[i] for i in order], lambda k, result: finished(order[k], result), meanwhile=stamp)
+        items = [[tasks[order[k]] for k in batch] for batch in batches]
+        runner.run(_Batch(func), items, batch_finished, meanwhile=stamp)
     return results  # type: ignore[return-value]
+
+
+BATCHES_PER_WORKER = 100
+"""About how many calls each worker gets: small villages go together, so a worker does not wait
+between two of them for its result to cross to this process and the next task to come (0.5-5 ms
+each, 0.3 s of each worker in the city's 712 communities)."""
+
+
+def _batches(sizes: Sequence[int], *, workers: int) -> list[list[int]]:
+    """Cut positions ``0..len(sizes)-1``, in order, into runs of about ``sum(sizes) / (workers * BATCHES_PER_WORKER)``.
+
+    A run ends once it holds that many addresses, so a village at least that large goes alone.
+    """
+    if workers <= 1:
+        return [[k] for k in range(len(sizes))]
+    target = sum(sizes) / (workers * BATCHES_PER_WORKER)
+    batches: list[list[int]] = []
+    held = target
+    for k, n in enumerate(sizes):
+        if held >= target:
+            batches.append([])
+            held = 0
+        batches[-1].append(k)
+        held += n
+    return batches
+
+
+@dataclass(frozen=True)
+class _Batch:
+    """Call `func` on each item of a list, in a worker; return the results as a list."""
+
+    func: Callable[[Any], Any]
+
+    def __call__(self, items: Sequence[Any]) -> list[Any]:
+        return [self.func(item) for item in items]
 
 
 @dataclass

@@ -92,6 +92,12 @@ def _wkb_bytes(geoms: np.ndarray) -> bytes:
     return b"".join(wkb.tolist())
 
 
+HASHED_ROWS = 1 << 16
+"""Rows of a text column, or points, :func:`fingerprint` hashes in one call (a few ms under Python's lock):
+the fingerprint of a fresh run is taken while its villages run, and a worker process that finished one
+waits for this process to take its result (50-70 ms per wait, hashing a million rows at once)."""
+
+
 def fingerprint(frames: Iterable[pd.DataFrame | None], options: Mapping[str, Any]) -> str:
     """Return a digest of the inputs' contents and of every option that changes the grids.
 
@@ -119,13 +125,17 @@ def _update_with_frame(h: Any, gdf: pd.DataFrame | None) -> None:
             continue
         if isinstance(col.dtype, np.dtype) and col.dtype.kind in "biufmM":  # numpy numbers and times: their bytes
             h.update(np.ascontiguousarray(col.to_numpy()).tobytes())
-        else:
-            h.update(row_hashes(col.to_frame()).tobytes())
+        else:  # in runs of rows, so a run's workers are not kept waiting on this process's lock meanwhile
+            for start in range(0, len(col), HASHED_ROWS):
+                h.update(row_hashes(col.iloc[start : start + HASHED_ROWS].to_frame()).tobytes())
     if geom_col:
         geoms = np.asarray(gdf.geometry.values)
         h.update(str(gdf.crs).encode())
-        # points: the coordinates are the whole geometry
-        h.update(shapely.get_coordinates(geoms).tobytes() if plain_points(geoms) else _wkb_bytes(geoms))
+        if plain_points(geoms):  # points: the coordinates are the whole geometry
+            for start in range(0, len(geoms), HASHED_ROWS):
+                h.update(shapely.get_coordinates(geoms[start : start + HASHED_ROWS]).tobytes())
+        else:
+            h.update(_wkb_bytes(geoms))
 
 
 def now_iso() -> str:

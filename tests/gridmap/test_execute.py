@@ -349,3 +349,34 @@ def test_the_resume_fingerprint_reads_every_value_and_is_the_same_in_another_pro
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
     assert out == base
+
+
+def test_the_fingerprint_hashed_in_runs_of_rows_is_the_one_hashed_at_once(monkeypatch):
+    """Hashing a long column in runs (so waiting workers are answered) neither changes the digest nor skips a row."""
+    from gridmap import provenance
+    from gridmap.inputs import read_inputs
+
+    frames = read_inputs(**sample_layers()).frames()
+    addresses, boundaries = frames["addresses"], frames["boundaries"]
+    at_once = provenance.fingerprint([addresses, boundaries], {})
+    last = addresses.copy()
+    last.loc[last.index[-1], "building"] = "elsewhere"
+    moved = addresses.copy()
+    moved.loc[moved.index[-1], "geometry"] = shapely.Point(0, 0)
+    monkeypatch.setattr(provenance, "HASHED_ROWS", 7)
+    assert len(addresses) > 3 * 7
+    assert provenance.fingerprint([addresses, boundaries], {}) == at_once
+    assert provenance.fingerprint([last, boundaries], {}) != at_once
+    assert provenance.fingerprint([moved, boundaries], {}) != at_once
+
+
+def test_batches_keep_the_order_and_put_small_villages_together():
+    sizes = [5000, 3000, 400, 300, 200, 100, 100, 50, 20, 10]
+    batches = gexec._batches(sizes, workers=1)
+    assert batches == [[k] for k in range(len(sizes))]  # one process: a village at a time
+    batches = gexec._batches(sizes, workers=2)
+    assert [k for batch in batches for k in batch] == list(range(len(sizes)))  # every village once, in order
+    target = sum(sizes) / (2 * gexec.BATCHES_PER_WORKER)
+    assert all(sum(sizes[k] for k in batch[:-1]) < target for batch in batches)  # a batch ends once it holds enough
+    assert len(batches) < len(sizes)
+    assert batches[0] == [0] and batches[1] == [1]  # a large village goes alone
