@@ -22,6 +22,7 @@ import os
 import re
 import shutil
 import stat
+import weakref
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures import as_completed as futures_completed
@@ -557,6 +558,59 @@ def connect(address: str) -> Any:
                 "that a TLS scheduler is addressed as tls://."
             )
         raise ClusterError(f"cannot connect to {where}: {str(exc).rstrip('.')}.", fix=fix) from exc
+
+
+class Beside:
+    """Compute ``func()`` in a forked process while this one goes on; :meth:`result` waits for it.
+
+    For a run of several workers, whose second core is idle while this process prepares their
+    tasks. The child inherits `func` and its data (nothing is pickled on the way there) and sends
+    back only what `func` returned. :meth:`result` gives None when the child could not give it (an
+    error, a crash, a system without fork) or when `func` is None: the caller then does the work
+    itself, and meets any error there. A child whose result is never asked for is stopped when
+    this object is freed.
+    """
+
+    def __init__(self, func: Callable[[], Any] | None) -> None:
+        self._proc: Any = None
+        if func is None or "fork" not in mp.get_all_start_methods():
+            return
+        context = mp.get_context("fork")
+        self._recv, send = context.Pipe(duplex=False)
+        self._proc = context.Process(target=_run_beside, args=(func, send), daemon=True)
+        with gc_frozen():  # as for the workers: the child's collections would copy every page of this process
+            self._proc.start()
+        send.close()
+        self._stop = weakref.finalize(self, _stop_beside, self._proc, self._recv)
+
+    def result(self) -> Any | None:
+        """Wait for the child and return what ``func()`` returned there (None if it could not)."""
+        if self._proc is None:
+            return None
+        try:
+            got = self._recv.recv()
+        except (EOFError, OSError):  # the child ended without sending
+            got = None
+        self._stop()
+        self._proc = None
+        return got
+
+
+def _run_beside(func: Callable[[], Any], send: Any) -> None:
+    """In the forked child: send ``func()``, or None when it failed."""
+    try:
+        value = func()
+    except BaseException:  # noqa: BLE001 - any failure: the parent does the work itself and meets the error there
+        value = None
+    send.send(value)
+    send.close()
+
+
+def _stop_beside(proc: Any, recv: Any) -> None:
+    if proc.is_alive():
+        proc.kill()
+    proc.join()
+    recv.close()
 
 
 _SHARED: tuple[Callable, Sequence] | None = None

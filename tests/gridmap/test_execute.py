@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import pickle
 import stat
+import time
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -380,3 +381,26 @@ def test_batches_keep_the_order_and_put_small_villages_together():
     assert all(sum(sizes[k] for k in batch[:-1]) < target for batch in batches)  # a batch ends once it holds enough
     assert len(batches) < len(sizes)
     assert batches[0] == [0] and batches[1] == [1]  # a large village goes alone
+
+
+def _pid_and(value):
+    return os.getpid(), value
+
+
+def _fails():
+    raise ValueError("no")
+
+
+def test_work_beside_comes_from_another_process_or_is_none_for_the_caller_to_do():
+    big = list(range(100_000))  # inherited by the child, not sent to it
+    beside = gexec.Beside(lambda: _pid_and(sum(big)))
+    pid, total = beside.result()
+    assert pid != os.getpid() and total == sum(big)
+    assert beside.result() is None  # asked twice: the caller computes it
+    assert gexec.Beside(_fails).result() is None  # its error is met where the caller computes it itself
+    assert gexec.Beside(None).result() is None
+    unasked = gexec.Beside(lambda: time.sleep(30))
+    child = unasked._proc
+    del unasked
+    child.join(5)
+    assert not child.is_alive()  # never asked for: stopped when let go
