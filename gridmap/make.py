@@ -223,8 +223,9 @@ def make_grids(
         def digest_here() -> str:
             return fingerprint(frames, {**deciding, "gridmap": gridmap_version()})
 
-        # with several workers on this machine, taken by a second process while this one finds the villages
-        # and makes the tasks: taken here, it ran beside the workers on a core they needed (0.3-0.6 s of it)
+        # with several workers on this machine a second process takes it while this one finds the villages and
+        # makes the tasks, when the other core is idle; taken here, it would run during the partition, on a
+        # core the workers need (the city's: 0.3 s of each worker's time)
         several = options.workers > 1 and options.scheduler in (None, "local")
         beside = Beside(digest_here if several else None)
         digest = lambda: beside.result() or digest_here()  # noqa: E731
