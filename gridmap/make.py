@@ -214,11 +214,11 @@ def make_grids(
 
     resume_dir = options.resume_dir
     deciding = {**options.record(), "work_crs": work.to_string()}
-    # of the frames before each address gets its village (which follows from them and the options); with
-    # gridmap's version, so villages an older gridmap saved are gridded again
-    frames = [addresses.copy(deep=False), boundaries, exclusive, unit_polys, prev, *bar_frames]
     digest: str | Callable[[], str] = ""
     if resume_dir:
+        # of the frames before each address gets its village (which follows from them and the options); with
+        # gridmap's version, so villages an older gridmap saved are gridded again
+        frames = [addresses.copy(deep=False), boundaries, exclusive, unit_polys, prev, *bar_frames]
 
         def digest_here() -> str:
             return fingerprint(frames, {**deciding, "gridmap": gridmap_version()})
@@ -228,7 +228,9 @@ def make_grids(
         # core the workers need (the city's: 0.3 s of each worker's time)
         several = options.workers > 1 and options.scheduler in (None, "local")
         beside = Beside(digest_here if several else None)
-        digest = lambda: beside.result() or digest_here()  # noqa: E731
+
+        def digest() -> str:
+            return beside.result() or digest_here()
 
     t = time.perf_counter()
     village_code, v_report = gval.assign_villages(
