@@ -990,11 +990,15 @@ def arrow_layer(gdf: gpd.GeoDataFrame, *, driver: str = "GPKG") -> ArrowLayer | 
             geometry_type += " Z"
         column = pa.array(wkb, pa.binary())
     name = gdf.geometry.name
-    table = pa.Table.from_pandas(pd.DataFrame(gdf.drop(columns=name)), preserve_index=False)
-    for i, field in enumerate(table.schema):
-        if pa.types.is_null(field.type):  # a column of nothing: pyogrio writes it as text
-            table = table.set_column(i, field.with_type(pa.string()), table[i].cast(pa.string()))
-    table = table.add_column(list(gdf.columns).index(name), name, column)
+    attributes = [c for c in gdf.columns if c != name]
+    if attributes:  # the columns picked, not dropped: a GeoDataFrame's drop copied the city's addresses (0.15 s)
+        table = pa.Table.from_pandas(pd.DataFrame(gdf), columns=attributes, preserve_index=False)
+        for i, field in enumerate(table.schema):
+            if pa.types.is_null(field.type):  # a column of nothing: pyogrio writes it as text
+                table = table.set_column(i, field.with_type(pa.string()), table[i].cast(pa.string()))
+        table = table.add_column(list(gdf.columns).index(name), name, column)
+    else:  # a table of no columns would have no rows either
+        table = pa.table({name: column})
     crs = None
     if gdf.crs:
         epsg = gdf.crs.to_epsg()

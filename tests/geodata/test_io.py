@@ -485,6 +485,18 @@ def test_arrow_layers_are_pyogrios_own_files(tmp_path, crs, kind):
     assert ours.read_bytes() == theirs.read_bytes()
 
 
+@pytest.mark.parametrize("kind", ["points", "polygons"])
+def test_a_layer_of_geometries_alone_is_pyogrios_own_file(tmp_path, kind):
+    """A layer with no attribute column (a user's barriers, say) is written with all its rows, as pyogrio writes it."""
+    import pyogrio
+
+    layer = gpd.GeoDataFrame(geometry=_geometries(kind), crs="EPSG:4326")
+    gio.write_layers(tmp_path / "ours.gpkg", {"barriers": layer})
+    pyogrio.write_dataframe(layer, tmp_path / "pyogrio.gpkg", layer="barriers", driver="GPKG", use_arrow=True)
+    assert _sql_dump(tmp_path / "ours.gpkg") == _sql_dump(tmp_path / "pyogrio.gpkg")
+    assert len(pyogrio.read_dataframe(tmp_path / "ours.gpkg")) == len(layer)
+
+
 def test_geojson_coordinates_keep_twelve_significant_figures(tmp_path):
     """GeoJSON is written to 12 significant figures (0.1 mm in degrees), not GDAL's 17 digits of float noise."""
     import json
