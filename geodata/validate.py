@@ -533,10 +533,7 @@ def validate_addresses(
     for col in ("building", "compound", "group", "village_code"):
         if col in gdf.columns:
             text = _text(gdf[col])
-            blank = text.eq("").to_numpy()  # compared as Arrow text, not as a million Python strings
-            ids = text.astype(object)
-            ids[blank] = None
-            gdf[col] = ids
+            gdf[col] = text.mask(text.eq(""))  # Arrow text, blanks missing: no million Python strings made
     report.raise_if_errors()
     repeats = find_duplicates(gdf, file=file, report=report, csv_like=csv_like, dedupe=dedupe)
     if dedupe and len(repeats):
