@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import re
 import sys
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 import click
@@ -33,15 +33,30 @@ command, until the process leaves: the city's result took 0.2 s to free object b
 
 
 class Progress:
-    """Console progress: a line per stage, a bar for the per-village stage."""
+    """Console progress: a line per stage, a bar for the per-village stage.
 
-    def __init__(self, quiet: bool) -> None:
+    Parameters
+    ----------
+    quiet
+        Show nothing.
+    meanwhile
+        Stage → a function called once, when the stage's first item is done (the partition command
+        loads the map writers while worker processes grid the villages).
+    """
+
+    def __init__(self, quiet: bool, *, meanwhile: Mapping[str, Callable[[], None]] | None = None) -> None:
         self.quiet = quiet
         self.bar: Any = None
         self.last: str | None = None
+        self.meanwhile = dict(meanwhile or {})
 
     def __call__(self, stage: str, done: int, total: int) -> None:
         """Show that `done` of `total` items of `stage` are done."""
+        self._show(stage, done, total)
+        if done and stage in self.meanwhile:
+            self.meanwhile.pop(stage)()
+
+    def _show(self, stage: str, done: int, total: int) -> None:
         if self.quiet:
             return
         if stage != self.last:

@@ -111,7 +111,7 @@ def grid_and_write(
     from geodata.io import check_output
     from gridmap.execute import clear_resume_dir
     from gridmap.make import make_grids
-    from gridmap.runfolder import warm_writer
+    from gridmap.runfolder import import_writers, warm_writer
     from partition.measures import band_share
 
     labels = [s.label for s in inputs.sources.values()] + ([streets[1].label] if streets is not None else [])
@@ -124,7 +124,7 @@ def grid_and_write(
     parts = out.with_name(f".{out.name}.parts")
     if not resume:
         clear_resume_dir(parts)  # security: only a private folder of gridmap's own data files
-    progress = Progress(ctx.obj.get("quiet", False))
+    progress = Progress(ctx.obj.get("quiet", False), meanwhile={"partition": import_writers})
     warm_writer(addresses=len(inputs.addresses), workers=options.workers)
     result = make_grids(**inputs.frames(), options=options.replace(resume_dir=parts), progress=progress)
     warn(result.warnings)

@@ -127,6 +127,30 @@ def test_run_lets_go_of_the_result_and_the_installed_command_keeps_it_to_the_end
     assert isinstance(kept, gridmap.GridResult) and (tmp_path / "b" / "grids.gpkg").exists()
 
 
+def test_progress_runs_a_stages_meanwhile_once_at_its_first_finished_item_even_quiet():
+    from gridmap.cli.console import Progress
+
+    calls = []
+    progress = Progress(True, meanwhile={"partition": lambda: calls.append("loaded")})
+    progress("read", 1, 1)
+    progress("partition", 0, 3)
+    assert calls == []
+    for done in (1, 2, 3):
+        progress("partition", done, 3)
+    assert calls == ["loaded"]
+
+
+def test_partition_loads_the_map_writers_while_the_villages_are_gridded(tmp_path, monkeypatch):
+    """The write's imports run while worker processes grid the villages: before the write, not during it."""
+    import gridmap.runfolder as runfolder
+
+    seen = []
+    monkeypatch.setattr(runfolder, "import_writers", lambda: seen.append((tmp_path / "run").exists()))
+    result = CliRunner().invoke(main, ["-q", "demo", "--out", str(tmp_path / "run")])
+    assert result.exit_code == 0, result.output
+    assert seen == [False] and (tmp_path / "run" / "map.png").exists()
+
+
 def test_report_command_writes_worker_loads(sample_run, sample_run_dir, tmp_path):
     codes = sample_run.grids.loc[sample_run.grids["rule"].eq("household_band"), "grid_code"].tolist()[:3]
     workers = tmp_path / "workers.csv"
