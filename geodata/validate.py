@@ -678,7 +678,7 @@ def assign_villages(
 ) -> tuple[pd.Series, Report]:
     """Return the village/community code of every address from where it lies.
 
-    Addresses outside every boundary, or inside a hole of one, get ``None`` and a note of kind
+    Addresses outside every boundary, or inside a hole of one, get no code and a note of kind
     ``address_outside_boundaries`` / ``address_in_hole`` (they are kept and listed in the
     ``violations`` layer, never silently dropped); with `strict` they are errors instead.
     Addresses inside two boundaries are errors: the boundaries overlap there. With `threads` > 1
@@ -688,7 +688,8 @@ def assign_villages(
     Returns
     -------
     village_code, report
-        Code per address (indexed like `addresses`) and what was found.
+        Code per address (indexed like `addresses`, missing where it lies in no boundary) and what
+        was found.
     """
     report = Report()
     pts = np.asarray(addresses.geometry.values, dtype=object)
@@ -712,9 +713,9 @@ def assign_villages(
                 row=_row(addresses, int(i), csv_like=csv_like),
             )
         )
-    result = np.full(len(addresses), None, dtype=object)
+    at = np.full(len(addresses), -1)  # each point's boundary, by position: -1 for none
     first = np.r_[True, pi[1:] != pi[:-1]]
-    result[pi[first]] = codes[bi[first]]
+    at[pi[first]] = bi[first]
     outside = np.flatnonzero(counts == 0)
     in_hole = np.zeros(len(outside), bool)
     if len(outside):
@@ -744,4 +745,6 @@ def assign_villages(
             )
         )
     report.raise_if_errors()
-    return pd.Series(result, index=addresses.index, name="village_code"), report
+    # the codes taken as the boundaries hold them (Arrow text), not a million Python objects
+    village_code = pd.Series(boundaries["code"].array.take(at, allow_fill=True), index=addresses.index)
+    return village_code.rename("village_code"), report
