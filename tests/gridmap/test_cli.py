@@ -151,6 +151,23 @@ def test_partition_loads_the_map_writers_while_the_villages_are_gridded(tmp_path
     assert seen == [False] and (tmp_path / "run" / "map.png").exists()
 
 
+def test_loading_the_map_writers_leaves_the_runs_objects_out_of_garbage_collections():
+    """Collections the imports set off skip what the run holds (a full pass over it stalled the workers 0.25 s)."""
+    code = (
+        "import gc\n"
+        "held = [[i] for i in range(300_000)]\n"
+        "seen = []\n"
+        "gc.callbacks.append(lambda phase, info: phase == 'start' and seen.append(gc.get_freeze_count()))\n"
+        "from gridmap.runfolder import import_writers\n"
+        "seen.clear()\n"
+        "import_writers()\n"
+        "print(len(seen), min(seen))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
+    collections, least_frozen = int(out[0]), int(out[1])
+    assert collections > 0 and least_frozen >= 300_000
+
+
 def test_report_command_writes_worker_loads(sample_run, sample_run_dir, tmp_path):
     codes = sample_run.grids.loc[sample_run.grids["rule"].eq("household_band"), "grid_code"].tolist()[:3]
     workers = tmp_path / "workers.csv"
