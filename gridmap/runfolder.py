@@ -84,7 +84,8 @@ def write_run(
     workers
         With 2 or more, and :data:`BACKGROUND_ADDRESSES` addresses or more, ``grids.gpkg`` and
         ``grids.geojson`` are written by a second process while this one writes the other files
-        (the 1.14M-household city: 7.4 s in one process, 4.2 s with the second, on two cores).
+        (the 1.14M-household city: 7.4 s in one process, 4.2 s with the second, on two cores);
+        with 2 or more, the map's separate groups of grids are simplified that many at a time.
 
     Returns
     -------
@@ -138,7 +139,7 @@ def write_run(
             if aside is None:
                 gio.write_geopackage(tmp / "grids.gpkg", layers, tables)
                 gio.write_geojson(tmp / "grids.geojson", result.grids)
-            _write_others(result, tmp, maps=maps)
+            _write_others(result, tmp, maps=maps, threads=workers)
         except BaseException:
             if aside is not None:
                 aside.cancel()
@@ -151,7 +152,7 @@ def write_run(
     return out
 
 
-def _write_others(result: GridResult, tmp: Path, *, maps: bool) -> None:
+def _write_others(result: GridResult, tmp: Path, *, maps: bool, threads: int = 1) -> None:
     """Every file of the run folder but ``grids.gpkg``, ``grids.geojson`` and ``manifest.json``."""
     from gridmap import export, report
     from gridmap import maps as gmaps
@@ -160,7 +161,7 @@ def _write_others(result: GridResult, tmp: Path, *, maps: bool) -> None:
     if len(result.code_changes):
         gio.write_csv(tmp / "code_changes.csv", result.code_changes)
     if maps:
-        gmaps.write_map(result, tmp / "map.html")
+        gmaps.write_map(result, tmp / "map.html", threads=threads)
         gmaps.write_static_map(result, tmp / "map.png")
     gio.write_text(tmp / "report.html", report.report_page(result, workers=result.worker_grids))
 

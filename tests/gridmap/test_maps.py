@@ -263,6 +263,26 @@ def test_map_draws_every_grid_where_it_is_with_its_code_and_households_and_no_ga
     assert np.isfinite([c for f in features for c in f["properties"]["lp"]]).all()
 
 
+def test_grids_simplified_on_several_threads_are_drawn_as_on_one(sample_run):
+    """Separate groups of grids (here the sample and a copy 50 km east) simplified at once give the same page."""
+    import dataclasses
+
+    import pandas as pd
+    import shapely
+
+    def copied(frame):
+        metric = frame.to_crs(frame.estimate_utm_crs())
+        moved = metric.set_geometry(shapely.transform(metric.geometry.values, lambda xy: xy + [50_000, 0]))
+        return pd.concat([metric, moved], ignore_index=True).to_crs(frame.crs)
+
+    run = dataclasses.replace(sample_run, grids=copied(sample_run.grids), boundaries=copied(sample_run.boundaries))
+    one, two = (
+        _page_data(build_map(run, basemap="osm", tolerance_m=20.0, threads=n))["grids"]["features"] for n in (1, 2)
+    )
+    assert len(one) == 2 * len(sample_run.grids)
+    assert [f["geometry"] for f in two] == [f["geometry"] for f in one]
+
+
 def test_addresses_are_where_they_are_and_a_missing_value_is_empty_not_a_word(sample_run):
     """Missing text (None, NaN or pandas' NA) and numbers reach the page as null, never as 'None', 'nan' or '<NA>'."""
     import dataclasses
