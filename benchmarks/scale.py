@@ -61,8 +61,9 @@ from synthetic import denver, make_town, write_inputs  # noqa: E402
 
 import gridmap  # noqa: E402
 from gridmap import LayerSpec, write_run  # noqa: E402
+from gridmap.cli.console import Progress  # noqa: E402
 from gridmap.execute import clear_resume_dir  # noqa: E402
-from gridmap.runfolder import warm_writer  # noqa: E402
+from gridmap.runfolder import import_writers, warm_writer  # noqa: E402
 
 SHARED = ROOT.parent / "shared" / "data"
 
@@ -144,7 +145,9 @@ def run_case(name: str, inputs: Path, out: Path, *, layers: dict[str, str], work
     parts = out.with_name(f".{out.name}.parts")
     options = gridmap.Options(workers=workers, fields=fields, resume_dir=parts)
     warm_writer(addresses=len(frames["addresses"]), workers=workers)  # as the command: the writer starts now
-    result = gridmap.make_grids(**frames, options=options)
+    # as the command: the map writers are loaded once the first village is gridded
+    progress = Progress(True, meanwhile={"partition": import_writers})
+    result = gridmap.make_grids(**frames, options=options, progress=progress)
     del frames  # as in run_files, the frames read are not kept while the outputs are written
     t_run = time.perf_counter() - t0
     t = time.perf_counter()
