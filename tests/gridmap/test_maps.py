@@ -273,7 +273,9 @@ def test_grids_simplified_on_several_threads_are_drawn_as_on_one(sample_run):
 
     def copied(frame):
         metric = frame.to_crs(frame.estimate_utm_crs())
-        moved = metric.set_geometry(shapely.transform(metric.geometry.values, lambda xy: xy + np.array([50_000.0, 0.0])))
+        moved = metric.set_geometry(
+            shapely.transform(metric.geometry.values, lambda xy: xy + np.array([50_000.0, 0.0]))
+        )
         return pd.concat([metric, moved], ignore_index=True).to_crs(frame.crs)
 
     run = dataclasses.replace(sample_run, grids=copied(sample_run.grids), boundaries=copied(sample_run.boundaries))
