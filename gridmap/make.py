@@ -214,6 +214,7 @@ def make_grids(
 
     resume_dir = options.resume_dir
     deciding = {**options.record(), "work_crs": work.to_string()}
+    cores = options.workers if options.scheduler in (None, "local") else 1  # this machine's, that the run may use
     digest: str | Callable[[], str] = ""
     if resume_dir:
         # of the frames before each address gets its village (which follows from them and the options); with
@@ -226,8 +227,7 @@ def make_grids(
         # with several workers on this machine a second process takes it while this one finds the villages and
         # makes the tasks, when the other core is idle; taken here, it would run during the partition, on a
         # core the workers need (the city's: 0.3 s of each worker's time)
-        several = options.workers > 1 and options.scheduler in (None, "local")
-        beside = Beside(digest_here if several else None)
+        beside = Beside(digest_here if cores > 1 else None)
 
         def digest() -> str:
             return beside.result() or digest_here()
@@ -239,7 +239,7 @@ def make_grids(
         file=src("addresses").label,
         csv_like=src("addresses").csv,
         strict=options.strict,
-        threads=options.workers if options.scheduler in (None, "local") else 1,  # this machine's cores asked
+        threads=cores,
     )
     notes += v_report.notes
     addresses["village_code"] = village_code
