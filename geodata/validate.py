@@ -5,7 +5,6 @@ from __future__ import annotations
 import csv
 import functools
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from importlib import resources
 
@@ -14,6 +13,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
+from geodata.bulk import in_threads
 from geodata.errors import InputError, Problem
 from geodata.io import row_label
 
@@ -654,16 +654,14 @@ def _within(pts: np.ndarray, polys: np.ndarray, *, threads: int) -> tuple[np.nda
     tree = shapely.STRtree(polys)
     shapely.prepare(polys)
 
-    def part(start: int, stop: int) -> tuple[np.ndarray, np.ndarray]:
+    def part(bounds: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
+        start, stop = bounds
         pi, bi = tree.query(pts[start:stop])
         hit = shapely.intersects(polys[bi], pts[start:stop][pi])
         return pi[hit] + start, bi[hit]
 
-    cuts = np.linspace(0, len(pts), max(threads, 1) + 1).astype(int)
-    if len(cuts) < 3:  # noqa: PLR2004 (one part)
-        return part(0, len(pts))
-    with ThreadPoolExecutor(max_workers=len(cuts) - 1) as pool:
-        parts = list(pool.map(part, cuts[:-1], cuts[1:]))
+    cuts = np.linspace(0, len(pts), max(threads, 1) + 1).astype(int).tolist()
+    parts = in_threads(part, zip(cuts[:-1], cuts[1:], strict=True), threads=threads)
     return np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
 
 

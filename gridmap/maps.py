@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import html
 import json
-from concurrent.futures import ThreadPoolExecutor
 from importlib import resources
 from typing import TYPE_CHECKING, Any
 
@@ -13,6 +12,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
+from geodata.bulk import in_threads
 from geodata.crs import is_mercator, utm_crs, wgs84_to_china
 from geodata.errors import OptionError
 from gridmap.basemaps import BASEMAPS, TILE_CRS, auto_basemap, display_datum, tile_layers
@@ -169,10 +169,8 @@ def _simplify_apart(geoms: np.ndarray, tolerance: float, *, threads: int = 1) ->
         return shapely.coverage_simplify(geoms[idx], tolerance)
 
     out = np.empty(len(geoms), dtype=object)
-    with ThreadPoolExecutor(max_workers=max(1, min(threads, len(groups)))) as pool:
-        simplified = pool.map(simplify, groups) if threads > 1 else map(simplify, groups)
-        for idx, part in zip(groups, simplified, strict=True):
-            out[idx] = part
+    for idx, part in zip(groups, in_threads(simplify, groups, threads=threads), strict=True):
+        out[idx] = part
     return out
 
 
