@@ -46,6 +46,19 @@ MM = 1 / 25.4
 BARRIER_COLOR = "#3a5f8a"
 
 
+def pyplot() -> Any:
+    """Return ``matplotlib.pyplot`` on the Agg backend, which gridmap's figures (maps, report charts) draw with.
+
+    No display is needed; pyplot picks its backend when first imported, so it is set before.
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
 def cjk_font() -> str:
     """Return the name of an installed font with Chinese glyphs.
 
@@ -366,12 +379,9 @@ def write_print(
     DependencyError
         When Chinese text is to be drawn and no CJK font is installed.
     """
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
     from geodata.io import atomic_file
+
+    plt = pyplot()
 
     path = Path(path)
     if paper.upper() not in PAPERS:
@@ -395,7 +405,7 @@ def write_print(
     w, h = PAPERS[paper.upper()]
     size = (h * MM, w * MM) if orientation == "landscape" else (w * MM, h * MM)
     metric = utm_crs(result.grids if len(result.grids) else result.boundaries)
-    with matplotlib.rc_context(_rc(names)), atomic_file(path) as tmp:
+    with plt.rc_context(_rc(names)), atomic_file(path) as tmp:
         if suffix == ".png":
             fig = plt.figure(figsize=size)
             _draw_page(

@@ -276,10 +276,9 @@ def figures_table(figures: dict[str, dict[str, float]]) -> str:
 
 def histogram(grids: pd.DataFrame, *, title: str = "") -> str:
     """Return a PNG data URI of households per household-band grid, with the band marked."""
-    import matplotlib
+    from gridmap.printmap import pyplot
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     fig, ax = plt.subplots(figsize=(7, 3.2))
     band = grids[rule_group(grids).eq("household_band")]
@@ -698,10 +697,9 @@ def measure_figures(grids: pd.DataFrame, measures: Mapping[str, Limit | None]) -
 
 def lorenz_png(grids: pd.DataFrame, measures: Mapping[str, Limit | None]) -> str:
     """Return a PNG data URI: one Lorenz curve per measure, a line per rule group (the diagonal is perfect balance)."""
-    import matplotlib
+    from gridmap.printmap import pyplot
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     names = [m for m in measures if m in grids]
     groups = rule_group(grids)

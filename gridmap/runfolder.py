@@ -47,12 +47,10 @@ def import_writers() -> None:
     """
     with gc_frozen():
         import folium  # noqa: F401
-        import matplotlib
-
-        matplotlib.use("Agg")  # as gridmap.printmap draws (pyplot picks its backend when imported)
-        import matplotlib.pyplot  # noqa: F401
 
         from gridmap import export, maps, printmap, report  # noqa: F401
+
+        printmap.pyplot()
 
 
 def _aside(*, addresses: int, workers: int) -> bool:
